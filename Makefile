@@ -1,0 +1,78 @@
+# Everything a developer or CI runs. Each target installs what is missing first, into the project only:
+# a .venv for Python and node_modules for the pinned CDK CLI.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+CDK := node_modules/.bin/cdk
+# Lambda runs these handlers on Python 3.12 / arm64 (see infra/); the layer is built for that target.
+LAYER_DIR := build/layer
+LAYER_TARGET := --platform manylinux2014_aarch64 --implementation cp --python-version 3.12 --only-binary=:all:
+
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PYTHONDONTWRITEBYTECODE := 1
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: help install dev test test-fast synth deploy destroy lint-infra layer bench emulate migrate clean
+
+help:
+	@echo "make dev         install what is missing, then run the whole stack locally"
+	@echo "make test        install what is missing, then run every test"
+	@echo "make synth       synthesize the CloudFormation template into cdk.out/"
+	@echo "make deploy      deploy to AWS (needs AWS credentials; STAGE=dev|prod)"
+	@echo "make lint-infra  cfn-lint and cdk-nag on the synthesized template"
+	@echo "make bench       run the benchmarks under bench/ and print their tables"
+	@echo "make emulate     deploy the real stack into a local AWS emulator"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python requirements.txt requirements-dev.txt lambdas/requirements.txt
+	$(PIP) install -r requirements-dev.txt
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(LAYER_DIR)/.built: lambdas/requirements.txt | $(VENV)/.installed
+	rm -rf $(LAYER_DIR)
+	$(PIP) install $(LAYER_TARGET) --target $(LAYER_DIR)/python -r lambdas/requirements.txt
+	@touch $@
+
+install: $(VENV)/.installed node_modules/.installed $(LAYER_DIR)/.built
+layer: $(LAYER_DIR)/.built
+
+dev: install
+	$(BIN)/python -m local serve
+
+# pytest exits 5 when it collected nothing: that is a failure here, never a green run.
+test: install
+	$(BIN)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+synth: install
+	$(CDK) synth --quiet
+
+deploy: install
+	$(CDK) deploy --require-approval broadening
+
+destroy: install
+	$(CDK) destroy
+
+lint-infra: install
+	$(BIN)/python -m pytest tests/infra -q -k "cfn_lint or nag"
+
+bench: install
+	$(BIN)/python -m bench
+
+emulate: install
+	$(BIN)/python -m local.emulate
+
+migrate: install
+	$(BIN)/python -m session_schema.migrate $(ARGS)
+
+clean:
+	rm -rf cdk.out build .pytest_cache .hypothesis

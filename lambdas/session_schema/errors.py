@@ -1,0 +1,100 @@
+"""Domain errors with the contract's codes. Both APIs map these to their answers in one place each."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """An expected refusal: carries the contract's error code, its HTTP status and the field at fault."""
+
+    code: str = "INTERNAL_ERROR"
+    status: int = 500
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def details(self) -> dict[str, object]:
+        return {"field": self.field} if self.field else {}
+
+
+class ValidationFailed(DomainError):
+    code, status = "VALIDATION_ERROR", 400
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}", field=field)
+
+
+class InvalidCursor(ValidationFailed):
+    def __init__(self) -> None:
+        super().__init__("cursor", "is not a cursor this listing issued")
+
+
+class InvalidSessionId(DomainError):
+    code, status = "INVALID_SESSION_ID", 400
+
+    def __init__(self, value: str) -> None:
+        super().__init__(f"{value[:64]!r} is not a session ID (adjective-noun-NNN)", field="sessionId")
+
+
+class Unauthorized(DomainError):
+    code, status = "UNAUTHORIZED", 401
+
+
+class Forbidden(DomainError):
+    code, status = "FORBIDDEN", 403
+
+
+class SessionNotFound(DomainError):
+    code, status = "SESSION_NOT_FOUND", 404
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"session {session_id} not found")
+        self.session_id = session_id
+
+
+class ArtifactNotFound(DomainError):
+    code, status = "ARTIFACT_NOT_FOUND", 404
+
+    def __init__(self, artifact_id: str) -> None:
+        super().__init__(f"artifact {artifact_id} not found")
+
+
+class InvalidTransition(DomainError):
+    code, status = "INVALID_TRANSITION", 409
+
+    def __init__(self, *, current: str, target: str) -> None:
+        super().__init__(f"cannot move from '{current}' to '{target}'", field="status")
+        self.current = current
+        self.target = target
+
+    def details(self) -> dict[str, object]:
+        return {"field": "status", "from": self.current, "to": self.target}
+
+
+class SessionEnded(DomainError):
+    code, status = "SESSION_ENDED", 410
+
+    def __init__(self, session_id: str, actual_status: str = "ended") -> None:
+        super().__init__(f"session {session_id} has ended")
+        self.actual_status = actual_status
+
+
+class SessionFull(DomainError):
+    code, status = "SESSION_FULL", 429
+
+    def __init__(self, session_id: str, max_listeners: int) -> None:
+        super().__init__(f"session {session_id} is full ({max_listeners} listeners)")
+
+
+class IdempotencyKeyReused(DomainError):
+    code, status = "IDEMPOTENCY_KEY_REUSED", 422
+
+    def __init__(self) -> None:
+        super().__init__("this Idempotency-Key was used with a different request body", field="Idempotency-Key")
+
+
+class SessionIdExhausted(DomainError):
+    """Every generated ID collided: only plausible when the ID space is nearly full."""
+
+    code, status = "INTERNAL_ERROR", 500

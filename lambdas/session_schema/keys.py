@@ -1,0 +1,151 @@
+"""Every key of the single table, and the table's definition.
+
+One prefix per record kind keeps kinds apart: no two kinds can share a (PK, SK) pair because every
+pair starts with a kind-specific prefix. The CDK stack and the local stack both create the table from
+`TABLE`, so the deployed table and the one the handlers expect cannot drift.
+
+Access patterns:
+  session by ID                      PK=SESSION#<id>        SK=META
+  a session's connections            PK=SESSION#<id>        SK=CONN#<connectionId>
+  a connection by connection ID      PK=CONN#<connectionId> SK=META
+  a session's messages by time       PK=SESSION#<id>        SK=MSG#<ms:013>#<messageId>
+  a session's artifacts newest first PK=SESSION#<id>        SK=ART#<artifactId, time-sortable>
+  a user's sessions newest first     GSI1 GSI1PK=USER#<ownerId>   GSI1SK=SESSION#<ms:013>#<id>
+  joinable sessions with no speaker  GSI2 GSI2PK=SPEAKERLESS#<shard> GSI2SK=<since ms:013>#<id>  (sparse)
+  an idempotent create               PK=IDEMPOTENCY#<ownerId>#<key> SK=META
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+PK, SK = "PK", "SK"
+GSI1, GSI1PK, GSI1SK = "GSI1", "GSI1PK", "GSI1SK"
+GSI2, GSI2PK, GSI2SK = "GSI2", "GSI2PK", "GSI2SK"
+TTL_ATTRIBUTE = "expiresAt"
+KIND_ATTRIBUTE = "kind"
+
+SESSION_PREFIX = "SESSION#"
+CONN_PREFIX = "CONN#"
+MSG_PREFIX = "MSG#"
+ART_PREFIX = "ART#"
+USER_PREFIX = "USER#"
+IDEMPOTENCY_PREFIX = "IDEMPOTENCY#"
+SPEAKERLESS_PREFIX = "SPEAKERLESS#"
+META = "META"
+SPEAKERLESS_SHARDS = 8  # spreads the sweep's index over partitions instead of one hot key
+
+
+@dataclass(frozen=True)
+class IndexDefinition:
+    name: str
+    partition_key: str
+    sort_key: str
+
+
+@dataclass(frozen=True)
+class TableDefinition:
+    partition_key: str
+    sort_key: str
+    indexes: tuple[IndexDefinition, ...]
+    ttl_attribute: str
+
+    def key_attributes(self) -> list[str]:
+        names = [self.partition_key, self.sort_key]
+        for index in self.indexes:
+            names += [index.partition_key, index.sort_key]
+        return names
+
+    def create_table_kwargs(self, table_name: str) -> dict:
+        """boto3 `create_table` arguments (local stack, tests, migration tooling)."""
+        return {
+            "TableName": table_name,
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": n, "AttributeType": "S"} for n in self.key_attributes()],
+            "KeySchema": [
+                {"AttributeName": self.partition_key, "KeyType": "HASH"},
+                {"AttributeName": self.sort_key, "KeyType": "RANGE"},
+            ],
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": index.name,
+                    "KeySchema": [
+                        {"AttributeName": index.partition_key, "KeyType": "HASH"},
+                        {"AttributeName": index.sort_key, "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+                for index in self.indexes
+            ],
+        }
+
+
+TABLE = TableDefinition(
+    partition_key=PK,
+    sort_key=SK,
+    indexes=(IndexDefinition(GSI1, GSI1PK, GSI1SK), IndexDefinition(GSI2, GSI2PK, GSI2SK)),
+    ttl_attribute=TTL_ATTRIBUTE,
+)
+
+
+def _ms(value: int) -> str:
+    return f"{value:013d}"
+
+
+def session_key(session_id: str) -> dict[str, str]:
+    return {PK: SESSION_PREFIX + session_id, SK: META}
+
+
+def session_partition(session_id: str) -> str:
+    return SESSION_PREFIX + session_id
+
+
+def user_sessions_partition(owner_id: str) -> str:
+    return USER_PREFIX + owner_id
+
+
+def user_sessions_index_key(owner_id: str, created_at: int, session_id: str) -> dict[str, str]:
+    return {GSI1PK: user_sessions_partition(owner_id), GSI1SK: f"{SESSION_PREFIX}{_ms(created_at)}#{session_id}"}
+
+
+def speakerless_shard(session_id: str) -> int:
+    return hashlib.sha256(session_id.encode()).digest()[0] % SPEAKERLESS_SHARDS
+
+
+def speakerless_partition(shard: int) -> str:
+    return f"{SPEAKERLESS_PREFIX}{shard}"
+
+
+def speakerless_index_key(session_id: str, since: int) -> dict[str, str]:
+    return {GSI2PK: speakerless_partition(speakerless_shard(session_id)), GSI2SK: f"{_ms(since)}#{session_id}"}
+
+
+def speakerless_before(cutoff: int) -> str:
+    """Upper bound (exclusive) on GSI2SK for sessions speakerless since before `cutoff`."""
+    return _ms(cutoff)
+
+
+def connection_key(session_id: str, connection_id: str) -> dict[str, str]:
+    return {PK: SESSION_PREFIX + session_id, SK: CONN_PREFIX + connection_id}
+
+
+def connection_lookup_key(connection_id: str) -> dict[str, str]:
+    return {PK: CONN_PREFIX + connection_id, SK: META}
+
+
+def message_key(session_id: str, created_at: int, message_id: str) -> dict[str, str]:
+    return {PK: SESSION_PREFIX + session_id, SK: f"{MSG_PREFIX}{_ms(created_at)}#{message_id}"}
+
+
+def messages_range(since: int) -> tuple[str, str]:
+    """Inclusive SK bounds for a session's messages created strictly after `since` ms."""
+    return f"{MSG_PREFIX}{_ms(since + 1)}", f"{MSG_PREFIX}{'9' * 13}#~"
+
+
+def artifact_key(session_id: str, artifact_id: str) -> dict[str, str]:
+    return {PK: SESSION_PREFIX + session_id, SK: ART_PREFIX + artifact_id}
+
+
+def idempotency_key(owner_id: str, key: str) -> dict[str, str]:
+    return {PK: f"{IDEMPOTENCY_PREFIX}{owner_id}#{key}", SK: META}

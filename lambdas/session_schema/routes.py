@@ -1,0 +1,71 @@
+"""The route table of both APIs: the HTTP handler, the CDK stack and the local stack all read it.
+
+A route added here appears in the deployed API, in the local stack and (by test) in the handler;
+one that is missing from any of them fails a test instead of a user's request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    method: str
+    path: str  # API Gateway syntax: /sessions/{sessionId}
+    auth: bool  # True: the JWT authorizer guards it; False: anyone (the handler may still read claims)
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+HTTP_ROUTES: tuple[HttpRoute, ...] = (
+    HttpRoute("POST", "/sessions", auth=True),
+    HttpRoute("GET", "/sessions", auth=True),
+    HttpRoute("GET", "/sessions/{sessionId}", auth=False),
+    HttpRoute("PATCH", "/sessions/{sessionId}", auth=True),
+    HttpRoute("DELETE", "/sessions/{sessionId}", auth=True),
+    HttpRoute("GET", "/sessions/{sessionId}/messages", auth=False),
+    HttpRoute("POST", "/sessions/{sessionId}/messages", auth=True),
+    HttpRoute("POST", "/sessions/{sessionId}/artifacts", auth=True),
+    HttpRoute("GET", "/sessions/{sessionId}/artifacts", auth=True),
+    HttpRoute("PATCH", "/sessions/{sessionId}/artifacts/{artifactId}", auth=True),
+    HttpRoute("DELETE", "/sessions/{sessionId}/artifacts/{artifactId}", auth=True),
+    HttpRoute("GET", "/health", auth=False),
+    HttpRoute("GET", "/openapi.json", auth=False),
+)
+
+# Routes marked auth=False that still read the caller's identity when a token is present (the owner
+# sees more). API Gateway runs no authorizer on them, so the handler verifies the bearer token itself.
+OPTIONAL_AUTH_PATHS: frozenset[str] = frozenset({"/sessions/{sessionId}", "/sessions/{sessionId}/messages"})
+
+
+@dataclass(frozen=True)
+class WebSocketRoute:
+    route_key: str
+    returns_response: bool  # True: the handler's return value is sent back as the route response
+
+
+WS_ACTIONS: tuple[str, ...] = (
+    "join",
+    "ping",
+    "broadcast",
+    "sendMessage",
+    "history",
+    "pause",
+    "resume",
+    "mute",
+    "unmute",
+    "end",
+)
+SPEAKER_ACTIONS: frozenset[str] = frozenset({"broadcast", "sendMessage", "pause", "resume", "mute", "unmute", "end"})
+
+WS_ROUTE_SELECTION_EXPRESSION = "$request.body.action"
+WS_ROUTES: tuple[WebSocketRoute, ...] = (
+    WebSocketRoute("$connect", returns_response=False),
+    WebSocketRoute("$disconnect", returns_response=False),
+    # $default answers unknown actions and bad frames with an error, so it responds too.
+    WebSocketRoute("$default", returns_response=True),
+    *(WebSocketRoute(action, returns_response=True) for action in WS_ACTIONS),
+)

@@ -1,0 +1,129 @@
+"""Every setting a handler reads from its environment, declared once.
+
+The handlers read settings only through `load_settings()`; the CDK stack sets each function's
+environment from `SETTINGS` (values for `source="stack"` come from the resources it creates); the
+local stack does the same. A name spelled two ways therefore cannot happen: there is one spelling.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str  # the environment variable's name
+    field: str  # the attribute on `Settings`
+    description: str
+    default: str | None = None
+    # "stack": the deployment supplies it from a resource it creates (table, bucket, URL, issuer...);
+    # "config": a tunable with a default; the stack passes the default unless overridden by context.
+    source: Literal["stack", "config"] = "config"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("TABLE_NAME", "table_name", "the single DynamoDB table", source="stack"),
+    Setting("ARTIFACTS_BUCKET", "artifacts_bucket", "S3 bucket for session artifacts", source="stack"),
+    Setting(
+        "WS_CALLBACK_URL",
+        "ws_callback_url",
+        "https callback URL of the WebSocket stage (management API endpoint for post_to_connection)",
+        source="stack",
+    ),
+    Setting("JWT_ISSUER", "jwt_issuer", "issuer (iss) of accepted tokens, e.g. the Cognito user pool URL", source="stack"),
+    Setting("JWT_AUDIENCE", "jwt_audience", "accepted audience / client_id (the app client ID)", source="stack"),
+    Setting(
+        "JWKS_URL",
+        "jwks_url",
+        "where the issuer's signing keys are published; empty means <issuer>/.well-known/jwks.json",
+        default="",
+    ),
+    Setting("DEFAULT_MAX_LISTENERS", "default_max_listeners", "maxListeners when a create omits it", "100"),
+    Setting("MAX_LISTENERS_LIMIT", "max_listeners_limit", "largest maxListeners a create may ask for", "10000"),
+    Setting(
+        "SPEAKERLESS_TIMEOUT_SECONDS",
+        "speakerless_timeout_seconds",
+        "a joinable session with no speaker connected for this long is ended by the sweep",
+        "1800",
+    ),
+    Setting("CONNECTION_TTL_SECONDS", "connection_ttl_seconds", "connection records expire after this (API Gateway caps a connection at 2 h)", "10800"),
+    Setting("ENDED_SESSION_TTL_DAYS", "ended_session_ttl_days", "ended sessions expire this many days after ending", "30"),
+    Setting("MESSAGE_TTL_DAYS", "message_ttl_days", "stored messages expire after this many days", "30"),
+    Setting("IDEMPOTENCY_TTL_SECONDS", "idempotency_ttl_seconds", "how long an Idempotency-Key is remembered", "86400"),
+    Setting("UPLOAD_URL_EXPIRY_SECONDS", "upload_url_expiry_seconds", "lifetime of a presigned upload URL", "300"),
+    Setting("MAX_UPLOAD_BYTES", "max_upload_bytes", "largest artifact upload the presigned URL accepts", "26214400"),
+    Setting("FANOUT_CONCURRENCY", "fanout_concurrency", "parallel post_to_connection calls per fan-out", "16"),
+    Setting("POWERTOOLS_SERVICE_NAME", "service_name", "service name on every log line and metric", "live-sessions"),
+    Setting("POWERTOOLS_METRICS_NAMESPACE", "metrics_namespace", "CloudWatch namespace of the metrics", "LiveSessions"),
+    Setting("POWERTOOLS_LOG_LEVEL", "log_level", "log level", "INFO"),
+)
+
+SETTINGS_BY_ENV: dict[str, Setting] = {s.env: s for s in SETTINGS}
+
+
+class Settings(BaseModel):
+    """Typed view of the environment. Field names are the `field` of each declared `Setting`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    table_name: str
+    artifacts_bucket: str = ""
+    ws_callback_url: str = ""
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
+    jwks_url: str = ""
+    default_max_listeners: int = Field(ge=1)
+    max_listeners_limit: int = Field(ge=1)
+    speakerless_timeout_seconds: int = Field(ge=1)
+    connection_ttl_seconds: int = Field(ge=60)
+    ended_session_ttl_days: int = Field(ge=1)
+    message_ttl_days: int = Field(ge=1)
+    idempotency_ttl_seconds: int = Field(ge=60)
+    upload_url_expiry_seconds: int = Field(ge=1, le=3600)
+    max_upload_bytes: int = Field(ge=1)
+    fanout_concurrency: int = Field(ge=1, le=128)
+    service_name: str
+    metrics_namespace: str
+    log_level: str
+
+    @property
+    def resolved_jwks_url(self) -> str:
+        return self.jwks_url or f"{self.jwt_issuer.rstrip('/')}/.well-known/jwks.json"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read every declared setting (and nothing else) from the environment."""
+    env = os.environ if environ is None else environ
+    values: dict[str, str] = {}
+    for setting in SETTINGS:
+        value = env.get(setting.env, setting.default)
+        if value is not None:
+            values[setting.field] = value
+    return Settings(**values)
+
+
+def stack_environment(stack_values: Mapping[str, str], overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a deployment gives every function: stack-supplied values plus config defaults.
+
+    Raises KeyError naming a stack setting the deployment forgot, so a missing wire fails at synth time.
+    """
+    overrides = overrides or {}
+    env: dict[str, str] = {}
+    for setting in SETTINGS:
+        if setting.env in overrides:
+            env[setting.env] = overrides[setting.env]
+        elif setting.source == "stack":
+            if setting.env not in stack_values:
+                raise KeyError(f"the deployment must supply setting {setting.env}")
+            env[setting.env] = stack_values[setting.env]
+        elif setting.default is not None:
+            env[setting.env] = setting.default
+    unknown = set(stack_values) - set(SETTINGS_BY_ENV)
+    if unknown:
+        raise KeyError(f"not declared settings: {sorted(unknown)}")
+    return env
