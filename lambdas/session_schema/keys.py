@@ -24,7 +24,7 @@ PK, SK = "PK", "SK"
 GSI1, GSI1PK, GSI1SK = "GSI1", "GSI1PK", "GSI1SK"
 GSI2, GSI2PK, GSI2SK = "GSI2", "GSI2PK", "GSI2SK"
 TTL_ATTRIBUTE = "expiresAt"
-KIND_ATTRIBUTE = "kind"
+KIND_ATTRIBUTE = "entity"  # which record an item holds (artifacts have a field named kind)
 
 SESSION_PREFIX = "SESSION#"
 CONN_PREFIX = "CONN#"

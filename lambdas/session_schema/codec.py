@@ -1,0 +1,231 @@
+"""The one codec between records and DynamoDB items.
+
+`encode` writes the canonical shape only: keys derived from `keys`, a `kind` tag, the model's fields.
+`decode` reads canonical items and every legacy shape older code wrote, normalizing them:
+  * an item whose fields sit inside a `Data` map is unwrapped;
+  * `requestId` where `sessionId` belongs is renamed;
+  * `isActive: true/false` without `status` becomes `status: active/ended`;
+  * a missing `schemaVersion` is the current one.
+Nothing else in the code base reads or builds an item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from pydantic import ValidationError
+
+from . import keys
+from .models import SCHEMA_VERSION, Artifact, Connection, IdempotencyRecord, Message, Record, Session
+from .status import SessionStatus
+
+AttributeValue = dict[str, Any]
+Item = dict[str, AttributeValue]
+R = TypeVar("R", bound=Record)
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+KIND_OF: dict[type[Record], str] = {
+    Session: "session",
+    Connection: "connection",
+    Message: "message",
+    Artifact: "artifact",
+    IdempotencyRecord: "idempotency",
+}
+MODEL_OF: dict[str, type[Record]] = {kind: model for model, kind in KIND_OF.items()}
+_KEY_ATTRIBUTES = frozenset(keys.TABLE.key_attributes()) | {keys.KIND_ATTRIBUTE}
+LEGACY_DEFAULT_MAX_LISTENERS = 100  # what the old code enforced when it stored no limit
+
+
+class CorruptRecord(Exception):
+    """An item no reader can make sense of. Logged with its key; never shown to a caller."""
+
+
+# ---------------------------------------------------------------- encode
+
+
+def key_of(record: Record) -> dict[str, str]:
+    """Primary key of the item a record is stored as (for connections: the item in the session)."""
+    match record:
+        case Session():
+            return keys.session_key(record.sessionId)
+        case Connection():
+            return keys.connection_key(record.sessionId, record.connectionId)
+        case Message():
+            return keys.message_key(record.sessionId, record.createdAt, record.messageId)
+        case Artifact():
+            return keys.artifact_key(record.sessionId, record.artifactId)
+        case IdempotencyRecord():
+            return keys.idempotency_key(record.ownerId, record.key)
+    raise TypeError(f"not a record: {type(record).__name__}")
+
+
+def _index_keys(record: Record) -> dict[str, str]:
+    if isinstance(record, Session):
+        index = keys.user_sessions_index_key(record.ownerId, record.createdAt, record.sessionId)
+        if record.joinable and record.speakerlessSince is not None and record.speakerConnectionId is None:
+            index |= keys.speakerless_index_key(record.sessionId, record.speakerlessSince)
+        return index
+    return {}
+
+
+def to_document(record: Record) -> dict[str, Any]:
+    """The canonical item as plain Python values (keys included)."""
+    body = record.model_dump(mode="json", exclude_none=True)
+    return {**key_of(record), **_index_keys(record), keys.KIND_ATTRIBUTE: KIND_OF[type(record)], **body}
+
+
+def serialize(document: Mapping[str, Any]) -> Item:
+    return {name: _serializer.serialize(value) for name, value in document.items()}
+
+
+def serialize_key(key: Mapping[str, str]) -> Item:
+    return {name: {"S": value} for name, value in key.items()}
+
+
+def encode(record: Record) -> Item:
+    return serialize(to_document(record))
+
+
+def encode_connection_lookup(connection: Connection) -> Item:
+    """The second item of a connection, found by connection ID alone (`$disconnect` knows nothing else)."""
+    document = to_document(connection)
+    document.update(keys.connection_lookup_key(connection.connectionId))
+    return serialize(document)
+
+
+def value(python_value: Any) -> AttributeValue:
+    """One attribute value as the codec writes it (for condition and update expressions)."""
+    if hasattr(python_value, "value") and isinstance(python_value.value, str):  # enums are stored as values
+        python_value = python_value.value
+    return _serializer.serialize(python_value)
+
+
+@dataclass
+class Changes:
+    """SET and REMOVE parts of an UpdateItem that brings an item to `encode(after)` for some fields."""
+
+    set: dict[str, AttributeValue] = field(default_factory=dict)
+    remove: list[str] = field(default_factory=list)
+
+
+# Index keys and TTL derive from fields; changing a field must rewrite what derives from it.
+_DERIVED: dict[str, tuple[str, ...]] = {
+    "status": (keys.GSI2PK, keys.GSI2SK),
+    "speakerlessSince": (keys.GSI2PK, keys.GSI2SK),
+    "speakerConnectionId": (keys.GSI2PK, keys.GSI2SK),
+}
+
+
+def changes(after: Record, fields: Iterable[str]) -> Changes:
+    """What to SET and REMOVE so the stored item matches `encode(after)` on `fields` (and derived keys)."""
+    model_fields = type(after).model_fields
+    target = encode(after)
+    names: list[str] = []
+    for name in fields:
+        if name not in model_fields:
+            raise KeyError(f"{type(after).__name__} has no field {name}")
+        names += [name, *_DERIVED.get(name, ())]
+    result = Changes()
+    for name in dict.fromkeys(names):
+        if name in target:
+            result.set[name] = target[name]
+        else:
+            result.remove.append(name)
+    return result
+
+
+# ---------------------------------------------------------------- decode
+
+
+def deserialize(item: Mapping[str, AttributeValue]) -> dict[str, Any]:
+    return {name: _plain(_deserializer.deserialize(av)) for name, av in item.items()}
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return int(v) if v == v.to_integral_value() else float(v)
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, set, frozenset)):
+        return [_plain(x) for x in v]
+    return v
+
+
+def _kind_of(document: Mapping[str, Any]) -> str | None:
+    if isinstance(document.get(keys.KIND_ATTRIBUTE), str) and document[keys.KIND_ATTRIBUTE] in MODEL_OF:
+        return document[keys.KIND_ATTRIBUTE]
+    pk, sk = str(document.get(keys.PK, "")), str(document.get(keys.SK, ""))
+    if pk.startswith(keys.IDEMPOTENCY_PREFIX):
+        return "idempotency"
+    if pk.startswith(keys.CONN_PREFIX) or sk.startswith(keys.CONN_PREFIX):
+        return "connection"
+    if sk.startswith(keys.MSG_PREFIX):
+        return "message"
+    if sk.startswith(keys.ART_PREFIX):
+        return "artifact"
+    if pk.startswith(keys.SESSION_PREFIX) and sk == keys.META:
+        return "session"
+    return None
+
+
+def normalize(document: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(kind, canonical model fields) of any item shape this system ever stored."""
+    raw = dict(document)
+    wrapped = raw.pop("Data", None)
+    if isinstance(wrapped, dict):
+        raw = {**raw, **wrapped}
+    kind = _kind_of(raw)
+    if kind is None:
+        raise CorruptRecord(f"cannot tell what record {raw.get(keys.PK)!r}/{raw.get(keys.SK)!r} is")
+    fields = {k: v for k, v in raw.items() if k not in _KEY_ATTRIBUTES}
+    if "requestId" in fields:
+        request_id = fields.pop("requestId")
+        fields.setdefault("sessionId", request_id)
+    if "sessionId" not in fields and kind == "session":
+        fields["sessionId"] = str(raw.get(keys.PK, "")).removeprefix(keys.SESSION_PREFIX)
+    if "isActive" in fields:
+        is_active = fields.pop("isActive")
+        fields.setdefault("status", SessionStatus.ACTIVE.value if is_active else SessionStatus.ENDED.value)
+    if isinstance(fields.get("status"), str):
+        fields["status"] = fields["status"].lower()
+    fields.setdefault("schemaVersion", SCHEMA_VERSION)
+    if kind == "session":
+        fields.setdefault("maxListeners", LEGACY_DEFAULT_MAX_LISTENERS)
+        if "createdAt" in fields:
+            fields.setdefault("updatedAt", fields["createdAt"])
+    return kind, fields
+
+
+def from_document(document: Mapping[str, Any]) -> Record:
+    kind, fields = normalize(document)
+    try:
+        return MODEL_OF[kind].model_validate(fields)
+    except ValidationError as error:
+        where = f"{document.get(keys.PK)!r}/{document.get(keys.SK)!r}"
+        raise CorruptRecord(f"{kind} item {where} does not fit the schema: {error.errors()[:3]}") from error
+
+
+def decode(item: Mapping[str, AttributeValue]) -> Record:
+    return from_document(deserialize(item))
+
+
+def decode_as(item: Mapping[str, AttributeValue], model: type[R]) -> R:
+    record = decode(item)
+    if not isinstance(record, model):
+        raise CorruptRecord(f"expected a {model.__name__}, found a {type(record).__name__}")
+    return record
+
+
+def is_canonical(item: Mapping[str, AttributeValue]) -> bool:
+    """True when the item is exactly what `encode` writes for the record it holds."""
+    record = decode(item)
+    expected = encode(record)
+    if isinstance(record, Connection) and str(deserialize(item).get(keys.PK, "")).startswith(keys.CONN_PREFIX):
+        expected = encode_connection_lookup(record)
+    return dict(item) == expected

@@ -1,0 +1,44 @@
+"""Opaque pagination cursors.
+
+A cursor is the key of the last item of a page, base64url-encoded. It is validated on the way back in:
+it must have exactly the key attributes of the listing that issued it and point into the same partition,
+so a tampered cursor is a clear VALIDATION_ERROR, never a 500 and never a view into someone else's data.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+
+from .errors import InvalidCursor
+
+MAX_CURSOR_LENGTH = 2048
+
+
+def encode_cursor(key: Mapping[str, str]) -> str:
+    raw = json.dumps(dict(sorted(key.items())), separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(token: str, *, attributes: frozenset[str], partition: tuple[str, str], sort_prefix: tuple[str, str]) -> dict[str, str]:
+    """The key a cursor stands for, checked against the listing's key attributes and partition.
+
+    `partition` is (attribute, the value this listing queries); `sort_prefix` is (attribute, prefix).
+    """
+    if not token or len(token) > MAX_CURSOR_LENGTH:
+        raise InvalidCursor()
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise InvalidCursor() from None
+    if not isinstance(decoded, dict) or set(decoded) != attributes:
+        raise InvalidCursor()
+    if not all(isinstance(v, str) and 0 < len(v) <= 1024 for v in decoded.values()):
+        raise InvalidCursor()
+    partition_attr, partition_value = partition
+    sort_attr, prefix = sort_prefix
+    if decoded[partition_attr] != partition_value or not decoded[sort_attr].startswith(prefix):
+        raise InvalidCursor()
+    return decoded

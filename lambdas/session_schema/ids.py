@@ -1,0 +1,76 @@
+"""Human-readable session IDs (`adjective-noun-NNN`) and the time-sortable IDs of other records.
+
+Uniqueness is not decided here: the store puts a new session conditionally and asks for another ID on
+a collision. This module only makes candidates that are pleasant to read aloud.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import time
+from functools import lru_cache
+from pathlib import Path
+
+SESSION_ID_PATTERN = r"^[a-z]{3,8}-[a-z]{3,8}-[0-9]{3}$"
+_SESSION_ID_RE = re.compile(SESSION_ID_PATTERN)
+_WORDS = Path(__file__).with_name("words")
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def _read_words(name: str) -> tuple[str, ...]:
+    lines = (_WORDS / name).read_text(encoding="utf-8").splitlines()
+    return tuple(w.strip() for w in lines if w.strip() and not w.startswith("#"))
+
+
+@lru_cache(maxsize=1)
+def word_lists() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    blocked = blocklist()
+    adjectives = tuple(w for w in _read_words("adjectives.txt") if w not in blocked)
+    nouns = tuple(w for w in _read_words("nouns.txt") if w not in blocked)
+    return adjectives, nouns
+
+
+@lru_cache(maxsize=1)
+def blocklist() -> frozenset[str]:
+    return frozenset(_read_words("blocklist.txt"))
+
+
+def id_space_size() -> int:
+    adjectives, nouns = word_lists()
+    return len(adjectives) * len(nouns) * 1000
+
+
+def is_blocked(session_id: str) -> bool:
+    adjective, noun, number = session_id.split("-")
+    blocked = blocklist()
+    return bool({adjective, noun, number, f"{adjective}-{noun}"} & blocked)
+
+
+def new_session_id(rand: secrets.SystemRandom | None = None) -> str:
+    """A random `adjective-noun-NNN` that is not on the blocklist."""
+    rng = rand or secrets.SystemRandom()
+    adjectives, nouns = word_lists()
+    while True:
+        candidate = f"{rng.choice(adjectives)}-{rng.choice(nouns)}-{rng.randrange(1000):03d}"
+        if not is_blocked(candidate):
+            return candidate
+
+
+def normalize_session_id(raw: str) -> str | None:
+    """The canonical form of an ID a person typed (`Quiet River 482` -> `quiet-river-482`), or None."""
+    candidate = re.sub(r"[\s_]+", "-", raw.strip().lower())
+    return candidate if _SESSION_ID_RE.fullmatch(candidate) else None
+
+
+def is_session_id(value: str) -> bool:
+    return bool(_SESSION_ID_RE.fullmatch(value))
+
+
+def new_record_id(prefix: str, now_ms: int | None = None) -> str:
+    """`<prefix>_<26 chars>`: 10 chars of millisecond time then 16 random, so IDs sort by creation."""
+    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    time_part = "".join(_CROCKFORD[(ms >> shift) & 31] for shift in range(45, -1, -5))
+    random_part = "".join(_CROCKFORD[b & 31] for b in os.urandom(16))
+    return f"{prefix}_{time_part}{random_part}"

@@ -1,0 +1,135 @@
+"""The records of the system. Each carries `schemaVersion`; the codec is the only way in or out of storage."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from .ids import SESSION_ID_PATTERN
+from .status import ArtifactStatus, SessionStatus
+
+SCHEMA_VERSION = 1
+
+SessionId = Annotated[str, StringConstraints(pattern=SESSION_ID_PATTERN)]
+# User IDs and connection IDs become part of keys, so `#` (the key separator) is never allowed.
+UserId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@:\-]{0,127}$")]
+ConnectionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_=+/\-]{1,128}$")]
+RecordId = Annotated[str, StringConstraints(pattern=r"^[a-z]{3}_[0-9A-Z]{26}$")]
+EpochMs = Annotated[int, Field(ge=0, lt=10**13)]
+
+TITLE_MAX = 200
+MESSAGE_TEXT_MAX = 4000
+FILE_NAME_MAX = 255
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+    schemaVersion: Literal[1] = SCHEMA_VERSION
+
+
+class Session(Record):
+    sessionId: SessionId
+    ownerId: UserId
+    title: Annotated[str, StringConstraints(max_length=TITLE_MAX)] = ""
+    sourceLanguage: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] = "en"
+    maxListeners: Annotated[int, Field(ge=1)]
+    status: SessionStatus = SessionStatus.ACTIVE
+    muted: bool = False
+    listenerCount: Annotated[int, Field(ge=0)] = 0
+    seq: Annotated[int, Field(ge=0)] = 0  # last broadcast sequence number
+    speakerConnectionId: ConnectionId | None = None
+    speakerlessSince: EpochMs | None = None  # set while joinable with no speaker; the sweep reads it
+    createdAt: EpochMs
+    updatedAt: EpochMs
+    endedAt: EpochMs | None = None
+    expiresAt: int | None = None  # epoch seconds (DynamoDB TTL), set once ended
+
+    @property
+    def joinable(self) -> bool:
+        return self.status in (SessionStatus.ACTIVE, SessionStatus.PAUSED)
+
+    def public_view(self) -> dict[str, object]:
+        """What anyone may see; the contract's public fields and nothing else."""
+        return {
+            "sessionId": self.sessionId,
+            "title": self.title,
+            "status": self.status.value,
+            "listenerCount": self.listenerCount,
+            "muted": self.muted,
+            "createdAt": self.createdAt,
+        }
+
+    def owner_view(self) -> dict[str, object]:
+        return {
+            **self.public_view(),
+            "ownerId": self.ownerId,
+            "sourceLanguage": self.sourceLanguage,
+            "maxListeners": self.maxListeners,
+            "speakerConnected": self.speakerConnectionId is not None,
+            "updatedAt": self.updatedAt,
+            "endedAt": self.endedAt,
+        }
+
+
+Role = Literal["speaker", "listener"]
+
+
+class Connection(Record):
+    connectionId: ConnectionId
+    sessionId: SessionId
+    role: Role
+    userId: UserId | None = None
+    connectedAt: EpochMs
+    expiresAt: int  # epoch seconds (DynamoDB TTL): a connection API Gateway dropped silently still goes
+
+
+class Message(Record):
+    messageId: RecordId
+    sessionId: SessionId
+    senderId: UserId
+    text: Annotated[str, StringConstraints(min_length=1, max_length=MESSAGE_TEXT_MAX)]
+    createdAt: EpochMs
+    expiresAt: int | None = None
+
+    def view(self) -> dict[str, object]:
+        return {"messageId": self.messageId, "sessionId": self.sessionId, "text": self.text, "createdAt": self.createdAt}
+
+
+ArtifactKind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+ContentType = Annotated[str, StringConstraints(pattern=r"^[a-z]+/[A-Za-z0-9.+\-]{1,100}$")]
+FileName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._\- ]{0,254}$")]
+
+
+class Artifact(Record):
+    artifactId: RecordId
+    sessionId: SessionId
+    ownerId: UserId
+    kind: ArtifactKind
+    contentType: ContentType
+    fileName: FileName
+    objectKey: str  # always storage.artifact_object_key(...): kept so a reader never rebuilds it differently
+    status: ArtifactStatus = ArtifactStatus.PENDING
+    error: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    createdAt: EpochMs
+    updatedAt: EpochMs
+    processingStartedAt: EpochMs | None = None
+    completedAt: EpochMs | None = None
+    processingMs: Annotated[int, Field(ge=0)] | None = None
+
+    def view(self) -> dict[str, object]:
+        return self.model_dump(mode="json", exclude={"schemaVersion", "ownerId"})
+
+
+class IdempotencyRecord(Record):
+    """Remembers which session an `Idempotency-Key` created, and a hash of the request it came with."""
+
+    ownerId: UserId
+    key: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:\-]{1,128}$")]
+    sessionId: SessionId
+    requestHash: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    createdAt: EpochMs
+    expiresAt: int
+
+
+AnyRecord = Session | Connection | Message | Artifact | IdempotencyRecord

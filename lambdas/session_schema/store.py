@@ -1,0 +1,665 @@
+"""The session store: the only code that talks to DynamoDB.
+
+Every state change is a conditional write, multi-item changes are transactions, and refusals come back
+as domain errors that say what was actually found (the actual status, the actual limit). Items go in and
+out through `codec` only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import boto3
+from botocore.exceptions import ClientError
+
+from . import codec, keys
+from .cursor import decode_cursor, encode_cursor
+from .errors import (
+    ArtifactNotFound,
+    IdempotencyKeyReused,
+    SessionEnded,
+    SessionFull,
+    SessionIdExhausted,
+    SessionNotFound,
+)
+from .ids import new_record_id, new_session_id
+from .models import Artifact, Connection, IdempotencyRecord, Message, Record, Session
+from .status import ArtifactStatus, SessionStatus, require_transition
+
+T = TypeVar("T", bound=Record)
+MAX_PAGE = 100
+MAX_CREATE_ATTEMPTS = 8
+MAX_TRANSITION_ATTEMPTS = 4
+_JOINABLE_CONDITION = "#status IN (:active, :paused)"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class ListingSpec:
+    """How one paginated listing queries, so its cursors can be checked against it."""
+
+    index: str | None
+    partition_attr: str
+    sort_attr: str
+    sort_prefix: str
+
+    @property
+    def cursor_attributes(self) -> frozenset[str]:
+        names = {keys.PK, keys.SK, self.partition_attr, self.sort_attr}
+        return frozenset(names)
+
+
+USER_SESSIONS = ListingSpec(keys.GSI1, keys.GSI1PK, keys.GSI1SK, keys.SESSION_PREFIX)
+SESSION_MESSAGES = ListingSpec(None, keys.PK, keys.SK, keys.MSG_PREFIX)
+SESSION_ARTIFACTS = ListingSpec(None, keys.PK, keys.SK, keys.ART_PREFIX)
+
+
+def request_hash(payload: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _is_condition_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def _cancellation_reasons(error: ClientError) -> list[dict[str, Any]] | None:
+    if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return None
+    return error.response.get("CancellationReasons") or []
+
+
+def _failed(reasons: list[dict[str, Any]], index: int) -> bool:
+    return index < len(reasons) and reasons[index].get("Code") == "ConditionalCheckFailed"
+
+
+class SessionStore:
+    def __init__(self, table_name: str, client: Any | None = None, clock: Callable[[], int] = now_ms) -> None:
+        self.table_name = table_name
+        self.client = client if client is not None else boto3.client("dynamodb")
+        self.clock = clock
+
+    # ------------------------------------------------------------ sessions
+
+    def create_session(
+        self,
+        *,
+        owner_id: str,
+        title: str,
+        source_language: str,
+        max_listeners: int,
+        idempotency_key: str | None = None,
+        idempotency_ttl_seconds: int = 86400,
+    ) -> tuple[Session, bool]:
+        """Create a session with a fresh human-readable ID. (session, created?) — False for a replay.
+
+        The ID is claimed by a conditional put and regenerated on collision: never read-then-write.
+        With an Idempotency-Key, the session and the key are written in one transaction.
+        """
+        payload = {"title": title, "sourceLanguage": source_language, "maxListeners": max_listeners}
+        digest = request_hash(payload)
+        for _ in range(MAX_CREATE_ATTEMPTS):
+            now = self.clock()
+            session = Session(
+                sessionId=new_session_id(),
+                ownerId=owner_id,
+                title=title,
+                sourceLanguage=source_language,
+                maxListeners=max_listeners,
+                createdAt=now,
+                updatedAt=now,
+                speakerlessSince=now,
+            )
+            put = {
+                "TableName": self.table_name,
+                "Item": codec.encode(session),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+            if idempotency_key is None:
+                try:
+                    self.client.put_item(**put)
+                    return session, True
+                except ClientError as error:
+                    if _is_condition_failure(error):
+                        continue  # the ID is taken: draw another
+                    raise
+            record = IdempotencyRecord(
+                ownerId=owner_id,
+                key=idempotency_key,
+                sessionId=session.sessionId,
+                requestHash=digest,
+                createdAt=now,
+                expiresAt=now // 1000 + idempotency_ttl_seconds,
+            )
+            try:
+                self.client.transact_write_items(
+                    TransactItems=[
+                        {"Put": put},
+                        {
+                            "Put": {
+                                "TableName": self.table_name,
+                                "Item": codec.encode(record),
+                                # A key past its TTL but not yet swept by DynamoDB counts as free.
+                                "ConditionExpression": "attribute_not_exists(PK) OR expiresAt < :now",
+                                "ExpressionAttributeValues": {":now": codec.value(now // 1000)},
+                                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                            }
+                        },
+                    ]
+                )
+                return session, True
+            except ClientError as error:
+                reasons = _cancellation_reasons(error)
+                if reasons is None:
+                    raise
+                if _failed(reasons, 1):
+                    return self._replay(owner_id, idempotency_key, digest, reasons[1].get("Item")), False
+                if _failed(reasons, 0):
+                    continue
+                raise
+        raise SessionIdExhausted("no free session ID after several attempts")
+
+    def _replay(self, owner_id: str, key: str, digest: str, old_item: Mapping | None) -> Session:
+        if old_item:
+            record = codec.decode_as(old_item, IdempotencyRecord)
+        else:  # older DynamoDB-compatibles do not return the item with the cancellation
+            found = self._get_item(keys.idempotency_key(owner_id, key), consistent=True)
+            if found is None:
+                raise SessionIdExhausted("idempotency record vanished; retry")
+            record = codec.decode_as(found, IdempotencyRecord)
+        if record.requestHash != digest:
+            raise IdempotencyKeyReused()
+        return self.get_session(record.sessionId, consistent=True)
+
+    def get_session(self, session_id: str, *, consistent: bool = False) -> Session:
+        item = self._get_item(keys.session_key(session_id), consistent=consistent)
+        if item is None:
+            raise SessionNotFound(session_id)
+        return codec.decode_as(item, Session)
+
+    def list_user_sessions(self, owner_id: str, *, limit: int, cursor: str | None) -> Page[Session]:
+        return self._page(
+            USER_SESSIONS,
+            keys.user_sessions_partition(owner_id),
+            Session,
+            limit=limit,
+            cursor=cursor,
+            newest_first=True,
+        )
+
+    def change_status(
+        self,
+        session_id: str,
+        target: SessionStatus,
+        *,
+        ended_ttl_days: int = 30,
+        only_if_speakerless_before: int | None = None,
+    ) -> tuple[Session, Session]:
+        """Move a session to `target`: (before, after). Conditional on the status it came from.
+
+        When another writer got there first, the move is re-judged from the status actually found, so
+        two racing `pause`s give one success and one INVALID_TRANSITION naming `paused -> paused`.
+        """
+        current = self.get_session(session_id, consistent=True)
+        for _ in range(MAX_TRANSITION_ATTEMPTS):
+            require_transition(current.status, target)
+            now = self.clock()
+            update: dict[str, Any] = {"status": target, "updatedAt": now}
+            if target is SessionStatus.ENDED:
+                update |= {"endedAt": now, "expiresAt": now // 1000 + ended_ttl_days * 86400, "speakerlessSince": None}
+            after = current.model_copy(update=update)
+            condition = "#status = :from"
+            values = {":from": codec.value(current.status)}
+            if only_if_speakerless_before is not None:
+                condition += " AND attribute_not_exists(speakerConnectionId) AND speakerlessSince < :cutoff"
+                values[":cutoff"] = codec.value(only_if_speakerless_before)
+            try:
+                new_item = self._update(after, update.keys(), condition, values)
+                return current, codec.decode_as(new_item, Session)
+            except _ConditionFailed as failed:
+                if failed.item is None:
+                    raise SessionNotFound(session_id) from None
+                found = codec.decode_as(failed.item, Session)
+                if only_if_speakerless_before is not None and found.status == current.status:
+                    return current, found  # a speaker came back: nothing to sweep
+                current = found
+        raise SessionIdExhausted("status kept changing under this update; retry")
+
+    def update_session(self, session_id: str, *, title: str | None = None, muted: bool | None = None) -> tuple[Session, Session]:
+        """Change title and/or muted on a joinable session: (before, after)."""
+        current = self.get_session(session_id, consistent=True)
+        if not current.joinable:
+            raise SessionEnded(session_id, current.status.value)
+        update: dict[str, Any] = {"updatedAt": self.clock()}
+        if title is not None:
+            update["title"] = title
+        if muted is not None:
+            update["muted"] = muted
+        after = current.model_copy(update=update)
+        try:
+            new_item = self._update(after, update.keys(), _JOINABLE_CONDITION, self._joinable_values())
+        except _ConditionFailed as failed:
+            if failed.item is None:
+                raise SessionNotFound(session_id) from None
+            raise SessionEnded(session_id, codec.decode_as(failed.item, Session).status.value) from None
+        return current, codec.decode_as(new_item, Session)
+
+    def next_broadcast_seq(self, session_id: str) -> Session:
+        """Claim the next broadcast sequence number of a joinable session; the returned session carries it."""
+        try:
+            response = self.client.update_item(
+                TableName=self.table_name,
+                Key=codec.serialize_key(keys.session_key(session_id)),
+                UpdateExpression="ADD seq :one",
+                ConditionExpression=f"attribute_exists(PK) AND {_JOINABLE_CONDITION}",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":one": codec.value(1), **self._joinable_values()},
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+            self._raise_not_joinable(session_id, error.response.get("Item"))
+        return codec.decode_as(response["Attributes"], Session)
+
+    def iter_speakerless(self, cutoff_ms: int) -> Iterator[Session]:
+        """Joinable sessions that have had no speaker since before `cutoff_ms` (the sweep's work list)."""
+        for shard in range(keys.SPEAKERLESS_SHARDS):
+            yield from self._query_all(
+                Session,
+                IndexName=keys.GSI2,
+                KeyConditionExpression="GSI2PK = :pk AND GSI2SK < :before",
+                ExpressionAttributeValues={
+                    ":pk": {"S": keys.speakerless_partition(shard)},
+                    ":before": {"S": keys.speakerless_before(cutoff_ms)},
+                },
+            )
+
+    # ------------------------------------------------------------ connections
+
+    def register_connection(self, connection: Connection, *, owner_id: str | None = None) -> None:
+        """Register a connection in one transaction with its session's check and count.
+
+        Listener: the session must exist, be joinable and have room; `listenerCount` goes up by one.
+        Speaker (`owner_id` given): the session must exist, be joinable and belong to `owner_id`.
+        A refusal comes from the transaction's cancellation (the old session item), with no extra read.
+        """
+        session_key = codec.serialize_key(keys.session_key(connection.sessionId))
+        if connection.role == "speaker":
+            update = {
+                "Key": session_key,
+                "UpdateExpression": "SET speakerConnectionId = :conn REMOVE speakerlessSince, GSI2PK, GSI2SK",
+                "ConditionExpression": f"attribute_exists(PK) AND {_JOINABLE_CONDITION} AND ownerId = :owner",
+                "ExpressionAttributeValues": {
+                    ":conn": codec.value(connection.connectionId),
+                    ":owner": codec.value(owner_id),
+                    **self._joinable_values(),
+                },
+            }
+        else:
+            update = {
+                "Key": session_key,
+                "UpdateExpression": "ADD listenerCount :one",
+                "ConditionExpression": (
+                    f"attribute_exists(PK) AND {_JOINABLE_CONDITION} "
+                    "AND (attribute_not_exists(listenerCount) OR listenerCount < maxListeners)"
+                ),
+                "ExpressionAttributeValues": {":one": codec.value(1), **self._joinable_values()},
+            }
+        update |= {
+            "TableName": self.table_name,
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {"Update": update},
+                    {"Put": self._new_item(codec.encode(connection))},
+                    {"Put": self._new_item(codec.encode_connection_lookup(connection))},
+                ]
+            )
+        except ClientError as error:
+            reasons = _cancellation_reasons(error)
+            if reasons is None or not _failed(reasons, 0):
+                raise
+            old = reasons[0].get("Item")
+            self._raise_not_joinable(connection.sessionId, old)
+            session = codec.decode_as(old, Session)
+            if connection.role == "speaker":
+                raise NotOwner(session) from None
+            raise SessionFull(session.sessionId, session.maxListeners) from None
+
+    def get_connection(self, connection_id: str) -> Connection | None:
+        item = self._get_item(keys.connection_lookup_key(connection_id), consistent=True)
+        return codec.decode_as(item, Connection) if item else None
+
+    def unregister_connection(self, connection_id: str) -> Connection | None:
+        """Remove a connection and, in the same transaction, its effect on the session.
+
+        A listener's leave decrements `listenerCount` (never below zero, never creating a session item);
+        the current speaker's leave clears `speakerConnectionId` and starts the speakerless clock.
+        Returns the removed connection, or None when it was already gone (repeatable).
+        """
+        connection = self.get_connection(connection_id)
+        if connection is None:
+            return None
+        deletes = [
+            {"Delete": self._existing(keys.connection_key(connection.sessionId, connection_id))},
+            {"Delete": self._existing(keys.connection_lookup_key(connection_id), must_exist=False)},
+        ]
+        session_key = codec.serialize_key(keys.session_key(connection.sessionId))
+        now = self.clock()
+        if connection.role == "speaker":
+            since = keys.speakerless_index_key(connection.sessionId, now)
+            session_update = {
+                "Key": session_key,
+                "UpdateExpression": "REMOVE speakerConnectionId SET speakerlessSince = :now, GSI2PK = :gpk, GSI2SK = :gsk",
+                "ConditionExpression": f"speakerConnectionId = :conn AND {_JOINABLE_CONDITION}",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": {
+                    ":conn": codec.value(connection_id),
+                    ":now": codec.value(now),
+                    ":gpk": codec.value(since[keys.GSI2PK]),
+                    ":gsk": codec.value(since[keys.GSI2SK]),
+                    **self._joinable_values(),
+                },
+            }
+        else:
+            session_update = {
+                "Key": session_key,
+                "UpdateExpression": "ADD listenerCount :minus",
+                "ConditionExpression": "attribute_exists(PK) AND listenerCount > :zero",
+                "ExpressionAttributeValues": {":minus": codec.value(-1), ":zero": codec.value(0)},
+            }
+        session_update["TableName"] = self.table_name
+        try:
+            self.client.transact_write_items(TransactItems=[*deletes, {"Update": session_update}])
+            return connection
+        except ClientError as error:
+            reasons = _cancellation_reasons(error)
+            if reasons is None:
+                raise
+            if _failed(reasons, 0):
+                return None  # someone else unregistered it first: the count moved once, by them
+            if not _failed(reasons, 2):
+                raise
+        # The session part does not apply (session gone or ended, speaker replaced): just the records.
+        try:
+            self.client.transact_write_items(TransactItems=deletes)
+        except ClientError as error:
+            if _cancellation_reasons(error) is None:
+                raise
+            return None
+        return connection
+
+    def iter_connections(self, session_id: str) -> Iterator[Connection]:
+        """Every connection of a session: a Query on its partition, page by page (never a Scan)."""
+        yield from self._query_all(
+            Connection,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :conn)",
+            ExpressionAttributeValues={
+                ":pk": {"S": keys.session_partition(session_id)},
+                ":conn": {"S": keys.CONN_PREFIX},
+            },
+        )
+
+    def count_listeners(self, session_id: str) -> int:
+        return sum(1 for c in self.iter_connections(session_id) if c.role == "listener")
+
+    # ------------------------------------------------------------ messages
+
+    def append_message(self, session_id: str, sender_id: str, text: str, *, ttl_days: int = 30) -> Message:
+        """Store a message, in one transaction with a check that the session is joinable."""
+        now = self.clock()
+        message = Message(
+            messageId=new_record_id("msg", now),
+            sessionId=session_id,
+            senderId=sender_id,
+            text=text,
+            createdAt=now,
+            expiresAt=now // 1000 + ttl_days * 86400,
+        )
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "ConditionCheck": {
+                            "TableName": self.table_name,
+                            "Key": codec.serialize_key(keys.session_key(session_id)),
+                            "ConditionExpression": f"attribute_exists(PK) AND {_JOINABLE_CONDITION}",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": self._joinable_values(),
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                        }
+                    },
+                    {"Put": self._new_item(codec.encode(message))},
+                ]
+            )
+        except ClientError as error:
+            reasons = _cancellation_reasons(error)
+            if reasons is None or not _failed(reasons, 0):
+                raise
+            self._raise_not_joinable(session_id, reasons[0].get("Item"))
+            raise
+        return message
+
+    def list_messages(self, session_id: str, *, since: int = 0, limit: int, cursor: str | None) -> Page[Message]:
+        low, high = keys.messages_range(since)
+        return self._page(
+            SESSION_MESSAGES,
+            keys.session_partition(session_id),
+            Message,
+            limit=limit,
+            cursor=cursor,
+            newest_first=False,
+            sort_range=(low, high),
+        )
+
+    # ------------------------------------------------------------ artifacts
+
+    def create_artifact(self, artifact: Artifact) -> Artifact:
+        try:
+            self.client.put_item(**self._new_item(codec.encode(artifact)))
+        except ClientError as error:
+            if _is_condition_failure(error):
+                raise ArtifactNotFound(artifact.artifactId) from None  # an ID clash: never overwrite
+            raise
+        return artifact
+
+    def get_artifact(self, session_id: str, artifact_id: str) -> Artifact:
+        item = self._get_item(keys.artifact_key(session_id, artifact_id), consistent=True)
+        if item is None:
+            raise ArtifactNotFound(artifact_id)
+        return codec.decode_as(item, Artifact)
+
+    def list_artifacts(self, session_id: str, *, limit: int, cursor: str | None) -> Page[Artifact]:
+        return self._page(
+            SESSION_ARTIFACTS,
+            keys.session_partition(session_id),
+            Artifact,
+            limit=limit,
+            cursor=cursor,
+            newest_first=True,
+        )
+
+    def change_artifact_status(
+        self, session_id: str, artifact_id: str, target: ArtifactStatus, *, error: str | None = None
+    ) -> tuple[Artifact, Artifact]:
+        """Move an artifact along its lifecycle: (before, after), conditional on the status it came from."""
+        current = self.get_artifact(session_id, artifact_id)
+        for _ in range(MAX_TRANSITION_ATTEMPTS):
+            require_transition(current.status, target)
+            now = self.clock()
+            update: dict[str, Any] = {"status": target, "updatedAt": now}
+            if target is ArtifactStatus.PROCESSING:
+                update["processingStartedAt"] = now
+            if target in (ArtifactStatus.COMPLETED, ArtifactStatus.FAILED):
+                update["completedAt"] = now
+                started = current.processingStartedAt
+                update["processingMs"] = max(0, now - started) if started is not None else None
+            if target is ArtifactStatus.FAILED:
+                update["error"] = error or "processing failed"
+            after = current.model_copy(update=update)
+            try:
+                new_item = self._update(after, update.keys(), "#status = :from", {":from": codec.value(current.status)})
+                return current, codec.decode_as(new_item, Artifact)
+            except _ConditionFailed as failed:
+                if failed.item is None:
+                    raise ArtifactNotFound(artifact_id) from None
+                current = codec.decode_as(failed.item, Artifact)
+        raise SessionIdExhausted("artifact status kept changing under this update; retry")
+
+    def delete_artifact(self, session_id: str, artifact_id: str) -> None:
+        self.client.delete_item(
+            TableName=self.table_name, Key=codec.serialize_key(keys.artifact_key(session_id, artifact_id))
+        )
+
+    # ------------------------------------------------------------ plumbing
+
+    def _joinable_values(self) -> dict[str, Any]:
+        return {":active": codec.value(SessionStatus.ACTIVE), ":paused": codec.value(SessionStatus.PAUSED)}
+
+    def _raise_not_joinable(self, session_id: str, old_item: Mapping | None) -> None:
+        """Raise the refusal an old session item explains: not found, or ended (with the actual status)."""
+        if not old_item:
+            raise SessionNotFound(session_id)
+        session = codec.decode_as(old_item, Session)
+        if not session.joinable:
+            raise SessionEnded(session_id, session.status.value)
+
+    def _new_item(self, item: codec.Item) -> dict[str, Any]:
+        return {"TableName": self.table_name, "Item": item, "ConditionExpression": "attribute_not_exists(PK)"}
+
+    def _existing(self, key: Mapping[str, str], must_exist: bool = True) -> dict[str, Any]:
+        spec: dict[str, Any] = {"TableName": self.table_name, "Key": codec.serialize_key(key)}
+        if must_exist:
+            spec["ConditionExpression"] = "attribute_exists(PK)"
+        return spec
+
+    def _get_item(self, key: Mapping[str, str], *, consistent: bool) -> codec.Item | None:
+        response = self.client.get_item(
+            TableName=self.table_name, Key=codec.serialize_key(key), ConsistentRead=consistent
+        )
+        return response.get("Item")
+
+    def _update(self, after: Record, fields: Any, condition: str, values: dict[str, Any]) -> codec.Item:
+        """UpdateItem bringing the stored item to `after` on `fields`, if `condition` holds."""
+        change = codec.changes(after, list(fields))
+        names = {"#status": "status"}
+        expression_values = dict(values)
+        sets = []
+        for i, (name, av) in enumerate(change.set.items()):
+            names[f"#s{i}"] = name
+            expression_values[f":s{i}"] = av
+            sets.append(f"#s{i} = :s{i}")
+        removes = []
+        for i, name in enumerate(change.remove):
+            names[f"#r{i}"] = name
+            removes.append(f"#r{i}")
+        expression = ("SET " + ", ".join(sets) if sets else "") + (" REMOVE " + ", ".join(removes) if removes else "")
+        if "#status" not in condition:
+            names.pop("#status")
+        try:
+            response = self.client.update_item(
+                TableName=self.table_name,
+                Key=codec.serialize_key(codec.key_of(after)),
+                UpdateExpression=expression.strip(),
+                ConditionExpression=f"attribute_exists(PK) AND ({condition})",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=expression_values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                raise _ConditionFailed(error.response.get("Item")) from None
+            raise
+        return response["Attributes"]
+
+    def _query_all(self, model: type[T], **query: Any) -> Iterator[T]:
+        """Every item of a Query, following LastEvaluatedKey through each 1 MB page."""
+        request = {"TableName": self.table_name, **query}
+        while True:
+            response = self.client.query(**request)
+            for item in response.get("Items", []):
+                yield codec.decode_as(item, model)
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return
+            request["ExclusiveStartKey"] = last
+
+    def _page(
+        self,
+        spec: ListingSpec,
+        partition: str,
+        model: type[T],
+        *,
+        limit: int,
+        cursor: str | None,
+        newest_first: bool,
+        sort_range: tuple[str, str] | None = None,
+    ) -> Page[T]:
+        """One page of a listing. Asks for one item more than `limit` to know whether a next page exists."""
+        limit = max(1, min(limit, MAX_PAGE))
+        values: dict[str, Any] = {":pk": {"S": partition}}
+        if sort_range:
+            condition = f"{spec.partition_attr} = :pk AND {spec.sort_attr} BETWEEN :low AND :high"
+            values |= {":low": {"S": sort_range[0]}, ":high": {"S": sort_range[1]}}
+        else:
+            condition = f"{spec.partition_attr} = :pk AND begins_with({spec.sort_attr}, :prefix)"
+            values[":prefix"] = {"S": spec.sort_prefix}
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": not newest_first,
+            "Limit": limit + 1,
+        }
+        if spec.index:
+            request["IndexName"] = spec.index
+        if cursor:
+            start = decode_cursor(
+                cursor,
+                attributes=spec.cursor_attributes,
+                partition=(spec.partition_attr, partition),
+                sort_prefix=(spec.sort_attr, spec.sort_prefix),
+            )
+            request["ExclusiveStartKey"] = codec.serialize_key(start)
+        response = self.client.query(**request)
+        raw_items = response.get("Items", [])
+        has_more = len(raw_items) > limit
+        raw_items = raw_items[:limit]
+        next_cursor = None
+        if has_more:
+            last = codec.deserialize(raw_items[-1])
+            next_cursor = encode_cursor({name: last[name] for name in spec.cursor_attributes})
+        return Page([codec.decode_as(item, model) for item in raw_items], next_cursor)
+
+
+class _ConditionFailed(Exception):
+    def __init__(self, item: Mapping | None) -> None:
+        super().__init__("condition failed")
+        self.item = item
+
+
+class NotOwner(Exception):
+    """A signed-in caller tried to connect as speaker to a session they do not own (they join as listener)."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session.sessionId)
+        self.session = session

@@ -1,0 +1,99 @@
+"""Hypothesis strategies for every record of the schema."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from session_schema.models import Artifact, Connection, IdempotencyRecord, Message, Session
+from session_schema.status import ArtifactStatus, SessionStatus
+from session_schema.storage import artifact_object_key
+
+ms = st.integers(min_value=0, max_value=10**13 - 1)
+session_ids = st.from_regex(r"\A[a-z]{3,8}-[a-z]{3,8}-[0-9]{3}\Z")
+user_ids = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_.@:\-]{0,40}\Z")
+connection_ids = st.from_regex(r"\A[A-Za-z0-9_=+/\-]{1,40}\Z")
+record_ids = lambda prefix: st.from_regex(rf"\A{prefix}_[0-9A-Z]{{26}}\Z")  # noqa: E731
+texts = st.text(max_size=60)
+
+
+@st.composite
+def sessions(draw) -> Session:
+    status = draw(st.sampled_from(SessionStatus))
+    created = draw(ms)
+    has_speaker = draw(st.booleans())
+    return Session(
+        sessionId=draw(session_ids),
+        ownerId=draw(user_ids),
+        title=draw(texts),
+        sourceLanguage=draw(st.sampled_from(["en", "de", "pt-BR", "zh-Hans"])),
+        maxListeners=draw(st.integers(1, 10000)),
+        status=status,
+        muted=draw(st.booleans()),
+        listenerCount=draw(st.integers(0, 10000)),
+        seq=draw(st.integers(0, 10**9)),
+        speakerConnectionId=draw(connection_ids) if has_speaker else None,
+        speakerlessSince=None if has_speaker else draw(st.none() | ms),
+        createdAt=created,
+        updatedAt=draw(ms),
+        endedAt=draw(ms) if status is SessionStatus.ENDED else None,
+        expiresAt=draw(st.integers(0, 2**40)) if status is SessionStatus.ENDED else None,
+    )
+
+
+connections = st.builds(
+    Connection,
+    connectionId=connection_ids,
+    sessionId=session_ids,
+    role=st.sampled_from(["speaker", "listener"]),
+    userId=st.none() | user_ids,
+    connectedAt=ms,
+    expiresAt=st.integers(0, 2**40),
+)
+
+messages = st.builds(
+    Message,
+    messageId=record_ids("msg"),
+    sessionId=session_ids,
+    senderId=user_ids,
+    text=st.text(min_size=1, max_size=200),
+    createdAt=ms,
+    expiresAt=st.none() | st.integers(0, 2**40),
+)
+
+
+@st.composite
+def artifacts(draw) -> Artifact:
+    owner, session_id = draw(user_ids), draw(session_ids)
+    kind = draw(st.from_regex(r"\A[a-z][a-z0-9_-]{0,10}\Z"))
+    artifact_id = draw(record_ids("art"))
+    file_name = draw(st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9._\- ]{0,30}\Z"))
+    status = draw(st.sampled_from(ArtifactStatus))
+    return Artifact(
+        artifactId=artifact_id,
+        sessionId=session_id,
+        ownerId=owner,
+        kind=kind,
+        contentType=draw(st.sampled_from(["image/jpeg", "image/png", "video/mp4", "audio/ogg"])),
+        fileName=file_name,
+        objectKey=artifact_object_key(owner, session_id, kind, artifact_id, file_name),
+        status=status,
+        error=draw(st.none() | texts) if status is ArtifactStatus.FAILED else None,
+        createdAt=draw(ms),
+        updatedAt=draw(ms),
+        processingStartedAt=draw(st.none() | ms),
+        completedAt=draw(st.none() | ms),
+        processingMs=draw(st.none() | st.integers(0, 10**8)),
+    )
+
+
+idempotency_records = st.builds(
+    IdempotencyRecord,
+    ownerId=user_ids,
+    key=st.from_regex(r"\A[A-Za-z0-9_.:\-]{1,40}\Z"),
+    sessionId=session_ids,
+    requestHash=st.from_regex(r"\A[0-9a-f]{64}\Z"),
+    createdAt=ms,
+    expiresAt=st.integers(0, 2**40),
+)
+
+any_record = st.one_of(sessions(), connections, messages, artifacts(), idempotency_records)

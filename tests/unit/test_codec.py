@@ -1,0 +1,110 @@
+"""Every writer's item is read back equal by every reader; legacy shapes normalize; nothing legacy is written."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from session_schema import codec, keys
+from session_schema.models import Connection, Session
+from session_schema.status import SessionStatus
+from tests.strategies import any_record, connections, sessions
+
+LEGACY_ATTRIBUTES = {"Data", "isActive", "requestId"}
+
+
+@given(any_record)
+def test_every_record_reads_back_equal(record):
+    assert codec.decode(codec.encode(record)) == record
+
+
+@given(connections)
+def test_a_connection_reads_back_equal_from_either_of_its_items(connection: Connection):
+    assert codec.decode(codec.encode_connection_lookup(connection)) == connection
+    assert codec.decode(codec.encode(connection)) == connection
+
+
+@given(any_record)
+def test_the_codec_writes_only_the_canonical_shape(record):
+    document = codec.deserialize(codec.encode(record))
+    assert not LEGACY_ATTRIBUTES & document.keys()
+    assert document["schemaVersion"] == 1
+    assert document[keys.KIND_ATTRIBUTE] == codec.KIND_OF[type(record)]
+    assert codec.is_canonical(codec.encode(record))
+
+
+def _legacy_variants(document: dict, draw) -> dict:
+    """Apply any combination of the shapes older writers produced."""
+    legacy = dict(document)
+    legacy.pop(keys.KIND_ATTRIBUTE)
+    if draw(st.booleans()):
+        legacy.pop("schemaVersion")
+    if "sessionId" in legacy and draw(st.booleans()):
+        legacy["requestId"] = legacy.pop("sessionId")
+    if legacy.get("status") in ("active", "ended") and "ownerId" in legacy and draw(st.booleans()):
+        legacy["isActive"] = legacy.pop("status") == "active"
+    if draw(st.booleans()):
+        key_names = set(keys.TABLE.key_attributes())
+        legacy = {
+            **{k: v for k, v in legacy.items() if k in key_names},
+            "Data": {k: v for k, v in legacy.items() if k not in key_names},
+        }
+    return legacy
+
+
+@given(any_record, st.data())
+def test_every_legacy_shape_normalizes_to_the_canonical_record(record, data):
+    document = codec.deserialize(codec.encode(record))
+    legacy = _legacy_variants(document, data.draw)
+    assert codec.decode(codec.serialize(legacy)) == record
+    assert not codec.is_canonical(codec.serialize(legacy)) or legacy == document
+
+
+def test_the_field_bugs_legacy_session_reads_as_active():
+    legacy_item = codec.serialize(
+        {
+            "PK": "SESSION#quiet-river-482",
+            "SK": "META",
+            "Data": {"requestId": "quiet-river-482", "ownerId": "user-a", "isActive": True, "createdAt": 1700000000000},
+        }
+    )
+    session = codec.decode_as(legacy_item, Session)
+    assert session.sessionId == "quiet-river-482"
+    assert session.status is SessionStatus.ACTIVE
+    assert session.schemaVersion == 1
+    assert session.updatedAt == 1700000000000
+    inactive = codec.serialize({"PK": "SESSION#quiet-river-483", "SK": "META", "ownerId": "u", "isActive": False, "createdAt": 1})
+    assert codec.decode_as(inactive, Session).status is SessionStatus.ENDED
+
+
+@settings(max_examples=200)
+@given(any_record, any_record)
+def test_keys_of_different_records_never_collide(a, b):
+    def stored_keys(record):
+        found = [codec.key_of(record)]
+        if isinstance(record, Connection):
+            found.append(keys.connection_lookup_key(record.connectionId))
+        return [(k["PK"], k["SK"]) for k in found]
+
+    if type(a) is not type(b):
+        assert not set(stored_keys(a)) & set(stored_keys(b))
+
+
+@given(sessions())
+def test_changes_bring_the_stored_item_to_the_encoded_one(session):
+    after = session.model_copy(update={"status": SessionStatus.ENDED, "speakerlessSince": None, "endedAt": 5})
+    change = codec.changes(after, ["status", "speakerlessSince", "endedAt"])
+    item = codec.encode(session)
+    item.update(change.set)
+    for name in change.remove:
+        item.pop(name, None)
+    assert codec.decode(item) == after
+    assert keys.GSI2PK not in item  # an ended session leaves the sweep's index
+
+
+def test_an_item_of_no_known_kind_is_corrupt_not_guessed():
+    with pytest.raises(codec.CorruptRecord):
+        codec.decode(codec.serialize({"PK": "OTHER#1", "SK": "x"}))
+    with pytest.raises(codec.CorruptRecord):
+        codec.decode(codec.serialize({"PK": "SESSION#quiet-river-482", "SK": "META", "status": "running"}))
