@@ -61,3 +61,56 @@ def s3(aws):
 @pytest.fixture
 def store(ddb) -> SessionStore:
     return SessionStore(TABLE_NAME, client=ddb)
+
+
+ISSUER_URL = "http://127.0.0.1:9/test-issuer"
+AUDIENCE = "test-client"
+
+
+@pytest.fixture(scope="session")
+def issuer():
+    """A local RS256 issuer standing in for Cognito (one key pair for the whole run)."""
+    from local.issuer import LocalIssuer
+
+    return LocalIssuer(ISSUER_URL, AUDIENCE)
+
+
+@pytest.fixture
+def settings_env(monkeypatch) -> dict[str, str]:
+    """The environment a deployed function gets, built from the settings declaration."""
+    from session_schema.settings import stack_environment
+
+    env = stack_environment(
+        {
+            "TABLE_NAME": TABLE_NAME,
+            "ARTIFACTS_BUCKET": BUCKET_NAME,
+            "WS_CALLBACK_URL": "https://example.execute-api.us-east-1.amazonaws.com/test",
+            "JWT_ISSUER": ISSUER_URL,
+            "JWT_AUDIENCE": AUDIENCE,
+        }
+    )
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+@pytest.fixture
+def runtime(settings_env, ddb, s3, issuer):
+    """The handlers' runtime against moto, with the management API captured and the test issuer trusted."""
+    from session_runtime.runtime import get_runtime
+    from session_schema.auth import TokenVerifier, clear_jwks_cache
+
+    from tests.fakes import FakeManagementApi
+
+    get_runtime.cache_clear()
+    clear_jwks_cache()
+    rt = get_runtime()
+    rt.management = FakeManagementApi()
+    rt.verifier = TokenVerifier(ISSUER_URL, AUDIENCE, issuer.jwks_url, fetch_jwks=lambda url: issuer.jwks())
+    yield rt
+    get_runtime.cache_clear()
+
+
+@pytest.fixture
+def management(runtime):
+    return runtime.management

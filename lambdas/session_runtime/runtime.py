@@ -1,0 +1,55 @@
+"""The clients and services a handler needs, built once per cold start from the declared settings.
+
+Local mode needs no special case here: boto3 honours AWS_ENDPOINT_URL_* for DynamoDB and S3, and the
+management API endpoint is the WS_CALLBACK_URL setting wherever it points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from session_schema.auth import TokenVerifier
+from session_schema.settings import Settings, load_settings
+from session_schema.store import SessionStore
+
+from .fanout import Fanout
+
+# Short timeouts: a management API call that hangs must not eat the 29 s integration budget.
+_MANAGEMENT_CONFIG = Config(connect_timeout=2, read_timeout=4, retries={"max_attempts": 2, "mode": "standard"})
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    _clients: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def store(self) -> SessionStore:
+        return SessionStore(self.settings.table_name, client=boto3.client("dynamodb"))
+
+    @cached_property
+    def management(self) -> Any:
+        return boto3.client("apigatewaymanagementapi", endpoint_url=self.settings.ws_callback_url, config=_MANAGEMENT_CONFIG)
+
+    @cached_property
+    def fanout(self) -> Fanout:
+        return Fanout(self.store, self.management, concurrency=self.settings.fanout_concurrency)
+
+    @cached_property
+    def s3(self) -> Any:
+        return boto3.client("s3", config=Config(signature_version="s3v4"))
+
+    @cached_property
+    def verifier(self) -> TokenVerifier:
+        return TokenVerifier.from_settings(self.settings)
+
+
+@lru_cache(maxsize=1)
+def get_runtime() -> Runtime:
+    """One runtime per process (per Lambda cold start). Tests call `get_runtime.cache_clear()`."""
+    return Runtime(load_settings())
