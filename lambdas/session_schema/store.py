@@ -407,10 +407,12 @@ class SessionStore:
             return None
         return connection
 
-    def iter_connections(self, session_id: str) -> Iterator[Connection]:
+    def iter_connections(self, session_id: str, *, page_size: int | None = None) -> Iterator[Connection]:
         """Every connection of a session: a Query on its partition, page by page (never a Scan)."""
+        extra = {"Limit": page_size} if page_size else {}
         yield from self._query_all(
             Connection,
+            **extra,
             KeyConditionExpression="PK = :pk AND begins_with(SK, :conn)",
             ExpressionAttributeValues={
                 ":pk": {"S": keys.session_partition(session_id)},

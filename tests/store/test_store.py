@@ -195,9 +195,15 @@ def test_interleaved_register_unregister_keeps_count_equal_to_registered_listene
 
 def test_connections_are_listed_through_every_page(store):
     session = make_session(store, max_listeners=5000)
-    for i in range(260):
-        store.register_connection(connection(session, f"conn-{i:04d}-" + "x" * 100))
-    assert len(list(store.iter_connections(session.sessionId))) == 260
+    other = make_session(store)
+    for i in range(23):
+        store.register_connection(connection(session, f"conn-{i:04d}"))
+    store.register_connection(connection(other, "elsewhere"))
+    calls = []
+    store.client.meta.events.register("before-call.dynamodb.Query", lambda **kw: calls.append(1))
+    listed = [c.connectionId for c in store.iter_connections(session.sessionId, page_size=5)]
+    assert sorted(listed) == [f"conn-{i:04d}" for i in range(23)]
+    assert len(calls) == 5  # ceil(23 / 5) pages, each one Query, never a Scan
 
 
 def test_messages_append_list_since_and_page(store):

@@ -1,0 +1,154 @@
+"""Rewrite items stored by older code in the canonical shape.
+
+    python -m session_schema.migrate --table NAME [--dry-run] [--endpoint-url URL]
+
+Reads every item (an administrative Scan, page by page), decodes it through the codec (which already
+normalizes legacy shapes on read) and writes back what the codec would write today. Each rewrite is
+conditional on the item being exactly as it was read, so an update that lands meanwhile is never
+overwritten: that item is reported and left for the next run. Canonical items are skipped, so running
+it again is harmless.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from . import codec, keys
+from .models import Connection
+
+
+@dataclass
+class MigrationReport:
+    scanned: int = 0
+    canonical: int = 0
+    migrated: int = 0
+    conflicts: list[str] = field(default_factory=list)
+    corrupt: list[str] = field(default_factory=list)
+    planned: list[dict[str, Any]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "scanned": self.scanned,
+            "canonical": self.canonical,
+            "migrated": self.migrated,
+            "conflicts": self.conflicts,
+            "corrupt": self.corrupt,
+        }
+
+
+def _where(item: Mapping[str, Any]) -> str:
+    return f"{item.get(keys.PK, {}).get('S')}/{item.get(keys.SK, {}).get('S')}"
+
+
+def canonical_item(item: Mapping[str, Any]) -> codec.Item:
+    """What the codec writes today for the record this stored item holds."""
+    record = codec.decode(item)
+    pk = item.get(keys.PK, {}).get("S", "")
+    if isinstance(record, Connection) and pk.startswith(keys.CONN_PREFIX):
+        return codec.encode_connection_lookup(record)
+    return codec.encode(record)
+
+
+# Every attribute any writer of this table sets: a rewrite also requires the ones not read to be absent.
+_KNOWN_ATTRIBUTES = frozenset(
+    name for model in codec.MODEL_OF.values() for name in model.model_fields
+) | frozenset(keys.TABLE.key_attributes()) | {keys.KIND_ATTRIBUTE, "Data", "isActive", "requestId"}
+
+
+def _unchanged_condition(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A condition that holds only while every attribute is as it was read (none changed, none added)."""
+    names, values, parts = {}, {}, []
+    for i, (name, value) in enumerate(sorted(item.items())):
+        names[f"#a{i}"] = name
+        values[f":v{i}"] = value
+        parts.append(f"#a{i} = :v{i}")
+    for i, name in enumerate(sorted(_KNOWN_ATTRIBUTES - set(item))):
+        names[f"#n{i}"] = name
+        parts.append(f"attribute_not_exists(#n{i})")
+    return {
+        "ConditionExpression": " AND ".join(parts),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+
+
+def _diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "key": _where(old),
+        "removed": sorted(set(old) - set(new)),
+        "added": sorted(set(new) - set(old)),
+        "changed": sorted(k for k in set(old) & set(new) if old[k] != new[k]),
+    }
+
+
+def _scan(client: Any, table: str) -> Iterator[dict[str, Any]]:
+    request: dict[str, Any] = {"TableName": table}
+    while True:
+        page = client.scan(**request)
+        yield from page.get("Items", [])
+        if not page.get("LastEvaluatedKey"):
+            return
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def migrate(client: Any, table: str, *, dry_run: bool) -> MigrationReport:
+    report = MigrationReport()
+    for item in _scan(client, table):
+        report.scanned += 1
+        try:
+            new = canonical_item(item)
+        except codec.CorruptRecord as error:
+            report.corrupt.append(f"{_where(item)}: {error}")
+            continue
+        if new == item:
+            report.canonical += 1
+            continue
+        report.planned.append(_diff(item, new))
+        if dry_run:
+            continue
+        same_key = all(new.get(k) == item.get(k) for k in (keys.PK, keys.SK))
+        try:
+            if same_key:
+                client.put_item(TableName=table, Item=new, **_unchanged_condition(item))
+            else:
+                old_key = {k: item[k] for k in (keys.PK, keys.SK)}
+                client.transact_write_items(
+                    TransactItems=[
+                        {"Put": {"TableName": table, "Item": new, "ConditionExpression": "attribute_not_exists(PK)"}},
+                        {"Delete": {"TableName": table, "Key": old_key, **_unchanged_condition(item)}},
+                    ]
+                )
+            report.migrated += 1
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+                report.conflicts.append(_where(item))
+            else:
+                raise
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m session_schema.migrate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--table", required=True, help="the sessions table")
+    parser.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
+    parser.add_argument("--endpoint-url", help="another DynamoDB (DynamoDB Local, the local stack)")
+    args = parser.parse_args(argv)
+    client = boto3.client("dynamodb", endpoint_url=args.endpoint_url)
+    report = migrate(client, args.table, dry_run=args.dry_run)
+    for change in report.planned:
+        print(("would rewrite " if args.dry_run else "rewrote ") + json.dumps(change))
+    print(json.dumps(report.summary(), indent=2))
+    return 1 if report.corrupt else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""The migration rewrites legacy items canonically, never overwrites a concurrent update, and re-runs cleanly."""
+
+from __future__ import annotations
+
+from session_schema import codec, keys
+from session_schema.migrate import main, migrate
+from session_schema.models import Session
+from session_schema.status import SessionStatus
+
+from tests.conftest import TABLE_NAME
+
+LEGACY_SESSION = {
+    "PK": "SESSION#quiet-river-482",
+    "SK": "META",
+    "Data": {"requestId": "quiet-river-482", "ownerId": "user-a", "isActive": True, "createdAt": 1700000000000},
+}
+
+
+def put_raw(ddb, document):
+    ddb.put_item(TableName=TABLE_NAME, Item=codec.serialize(document))
+
+
+def raw(ddb, session_id):
+    return ddb.get_item(TableName=TABLE_NAME, Key=codec.serialize_key(keys.session_key(session_id)))["Item"]
+
+
+def test_dry_run_reports_and_writes_nothing(ddb, capsys):
+    put_raw(ddb, LEGACY_SESSION)
+    before = raw(ddb, "quiet-river-482")
+    assert main(["--table", TABLE_NAME, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "would rewrite" in out and "SESSION#quiet-river-482/META" in out and '"Data"' in out
+    assert raw(ddb, "quiet-river-482") == before
+
+
+def test_migration_writes_the_canonical_item_and_is_rerunnable(ddb, store):
+    put_raw(ddb, LEGACY_SESSION)
+    put_raw(ddb, {"PK": "SESSION#brave-otter-001", "SK": "META", "ownerId": "user-b", "isActive": False, "createdAt": 5})
+    canonical, _ = store.create_session(owner_id="user-c", title="new", source_language="en", max_listeners=3)
+    first = migrate(ddb, TABLE_NAME, dry_run=False)
+    assert (first.migrated, first.canonical, first.conflicts, first.corrupt) == (2, 1, [], [])
+    item = raw(ddb, "quiet-river-482")
+    assert codec.is_canonical(item) and "Data" not in item and "isActive" not in item
+    session = codec.decode_as(item, Session)
+    assert session.status is SessionStatus.ACTIVE and session.ownerId == "user-a"
+    # the migrated legacy session is now visible in its owner's listing (it gained its index keys)
+    assert [s.sessionId for s in store.list_user_sessions("user-a", limit=5, cursor=None).items] == ["quiet-river-482"]
+    assert store.get_session("brave-otter-001").status is SessionStatus.ENDED
+    second = migrate(ddb, TABLE_NAME, dry_run=False)
+    assert (second.migrated, second.canonical) == (0, 3)
+
+
+def test_a_concurrent_update_is_never_overwritten(ddb, monkeypatch):
+    put_raw(ddb, LEGACY_SESSION)
+    import session_schema.migrate as module
+
+    real = module.canonical_item
+
+    def racing(item):  # another writer changes the item between the read and the rewrite
+        ddb.update_item(
+            TableName=TABLE_NAME,
+            Key=codec.serialize_key(keys.session_key("quiet-river-482")),
+            UpdateExpression="SET title = :t",
+            ExpressionAttributeValues={":t": {"S": "changed meanwhile"}},
+        )
+        return real(item)
+
+    monkeypatch.setattr(module, "canonical_item", racing)
+    report = migrate(ddb, TABLE_NAME, dry_run=False)
+    assert report.conflicts == ["SESSION#quiet-river-482/META"] and report.migrated == 0
+    assert raw(ddb, "quiet-river-482")["title"] == {"S": "changed meanwhile"}
+
+
+def test_corrupt_items_are_reported_not_rewritten(ddb, capsys):
+    put_raw(ddb, {"PK": "SESSION#quiet-river-482", "SK": "META", "status": "running", "ownerId": "x", "createdAt": 1})
+    assert main(["--table", TABLE_NAME]) == 1
+    assert "quiet-river-482" in capsys.readouterr().out
