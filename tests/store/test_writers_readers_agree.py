@@ -1,0 +1,57 @@
+"""Every writer's record is read back equal by every reader of it (the bug class this product ends)."""
+
+from __future__ import annotations
+
+import itertools
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from session_schema.models import Artifact, Connection
+from session_schema.storage import artifact_object_key
+
+_counter = itertools.count()
+
+titles = st.text(max_size=200)
+languages = st.sampled_from(["en", "de", "pt-BR", "zh-Hans"])
+message_texts = st.text(min_size=1, max_size=300)
+
+
+@settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(title=titles, language=languages, max_listeners=st.integers(1, 10000), text=message_texts, role=st.sampled_from(["listener", "speaker"]))
+def test_records_written_by_each_writer_read_back_equal_from_each_reader(store, title, language, max_listeners, text, role):
+    n = next(_counter)
+    owner = f"owner-{n}"
+    session, _ = store.create_session(owner_id=owner, title=title, source_language=language, max_listeners=max_listeners)
+    readers = [
+        store.get_session(session.sessionId),
+        store.get_session(session.sessionId, consistent=True),
+        *store.list_user_sessions(owner, limit=5, cursor=None).items,
+    ]
+    assert readers == [session] * 3
+
+    connection = Connection(
+        connectionId=f"conn{n}", sessionId=session.sessionId, role=role, userId=owner, connectedAt=n, expiresAt=n + 1
+    )
+    store.register_connection(connection, owner_id=owner if role == "speaker" else None)
+    assert store.get_connection(connection.connectionId) == connection
+    assert list(store.iter_connections(session.sessionId)) == [connection]
+
+    message = store.append_message(session.sessionId, owner, text)
+    assert store.list_messages(session.sessionId, limit=5, cursor=None).items == [message]
+
+    artifact_id = f"art_{n:026d}"
+    artifact = Artifact(
+        artifactId=artifact_id,
+        sessionId=session.sessionId,
+        ownerId=owner,
+        kind="frames",
+        contentType="image/png",
+        fileName="f.png",
+        objectKey=artifact_object_key(owner, session.sessionId, "frames", artifact_id, "f.png"),
+        createdAt=n,
+        updatedAt=n,
+    )
+    store.create_artifact(artifact)
+    assert store.get_artifact(session.sessionId, artifact_id) == artifact
+    assert store.list_artifacts(session.sessionId, limit=5, cursor=None).items == [artifact]
