@@ -410,8 +410,10 @@ class SessionStore:
     def iter_connections(self, session_id: str, *, page_size: int | None = None) -> Iterator[Connection]:
         """Every connection of a session: a Query on its partition, page by page (never a Scan)."""
         extra = {"Limit": page_size} if page_size else {}
+        # Strongly consistent: a fan-out right after `end` must see every listener registered before it.
         yield from self._query_all(
             Connection,
+            ConsistentRead=True,
             **extra,
             KeyConditionExpression="PK = :pk AND begins_with(SK, :conn)",
             ExpressionAttributeValues={

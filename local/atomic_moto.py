@@ -1,0 +1,48 @@
+"""Make moto's DynamoDB as atomic as the real one.
+
+DynamoDB applies each write, conditional check included, and each transaction atomically. moto checks
+a condition and then applies the write in plain Python, so two threads can both pass a check that only
+one should pass. Race tests and the local stack (which serves many connections at once) would then
+report moto's races as ours. Serializing moto's DynamoDB operations behind one lock restores the
+guarantee the code relies on; it is applied once per process.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+_OPERATIONS = (
+    "put_item",
+    "get_item",
+    "query",
+    "scan",
+    "update_item",
+    "delete_item",
+    "transact_write_items",
+    "transact_get_items",
+    "batch_write_item",
+    "batch_get_item",
+)
+_lock = threading.RLock()
+_applied = False
+
+
+def make_moto_dynamodb_atomic() -> None:
+    global _applied
+    if _applied:
+        return
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in _OPERATIONS:
+        original = getattr(DynamoDBBackend, name, None)
+        if original is None:
+            continue
+
+        @functools.wraps(original)
+        def serialized(self, *args, _original=original, **kwargs):
+            with _lock:
+                return _original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, serialized)
+    _applied = True
