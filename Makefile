@@ -54,13 +54,13 @@ test: install
 	$(BIN)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 synth: install
-	$(CDK) synth --quiet
+	$(CDK) synth --quiet $(CDK_ARGS)
 
 deploy: install
-	$(CDK) deploy --require-approval broadening
+	$(CDK) deploy --require-approval broadening $(CDK_ARGS)
 
 destroy: install
-	$(CDK) destroy
+	$(CDK) destroy $(CDK_ARGS)
 
 lint-infra: install
 	$(BIN)/python -m pytest tests/infra -q -k "cfn_lint or nag"
