@@ -1,0 +1,130 @@
+"""Deployment configuration read from CDK context, in one place.
+
+    cdk synth -c stage=prod                 # stage (default: cdk.json "stage")
+    cdk synth -c emulated=http://localhost:4566/_aws/execute-api/abc/dev
+                                            # emulated deploy: WS_CALLBACK_URL override
+    cdk synth -c settings='{"FANOUT_CONCURRENCY": "32"}'
+                                            # override "config" settings (declared in session_schema.settings)
+    cdk synth -c alarmTopicArn=arn:aws:sns:...   # optional: notify an existing SNS topic from every alarm
+    cdk synth -c apigwAccountRole=false     # the account already has an API Gateway CloudWatch role
+    cdk synth -c powertoolsLayerVersion=N   # pin another version of the public Powertools layer
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_logs as logs
+from constructs import Node
+from session_schema.settings import SETTINGS_BY_ENV
+
+PROD_STAGE = "prod"
+STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
+STACK_NAME_PREFIX = "LiveSessions"
+
+
+@dataclass(frozen=True)
+class Throttle:
+    rate_limit: int  # steady-state requests (HTTP) or messages (WebSocket) per second
+    burst_limit: int
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    stage: str
+    emulated_callback_url: str | None = None
+    # Overrides of settings whose source is "config" (tunables); stack-sourced ones are never overridable.
+    setting_overrides: dict[str, str] = field(default_factory=dict)
+    alarm_topic_arn: str | None = None
+    apigw_account_role: bool = True
+    powertools_layer_version: int | None = None  # None: infra.functions.POWERTOOLS_LAYER_VERSION
+
+    @property
+    def is_prod(self) -> bool:
+        return self.stage == PROD_STAGE
+
+    @property
+    def stack_name(self) -> str:
+        return f"{STACK_NAME_PREFIX}-{self.stage}"
+
+    @property
+    def removal_policy(self) -> RemovalPolicy:
+        """Data (table, bucket, user pool, logs) survives a prod stack deletion; other stages clean up."""
+        return RemovalPolicy.RETAIN if self.is_prod else RemovalPolicy.DESTROY
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        return logs.RetentionDays.ONE_YEAR if self.is_prod else logs.RetentionDays.ONE_MONTH
+
+    @property
+    def http_throttle(self) -> Throttle:
+        if self.is_prod:
+            return Throttle(rate_limit=500, burst_limit=1000)
+        return Throttle(rate_limit=50, burst_limit=100)
+
+    @property
+    def ws_throttle(self) -> Throttle:
+        if self.is_prod:
+            return Throttle(rate_limit=1000, burst_limit=2000)
+        return Throttle(rate_limit=100, burst_limit=200)
+
+    @property
+    def sweep_interval(self) -> Duration:
+        return Duration.minutes(5)
+
+    def environment_overrides(self) -> dict[str, str]:
+        """Overrides passed to `session_schema.settings.stack_environment`."""
+        overrides = dict(self.setting_overrides)
+        if self.emulated_callback_url:
+            overrides["WS_CALLBACK_URL"] = self.emulated_callback_url
+        return overrides
+
+
+def _bool(value: Any, default: bool) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value in (None, "") else int(value)
+
+
+def _setting_overrides(raw: Any) -> dict[str, str]:
+    if raw in (None, ""):
+        return {}
+    values = json.loads(raw) if isinstance(raw, str) else dict(raw)
+    overrides: dict[str, str] = {}
+    for name, value in values.items():
+        setting = SETTINGS_BY_ENV.get(name)
+        if setting is None:
+            raise ValueError(f"context 'settings': {name} is not a declared setting")
+        if setting.source != "config":
+            raise ValueError(f"context 'settings': {name} is supplied by the stack and cannot be overridden")
+        overrides[name] = str(value)
+    return overrides
+
+
+def load_config(node: Node) -> StackConfig:
+    stage = str(node.try_get_context("stage") or "dev")
+    if not STAGE_PATTERN.match(stage):
+        raise ValueError(f"context 'stage' must match {STAGE_PATTERN.pattern}, got {stage!r}")
+    emulated = node.try_get_context("emulated")
+    if emulated is not None:
+        emulated = str(emulated)
+        if not re.match(r"^https?://", emulated):
+            raise ValueError(f"context 'emulated' must be the emulator's http(s) callback URL, got {emulated!r}")
+    return StackConfig(
+        stage=stage,
+        emulated_callback_url=emulated,
+        setting_overrides=_setting_overrides(node.try_get_context("settings")),
+        alarm_topic_arn=node.try_get_context("alarmTopicArn") or None,
+        apigw_account_role=_bool(node.try_get_context("apigwAccountRole"), default=True),
+        powertools_layer_version=_optional_int(node.try_get_context("powertoolsLayerVersion")),
+    )

@@ -1,0 +1,158 @@
+"""The three Lambda functions, their layers, log groups and roles. All share ONE code asset (`lambdas/`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.config import StackConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+LAMBDAS_DIR = ROOT / "lambdas"
+LAYER_DIR = ROOT / "build" / "layer"  # built by `make layer` (pip --platform manylinux2014_aarch64, cp312)
+
+# Python 3.12 on Graviton: arm64 is ~20% cheaper per GB-second than x86_64 at equal or better speed,
+# and every dependency in the layer ships aarch64 wheels (see LAYER_TARGET in the Makefile).
+RUNTIME = lambda_.Runtime.PYTHON_3_12
+ARCHITECTURE = lambda_.Architecture.ARM_64
+
+# Public Powertools layer matching requirements.txt (aws-lambda-powertools[tracer]==3.37.0), published by
+# AWS in account 017000801446. Layer version numbers are sequential per layer, not semantic.
+# NOT VERIFIED against AWS: the stored Powertools docs did not list the layer version of 3.37.0 (the
+# newest arm64/python312 version seen in public references is 38). Before a deploy, confirm with:
+#   aws ssm get-parameter --name /aws/service/powertools/python/arm64/python3.12/3.37.0
+# (Powertools publishes one public SSM parameter per release, whose value is the exact layer ARN), and
+# fix it here or with `-c powertoolsLayerVersion=N`.
+POWERTOOLS_VERSION = "3.37.0"
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python312-arm64"
+POWERTOOLS_LAYER_VERSION = 38
+
+# Never ship tests, caches or pip manifests inside the function code.
+CODE_EXCLUDES = [
+    "tests",
+    "**/tests",
+    "**/__pycache__",
+    "**/*.pyc",
+    "**/.pytest_cache",
+    "**/.hypothesis",
+    "requirements*.txt",
+    "**/requirements*.txt",
+]
+
+
+HTTP_FUNCTION = "HttpSessionFunction"
+CONNECTION_FUNCTION = "ConnectionFunction"
+SWEEP_FUNCTION = "SweepFunction"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    handler: str
+    description: str
+    memory_mb: int
+    timeout: Duration
+
+
+FUNCTION_SPECS: dict[str, FunctionSpec] = {
+    HTTP_FUNCTION: FunctionSpec(
+        handler="http_session_handler.app.handler",
+        description="HTTP API (payload 2.0): sessions, messages, artifacts, health, OpenAPI",
+        memory_mb=512,
+        timeout=Duration.seconds(10),
+    ),
+    CONNECTION_FUNCTION: FunctionSpec(
+        handler="connection_handler.app.handler",
+        description="WebSocket API: $connect, $disconnect, $default and every action route",
+        memory_mb=512,
+        # under API Gateway's 29 s integration timeout, with room for a fan-out to finish
+        timeout=Duration.seconds(25),
+    ),
+    SWEEP_FUNCTION: FunctionSpec(
+        handler="connection_handler.sweep.handler",
+        description="Scheduled: ends sessions that have had no speaker for SPEAKERLESS_TIMEOUT_SECONDS",
+        memory_mb=256,
+        timeout=Duration.seconds(60),
+    ),
+}
+
+
+def powertools_layer_arn(scope: Construct, version: int | None = None) -> str:
+    region = Stack.of(scope).region
+    layer = f"{POWERTOOLS_LAYER_NAME}:{version or POWERTOOLS_LAYER_VERSION}"
+    return f"arn:aws:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:{layer}"
+
+
+def _dependency_layer_code() -> lambda_.Code:
+    if not (LAYER_DIR / "python").is_dir():
+        raise FileNotFoundError(
+            f"the dependency layer is not built ({LAYER_DIR / 'python'} is missing): run `make layer` first"
+        )
+    return lambda_.Code.from_asset(str(LAYER_DIR), exclude=[".built", "**/__pycache__", "**/*.pyc"])
+
+
+def build_functions(scope: Construct, config: StackConfig) -> dict[str, lambda_.Function]:
+    """The functions, without environment or resource permissions (the stack wires those in later)."""
+    code = lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=CODE_EXCLUDES)
+    layers = [
+        lambda_.LayerVersion.from_layer_version_arn(
+            scope, "PowertoolsLayer", powertools_layer_arn(scope, config.powertools_layer_version)
+        ),
+        lambda_.LayerVersion(
+            scope,
+            "DependencyLayer",
+            code=_dependency_layer_code(),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description="Handler dependencies from lambdas/requirements.txt (pydantic, PyJWT, cryptography)",
+            removal_policy=config.removal_policy,
+        ),
+    ]
+    functions: dict[str, lambda_.Function] = {}
+    for name, spec in FUNCTION_SPECS.items():
+        log_group = logs.LogGroup(
+            scope, f"{name}Logs", retention=config.log_retention, removal_policy=config.removal_policy
+        )
+        role = iam.Role(
+            scope,
+            f"{name}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{name}: its own log group, X-Ray, and the resources in infra/permissions.py",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group.log_group_arn],
+            )
+        )
+        functions[name] = lambda_.Function(
+            scope,
+            name,
+            description=spec.description,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=spec.handler,
+            code=code,
+            layers=layers,
+            memory_size=spec.memory_mb,
+            timeout=spec.timeout,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            role=role,
+        )
+    return functions
+
+
+def set_environment(functions: Mapping[str, lambda_.Function], environment: Mapping[str, str]) -> None:
+    """Give every function the same environment (from session_schema.settings.stack_environment)."""
+    for function in functions.values():
+        for name, value in environment.items():
+            function.add_environment(name, value)

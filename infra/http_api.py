@@ -1,0 +1,100 @@
+"""HTTP API (payload format 2.0): one route per `session_schema.routes.HTTP_ROUTES` entry, one function."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+from session_schema.routes import HTTP_ROUTES, HttpRoute
+
+from infra.access_logs import HTTP_ACCESS_LOG_FIELDS, JsonAccessLogSettings, access_log_group
+from infra.auth import Auth
+from infra.config import StackConfig
+
+CORS_ALLOW_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key")
+CORS_ALLOW_METHODS = (
+    apigwv2.CorsHttpMethod.GET,
+    apigwv2.CorsHttpMethod.POST,
+    apigwv2.CorsHttpMethod.PATCH,
+    apigwv2.CorsHttpMethod.DELETE,
+    apigwv2.CorsHttpMethod.OPTIONS,
+)
+
+
+@dataclass(frozen=True)
+class HttpApiParts:
+    api: apigwv2.HttpApi
+    stage: apigwv2.HttpStage
+    authorizer: authorizers.HttpJwtAuthorizer
+    routes: dict[str, apigwv2.HttpRoute]  # by route key, e.g. "GET /sessions/{sessionId}"
+    access_logs: logs.LogGroup
+
+    @property
+    def url(self) -> str:
+        return self.stage.url
+
+
+def build_http_api(scope: Construct, config: StackConfig, auth: Auth, handler: lambda_.IFunction) -> HttpApiParts:
+    api = apigwv2.HttpApi(
+        scope,
+        "HttpApi",
+        api_name=f"live-sessions-http-{config.stage}",
+        description="Live sessions: speakers create and control sessions",
+        create_default_stage=False,  # the $default stage below carries throttling and access logs
+        cors_preflight=apigwv2.CorsPreflightOptions(
+            # Bearer tokens, never cookies: any origin may call, credentials are not "allowed".
+            allow_origins=["*"],
+            allow_headers=list(CORS_ALLOW_HEADERS),
+            allow_methods=list(CORS_ALLOW_METHODS),
+            max_age=Duration.hours(1),
+        ),
+    )
+    access_logs = access_log_group(scope, "HttpApiAccessLogs", config)
+    stage = apigwv2.HttpStage(
+        scope,
+        "HttpApiDefaultStage",
+        http_api=api,
+        stage_name="$default",
+        auto_deploy=True,
+        throttle=apigwv2.ThrottleSettings(
+            rate_limit=config.http_throttle.rate_limit, burst_limit=config.http_throttle.burst_limit
+        ),
+        access_log_settings=JsonAccessLogSettings(access_logs, HTTP_ACCESS_LOG_FIELDS),
+    )
+    authorizer = authorizers.HttpJwtAuthorizer(
+        "CognitoJwtAuthorizer",
+        auth.issuer,
+        jwt_audience=[auth.audience],
+        authorizer_name="cognito-jwt",
+    )
+    integration = integrations.HttpLambdaIntegration(
+        "HttpSessionIntegration",
+        handler,
+        payload_format_version=apigwv2.PayloadFormatVersion.VERSION_2_0,
+    )
+    routes: dict[str, apigwv2.HttpRoute] = {}
+    for route in HTTP_ROUTES:
+        routes[route.route_key] = _add_route(api, route, integration, authorizer)
+    return HttpApiParts(api=api, stage=stage, authorizer=authorizer, routes=routes, access_logs=access_logs)
+
+
+def _add_route(
+    api: apigwv2.HttpApi,
+    route: HttpRoute,
+    integration: apigwv2.HttpRouteIntegration,
+    authorizer: apigwv2.IHttpRouteAuthorizer,
+) -> apigwv2.HttpRoute:
+    (created,) = api.add_routes(
+        path=route.path,
+        methods=[apigwv2.HttpMethod(route.method)],
+        integration=integration,
+        # auth=False: public (the handler may still verify an optional bearer token itself)
+        authorizer=authorizer if route.auth else apigwv2.HttpNoneAuthorizer(),
+    )
+    return created

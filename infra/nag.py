@@ -1,0 +1,143 @@
+"""cdk-nag (AwsSolutions) acknowledgments: each one narrow (one construct, one finding) with its reason.
+
+cdk-nag 3.x has no `NagSuppressions`: findings are acknowledged with CDK's own
+`Validations.of(construct).acknowledge(Acknowledgment(id=..., reason=...))`, the id namespaced by the
+pack, and a granular finding (IAM4/IAM5) is named `RuleId[Finding]`, e.g.
+`AwsSolutions::AwsSolutions-IAM5[Resource::*]`. Every reason lives in `REASONS`
+(the infra tests check that each is a real sentence, and that nothing is left unacknowledged).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from aws_cdk import Acknowledgment, Stack, Validations
+from constructs import IConstruct
+from session_schema.routes import HTTP_ROUTES, WS_ROUTES
+
+from infra.permissions import FUNCTION_ACTIONS, artifact_resources, connection_resources, table_resources
+
+if TYPE_CHECKING:
+    from infra.stack import LiveSessionsStack
+
+PACK = "AwsSolutions"
+
+REASONS: dict[str, str] = {
+    "IAM5-xray": (
+        "X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions, so active "
+        "tracing (added by the Lambda L2) needs Resource '*'; no other action is granted on '*'."
+    ),
+    "IAM5-table-indexes": (
+        "`<table ARN>/index/*` names exactly this table's GSIs (GSI1: a user's sessions, GSI2: the sweep's "
+        "speakerless index); the actions are the per-function list in infra/permissions.py."
+    ),
+    "IAM5-artifact-objects": (
+        "Artifact object keys (<ownerId>/<sessionId>/<kind>/...) are created at runtime, so the statement "
+        "names `<bucket ARN>/*`: objects of this one bucket only, Put/Get/DeleteObject only."
+    ),
+    "IAM5-connections": (
+        "WebSocket connection IDs are assigned by API Gateway at runtime, so `@connections/*` is the narrowest "
+        "ARN; it is scoped to this API, this stage and one HTTP method, action ManageConnections only."
+    ),
+    "L1": (
+        "Pinned to python3.12 on purpose: the dependency layer is built for cp312/aarch64 (Makefile "
+        "LAYER_TARGET) and the Powertools layer is its python312 build; the three move together."
+    ),
+    "APIG4-http-public": (
+        "Public by the product contract (auth=False in session_schema.routes.HTTP_ROUTES): anyone may read a "
+        "session's public view/messages, health and the OpenAPI document; the handler still verifies an "
+        "optional bearer token itself."
+    ),
+    "APIG4-ws-connect": (
+        "Listeners join anonymously by the product contract; $connect's handler verifies the optional "
+        "?token= JWT itself and admits a connection only to an existing, joinable, non-full session."
+    ),
+    "APIG4-ws-route": (
+        "API Gateway supports authorizers on $connect only; frames on this route arrive on a connection "
+        "that $connect already admitted, and the handler enforces the connection's role per action."
+    ),
+    "IAM4-apigw-logs": (
+        "AmazonAPIGatewayPushToCloudWatchLogs is the AWS-documented policy for the account-level API "
+        "Gateway logging role (required for WebSocket stage logs); it only writes CloudWatch Logs."
+    ),
+    "COG2": (
+        "MFA is OPTIONAL with TOTP available; requiring it for every speaker is an onboarding decision "
+        "left to the operator (set mfa=Mfa.REQUIRED in infra/auth.py)."
+    ),
+    "COG8": (
+        "Plus tier (threat protection) is billed per MAU; the pool only holds operator-provisioned speakers "
+        "(self sign-up off, strong password policy), so the Essentials tier is the default."
+    ),
+}
+
+
+def rule_id(rule: str, finding: str | None = None) -> str:
+    """`AwsSolutions::AwsSolutions-IAM5[Resource::*]`: the id the validation report asks to acknowledge."""
+    return f"{PACK}::{PACK}-{rule}" + (f"[{finding}]" if finding else "")
+
+
+def acknowledge(construct: IConstruct, rule: str, reason_key: str, finding: str | None = None) -> None:
+    Validations.of(construct).acknowledge(Acknowledgment(id=rule_id(rule, finding), reason=REASONS[reason_key]))
+
+
+def nag_string(stack: Stack, value: str) -> str:
+    """A resource string as cdk-nag prints it in a finding: Ref -> <Id>, GetAtt -> <Id.Attr>, joins flattened."""
+
+    def flatten(node: Any) -> str:
+        if isinstance(node, str):
+            return node
+        if isinstance(node, dict) and len(node) == 1:
+            ((fn, arg),) = node.items()
+            if fn == "Ref":
+                return f"<{arg}>"
+            if fn == "Fn::GetAtt":
+                return f"<{'.'.join(arg)}>"
+            if fn == "Fn::Join":
+                separator, parts = arg
+                return separator.join(flatten(part) for part in parts)
+        raise ValueError(f"cannot render {node!r} as a cdk-nag finding")
+
+    return flatten(stack.resolve(value))
+
+
+def _wildcard_findings(stack: LiveSessionsStack, name: str) -> Iterable[tuple[str, str]]:
+    """(finding, reason key) for each wildcard resource the function's statements in permissions.py name."""
+    kinds = FUNCTION_ACTIONS[name]
+    resources = {
+        "table": (table_resources(stack.table), "IAM5-table-indexes"),
+        "artifacts": (artifact_resources(stack.storage.artifacts), "IAM5-artifact-objects"),
+        "connections": (
+            connection_resources(stack, stack.ws.api.api_id, stack.ws.stage.stage_name),
+            "IAM5-connections",
+        ),
+    }
+    for kind in kinds:
+        values, reason_key = resources[kind]
+        for value in values:
+            rendered = nag_string(stack, value)
+            if "*" in rendered:
+                yield f"Resource::{rendered}", reason_key
+    yield "Resource::*", "IAM5-xray"
+
+
+def acknowledge_findings(stack: LiveSessionsStack) -> None:
+    for name, function in stack.functions.items():
+        acknowledge(function, "L1", "L1")
+        for finding, reason_key in _wildcard_findings(stack, name):
+            acknowledge(function.role, "IAM5", reason_key, finding)
+
+    for route in HTTP_ROUTES:
+        if not route.auth:
+            acknowledge(stack.http.routes[route.route_key], "APIG4", "APIG4-http-public")
+
+    for route in WS_ROUTES:
+        ws_route = stack.ws.api.node.find_child(f"{route.route_key}-Route")
+        acknowledge(ws_route, "APIG4", "APIG4-ws-connect" if route.route_key == "$connect" else "APIG4-ws-route")
+
+    if stack.ws.account_role is not None:
+        managed = "arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+        acknowledge(stack.ws.account_role, "IAM4", "IAM4-apigw-logs", f"Policy::{managed}")
+
+    acknowledge(stack.auth.user_pool, "COG2", "COG2")
+    acknowledge(stack.auth.user_pool, "COG8", "COG8")

@@ -1,0 +1,104 @@
+"""Least-privilege IAM for each function, from one declaration (`FUNCTION_ACTIONS`).
+
+Each function gets explicit statements (no `grant_*` helpers, whose action sets are broader than
+what the handlers call) on exactly these resources:
+
+  "table"        the table ARN and `<table ARN>/index/*` (its GSIs)
+  "artifacts"    `<bucket ARN>/*` (objects only, never the bucket itself)
+  "connections"  `arn:aws:execute-api:<region>:<account>:<wsApiId>/<stage>/{POST,GET,DELETE}/@connections/*`
+
+The infra tests compare the synthesized policies with this dict, so a handler that starts calling a
+new API fails a test here before it fails with AccessDenied in AWS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+
+from infra.functions import CONNECTION_FUNCTION, HTTP_FUNCTION, SWEEP_FUNCTION
+
+# Single-item CRUD, Query (base table and GSIs) and transactions. There is NO `dynamodb:TransactWriteItems`
+# IAM action (cfn-lint W3037): a TransactWriteItems call is authorized item by item with the Put/Update/
+# DeleteItem actions, plus ConditionCheckItem for a ConditionCheck element (e.g. $connect: the session
+# exists, is joinable and has room, checked in the same transaction that registers the connection).
+_TABLE_READ_WRITE = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+    "dynamodb:ConditionCheckItem",
+)
+# post_to_connection (POST), get_connection (GET), delete_connection (DELETE) are all ManageConnections.
+_MANAGE_CONNECTIONS = ("execute-api:ManageConnections",)
+CONNECTION_METHODS = ("POST", "GET", "DELETE")
+
+FUNCTION_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    HTTP_FUNCTION: {
+        "table": _TABLE_READ_WRITE,
+        # presigned PUT (signed with the function's role), read for processing, delete with the record
+        "artifacts": ("s3:PutObject", "s3:GetObject", "s3:DeleteObject"),
+        "connections": _MANAGE_CONNECTIONS,  # broadcasts, artifactUpdated, sessionEnded
+    },
+    CONNECTION_FUNCTION: {
+        "table": _TABLE_READ_WRITE,
+        "connections": _MANAGE_CONNECTIONS,
+    },
+    SWEEP_FUNCTION: {
+        "table": (
+            "dynamodb:Query",
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:ConditionCheckItem",  # transactions: end the session and drop its index entry together
+        ),
+        "connections": _MANAGE_CONNECTIONS,  # tell listeners the session ended, then disconnect them
+    },
+}
+
+
+def table_resources(table: dynamodb.ITable) -> list[str]:
+    return [table.table_arn, f"{table.table_arn}/index/*"]
+
+
+def artifact_resources(bucket: s3.IBucket) -> list[str]:
+    return [bucket.arn_for_objects("*")]
+
+
+def connection_resources(stack: Stack, ws_api_id: str, stage_name: str) -> list[str]:
+    return [
+        stack.format_arn(
+            service="execute-api", resource=ws_api_id, resource_name=f"{stage_name}/{method}/@connections/*"
+        )
+        for method in CONNECTION_METHODS
+    ]
+
+
+def attach_permissions(
+    functions: Mapping[str, lambda_.Function],
+    *,
+    table: dynamodb.ITable,
+    bucket: s3.IBucket,
+    ws_api_id: str,
+    ws_stage_name: str,
+) -> None:
+    missing = set(FUNCTION_ACTIONS) ^ set(functions)
+    if missing:
+        raise KeyError(f"FUNCTION_ACTIONS and the functions disagree on: {sorted(missing)}")
+    for name, function in functions.items():
+        stack = Stack.of(function)
+        resources = {
+            "table": table_resources(table),
+            "artifacts": artifact_resources(bucket),
+            "connections": connection_resources(stack, ws_api_id, ws_stage_name),
+        }
+        for kind, actions in FUNCTION_ACTIONS[name].items():
+            function.add_to_role_policy(
+                iam.PolicyStatement(actions=list(actions), resources=resources[kind], sid=f"{kind.capitalize()}Access")
+            )

@@ -1,0 +1,85 @@
+"""LiveSessionsStack: wires the parts in infra/ together. Each part is built by its own module."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+from session_schema.settings import stack_environment
+
+from infra.alarms import build_alarms
+from infra.auth import build_auth
+from infra.config import StackConfig
+from infra.functions import CONNECTION_FUNCTION, HTTP_FUNCTION, SWEEP_FUNCTION, build_functions, set_environment
+from infra.http_api import build_http_api
+from infra.nag import acknowledge_findings
+from infra.permissions import attach_permissions
+from infra.schedule import build_sweep_schedule
+from infra.storage import build_storage
+from infra.table import build_table
+from infra.websocket_api import build_websocket_api
+
+
+# Feature flags this stack relies on, set on the stack node (before any child exists) so the behaviour
+# does not depend on which cdk.json the app is synthesized with.
+FEATURE_FLAGS = {
+    # S3 server access logs are delivered through a bucket policy, not the LogDeliveryWrite ACL
+    # (so the log bucket can keep ACLs disabled: BUCKET_OWNER_ENFORCED).
+    "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
+}
+
+
+class LiveSessionsStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, **kwargs: Any) -> None:
+        super().__init__(
+            scope, construct_id, description=f"Live sessions backend ({config.stage})", **kwargs
+        )
+        for flag, value in FEATURE_FLAGS.items():
+            self.node.set_context(flag, value)
+        self.config = config
+        self.table = build_table(self, config)
+        self.auth = build_auth(self, config)
+        self.storage = build_storage(self, config)
+        self.functions = build_functions(self, config)
+        self.http = build_http_api(self, config, self.auth, self.functions[HTTP_FUNCTION])
+        self.ws = build_websocket_api(self, config, self.functions[CONNECTION_FUNCTION])
+        attach_permissions(
+            self.functions,
+            table=self.table,
+            bucket=self.storage.artifacts,
+            ws_api_id=self.ws.api.api_id,
+            ws_stage_name=self.ws.stage.stage_name,
+        )
+        # One environment for every function, from the settings declaration (KeyError if a wire is missing).
+        self.function_environment = stack_environment(
+            {
+                "TABLE_NAME": self.table.table_name,
+                "ARTIFACTS_BUCKET": self.storage.artifacts.bucket_name,
+                "WS_CALLBACK_URL": self.ws.callback_url,
+                "JWT_ISSUER": self.auth.issuer,
+                "JWT_AUDIENCE": self.auth.audience,
+            },
+            config.environment_overrides(),
+        )
+        set_environment(self.functions, self.function_environment)
+        self.sweep_rule = build_sweep_schedule(self, config, self.functions[SWEEP_FUNCTION])
+        self.alarms = build_alarms(
+            self, config, functions=self.functions, http=self.http, ws=self.ws, table=self.table
+        )
+        self._outputs()
+        acknowledge_findings(self)
+
+    def _outputs(self) -> None:
+        outputs = {
+            "HttpApiUrl": (self.http.url, "HTTP API base URL"),
+            "WebSocketUrl": (self.ws.url, "wss:// URL clients connect to"),
+            "WebSocketCallbackUrl": (self.ws.callback_url, "https:// management endpoint (@connections)"),
+            "UserPoolId": (self.auth.user_pool.user_pool_id, "Cognito user pool (speakers)"),
+            "UserPoolClientId": (self.auth.client.user_pool_client_id, "Cognito app client (JWT audience)"),
+            "JwtIssuer": (self.auth.issuer, "issuer (iss) of accepted tokens"),
+            "TableName": (self.table.table_name, "DynamoDB table"),
+            "ArtifactsBucketName": (self.storage.artifacts.bucket_name, "S3 bucket for session artifacts"),
+        }
+        for output_id, (value, description) in outputs.items():
+            CfnOutput(self, output_id, value=value, description=description)

@@ -1,0 +1,88 @@
+"""One synthesized stack shared by every infra test (jsii costs seconds per synth), plus one prod synth.
+
+The synth goes through `infra.build.build_app`, the same function app.py calls, with cdk.json's context,
+and with the AwsSolutions (cdk-nag) checks registered. Synthesis does not stop on nag errors here
+(`failSynthOnValidationErrors=false`): the nag tests read the validation report instead, so a new finding
+fails those tests, not every test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+for path in (ROOT / "lambdas", ROOT):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+LAYER_DIR = ROOT / "build" / "layer"
+
+
+@dataclass
+class Synth:
+    stack: Any  # infra.stack.LiveSessionsStack
+    template: dict  # the synthesized CloudFormation template
+    template_path: Path
+    validation_report: dict  # cdk-nag findings (policy validation report of the assembly)
+
+    def resources(self, resource_type: str) -> dict[str, dict]:
+        return {k: v for k, v in self.template["Resources"].items() if v["Type"] == resource_type}
+
+    def logical_id(self, construct: Any) -> str:
+        """Logical ID of an L2's default child (or of an L1)."""
+        cfn = getattr(construct.node, "default_child", None) or construct
+        return self.stack.resolve(self.stack.get_logical_id(cfn))
+
+
+def _ensure_layer() -> None:
+    """The stack references build/layer as an asset: build it with `make -s layer` when missing."""
+    if (LAYER_DIR / "python").is_dir():
+        return
+    result = subprocess.run(["make", "-s", "layer"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    if result.returncode != 0 or not (LAYER_DIR / "python").is_dir():
+        pytest.fail(
+            "the Lambda dependency layer (build/layer) is missing and `make -s layer` failed:\n"
+            + result.stdout[-2000:]
+            + result.stderr[-2000:],
+            pytrace=False,
+        )
+
+
+def _synth(outdir: Path, **context: Any) -> Synth:
+    _ensure_layer()
+    import aws_cdk as cdk
+
+    from infra.build import build_app
+
+    ctx = json.loads((ROOT / "cdk.json").read_text())["context"]
+    ctx.update(context)
+    ctx["@aws-cdk/core:failSynthOnValidationErrors"] = False  # report nag findings, do not raise
+    app = cdk.App(context=ctx, outdir=str(outdir))
+    stack = build_app(app)
+    assembly = app.synth()
+    artifact = assembly.get_stack_artifact(stack.artifact_id)
+    template_path = Path(assembly.directory) / artifact.template_file
+    report_path = Path(assembly.directory) / "validation-report.json"
+    report = json.loads(report_path.read_text()) if report_path.exists() else {"pluginReports": []}
+    return Synth(stack=stack, template=artifact.template, template_path=template_path, validation_report=report)
+
+
+@pytest.fixture(scope="session")
+def dev(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The stack as `cdk synth` builds it by default (stage from cdk.json: dev)."""
+    return _synth(tmp_path_factory.mktemp("cdk-dev"))
+
+
+@pytest.fixture(scope="session")
+def prod(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The same app with `-c stage=prod` (retention, deletion protection)."""
+    return _synth(tmp_path_factory.mktemp("cdk-prod"), stage="prod")

@@ -1,0 +1,63 @@
+"""Context -> configuration (no synth): stage, the emulated callback URL, setting overrides."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import RemovalPolicy
+from session_schema.settings import stack_environment
+
+from infra.config import load_config
+
+STACK_VALUES = {
+    "TABLE_NAME": "t",
+    "ARTIFACTS_BUCKET": "b",
+    "WS_CALLBACK_URL": "https://api.example/dev",
+    "JWT_ISSUER": "https://issuer.example",
+    "JWT_AUDIENCE": "client",
+}
+
+
+def _config(**context):
+    return load_config(cdk.App(context=context).node)
+
+
+def test_stage_defaults_to_dev_and_only_prod_retains():
+    assert _config().stage == "dev"
+    assert _config().removal_policy == RemovalPolicy.DESTROY
+    assert _config(stage="prod").removal_policy == RemovalPolicy.RETAIN
+    assert _config(stage="prod").stack_name == "LiveSessions-prod"
+
+
+def test_invalid_stage_is_refused():
+    with pytest.raises(ValueError, match="stage"):
+        _config(stage="Prod Stack")
+
+
+def test_emulated_context_overrides_only_the_callback_url():
+    emulated = "http://localhost:4566/_aws/execute-api/abc123/dev"
+    env = stack_environment(STACK_VALUES, _config(emulated=emulated).environment_overrides())
+    assert env["WS_CALLBACK_URL"] == emulated
+    assert {k: v for k, v in env.items() if k != "WS_CALLBACK_URL"} == {
+        k: v for k, v in stack_environment(STACK_VALUES).items() if k != "WS_CALLBACK_URL"
+    }
+    assert stack_environment(STACK_VALUES, _config().environment_overrides())["WS_CALLBACK_URL"].startswith("https://")
+
+
+def test_emulated_context_must_be_a_url():
+    with pytest.raises(ValueError, match="emulated"):
+        _config(emulated="wss-nonsense")
+
+
+def test_config_settings_can_be_tuned_but_stack_settings_cannot():
+    env = stack_environment(STACK_VALUES, _config(settings='{"FANOUT_CONCURRENCY": 32}').environment_overrides())
+    assert env["FANOUT_CONCURRENCY"] == "32"
+    with pytest.raises(ValueError, match="supplied by the stack"):
+        _config(settings={"TABLE_NAME": "other"})
+    with pytest.raises(ValueError, match="not a declared setting"):
+        _config(settings={"SESSIONS_TABLE_NAME": "x"})
+
+
+def test_powertools_layer_version_can_be_pinned_from_context():
+    assert _config().powertools_layer_version is None
+    assert _config(powertoolsLayerVersion="41").powertools_layer_version == 41

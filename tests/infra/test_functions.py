@@ -1,0 +1,187 @@
+"""Functions: one code asset, the declared settings as environment, least-privilege roles."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from tests.infra.cfn_expr import as_list, flatten, get_att, ref
+from session_schema.settings import SETTINGS
+
+from infra.functions import FUNCTION_SPECS, POWERTOOLS_LAYER_NAME, POWERTOOLS_LAYER_VERSION, POWERTOOLS_VERSION
+from infra.permissions import CONNECTION_METHODS, FUNCTION_ACTIONS
+
+FUNCTIONS = sorted(FUNCTION_SPECS)
+
+
+def _function(synth, name: str) -> dict:
+    return synth.template["Resources"][synth.logical_id(synth.stack.functions[name])]["Properties"]
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_environment_is_exactly_the_declared_settings(dev, name):
+    variables = _function(dev, name)["Environment"]["Variables"]
+    assert set(variables) == {setting.env for setting in SETTINGS}
+    for setting in SETTINGS:
+        if setting.source == "config":
+            assert variables[setting.env] == setting.default, setting.env
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_stack_settings_point_at_the_stack_resources(dev, name):
+    variables = _function(dev, name)["Environment"]["Variables"]
+    assert variables["TABLE_NAME"] == ref(dev.logical_id(dev.stack.table))
+    assert variables["ARTIFACTS_BUCKET"] == ref(dev.logical_id(dev.stack.storage.artifacts))
+    assert variables["JWT_AUDIENCE"] == ref(dev.logical_id(dev.stack.auth.client))
+    assert flatten(variables["JWT_ISSUER"]).startswith("https://cognito-idp.")
+    assert f"<{dev.logical_id(dev.stack.auth.user_pool)}>" in flatten(variables["JWT_ISSUER"])
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_ws_callback_url_is_the_https_callback_endpoint_never_wss(dev, name):
+    value = _function(dev, name)["Environment"]["Variables"]["WS_CALLBACK_URL"]
+    assert "Fn::Join" in value
+    parts = value["Fn::Join"][1]
+    assert isinstance(parts[0], str) and parts[0].startswith("https://")
+    assert ref(dev.logical_id(dev.stack.ws.api)) in parts
+    url = flatten(value)
+    assert url.endswith(f"/{dev.stack.config.stage}")
+    assert "wss" not in url
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_runtime_architecture_tracing_and_sizing(dev, name):
+    props, spec = _function(dev, name), FUNCTION_SPECS[name]
+    assert props["Runtime"] == "python3.12"
+    assert props["Architectures"] == ["arm64"]
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    assert props["Handler"] == spec.handler
+    assert props["MemorySize"] == spec.memory_mb
+    assert props["Timeout"] == spec.timeout.to_seconds()
+    assert props["LoggingConfig"]["LogGroup"]["Ref"] in dev.resources("AWS::Logs::LogGroup")
+
+
+def test_timeouts_fit_the_api_gateway_integration_limit(dev):
+    # API Gateway gives up after 29 s; a handler still running then is a silent failure for the client.
+    assert _function(dev, "HttpSessionFunction")["Timeout"] < 29
+    assert _function(dev, "ConnectionFunction")["Timeout"] < 29
+
+
+def test_functions_share_one_code_asset_and_both_layers(dev):
+    codes = {flatten(_function(dev, name)["Code"]["S3Key"]) for name in FUNCTIONS}
+    assert len(codes) == 1
+    dependency_layer = ref(next(iter(dev.resources("AWS::Lambda::LayerVersion"))))
+    for name in FUNCTIONS:
+        layers = _function(dev, name)["Layers"]
+        assert dependency_layer in layers, name
+        powertools = [flatten(layer) for layer in layers if layer != dependency_layer]
+        assert len(powertools) == 1, name
+        assert powertools[0].startswith("arn:aws:lambda:<AWS::Region>:017000801446:layer:")
+        assert f":layer:{POWERTOOLS_LAYER_NAME}:" in powertools[0]
+        assert powertools[0].endswith(f":{POWERTOOLS_LAYER_VERSION}")
+    (layer,) = dev.resources("AWS::Lambda::LayerVersion").values()
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
+
+
+def test_powertools_layer_is_the_pinned_powertools_release():
+    # The handlers are tested against requirements.txt's Powertools; the layer constant names that release.
+    requirements = (Path(__file__).resolve().parents[2] / "requirements.txt").read_text()
+    pinned = re.search(r"^aws-lambda-powertools(?:\[[^\]]*\])?==([\w.]+)", requirements, re.MULTILINE)
+    assert pinned, "requirements.txt must pin aws-lambda-powertools"
+    assert pinned.group(1) == POWERTOOLS_VERSION, "bump POWERTOOLS_VERSION and POWERTOOLS_LAYER_VERSION together"
+
+
+# --- IAM -------------------------------------------------------------------------------------------
+
+
+def _role_statements(synth, name: str) -> list[dict]:
+    role_id = synth.logical_id(synth.stack.functions[name].role)
+    role = synth.template["Resources"][role_id]["Properties"]
+    assert "ManagedPolicyArns" not in role, f"{name}: no AWS managed policies (e.g. AWSLambdaBasicExecutionRole)"
+    statements = [s for policy in role.get("Policies", []) for s in policy["PolicyDocument"]["Statement"]]
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        if ref(role_id) in policy["Properties"]["Roles"]:
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statements and all(s["Effect"] == "Allow" for s in statements)
+    return statements
+
+
+def _by_service(statements: list[dict]) -> dict[str, dict[str, set]]:
+    """service -> {"actions": {...}, "resources": {...}} (resources flattened to text)."""
+    grouped: dict[str, dict[str, set]] = {}
+    for statement in statements:
+        services = {action.split(":")[0] for action in as_list(statement["Action"])}
+        assert len(services) == 1, f"one service per statement keeps scoping readable: {statement}"
+        entry = grouped.setdefault(services.pop(), {"actions": set(), "resources": set()})
+        entry["actions"] |= set(as_list(statement["Action"]))
+        entry["resources"] |= {flatten(r) for r in as_list(statement["Resource"])}
+    return grouped
+
+
+def _expected_resources(synth, kind: str) -> set[str]:
+    table = f"<{synth.logical_id(synth.stack.table)}.Arn>"
+    bucket = f"<{synth.logical_id(synth.stack.storage.artifacts)}.Arn>"
+    api, stage = synth.logical_id(synth.stack.ws.api), synth.stack.config.stage
+    return {
+        "table": {table, f"{table}/index/*"},
+        "artifacts": {f"{bucket}/*"},
+        "connections": {
+            f"arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<{api}>/{stage}/{method}/@connections/*"
+            for method in CONNECTION_METHODS
+        },
+    }[kind]
+
+
+_SERVICE_OF_KIND = {"table": "dynamodb", "artifacts": "s3", "connections": "execute-api"}
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_role_grants_exactly_the_declared_actions_on_the_declared_resources(dev, name):
+    grouped = _by_service(_role_statements(dev, name))
+    declared = FUNCTION_ACTIONS[name]
+    for kind, service in _SERVICE_OF_KIND.items():
+        if kind not in declared:
+            assert service not in grouped, f"{name} must not have {service} access"
+            continue
+        assert grouped[service]["actions"] == set(declared[kind]), f"{name} {service} actions"
+        assert grouped[service]["resources"] == _expected_resources(dev, kind), f"{name} {service} resources"
+
+    # Besides the declared resources: its own log group, and X-Ray (which has no resource-level permissions).
+    log_group = dev.template["Resources"][dev.logical_id(dev.stack.functions[name])]["Properties"]["LoggingConfig"]
+    assert grouped["logs"] == {
+        "actions": {"logs:CreateLogStream", "logs:PutLogEvents"},
+        "resources": {f"<{log_group['LogGroup']['Ref']}.Arn>"},
+    }
+    assert grouped["xray"] == {"actions": {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, "resources": {"*"}}
+    assert set(grouped) <= {"dynamodb", "s3", "execute-api", "logs", "xray"}, f"{name}: unexpected services"
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_no_wildcard_actions_and_star_resource_only_for_xray(dev, name):
+    for statement in _role_statements(dev, name):
+        assert all("*" not in action for action in as_list(statement["Action"])), statement
+        if "*" in as_list(statement["Resource"]):
+            assert {a.split(":")[0] for a in as_list(statement["Action"])} == {"xray"}, statement
+
+
+def test_only_the_http_function_touches_the_bucket_and_only_its_objects(dev):
+    with_s3 = {name for name in FUNCTIONS if "s3" in _by_service(_role_statements(dev, name))}
+    assert with_s3 == {"HttpSessionFunction"}
+    resources = _by_service(_role_statements(dev, "HttpSessionFunction"))["s3"]["resources"]
+    assert all(r.endswith("/*") for r in resources)
+
+
+def test_sweep_runs_every_five_minutes(dev):
+    (rule,) = dev.resources("AWS::Events::Rule").values()
+    assert rule["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
+    assert rule["Properties"]["State"] == "ENABLED"
+    sweep = dev.logical_id(dev.stack.functions["SweepFunction"])
+    assert [target["Arn"] for target in rule["Properties"]["Targets"]] == [get_att(sweep)]
+    invoke = [
+        p["Properties"]
+        for p in dev.resources("AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "events.amazonaws.com"
+    ]
+    assert [p["FunctionName"] for p in invoke] == [get_att(sweep)]

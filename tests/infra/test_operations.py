@@ -1,0 +1,66 @@
+"""Alarms and outputs an operator (and the e2e/emulator tooling) relies on."""
+
+from __future__ import annotations
+
+from tests.infra.cfn_expr import flatten, ref
+
+from infra.functions import FUNCTION_SPECS
+
+REQUIRED_OUTPUTS = {
+    "HttpApiUrl",
+    "WebSocketUrl",
+    "WebSocketCallbackUrl",
+    "UserPoolId",
+    "UserPoolClientId",
+    "TableName",
+    "ArtifactsBucketName",
+}
+
+
+def _alarms(synth) -> list[dict]:
+    return [a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values()]
+
+
+def _alarm_on(synth, namespace: str, metric: str, dimension: tuple[str, object]) -> list[dict]:
+    name, value = dimension
+    return [
+        alarm
+        for alarm in _alarms(synth)
+        if alarm.get("Namespace") == namespace
+        and alarm.get("MetricName") == metric
+        and {"Name": name, "Value": value} in alarm.get("Dimensions", [])
+    ]
+
+
+def test_every_function_has_error_and_throttle_alarms(dev):
+    for name in FUNCTION_SPECS:
+        function = ("FunctionName", ref(dev.logical_id(dev.stack.functions[name])))
+        assert _alarm_on(dev, "AWS/Lambda", "Errors", function), f"{name}: no Errors alarm"
+        assert _alarm_on(dev, "AWS/Lambda", "Throttles", function), f"{name}: no Throttles alarm"
+
+
+def test_api_and_table_alarms(dev):
+    assert _alarm_on(dev, "AWS/ApiGateway", "5xx", ("ApiId", ref(dev.logical_id(dev.stack.http.api))))
+    ws_api = ("ApiId", ref(dev.logical_id(dev.stack.ws.api)))
+    assert _alarm_on(dev, "AWS/ApiGateway", "IntegrationError", ws_api)
+    table = {"Name": "TableName", "Value": ref(dev.logical_id(dev.stack.table))}
+    throttles = [
+        alarm
+        for alarm in _alarms(dev)
+        if any(
+            m.get("MetricStat", {}).get("Metric", {}).get("MetricName") == "ThrottledRequests"
+            and table in m["MetricStat"]["Metric"]["Dimensions"]
+            for m in alarm.get("Metrics", [])
+        )
+    ]
+    assert throttles, "no DynamoDB ThrottledRequests alarm"
+
+
+def test_outputs_for_clients_and_tooling(dev):
+    outputs = dev.template["Outputs"]
+    assert REQUIRED_OUTPUTS <= set(outputs)
+    assert flatten(outputs["WebSocketUrl"]["Value"]).startswith("wss://")
+    assert flatten(outputs["WebSocketCallbackUrl"]["Value"]).startswith("https://")
+    assert flatten(outputs["HttpApiUrl"]["Value"]).startswith("https://")
+    assert outputs["TableName"]["Value"] == ref(dev.logical_id(dev.stack.table))
+    assert outputs["UserPoolClientId"]["Value"] == ref(dev.logical_id(dev.stack.auth.client))
