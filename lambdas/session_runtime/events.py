@@ -22,6 +22,11 @@ def broadcast(data: Any, ts: int, seq: int) -> dict[str, Any]:
     return {"type": "broadcast", "data": data, "ts": ts, "seq": seq}
 
 
+def broadcast_sent(seq: int, ts: int, delivered: int) -> dict[str, Any]:
+    """The speaker's answer to a broadcast: its sequence number and how many listeners it reached."""
+    return {"type": "broadcastSent", "seq": seq, "ts": ts, "delivered": delivered}
+
+
 def message(msg: Message) -> dict[str, Any]:
     return {"type": "message", **msg.view()}
 

@@ -21,6 +21,7 @@ from . import codec, keys
 from .cursor import decode_cursor, encode_cursor
 from .errors import (
     ArtifactNotFound,
+    DomainError,
     IdempotencyKeyReused,
     SessionEnded,
     SessionFull,
@@ -36,6 +37,7 @@ MAX_PAGE = 100
 MAX_CREATE_ATTEMPTS = 8
 MAX_TRANSITION_ATTEMPTS = 4
 _JOINABLE_CONDITION = "#status IN (:active, :paused)"
+PING_SESSION_ID = "~ping"  # never a session ID: see ping()
 
 
 def now_ms() -> int:
@@ -190,6 +192,16 @@ class SessionStore:
             raise SessionNotFound(session_id)
         return codec.decode_as(item, Session)
 
+    def ping(self) -> None:
+        """One cheap read that proves the table answers (health checks). Raises whatever the client raises.
+
+        Reads the key of a session ID that can never exist (`~` is outside the ID alphabet), so it costs
+        one eventually consistent read of nothing.
+        """
+        self.client.get_item(
+            TableName=self.table_name, Key=codec.serialize_key(keys.session_key(PING_SESSION_ID)), ProjectionExpression="PK"
+        )
+
     def list_user_sessions(self, owner_id: str, *, limit: int, cursor: str | None) -> Page[Session]:
         return self._page(
             USER_SESSIONS,
@@ -257,23 +269,38 @@ class SessionStore:
             raise SessionEnded(session_id, codec.decode_as(failed.item, Session).status.value) from None
         return current, codec.decode_as(new_item, Session)
 
-    def next_broadcast_seq(self, session_id: str) -> Session:
-        """Claim the next broadcast sequence number of a joinable session; the returned session carries it."""
+    def next_broadcast_seq(self, session_id: str, *, live_only: bool = False) -> Session:
+        """Claim the next broadcast sequence number of a joinable session; the returned session carries it.
+
+        `live_only`: the session must also be `active` and not muted (SessionPaused / SessionMuted
+        otherwise), checked in the same conditional write, so a refused broadcast never uses up a number.
+        """
+        if live_only:
+            condition = "attribute_exists(PK) AND #status = :active AND (attribute_not_exists(muted) OR muted = :false)"
+            values = {":active": codec.value(SessionStatus.ACTIVE), ":false": codec.value(False)}
+        else:
+            condition = f"attribute_exists(PK) AND {_JOINABLE_CONDITION}"
+            values = self._joinable_values()
         try:
             response = self.client.update_item(
                 TableName=self.table_name,
                 Key=codec.serialize_key(keys.session_key(session_id)),
                 UpdateExpression="ADD seq :one",
-                ConditionExpression=f"attribute_exists(PK) AND {_JOINABLE_CONDITION}",
+                ConditionExpression=condition,
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":one": codec.value(1), **self._joinable_values()},
+                ExpressionAttributeValues={":one": codec.value(1), **values},
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if not _is_condition_failure(error):
                 raise
-            self._raise_not_joinable(session_id, error.response.get("Item"))
+            old = error.response.get("Item")
+            self._raise_not_joinable(session_id, old)
+            session = codec.decode_as(old, Session)
+            if session.status is SessionStatus.PAUSED:
+                raise SessionPaused(session_id) from None
+            raise SessionMuted(session_id) from None
         return codec.decode_as(response["Attributes"], Session)
 
     def iter_speakerless(self, cutoff_ms: int) -> Iterator[Session]:
@@ -667,3 +694,21 @@ class NotOwner(Exception):
     def __init__(self, session: Session) -> None:
         super().__init__(session.sessionId)
         self.session = session
+
+
+class SessionPaused(DomainError):
+    """A live-only operation (a broadcast) on a paused session."""
+
+    code, status = "SESSION_PAUSED", 409
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"session {session_id} is paused; resume it first")
+
+
+class SessionMuted(DomainError):
+    """A live-only operation (a broadcast) on a muted session."""
+
+    code, status = "SESSION_MUTED", 409
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"session {session_id} is muted; unmute it first")

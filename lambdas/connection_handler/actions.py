@@ -1,0 +1,151 @@
+"""The client actions: each takes the caller's connection record and its parsed frame, does its work
+through the store and the fan-out, and returns the one event that answers the caller.
+
+Who may do what is decided here, from the connection record's role (one GetItem per action; `ping`
+needs none). What the other connections are told about a state change or a message is the rule shared
+with the HTTP API (`session_runtime.notify`), sent to everyone but the caller: the caller gets the same
+event as its answer (the route response), so it never receives it twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from session_runtime import events, notify
+from session_runtime.observability import logger, metrics
+from session_runtime.runtime import Runtime
+from session_schema.errors import DomainError, Forbidden, SessionEnded
+from session_schema.models import Connection, Session
+from session_schema.routes import SPEAKER_ACTIONS
+from session_schema.status import SessionStatus
+
+from . import frames, presence
+
+Answer = dict[str, Any]
+
+
+class ConnectionNotFound(DomainError):
+    """The frame came on a connection the table does not know (already removed): the client reconnects."""
+
+    code, status = "CONNECTION_NOT_FOUND", 404
+
+    def __init__(self) -> None:
+        super().__init__("this connection is not registered to a session; reconnect")
+
+
+@dataclass(frozen=True)
+class Caller:
+    connection: Connection
+
+    @property
+    def connection_id(self) -> str:
+        return self.connection.connectionId
+
+    @property
+    def session_id(self) -> str:
+        return self.connection.sessionId
+
+    def others(self, rt: Runtime) -> presence.ExceptCaller:
+        """The fan-out to every connection of the session but this one."""
+        return presence.ExceptCaller(rt.fanout, self.connection_id)
+
+
+# ------------------------------------------------------------------ any connection
+
+
+def join(rt: Runtime, caller: Caller, frame: frames.Frame) -> Answer:
+    session = rt.store.get_session(caller.session_id, consistent=True)
+    if not session.joinable:
+        raise SessionEnded(session.sessionId, session.status.value)
+    if caller.connection.role == "listener":
+        presence.listener_count_to_speaker(rt, session)
+    return events.joined(caller.connection.role, session, caller.connection_id)
+
+
+def history(rt: Runtime, caller: Caller, frame: frames.HistoryFrame) -> Answer:
+    page = rt.store.list_messages(caller.session_id, since=frame.since, limit=frame.limit, cursor=frame.cursor)
+    return events.history(page.items, page.next_cursor)
+
+
+# ------------------------------------------------------------------ speaker only
+
+
+def broadcast(rt: Runtime, caller: Caller, frame: frames.BroadcastFrame) -> Answer:
+    # The sequence number is claimed only while the session is active and unmuted (one conditional
+    # write): a paused or muted session refuses the broadcast instead of leaving a gap in `seq`.
+    session = rt.store.next_broadcast_seq(caller.session_id, live_only=True)
+    ts = rt.store.clock()
+    result = rt.fanout.send(
+        caller.session_id, events.broadcast(frame.data, ts, session.seq), only=lambda c: c.role == "listener"
+    )
+    presence.after_fanout(rt, caller.session_id, result)
+    metrics.add_metric(name="BroadcastDeliveries", unit=MetricUnit.Count, value=result.sent)
+    return events.broadcast_sent(session.seq, ts, result.sent)
+
+
+def send_message(rt: Runtime, caller: Caller, frame: frames.SendMessageFrame) -> Answer:
+    sender = caller.connection.userId
+    if sender is None:  # a speaker connection always carries its owner's ID; never trust one that does not
+        raise Forbidden("only the session's owner may send messages")
+    message = rt.store.append_message(caller.session_id, sender, frame.text, ttl_days=rt.settings.message_ttl_days)
+    presence.after_fanout(rt, caller.session_id, notify.message_stored(caller.others(rt), message))
+    return events.message(message)
+
+
+def _announce(rt: Runtime, caller: Caller, session: Session) -> Answer:
+    """Everyone else hears of the change through the shared rule; the caller gets it as its answer."""
+    result = notify.session_changed(caller.others(rt), session)
+    if session.joinable:
+        presence.after_fanout(rt, caller.session_id, result)
+        return events.session_updated(session)
+    return events.session_ended(session)
+
+
+def _change_status(target: SessionStatus) -> Callable[[Runtime, Caller, frames.Frame], Answer]:
+    def change(rt: Runtime, caller: Caller, frame: frames.Frame) -> Answer:
+        _, after = rt.store.change_status(caller.session_id, target, ended_ttl_days=rt.settings.ended_session_ttl_days)
+        logger.info("session status changed", extra={"status": after.status.value})
+        return _announce(rt, caller, after)
+
+    return change
+
+
+def _set_muted(muted: bool) -> Callable[[Runtime, Caller, frames.Frame], Answer]:
+    def change(rt: Runtime, caller: Caller, frame: frames.Frame) -> Answer:
+        before, after = rt.store.update_session(caller.session_id, muted=muted)
+        if before.muted == after.muted:  # muting a muted session is answered, not announced again
+            return events.session_updated(after)
+        return _announce(rt, caller, after)
+
+    return change
+
+
+ACTIONS: dict[str, Callable[[Runtime, Caller, Any], Answer]] = {
+    "join": join,
+    "history": history,
+    "broadcast": broadcast,
+    "sendMessage": send_message,
+    "pause": _change_status(SessionStatus.PAUSED),
+    "resume": _change_status(SessionStatus.ACTIVE),
+    "end": _change_status(SessionStatus.ENDED),
+    "mute": _set_muted(True),
+    "unmute": _set_muted(False),
+}
+
+
+def perform(rt: Runtime, connection_id: str, frame: frames.Frame) -> Answer:
+    """Run one parsed frame for the connection that sent it; raises DomainError for a refusal."""
+    action: str = frame.action  # type: ignore[attr-defined]
+    if isinstance(frame, frames.PingFrame):
+        return events.pong(rt.store.clock())  # no table read: keep-alives stay free
+    connection = rt.store.get_connection(connection_id)
+    if connection is None:
+        raise ConnectionNotFound()
+    logger.thread_safe_append_keys(sessionId=connection.sessionId, role=connection.role)
+    if action in SPEAKER_ACTIONS and connection.role != "speaker":
+        raise Forbidden(f"only the speaker may {action}")
+    return ACTIONS[action](rt, Caller(connection), frame)

@@ -1,0 +1,89 @@
+"""The WebSocket API's Lambda handler: `$connect`, `$disconnect`, `$default` and every action route.
+
+Dispatch is on `requestContext.routeKey`. Every log line of an invocation carries `routeKey`,
+`connectionId` and (once known) `sessionId`. A frame never raises out of here: a refusal is an `error`
+event answered on the same connection, an unexpected failure an `INTERNAL_ERROR` one (no internals).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from session_runtime.observability import logger, metrics, tracer
+from session_runtime.runtime import Runtime, get_runtime
+from session_schema.errors import DomainError, SessionEnded
+
+from . import actions, frames, responses
+from .connect import on_connect
+from .disconnect import on_disconnect
+
+
+def _connect(rt: Runtime, event: Mapping[str, Any], request_id: str | None) -> dict[str, Any]:
+    try:
+        return on_connect(rt, event)
+    except DomainError as refused:
+        extra: dict[str, Any] = {"code": refused.code, "status": refused.status}
+        if isinstance(refused, SessionEnded):
+            extra["actualStatus"] = refused.actual_status
+        logger.info("connect refused", extra=extra)
+        metrics.add_metric(name="ConnectRefused", unit=MetricUnit.Count, value=1)
+        return responses.handshake_refused(refused, request_id)
+    except Exception:
+        logger.exception("connect failed")
+        metrics.add_metric(name="HandlerErrors", unit=MetricUnit.Count, value=1)
+        return responses.handshake_failed(request_id)
+
+
+def _disconnect(rt: Runtime, event: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        return on_disconnect(rt, event)
+    except Exception:
+        # API Gateway ignores the answer and never retries; the record's TTL is the backstop.
+        logger.exception("disconnect failed")
+        metrics.add_metric(name="HandlerErrors", unit=MetricUnit.Count, value=1)
+        return {"statusCode": 500}
+
+
+def _message(rt: Runtime, event: Mapping[str, Any], route_key: str, connection_id: str) -> dict[str, Any]:
+    try:
+        frame = frames.parse_frame(route_key, event.get("body"), is_base64=bool(event.get("isBase64Encoded")))
+        payload = actions.perform(rt, connection_id, frame)
+        metrics.add_metric(name="Actions", unit=MetricUnit.Count, value=1)
+    except DomainError as refused:
+        logger.info("action refused", extra={"code": refused.code, "error": refused.message})
+        metrics.add_metric(name="ActionsRefused", unit=MetricUnit.Count, value=1)
+        payload = responses.error_event(refused)
+    except Exception:
+        logger.exception("action failed")
+        metrics.add_metric(name="HandlerErrors", unit=MetricUnit.Count, value=1)
+        payload = responses.internal_error_event()
+    return responses.answer(payload)
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request_context = event.get("requestContext") or {}
+    route_key = request_context.get("routeKey") or "$default"
+    connection_id = request_context.get("connectionId") or ""
+    request_id = request_context.get("requestId")
+    logger.thread_safe_clear_keys()
+    # Thread-local keys win over global ones and None is dropped: `sessionId=None` masks a key another
+    # handler sharing this process (the local stack) appended globally, until this one learns its own.
+    logger.thread_safe_append_keys(
+        sessionId=None,
+        role=None,
+        routeKey=route_key,
+        connectionId=connection_id,
+        requestId=request_id,
+        function_request_id=getattr(context, "aws_request_id", None),
+    )
+    rt = get_runtime()
+    if route_key == "$connect":
+        return _connect(rt, event, request_id)
+    if route_key == "$disconnect":
+        return _disconnect(rt, event)
+    return _message(rt, event, route_key, connection_id)

@@ -1,0 +1,161 @@
+"""Inbound frames: one strict pydantic model per action, and the one parser that turns a body into one.
+
+A frame that is not a JSON object naming a known action is INVALID_ACTION (the contract's "anything
+else"); a known action with a missing, extra or ill-typed field is VALIDATION_ERROR naming the field.
+Parsing never touches DynamoDB, so a bad frame costs nothing but this function.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, TypeAdapter, ValidationError, field_validator
+
+from session_runtime.fanout import encode_payload
+from session_schema.errors import DomainError, ValidationFailed
+from session_schema.models import MESSAGE_TEXT_MAX
+from session_schema.routes import WS_ACTIONS
+from session_schema.store import MAX_PAGE
+
+BROADCAST_DATA_MAX_BYTES = 32 * 1024  # the API Gateway WebSocket frame limit
+HISTORY_DEFAULT_LIMIT = 50
+CURSOR_MAX = 2048
+
+
+class InvalidAction(DomainError):
+    code, status = "INVALID_ACTION", 400
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"{problem}; valid actions: {', '.join(WS_ACTIONS)}", field="action")
+
+    def details(self) -> dict[str, object]:
+        return {"field": "action", "validActions": list(WS_ACTIONS)}
+
+
+class Frame(BaseModel):
+    # strict: "5" is not a number and 1 is not true; forbid: a misspelt field is an error, not ignored.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class JoinFrame(Frame):
+    action: Literal["join"]
+
+
+class PingFrame(Frame):
+    action: Literal["ping"]
+
+
+class BroadcastFrame(Frame):
+    action: Literal["broadcast"]
+    data: JsonValue
+
+    @field_validator("data")
+    @classmethod
+    def _fits_a_frame(cls, value: JsonValue) -> JsonValue:
+        size = len(encode_payload(value))  # type: ignore[arg-type]  (encode_payload takes any JSON value)
+        if size > BROADCAST_DATA_MAX_BYTES:
+            raise ValueError(f"is {size} bytes; at most {BROADCAST_DATA_MAX_BYTES} bytes")
+        return value
+
+
+class SendMessageFrame(Frame):
+    action: Literal["sendMessage"]
+    text: Annotated[str, StringConstraints(min_length=1, max_length=MESSAGE_TEXT_MAX)]
+
+
+class HistoryFrame(Frame):
+    action: Literal["history"]
+    since: Annotated[int, Field(ge=0, lt=10**13)] = 0  # ms: messages created strictly after
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = HISTORY_DEFAULT_LIMIT
+    cursor: Annotated[str, StringConstraints(min_length=1, max_length=CURSOR_MAX)] | None = None
+
+
+class PauseFrame(Frame):
+    action: Literal["pause"]
+
+
+class ResumeFrame(Frame):
+    action: Literal["resume"]
+
+
+class MuteFrame(Frame):
+    action: Literal["mute"]
+
+
+class UnmuteFrame(Frame):
+    action: Literal["unmute"]
+
+
+class EndFrame(Frame):
+    action: Literal["end"]
+
+
+AnyFrame = (
+    JoinFrame
+    | PingFrame
+    | BroadcastFrame
+    | SendMessageFrame
+    | HistoryFrame
+    | PauseFrame
+    | ResumeFrame
+    | MuteFrame
+    | UnmuteFrame
+    | EndFrame
+)
+FRAME_MODELS: dict[str, type[Frame]] = {
+    model.model_fields["action"].annotation.__args__[0]: model  # type: ignore[union-attr]
+    for model in AnyFrame.__args__  # type: ignore[attr-defined]
+}
+_FRAME = TypeAdapter(Annotated[AnyFrame, Field(discriminator="action")])
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _body_text(body: str | None, is_base64: bool) -> str:
+    if body is None:
+        return ""
+    if not is_base64:
+        return body
+    try:
+        return base64.b64decode(body, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise InvalidAction("a frame is a UTF-8 JSON object") from None
+
+
+def parse_frame(route_key: str, body: str | None, *, is_base64: bool = False) -> Frame:
+    """The frame of a message event, or a DomainError (InvalidAction / ValidationFailed) saying why not."""
+    text = _body_text(body, is_base64)
+    try:
+        document = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise InvalidAction('a frame is a JSON object like {"action": "join"}') from None
+    if not isinstance(document, dict):
+        raise InvalidAction('a frame is a JSON object like {"action": "join"}')
+    action = document.get("action")
+    if not isinstance(action, str) or action not in FRAME_MODELS:
+        shown = repr(action)[:40] if action is not None else "missing"
+        raise InvalidAction(f"action {shown} is not an action")
+    if route_key != action:
+        # API Gateway routes a known action to its own route; $default only ever sees the unknown ones.
+        raise InvalidAction(f"action {action!r} arrived on route {route_key!r}")
+    try:
+        return _FRAME.validate_python(document)
+    except ValidationError as error:
+        raise _validation_failed(error) from None
+
+
+def _validation_failed(error: ValidationError) -> ValidationFailed:
+    first = error.errors(include_url=False)[0]
+    location = [str(part) for part in first["loc"][1:]]  # loc[0] is the discriminator's value
+    field = ".".join(location) or "frame"
+    if first["type"] == "extra_forbidden":
+        return ValidationFailed(field, "is not a field of this action")
+    if first["type"] == "missing":
+        return ValidationFailed(field, "is required")
+    message = first["msg"].removeprefix("Value error, ")
+    return ValidationFailed(field, message)

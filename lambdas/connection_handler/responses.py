@@ -1,0 +1,44 @@
+"""What the handler returns to API Gateway, and the one mapping from domain errors to WebSocket answers.
+
+Actions answer through the route response (`returns_response=True` routes): `{"statusCode": 200, "body"}`
+with a server event as the body. `$connect` answers the handshake: 200 accepts it, any other status refuses
+it with that status, and the body carries the HTTP API's error shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from session_runtime import events
+from session_runtime.fanout import encode_payload
+from session_schema.errors import DomainError
+
+INTERNAL_MESSAGE = "something went wrong on our side"
+
+
+def answer(payload: dict[str, Any]) -> dict[str, Any]:
+    """A route response carrying one server event to the connection that sent the frame."""
+    return {"statusCode": 200, "body": encode_payload(payload).decode()}
+
+
+def error_event(error: DomainError) -> dict[str, Any]:
+    """`{"type": "error", "code", "message", ...details}` for any domain refusal (field, from/to...)."""
+    return events.error(error.code, error.message, **error.details())
+
+
+def internal_error_event() -> dict[str, Any]:
+    return events.error("INTERNAL_ERROR", INTERNAL_MESSAGE)
+
+
+def handshake_accepted() -> dict[str, Any]:
+    return {"statusCode": 200}
+
+
+def handshake_refused(error: DomainError, request_id: str | None) -> dict[str, Any]:
+    body = {"error": {"code": error.code, "message": error.message, "requestId": request_id, **error.details()}}
+    return {"statusCode": error.status, "body": encode_payload(body).decode()}
+
+
+def handshake_failed(request_id: str | None) -> dict[str, Any]:
+    body = {"error": {"code": "INTERNAL_ERROR", "message": INTERNAL_MESSAGE, "requestId": request_id}}
+    return {"statusCode": 500, "body": encode_payload(body).decode()}

@@ -1,0 +1,111 @@
+"""DynamoDB requests per WebSocket operation, counted at the botocore layer of the handler's own client.
+
+The contract pins one number: an anonymous listener's `$connect` is ONE request (the transaction that
+checks the session and registers the connection). The others are pinned too, so a change that adds a
+read to a hot path shows up here as a deliberate edit, not as a surprise on the bill.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from contextlib import contextmanager
+
+import pytest
+
+
+@pytest.fixture
+def requests(ws):
+    counter: Counter = Counter()
+
+    def count(model, **kwargs):
+        counter[model.name] += 1
+
+    events = ws.runtime.store.client.meta.events
+    events.register("before-call.dynamodb", count, unique_id="ws-request-counter")
+
+    @contextmanager
+    def counting():
+        counter.clear()
+        yield counter
+
+    yield counting
+    events.unregister("before-call.dynamodb", unique_id="ws-request-counter")
+
+
+def test_an_anonymous_listener_connect_is_exactly_one_transaction(ws, requests):
+    session_id = ws.create_session().sessionId
+    with requests() as counted:
+        assert ws.connect(session_id).status == 200
+    assert counted == {"TransactWriteItems": 1}
+
+
+# operation -> the exact DynamoDB requests it makes (with two listeners and a speaker connected)
+EXPECTED = {
+    "connect: owner (speaker)": {"TransactWriteItems": 1},
+    "connect: another user's token (speaker try, then listener)": {"TransactWriteItems": 2},
+    "connect: refused (unknown session)": {"TransactWriteItems": 1},
+    "connect: refused (malformed ID)": {},
+    "ping": {},
+    "bad frame": {},
+    "join (listener)": {"GetItem": 2},
+    "history": {"GetItem": 1, "Query": 1},
+    "broadcast": {"GetItem": 1, "UpdateItem": 1, "Query": 1},
+    "sendMessage": {"GetItem": 1, "TransactWriteItems": 1, "Query": 1},
+    "pause": {"GetItem": 2, "UpdateItem": 1, "Query": 1},
+    "mute": {"GetItem": 2, "UpdateItem": 1, "Query": 1},
+    "listener forbidden (pause)": {"GetItem": 1},
+    "disconnect: listener": {"GetItem": 2, "TransactWriteItems": 1},
+    "end": {"GetItem": 2, "UpdateItem": 1, "Query": 1},
+    # after `end` the session part of the leave no longer applies: the store retries with the deletes only
+    "disconnect: speaker (session ended)": {"GetItem": 2, "TransactWriteItems": 2},
+}
+
+
+def test_requests_per_operation(ws, live, requests):
+    listener = ws.connected(live.session_id)
+    second = ws.connected(live.session_id)
+    operations = {
+        "connect: owner (speaker)": lambda: ws.connect(live.session_id, user=live.owner),
+        "connect: another user's token (speaker try, then listener)": lambda: ws.connect(live.session_id, user="guest"),
+        "connect: refused (unknown session)": lambda: ws.connect("quiet-river-000"),
+        "connect: refused (malformed ID)": lambda: ws.connect("nope"),
+        "ping": lambda: ws.act(listener, "ping"),
+        "bad frame": lambda: ws.send(listener, "{not json", route_key="$default"),
+        "join (listener)": lambda: ws.act(listener, "join"),
+        "history": lambda: ws.act(listener, "history"),
+        "broadcast": lambda: ws.act(live.speaker, "broadcast", data=1),
+        "sendMessage": lambda: ws.act(live.speaker, "sendMessage", text="hi"),
+        "pause": lambda: ws.act(live.speaker, "pause"),
+        "mute": lambda: ws.act(live.speaker, "mute"),
+        "listener forbidden (pause)": lambda: ws.act(listener, "pause"),
+        "disconnect: listener": lambda: ws.disconnect(second),
+        "end": lambda: ws.act(live.speaker, "end"),
+        # the session is no longer joinable, so nobody is told (no Query)
+        "disconnect: speaker (session ended)": lambda: ws.disconnect(live.speaker),
+    }
+    measured = {}
+    for name, operation in operations.items():
+        with requests() as counted:
+            operation()
+        measured[name] = dict(counted)
+    assert measured == EXPECTED
+
+
+def test_a_speaker_leaving_a_live_session_adds_one_query_for_the_listeners(ws, live, requests):
+    ws.connected(live.session_id)
+    with requests() as counted:
+        ws.disconnect(live.speaker)
+    assert counted == {"GetItem": 2, "TransactWriteItems": 1, "Query": 1}
+
+
+def test_the_sweep_queries_each_index_shard_then_ends_with_one_read_and_one_write(ws, requests):
+    from connection_handler.sweep import sweep
+
+    store = ws.runtime.store
+    real = store.clock
+    store.clock = lambda: real() - 3_600_000
+    ws.create_session()
+    store.clock = real
+    with requests() as counted:
+        assert len(sweep(ws.runtime)["ended"]) == 1
+    assert counted == {"Query": 8 + 1, "GetItem": 1, "UpdateItem": 1}
