@@ -1,0 +1,80 @@
+"""The HTTP API's Lambda entry point: one Powertools resolver, its routers, and `handler(event, context)`.
+
+Routes live in one module per resource, each on its own Powertools `Router` (sessions, messages, meta).
+`artifacts.py`, when it exists in this package, is included the same way: it only has to define
+`router = Router()` and register its routes with `routing.api_route(router, "<METHOD> <path>", ...)`.
+tests/http/test_routes.py then expects its routes (see ARTIFACT_ROUTES_NOT_YET_SERVED there).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import warnings
+from http import HTTPStatus
+from types import ModuleType
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from session_runtime.observability import logger, metrics, tracer
+from session_schema.ids import normalize_session_id
+
+from . import errors, messages, meta, openapi, sessions
+from .validation import RequestValidation
+from .routing import api_route, methods_for_path
+
+OPTIONAL_ROUTE_MODULES = ("artifacts",)
+# Most answers carry no metric of their own (errors are single metrics); that is not worth a warning each.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
+
+
+def _optional_modules() -> list[ModuleType]:
+    """Route modules included when present (an ImportError inside one still fails loudly)."""
+    found = []
+    for name in OPTIONAL_ROUTE_MODULES:
+        qualified = f"{__package__}.{name}"
+        if importlib.util.find_spec(qualified) is not None:
+            found.append(importlib.import_module(qualified))
+    return found
+
+
+def create_app() -> APIGatewayHttpResolver:
+    resolver = APIGatewayHttpResolver(
+        enable_validation=True,
+        # An answer that breaks its own schema is our bug: 500 INTERNAL_ERROR, never a 4xx.
+        response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR,
+    )
+    resolver._request_validation_middleware = RequestValidation()  # identity first, JSON-only bodies
+    for module in (sessions, messages, meta, *_optional_modules()):
+        resolver.include_router(module.router)
+
+    cache: dict[str, Any] = {}  # the routes are fixed once built: one document per process
+
+    @api_route(resolver, "GET /openapi.json", summary="This API's OpenAPI document", tags=["service"], uses_table=False)
+    def openapi_document() -> Response[dict[str, Any]]:
+        if "document" not in cache:
+            cache["document"] = openapi.document(resolver)
+        return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=cache["document"])
+
+    errors.register(resolver, lambda path: methods_for_path(resolver, path))
+    return resolver
+
+
+app = create_app()
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    route_key = event.get("routeKey")
+    raw_id = (event.get("pathParameters") or {}).get("sessionId")
+    if isinstance(raw_id, str):
+        logger.append_keys(sessionId=normalize_session_id(raw_id) or raw_id[:64])
+    tracer.put_annotation("routeKey", str(route_key))
+    response = app.resolve(event, context)
+    logger.info("answered", extra={"routeKey": route_key, "status": int(response.get("statusCode", 0))})
+    return response

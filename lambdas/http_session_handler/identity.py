@@ -1,0 +1,102 @@
+"""Who is calling, decided by the route table (`session_schema.routes`), never by each route on its own.
+
+- a route with `auth=True`: API Gateway's JWT authorizer has verified the token and put its claims in
+  `requestContext.authorizer.jwt.claims`; `sub` is the caller. Without claims (an API wired without the
+  authorizer) the handler verifies the `Authorization: Bearer` header itself with the shared verifier,
+  so a missing authorizer fails closed, never open. No identity at all: 401 UNAUTHORIZED.
+- a path in `OPTIONAL_AUTH_PATHS` (no authorizer runs there): anonymous without an `Authorization`
+  header; with one, it must verify (a present but invalid token is 401, not silently anonymous).
+- any other route: anonymous.
+
+The caller is decided once per request, before any input is validated (validation.py calls
+`identify`), and route functions receive it as a Powertools dependency:
+`caller: Annotated[Caller | None, Depends(current_caller)]` (or `Depends(signed_in)` where one is required).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from aws_lambda_powertools.event_handler import Request
+
+from session_runtime.runtime import get_runtime
+from session_schema.auth import SUBJECT_PATTERN
+from session_schema.errors import Forbidden, Unauthorized
+from session_schema.models import Session
+from session_schema.routes import HTTP_ROUTES, OPTIONAL_AUTH_PATHS, HttpRoute
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_id: str
+
+
+@lru_cache(maxsize=None)
+def route_for(method: str, path: str) -> HttpRoute | None:
+    """The route table's entry for a matched route (`path` in API Gateway syntax: `/sessions/{sessionId}`)."""
+    return next((r for r in HTTP_ROUTES if r.method == method and r.path == path), None)
+
+
+_CALLER = "caller"
+
+
+def identify(request: Request) -> Caller | None:
+    """Decide the caller once per request (request validation calls this first), cached in its context."""
+    if _CALLER not in request.context:
+        request.context[_CALLER] = _decide(request)
+    return request.context[_CALLER]
+
+
+def current_caller(request: Request) -> Caller | None:
+    """The verified caller of this request, or None for an anonymous one where the route allows it."""
+    return identify(request)
+
+
+def _decide(request: Request) -> Caller | None:
+    route = route_for(request.method, request.route)
+    event = request.resolved_event
+    header = event.headers.get("authorization") if event.headers else None
+    if route is not None and route.auth:
+        claims = _authorizer_claims(event.raw_event)
+        if claims is not None:
+            return _from_claims(claims)
+        return Caller(get_runtime().verifier.verify_bearer_header(header).user_id)
+    if route is not None and route.path in OPTIONAL_AUTH_PATHS and header is not None:
+        return Caller(get_runtime().verifier.verify_bearer_header(header).user_id)
+    return None
+
+
+def signed_in(request: Request) -> Caller:
+    """For routes that need a caller whatever the table says (defence in depth): 401 without one."""
+    caller = current_caller(request)
+    if caller is None:
+        raise Unauthorized("sign in to do this")
+    return caller
+
+
+def require_owner(session: Session, caller: Caller | None) -> Caller:
+    """Writes to another user's session are FORBIDDEN (the contract); anonymous callers are UNAUTHORIZED."""
+    if caller is None:
+        raise Unauthorized("sign in to do this")
+    if session.ownerId != caller.user_id:
+        raise Forbidden(f"only the owner of session {session.sessionId} can do this")
+    return caller
+
+
+def is_owner(session: Session, caller: Caller | None) -> bool:
+    return caller is not None and session.ownerId == caller.user_id
+
+
+def _authorizer_claims(event: dict) -> dict | None:
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    claims = (authorizer.get("jwt") or {}).get("claims")
+    return claims if isinstance(claims, dict) else None
+
+
+def _from_claims(claims: dict) -> Caller:
+    subject = claims.get("sub")
+    # `sub` becomes part of keys: the same alphabet rule the verifier applies to tokens it checks itself.
+    if not isinstance(subject, str) or not SUBJECT_PATTERN.fullmatch(subject):
+        raise Unauthorized("token subject not accepted")
+    return Caller(subject)

@@ -1,0 +1,75 @@
+"""Message routes: read a session's messages, post one as its owner.
+
+Who may read: anyone while the session is joinable (listeners catch up with it), the owner always.
+Once a session has ended, a non-owner gets 410 SESSION_ENDED (the session still exists and its public
+view is still readable, but its conversation is the owner's record now); an unknown session is 404.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.depends import Depends
+
+from session_runtime import notify
+from session_runtime.observability import logger
+from session_runtime.runtime import get_runtime
+from session_schema.errors import SessionEnded
+
+from .identity import Caller, current_caller, is_owner, require_owner, signed_in
+from .params import DEFAULT_LIMIT, Cursor, Limit, SessionIdPath, Since, session_id
+from .routing import api_route
+from .schemas import MessagePage, MessageView, PostMessageRequest
+
+router = Router()
+TAGS = ["messages"]
+
+
+@api_route(
+    router,
+    "GET /sessions/{sessionId}/messages",
+    summary="A session's messages, oldest first",
+    model=MessagePage,
+    errors=(404, 410),
+    tags=TAGS,
+    description=__doc__,
+)
+def list_messages(
+    sessionId: SessionIdPath,  # noqa: N803
+    caller: Annotated[Caller | None, Depends(current_caller)],
+    since: Since = 0,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> MessagePage:
+    store = get_runtime().store
+    sid = session_id(sessionId)
+    session = store.get_session(sid)
+    if not session.joinable and not is_owner(session, caller):
+        raise SessionEnded(sid, session.status.value)
+    page = store.list_messages(sid, since=since, limit=limit, cursor=cursor)
+    return {"items": [m.view() for m in page.items], "nextCursor": page.next_cursor}  # type: ignore[return-value]
+
+
+@api_route(
+    router,
+    "POST /sessions/{sessionId}/messages",
+    summary="Post a message to a session",
+    status=201,
+    model=MessageView,
+    errors=(403, 404, 410, 415),
+    tags=TAGS,
+    description="Owner only. The message is stored first, then sent to every connection as `message`.",
+)
+def post_message(
+    sessionId: SessionIdPath,  # noqa: N803
+    body: PostMessageRequest,
+    caller: Annotated[Caller, Depends(signed_in)],
+) -> MessageView:
+    runtime = get_runtime()
+    sid = session_id(sessionId)
+    require_owner(runtime.store.get_session(sid), caller)
+    message = runtime.store.append_message(sid, caller.user_id, body.text, ttl_days=runtime.settings.message_ttl_days)
+    logger.info("message stored", extra={"messageId": message.messageId})
+    notify.message_stored(runtime.fanout, message)
+    return message.view()  # type: ignore[return-value]

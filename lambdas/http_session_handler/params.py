@@ -1,0 +1,46 @@
+"""Typed path, query and header inputs shared by the route modules."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import unquote
+
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+
+from session_schema.errors import ValidationFailed
+from session_schema.ids import normalize_session_id
+
+from .schemas import DEFAULT_PAGE_SIZE, IDEMPOTENCY_KEY_PATTERN, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE, MAX_SESSION_ID_INPUT
+
+SessionIdPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=MAX_SESSION_ID_INPUT,
+        description="`adjective-noun-NNN`; typed forms like `Quiet River 482` are normalized",
+    ),
+]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"page size, 1..{MAX_PAGE_SIZE}")]
+Cursor = Annotated[
+    str | None,
+    Query(min_length=1, max_length=MAX_CURSOR_LENGTH, description="`nextCursor` of the previous page"),
+]
+Since = Annotated[int, Query(ge=0, lt=10**13, description="only messages created after this time (epoch ms)")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="repeat a create safely: the same key and body return the same session",
+    ),
+]
+
+DEFAULT_LIMIT = DEFAULT_PAGE_SIZE
+
+
+def session_id(raw: str) -> str:
+    """The canonical session ID of a path segment, or 400 VALIDATION_ERROR naming `sessionId`."""
+    normalized = normalize_session_id(unquote(raw))
+    if normalized is None:
+        raise ValidationFailed("sessionId", "is not a session ID (adjective-noun-NNN, e.g. quiet-river-482)")
+    return normalized

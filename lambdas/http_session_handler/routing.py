@@ -1,0 +1,124 @@
+"""Registering routes from the route table, so a route's method, path and auth have one spelling.
+
+`api_route(router, "PATCH /sessions/{sessionId}", ...)` looks the route up in
+`session_schema.routes.HTTP_ROUTES` (a route key that is not in the table fails at import), registers it on a
+Powertools `Router` with the table's path, documents its bearer security from the table's `auth` flag, and
+documents its success and error answers with their models. Every route module (sessions, messages,
+meta, and artifacts when it exists) registers through this, on its own `Router`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, Router
+
+from session_schema.routes import HTTP_ROUTES, OPTIONAL_AUTH_PATHS, HttpRoute
+
+from .schemas import ErrorResponse
+
+BEARER_SCHEME = "bearerAuth"
+_ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "VALIDATION_ERROR: an input is malformed; `field` names it",
+    401: "UNAUTHORIZED: no valid bearer token",
+    403: "FORBIDDEN: only the session's owner may do this",
+    404: "SESSION_NOT_FOUND",
+    409: "INVALID_TRANSITION: the status cannot move that way; `from` and `to` name both states",
+    410: "SESSION_ENDED: the session has ended",
+    415: "UNSUPPORTED_MEDIA_TYPE: the body must be application/json",
+    422: "IDEMPOTENCY_KEY_REUSED: this Idempotency-Key came with a different body",
+    429: "RATE_LIMITED: the table throttled this request; retry after `Retry-After` seconds",
+    500: "INTERNAL_ERROR: nothing about the cause is disclosed",
+}
+_PARAM = re.compile(r"\{(\w+)\}")
+
+
+def table_route(route_key: str) -> HttpRoute:
+    for route in HTTP_ROUTES:
+        if route.route_key == route_key:
+            return route
+    raise LookupError(f"{route_key!r} is not in session_schema.routes.HTTP_ROUTES")
+
+
+def powertools_rule(path: str) -> str:
+    """`/sessions/{sessionId}` (API Gateway) -> `/sessions/<sessionId>` (Powertools)."""
+    return _PARAM.sub(r"<\1>", path)
+
+
+def table_path(rule: str) -> str:
+    """`/sessions/<sessionId>` -> `/sessions/{sessionId}`."""
+    return re.sub(r"<(\w+)>", r"{\1}", rule)
+
+
+def security_for(route: HttpRoute) -> list[dict[str, list[str]]] | None:
+    if route.auth:
+        return [{BEARER_SCHEME: []}]
+    if route.path in OPTIONAL_AUTH_PATHS:
+        return [{}, {BEARER_SCHEME: []}]  # anonymous, or a bearer token that must then be valid
+    return None
+
+
+def api_route(
+    router: Router,
+    route_key: str,
+    *,
+    summary: str,
+    status: int = 200,
+    model: Any = None,
+    errors: Iterable[int] = (),
+    description: str | None = None,
+    tags: list[str] | None = None,
+    other_responses: dict[int, tuple[str, Any]] | None = None,
+    uses_table: bool = True,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a route of the table on `router`, documented with its answers.
+
+    `model` is the success body's model (None: no body, e.g. 204). `errors` are the error statuses this
+    route can answer besides 400 and 500 (always possible); 401 is added for routes that read a token.
+    `other_responses` documents non-error answers with their own bodies: {status: (description, model)}.
+    `uses_table`: the route reads or writes DynamoDB, so it can be throttled (429).
+    """
+    route = table_route(route_key)
+    codes = {400, 500, *errors}
+    if uses_table:
+        codes.add(429)
+    if route.auth or route.path in OPTIONAL_AUTH_PATHS:
+        codes.add(401)
+    responses: dict[int, Any] = {
+        code: {
+            "description": _ERROR_DESCRIPTIONS.get(code, "error"),
+            "content": {"application/json": {"model": ErrorResponse}},
+        }
+        for code in sorted(codes)
+    }
+    success: dict[str, Any] = {"description": summary}
+    if model is not None:
+        success["content"] = {"application/json": {"model": model}}
+    responses[status] = success
+    for code, (text, other_model) in (other_responses or {}).items():
+        responses[code] = {"description": text, "content": {"application/json": {"model": other_model}}}
+    return router.route(
+        powertools_rule(route.path),
+        route.method,
+        summary=summary,
+        description=description,
+        responses=responses,
+        tags=tags,
+        security=security_for(route),
+        status_code=status,
+    )
+
+
+def registered_routes(app: ApiGatewayResolver) -> set[tuple[str, str]]:
+    """(method, path in table syntax) of every route the resolver serves."""
+    # Powertools keeps its routes in these two lists; this is the only place that reads them.
+    routes = [*app._static_routes, *app._dynamic_routes]
+    return {(r.method.upper(), table_path(r.path)) for r in routes}
+
+
+def methods_for_path(app: ApiGatewayResolver, path: str) -> list[str]:
+    """The methods the resolver serves on a concrete path (for 405 answers)."""
+    routes = [*app._static_routes, *app._dynamic_routes]
+    return sorted({r.method.upper() for r in routes if r.rule.match(path)})

@@ -1,0 +1,175 @@
+"""Session routes: create, list one's own, read, change (status, title, muted), end."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.metrics import MetricUnit
+
+from session_runtime import notify
+from session_runtime.observability import logger, metrics
+from session_runtime.runtime import get_runtime
+from session_schema.errors import InvalidTransition, ValidationFailed
+from session_schema.status import SessionStatus, require_transition
+
+from .identity import Caller, current_caller, is_owner, require_owner, signed_in
+from .params import DEFAULT_LIMIT, Cursor, IdempotencyKey, Limit, SessionIdPath, session_id
+from .routing import api_route
+from .schemas import (
+    CreateSessionRequest,
+    SessionOwnerView,
+    SessionPage,
+    SessionPublicView,
+    UpdateSessionRequest,
+)
+
+router = Router()
+TAGS = ["sessions"]
+REPLAY_HEADER = "Idempotent-Replayed"
+
+
+@api_route(
+    router,
+    "POST /sessions",
+    summary="Create a session",
+    status=201,
+    model=SessionOwnerView,
+    errors=(415, 422),
+    tags=TAGS,
+    description=(
+        "Creates a session owned by the caller and returns it with its shareable ID. With an "
+        "`Idempotency-Key` header, repeating the request returns the same session (201, same body, "
+        f"`{REPLAY_HEADER}: true`); the same key with a different body is 422 IDEMPOTENCY_KEY_REUSED."
+    ),
+)
+def create_session(
+    caller: Annotated[Caller, Depends(signed_in)],
+    body: CreateSessionRequest | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Response[SessionOwnerView]:
+    runtime = get_runtime()
+    settings = runtime.settings
+    body = body or CreateSessionRequest()
+    max_listeners = body.maxListeners
+    if max_listeners is None:
+        max_listeners = min(settings.default_max_listeners, settings.max_listeners_limit)
+    elif max_listeners > settings.max_listeners_limit:
+        raise ValidationFailed("maxListeners", f"must be between 1 and {settings.max_listeners_limit}")
+    session, created = runtime.store.create_session(
+        owner_id=caller.user_id,
+        title=body.title if body.title is not None else "",
+        source_language=body.sourceLanguage or "en",
+        max_listeners=max_listeners,
+        idempotency_key=idempotency_key,
+        idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
+    )
+    logger.append_keys(sessionId=session.sessionId)
+    if created:
+        metrics.add_metric(name="SessionCreated", unit=MetricUnit.Count, value=1)
+        logger.info("session created", extra={"maxListeners": max_listeners})
+    else:
+        logger.info("idempotent create replayed")
+    return Response(
+        status_code=201,
+        content_type=content_types.APPLICATION_JSON,
+        body=session.owner_view(),
+        headers={REPLAY_HEADER: "false" if created else "true"},
+    )
+
+
+@api_route(router, "GET /sessions", summary="The caller's sessions, newest first", model=SessionPage, tags=TAGS)
+def list_sessions(
+    caller: Annotated[Caller, Depends(signed_in)],
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> SessionPage:
+    page = get_runtime().store.list_user_sessions(caller.user_id, limit=limit, cursor=cursor)
+    return {"items": [s.owner_view() for s in page.items], "nextCursor": page.next_cursor}  # type: ignore[return-value]
+
+
+@api_route(
+    router,
+    "GET /sessions/{sessionId}",
+    summary="A session: the public view, or the owner's view for its owner",
+    model=SessionOwnerView | SessionPublicView,
+    errors=(404,),
+    tags=TAGS,
+    description="Anyone may read the public view. With the owner's bearer token the answer is the owner's view.",
+)
+def get_session(
+    sessionId: SessionIdPath,  # noqa: N803 - the path parameter's name
+    caller: Annotated[Caller | None, Depends(current_caller)],
+) -> SessionOwnerView | SessionPublicView:
+    session = get_runtime().store.get_session(session_id(sessionId), consistent=True)  # read-your-writes
+    return session.owner_view() if is_owner(session, caller) else session.public_view()  # type: ignore[return-value]
+
+
+@api_route(
+    router,
+    "PATCH /sessions/{sessionId}",
+    summary="Change a session's status, title or muted flag",
+    model=SessionOwnerView,
+    errors=(403, 404, 409, 410, 415),
+    tags=TAGS,
+    description=(
+        "Owner only. `status` moves `active <-> paused` or to `ended` (409 INVALID_TRANSITION otherwise, "
+        "naming both states); `title`/`muted` change a joinable session (410 once ended). Every change is "
+        "sent to connected clients as `sessionUpdated` (`sessionEnded`, then listeners disconnected, on end)."
+    ),
+)
+def update_session(
+    sessionId: SessionIdPath,  # noqa: N803
+    body: UpdateSessionRequest,
+    caller: Annotated[Caller, Depends(signed_in)],
+) -> SessionOwnerView:
+    runtime = get_runtime()
+    sid = session_id(sessionId)
+    session = runtime.store.get_session(sid, consistent=True)
+    require_owner(session, caller)
+    target = SessionStatus(body.status) if body.status is not None else None
+    if target is not None:
+        # Judge the move before writing anything, so a refused transition changes nothing at all.
+        require_transition(session.status, target)
+    after = session
+    if body.title is not None or body.muted is not None:
+        _, after = runtime.store.update_session(sid, title=body.title, muted=body.muted)
+    if target is not None:
+        _, after = runtime.store.change_status(sid, target, ended_ttl_days=runtime.settings.ended_session_ttl_days)
+        logger.info("session status changed", extra={"from": session.status.value, "to": target.value})
+    notify.session_changed(runtime.fanout, after)
+    return after.owner_view()  # type: ignore[return-value]
+
+
+@api_route(
+    router,
+    "DELETE /sessions/{sessionId}",
+    summary="End a session",
+    status=204,
+    errors=(403, 404),
+    tags=TAGS,
+    description=(
+        "Owner only. Ends the session; every connection gets `sessionEnded` and listeners are "
+        "disconnected. Repeatable: ending an ended session is 204 again and re-sends `sessionEnded` to "
+        "any connection still registered."
+    ),
+)
+def end_session(
+    sessionId: SessionIdPath,  # noqa: N803
+    caller: Annotated[Caller, Depends(signed_in)],
+) -> None:
+    runtime = get_runtime()
+    sid = session_id(sessionId)
+    session = runtime.store.get_session(sid, consistent=True)
+    require_owner(session, caller)
+    ended = session
+    if session.status is not SessionStatus.ENDED:
+        try:
+            _, ended = runtime.store.change_status(sid, SessionStatus.ENDED, ended_ttl_days=runtime.settings.ended_session_ttl_days)
+            logger.info("session ended", extra={"from": session.status.value})
+        except InvalidTransition:  # ended by someone else in the meantime: the same outcome
+            ended = runtime.store.get_session(sid, consistent=True)
+    notify.session_changed(runtime.fanout, ended)
+    return Response(status_code=204)  # type: ignore[return-value]

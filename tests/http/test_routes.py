@@ -1,0 +1,142 @@
+"""The handler serves exactly the route table, documents every route, and reads real v2 events."""
+
+from __future__ import annotations
+
+import pytest
+
+from http_session_handler.app import app
+from http_session_handler.routing import BEARER_SCHEME, registered_routes
+from session_schema.routes import HTTP_ROUTES, OPTIONAL_AUTH_PATHS
+
+# Routes of the table this handler does not serve yet. The artifact routes come with
+# `http_session_handler/artifacts.py` (included by app.py when present): whoever adds it empties this set.
+ARTIFACT_ROUTES_NOT_YET_SERVED: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("POST", "/sessions/{sessionId}/artifacts"),
+        ("GET", "/sessions/{sessionId}/artifacts"),
+        ("PATCH", "/sessions/{sessionId}/artifacts/{artifactId}"),
+        ("DELETE", "/sessions/{sessionId}/artifacts/{artifactId}"),
+    }
+)
+TABLE = {(r.method, r.path) for r in HTTP_ROUTES}
+SAMPLE_BODIES = {
+    "PATCH /sessions/{sessionId}": {"muted": True},
+    "POST /sessions/{sessionId}/messages": {"text": "hello"},
+    "POST /sessions/{sessionId}/artifacts": {"kind": "image", "contentType": "image/png", "fileName": "a.png"},
+    "PATCH /sessions/{sessionId}/artifacts/{artifactId}": {"status": "processing"},
+}
+SERVED_SIGNED_IN = [r for r in HTTP_ROUTES if r.auth and (r.method, r.path) not in ARTIFACT_ROUTES_NOT_YET_SERVED]
+
+
+def concrete(path: str, session_id: str) -> str:
+    return path.replace("{sessionId}", session_id).replace("{artifactId}", "art_01JABCDEFGHJKMNPQRSTVWXYZ0")
+
+
+def test_the_resolver_serves_exactly_the_route_table():
+    served = registered_routes(app)
+    assert served == TABLE - ARTIFACT_ROUTES_NOT_YET_SERVED, (
+        f"missing: {sorted(TABLE - ARTIFACT_ROUTES_NOT_YET_SERVED - served)}; "
+        f"not in the table: {sorted(served - TABLE)}"
+    )
+
+
+def test_routes_marked_not_yet_served_are_really_table_routes():
+    assert ARTIFACT_ROUTES_NOT_YET_SERVED <= TABLE
+
+
+@pytest.mark.parametrize("route", SERVED_SIGNED_IN, ids=lambda r: r.route_key)
+def test_every_signed_in_route_refuses_an_anonymous_caller_before_judging_its_input(api, route):
+    session = api.create("alice")
+    body = {"text": "x"} if route.method in ("POST", "PATCH") else None
+    answer = api.call(route.method, concrete(route.path, session["sessionId"]), body=body)
+    assert answer.status == 401, answer.raw_body
+    assert answer.error["code"] == "UNAUTHORIZED"
+    assert answer.headers.get("WWW-Authenticate", "").startswith("Bearer")
+
+
+@pytest.mark.parametrize("route", SERVED_SIGNED_IN, ids=lambda r: r.route_key)
+def test_without_authorizer_claims_a_valid_bearer_token_still_identifies_the_caller(api, route):
+    """An API wired without the JWT authorizer fails closed: the handler verifies the token itself."""
+    session = api.create("alice")
+    path = concrete(route.path, session["sessionId"])
+    body = SAMPLE_BODIES.get(route.route_key)
+    answer = api.call(route.method, path, body=body, token=api.token("alice"))
+    assert answer.status not in (401, 403) and answer.status < 500, answer.raw_body
+    forged = api.call(route.method, path, body=body, token=api.token("alice") + "x")
+    assert forged.status == 401 and forged.error["code"] == "UNAUTHORIZED"
+
+
+def test_anonymous_routes_need_no_identity(api):
+    assert api.call("GET", "/health").status == 200
+    assert api.call("GET", "/openapi.json").status == 200
+    session = api.create("alice")
+    for path in OPTIONAL_AUTH_PATHS:
+        assert api.call("GET", concrete(path, session["sessionId"])).status == 200
+
+
+def test_unknown_route_is_404_not_found_and_wrong_method_is_405_with_allow(api):
+    missing = api.call("GET", "/nowhere")
+    assert missing.status == 404 and missing.error["code"] == "NOT_FOUND"
+    assert missing.error["requestId"]
+    wrong = api.call("PUT", "/sessions", user="alice", body={})
+    assert wrong.status == 405 and wrong.error["code"] == "METHOD_NOT_ALLOWED"
+    assert set(wrong.headers["Allow"].split(", ")) == {"GET", "POST"}
+
+
+# ------------------------------------------------------------------ OpenAPI
+
+
+@pytest.fixture
+def document(api):
+    answer = api.call("GET", "/openapi.json")
+    assert answer.status == 200
+    assert answer.headers["Content-Type"] == "application/json"
+    return answer.body
+
+
+def test_openapi_lists_every_served_route_with_its_answers_and_security(document):
+    assert document["info"]["title"] == "Live Sessions API"
+    documented = {(m.upper(), p) for p, ops in document["paths"].items() for m in ops}
+    assert documented == registered_routes(app)
+    by_key = {r.route_key: r for r in HTTP_ROUTES}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            route = by_key[f"{method.upper()} {path}"]
+            responses = operation["responses"]
+            successes = [code for code in responses if code.startswith("2")]
+            assert len(successes) == 1, (route.route_key, responses.keys())
+            if successes[0] != "204":
+                assert "schema" in responses[successes[0]]["content"]["application/json"], route.route_key
+            for code in ("400", "500"):
+                assert responses[code]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}
+            assert "422" not in responses or route.route_key == "POST /sessions"
+            if route.auth:
+                assert operation["security"] == [{BEARER_SCHEME: []}]
+                assert "401" in responses
+            elif route.path in OPTIONAL_AUTH_PATHS:
+                assert {BEARER_SCHEME: []} in operation["security"]
+            else:
+                assert "security" not in operation
+            if "{sessionId}" in path:
+                names = [p["name"] for p in operation.get("parameters", []) if p["in"] == "path"]
+                assert "sessionId" in names
+
+
+def test_openapi_documents_request_bodies_and_the_bearer_scheme(document):
+    schemes = document["components"]["securitySchemes"]
+    assert schemes[BEARER_SCHEME]["type"] == "http" and schemes[BEARER_SCHEME]["scheme"] == "bearer"
+    schemas = document["components"]["schemas"]
+    create = schemas["CreateSessionRequest"]
+    assert create["additionalProperties"] is False
+    assert create["properties"]["title"]["anyOf"][0]["maxLength"] == 200
+    assert schemas["UpdateSessionRequest"]["properties"]["status"]["anyOf"][0]["enum"] == ["active", "paused", "ended"]
+    assert schemas["PostMessageRequest"]["properties"]["text"]["maxLength"] == 4000
+    for method, path in (("post", "/sessions"), ("patch", "/sessions/{sessionId}"), ("post", "/sessions/{sessionId}/messages")):
+        body = document["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+        assert "#/components/schemas/" in str(body)
+    params = {p["name"]: p for p in document["paths"]["/sessions"]["get"]["parameters"]}
+    assert params["limit"]["schema"]["maximum"] == 100 and params["limit"]["schema"]["minimum"] == 1
+    headers = {p["name"] for p in document["paths"]["/sessions"]["post"]["parameters"] if p["in"] == "header"}
+    assert headers == {"Idempotency-Key"} or headers == {"idempotency-key"}
+    # Powertools' own validation shapes are not what this API answers, so they are not documented.
+    assert not {"HTTPValidationError", "ValidationError"} & set(schemas)
