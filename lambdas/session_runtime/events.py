@@ -52,7 +52,7 @@ def speaker_disconnected(session_id: str) -> dict[str, Any]:
 
 
 def artifact_updated(artifact: Artifact) -> dict[str, Any]:
-    return {"type": "artifactUpdated", "artifact": artifact.view()}
+    return {"type": "artifactUpdated", "artifact": artifact.public_view()}
 
 
 def error(code: str, message: str, **details: Any) -> dict[str, Any]:

@@ -6,7 +6,8 @@ mute, unmute, end, sendMessage):
 - a joinable session that changed: every connection gets `sessionUpdated`;
 - an ended session: every connection gets `sessionEnded`, then the listeners are disconnected (the
   speaker keeps its connection to see the end; its own leave unregisters it);
-- a stored message: every connection gets `message`.
+- a stored message: every connection gets `message`;
+- an artifact whose status changed: every connection gets `artifactUpdated` (public view).
 
 These run after the write has succeeded. A failure to notify is logged and counted, never raised: the
 state change happened, so the caller's answer must say so (a client retrying a write that succeeded
@@ -19,7 +20,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from session_schema.models import Connection, Message, Session
+from session_schema.models import Artifact, Connection, Message, Session
 
 from . import events
 from .fanout import Fanout, FanoutResult
@@ -39,6 +40,10 @@ def session_changed(fanout: Fanout, session: Session) -> FanoutResult | None:
 
 def message_stored(fanout: Fanout, message: Message) -> FanoutResult | None:
     return _send(fanout, message.sessionId, events.message(message))
+
+
+def artifact_changed(fanout: Fanout, artifact: Artifact) -> FanoutResult | None:
+    return _send(fanout, artifact.sessionId, events.artifact_updated(artifact))
 
 
 def _send(fanout: Fanout, session_id: str, payload: dict[str, Any], **options: Any) -> FanoutResult | None:

@@ -34,7 +34,12 @@ class Runtime:
 
     @cached_property
     def management(self) -> Any:
-        return boto3.client("apigatewaymanagementapi", endpoint_url=self.settings.ws_callback_url, config=_MANAGEMENT_CONFIG)
+        # One pooled connection per fan-out thread: with urllib3's default of 10, a 16-thread fan-out
+        # discards connections and opens (TLS) new ones on every page.
+        pool = Config(max_pool_connections=self.settings.fanout_concurrency)
+        return boto3.client(
+            "apigatewaymanagementapi", endpoint_url=self.settings.ws_callback_url, config=_MANAGEMENT_CONFIG.merge(pool)
+        )
 
     @cached_property
     def fanout(self) -> Fanout:

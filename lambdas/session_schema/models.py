@@ -118,7 +118,12 @@ class Artifact(Record):
     processingMs: Annotated[int, Field(ge=0)] | None = None
 
     def view(self) -> dict[str, object]:
+        """What the owner sees."""
         return self.model_dump(mode="json", exclude={"schemaVersion", "ownerId"})
+
+    def public_view(self) -> dict[str, object]:
+        """What every connection of the session may see: no storage path (it carries the owner's ID)."""
+        return self.model_dump(mode="json", exclude={"schemaVersion", "ownerId", "objectKey"})
 
 
 class IdempotencyRecord(Record):

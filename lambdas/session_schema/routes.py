@@ -69,3 +69,11 @@ WS_ROUTES: tuple[WebSocketRoute, ...] = (
     WebSocketRoute("$default", returns_response=True),
     *(WebSocketRoute(action, returns_response=True) for action in WS_ACTIONS),
 )
+
+
+# CORS of the HTTP API: the CDK stack configures API Gateway with these, the local stack answers with them.
+# Bearer tokens, never cookies: any origin may call, and credentials are not "allowed".
+HTTP_CORS_ALLOW_ORIGINS: tuple[str, ...] = ("*",)
+HTTP_CORS_ALLOW_METHODS: tuple[str, ...] = ("GET", "POST", "PATCH", "DELETE", "OPTIONS")
+HTTP_CORS_ALLOW_HEADERS: tuple[str, ...] = ("Authorization", "Content-Type", "Idempotency-Key")
+HTTP_CORS_MAX_AGE_SECONDS = 3600

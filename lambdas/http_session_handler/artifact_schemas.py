@@ -1,0 +1,85 @@
+"""Request and response bodies of the artifact routes (same rules as schemas.py: strict, closed models).
+
+The field rules (kind, contentType, fileName, error length) are the `Artifact` record's own, so a body
+this API accepts is always one the store can write and `storage.artifact_object_key` can place.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, get_args
+
+from pydantic import Field, StringConstraints
+
+from session_schema.models import Artifact, ArtifactKind, ContentType, FileName
+from session_schema.status import ArtifactStatus
+
+from .schemas import RequestBody, ResponseBody
+
+ArtifactStatusValue = Literal[tuple(s.value for s in ArtifactStatus)]  # type: ignore[valid-type]
+# The record's own limit on `error` (its annotation is `Annotated[str, max_length] | None`).
+ERROR_MAX: int = next(
+    m.max_length
+    for arg in get_args(Artifact.model_fields["error"].annotation)
+    for m in getattr(arg, "__metadata__", ())
+    if getattr(m, "max_length", None)
+)
+ARTIFACT_ID_PATTERN = r"^art_[0-9A-Z]{26}$"
+
+
+class CreateArtifactRequest(RequestBody):
+    kind: ArtifactKind = Field(description="what the file is (`image`, `frames`, `recording`...): a path segment")
+    contentType: ContentType = Field(description="the MIME type the upload must be sent with, e.g. `image/png`")
+    fileName: FileName = Field(description="the file's name, kept as the last segment of the object key")
+    sizeBytes: Annotated[int, Field(ge=1)] | None = Field(
+        None,
+        description="optional: the exact size of the file. Given, the upload must be exactly this size and a size "
+        "over MAX_UPLOAD_BYTES is refused here; omitted, the upload may be 1..MAX_UPLOAD_BYTES bytes",
+    )
+
+
+class UpdateArtifactRequest(RequestBody):
+    """A status change along `pending -> processing -> completed|failed`, `pending -> failed`."""
+
+    status: ArtifactStatusValue
+    error: Annotated[str, StringConstraints(min_length=1, max_length=ERROR_MAX)] | None = Field(
+        None, description="why processing failed; only with `status: failed`"
+    )
+
+
+class ArtifactView(ResponseBody):
+    """`Artifact.view()`: everything but the owner's ID and the schema version."""
+
+    artifactId: str
+    sessionId: str
+    kind: str
+    contentType: str
+    fileName: str
+    objectKey: str = Field(description="`<ownerId>/<sessionId>/<kind>/<artifactId>/<fileName>`")
+    status: ArtifactStatusValue
+    error: str | None
+    createdAt: int
+    updatedAt: int
+    processingStartedAt: int | None
+    completedAt: int | None
+    processingMs: int | None
+
+
+class UploadView(ResponseBody):
+    """A presigned S3 POST: send `fields` (in this order) then the file as a `multipart/form-data` form to `url`."""
+
+    method: Literal["POST"]
+    url: str
+    fields: dict[str, str] = Field(description="form fields to send before the file part (named `file`)")
+    headers: dict[str, str] = Field(description="extra request headers (none: the form carries everything)")
+    expiresAt: int = Field(description="epoch ms after which S3 refuses the upload")
+    maxBytes: int = Field(description="largest accepted file (the exact size when `sizeBytes` was given)")
+
+
+class CreatedArtifact(ResponseBody):
+    artifact: ArtifactView
+    upload: UploadView
+
+
+class ArtifactPage(ResponseBody):
+    items: list[ArtifactView]
+    nextCursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")

@@ -1,0 +1,231 @@
+"""Artifact routes: a presigned upload under the session's one storage prefix, the owner's listing, status
+changes told to connected clients, and delete.
+
+Rules:
+
+- Owner only. Another user's session is FORBIDDEN for the writes (POST, PATCH, DELETE) and
+  SESSION_NOT_FOUND for the listing (a private view); an unknown session is SESSION_NOT_FOUND.
+- Allowed whatever the session's status: a recording is often uploaded, processed and read after the
+  session has ended, so artifacts of an ended session can still be created, changed, listed and deleted.
+- The object key is `storage.artifact_object_key(ownerId, sessionId, kind, artifactId, fileName)`, built
+  once at create and kept on the record (`objectKey`); every later use reads it from there.
+- The upload is a presigned S3 POST, not a PUT: its signed policy pins the exact key, the declared
+  `Content-Type` and a `content-length-range` (1..MAX_UPLOAD_BYTES, or exactly `sizeBytes` when given), and
+  it expires after UPLOAD_URL_EXPIRY_SECONDS. A presigned PUT cannot bound the size of what is sent.
+- Status moves follow `pending -> processing -> completed|failed`, `pending -> failed` (409
+  INVALID_TRANSITION naming both states otherwise, also for a repeat of the same state); `error` is only
+  accepted with `failed`. Each change is sent to every connection of the session as `artifactUpdated`,
+  after the write (a failed send is logged and counted, never turned into an error answer).
+- DELETE removes the stored object, then the record; deleting again (or an unknown artifact of an
+  existing session) is 204 again, so a client can retry a delete that timed out.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.metrics import MetricUnit
+
+from session_runtime import notify
+from session_runtime.observability import logger, metrics
+from session_runtime.runtime import Runtime, get_runtime
+from session_schema.errors import ArtifactNotFound, SessionNotFound, ValidationFailed
+from session_schema.ids import new_record_id
+from session_schema.models import Artifact, Session
+from session_schema.status import ArtifactStatus
+from session_schema.storage import artifact_object_key
+
+from .artifact_schemas import (
+    ARTIFACT_ID_PATTERN,
+    ArtifactPage,
+    ArtifactView,
+    CreateArtifactRequest,
+    CreatedArtifact,
+    UpdateArtifactRequest,
+)
+from .identity import Caller, is_owner, require_owner, signed_in
+from .params import DEFAULT_LIMIT, Cursor, Limit, SessionIdPath, session_id
+from .routing import api_route
+
+router = Router()
+TAGS = ["artifacts"]
+UPLOAD_METHOD = "POST"
+
+ArtifactIdPath = Annotated[str, Path(pattern=ARTIFACT_ID_PATTERN, description="`art_` and 26 characters")]
+
+
+def _owned_session(runtime: Runtime, raw_session_id: str, caller: Caller) -> Session:
+    """The caller's session for a write: 404 when unknown, 403 FORBIDDEN when someone else's."""
+    session = runtime.store.get_session(session_id(raw_session_id), consistent=True)
+    require_owner(session, caller)
+    return session
+
+
+@api_route(
+    router,
+    "POST /sessions/{sessionId}/artifacts",
+    summary="Register an artifact and get a presigned upload for it",
+    status=201,
+    model=CreatedArtifact,
+    errors=(403, 404, 415),
+    tags=TAGS,
+    description=(
+        "Owner only; allowed on ended sessions too (recordings are often uploaded after the end). Creates the "
+        "artifact with status `pending` and answers a presigned S3 POST (`upload`) for the key "
+        "`<ownerId>/<sessionId>/<kind>/<artifactId>/<fileName>`: send `upload.fields`, then the file as the "
+        "`file` part, as multipart/form-data to `upload.url` before `upload.expiresAt`. S3 refuses another "
+        "key, another Content-Type than `contentType`, an empty file, and one over `upload.maxBytes`."
+    ),
+)
+def create_artifact(
+    sessionId: SessionIdPath,  # noqa: N803 - the path parameter's name
+    body: CreateArtifactRequest,
+    caller: Annotated[Caller, Depends(signed_in)],
+) -> Response[CreatedArtifact]:
+    runtime = get_runtime()
+    settings = runtime.settings
+    if body.sizeBytes is not None and body.sizeBytes > settings.max_upload_bytes:
+        raise ValidationFailed("sizeBytes", f"must be at most {settings.max_upload_bytes} bytes")
+    session = _owned_session(runtime, sessionId, caller)
+    now = runtime.store.clock()
+    artifact_id = new_record_id("art", now)
+    artifact = Artifact(
+        artifactId=artifact_id,
+        sessionId=session.sessionId,
+        ownerId=session.ownerId,
+        kind=body.kind,
+        contentType=body.contentType,
+        fileName=body.fileName,
+        objectKey=artifact_object_key(session.ownerId, session.sessionId, body.kind, artifact_id, body.fileName),
+        status=ArtifactStatus.PENDING,
+        createdAt=now,
+        updatedAt=now,
+    )
+    upload = _presigned_upload(runtime, artifact, body.sizeBytes, now)  # signing is local: nothing to undo
+    runtime.store.create_artifact(artifact)
+    metrics.add_metric(name="ArtifactCreated", unit=MetricUnit.Count, value=1)
+    logger.info("artifact created", extra={"artifactId": artifact_id, "kind": body.kind, "ended": not session.joinable})
+    return Response(
+        status_code=201,
+        content_type=content_types.APPLICATION_JSON,
+        body={"artifact": artifact.view(), "upload": upload},
+    )
+
+
+def _presigned_upload(runtime: Runtime, artifact: Artifact, size_bytes: int | None, now_ms: int) -> dict[str, Any]:
+    """A presigned POST whose policy allows exactly this key, this Content-Type and this size range."""
+    settings = runtime.settings
+    low, high = (size_bytes, size_bytes) if size_bytes is not None else (1, settings.max_upload_bytes)
+    expires_in = settings.upload_url_expiry_seconds
+    post = runtime.s3.generate_presigned_post(
+        Bucket=settings.artifacts_bucket,
+        Key=artifact.objectKey,  # boto3 adds the exact-match `bucket` and `key` conditions
+        Fields={"Content-Type": artifact.contentType},
+        Conditions=[{"Content-Type": artifact.contentType}, ["content-length-range", low, high]],
+        ExpiresIn=expires_in,
+    )
+    return {
+        "method": UPLOAD_METHOD,
+        "url": post["url"],
+        "fields": post["fields"],
+        "headers": {},
+        "expiresAt": now_ms + expires_in * 1000,
+        "maxBytes": high,
+    }
+
+
+@api_route(
+    router,
+    "GET /sessions/{sessionId}/artifacts",
+    summary="A session's artifacts, newest first",
+    model=ArtifactPage,
+    errors=(404,),
+    tags=TAGS,
+    description=(
+        "Owner only (another user's session answers 404 SESSION_NOT_FOUND, as any private view); an ended "
+        "session's artifacts stay readable. Paginated like `GET /sessions`."
+    ),
+)
+def list_artifacts(
+    sessionId: SessionIdPath,  # noqa: N803
+    caller: Annotated[Caller, Depends(signed_in)],
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> ArtifactPage:
+    store = get_runtime().store
+    sid = session_id(sessionId)
+    session = store.get_session(sid, consistent=True)
+    if not is_owner(session, caller):
+        raise SessionNotFound(sid)  # private: another user's session is indistinguishable from none
+    page = store.list_artifacts(sid, limit=limit, cursor=cursor)
+    return {"items": [a.view() for a in page.items], "nextCursor": page.next_cursor}  # type: ignore[return-value]
+
+
+@api_route(
+    router,
+    "PATCH /sessions/{sessionId}/artifacts/{artifactId}",
+    summary="Move an artifact along its processing lifecycle",
+    model=ArtifactView,
+    errors=(403, 404, 409, 415),
+    tags=TAGS,
+    description=(
+        "Owner only. `status` moves `pending -> processing -> completed|failed` or `pending -> failed`; any other "
+        "move (a repeat included) is 409 INVALID_TRANSITION naming both states. `error` is accepted only with "
+        "`failed`. `processingStartedAt`, `completedAt` and `processingMs` are recorded. Every change is sent to "
+        "the session's connections as `artifactUpdated`. An unknown artifact is 404 ARTIFACT_NOT_FOUND."
+    ),
+)
+def update_artifact(
+    sessionId: SessionIdPath,  # noqa: N803
+    artifactId: ArtifactIdPath,  # noqa: N803
+    body: UpdateArtifactRequest,
+    caller: Annotated[Caller, Depends(signed_in)],
+) -> ArtifactView:
+    target = ArtifactStatus(body.status)
+    if body.error is not None and target is not ArtifactStatus.FAILED:
+        raise ValidationFailed("error", "is only allowed with status failed")
+    runtime = get_runtime()
+    session = _owned_session(runtime, sessionId, caller)
+    before, after = runtime.store.change_artifact_status(session.sessionId, artifactId, target, error=body.error)
+    logger.info(
+        "artifact status changed",
+        extra={"artifactId": artifactId, "from": before.status.value, "to": after.status.value, "processingMs": after.processingMs},
+    )
+    notify.artifact_changed(runtime.fanout, after)
+    return after.view()  # type: ignore[return-value]
+
+
+@api_route(
+    router,
+    "DELETE /sessions/{sessionId}/artifacts/{artifactId}",
+    summary="Delete an artifact and its stored object",
+    status=204,
+    errors=(403, 404),
+    tags=TAGS,
+    description=(
+        "Owner only. Deletes the stored object, then the record. Repeatable: deleting an artifact that is "
+        "already gone is 204 again (404 only for an unknown session)."
+    ),
+)
+def delete_artifact(
+    sessionId: SessionIdPath,  # noqa: N803
+    artifactId: ArtifactIdPath,  # noqa: N803
+    caller: Annotated[Caller, Depends(signed_in)],
+) -> None:
+    runtime = get_runtime()
+    session = _owned_session(runtime, sessionId, caller)
+    try:
+        artifact = runtime.store.get_artifact(session.sessionId, artifactId)
+    except ArtifactNotFound:
+        logger.info("artifact already gone", extra={"artifactId": artifactId})
+        return Response(status_code=204)  # type: ignore[return-value]
+    # The object first: if this fails the record is still there, so a retry finds the key again.
+    # (S3 answers a delete of a missing key with success, so a retry after a half-done delete works.)
+    runtime.s3.delete_object(Bucket=runtime.settings.artifacts_bucket, Key=artifact.objectKey)
+    runtime.store.delete_artifact(session.sessionId, artifactId)
+    logger.info("artifact deleted", extra={"artifactId": artifactId, "status": artifact.status.value})
+    return Response(status_code=204)  # type: ignore[return-value]

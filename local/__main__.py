@@ -1,0 +1,242 @@
+"""`python -m local serve | token | listen | speak` (see local/README.md)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from . import stack as stack_module
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind / to reach (default 127.0.0.1)")
+    parser.add_argument("--http-port", type=int, default=3000, help="HTTP API port (default 3000)")
+    parser.add_argument(
+        "--state-dir", default=stack_module.DEFAULT_STATE_DIR, help="where the issuer key lives (default .local-state)"
+    )
+
+
+def _settings_overrides(pairs: list[str]) -> dict[str, str]:
+    from session_schema.settings import SETTINGS_BY_ENV
+
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or name not in SETTINGS_BY_ENV:
+            raise SystemExit(f"--env {pair!r}: expected NAME=VALUE with a declared setting ({', '.join(SETTINGS_BY_ENV)})")
+        out[name] = value
+    return out
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-5s %(name)-12s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    for noisy in ("werkzeug", "botocore", "boto3", "urllib3", "websockets", "local.ws.protocol"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        if stop.is_set():  # a second Ctrl-C: the user really wants out
+            os._exit(130)
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    local = stack_module.LocalStack(
+        http_port=args.http_port,
+        ws_port=args.ws_port,
+        host=args.host,
+        state_dir=args.state_dir,
+        dynamodb_endpoint=args.dynamodb_endpoint,
+        sweep_interval=args.sweep_interval or None,
+        idle_timeout=args.idle_timeout,
+        max_connection_seconds=args.max_connection_seconds,
+        settings_overrides=_settings_overrides(args.env),
+        dev_logs=args.dev_logs,
+    )
+    try:
+        urls = local.start()
+    except OSError as error:
+        print(f"local stack: cannot start: {error} (is another `make dev` running? try --http-port/--ws-port)", file=sys.stderr)
+        return 1
+    missing = {name: why for name, why in local.handler_status.items() if why}
+    port_flag = "" if args.http_port == 3000 else f" --http-port {args.http_port}"
+    if args.state_dir != stack_module.DEFAULT_STATE_DIR:
+        port_flag += f" --state-dir {args.state_dir}"
+    lines = [
+        "",
+        "Local stack ready",
+        f"  HTTP API:      {urls.http}",
+        f"  WebSocket API: {urls.ws}",
+        f"  Token:         .venv/bin/python -m local token <userId>{port_flag}",
+        f"  Listen:        .venv/bin/python -m local listen <sessionId> --ws-url {urls.ws}",
+        f"  (issuer {urls.issuer}, callback {urls.callback}, AWS {urls.dynamodb})",
+    ]
+    for name, why in missing.items():
+        lines.append(f"  WARNING: handler {name} not available yet: {why}")
+    lines.append("Ctrl-C stops.")
+    print("\n".join(lines), flush=True)
+
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        print("\nstopping the local stack...", file=sys.stderr, flush=True)
+        local.stop()
+    print("local stack stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from .issuer import DEFAULT_AUDIENCE, LocalIssuer
+
+    issuer = LocalIssuer.load_or_create(Path(args.state_dir), stack_module.issuer_url(args.host, args.http_port), DEFAULT_AUDIENCE)
+    extra = {"cognito:groups": args.group} if args.group else None
+    print(issuer.mint(args.user_id, ttl_seconds=args.ttl, token_use="access" if args.access else "id", extra_claims=extra))
+    return 0
+
+
+def _print(message: object) -> None:
+    print(json.dumps(message, ensure_ascii=False), flush=True)
+
+
+def cmd_listen(args: argparse.Namespace) -> int:
+    from .client import Refused, SessionClient
+
+    def on_state(state: str, info: dict) -> None:
+        print(f"[{state}] {json.dumps(info)}", file=sys.stderr, flush=True)
+
+    async def main() -> int:
+        client = SessionClient(args.ws_url, args.session_id, args.token, on_state=on_state)
+        try:
+            await client.open()
+        except Refused as refusal:
+            print(f"refused: {refusal}", file=sys.stderr)
+            return 1
+        except OSError as error:
+            print(f"cannot connect to {args.ws_url}: {error}", file=sys.stderr)
+            return 1
+        _print(client.joined)
+        try:
+            async for message in client:
+                _print(message)
+        except Refused as refusal:
+            print(f"refused on reconnect: {refusal}", file=sys.stderr)
+            return 1
+        finally:
+            await client.close()
+        return 0
+
+    return _run_until_interrupted(main())
+
+
+def cmd_speak(args: argparse.Namespace) -> int:
+    """Read lines from stdin and broadcast each (or store it, with --message); print what arrives."""
+    from .client import Refused, SessionClient
+
+    async def main() -> int:
+        client = SessionClient(args.ws_url, args.session_id, args.token)
+        try:
+            await client.open()
+        except (Refused, OSError) as error:
+            print(f"cannot join: {error}", file=sys.stderr)
+            return 1
+        _print(client.joined)
+
+        async def printer() -> None:
+            async for message in client:
+                _print(message)
+
+        printing = asyncio.get_running_loop().create_task(printer())
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                line = await loop.run_in_executor(None, sys.stdin.readline)
+                if not line:
+                    break
+                text = line.rstrip("\n")
+                if not text:
+                    continue
+                if text.startswith("/") and text[1:] in ("pause", "resume", "mute", "unmute", "end", "ping", "history"):
+                    await client.send(text[1:])
+                elif args.message:
+                    await client.send_message(text)
+                else:
+                    await client.broadcast({"text": text})
+            await asyncio.sleep(0.5)  # let the last answers arrive
+        finally:
+            printing.cancel()
+            await client.close()
+        return 0
+
+    return _run_until_interrupted(main())
+
+
+def _run_until_interrupted(coroutine: object) -> int:
+    try:
+        return asyncio.run(coroutine)  # type: ignore[arg-type]
+    except KeyboardInterrupt:
+        return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m local", description="The live-sessions stack on this machine.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run both APIs, the embedded DynamoDB/S3 and the issuer")
+    _add_common(serve)
+    serve.add_argument("--ws-port", type=int, default=3001, help="WebSocket API port (default 3001)")
+    serve.add_argument("--dynamodb-endpoint", help="use this DynamoDB (e.g. DynamoDB Local) instead of the embedded one")
+    serve.add_argument("--sweep-interval", type=float, default=60, help="seconds between sweeps; 0 disables (default 60)")
+    serve.add_argument("--idle-timeout", type=float, default=600, help="close idle WebSockets after this (default 600)")
+    serve.add_argument(
+        "--max-connection-seconds", type=float, default=7200, help="close any WebSocket after this (default 7200)"
+    )
+    serve.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="override a declared setting")
+    serve.add_argument("--dev-logs", action="store_true", help="pretty-print the handlers' logs (POWERTOOLS_DEV)")
+    serve.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    serve.set_defaults(func=cmd_serve)
+
+    token = sub.add_parser("token", help="print a token the running local stack accepts")
+    token.add_argument("user_id")
+    _add_common(token)
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    token.add_argument("--access", action="store_true", help="an access token (client_id) instead of an ID token")
+    token.add_argument("--group", action="append", help="add a cognito:groups entry")
+    token.set_defaults(func=cmd_token)
+
+    listen = sub.add_parser("listen", help="join a session and print every message (one JSON per line)")
+    listen.add_argument("session_id")
+    listen.add_argument("--ws-url", default="ws://127.0.0.1:3001")
+    listen.add_argument("--token", help="a token (the owner's token joins as the speaker)")
+    listen.set_defaults(func=cmd_listen)
+
+    speak = sub.add_parser("speak", help="join as the speaker and broadcast each line of stdin")
+    speak.add_argument("session_id")
+    speak.add_argument("--ws-url", default="ws://127.0.0.1:3001")
+    speak.add_argument("--token", required=True, help="the session owner's token")
+    speak.add_argument("--message", action="store_true", help="store each line (sendMessage) instead of broadcasting")
+    speak.set_defaults(func=cmd_speak)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""The AWS side of the local stack: an embedded DynamoDB + S3 (moto server), the table and the bucket.
+
+The table is created from `session_schema.keys.TABLE` (the definition the CDK stack deploys), never by
+hand; the bucket gets a CORS rule so a browser can POST to the presigned upload forms the handlers issue.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+import time
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from session_schema.keys import TABLE
+from session_schema.storage import UPLOAD_CORS_HEADERS, UPLOAD_CORS_MAX_AGE_SECONDS, UPLOAD_CORS_METHODS
+
+logger = logging.getLogger("local.aws")
+
+REGION = "us-east-1"
+FAKE_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
+
+# Browsers upload artifacts straight to the presigned form; the same rule as the deployed bucket.
+BUCKET_CORS = {
+    "CORSRules": [
+        {
+            "AllowedMethods": list(UPLOAD_CORS_METHODS),
+            "AllowedOrigins": ["*"],
+            "AllowedHeaders": list(UPLOAD_CORS_HEADERS),
+            "MaxAgeSeconds": UPLOAD_CORS_MAX_AGE_SECONDS,
+        }
+    ]
+}
+
+
+def client(service: str, endpoint_url: str) -> Any:
+    """A boto3 client for the local endpoint with fake credentials (never the developer's real ones)."""
+    return boto3.session.Session(region_name=REGION, **FAKE_CREDENTIALS).client(
+        service, endpoint_url=endpoint_url, config=_CLIENT_CONFIG
+    )
+
+
+class EmbeddedMoto:
+    """moto's server (DynamoDB, S3 and the rest) on a free 127.0.0.1 port, in a daemon thread.
+
+    Requests are applied one at a time. moto's backends are not thread-safe (a TransactWriteItems
+    deep-copies the table while another request mutates it: 500s, and conditions checked against a
+    moving table), while the local stack runs many handlers at once. Serialized, every conditional
+    write and transaction is atomic, as DynamoDB guarantees.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        from moto.server import ThreadedMotoServer
+
+        # werkzeug logs every request moto serves at INFO: noise next to the gateway's own access log.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+        class SerializedMotoServer(ThreadedMotoServer):
+            def _server_entry(self) -> None:  # ThreadedMotoServer's, with the app behind one lock
+                from moto.moto_server.werkzeug_app import (
+                    DomainDispatcherApplication,
+                    MotoRequestHandler,
+                    create_backend_app,
+                )
+                from werkzeug.serving import make_server
+
+                app = _serialized(DomainDispatcherApplication(create_backend_app))
+                self._server = make_server(
+                    self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+                )
+                self._server_ready_event.set()
+                self._server.serve_forever()
+
+        self._server = SerializedMotoServer(ip_address=host, port=port, verbose=False)
+        self.url = ""
+
+    def start(self) -> str:
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.url = f"http://{host}:{port}"
+        # moto keeps its state in module globals: two stacks in one process (tests) share it, which is
+        # why table and bucket creation below accept what already exists.
+        return self.url
+
+    def stop(self) -> None:
+        try:
+            self._server.stop()
+        except Exception:  # noqa: BLE001 - stopping twice, or a server that never started
+            logger.debug("moto server stop failed", exc_info=True)
+
+
+def _serialized(app: Any) -> Any:
+    lock = threading.Lock()
+
+    def serialized_app(environ: dict, start_response: Any) -> list[bytes]:
+        # Read the request body before taking the lock: a slow upload must not hold up the table.
+        stream = environ.get("wsgi.input")
+        if stream is not None:
+            length = environ.get("CONTENT_LENGTH")
+            if length and length.isdigit():
+                environ["wsgi.input"] = io.BytesIO(stream.read(int(length)))
+            elif environ.get("wsgi.input_terminated"):
+                environ["wsgi.input"] = io.BytesIO(stream.read())
+        with lock:
+            result = app(environ, start_response)
+            try:
+                return list(result)  # the whole response is computed under the lock
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+
+    return serialized_app
+
+
+def ensure_table(endpoint_url: str, table_name: str) -> bool:
+    """Create the single table from TABLE if it is missing, then wait until it is ACTIVE. True if created."""
+    ddb = client("dynamodb", endpoint_url)
+    created = False
+    try:
+        ddb.create_table(**TABLE.create_table_kwargs(table_name))
+        created = True
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ResourceInUseException":
+            raise
+    deadline = time.monotonic() + 60
+    while True:
+        status = ddb.describe_table(TableName=table_name)["Table"]["TableStatus"]
+        if status == "ACTIVE":
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"table {table_name} is still {status} after 60 s")
+        time.sleep(0.2)
+    try:
+        ddb.update_time_to_live(
+            TableName=table_name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": TABLE.ttl_attribute},
+        )
+    except ClientError as error:
+        # Already enabled (a reused DynamoDB Local table), or an emulator without TTL: not fatal locally.
+        logger.debug("update_time_to_live: %s", error)
+    return created
+
+
+def ensure_bucket(endpoint_url: str, bucket: str) -> None:
+    s3 = client("s3", endpoint_url)
+    try:
+        s3.create_bucket(Bucket=bucket)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration=BUCKET_CORS)

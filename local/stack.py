@@ -1,0 +1,363 @@
+"""The whole system on one machine: `LocalStack(...).start()` (used by `python -m local serve` and tests).
+
+Start order: bind the HTTP port (the issuer URL and the callback URL contain it), start the embedded
+DynamoDB/S3 and create the table and bucket, start the WebSocket gateway, put the handlers' environment
+(built by `stack_environment`, exactly as the CDK stack builds it) in `os.environ`, import the handlers
+(their cold start), then serve. `stop()` closes the WebSockets (running `$disconnect`), stops the sweep,
+the HTTP server, the handler pool and the embedded services, and restores `os.environ`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from session_schema.settings import stack_environment
+
+from . import aws
+from .http_gateway import CONNECTIONS_PREFIX, ISSUER_PREFIX, GatewayConfig, HttpGateway, JwtAuthorizer, RouteTable
+from .issuer import DEFAULT_AUDIENCE, JWKS_PATH, LocalIssuer
+from .lambdas import TIMEOUT_SECONDS as INTEGRATION_TIMEOUT_SECONDS
+from .lambdas import HandlerSpec, Invoker
+from .ws_gateway import ConnectionRegistry, WsGateway
+
+logger = logging.getLogger("local.stack")
+
+TABLE_NAME = "live-sessions-local"
+BUCKET_NAME = "live-sessions-artifacts-local"
+METRICS_NAMESPACE = "LiveSessionsLocal"
+DEFAULT_STATE_DIR = ".local-state"
+
+
+def public_host(host: str) -> str:
+    """The host clients use to reach a server bound to `host` (a wildcard bind is reached on loopback)."""
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+
+
+def issuer_url(host: str, http_port: int) -> str:
+    """The local issuer's URL: `serve` and `token` must compute the same string, or tokens are refused."""
+    return f"http://{public_host(host)}:{http_port}{ISSUER_PREFIX}"
+
+
+def callback_url(host: str, http_port: int) -> str:
+    """WS_CALLBACK_URL: boto3's apigatewaymanagementapi appends `/@connections/{id}` to this path."""
+    return f"http://{public_host(host)}:{http_port}{CONNECTIONS_PREFIX}"
+
+
+@dataclass(frozen=True)
+class StackUrls:
+    http: str
+    ws: str
+    callback: str
+    issuer: str
+    dynamodb: str
+    s3: str
+
+
+class LocalStack:
+    """Both APIs, the embedded AWS services, the issuer and the sweep, in this process.
+
+    `http_port=0` / `ws_port=0` pick free ports (tests); `state_dir=None` uses a temporary directory
+    that `stop()` removes. Handlers may be given as callables (gateway tests) instead of dotted names.
+    """
+
+    def __init__(
+        self,
+        *,
+        http_port: int = 3000,
+        ws_port: int = 3001,
+        host: str = "127.0.0.1",
+        state_dir: str | os.PathLike[str] | None = DEFAULT_STATE_DIR,
+        dynamodb_endpoint: str | None = None,
+        sweep_interval: float | None = 60,
+        idle_timeout: float = 600,
+        max_connection_seconds: float = 7200,
+        handlers: HandlerSpec | None = None,
+        settings_overrides: Mapping[str, str] | None = None,
+        table_name: str = TABLE_NAME,
+        bucket_name: str = BUCKET_NAME,
+        workers: int = 32,
+        dev_logs: bool = False,
+    ) -> None:
+        self.host = host
+        self.http_port = http_port
+        self.ws_port = ws_port
+        self._temp_state = state_dir is None
+        self.state_dir = Path(tempfile.mkdtemp(prefix="local-stack-")) if state_dir is None else Path(state_dir)
+        self.dynamodb_endpoint = dynamodb_endpoint
+        self.sweep_interval = sweep_interval
+        self.idle_timeout = idle_timeout
+        self.max_connection_seconds = max_connection_seconds
+        self.handlers = handlers or HandlerSpec()
+        self.settings_overrides = dict(settings_overrides or {})
+        self.table_name = table_name
+        self.bucket_name = bucket_name
+        self.workers = workers
+        self.dev_logs = dev_logs
+
+        self.urls: StackUrls | None = None
+        self.issuer: LocalIssuer | None = None
+        self.registry = ConnectionRegistry()
+        self.invoker: Invoker | None = None
+        self.handler_status: dict[str, str | None] = {}
+        self._http: HttpGateway | None = None
+        self._ws: WsGateway | None = None
+        self._moto: aws.EmbeddedMoto | None = None
+        self._sweeper: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._saved_env: dict[str, str | None] | None = None
+        self._started = False
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+
+    def start(self) -> StackUrls:
+        if self._started:
+            raise RuntimeError("this LocalStack is already started")
+        self._started = True
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> StackUrls:
+        self._http = HttpGateway(self.host, self.http_port)
+        http_port = self._http.port
+        issuer = issuer_url(self.host, http_port)
+        self.issuer = LocalIssuer.load_or_create(self.state_dir, issuer, DEFAULT_AUDIENCE)
+
+        if self.dynamodb_endpoint:
+            # Another DynamoDB (e.g. DynamoDB Local); S3 still comes from the embedded moto server.
+            self._moto = aws.EmbeddedMoto()
+            s3_endpoint = self._moto.start()
+            ddb_endpoint = self.dynamodb_endpoint
+        else:
+            self._moto = aws.EmbeddedMoto()
+            ddb_endpoint = s3_endpoint = self._moto.start()
+        created = aws.ensure_table(ddb_endpoint, self.table_name)
+        logger.info("table %s %s at %s", self.table_name, "created" if created else "found", ddb_endpoint)
+        aws.ensure_bucket(s3_endpoint, self.bucket_name)
+
+        self.invoker = Invoker(self.handlers, max_workers=self.workers)
+        invoker = self.invoker
+        self._ws = WsGateway(
+            self.host,
+            self.ws_port,
+            registry=self.registry,
+            executor=invoker.pool,
+            invoke=lambda event: invoker.invoke(self.handlers.connection, event),
+            idle_timeout=self.idle_timeout,
+            max_connection_seconds=self.max_connection_seconds,
+        )
+        ws_port = self._ws.start()
+
+        callback = callback_url(self.host, http_port)
+        self._apply_environment(
+            self.handler_environment(callback=callback, issuer=issuer, ddb_endpoint=ddb_endpoint, s3_endpoint=s3_endpoint)
+        )
+        self._reset_handler_caches()
+        self.handler_status = invoker.preload()
+        self._prewarm_runtime()
+
+        jwks_url = issuer + JWKS_PATH
+        self._http.start(
+            GatewayConfig(
+                routes=RouteTable(),
+                invoke=lambda event: invoker.submit(self.handlers.http, event).result(INTEGRATION_TIMEOUT_SECONDS),
+                authorizer_factory=lambda: JwtAuthorizer(_verifier(issuer, DEFAULT_AUDIENCE, jwks_url)),
+                jwks=self.issuer.jwks,
+                management=self.registry,
+            )
+        )
+        if self.sweep_interval and self.handlers.sweep is not None:
+            self._sweeper = threading.Thread(target=self._sweep_loop, name="sweep", daemon=True)
+            self._sweeper.start()
+
+        host = public_host(self.host)
+        self.urls = StackUrls(
+            http=f"http://{host}:{http_port}",
+            ws=f"ws://{host}:{ws_port}",
+            callback=callback,
+            issuer=issuer,
+            dynamodb=ddb_endpoint,
+            s3=s3_endpoint,
+        )
+        return self.urls
+
+    def stop(self) -> None:
+        """Stop everything this stack started; safe to call more than once and after a failed start."""
+        self._stopping.set()
+        if self._ws is not None:
+            self._ws.stop()  # closes every connection and waits for their $disconnect
+            self._ws = None
+        if self._sweeper is not None:
+            self._sweeper.join(timeout=35)
+            self._sweeper = None
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
+        if self.invoker is not None:
+            self.invoker.shutdown()
+            self.invoker = None
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+        self._restore_environment()
+        self._reset_handler_caches()
+        if self._temp_state:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- helpers for tests and the CLI ---------------------------------------------------------------------
+
+    def mint(self, user_id: str, **kwargs: Any) -> str:
+        """A token the running stack accepts (LocalIssuer.mint's keyword arguments apply)."""
+        if self.issuer is None:
+            raise RuntimeError("start the stack first")
+        return self.issuer.mint(user_id, **kwargs)
+
+    def sever_connection(self, connection_id: str) -> bool:
+        """Make a connection vanish without a close frame or `$disconnect` (a client whose network died)."""
+        return self.registry.sever(connection_id)
+
+    def live_connections(self) -> list[str]:
+        return self.registry.live_ids()
+
+    def run_sweep(self) -> Any:
+        """One sweep now, in the calling thread (tests)."""
+        if self.invoker is None or self.handlers.sweep is None:
+            raise RuntimeError("no sweep handler")
+        return self.invoker.invoke(self.handlers.sweep, scheduled_event())
+
+    # -- the handlers' environment -------------------------------------------------------------------------
+
+    def handler_environment(self, *, callback: str, issuer: str, ddb_endpoint: str, s3_endpoint: str) -> dict[str, str]:
+        env = stack_environment(
+            {
+                "TABLE_NAME": self.table_name,
+                "ARTIFACTS_BUCKET": self.bucket_name,
+                "WS_CALLBACK_URL": callback,
+                "JWT_ISSUER": issuer,
+                "JWT_AUDIENCE": DEFAULT_AUDIENCE,
+            },
+            {"POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE, **self.settings_overrides},
+        )
+        env.update(
+            AWS_ENDPOINT_URL_DYNAMODB=ddb_endpoint,
+            AWS_ENDPOINT_URL_S3=s3_endpoint,
+            AWS_ACCESS_KEY_ID=aws.FAKE_CREDENTIALS["aws_access_key_id"],
+            AWS_SECRET_ACCESS_KEY=aws.FAKE_CREDENTIALS["aws_secret_access_key"],
+            AWS_REGION=aws.REGION,
+            AWS_DEFAULT_REGION=aws.REGION,
+            POWERTOOLS_TRACE_DISABLED="true",
+            POWERTOOLS_METRICS_DISABLED="true",  # no EMF blobs on stdout locally
+            POWERTOOLS_DEV="true" if self.dev_logs else "false",
+        )
+        return env
+
+    # Variables that would send a handler's AWS calls somewhere else than the local services.
+    _SCRUBBED = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL", "AWS_DEFAULT_PROFILE")
+
+    def _apply_environment(self, env: Mapping[str, str]) -> None:
+        names = set(env) | set(self._SCRUBBED)
+        self._saved_env = {name: os.environ.get(name) for name in names}
+        for name in self._SCRUBBED:
+            os.environ.pop(name, None)
+        os.environ.update(env)
+
+    def _restore_environment(self) -> None:
+        if self._saved_env is None:
+            return
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env = None
+
+    @staticmethod
+    def _reset_handler_caches() -> None:
+        """Forget a runtime or key set cached by an earlier stack in this process (tests start several)."""
+        import sys
+
+        runtime = sys.modules.get("session_runtime.runtime")
+        if runtime is not None and hasattr(runtime, "get_runtime"):
+            runtime.get_runtime.cache_clear()
+        from session_schema.auth import clear_jwks_cache
+
+        clear_jwks_cache()
+
+    @staticmethod
+    def _prewarm_runtime() -> None:
+        """Build the handlers' clients once, here, as a cold start would.
+
+        In Lambda one invocation runs at a time per process; here many run at once in one process, and
+        boto3's client creation on a shared session is not thread-safe. Creating them before serving
+        keeps the first burst of concurrent requests from racing on it.
+        """
+        try:
+            import boto3
+
+            boto3.setup_default_session()
+            from session_runtime.runtime import get_runtime
+
+            runtime = get_runtime()
+            for name in ("store", "management", "fanout", "s3", "verifier"):
+                getattr(runtime, name, None)
+        except Exception:  # noqa: BLE001 - the handlers will report the same error on use
+            logger.warning("could not prepare the handlers' runtime", exc_info=True)
+
+    def _sweep_loop(self) -> None:
+        assert self.sweep_interval
+        while not self._stopping.wait(self.sweep_interval):
+            invoker = self.invoker
+            if invoker is None or self.handlers.sweep is None:
+                return
+            started = time.monotonic()
+            try:
+                result = invoker.submit(self.handlers.sweep, scheduled_event()).result()
+                logger.info("sweep done in %.0f ms: %s", (time.monotonic() - started) * 1000, _short(result))
+            except Exception as error:  # noqa: BLE001 - a failed sweep is retried at the next interval
+                logger.error("sweep failed: %r", error)
+
+
+def scheduled_event() -> dict[str, Any]:
+    """The EventBridge scheduled event the deployed sweep receives."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": now,
+        "region": aws.REGION,
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/local-sweep"],
+        "detail": {},
+    }
+
+
+def _verifier(issuer: str, audience: str, jwks_url: str) -> Any:
+    from session_schema.auth import TokenVerifier
+
+    return TokenVerifier(issuer, audience, jwks_url)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."

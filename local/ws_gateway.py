@@ -1,0 +1,550 @@
+"""The WebSocket side of the local stack: what API Gateway's WebSocket API does for us.
+
+- the handshake runs `$connect` with a CONNECT event; a non-2xx answer refuses it with that status and
+  the handler's body (the client sees e.g. HTTP 410 with `{"error": {"code": "SESSION_ENDED"...}}`);
+- each frame is routed by `$request.body.action` against `session_schema.routes.WS_ROUTES` (unknown,
+  missing or unparsable -> `$default`) and the route's response, if any, is sent back;
+- a closed connection runs `$disconnect` with a DISCONNECT event (close code and reason included);
+- API Gateway's limits: 32 KB frames, 128 KB messages, the idle timeout and the maximum duration;
+- the live connections form the registry behind the `@connections` management endpoint (POST sends a
+  frame, DELETE closes, GET describes; anything unknown or closed is gone: 410).
+
+Frames of one connection are handled one after the other, so a client that sends A then B sees A's
+effects first (API Gateway may run them concurrently; the handlers must not rely on either).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from session_schema.routes import WS_ROUTE_SELECTION_EXPRESSION, WS_ROUTES
+
+from .http_gateway import ConnectionGone, ManagementBackend
+from .lambdas import TIMEOUT_SECONDS as INTEGRATION_TIMEOUT_SECONDS
+
+logger = logging.getLogger("local.ws")
+
+API_ID = "localws"
+STAGE = "local"
+FRAME_MAX_BYTES = 32 * 1024  # API Gateway: frames up to 32 KB ...
+MESSAGE_MAX_BYTES = 128 * 1024  # ... and messages up to 128 KB
+SEND_TIMEOUT_SECONDS = 5.0  # a client that does not read for this long makes a post fail (429)
+
+_CONNECT, _DISCONNECT, _DEFAULT = "$connect", "$disconnect", "$default"
+_ROUTES = {route.route_key: route for route in WS_ROUTES}
+_SELECTABLE = {key for key in _ROUTES if not key.startswith("$")}
+assert WS_ROUTE_SELECTION_EXPRESSION == "$request.body.action", "the local gateway selects routes by body.action"
+
+Invoke = Callable[[Mapping[str, Any]], Any]
+
+
+def new_connection_id() -> str:
+    """An ID shaped like API Gateway's (16 base64 characters, e.g. `L0SM9cOFvHcCIhw=`)."""
+    return base64.b64encode(os.urandom(11)).decode()
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _request_time(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%d/%b/%Y:%H:%M:%S +0000")
+
+
+def _iso(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def select_route(frame: str | bytes) -> str:
+    """`$request.body.action` route selection: the action's route if there is one, else `$default`."""
+    if isinstance(frame, bytes):
+        return _DEFAULT
+    try:
+        body = json.loads(frame)
+    except ValueError:
+        return _DEFAULT
+    action = body.get("action") if isinstance(body, dict) else None
+    return action if isinstance(action, str) and action in _SELECTABLE else _DEFAULT
+
+
+@dataclass
+class LiveConnection:
+    connection_id: str
+    source_ip: str
+    user_agent: str
+    domain_name: str
+    connected_at: int = field(default_factory=_now_ms)
+    last_active: int = field(default_factory=_now_ms)
+    # connecting: $connect is running (posts are gone, as on API Gateway); accepted: the handshake is
+    # being answered (posts are queued); open; closed.
+    state: str = "connecting"
+    ws: ServerConnection | None = None
+    pending: list[str | bytes] = field(default_factory=list)
+    close_requested: bool = False
+    run_disconnect: bool = True
+    disconnected: bool = False
+    closed_code: int | None = None
+    closed_reason: str = ""
+
+    def context(self, route_key: str, event_type: str, now: int) -> dict[str, Any]:
+        return {
+            "routeKey": route_key,
+            "eventType": event_type,
+            "extendedRequestId": uuid.uuid4().hex[:16] + "=",
+            "requestTime": _request_time(now),
+            "messageDirection": "IN",
+            "stage": STAGE,
+            "connectedAt": self.connected_at,
+            "requestTimeEpoch": now,
+            "identity": {"sourceIp": self.source_ip, "userAgent": self.user_agent},
+            "requestId": uuid.uuid4().hex[:16] + "=",
+            "domainName": self.domain_name,
+            "connectionId": self.connection_id,
+            "apiId": API_ID,
+        }
+
+
+def build_connect_event(conn: LiveConnection, request: Request) -> dict[str, Any]:
+    now = _now_ms()
+    headers: dict[str, str] = {}
+    multi_headers: dict[str, list[str]] = {}
+    for name, value in request.headers.raw_items():
+        headers[name] = value
+        multi_headers.setdefault(name, []).append(value)
+    for name, value in (
+        ("X-Forwarded-For", conn.source_ip),
+        ("X-Forwarded-Port", conn.domain_name.rpartition(":")[2] or "443"),
+        ("X-Forwarded-Proto", "http"),
+    ):
+        headers.setdefault(name, value)
+        multi_headers.setdefault(name, [value])
+    event: dict[str, Any] = {"headers": headers, "multiValueHeaders": multi_headers}
+    query = urlsplit(request.path).query
+    if query:
+        single: dict[str, str] = {}
+        multi: dict[str, list[str]] = {}
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            single[name] = value  # API Gateway keeps the last value in the single-valued map
+            multi.setdefault(name, []).append(value)
+        event["queryStringParameters"] = single
+        event["multiValueQueryStringParameters"] = multi
+    event["requestContext"] = conn.context(_CONNECT, "CONNECT", now)
+    event["isBase64Encoded"] = False
+    return event
+
+
+def build_message_event(conn: LiveConnection, route_key: str, frame: str | bytes) -> dict[str, Any]:
+    now = _now_ms()
+    context = conn.context(route_key, "MESSAGE", now)
+    context["messageId"] = uuid.uuid4().hex[:16] + "="
+    if isinstance(frame, bytes):
+        return {"requestContext": context, "body": base64.b64encode(frame).decode(), "isBase64Encoded": True}
+    return {"requestContext": context, "body": frame, "isBase64Encoded": False}
+
+
+def build_disconnect_event(conn: LiveConnection, code: int | None, reason: str) -> dict[str, Any]:
+    now = _now_ms()
+    context = conn.context(_DISCONNECT, "DISCONNECT", now)
+    context["disconnectStatusCode"] = code if code is not None else 1006
+    context["disconnectReason"] = reason or ""
+    headers = {"Host": conn.domain_name, "x-api-key": "", "X-Forwarded-For": "", "x-restapi": ""}
+    return {
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "requestContext": context,
+        "isBase64Encoded": False,
+    }
+
+
+def _status_of(result: Any) -> int:
+    if isinstance(result, Mapping) and "statusCode" in result:
+        return int(result["statusCode"])
+    return 200
+
+
+def _body_of(result: Any) -> str | None:
+    if isinstance(result, Mapping):
+        if "statusCode" not in result:
+            return json.dumps(result)
+        body = result.get("body")
+        if body is None or body == "":
+            return None
+        if result.get("isBase64Encoded") and isinstance(body, str):
+            return base64.b64decode(body).decode("utf-8", "replace")
+        return body if isinstance(body, str) else json.dumps(body)
+    if result is None:
+        return None
+    return result if isinstance(result, str) else json.dumps(result)
+
+
+def _refusal(status: int, body: str | None) -> Response:
+    payload = (body or "").encode()
+    content_type = "text/plain; charset=utf-8"
+    if payload[:1] in (b"{", b"["):
+        content_type = "application/json"
+    try:
+        from http import HTTPStatus
+
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    headers = Headers(
+        [("Connection", "close"), ("Content-Length", str(len(payload))), ("Content-Type", content_type)]
+    )
+    return Response(status, phrase, headers, payload)
+
+
+class ConnectionRegistry(ManagementBackend):
+    """Live connections by ID. Mutated only on the gateway's loop; the management calls hop onto it."""
+
+    def __init__(self) -> None:
+        self._live: dict[str, LiveConnection] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    # -- used on the loop ----------------------------------------------------------------------------------
+
+    def add(self, conn: LiveConnection) -> None:
+        self._live[conn.connection_id] = conn
+
+    def remove(self, connection_id: str) -> LiveConnection | None:
+        return self._live.pop(connection_id, None)
+
+    def get(self, connection_id: str) -> LiveConnection | None:
+        return self._live.get(connection_id)
+
+    def ids(self) -> list[str]:
+        return [cid for cid, conn in list(self._live.items()) if conn.state == "open"]
+
+    async def _post(self, connection_id: str, data: bytes) -> None:
+        conn = self._live.get(connection_id)
+        if conn is None or conn.state not in ("accepted", "open"):
+            raise ConnectionGone(connection_id)
+        try:
+            message: str | bytes = data.decode("utf-8")
+        except UnicodeDecodeError:
+            message = data
+        if conn.state == "accepted":
+            conn.pending.append(message)
+        else:
+            assert conn.ws is not None
+            try:
+                await asyncio.wait_for(conn.ws.send(message), SEND_TIMEOUT_SECONDS)
+            except ConnectionClosed:
+                raise ConnectionGone(connection_id) from None
+        conn.last_active = _now_ms()
+
+    async def _delete(self, connection_id: str) -> None:
+        conn = self._live.get(connection_id)
+        if conn is None or conn.state not in ("accepted", "open"):
+            raise ConnectionGone(connection_id)
+        if conn.state == "accepted":
+            conn.close_requested = True
+            return
+        assert conn.ws is not None
+        # Like API Gateway: the call returns once the close has started; $disconnect follows.
+        asyncio.get_running_loop().create_task(conn.ws.close(1000, ""))
+
+    async def _sever(self, connection_id: str) -> bool:
+        conn = self._live.pop(connection_id, None)
+        if conn is None:
+            return False
+        conn.run_disconnect = False
+        conn.state = "closed"
+        if conn.ws is not None:
+            conn.ws.transport.abort()
+        return True
+
+    # -- called from other threads (the HTTP gateway's management endpoint, tests) -------------------------
+
+    def _call(self, coroutine: Any, timeout: float = SEND_TIMEOUT_SECONDS + 1) -> Any:
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            coroutine.close()
+            raise ConnectionGone("the WebSocket gateway is not running")
+        return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout)
+
+    def post(self, connection_id: str, data: bytes) -> None:
+        self._call(self._post(connection_id, data))
+
+    def delete(self, connection_id: str) -> None:
+        self._call(self._delete(connection_id))
+
+    def describe(self, connection_id: str) -> dict[str, Any]:
+        conn = self._live.get(connection_id)
+        if conn is None or conn.state not in ("accepted", "open"):
+            raise ConnectionGone(connection_id)
+        return {
+            "connectedAt": _iso(conn.connected_at),
+            "identity": {"sourceIp": conn.source_ip, "userAgent": conn.user_agent},
+            "lastActiveAt": _iso(conn.last_active),
+        }
+
+    def sever(self, connection_id: str) -> bool:
+        """Drop a connection the way a vanished client does: no close frame and no `$disconnect`.
+
+        Its records stay registered; the next post finds it gone (410), which is how handlers learn.
+        """
+        return bool(self._call(self._sever(connection_id)))
+
+    def live_ids(self) -> list[str]:
+        return self._call(self._ids())
+
+    async def _ids(self) -> list[str]:
+        return self.ids()
+
+
+class WsGateway:
+    """The WebSocket API server, in its own thread with its own event loop."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        registry: ConnectionRegistry,
+        executor: Executor,
+        invoke: Invoke,
+        idle_timeout: float = 600,
+        max_connection_seconds: float = 7200,
+    ) -> None:
+        self.host = host
+        self.requested_port = port
+        self.registry = registry
+        self._executor = executor
+        self._invoke = invoke
+        self.idle_timeout = idle_timeout
+        self.max_connection_seconds = max_connection_seconds
+        self.port = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: Server | None = None
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+        self._start_error: BaseException | None = None
+        self._stop: asyncio.Event | None = None
+        self._reapers: set[asyncio.Task] = set()
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+
+    def start(self) -> int:
+        self._thread = threading.Thread(target=self._run, name="ws-gateway", daemon=True)
+        self._thread.start()
+        self._started.wait(30)
+        if self._start_error is not None:
+            raise self._start_error
+        if not self.port:
+            raise RuntimeError("the WebSocket gateway did not start")
+        return self.port
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._main())
+        except BaseException as error:  # noqa: BLE001 - reported to start()
+            self._start_error = error
+            self._started.set()
+        finally:
+            loop.close()
+
+    async def _main(self) -> None:
+        self._stop = asyncio.Event()
+        self._server = await serve(
+            self._handle,
+            self.host,
+            self.requested_port,
+            process_request=self._process_request,
+            compression=None,  # API Gateway does not negotiate permessage-deflate
+            max_size=(MESSAGE_MAX_BYTES, FRAME_MAX_BYTES),
+            ping_interval=None,  # API Gateway does not ping clients; a vanished one is found by a send
+            open_timeout=40,  # $connect may include a cold start
+            close_timeout=5,
+            logger=logging.getLogger("local.ws.protocol"),
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        self.registry.loop = asyncio.get_running_loop()
+        self._started.set()
+        await self._stop.wait()
+        self._server.close(code=1001, reason="Going away")
+        try:
+            await asyncio.wait_for(self._server.wait_closed(), 35)
+        except TimeoutError:
+            logger.warning("some connections did not finish $disconnect in time")
+        for task in list(self._reapers):
+            task.cancel()
+
+    def stop(self) -> None:
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(stop.set)
+            except RuntimeError:
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout=45)
+
+    # -- handshake -----------------------------------------------------------------------------------------
+
+    async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        peer = connection.remote_address or ("127.0.0.1", 0)
+        conn = LiveConnection(
+            connection_id=new_connection_id(),
+            source_ip=str(peer[0]),
+            user_agent=request.headers.get("User-Agent", ""),
+            domain_name=request.headers.get("Host", f"{self.host}:{self.port}"),
+        )
+        self.registry.add(conn)
+        started = time.monotonic()
+        try:
+            result = await self._run_handler(build_connect_event(conn, request))
+            status, body = _status_of(result), _body_of(result)
+        except Exception as error:  # noqa: BLE001 - a crash in $connect is a 500 handshake on API Gateway
+            logger.error("$connect failed: %r", error, exc_info=not _quiet(error))
+            status, body = 500, json.dumps({"message": "Internal server error"})
+        path = urlsplit(request.path)
+        if not 200 <= status < 300:
+            self.registry.remove(conn.connection_id)
+            logger.info(
+                "WS connect %s%s -> %d refused (%.0f ms) %s",
+                path.path,
+                _redact(path.query),
+                status,
+                (time.monotonic() - started) * 1000,
+                (body or "")[:200],
+            )
+            return _refusal(status, body)
+        conn.state = "accepted"
+        connection.local_conn = conn  # type: ignore[attr-defined]
+        reaper = asyncio.get_running_loop().create_task(self._reap_if_never_opened(conn, connection))
+        self._reapers.add(reaper)
+        reaper.add_done_callback(self._reapers.discard)
+        logger.info(
+            "WS connect %s%s -> %s (%.0f ms)",
+            path.path,
+            _redact(path.query),
+            conn.connection_id,
+            (time.monotonic() - started) * 1000,
+        )
+        return None
+
+    async def _reap_if_never_opened(self, conn: LiveConnection, connection: ServerConnection) -> None:
+        """A connection whose $connect passed but whose handshake then failed still gets its $disconnect."""
+        await asyncio.shield(connection.connection_lost_waiter)
+        if conn.state == "accepted":
+            self.registry.remove(conn.connection_id)
+            conn.state = "closed"
+            await self._disconnect(conn, 1006, "")
+
+    # -- an open connection --------------------------------------------------------------------------------
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        conn: LiveConnection = ws.local_conn  # type: ignore[attr-defined]
+        conn.ws = ws
+        watchdog = asyncio.get_running_loop().create_task(self._watch(conn, ws))
+        try:
+            # Posts that arrived between $connect and now go first, in order (more may queue meanwhile).
+            while conn.pending:
+                await ws.send(conn.pending.pop(0))
+            conn.state = "open"
+            if conn.close_requested:
+                await ws.close(1000, "")
+            async for frame in ws:
+                conn.last_active = _now_ms()
+                await self._on_frame(conn, ws, frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            watchdog.cancel()
+            if self.registry.get(conn.connection_id) is conn:
+                self.registry.remove(conn.connection_id)
+            was_open = conn.state in ("accepted", "open")
+            conn.state = "closed"
+            if was_open and conn.run_disconnect:
+                code = ws.close_code if ws.close_code is not None else 1006
+                reason = conn.closed_reason or (ws.close_reason or "")
+                await self._disconnect(conn, code, reason)
+
+    async def _on_frame(self, conn: LiveConnection, ws: ServerConnection, frame: str | bytes) -> None:
+        route_key = select_route(frame)
+        event = build_message_event(conn, route_key, frame)
+        started = time.monotonic()
+        try:
+            result = await self._run_handler(event)
+        except Exception as error:  # noqa: BLE001 - API Gateway answers a failed integration like this
+            logger.error("route %s failed: %r", route_key, error, exc_info=not _quiet(error))
+            reply: str | None = json.dumps(
+                {
+                    "message": "Internal server error",
+                    "connectionId": conn.connection_id,
+                    "requestId": event["requestContext"]["requestId"],
+                }
+            )
+        else:
+            reply = _body_of(result) if _ROUTES[route_key].returns_response else None
+        logger.info("WS %-12s %s (%.0f ms)", route_key, conn.connection_id, (time.monotonic() - started) * 1000)
+        if reply is not None:
+            try:
+                await ws.send(reply)
+                conn.last_active = _now_ms()
+            except ConnectionClosed:
+                pass
+
+    async def _watch(self, conn: LiveConnection, ws: ServerConnection) -> None:
+        """API Gateway's idle timeout and maximum connection duration."""
+        while True:
+            now = _now_ms()
+            idle_left = conn.last_active + self.idle_timeout * 1000 - now
+            life_left = conn.connected_at + self.max_connection_seconds * 1000 - now
+            if idle_left <= 0 or life_left <= 0:
+                why = "idle timeout" if idle_left <= 0 else "maximum connection duration"
+                logger.info("WS closing %s: %s", conn.connection_id, why)
+                conn.closed_reason = "Going away"
+                await ws.close(1001, "Going away")
+                return
+            await asyncio.sleep(max(0.05, min(idle_left, life_left) / 1000))
+
+    async def _disconnect(self, conn: LiveConnection, code: int, reason: str) -> None:
+        if conn.disconnected:
+            return
+        conn.disconnected = True
+        try:
+            await self._run_handler(build_disconnect_event(conn, code, reason))
+        except Exception as error:  # noqa: BLE001 - $disconnect is best effort on API Gateway too
+            logger.error("$disconnect failed for %s: %r", conn.connection_id, error, exc_info=not _quiet(error))
+        logger.info("WS disconnect %s (code %s)", conn.connection_id, code)
+
+    async def _run_handler(self, event: Mapping[str, Any]) -> Any:
+        """One invocation on the worker pool, bounded like API Gateway's 29 s integration timeout."""
+        work = asyncio.get_running_loop().run_in_executor(self._executor, self._invoke, event)
+        return await asyncio.wait_for(work, INTEGRATION_TIMEOUT_SECONDS)
+
+
+def _redact(query: str) -> str:
+    """The query for a log line, without the token."""
+    if not query:
+        return ""
+    parts = [(k, "***" if k.lower() in ("token", "access_token", "id_token") else v) for k, v in parse_qsl(query, True)]
+    return "?" + "&".join(f"{k}={v}" for k, v in parts)
+
+
+def _quiet(error: BaseException) -> bool:
+    from .lambdas import HandlerUnavailable
+
+    return isinstance(error, HandlerUnavailable)

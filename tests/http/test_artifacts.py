@@ -1,0 +1,528 @@
+"""Artifact routes through the handler (real v2 events, moto DynamoDB and S3, the captured management API).
+
+Uploads: moto stores whatever a presigned POST sends and checks none of its policy, so `upload()` below
+first judges the form the way S3 does (the SigV4 signature over the policy, its expiration, every
+condition, no form field left uncovered) and only then sends it, with `requests`, to moto's S3. An upload
+refused by the policy therefore never lands, and one the policy allows lands where moto puts it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from session_schema.errors import ArtifactNotFound
+from session_schema.status import ArtifactStatus
+from session_schema.storage import artifact_object_key, artifact_prefix
+
+from tests.conftest import BUCKET_NAME
+
+ARTIFACT_FIELDS = {
+    "artifactId",
+    "sessionId",
+    "kind",
+    "contentType",
+    "fileName",
+    "objectKey",
+    "status",
+    "error",
+    "createdAt",
+    "updatedAt",
+    "processingStartedAt",
+    "completedAt",
+    "processingMs",
+}
+UPLOAD_FIELDS = {"method", "url", "fields", "headers", "expiresAt", "maxBytes"}
+PNG = {"kind": "image", "contentType": "image/png", "fileName": "slide 1.png"}
+# The contract's lifecycle, spelled here independently of session_schema.status.
+LEGAL = {("pending", "processing"), ("processing", "completed"), ("processing", "failed"), ("pending", "failed")}
+STATES = ("pending", "processing", "completed", "failed")
+# How to bring a new (pending) artifact to each state by legal moves.
+PATH_TO = {"pending": [], "processing": ["processing"], "completed": ["processing", "completed"], "failed": ["failed"]}
+
+
+# ------------------------------------------------------------------ S3's POST policy, as S3 judges it
+
+
+def _hmac(key: bytes, text: str) -> bytes:
+    return hmac.new(key, text.encode(), hashlib.sha256).digest()
+
+
+def s3_refusal(url: str, form: dict[str, str], size: int, secret_key: str, now: datetime | None = None) -> str | None:
+    """Why S3 would refuse this browser-based POST upload (None: it would accept it).
+
+    Follows S3's documented checks: the `x-amz-signature` is the SigV4 signature of the base64 policy with
+    the key derived for the credential's date/region/service; the policy has not expired; each condition
+    holds (exact match, `starts-with`, `content-length-range` on the file's size); and every form field
+    except `policy`, `x-amz-signature`, `file` and `x-ignore-*` is named by a condition.
+    """
+    fields = {name.lower(): value for name, value in form.items()}
+    _, date, region, service, terminator = fields["x-amz-credential"].split("/")
+    key = _hmac(_hmac(_hmac(_hmac(f"AWS4{secret_key}".encode(), date), region), service), terminator)
+    expected = hmac.new(key, fields["policy"].encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, fields.get("x-amz-signature", "")):
+        return "SignatureDoesNotMatch"
+    policy = json.loads(base64.b64decode(fields["policy"]))
+    expiration = datetime.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    if (now or datetime.now(UTC)) >= expiration:
+        return "AccessDenied: Policy expired"
+    values = fields | {"bucket": urlparse(url).hostname.split(".")[0]}
+    covered = {"policy", "x-amz-signature", "file"}
+    for condition in policy["conditions"]:
+        if isinstance(condition, dict):
+            ((name, wanted),) = condition.items()
+            operator = "eq"
+        elif condition[0] == "content-length-range":
+            low, high = condition[1], condition[2]
+            if not low <= size <= high:
+                return "EntityTooSmall" if size < low else "EntityTooLarge"
+            continue
+        else:
+            operator, name, wanted = condition
+        name = name.lstrip("$").lower()
+        covered.add(name)
+        actual = values.get(name)
+        if operator == "eq" and actual != wanted:
+            return f"AccessDenied: Policy Condition failed: [eq, ${name}, {wanted}]"
+        if operator == "starts-with" and (actual is None or not actual.startswith(wanted)):
+            return f"AccessDenied: Policy Condition failed: [starts-with, ${name}, {wanted}]"
+    extra = {name for name in fields if name not in covered and not name.startswith("x-ignore-")}
+    if extra:
+        return f"AccessDenied: Extra input fields: {sorted(extra)}"
+    return None
+
+
+def secret_of(client: Any) -> str:
+    return client._request_signer._credentials.get_frozen_credentials().secret_key
+
+
+def upload(s3_client, upload_view: dict[str, Any], content: bytes, **changes: str) -> tuple[int, str]:
+    """Send `content` with the presigned form (plus `changes`, as a client might alter it): (status, why)."""
+    assert upload_view["method"] == "POST" and upload_view["headers"] == {}
+    form = dict(upload_view["fields"]) | changes
+    refusal = s3_refusal(upload_view["url"], form, len(content), secret_of(s3_client))
+    if refusal:
+        return 403 if refusal.startswith(("AccessDenied", "Signature")) else 400, refusal
+    response = requests.post(upload_view["url"], data=form, files={"file": ("upload.bin", content)}, timeout=10)
+    return response.status_code, response.text
+
+
+def bucket_keys(s3_client) -> list[str]:
+    return [o["Key"] for o in s3_client.list_objects_v2(Bucket=BUCKET_NAME).get("Contents", [])]
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def create_artifact(api, sid: str, user: str = "alice", **body: Any) -> dict[str, Any]:
+    answer = api.call("POST", f"/sessions/{sid}/artifacts", user=user, body=PNG | body)
+    assert answer.status == 201, answer.raw_body
+    return answer.body
+
+
+def patch(api, sid: str, artifact_id: str, user: str = "alice", **body: Any):
+    return api.call("PATCH", f"/sessions/{sid}/artifacts/{artifact_id}", user=user, body=body)
+
+
+@pytest.fixture
+def clock(api):
+    """A controlled store clock (ms): `clock.now` is the time of the next write; `clock.tick(ms)` moves it."""
+
+    class Clock:
+        now = 1_700_000_000_000
+
+        def __call__(self) -> int:
+            return self.now
+
+        def tick(self, ms: int) -> None:
+            self.now += ms
+
+    c = Clock()
+    api.store.clock = c
+    return c
+
+
+# ------------------------------------------------------------------ create and upload
+
+
+def test_create_answers_a_pending_artifact_and_a_presigned_post_for_its_derived_key(api, s3, clock):
+    sid = api.create("alice")["sessionId"]
+    answer = api.call("POST", f"/sessions/{sid}/artifacts", user="alice", body=PNG)
+    assert answer.status == 201, answer.raw_body
+    artifact, up = answer.body["artifact"], answer.body["upload"]
+    assert set(artifact) == ARTIFACT_FIELDS and set(up) == UPLOAD_FIELDS
+    assert artifact["artifactId"].startswith("art_") and len(artifact["artifactId"]) == 30
+    assert artifact["status"] == "pending" and artifact["sessionId"] == sid
+    assert artifact["createdAt"] == artifact["updatedAt"] == clock.now
+    assert artifact["error"] is artifact["completedAt"] is artifact["processingMs"] is None
+    key = artifact_object_key("alice", sid, "image", artifact["artifactId"], "slide 1.png")
+    assert artifact["objectKey"] == key and key.startswith(artifact_prefix("alice", sid, "image"))
+    assert up["fields"]["key"] == key and up["fields"]["Content-Type"] == "image/png"
+    assert up["expiresAt"] == clock.now + 300_000  # UPLOAD_URL_EXPIRY_SECONDS
+    assert up["maxBytes"] == api.runtime.settings.max_upload_bytes
+    policy = json.loads(base64.b64decode(up["fields"]["policy"]))
+    expiration = datetime.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert timedelta(seconds=290) < expiration - datetime.now(UTC) <= timedelta(seconds=300)
+    conditions = policy["conditions"]
+    assert {"key": key} in conditions and {"bucket": BUCKET_NAME} in conditions
+    assert {"Content-Type": "image/png"} in conditions
+    assert ["content-length-range", 1, api.runtime.settings.max_upload_bytes] in conditions
+    stored = api.store.get_artifact(sid, artifact["artifactId"])
+    assert stored.status is ArtifactStatus.PENDING and stored.ownerId == "alice" and stored.view() == artifact
+    assert bucket_keys(s3) == []  # nothing is stored before the client uploads
+
+
+def test_an_upload_with_the_presigned_form_lands_under_the_derived_key_and_nowhere_else(api, s3):
+    sid = api.create("alice")["sessionId"]
+    created = create_artifact(api, sid)
+    status, why = upload(s3, created["upload"], b"\x89PNG fake image bytes")
+    assert status == 204, why
+    key = created["artifact"]["objectKey"]
+    assert bucket_keys(s3) == [key]
+    under_prefix = s3.list_objects_v2(Bucket=BUCKET_NAME, Prefix=f"alice/{sid}/image/")["Contents"]
+    assert [o["Key"] for o in under_prefix] == [key]
+    stored = s3.get_object(Bucket=BUCKET_NAME, Key=key)
+    assert stored["ContentType"] == "image/png" and stored["Body"].read() == b"\x89PNG fake image bytes"
+
+
+def test_the_signed_policy_refuses_another_content_type_key_or_bucket_and_an_altered_policy(api, s3):
+    sid = api.create("alice")["sessionId"]
+    up = create_artifact(api, sid)["upload"]
+    other_key = artifact_object_key("alice", sid, "image", "art_" + "0" * 26, "x.png")
+    attempts = {
+        "content type": {"Content-Type": "text/html"},
+        "key": {"key": other_key},
+        "key elsewhere": {"key": f"bob/{sid}/image/x.png"},
+        "extra field": {"acl": "public-read"},
+        "policy": {"policy": base64.b64encode(json.dumps({"expiration": "2099-01-01T00:00:00Z", "conditions": []}).encode()).decode()},
+    }
+    for name, change in attempts.items():
+        status, why = upload(s3, up, b"data", **change)
+        assert status == 403, (name, why)
+    assert "SignatureDoesNotMatch" in upload(s3, up, b"data", policy=attempts["policy"]["policy"])[1]
+    elsewhere = dict(up, url=up["url"].replace(BUCKET_NAME, "another-bucket"))
+    assert upload(s3, elsewhere, b"data")[0] == 403
+    assert bucket_keys(s3) == []
+    # ...and the untouched form is accepted: the refusals above come from the changes.
+    assert upload(s3, up, b"data")[0] == 204
+
+
+def test_the_policy_bounds_the_size_and_expires(api, s3):
+    api.runtime.settings = api.runtime.settings.model_copy(update={"max_upload_bytes": 16})
+    sid = api.create("alice")["sessionId"]
+    up = create_artifact(api, sid)["upload"]
+    assert up["maxBytes"] == 16
+    assert upload(s3, up, b"")[0] == 400  # EntityTooSmall: an empty upload is no artifact
+    assert upload(s3, up, b"x" * 17) == (400, "EntityTooLarge")
+    later = datetime.now(UTC) + timedelta(seconds=301)
+    assert s3_refusal(up["url"], up["fields"], 4, secret_of(s3), now=later) == "AccessDenied: Policy expired"
+    assert bucket_keys(s3) == []
+    assert upload(s3, up, b"x" * 16)[0] == 204
+
+
+def test_a_declared_size_is_the_exact_size_allowed_and_over_the_limit_is_refused_up_front(api, s3):
+    sid = api.create("alice")["sessionId"]
+    up = create_artifact(api, sid, sizeBytes=5)["upload"]
+    assert up["maxBytes"] == 5
+    assert upload(s3, up, b"1234")[1] == "EntityTooSmall"
+    assert upload(s3, up, b"123456")[1] == "EntityTooLarge"
+    assert upload(s3, up, b"12345")[0] == 204
+    limit = api.runtime.settings.max_upload_bytes
+    too_big = api.call("POST", f"/sessions/{sid}/artifacts", user="alice", body=PNG | {"sizeBytes": limit + 1})
+    assert too_big.status == 400 and too_big.error["field"] == "sizeBytes"
+    assert len(api.store.list_artifacts(sid, limit=10, cursor=None).items) == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("kind", "Images"),
+        ("kind", "a/b"),
+        ("kind", ""),
+        ("contentType", "image"),
+        ("contentType", "text/plain; charset=utf-8"),
+        ("fileName", "../../etc/passwd"),
+        ("fileName", "a/b.png"),
+        ("fileName", ""),
+        ("fileName", "x" * 256),
+        ("sizeBytes", 0),
+        ("sizeBytes", "12"),
+        ("kind", 3),
+    ],
+)
+def test_a_bad_field_is_a_validation_error_naming_it_and_creates_nothing(api, field, value):
+    sid = api.create("alice")["sessionId"]
+    answer = api.call("POST", f"/sessions/{sid}/artifacts", user="alice", body=PNG | {field: value})
+    assert answer.status == 400, answer.raw_body
+    assert (answer.error["code"], answer.error["field"]) == ("VALIDATION_ERROR", field)
+    assert api.store.list_artifacts(sid, limit=10, cursor=None).items == []
+
+
+def test_missing_and_unknown_fields_are_validation_errors(api):
+    sid = api.create("alice")["sessionId"]
+    missing = api.call("POST", f"/sessions/{sid}/artifacts", user="alice", body={"kind": "image", "fileName": "a.png"})
+    assert missing.status == 400 and missing.error["field"] == "contentType"
+    extra = api.call("POST", f"/sessions/{sid}/artifacts", user="alice", body=PNG | {"objectKey": "bob/x"})
+    assert extra.status == 400 and extra.error["field"] == "objectKey"
+
+
+def test_an_ended_session_still_takes_uploads_and_its_artifacts_stay_readable(api, s3):
+    sid = api.create("alice")["sessionId"]
+    before = create_artifact(api, sid)
+    assert api.call("DELETE", f"/sessions/{sid}", user="alice").status == 204
+    after = create_artifact(api, sid, kind="recording", contentType="audio/webm", fileName="talk.webm")
+    assert after["artifact"]["objectKey"].startswith(f"alice/{sid}/recording/")
+    assert upload(s3, after["upload"], b"webm")[0] == 204
+    assert patch(api, sid, after["artifact"]["artifactId"], status="processing").status == 200
+    listed = api.call("GET", f"/sessions/{sid}/artifacts", user="alice")
+    assert listed.status == 200
+    assert {a["artifactId"] for a in listed.body["items"]} == {before["artifact"]["artifactId"], after["artifact"]["artifactId"]}
+
+
+# ------------------------------------------------------------------ who may
+
+
+def test_another_user_can_neither_see_nor_touch_the_artifacts(api, s3):
+    sid = api.create("alice")["sessionId"]
+    created = create_artifact(api, sid)
+    aid = created["artifact"]["artifactId"]
+    assert upload(s3, created["upload"], b"img")[0] == 204
+
+    listed = api.call("GET", f"/sessions/{sid}/artifacts", user="bob")
+    assert listed.status == 404 and listed.error["code"] == "SESSION_NOT_FOUND"
+    for method, path, body in (
+        ("POST", f"/sessions/{sid}/artifacts", PNG),
+        ("PATCH", f"/sessions/{sid}/artifacts/{aid}", {"status": "processing"}),
+        ("DELETE", f"/sessions/{sid}/artifacts/{aid}", None),
+    ):
+        answer = api.call(method, path, user="bob", body=body)
+        assert answer.status == 403 and answer.error["code"] == "FORBIDDEN", (method, answer.raw_body)
+    assert [a.view() for a in api.store.list_artifacts(sid, limit=10, cursor=None).items] == [created["artifact"]]
+    assert bucket_keys(s3) == [created["artifact"]["objectKey"]]
+
+
+def test_an_unknown_session_is_404_for_every_artifact_route(api):
+    aid = "art_01JABCDEFGHJKMNPQRSTVWXYZ0"
+    for method, path, body in (
+        ("POST", "/sessions/quiet-river-000/artifacts", PNG),
+        ("GET", "/sessions/quiet-river-000/artifacts", None),
+        ("PATCH", f"/sessions/quiet-river-000/artifacts/{aid}", {"status": "processing"}),
+        ("DELETE", f"/sessions/quiet-river-000/artifacts/{aid}", None),
+    ):
+        answer = api.call(method, path, user="alice", body=body)
+        assert answer.status == 404 and answer.error["code"] == "SESSION_NOT_FOUND", (method, answer.raw_body)
+
+
+def test_an_unknown_artifact_is_404_and_a_malformed_id_is_a_validation_error(api):
+    sid = api.create("alice")["sessionId"]
+    other = api.create("alice")["sessionId"]
+    theirs = create_artifact(api, other)["artifact"]["artifactId"]
+    for aid in ("art_01JABCDEFGHJKMNPQRSTVWXYZ0", theirs):  # an artifact of another session is not this one's
+        answer = patch(api, sid, aid, status="processing")
+        assert answer.status == 404 and answer.error["code"] == "ARTIFACT_NOT_FOUND"
+    for bad in ("art_short", "msg_01JABCDEFGHJKMNPQRSTVWXYZ0", "art_01jabcdefghjkmnpqrstvwxyz0"):
+        answer = patch(api, sid, bad, status="processing")
+        assert answer.status == 400 and answer.error["field"] == "artifactId", bad
+    assert api.store.get_artifact(other, theirs).status is ArtifactStatus.PENDING
+
+
+# ------------------------------------------------------------------ lifecycle
+
+
+@pytest.mark.parametrize("start", STATES)
+@pytest.mark.parametrize("target", STATES)
+def test_every_transition_is_allowed_exactly_when_the_contract_says(api, start, target):
+    sid = api.create("alice")["sessionId"]
+    aid = create_artifact(api, sid)["artifact"]["artifactId"]
+    for step in PATH_TO[start]:
+        assert patch(api, sid, aid, status=step).status == 200
+    answer = patch(api, sid, aid, status=target)
+    stored = api.store.get_artifact(sid, aid)
+    if (start, target) in LEGAL:
+        assert answer.status == 200, answer.raw_body
+        assert answer.body["status"] == target and stored.status.value == target
+        assert answer.body == stored.view()
+    else:
+        assert answer.status == 409, answer.raw_body
+        assert answer.error["code"] == "INVALID_TRANSITION"
+        assert (answer.error["from"], answer.error["to"], answer.error["field"]) == (start, target, "status")
+        assert start in answer.error["message"] and target in answer.error["message"]
+        assert stored.status.value == start  # nothing written
+
+
+def test_processing_time_and_completion_are_recorded(api, clock):
+    sid = api.create("alice")["sessionId"]
+    done = create_artifact(api, sid)["artifact"]["artifactId"]
+    clock.tick(1_000)
+    started = patch(api, sid, done, status="processing").body
+    assert started["processingStartedAt"] == clock.now and started["completedAt"] is None
+    clock.tick(2_500)
+    completed = patch(api, sid, done, status="completed").body
+    assert completed["completedAt"] == completed["updatedAt"] == clock.now
+    assert completed["processingMs"] == 2_500 and completed["error"] is None
+
+    broken = create_artifact(api, sid)["artifact"]["artifactId"]
+    patch(api, sid, broken, status="processing")
+    clock.tick(400)
+    failed = patch(api, sid, broken, status="failed", error="unsupported codec").body
+    assert failed["error"] == "unsupported codec" and failed["processingMs"] == 400
+
+    never = create_artifact(api, sid)["artifact"]["artifactId"]
+    rejected = patch(api, sid, never, status="failed").body
+    assert rejected["completedAt"] == clock.now and rejected["processingMs"] is None
+    assert rejected["error"] == "processing failed"  # a failure always says something
+
+
+def test_error_goes_only_with_failed(api):
+    sid = api.create("alice")["sessionId"]
+    aid = create_artifact(api, sid)["artifact"]["artifactId"]
+    for body in ({"status": "processing", "error": "x"}, {"status": "failed", "error": "x" * 1001}, {"status": "failed", "error": ""}):
+        answer = patch(api, sid, aid, **body)
+        assert answer.status == 400 and answer.error["field"] == "error", body
+    for body in ({}, {"status": "done"}, {"status": None}):
+        answer = patch(api, sid, aid, **body)
+        assert answer.status == 400 and answer.error["field"] == "status", body
+    assert api.store.get_artifact(sid, aid).status is ArtifactStatus.PENDING
+
+
+# ------------------------------------------------------------------ live updates
+
+
+def test_each_status_change_reaches_every_connection_of_the_session_as_artifact_updated(api, management):
+    sid = api.create("alice")["sessionId"]
+    elsewhere = api.create("carol")["sessionId"]
+    api.listen(sid, "speaker-1", role="speaker")
+    api.listen(sid, "listener-1")
+    api.listen(elsewhere, "listener-other")
+    aid = create_artifact(api, sid)["artifact"]["artifactId"]
+    assert not management.sent  # registering an upload is not a status change
+
+    processing = patch(api, sid, aid, status="processing").body
+    completed = patch(api, sid, aid, status="completed").body
+    public = [{k: v for k, v in view.items() if k != "objectKey"} for view in (processing, completed)]
+    expected = [{"type": "artifactUpdated", "artifact": view} for view in public]
+    for conn in ("speaker-1", "listener-1"):
+        assert management.sent[conn] == expected
+        # the storage path starts with the owner's ID, which listeners never see
+        assert all("objectKey" not in m["artifact"] for m in management.sent[conn])
+    assert "listener-other" not in management.sent
+    assert patch(api, sid, aid, status="failed").status == 409
+    assert len(management.sent["listener-1"]) == 2  # a refused move tells nobody anything
+
+
+def test_a_failed_fanout_still_answers_the_change_it_made(api, management, monkeypatch, logs):
+    sid = api.create("alice")["sessionId"]
+    aid = create_artifact(api, sid)["artifact"]["artifactId"]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("connections query failed")
+
+    monkeypatch.setattr(api.runtime.fanout, "send", broken)
+    answer = patch(api, sid, aid, status="processing")
+    assert answer.status == 200 and answer.body["status"] == "processing"
+    assert api.store.get_artifact(sid, aid).status is ArtifactStatus.PROCESSING
+    assert any(line["message"] == "could not notify connections" for line in logs.lines)
+
+
+# ------------------------------------------------------------------ listing
+
+
+def test_listing_is_newest_first_across_pages(api, clock):
+    sid = api.create("alice")["sessionId"]
+    made = []
+    for i in range(5):
+        clock.tick(10)
+        made.append(create_artifact(api, sid, fileName=f"f{i}.png")["artifact"]["artifactId"])
+    other = api.create("alice")["sessionId"]
+    create_artifact(api, other)
+    seen, cursor, pages = [], None, 0
+    while True:
+        query = {"limit": "2"} | ({"cursor": cursor} if cursor else {})
+        answer = api.call("GET", f"/sessions/{sid}/artifacts", user="alice", query=query)
+        assert answer.status == 200, answer.raw_body
+        assert all(set(item) == ARTIFACT_FIELDS and item["sessionId"] == sid for item in answer.body["items"])
+        seen += [item["artifactId"] for item in answer.body["items"]]
+        pages += 1
+        cursor = answer.body["nextCursor"]
+        if cursor is None:
+            break
+    assert pages == 3 and seen == made[::-1]
+    everything = api.call("GET", f"/sessions/{sid}/artifacts", user="alice").body
+    assert [a["artifactId"] for a in everything["items"]] == made[::-1] and everything["nextCursor"] is None
+
+
+def test_listing_refuses_a_tampered_or_foreign_cursor_and_a_bad_limit(api):
+    sid = api.create("alice")["sessionId"]
+    other = api.create("alice")["sessionId"]
+    for session in (sid, other):
+        for _ in range(3):
+            create_artifact(api, session)
+    cursor = api.call("GET", f"/sessions/{sid}/artifacts", user="alice", query={"limit": "1"}).body["nextCursor"]
+    foreign = api.call("GET", f"/sessions/{other}/artifacts", user="alice", query={"limit": "1"}).body["nextCursor"]
+    decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    decoded["SK"] = "MSG#" + decoded["SK"]
+    messages = base64.urlsafe_b64encode(json.dumps(decoded).encode()).decode().rstrip("=")
+    for bad in (cursor[:-3] + "zzz", "not-a-cursor", foreign, messages, "x" * 3000):
+        answer = api.call("GET", f"/sessions/{sid}/artifacts", user="alice", query={"cursor": bad})
+        assert answer.status == 400, bad
+        assert (answer.error["code"], answer.error["field"]) == ("VALIDATION_ERROR", "cursor")
+    for limit in ("0", "101", "x"):
+        answer = api.call("GET", f"/sessions/{sid}/artifacts", user="alice", query={"limit": limit})
+        assert answer.status == 400 and answer.error["field"] == "limit"
+
+
+# ------------------------------------------------------------------ delete
+
+
+def test_delete_removes_the_object_and_the_record_and_is_repeatable(api, s3):
+    sid = api.create("alice")["sessionId"]
+    kept = create_artifact(api, sid, fileName="kept.png")
+    gone = create_artifact(api, sid, fileName="gone.png")
+    for created in (kept, gone):
+        assert upload(s3, created["upload"], b"png")[0] == 204
+    aid = gone["artifact"]["artifactId"]
+    path = f"/sessions/{sid}/artifacts/{aid}"
+    answer = api.call("DELETE", path, user="alice")
+    assert answer.status == 204 and answer.raw_body is None
+    assert bucket_keys(s3) == [kept["artifact"]["objectKey"]]
+    with pytest.raises(ArtifactNotFound):
+        api.store.get_artifact(sid, aid)
+    listed = api.call("GET", f"/sessions/{sid}/artifacts", user="alice").body["items"]
+    assert [a["artifactId"] for a in listed] == [kept["artifact"]["artifactId"]]
+    assert api.call("DELETE", path, user="alice").status == 204  # repeatable
+    assert patch(api, sid, aid, status="processing").status == 404
+
+
+def test_a_never_uploaded_artifact_deletes_too(api, s3):
+    sid = api.create("alice")["sessionId"]
+    aid = create_artifact(api, sid)["artifact"]["artifactId"]
+    assert api.call("DELETE", f"/sessions/{sid}/artifacts/{aid}", user="alice").status == 204
+    assert api.store.list_artifacts(sid, limit=10, cursor=None).items == []
+
+
+def test_when_the_object_cannot_be_deleted_the_record_stays_for_a_retry(api, s3, monkeypatch):
+    sid = api.create("alice")["sessionId"]
+    created = create_artifact(api, sid)
+    aid = created["artifact"]["artifactId"]
+    assert upload(s3, created["upload"], b"png")[0] == 204
+    real_delete = s3.delete_object
+
+    def denied(**kwargs):
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "DeleteObject")
+
+    monkeypatch.setattr(s3, "delete_object", denied)
+    answer = api.call("DELETE", f"/sessions/{sid}/artifacts/{aid}", user="alice")
+    assert answer.status == 500 and answer.error["code"] == "INTERNAL_ERROR" and "AccessDenied" not in answer.raw_body
+    assert api.store.get_artifact(sid, aid).artifactId == aid
+    monkeypatch.setattr(s3, "delete_object", real_delete)
+    assert api.call("DELETE", f"/sessions/{sid}/artifacts/{aid}", user="alice").status == 204
+    assert bucket_keys(s3) == []
