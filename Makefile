@@ -11,6 +11,9 @@ CDK := node_modules/.bin/cdk
 # Lambda runs these handlers on Python 3.12 / arm64 (see infra/); the layer is built for that target.
 LAYER_DIR := build/layer
 LAYER_TARGET := --platform manylinux2014_aarch64 --implementation cp --python-version 3.12 --only-binary=:all:
+# The local AWS emulator (ministack) has its own venv: its botocore pin conflicts with requirements-dev.txt.
+# It also stands in for the Lambda runtime and layers when the stack is deployed into it (infra/emulator.py).
+EMULATOR_VENV := .emulator/venv
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
@@ -34,6 +37,11 @@ $(VENV)/.installed: $(BIN)/python requirements.txt requirements-dev.txt lambdas/
 	$(PIP) install -r requirements-dev.txt
 	@touch $@
 
+$(EMULATOR_VENV)/.installed: requirements-emulator.txt requirements.txt lambdas/requirements.txt
+	$(PYTHON) -m venv $(EMULATOR_VENV)
+	$(EMULATOR_VENV)/bin/python -m pip --disable-pip-version-check -q install -r requirements-emulator.txt
+	@touch $@
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
@@ -43,7 +51,7 @@ $(LAYER_DIR)/.built: lambdas/requirements.txt | $(VENV)/.installed
 	$(PIP) install $(LAYER_TARGET) --target $(LAYER_DIR)/python -r lambdas/requirements.txt
 	@touch $@
 
-install: $(VENV)/.installed node_modules/.installed $(LAYER_DIR)/.built
+install: $(VENV)/.installed node_modules/.installed $(LAYER_DIR)/.built $(EMULATOR_VENV)/.installed
 layer: $(LAYER_DIR)/.built
 
 dev: install
@@ -68,8 +76,9 @@ lint-infra: install
 bench: install
 	$(BIN)/python -m bench
 
+# Ctrl-C stops it; ARGS="--destroy" (cdk destroy first), "--fresh", "--port N", "--keep-running".
 emulate: install
-	$(BIN)/python -m local.emulate
+	$(BIN)/python -m local.emulate $(ARGS)
 
 migrate: install
 	$(BIN)/python -m session_schema.migrate $(ARGS)

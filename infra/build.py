@@ -9,12 +9,15 @@ from aws_cdk import Validations
 from cdk_nag import AwsSolutionsChecks
 
 from infra.config import load_config
+from infra.emulator import EMULATOR_ACCOUNT, EMULATOR_REGION
 from infra.stack import LiveSessionsStack
 
 
 def build_app(app: cdk.App, *, nag: bool = True) -> LiveSessionsStack:
     config = load_config(app.node)
     account, region = os.environ.get("CDK_DEFAULT_ACCOUNT"), os.environ.get("CDK_DEFAULT_REGION")
+    if config.is_emulated:  # the emulator's one account and region, whatever the shell says
+        account, region = EMULATOR_ACCOUNT, EMULATOR_REGION
     env = cdk.Environment(account=account, region=region) if account and region else None
     stack = LiveSessionsStack(app, config.stack_name, config=config, env=env)
     if nag:

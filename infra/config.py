@@ -1,13 +1,21 @@
 """Deployment configuration read from CDK context, in one place.
 
     cdk synth -c stage=prod                 # stage (default: cdk.json "stage")
-    cdk synth -c emulated=http://localhost:4566/_aws/execute-api/abc/dev
-                                            # emulated deploy: WS_CALLBACK_URL override
+    cdk deploy -c emulated=http://127.0.0.1:4599
+                                            # emulated deploy into the local AWS emulator (ministack) at
+                                            # that endpoint; see infra/emulator.py and `python -m local.emulate`
     cdk synth -c settings='{"FANOUT_CONCURRENCY": "32"}'
                                             # override "config" settings (declared in session_schema.settings)
     cdk synth -c alarmTopicArn=arn:aws:sns:...   # optional: notify an existing SNS topic from every alarm
     cdk synth -c apigwAccountRole=false     # the account already has an API Gateway CloudWatch role
     cdk synth -c powertoolsLayerVersion=N   # pin another version of the public Powertools layer
+
+Emulated mode (`emulated=<endpoint>`, scheme://host:port of the emulator, nothing else) changes only what the
+emulator cannot take or cannot reach, each in the module that builds it (infra/emulator.py lists them all):
+the stack env is the emulator's account/region; WS_CALLBACK_URL and JWKS_URL point at the emulator; the
+stack outputs give the emulator's URLs; and what the emulator refuses is left out (RouteResponses, Lambda
+layers, the bucket auto-delete custom resource, the metric-math alarm). Without it the template is the real
+one, unchanged (tests/infra/test_emulated.py checks the difference).
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ from session_schema.settings import SETTINGS_BY_ENV
 PROD_STAGE = "prod"
 STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 STACK_NAME_PREFIX = "LiveSessions"
+# scheme://host[:port], nothing after it: the stack appends the emulator's own paths (/_aws/execute-api/...).
+EMULATOR_ENDPOINT_PATTERN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?$")
 
 
 @dataclass(frozen=True)
@@ -36,7 +46,8 @@ class Throttle:
 @dataclass(frozen=True)
 class StackConfig:
     stage: str
-    emulated_callback_url: str | None = None
+    # The local AWS emulator's endpoint (http://127.0.0.1:<port>) for an emulated deploy, else None.
+    emulator_endpoint: str | None = None
     # Overrides of settings whose source is "config" (tunables); stack-sourced ones are never overridable.
     setting_overrides: dict[str, str] = field(default_factory=dict)
     alarm_topic_arn: str | None = None
@@ -46,6 +57,10 @@ class StackConfig:
     @property
     def is_prod(self) -> bool:
         return self.stage == PROD_STAGE
+
+    @property
+    def is_emulated(self) -> bool:
+        return self.emulator_endpoint is not None
 
     @property
     def stack_name(self) -> str:
@@ -77,11 +92,9 @@ class StackConfig:
         return Duration.minutes(5)
 
     def environment_overrides(self) -> dict[str, str]:
-        """Overrides passed to `session_schema.settings.stack_environment`."""
-        overrides = dict(self.setting_overrides)
-        if self.emulated_callback_url:
-            overrides["WS_CALLBACK_URL"] = self.emulated_callback_url
-        return overrides
+        """Overrides passed to `session_schema.settings.stack_environment` (the emulated mode's values
+        depend on resources, so the stack adds them: infra/emulator.py)."""
+        return dict(self.setting_overrides)
 
 
 def _bool(value: Any, default: bool) -> bool:
@@ -117,12 +130,14 @@ def load_config(node: Node) -> StackConfig:
         raise ValueError(f"context 'stage' must match {STAGE_PATTERN.pattern}, got {stage!r}")
     emulated = node.try_get_context("emulated")
     if emulated is not None:
-        emulated = str(emulated)
-        if not re.match(r"^https?://", emulated):
-            raise ValueError(f"context 'emulated' must be the emulator's http(s) callback URL, got {emulated!r}")
+        emulated = str(emulated).rstrip("/")
+        if not EMULATOR_ENDPOINT_PATTERN.match(emulated):
+            raise ValueError(
+                f"context 'emulated' must be the emulator's endpoint, http://<host>:<port> with no path, got {emulated!r}"
+            )
     return StackConfig(
         stage=stage,
-        emulated_callback_url=emulated,
+        emulator_endpoint=emulated,
         setting_overrides=_setting_overrides(node.try_get_context("settings")),
         alarm_topic_arn=node.try_get_context("alarmTopicArn") or None,
         apigw_account_role=_bool(node.try_get_context("apigwAccountRole"), default=True),

@@ -98,10 +98,13 @@ def _dependency_layer_code() -> lambda_.Code:
     return lambda_.Code.from_asset(str(LAYER_DIR), exclude=[".built", "**/__pycache__", "**/*.pyc"])
 
 
-def build_functions(scope: Construct, config: StackConfig) -> dict[str, lambda_.Function]:
-    """The functions, without environment or resource permissions (the stack wires those in later)."""
-    code = lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=CODE_EXCLUDES)
-    layers = [
+def _layers(scope: Construct, config: StackConfig) -> list[lambda_.ILayerVersion]:
+    """Powertools (public layer) and the handler dependencies (built by `make layer`).
+
+    An emulated deploy has none (infra/emulator.py): the emulator does not hold the public layer, and runs
+    Lambdas on its own interpreter, whose venv carries the same pinned packages (requirements-emulator.txt).
+    """
+    return [
         lambda_.LayerVersion.from_layer_version_arn(
             scope, "PowertoolsLayer", powertools_layer_arn(scope, config.powertools_layer_version)
         ),
@@ -115,6 +118,12 @@ def build_functions(scope: Construct, config: StackConfig) -> dict[str, lambda_.
             removal_policy=config.removal_policy,
         ),
     ]
+
+
+def build_functions(scope: Construct, config: StackConfig) -> dict[str, lambda_.Function]:
+    """The functions, without environment or resource permissions (the stack wires those in later)."""
+    code = lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=CODE_EXCLUDES)
+    layers = [] if config.is_emulated else _layers(scope, config)
     functions: dict[str, lambda_.Function] = {}
     for name, spec in FUNCTION_SPECS.items():
         log_group = logs.LogGroup(

@@ -11,20 +11,20 @@ from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
-from session_schema.routes import HTTP_ROUTES, HttpRoute
+from session_schema.routes import (
+    HTTP_CORS_ALLOW_HEADERS,
+    HTTP_CORS_ALLOW_METHODS,
+    HTTP_CORS_ALLOW_ORIGINS,
+    HTTP_CORS_MAX_AGE_SECONDS,
+    HTTP_ROUTES,
+    HttpRoute,
+)
 
+from infra import emulator
 from infra.access_logs import HTTP_ACCESS_LOG_FIELDS, JsonAccessLogSettings, access_log_group
 from infra.auth import Auth
 from infra.config import StackConfig
 
-CORS_ALLOW_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key")
-CORS_ALLOW_METHODS = (
-    apigwv2.CorsHttpMethod.GET,
-    apigwv2.CorsHttpMethod.POST,
-    apigwv2.CorsHttpMethod.PATCH,
-    apigwv2.CorsHttpMethod.DELETE,
-    apigwv2.CorsHttpMethod.OPTIONS,
-)
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,12 @@ class HttpApiParts:
     authorizer: authorizers.HttpJwtAuthorizer
     routes: dict[str, apigwv2.HttpRoute]  # by route key, e.g. "GET /sessions/{sessionId}"
     access_logs: logs.LogGroup
+    emulator_endpoint: str | None = None  # emulated deploy: URL on the emulator (infra/emulator.py)
 
     @property
     def url(self) -> str:
+        if self.emulator_endpoint:
+            return emulator.http_api_url(self.emulator_endpoint, self.api.api_id)
         return self.stage.url
 
 
@@ -48,11 +51,10 @@ def build_http_api(scope: Construct, config: StackConfig, auth: Auth, handler: l
         description="Live sessions: speakers create and control sessions",
         create_default_stage=False,  # the $default stage below carries throttling and access logs
         cors_preflight=apigwv2.CorsPreflightOptions(
-            # Bearer tokens, never cookies: any origin may call, credentials are not "allowed".
-            allow_origins=["*"],
-            allow_headers=list(CORS_ALLOW_HEADERS),
-            allow_methods=list(CORS_ALLOW_METHODS),
-            max_age=Duration.hours(1),
+            allow_origins=list(HTTP_CORS_ALLOW_ORIGINS),
+            allow_headers=list(HTTP_CORS_ALLOW_HEADERS),
+            allow_methods=[apigwv2.CorsHttpMethod(m) for m in HTTP_CORS_ALLOW_METHODS],
+            max_age=Duration.seconds(HTTP_CORS_MAX_AGE_SECONDS),
         ),
     )
     access_logs = access_log_group(scope, "HttpApiAccessLogs", config)
@@ -81,7 +83,14 @@ def build_http_api(scope: Construct, config: StackConfig, auth: Auth, handler: l
     routes: dict[str, apigwv2.HttpRoute] = {}
     for route in HTTP_ROUTES:
         routes[route.route_key] = _add_route(api, route, integration, authorizer)
-    return HttpApiParts(api=api, stage=stage, authorizer=authorizer, routes=routes, access_logs=access_logs)
+    return HttpApiParts(
+        api=api,
+        stage=stage,
+        authorizer=authorizer,
+        routes=routes,
+        access_logs=access_logs,
+        emulator_endpoint=config.emulator_endpoint,
+    )
 
 
 def _add_route(

@@ -42,8 +42,10 @@ CONNECTION_METHODS = ("POST", "GET", "DELETE")
 FUNCTION_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     HTTP_FUNCTION: {
         "table": _TABLE_READ_WRITE,
-        # presigned PUT (signed with the function's role), read for processing, delete with the record
-        "artifacts": ("s3:PutObject", "s3:GetObject", "s3:DeleteObject"),
+        # PutObject: a presigned POST is signed with the function's role, so S3 authorizes the upload as a
+        # PutObject by that role (the policy then pins key, Content-Type and size). DeleteObject: DELETE of an
+        # artifact removes its object. No GetObject: the handler never reads an object and serves no downloads.
+        "artifacts": ("s3:PutObject", "s3:DeleteObject"),
         "connections": _MANAGE_CONNECTIONS,  # broadcasts, artifactUpdated, sessionEnded
     },
     CONNECTION_FUNCTION: {

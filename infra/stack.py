@@ -8,6 +8,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 from session_schema.settings import stack_environment
 
+from infra import emulator
 from infra.alarms import build_alarms
 from infra.auth import build_auth
 from infra.config import StackConfig
@@ -52,15 +53,22 @@ class LiveSessionsStack(Stack):
             ws_stage_name=self.ws.stage.stage_name,
         )
         # One environment for every function, from the settings declaration (KeyError if a wire is missing).
+        overrides = config.environment_overrides()
+        if config.emulator_endpoint:
+            # Tokens from the emulator's Cognito carry the real issuer URL, but its keys are served by the
+            # emulator (infra/emulator.py). An explicit -c settings JWKS_URL still wins.
+            overrides.setdefault(
+                "JWKS_URL", emulator.jwks_url(config.emulator_endpoint, self.auth.user_pool.user_pool_id)
+            )
         self.function_environment = stack_environment(
             {
                 "TABLE_NAME": self.table.table_name,
                 "ARTIFACTS_BUCKET": self.storage.artifacts.bucket_name,
-                "WS_CALLBACK_URL": self.ws.callback_url,
+                "WS_CALLBACK_URL": self.ws.callback_url,  # the emulator's @connections endpoint when emulated
                 "JWT_ISSUER": self.auth.issuer,
                 "JWT_AUDIENCE": self.auth.audience,
             },
-            config.environment_overrides(),
+            overrides,
         )
         set_environment(self.functions, self.function_environment)
         self.sweep_rule = build_sweep_schedule(self, config, self.functions[SWEEP_FUNCTION])
@@ -75,6 +83,9 @@ class LiveSessionsStack(Stack):
             "HttpApiUrl": (self.http.url, "HTTP API base URL"),
             "WebSocketUrl": (self.ws.url, "wss:// URL clients connect to"),
             "WebSocketCallbackUrl": (self.ws.callback_url, "https:// management endpoint (@connections)"),
+            "HttpApiId": (self.http.api.api_id, "HTTP API id"),
+            "WebSocketApiId": (self.ws.api.api_id, "WebSocket API id"),
+            "WebSocketStageName": (self.ws.stage.stage_name, "WebSocket stage"),
             "UserPoolId": (self.auth.user_pool.user_pool_id, "Cognito user pool (speakers)"),
             "UserPoolClientId": (self.auth.client.user_pool_client_id, "Cognito app client (JWT audience)"),
             "JwtIssuer": (self.auth.issuer, "issuer (iss) of accepted tokens"),

@@ -1,4 +1,4 @@
-"""S3 bucket for session artifacts (uploads by presigned PUT), plus its server-access-log bucket."""
+"""S3 bucket for session artifacts (uploads by presigned POST), plus its server-access-log bucket."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import StackConfig
+from session_schema.storage import UPLOAD_CORS_HEADERS, UPLOAD_CORS_MAX_AGE_SECONDS, UPLOAD_CORS_METHODS
 
-# Presigned PUTs come straight from browsers; the handler signs Content-Type (and the size limit).
-UPLOAD_CORS_HEADERS = ("Content-Type", "Content-Length")
 
 
 @dataclass(frozen=True)
@@ -27,7 +26,9 @@ def _private_bucket_props(config: StackConfig) -> dict:
         enforce_ssl=True,
         object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
         removal_policy=config.removal_policy,
-        auto_delete_objects=not config.is_prod,
+        # Emulated: off. CDK's auto-delete custom resource is a Node.js Lambda that imports the runtime's
+        # @aws-sdk/client-s3, which the emulator's local executor does not have: the deploy hangs on it.
+        auto_delete_objects=not config.is_prod and not config.is_emulated,
     )
 
 
@@ -55,10 +56,10 @@ def build_storage(scope: Construct, config: StackConfig) -> Storage:
         server_access_logs_prefix="artifacts/",
         cors=[
             s3.CorsRule(
-                allowed_methods=[s3.HttpMethods.PUT],
-                allowed_origins=["*"],  # the presigned URL is the credential; any web origin may use it
+                allowed_methods=[s3.HttpMethods(m) for m in UPLOAD_CORS_METHODS],
+                allowed_origins=["*"],  # the presigned form is the credential; any web origin may use it
                 allowed_headers=list(UPLOAD_CORS_HEADERS),
-                max_age=3000,
+                max_age=UPLOAD_CORS_MAX_AGE_SECONDS,
             )
         ],
         lifecycle_rules=_artifact_lifecycle(config),

@@ -14,6 +14,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 from session_schema.routes import WS_ROUTE_SELECTION_EXPRESSION, WS_ROUTES, WebSocketRoute
 
+from infra import emulator
 from infra.access_logs import WEBSOCKET_ACCESS_LOG_FIELDS, JsonAccessLogSettings, access_log_group
 from infra.config import StackConfig
 
@@ -31,15 +32,20 @@ class WebSocketApiParts:
     stage: apigwv2.WebSocketStage
     access_logs: logs.LogGroup
     account_role: iam.Role | None
+    emulator_endpoint: str | None = None  # emulated deploy: URLs on the emulator (infra/emulator.py)
 
     @property
     def url(self) -> str:
         """wss://... : what clients connect to."""
+        if self.emulator_endpoint:
+            return emulator.websocket_url(self.emulator_endpoint, self.api.api_id, self.stage.stage_name)
         return self.stage.url
 
     @property
     def callback_url(self) -> str:
         """https://... : the management endpoint post_to_connection talks to (never the wss URL)."""
+        if self.emulator_endpoint:
+            return emulator.callback_url(self.emulator_endpoint, self.api.api_id, self.stage.stage_name)
         return self.stage.callback_url
 
 
@@ -48,8 +54,13 @@ def build_websocket_api(scope: Construct, config: StackConfig, handler: lambda_.
         "ConnectionIntegration", handler, timeout=Duration.seconds(29)
     )
 
+    # Emulated: no RouteResponse resources, which the emulator's CloudFormation cannot create (it fails the
+    # whole deploy); the emulator sends a route's response body back without one (infra/emulator.py).
+    def returns_response(route: WebSocketRoute) -> bool:
+        return route.returns_response and not config.is_emulated
+
     def options(route: WebSocketRoute) -> apigwv2.WebSocketRouteOptions:
-        return apigwv2.WebSocketRouteOptions(integration=integration, return_response=route.returns_response)
+        return apigwv2.WebSocketRouteOptions(integration=integration, return_response=returns_response(route))
 
     built_in = {
         _BUILT_IN_ROUTE_OPTIONS[route.route_key]: options(route)
@@ -66,7 +77,7 @@ def build_websocket_api(scope: Construct, config: StackConfig, handler: lambda_.
     )
     for route in WS_ROUTES:
         if route.route_key not in _BUILT_IN_ROUTE_OPTIONS:
-            api.add_route(route.route_key, integration=integration, return_response=route.returns_response)
+            api.add_route(route.route_key, integration=integration, return_response=returns_response(route))
 
     account_role = _api_gateway_logging_role(scope) if config.apigw_account_role else None
     access_logs = access_log_group(scope, "WebSocketApiAccessLogs", config)
@@ -84,7 +95,13 @@ def build_websocket_api(scope: Construct, config: StackConfig, handler: lambda_.
     if account_role is not None:
         # WebSocket stages log through the account-level API Gateway CloudWatch role.
         stage.node.add_dependency(account_role.node.scope)  # the CfnAccount (parent of the role)
-    return WebSocketApiParts(api=api, stage=stage, access_logs=access_logs, account_role=account_role)
+    return WebSocketApiParts(
+        api=api,
+        stage=stage,
+        access_logs=access_logs,
+        account_role=account_role,
+        emulator_endpoint=config.emulator_endpoint,
+    )
 
 
 def _api_gateway_logging_role(scope: Construct) -> iam.Role:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import json
 
 from tests.infra.cfn_expr import flatten, get_att, ref
-from session_schema.routes import HTTP_ROUTES, WS_ROUTE_SELECTION_EXPRESSION, WS_ROUTES
+from session_schema.routes import (
+    HTTP_CORS_ALLOW_HEADERS,
+    HTTP_CORS_ALLOW_METHODS,
+    HTTP_CORS_ALLOW_ORIGINS,
+    HTTP_CORS_MAX_AGE_SECONDS,
+    HTTP_ROUTES,
+    WS_ROUTE_SELECTION_EXPRESSION,
+    WS_ROUTES,
+)
 
 from infra.functions import CONNECTION_FUNCTION, HTTP_FUNCTION
 
@@ -67,7 +75,9 @@ def test_all_http_routes_go_to_the_http_function_with_payload_v2(dev):
 
 def test_http_api_cors_allows_the_client_headers_and_methods(dev):
     cors = dev.template["Resources"][dev.logical_id(dev.stack.http.api)]["Properties"]["CorsConfiguration"]
-    assert {"Authorization", "Content-Type", "Idempotency-Key"} <= set(cors["AllowHeaders"])
+    assert set(cors["AllowHeaders"]) == set(HTTP_CORS_ALLOW_HEADERS) >= {"Authorization", "Content-Type", "Idempotency-Key"}
+    assert set(cors["AllowMethods"]) == set(HTTP_CORS_ALLOW_METHODS)
+    assert cors["AllowOrigins"] == list(HTTP_CORS_ALLOW_ORIGINS) and cors["MaxAge"] == HTTP_CORS_MAX_AGE_SECONDS
     assert {"GET", "POST", "PATCH", "DELETE", "OPTIONS"} <= set(cors["AllowMethods"])
     # every method a route uses is allowed cross-origin
     assert {route.method for route in HTTP_ROUTES} <= set(cors["AllowMethods"])

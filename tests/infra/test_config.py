@@ -34,19 +34,21 @@ def test_invalid_stage_is_refused():
         _config(stage="Prod Stack")
 
 
-def test_emulated_context_overrides_only_the_callback_url():
-    emulated = "http://localhost:4566/_aws/execute-api/abc123/dev"
-    env = stack_environment(STACK_VALUES, _config(emulated=emulated).environment_overrides())
-    assert env["WS_CALLBACK_URL"] == emulated
-    assert {k: v for k, v in env.items() if k != "WS_CALLBACK_URL"} == {
-        k: v for k, v in stack_environment(STACK_VALUES).items() if k != "WS_CALLBACK_URL"
-    }
+def test_emulated_context_is_the_emulator_endpoint_and_sets_nothing_by_itself():
+    # The emulated URLs depend on resources (API and pool ids): the stack builds them (test_emulated.py).
+    config = _config(emulated="http://127.0.0.1:4599/")
+    assert config.is_emulated and config.emulator_endpoint == "http://127.0.0.1:4599"
+    assert config.environment_overrides() == {}
+    assert not _config().is_emulated
     assert stack_environment(STACK_VALUES, _config().environment_overrides())["WS_CALLBACK_URL"].startswith("https://")
 
 
-def test_emulated_context_must_be_a_url():
+@pytest.mark.parametrize(
+    "value", ["wss-nonsense", "ws://127.0.0.1:4599", "http://localhost:4566/_aws/execute-api/abc123/dev", ""]
+)
+def test_emulated_context_must_be_an_endpoint_without_a_path(value):
     with pytest.raises(ValueError, match="emulated"):
-        _config(emulated="wss-nonsense")
+        _config(emulated=value)
 
 
 def test_config_settings_can_be_tuned_but_stack_settings_cannot():
