@@ -54,8 +54,9 @@ $(LAYER_DIR)/.built: lambdas/requirements.txt | $(VENV)/.installed
 install: $(VENV)/.installed node_modules/.installed $(LAYER_DIR)/.built $(EMULATOR_VENV)/.installed
 layer: $(LAYER_DIR)/.built
 
-dev: install
-	$(BIN)/python -m local serve
+# The local stack needs only the Python packages and the pinned CDK CLI; no layer, no emulator.
+dev: $(VENV)/.installed node_modules/.installed
+	$(BIN)/python -m local serve $(ARGS)
 
 # pytest exits 5 when it collected nothing: that is a failure here, never a green run.
 test: install
