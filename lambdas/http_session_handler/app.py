@@ -1,18 +1,14 @@
 """The HTTP API's Lambda entry point: one Powertools resolver, its routers, and `handler(event, context)`.
 
-Routes live in one module per resource, each on its own Powertools `Router` (sessions, messages, meta).
-`artifacts.py`, when it exists in this package, is included the same way: it only has to define
-`router = Router()` and register its routes with `routing.api_route(router, "<METHOD> <path>", ...)`.
-tests/http/test_routes.py then expects its routes (see ARTIFACT_ROUTES_NOT_YET_SERVED there).
+Routes live in one module per resource, each on its own Powertools `Router` (sessions, messages,
+artifacts, meta), registered with `routing.api_route(router, "<METHOD> <path>", ...)`, which looks the
+route up in the shared route table; tests/http/test_routes.py checks that every declared route is served.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import warnings
 from http import HTTPStatus
-from types import ModuleType
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -22,23 +18,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from session_runtime.observability import logger, metrics, tracer
 from session_schema.ids import normalize_session_id
 
-from . import errors, messages, meta, openapi, sessions
+from . import artifacts, errors, messages, meta, openapi, sessions
 from .validation import RequestValidation
 from .routing import api_route, methods_for_path
 
-OPTIONAL_ROUTE_MODULES = ("artifacts",)
 # Most answers carry no metric of their own (errors are single metrics); that is not worth a warning each.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
-
-
-def _optional_modules() -> list[ModuleType]:
-    """Route modules included when present (an ImportError inside one still fails loudly)."""
-    found = []
-    for name in OPTIONAL_ROUTE_MODULES:
-        qualified = f"{__package__}.{name}"
-        if importlib.util.find_spec(qualified) is not None:
-            found.append(importlib.import_module(qualified))
-    return found
 
 
 def create_app() -> APIGatewayHttpResolver:
@@ -48,7 +33,7 @@ def create_app() -> APIGatewayHttpResolver:
         response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR,
     )
     resolver._request_validation_middleware = RequestValidation()  # identity first, JSON-only bodies
-    for module in (sessions, messages, meta, *_optional_modules()):
+    for module in (sessions, messages, artifacts, meta):
         resolver.include_router(module.router)
 
     cache: dict[str, Any] = {}  # the routes are fixed once built: one document per process

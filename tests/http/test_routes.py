@@ -8,9 +8,6 @@ from http_session_handler.app import app
 from http_session_handler.routing import BEARER_SCHEME, registered_routes
 from session_schema.routes import HTTP_ROUTES, OPTIONAL_AUTH_PATHS
 
-# Routes of the table this handler does not serve yet (none: the artifact routes came with
-# `http_session_handler/artifacts.py`). A route added to the table before its handler goes here.
-ARTIFACT_ROUTES_NOT_YET_SERVED: frozenset[tuple[str, str]] = frozenset()
 TABLE = {(r.method, r.path) for r in HTTP_ROUTES}
 SAMPLE_BODIES = {
     "PATCH /sessions/{sessionId}": {"muted": True},
@@ -18,7 +15,7 @@ SAMPLE_BODIES = {
     "POST /sessions/{sessionId}/artifacts": {"kind": "image", "contentType": "image/png", "fileName": "a.png"},
     "PATCH /sessions/{sessionId}/artifacts/{artifactId}": {"status": "processing"},
 }
-SERVED_SIGNED_IN = [r for r in HTTP_ROUTES if r.auth and (r.method, r.path) not in ARTIFACT_ROUTES_NOT_YET_SERVED]
+SIGNED_IN = [r for r in HTTP_ROUTES if r.auth]
 
 
 def concrete(path: str, session_id: str) -> str:
@@ -27,17 +24,10 @@ def concrete(path: str, session_id: str) -> str:
 
 def test_the_resolver_serves_exactly_the_route_table():
     served = registered_routes(app)
-    assert served == TABLE - ARTIFACT_ROUTES_NOT_YET_SERVED, (
-        f"missing: {sorted(TABLE - ARTIFACT_ROUTES_NOT_YET_SERVED - served)}; "
-        f"not in the table: {sorted(served - TABLE)}"
-    )
+    assert served == TABLE, f"missing: {sorted(TABLE - served)}; not in the table: {sorted(served - TABLE)}"
 
 
-def test_routes_marked_not_yet_served_are_really_table_routes():
-    assert ARTIFACT_ROUTES_NOT_YET_SERVED <= TABLE
-
-
-@pytest.mark.parametrize("route", SERVED_SIGNED_IN, ids=lambda r: r.route_key)
+@pytest.mark.parametrize("route", SIGNED_IN, ids=lambda r: r.route_key)
 def test_every_signed_in_route_refuses_an_anonymous_caller_before_judging_its_input(api, route):
     session = api.create("alice")
     body = {"text": "x"} if route.method in ("POST", "PATCH") else None
@@ -47,7 +37,7 @@ def test_every_signed_in_route_refuses_an_anonymous_caller_before_judging_its_in
     assert answer.headers.get("WWW-Authenticate", "").startswith("Bearer")
 
 
-@pytest.mark.parametrize("route", SERVED_SIGNED_IN, ids=lambda r: r.route_key)
+@pytest.mark.parametrize("route", SIGNED_IN, ids=lambda r: r.route_key)
 def test_without_authorizer_claims_a_valid_bearer_token_still_identifies_the_caller(api, route):
     """An API wired without the JWT authorizer fails closed: the handler verifies the token itself."""
     session = api.create("alice")
