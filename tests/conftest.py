@@ -130,3 +130,20 @@ def runtime(settings_env, ddb, s3, issuer):
 @pytest.fixture
 def management(runtime):
     return runtime.management
+
+
+@pytest.fixture(scope="module")
+def stack():
+    """The local stack with the real handlers, one per test module (tests/local_stack.py)."""
+    from tests.local_stack import running_local_stack
+
+    with running_local_stack() as local:
+        yield local
+
+
+@pytest.fixture
+def handlers(runtime, issuer):
+    """Both real handlers driven with real API Gateway events against `runtime` (tests/handlers.py)."""
+    from tests.handlers import Handlers
+
+    return Handlers(runtime, issuer)

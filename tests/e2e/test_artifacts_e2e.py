@@ -24,20 +24,6 @@ from local.stack import LocalStack
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def stack():
-    local = LocalStack(http_port=0, ws_port=0, state_dir=None, sweep_interval=None)
-    local.start()
-    missing = {name: why for name, why in local.handler_status.items() if why}
-    if missing:
-        local.stop()
-        pytest.fail(f"handlers not importable: {missing}")
-    try:
-        yield local
-    finally:
-        local.stop()
-
-
 def http(stack: LocalStack, method: str, path: str, token: str | None = None, **kwargs: Any) -> requests.Response:
     assert stack.urls is not None
     headers = {"Authorization": f"Bearer {token}"} if token else {}

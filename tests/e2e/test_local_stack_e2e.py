@@ -21,6 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from local.stack import LocalStack
+from tests.local_stack import running_local_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -31,22 +32,8 @@ SPEAKERLESS_TIMEOUT = 2  # seconds: the sweep test waits this long
 
 @pytest.fixture(scope="module")
 def stack():
-    local = LocalStack(
-        http_port=0,
-        ws_port=0,
-        state_dir=None,
-        sweep_interval=None,  # the sweep test runs it explicitly
-        settings_overrides={"SPEAKERLESS_TIMEOUT_SECONDS": str(SPEAKERLESS_TIMEOUT)},
-    )
-    local.start()
-    missing = {name: why for name, why in local.handler_status.items() if why}
-    if missing:
-        local.stop()
-        pytest.fail(f"handlers not importable: {missing}")
-    try:
+    with running_local_stack(settings_overrides={"SPEAKERLESS_TIMEOUT_SECONDS": str(SPEAKERLESS_TIMEOUT)}) as local:
         yield local
-    finally:
-        local.stop()
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
