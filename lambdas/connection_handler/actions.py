@@ -66,8 +66,14 @@ def join(rt: Runtime, caller: Caller, frame: frames.Frame) -> Answer:
     return events.joined(caller.connection.role, session, caller.connection_id)
 
 
+# An answer is one API Gateway WebSocket message (128 KB at most); the envelope and cursor need little.
+HISTORY_ITEMS_MAX_BYTES = 120 * 1024
+
+
 def history(rt: Runtime, caller: Caller, frame: frames.HistoryFrame) -> Answer:
-    page = rt.store.list_messages(caller.session_id, since=frame.since, limit=frame.limit, cursor=frame.cursor)
+    page = rt.store.list_messages(
+        caller.session_id, since=frame.since, limit=frame.limit, cursor=frame.cursor, max_bytes=HISTORY_ITEMS_MAX_BYTES
+    )
     return events.history(page.items, page.next_cursor)
 
 

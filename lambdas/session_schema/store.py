@@ -489,7 +489,11 @@ class SessionStore:
             raise
         return message
 
-    def list_messages(self, session_id: str, *, since: int = 0, limit: int, cursor: str | None) -> Page[Message]:
+    def list_messages(
+        self, session_id: str, *, since: int = 0, limit: int, cursor: str | None, max_bytes: int | None = None
+    ) -> Page[Message]:
+        """A page of messages, oldest first. `max_bytes` also bounds the page by size (a WebSocket answer
+        must fit in one API Gateway message): it ends early, with a cursor, when the next item would pass it."""
         low, high = keys.messages_range(since)
         return self._page(
             SESSION_MESSAGES,
@@ -499,6 +503,7 @@ class SessionStore:
             cursor=cursor,
             newest_first=False,
             sort_range=(low, high),
+            max_bytes=max_bytes,
         )
 
     # ------------------------------------------------------------ artifacts
@@ -644,8 +649,12 @@ class SessionStore:
         cursor: str | None,
         newest_first: bool,
         sort_range: tuple[str, str] | None = None,
+        max_bytes: int | None = None,
     ) -> Page[T]:
-        """One page of a listing. Asks for one item more than `limit` to know whether a next page exists."""
+        """One page of a listing. Asks for one item more than `limit` to know whether a next page exists.
+
+        With `max_bytes`, the page also stops before the item that would take the items' JSON past it
+        (always keeping one), and the cursor continues from there."""
         limit = max(1, min(limit, MAX_PAGE))
         values: dict[str, Any] = {":pk": {"S": partition}}
         if sort_range:
@@ -675,11 +684,26 @@ class SessionStore:
         raw_items = response.get("Items", [])
         has_more = len(raw_items) > limit
         raw_items = raw_items[:limit]
+        if max_bytes is not None:
+            fitting = _items_within(raw_items, max_bytes)
+            has_more = has_more or fitting < len(raw_items)
+            raw_items = raw_items[:fitting]
         next_cursor = None
         if has_more:
             last = codec.deserialize(raw_items[-1])
             next_cursor = encode_cursor({name: last[name] for name in spec.cursor_attributes})
         return Page([codec.decode_as(item, model) for item in raw_items], next_cursor)
+
+
+def _items_within(raw_items: list[dict[str, Any]], max_bytes: int) -> int:
+    """How many leading items fit in `max_bytes` of JSON (at least one). Measured on the whole stored
+    item, a superset of any view of it, so the bound holds for whatever the caller sends on."""
+    used = 0
+    for count, raw in enumerate(raw_items):
+        used += len(json.dumps(codec.deserialize(raw), default=str, ensure_ascii=False).encode()) + 1
+        if used > max_bytes and count > 0:
+            return count
+    return len(raw_items)
 
 
 class _ConditionFailed(Exception):

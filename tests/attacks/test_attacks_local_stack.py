@@ -1,0 +1,149 @@
+"""The key attacks again, through the local stack: real HTTP and WebSocket clients, the local JWT
+authorizer and WebSocket gateway in front of the real handlers (as API Gateway is in front of Lambda)."""
+
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import urlencode
+
+import pytest
+import requests
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from tests.attacks.tokens import bad_tokens
+
+pytestmark = pytest.mark.e2e
+
+OWNER = "alice-local"
+OTHER = "bob-local"
+PUBLIC_FIELDS = {"sessionId", "title", "status", "listenerCount", "muted", "createdAt"}
+KB = 1024
+
+
+def call(stack, method: str, path: str, token: str | None = None, **kwargs) -> requests.Response:
+    headers = kwargs.pop("headers", {})
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return requests.request(method, stack.urls.http + path, headers=headers, timeout=30, **kwargs)
+
+
+def create(stack, owner: str = OWNER, **body) -> str:
+    answer = call(stack, "POST", "/sessions", stack.mint(owner), json=body)
+    assert answer.status_code == 201, answer.text
+    return answer.json()["sessionId"]
+
+
+def open_ws(stack, session_id: str, token: str | None = None) -> ClientConnection:
+    query = urlencode({"sessionId": session_id, **({"token": token} if token else {})})
+    return connect(f"{stack.urls.ws}/?{query}", proxy=None, compression=None, open_timeout=15, max_queue=None)
+
+
+def ask(ws: ClientConnection, action: str, **fields) -> dict:
+    """Send an action and return its answer (skipping pushes that are not answers)."""
+    ws.send(json.dumps({"action": action, **fields}))
+    deadline = time.monotonic() + 10
+    while True:
+        message = json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
+        if message.get("type") not in ("listenerCount", "broadcast", "sessionUpdated", "message"):
+            return message
+
+
+def session_state(stack, session_id: str) -> dict:
+    return call(stack, "GET", f"/sessions/{session_id}", stack.mint(OWNER)).json()
+
+
+def test_bad_tokens_are_refused_by_the_authorizer_and_connect_only_as_listeners(stack) -> None:
+    session_id = create(stack, title="Mine")
+    before = session_state(stack, session_id)
+    for name, token in bad_tokens(stack.issuer, OWNER).items():
+        for method, path, body in (
+            ("POST", "/sessions", {"title": "forged"}),
+            ("PATCH", f"/sessions/{session_id}", {"status": "paused"}),
+            ("DELETE", f"/sessions/{session_id}", None),
+            ("POST", f"/sessions/{session_id}/messages", {"text": "forged"}),
+        ):
+            answer = call(stack, method, path, token, json=body)
+            assert answer.status_code == 401, (name, method, path, answer.text)
+        assert call(stack, "GET", f"/sessions/{session_id}", token).status_code == 401, name
+        with open_ws(stack, session_id, token) as ws:
+            assert ask(ws, "join")["role"] == "listener", name
+            answer = ask(ws, "pause")
+            assert (answer["type"], answer["code"]) == ("error", "FORBIDDEN"), name
+    mine = call(stack, "GET", "/sessions", stack.mint(OWNER)).json()["items"]
+    assert [s["sessionId"] for s in mine] == [session_id]
+    assert session_state(stack, session_id) == before
+
+
+def test_user_b_cannot_act_on_user_a_session_over_either_api(stack) -> None:
+    session_id = create(stack, title="A's talk")
+    intruder = stack.mint(OTHER)
+    for method, path, body in (
+        ("PATCH", f"/sessions/{session_id}", {"status": "paused"}),
+        ("DELETE", f"/sessions/{session_id}", None),
+        ("POST", f"/sessions/{session_id}/messages", {"text": "not mine"}),
+    ):
+        answer = call(stack, method, path, intruder, json=body)
+        assert (answer.status_code, answer.json()["error"]["code"]) == (403, "FORBIDDEN"), (method, path)
+    public = call(stack, "GET", f"/sessions/{session_id}", intruder)
+    assert public.status_code == 200 and set(public.json()) == PUBLIC_FIELDS
+
+    with open_ws(stack, session_id, stack.mint(OWNER)) as speaker, open_ws(stack, session_id, intruder) as ws:
+        assert ask(ws, "join")["role"] == "listener"
+        for action, fields in (("broadcast", {"data": 1}), ("sendMessage", {"text": "x"}), ("end", {})):
+            answer = ask(ws, action, **fields)
+            assert (answer["type"], answer["code"]) == ("error", "FORBIDDEN"), action
+        assert ask(speaker, "ping")["type"] == "pong"
+    state = session_state(stack, session_id)
+    assert (state["status"], state["title"]) == ("active", "A's talk")
+    assert call(stack, "GET", f"/sessions/{session_id}/messages").json()["items"] == []
+
+
+def test_oversize_frames_and_messages(stack) -> None:
+    session_id = create(stack, maxListeners=10)
+    with open_ws(stack, session_id, stack.mint(OWNER)) as speaker, open_ws(stack, session_id) as listener:
+        # A 40 KB message in two frames passes the gateway (frames <= 32 KB, message <= 128 KB); the
+        # handler refuses broadcast data over 32 KB with an answer, and the connection stays open.
+        frame = json.dumps({"action": "broadcast", "data": "x" * (40 * KB)})
+        speaker.send([frame[: 20 * KB], frame[20 * KB :]])
+        answer = json.loads(speaker.recv(timeout=10))
+        assert (answer["type"], answer["code"], answer["field"]) == ("error", "VALIDATION_ERROR", "data")
+        assert ask(speaker, "broadcast", data="fits")["delivered"] == 1
+        assert json.loads(listener.recv(timeout=10))["data"] == "fits"
+
+        # One frame over 32 KB: the gateway closes the connection with 1009 (message too big).
+        with open_ws(stack, session_id) as big_frame:
+            big_frame.send(json.dumps({"action": "ping", "pad": "p" * (33 * KB)}))
+            with pytest.raises(ConnectionClosed):
+                big_frame.recv(timeout=10)
+            assert big_frame.close_code == 1009
+        # A message over 128 KB in 32 KB frames: closed with 1009 as well.
+        with open_ws(stack, session_id) as big_message:
+            chunk = "y" * (30 * KB)
+            big_message.send(['{"action": "ping", "pad": "', *([chunk] * 5), '"}'])
+            with pytest.raises(ConnectionClosed):
+                big_message.recv(timeout=10)
+            assert big_message.close_code == 1009
+
+        # No crash: the stack still serves everyone, and the closed ones left the count.
+        assert ask(listener, "ping")["type"] == "pong"
+        deadline = time.monotonic() + 10
+        while session_state(stack, session_id)["listenerCount"] != 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert session_state(stack, session_id)["listenerCount"] == 1
+
+
+def test_oversize_http_bodies_are_refused_and_write_nothing(stack) -> None:
+    token = stack.mint("bodies")
+    too_big = call(stack, "POST", "/sessions", token, data=b"{" + b" " * (10 * KB * KB + 1) + b"}",
+                   headers={"Content-Type": "application/json"})
+    assert too_big.status_code == 413  # API Gateway's 10 MB payload limit, before any handler runs
+    big_title = call(stack, "POST", "/sessions", token, json={"title": "t" * (500 * KB)})
+    assert big_title.status_code == 400 and big_title.json()["error"]["code"] == "VALIDATION_ERROR"
+    assert call(stack, "GET", "/sessions", token).json()["items"] == []
+    session_id = create(stack, owner="bodies", title="kept")
+    big_text = call(stack, "POST", f"/sessions/{session_id}/messages", token, json={"text": "m" * (500 * KB)})
+    assert big_text.status_code == 400
+    assert call(stack, "GET", f"/sessions/{session_id}/messages", token).json()["items"] == []
+    assert call(stack, "GET", f"/sessions/{session_id}", token).json()["title"] == "kept"
