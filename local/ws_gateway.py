@@ -79,7 +79,7 @@ def select_route(frame: str | bytes) -> str:
         return _DEFAULT
     try:
         body = json.loads(frame)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser recurses
         return _DEFAULT
     action = body.get("action") if isinstance(body, dict) else None
     return action if isinstance(action, str) and action in _SELECTABLE else _DEFAULT

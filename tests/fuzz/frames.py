@@ -1,0 +1,31 @@
+"""Hypothesis strategies for WebSocket frames a client might send: valid, odd and malformed."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import strategies as st
+
+from session_schema.routes import WS_ACTIONS
+
+ANSWERS = {"joined", "pong", "history", "error"}  # what a listener may be answered
+LISTENER_ERRORS = {"INVALID_ACTION", "VALIDATION_ERROR", "FORBIDDEN"}  # ... and the refusals among them
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=10,
+)
+actions = st.sampled_from(WS_ACTIONS) | st.text(max_size=12)
+action_frames = st.fixed_dictionaries(
+    {"action": actions | json_values},
+    optional={name: json_values for name in ("data", "text", "since", "limit", "cursor", "sessionId", "seq")},
+)
+text_frames = st.one_of(
+    action_frames.map(json.dumps),
+    json_values.map(json.dumps),
+    st.text(max_size=200),
+    st.sampled_from(['{"action": "join"', '{"action": NaN}', '{"action": Infinity}', "[" * 5000, '{"action":"\\ud800"}', ""]),
+)
+frames = text_frames | st.binary(max_size=200)
+
