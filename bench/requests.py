@@ -1,0 +1,307 @@
+"""DynamoDB requests per operation, through the real handlers (HTTP v2 and WebSocket events) against moto.
+
+Requests are counted at botocore's `before-call` hook of the handlers' own DynamoDB client, by operation
+name, exactly as tests/ws/test_request_counts.py pins them; management API calls (post/delete to
+`@connections`) are counted on the captured management API. Broadcasts are measured to 1, 100 and 1000
+listeners twice: with DynamoDB's natural 1 MB Query pages (a connection item is ~0.2 KB, so ~6,000
+connections per page) and with `Limit=100` forced on the connection Query, which makes the
+ceil(N / page) paging visible.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ._common import machine, prepare, table
+
+TABLE_NAME = "live-sessions-bench"
+BUCKET_NAME = "live-sessions-artifacts-bench"
+ISSUER_URL = "http://127.0.0.1:9/bench-issuer"
+AUDIENCE = "bench-client"
+OWNER = "owner-1"
+FORCED_PAGE = 100
+
+
+class Bench:
+    """The handlers' runtime on moto, with a request counter on its DynamoDB client."""
+
+    def __init__(self) -> None:
+        import os
+
+        import boto3
+
+        from local.atomic_moto import make_moto_dynamodb_atomic
+        from local.issuer import LocalIssuer
+        from session_schema.keys import TABLE
+        from session_schema.settings import stack_environment
+
+        make_moto_dynamodb_atomic()
+        os.environ.update(
+            stack_environment(
+                {
+                    "TABLE_NAME": TABLE_NAME,
+                    "ARTIFACTS_BUCKET": BUCKET_NAME,
+                    "WS_CALLBACK_URL": "https://example.execute-api.us-east-1.amazonaws.com/bench",
+                    "JWT_ISSUER": ISSUER_URL,
+                    "JWT_AUDIENCE": AUDIENCE,
+                },
+                {"POWERTOOLS_LOG_LEVEL": "WARNING"},
+            )
+        )
+        from session_runtime.runtime import get_runtime
+        from session_schema.auth import TokenVerifier
+        from session_schema.store import SessionStore
+
+        from tests.fakes import FakeManagementApi
+
+        self.ddb = boto3.client("dynamodb", region_name="us-east-1")
+        self.ddb.create_table(**TABLE.create_table_kwargs(TABLE_NAME))
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket=BUCKET_NAME)
+        self.issuer = LocalIssuer(ISSUER_URL, AUDIENCE)
+        get_runtime.cache_clear()
+        self.rt = get_runtime()
+        self.rt.store = SessionStore(TABLE_NAME, client=self.ddb)
+        self.rt.s3 = s3
+        self.rt.management = FakeManagementApi()
+        issuer = self.issuer
+        self.rt.verifier = TokenVerifier(ISSUER_URL, AUDIENCE, issuer.jwks_url, fetch_jwks=lambda url: issuer.jwks())
+        self.counter: Counter[str] = Counter()
+        self.ddb.meta.events.register("before-call.dynamodb", self._count, unique_id="bench-request-counter")
+        from connection_handler.app import handler as ws_handler
+        from http_session_handler.app import handler as http_handler
+
+        self._ws, self._http = ws_handler, http_handler
+
+    def _count(self, model: Any, **kwargs: Any) -> None:
+        self.counter[model.name] += 1
+
+    @contextmanager
+    def counting(self) -> Iterator[tuple[Counter[str], list[int]]]:
+        self.counter.clear()
+        before = len(self.rt.management.calls)
+        posts = [0]
+        yield self.counter, posts
+        posts[0] = len(self.rt.management.calls) - before
+
+    # -- calling the handlers with real events -------------------------------------------------------------
+
+    def http(self, method: str, path: str, **kwargs: Any) -> Any:
+        from tests.http_events import FakeLambdaContext, answer_of, http_event
+
+        return answer_of(self._http(http_event(method, path, **kwargs), FakeLambdaContext()))
+
+    def connect(self, session_id: str, user: str | None = None) -> str:
+        from tests.ws_events import connect_event, new_connection_id
+
+        connection_id = new_connection_id()
+        query = {"sessionId": session_id, **({"token": self.issuer.mint(user)} if user else {})}
+        result = self._ws(connect_event(connection_id, query), None)
+        assert result["statusCode"] == 200, result
+        return connection_id
+
+    def act(self, connection_id: str, action: str, **fields: Any) -> dict[str, Any]:
+        import json
+
+        from tests.ws_events import message_event
+
+        result = self._ws(message_event(connection_id, {"action": action, **fields}), None)
+        return json.loads(result["body"])
+
+    def disconnect(self, connection_id: str) -> None:
+        from tests.ws_events import disconnect_event
+
+        self._ws(disconnect_event(connection_id), None)
+
+    def session(self, max_listeners: int = 10) -> str:
+        session, _ = self.rt.store.create_session(owner_id=OWNER, title="bench", source_language="en", max_listeners=max_listeners)
+        return session.sessionId
+
+    def add_listeners(self, session_id: str, count: int) -> None:
+        """Set-up, not measured: the items `$connect` writes, batch-written through the codec, and the count.
+
+        (One `$connect` transaction per listener would do the same, but moto copies the whole table for
+        each transaction, which makes 1,000 of them take minutes.)
+        """
+        from session_schema import codec, keys
+        from session_schema.models import Connection
+        from tests.ws_events import new_connection_id
+
+        now = self.rt.store.clock()
+        items = []
+        for _ in range(count):
+            connection = Connection(
+                connectionId=new_connection_id(), sessionId=session_id, role="listener", connectedAt=now, expiresAt=now // 1000 + 3600
+            )
+            items += [codec.encode(connection), codec.encode_connection_lookup(connection)]
+        for start in range(0, len(items), 25):
+            self.ddb.batch_write_item(RequestItems={TABLE_NAME: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]})
+        self.ddb.update_item(
+            TableName=TABLE_NAME,
+            Key=codec.serialize_key(keys.session_key(session_id)),
+            UpdateExpression="ADD listenerCount :n",
+            ExpressionAttributeValues={":n": codec.value(count)},
+        )
+
+    @contextmanager
+    def connection_pages(self, page_size: int | None) -> Iterator[None]:
+        store = self.rt.store
+        if page_size is None:
+            yield
+            return
+        original = store.iter_connections
+        store.iter_connections = functools.partial(original, page_size=page_size)  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            store.iter_connections = original  # type: ignore[method-assign]
+
+
+def _describe(counter: Counter[str]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in sorted(counter.items())) or "none"
+
+
+def measure(bench: Bench) -> list[list[object]]:
+    rows: list[list[object]] = []
+
+    def row(operation: str, run: Callable[[], Any], note: str = "") -> Any:
+        with bench.counting() as (counted, posts):
+            result = run()
+        rows.append([operation, _describe(counted), sum(counted.values()), posts[0], note])
+        return result
+
+    # -- HTTP ------------------------------------------------------------------------------------------
+    created = row("POST /sessions (create)", lambda: bench.http("POST", "/sessions", user=OWNER, body={"title": "t"}), "target 1")
+    assert created.status == 201, created.raw_body
+    session_id = created.body["sessionId"]
+
+    import session_schema.store as store_module
+
+    original_ids = store_module.new_session_id
+    first_draw = [session_id]  # the first ID drawn is one already taken: the conditional put refuses it
+
+    def colliding(*args: Any, **kwargs: Any) -> str:
+        return first_draw.pop() if first_draw else original_ids(*args, **kwargs)
+
+    store_module.new_session_id = colliding  # type: ignore[assignment]
+    try:
+        collided = row(
+            "POST /sessions, 1st ID taken", lambda: bench.http("POST", "/sessions", user=OWNER, body={}), "+1 PutItem per collision"
+        )
+    finally:
+        store_module.new_session_id = original_ids  # type: ignore[assignment]
+    assert collided.status == 201
+    row(
+        "POST /sessions + Idempotency-Key",
+        lambda: bench.http("POST", "/sessions", user=OWNER, body={}, headers={"Idempotency-Key": "k-1"}),
+        "session + key in one transaction",
+    )
+    row("GET /sessions/{id} (public)", lambda: bench.http("GET", f"/sessions/{session_id}"))
+    row("GET /sessions (list, 1 page)", lambda: bench.http("GET", "/sessions", user=OWNER, query={"limit": "20"}), "GSI1 Query")
+    row("GET /sessions/{id}/messages", lambda: bench.http("GET", f"/sessions/{session_id}/messages"), "session read + Query")
+
+    # -- WebSocket -------------------------------------------------------------------------------------
+    speaker = row("$connect (owner, speaker)", lambda: bench.connect(session_id, user=OWNER), "one transaction")
+    listener = row("$connect (anonymous listener)", lambda: bench.connect(session_id), "target 1: check + register + count")
+    row("$connect (another user's token)", lambda: bench.connect(session_id, user="guest"), "speaker try refused, then listener")
+    row("join (listener)", lambda: bench.act(listener, "join"), "role + session; listenerCount to speaker")
+    row("ping", lambda: bench.act(listener, "ping"), "no table access")
+    row("sendMessage (WS, 2 listeners)", lambda: bench.act(speaker, "sendMessage", text="hi"), "role, store+check, fan-out Query")
+    row(
+        "POST /sessions/{id}/messages (2 listeners)",
+        lambda: bench.http("POST", f"/sessions/{session_id}/messages", user=OWNER, body={"text": "hi"}),
+        "session read, store+check, fan-out Query",
+    )
+    row("PATCH status=paused (HTTP)", lambda: bench.http("PATCH", f"/sessions/{session_id}", user=OWNER, body={"status": "paused"}))
+    row("resume (WS)", lambda: bench.act(speaker, "resume"))
+    row("$disconnect (listener)", lambda: bench.disconnect(listener), "lookup, transaction, count to speaker")
+
+    # -- broadcasts to N listeners ---------------------------------------------------------------------
+    for n in (1, 100, 1000):
+        big = bench.session(max_listeners=n)
+        bench.add_listeners(big, n)
+        caster = bench.connect(big, user=OWNER)
+        for page in (None, FORCED_PAGE):
+            with bench.connection_pages(page):
+                label = "1 MB pages" if page is None else f"Limit={page}"
+                queries = 1 if page is None else math.ceil((n + 1) / page)  # the speaker's own item is on the page too
+                answer = row(
+                    f"broadcast to {n} ({label})",
+                    lambda caster=caster: bench.act(caster, "broadcast", data={"n": 1}),
+                    f"role GetItem + seq UpdateItem + {queries} Query",
+                )
+                assert answer.get("delivered") == n, answer
+        if n == 1000:
+            ended = row("end (WS) with 1000 listeners", lambda caster=caster: bench.act(caster, "end"), "+1000 closes")
+            assert ended["type"] == "sessionEnded"
+    ending = row(
+        "DELETE /sessions/{id} (1 listener)", lambda: bench.http("DELETE", f"/sessions/{session_id}", user=OWNER), "sessionEnded + close"
+    )
+    assert ending.status == 204
+    row("DELETE again (repeatable)", lambda: bench.http("DELETE", f"/sessions/{session_id}", user=OWNER))
+    return rows
+
+
+def connection_item_bytes() -> int:
+    """DynamoDB's size of one connection item: attribute names plus values (numbers ~ digits / 2 + 1)."""
+    from session_schema import codec
+    from session_schema.models import Connection
+
+    from tests.ws_events import new_connection_id
+
+    now = int(time.time() * 1000)
+    item = codec.encode(
+        Connection(
+            connectionId=new_connection_id(), sessionId="quiet-river-482", role="listener", connectedAt=now, expiresAt=now // 1000
+        )
+    )
+    size = 0
+    for name, value in item.items():
+        (kind, raw), = value.items()
+        size += len(name.encode()) + (len(str(raw)) // 2 + 1 if kind == "N" else 1 if kind in ("BOOL", "NULL") else len(str(raw).encode()))
+    return size
+
+
+def main(argv: list[str] | None = None) -> int:
+    prepare()
+    from moto import mock_aws
+
+    from . import fast_moto
+
+    fast_moto.apply()  # moto's generic serializer costs ~1 ms per returned item; counts are unaffected
+
+    import io
+    from contextlib import redirect_stdout
+
+    started = time.monotonic()
+    with mock_aws(), redirect_stdout(io.StringIO()):  # Powertools' EMF lines (cold-start metric) go to stdout
+        rows = measure(Bench())
+        item_bytes = connection_item_bytes()
+    print(
+        table(
+            "DynamoDB requests per operation (real handlers, moto)",
+            ["operation", "DynamoDB requests", "total", "@connections calls", "note"],
+            rows,
+            [
+                "counted at botocore's before-call hook of the handlers' DynamoDB client (retries would count too)",
+                "broadcast: GetItem = the caller's connection (its role), UpdateItem = the session's next `seq` "
+                "(conditional on active and unmuted: the only gap-free per-session order across concurrent "
+                "Lambda invocations), then the connection Query page by page; no write per listener",
+                f"a connection item is ~{item_bytes} bytes (DynamoDB size), so one 1 MB Query page holds "
+                f"~{(1 << 20) // item_bytes:,} connections; `Limit=100` shows the paging at ceil((N + 1) / 100) "
+                "Queries (the speaker's own item is on the pages too)",
+                f"measured in {time.monotonic() - started:.0f} s on {machine()}",
+            ],
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
