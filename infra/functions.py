@@ -71,7 +71,10 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
     CONNECTION_FUNCTION: FunctionSpec(
         handler="connection_handler.app.handler",
         description="WebSocket API: $connect, $disconnect, $default and every action route",
-        memory_mb=512,
+        # Lambda's CPU follows memory (1,769 MB = one vCPU) and a broadcast's fan-out is CPU-bound in boto3
+        # (~1.3 ms per post_to_connection, `make bench`): at 512 MB a 500-listener broadcast would take
+        # ~3.5x longer to reach its last listener for about the same GB-seconds.
+        memory_mb=1769,
         # under API Gateway's 29 s integration timeout, with room for a fan-out to finish
         timeout=Duration.seconds(25),
     ),
