@@ -13,7 +13,7 @@ from session_runtime import notify
 from session_runtime.observability import logger, metrics
 from session_runtime.runtime import get_runtime
 from session_schema.errors import InvalidTransition, ValidationFailed
-from session_schema.status import SessionStatus, require_transition
+from session_schema.status import SessionStatus
 
 from .identity import Caller, current_caller, is_owner, require_owner, signed_in
 from .params import DEFAULT_LIMIT, Cursor, IdempotencyKey, Limit, SessionIdPath, session_id
@@ -129,16 +129,17 @@ def update_session(
     sid = session_id(sessionId)
     session = runtime.store.get_session(sid, consistent=True)
     require_owner(session, caller)
-    target = SessionStatus(body.status) if body.status is not None else None
-    if target is not None:
-        # Judge the move before writing anything, so a refused transition changes nothing at all.
-        require_transition(session.status, target)
-    after = session
-    if body.title is not None or body.muted is not None:
-        _, after = runtime.store.update_session(sid, title=body.title, muted=body.muted)
-    if target is not None:
-        _, after = runtime.store.change_status(sid, target, ended_ttl_days=runtime.settings.ended_session_ttl_days)
+    if body.status is not None:
+        # One conditional write for the status and any title/muted with it: a refused move changes nothing.
+        target = SessionStatus(body.status)
+        _, after = runtime.store.change_status(
+            sid, target, ended_ttl_days=runtime.settings.ended_session_ttl_days, title=body.title, muted=body.muted
+        )
         logger.info("session status changed", extra={"from": session.status.value, "to": target.value})
+    elif body.title is not None or body.muted is not None:
+        _, after = runtime.store.update_session(sid, title=body.title, muted=body.muted)
+    else:
+        after = session
     notify.session_changed(runtime.fanout, after)
     return after.owner_view()  # type: ignore[return-value]
 

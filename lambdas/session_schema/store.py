@@ -219,17 +219,24 @@ class SessionStore:
         *,
         ended_ttl_days: int = 30,
         only_if_speakerless_before: int | None = None,
+        title: str | None = None,
+        muted: bool | None = None,
     ) -> tuple[Session, Session]:
         """Move a session to `target`: (before, after). Conditional on the status it came from.
 
         When another writer got there first, the move is re-judged from the status actually found, so
         two racing `pause`s give one success and one INVALID_TRANSITION naming `paused -> paused`.
+        `title` / `muted` are changed in the same write: all of it happens, or none.
         """
         current = self.get_session(session_id, consistent=True)
         for _ in range(MAX_TRANSITION_ATTEMPTS):
             require_transition(current.status, target)
             now = self.clock()
             update: dict[str, Any] = {"status": target, "updatedAt": now}
+            if title is not None:
+                update["title"] = title
+            if muted is not None:
+                update["muted"] = muted
             if target is SessionStatus.ENDED:
                 update |= {"endedAt": now, "expiresAt": now // 1000 + ended_ttl_days * 86400, "speakerlessSince": None}
             after = current.model_copy(update=update)

@@ -242,3 +242,23 @@ def test_http_resume_racing_ws_end_gives_a_legal_final_state(handlers: Handlers,
     # The resume either happened first (200) or found the session ended (409 ended -> active).
     if resumed.status != 200:
         assert resumed.status == 409 and (resumed.error["from"], resumed.error["to"]) == ("ended", "active")
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_a_patch_of_status_and_title_that_loses_a_race_changes_nothing(handlers: Handlers, round_: int) -> None:
+    session_id = handlers.create(OWNER, title="Before")
+    speaker = handlers.connected(session_id, user=OWNER)
+
+    patched, paused = together(
+        lambda: handlers.http(
+            "PATCH", f"/sessions/{session_id}", user=OWNER, body={"status": "paused", "title": "After"}
+        ),
+        lambda: handlers.act(speaker, "pause"),
+    )
+    session = handlers.session(session_id)
+    assert session.status.value == "paused"
+    if patched.status == 200:  # the PATCH won: both of its changes, and the WebSocket pause lost
+        assert paused["code"] == "INVALID_TRANSITION" and session.title == "After"
+    else:  # the pause won: the PATCH is refused whole, its title never written
+        assert patched.status == 409 and paused["type"] == "sessionUpdated"
+        assert session.title == "Before"
