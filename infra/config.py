@@ -52,7 +52,7 @@ class StackConfig:
     setting_overrides: dict[str, str] = field(default_factory=dict)
     alarm_topic_arn: str | None = None
     apigw_account_role: bool = True
-    powertools_layer_version: int | None = None  # None: infra.functions.POWERTOOLS_LAYER_VERSION
+    powertools_layer_version: int | None = None  # None: the pinned release, resolved from its SSM parameter
 
     @property
     def is_prod(self) -> bool:

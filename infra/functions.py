@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Duration, Stack
+from aws_cdk import CfnDynamicReference, CfnDynamicReferenceService, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -23,17 +23,16 @@ LAYER_DIR = ROOT / "build" / "layer"  # built by `make layer` (pip --platform ma
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
 
-# Public Powertools layer matching requirements.txt (aws-lambda-powertools[tracer]==3.37.0), published by
-# AWS in account 017000801446. Layer version numbers are sequential per layer, not semantic.
-# NOT VERIFIED against AWS: the stored Powertools docs did not list the layer version of 3.37.0 (the
-# newest arm64/python312 version seen in public references is 38). Before a deploy, confirm with:
-#   aws ssm get-parameter --name /aws/service/powertools/python/arm64/python3.12/3.37.0
-# (Powertools publishes one public SSM parameter per release, whose value is the exact layer ARN), and
-# fix it here or with `-c powertoolsLayerVersion=N`.
+# Public Powertools layer of the release requirements.txt pins (the handlers are tested against it),
+# published by AWS in account 017000801446. Its version number is sequential per layer, not semantic, so
+# the template does not guess it: CloudFormation resolves the exact ARN at deploy time from the public
+# SSM parameter Powertools publishes for each release (`{{resolve:ssm:...}}` below); the deploy fails
+# loudly if that release has no parameter in the region. `-c powertoolsLayerVersion=N` pins a layer
+# version by number instead.
 POWERTOOLS_VERSION = "3.37.0"
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python312-arm64"
-POWERTOOLS_LAYER_VERSION = 38
+POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/arm64/python3.12/{POWERTOOLS_VERSION}"
 
 # Never ship tests, caches or pip manifests inside the function code.
 CODE_EXCLUDES = [
@@ -88,9 +87,12 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
 
 
 def powertools_layer_arn(scope: Construct, version: int | None = None) -> str:
+    """The public Powertools layer: version `version` of it, or by default the pinned release's ARN as
+    CloudFormation resolves it from POWERTOOLS_LAYER_PARAMETER in the deploy region."""
+    if version is None:
+        return CfnDynamicReference(CfnDynamicReferenceService.SSM, POWERTOOLS_LAYER_PARAMETER).to_string()
     region = Stack.of(scope).region
-    layer = f"{POWERTOOLS_LAYER_NAME}:{version or POWERTOOLS_LAYER_VERSION}"
-    return f"arn:aws:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:{layer}"
+    return f"arn:aws:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:{POWERTOOLS_LAYER_NAME}:{version}"
 
 
 def _dependency_layer_code() -> lambda_.Code:

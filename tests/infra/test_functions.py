@@ -9,7 +9,13 @@ import pytest
 from tests.infra.cfn_expr import as_list, flatten, get_att, ref
 from session_schema.settings import SETTINGS
 
-from infra.functions import FUNCTION_SPECS, POWERTOOLS_LAYER_NAME, POWERTOOLS_LAYER_VERSION, POWERTOOLS_VERSION
+from infra.functions import (
+    FUNCTION_SPECS,
+    POWERTOOLS_LAYER_NAME,
+    POWERTOOLS_LAYER_PARAMETER,
+    POWERTOOLS_VERSION,
+    powertools_layer_arn,
+)
 from infra.permissions import CONNECTION_METHODS, FUNCTION_ACTIONS
 
 FUNCTIONS = sorted(FUNCTION_SPECS)
@@ -76,10 +82,8 @@ def test_functions_share_one_code_asset_and_both_layers(dev):
         layers = _function(dev, name)["Layers"]
         assert dependency_layer in layers, name
         powertools = [flatten(layer) for layer in layers if layer != dependency_layer]
-        assert len(powertools) == 1, name
-        assert powertools[0].startswith("arn:aws:lambda:<AWS::Region>:017000801446:layer:")
-        assert f":layer:{POWERTOOLS_LAYER_NAME}:" in powertools[0]
-        assert powertools[0].endswith(f":{POWERTOOLS_LAYER_VERSION}")
+        # The pinned release's exact ARN, resolved by CloudFormation at deploy time (no guessed number).
+        assert powertools == [f"{{{{resolve:ssm:{POWERTOOLS_LAYER_PARAMETER}}}}}"], name
     (layer,) = dev.resources("AWS::Lambda::LayerVersion").values()
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
@@ -90,7 +94,16 @@ def test_powertools_layer_is_the_pinned_powertools_release():
     requirements = (Path(__file__).resolve().parents[2] / "requirements.txt").read_text()
     pinned = re.search(r"^aws-lambda-powertools(?:\[[^\]]*\])?==([\w.]+)", requirements, re.MULTILINE)
     assert pinned, "requirements.txt must pin aws-lambda-powertools"
-    assert pinned.group(1) == POWERTOOLS_VERSION, "bump POWERTOOLS_VERSION and POWERTOOLS_LAYER_VERSION together"
+    assert pinned.group(1) == POWERTOOLS_VERSION, "bump POWERTOOLS_VERSION with requirements.txt"
+    assert POWERTOOLS_LAYER_PARAMETER == f"/aws/service/powertools/python/arm64/python3.12/{POWERTOOLS_VERSION}"
+
+
+def test_a_pinned_layer_version_names_the_public_layer_in_the_stack_region():
+    import aws_cdk as cdk
+
+    stack = cdk.Stack(cdk.App(), "PinProbe", env=cdk.Environment(region="eu-west-1", account="123456789012"))
+    arn = powertools_layer_arn(stack, 41)
+    assert arn == f"arn:aws:lambda:eu-west-1:017000801446:layer:{POWERTOOLS_LAYER_NAME}:41"
 
 
 # --- IAM -------------------------------------------------------------------------------------------
