@@ -35,7 +35,7 @@ from session_runtime.observability import logger, metrics
 from session_runtime.runtime import Runtime, get_runtime
 from session_schema.errors import ArtifactNotFound, SessionNotFound, ValidationFailed
 from session_schema.ids import new_record_id
-from session_schema.models import Artifact, Session
+from session_schema.models import Artifact
 from session_schema.status import ArtifactStatus
 from session_schema.storage import artifact_object_key
 
@@ -47,7 +47,7 @@ from .artifact_schemas import (
     CreatedArtifact,
     UpdateArtifactRequest,
 )
-from .identity import Caller, is_owner, require_owner, signed_in
+from .identity import Caller, is_owner, owned_session, signed_in
 from .params import DEFAULT_LIMIT, Cursor, Limit, SessionIdPath, session_id
 from .routing import api_route
 
@@ -56,13 +56,6 @@ TAGS = ["artifacts"]
 UPLOAD_METHOD = "POST"
 
 ArtifactIdPath = Annotated[str, Path(pattern=ARTIFACT_ID_PATTERN, description="`art_` and 26 characters")]
-
-
-def _owned_session(runtime: Runtime, raw_session_id: str, caller: Caller) -> Session:
-    """The caller's session for a write: 404 when unknown, 403 FORBIDDEN when someone else's."""
-    session = runtime.store.get_session(session_id(raw_session_id), consistent=True)
-    require_owner(session, caller)
-    return session
 
 
 @api_route(
@@ -90,7 +83,7 @@ def create_artifact(
     settings = runtime.settings
     if body.sizeBytes is not None and body.sizeBytes > settings.max_upload_bytes:
         raise ValidationFailed("sizeBytes", f"must be at most {settings.max_upload_bytes} bytes")
-    session = _owned_session(runtime, sessionId, caller)
+    session = owned_session(sessionId, caller)
     now = runtime.store.clock()
     artifact_id = new_record_id("art", now)
     artifact = Artifact(
@@ -189,7 +182,7 @@ def update_artifact(
     if body.error is not None and target is not ArtifactStatus.FAILED:
         raise ValidationFailed("error", "is only allowed with status failed")
     runtime = get_runtime()
-    session = _owned_session(runtime, sessionId, caller)
+    session = owned_session(sessionId, caller)
     before, after = runtime.store.change_artifact_status(session.sessionId, artifactId, target, error=body.error)
     logger.info(
         "artifact status changed",
@@ -217,7 +210,7 @@ def delete_artifact(
     caller: Annotated[Caller, Depends(signed_in)],
 ) -> None:
     runtime = get_runtime()
-    session = _owned_session(runtime, sessionId, caller)
+    session = owned_session(sessionId, caller)
     try:
         artifact = runtime.store.get_artifact(session.sessionId, artifactId)
     except ArtifactNotFound:

@@ -84,6 +84,16 @@ def require_owner(session: Session, caller: Caller | None) -> Caller:
     return caller
 
 
+def owned_session(raw_session_id: str, caller: Caller | None) -> Session:
+    """The caller's session for a write (read strongly consistent): 404 SESSION_NOT_FOUND when unknown,
+    403 FORBIDDEN when someone else's, 401 when anonymous."""
+    from .params import session_id
+
+    session = get_runtime().store.get_session(session_id(raw_session_id), consistent=True)
+    require_owner(session, caller)
+    return session
+
+
 def is_owner(session: Session, caller: Caller | None) -> bool:
     return caller is not None and session.ownerId == caller.user_id
 

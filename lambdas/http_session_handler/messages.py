@@ -17,7 +17,7 @@ from session_runtime.observability import logger
 from session_runtime.runtime import get_runtime
 from session_schema.errors import SessionEnded
 
-from .identity import Caller, current_caller, is_owner, require_owner, signed_in
+from .identity import Caller, current_caller, is_owner, owned_session, signed_in
 from .params import DEFAULT_LIMIT, Cursor, Limit, SessionIdPath, Since, session_id
 from .routing import api_route
 from .schemas import MessagePage, MessageView, PostMessageRequest
@@ -67,8 +67,7 @@ def post_message(
     caller: Annotated[Caller, Depends(signed_in)],
 ) -> MessageView:
     runtime = get_runtime()
-    sid = session_id(sessionId)
-    require_owner(runtime.store.get_session(sid), caller)
+    sid = owned_session(sessionId, caller).sessionId
     message = runtime.store.append_message(sid, caller.user_id, body.text, ttl_days=runtime.settings.message_ttl_days)
     logger.info("message stored", extra={"messageId": message.messageId})
     notify.message_stored(runtime.fanout, message)

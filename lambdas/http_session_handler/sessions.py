@@ -15,7 +15,7 @@ from session_runtime.runtime import get_runtime
 from session_schema.errors import InvalidTransition, ValidationFailed
 from session_schema.status import SessionStatus
 
-from .identity import Caller, current_caller, is_owner, require_owner, signed_in
+from .identity import Caller, current_caller, is_owner, owned_session, signed_in
 from .params import DEFAULT_LIMIT, Cursor, IdempotencyKey, Limit, SessionIdPath, session_id
 from .routing import api_route
 from .schemas import (
@@ -126,9 +126,8 @@ def update_session(
     caller: Annotated[Caller, Depends(signed_in)],
 ) -> SessionOwnerView:
     runtime = get_runtime()
-    sid = session_id(sessionId)
-    session = runtime.store.get_session(sid, consistent=True)
-    require_owner(session, caller)
+    session = owned_session(sessionId, caller)
+    sid = session.sessionId
     if body.status is not None:
         # One conditional write for the status and any title/muted with it: a refused move changes nothing.
         target = SessionStatus(body.status)
@@ -162,9 +161,8 @@ def end_session(
     caller: Annotated[Caller, Depends(signed_in)],
 ) -> None:
     runtime = get_runtime()
-    sid = session_id(sessionId)
-    session = runtime.store.get_session(sid, consistent=True)
-    require_owner(session, caller)
+    session = owned_session(sessionId, caller)
+    sid = session.sessionId
     ended = session
     if session.status is not SessionStatus.ENDED:
         try:
