@@ -34,6 +34,9 @@ def make_moto_dynamodb_atomic() -> None:
         return
     from moto.dynamodb.models import DynamoDBBackend
 
+    from .moto_transactions import back_up_only_touched_items
+
+    back_up_only_touched_items()  # first, so that its backup is taken inside the lock below
     for name in _OPERATIONS:
         original = getattr(DynamoDBBackend, name, None)
         if original is None:

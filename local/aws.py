@@ -80,6 +80,9 @@ class EmbeddedMoto:
         self.url = ""
 
     def start(self) -> str:
+        from .moto_transactions import back_up_only_touched_items
+
+        back_up_only_touched_items()  # every join is a transaction: keep its cost off the table's size
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"
