@@ -71,6 +71,9 @@ class Invoker:
     """Resolves handlers and runs them on a bounded thread pool."""
 
     def __init__(self, spec: HandlerSpec, max_workers: int = 32) -> None:
+        from .threaded_metrics import make_metrics_thread_safe
+
+        make_metrics_thread_safe()  # many invocations share this process's Powertools metric set
         self.spec = spec
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lambda")
         self._resolved: dict[str, Handler] = {}

@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 from moto import mock_aws  # noqa: E402  (after the credentials above)
 
 from local.atomic_moto import make_moto_dynamodb_atomic  # noqa: E402
+from local.threaded_metrics import make_metrics_thread_safe  # noqa: E402
 from session_schema.keys import TABLE  # noqa: E402
 from session_schema.store import SessionStore  # noqa: E402
 
@@ -36,6 +37,7 @@ settings.register_profile("default", max_examples=60, deadline=None, suppress_he
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 make_moto_dynamodb_atomic()  # race tests must see DynamoDB's atomicity, not moto's lack of it
+make_metrics_thread_safe()  # race tests run many invocations in one process, as the local stack does
 
 TABLE_NAME = "live-sessions-test"
 BUCKET_NAME = "live-sessions-artifacts-test"
