@@ -9,8 +9,9 @@ guarantee the code relies on; it is applied once per process.
 
 from __future__ import annotations
 
-import functools
 import threading
+
+from .serialize import serialize_methods
 
 _OPERATIONS = (
     "put_item",
@@ -37,15 +38,5 @@ def make_moto_dynamodb_atomic() -> None:
     from .moto_transactions import back_up_only_touched_items
 
     back_up_only_touched_items()  # first, so that its backup is taken inside the lock below
-    for name in _OPERATIONS:
-        original = getattr(DynamoDBBackend, name, None)
-        if original is None:
-            continue
-
-        @functools.wraps(original)
-        def serialized(self, *args, _original=original, **kwargs):
-            with _lock:
-                return _original(self, *args, **kwargs)
-
-        setattr(DynamoDBBackend, name, serialized)
+    serialize_methods(DynamoDBBackend, _OPERATIONS, _lock)
     _applied = True

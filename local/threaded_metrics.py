@@ -10,8 +10,9 @@ gives each invocation. Handler code is unchanged. Applied once per process.
 
 from __future__ import annotations
 
-import functools
 import threading
+
+from .serialize import serialize_methods
 
 _METHODS = (
     "add_metric",
@@ -33,15 +34,5 @@ def make_metrics_thread_safe() -> None:
         return
     from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
-    for name in _METHODS:
-        original = getattr(AmazonCloudWatchEMFProvider, name, None)
-        if original is None:
-            continue
-
-        @functools.wraps(original)
-        def locked(self, *args, _original=original, **kwargs):
-            with _lock:
-                return _original(self, *args, **kwargs)
-
-        setattr(AmazonCloudWatchEMFProvider, name, locked)
+    serialize_methods(AmazonCloudWatchEMFProvider, _METHODS, _lock)
     _applied = True

@@ -13,6 +13,19 @@ def _item(pk: str, sk: str, **attrs: int) -> dict:
     return {"PK": {"S": pk}, "SK": {"S": sk}, **{name: {"N": str(value)} for name, value in attrs.items()}}
 
 
+def _add_one(pk: str, sk: str) -> dict:
+    """A transaction's Update that adds 1 to `count`."""
+    return {
+        "Update": {
+            "TableName": TABLE_NAME,
+            "Key": {"PK": {"S": pk}, "SK": {"S": sk}},
+            "UpdateExpression": "ADD #c :one",
+            "ExpressionAttributeNames": {"#c": "count"},
+            "ExpressionAttributeValues": {":one": {"N": "1"}},
+        }
+    }
+
+
 def _table(ddb) -> dict[tuple[str, str], dict]:
     items = ddb.scan(TableName=TABLE_NAME, ConsistentRead=True)["Items"]
     return {(i["PK"]["S"], i["SK"]["S"]): i for i in items}
@@ -28,15 +41,7 @@ def test_a_cancelled_transaction_undoes_its_put_update_and_delete(ddb) -> None:
         ddb.transact_write_items(
             TransactItems=[
                 {"Put": {"TableName": TABLE_NAME, "Item": _item("S#a", "C#new", count=1)}},
-                {
-                    "Update": {
-                        "TableName": TABLE_NAME,
-                        "Key": {"PK": {"S": "S#a"}, "SK": {"S": "META"}},
-                        "UpdateExpression": "ADD #c :one",
-                        "ExpressionAttributeNames": {"#c": "count"},
-                        "ExpressionAttributeValues": {":one": {"N": "1"}},
-                    }
-                },
+                _add_one("S#a", "META"),
                 {"Delete": {"TableName": TABLE_NAME, "Key": {"PK": {"S": "S#a"}, "SK": {"S": "C#gone"}}}},
                 {
                     "ConditionCheck": {  # last, so the three writes above have been applied in moto
@@ -58,15 +63,7 @@ def test_a_committed_transaction_keeps_every_write(ddb) -> None:
     ddb.transact_write_items(
         TransactItems=[
             {"Put": {"TableName": TABLE_NAME, "Item": _item("S#a", "C#new", count=1)}},
-            {
-                "Update": {
-                    "TableName": TABLE_NAME,
-                    "Key": {"PK": {"S": "S#a"}, "SK": {"S": "META"}},
-                    "UpdateExpression": "ADD #c :one",
-                    "ExpressionAttributeNames": {"#c": "count"},
-                    "ExpressionAttributeValues": {":one": {"N": "1"}},
-                }
-            },
+            _add_one("S#a", "META"),
         ]
     )
     table = _table(ddb)
