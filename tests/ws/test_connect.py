@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
@@ -135,19 +134,7 @@ def _http_create(ws, owner: str) -> str:
     return answer.body["sessionId"]
 
 
-HTTP_HANDLER_READY = importlib.util.find_spec("http_session_handler.app") is not None
-
-
-@pytest.mark.parametrize(
-    "created_by",
-    [
-        "store",
-        pytest.param(
-            "http",
-            marks=pytest.mark.skipif(not HTTP_HANDLER_READY, reason="TODO(lead): http_session_handler.app not written yet"),
-        ),
-    ],
-)
+@pytest.mark.parametrize("created_by", ["store", "http"])
 def test_field_bug_regression_a_created_session_is_joinable_by_a_listener(ws, created_by):
     """The old bug: create wrote one field (`isActive`), connect checked another (`status`), so no one could join."""
     session_id = _http_create(ws, "owner-1") if created_by == "http" else ws.create_session("owner-1").sessionId
