@@ -1,8 +1,9 @@
 """Message routes: read a session's messages, post one as its owner.
 
 Who may read: anyone while the session is joinable (listeners catch up with it), the owner always.
-Once a session has ended, a non-owner gets 410 SESSION_ENDED (the session still exists and its public
-view is still readable, but its conversation is the owner's record now); an unknown session is 404.
+Once a session has ended its conversation is the owner's record, a private view: anyone else (anonymous
+or another signed-in user) gets 404 SESSION_NOT_FOUND, as for an unknown session, while the public view
+of the session itself stays readable.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from session_runtime import notify
 from session_runtime.observability import logger
 from session_runtime.runtime import get_runtime
-from session_schema.errors import SessionEnded
+from session_schema.errors import SessionNotFound
 
 from .identity import Caller, current_caller, is_owner, owned_session, signed_in
 from .params import DEFAULT_LIMIT, Cursor, Limit, SessionIdPath, Since, session_id
@@ -31,7 +32,7 @@ TAGS = ["messages"]
     "GET /sessions/{sessionId}/messages",
     summary="A session's messages, oldest first",
     model=MessagePage,
-    errors=(404, 410),
+    errors=(404,),
     tags=TAGS,
     description=__doc__,
 )
@@ -46,7 +47,7 @@ def list_messages(
     sid = session_id(sessionId)
     session = store.get_session(sid)
     if not session.joinable and not is_owner(session, caller):
-        raise SessionEnded(sid, session.status.value)
+        raise SessionNotFound(sid)  # a private view now: another user's session is not found
     page = store.list_messages(sid, since=since, limit=limit, cursor=cursor)
     return {"items": [m.view() for m in page.items], "nextCursor": page.next_cursor}  # type: ignore[return-value]
 

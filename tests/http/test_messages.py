@@ -75,11 +75,22 @@ def test_anyone_reads_while_joinable_and_only_the_owner_once_ended(api):
     api.call("PATCH", f"/sessions/{sid}", user="alice", body={"status": "paused"})
     assert api.call("GET", f"/sessions/{sid}/messages", token=api.token("bob")).status == 200
     api.call("DELETE", f"/sessions/{sid}", user="alice")
-    for kwargs in ({}, {"token": api.token("bob")}):
+    # Once ended, the conversation is a private view: anyone but the owner is told it is not found,
+    # exactly as for an unknown session, and nothing of it leaks.
+    unknown = api.call("GET", "/sessions/quiet-river-000/messages")
+    for who, kwargs in (("anonymous", {}), ("another signed-in user", {"token": api.token("bob")})):
         answer = api.call("GET", f"/sessions/{sid}/messages", **kwargs)
-        assert answer.status == 410 and answer.error["code"] == "SESSION_ENDED"
+        assert answer.status == 404 and answer.error["code"] == "SESSION_NOT_FOUND", who
+        assert set(answer.body) == {"error"} and "hi" not in str(answer.body), who
+        assert answer.error["message"] == unknown.error["message"].replace("quiet-river-000", sid), who
+    assert api.call("GET", f"/sessions/{sid}").status == 200  # the public view of the session stays readable
     owner = api.call("GET", f"/sessions/{sid}/messages", token=api.token("alice"))
     assert owner.status == 200 and [m["text"] for m in owner.body["items"]] == ["hi"]
+
+
+def test_the_openapi_document_lists_404_not_410_for_reading_messages(api):
+    answers = api.call("GET", "/openapi.json").body["paths"]["/sessions/{sessionId}/messages"]["get"]["responses"]
+    assert "404" in answers and "410" not in answers
 
 
 def test_messages_of_an_unknown_session_are_404(api):
