@@ -5,7 +5,7 @@ what the handlers call) on exactly these resources:
 
   "table"        the table ARN and `<table ARN>/index/*` (its GSIs)
   "artifacts"    `<bucket ARN>/*` (objects only, never the bucket itself)
-  "connections"  `arn:aws:execute-api:<region>:<account>:<wsApiId>/<stage>/{POST,GET,DELETE}/@connections/*`
+  "connections"  `arn:aws:execute-api:<region>:<account>:<wsApiId>/<stage>/{POST,DELETE}/@connections/*`
 
 The infra tests compare the synthesized policies with this dict, so a handler that starts calling a
 new API fails a test here before it fails with AccessDenied in AWS.
@@ -25,8 +25,8 @@ from infra.functions import CONNECTION_FUNCTION, HTTP_FUNCTION, SWEEP_FUNCTION
 
 # Single-item CRUD, Query (base table and GSIs) and transactions. There is NO `dynamodb:TransactWriteItems`
 # IAM action (cfn-lint W3037): a TransactWriteItems call is authorized item by item with the Put/Update/
-# DeleteItem actions, plus ConditionCheckItem for a ConditionCheck element (e.g. $connect: the session
-# exists, is joinable and has room, checked in the same transaction that registers the connection).
+# DeleteItem actions, plus ConditionCheckItem for a ConditionCheck element (a stored message: the session
+# exists and is joinable, checked in the same transaction that writes the message).
 _TABLE_READ_WRITE = (
     "dynamodb:GetItem",
     "dynamodb:PutItem",
@@ -35,9 +35,10 @@ _TABLE_READ_WRITE = (
     "dynamodb:Query",
     "dynamodb:ConditionCheckItem",
 )
-# post_to_connection (POST), get_connection (GET), delete_connection (DELETE) are all ManageConnections.
+# post_to_connection (POST) and delete_connection (DELETE) are both ManageConnections; the resource ARN
+# names the method. No GET: no handler calls get_connection.
 _MANAGE_CONNECTIONS = ("execute-api:ManageConnections",)
-CONNECTION_METHODS = ("POST", "GET", "DELETE")
+CONNECTION_METHODS = ("POST", "DELETE")
 
 FUNCTION_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     HTTP_FUNCTION: {
@@ -57,8 +58,7 @@ FUNCTION_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
             "dynamodb:Query",
             "dynamodb:GetItem",
             "dynamodb:UpdateItem",
-            "dynamodb:DeleteItem",
-            "dynamodb:ConditionCheckItem",  # transactions: end the session and drop its index entry together
+            "dynamodb:DeleteItem",  # a gone connection is unregistered (a transaction of Delete + Update)
         ),
         "connections": _MANAGE_CONNECTIONS,  # tell listeners the session ended, then disconnect them
     },

@@ -16,7 +16,7 @@ from infra.functions import (
     POWERTOOLS_VERSION,
     powertools_layer_arn,
 )
-from infra.permissions import CONNECTION_METHODS, FUNCTION_ACTIONS
+from infra.permissions import FUNCTION_ACTIONS
 
 FUNCTIONS = sorted(FUNCTION_SPECS)
 
@@ -142,10 +142,14 @@ def _expected_resources(synth, kind: str) -> set[str]:
         "artifacts": {f"{bucket}/*"},
         "connections": {
             f"arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<{api}>/{stage}/{method}/@connections/*"
-            for method in CONNECTION_METHODS
+            for method in MANAGEMENT_METHODS
         },
     }[kind]
 
+
+# Written out here, not read from infra.permissions: the handlers post to connections and delete them
+# (session_runtime.fanout), and never call get_connection, so no role may name GET /@connections.
+MANAGEMENT_METHODS = ("POST", "DELETE")
 
 _SERVICE_OF_KIND = {"table": "dynamodb", "artifacts": "s3", "connections": "execute-api"}
 
@@ -186,6 +190,19 @@ def test_only_the_http_function_touches_the_bucket_and_only_its_objects(dev):
     assert all(r.endswith("/*") for r in s3["resources"])
     # Signing presigned uploads needs PutObject, deleting an artifact DeleteObject; nothing reads objects.
     assert s3["actions"] == {"s3:PutObject", "s3:DeleteObject"}
+
+
+def test_the_sweep_role_has_only_what_ending_and_fanning_out_needs(dev):
+    # change_status (GetItem + UpdateItem), iter_speakerless / iter_connections (Query), a gone connection's
+    # unregister (GetItem + a transaction of DeleteItem, DeleteItem, UpdateItem): no ConditionCheck element.
+    grouped = _by_service(_role_statements(dev, "SweepFunction"))
+    assert grouped["dynamodb"]["actions"] == {
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    }
+    assert grouped["execute-api"]["actions"] == {"execute-api:ManageConnections"}
 
 
 def test_sweep_runs_every_five_minutes(dev):
