@@ -1,8 +1,9 @@
 """The client actions: each takes the caller's connection record and its parsed frame, does its work
 through the store and the fan-out, and returns the one event that answers the caller.
 
-Who may do what is decided here, from the connection record's role (one GetItem per action; `ping`
-needs none). What the other connections are told about a state change or a message is the rule shared
+Who may do what is decided here: from the connection record's role (one GetItem per action; `ping`
+needs none) and, for speaker actions, from the session's `speakerConnectionId` (one more GetItem: only
+the owner's current speaker connection may act as the speaker). What the other connections are told about a state change or a message is the rule shared
 with the HTTP API (`session_runtime.notify`), sent to everyone but the caller: the caller gets the same
 event as its answer (the route response), so it never receives it twice.
 """
@@ -143,6 +144,25 @@ ACTIONS: dict[str, Callable[[Runtime, Caller, Any], Answer]] = {
 }
 
 
+def _require_current_speaker(rt: Runtime, connection: Connection, action: str) -> None:
+    """Speaker actions come only from the session's current speaker connection.
+
+    The owner connecting again (a second tab, a reconnect before the old socket's $disconnect) moves
+    `speakerConnectionId` to the new connection: from then on the old one is not the speaker. It no
+    longer hears `listenerCount`, its leave tells nobody, and (here) its speaker actions are refused,
+    so two tabs never both drive the session and the listeners' `speakerDisconnected` stays true.
+    One strongly consistent GetItem: a new speaker's first action right after its $connect must see it.
+    """
+    if connection.role != "speaker":
+        raise Forbidden(f"only the speaker may {action}")
+    session = rt.store.get_session(connection.sessionId, consistent=True)
+    if session.speakerConnectionId != connection.connectionId:
+        raise Forbidden(
+            f"only the speaker may {action}: another connection of the session's owner took over as the speaker;"
+            " reconnect to take over again"
+        )
+
+
 def perform(rt: Runtime, connection_id: str, frame: frames.Frame) -> Answer:
     """Run one parsed frame for the connection that sent it; raises DomainError for a refusal."""
     action: str = frame.action  # type: ignore[attr-defined]
@@ -152,6 +172,6 @@ def perform(rt: Runtime, connection_id: str, frame: frames.Frame) -> Answer:
     if connection is None:
         raise ConnectionNotFound()
     logger.thread_safe_append_keys(sessionId=connection.sessionId, role=connection.role)
-    if action in SPEAKER_ACTIONS and connection.role != "speaker":
-        raise Forbidden(f"only the speaker may {action}")
+    if action in SPEAKER_ACTIONS:
+        _require_current_speaker(rt, connection, action)
     return ACTIONS[action](rt, Caller(connection), frame)

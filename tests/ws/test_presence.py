@@ -46,6 +46,35 @@ def test_a_replaced_speaker_leaving_tells_nobody(ws, live):
     assert ws.session(live.session_id).speakerConnectionId == second_tab
 
 
+def test_only_the_current_speaker_connection_may_act_as_the_speaker(ws, live, subtests):
+    """The owner's new connection takes over; the old tab is not the speaker any more, for every speaker action."""
+    from session_schema.routes import SPEAKER_ACTIONS
+
+    listener = ws.connected(live.session_id)
+    second_tab = ws.connected(live.session_id, user=live.owner)
+    fields = {"broadcast": {"data": 1}, "sendMessage": {"text": "hi"}}
+    for action in sorted(SPEAKER_ACTIONS):
+        with subtests.test(action=action):
+            refused = ws.act(live.speaker, action, **fields.get(action, {}))
+            assert refused["type"] == "error" and refused["code"] == "FORBIDDEN", refused
+            assert "took over" in refused["message"]
+    stored = ws.session(live.session_id)
+    assert (stored.status, stored.muted, stored.seq) == (SessionStatus.ACTIVE, False, 0)
+    assert ws.runtime.store.list_messages(live.session_id, limit=10, cursor=None).items == []
+    assert ws.received(listener) == []
+    # the new tab is the speaker; the old one still sees what everyone sees, and may read the history
+    assert ws.act(second_tab, "broadcast", data="slide")["delivered"] == 1
+    assert ws.act(second_tab, "pause")["session"]["status"] == "paused"
+    assert [m["session"]["status"] for m in ws.received(live.speaker, "sessionUpdated")] == ["paused"]
+    assert ws.act(live.speaker, "history")["type"] == "history"
+    # the current speaker leaves: the listeners are told, and the old tab does not silently take over
+    ws.disconnect(second_tab)
+    assert len(ws.received(listener, "speakerDisconnected")) == 1
+    assert ws.act(live.speaker, "resume")["code"] == "FORBIDDEN"
+    back = ws.connected(live.session_id, user=live.owner)  # connecting again is how the owner takes over
+    assert ws.act(back, "resume")["session"]["status"] == "active"
+
+
 def test_a_gone_connection_is_removed_the_others_still_get_the_message_and_the_count_drops(ws, live):
     listeners = [ws.connected(live.session_id) for _ in range(3)]
     gone = listeners[1]

@@ -49,13 +49,17 @@ EXPECTED = {
     "bad frame": {},
     "join (listener)": {"GetItem": 2},
     "history": {"GetItem": 1, "Query": 1},
-    "broadcast": {"GetItem": 1, "UpdateItem": 1, "Query": 1},
-    "sendMessage": {"GetItem": 1, "TransactWriteItems": 1, "Query": 1},
-    "pause": {"GetItem": 2, "UpdateItem": 1, "Query": 1},
-    "mute": {"GetItem": 2, "UpdateItem": 1, "Query": 1},
+    # Every speaker action reads the session once (strongly) to check that the caller is its current
+    # speaker connection (`speakerConnectionId`): a replaced speaker tab may not act. pause / mute / end
+    # then read it again inside the store's conditional change.
+    "broadcast": {"GetItem": 2, "UpdateItem": 1, "Query": 1},
+    "sendMessage": {"GetItem": 2, "TransactWriteItems": 1, "Query": 1},
+    "pause": {"GetItem": 3, "UpdateItem": 1, "Query": 1},
+    "mute": {"GetItem": 3, "UpdateItem": 1, "Query": 1},
+    "replaced speaker forbidden (pause)": {"GetItem": 2},
     "listener forbidden (pause)": {"GetItem": 1},
     "disconnect: listener": {"GetItem": 2, "TransactWriteItems": 1},
-    "end": {"GetItem": 2, "UpdateItem": 1, "Query": 1},
+    "end": {"GetItem": 3, "UpdateItem": 1, "Query": 1},
     # after `end` the session part of the leave no longer applies: the store retries with the deletes only
     "disconnect: speaker (session ended)": {"GetItem": 2, "TransactWriteItems": 2},
 }
@@ -64,8 +68,13 @@ EXPECTED = {
 def test_requests_per_operation(ws, live, requests):
     listener = ws.connected(live.session_id)
     second = ws.connected(live.session_id)
+    speaker = {"current": live.speaker}
+
+    def owner_connects():  # a second tab of the owner: it takes over as the speaker
+        speaker["current"] = ws.connect(live.session_id, user=live.owner).connection_id
+
     operations = {
-        "connect: owner (speaker)": lambda: ws.connect(live.session_id, user=live.owner),
+        "connect: owner (speaker)": owner_connects,
         "connect: another user's token (speaker try, then listener)": lambda: ws.connect(live.session_id, user="guest"),
         "connect: refused (unknown session)": lambda: ws.connect("quiet-river-000"),
         "connect: refused (malformed ID)": lambda: ws.connect("nope"),
@@ -73,15 +82,16 @@ def test_requests_per_operation(ws, live, requests):
         "bad frame": lambda: ws.send(listener, "{not json", route_key="$default"),
         "join (listener)": lambda: ws.act(listener, "join"),
         "history": lambda: ws.act(listener, "history"),
-        "broadcast": lambda: ws.act(live.speaker, "broadcast", data=1),
-        "sendMessage": lambda: ws.act(live.speaker, "sendMessage", text="hi"),
-        "pause": lambda: ws.act(live.speaker, "pause"),
-        "mute": lambda: ws.act(live.speaker, "mute"),
+        "broadcast": lambda: ws.act(speaker["current"], "broadcast", data=1),
+        "sendMessage": lambda: ws.act(speaker["current"], "sendMessage", text="hi"),
+        "pause": lambda: ws.act(speaker["current"], "pause"),
+        "mute": lambda: ws.act(speaker["current"], "mute"),
+        "replaced speaker forbidden (pause)": lambda: ws.act(live.speaker, "pause"),
         "listener forbidden (pause)": lambda: ws.act(listener, "pause"),
         "disconnect: listener": lambda: ws.disconnect(second),
-        "end": lambda: ws.act(live.speaker, "end"),
+        "end": lambda: ws.act(speaker["current"], "end"),
         # the session is no longer joinable, so nobody is told (no Query)
-        "disconnect: speaker (session ended)": lambda: ws.disconnect(live.speaker),
+        "disconnect: speaker (session ended)": lambda: ws.disconnect(speaker["current"]),
     }
     measured = {}
     for name, operation in operations.items():
