@@ -19,7 +19,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from session_runtime import events, notify
 from session_runtime.observability import logger, metrics
 from session_runtime.runtime import Runtime
-from session_schema.errors import DomainError, Forbidden, SessionEnded
+from session_schema.errors import DomainError, Forbidden, SessionEnded, SessionNotFound
 from session_schema.models import Connection, Session
 from session_schema.routes import SPEAKER_ACTIONS
 from session_schema.status import SessionStatus
@@ -72,6 +72,16 @@ HISTORY_ITEMS_MAX_BYTES = 120 * 1024
 
 
 def history(rt: Runtime, caller: Caller, frame: frames.HistoryFrame) -> Answer:
+    """The rule of `GET /sessions/{id}/messages`: anyone while joinable, the owner always.
+
+    A speaker connection is the owner's (its $connect checked `ownerId`), so it reads with no session
+    read. A listener's connection can outlive the session's end (its close failed, or crossed the
+    frame): once ended, the conversation is the owner's private view and it is SESSION_NOT_FOUND.
+    """
+    if caller.connection.role != "speaker":
+        session = rt.store.get_session(caller.session_id, consistent=True)
+        if not session.joinable and session.ownerId != caller.connection.userId:
+            raise SessionNotFound(caller.session_id)
     page = rt.store.list_messages(
         caller.session_id, since=frame.since, limit=frame.limit, cursor=frame.cursor, max_bytes=HISTORY_ITEMS_MAX_BYTES
     )

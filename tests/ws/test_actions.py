@@ -177,6 +177,20 @@ def test_end_tells_everyone_closes_listeners_and_later_connects_are_refused_410(
     assert ws.session(live.session_id).listenerCount == 0
 
 
+def test_history_after_the_end_is_the_owners_alone(ws, live):
+    """As `GET /sessions/{id}/messages`: a listener whose connection outlived the end is told not found."""
+    anonymous = ws.connected(live.session_id)
+    signed_in = ws.connected(live.session_id, user="someone-else")
+    ws.act(live.speaker, "sendMessage", text="hi")
+    assert [m["text"] for m in ws.act(anonymous, "history")["items"]] == ["hi"]
+    ws.act(live.speaker, "end")  # the listeners are closed, but a close can fail or cross a frame
+    for listener in (anonymous, signed_in):
+        refused = ws.act(listener, "history")
+        assert refused["type"] == "error" and refused["code"] == "SESSION_NOT_FOUND", refused
+        assert "hi" not in json.dumps(refused)
+    assert [m["text"] for m in ws.act(live.speaker, "history")["items"]] == ["hi"]  # the owner always
+
+
 def test_speaker_actions_from_a_listener_are_forbidden(ws, live, subtests):
     listener = ws.connected(live.session_id, user="someone-else")
     anonymous = ws.connected(live.session_id)
