@@ -179,7 +179,8 @@ def normalize(document: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     raw = dict(document)
     wrapped = raw.pop("Data", None)
     if isinstance(wrapped, dict):
-        raw = {**raw, **wrapped}
+        # Top-level attributes win: a field written beside the wrapper came later than the wrapper itself.
+        raw = {**wrapped, **raw}
     kind = _kind_of(raw)
     if kind is None:
         raise CorruptRecord(f"cannot tell what record {raw.get(keys.PK)!r}/{raw.get(keys.SK)!r} is")
@@ -222,10 +223,14 @@ def decode_as(item: Mapping[str, AttributeValue], model: type[R]) -> R:
     return record
 
 
+def canonical_item(item: Mapping[str, AttributeValue]) -> Item:
+    """What `encode` writes today for the record a stored item (of any shape) holds."""
+    record = decode(item)
+    if isinstance(record, Connection) and str(item.get(keys.PK, {}).get("S", "")).startswith(keys.CONN_PREFIX):
+        return encode_connection_lookup(record)
+    return encode(record)
+
+
 def is_canonical(item: Mapping[str, AttributeValue]) -> bool:
     """True when the item is exactly what `encode` writes for the record it holds."""
-    record = decode(item)
-    expected = encode(record)
-    if isinstance(record, Connection) and str(deserialize(item).get(keys.PK, "")).startswith(keys.CONN_PREFIX):
-        expected = encode_connection_lookup(record)
-    return dict(item) == expected
+    return dict(item) == canonical_item(item)

@@ -22,10 +22,22 @@ def encode_cursor(key: Mapping[str, str]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(token: str, *, attributes: frozenset[str], partition: tuple[str, str], sort_prefix: tuple[str, str]) -> dict[str, str]:
+MAX_KEY_BYTES = 1024  # DynamoDB's limit for a sort key (a partition key may have 2048): a longer one is a 400 there
+
+
+def decode_cursor(
+    token: str,
+    *,
+    attributes: frozenset[str],
+    partition: tuple[str, str],
+    sort_prefix: tuple[str, str],
+    sort_range: tuple[str, str] | None = None,
+) -> dict[str, str]:
     """The key a cursor stands for, checked against the listing's key attributes and partition.
 
-    `partition` is (attribute, the value this listing queries); `sort_prefix` is (attribute, prefix).
+    `partition` is (attribute, the value this listing queries); `sort_prefix` is (attribute, prefix);
+    `sort_range` (low, high), when the listing queries one: the key must lie inside it, since DynamoDB
+    refuses an ExclusiveStartKey outside the key condition (a 500 if it got that far).
     """
     if not token or len(token) > MAX_CURSOR_LENGTH:
         raise InvalidCursor()
@@ -35,10 +47,12 @@ def decode_cursor(token: str, *, attributes: frozenset[str], partition: tuple[st
         raise InvalidCursor() from None
     if not isinstance(decoded, dict) or set(decoded) != attributes:
         raise InvalidCursor()
-    if not all(isinstance(v, str) and 0 < len(v) <= 1024 for v in decoded.values()):
+    if not all(isinstance(v, str) and 0 < len(v.encode()) <= MAX_KEY_BYTES for v in decoded.values()):
         raise InvalidCursor()
     partition_attr, partition_value = partition
     sort_attr, prefix = sort_prefix
     if decoded[partition_attr] != partition_value or not decoded[sort_attr].startswith(prefix):
+        raise InvalidCursor()
+    if sort_range is not None and not sort_range[0] <= decoded[sort_attr] <= sort_range[1]:
         raise InvalidCursor()
     return decoded

@@ -94,6 +94,24 @@ class IdempotencyKeyReused(DomainError):
         super().__init__("this Idempotency-Key was used with a different request body", field="Idempotency-Key")
 
 
+class RateLimited(DomainError):
+    """DynamoDB throttled a request past botocore's own retries (or a transaction part was throttled)."""
+
+    code, status = "RATE_LIMITED", 429
+
+    def __init__(self) -> None:
+        super().__init__("too many requests; retry shortly")
+
+
+class ConcurrentUpdate(DomainError):
+    """The record kept changing under a conditional write, past the store's bounded retries."""
+
+    code, status = "CONFLICT", 409
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} kept changing under this update; retry")
+
+
 class SessionIdExhausted(DomainError):
     """Every generated ID collided: only plausible when the ID space is nearly full."""
 

@@ -6,7 +6,7 @@ Reads every item (an administrative Scan, page by page), decodes it through the 
 normalizes legacy shapes on read) and writes back what the codec would write today. Each rewrite is
 conditional on the item being exactly as it was read, so an update that lands meanwhile is never
 overwritten: that item is reported and left for the next run. Canonical items are skipped, so running
-it again is harmless.
+it again is harmless. Exit status: 0 done, 1 corrupt items found (listed), 2 conflicts (run it again).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import boto3
 from botocore.exceptions import ClientError
 
 from . import codec, keys
-from .models import Connection
+from .codec import canonical_item
+from .store import unchanged_condition
 
 
 @dataclass
@@ -46,38 +47,6 @@ class MigrationReport:
 
 def _where(item: Mapping[str, Any]) -> str:
     return f"{item.get(keys.PK, {}).get('S')}/{item.get(keys.SK, {}).get('S')}"
-
-
-def canonical_item(item: Mapping[str, Any]) -> codec.Item:
-    """What the codec writes today for the record this stored item holds."""
-    record = codec.decode(item)
-    pk = item.get(keys.PK, {}).get("S", "")
-    if isinstance(record, Connection) and pk.startswith(keys.CONN_PREFIX):
-        return codec.encode_connection_lookup(record)
-    return codec.encode(record)
-
-
-# Every attribute any writer of this table sets: a rewrite also requires the ones not read to be absent.
-_KNOWN_ATTRIBUTES = frozenset(
-    name for model in codec.MODEL_OF.values() for name in model.model_fields
-) | frozenset(keys.TABLE.key_attributes()) | {keys.KIND_ATTRIBUTE, "Data", "isActive", "requestId"}
-
-
-def _unchanged_condition(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A condition that holds only while every attribute is as it was read (none changed, none added)."""
-    names, values, parts = {}, {}, []
-    for i, (name, value) in enumerate(sorted(item.items())):
-        names[f"#a{i}"] = name
-        values[f":v{i}"] = value
-        parts.append(f"#a{i} = :v{i}")
-    for i, name in enumerate(sorted(_KNOWN_ATTRIBUTES - set(item))):
-        names[f"#n{i}"] = name
-        parts.append(f"attribute_not_exists(#n{i})")
-    return {
-        "ConditionExpression": " AND ".join(parts),
-        "ExpressionAttributeNames": names,
-        "ExpressionAttributeValues": values,
-    }
 
 
 def _diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
@@ -117,13 +86,13 @@ def migrate(client: Any, table: str, *, dry_run: bool) -> MigrationReport:
         same_key = all(new.get(k) == item.get(k) for k in (keys.PK, keys.SK))
         try:
             if same_key:
-                client.put_item(TableName=table, Item=new, **_unchanged_condition(item))
+                client.put_item(TableName=table, Item=new, **unchanged_condition(item))
             else:
                 old_key = {k: item[k] for k in (keys.PK, keys.SK)}
                 client.transact_write_items(
                     TransactItems=[
                         {"Put": {"TableName": table, "Item": new, "ConditionExpression": "attribute_not_exists(PK)"}},
-                        {"Delete": {"TableName": table, "Key": old_key, **_unchanged_condition(item)}},
+                        {"Delete": {"TableName": table, "Key": old_key, **unchanged_condition(item)}},
                     ]
                 )
             report.migrated += 1
@@ -147,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     for change in report.planned:
         print(("would rewrite " if args.dry_run else "rewrote ") + json.dumps(change))
     print(json.dumps(report.summary(), indent=2))
-    return 1 if report.corrupt else 0
+    if report.corrupt:
+        return 1  # items no reader understands: a person has to look at them
+    return 2 if report.conflicts else 0  # items changed meanwhile: run it again
 
 
 if __name__ == "__main__":

@@ -7,8 +7,10 @@ out through `codec` only.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -21,8 +23,10 @@ from . import codec, keys
 from .cursor import decode_cursor, encode_cursor
 from .errors import (
     ArtifactNotFound,
+    ConcurrentUpdate,
     DomainError,
     IdempotencyKeyReused,
+    RateLimited,
     SessionEnded,
     SessionFull,
     SessionIdExhausted,
@@ -33,9 +37,13 @@ from .models import Artifact, Connection, IdempotencyRecord, Message, Record, Se
 from .status import ArtifactStatus, SessionStatus, require_transition
 
 T = TypeVar("T", bound=Record)
+F = TypeVar("F", bound=Callable[..., Any])
 MAX_PAGE = 100
 MAX_CREATE_ATTEMPTS = 8
 MAX_TRANSITION_ATTEMPTS = 4
+MAX_CONFLICT_ATTEMPTS = 4  # DynamoDB cancels a transaction that meets another on the same item
+MAX_UPGRADE_ATTEMPTS = 3
+THROTTLE_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"})
 _JOINABLE_CONDITION = "#status IN (:active, :paused)"
 PING_SESSION_ID = "~ping"  # never a session ID: see ping()
 
@@ -86,6 +94,57 @@ def _cancellation_reasons(error: ClientError) -> list[dict[str, Any]] | None:
 
 def _failed(reasons: list[dict[str, Any]], index: int) -> bool:
     return index < len(reasons) and reasons[index].get("Code") == "ConditionalCheckFailed"
+
+
+# Every attribute any writer of this table sets: a guarded rewrite also requires the ones not read to be absent.
+_KNOWN_ATTRIBUTES = frozenset(
+    name for model in codec.MODEL_OF.values() for name in model.model_fields
+) | frozenset(keys.TABLE.key_attributes()) | {keys.KIND_ATTRIBUTE, "Data", "isActive", "requestId"}
+
+
+def unchanged_condition(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A condition that holds only while every attribute is as it was read (none changed, none added)."""
+    names, values, parts = {}, {}, []
+    for i, (name, value) in enumerate(sorted(item.items())):
+        names[f"#a{i}"] = name
+        values[f":v{i}"] = value
+        parts.append(f"#a{i} = :v{i}")
+    for i, name in enumerate(sorted(_KNOWN_ATTRIBUTES - set(item))):
+        names[f"#n{i}"] = name
+        parts.append(f"attribute_not_exists(#n{i})")
+    return {
+        "ConditionExpression": " AND ".join(parts),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+
+
+class _LegacyItemUpgraded(Exception):
+    """A write was refused by an item in a shape older code wrote; it is canonical now, so try again."""
+
+
+def _upgrades_legacy_items(method: F) -> F:
+    """Run a write again after it met (and upgraded) a legacy item.
+
+    Conditions name canonical attributes (`status`, `maxListeners`), which an unmigrated item lacks: read,
+    it normalizes fine, but every conditional write on it would be refused for the wrong reason (a join
+    "full", a pause "changed meanwhile"). The store rewrites such an item in canonical form, guarded on it
+    being unchanged, and the whole operation starts over from a fresh read.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: SessionStore, *args: Any, **kwargs: Any) -> Any:
+        for _ in range(MAX_UPGRADE_ATTEMPTS - 1):
+            try:
+                return method(self, *args, **kwargs)
+            except _LegacyItemUpgraded:
+                continue
+        try:
+            return method(self, *args, **kwargs)
+        except _LegacyItemUpgraded:
+            raise ConcurrentUpdate("a legacy record") from None
+
+    return wrapper  # type: ignore[return-value]
 
 
 class SessionStore:
@@ -147,8 +206,8 @@ class SessionStore:
                 expiresAt=now // 1000 + idempotency_ttl_seconds,
             )
             try:
-                self.client.transact_write_items(
-                    TransactItems=[
+                self._transact(
+                    [
                         {"Put": put},
                         {
                             "Put": {
@@ -212,6 +271,7 @@ class SessionStore:
             newest_first=True,
         )
 
+    @_upgrades_legacy_items
     def change_status(
         self,
         session_id: str,
@@ -255,8 +315,9 @@ class SessionStore:
                 if only_if_speakerless_before is not None and found.status == current.status:
                     return current, found  # a speaker came back: nothing to sweep
                 current = found
-        raise SessionIdExhausted("status kept changing under this update; retry")
+        raise ConcurrentUpdate(f"session {session_id}")
 
+    @_upgrades_legacy_items
     def update_session(self, session_id: str, *, title: str | None = None, muted: bool | None = None) -> tuple[Session, Session]:
         """Change title and/or muted on a joinable session: (before, after)."""
         current = self.get_session(session_id, consistent=True)
@@ -276,6 +337,7 @@ class SessionStore:
             raise SessionEnded(session_id, codec.decode_as(failed.item, Session).status.value) from None
         return current, codec.decode_as(new_item, Session)
 
+    @_upgrades_legacy_items
     def next_broadcast_seq(self, session_id: str, *, live_only: bool = False) -> Session:
         """Claim the next broadcast sequence number of a joinable session; the returned session carries it.
 
@@ -325,6 +387,7 @@ class SessionStore:
 
     # ------------------------------------------------------------ connections
 
+    @_upgrades_legacy_items
     def register_connection(self, connection: Connection, *, owner_id: str | None = None) -> None:
         """Register a connection in one transaction with its session's check and count.
 
@@ -360,8 +423,8 @@ class SessionStore:
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
         try:
-            self.client.transact_write_items(
-                TransactItems=[
+            self._transact(
+                [
                     {"Update": update},
                     {"Put": self._new_item(codec.encode(connection))},
                     {"Put": self._new_item(codec.encode_connection_lookup(connection))},
@@ -382,6 +445,7 @@ class SessionStore:
         item = self._get_item(keys.connection_lookup_key(connection_id), consistent=True)
         return codec.decode_as(item, Connection) if item else None
 
+    @_upgrades_legacy_items
     def unregister_connection(self, connection_id: str) -> Connection | None:
         """Remove a connection and, in the same transaction, its effect on the session.
 
@@ -420,9 +484,9 @@ class SessionStore:
                 "ConditionExpression": "attribute_exists(PK) AND listenerCount > :zero",
                 "ExpressionAttributeValues": {":minus": codec.value(-1), ":zero": codec.value(0)},
             }
-        session_update["TableName"] = self.table_name
+        session_update |= {"TableName": self.table_name, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
         try:
-            self.client.transact_write_items(TransactItems=[*deletes, {"Update": session_update}])
+            self._transact([*deletes, {"Update": session_update}])
             return connection
         except ClientError as error:
             reasons = _cancellation_reasons(error)
@@ -432,9 +496,10 @@ class SessionStore:
                 return None  # someone else unregistered it first: the count moved once, by them
             if not _failed(reasons, 2):
                 raise
+            self._upgrade_if_legacy(reasons[2].get("Item"))
         # The session part does not apply (session gone or ended, speaker replaced): just the records.
         try:
-            self.client.transact_write_items(TransactItems=deletes)
+            self._transact(deletes)
         except ClientError as error:
             if _cancellation_reasons(error) is None:
                 raise
@@ -461,6 +526,7 @@ class SessionStore:
 
     # ------------------------------------------------------------ messages
 
+    @_upgrades_legacy_items
     def append_message(self, session_id: str, sender_id: str, text: str, *, ttl_days: int = 30) -> Message:
         """Store a message, in one transaction with a check that the session is joinable."""
         now = self.clock()
@@ -473,8 +539,8 @@ class SessionStore:
             expiresAt=now // 1000 + ttl_days * 86400,
         )
         try:
-            self.client.transact_write_items(
-                TransactItems=[
+            self._transact(
+                [
                     {
                         "ConditionCheck": {
                             "TableName": self.table_name,
@@ -540,6 +606,7 @@ class SessionStore:
             newest_first=True,
         )
 
+    @_upgrades_legacy_items
     def change_artifact_status(
         self, session_id: str, artifact_id: str, target: ArtifactStatus, *, error: str | None = None
     ) -> tuple[Artifact, Artifact]:
@@ -565,7 +632,7 @@ class SessionStore:
                 if failed.item is None:
                     raise ArtifactNotFound(artifact_id) from None
                 current = codec.decode_as(failed.item, Artifact)
-        raise SessionIdExhausted("artifact status kept changing under this update; retry")
+        raise ConcurrentUpdate(f"artifact {artifact_id}")
 
     def delete_artifact(self, session_id: str, artifact_id: str) -> None:
         self.client.delete_item(
@@ -581,6 +648,7 @@ class SessionStore:
         """Raise the refusal an old session item explains: not found, or ended (with the actual status)."""
         if not old_item:
             raise SessionNotFound(session_id)
+        self._upgrade_if_legacy(old_item)
         session = codec.decode_as(old_item, Session)
         if not session.joinable:
             raise SessionEnded(session_id, session.status.value)
@@ -630,9 +698,45 @@ class SessionStore:
             )
         except ClientError as error:
             if _is_condition_failure(error):
+                self._upgrade_if_legacy(error.response.get("Item"))
                 raise _ConditionFailed(error.response.get("Item")) from None
             raise
         return response["Attributes"]
+
+    def _upgrade_if_legacy(self, old_item: Mapping | None) -> None:
+        """Rewrite a refused write's item in canonical form when older code wrote it; then start over."""
+        if not old_item or codec.is_canonical(old_item):
+            return
+        try:
+            self.client.put_item(TableName=self.table_name, Item=codec.canonical_item(old_item), **unchanged_condition(old_item))
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+            # Someone else changed (or upgraded) it meanwhile: the fresh read of the retry sees that.
+        raise _LegacyItemUpgraded()
+
+    def _transact(self, items: list[dict[str, Any]]) -> None:
+        """TransactWriteItems, retried (with jitter) when it was cancelled only by a concurrent transaction.
+
+        A `TransactionConflict` is not a refusal: nothing was judged, another transaction held the item.
+        botocore does not retry it. A throttled part is RATE_LIMITED. Condition failures go to the caller.
+        """
+        for attempt in range(MAX_CONFLICT_ATTEMPTS):
+            try:
+                self.client.transact_write_items(TransactItems=items)
+                return
+            except ClientError as error:
+                reasons = _cancellation_reasons(error)
+                codes = {reason.get("Code") for reason in reasons or []}
+                if reasons is None or "ConditionalCheckFailed" in codes:
+                    raise
+                if codes & THROTTLE_REASONS:
+                    raise RateLimited() from None
+                if "TransactionConflict" not in codes:
+                    raise
+            if attempt == MAX_CONFLICT_ATTEMPTS - 1:
+                raise ConcurrentUpdate("the session")
+            time.sleep(random.uniform(0, 0.02 * 2**attempt))
 
     def _query_all(self, model: type[T], **query: Any) -> Iterator[T]:
         """Every item of a Query, following LastEvaluatedKey through each 1 MB page."""
@@ -685,11 +789,13 @@ class SessionStore:
                 attributes=spec.cursor_attributes,
                 partition=(spec.partition_attr, partition),
                 sort_prefix=(spec.sort_attr, spec.sort_prefix),
+                sort_range=sort_range,
             )
             request["ExclusiveStartKey"] = codec.serialize_key(start)
         response = self.client.query(**request)
         raw_items = response.get("Items", [])
-        has_more = len(raw_items) > limit
+        # DynamoDB also stops at 1 MB per page: then fewer items come back, with a LastEvaluatedKey.
+        has_more = len(raw_items) > limit or bool(response.get("LastEvaluatedKey") and raw_items)
         raw_items = raw_items[:limit]
         if max_bytes is not None:
             fitting = _items_within(raw_items, max_bytes)
