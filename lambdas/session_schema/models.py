@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from .ids import SESSION_ID_PATTERN
 from .status import ArtifactStatus, SessionStatus
+from .storage import artifact_object_key
 
 SCHEMA_VERSION = 1
 
@@ -116,6 +117,15 @@ class Artifact(Record):
     processingStartedAt: EpochMs | None = None
     completedAt: EpochMs | None = None
     processingMs: Annotated[int, Field(ge=0)] | None = None
+
+    @model_validator(mode="after")
+    def _object_key_is_derived(self) -> Artifact:
+        # The `<userId>/<requestId>/...` bug: a stored path that is not the one derived from this
+        # record's own owner and session would send reads, deletes and uploads somewhere else.
+        expected = artifact_object_key(self.ownerId, self.sessionId, self.kind, self.artifactId, self.fileName)
+        if self.objectKey != expected:
+            raise ValueError(f"objectKey {self.objectKey!r} is not the derived {expected!r}")
+        return self
 
     def view(self) -> dict[str, object]:
         """What the owner sees."""

@@ -75,3 +75,54 @@ def test_corrupt_items_are_reported_not_rewritten(ddb, capsys):
     put_raw(ddb, {"PK": "SESSION#quiet-river-482", "SK": "META", "status": "running", "ownerId": "x", "createdAt": 1})
     assert main(["--table", TABLE_NAME]) == 1
     assert "quiet-river-482" in capsys.readouterr().out
+
+
+def test_conflicts_exit_2_so_a_script_knows_to_run_it_again(ddb, monkeypatch, capsys):
+    put_raw(ddb, LEGACY_SESSION)
+    import session_schema.migrate as module
+
+    def conflicting(client, table, *, dry_run):  # another writer won the race for the only item
+        return module.MigrationReport(scanned=1, conflicts=["SESSION#quiet-river-482/META"])
+
+    monkeypatch.setattr(module, "migrate", conflicting)
+    assert main(["--table", TABLE_NAME]) == 2
+    assert "SESSION#quiet-river-482/META" in capsys.readouterr().out
+
+
+def test_the_command_runs_as_documented_against_a_dynamodb_endpoint(tmp_path):
+    """`python -m session_schema.migrate` as `make migrate` runs it: its own process, PYTHONPATH=lambdas."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from session_schema.keys import TABLE
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
+        client.create_table(**TABLE.create_table_kwargs(TABLE_NAME))
+        client.put_item(TableName=TABLE_NAME, Item=codec.serialize(LEGACY_SESSION))
+        root = Path(__file__).resolve().parents[2]
+        env = {**os.environ, "PYTHONPATH": str(root / "lambdas")}
+        command = [sys.executable, "-m", "session_schema.migrate", "--table", TABLE_NAME, "--endpoint-url", endpoint]
+
+        def run(*extra: str) -> subprocess.CompletedProcess:
+            return subprocess.run([*command, *extra], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+        dry = run("--dry-run")
+        assert dry.returncode == 0 and "would rewrite" in dry.stdout, dry.stderr
+        assert not codec.is_canonical(raw(client, "quiet-river-482"))
+        done = run()
+        assert done.returncode == 0 and "rewrote" in done.stdout, done.stderr
+        assert codec.is_canonical(raw(client, "quiet-river-482"))
+        again = run()
+        assert again.returncode == 0 and '"migrated": 0' in again.stdout
+    finally:
+        server.stop()

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from session_schema import codec, keys
 from session_schema.models import Connection, Session
 from session_schema.status import SessionStatus
-from tests.strategies import any_record, connections, sessions
+from tests.strategies import any_record, artifacts, connections, idempotency_records, messages, session_ids, sessions
 
 LEGACY_ATTRIBUTES = {"Data", "isActive", "requestId"}
 
@@ -78,17 +78,72 @@ def test_the_field_bugs_legacy_session_reads_as_active():
     assert codec.decode_as(inactive, Session).status is SessionStatus.ENDED
 
 
+def _stored_keys(record):
+    found = [codec.key_of(record)]
+    if isinstance(record, Connection):
+        found.append(keys.connection_lookup_key(record.connectionId))
+    return [(k["PK"], k["SK"]) for k in found]
+
+
 @settings(max_examples=200)
 @given(any_record, any_record)
 def test_keys_of_different_records_never_collide(a, b):
-    def stored_keys(record):
-        found = [codec.key_of(record)]
-        if isinstance(record, Connection):
-            found.append(keys.connection_lookup_key(record.connectionId))
-        return [(k["PK"], k["SK"]) for k in found]
-
     if type(a) is not type(b):
-        assert not set(stored_keys(a)) & set(stored_keys(b))
+        assert not set(_stored_keys(a)) & set(_stored_keys(b))
+
+
+@settings(max_examples=200)
+@given(st.data())
+def test_records_that_share_every_id_they_can_still_never_share_a_key(data):
+    """The hard case for key design: one session's records, the same string as session, connection,
+    owner and idempotency key, where each kind's pattern allows it. Only the typed prefixes keep them apart."""
+    shared = data.draw(session_ids)  # also a valid connection ID, user ID and idempotency key
+    records = [
+        data.draw(sessions()).model_copy(update={"sessionId": shared, "ownerId": shared}),
+        data.draw(connections).model_copy(update={"sessionId": shared, "connectionId": shared}),
+        data.draw(messages).model_copy(update={"sessionId": shared}),
+        data.draw(artifacts()).model_copy(update={"sessionId": shared}),
+        data.draw(idempotency_records).model_copy(update={"ownerId": shared, "key": shared, "sessionId": shared}),
+    ]
+    stored = [key for record in records for key in _stored_keys(record)]
+    assert len(stored) == len(set(stored)), stored
+
+
+def test_a_field_beside_the_data_wrapper_wins_over_the_wrapped_one():
+    """Older code wrapped items in `Data`, later code updated fields at the top: the top level is newer."""
+    item = codec.serialize(
+        {
+            "PK": "SESSION#quiet-river-482",
+            "SK": "META",
+            "Data": {"sessionId": "quiet-river-482", "ownerId": "user-a", "status": "active", "title": "old", "createdAt": 1},
+            "status": "ended",
+            "title": "new",
+        }
+    )
+    session = codec.decode_as(item, Session)
+    assert (session.status, session.title) == (SessionStatus.ENDED, "new")
+
+
+def test_an_artifact_whose_stored_path_is_not_derived_from_its_session_is_corrupt():
+    """The `<userId>/<requestId>/...` bug: a path built from another ID must never be read as the artifact's."""
+    good = {
+        "PK": "SESSION#quiet-river-482",
+        "SK": "ART#art_01J0000000000000000000000A",
+        "sessionId": "quiet-river-482",
+        "artifactId": "art_01J0000000000000000000000A",
+        "ownerId": "user-a",
+        "kind": "image",
+        "contentType": "image/png",
+        "fileName": "room.png",
+        "objectKey": "user-a/quiet-river-482/image/art_01J0000000000000000000000A/room.png",
+        "status": "pending",
+        "createdAt": 1,
+        "updatedAt": 1,
+    }
+    assert codec.decode(codec.serialize(good)).objectKey == good["objectKey"]
+    wrong = {**good, "objectKey": "user-a/req-7f3a9/image/art_01J0000000000000000000000A/room.png"}
+    with pytest.raises(codec.CorruptRecord):
+        codec.decode(codec.serialize(wrong))
 
 
 @given(sessions())
