@@ -7,8 +7,10 @@ what the handlers call) on exactly these resources:
   "artifacts"    `<bucket ARN>/*` (objects only, never the bucket itself)
   "connections"  `arn:aws:execute-api:<region>:<account>:<wsApiId>/<stage>/{POST,DELETE}/@connections/*`
 
-The infra tests compare the synthesized policies with this dict, so a handler that starts calling a
-new API fails a test here before it fails with AccessDenied in AWS.
+The infra tests compare the synthesized policies with this dict (tests/infra/test_functions.py), and
+run the handlers to check that every DynamoDB / S3 / management API call each one makes is granted here
+and that nothing here goes unused (tests/infra/test_iam_usage.py), so a handler that starts calling a new
+API fails a test before it fails with AccessDenied in AWS.
 """
 
 from __future__ import annotations

@@ -48,6 +48,42 @@ def test_every_http_route_exists_with_jwt_auth_exactly_when_declared(dev):
             assert "AuthorizerId" not in deployed, route.route_key
 
 
+# The HTTP routes of the product contract (../shared/contract.md, "HTTP API"), written out by hand from it
+# rather than read from session_schema.routes.HTTP_ROUTES (which the stack is built from), so a route or an
+# authorizer changed in that table alone shows up here. "owner" routes need a signed-in caller (the JWT
+# authorizer); the handler then checks ownership. "anyone" routes have no authorizer (GET messages is
+# "anyone while joinable, owner always": the handler reads an optional token itself).
+SIGNED_IN, ANYONE = "signed in", "anyone"
+CONTRACT_HTTP_ROUTES: dict[str, str] = {
+    "POST /sessions": SIGNED_IN,
+    "GET /sessions": SIGNED_IN,
+    "GET /sessions/{sessionId}": ANYONE,
+    "PATCH /sessions/{sessionId}": SIGNED_IN,  # owner
+    "DELETE /sessions/{sessionId}": SIGNED_IN,  # owner
+    "GET /sessions/{sessionId}/messages": ANYONE,
+    "POST /sessions/{sessionId}/messages": SIGNED_IN,  # owner
+    "POST /sessions/{sessionId}/artifacts": SIGNED_IN,  # owner
+    "GET /sessions/{sessionId}/artifacts": SIGNED_IN,  # owner
+    "PATCH /sessions/{sessionId}/artifacts/{artifactId}": SIGNED_IN,  # owner
+    "DELETE /sessions/{sessionId}/artifacts/{artifactId}": SIGNED_IN,  # owner
+    "GET /health": ANYONE,
+    "GET /openapi.json": ANYONE,
+}
+
+
+def test_http_routes_and_their_authorizers_are_the_contract_s(dev):
+    (authorizer_id,) = dev.resources("AWS::ApiGatewayV2::Authorizer")
+    deployed = {}
+    for route_key, route in _routes_of(dev, dev.stack.http.api).items():
+        if route["AuthorizationType"] == "JWT" and route.get("AuthorizerId") == ref(authorizer_id):
+            deployed[route_key] = SIGNED_IN
+        elif route["AuthorizationType"] == "NONE" and "AuthorizerId" not in route:
+            deployed[route_key] = ANYONE
+        else:
+            deployed[route_key] = f"{route['AuthorizationType']} / {route.get('AuthorizerId')}"
+    assert deployed == CONTRACT_HTTP_ROUTES
+
+
 def test_jwt_authorizer_trusts_the_cognito_pool_and_client(dev):
     (authorizer,) = dev.resources("AWS::ApiGatewayV2::Authorizer").items()
     logical_id, resource = authorizer

@@ -1,0 +1,254 @@
+"""What each function really calls is what infra/permissions.py grants it: no more, no less.
+
+test_functions.py checks that the synthesized roles are exactly `FUNCTION_ACTIONS`; this checks that
+table against behaviour. Each deployed handler (`FUNCTION_SPECS[name].handler`) is run in process, over a
+representative run of its routes (moto for DynamoDB and S3, the captured management API), and every AWS
+call it makes is recorded, attributed to the function whose handler was running, and turned into the IAM
+action AWS authorizes it as:
+
+- DynamoDB, at the botocore layer of the handler's own client (as tests/ws/test_request_counts.py counts):
+  a TransactWriteItems is authorized element by element (Put/Update/Delete -> Put/Update/DeleteItem,
+  ConditionCheck -> ConditionCheckItem), there is no `dynamodb:TransactWriteItems` action;
+- S3, on the same layer: a presigned POST makes no call, S3 authorizes the upload as PutObject by the
+  signing role, so presigning one records `s3:PutObject`;
+- the management API: `execute-api:ManageConnections` on `<stage>/<HTTP method>/@connections/*`, the method
+  the botocore service model gives the operation (PostToConnection: POST), so it must be in CONNECTION_METHODS.
+
+Calls made by the test itself (creating a session straight in the store) are outside every handler and
+not counted.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections import defaultdict
+from typing import Any
+
+import botocore.session
+import pytest
+
+from infra.functions import CONNECTION_FUNCTION, FUNCTION_SPECS, HTTP_FUNCTION, SWEEP_FUNCTION
+from infra.permissions import CONNECTION_METHODS, FUNCTION_ACTIONS
+
+_TRANSACT_ELEMENT_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+    "Get": "dynamodb:GetItem",
+}
+_BATCH_WRITE_ACTIONS = {"PutRequest": "dynamodb:PutItem", "DeleteRequest": "dynamodb:DeleteItem"}
+
+
+def dynamodb_actions(operation: str, params: dict[str, Any]) -> set[str]:
+    """The IAM actions one DynamoDB request is authorized with."""
+    if operation in ("TransactWriteItems", "TransactGetItems"):
+        return {_TRANSACT_ELEMENT_ACTIONS[kind] for element in params["TransactItems"] for kind in element}
+    if operation == "BatchWriteItem":
+        return {
+            _BATCH_WRITE_ACTIONS[kind]
+            for requests in params["RequestItems"].values()
+            for request in requests
+            for kind in request
+        }
+    return {f"dynamodb:{operation}"}
+
+
+def test_transactions_map_to_their_element_actions():
+    items = [{"Update": {}}, {"Put": {}}, {"ConditionCheck": {}}]
+    assert dynamodb_actions("TransactWriteItems", {"TransactItems": items}) == {
+        "dynamodb:UpdateItem",
+        "dynamodb:PutItem",
+        "dynamodb:ConditionCheckItem",
+    }
+    assert dynamodb_actions("Query", {}) == {"dynamodb:Query"}
+
+
+class Usage:
+    """function name -> the IAM actions (and management API methods) its handler's calls needed."""
+
+    def __init__(self, table_name: str, bucket: str) -> None:
+        self.table_name, self.bucket = table_name, bucket
+        self.current: str | None = None  # a plain attribute, not a contextvar: fan-out posts from a thread pool
+        self.actions: dict[str, set[str]] = defaultdict(set)
+        self.methods: dict[str, set[str]] = defaultdict(set)
+        self.foreign: list[str] = []  # calls on another table or bucket than the stack's
+        self._lock = threading.Lock()
+
+    def record(self, actions: set[str], *, method: str | None = None) -> None:
+        with self._lock:
+            if self.current is None:
+                return
+            self.actions[self.current] |= actions
+            if method is not None:
+                self.methods[self.current].add(method)
+
+    def on_dynamodb(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        tables = {params["TableName"]} if "TableName" in params else set()
+        for element in params.get("TransactItems", []):
+            tables |= {spec["TableName"] for spec in element.values()}
+        tables |= set(params.get("RequestItems", {}))
+        self.foreign += [f"{model.name} on {t}" for t in tables if t != self.table_name]
+        self.record(dynamodb_actions(model.name, params))
+
+    def on_s3(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        if params.get("Bucket") != self.bucket:
+            self.foreign.append(f"{model.name} on bucket {params.get('Bucket')}")
+        if context.get("is_presign_request") and model.name == "CreateBucket":
+            self.record({"s3:PutObject"})  # generate_presigned_post builds its URL from CreateBucket's model
+        else:
+            self.record({f"s3:{model.name}"})
+
+
+class RecordingManagementApi:
+    """Forwards to the captured management API and records each operation the handlers call on it."""
+
+    _model = botocore.session.get_session().get_service_model("apigatewaymanagementapi")
+    _operations = {botocore.xform_name(name): name for name in _model.operation_names}
+
+    def __init__(self, inner: Any, usage: Usage) -> None:
+        self._inner, self._usage = inner, usage
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._inner, name)
+        operation = self._operations.get(name)
+        if operation is None:
+            return attribute  # the fake's own bookkeeping (sent, gone, ...)
+        method = self._model.operation_model(operation).http["method"]
+
+        def call(**kwargs: Any) -> Any:
+            self._usage.record({"execute-api:ManageConnections"}, method=method)
+            return attribute(**kwargs)
+
+        return call
+
+
+@pytest.fixture
+def usage(runtime, monkeypatch) -> Usage:
+    recorded = Usage(runtime.settings.table_name, runtime.settings.artifacts_bucket)
+    runtime.store.client.meta.events.register("before-parameter-build.dynamodb", recorded.on_dynamodb, unique_id="iam-usage")
+    runtime.s3.meta.events.register("before-parameter-build.s3", recorded.on_s3, unique_id="iam-usage-s3")
+    assert "fanout" not in vars(runtime), "the fan-out must be built on the recording management API"
+    runtime.management = RecordingManagementApi(runtime.management, recorded)
+
+    # Each function's deployed entry point, wrapped so the calls it makes are attributed to that function.
+    for name, spec in FUNCTION_SPECS.items():
+        module_name, attribute = spec.handler.rsplit(".", 1)
+        module = importlib.import_module(module_name)
+        original = getattr(module, attribute)
+
+        def entry(event: Any, context: Any, _original=original, _name=name) -> Any:
+            assert recorded.current is None, "handlers do not call each other"
+            recorded.current = _name
+            try:
+                return _original(event, context)
+            finally:
+                recorded.current = None
+
+        monkeypatch.setattr(module, attribute, entry)
+    yield recorded
+    runtime.store.client.meta.events.unregister("before-parameter-build.dynamodb", unique_id="iam-usage")
+    runtime.s3.meta.events.unregister("before-parameter-build.s3", unique_id="iam-usage-s3")
+
+
+def _run_http_routes(handlers) -> None:
+    def ok(answer, *statuses: int) -> Any:
+        assert answer.status in statuses, answer.raw_body
+        return answer.body
+
+    http = handlers.http
+    ok(http("GET", "/health"), 200)
+    ok(http("GET", "/openapi.json"), 200)
+    sid = ok(http("POST", "/sessions", user="owner-1", body={"title": "Talk"}), 201)["sessionId"]
+    ok(http("POST", "/sessions", user="owner-1", body={}, headers={"Idempotency-Key": "create-1"}), 201)
+    ok(http("GET", "/sessions", user="owner-1"), 200)
+    ok(http("GET", f"/sessions/{sid}"), 200)
+    ok(http("GET", f"/sessions/{sid}", token=handlers.issuer.mint("owner-1")), 200)
+    speaker = handlers.connected(sid, user="owner-1")
+    listener, gone = handlers.connected(sid), handlers.connected(sid)
+    handlers.management.gone.add(gone)  # its post fails with 410: the fan-out unregisters it
+    ok(http("PATCH", f"/sessions/{sid}", user="owner-1", body={"title": "Renamed", "muted": True}), 200)
+    ok(http("PATCH", f"/sessions/{sid}", user="owner-1", body={"status": "paused"}), 200)
+    ok(http("PATCH", f"/sessions/{sid}", user="owner-1", body={"status": "active"}), 200)
+    ok(http("POST", f"/sessions/{sid}/messages", user="owner-1", body={"text": "hello"}), 201)
+    ok(http("GET", f"/sessions/{sid}/messages"), 200)
+    png = {"kind": "image", "contentType": "image/png", "fileName": "slide.png"}
+    artifact = ok(http("POST", f"/sessions/{sid}/artifacts", user="owner-1", body=png), 201)["artifact"]["artifactId"]
+    ok(http("GET", f"/sessions/{sid}/artifacts", user="owner-1"), 200)
+    ok(http("PATCH", f"/sessions/{sid}/artifacts/{artifact}", user="owner-1", body={"status": "processing"}), 200)
+    ok(http("DELETE", f"/sessions/{sid}/artifacts/{artifact}", user="owner-1"), 204)
+    ok(http("DELETE", f"/sessions/{sid}", user="owner-1"), 204)  # listeners told sessionEnded and closed
+    assert listener in handlers.management.closed and speaker not in handlers.management.closed
+    assert gone not in handlers.listeners(sid)
+
+
+def _run_websocket_routes(handlers) -> None:
+    sid = handlers.create_session(owner="owner-1").sessionId
+    speaker = handlers.connected(sid, user="owner-1")
+    listener, gone, leaving = handlers.connected(sid), handlers.connected(sid), handlers.connected(sid)
+    handlers.management.gone.add(gone)
+    assert handlers.connect("quiet-river-000").status != 200  # a refused $connect
+    for action in ("join", "ping", "history"):
+        handlers.act(listener, action)
+    handlers.act(speaker, "broadcast", data=1)
+    handlers.act(speaker, "sendMessage", text="hi")
+    for action in ("pause", "resume", "mute", "unmute"):
+        handlers.act(speaker, action)
+    handlers.send(listener, "{not json", route_key="$default")
+    handlers.disconnect(leaving)
+    handlers.act(speaker, "end")
+    handlers.disconnect(speaker)
+    assert listener in handlers.management.closed and gone not in handlers.listeners(sid)
+
+
+def _run_sweep(handlers) -> None:
+    store = handlers.store
+    real = store.clock
+    store.clock = lambda: real() - 3_600_000  # speakerless for an hour
+    sid = handlers.create_session(owner="owner-1").sessionId
+    store.clock = real
+    listener, gone = handlers.connected(sid), handlers.connected(sid)
+    handlers.management.gone.add(gone)
+    sweep = importlib.import_module(FUNCTION_SPECS[SWEEP_FUNCTION].handler.rsplit(".", 1)[0]).handler
+    from tests.http_events import FakeLambdaContext
+
+    summary = sweep({"detail-type": "Scheduled Event"}, FakeLambdaContext(function_name="live-sessions-sweep"))
+    assert summary["ended"] == [sid]
+    assert listener in handlers.management.closed and gone not in handlers.listeners(sid)
+
+
+@pytest.fixture
+def used(usage, runtime, issuer) -> Usage:
+    from tests.handlers import Handlers
+
+    handlers = Handlers(runtime, issuer)  # after `usage`: on the recording management API
+    _run_http_routes(handlers)
+    _run_websocket_routes(handlers)
+    _run_sweep(handlers)
+    assert set(usage.actions) == set(FUNCTION_SPECS), "the run must exercise every function"
+    assert usage.foreign == [], "handlers touch only the stack's table and bucket"
+    return usage
+
+
+def _granted(name: str) -> set[str]:
+    return {action for actions in FUNCTION_ACTIONS[name].values() for action in actions}
+
+
+def test_every_call_a_handler_makes_is_granted_to_its_function_and_every_grant_is_used(used):
+    for name in FUNCTION_SPECS:
+        granted = _granted(name)
+        assert used.actions[name] - granted == set(), f"{name} calls what its role does not allow"
+        assert granted - used.actions[name] == set(), f"{name} is granted what none of its routes calls"
+        if "connections" in FUNCTION_ACTIONS[name]:
+            assert used.methods[name] <= set(CONNECTION_METHODS), f"{name}: @connections methods not granted"
+    # Every management API method a role may use is used by some function.
+    assert set(CONNECTION_METHODS) == set().union(*used.methods.values())
+
+
+def test_the_run_reaches_what_each_function_is_for(used):
+    # A sanity floor, so that a run that silently stopped exercising a route cannot pass by granting less.
+    assert {"s3:PutObject", "s3:DeleteObject", "dynamodb:ConditionCheckItem"} <= used.actions[HTTP_FUNCTION]
+    assert {"dynamodb:PutItem", "dynamodb:ConditionCheckItem"} <= used.actions[CONNECTION_FUNCTION]
+    assert {"dynamodb:UpdateItem", "dynamodb:DeleteItem"} <= used.actions[SWEEP_FUNCTION]
+    assert used.methods[SWEEP_FUNCTION] == {"POST", "DELETE"}
