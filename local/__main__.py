@@ -36,6 +36,8 @@ def _settings_overrides(pairs: list[str]) -> dict[str, str]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)-5s %(name)-12s %(message)s",
@@ -72,6 +74,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"local stack: cannot start: {error} (is another `make dev` running? try --http-port/--ws-port)", file=sys.stderr)
         return 1
+    except (BotoCoreError, ClientError) as error:  # --dynamodb-endpoint unreachable, or refused the credentials
+        where = args.dynamodb_endpoint or "the embedded moto"
+        print(f"local stack: cannot start: DynamoDB at {where}: {error}", file=sys.stderr)
+        return 1
     missing = {name: why for name, why in local.handler_status.items() if why}
     port_flag = "" if args.http_port == 3000 else f" --http-port {args.http_port}"
     if args.state_dir != stack_module.DEFAULT_STATE_DIR:
@@ -85,6 +91,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"  Listen:        .venv/bin/python -m local listen <sessionId> --ws-url {urls.ws}",
         f"  (issuer {urls.issuer}, callback {urls.callback}, AWS {urls.dynamodb})",
     ]
+    if local.dynamodb_access.user_credentials:
+        lines.append(f"  DynamoDB is signed with your AWS credentials, region {local.dynamodb_access.region}")
     for name, why in missing.items():
         lines.append(f"  WARNING: handler {name} not available yet: {why}")
     lines.append("Ctrl-C stops.")

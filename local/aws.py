@@ -7,10 +7,14 @@ hand; the bucket gets a CORS rule so a browser can POST to the presigned upload 
 from __future__ import annotations
 
 import io
+import ipaddress
 import logging
+import re
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
@@ -38,11 +42,62 @@ BUCKET_CORS = {
 }
 
 
-def client(service: str, endpoint_url: str) -> Any:
-    """A boto3 client for the local endpoint with fake credentials (never the developer's real ones)."""
-    return boto3.session.Session(region_name=REGION, **FAKE_CREDENTIALS).client(
-        service, endpoint_url=endpoint_url, config=_CLIENT_CONFIG
-    )
+@dataclass(frozen=True)
+class DynamoDbAccess:
+    """How the stack and its handlers sign their requests to DynamoDB (see `dynamodb_access`)."""
+
+    user_credentials: bool  # False: FAKE_CREDENTIALS
+    region: str
+
+
+# dynamodb[-fips].<region>.amazonaws.com[.cn], also behind a VPC endpoint (...dynamodb.<region>.vpce.amazonaws.com).
+_AWS_DYNAMODB_HOST = re.compile(
+    r"(?:^|\.)dynamodb(?:-fips)?\.([a-z]{2}(?:-[a-z]+)+-\d+)\.(?:vpce\.)?amazonaws\.com(?:\.cn)?$"
+)
+
+
+def is_loopback(endpoint_url: str) -> bool:
+    """True for an endpoint on this machine (localhost, 127.0.0.0/8, ::1)."""
+    host = (urlsplit(endpoint_url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def dynamodb_access(endpoint_url: str | None) -> DynamoDbAccess:
+    """The credentials and region for DynamoDB at `endpoint_url` (None: the embedded moto).
+
+    - The embedded moto, or an endpoint on this machine (DynamoDB Local, LocalStack): FAKE_CREDENTIALS in
+      us-east-1. Any credentials work there, so the developer's are never sent; and DynamoDB Local keeps
+      one database per access key and region (unless -sharedDb), so fixed ones find the same data on
+      every run, whatever credentials the shell has today.
+    - Anything else (a real table, or DynamoDB Local on another host): the developer's own credentials,
+      resolved as the AWS CLI would (environment, AWS_PROFILE, SSO, ...), and the region in the endpoint's
+      name (dynamodb.<region>.amazonaws.com), else the configured one, else us-east-1. If no credentials
+      resolve, the fake ones (an endpoint that needs none).
+    Read before the stack puts the handlers' environment in place (it replaces the credentials otherwise).
+    """
+    if endpoint_url is None or is_loopback(endpoint_url):
+        return DynamoDbAccess(user_credentials=False, region=REGION)
+    session = boto3.session.Session()  # raises ProfileNotFound for an AWS_PROFILE that does not exist
+    if session.get_credentials() is None:
+        return DynamoDbAccess(user_credentials=False, region=REGION)
+    named = _AWS_DYNAMODB_HOST.search((urlsplit(endpoint_url).hostname or "").lower())
+    return DynamoDbAccess(user_credentials=True, region=named.group(1) if named else session.region_name or REGION)
+
+
+def client(service: str, endpoint_url: str, access: DynamoDbAccess | None = None) -> Any:
+    """A boto3 client for `endpoint_url`: fake credentials in us-east-1 unless `access` says otherwise
+    (the developer's real credentials are used only for a DynamoDB that needs them)."""
+    if access is not None and access.user_credentials:
+        session = boto3.session.Session(region_name=access.region)
+    else:
+        region = access.region if access is not None else REGION
+        session = boto3.session.Session(region_name=region, **FAKE_CREDENTIALS)
+    return session.client(service, endpoint_url=endpoint_url, config=_CLIENT_CONFIG)
 
 
 class EmbeddedMoto:
@@ -121,9 +176,9 @@ def _serialized(app: Any) -> Any:
     return serialized_app
 
 
-def ensure_table(endpoint_url: str, table_name: str) -> bool:
+def ensure_table(endpoint_url: str, table_name: str, access: DynamoDbAccess | None = None) -> bool:
     """Create the single table from TABLE if it is missing, then wait until it is ACTIVE. True if created."""
-    ddb = client("dynamodb", endpoint_url)
+    ddb = client("dynamodb", endpoint_url, access)
     created = False
     try:
         ddb.create_table(**TABLE.create_table_kwargs(table_name))
@@ -150,10 +205,12 @@ def ensure_table(endpoint_url: str, table_name: str) -> bool:
     return created
 
 
-def ensure_bucket(endpoint_url: str, bucket: str) -> None:
-    s3 = client("s3", endpoint_url)
+def ensure_bucket(endpoint_url: str, bucket: str, region: str = REGION) -> None:
+    """Create the bucket (in the embedded moto: fake credentials) in `region`, the handlers' region."""
+    s3 = client("s3", endpoint_url, DynamoDbAccess(user_credentials=False, region=region))
+    location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
     try:
-        s3.create_bucket(Bucket=bucket)
+        s3.create_bucket(Bucket=bucket, **location)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
             raise

@@ -112,6 +112,7 @@ class LocalStack:
         self._http: HttpGateway | None = None
         self._ws: WsGateway | None = None
         self._moto: aws.EmbeddedMoto | None = None
+        self.dynamodb_access = aws.dynamodb_access(None)
         self._sweeper: threading.Thread | None = None
         self._stopping = threading.Event()
         self._saved_env: dict[str, str | None] | None = None
@@ -135,6 +136,8 @@ class LocalStack:
         issuer = issuer_url(self.host, http_port)
         self.issuer = LocalIssuer.load_or_create(self.state_dir, issuer, DEFAULT_AUDIENCE)
 
+        # Read the developer's credentials now, before the handlers' environment replaces them.
+        self.dynamodb_access = access = aws.dynamodb_access(self.dynamodb_endpoint)
         if self.dynamodb_endpoint:
             # Another DynamoDB (e.g. DynamoDB Local); S3 still comes from the embedded moto server.
             self._moto = aws.EmbeddedMoto()
@@ -143,9 +146,12 @@ class LocalStack:
         else:
             self._moto = aws.EmbeddedMoto()
             ddb_endpoint = s3_endpoint = self._moto.start()
-        created = aws.ensure_table(ddb_endpoint, self.table_name)
-        logger.info("table %s %s at %s", self.table_name, "created" if created else "found", ddb_endpoint)
-        aws.ensure_bucket(s3_endpoint, self.bucket_name)
+        created = aws.ensure_table(ddb_endpoint, self.table_name, access)
+        logger.info(
+            "table %s %s at %s (%s, %s)", self.table_name, "created" if created else "found", ddb_endpoint,
+            "your AWS credentials" if access.user_credentials else "local credentials", access.region,
+        )
+        aws.ensure_bucket(s3_endpoint, self.bucket_name, access.region)
 
         self.invoker = Invoker(self.handlers, max_workers=self.workers)
         invoker = self.invoker
@@ -260,23 +266,34 @@ class LocalStack:
         env.update(
             AWS_ENDPOINT_URL_DYNAMODB=ddb_endpoint,
             AWS_ENDPOINT_URL_S3=s3_endpoint,
-            AWS_ACCESS_KEY_ID=aws.FAKE_CREDENTIALS["aws_access_key_id"],
-            AWS_SECRET_ACCESS_KEY=aws.FAKE_CREDENTIALS["aws_secret_access_key"],
-            AWS_REGION=aws.REGION,
-            AWS_DEFAULT_REGION=aws.REGION,
+            AWS_REGION=self.dynamodb_access.region,
+            AWS_DEFAULT_REGION=self.dynamodb_access.region,
             POWERTOOLS_TRACE_DISABLED="true",
             POWERTOOLS_METRICS_DISABLED="true",  # no EMF blobs on stdout locally
             POWERTOOLS_DEV="true" if self.dev_logs else "false",
         )
+        if not self.dynamodb_access.user_credentials:
+            # Every local endpoint accepts these; the developer's real credentials stay out of it. With
+            # a DynamoDB that needs real ones, the developer's pass through untouched (the embedded S3
+            # accepts those too).
+            env.update(
+                AWS_ACCESS_KEY_ID=aws.FAKE_CREDENTIALS["aws_access_key_id"],
+                AWS_SECRET_ACCESS_KEY=aws.FAKE_CREDENTIALS["aws_secret_access_key"],
+            )
         return env
 
     # Variables that would send a handler's AWS calls somewhere else than the local services.
-    _SCRUBBED = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL", "AWS_DEFAULT_PROFILE")
+    _SCRUBBED_ENDPOINTS = ("AWS_ENDPOINT_URL",)
+    # ...or sign them with the developer's credentials instead of the fake ones.
+    _SCRUBBED_CREDENTIALS = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_DEFAULT_PROFILE")
 
     def _apply_environment(self, env: Mapping[str, str]) -> None:
-        names = set(env) | set(self._SCRUBBED)
+        scrubbed = self._SCRUBBED_ENDPOINTS
+        if not self.dynamodb_access.user_credentials:
+            scrubbed += self._SCRUBBED_CREDENTIALS
+        names = set(env) | set(scrubbed)
         self._saved_env = {name: os.environ.get(name) for name in names}
-        for name in self._SCRUBBED:
+        for name in scrubbed:
             os.environ.pop(name, None)
         os.environ.update(env)
 
