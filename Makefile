@@ -14,6 +14,10 @@ LAYER_TARGET := --platform manylinux2014_aarch64 --implementation cp --python-ve
 # The local AWS emulator (ministack) has its own venv: its botocore pin conflicts with requirements-dev.txt.
 # It also stands in for the Lambda runtime and layers when the stack is deployed into it (infra/emulator.py).
 EMULATOR_VENV := .emulator/venv
+# STAGE=dev|prod: the stack's stage for synth / deploy / destroy (`-c stage=$(STAGE)`, before CDK_ARGS);
+# unset, cdk.json's "stage" (dev) applies. CDK_ARGS passes anything else to the CDK CLI.
+STAGE ?=
+STAGE_ARGS := $(if $(STAGE),-c stage=$(STAGE))
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
@@ -24,8 +28,9 @@ export AWS_DEFAULT_REGION ?= us-east-1
 help:
 	@echo "make dev         install what is missing, then run the whole stack locally"
 	@echo "make test        install what is missing, then run every test"
-	@echo "make synth       synthesize the CloudFormation template into cdk.out/"
-	@echo "make deploy      deploy to AWS (needs AWS credentials; STAGE=dev|prod)"
+	@echo "make synth       synthesize the CloudFormation template into cdk.out/ (STAGE=dev|prod, default dev)"
+	@echo "make deploy      deploy to AWS (needs AWS credentials; STAGE=dev|prod, default dev)"
+	@echo "make destroy     delete the deployed stack (STAGE=dev|prod, default dev)"
 	@echo "make lint-infra  cfn-lint and cdk-nag on the synthesized template"
 	@echo "make bench       run the benchmarks under bench/ and print their tables"
 	@echo "make emulate     deploy the real stack into a local AWS emulator"
@@ -63,13 +68,13 @@ test: install
 	$(BIN)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 synth: install
-	$(CDK) synth --quiet $(CDK_ARGS)
+	$(CDK) synth --quiet $(STAGE_ARGS) $(CDK_ARGS)
 
 deploy: install
-	$(CDK) deploy --require-approval broadening $(CDK_ARGS)
+	$(CDK) deploy --require-approval broadening $(STAGE_ARGS) $(CDK_ARGS)
 
 destroy: install
-	$(CDK) destroy $(CDK_ARGS)
+	$(CDK) destroy $(STAGE_ARGS) $(CDK_ARGS)
 
 lint-infra: install
 	$(BIN)/python -m pytest tests/infra -q -k "cfn_lint or nag"
@@ -81,8 +86,9 @@ bench: install
 emulate: install
 	$(BIN)/python -m local.emulate $(ARGS)
 
+# session_schema lives in lambdas/ (the function code asset), not in an installed package.
 migrate: install
-	$(BIN)/python -m session_schema.migrate $(ARGS)
+	PYTHONPATH=lambdas $(BIN)/python -m session_schema.migrate $(ARGS)
 
 clean:
 	rm -rf cdk.out build .pytest_cache .hypothesis
