@@ -82,7 +82,8 @@ lint-infra: install
 bench: install
 	$(BIN)/python -m bench
 
-# Ctrl-C stops it; ARGS="--destroy" (cdk destroy first), "--fresh", "--port N", "--keep-running".
+# Ctrl-C stops it; ARGS="--destroy" (after the deploy, at that Ctrl-C: cdk destroy, then the emulator stops),
+# "--fresh", "--port N", "--keep-running" (a kept one stops with `python -m local.emulate stop [--destroy]`).
 emulate: install
 	$(BIN)/python -m local.emulate $(ARGS)
 
