@@ -50,7 +50,7 @@ def build_auth(scope: Construct, config: StackConfig) -> Auth:
         account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
         mfa=cognito.Mfa.OPTIONAL,
         mfa_second_factor=cognito.MfaSecondFactor(sms=False, otp=True),
-        # Essentials tier: the Plus tier's threat protection is billed per MAU (see infra/nag.py, COG3).
+        # Essentials tier: the Plus tier's threat protection is billed per MAU (see infra/nag.py, COG8).
         feature_plan=cognito.FeaturePlan.ESSENTIALS,
         deletion_protection=config.is_prod,
         removal_policy=config.removal_policy,
