@@ -126,11 +126,16 @@ class RecordingManagementApi:
 
 @pytest.fixture
 def usage(runtime, monkeypatch) -> Usage:
-    recorded = Usage(runtime.settings.table_name, runtime.settings.artifacts_bucket)
-    runtime.store.client.meta.events.register("before-parameter-build.dynamodb", recorded.on_dynamodb, unique_id="iam-usage")
-    runtime.s3.meta.events.register("before-parameter-build.s3", recorded.on_s3, unique_id="iam-usage-s3")
     assert "fanout" not in vars(runtime), "the fan-out must be built on the recording management API"
+    recorded = Usage(runtime.settings.table_name, runtime.settings.artifacts_bucket)
     runtime.management = RecordingManagementApi(runtime.management, recorded)
+    # The clients are shared by the whole run (tests/conftest.py): the hooks come off again below.
+    hooks = [
+        (runtime.store.client.meta.events, "before-parameter-build.dynamodb", recorded.on_dynamodb),
+        (runtime.s3.meta.events, "before-parameter-build.s3", recorded.on_s3),
+    ]
+    for events, event_name, hook in hooks:
+        events.register(event_name, hook, unique_id=f"iam-usage-{event_name}")
 
     # Each function's deployed entry point, wrapped so the calls it makes are attributed to that function.
     for name, spec in FUNCTION_SPECS.items():
@@ -147,9 +152,11 @@ def usage(runtime, monkeypatch) -> Usage:
                 recorded.current = None
 
         monkeypatch.setattr(module, attribute, entry)
-    yield recorded
-    runtime.store.client.meta.events.unregister("before-parameter-build.dynamodb", unique_id="iam-usage")
-    runtime.s3.meta.events.unregister("before-parameter-build.s3", unique_id="iam-usage-s3")
+    try:
+        yield recorded
+    finally:
+        for events, event_name, _ in hooks:
+            events.unregister(event_name, unique_id=f"iam-usage-{event_name}")
 
 
 def _run_http_routes(handlers) -> None:
