@@ -1,15 +1,20 @@
 """Send one payload to many WebSocket connections through the API Gateway management API.
 
-Used by both handlers. Connections are read with a Query, page by page; each page is posted
-concurrently with a bounded pool, so one slow or dead connection never holds back the others.
+Used by both handlers. Connections are read with a Query, page by page, and each one is handed to a
+bounded pool of `concurrency` workers as it is read: a worker posts to its connection and, when the
+send selects it for closing, closes it too. So at most `concurrency` management API calls are in
+flight, posts stay in flight across Query pages (no page waits for its slowest post), and one slow or
+dead connection holds one worker, never the others. At most `window` connections are handed over and
+not yet finished, so reading ahead of the pool costs bounded memory however large the session.
 A connection API Gateway reports gone (410 GoneException) is unregistered on the spot.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +49,11 @@ class Fanout:
         self.client = management_client
         self.concurrency = concurrency
 
+    @property
+    def window(self) -> int:
+        """Connections handed to the pool and not finished yet, at most: enough to keep every worker busy."""
+        return self.concurrency * 4
+
     def send_to(self, connection_id: str, payload: dict[str, Any]) -> bool:
         """Post to one connection. False (and the connection unregistered) when it is gone."""
         return self._post(connection_id, encode_payload(payload)) == "sent"
@@ -56,51 +66,63 @@ class Fanout:
         only: Callable[[Connection], bool] | None = None,
         close: Callable[[Connection], bool] | None = None,
     ) -> FanoutResult:
-        """Post `payload` to every connection of a session (those `only` selects); then close those `close` selects."""
+        """Post `payload` to every connection of a session (those `only` selects); then close those `close` selects.
+
+        Each connection's close comes after its own post, on the same worker; `result` lists the gone
+        and failed connections in the order they were read.
+        """
         data = encode_payload(payload)
-        result = FanoutResult()
-        page: list[Connection] = []
+        outcomes: dict[int, tuple[str, str]] = {}  # read order -> (connectionId, outcome)
+        slots = threading.BoundedSemaphore(self.window)
+
+        def deliver(connection: Connection) -> str:
+            outcome = self._post(connection.connectionId, data)
+            if outcome == "sent" and close is not None and close(connection):
+                self.close(connection.connectionId)
+            return outcome
+
+        def finished(index: int, connection_id: str, future: Future[str]) -> None:
+            try:
+                outcome = future.result()
+            except Exception as error:  # noqa: BLE001  _post and close catch their own; never lose a slot
+                logger.warning("fan-out delivery failed", extra={"connectionId": connection_id, "error": repr(error)})
+                outcome = "failed"
+            outcomes[index] = (connection_id, outcome)
+            slots.release()
+
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="fanout") as pool:
+            index = 0
             for connection in self.store.iter_connections(session_id):
-                if only is None or only(connection):
-                    page.append(connection)
-                if len(page) >= 256:
-                    self._post_page(pool, page, data, close, result)
-                    page = []
-            if page:
-                self._post_page(pool, page, data, close, result)
+                if only is not None and not only(connection):
+                    continue
+                slots.acquire()  # blocks only while `window` deliveries are unfinished
+                future = pool.submit(deliver, connection)
+                future.add_done_callback(lambda f, i=index, c=connection.connectionId: finished(i, c, f))
+                index += 1
+        # Leaving the pool waited for every delivery (also when reading the connections raised).
+        result = FanoutResult()
+        for connection_id, outcome in (outcomes[i] for i in sorted(outcomes)):
+            if outcome == "sent":
+                result.sent += 1
+            elif outcome == "gone":
+                result.gone.append(connection_id)
+            else:
+                result.failed.append(connection_id)
         if result.gone or result.failed:
             logger.info("fan-out finished", extra={"sent": result.sent, "gone": len(result.gone), "failed": len(result.failed)})
         return result
 
     def close(self, connection_id: str) -> None:
-        """Ask API Gateway to close a connection; its $disconnect unregisters it. Gone is fine."""
+        """Ask API Gateway to close a connection; its $disconnect unregisters it. Gone is fine; never raises."""
         try:
             self.client.delete_connection(ConnectionId=connection_id)
         except ClientError as error:
             if _is_gone(error):
-                self.store.unregister_connection(connection_id)
+                self._unregister(connection_id)
             else:
                 logger.warning("could not close connection", extra={"connectionId": connection_id, "error": str(error)})
-
-    def _post_page(
-        self,
-        pool: ThreadPoolExecutor,
-        page: Iterable[Connection],
-        data: bytes,
-        close: Callable[[Connection], bool] | None,
-        result: FanoutResult,
-    ) -> None:
-        connections = list(page)
-        for connection, outcome in zip(connections, pool.map(lambda c: self._post(c.connectionId, data), connections)):
-            if outcome == "sent":
-                result.sent += 1
-                if close is not None and close(connection):
-                    self.close(connection.connectionId)
-            elif outcome == "gone":
-                result.gone.append(connection.connectionId)
-            else:
-                result.failed.append(connection.connectionId)
+        except Exception as error:  # noqa: BLE001  a timeout on one connection must not stop the others
+            logger.warning("could not close connection", extra={"connectionId": connection_id, "error": repr(error)})
 
     def _post(self, connection_id: str, data: bytes) -> str:
         try:
@@ -108,10 +130,17 @@ class Fanout:
             return "sent"
         except ClientError as error:
             if _is_gone(error):
-                self.store.unregister_connection(connection_id)
+                self._unregister(connection_id)
                 return "gone"
             logger.warning("post_to_connection failed", extra={"connectionId": connection_id, "error": str(error)})
             return "failed"
         except Exception as error:  # noqa: BLE001  a timeout on one connection must not stop the others
             logger.warning("post_to_connection failed", extra={"connectionId": connection_id, "error": repr(error)})
             return "failed"
+
+    def _unregister(self, connection_id: str) -> None:
+        """Remove a connection API Gateway reported gone; a table error is logged (the record's TTL is the backstop)."""
+        try:
+            self.store.unregister_connection(connection_id)
+        except Exception as error:  # noqa: BLE001  the other deliveries go on
+            logger.warning("could not unregister a gone connection", extra={"connectionId": connection_id, "error": repr(error)})
