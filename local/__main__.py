@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -152,7 +153,10 @@ def cmd_listen(args: argparse.Namespace) -> int:
 
 
 def cmd_speak(args: argparse.Namespace) -> int:
-    """Read lines from stdin and broadcast each (or store it, with --message); print what arrives."""
+    """Read lines from stdin and broadcast each (or store it, with --message); print what arrives.
+
+    Ends at the end of stdin, or when the session ends (`/end`, or the owner ending it elsewhere).
+    """
     from .client import Refused, SessionClient
 
     async def main() -> int:
@@ -167,13 +171,35 @@ def cmd_speak(args: argparse.Namespace) -> int:
         async def printer() -> None:
             async for message in client:
                 _print(message)
+                if message.get("type") == "sessionEnded":
+                    return
 
-        printing = asyncio.get_running_loop().create_task(printer())
         loop = asyncio.get_running_loop()
+        printing = loop.create_task(printer())
+        lines: asyncio.Queue[str] = asyncio.Queue()
+
+        def read_stdin() -> None:
+            # A daemon thread, not the loop's executor: a read blocked on a terminal must not keep the
+            # process alive once the session has ended.
+            for line in iter(sys.stdin.readline, ""):
+                try:
+                    loop.call_soon_threadsafe(lines.put_nowait, line)
+                except RuntimeError:  # the loop is closed: we are exiting
+                    return
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(lines.put_nowait, "")
+
+        threading.Thread(target=read_stdin, name="stdin", daemon=True).start()
         try:
             while True:
-                line = await loop.run_in_executor(None, sys.stdin.readline)
-                if not line:
+                next_line = loop.create_task(lines.get())
+                await asyncio.wait({next_line, printing}, return_when=asyncio.FIRST_COMPLETED)
+                if not next_line.done():  # the session ended (or the connection is gone for good)
+                    next_line.cancel()
+                    break
+                line = next_line.result()
+                if not line:  # end of stdin
+                    await asyncio.wait({printing}, timeout=0.5)  # let the last answers arrive
                     break
                 text = line.rstrip("\n")
                 if not text:
@@ -184,10 +210,12 @@ def cmd_speak(args: argparse.Namespace) -> int:
                     await client.send_message(text)
                 else:
                     await client.broadcast({"text": text})
-            await asyncio.sleep(0.5)  # let the last answers arrive
         finally:
             printing.cancel()
             await client.close()
+        if printing.done() and not printing.cancelled() and printing.exception() is not None:
+            print(f"connection lost: {printing.exception()}", file=sys.stderr)  # e.g. refused on reconnect
+            return 1
         return 0
 
     return _run_until_interrupted(main())

@@ -1,0 +1,146 @@
+"""`python -m local listen` and `python -m local speak` as the README's demo runs them, in subprocesses,
+against the local stack: every message the listener gets is one JSON line on its stdout, `speak` turns
+each stdin line into a broadcast (or a stored message) and `/pause` `/resume` `/end` `/ping` into actions,
+and both exit 0 by themselves when the session ends, however it ends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from local.stack import LocalStack
+from tests.e2e.cli import Cli
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def clis(tmp_path: Path) -> Iterator[Any]:
+    started: list[Cli] = []
+
+    def start(name: str, *args: str, stdin: bool = False) -> Cli:
+        cli = Cli(tmp_path, name, *args, stdin=stdin)
+        started.append(cli)
+        return cli
+
+    yield start
+    for cli in started:
+        cli.stop()
+
+
+def _create(stack: LocalStack, token: str) -> str:
+    assert stack.urls is not None
+    response = requests.post(
+        f"{stack.urls.http}/sessions", json={"title": "cli"}, headers={"Authorization": f"Bearer {token}"}, timeout=15
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["sessionId"]
+
+
+def _joined(role: str):
+    def check(cli: Cli) -> bool:
+        lines = cli.json_lines()
+        return bool(lines) and lines[0].get("type") == "joined" and lines[0].get("role") == role
+
+    return check
+
+
+def _summary(messages: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+    """(type, the field that matters) for each message: what a reader of the output looks at."""
+    out: list[tuple[str, Any]] = []
+    for m in messages:
+        kind = m["type"]
+        detail = {
+            "joined": lambda: m["role"],
+            "broadcast": lambda: m["data"],
+            "broadcastSent": lambda: m["delivered"],
+            "message": lambda: m.get("text"),
+            "sessionUpdated": lambda: m["session"]["status"],
+            "sessionEnded": lambda: m["session"]["status"],
+        }.get(kind, lambda: None)()
+        out.append((kind, detail))
+    return out
+
+
+def test_the_demo_speak_to_a_listener_then_end(stack: LocalStack, clis: Any) -> None:
+    assert stack.urls is not None
+    token = stack.mint("alice")
+    session_id = _create(stack, token)
+    ws = ["--ws-url", stack.urls.ws]
+
+    listener = clis("listen", "listen", session_id, *ws)
+    listener.wait_until(_joined("listener"), "joined line")
+    speaker = clis("speak", "speak", session_id, "--token", token, *ws, stdin=True)
+    speaker.wait_until(_joined("speaker"), "joined line")
+    speaker.write("hello everyone\n\n/pause\n/resume\n/end\n")  # stdin stays open, as in a terminal
+
+    assert speaker.wait() == 0, speaker  # /end is enough: no need to close stdin
+    assert listener.wait() == 0, listener  # the session ended: nothing more to listen to
+
+    assert _summary(listener.json_lines()) == [
+        ("joined", "listener"),
+        ("broadcast", {"text": "hello everyone"}),  # the empty line sent nothing
+        ("sessionUpdated", "paused"),
+        ("sessionUpdated", "active"),
+        ("sessionEnded", "ended"),
+    ], listener
+    # listenerCount reaches the speaker on every join and leave, in any order with the rest.
+    assert [m for m in _summary(speaker.json_lines()) if m[0] != "listenerCount"] == [
+        ("joined", "speaker"),
+        ("broadcastSent", 1),
+        ("sessionUpdated", "paused"),
+        ("sessionUpdated", "active"),
+        ("sessionEnded", "ended"),
+    ], speaker
+    assert listener.stderr == "" and speaker.stderr == "", (listener, speaker)
+
+
+def test_stored_messages_end_of_input_and_an_end_from_http(stack: LocalStack, clis: Any) -> None:
+    assert stack.urls is not None
+    token = stack.mint("bob")
+    session_id = _create(stack, token)
+    ws = ["--ws-url", stack.urls.ws]
+
+    listener = clis("listen", "listen", session_id, *ws)
+    listener.wait_until(_joined("listener"), "joined line")
+    speaker = clis("speak", "speak", session_id, "--token", token, "--message", *ws, stdin=True)
+    speaker.write("stored, then sent\n/ping\n")
+    speaker.close_stdin()
+    assert speaker.wait() == 0, speaker  # end of input ends `speak`; the session goes on
+    types = [m["type"] for m in speaker.json_lines()]
+    assert types[0] == "joined" and "pong" in types and "message" in types, speaker
+
+    listener.wait_until(lambda cli: any(m["type"] == "speakerDisconnected" for m in cli.json_lines()), "speaker gone")
+    assert listener.process.poll() is None, listener  # still listening: the session is still active
+
+    ended = requests.delete(
+        f"{stack.urls.http}/sessions/{session_id}", headers={"Authorization": f"Bearer {token}"}, timeout=15
+    )
+    assert ended.status_code == 204, ended.text
+    assert listener.wait() == 0, listener
+    assert _summary(listener.json_lines()) == [
+        ("joined", "listener"),
+        ("message", "stored, then sent"),
+        ("speakerDisconnected", None),
+        ("sessionEnded", "ended"),
+    ], listener
+    assert listener.stderr == "" and speaker.stderr == "", (listener, speaker)
+
+
+def test_listen_to_an_ended_session_is_refused(stack: LocalStack, clis: Any) -> None:
+    assert stack.urls is not None
+    token = stack.mint("carol")
+    session_id = _create(stack, token)
+    ended = requests.delete(
+        f"{stack.urls.http}/sessions/{session_id}", headers={"Authorization": f"Bearer {token}"}, timeout=15
+    )
+    assert ended.status_code == 204, ended.text
+
+    listener = clis("listen", "listen", session_id, "--ws-url", stack.urls.ws)
+    assert listener.wait() == 1, listener
+    assert listener.stdout == ""
+    assert "refused" in listener.stderr and "SESSION_ENDED" in listener.stderr, listener
