@@ -3,7 +3,8 @@
 The synth goes through `infra.build.build_app`, the same function app.py calls, with cdk.json's context,
 and with the AwsSolutions (cdk-nag) checks registered. Synthesis does not stop on nag errors here
 (`failSynthOnValidationErrors=false`): the nag tests read the validation report instead, so a new finding
-fails those tests, not every test.
+fails those tests, not every test. A synth that wrote no report (or one without the AwsSolutions pack) fails
+those tests too: an absent report is no evidence of a clean stack.
 """
 
 from __future__ import annotations
@@ -32,7 +33,20 @@ class Synth:
     stack: Any  # infra.stack.LiveSessionsStack
     template: dict  # the synthesized CloudFormation template
     template_path: Path
-    validation_report: dict  # cdk-nag findings (policy validation report of the assembly)
+    report_path: Path  # the assembly's policy validation report (cdk-nag findings)
+
+    @property
+    def validation_report(self) -> dict:
+        """The cdk-nag report; a test reading it fails when the synth wrote none or the pack did not report."""
+        from infra.nag import PACK
+
+        if not self.report_path.exists():
+            pytest.fail(f"the synth wrote no cdk-nag validation report ({self.report_path})", pytrace=False)
+        report = json.loads(self.report_path.read_text())
+        plugins = [r.get("pluginName") for r in report.get("pluginReports", [])]
+        if PACK not in plugins:
+            pytest.fail(f"the validation report has no {PACK} plugin report (plugins: {plugins})", pytrace=False)
+        return report
 
     def resources(self, resource_type: str) -> dict[str, dict]:
         return {k: v for k, v in self.template["Resources"].items() if v["Type"] == resource_type}
@@ -72,8 +86,7 @@ def _synth(outdir: Path, **context: Any) -> Synth:
     artifact = assembly.get_stack_artifact(stack.artifact_id)
     template_path = Path(assembly.directory) / artifact.template_file
     report_path = Path(assembly.directory) / "validation-report.json"
-    report = json.loads(report_path.read_text()) if report_path.exists() else {"pluginReports": []}
-    return Synth(stack=stack, template=artifact.template, template_path=template_path, validation_report=report)
+    return Synth(stack=stack, template=artifact.template, template_path=template_path, report_path=report_path)
 
 
 @pytest.fixture(scope="session")
