@@ -88,4 +88,5 @@ class Cli:
         self._err.close()
 
     def __repr__(self) -> str:
-        return f"{' '.join(self.process.args[2:])}\n--- stdout\n{self.stdout[-3000:]}\n--- stderr\n{self.stderr[-3000:]}"
+        command = " ".join(self.process.args[2:])
+        return f"{command}\n--- stdout\n{self.stdout[-3000:]}\n--- stderr\n{self.stderr[-3000:]}"

@@ -1,38 +1,41 @@
-"""`python -m local serve` as `make dev` runs it: prints both URLs when ready, accepts a token from
-`python -m local token`, and stops cleanly (exit 0) on SIGINT and on SIGTERM."""
+"""`python -m local serve` as `make dev` runs it: prints both URLs when ready, and both work (a token from
+`python -m local token` creates a session over the printed HTTP URL, a listener joins it over the printed
+WebSocket URL); Ctrl-C (SIGINT to the whole foreground process group, as a terminal sends it) and SIGTERM
+close the open WebSockets first, then stop everything with exit code 0."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 import requests
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from tests.e2e.cli import REPO
+from tests.e2e.cli import cli_env as _env
+from tests.e2e.cli import free_port as _free_port
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parents[2]
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "PYTEST"))}
-    env.pop("PYTHONPATH", None)  # as from a shell: `python -m local` must find everything by itself
-    return env
+@pytest.fixture
+def sockets() -> Iterator[ExitStack]:
+    with ExitStack() as stack:
+        yield stack
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_serve_token_and_clean_stop(tmp_path: Path, stop_signal: signal.Signals) -> None:
+def test_serve_token_and_clean_stop(tmp_path: Path, stop_signal: signal.Signals, sockets: ExitStack) -> None:
     http_port, ws_port = _free_port(), _free_port()
     state = tmp_path / "state"
     out = (tmp_path / "out.log").open("w+")
@@ -40,7 +43,9 @@ def test_serve_token_and_clean_stop(tmp_path: Path, stop_signal: signal.Signals)
         [sys.executable, "-m", "local", "serve", "--http-port", str(http_port), "--ws-port", str(ws_port),
          "--state-dir", str(state), "--sweep-interval", "0"],
         cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=_env(),
+        start_new_session=True,  # its own process group, as a shell's foreground job: Ctrl-C reaches the group
     )
+    listener = None
     try:
         deadline = time.monotonic() + 60
         while "Ctrl-C stops." not in (tmp_path / "out.log").read_text():
@@ -48,11 +53,12 @@ def test_serve_token_and_clean_stop(tmp_path: Path, stop_signal: signal.Signals)
             assert time.monotonic() < deadline, "the local stack did not report ready"
             time.sleep(0.1)
         banner = (tmp_path / "out.log").read_text()
-        assert f"HTTP API:      http://127.0.0.1:{http_port}" in banner
-        assert f"WebSocket API: ws://127.0.0.1:{ws_port}" in banner
         assert "WARNING" not in banner  # every handler imported
+        printed = dict(re.findall(r"^  (HTTP API|WebSocket API): +(\S+)$", banner, re.MULTILINE))
+        assert printed == {"HTTP API": f"http://127.0.0.1:{http_port}", "WebSocket API": f"ws://127.0.0.1:{ws_port}"}
+        assert f"--ws-url {printed['WebSocket API']}" in banner  # the `listen` hint points at the same server
 
-        base = f"http://127.0.0.1:{http_port}"
+        base = printed["HTTP API"]
         assert requests.get(f"{base}/health", timeout=10).status_code == 200
         token = subprocess.run(
             [sys.executable, "-m", "local", "token", "alice", "--http-port", str(http_port), "--state-dir", str(state)],
@@ -62,8 +68,17 @@ def test_serve_token_and_clean_stop(tmp_path: Path, stop_signal: signal.Signals)
             f"{base}/sessions", json={"title": "cli"}, headers={"Authorization": f"Bearer {token}"}, timeout=10
         )
         assert created.status_code == 201, created.text
+
+        session_id = created.json()["sessionId"]
+        url = f"{printed['WebSocket API']}/?sessionId={session_id}"
+        listener = sockets.enter_context(connect(url, open_timeout=10, close_timeout=5))
+        listener.send(json.dumps({"action": "join"}))
+        assert json.loads(listener.recv(timeout=10))["type"] == "joined"
     finally:
-        server.send_signal(stop_signal)
+        if stop_signal == signal.SIGINT:
+            os.killpg(server.pid, signal.SIGINT)  # Ctrl-C
+        else:
+            server.send_signal(stop_signal)
         try:
             code = server.wait(timeout=40)
         finally:
@@ -73,3 +88,10 @@ def test_serve_token_and_clean_stop(tmp_path: Path, stop_signal: signal.Signals)
     log = (tmp_path / "out.log").read_text()
     assert code == 0, log[-2000:]
     assert "local stack stopped" in log
+    assert "Traceback" not in log, log[-2000:]
+
+    assert listener is not None
+    with pytest.raises(ConnectionClosed) as closed:  # closed by the server as it stopped, not dropped
+        while True:
+            listener.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001, closed.value
