@@ -1,10 +1,11 @@
 """The client actions: each takes the caller's connection record and its parsed frame, does its work
 through the store and the fan-out, and returns the one event that answers the caller.
 
-Who may do what is decided here: from the connection record's role (one GetItem per action; `ping`
-needs none) and, for speaker actions, from the session's `speakerConnectionId` (one more GetItem: only
-the owner's current speaker connection may act as the speaker). What the other connections are told about a state change or a message is the rule shared
-with the HTTP API (`session_runtime.notify`), sent to everyone but the caller: the caller gets the same
+Who may do what is decided here, from the connection record's role (one GetItem per action; `ping`
+needs none); a speaker action's write also holds only while the caller is the session's current
+`speakerConnectionId` (the store's `speaker=` guard, in the same conditional write: no extra read), so
+an owner tab another one replaced cannot act. What the other connections are told about a state change
+or a message is the rule shared with the HTTP API (`session_runtime.notify`), sent to everyone but the caller: the caller gets the same
 event as its answer (the route response), so it never receives it twice.
 """
 
@@ -94,7 +95,7 @@ def history(rt: Runtime, caller: Caller, frame: frames.HistoryFrame) -> Answer:
 def broadcast(rt: Runtime, caller: Caller, frame: frames.BroadcastFrame) -> Answer:
     # The sequence number is claimed only while the session is active and unmuted (one conditional
     # write): a paused or muted session refuses the broadcast instead of leaving a gap in `seq`.
-    session = rt.store.next_broadcast_seq(caller.session_id, live_only=True)
+    session = rt.store.next_broadcast_seq(caller.session_id, live_only=True, speaker=caller.connection_id)
     ts = rt.store.clock()
     result = rt.fanout.send(
         caller.session_id, events.broadcast(frame.data, ts, session.seq), only=lambda c: c.role == "listener"
@@ -108,7 +109,9 @@ def send_message(rt: Runtime, caller: Caller, frame: frames.SendMessageFrame) ->
     sender = caller.connection.userId
     if sender is None:  # a speaker connection always carries its owner's ID; never trust one that does not
         raise Forbidden("only the session's owner may send messages")
-    message = rt.store.append_message(caller.session_id, sender, frame.text, ttl_days=rt.settings.message_ttl_days)
+    message = rt.store.append_message(
+        caller.session_id, sender, frame.text, ttl_days=rt.settings.message_ttl_days, speaker=caller.connection_id
+    )
     presence.after_fanout(rt, caller.session_id, notify.message_stored(caller.others(rt), message))
     return events.message(message)
 
@@ -124,7 +127,9 @@ def _announce(rt: Runtime, caller: Caller, session: Session) -> Answer:
 
 def _change_status(target: SessionStatus) -> Callable[[Runtime, Caller, frames.Frame], Answer]:
     def change(rt: Runtime, caller: Caller, frame: frames.Frame) -> Answer:
-        _, after = rt.store.change_status(caller.session_id, target, ended_ttl_days=rt.settings.ended_session_ttl_days)
+        _, after = rt.store.change_status(
+            caller.session_id, target, ended_ttl_days=rt.settings.ended_session_ttl_days, speaker=caller.connection_id
+        )
         logger.info("session status changed", extra={"status": after.status.value})
         return _announce(rt, caller, after)
 
@@ -133,7 +138,7 @@ def _change_status(target: SessionStatus) -> Callable[[Runtime, Caller, frames.F
 
 def _set_muted(muted: bool) -> Callable[[Runtime, Caller, frames.Frame], Answer]:
     def change(rt: Runtime, caller: Caller, frame: frames.Frame) -> Answer:
-        before, after = rt.store.update_session(caller.session_id, muted=muted)
+        before, after = rt.store.update_session(caller.session_id, muted=muted, speaker=caller.connection_id)
         if before.muted == after.muted:  # muting a muted session is answered, not announced again
             return events.session_updated(after)
         return _announce(rt, caller, after)
@@ -154,25 +159,6 @@ ACTIONS: dict[str, Callable[[Runtime, Caller, Any], Answer]] = {
 }
 
 
-def _require_current_speaker(rt: Runtime, connection: Connection, action: str) -> None:
-    """Speaker actions come only from the session's current speaker connection.
-
-    The owner connecting again (a second tab, a reconnect before the old socket's $disconnect) moves
-    `speakerConnectionId` to the new connection: from then on the old one is not the speaker. It no
-    longer hears `listenerCount`, its leave tells nobody, and (here) its speaker actions are refused,
-    so two tabs never both drive the session and the listeners' `speakerDisconnected` stays true.
-    One strongly consistent GetItem: a new speaker's first action right after its $connect must see it.
-    """
-    if connection.role != "speaker":
-        raise Forbidden(f"only the speaker may {action}")
-    session = rt.store.get_session(connection.sessionId, consistent=True)
-    if session.speakerConnectionId != connection.connectionId:
-        raise Forbidden(
-            f"only the speaker may {action}: another connection of the session's owner took over as the speaker;"
-            " reconnect to take over again"
-        )
-
-
 def perform(rt: Runtime, connection_id: str, frame: frames.Frame) -> Answer:
     """Run one parsed frame for the connection that sent it; raises DomainError for a refusal."""
     action: str = frame.action  # type: ignore[attr-defined]
@@ -182,6 +168,6 @@ def perform(rt: Runtime, connection_id: str, frame: frames.Frame) -> Answer:
     if connection is None:
         raise ConnectionNotFound()
     logger.thread_safe_append_keys(sessionId=connection.sessionId, role=connection.role)
-    if action in SPEAKER_ACTIONS:
-        _require_current_speaker(rt, connection, action)
+    if action in SPEAKER_ACTIONS and connection.role != "speaker":
+        raise Forbidden(f"only the speaker may {action}")
     return ACTIONS[action](rt, Caller(connection), frame)

@@ -45,6 +45,16 @@ class Forbidden(DomainError):
     code, status = "FORBIDDEN", 403
 
 
+class NotCurrentSpeaker(Forbidden):
+    """A speaker action from an owner connection that another one of the owner's connections replaced."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "only the speaker may do this: another connection of the session's owner took over as the speaker;"
+            " reconnect to take over again"
+        )
+
+
 class SessionNotFound(DomainError):
     code, status = "SESSION_NOT_FOUND", 404
 

@@ -26,6 +26,7 @@ from .errors import (
     ConcurrentUpdate,
     DomainError,
     IdempotencyKeyReused,
+    NotCurrentSpeaker,
     RateLimited,
     SessionEnded,
     SessionFull,
@@ -45,6 +46,7 @@ MAX_CONFLICT_ATTEMPTS = 4  # DynamoDB cancels a transaction that meets another o
 MAX_UPGRADE_ATTEMPTS = 3
 THROTTLE_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"})
 _JOINABLE_CONDITION = "#status IN (:active, :paused)"
+_SPEAKER_CONDITION = "speakerConnectionId = :speaker"
 PING_SESSION_ID = "~ping"  # never a session ID: see ping()
 
 
@@ -281,15 +283,19 @@ class SessionStore:
         only_if_speakerless_before: int | None = None,
         title: str | None = None,
         muted: bool | None = None,
+        speaker: str | None = None,
     ) -> tuple[Session, Session]:
         """Move a session to `target`: (before, after). Conditional on the status it came from.
 
         When another writer got there first, the move is re-judged from the status actually found, so
         two racing `pause`s give one success and one INVALID_TRANSITION naming `paused -> paused`.
         `title` / `muted` are changed in the same write: all of it happens, or none.
+        `speaker`: the connection asking must be the session's speaker connection, in the same write.
         """
         current = self.get_session(session_id, consistent=True)
+        guard, guard_values = self._speaker_guard(speaker)
         for _ in range(MAX_TRANSITION_ATTEMPTS):
+            self._require_speaker(current, speaker)
             require_transition(current.status, target)
             now = self.clock()
             update: dict[str, Any] = {"status": target, "updatedAt": now}
@@ -300,8 +306,8 @@ class SessionStore:
             if target is SessionStatus.ENDED:
                 update |= {"endedAt": now, "expiresAt": now // 1000 + ended_ttl_days * 86400, "speakerlessSince": None}
             after = current.model_copy(update=update)
-            condition = "#status = :from"
-            values = {":from": codec.value(current.status)}
+            condition = "#status = :from" + guard
+            values = {":from": codec.value(current.status), **guard_values}
             if only_if_speakerless_before is not None:
                 condition += " AND attribute_not_exists(speakerConnectionId) AND speakerlessSince < :cutoff"
                 values[":cutoff"] = codec.value(only_if_speakerless_before)
@@ -318,11 +324,15 @@ class SessionStore:
         raise ConcurrentUpdate(f"session {session_id}")
 
     @_upgrades_legacy_items
-    def update_session(self, session_id: str, *, title: str | None = None, muted: bool | None = None) -> tuple[Session, Session]:
-        """Change title and/or muted on a joinable session: (before, after)."""
+    def update_session(
+        self, session_id: str, *, title: str | None = None, muted: bool | None = None, speaker: str | None = None
+    ) -> tuple[Session, Session]:
+        """Change title and/or muted on a joinable session: (before, after). `speaker` as in `change_status`."""
         current = self.get_session(session_id, consistent=True)
         if not current.joinable:
             raise SessionEnded(session_id, current.status.value)
+        self._require_speaker(current, speaker)
+        guard, guard_values = self._speaker_guard(speaker)
         update: dict[str, Any] = {"updatedAt": self.clock()}
         if title is not None:
             update["title"] = title
@@ -330,20 +340,22 @@ class SessionStore:
             update["muted"] = muted
         after = current.model_copy(update=update)
         try:
-            new_item = self._update(after, update.keys(), _JOINABLE_CONDITION, self._joinable_values())
+            new_item = self._update(after, update.keys(), _JOINABLE_CONDITION + guard, self._joinable_values() | guard_values)
         except _ConditionFailed as failed:
-            if failed.item is None:
-                raise SessionNotFound(session_id) from None
-            raise SessionEnded(session_id, codec.decode_as(failed.item, Session).status.value) from None
+            self._raise_not_joinable(session_id, failed.item)
+            self._require_speaker(codec.decode_as(failed.item, Session), speaker)
+            raise ConcurrentUpdate(f"session {session_id}") from None
         return current, codec.decode_as(new_item, Session)
 
     @_upgrades_legacy_items
-    def next_broadcast_seq(self, session_id: str, *, live_only: bool = False) -> Session:
+    def next_broadcast_seq(self, session_id: str, *, live_only: bool = False, speaker: str | None = None) -> Session:
         """Claim the next broadcast sequence number of a joinable session; the returned session carries it.
 
         `live_only`: the session must also be `active` and not muted (SessionPaused / SessionMuted
         otherwise), checked in the same conditional write, so a refused broadcast never uses up a number.
+        `speaker`: the connection asking must be the session's speaker connection, in the same write.
         """
+        guard, guard_values = self._speaker_guard(speaker)
         if live_only:
             condition = "attribute_exists(PK) AND #status = :active AND (attribute_not_exists(muted) OR muted = :false)"
             values = {":active": codec.value(SessionStatus.ACTIVE), ":false": codec.value(False)}
@@ -355,9 +367,9 @@ class SessionStore:
                 TableName=self.table_name,
                 Key=codec.serialize_key(keys.session_key(session_id)),
                 UpdateExpression="ADD seq :one",
-                ConditionExpression=condition,
+                ConditionExpression=condition + guard,
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":one": codec.value(1), **values},
+                ExpressionAttributeValues={":one": codec.value(1), **values, **guard_values},
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -367,6 +379,7 @@ class SessionStore:
             old = error.response.get("Item")
             self._raise_not_joinable(session_id, old)
             session = codec.decode_as(old, Session)
+            self._require_speaker(session, speaker)
             if session.status is SessionStatus.PAUSED:
                 raise SessionPaused(session_id) from None
             raise SessionMuted(session_id) from None
@@ -527,8 +540,12 @@ class SessionStore:
     # ------------------------------------------------------------ messages
 
     @_upgrades_legacy_items
-    def append_message(self, session_id: str, sender_id: str, text: str, *, ttl_days: int = 30) -> Message:
-        """Store a message, in one transaction with a check that the session is joinable."""
+    def append_message(
+        self, session_id: str, sender_id: str, text: str, *, ttl_days: int = 30, speaker: str | None = None
+    ) -> Message:
+        """Store a message, in one transaction with a check that the session is joinable (and, with
+        `speaker`, that this connection is its speaker connection)."""
+        guard, guard_values = self._speaker_guard(speaker)
         now = self.clock()
         message = Message(
             messageId=new_record_id("msg", now),
@@ -545,9 +562,9 @@ class SessionStore:
                         "ConditionCheck": {
                             "TableName": self.table_name,
                             "Key": codec.serialize_key(keys.session_key(session_id)),
-                            "ConditionExpression": f"attribute_exists(PK) AND {_JOINABLE_CONDITION}",
+                            "ConditionExpression": f"attribute_exists(PK) AND {_JOINABLE_CONDITION}{guard}",
                             "ExpressionAttributeNames": {"#status": "status"},
-                            "ExpressionAttributeValues": self._joinable_values(),
+                            "ExpressionAttributeValues": self._joinable_values() | guard_values,
                             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                         }
                     },
@@ -559,6 +576,7 @@ class SessionStore:
             if reasons is None or not _failed(reasons, 0):
                 raise
             self._raise_not_joinable(session_id, reasons[0].get("Item"))
+            self._require_speaker(codec.decode_as(reasons[0]["Item"], Session), speaker)
             raise
         return message
 
@@ -640,6 +658,18 @@ class SessionStore:
         )
 
     # ------------------------------------------------------------ plumbing
+
+    @staticmethod
+    def _speaker_guard(speaker: str | None) -> tuple[str, dict[str, Any]]:
+        """(condition suffix, values) holding only while `speaker` is the session's speaker connection."""
+        if speaker is None:
+            return "", {}
+        return f" AND {_SPEAKER_CONDITION}", {":speaker": codec.value(speaker)}
+
+    @staticmethod
+    def _require_speaker(session: Session, speaker: str | None) -> None:
+        if speaker is not None and session.speakerConnectionId != speaker:
+            raise NotCurrentSpeaker()
 
     def _joinable_values(self) -> dict[str, Any]:
         return {":active": codec.value(SessionStatus.ACTIVE), ":paused": codec.value(SessionStatus.PAUSED)}

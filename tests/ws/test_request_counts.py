@@ -51,17 +51,17 @@ EXPECTED = {
     # a listener's history reads the session (joinable? once ended, messages are the owner's alone)
     "history (listener)": {"GetItem": 2, "Query": 1},
     "history (speaker)": {"GetItem": 1, "Query": 1},
-    # Every speaker action reads the session once (strongly) to check that the caller is its current
-    # speaker connection (`speakerConnectionId`): a replaced speaker tab may not act. pause / mute / end
-    # then read it again inside the store's conditional change.
-    "broadcast": {"GetItem": 2, "UpdateItem": 1, "Query": 1},
-    "sendMessage": {"GetItem": 2, "TransactWriteItems": 1, "Query": 1},
-    "pause": {"GetItem": 3, "UpdateItem": 1, "Query": 1},
-    "mute": {"GetItem": 3, "UpdateItem": 1, "Query": 1},
+    # A speaker action's write is also conditional on the caller being the session's current speaker
+    # connection (a replaced owner tab may not act): no read for that. pause / mute / end read the
+    # session inside the store's conditional change, and a replaced tab is refused from that read.
+    "broadcast": {"GetItem": 1, "UpdateItem": 1, "Query": 1},
+    "sendMessage": {"GetItem": 1, "TransactWriteItems": 1, "Query": 1},
+    "pause": {"GetItem": 2, "UpdateItem": 1, "Query": 1},
+    "mute": {"GetItem": 2, "UpdateItem": 1, "Query": 1},
     "replaced speaker forbidden (pause)": {"GetItem": 2},
     "listener forbidden (pause)": {"GetItem": 1},
     "disconnect: listener": {"GetItem": 2, "TransactWriteItems": 1},
-    "end": {"GetItem": 3, "UpdateItem": 1, "Query": 1},
+    "end": {"GetItem": 2, "UpdateItem": 1, "Query": 1},
     # after `end` the session part of the leave no longer applies: the store retries with the deletes only
     "disconnect: speaker (session ended)": {"GetItem": 2, "TransactWriteItems": 2},
 }
