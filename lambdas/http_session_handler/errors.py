@@ -131,7 +131,10 @@ def register(app: APIGatewayHttpResolver, allowed_methods: Callable[[str], list[
             logger.error("domain error answered as 5xx", extra={"code": error.code, "detail": error.message})
             return error_response(app, error.status, error.code, INTERNAL_MESSAGE)
         logger.info("request refused", extra={"code": error.code, "status": error.status})
-        headers = {"WWW-Authenticate": 'Bearer realm="live-sessions"'} if error.status == 401 else None
+        headers = {
+            401: {"WWW-Authenticate": 'Bearer realm="live-sessions"'},
+            429: {"Retry-After": "1"},  # a transaction the table throttled, as for a throttled request
+        }.get(error.status)
         return error_response(app, error.status, error.code, error.message, error.details(), headers)
 
     @app.exception_handler(RequestValidationError)

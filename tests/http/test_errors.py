@@ -178,6 +178,26 @@ def test_dynamodb_throttling_is_429_rate_limited(api, monkeypatch):
     assert answer.headers["Retry-After"] == "1"
 
 
+def test_a_throttled_transaction_is_429_and_a_message_is_not_half_stored(api, monkeypatch):
+    sid = api.create("alice")["sessionId"]
+
+    def cancelled(**kwargs):
+        raise ClientError(
+            {
+                "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+                "CancellationReasons": [{"Code": "ThrottlingError"}, {"Code": "None"}],
+            },
+            "TransactWriteItems",
+        )
+
+    monkeypatch.setattr(api.runtime.store.client, "transact_write_items", cancelled)
+    answer = api.call("POST", f"/sessions/{sid}/messages", user="alice", body={"text": "hi"})
+    assert_error(answer, 429, "RATE_LIMITED")
+    assert answer.headers["Retry-After"] == "1"
+    monkeypatch.undo()
+    assert api.call("GET", f"/sessions/{sid}/messages", user="alice").body["items"] == []
+
+
 def test_each_error_is_counted_by_code(api, capsys):
     api.call("GET", "/sessions/quiet-river-000")
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
