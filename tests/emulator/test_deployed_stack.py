@@ -6,13 +6,17 @@ bootstrap, deploy, the tests, `cdk destroy`, stop. The emulator runs in its own 
 killed on the way out whatever happened (a failing test, a timeout, Ctrl-C), so nothing survives the run.
 
 Known emulator differences the assertions allow for (README, infra/emulator.py): a refused `$connect` is
-HTTP 403 whatever status the handler returned (AWS answers the handler's 410 SESSION_ENDED); IAM is not
-enforced (tests/infra checks the policies); Lambdas run on the emulator venv's Python.
+HTTP 403 whatever status the handler returned (AWS answers the handler's 410 SESSION_ENDED), and the
+emulator keeps neither that answer nor the handler's log lines of a WebSocket invocation (they are in
+neither ministack.log nor the function's log group), so the handler's own refusal is checked by invoking
+the deployed function with the same `$connect` event; IAM is not enforced (tests/infra checks the
+policies); Lambdas run on the emulator venv's Python.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 import time
@@ -26,6 +30,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from local import emulate
 from session_schema.ids import SESSION_ID_PATTERN
+from tests.ws_events import connect_event, new_connection_id
 
 pytestmark = [pytest.mark.emulator, pytest.mark.timeout(480)]
 
@@ -155,11 +160,48 @@ async def _main_flow(deployed: emulate.Deployed, token: str) -> None:
     assert _http(deployed, "DELETE", f"/sessions/{session_id}", token).status_code == 204
 
     # 7. a new connection to the ended session is refused. The handler answers 410 SESSION_ENDED (as on
-    #    AWS); the emulator turns every refused $connect into HTTP 403 (a known difference).
+    #    AWS); the emulator turns every refused $connect into HTTP 403 (a known difference) and drops the
+    #    handler's answer and log output, so a 403 alone would also be any other failure of the handler.
     with pytest.raises(InvalidStatus) as refused:
         async with websockets.connect(_session_url(deployed, session_id), open_timeout=TIMEOUT):
             pass
     assert refused.value.response.status_code == 403
+    #    The handler's own answer: the same $connect, straight to the deployed function (Lambda Invoke
+    #    returns what it answered and the tail of what it logged).
+    answer, logged = _invoke_connect(deployed, session_id)
+    assert answer["statusCode"] == 410, answer
+    assert json.loads(answer["body"])["error"]["code"] == "SESSION_ENDED", answer
+    refusals = [line for line in logged if line.get("message") == "connect refused"]
+    assert refusals, f"the handler logged no refusal: {logged}"
+    assert {k: refusals[-1].get(k) for k in ("sessionId", "code", "status", "actualStatus")} == {
+        "sessionId": session_id,
+        "code": "SESSION_ENDED",
+        "status": 410,
+        "actualStatus": "ended",
+    }
+
+
+def _invoke_connect(deployed: emulate.Deployed, session_id: str) -> tuple[dict, list[dict]]:
+    """A `$connect` for `session_id` sent to the deployed ConnectionFunction: (its answer, its JSON log lines)."""
+    client = emulate.boto_client("lambda", deployed.endpoint)
+    (name,) = [
+        f["FunctionName"]
+        for page in client.get_paginator("list_functions").paginate()
+        for f in page["Functions"]
+        if f["FunctionName"].startswith(f"{emulate.stack_name()}-ConnectionFunction")
+    ]
+    event = connect_event(new_connection_id(), {"sessionId": session_id})
+    result = client.invoke(FunctionName=name, Payload=json.dumps(event).encode(), LogType="Tail")
+    assert "FunctionError" not in result, result
+    log = base64.b64decode(result.get("LogResult", "")).decode(errors="replace")
+    lines = []
+    for text in log.splitlines():
+        if text.startswith("{"):
+            try:
+                lines.append(json.loads(text))
+            except ValueError:
+                pass  # the 4 KB tail may cut its first line
+    return json.loads(result["Payload"].read()), lines
 
 
 def test_main_flow_over_the_deployed_apis(deployed):
