@@ -64,8 +64,13 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
     HTTP_FUNCTION: FunctionSpec(
         handler="http_session_handler.app.handler",
         description="HTTP API (payload 2.0): sessions, messages, artifacts, health, OpenAPI",
-        memory_mb=512,
-        timeout=Duration.seconds(10),
+        # It fans out too: DELETE and PATCH tell every connection (and DELETE closes each listener), a
+        # message and an artifact change reach all of them. Ending a full session (MAX_LISTENERS_LIMIT,
+        # 10,000) is ~20,000 management API calls at ~0.5 ms of client CPU each: ~10 s of one vCPU, which
+        # 512 MB (a third of one) could not do within any timeout API Gateway allows. Same size and
+        # budget as the connection function.
+        memory_mb=1769,
+        timeout=Duration.seconds(25),
     ),
     CONNECTION_FUNCTION: FunctionSpec(
         handler="connection_handler.app.handler",
@@ -80,8 +85,11 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
     SWEEP_FUNCTION: FunctionSpec(
         handler="connection_handler.sweep.handler",
         description="Scheduled: ends sessions that have had no speaker for SPEAKERLESS_TIMEOUT_SECONDS",
-        memory_mb=256,
-        timeout=Duration.seconds(60),
+        # Each session it ends is told and closed like a DELETE (above), one after another; no API waits
+        # on it, so it gets the same CPU and minutes rather than seconds. A sweep that still runs out of
+        # time leaves the sessions it had not reached to the next run (the index still lists them).
+        memory_mb=1769,
+        timeout=Duration.minutes(5),
     ),
 }
 
