@@ -161,6 +161,30 @@ def test_unregister_is_repeatable_and_never_goes_below_zero(store):
     assert list(store.iter_connections(session.sessionId)) == []
 
 
+def test_a_leave_never_takes_the_count_below_zero_even_when_it_is_already_wrong(store, ddb):
+    session = make_session(store)
+    store.register_connection(connection(session, "c1"))
+    ddb.update_item(  # a count that drifted (a lost decrement elsewhere): the guard, not luck, keeps it at 0
+        TableName=TABLE_NAME,
+        Key=codec.serialize_key(keys.session_key(session.sessionId)),
+        UpdateExpression="SET listenerCount = :zero",
+        ExpressionAttributeValues={":zero": {"N": "0"}},
+    )
+    assert store.unregister_connection("c1") is not None
+    assert store.get_session(session.sessionId, consistent=True).listenerCount == 0
+    assert store.get_connection("c1") is None and list(store.iter_connections(session.sessionId)) == []
+
+
+def test_a_leave_after_the_session_item_is_gone_never_creates_one(store, ddb):
+    session = make_session(store)
+    store.register_connection(connection(session, "c1"))
+    ddb.delete_item(TableName=TABLE_NAME, Key=codec.serialize_key(keys.session_key(session.sessionId)))
+    assert store.unregister_connection("c1") is not None
+    item = ddb.get_item(TableName=TABLE_NAME, Key=codec.serialize_key(keys.session_key(session.sessionId)))
+    assert "Item" not in item
+    assert store.get_connection("c1") is None
+
+
 def test_speaker_leave_starts_the_speakerless_clock_and_the_sweep_sees_it(store):
     session = make_session(store, owner="user-a")
     store.register_connection(connection(session, "s1", "speaker", "user-a"), owner_id="user-a")
