@@ -181,14 +181,15 @@ def test_history_after_the_end_is_the_owners_alone(ws, live):
     """As `GET /sessions/{id}/messages`: a listener whose connection outlived the end is told not found."""
     anonymous = ws.connected(live.session_id)
     signed_in = ws.connected(live.session_id, user="someone-else")
-    ws.act(live.speaker, "sendMessage", text="hi")
-    assert [m["text"] for m in ws.act(anonymous, "history")["items"]] == ["hi"]
+    secret = "the-private-words-of-the-owner"  # no ID or message can contain it by chance
+    ws.act(live.speaker, "sendMessage", text=secret)
+    assert [m["text"] for m in ws.act(anonymous, "history")["items"]] == [secret]
     ws.act(live.speaker, "end")  # the listeners are closed, but a close can fail or cross a frame
     for listener in (anonymous, signed_in):
         refused = ws.act(listener, "history")
         assert refused["type"] == "error" and refused["code"] == "SESSION_NOT_FOUND", refused
-        assert "hi" not in json.dumps(refused)
-    assert [m["text"] for m in ws.act(live.speaker, "history")["items"]] == ["hi"]  # the owner always
+        assert secret not in json.dumps(refused)
+    assert [m["text"] for m in ws.act(live.speaker, "history")["items"]] == [secret]  # the owner always
 
 
 def test_speaker_actions_from_a_listener_are_forbidden(ws, live, subtests):
