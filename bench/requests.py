@@ -36,10 +36,11 @@ class Bench:
 
         import boto3
 
-        from local.atomic_moto import make_moto_dynamodb_atomic
-        from local.issuer import LocalIssuer
         from session_schema.keys import TABLE
         from session_schema.settings import stack_environment
+
+        from local.atomic_moto import make_moto_dynamodb_atomic
+        from local.issuer import LocalIssuer
 
         make_moto_dynamodb_atomic()
         os.environ.update(
@@ -131,6 +132,7 @@ class Bench:
         """
         from session_schema import codec, keys
         from session_schema.models import Connection
+
         from tests.ws_events import new_connection_id
 
         now = self.rt.store.clock()

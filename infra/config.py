@@ -28,6 +28,7 @@ from typing import Any
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_logs as logs
 from constructs import Node
+
 from session_schema.settings import SETTINGS_BY_ENV
 
 PROD_STAGE = "prod"

@@ -11,6 +11,7 @@ from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+
 from session_schema.routes import (
     HTTP_CORS_ALLOW_HEADERS,
     HTTP_CORS_ALLOW_METHODS,
@@ -24,7 +25,6 @@ from infra import emulator
 from infra.access_logs import HTTP_ACCESS_LOG_FIELDS, JsonAccessLogSettings, access_log_group
 from infra.auth import Auth
 from infra.config import StackConfig
-
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_cdk import Acknowledgment, Stack, Validations
 from constructs import IConstruct
+
 from session_schema.routes import HTTP_ROUTES, WS_ROUTES
 
 from infra.permissions import FUNCTION_ACTIONS, artifact_resources, connection_resources, table_resources

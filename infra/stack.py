@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
+
 from session_schema.settings import stack_environment
 
 from infra import emulator
@@ -20,7 +21,6 @@ from infra.schedule import build_sweep_schedule
 from infra.storage import build_storage
 from infra.table import build_table
 from infra.websocket_api import build_websocket_api
-
 
 # Feature flags this stack relies on, set on the stack node (before any child exists) so the behaviour
 # does not depend on which cdk.json the app is synthesized with.

@@ -8,9 +8,9 @@ from aws_cdk import Duration
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.config import StackConfig
 from session_schema.storage import UPLOAD_CORS_HEADERS, UPLOAD_CORS_MAX_AGE_SECONDS, UPLOAD_CORS_METHODS
 
+from infra.config import StackConfig
 
 
 @dataclass(frozen=True)

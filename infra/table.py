@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
+
 from session_schema.keys import TABLE, TableDefinition
 
 from infra.config import StackConfig

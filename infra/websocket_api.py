@@ -12,6 +12,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+
 from session_schema.routes import WS_ROUTE_SELECTION_EXPRESSION, WS_ROUTES, WebSocketRoute
 
 from infra import emulator

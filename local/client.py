@@ -285,7 +285,7 @@ class SessionClient:
                 except Refused as refusal:
                     self._failure = refusal  # the session is gone, ended or full: retrying will not help
                     break
-                except (OSError, asyncio.TimeoutError, ConnectionClosed) as error:
+                except (TimeoutError, OSError, ConnectionClosed) as error:
                     logger.debug("reconnect attempt %d failed: %r", attempts, error)
                     continue
                 reopened = True

@@ -126,7 +126,7 @@ class RouteTable:
 
 
 def _http_time(now: float) -> str:
-    return dt.datetime.fromtimestamp(now, dt.timezone.utc).strftime("%d/%b/%Y:%H:%M:%S +0000")
+    return dt.datetime.fromtimestamp(now, dt.UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
 
 
 def _is_text(content_type: str | None) -> bool:

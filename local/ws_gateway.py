@@ -66,11 +66,11 @@ def _now_ms() -> int:
 
 
 def _request_time(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%d/%b/%Y:%H:%M:%S +0000")
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
 
 
 def _iso(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def select_route(frame: str | bytes) -> str:

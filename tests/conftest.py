@@ -27,10 +27,11 @@ logging.getLogger("werkzeug").setLevel(logging.ERROR)
 from hypothesis import HealthCheck, settings  # noqa: E402
 from moto import mock_aws  # noqa: E402  (after the credentials above)
 
-from local.atomic_moto import make_moto_dynamodb_atomic  # noqa: E402
-from local.threaded_metrics import make_metrics_thread_safe  # noqa: E402
 from session_schema.keys import TABLE  # noqa: E402
 from session_schema.store import SessionStore  # noqa: E402
+
+from local.atomic_moto import make_moto_dynamodb_atomic  # noqa: E402
+from local.threaded_metrics import make_metrics_thread_safe  # noqa: E402
 
 # Property tests stay meaningful but bounded: CI is a 2-core machine with a time budget.
 settings.register_profile("default", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

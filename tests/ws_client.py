@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from session_schema.models import Session
+
 from tests.ws_events import connect_event, disconnect_event, message_event, new_connection_id
 
 

@@ -19,8 +19,8 @@ from session_runtime.observability import logger, metrics, tracer
 from session_schema.ids import normalize_session_id
 
 from . import artifacts, errors, messages, meta, openapi, sessions
-from .validation import RequestValidation
 from .routing import api_route, methods_for_path
+from .validation import RequestValidation
 
 # Most answers carry no metric of their own (errors are single metrics); that is not worth a warning each.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)

@@ -16,7 +16,7 @@ The caller is decided once per request, before any input is validated (validatio
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from aws_lambda_powertools.event_handler import Request
 
@@ -32,7 +32,7 @@ class Caller:
     user_id: str
 
 
-@lru_cache(maxsize=None)
+@cache
 def route_for(method: str, path: str) -> HttpRoute | None:
     """The route table's entry for a matched route (`path` in API Gateway syntax: `/sessions/{sessionId}`)."""
     return next((r for r in HTTP_ROUTES if r.method == method and r.path == path), None)

@@ -7,10 +7,11 @@ from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 
+from session_schema.cursor import MAX_CURSOR_LENGTH
 from session_schema.errors import ValidationFailed
 from session_schema.ids import normalize_session_id
 
-from .schemas import DEFAULT_PAGE_SIZE, IDEMPOTENCY_KEY_PATTERN, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE, MAX_SESSION_ID_INPUT
+from .schemas import DEFAULT_PAGE_SIZE, IDEMPOTENCY_KEY_PATTERN, MAX_PAGE_SIZE, MAX_SESSION_ID_INPUT
 
 SessionIdPath = Annotated[
     str,

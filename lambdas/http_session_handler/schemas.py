@@ -12,7 +12,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from session_schema.cursor import MAX_CURSOR_LENGTH
 from session_schema.models import (
     MESSAGE_TEXT_MAX,
     TITLE_MAX,

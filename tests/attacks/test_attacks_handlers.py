@@ -12,6 +12,7 @@ import json
 import pytest
 
 from session_schema.routes import SPEAKER_ACTIONS
+
 from tests.attacks.tokens import bad_tokens
 from tests.handlers import Handlers
 

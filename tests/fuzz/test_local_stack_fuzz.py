@@ -26,6 +26,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from session_schema.routes import HTTP_ROUTES
+
 from tests.fuzz.frames import ANSWERS, LISTENER_ERRORS, frames
 
 pytestmark = pytest.mark.e2e

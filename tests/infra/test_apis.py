@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from tests.infra.cfn_expr import flatten, get_att, ref
 from session_schema.routes import (
     HTTP_CORS_ALLOW_HEADERS,
     HTTP_CORS_ALLOW_METHODS,
@@ -16,6 +15,7 @@ from session_schema.routes import (
 )
 
 from infra.functions import CONNECTION_FUNCTION, HTTP_FUNCTION
+from tests.infra.cfn_expr import flatten, get_att, ref
 
 
 def _routes_of(synth, api) -> dict[str, dict]:

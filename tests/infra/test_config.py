@@ -5,6 +5,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 import pytest
 from aws_cdk import RemovalPolicy
+
 from session_schema.settings import stack_environment
 
 from infra.config import load_config

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from session_schema.keys import TABLE
 
+from session_schema.keys import TABLE
 from session_schema.storage import UPLOAD_CORS_HEADERS, UPLOAD_CORS_METHODS
 
 

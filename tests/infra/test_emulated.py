@@ -4,6 +4,7 @@ what infra/emulator.py lists. (tests/emulator deploys it; this checks the templa
 from __future__ import annotations
 
 import pytest
+
 from session_schema.routes import WS_ROUTES
 
 from infra.functions import FUNCTION_SPECS

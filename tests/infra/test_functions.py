@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from tests.infra.cfn_expr import as_list, flatten, get_att, ref
+
 from session_schema.settings import SETTINGS
 
 from infra.functions import (
@@ -17,6 +17,7 @@ from infra.functions import (
     powertools_layer_arn,
 )
 from infra.permissions import FUNCTION_ACTIONS
+from tests.infra.cfn_expr import as_list, flatten, get_att, ref
 
 FUNCTIONS = sorted(FUNCTION_SPECS)
 

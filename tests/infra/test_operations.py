@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from tests.infra.cfn_expr import flatten, ref
-
 from infra.functions import FUNCTION_SPECS
+from tests.infra.cfn_expr import flatten, ref
 
 REQUIRED_OUTPUTS = {
     "HttpApiUrl",

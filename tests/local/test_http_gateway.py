@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import ast
 import base64
 import json
 import threading
@@ -14,11 +13,12 @@ from typing import Any
 import pytest
 import requests
 
-from local.http_gateway import CORS, RouteMatch, RouteTable, build_http_event, response_from_result, stringify_claims
+from session_schema.routes import HTTP_ROUTES, HttpRoute
+
+from local.http_gateway import RouteMatch, RouteTable, build_http_event, response_from_result, stringify_claims
 from local.issuer import LocalIssuer
 from local.lambdas import HandlerSpec
 from local.stack import LocalStack
-from session_schema.routes import HTTP_ROUTES, HttpRoute
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -21,7 +21,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jwt.algorithms import RSAAlgorithm
 
-from local.issuer import JWKS_PATH, KEY_FILE_NAME, LocalIssuer
 from session_schema import auth
 from session_schema.auth import (
     JWKS_MIN_REFETCH_SECONDS,
@@ -34,6 +33,8 @@ from session_schema.auth import (
 )
 from session_schema.errors import Unauthorized
 from session_schema.settings import load_settings
+
+from local.issuer import JWKS_PATH, KEY_FILE_NAME, LocalIssuer
 
 ISSUER = "http://127.0.0.1:3000/local-issuer"
 AUDIENCE = "local-client"

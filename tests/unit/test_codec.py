@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from session_schema import codec, keys
 from session_schema.models import Connection, Session
 from session_schema.status import SessionStatus
+
 from tests.strategies import any_record, artifacts, connections, idempotency_records, messages, session_ids, sessions
 
 LEGACY_ATTRIBUTES = {"Data", "isActive", "requestId"}

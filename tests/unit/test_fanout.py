@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 
 from session_runtime.fanout import Fanout
 from session_schema.models import Connection
+
 from tests.ws_events import new_connection_id
 
 SESSION = "quiet-river-482"

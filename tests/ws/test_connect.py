@@ -7,6 +7,7 @@ import json
 import pytest
 
 from session_schema.status import SessionStatus
+
 from tests.conftest import AUDIENCE
 from tests.ws_events import connect_event, new_connection_id
 
