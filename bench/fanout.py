@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import multiprocessing
 import os
@@ -262,7 +263,7 @@ def _check(clients: list[Listener], total: int) -> list[str]:
             problems.append(f"listener {index}: got {len(items)} of {total} (distinct {len(set(items))})")
         elif items != list(range(total)):
             problems.append(f"listener {index}: out of send order")
-        if seqs != sorted(seqs) or any(b - a != 1 for a, b in zip(seqs, seqs[1:])):
+        if seqs != sorted(seqs) or any(b - a != 1 for a, b in itertools.pairwise(seqs)):
             problems.append(f"listener {index}: seq not consecutive and increasing")
     return problems
 

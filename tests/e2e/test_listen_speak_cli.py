@@ -5,7 +5,7 @@ and both exit 0 by themselves when the session ends, however it ends."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,19 +49,23 @@ def _joined(role: str):
     return check
 
 
+# The field that matters in each message type, read only for that type (the others may not carry it).
+_DETAIL: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "joined": lambda m: m["role"],
+    "broadcast": lambda m: m["data"],
+    "broadcastSent": lambda m: m["delivered"],
+    "message": lambda m: m.get("text"),
+    "sessionUpdated": lambda m: m["session"]["status"],
+    "sessionEnded": lambda m: m["session"]["status"],
+}
+
+
 def _summary(messages: list[dict[str, Any]]) -> list[tuple[str, Any]]:
     """(type, the field that matters) for each message: what a reader of the output looks at."""
     out: list[tuple[str, Any]] = []
     for m in messages:
         kind = m["type"]
-        detail = {
-            "joined": lambda: m["role"],
-            "broadcast": lambda: m["data"],
-            "broadcastSent": lambda: m["delivered"],
-            "message": lambda: m.get("text"),
-            "sessionUpdated": lambda: m["session"]["status"],
-            "sessionEnded": lambda: m["session"]["status"],
-        }.get(kind, lambda: None)()
+        detail = _DETAIL.get(kind, lambda _: None)(m)
         out.append((kind, detail))
     return out
 

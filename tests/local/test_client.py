@@ -20,7 +20,7 @@ from local.stack import LocalStack
 def test_backoff_is_exponential_capped_and_jittered() -> None:
     delays = list(itertools.islice(backoff_delays(initial=0.5, cap=8.0), 12))
     steps = [min(8.0, 0.5 * 2**n) for n in range(12)]
-    assert all(step / 2 <= d <= step for d, step in zip(delays, steps))
+    assert all(step / 2 <= d <= step for d, step in zip(delays, steps, strict=True))
     assert max(delays) <= 8.0
     assert len({round(d, 6) for d in delays}) > 6  # jitter: not a fixed sequence
 
