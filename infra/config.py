@@ -134,7 +134,8 @@ def load_config(node: Node) -> StackConfig:
         emulated = str(emulated).rstrip("/")
         if not EMULATOR_ENDPOINT_PATTERN.match(emulated):
             raise ValueError(
-                f"context 'emulated' must be the emulator's endpoint, http://<host>:<port> with no path, got {emulated!r}"
+                "context 'emulated' must be the emulator's endpoint, http://<host>:<port> with no path, "
+                f"got {emulated!r}"
             )
     return StackConfig(
         stage=stage,

@@ -5,8 +5,8 @@ Who may do what is decided here, from the connection record's role (one GetItem 
 needs none); a speaker action's write also holds only while the caller is the session's current
 `speakerConnectionId` (the store's `speaker=` guard, in the same conditional write: no extra read), so
 an owner tab another one replaced cannot act. What the other connections are told about a state change
-or a message is the rule shared with the HTTP API (`session_runtime.notify`), sent to everyone but the caller: the caller gets the same
-event as its answer (the route response), so it never receives it twice.
+or a message is the rule shared with the HTTP API (`session_runtime.notify`), sent to everyone but the
+caller: the caller gets the same event as its answer (the route response), so it never receives it twice.
 """
 
 from __future__ import annotations

@@ -21,7 +21,10 @@ from . import presence
 def on_disconnect(rt: Runtime, event: Mapping[str, Any]) -> dict[str, Any]:
     context = event["requestContext"]
     connection = rt.store.unregister_connection(context["connectionId"])
-    extra = {"disconnectStatusCode": context.get("disconnectStatusCode"), "disconnectReason": context.get("disconnectReason")}
+    extra = {
+        "disconnectStatusCode": context.get("disconnectStatusCode"),
+        "disconnectReason": context.get("disconnectReason"),
+    }
     metrics.add_metric(name="Disconnected", unit=MetricUnit.Count, value=1)
     if connection is None:
         logger.info("disconnected; the connection was already unregistered", extra=extra)

@@ -42,7 +42,10 @@ def sweep(rt: Runtime) -> dict[str, Any]:
             summary["skipped"] += 1  # a speaker came back
             continue
         summary["ended"].append(after.sessionId)
-        logger.info("ended a speakerless session", extra={"sessionId": after.sessionId, "speakerlessSince": candidate.speakerlessSince})
+        logger.info(
+            "ended a speakerless session",
+            extra={"sessionId": after.sessionId, "speakerlessSince": candidate.speakerlessSince},
+        )
         notify.session_changed(rt.fanout, after)  # the shared rule: sessionEnded to all, listeners closed
     metrics.add_metric(name="SweptSessions", unit=MetricUnit.Count, value=len(summary["ended"]))
     return summary

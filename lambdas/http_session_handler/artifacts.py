@@ -186,7 +186,12 @@ def update_artifact(
     before, after = runtime.store.change_artifact_status(session.sessionId, artifactId, target, error=body.error)
     logger.info(
         "artifact status changed",
-        extra={"artifactId": artifactId, "from": before.status.value, "to": after.status.value, "processingMs": after.processingMs},
+        extra={
+            "artifactId": artifactId,
+            "from": before.status.value,
+            "to": after.status.value,
+            "processingMs": after.processingMs,
+        },
     )
     notify.artifact_changed(runtime.fanout, after)
     return after.view()  # type: ignore[return-value]

@@ -84,7 +84,8 @@ def count_error(code: str) -> None:
 
 
 def field_of(loc: Iterable[Any]) -> str:
-    """`("body", "title")` -> `title`; `("body", 12)` (JSON decode position) -> `body`; `("query", "limit")` -> `limit`."""
+    """`("body", "title")` -> `title`; `("body", 12)` (JSON decode position) -> `body`;
+    `("query", "limit")` -> `limit`."""
     parts = list(loc)
     if not parts:
         return "body"
@@ -174,7 +175,9 @@ def register(app: APIGatewayHttpResolver, allowed_methods: Callable[[str], list[
         code = error.response.get("Error", {}).get("Code", "")
         if code in THROTTLING_CODES:
             logger.warning("throttled by AWS", extra={"awsCode": code, "operation": error.operation_name})
-            return error_response(app, 429, "RATE_LIMITED", "too many requests; retry shortly", headers={"Retry-After": "1"})
+            return error_response(
+                app, 429, "RATE_LIMITED", "too many requests; retry shortly", headers={"Retry-After": "1"}
+            )
         logger.exception("AWS call failed")
         return error_response(app, 500, "INTERNAL_ERROR", INTERNAL_MESSAGE)
 

@@ -26,8 +26,12 @@ MAX_PAGE_SIZE = MAX_PAGE  # the store's own page cap is the largest limit a list
 MAX_SESSION_ID_INPUT = 64  # a typed ID ("Quiet River 482") before normalization
 
 # Reuse the constraints the records themselves carry: one spelling of each rule.
-_SOURCE_LANGUAGE_PATTERN = next(m.pattern for m in Session.model_fields["sourceLanguage"].metadata if getattr(m, "pattern", None))
-IDEMPOTENCY_KEY_PATTERN = next(m.pattern for m in IdempotencyRecord.model_fields["key"].metadata if getattr(m, "pattern", None))
+_SOURCE_LANGUAGE_PATTERN = next(
+    m.pattern for m in Session.model_fields["sourceLanguage"].metadata if getattr(m, "pattern", None)
+)
+IDEMPOTENCY_KEY_PATTERN = next(
+    m.pattern for m in IdempotencyRecord.model_fields["key"].metadata if getattr(m, "pattern", None)
+)
 
 Title = Annotated[str, StringConstraints(max_length=TITLE_MAX)]
 SourceLanguage = Annotated[str, StringConstraints(pattern=_SOURCE_LANGUAGE_PATTERN, max_length=64)]

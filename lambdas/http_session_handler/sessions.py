@@ -166,7 +166,9 @@ def end_session(
     ended = session
     if session.status is not SessionStatus.ENDED:
         try:
-            _, ended = runtime.store.change_status(sid, SessionStatus.ENDED, ended_ttl_days=runtime.settings.ended_session_ttl_days)
+            _, ended = runtime.store.change_status(
+                sid, SessionStatus.ENDED, ended_ttl_days=runtime.settings.ended_session_ttl_days
+            )
             logger.info("session ended", extra={"from": session.status.value})
         except InvalidTransition:  # ended by someone else in the meantime: the same outcome
             ended = runtime.store.get_session(sid, consistent=True)

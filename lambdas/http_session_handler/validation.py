@@ -41,7 +41,9 @@ class RequestValidation(OpenAPIRequestValidationMiddleware):
         if not is_json_media_type(content_type):
             raise RequestUnsupportedContentType(
                 "Unsupported content type",
-                errors=[{"type": "unsupported_content_type", "loc": ("header", "content-type"), "msg": "", "input": {}}],
+                errors=[
+                    {"type": "unsupported_content_type", "loc": ("header", "content-type"), "msg": "", "input": {}}
+                ],
             )
         try:
             body = event.json_body
@@ -50,5 +52,7 @@ class RequestValidation(OpenAPIRequestValidationMiddleware):
                 [{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error", "input": {}}]
             ) from None
         if body is not None and not isinstance(body, dict):
-            raise RequestValidationError([{"type": "model_type", "loc": ("body",), "msg": "not an object", "input": {}}])
+            raise RequestValidationError(
+                [{"type": "model_type", "loc": ("body",), "msg": "not an object", "input": {}}]
+            )
         return body

@@ -109,7 +109,9 @@ class Fanout:
             else:
                 result.failed.append(connection_id)
         if result.gone or result.failed:
-            logger.info("fan-out finished", extra={"sent": result.sent, "gone": len(result.gone), "failed": len(result.failed)})
+            logger.info(
+                "fan-out finished", extra={"sent": result.sent, "gone": len(result.gone), "failed": len(result.failed)}
+            )
         return result
 
     def close(self, connection_id: str) -> None:
@@ -143,4 +145,6 @@ class Fanout:
         try:
             self.store.unregister_connection(connection_id)
         except Exception as error:  # noqa: BLE001  the other deliveries go on
-            logger.warning("could not unregister a gone connection", extra={"connectionId": connection_id, "error": repr(error)})
+            logger.warning(
+                "could not unregister a gone connection", extra={"connectionId": connection_id, "error": repr(error)}
+            )

@@ -94,7 +94,12 @@ class Message(Record):
     expiresAt: int | None = None
 
     def view(self) -> dict[str, object]:
-        return {"messageId": self.messageId, "sessionId": self.sessionId, "text": self.text, "createdAt": self.createdAt}
+        return {
+            "messageId": self.messageId,
+            "sessionId": self.sessionId,
+            "text": self.text,
+            "createdAt": self.createdAt,
+        }
 
 
 ArtifactKind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]

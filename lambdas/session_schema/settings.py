@@ -35,7 +35,9 @@ SETTINGS: tuple[Setting, ...] = (
         "https callback URL of the WebSocket stage (management API endpoint for post_to_connection)",
         source="stack",
     ),
-    Setting("JWT_ISSUER", "jwt_issuer", "issuer (iss) of accepted tokens, e.g. the Cognito user pool URL", source="stack"),
+    Setting(
+        "JWT_ISSUER", "jwt_issuer", "issuer (iss) of accepted tokens, e.g. the Cognito user pool URL", source="stack"
+    ),
     Setting("JWT_AUDIENCE", "jwt_audience", "accepted audience / client_id (the app client ID)", source="stack"),
     Setting(
         "JWKS_URL",
@@ -51,8 +53,15 @@ SETTINGS: tuple[Setting, ...] = (
         "a joinable session with no speaker connected for this long is ended by the sweep",
         "1800",
     ),
-    Setting("CONNECTION_TTL_SECONDS", "connection_ttl_seconds", "connection records expire after this (API Gateway caps a connection at 2 h)", "10800"),
-    Setting("ENDED_SESSION_TTL_DAYS", "ended_session_ttl_days", "ended sessions expire this many days after ending", "30"),
+    Setting(
+        "CONNECTION_TTL_SECONDS",
+        "connection_ttl_seconds",
+        "connection records expire after this (API Gateway caps a connection at 2 h)",
+        "10800",
+    ),
+    Setting(
+        "ENDED_SESSION_TTL_DAYS", "ended_session_ttl_days", "ended sessions expire this many days after ending", "30"
+    ),
     Setting("MESSAGE_TTL_DAYS", "message_ttl_days", "stored messages expire after this many days", "30"),
     Setting("IDEMPOTENCY_TTL_SECONDS", "idempotency_ttl_seconds", "how long an Idempotency-Key is remembered", "86400"),
     Setting("UPLOAD_URL_EXPIRY_SECONDS", "upload_url_expiry_seconds", "lifetime of a presigned upload URL", "300"),

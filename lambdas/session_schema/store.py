@@ -260,7 +260,9 @@ class SessionStore:
         one eventually consistent read of nothing.
         """
         self.client.get_item(
-            TableName=self.table_name, Key=codec.serialize_key(keys.session_key(PING_SESSION_ID)), ProjectionExpression="PK"
+            TableName=self.table_name,
+            Key=codec.serialize_key(keys.session_key(PING_SESSION_ID)),
+            ProjectionExpression="PK",
         )
 
     def list_user_sessions(self, owner_id: str, *, limit: int, cursor: str | None) -> Page[Session]:
@@ -340,7 +342,9 @@ class SessionStore:
             update["muted"] = muted
         after = current.model_copy(update=update)
         try:
-            new_item = self._update(after, update.keys(), _JOINABLE_CONDITION + guard, self._joinable_values() | guard_values)
+            new_item = self._update(
+                after, update.keys(), _JOINABLE_CONDITION + guard, self._joinable_values() | guard_values
+            )
         except _ConditionFailed as failed:
             self._raise_not_joinable(session_id, failed.item)
             self._require_speaker(codec.decode_as(failed.item, Session), speaker)
@@ -479,7 +483,9 @@ class SessionStore:
             since = keys.speakerless_index_key(connection.sessionId, now)
             session_update = {
                 "Key": session_key,
-                "UpdateExpression": "REMOVE speakerConnectionId SET speakerlessSince = :now, GSI2PK = :gpk, GSI2SK = :gsk",
+                "UpdateExpression": (
+                    "REMOVE speakerConnectionId SET speakerlessSince = :now, GSI2PK = :gpk, GSI2SK = :gsk"
+                ),
                 "ConditionExpression": f"speakerConnectionId = :conn AND {_JOINABLE_CONDITION}",
                 "ExpressionAttributeNames": {"#status": "status"},
                 "ExpressionAttributeValues": {
@@ -738,7 +744,9 @@ class SessionStore:
         if not old_item or codec.is_canonical(old_item):
             return
         try:
-            self.client.put_item(TableName=self.table_name, Item=codec.canonical_item(old_item), **unchanged_condition(old_item))
+            self.client.put_item(
+                TableName=self.table_name, Item=codec.canonical_item(old_item), **unchanged_condition(old_item)
+            )
         except ClientError as error:
             if not _is_condition_failure(error):
                 raise
