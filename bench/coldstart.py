@@ -43,7 +43,12 @@ def _environment() -> dict[str, str]:
         },
         {"POWERTOOLS_LOG_LEVEL": "WARNING"},
     )
-    return {**os.environ, **env, "PYTHONPATH": f"{REPO_ROOT / 'lambdas'}{os.pathsep}{REPO_ROOT}", "PYTHONDONTWRITEBYTECODE": "1"}
+    return {
+        **os.environ,
+        **env,
+        "PYTHONPATH": f"{REPO_ROOT / 'lambdas'}{os.pathsep}{REPO_ROOT}",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
 
 
 # -- in the child process ----------------------------------------------------------------------------------
@@ -85,8 +90,12 @@ def _child(name: str) -> None:
             if name == "http":
                 return module.handler(http_event("GET", f"/sessions/{session.sessionId}"), FakeLambdaContext())
             if name == "ws":
-                return module.handler(connect_event(new_connection_id(), {"sessionId": session.sessionId}), FakeLambdaContext())
-            return module.handler({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}, FakeLambdaContext())
+                return module.handler(
+                    connect_event(new_connection_id(), {"sessionId": session.sessionId}), FakeLambdaContext()
+                )
+            return module.handler(
+                {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}, FakeLambdaContext()
+            )
 
         timings = []
         for _ in range(1 + WARM_CALLS):
@@ -145,7 +154,14 @@ def main(argv: list[str] | None = None) -> int:
     for name, (module, what) in HANDLERS.items():
         measured = _measure(name, env)
         rows.append(
-            [module, measured["import_ms"], what, measured["first_ms"], measured["warm_ms"], measured["import_ms"] + measured["first_ms"]]
+            [
+                module,
+                measured["import_ms"],
+                what,
+                measured["first_ms"],
+                measured["warm_ms"],
+                measured["import_ms"] + measured["first_ms"],
+            ]
         )
         heavy.append([module, ", ".join(f"{pkg} {ms:.0f}" for pkg, ms in _heaviest_imports(module, env))])
     print(
@@ -160,7 +176,13 @@ def main(argv: list[str] | None = None) -> int:
             ],
         )
     )
-    print(table("Where the import time goes (python -X importtime: own ms summed per top-level package)", ["handler module", "heaviest imports"], heavy))
+    print(
+        table(
+            "Where the import time goes (python -X importtime: own ms summed per top-level package)",
+            ["handler module", "heaviest imports"],
+            heavy,
+        )
+    )
     return 0
 
 

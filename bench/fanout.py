@@ -91,7 +91,10 @@ class Stack:
         self._state_dir = tempfile.mkdtemp(prefix="bench-local-stack-")
         self._pipe, child = context.Pipe()
         self._process = context.Process(
-            target=_serve, args=(child, self._state_dir, profile, fast_moto, overrides or {}), name="local-stack", daemon=True
+            target=_serve,
+            args=(child, self._state_dir, profile, fast_moto, overrides or {}),
+            name="local-stack",
+            daemon=True,
         )
 
     def __enter__(self) -> dict[str, str]:
@@ -305,7 +308,9 @@ def post_cost(calls: int = 1000) -> tuple[float, float]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         client = boto3.client(
-            "apigatewaymanagementapi", endpoint_url=f"http://127.0.0.1:{server.server_address[1]}/bench", region_name="us-east-1"
+            "apigatewaymanagementapi",
+            endpoint_url=f"http://127.0.0.1:{server.server_address[1]}/bench",
+            region_name="us-east-1",
         )
         data = json.dumps({"type": "broadcast", "data": {"i": 1, "t": 0.5}, "ts": 1, "seq": 1}).encode()
         client.post_to_connection(ConnectionId="warm", Data=data)
@@ -327,14 +332,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--profile", action="store_true", help="sample where the stack's CPU goes, per thread")
     parser.add_argument(
-        "--plain-moto", action="store_true", help="keep moto's own (slow) response serializer: the stack exactly as shipped"
+        "--plain-moto",
+        action="store_true",
+        help="keep moto's own (slow) response serializer: the stack exactly as shipped",
     )
-    parser.add_argument("--fanout-concurrency", type=int, help="the FANOUT_CONCURRENCY setting (default: its declared default)")
+    parser.add_argument(
+        "--fanout-concurrency", type=int, help="the FANOUT_CONCURRENCY setting (default: its declared default)"
+    )
     args = parser.parse_args(argv)
     prepare()
     overrides = {"FANOUT_CONCURRENCY": str(args.fanout_concurrency)} if args.fanout_concurrency else {}
     sizes = [int(n) for n in args.listeners.split(",") if n]
-    moto_note = "moto as shipped" if args.plain_moto else "moto's DynamoDB answers JSON-encoded directly (bench/fast_moto.py)"
+    moto_note = (
+        "moto as shipped" if args.plain_moto else "moto's DynamoDB answers JSON-encoded directly (bench/fast_moto.py)"
+    )
     print(f"fan-out through the local stack ({machine()}; {moto_note}) ...", flush=True)
     stack = Stack(profile=args.profile, fast_moto=not args.plain_moto, overrides=overrides)
     with stack as urls:
@@ -357,7 +368,8 @@ def main(argv: list[str] | None = None) -> int:
             ],
             [run.row for run in runs],
             [
-                f"{machine()}; the stack (handlers, gateways, moto) in one process, the clients in another; {moto_note}",
+                f"{machine()}; the stack (handlers, gateways, moto) in one process, the clients in another; "
+                f"{moto_note}",
                 "latency: speaker send -> listener receive (one clock); broadcasts sent one after another "
                 f"(closed loop); {WARMUP} warm-up broadcasts left out; a run stops early after {args.budget:.0f} s "
                 "of broadcasting (the broadcasts column says how many were sent)",

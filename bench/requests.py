@@ -121,7 +121,9 @@ class Bench:
         self._ws(disconnect_event(connection_id), None)
 
     def session(self, max_listeners: int = 10) -> str:
-        session, _ = self.rt.store.create_session(owner_id=OWNER, title="bench", source_language="en", max_listeners=max_listeners)
+        session, _ = self.rt.store.create_session(
+            owner_id=OWNER, title="bench", source_language="en", max_listeners=max_listeners
+        )
         return session.sessionId
 
     def add_listeners(self, session_id: str, count: int) -> None:
@@ -139,11 +141,17 @@ class Bench:
         items = []
         for _ in range(count):
             connection = Connection(
-                connectionId=new_connection_id(), sessionId=session_id, role="listener", connectedAt=now, expiresAt=now // 1000 + 3600
+                connectionId=new_connection_id(),
+                sessionId=session_id,
+                role="listener",
+                connectedAt=now,
+                expiresAt=now // 1000 + 3600,
             )
             items += [codec.encode(connection), codec.encode_connection_lookup(connection)]
         for start in range(0, len(items), 25):
-            self.ddb.batch_write_item(RequestItems={TABLE_NAME: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]})
+            self.ddb.batch_write_item(
+                RequestItems={TABLE_NAME: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]}
+            )
         self.ddb.update_item(
             TableName=TABLE_NAME,
             Key=codec.serialize_key(keys.session_key(session_id)),
@@ -179,7 +187,9 @@ def measure(bench: Bench) -> list[list[object]]:
         return result
 
     # -- HTTP ------------------------------------------------------------------------------------------
-    created = row("POST /sessions (create)", lambda: bench.http("POST", "/sessions", user=OWNER, body={"title": "t"}), "target 1")
+    created = row(
+        "POST /sessions (create)", lambda: bench.http("POST", "/sessions", user=OWNER, body={"title": "t"}), "target 1"
+    )
     assert created.status == 201, created.raw_body
     session_id = created.body["sessionId"]
 
@@ -194,7 +204,9 @@ def measure(bench: Bench) -> list[list[object]]:
     store_module.new_session_id = colliding  # type: ignore[assignment]
     try:
         collided = row(
-            "POST /sessions, 1st ID taken", lambda: bench.http("POST", "/sessions", user=OWNER, body={}), "+1 PutItem per collision"
+            "POST /sessions, 1st ID taken",
+            lambda: bench.http("POST", "/sessions", user=OWNER, body={}),
+            "+1 PutItem per collision",
         )
     finally:
         store_module.new_session_id = original_ids  # type: ignore[assignment]
@@ -205,22 +217,43 @@ def measure(bench: Bench) -> list[list[object]]:
         "session + key in one transaction",
     )
     row("GET /sessions/{id} (public)", lambda: bench.http("GET", f"/sessions/{session_id}"))
-    row("GET /sessions (list, 1 page)", lambda: bench.http("GET", "/sessions", user=OWNER, query={"limit": "20"}), "GSI1 Query")
-    row("GET /sessions/{id}/messages", lambda: bench.http("GET", f"/sessions/{session_id}/messages"), "session read + Query")
+    row(
+        "GET /sessions (list, 1 page)",
+        lambda: bench.http("GET", "/sessions", user=OWNER, query={"limit": "20"}),
+        "GSI1 Query",
+    )
+    row(
+        "GET /sessions/{id}/messages",
+        lambda: bench.http("GET", f"/sessions/{session_id}/messages"),
+        "session read + Query",
+    )
 
     # -- WebSocket -------------------------------------------------------------------------------------
     speaker = row("$connect (owner, speaker)", lambda: bench.connect(session_id, user=OWNER), "one transaction")
-    listener = row("$connect (anonymous listener)", lambda: bench.connect(session_id), "target 1: check + register + count")
-    row("$connect (another user's token)", lambda: bench.connect(session_id, user="guest"), "speaker try refused, then listener")
+    listener = row(
+        "$connect (anonymous listener)", lambda: bench.connect(session_id), "target 1: check + register + count"
+    )
+    row(
+        "$connect (another user's token)",
+        lambda: bench.connect(session_id, user="guest"),
+        "speaker try refused, then listener",
+    )
     row("join (listener)", lambda: bench.act(listener, "join"), "role + session; listenerCount to speaker")
     row("ping", lambda: bench.act(listener, "ping"), "no table access")
-    row("sendMessage (WS, 2 listeners)", lambda: bench.act(speaker, "sendMessage", text="hi"), "role, store+check, fan-out Query")
+    row(
+        "sendMessage (WS, 2 listeners)",
+        lambda: bench.act(speaker, "sendMessage", text="hi"),
+        "role, store+check, fan-out Query",
+    )
     row(
         "POST /sessions/{id}/messages (2 listeners)",
         lambda: bench.http("POST", f"/sessions/{session_id}/messages", user=OWNER, body={"text": "hi"}),
         "session read, store+check, fan-out Query",
     )
-    row("PATCH status=paused (HTTP)", lambda: bench.http("PATCH", f"/sessions/{session_id}", user=OWNER, body={"status": "paused"}))
+    row(
+        "PATCH status=paused (HTTP)",
+        lambda: bench.http("PATCH", f"/sessions/{session_id}", user=OWNER, body={"status": "paused"}),
+    )
     row("resume (WS)", lambda: bench.act(speaker, "resume"))
     row("$disconnect (listener)", lambda: bench.disconnect(listener), "lookup, transaction, count to speaker")
 
@@ -243,7 +276,9 @@ def measure(bench: Bench) -> list[list[object]]:
             ended = row("end (WS) with 1000 listeners", lambda caster=caster: bench.act(caster, "end"), "+1000 closes")
             assert ended["type"] == "sessionEnded"
     ending = row(
-        "DELETE /sessions/{id} (1 listener)", lambda: bench.http("DELETE", f"/sessions/{session_id}", user=OWNER), "sessionEnded + close"
+        "DELETE /sessions/{id} (1 listener)",
+        lambda: bench.http("DELETE", f"/sessions/{session_id}", user=OWNER),
+        "sessionEnded + close",
     )
     assert ending.status == 204
     row("DELETE again (repeatable)", lambda: bench.http("DELETE", f"/sessions/{session_id}", user=OWNER))
@@ -260,13 +295,19 @@ def connection_item_bytes() -> int:
     now = int(time.time() * 1000)
     item = codec.encode(
         Connection(
-            connectionId=new_connection_id(), sessionId="quiet-river-482", role="listener", connectedAt=now, expiresAt=now // 1000
+            connectionId=new_connection_id(),
+            sessionId="quiet-river-482",
+            role="listener",
+            connectedAt=now,
+            expiresAt=now // 1000,
         )
     )
     size = 0
     for name, value in item.items():
-        (kind, raw), = value.items()
-        size += len(name.encode()) + (len(str(raw)) // 2 + 1 if kind == "N" else 1 if kind in ("BOOL", "NULL") else len(str(raw).encode()))
+        ((kind, raw),) = value.items()
+        size += len(name.encode()) + (
+            len(str(raw)) // 2 + 1 if kind == "N" else 1 if kind in ("BOOL", "NULL") else len(str(raw).encode())
+        )
     return size
 
 

@@ -31,7 +31,9 @@ def _settings_overrides(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or name not in SETTINGS_BY_ENV:
-            raise SystemExit(f"--env {pair!r}: expected NAME=VALUE with a declared setting ({', '.join(SETTINGS_BY_ENV)})")
+            raise SystemExit(
+                f"--env {pair!r}: expected NAME=VALUE with a declared setting ({', '.join(SETTINGS_BY_ENV)})"
+            )
         out[name] = value
     return out
 
@@ -73,7 +75,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         urls = local.start()
     except OSError as error:
-        print(f"local stack: cannot start: {error} (is another `make dev` running? try --http-port/--ws-port)", file=sys.stderr)
+        print(
+            f"local stack: cannot start: {error} (is another `make dev` running? try --http-port/--ws-port)",
+            file=sys.stderr,
+        )
         return 1
     except (BotoCoreError, ClientError) as error:  # --dynamodb-endpoint unreachable, or refused the credentials
         where = args.dynamodb_endpoint or "the embedded moto"
@@ -112,9 +117,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_token(args: argparse.Namespace) -> int:
     from .issuer import DEFAULT_AUDIENCE, LocalIssuer
 
-    issuer = LocalIssuer.load_or_create(Path(args.state_dir), stack_module.issuer_url(args.host, args.http_port), DEFAULT_AUDIENCE)
+    issuer = LocalIssuer.load_or_create(
+        Path(args.state_dir), stack_module.issuer_url(args.host, args.http_port), DEFAULT_AUDIENCE
+    )
     extra = {"cognito:groups": args.group} if args.group else None
-    print(issuer.mint(args.user_id, ttl_seconds=args.ttl, token_use="access" if args.access else "id", extra_claims=extra))
+    print(
+        issuer.mint(args.user_id, ttl_seconds=args.ttl, token_use="access" if args.access else "id", extra_claims=extra)
+    )
     return 0
 
 
@@ -235,8 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run both APIs, the embedded DynamoDB/S3 and the issuer")
     _add_common(serve)
     serve.add_argument("--ws-port", type=int, default=3001, help="WebSocket API port (default 3001)")
-    serve.add_argument("--dynamodb-endpoint", help="use this DynamoDB (e.g. DynamoDB Local) instead of the embedded one")
-    serve.add_argument("--sweep-interval", type=float, default=60, help="seconds between sweeps; 0 disables (default 60)")
+    serve.add_argument(
+        "--dynamodb-endpoint", help="use this DynamoDB (e.g. DynamoDB Local) instead of the embedded one"
+    )
+    serve.add_argument(
+        "--sweep-interval", type=float, default=60, help="seconds between sweeps; 0 disables (default 60)"
+    )
     serve.add_argument("--idle-timeout", type=float, default=600, help="close idle WebSockets after this (default 600)")
     serve.add_argument(
         "--max-connection-seconds", type=float, default=7200, help="close any WebSocket after this (default 7200)"

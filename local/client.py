@@ -45,7 +45,8 @@ class Refused(Exception):
         except (ValueError, AttributeError):
             error = {}
         self.code: str | None = error.get("code") if isinstance(error, dict) else None
-        self.message: str = (error.get("message") if isinstance(error, dict) else None) or body.decode("utf-8", "replace")
+        message = error.get("message") if isinstance(error, dict) else None
+        self.message: str = message or body.decode("utf-8", "replace")
         super().__init__(f"HTTP {status} {self.code or ''} {self.message}".strip())
 
 

@@ -348,7 +348,9 @@ def run_cdk(
         stdout, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired as expired:
         _kill_group(process)
-        raise EmulatorError(f"`cdk {' '.join(args)}` did not finish within {timeout:.0f} s (see the cdk log)") from expired
+        raise EmulatorError(
+            f"`cdk {' '.join(args)}` did not finish within {timeout:.0f} s (see the cdk log)"
+        ) from expired
     except BaseException:
         _kill_group(process)
         raise
@@ -535,6 +537,9 @@ class _Steps:
 def _print_ready(deployed: Deployed, state_dir: Path, port: int, total: float, keep_running: bool) -> None:
     state_arg = "" if state_dir == DEFAULT_STATE_DIR else f" --state-dir {state_dir}"
     port_arg = "" if port == DEFAULT_PORT else f" --port {port}"
+    aws_env = (
+        f"AWS_ENDPOINT_URL={deployed.endpoint} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION={REGION}"
+    )
     print(
         f"""
 Deployed {stack_name()} into the emulator at {deployed.endpoint} ({total:.0f} s).
@@ -545,7 +550,7 @@ Deployed {stack_name()} into the emulator at {deployed.endpoint} ({total:.0f} s)
 
   A speaker's token (creates the user in the emulator's pool, signs in with USER_PASSWORD_AUTH):
     .venv/bin/python -m local.emulate token speaker@example.com{port_arg}{state_arg}
-  AWS CLI / boto3 against it: AWS_ENDPOINT_URL={deployed.endpoint} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION={REGION}
+  AWS CLI / boto3 against it: {aws_env}
   Logs: {state_dir / 'ministack.log'} (emulator, Lambda output), {state_dir / 'cdk.log'} (bootstrap/deploy)
 """,
         flush=True,
@@ -601,7 +606,10 @@ def cmd_up(args: argparse.Namespace) -> int:
             print("\ninterrupted", file=sys.stderr)
             return 130
         except EmulatorError as error:
-            print(f"error: {error}\n(cdk log: {state_dir / 'cdk.log'}, emulator log: {emulator.log_path})", file=sys.stderr)
+            print(
+                f"error: {error}\n(cdk log: {state_dir / 'cdk.log'}, emulator log: {emulator.log_path})",
+                file=sys.stderr,
+            )
             return 1
         finally:
             if emulator.process is not None:

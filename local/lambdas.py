@@ -93,7 +93,9 @@ class Invoker:
             except Exception as error:  # noqa: BLE001 - any import failure means "not available"
                 if target not in self._reported:
                     self._reported.add(target)
-                    logger.error("handler %s is not available: %r", target, error, exc_info=not isinstance(error, ImportError))
+                    logger.error(
+                        "handler %s is not available: %r", target, error, exc_info=not isinstance(error, ImportError)
+                    )
                 raise HandlerUnavailable(f"{target}: {error!r}") from error
             self._resolved[target] = handler
             self._reported.discard(target)

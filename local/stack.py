@@ -168,7 +168,9 @@ class LocalStack:
 
         callback = callback_url(self.host, http_port)
         self._apply_environment(
-            self.handler_environment(callback=callback, issuer=issuer, ddb_endpoint=ddb_endpoint, s3_endpoint=s3_endpoint)
+            self.handler_environment(
+                callback=callback, issuer=issuer, ddb_endpoint=ddb_endpoint, s3_endpoint=s3_endpoint
+            )
         )
         self._reset_handler_caches()
         self.handler_status = invoker.preload()
