@@ -119,7 +119,9 @@ def http_event(
         "timeEpoch": int(now * 1000),
     }
     if user is not None:
-        request_context["authorizer"] = {"jwt": {"claims": claims_for(user), "scopes": ["aws.cognito.signin.user.admin"]}}
+        request_context["authorizer"] = {
+            "jwt": {"claims": claims_for(user), "scopes": ["aws.cognito.signin.user.admin"]}
+        }
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route_key,

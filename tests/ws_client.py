@@ -39,7 +39,9 @@ class WsClient:
 
         return handler(event, FakeLambdaContext(function_name="live-sessions-ws"))
 
-    def connect(self, session_id: str | None, *, user: str | None = None, token: str | None = None, **query: str) -> Handshake:
+    def connect(
+        self, session_id: str | None, *, user: str | None = None, token: str | None = None, **query: str
+    ) -> Handshake:
         connection_id = new_connection_id()
         params = dict(query)
         if session_id is not None:

@@ -96,7 +96,11 @@ def test_user_b_cannot_write_to_user_a_session_over_http(handlers: Handlers) -> 
         ("PATCH", f"/sessions/{session_id}", {"muted": True}),
         ("DELETE", f"/sessions/{session_id}", None),
         ("POST", f"/sessions/{session_id}/messages", {"text": "not mine"}),
-        ("POST", f"/sessions/{session_id}/artifacts", {"kind": "image", "contentType": "image/png", "fileName": "x.png"}),
+        (
+            "POST",
+            f"/sessions/{session_id}/artifacts",
+            {"kind": "image", "contentType": "image/png", "fileName": "x.png"},
+        ),
     ):
         for how in ({"user": OTHER}, {"token": handlers.issuer.mint(OTHER)}):  # behind the authorizer, or not
             answer = handlers.http(method, path, body=body, **how)

@@ -49,7 +49,9 @@ def bad_tokens(issuer: Any, user: str) -> dict[str, str]:
         "wrong issuer": issuer.mint(user, iss="https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Attacker"),
         "wrong audience": issuer.mint(user, aud="someone-elses-client"),
         "alg none": f"{_segment({'alg': 'none', 'kid': issuer.kid, 'typ': 'JWT'})}.{_segment(_claims(issuer, user))}.",
-        "other key, same kid": jwt.encode(_claims(issuer, user), other_key, algorithm="RS256", headers={"kid": issuer.kid}),
+        "other key, same kid": jwt.encode(
+            _claims(issuer, user), other_key, algorithm="RS256", headers={"kid": issuer.kid}
+        ),
         "HS256 keyed with the public key": f"{hs_header}.{hs_body}."
         + base64.urlsafe_b64encode(hs_signature).rstrip(b"=").decode(),
         "not yet valid": issuer.mint(user, iat=int(time.time()) + 3600, nbf=int(time.time()) + 3600),

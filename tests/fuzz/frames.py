@@ -25,7 +25,8 @@ text_frames = st.one_of(
     action_frames.map(json.dumps),
     json_values.map(json.dumps),
     st.text(max_size=200),
-    st.sampled_from(['{"action": "join"', '{"action": NaN}', '{"action": Infinity}', "[" * 5000, '{"action":"\\ud800"}', ""]),
+    st.sampled_from(
+        ['{"action": "join"', '{"action": NaN}', '{"action": Infinity}', "[" * 5000, '{"action":"\\ud800"}', ""]
+    ),
 )
 frames = text_frames | st.binary(max_size=200)
-

@@ -49,7 +49,10 @@ def owned(stack):
 
     def fresh() -> str:
         created = requests.post(
-            stack.urls.http + "/sessions", json={"title": "fuzzed"}, headers={"Authorization": f"Bearer {token}"}, timeout=15
+            stack.urls.http + "/sessions",
+            json={"title": "fuzzed"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=15,
         )
         assert created.status_code == 201, created.text
         return created.json()["sessionId"]
@@ -154,10 +157,16 @@ def test_random_frames_over_a_real_socket_are_answered_and_harm_no_one(stack, ow
     import json
 
     session_id = owned["fresh"]()
-    with _ws(stack, session_id, owned["token"]) as speaker, _ws(stack, session_id) as fuzzer, _ws(stack, session_id) as bystander:
+    with (
+        _ws(stack, session_id, owned["token"]) as speaker,
+        _ws(stack, session_id) as fuzzer,
+        _ws(stack, session_id) as bystander,
+    ):
 
         @given(frame=frames)
-        @settings(max_examples=40, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=40, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+        )
         def run(frame) -> None:
             fuzzer.send(frame)
             answer = json.loads(fuzzer.recv(timeout=10))

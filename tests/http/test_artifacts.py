@@ -203,7 +203,11 @@ def test_the_signed_policy_refuses_another_content_type_key_or_bucket_and_an_alt
         "key": {"key": other_key},
         "key elsewhere": {"key": f"bob/{sid}/image/x.png"},
         "extra field": {"acl": "public-read"},
-        "policy": {"policy": base64.b64encode(json.dumps({"expiration": "2099-01-01T00:00:00Z", "conditions": []}).encode()).decode()},
+        "policy": {
+            "policy": base64.b64encode(
+                json.dumps({"expiration": "2099-01-01T00:00:00Z", "conditions": []}).encode()
+            ).decode()
+        },
     }
     for name, change in attempts.items():
         status, why = upload(s3, up, b"data", **change)
@@ -285,7 +289,10 @@ def test_an_ended_session_still_takes_uploads_and_its_artifacts_stay_readable(ap
     assert patch(api, sid, after["artifact"]["artifactId"], status="processing").status == 200
     listed = api.call("GET", f"/sessions/{sid}/artifacts", user="alice")
     assert listed.status == 200
-    assert {a["artifactId"] for a in listed.body["items"]} == {before["artifact"]["artifactId"], after["artifact"]["artifactId"]}
+    assert {a["artifactId"] for a in listed.body["items"]} == {
+        before["artifact"]["artifactId"],
+        after["artifact"]["artifactId"],
+    }
 
 
 # ------------------------------------------------------------------ who may
@@ -385,7 +392,11 @@ def test_processing_time_and_completion_are_recorded(api, clock):
 def test_error_goes_only_with_failed(api):
     sid = api.create("alice")["sessionId"]
     aid = create_artifact(api, sid)["artifact"]["artifactId"]
-    for body in ({"status": "processing", "error": "x"}, {"status": "failed", "error": "x" * 1001}, {"status": "failed", "error": ""}):
+    for body in (
+        {"status": "processing", "error": "x"},
+        {"status": "failed", "error": "x" * 1001},
+        {"status": "failed", "error": ""},
+    ):
         answer = patch(api, sid, aid, **body)
         assert answer.status == 400 and answer.error["field"] == "error", body
     for body in ({}, {"status": "done"}, {"status": None}):

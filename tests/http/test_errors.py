@@ -86,7 +86,8 @@ def test_a_body_that_is_not_json_is_415(api, ddb):
     for content_type in ("application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x"):
         answer = api.call("POST", "/sessions", user="alice", raw_body="title=x", content_type=content_type)
         assert_error(answer, 415, "UNSUPPORTED_MEDIA_TYPE", "content-type")
-    assert api.call("POST", "/sessions", user="alice", body={}, content_type="application/json; charset=utf-8").status == 201
+    json_body = api.call("POST", "/sessions", user="alice", body={}, content_type="application/json; charset=utf-8")
+    assert json_body.status == 201
     assert item_count(ddb) == 1  # the one session created with a JSON body, nothing else
 
 
@@ -170,7 +171,9 @@ def test_an_answer_that_breaks_its_own_schema_is_500_not_4xx(api, monkeypatch):
 
 def test_dynamodb_throttling_is_429_rate_limited(api, monkeypatch):
     def throttled(*args, **kwargs):
-        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "Query")
+        raise ClientError(
+            {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "Query"
+        )
 
     monkeypatch.setattr(api.runtime.store, "list_user_sessions", throttled)
     answer = api.call("GET", "/sessions", user="alice")

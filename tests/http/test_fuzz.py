@@ -54,7 +54,10 @@ def test_random_text_bodies_never_yield_a_5xx(api, raw):
 
 
 @fixture_ok
-@given(body=json_values | st.fixed_dictionaries({}, optional={"status": json_values, "title": json_values, "muted": json_values}))
+@given(
+    body=json_values
+    | st.fixed_dictionaries({}, optional={"status": json_values, "title": json_values, "muted": json_values})
+)
 def test_random_patch_and_message_bodies_never_yield_a_5xx(api, body):
     sid = api.create("fuzz")["sessionId"]
     check(api.call("PATCH", f"/sessions/{sid}", user="fuzz", raw_body=json.dumps(body)))

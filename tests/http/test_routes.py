@@ -91,7 +91,9 @@ def test_openapi_lists_every_served_route_with_its_answers_and_security(document
             if successes[0] != "204":
                 assert "schema" in responses[successes[0]]["content"]["application/json"], route.route_key
             for code in ("400", "500"):
-                assert responses[code]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}
+                assert responses[code]["content"]["application/json"]["schema"] == {
+                    "$ref": "#/components/schemas/ErrorResponse"
+                }
             assert "422" not in responses or route.route_key == "POST /sessions"
             if route.auth:
                 assert operation["security"] == [{BEARER_SCHEME: []}]
@@ -114,7 +116,11 @@ def test_openapi_documents_request_bodies_and_the_bearer_scheme(document):
     assert create["properties"]["title"]["anyOf"][0]["maxLength"] == 200
     assert schemas["UpdateSessionRequest"]["properties"]["status"]["anyOf"][0]["enum"] == ["active", "paused", "ended"]
     assert schemas["PostMessageRequest"]["properties"]["text"]["maxLength"] == 4000
-    for method, path in (("post", "/sessions"), ("patch", "/sessions/{sessionId}"), ("post", "/sessions/{sessionId}/messages")):
+    for method, path in (
+        ("post", "/sessions"),
+        ("patch", "/sessions/{sessionId}"),
+        ("post", "/sessions/{sessionId}/messages"),
+    ):
         body = document["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
         assert "#/components/schemas/" in str(body)
     params = {p["name"]: p for p in document["paths"]["/sessions"]["get"]["parameters"]}

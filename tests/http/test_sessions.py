@@ -172,7 +172,12 @@ def test_an_illegal_transition_is_409_naming_both_states_and_changes_nothing(api
     answer = api.call("PATCH", f"/sessions/{sid}", user="alice", body={"status": "active", "title": "After"})
     assert answer.status == 409
     error = answer.error
-    assert (error["code"], error["from"], error["to"], error["field"]) == ("INVALID_TRANSITION", "active", "active", "status")
+    assert (error["code"], error["from"], error["to"], error["field"]) == (
+        "INVALID_TRANSITION",
+        "active",
+        "active",
+        "status",
+    )
     api.call("DELETE", f"/sessions/{sid}", user="alice")
     management.sent.clear()
     again = api.call("PATCH", f"/sessions/{sid}", user="alice", body={"status": "paused"})

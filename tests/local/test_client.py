@@ -42,7 +42,10 @@ class FakeSessions:
         if ctx["eventType"] == "CONNECT":
             session_id = (event.get("queryStringParameters") or {}).get("sessionId")
             if session_id == "missing-session-1":
-                return {"statusCode": 404, "body": json.dumps({"error": {"code": "SESSION_NOT_FOUND", "message": "nope"}})}
+                return {
+                    "statusCode": 404,
+                    "body": json.dumps({"error": {"code": "SESSION_NOT_FOUND", "message": "nope"}}),
+                }
             return {"statusCode": 200}
         if ctx["eventType"] == "DISCONNECT":
             return {"statusCode": 200}

@@ -78,7 +78,13 @@ def test_event_is_payload_format_2() -> None:
         method="GET",
         raw_path="/sessions/quiet-river-482",
         raw_query="limit=5&tag=a&tag=b&empty=",
-        headers=[("Host", "127.0.0.1:3000"), ("X-Multi", "1"), ("x-multi", "2"), ("Cookie", "a=1; b=2"), ("User-Agent", "ua")],
+        headers=[
+            ("Host", "127.0.0.1:3000"),
+            ("X-Multi", "1"),
+            ("x-multi", "2"),
+            ("Cookie", "a=1; b=2"),
+            ("User-Agent", "ua"),
+        ],
         body=b"",
         source_ip="127.0.0.1",
         match=_match(sessionId="quiet-river-482"),
@@ -133,7 +139,13 @@ def test_claims_are_strings_like_the_jwt_authorizer_passes_them() -> None:
 
 def test_response_rules() -> None:
     full = response_from_result(
-        {"statusCode": 201, "headers": {"x-a": "1"}, "cookies": ["c=1"], "body": base64.b64encode(b"\x00").decode(), "isBase64Encoded": True}
+        {
+            "statusCode": 201,
+            "headers": {"x-a": "1"},
+            "cookies": ["c=1"],
+            "body": base64.b64encode(b"\x00").decode(),
+            "isBase64Encoded": True,
+        }
     )
     assert (full.status, full.body) == (201, b"\x00")
     assert ("x-a", "1") in full.headers and ("set-cookie", "c=1") in full.headers
@@ -162,7 +174,9 @@ class Recorder:
             "statusCode": 200,
             "headers": {"content-type": "application/json", "x-handler": "yes"},
             "cookies": ["a=1; Path=/", "b=2"],
-            "body": json.dumps({"routeKey": event["routeKey"], "remaining": context.get_remaining_time_in_millis() > 0}),
+            "body": json.dumps(
+                {"routeKey": event["routeKey"], "remaining": context.get_remaining_time_in_millis() > 0}
+            ),
         }
 
     def connection(self, event: dict[str, Any], context: Any) -> Any:

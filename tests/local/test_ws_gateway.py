@@ -291,7 +291,9 @@ def test_payload_limits(ws_stack) -> None:
     async def scenario() -> None:
         ws, connection_id = await _open(urls)
         with pytest.raises(ClientError) as too_large:
-            await asyncio.to_thread(management.post_to_connection, ConnectionId=connection_id, Data=b"x" * (128 * 1024 + 1))
+            await asyncio.to_thread(
+                management.post_to_connection, ConnectionId=connection_id, Data=b"x" * (128 * 1024 + 1)
+            )
         assert too_large.value.response["Error"]["Code"] == "PayloadTooLargeException"
         # A client frame over API Gateway's 32 KB frame limit closes the connection with 1009.
         await ws.send(json.dumps({"action": "ping", "pad": "x" * (33 * 1024)}))

@@ -60,7 +60,9 @@ def listener(session, conn_id: str) -> Connection:
 
 def test_a_join_that_met_another_transaction_is_retried_and_counted_once(ddb):
     session = new_session(ddb)
-    client = Interfering(ddb, cancelled("TransactionConflict", "None", "None"), cancelled("None", "TransactionConflict", "None"))
+    client = Interfering(
+        ddb, cancelled("TransactionConflict", "None", "None"), cancelled("None", "TransactionConflict", "None")
+    )
     store = SessionStore(TABLE_NAME, client=client)
     store.register_connection(listener(session, "conn-1"))
     assert client.transactions == 3

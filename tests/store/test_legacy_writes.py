@@ -23,11 +23,30 @@ OWNER = "user-a"
 
 LEGACY_SESSIONS = {
     # the old writer's wrapper, with the request ID in the session ID's place
-    "data-wrapped": {"PK": f"SESSION#{SID}", "SK": "META", "Data": {"requestId": SID, "ownerId": OWNER, "isActive": True, "createdAt": 1}},
+    "data-wrapped": {
+        "PK": f"SESSION#{SID}",
+        "SK": "META",
+        "Data": {"requestId": SID, "ownerId": OWNER, "isActive": True, "createdAt": 1},
+    },
     # a boolean where the status belongs, and a stored limit
-    "is-active": {"PK": f"SESSION#{SID}", "SK": "META", "sessionId": SID, "ownerId": OWNER, "isActive": True, "createdAt": 1, "maxListeners": 3},
+    "is-active": {
+        "PK": f"SESSION#{SID}",
+        "SK": "META",
+        "sessionId": SID,
+        "ownerId": OWNER,
+        "isActive": True,
+        "createdAt": 1,
+        "maxListeners": 3,
+    },
     # the canonical status, but no schemaVersion, no maxListeners, no listenerCount
-    "no-version": {"PK": f"SESSION#{SID}", "SK": "META", "sessionId": SID, "ownerId": OWNER, "status": "active", "createdAt": 1},
+    "no-version": {
+        "PK": f"SESSION#{SID}",
+        "SK": "META",
+        "sessionId": SID,
+        "ownerId": OWNER,
+        "status": "active",
+        "createdAt": 1,
+    },
 }
 
 

@@ -35,7 +35,9 @@ def test_dry_run_reports_and_writes_nothing(ddb, capsys):
 
 def test_migration_writes_the_canonical_item_and_is_rerunnable(ddb, store):
     put_raw(ddb, LEGACY_SESSION)
-    put_raw(ddb, {"PK": "SESSION#brave-otter-001", "SK": "META", "ownerId": "user-b", "isActive": False, "createdAt": 5})
+    put_raw(
+        ddb, {"PK": "SESSION#brave-otter-001", "SK": "META", "ownerId": "user-b", "isActive": False, "createdAt": 5}
+    )
     canonical, _ = store.create_session(owner_id="user-c", title="new", source_language="en", max_listeners=3)
     first = migrate(ddb, TABLE_NAME, dry_run=False)
     assert (first.migrated, first.canonical, first.conflicts, first.corrupt) == (2, 1, [], [])

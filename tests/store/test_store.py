@@ -32,7 +32,9 @@ def make_session(store: SessionStore, owner: str = "user-a", max_listeners: int 
 
 
 def connection(session: Session, conn_id: str, role: str = "listener", user: str | None = None) -> Connection:
-    return Connection(connectionId=conn_id, sessionId=session.sessionId, role=role, userId=user, connectedAt=1, expiresAt=2)
+    return Connection(
+        connectionId=conn_id, sessionId=session.sessionId, role=role, userId=user, connectedAt=1, expiresAt=2
+    )
 
 
 def test_create_then_get_returns_the_same_session(store):
@@ -149,7 +151,8 @@ def test_speaker_registration_requires_the_owner(store):
     current = store.get_session(session.sessionId)
     assert current.speakerConnectionId == "s2" and current.listenerCount == 0
     assert current.speakerlessSince is None
-    assert keys.GSI2PK not in store.client.get_item(TableName=TABLE_NAME, Key=codec.serialize_key(keys.session_key(session.sessionId)))["Item"]
+    item = store.client.get_item(TableName=TABLE_NAME, Key=codec.serialize_key(keys.session_key(session.sessionId)))
+    assert keys.GSI2PK not in item["Item"]
 
 
 def test_unregister_is_repeatable_and_never_goes_below_zero(store):

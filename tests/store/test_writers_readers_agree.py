@@ -18,11 +18,21 @@ message_texts = st.text(min_size=1, max_size=300)
 
 
 @settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(title=titles, language=languages, max_listeners=st.integers(1, 10000), text=message_texts, role=st.sampled_from(["listener", "speaker"]))
-def test_records_written_by_each_writer_read_back_equal_from_each_reader(store, title, language, max_listeners, text, role):
+@given(
+    title=titles,
+    language=languages,
+    max_listeners=st.integers(1, 10000),
+    text=message_texts,
+    role=st.sampled_from(["listener", "speaker"]),
+)
+def test_records_written_by_each_writer_read_back_equal_from_each_reader(
+    store, title, language, max_listeners, text, role
+):
     n = next(_counter)
     owner = f"owner-{n}"
-    session, _ = store.create_session(owner_id=owner, title=title, source_language=language, max_listeners=max_listeners)
+    session, _ = store.create_session(
+        owner_id=owner, title=title, source_language=language, max_listeners=max_listeners
+    )
     readers = [
         store.get_session(session.sessionId),
         store.get_session(session.sessionId, consistent=True),

@@ -166,7 +166,9 @@ def test_aud_as_list_containing_audience_is_accepted(verifier: TokenVerifier, is
     assert verifier.verify(issuer.mint("dave", aud=["other", AUDIENCE])).user_id == "dave"
 
 
-@pytest.mark.parametrize("sub", ["a", "0f6c2f1e-1b7a-4f0e-9d7e-3c8d7f1e2a9b", "user@example.com", "x" * 128, "a:b_c.d-e"])
+@pytest.mark.parametrize(
+    "sub", ["a", "0f6c2f1e-1b7a-4f0e-9d7e-3c8d7f1e2a9b", "user@example.com", "x" * 128, "a:b_c.d-e"]
+)
 def test_safe_subjects_are_accepted(verifier: TokenVerifier, issuer: LocalIssuer, sub: str) -> None:
     assert verifier.verify(issuer.mint(sub)).user_id == sub
 
@@ -308,7 +310,9 @@ def test_other_rsa_algorithms_with_the_right_key_are_refused(
 
 
 def test_ecdsa_token_is_refused(verifier: TokenVerifier, issuer: LocalIssuer) -> None:
-    token = jwt.encode(claims_for(), ec.generate_private_key(ec.SECP256R1()), algorithm="ES256", headers={"kid": issuer.kid})
+    token = jwt.encode(
+        claims_for(), ec.generate_private_key(ec.SECP256R1()), algorithm="ES256", headers={"kid": issuer.kid}
+    )
     refused(verifier, token, "algorithm")
 
 
@@ -327,14 +331,21 @@ def test_key_embedded_in_the_header_is_ignored(
 ) -> None:
     attacker_jwk = RSAAlgorithm.to_jwk(other_key.public_key(), as_dict=True)
     for kid in (issuer.kid, "attacker"):
-        headers = {"kid": kid, "jwk": attacker_jwk, "jku": "https://attacker.example/jwks.json", "x5u": "https://a.example"}
+        headers = {
+            "kid": kid,
+            "jwk": attacker_jwk,
+            "jku": "https://attacker.example/jwks.json",
+            "x5u": "https://a.example",
+        }
         forged = jwt.encode(claims_for("alice"), other_key, algorithm="RS256", headers=headers)
         refused(verifier, forged)
     assert set(jwks.calls) == {JWKS_URL}  # the token's own URLs are never fetched
 
 
 def test_crit_header_is_refused(verifier: TokenVerifier, issuer: LocalIssuer) -> None:
-    token = jwt.encode(claims_for(), issuer._private_key, algorithm="RS256", headers={"kid": issuer.kid, "crit": ["exp"]})
+    token = jwt.encode(
+        claims_for(), issuer._private_key, algorithm="RS256", headers={"kid": issuer.kid, "crit": ["exp"]}
+    )
     refused(verifier, token)
 
 
@@ -354,7 +365,8 @@ def test_tampered_payload_is_refused(verifier: TokenVerifier, issuer: LocalIssue
 
 def test_tampered_signature_is_refused(verifier: TokenVerifier, issuer: LocalIssuer) -> None:
     header, payload, signature = issuer.mint("alice").split(".")
-    flipped = b64url(bytes([base64.urlsafe_b64decode(signature + "==")[0] ^ 1]) + base64.urlsafe_b64decode(signature + "==")[1:])
+    raw = base64.urlsafe_b64decode(signature + "==")
+    flipped = b64url(bytes([raw[0] ^ 1]) + raw[1:])
     refused(verifier, f"{header}.{payload}.{flipped}", "signature")
     refused(verifier, f"{header}.{payload}.", "signature")
 
@@ -537,7 +549,8 @@ def test_non_string_token_is_refused(verifier: TokenVerifier) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", [None, "", "   ", "Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Bearer  ", "Bearer a b", "Token abc", "Bearerabc"]
+    "value",
+    [None, "", "   ", "Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Bearer  ", "Bearer a b", "Token abc", "Bearerabc"],
 )
 def test_bad_authorization_headers_are_refused(verifier: TokenVerifier, value: str | None) -> None:
     with pytest.raises(Unauthorized) as info:
@@ -559,7 +572,9 @@ def test_from_settings_uses_the_declared_settings() -> None:
     settings = load_settings({"TABLE_NAME": "t", "JWT_ISSUER": ISSUER + "/", "JWT_AUDIENCE": AUDIENCE})
     verifier = TokenVerifier.from_settings(settings)
     assert (verifier.issuer, verifier.audience, verifier.jwks_url) == (ISSUER + "/", AUDIENCE, JWKS_URL)
-    explicit = load_settings({"TABLE_NAME": "t", "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE, "JWKS_URL": "https://k"})
+    explicit = load_settings(
+        {"TABLE_NAME": "t", "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE, "JWKS_URL": "https://k"}
+    )
     assert TokenVerifier.from_settings(explicit).jwks_url == "https://k"
 
 
@@ -593,7 +608,12 @@ _structured = st.builds(
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.text() | st.binary().map(lambda b: b.decode("latin-1")) | _structured | st.lists(st.text(max_size=12)).map(".".join))
+@given(
+    st.text()
+    | st.binary().map(lambda b: b.decode("latin-1"))
+    | _structured
+    | st.lists(st.text(max_size=12)).map(".".join)
+)
 def test_arbitrary_input_only_ever_raises_unauthorized(token: str) -> None:
     with pytest.raises(Unauthorized):
         _fuzz_verifier.verify(token)

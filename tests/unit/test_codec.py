@@ -75,7 +75,9 @@ def test_the_field_bugs_legacy_session_reads_as_active():
     assert session.status is SessionStatus.ACTIVE
     assert session.schemaVersion == 1
     assert session.updatedAt == 1700000000000
-    inactive = codec.serialize({"PK": "SESSION#quiet-river-483", "SK": "META", "ownerId": "u", "isActive": False, "createdAt": 1})
+    inactive = codec.serialize(
+        {"PK": "SESSION#quiet-river-483", "SK": "META", "ownerId": "u", "isActive": False, "createdAt": 1}
+    )
     assert codec.decode_as(inactive, Session).status is SessionStatus.ENDED
 
 
@@ -116,7 +118,13 @@ def test_a_field_beside_the_data_wrapper_wins_over_the_wrapped_one():
         {
             "PK": "SESSION#quiet-river-482",
             "SK": "META",
-            "Data": {"sessionId": "quiet-river-482", "ownerId": "user-a", "status": "active", "title": "old", "createdAt": 1},
+            "Data": {
+                "sessionId": "quiet-river-482",
+                "ownerId": "user-a",
+                "status": "active",
+                "title": "old",
+                "createdAt": 1,
+            },
             "status": "ended",
             "title": "new",
         }

@@ -48,7 +48,9 @@ class SlowClient:
     """A management API where one post and one close block until every ordinary connection is closed,
     one connection is gone and one times out; it records calls in flight and their order."""
 
-    def __init__(self, *, slow_post: str, slow_close: str, gone: str, dead: str, ordinary: set[str], speaker: str) -> None:
+    def __init__(
+        self, *, slow_post: str, slow_close: str, gone: str, dead: str, ordinary: set[str], speaker: str
+    ) -> None:
         self.slow_post, self.slow_close, self.gone, self.dead = slow_post, slow_close, gone, dead
         self.ordinary = ordinary
         self.post_only = {gone, dead, speaker}  # connections that get no close
@@ -121,7 +123,12 @@ def test_a_slow_post_and_a_slow_close_hold_back_no_one_and_calls_stay_bounded():
     slow_post, slow_close, gone, dead = (c.connectionId for c in listeners[:4])
     ordinary = {c.connectionId for c in listeners[4:]}
     client = SlowClient(
-        slow_post=slow_post, slow_close=slow_close, gone=gone, dead=dead, ordinary=ordinary, speaker=speaker.connectionId
+        slow_post=slow_post,
+        slow_close=slow_close,
+        gone=gone,
+        dead=dead,
+        ordinary=ordinary,
+        speaker=speaker.connectionId,
     )
     store = FakeStore([listeners[0], speaker, *listeners[1:]], client)
     fanout = Fanout(store, client, concurrency=concurrency)  # type: ignore[arg-type]

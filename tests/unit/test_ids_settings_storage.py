@@ -48,7 +48,14 @@ def test_blocked_pairs_and_numbers_are_never_drawn(monkeypatch):
     assert ids.new_session_id(Rigged()) == "happy-otter-042"  # the pair and the 666 were both redrawn
 
 
-@pytest.mark.parametrize("typed, canonical", [("Quiet River 482", "quiet-river-482"), (" quiet-river-482 ", "quiet-river-482"), ("quiet_river_482", "quiet-river-482")])
+@pytest.mark.parametrize(
+    "typed, canonical",
+    [
+        ("Quiet River 482", "quiet-river-482"),
+        (" quiet-river-482 ", "quiet-river-482"),
+        ("quiet_river_482", "quiet-river-482"),
+    ],
+)
 def test_ids_read_aloud_and_typed_back_are_normalized(typed, canonical):
     assert ids.normalize_session_id(typed) == canonical
 

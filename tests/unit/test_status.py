@@ -26,7 +26,9 @@ def test_vocabularies_are_exactly_the_contracts():
     assert {s.value for s in ArtifactStatus} == {"pending", "processing", "completed", "failed"}
 
 
-@pytest.mark.parametrize("enum, allowed", [(SessionStatus, CONTRACT_SESSION_MOVES), (ArtifactStatus, CONTRACT_ARTIFACT_MOVES)])
+@pytest.mark.parametrize(
+    "enum, allowed", [(SessionStatus, CONTRACT_SESSION_MOVES), (ArtifactStatus, CONTRACT_ARTIFACT_MOVES)]
+)
 def test_only_the_contracts_moves_are_legal(enum, allowed):
     for a, b in itertools.product(enum, enum):
         assert is_legal_transition(a, b) == ((a.value, b.value) in allowed), (a, b)

@@ -29,7 +29,9 @@ def test_the_speaker_leaving_tells_listeners_and_does_not_end_the_session(ws, li
     listeners = [ws.connected(live.session_id) for _ in range(2)]
     ws.disconnect(live.speaker)
     for listener in listeners:
-        assert ws.received(listener, "speakerDisconnected") == [{"type": "speakerDisconnected", "sessionId": live.session_id}]
+        assert ws.received(listener, "speakerDisconnected") == [
+            {"type": "speakerDisconnected", "sessionId": live.session_id}
+        ]
     stored = ws.session(live.session_id)
     assert stored.status is SessionStatus.ACTIVE and stored.speakerConnectionId is None
     assert stored.speakerlessSince is not None and stored.listenerCount == 2
