@@ -103,7 +103,8 @@ def value(python_value: Any) -> AttributeValue:
     """One attribute value as the codec writes it (for condition and update expressions)."""
     if hasattr(python_value, "value") and isinstance(python_value.value, str):  # enums are stored as values
         python_value = python_value.value
-    return _serializer.serialize(python_value)
+    serialized: AttributeValue = _serializer.serialize(python_value)  # boto3's TypeSerializer is untyped
+    return serialized
 
 
 @dataclass
@@ -158,8 +159,9 @@ def _plain(v: Any) -> Any:
 
 
 def _kind_of(document: Mapping[str, Any]) -> str | None:
-    if isinstance(document.get(keys.KIND_ATTRIBUTE), str) and document[keys.KIND_ATTRIBUTE] in MODEL_OF:
-        return document[keys.KIND_ATTRIBUTE]
+    kind = document.get(keys.KIND_ATTRIBUTE)
+    if isinstance(kind, str) and kind in MODEL_OF:
+        return kind
     pk, sk = str(document.get(keys.PK, "")), str(document.get(keys.SK, ""))
     if pk.startswith(keys.IDEMPOTENCY_PREFIX):
         return "idempotency"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 PK, SK = "PK", "SK"
 GSI1, GSI1PK, GSI1SK = "GSI1", "GSI1PK", "GSI1SK"
@@ -57,7 +58,7 @@ class TableDefinition:
             names += [index.partition_key, index.sort_key]
         return names
 
-    def create_table_kwargs(self, table_name: str) -> dict:
+    def create_table_kwargs(self, table_name: str) -> dict[str, Any]:
         """boto3 `create_table` arguments (local stack, tests, migration tooling)."""
         return {
             "TableName": table_name,

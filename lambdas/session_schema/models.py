@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -10,7 +10,7 @@ from .ids import SESSION_ID_PATTERN
 from .status import ArtifactStatus, SessionStatus
 from .storage import artifact_object_key
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 SessionId = Annotated[str, StringConstraints(pattern=SESSION_ID_PATTERN)]
 # User IDs and connection IDs become part of keys, so `#` (the key separator) is never allowed.

@@ -113,7 +113,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         value = env.get(setting.env, setting.default)
         if value is not None:
             values[setting.field] = value
-    return Settings(**values)
+    return Settings.model_validate(values)  # str values: pydantic parses the int fields
 
 
 def stack_environment(stack_values: Mapping[str, str], overrides: Mapping[str, str] | None = None) -> dict[str, str]:

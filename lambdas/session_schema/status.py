@@ -7,7 +7,7 @@ status it came from, so the table can never hold a move the contract forbids.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .errors import InvalidTransition
 
@@ -46,7 +46,7 @@ FINAL_ARTIFACT_STATES: frozenset[ArtifactStatus] = frozenset(
 S = TypeVar("S", SessionStatus, ArtifactStatus)
 
 
-def _table_for(current: SessionStatus | ArtifactStatus) -> dict:
+def _table_for(current: SessionStatus | ArtifactStatus) -> dict[Any, frozenset[Any]]:
     return SESSION_TRANSITIONS if isinstance(current, SessionStatus) else ARTIFACT_TRANSITIONS
 
 

@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, ParamSpec, TypeAlias, TypeVar
 
 import boto3
 from botocore.exceptions import ClientError
@@ -38,7 +38,10 @@ from .models import Artifact, Connection, IdempotencyRecord, Message, Record, Se
 from .status import ArtifactStatus, SessionStatus, require_transition
 
 T = TypeVar("T", bound=Record)
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
+# The item a refused write hands back (ALL_OLD, or a cancellation reason's `Item`); `None` when there was none.
+_OldItem: TypeAlias = Mapping[str, codec.AttributeValue]
 MAX_PAGE = 100
 MAX_CREATE_ATTEMPTS = 8
 MAX_TRANSITION_ATTEMPTS = 4
@@ -85,7 +88,8 @@ def request_hash(payload: Mapping[str, Any]) -> str:
 
 
 def _is_condition_failure(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    failed: bool = error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"  # untyped error
+    return failed
 
 
 def _cancellation_reasons(error: ClientError) -> list[dict[str, Any]] | None:
@@ -125,7 +129,7 @@ class _LegacyItemUpgraded(Exception):
     """A write was refused by an item in a shape older code wrote; it is canonical now, so try again."""
 
 
-def _upgrades_legacy_items(method: F) -> F:
+def _upgrades_legacy_items(method: Callable[P, R]) -> Callable[P, R]:
     """Run a write again after it met (and upgraded) a legacy item.
 
     Conditions name canonical attributes (`status`, `maxListeners`), which an unmigrated item lacks: read,
@@ -135,18 +139,18 @@ def _upgrades_legacy_items(method: F) -> F:
     """
 
     @functools.wraps(method)
-    def wrapper(self: SessionStore, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         for _ in range(MAX_UPGRADE_ATTEMPTS - 1):
             try:
-                return method(self, *args, **kwargs)
+                return method(*args, **kwargs)
             except _LegacyItemUpgraded:
                 continue
         try:
-            return method(self, *args, **kwargs)
+            return method(*args, **kwargs)
         except _LegacyItemUpgraded:
             raise ConcurrentUpdate("a legacy record") from None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 class SessionStore:
@@ -235,7 +239,7 @@ class SessionStore:
                 raise
         raise SessionIdExhausted("no free session ID after several attempts")
 
-    def _replay(self, owner_id: str, key: str, digest: str, old_item: Mapping | None) -> Session:
+    def _replay(self, owner_id: str, key: str, digest: str, old_item: _OldItem | None) -> Session:
         if old_item:
             record = codec.decode_as(old_item, IdempotencyRecord)
         else:  # older DynamoDB-compatibles do not return the item with the cancellation
@@ -346,8 +350,7 @@ class SessionStore:
                 after, update.keys(), _JOINABLE_CONDITION + guard, self._joinable_values() | guard_values
             )
         except _ConditionFailed as failed:
-            self._raise_not_joinable(session_id, failed.item)
-            self._require_speaker(codec.decode_as(failed.item, Session), speaker)
+            self._require_speaker(self._joinable_session(session_id, failed.item), speaker)
             raise ConcurrentUpdate(f"session {session_id}") from None
         return current, codec.decode_as(new_item, Session)
 
@@ -381,8 +384,7 @@ class SessionStore:
             if not _is_condition_failure(error):
                 raise
             old = error.response.get("Item")
-            self._raise_not_joinable(session_id, old)
-            session = codec.decode_as(old, Session)
+            session = self._joinable_session(session_id, old)
             self._require_speaker(session, speaker)
             if session.status is SessionStatus.PAUSED:
                 raise SessionPaused(session_id) from None
@@ -452,8 +454,7 @@ class SessionStore:
             if reasons is None or not _failed(reasons, 0):
                 raise
             old = reasons[0].get("Item")
-            self._raise_not_joinable(connection.sessionId, old)
-            session = codec.decode_as(old, Session)
+            session = self._joinable_session(connection.sessionId, old)
             if connection.role == "speaker":
                 raise NotOwner(session) from None
             raise SessionFull(session.sessionId, session.maxListeners) from None
@@ -581,8 +582,7 @@ class SessionStore:
             reasons = _cancellation_reasons(error)
             if reasons is None or not _failed(reasons, 0):
                 raise
-            self._raise_not_joinable(session_id, reasons[0].get("Item"))
-            self._require_speaker(codec.decode_as(reasons[0]["Item"], Session), speaker)
+            self._require_speaker(self._joinable_session(session_id, reasons[0].get("Item")), speaker)
             raise
         return message
 
@@ -680,14 +680,16 @@ class SessionStore:
     def _joinable_values(self) -> dict[str, Any]:
         return {":active": codec.value(SessionStatus.ACTIVE), ":paused": codec.value(SessionStatus.PAUSED)}
 
-    def _raise_not_joinable(self, session_id: str, old_item: Mapping | None) -> None:
-        """Raise the refusal an old session item explains: not found, or ended (with the actual status)."""
+    def _joinable_session(self, session_id: str, old_item: _OldItem | None) -> Session:
+        """The session an old item holds, still joinable; else raise the refusal it explains: not found, or ended
+        (with the actual status)."""
         if not old_item:
             raise SessionNotFound(session_id)
         self._upgrade_if_legacy(old_item)
         session = codec.decode_as(old_item, Session)
         if not session.joinable:
             raise SessionEnded(session_id, session.status.value)
+        return session
 
     def _new_item(self, item: codec.Item) -> dict[str, Any]:
         return {"TableName": self.table_name, "Item": item, "ConditionExpression": "attribute_not_exists(PK)"}
@@ -702,7 +704,8 @@ class SessionStore:
         response = self.client.get_item(
             TableName=self.table_name, Key=codec.serialize_key(key), ConsistentRead=consistent
         )
-        return response.get("Item")
+        item: codec.Item | None = response.get("Item")  # boto3's responses are untyped
+        return item
 
     def _update(self, after: Record, fields: Any, condition: str, values: dict[str, Any]) -> codec.Item:
         """UpdateItem bringing the stored item to `after` on `fields`, if `condition` holds."""
@@ -737,9 +740,10 @@ class SessionStore:
                 self._upgrade_if_legacy(error.response.get("Item"))
                 raise _ConditionFailed(error.response.get("Item")) from None
             raise
-        return response["Attributes"]
+        attributes: codec.Item = response["Attributes"]  # ReturnValues=ALL_NEW: the whole item, as stored
+        return attributes
 
-    def _upgrade_if_legacy(self, old_item: Mapping | None) -> None:
+    def _upgrade_if_legacy(self, old_item: _OldItem | None) -> None:
         """Rewrite a refused write's item in canonical form when older code wrote it; then start over."""
         if not old_item or codec.is_canonical(old_item):
             return
@@ -858,7 +862,7 @@ def _items_within(raw_items: list[dict[str, Any]], max_bytes: int) -> int:
 
 
 class _ConditionFailed(Exception):
-    def __init__(self, item: Mapping | None) -> None:
+    def __init__(self, item: _OldItem | None) -> None:
         super().__init__("condition failed")
         self.item = item
 
