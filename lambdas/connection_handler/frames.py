@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeAlias, get_args
 
 from pydantic import (
     BaseModel,
@@ -64,7 +64,7 @@ class BroadcastFrame(Frame):
     @field_validator("data")
     @classmethod
     def _fits_a_frame(cls, value: JsonValue) -> JsonValue:
-        size = len(encode_payload(value))  # type: ignore[arg-type]  (encode_payload takes any JSON value)
+        size = len(encode_payload(value))
         if size > BROADCAST_DATA_MAX_BYTES:
             raise ValueError(f"is {size} bytes; at most {BROADCAST_DATA_MAX_BYTES} bytes")
         return value
@@ -102,7 +102,7 @@ class EndFrame(Frame):
     action: Literal["end"]
 
 
-AnyFrame = (
+AnyFrame: TypeAlias = (
     JoinFrame
     | PingFrame
     | BroadcastFrame
@@ -115,10 +115,9 @@ AnyFrame = (
     | EndFrame
 )
 FRAME_MODELS: dict[str, type[Frame]] = {
-    model.model_fields["action"].annotation.__args__[0]: model  # type: ignore[union-attr]
-    for model in AnyFrame.__args__  # type: ignore[attr-defined]
+    get_args(model.model_fields["action"].annotation)[0]: model for model in get_args(AnyFrame)
 }
-_FRAME = TypeAdapter(Annotated[AnyFrame, Field(discriminator="action")])
+_FRAME: TypeAdapter[AnyFrame] = TypeAdapter(Annotated[AnyFrame, Field(discriminator="action")])
 
 
 def _reject_constant(name: str) -> Any:
@@ -136,7 +135,7 @@ def _body_text(body: str | None, is_base64: bool) -> str:
         raise InvalidAction("a frame is a UTF-8 JSON object") from None
 
 
-def parse_frame(route_key: str, body: str | None, *, is_base64: bool = False) -> Frame:
+def parse_frame(route_key: str, body: str | None, *, is_base64: bool = False) -> AnyFrame:
     """The frame of a message event, or a DomainError (InvalidAction / ValidationFailed) saying why not."""
     text = _body_text(body, is_base64)
     try:

@@ -11,6 +11,7 @@ A connection API Gateway reports gone (410 GoneException) is unregistered on the
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Callable
@@ -33,14 +34,16 @@ class FanoutResult:
     failed: list[str] = field(default_factory=list)
 
 
-def encode_payload(payload: dict[str, Any]) -> bytes:
+def encode_payload(payload: object) -> bytes:
+    """Any JSON value (a frame's body, or a broadcast's `data` on its own), compact and UTF-8."""
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _is_gone(error: ClientError) -> bool:
     code = error.response.get("Error", {}).get("Code")
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return code == "GoneException" or status == 410
+    gone: bool = code == "GoneException" or status == 410  # ClientError is untyped: the comparison is Any
+    return gone
 
 
 class Fanout:
@@ -97,7 +100,7 @@ class Fanout:
                     continue
                 slots.acquire()  # blocks only while `window` deliveries are unfinished
                 future = pool.submit(deliver, connection)
-                future.add_done_callback(lambda f, i=index, c=connection.connectionId: finished(i, c, f))
+                future.add_done_callback(functools.partial(finished, index, connection.connectionId))
                 index += 1
         # Leaving the pool waited for every delivery (also when reading the connections raised).
         result = FanoutResult()
