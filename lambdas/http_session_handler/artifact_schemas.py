@@ -6,7 +6,7 @@ this API accepts is always one the store can write and `storage.artifact_object_
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Literal, TypeAlias, get_args
 
 from pydantic import Field, StringConstraints
 
@@ -15,7 +15,10 @@ from session_schema.status import ArtifactStatus
 
 from .schemas import RequestBody, ResponseBody
 
-ArtifactStatusValue = Literal[tuple(s.value for s in ArtifactStatus)]  # type: ignore[valid-type]
+# Spelled out so a type checker can read it; the check below keeps it equal to the enum, in the enum's order.
+ArtifactStatusValue: TypeAlias = Literal["pending", "processing", "completed", "failed"]
+if get_args(ArtifactStatusValue) != tuple(s.value for s in ArtifactStatus):
+    raise AssertionError(f"ArtifactStatusValue {get_args(ArtifactStatusValue)} differs from ArtifactStatus")
 # The record's own limit on `error` (its annotation is `Annotated[str, max_length] | None`).
 ERROR_MAX: int = next(
     m.max_length

@@ -49,7 +49,7 @@ from .artifact_schemas import (
 )
 from .identity import Caller, is_owner, owned_session, signed_in
 from .params import DEFAULT_LIMIT, Cursor, Limit, SessionIdPath, session_id
-from .routing import api_route
+from .routing import answer_as, api_route
 
 router = Router()
 TAGS = ["artifacts"]
@@ -105,7 +105,7 @@ def create_artifact(
     return Response(
         status_code=201,
         content_type=content_types.APPLICATION_JSON,
-        body={"artifact": artifact.view(), "upload": upload},
+        body=answer_as(CreatedArtifact, {"artifact": artifact.view(), "upload": upload}),
     )
 
 
@@ -155,7 +155,7 @@ def list_artifacts(
     if not is_owner(session, caller):
         raise SessionNotFound(sid)  # private: another user's session is indistinguishable from none
     page = store.list_artifacts(sid, limit=limit, cursor=cursor)
-    return {"items": [a.view() for a in page.items], "nextCursor": page.next_cursor}  # type: ignore[return-value]
+    return answer_as(ArtifactPage, {"items": [a.view() for a in page.items], "nextCursor": page.next_cursor})
 
 
 @api_route(
@@ -194,7 +194,7 @@ def update_artifact(
         },
     )
     notify.artifact_changed(runtime.fanout, after)
-    return after.view()  # type: ignore[return-value]
+    return answer_as(ArtifactView, after.view())
 
 
 @api_route(
@@ -220,10 +220,10 @@ def delete_artifact(
         artifact = runtime.store.get_artifact(session.sessionId, artifactId)
     except ArtifactNotFound:
         logger.info("artifact already gone", extra={"artifactId": artifactId})
-        return Response(status_code=204)  # type: ignore[return-value]
+        return Response(status_code=204)  # type: ignore[return-value]  # Powertools: `-> None` documents "no body"
     # The object first: if this fails the record is still there, so a retry finds the key again.
     # (S3 answers a delete of a missing key with success, so a retry after a half-done delete works.)
     runtime.s3.delete_object(Bucket=runtime.settings.artifacts_bucket, Key=artifact.objectKey)
     runtime.store.delete_artifact(session.sessionId, artifactId)
     logger.info("artifact deleted", extra={"artifactId": artifactId, "status": artifact.status.value})
-    return Response(status_code=204)  # type: ignore[return-value]
+    return Response(status_code=204)  # type: ignore[return-value]  # Powertools: `-> None` documents "no body"

@@ -55,7 +55,7 @@ def error_response(
     message: str,
     details: dict[str, object] | None = None,
     headers: dict[str, str] | None = None,
-) -> Response:
+) -> Response[dict[str, Any]]:
     """The contract's error body, counted as an `Error` metric with its code."""
     body = {"error": {"code": code, "message": message, "requestId": request_id(app), **(details or {})}}
     count_error(code)
@@ -127,7 +127,7 @@ def register(app: APIGatewayHttpResolver, allowed_methods: Callable[[str], list[
     """Install the exception handlers on the resolver (and its included routers)."""
 
     @app.exception_handler(DomainError)
-    def _domain(error: DomainError) -> Response:
+    def _domain(error: DomainError) -> Response[dict[str, Any]]:
         if error.status >= 500:
             logger.error("domain error answered as 5xx", extra={"code": error.code, "detail": error.message})
             return error_response(app, error.status, error.code, INTERNAL_MESSAGE)
@@ -139,19 +139,19 @@ def register(app: APIGatewayHttpResolver, allowed_methods: Callable[[str], list[
         return error_response(app, error.status, error.code, error.message, error.details(), headers)
 
     @app.exception_handler(RequestValidationError)
-    def _invalid(error: RequestValidationError) -> Response:
+    def _invalid(error: RequestValidationError) -> Response[dict[str, Any]]:
         field, problem = first_validation_problem(list(error.errors()))
         logger.info("request refused", extra={"code": "VALIDATION_ERROR", "field": field})
         return error_response(app, 400, "VALIDATION_ERROR", f"{field}: {problem}", {"field": field})
 
     @app.exception_handler(RequestUnsupportedContentType)
-    def _media_type(error: RequestUnsupportedContentType) -> Response:
+    def _media_type(error: RequestUnsupportedContentType) -> Response[dict[str, Any]]:
         return error_response(
             app, 415, "UNSUPPORTED_MEDIA_TYPE", "send the body as application/json", {"field": "content-type"}
         )
 
     @app.not_found
-    def _not_found(_: NotFoundError) -> Response:
+    def _not_found(_: NotFoundError) -> Response[dict[str, Any]]:
         event = app.current_event
         allowed = allowed_methods(event.path)
         if allowed:
@@ -165,13 +165,13 @@ def register(app: APIGatewayHttpResolver, allowed_methods: Callable[[str], list[
         return error_response(app, 404, "NOT_FOUND", "no such route")
 
     @app.exception_handler(ResponseValidationError)
-    def _bad_response(error: ResponseValidationError) -> Response:
+    def _bad_response(error: ResponseValidationError) -> Response[dict[str, Any]]:
         # Our own answer broke its schema: a bug, logged with what failed (locations only).
         logger.error("response failed its schema", extra={"errors": [e.get("loc") for e in error.errors()]})
         return error_response(app, 500, "INTERNAL_ERROR", INTERNAL_MESSAGE)
 
     @app.exception_handler(ClientError)
-    def _aws(error: ClientError) -> Response:
+    def _aws(error: ClientError) -> Response[dict[str, Any]]:
         code = error.response.get("Error", {}).get("Code", "")
         if code in THROTTLING_CODES:
             logger.warning("throttled by AWS", extra={"awsCode": code, "operation": error.operation_name})
@@ -182,6 +182,6 @@ def register(app: APIGatewayHttpResolver, allowed_methods: Callable[[str], list[
         return error_response(app, 500, "INTERNAL_ERROR", INTERNAL_MESSAGE)
 
     @app.exception_handler(Exception)
-    def _unexpected(error: Exception) -> Response:
+    def _unexpected(error: Exception) -> Response[dict[str, Any]]:
         logger.exception("unhandled error")
         return error_response(app, 500, "INTERNAL_ERROR", INTERNAL_MESSAGE)

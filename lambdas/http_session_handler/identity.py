@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from aws_lambda_powertools.event_handler import Request
 
@@ -45,7 +46,8 @@ def identify(request: Request) -> Caller | None:
     """Decide the caller once per request (request validation calls this first), cached in its context."""
     if _CALLER not in request.context:
         request.context[_CALLER] = _decide(request)
-    return request.context[_CALLER]
+    caller: Caller | None = request.context[_CALLER]  # the context is a dict[str, Any]; only _decide writes it
+    return caller
 
 
 def current_caller(request: Request) -> Caller | None:
@@ -98,13 +100,13 @@ def is_owner(session: Session, caller: Caller | None) -> bool:
     return caller is not None and session.ownerId == caller.user_id
 
 
-def _authorizer_claims(event: dict) -> dict | None:
+def _authorizer_claims(event: dict[str, Any]) -> dict[str, Any] | None:
     authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
     claims = (authorizer.get("jwt") or {}).get("claims")
     return claims if isinstance(claims, dict) else None
 
 
-def _from_claims(claims: dict) -> Caller:
+def _from_claims(claims: dict[str, Any]) -> Caller:
     subject = claims.get("sub")
     # `sub` becomes part of keys: the same alphabet rule the verifier applies to tokens it checks itself.
     if not isinstance(subject, str) or not SUBJECT_PATTERN.fullmatch(subject):

@@ -20,7 +20,7 @@ from session_schema.errors import SessionNotFound
 
 from .identity import Caller, current_caller, is_owner, owned_session, signed_in
 from .params import DEFAULT_LIMIT, Cursor, Limit, SessionIdPath, Since, session_id
-from .routing import api_route
+from .routing import answer_as, api_route
 from .schemas import MessagePage, MessageView, PostMessageRequest
 
 router = Router()
@@ -49,7 +49,7 @@ def list_messages(
     if not session.joinable and not is_owner(session, caller):
         raise SessionNotFound(sid)  # a private view now: another user's session is not found
     page = store.list_messages(sid, since=since, limit=limit, cursor=cursor)
-    return {"items": [m.view() for m in page.items], "nextCursor": page.next_cursor}  # type: ignore[return-value]
+    return answer_as(MessagePage, {"items": [m.view() for m in page.items], "nextCursor": page.next_cursor})
 
 
 @api_route(
@@ -72,4 +72,4 @@ def post_message(
     message = runtime.store.append_message(sid, caller.user_id, body.text, ttl_days=runtime.settings.message_ttl_days)
     logger.info("message stored", extra={"messageId": message.messageId})
     notify.message_stored(runtime.fanout, message)
-    return message.view()  # type: ignore[return-value]
+    return answer_as(MessageView, message.view())

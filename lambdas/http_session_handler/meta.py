@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from session_runtime.observability import logger
 from session_runtime.runtime import get_runtime
 
-from .routing import api_route
+from .routing import answer_as, api_route
 from .schemas import Health
 
 router = Router()
@@ -28,5 +28,7 @@ def health() -> Response[Health]:
         get_runtime().store.ping()
     except Exception:  # noqa: BLE001 - any failure to reach the table is "unavailable"
         logger.exception("health check: the table did not answer")
-        return Response(status_code=503, content_type=content_types.APPLICATION_JSON, body={"status": "unavailable"})
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body={"status": "ok"})
+        unavailable = answer_as(Health, {"status": "unavailable"})
+        return Response(status_code=503, content_type=content_types.APPLICATION_JSON, body=unavailable)
+    ok = answer_as(Health, {"status": "ok"})
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=ok)

@@ -35,7 +35,7 @@ def document(app: ApiGatewayResolver) -> dict[str, Any]:
             BEARER_SCHEME: HTTPBearer(bearerFormat="JWT", description="a Cognito ID or access token"),
         },
     )
-    doc = json.loads(raw)
+    doc: dict[str, Any] = json.loads(raw)
     for operations in doc.get("paths", {}).values():
         for operation in operations.values():
             responses = operation.get("responses", {})

@@ -10,10 +10,11 @@ meta, and artifacts when it exists) registers through this, on its own `Router`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar, cast
 
-from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, Router
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, BaseRouter
+from pydantic import BaseModel
 
 from session_schema.routes import HTTP_ROUTES, OPTIONAL_AUTH_PATHS, HttpRoute
 
@@ -33,6 +34,9 @@ _ERROR_DESCRIPTIONS: dict[int, str] = {
     500: "INTERNAL_ERROR: nothing about the cause is disclosed",
 }
 _PARAM = re.compile(r"\{(\w+)\}")
+
+RouteFunction = TypeVar("RouteFunction", bound=Callable[..., Any])
+Model = TypeVar("Model", bound=BaseModel)
 
 
 def table_route(route_key: str) -> HttpRoute:
@@ -61,7 +65,7 @@ def security_for(route: HttpRoute) -> list[dict[str, list[str]]] | None:
 
 
 def api_route(
-    router: Router,
+    router: BaseRouter,
     route_key: str,
     *,
     summary: str,
@@ -72,8 +76,8 @@ def api_route(
     tags: list[str] | None = None,
     other_responses: dict[int, tuple[str, Any]] | None = None,
     uses_table: bool = True,
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a route of the table on `router`, documented with its answers.
+) -> Callable[[RouteFunction], RouteFunction]:
+    """Register a route of the table on `router` (a module's `Router` or the resolver), documented with its answers.
 
     `model` is the success body's model (None: no body, e.g. 204). `errors` are the error statuses this
     route can answer besides 400 and 500 (always possible); 401 is added for routes that read a token.
@@ -109,6 +113,17 @@ def api_route(
         security=security_for(route),
         status_code=status,
     )
+
+
+def answer_as(model: type[Model], view: Mapping[str, object]) -> Model:
+    """A route's plain answer, typed as the response model Powertools checks it against.
+
+    With validation on, Powertools validates what a route returns against the route's return annotation (the
+    body of a `Response[M]` against `M`) and serializes the result; the routes return the records' plain views
+    (`Session.owner_view()`, ...) and leave that one check to it. `model` names the annotation's model, so mypy
+    holds the route to it; at run time nothing is converted: the view itself is returned.
+    """
+    return cast(Model, view)
 
 
 def registered_routes(app: ApiGatewayResolver) -> set[tuple[str, str]]:

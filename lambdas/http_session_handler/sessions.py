@@ -17,7 +17,7 @@ from session_schema.status import SessionStatus
 
 from .identity import Caller, current_caller, is_owner, owned_session, signed_in
 from .params import DEFAULT_LIMIT, Cursor, IdempotencyKey, Limit, SessionIdPath, session_id
-from .routing import api_route
+from .routing import answer_as, api_route
 from .schemas import (
     CreateSessionRequest,
     SessionOwnerView,
@@ -75,7 +75,7 @@ def create_session(
     return Response(
         status_code=201,
         content_type=content_types.APPLICATION_JSON,
-        body=session.owner_view(),
+        body=answer_as(SessionOwnerView, session.owner_view()),
         headers={REPLAY_HEADER: "false" if created else "true"},
     )
 
@@ -87,7 +87,7 @@ def list_sessions(
     cursor: Cursor = None,
 ) -> SessionPage:
     page = get_runtime().store.list_user_sessions(caller.user_id, limit=limit, cursor=cursor)
-    return {"items": [s.owner_view() for s in page.items], "nextCursor": page.next_cursor}  # type: ignore[return-value]
+    return answer_as(SessionPage, {"items": [s.owner_view() for s in page.items], "nextCursor": page.next_cursor})
 
 
 @api_route(
@@ -104,7 +104,9 @@ def get_session(
     caller: Annotated[Caller | None, Depends(current_caller)],
 ) -> SessionOwnerView | SessionPublicView:
     session = get_runtime().store.get_session(session_id(sessionId), consistent=True)  # read-your-writes
-    return session.owner_view() if is_owner(session, caller) else session.public_view()  # type: ignore[return-value]
+    if is_owner(session, caller):
+        return answer_as(SessionOwnerView, session.owner_view())
+    return answer_as(SessionPublicView, session.public_view())
 
 
 @api_route(
@@ -140,7 +142,7 @@ def update_session(
     else:
         after = session
     notify.session_changed(runtime.fanout, after)
-    return after.owner_view()  # type: ignore[return-value]
+    return answer_as(SessionOwnerView, after.owner_view())
 
 
 @api_route(
@@ -173,4 +175,4 @@ def end_session(
         except InvalidTransition:  # ended by someone else in the meantime: the same outcome
             ended = runtime.store.get_session(sid, consistent=True)
     notify.session_changed(runtime.fanout, ended)
-    return Response(status_code=204)  # type: ignore[return-value]
+    return Response(status_code=204)  # type: ignore[return-value]  # Powertools: `-> None` documents "no body"

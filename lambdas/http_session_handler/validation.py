@@ -31,6 +31,9 @@ def is_json_media_type(content_type: str) -> bool:
 
 
 class RequestValidation(OpenAPIRequestValidationMiddleware):
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # Powertools' __init__ is unannotated (takes nothing)
+
     def handler(self, app: Any, next_middleware: Any) -> Any:
         identify(app.request)  # raises Unauthorized before any input is judged; cached for the route
         return super().handler(app, next_middleware)
