@@ -92,4 +92,4 @@ migrate: install
 	PYTHONPATH=lambdas $(BIN)/python -m session_schema.migrate $(ARGS)
 
 clean:
-	rm -rf cdk.out build .pytest_cache .hypothesis
+	rm -rf cdk.out build .pytest_cache .hypothesis .mypy_cache
