@@ -17,7 +17,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from session_runtime import events, notify
+from session_runtime import events, notify, presence
 from session_runtime.observability import logger, metrics
 from session_runtime.runtime import Runtime
 from session_schema.errors import DomainError, Forbidden, SessionEnded, SessionNotFound
@@ -25,7 +25,7 @@ from session_schema.models import Connection, Session
 from session_schema.routes import SPEAKER_ACTIONS
 from session_schema.status import SessionStatus
 
-from . import frames, presence
+from . import frames
 
 Answer = dict[str, Any]
 
@@ -64,7 +64,7 @@ def join(rt: Runtime, caller: Caller, frame: frames.Frame) -> Answer:
     if not session.joinable:
         raise SessionEnded(session.sessionId, session.status.value)
     if caller.connection.role == "listener":
-        presence.listener_count_to_speaker(rt, session)
+        presence.listener_count_to_speaker(rt.fanout, session)
     return events.joined(caller.connection.role, session, caller.connection_id)
 
 
@@ -100,7 +100,7 @@ def broadcast(rt: Runtime, caller: Caller, frame: frames.BroadcastFrame) -> Answ
     result = rt.fanout.send(
         caller.session_id, events.broadcast(frame.data, ts, session.seq), only=lambda c: c.role == "listener"
     )
-    presence.after_fanout(rt, caller.session_id, result)
+    presence.after_fanout(rt.fanout, caller.session_id, result)
     metrics.add_metric(name="BroadcastDeliveries", unit=MetricUnit.Count, value=result.sent)
     return events.broadcast_sent(session.seq, ts, result.sent)
 
@@ -112,16 +112,17 @@ def send_message(rt: Runtime, caller: Caller, frame: frames.SendMessageFrame) ->
     message = rt.store.append_message(
         caller.session_id, sender, frame.text, ttl_days=rt.settings.message_ttl_days, speaker=caller.connection_id
     )
-    presence.after_fanout(rt, caller.session_id, notify.message_stored(caller.others(rt), message))
+    notify.message_stored(caller.others(rt), message)
     return events.message(message)
 
 
 def _announce(rt: Runtime, caller: Caller, session: Session) -> Answer:
-    """Everyone else hears of the change through the shared rule; the caller gets it as its answer."""
-    result = notify.session_changed(caller.others(rt), session)
+    """Everyone else hears of the change through the shared rule; the caller gets it as its answer
+    (an end: `sessionUpdated` posted first, as everyone gets it, then `sessionEnded` as the answer)."""
+    notify.session_changed(caller.others(rt), session)
     if session.joinable:
-        presence.after_fanout(rt, caller.session_id, result)
         return events.session_updated(session)
+    rt.fanout.send_to(caller.connection_id, events.session_updated(session))
     return events.session_ended(session)
 
 

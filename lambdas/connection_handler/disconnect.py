@@ -11,11 +11,10 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from session_runtime import presence
 from session_runtime.observability import logger, metrics
 from session_runtime.runtime import Runtime
 from session_schema.errors import SessionNotFound
-
-from . import presence
 
 
 def on_disconnect(rt: Runtime, event: Mapping[str, Any]) -> dict[str, Any]:
@@ -32,12 +31,12 @@ def on_disconnect(rt: Runtime, event: Mapping[str, Any]) -> dict[str, Any]:
     logger.thread_safe_append_keys(sessionId=connection.sessionId)
     logger.info("disconnected", extra={**extra, "role": connection.role})
     if connection.role == "listener":
-        presence.refresh_listener_count(rt, connection.sessionId)
+        presence.refresh_listener_count(rt.fanout, connection.sessionId)
         return {"statusCode": 200}
     try:
         session = rt.store.get_session(connection.sessionId, consistent=True)
     except SessionNotFound:
         return {"statusCode": 200}
     # speaker_left tells the listeners only if no other connection of the owner took over as speaker.
-    presence.speaker_left(rt, session)
+    presence.speaker_left(rt.fanout, session)
     return {"statusCode": 200}

@@ -32,6 +32,7 @@ class FanoutResult:
     sent: int = 0
     gone: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    gone_speaker: bool = False  # one of the gone connections was a speaker's: its leave must be told
 
 
 def encode_payload(payload: object) -> bytes:
@@ -66,31 +67,39 @@ class Fanout:
         session_id: str,
         payload: dict[str, Any],
         *,
+        then: dict[str, Any] | None = None,
         only: Callable[[Connection], bool] | None = None,
         close: Callable[[Connection], bool] | None = None,
     ) -> FanoutResult:
-        """Post `payload` to every connection of a session (those `only` selects); then close those `close` selects.
+        """Post `payload` (and `then`, in that order) to every connection of a session (those `only`
+        selects); then close those `close` selects.
 
-        Each connection's close comes after its own post, on the same worker; `result` lists the gone
-        and failed connections in the order they were read.
+        Each connection's posts and close run in order on one worker; `result` lists the gone and failed
+        connections in the order they were read.
         """
-        data = encode_payload(payload)
-        outcomes: dict[int, tuple[str, str]] = {}  # read order -> (connectionId, outcome)
+        messages = [encode_payload(payload)] + ([encode_payload(then)] if then is not None else [])
+        outcomes: dict[int, tuple[Connection, str]] = {}  # read order -> (connection, outcome)
         slots = threading.BoundedSemaphore(self.window)
 
         def deliver(connection: Connection) -> str:
-            outcome = self._post(connection.connectionId, data)
+            outcome = "sent"
+            for data in messages:
+                outcome = self._post(connection.connectionId, data)
+                if outcome != "sent":
+                    break
             if outcome == "sent" and close is not None and close(connection):
                 self.close(connection.connectionId)
             return outcome
 
-        def finished(index: int, connection_id: str, future: Future[str]) -> None:
+        def finished(index: int, connection: Connection, future: Future[str]) -> None:
             try:
                 outcome = future.result()
             except Exception as error:  # noqa: BLE001  _post and close catch their own; never lose a slot
-                logger.warning("fan-out delivery failed", extra={"connectionId": connection_id, "error": repr(error)})
+                logger.warning(
+                    "fan-out delivery failed", extra={"connectionId": connection.connectionId, "error": repr(error)}
+                )
                 outcome = "failed"
-            outcomes[index] = (connection_id, outcome)
+            outcomes[index] = (connection, outcome)
             slots.release()
 
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="fanout") as pool:
@@ -100,17 +109,18 @@ class Fanout:
                     continue
                 slots.acquire()  # blocks only while `window` deliveries are unfinished
                 future = pool.submit(deliver, connection)
-                future.add_done_callback(functools.partial(finished, index, connection.connectionId))
+                future.add_done_callback(functools.partial(finished, index, connection))
                 index += 1
         # Leaving the pool waited for every delivery (also when reading the connections raised).
         result = FanoutResult()
-        for connection_id, outcome in (outcomes[i] for i in sorted(outcomes)):
+        for connection, outcome in (outcomes[i] for i in sorted(outcomes)):
             if outcome == "sent":
                 result.sent += 1
             elif outcome == "gone":
-                result.gone.append(connection_id)
+                result.gone.append(connection.connectionId)
+                result.gone_speaker |= connection.role == "speaker"
             else:
-                result.failed.append(connection_id)
+                result.failed.append(connection.connectionId)
         if result.gone or result.failed:
             logger.info(
                 "fan-out finished", extra={"sent": result.sent, "gone": len(result.gone), "failed": len(result.failed)}

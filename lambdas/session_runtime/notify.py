@@ -4,10 +4,14 @@ One rule for both the HTTP API (PATCH / DELETE / POST messages) and the WebSocke
 mute, unmute, end, sendMessage):
 
 - a joinable session that changed: every connection gets `sessionUpdated`;
-- an ended session: every connection gets `sessionEnded`, then the listeners are disconnected (the
-  speaker keeps its connection to see the end; its own leave unregisters it);
+- an ended session: every connection gets `sessionUpdated` (the status change, as for any other) and
+  then `sessionEnded`, then the listeners are disconnected (the speaker keeps its connection to see the
+  end; its own leave unregisters it);
 - a stored message: every connection gets `message`;
 - an artifact whose status changed: every connection gets `artifactUpdated` (public view).
+
+Connections a send finds gone are unregistered and their leave told (`presence.after_fanout`): the
+speaker hears the new count, the listeners hear `speakerDisconnected` when it was the speaker.
 
 These run after the write has succeeded. A failure to notify is logged and counted, never raised: the
 state change happened, so the caller's answer must say so (a client retrying a write that succeeded
@@ -22,7 +26,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from session_schema.models import Artifact, Connection, Message, Session
 
-from . import events
+from . import events, presence
 from .fanout import Fanout, FanoutResult
 from .observability import logger, metrics
 
@@ -35,7 +39,8 @@ def session_changed(fanout: Fanout, session: Session) -> FanoutResult | None:
     """Tell every connection the session's new state (and disconnect listeners once it has ended)."""
     if session.joinable:
         return _send(fanout, session.sessionId, events.session_updated(session))
-    return _send(fanout, session.sessionId, events.session_ended(session), close=is_listener)
+    updated, ended = events.session_updated(session), events.session_ended(session)
+    return _send(fanout, session.sessionId, updated, then=ended, close=is_listener)
 
 
 def message_stored(fanout: Fanout, message: Message) -> FanoutResult | None:
@@ -48,8 +53,10 @@ def artifact_changed(fanout: Fanout, artifact: Artifact) -> FanoutResult | None:
 
 def _send(fanout: Fanout, session_id: str, payload: dict[str, Any], **options: Any) -> FanoutResult | None:
     try:
-        return fanout.send(session_id, payload, **options)
+        result = fanout.send(session_id, payload, **options)
     except Exception:  # noqa: BLE001 - the write is done; see the module docstring
         logger.exception("could not notify connections", extra={"sessionId": session_id, "type": payload.get("type")})
         metrics.add_metric(name="NotifyFailed", unit=MetricUnit.Count, value=1)
         return None
+    presence.after_fanout(fanout, session_id, result)
+    return result

@@ -90,6 +90,7 @@ def test_the_demo_speak_to_a_listener_then_end(stack: LocalStack, clis: Any) -> 
         ("broadcast", {"text": "hello everyone"}),  # the empty line sent nothing
         ("sessionUpdated", "paused"),
         ("sessionUpdated", "active"),
+        ("sessionUpdated", "ended"),
         ("sessionEnded", "ended"),
     ], listener
     # listenerCount reaches the speaker on every join and leave, in any order with the rest.
@@ -98,6 +99,7 @@ def test_the_demo_speak_to_a_listener_then_end(stack: LocalStack, clis: Any) -> 
         ("broadcastSent", 1),
         ("sessionUpdated", "paused"),
         ("sessionUpdated", "active"),
+        ("sessionUpdated", "ended"),
         ("sessionEnded", "ended"),
     ], speaker
     assert listener.stderr == "" and speaker.stderr == "", (listener, speaker)
@@ -130,6 +132,7 @@ def test_stored_messages_end_of_input_and_an_end_from_http(stack: LocalStack, cl
         ("joined", "listener"),
         ("message", "stored, then sent"),
         ("speakerDisconnected", None),
+        ("sessionUpdated", "ended"),
         ("sessionEnded", "ended"),
     ], listener
     assert listener.stderr == "" and speaker.stderr == "", (listener, speaker)

@@ -201,7 +201,8 @@ def test_patch_with_status_and_title_applies_both(api, management):
     api.listen(sid, "listener-1")
     answer = api.call("PATCH", f"/sessions/{sid}", user="alice", body={"status": "ended", "title": "Final"})
     assert answer.status == 200 and (answer.body["status"], answer.body["title"]) == ("ended", "Final")
-    assert management.types_sent_to("listener-1") == ["sessionEnded"] and management.closed == ["listener-1"]
+    assert management.types_sent_to("listener-1") == ["sessionUpdated", "sessionEnded"]
+    assert management.closed == ["listener-1"]
 
 
 def test_changing_an_ended_session_title_is_410_session_ended(api):
@@ -247,15 +248,17 @@ def test_delete_ends_the_session_tells_everyone_and_disconnects_listeners_repeat
     assert answer.status == 204 and answer.raw_body is None
     ended = api.session(sid)
     assert ended.status.value == "ended" and ended.endedAt is not None and ended.expiresAt is not None
-    ended_event = {"type": "sessionEnded", "session": ended.public_view()}
+    # The status change, as every change is told, then the end itself; then the listeners are closed.
+    view = ended.public_view()
+    told = [{"type": "sessionUpdated", "session": view}, {"type": "sessionEnded", "session": view}]
     for conn in ("speaker-1", "listener-1", "listener-2"):
-        assert management.sent[conn] == [ended_event]
+        assert management.sent[conn] == told
     assert sorted(management.closed) == ["listener-1", "listener-2"]  # the speaker stays to see the end
 
     again = api.call("DELETE", f"/sessions/{sid}", user="alice")
     assert again.status == 204
     assert api.session(sid) == ended  # nothing rewritten
-    assert management.sent["listener-1"] == [ended_event, ended_event]  # still registered: told again
+    assert management.sent["listener-1"] == told + told  # still registered: told again
     assert sorted(management.closed) == ["listener-1", "listener-1", "listener-2", "listener-2"]
 
 

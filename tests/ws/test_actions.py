@@ -162,8 +162,10 @@ def test_end_tells_everyone_closes_listeners_and_later_connects_are_refused_410(
     listeners = [ws.connected(live.session_id) for _ in range(3)]
     answer = ws.act(live.speaker, "end")
     assert answer["type"] == "sessionEnded" and answer["session"]["status"] == "ended"
+    updated = {"type": "sessionUpdated", "session": answer["session"]}
+    assert ws.received(live.speaker, "sessionUpdated") == [updated]  # posted before its answer, so in order
     for listener in listeners:
-        assert ws.received(listener, "sessionEnded") == [answer]
+        assert [m for m in ws.received(listener) if m["type"].startswith("session")] == [updated, answer]
     assert sorted(ws.management.closed) == sorted(listeners)  # the speaker keeps its connection
     assert ws.session(live.session_id).status is SessionStatus.ENDED
     late = ws.connect(live.session_id)

@@ -40,6 +40,31 @@ def test_the_speaker_leaving_tells_listeners_and_does_not_end_the_session(ws, li
     assert ws.act(back, "broadcast", data="again")["delivered"] == 2
 
 
+def test_a_speaker_found_gone_by_a_send_is_a_leave_the_listeners_hear_of(ws, live):
+    """The speaker's network died: no $disconnect. The next send to it (410) is its leave."""
+    listener = ws.connected(live.session_id)
+    ws.management.gone.add(live.speaker)
+    late = ws.connected(live.session_id)
+    assert ws.act(late, "join")["type"] == "joined"  # which sends listenerCount to the speaker: 410, unregistered
+    told = {"type": "speakerDisconnected", "sessionId": live.session_id}
+    for connection in (listener, late):
+        assert ws.received(connection, "speakerDisconnected") == [told], connection
+    stored = ws.session(live.session_id)
+    assert stored.speakerConnectionId is None and stored.speakerlessSince is not None  # the sweep's clock runs
+    assert stored.status is SessionStatus.ACTIVE and stored.listenerCount == 2
+
+
+def test_a_speaker_found_gone_by_an_http_change_is_told_too(ws, live, handlers):
+    listener = ws.connected(live.session_id)
+    ws.management.gone.add(live.speaker)
+    token = handlers.issuer.mint(live.owner)
+    patched = handlers.http("PATCH", f"/sessions/{live.session_id}", token=token, body={"title": "Renamed"})
+    assert patched.status == 200, patched.raw_body
+    told = {"type": "speakerDisconnected", "sessionId": live.session_id}
+    assert ws.received(listener, "speakerDisconnected") == [told]
+    assert ws.session(live.session_id).speakerConnectionId is None
+
+
 def test_a_replaced_speaker_leaving_tells_nobody(ws, live):
     listener = ws.connected(live.session_id)
     second_tab = ws.connected(live.session_id, user=live.owner)

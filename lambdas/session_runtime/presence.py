@@ -1,0 +1,89 @@
+"""Who is connected, told to whom: `listenerCount` to the speaker, `speakerDisconnected` to the listeners.
+
+Shared by both APIs. A leave is a leave however it is found: a `$disconnect`, or a send that finds the
+connection gone (410) and unregisters it. So every fan-out that found gone connections is followed by
+`after_fanout`: the speaker gets the new count, and when the gone one was the speaker itself, the
+listeners are told `speakerDisconnected` (the session goes on; the sweep ends it if no speaker returns).
+(State changes and messages go through `session_runtime.notify`, which calls `after_fanout`.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from session_schema.errors import SessionNotFound
+from session_schema.models import Connection, Session
+
+from . import events
+from .fanout import Fanout, FanoutResult
+from .observability import logger
+
+
+def listener_count_to_speaker(fanout: Fanout, session: Session) -> None:
+    """Tell the current speaker (if one is connected) how many listeners the session has now."""
+    if session.speakerConnectionId is None or not session.joinable:
+        return
+    if not fanout.send_to(session.speakerConnectionId, events.listener_count(session)):
+        # The speaker's connection is gone (410): the send just unregistered it, which is its leave.
+        after = _session(fanout, session.sessionId)
+        if after is not None:
+            speaker_left(fanout, after)
+
+
+def refresh_listener_count(fanout: Fanout, session_id: str) -> Session | None:
+    """Read the session (strongly) and send its count to the speaker; None when the session is gone."""
+    session = _session(fanout, session_id)
+    if session is not None:
+        listener_count_to_speaker(fanout, session)
+    return session
+
+
+def after_fanout(fanout: Fanout, session_id: str, result: FanoutResult | None) -> None:
+    """A fan-out that found gone connections removed them: each is a leave, told as a `$disconnect` would."""
+    if result is None or not result.gone:
+        return
+    try:
+        session = refresh_listener_count(fanout, session_id)
+        if session is not None and result.gone_speaker:
+            speaker_left(fanout, session)
+    except Exception:  # noqa: BLE001 - the caller's own work is done; a missed count is caught up on the next
+        logger.exception("could not tell of the connections a fan-out found gone")
+
+
+def speaker_left(fanout: Fanout, session: Session) -> None:
+    """The current speaker is gone (and no other took over): the listeners are told."""
+    if session.joinable and session.speakerConnectionId is None:
+        result = fanout.send(
+            session.sessionId, events.speaker_disconnected(session.sessionId), only=lambda c: c.role == "listener"
+        )
+        after_fanout(fanout, session.sessionId, result)
+
+
+def _session(fanout: Fanout, session_id: str) -> Session | None:
+    try:
+        return fanout.store.get_session(session_id, consistent=True)
+    except SessionNotFound:
+        return None
+
+
+class ExceptCaller(Fanout):
+    """A fan-out minus one connection: the caller, who gets the same event as its answer."""
+
+    def __init__(self, base: Fanout, connection_id: str) -> None:
+        super().__init__(base.store, base.client, base.concurrency)
+        self._excluded = connection_id
+
+    def send(
+        self,
+        session_id: str,
+        payload: dict[str, Any],
+        *,
+        then: dict[str, Any] | None = None,
+        only: Callable[[Connection], bool] | None = None,
+        close: Callable[[Connection], bool] | None = None,
+    ) -> FanoutResult:
+        def selected(connection: Connection) -> bool:
+            return connection.connectionId != self._excluded and (only is None or only(connection))
+
+        return super().send(session_id, payload, then=then, only=selected, close=close)
