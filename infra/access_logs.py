@@ -23,7 +23,6 @@ HTTP_ACCESS_LOG_FIELDS = {
     "responseLatency": "$context.responseLatency",
     "integrationStatus": "$context.integrationStatus",
     "integrationError": "$context.integrationErrorMessage",
-    "authorizerError": "$context.authorizer.error",
 }
 
 WEBSOCKET_ACCESS_LOG_FIELDS = {

@@ -50,6 +50,12 @@ REASONS: dict[str, str] = {
         "session's public view/messages, health and the OpenAPI document; the handler still verifies an "
         "optional bearer token itself."
     ),
+    "APIG4-http-signed-in": (
+        "Signed-in route with no gateway authorizer on purpose: the function verifies every bearer token "
+        "itself (RS256 signature against the Cognito pool's JWKS, iss, aud/client_id, exp, token_use; "
+        "session_schema/auth.py, tested by tests/attacks) and refuses with the contract's 401 UNAUTHORIZED. "
+        "API Gateway's JWT authorizer was dropped because its fixed 401 body breaks the contract's error shape."
+    ),
     "APIG4-ws-connect": (
         "Listeners join anonymously by the product contract; $connect's handler verifies the optional "
         "?token= JWT itself and admits a connection only to an existing, joinable, non-full session."
@@ -128,9 +134,9 @@ def acknowledge_findings(stack: LiveSessionsStack) -> None:
         for finding, reason_key in _wildcard_findings(stack, name):
             acknowledge(function.role, "IAM5", reason_key, finding)
 
-    for route in HTTP_ROUTES:
-        if not route.auth:
-            acknowledge(stack.http.routes[route.route_key], "APIG4", "APIG4-http-public")
+    for route in HTTP_ROUTES:  # no route has a gateway authorizer (infra/http_api.py)
+        reason_key = "APIG4-http-signed-in" if route.auth else "APIG4-http-public"
+        acknowledge(stack.http.routes[route.route_key], "APIG4", reason_key)
 
     for route in WS_ROUTES:
         ws_route = stack.ws.api.node.find_child(f"{route.route_key}-Route")

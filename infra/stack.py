@@ -43,7 +43,7 @@ class LiveSessionsStack(Stack):
         self.auth = build_auth(self, config)
         self.storage = build_storage(self, config)
         self.functions = build_functions(self, config)
-        self.http = build_http_api(self, config, self.auth, self.functions[HTTP_FUNCTION])
+        self.http = build_http_api(self, config, self.functions[HTTP_FUNCTION])
         self.ws = build_websocket_api(self, config, self.functions[CONNECTION_FUNCTION])
         attach_permissions(
             self.functions,
