@@ -32,6 +32,7 @@ from session_schema.store import SessionStore  # noqa: E402
 
 from local.atomic_moto import make_moto_dynamodb_atomic  # noqa: E402
 from local.threaded_metrics import make_metrics_thread_safe  # noqa: E402
+from tests.http_events import AUDIENCE, ISSUER_URL, shared_issuer  # noqa: E402
 
 # Property tests stay meaningful but bounded: CI is a 2-core machine with a time budget.
 settings.register_profile("default", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -80,16 +81,11 @@ def store(ddb) -> SessionStore:
     return SessionStore(TABLE_NAME, client=ddb)
 
 
-ISSUER_URL = "http://127.0.0.1:9/test-issuer"
-AUDIENCE = "test-client"
-
-
 @pytest.fixture(scope="session")
 def issuer():
-    """A local RS256 issuer standing in for Cognito (one key pair for the whole run)."""
-    from local.issuer import LocalIssuer
-
-    return LocalIssuer(ISSUER_URL, AUDIENCE)
+    """A local RS256 issuer standing in for Cognito (one key pair for the whole run): the one whose
+    tokens `http_event(user=...)` sends, so the `runtime` verifier accepts them."""
+    return shared_issuer()
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ class Handlers(WsClient):
     # -- HTTP API ----------------------------------------------------------------------------------------
 
     def http(self, method: str, path: str, **kwargs: Any) -> HttpAnswer:
-        """`user=` puts verified claims in the event (the JWT authorizer ran); `token=` only a header."""
+        """`user=` sends a valid bearer token for that user; `token=` sends the given one (tests/http_events.py)."""
         from http_session_handler.app import handler
 
         return answer_of(handler(http_event(method, path, **kwargs), FakeLambdaContext()))

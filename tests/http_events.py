@@ -1,10 +1,12 @@
 """API Gateway HTTP API (payload format 2.0) events, shaped like the ones API Gateway sends a Lambda.
 
-`http_event("POST", "/sessions", body={...}, user="alice")` is what API Gateway delivers for a route
-guarded by the JWT authorizer once it accepted alice's token: the verified claims sit in
-`requestContext.authorizer.jwt`. Without `user` there is no authorizer block at all (an `auth=False`
-route, or an authorizer that never ran). The route key is the table's (`POST /sessions/{sessionId}`),
-found from the concrete path, so the event carries exactly what API Gateway would put there.
+`http_event("POST", "/sessions", body={...}, user="alice")` is what API Gateway delivers when alice
+calls with her token: a real token, minted by the shared test issuer (`shared_issuer()`, the one the
+`runtime` fixture's verifier trusts), in the `Authorization: Bearer` header. No route has an authorizer
+(infra/http_api.py), so no event carries `requestContext.authorizer`: the handler verifies the header
+itself, exactly as deployed. `token=` sends a given token instead (a forged or expired one, say).
+The route key is the table's (`POST /sessions/{sessionId}`), found from the concrete path, so the event
+carries exactly what API Gateway would put there.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
@@ -23,8 +26,16 @@ from session_schema.routes import HTTP_ROUTES
 API_ID = "a1b2c3d4e5"
 ACCOUNT_ID = "123456789012"
 DOMAIN = f"{API_ID}.execute-api.us-east-1.amazonaws.com"
-ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example"
-CLIENT_ID = "example-client-id"
+ISSUER_URL = "http://127.0.0.1:9/test-issuer"  # JWT_ISSUER of the tests' handlers (tests/conftest.py)
+AUDIENCE = "test-client"  # JWT_AUDIENCE
+
+
+@cache
+def shared_issuer() -> Any:
+    """The RS256 issuer standing in for Cognito in handler tests: one key pair for the whole run."""
+    from local.issuer import LocalIssuer
+
+    return LocalIssuer(ISSUER_URL, AUDIENCE)
 
 
 def _template_regex(path: str) -> re.Pattern[str]:
@@ -40,23 +51,6 @@ def match_route(method: str, raw_path: str) -> tuple[str, dict[str, str]]:
     return "$default", {}
 
 
-def claims_for(user: str) -> dict[str, str]:
-    """What API Gateway's JWT authorizer puts in the event for a Cognito access token (all strings)."""
-    now = int(time.time())
-    return {
-        "sub": user,
-        "iss": ISSUER,
-        "client_id": CLIENT_ID,
-        "token_use": "access",
-        "scope": "aws.cognito.signin.user.admin",
-        "auth_time": str(now),
-        "iat": str(now),
-        "exp": str(now + 3600),
-        "jti": str(uuid.uuid4()),
-        "username": user,
-    }
-
-
 def http_event(
     method: str,
     path: str,
@@ -70,7 +64,10 @@ def http_event(
     base64_body: bool = False,
     content_type: str | None = "application/json",
 ) -> dict[str, Any]:
-    """One v2 event. `body` is JSON-encoded; `raw_body` is sent as is; `token` adds `authorization`."""
+    """One v2 event. `body` is JSON-encoded; `raw_body` is sent as is; `token` adds `authorization`;
+    `user` adds `authorization` with a valid token for that user (from `shared_issuer()`)."""
+    if user is not None and token is not None:
+        raise ValueError("pass user= (a valid token for them) or token=, not both")
     route_key, path_parameters = match_route(method, path.split("?")[0])
     request_id = base64.b32encode(uuid.uuid4().bytes[:10]).decode().rstrip("=")
     now = time.time()
@@ -97,6 +94,8 @@ def http_event(
         if base64_body or isinstance(raw_body, bytes):
             text = base64.b64encode(data).decode()
             base64_body = True
+    if user is not None:
+        token = shared_issuer().mint(user)
     if token is not None:
         all_headers["authorization"] = f"Bearer {token}"
     all_headers.update({k.lower(): v for k, v in (headers or {}).items()})
@@ -118,10 +117,6 @@ def http_event(
         "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
         "timeEpoch": int(now * 1000),
     }
-    if user is not None:
-        request_context["authorizer"] = {
-            "jwt": {"claims": claims_for(user), "scopes": ["aws.cognito.signin.user.admin"]}
-        }
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route_key,

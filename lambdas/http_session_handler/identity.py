@@ -1,12 +1,19 @@
 """Who is calling, decided by the route table (`session_schema.routes`), never by each route on its own.
 
-- a route with `auth=True`: API Gateway's JWT authorizer has verified the token and put its claims in
-  `requestContext.authorizer.jwt.claims`; `sub` is the caller. Without claims (an API wired without the
-  authorizer) the handler verifies the `Authorization: Bearer` header itself with the shared verifier,
-  so a missing authorizer fails closed, never open. No identity at all: 401 UNAUTHORIZED.
-- a path in `OPTIONAL_AUTH_PATHS` (no authorizer runs there): anonymous without an `Authorization`
-  header; with one, it must verify (a present but invalid token is 401, not silently anonymous).
+No API Gateway authorizer runs in front of this function (infra/http_api.py): the handler verifies every
+bearer token itself with the shared verifier (`session_schema.auth.TokenVerifier`: signature, `iss`,
+`aud`/`client_id`, `exp`, `token_use`, `sub`), so every refusal is the contract's 401 UNAUTHORIZED with
+a requestId, never the gateway's fixed `{"message": "Unauthorized"}`.
+
+- a route with `auth=True`: the `Authorization: Bearer` header must verify; its `sub` is the caller.
+  Missing, malformed, expired or forged: 401 UNAUTHORIZED.
+- a path in `OPTIONAL_AUTH_PATHS`: anonymous without an `Authorization` header; with one, it must verify
+  (a present but invalid token is 401, not silently anonymous).
 - any other route: anonymous.
+
+Only the verified token counts. `requestContext.authorizer` is never read: with no authorizer configured
+nothing trustworthy puts claims there, and a handler that trusted them would accept whatever an event
+(a test, a misconfigured integration) carried.
 
 The caller is decided once per request, before any input is validated (validation.py calls
 `identify`), and route functions receive it as a Powertools dependency:
@@ -17,12 +24,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
 
 from aws_lambda_powertools.event_handler import Request
 
 from session_runtime.runtime import get_runtime
-from session_schema.auth import SUBJECT_PATTERN
 from session_schema.errors import Forbidden, Unauthorized
 from session_schema.models import Session
 from session_schema.routes import HTTP_ROUTES, OPTIONAL_AUTH_PATHS, HttpRoute
@@ -59,12 +64,9 @@ def _decide(request: Request) -> Caller | None:
     route = route_for(request.method, request.route)
     event = request.resolved_event
     header = event.headers.get("authorization") if event.headers else None
-    if route is not None and route.auth:
-        claims = _authorizer_claims(event.raw_event)
-        if claims is not None:
-            return _from_claims(claims)
-        return Caller(get_runtime().verifier.verify_bearer_header(header).user_id)
-    if route is not None and route.path in OPTIONAL_AUTH_PATHS and header is not None:
+    if route is None:
+        return None
+    if route.auth or (route.path in OPTIONAL_AUTH_PATHS and header is not None):
         return Caller(get_runtime().verifier.verify_bearer_header(header).user_id)
     return None
 
@@ -98,17 +100,3 @@ def owned_session(raw_session_id: str, caller: Caller | None) -> Session:
 
 def is_owner(session: Session, caller: Caller | None) -> bool:
     return caller is not None and session.ownerId == caller.user_id
-
-
-def _authorizer_claims(event: dict[str, Any]) -> dict[str, Any] | None:
-    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
-    claims = (authorizer.get("jwt") or {}).get("claims")
-    return claims if isinstance(claims, dict) else None
-
-
-def _from_claims(claims: dict[str, Any]) -> Caller:
-    subject = claims.get("sub")
-    # `sub` becomes part of keys: the same alphabet rule the verifier applies to tokens it checks itself.
-    if not isinstance(subject, str) or not SUBJECT_PATTERN.fullmatch(subject):
-        raise Unauthorized("token subject not accepted")
-    return Caller(subject)

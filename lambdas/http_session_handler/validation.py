@@ -1,8 +1,9 @@
 """Request validation: who is calling first, then the inputs, with JSON-only bodies.
 
 Order: the caller is identified before any input is validated (a request a signed-in route cannot
-attribute to anyone is 401 whatever its body, as it would be behind API Gateway's authorizer); see
-identity.py. Then Powertools validates path, query, header and body inputs against the route's models.
+attribute to anyone is 401 whatever its body: no gateway authorizer runs, so this is where a missing or
+invalid token is refused); see identity.py. Then Powertools validates path, query, header and body
+inputs against the route's models.
 
 Bodies: Powertools' request validation would also parse form-encoded and multipart bodies, and lets a body that
 is not valid base64 or UTF-8 (or nests deeper than the parser recurses) escape as an unexpected error.

@@ -1,7 +1,8 @@
-"""Bearer-token verification shared by both handlers and by the local stack's JWT authorizer.
+"""Bearer-token verification shared by both handlers.
 
-One verifier, one set of rules, so the HTTP API, the WebSocket `$connect` and the local emulation of the
-API Gateway JWT authorizer cannot disagree about which tokens are valid. The rules (Cognito-shaped):
+One verifier, one set of rules, so the HTTP API and the WebSocket `$connect` cannot disagree about which
+tokens are valid. No API Gateway authorizer runs in front of either (infra/http_api.py): this verifier
+is the only check a token gets, deployed and locally. The rules (Cognito-shaped):
 
 - the token is a compact JWS signed with RS256 by a key the issuer publishes in its JWKS; the algorithm is
   pinned by us, never taken from the token (no `none`, no HS256 made with the public key as secret);

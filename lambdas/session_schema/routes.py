@@ -1,7 +1,9 @@
 """The route table of both APIs: the HTTP handler, the CDK stack and the local stack all read it.
 
 A route added here appears in the deployed API, in the local stack and (by test) in the handler;
-one that is missing from any of them fails a test instead of a user's request.
+one that is missing from any of them fails a test instead of a user's request. Who may call an HTTP
+route (`HttpRoute.auth`) is enforced by the HTTP handler (http_session_handler/identity.py), not by an
+API Gateway authorizer.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from dataclasses import dataclass
 class HttpRoute:
     method: str
     path: str  # API Gateway syntax: /sessions/{sessionId}
-    auth: bool  # True: the JWT authorizer guards it; False: anyone (the handler may still read claims)
+    # True: a signed-in caller is required; the HTTP handler verifies the bearer token itself and answers
+    # 401 UNAUTHORIZED without a valid one. False: anyone. No route has an API Gateway authorizer in
+    # either stack (infra/http_api.py says why), so this flag is enforced by the handler alone.
+    auth: bool
 
     @property
     def route_key(self) -> str:
@@ -37,7 +42,8 @@ HTTP_ROUTES: tuple[HttpRoute, ...] = (
 )
 
 # Routes marked auth=False that still read the caller's identity when a token is present (the owner
-# sees more). API Gateway runs no authorizer on them, so the handler verifies the bearer token itself.
+# sees more): the handler verifies the bearer token when one is sent (an invalid one is 401), and treats
+# a request without an Authorization header as anonymous.
 OPTIONAL_AUTH_PATHS: frozenset[str] = frozenset({"/sessions/{sessionId}", "/sessions/{sessionId}/messages"})
 
 

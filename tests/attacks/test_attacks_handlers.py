@@ -1,8 +1,8 @@
 """Attacks on both handlers, with real API Gateway events (HTTP API v2 and WebSocket), against moto.
 
-The HTTP events here carry the token in `Authorization` without authorizer claims: the handler then
-verifies it itself (an API wired without the authorizer must fail closed). The same attacks through
-the local stack's JWT authorizer are in test_attacks_local_stack.py.
+The HTTP events here carry the token in `Authorization`, as API Gateway delivers it: no route has an
+authorizer (infra/http_api.py), so the handler's own verification is the only check a token gets. The
+same attacks through the local stack's gateway are in test_attacks_local_stack.py.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def test_user_b_cannot_write_to_user_a_session_over_http(handlers: Handlers) -> 
             {"kind": "image", "contentType": "image/png", "fileName": "x.png"},
         ),
     ):
-        for how in ({"user": OTHER}, {"token": handlers.issuer.mint(OTHER)}):  # behind the authorizer, or not
+        for how in ({"user": OTHER}, {"token": handlers.issuer.mint(OTHER, token_use="access")}):  # ID, access
             answer = handlers.http(method, path, body=body, **how)
             assert (answer.status, answer.error["code"]) == (403, "FORBIDDEN"), (method, path, how, answer.raw_body)
     assert snapshot(handlers, session_id) == before

@@ -38,8 +38,9 @@ def test_every_signed_in_route_refuses_an_anonymous_caller_before_judging_its_in
 
 
 @pytest.mark.parametrize("route", SIGNED_IN, ids=lambda r: r.route_key)
-def test_without_authorizer_claims_a_valid_bearer_token_still_identifies_the_caller(api, route):
-    """An API wired without the JWT authorizer fails closed: the handler verifies the token itself."""
+def test_every_signed_in_route_verifies_the_bearer_token_itself(api, route):
+    """No gateway authorizer runs in front of the handler: it verifies the token, and refuses a forged one
+    with the contract's 401 (code, message, requestId)."""
     session = api.create("alice")
     path = concrete(route.path, session["sessionId"])
     body = SAMPLE_BODIES.get(route.route_key)
@@ -47,6 +48,28 @@ def test_without_authorizer_claims_a_valid_bearer_token_still_identifies_the_cal
     assert answer.status not in (401, 403) and answer.status < 500, answer.raw_body
     forged = api.call(route.method, path, body=body, token=api.token("alice") + "x")
     assert forged.status == 401 and forged.error["code"] == "UNAUTHORIZED"
+    assert forged.error["message"] and forged.error["requestId"]
+
+
+def _with_claims(event: dict, user: str) -> dict:
+    """Claims where an API Gateway JWT authorizer would put them (no authorizer is configured)."""
+    event["requestContext"]["authorizer"] = {"jwt": {"claims": {"sub": user, "token_use": "access"}, "scopes": None}}
+    return event
+
+
+def test_claims_in_the_event_are_never_trusted_only_the_verified_token(api):
+    """Only a verified bearer token identifies the caller: `requestContext.authorizer` claims (which nothing
+    puts there without an authorizer) neither sign anyone in nor override the token's subject."""
+    from http_session_handler.app import handler
+
+    from tests.http_events import FakeLambdaContext, answer_of, http_event
+
+    anonymous = answer_of(handler(_with_claims(http_event("GET", "/sessions"), "alice"), FakeLambdaContext()))
+    assert anonymous.status == 401 and anonymous.error["code"] == "UNAUTHORIZED"
+    event = _with_claims(http_event("POST", "/sessions", body={}, user="bob"), "alice")
+    mine = answer_of(handler(event, FakeLambdaContext()))
+    assert mine.status == 201 and mine.body["ownerId"] == "bob"
+    assert api.call("GET", "/sessions", user="alice").body["items"] == []
 
 
 def test_anonymous_routes_need_no_identity(api):
