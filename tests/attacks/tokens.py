@@ -48,6 +48,8 @@ def bad_tokens(issuer: Any, user: str) -> dict[str, str]:
         "expired": issuer.mint(user, ttl_seconds=-3600),
         "wrong issuer": issuer.mint(user, iss="https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Attacker"),
         "wrong audience": issuer.mint(user, aud="someone-elses-client"),
+        "access token of another client": issuer.mint(user, token_use="access", client_id="someone-elses-client"),
+        "not an id or access token": issuer.mint(user, token_use="refresh"),
         "alg none": f"{_segment({'alg': 'none', 'kid': issuer.kid, 'typ': 'JWT'})}.{_segment(_claims(issuer, user))}.",
         "other key, same kid": jwt.encode(
             _claims(issuer, user), other_key, algorithm="RS256", headers={"kid": issuer.kid}
