@@ -2,9 +2,12 @@
 
 - routes come from `session_schema.routes.HTTP_ROUTES` (the table the CDK stack deploys), matched with
   API Gateway's path syntax (`/sessions/{sessionId}`: one segment per parameter, literal routes first);
-- routes with `auth=True` pass through a JWT authorizer that uses `session_schema.auth.TokenVerifier`
-  against the local issuer, and refuse like API Gateway (401 `{"message":"Unauthorized"}`) before the
-  handler runs; claims reach the handler as `requestContext.authorizer.jwt.claims`;
+- no route has an authorizer, as in the deployed API (infra/http_api.py): every matched request reaches
+  the handler with its `Authorization` header, and the handler verifies the bearer token itself (401
+  UNAUTHORIZED in the contract's error shape); `requestContext` never carries an `authorizer` block;
+- each request gets one API Gateway-style request ID (`JKJaXmPLvHcESHA=`: 16 base64 characters): the
+  event's `requestContext.requestId` (which the handler puts in error bodies) and the `apigw-requestid`
+  response header are the same value, so a client can match a response to its error body and log line;
 - requests become real v2 events; the handler's result becomes the response (including the inference
   API Gateway applies to a result that is not a `{"statusCode": ...}` object);
 - CORS preflight is answered by the gateway, as the deployed HTTP API's CORS configuration does;
@@ -21,6 +24,7 @@ import http.server
 import json
 import logging
 import re
+import secrets
 import socketserver
 import threading
 import time
@@ -30,8 +34,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from session_schema.auth import TokenVerifier
-from session_schema.errors import Unauthorized
 from session_schema.routes import (
     HTTP_CORS_ALLOW_HEADERS,
     HTTP_CORS_ALLOW_METHODS,
@@ -135,19 +137,9 @@ def _is_text(content_type: str | None) -> bool:
     return bool(_TEXT_TYPES.match(content_type.split(";", 1)[0].strip()))
 
 
-def stringify_claims(claims: Mapping[str, Any]) -> dict[str, str]:
-    """Claims as API Gateway's JWT authorizer passes them: every value a string, lists as `[a b]`."""
-    out: dict[str, str] = {}
-    for name, value in claims.items():
-        if isinstance(value, bool):
-            out[name] = "true" if value else "false"
-        elif isinstance(value, list):
-            out[name] = "[" + " ".join(str(v) for v in value) + "]"
-        elif isinstance(value, dict):
-            out[name] = json.dumps(value, separators=(",", ":"))
-        else:
-            out[name] = str(value)
-    return out
+def new_request_id() -> str:
+    """An ID shaped like API Gateway's (`JKJaXmPLvHcESHA=`): 11 random bytes, standard base64."""
+    return base64.b64encode(secrets.token_bytes(11)).decode()
 
 
 def build_http_event(
@@ -159,10 +151,10 @@ def build_http_event(
     body: bytes,
     source_ip: str,
     match: RouteMatch,
-    claims: Mapping[str, Any] | None = None,
+    request_id: str | None = None,
     now: float | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway HTTP API payload format 2.0 event for one request."""
+    """An API Gateway HTTP API payload format 2.0 event for one request (no authorizer block: none runs)."""
     now = time.time() if now is None else now
     joined: dict[str, str] = {}
     cookies: list[str] = []
@@ -201,20 +193,12 @@ def build_http_event(
             "sourceIp": source_ip,
             "userAgent": joined.get("user-agent", ""),
         },
-        "requestId": str(uuid.uuid4()),
+        "requestId": request_id or new_request_id(),
         "routeKey": match.route.route_key,
         "stage": STAGE,
         "time": _http_time(now),
         "timeEpoch": int(now * 1000),
     }
-    if claims is not None:
-        scope = claims.get("scope")
-        request_context["authorizer"] = {
-            "jwt": {
-                "claims": stringify_claims(claims),
-                "scopes": scope.split() if isinstance(scope, str) and scope else None,
-            }
-        }
     event["requestContext"] = request_context
     if body:
         if _is_text(joined.get("content-type")):
@@ -269,26 +253,6 @@ def response_from_result(result: Any) -> HttpResponse:
     if isinstance(result, str):
         return HttpResponse(200, [("content-type", "application/json")], result.encode())
     return HttpResponse.json(200, result)
-
-
-# -- the JWT authorizer ------------------------------------------------------------------------------------
-
-
-class JwtAuthorizer:
-    """API Gateway's JWT authorizer, with the shared verifier. Raises Unauthorized."""
-
-    def __init__(self, verifier: TokenVerifier) -> None:
-        self.verifier = verifier
-
-    def authorize(self, authorization: str | None) -> dict[str, Any]:
-        return self.verifier.verify_bearer_header(authorization).claims
-
-
-def unauthorized_response(reason: str | None, had_token: bool) -> HttpResponse:
-    challenge = "Bearer"
-    if had_token and reason:
-        challenge = f'Bearer error="invalid_token" error_description="{reason}"'
-    return HttpResponse.json(401, {"message": "Unauthorized"}, [("www-authenticate", challenge)])
 
 
 # -- the @connections management endpoint ------------------------------------------------------------------
@@ -352,7 +316,6 @@ def handle_management(backend: ManagementBackend, method: str, connection_id: st
 class GatewayConfig:
     routes: RouteTable
     invoke: Callable[[Mapping[str, Any]], Any]  # runs the HTTP handler with one event
-    authorizer_factory: Callable[[], JwtAuthorizer]  # built lazily: the issuer URL needs the bound port
     jwks: Callable[[], dict[str, Any]]
     management: ManagementBackend
     cors: CorsConfig = CORS
@@ -363,14 +326,6 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
     block_on_close = False
     config: GatewayConfig
-    authorizer: JwtAuthorizer | None = None
-    _authorizer_lock = threading.Lock()
-
-    def get_authorizer(self) -> JwtAuthorizer:
-        with self._authorizer_lock:
-            if self.authorizer is None:
-                self.authorizer = self.config.authorizer_factory()
-            return self.authorizer
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -414,22 +369,23 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         raw_path, raw_query = split.path or "/", split.query
         config = self.server.config
+        request_id = new_request_id()  # the event's requestContext.requestId and the apigw-requestid header
         try:
             body = self._read_body()
         except (ValueError, OSError):
             self.close_connection = True
-            self._send(HttpResponse.json(400, {"message": "Bad Request"}), method)
+            self._send(HttpResponse.json(400, {"message": "Bad Request"}), method, request_id)
             return
         if body is None:
             self.close_connection = True
-            self._send(HttpResponse.json(413, {"message": "Request Entity Too Large"}), method)
+            self._send(HttpResponse.json(413, {"message": "Request Entity Too Large"}), method, request_id)
             return
         try:
-            response, label = self._route(method, raw_path, raw_query, body, config)
+            response, label = self._route(method, raw_path, raw_query, body, config, request_id)
         except Exception:  # noqa: BLE001 - never kill the server thread; answer like API Gateway
             logger.exception("gateway error on %s %s", method, raw_path)
             response, label = HttpResponse.json(500, {"message": "Internal Server Error"}), "error"
-        self._send(response, method)
+        self._send(response, method, request_id)
         if label != "quiet":
             logger.info(
                 "%-6s %s -> %d (%.0f ms)%s",
@@ -441,7 +397,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             )
 
     def _route(
-        self, method: str, raw_path: str, raw_query: str, body: bytes, config: GatewayConfig
+        self, method: str, raw_path: str, raw_query: str, body: bytes, config: GatewayConfig, request_id: str
     ) -> tuple[HttpResponse, str]:
         if raw_path == ISSUER_PREFIX + "/.well-known/jwks.json" and method == "GET":
             return HttpResponse.json(200, config.jwks(), [("cache-control", "max-age=300")]), "quiet"
@@ -454,13 +410,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         match = config.routes.match(method, raw_path)
         if match is None:
             return HttpResponse.json(404, {"message": "Not Found"}), ""
-        claims = None
-        if match.route.auth:
-            authorization = self.headers.get("authorization")
-            try:
-                claims = self.server.get_authorizer().authorize(authorization)
-            except Unauthorized as refusal:
-                return unauthorized_response(refusal.message, bool(authorization)), f"authorizer: {refusal.message}"
+        # No authorizer (module docstring): the handler verifies the Authorization header itself.
         forwarded = [
             ("X-Forwarded-For", self.client_address[0]),
             ("X-Forwarded-Port", str(self.server.server_address[1])),
@@ -476,7 +426,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             body=body,
             source_ip=self.client_address[0],
             match=match,
-            claims=claims,
+            request_id=request_id,
         )
         try:
             result = config.invoke(event)
@@ -504,7 +454,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             ]
         return HttpResponse(204, headers)
 
-    def _send(self, response: HttpResponse, method: str) -> None:
+    def _send(self, response: HttpResponse, method: str, request_id: str) -> None:
         config = self.server.config
         headers = [(k, v) for k, v in response.headers if k.lower() not in ("content-length", "connection")]
         # API Gateway applies the configured CORS headers to every response of an API with CORS set.
@@ -517,7 +467,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_response(response.status)
             for name, value in headers:
                 self.send_header(name, value)
-            self.send_header("apigw-requestid", uuid.uuid4().hex[:16])
+            self.send_header("apigw-requestid", request_id)
             self.send_header("content-length", str(len(response.body)))
             if self.close_connection:
                 self.send_header("connection", "close")

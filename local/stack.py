@@ -24,8 +24,8 @@ from typing import Any
 from session_schema.settings import stack_environment
 
 from . import aws
-from .http_gateway import CONNECTIONS_PREFIX, ISSUER_PREFIX, GatewayConfig, HttpGateway, JwtAuthorizer, RouteTable
-from .issuer import DEFAULT_AUDIENCE, JWKS_PATH, LocalIssuer
+from .http_gateway import CONNECTIONS_PREFIX, ISSUER_PREFIX, GatewayConfig, HttpGateway, RouteTable
+from .issuer import DEFAULT_AUDIENCE, LocalIssuer
 from .lambdas import TIMEOUT_SECONDS as INTEGRATION_TIMEOUT_SECONDS
 from .lambdas import HandlerSpec, Invoker
 from .ws_gateway import ConnectionRegistry, WsGateway
@@ -176,12 +176,10 @@ class LocalStack:
         self.handler_status = invoker.preload()
         self._prewarm_runtime()
 
-        jwks_url = issuer + JWKS_PATH
         self._http.start(
             GatewayConfig(
                 routes=RouteTable(),
                 invoke=lambda event: invoker.submit(self.handlers.http, event).result(INTEGRATION_TIMEOUT_SECONDS),
-                authorizer_factory=lambda: JwtAuthorizer(_verifier(issuer, DEFAULT_AUDIENCE, jwks_url)),
                 jwks=self.issuer.jwks,
                 management=self.registry,
             )
@@ -369,12 +367,6 @@ def scheduled_event() -> dict[str, Any]:
         "resources": ["arn:aws:events:us-east-1:123456789012:rule/local-sweep"],
         "detail": {},
     }
-
-
-def _verifier(issuer: str, audience: str, jwks_url: str) -> Any:
-    from session_schema.auth import TokenVerifier
-
-    return TokenVerifier(issuer, audience, jwks_url)
 
 
 def _short(value: Any) -> str:
