@@ -9,7 +9,9 @@ Known emulator differences the assertions allow for (README, infra/emulator.py):
 HTTP 403 whatever status the handler returned (AWS answers the handler's 410 SESSION_ENDED), and the
 emulator keeps neither that answer nor the handler's log lines of a WebSocket invocation (they are in
 neither ministack.log nor the function's log group), so the handler's own refusal is checked by invoking
-the deployed function with the same `$connect` event; IAM is not enforced (tests/infra checks the
+the deployed function with the same `$connect` event; the emulator's `apigw-requestid` response header is
+its own ID, not the event's `requestContext.requestId` that the handler puts in error bodies (on AWS they
+are one value; the local stack checks that, tests/e2e); IAM is not enforced (tests/infra checks the
 policies); Lambdas run on the emulator venv's Python.
 """
 
@@ -81,12 +83,16 @@ def test_deployed_urls_are_the_emulators(deployed):
     assert deployed.outputs["WebSocketCallbackUrl"] == "http" + deployed.ws_url[len("ws") :]
 
 
-def test_health_and_the_jwt_authorizer(deployed):
+def test_health_and_the_contract_s_401_without_a_valid_token(deployed):
     response = _http(deployed, "GET", "/health")
     assert response.status_code == 200, response.text
-    # API Gateway's JWT authorizer (the emulator's) refuses before the handler runs
-    assert _http(deployed, "POST", "/sessions", json={}).status_code == 401
-    assert _http(deployed, "POST", "/sessions", token="not-a-jwt", json={}).status_code == 401
+    # No gateway authorizer is deployed: the handler itself refuses, in the contract's error shape.
+    for token in (None, "not-a-jwt"):
+        refused = _http(deployed, "POST", "/sessions", token=token, json={})
+        assert refused.status_code == 401, (token, refused.text)
+        error = refused.json()["error"]
+        assert error["code"] == "UNAUTHORIZED" and error["message"] and error["requestId"], (token, error)
+        assert refused.headers["www-authenticate"].startswith("Bearer"), token
 
 
 async def _next(ws, predicate: Callable[[dict], bool], seen: list[dict]) -> dict:
