@@ -18,6 +18,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from session_runtime import events, notify, presence
+from session_runtime.fanout import Fanout
 from session_runtime.observability import logger, metrics
 from session_runtime.runtime import Runtime
 from session_schema.errors import DomainError, Forbidden, SessionEnded, SessionNotFound
@@ -51,9 +52,9 @@ class Caller:
     def session_id(self) -> str:
         return self.connection.sessionId
 
-    def others(self, rt: Runtime) -> presence.ExceptCaller:
+    def others(self, rt: Runtime) -> Fanout:
         """The fan-out to every connection of the session but this one."""
-        return presence.ExceptCaller(rt.fanout, self.connection_id)
+        return rt.fanout.excluding(self.connection_id)
 
 
 # ------------------------------------------------------------------ any connection

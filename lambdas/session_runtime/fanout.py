@@ -48,10 +48,17 @@ def _is_gone(error: ClientError) -> bool:
 
 
 class Fanout:
-    def __init__(self, store: SessionStore, management_client: Any, concurrency: int = 16) -> None:
+    def __init__(
+        self, store: SessionStore, management_client: Any, concurrency: int = 16, excluded: str | None = None
+    ) -> None:
         self.store = store
         self.client = management_client
         self.concurrency = concurrency
+        self.excluded = excluded
+
+    def excluding(self, connection_id: str) -> Fanout:
+        """This fan-out minus one connection: the caller, who gets the same event as its answer."""
+        return Fanout(self.store, self.client, self.concurrency, excluded=connection_id)
 
     @property
     def window(self) -> int:
@@ -105,7 +112,7 @@ class Fanout:
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="fanout") as pool:
             index = 0
             for connection in self.store.iter_connections(session_id):
-                if only is not None and not only(connection):
+                if connection.connectionId == self.excluded or (only is not None and not only(connection)):
                     continue
                 slots.acquire()  # blocks only while `window` deliveries are unfinished
                 future = pool.submit(deliver, connection)

@@ -9,11 +9,8 @@ listeners are told `speakerDisconnected` (the session goes on; the sweep ends it
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from session_schema.errors import SessionNotFound
-from session_schema.models import Connection, Session
+from session_schema.models import Session
 
 from . import events
 from .fanout import Fanout, FanoutResult
@@ -65,25 +62,3 @@ def _session(fanout: Fanout, session_id: str) -> Session | None:
         return fanout.store.get_session(session_id, consistent=True)
     except SessionNotFound:
         return None
-
-
-class ExceptCaller(Fanout):
-    """A fan-out minus one connection: the caller, who gets the same event as its answer."""
-
-    def __init__(self, base: Fanout, connection_id: str) -> None:
-        super().__init__(base.store, base.client, base.concurrency)
-        self._excluded = connection_id
-
-    def send(
-        self,
-        session_id: str,
-        payload: dict[str, Any],
-        *,
-        then: dict[str, Any] | None = None,
-        only: Callable[[Connection], bool] | None = None,
-        close: Callable[[Connection], bool] | None = None,
-    ) -> FanoutResult:
-        def selected(connection: Connection) -> bool:
-            return connection.connectionId != self._excluded and (only is None or only(connection))
-
-        return super().send(session_id, payload, then=then, only=selected, close=close)
