@@ -583,7 +583,7 @@ class SessionStore:
             if reasons is None or not _failed(reasons, 0):
                 raise
             self._require_speaker(self._joinable_session(session_id, reasons[0].get("Item")), speaker)
-            raise
+            raise ConcurrentUpdate(f"session {session_id}") from None  # refused, yet nothing explains why
         return message
 
     def list_messages(
