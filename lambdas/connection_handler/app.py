@@ -11,30 +11,43 @@ from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
 
 from session_runtime.observability import logger, metrics, tracer
 from session_runtime.runtime import Runtime, get_runtime
-from session_schema.errors import DomainError, SessionEnded
+from session_schema.errors import THROTTLING_CODES, DomainError, RateLimited, SessionEnded
 
 from . import actions, frames, responses
 from .connect import on_connect
 from .disconnect import on_disconnect
 
 
+def _refusal(error: Exception) -> DomainError | None:
+    """The refusal an error stands for: a domain error, or a request DynamoDB throttled past botocore's own
+    retries (RATE_LIMITED: retry later). None for anything else, which is an internal error."""
+    if isinstance(error, DomainError):
+        return error
+    if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in THROTTLING_CODES:
+        logger.warning("throttled by AWS", extra={"operation": error.operation_name})
+        return RateLimited()
+    return None
+
+
 def _connect(rt: Runtime, event: Mapping[str, Any], request_id: str | None) -> dict[str, Any]:
     try:
         return on_connect(rt, event)
-    except DomainError as refused:
+    except Exception as error:
+        refused = _refusal(error)
+        if refused is None:
+            logger.exception("connect failed")
+            metrics.add_metric(name="HandlerErrors", unit=MetricUnit.Count, value=1)
+            return responses.handshake_failed(request_id)
         extra: dict[str, Any] = {"code": refused.code, "status": refused.status}
         if isinstance(refused, SessionEnded):
             extra["actualStatus"] = refused.actual_status
         logger.info("connect refused", extra=extra)
         metrics.add_metric(name="ConnectRefused", unit=MetricUnit.Count, value=1)
         return responses.handshake_refused(refused, request_id)
-    except Exception:
-        logger.exception("connect failed")
-        metrics.add_metric(name="HandlerErrors", unit=MetricUnit.Count, value=1)
-        return responses.handshake_failed(request_id)
 
 
 def _disconnect(rt: Runtime, event: Mapping[str, Any]) -> dict[str, Any]:
@@ -52,14 +65,16 @@ def _message(rt: Runtime, event: Mapping[str, Any], route_key: str, connection_i
         frame = frames.parse_frame(route_key, event.get("body"), is_base64=bool(event.get("isBase64Encoded")))
         payload = actions.perform(rt, connection_id, frame)
         metrics.add_metric(name="Actions", unit=MetricUnit.Count, value=1)
-    except DomainError as refused:
-        logger.info("action refused", extra={"code": refused.code, "error": refused.message})
-        metrics.add_metric(name="ActionsRefused", unit=MetricUnit.Count, value=1)
-        payload = responses.error_event(refused)
-    except Exception:
-        logger.exception("action failed")
-        metrics.add_metric(name="HandlerErrors", unit=MetricUnit.Count, value=1)
-        payload = responses.internal_error_event()
+    except Exception as error:
+        refused = _refusal(error)
+        if refused is None:
+            logger.exception("action failed")
+            metrics.add_metric(name="HandlerErrors", unit=MetricUnit.Count, value=1)
+            payload = responses.internal_error_event()
+        else:
+            logger.info("action refused", extra={"code": refused.code, "error": refused.message})
+            metrics.add_metric(name="ActionsRefused", unit=MetricUnit.Count, value=1)
+            payload = responses.error_event(refused)
     return responses.answer(payload)
 
 

@@ -35,16 +35,13 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import ClientError
 
 from session_runtime.observability import logger, metrics
-from session_schema.errors import DomainError
+from session_schema.errors import THROTTLING_CODES, DomainError
 
 INTERNAL_MESSAGE = "something went wrong on our side; it has been logged"
 ERROR_METRIC = "Error"
 ERROR_CODE_DIMENSION = "ErrorCode"
 
 _OBJECT_EXPECTED = {"model_type", "model_attributes_type", "dict_type"}
-THROTTLING_CODES = frozenset(
-    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "Throttling"}
-)
 _HEADER_NAMES = {"idempotency-key": "Idempotency-Key", "authorization": "Authorization"}
 
 

@@ -113,6 +113,12 @@ class RateLimited(DomainError):
         super().__init__("too many requests; retry shortly")
 
 
+# AWS error codes of a request the service throttled (past botocore's own retries): RATE_LIMITED to callers.
+THROTTLING_CODES = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "Throttling"}
+)
+
+
 class ConcurrentUpdate(DomainError):
     """The record kept changing under a conditional write, past the store's bounded retries."""
 

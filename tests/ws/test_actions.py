@@ -281,3 +281,25 @@ def test_an_unexpected_failure_answers_internal_error_without_internals(ws, live
     answer = ws.act(live.speaker, "history")
     assert answer == {"type": "error", "code": "INTERNAL_ERROR", "message": answer["message"]}
     assert "secret" not in answer["message"]
+
+
+def test_a_throttled_table_is_rate_limited_for_actions_and_handshakes_never_internal(ws, live, monkeypatch):
+    """DynamoDB throttling past botocore's retries: the client is told to retry later, on both paths."""
+    from botocore.exceptions import ClientError
+
+    def throttled(**kwargs):
+        error = {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}
+        raise ClientError({"Error": error}, "GetItem")
+
+    listener = ws.connected(live.session_id)
+    monkeypatch.setattr(ws.runtime.store.client, "get_item", throttled)
+    answer = ws.act(listener, "join")
+    assert (answer["type"], answer["code"]) == ("error", "RATE_LIMITED"), answer
+
+    def throttled_transaction(**kwargs):
+        error = {"Code": "ThrottlingException", "Message": "slow down"}
+        raise ClientError({"Error": error}, "TransactWriteItems")
+
+    monkeypatch.setattr(ws.runtime.store.client, "transact_write_items", throttled_transaction)
+    handshake = ws.connect(live.session_id)
+    assert (handshake.status, handshake.code) == (429, "RATE_LIMITED"), handshake
