@@ -21,3 +21,16 @@ def running_local_stack(**options: Any) -> Iterator[LocalStack]:
         if missing:
             pytest.fail(f"handlers not importable: {missing}")
         yield local
+
+
+def create_session(local: LocalStack, token: str, **body: Any) -> str:
+    """Create a session over the stack's real HTTP API as the token's owner; its ID."""
+    import requests
+
+    assert local.urls is not None
+    response = requests.post(
+        f"{local.urls.http}/sessions", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=15
+    )
+    assert response.status_code == 201, response.text
+    session_id: str = response.json()["sessionId"]
+    return session_id

@@ -19,11 +19,10 @@ from typing import Any
 
 import boto3
 import pytest
-import requests
 from moto.server import ThreadedMotoServer
 
 from local import aws
-from tests.local_stack import running_local_stack
+from tests.local_stack import create_session, running_local_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -89,14 +88,7 @@ def _names() -> dict[str, str]:
 
 
 def _create_session(local: Any) -> str:
-    response = requests.post(
-        local.urls.http + "/sessions",
-        json={"title": "elsewhere"},
-        headers={"Authorization": f"Bearer {local.mint('alice')}"},
-        timeout=15,
-    )
-    assert response.status_code == 201, response.text
-    return response.json()["sessionId"]
+    return create_session(local, local.mint("alice"), title="elsewhere")
 
 
 def test_a_local_dynamodb_gets_the_table_and_the_items_with_fake_credentials(other: OtherDynamoDb, monkeypatch) -> None:

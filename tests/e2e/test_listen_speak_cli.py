@@ -14,6 +14,7 @@ import requests
 
 from local.stack import LocalStack
 from tests.e2e.cli import Cli
+from tests.local_stack import create_session
 
 pytestmark = pytest.mark.e2e
 
@@ -33,12 +34,7 @@ def clis(tmp_path: Path) -> Iterator[Any]:
 
 
 def _create(stack: LocalStack, token: str) -> str:
-    assert stack.urls is not None
-    response = requests.post(
-        f"{stack.urls.http}/sessions", json={"title": "cli"}, headers={"Authorization": f"Bearer {token}"}, timeout=15
-    )
-    assert response.status_code == 201, response.text
-    return response.json()["sessionId"]
+    return create_session(stack, token, title="cli")
 
 
 def _joined(role: str):

@@ -30,6 +30,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from session_schema.routes import HTTP_ROUTES
 
 from tests.fuzz.frames import ANSWERS, LISTENER_ERRORS, frames
+from tests.local_stack import create_session
 
 pytestmark = pytest.mark.e2e
 
@@ -45,19 +46,10 @@ def api_schema(stack):
 @pytest.fixture(scope="module")
 def owned(stack):
     """(token, sessionId of a session that token owns); refreshed when a fuzzed DELETE ends it."""
-    import requests
-
     token = stack.mint(FUZZER)
 
     def fresh() -> str:
-        created = requests.post(
-            stack.urls.http + "/sessions",
-            json={"title": "fuzzed"},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=15,
-        )
-        assert created.status_code == 201, created.text
-        return created.json()["sessionId"]
+        return create_session(stack, token, title="fuzzed")
 
     state = {"token": token, "fresh": fresh, "sessionId": fresh()}
     return state
