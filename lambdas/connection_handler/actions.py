@@ -82,7 +82,7 @@ def history(rt: Runtime, caller: Caller, frame: frames.HistoryFrame) -> Answer:
     """
     if caller.connection.role != "speaker":
         session = rt.store.get_session(caller.session_id, consistent=True)
-        if not session.joinable and session.ownerId != caller.connection.userId:
+        if not session.messages_readable_by(caller.connection.userId):
             raise SessionNotFound(caller.session_id)
     page = rt.store.list_messages(
         caller.session_id, since=frame.since, limit=frame.limit, cursor=frame.cursor, max_bytes=HISTORY_ITEMS_MAX_BYTES

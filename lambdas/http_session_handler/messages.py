@@ -18,7 +18,7 @@ from session_runtime.observability import logger
 from session_runtime.runtime import get_runtime
 from session_schema.errors import SessionNotFound
 
-from .identity import Caller, current_caller, is_owner, owned_session, signed_in
+from .identity import Caller, current_caller, owned_session, signed_in
 from .params import DEFAULT_LIMIT, Cursor, Limit, SessionIdPath, Since, session_id
 from .routing import answer_as, api_route
 from .schemas import MessagePage, MessageView, PostMessageRequest
@@ -46,7 +46,7 @@ def list_messages(
     store = get_runtime().store
     sid = session_id(sessionId)
     session = store.get_session(sid)
-    if not session.joinable and not is_owner(session, caller):
+    if not session.messages_readable_by(caller.user_id if caller else None):
         raise SessionNotFound(sid)  # a private view now: another user's session is not found
     page = store.list_messages(sid, since=since, limit=limit, cursor=cursor)
     return answer_as(MessagePage, {"items": [m.view() for m in page.items], "nextCursor": page.next_cursor})

@@ -50,6 +50,11 @@ class Session(Record):
     def joinable(self) -> bool:
         return self.status in (SessionStatus.ACTIVE, SessionStatus.PAUSED)
 
+    def messages_readable_by(self, user_id: str | None) -> bool:
+        """Anyone while joinable (listeners catch up), the owner always: once ended, a private view.
+        The one rule of both `GET /sessions/{id}/messages` and the WebSocket `history` action."""
+        return self.joinable or (user_id is not None and user_id == self.ownerId)
+
     def public_view(self) -> dict[str, object]:
         """What anyone may see; the contract's public fields and nothing else."""
         return {
