@@ -140,15 +140,12 @@ def _upgrades_legacy_items(method: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        for _ in range(MAX_UPGRADE_ATTEMPTS - 1):
+        for _ in range(MAX_UPGRADE_ATTEMPTS):
             try:
                 return method(*args, **kwargs)
             except _LegacyItemUpgraded:
-                continue
-        try:
-            return method(*args, **kwargs)
-        except _LegacyItemUpgraded:
-            raise ConcurrentUpdate("a legacy record") from None
+                continue  # the item is canonical now (or someone changed it): start over from a fresh read
+        raise ConcurrentUpdate("a legacy record")
 
     return wrapper
 
