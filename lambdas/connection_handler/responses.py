@@ -12,6 +12,7 @@ from typing import Any
 from session_runtime import events
 from session_runtime.fanout import encode_payload
 from session_schema.errors import DomainError
+from session_schema.views import ErrorResponse
 
 INTERNAL_MESSAGE = "something went wrong on our side"
 
@@ -34,11 +35,16 @@ def handshake_accepted() -> dict[str, Any]:
     return {"statusCode": 200}
 
 
+def _handshake_answer(status: int, code: str, message: str, request_id: str | None, **details: Any) -> dict[str, Any]:
+    """A refused handshake: the status and the HTTP API's error body (`ErrorResponse`, in /asyncapi.json too)."""
+    error = {"code": code, "message": message, "requestId": request_id, **details}
+    body = ErrorResponse.model_validate({"error": error}).model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return {"statusCode": status, "body": encode_payload(body).decode()}
+
+
 def handshake_refused(error: DomainError, request_id: str | None) -> dict[str, Any]:
-    body = {"error": {"code": error.code, "message": error.message, "requestId": request_id, **error.details()}}
-    return {"statusCode": error.status, "body": encode_payload(body).decode()}
+    return _handshake_answer(error.status, error.code, error.message, request_id, **error.details())
 
 
 def handshake_failed(request_id: str | None) -> dict[str, Any]:
-    body = {"error": {"code": "INTERNAL_ERROR", "message": INTERNAL_MESSAGE, "requestId": request_id}}
-    return {"statusCode": 500, "body": encode_payload(body).decode()}
+    return _handshake_answer(500, "INTERNAL_ERROR", INTERNAL_MESSAGE, request_id)

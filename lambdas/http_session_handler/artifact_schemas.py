@@ -6,19 +6,15 @@ this API accepts is always one the store can write and `storage.artifact_object_
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, TypeAlias, get_args
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, StringConstraints
 
 from session_schema.models import Artifact, ArtifactKind, ContentType, FileName
-from session_schema.status import ArtifactStatus
+from session_schema.views import ArtifactPublicView, ArtifactStatusValue
 
 from .schemas import RequestBody, ResponseBody
 
-# Spelled out so a type checker can read it; the check below keeps it equal to the enum, in the enum's order.
-ArtifactStatusValue: TypeAlias = Literal["pending", "processing", "completed", "failed"]
-if get_args(ArtifactStatusValue) != tuple(s.value for s in ArtifactStatus):
-    raise AssertionError(f"ArtifactStatusValue {get_args(ArtifactStatusValue)} differs from ArtifactStatus")
 # The record's own limit on `error` (its annotation is `Annotated[str, max_length] | None`).
 ERROR_MAX: int = next(
     m.max_length
@@ -49,22 +45,10 @@ class UpdateArtifactRequest(RequestBody):
     )
 
 
-class ArtifactView(ResponseBody):
+class ArtifactView(ArtifactPublicView):
     """`Artifact.view()`: everything but the owner's ID and the schema version."""
 
-    artifactId: str
-    sessionId: str
-    kind: str
-    contentType: str
-    fileName: str
     objectKey: str = Field(description="`<ownerId>/<sessionId>/<kind>/<artifactId>/<fileName>`")
-    status: ArtifactStatusValue
-    error: str | None
-    createdAt: int
-    updatedAt: int
-    processingStartedAt: int | None
-    completedAt: int | None
-    processingMs: int | None
 
 
 class UploadView(ResponseBody):

@@ -8,7 +8,7 @@ model fails response validation (a 500 in tests) instead of silently dropping or
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, TypeAlias, get_args
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -18,8 +18,15 @@ from session_schema.models import (
     IdempotencyRecord,
     Session,
 )
-from session_schema.status import SessionStatus
 from session_schema.store import MAX_PAGE
+
+# The views both APIs send are the schema module's (re-exported: the route modules import them from here).
+from session_schema.views import ErrorDetail as ErrorDetail
+from session_schema.views import ErrorResponse as ErrorResponse
+from session_schema.views import MessageView as MessageView
+from session_schema.views import SessionOwnerView as SessionOwnerView
+from session_schema.views import SessionPublicView as SessionPublicView
+from session_schema.views import StatusValue
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = MAX_PAGE  # the store's own page cap is the largest limit a listing accepts
@@ -35,10 +42,6 @@ IDEMPOTENCY_KEY_PATTERN = next(
 
 Title = Annotated[str, StringConstraints(max_length=TITLE_MAX)]
 SourceLanguage = Annotated[str, StringConstraints(pattern=_SOURCE_LANGUAGE_PATTERN, max_length=64)]
-# Spelled out so a type checker can read it; the check below keeps it equal to the enum, in the enum's order.
-StatusValue: TypeAlias = Literal["active", "paused", "ended"]
-if get_args(StatusValue) != tuple(s.value for s in SessionStatus):
-    raise AssertionError(f"StatusValue {get_args(StatusValue)} differs from SessionStatus")
 
 
 class RequestBody(BaseModel):
@@ -83,38 +86,9 @@ class PostMessageRequest(RequestBody):
 # ------------------------------------------------------------------ responses
 
 
-class SessionPublicView(ResponseBody):
-    """What anyone may see of a session (`Session.public_view()`)."""
-
-    sessionId: str
-    title: str
-    status: StatusValue
-    listenerCount: int
-    muted: bool
-    createdAt: int
-
-
-class SessionOwnerView(SessionPublicView):
-    """What the owner sees (`Session.owner_view()`)."""
-
-    ownerId: str
-    sourceLanguage: str
-    maxListeners: int
-    speakerConnected: bool
-    updatedAt: int
-    endedAt: int | None
-
-
 class SessionPage(ResponseBody):
     items: list[SessionOwnerView]
     nextCursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
-
-
-class MessageView(ResponseBody):
-    messageId: str
-    sessionId: str
-    text: str
-    createdAt: int
 
 
 class MessagePage(ResponseBody):
@@ -124,19 +98,3 @@ class MessagePage(ResponseBody):
 
 class Health(ResponseBody):
     status: Literal["ok", "unavailable"]
-
-
-class ErrorDetail(ResponseBody):
-    code: str = Field(description="VALIDATION_ERROR, UNAUTHORIZED, FORBIDDEN, SESSION_NOT_FOUND, ...")
-    message: str
-    requestId: str | None
-    field: str | None = Field(None, description="the input at fault, when there is one")
-    # INVALID_TRANSITION only: the status found and the status asked for.
-    from_: str | None = Field(None, alias="from")
-    to: str | None = None
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class ErrorResponse(ResponseBody):
-    error: ErrorDetail

@@ -1,59 +1,217 @@
-"""Every message the server sends to WebSocket clients, in one vocabulary.
+"""Every message the server sends to WebSocket clients, in one vocabulary: one pydantic model per `type`.
 
-Clients switch on `type`; each builder here is the only place that message's shape is spelled.
+Clients switch on `type`. Each builder here validates its event against its model and returns the JSON
+object to send, so the models are the only spelling of each shape: `/asyncapi.json` is generated from
+them (connection_handler/asyncapi.py), and an event that drifts from its model fails where it is built.
+A field typed `X | SkipJsonSchema[None]` is optional: omitted from the event when the builder leaves it
+out (never sent as null), and documented as not required.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Literal
 
-from session_schema.models import Artifact, Message, Session
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic.json_schema import SkipJsonSchema
+
+from session_schema.models import Artifact, Message, Role, Session
+from session_schema.views import ArtifactPublicView, MessageView, SessionPublicView
 
 
-def joined(role: str, session: Session, connection_id: str) -> dict[str, Any]:
-    return {"type": "joined", "role": role, "session": session.public_view(), "connectionId": connection_id}
+class Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    type: str
+    # True: pushed because the session changed, to every connection concerned; False: sent to one
+    # connection only (an action's answer, or a notice about its connection).
+    stream: ClassVar[bool] = False
+
+    def dump(self) -> dict[str, Any]:
+        """The JSON object sent: `type` first, optional fields only when given."""
+        body = self.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude={"type"})
+        return {"type": self.type, **body}
+
+
+class JoinedEvent(Event):
+    """The answer to `join`: who this connection is, and the session as anyone may see it."""
+
+    type: Literal["joined"] = "joined"
+    role: Role
+    session: SessionPublicView
+    connectionId: str
+
+
+class PongEvent(Event):
+    """The answer to `ping`."""
+
+    type: Literal["pong"] = "pong"
+    ts: int = Field(description="server time, epoch ms")
+
+
+class BroadcastEvent(Event):
+    """A speaker's broadcast, to every listener."""
+
+    type: Literal["broadcast"] = "broadcast"
+    stream = True
+    data: JsonValue = Field(description="what the speaker sent (any JSON)")
+    ts: int = Field(description="when the server sent it, epoch ms")
+    seq: int = Field(ge=1, description="the broadcast's sequence number: gap-free per session")
+
+
+class BroadcastSentEvent(Event):
+    """The speaker's answer to `broadcast`: its sequence number and how many listeners it reached."""
+
+    type: Literal["broadcastSent"] = "broadcastSent"
+    seq: int = Field(ge=1)
+    ts: int
+    delivered: int = Field(ge=0)
+
+
+class MessageEvent(MessageView, Event):
+    """A stored message, to every connection (and the sender's answer to `sendMessage`)."""
+
+    type: Literal["message"] = "message"
+    stream = True
+
+
+class HistoryEvent(Event):
+    """The answer to `history`: stored messages, oldest first."""
+
+    type: Literal["history"] = "history"
+    items: list[MessageView]
+    nextCursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+
+
+class SessionUpdatedEvent(Event):
+    """The session's state changed (status, muted, title), to every connection."""
+
+    type: Literal["sessionUpdated"] = "sessionUpdated"
+    stream = True
+    session: SessionPublicView
+
+
+class SessionEndedEvent(Event):
+    """The session ended, to every connection; listeners are then disconnected."""
+
+    type: Literal["sessionEnded"] = "sessionEnded"
+    stream = True
+    session: SessionPublicView
+
+
+class ListenerCountEvent(Event):
+    """To the speaker, on each listener's join and leave."""
+
+    type: Literal["listenerCount"] = "listenerCount"
+    sessionId: str
+    listenerCount: int = Field(ge=0)
+
+
+class SpeakerDisconnectedEvent(Event):
+    """To the listeners, when the speaker's connection went (the session goes on)."""
+
+    type: Literal["speakerDisconnected"] = "speakerDisconnected"
+    sessionId: str
+
+
+class ArtifactUpdatedEvent(Event):
+    """An artifact of the session changed status, to every connection."""
+
+    type: Literal["artifactUpdated"] = "artifactUpdated"
+    stream = True
+    artifact: ArtifactPublicView
+
+
+# The codes an `error` event carries, and when. tests/ws checks every domain error's code is listed here
+# or is one the WebSocket API never answers with.
+ERROR_CODES: dict[str, str] = {
+    "INVALID_ACTION": "the frame is not a JSON object naming a known action; `validActions` lists them",
+    "VALIDATION_ERROR": "a field of the action is missing, unknown or ill-typed; `field` names it",
+    "FORBIDDEN": "a speaker action from a listener, or from an owner connection another one replaced",
+    "SESSION_NOT_FOUND": "the session is gone (or, for `history` after its end, private to its owner)",
+    "SESSION_ENDED": "the session has ended",
+    "SESSION_PAUSED": "a broadcast while the session is paused (no `seq` is used up)",
+    "SESSION_MUTED": "a broadcast while the session is muted (no `seq` is used up)",
+    "INVALID_TRANSITION": "the status cannot move that way (e.g. `pause` twice); `from` and `to` name both",
+    "CONNECTION_NOT_FOUND": "this connection is no longer registered: reconnect",
+    "CONFLICT": "the session kept changing under this action: retry",
+    "RATE_LIMITED": "the table throttled this action: retry shortly",
+    "INTERNAL_ERROR": "something failed on the server; nothing about the cause is disclosed",
+}
+
+
+class ErrorEvent(Event):
+    """A refusal of the frame just sent (the answer to any action), or an unexpected failure."""
+
+    type: Literal["error"] = "error"
+    code: str = Field(json_schema_extra={"enum": list(ERROR_CODES)})
+    message: str
+    field: str | SkipJsonSchema[None] = Field(None, description="the input at fault, when there is one")
+    validActions: list[str] | SkipJsonSchema[None] = Field(None, description="INVALID_ACTION: the actions")
+    from_: str | SkipJsonSchema[None] = Field(None, alias="from", description="INVALID_TRANSITION: status found")
+    to: str | SkipJsonSchema[None] = Field(None, description="INVALID_TRANSITION: status asked for")
+
+
+EVENT_MODELS: tuple[type[Event], ...] = (
+    JoinedEvent,
+    PongEvent,
+    BroadcastEvent,
+    BroadcastSentEvent,
+    MessageEvent,
+    HistoryEvent,
+    SessionUpdatedEvent,
+    SessionEndedEvent,
+    ListenerCountEvent,
+    SpeakerDisconnectedEvent,
+    ArtifactUpdatedEvent,
+    ErrorEvent,
+)
+
+
+def joined(role: Role, session: Session, connection_id: str) -> dict[str, Any]:
+    return JoinedEvent.model_validate(
+        {"role": role, "session": session.public_view(), "connectionId": connection_id}
+    ).dump()
 
 
 def pong(ts: int) -> dict[str, Any]:
-    return {"type": "pong", "ts": ts}
+    return PongEvent(ts=ts).dump()
 
 
 def broadcast(data: Any, ts: int, seq: int) -> dict[str, Any]:
-    return {"type": "broadcast", "data": data, "ts": ts, "seq": seq}
+    return BroadcastEvent(data=data, ts=ts, seq=seq).dump()
 
 
 def broadcast_sent(seq: int, ts: int, delivered: int) -> dict[str, Any]:
     """The speaker's answer to a broadcast: its sequence number and how many listeners it reached."""
-    return {"type": "broadcastSent", "seq": seq, "ts": ts, "delivered": delivered}
+    return BroadcastSentEvent(seq=seq, ts=ts, delivered=delivered).dump()
 
 
 def message(msg: Message) -> dict[str, Any]:
-    return {"type": "message", **msg.view()}
+    return MessageEvent.model_validate(msg.view()).dump()
 
 
 def history(items: list[Message], next_cursor: str | None = None) -> dict[str, Any]:
-    return {"type": "history", "items": [m.view() for m in items], "nextCursor": next_cursor}
+    return HistoryEvent.model_validate({"items": [m.view() for m in items], "nextCursor": next_cursor}).dump()
 
 
 def session_updated(session: Session) -> dict[str, Any]:
-    return {"type": "sessionUpdated", "session": session.public_view()}
+    return SessionUpdatedEvent.model_validate({"session": session.public_view()}).dump()
 
 
 def session_ended(session: Session) -> dict[str, Any]:
-    return {"type": "sessionEnded", "session": session.public_view()}
+    return SessionEndedEvent.model_validate({"session": session.public_view()}).dump()
 
 
 def listener_count(session: Session) -> dict[str, Any]:
-    return {"type": "listenerCount", "sessionId": session.sessionId, "listenerCount": session.listenerCount}
+    return ListenerCountEvent(sessionId=session.sessionId, listenerCount=session.listenerCount).dump()
 
 
 def speaker_disconnected(session_id: str) -> dict[str, Any]:
-    return {"type": "speakerDisconnected", "sessionId": session_id}
+    return SpeakerDisconnectedEvent(sessionId=session_id).dump()
 
 
 def artifact_updated(artifact: Artifact) -> dict[str, Any]:
-    return {"type": "artifactUpdated", "artifact": artifact.public_view()}
+    return ArtifactUpdatedEvent.model_validate({"artifact": artifact.public_view()}).dump()
 
 
 def error(code: str, message: str, **details: Any) -> dict[str, Any]:
-    return {"type": "error", "code": code, "message": message, **details}
+    return ErrorEvent.model_validate({"code": code, "message": message, **details}).dump()
