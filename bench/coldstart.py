@@ -10,6 +10,7 @@ boto3 clients, the first DynamoDB call) and 30 more times (warm). Three processe
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -27,6 +28,7 @@ HANDLERS = {
 }
 PROCESSES = 3
 WARM_CALLS = 30
+SMOKE_ARGS = ["--processes", "1", "--warm-calls", "1"]  # tests/bench: every benchmark runs once at a tiny size
 TABLE_NAME = "live-sessions-coldstart"
 
 
@@ -54,7 +56,7 @@ def _environment() -> dict[str, str]:
 # -- in the child process ----------------------------------------------------------------------------------
 
 
-def _child(name: str) -> None:
+def _child(name: str, warm_calls: int) -> None:
     import importlib
     import io
     from contextlib import redirect_stdout
@@ -98,13 +100,14 @@ def _child(name: str) -> None:
             )
 
         timings = []
-        for _ in range(1 + WARM_CALLS):
+        for _ in range(1 + warm_calls):
             started = time.perf_counter()
             result = invoke()
             timings.append((time.perf_counter() - started) * 1000)
             if isinstance(result, dict) and "statusCode" in result:
                 assert int(result["statusCode"]) == 200, result
-    print(json.dumps({"import_ms": import_ms, "first_ms": timings[0], "warm_ms": statistics.median(timings[1:])}))
+    warm_ms = statistics.median(timings[1:] or timings)
+    print(json.dumps({"import_ms": import_ms, "first_ms": timings[0], "warm_ms": warm_ms}))
 
 
 # -- in the parent -----------------------------------------------------------------------------------------
@@ -117,10 +120,10 @@ def _python(args: list[str], env: dict[str, str], timeout: float) -> subprocess.
     )
 
 
-def _measure(name: str, env: dict[str, str]) -> dict[str, float]:
+def _measure(name: str, env: dict[str, str], processes: int, warm_calls: int) -> dict[str, float]:
     runs = []
-    for _ in range(PROCESSES):
-        out = _python(["-m", "bench.coldstart", "--child", name], env, timeout=180)
+    for _ in range(processes):
+        out = _python(["-m", "bench.coldstart", "--child", name, str(warm_calls)], env, timeout=180)
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
@@ -146,13 +149,17 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--child"]:
         prepare()
-        _child(argv[1])
+        _child(argv[1], int(argv[2]))
         return 0
+    parser = argparse.ArgumentParser(prog="python -m bench coldstart")
+    parser.add_argument("--processes", type=int, default=PROCESSES, help="fresh processes per handler (median)")
+    parser.add_argument("--warm-calls", type=int, default=WARM_CALLS, help="calls after the first, per process")
+    args = parser.parse_args(argv)
     prepare()
     env = _environment()
     rows, heavy = [], []
     for name, (module, what) in HANDLERS.items():
-        measured = _measure(name, env)
+        measured = _measure(name, env, args.processes, args.warm_calls)
         rows.append(
             [
                 module,

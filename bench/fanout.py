@@ -36,6 +36,7 @@ OWNER = "bench-speaker"
 WARMUP = 3  # broadcasts sent first and left out of the figures (still checked)
 CONNECT_CONCURRENCY = 25
 DELIVERY_TIMEOUT = 60.0
+SMOKE_ARGS = ["--listeners", "1,2", "--messages", "2", "--post-calls", "20"]  # tests/bench: once, tiny
 
 
 # -- the local stack, in a child process -----------------------------------------------------------------
@@ -339,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fanout-concurrency", type=int, help="the FANOUT_CONCURRENCY setting (default: its declared default)"
     )
+    parser.add_argument("--post-calls", type=int, default=1000, help="calls timed for the handler-side post cost")
     args = parser.parse_args(argv)
     prepare()
     overrides = {"FANOUT_CONCURRENCY": str(args.fanout_concurrency)} if args.fanout_concurrency else {}
@@ -398,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
                 [[name, secs, f"{secs / total * 100:.0f}%"] for name, secs in packages],
             )
         )
-    cpu_ms, wall_ms = post_cost()
+    cpu_ms, wall_ms = post_cost(args.post_calls)
     print(
         table(
             "Handler-side cost of one delivery (boto3 post_to_connection, one thread, keep-alive)",

@@ -10,6 +10,7 @@ ceil(N / page) paging visible.
 
 from __future__ import annotations
 
+import argparse
 import functools
 import math
 import time
@@ -22,10 +23,10 @@ from ._common import machine, prepare, table
 
 TABLE_NAME = "live-sessions-bench"
 BUCKET_NAME = "live-sessions-artifacts-bench"
-ISSUER_URL = "http://127.0.0.1:9/bench-issuer"
-AUDIENCE = "bench-client"
 OWNER = "owner-1"
 FORCED_PAGE = 100
+BROADCAST_SIZES = (1, 100, 1000)
+SMOKE_ARGS = ["--listeners", "1,2"]  # tests/bench: every benchmark runs once at a tiny size
 
 
 class Bench:
@@ -40,7 +41,7 @@ class Bench:
         from session_schema.settings import stack_environment
 
         from local.atomic_moto import make_moto_dynamodb_atomic
-        from local.issuer import LocalIssuer
+        from tests.http_events import AUDIENCE, ISSUER_URL, shared_issuer
 
         make_moto_dynamodb_atomic()
         os.environ.update(
@@ -65,7 +66,8 @@ class Bench:
         self.ddb.create_table(**TABLE.create_table_kwargs(TABLE_NAME))
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=BUCKET_NAME)
-        self.issuer = LocalIssuer(ISSUER_URL, AUDIENCE)
+        # The events' bearer tokens (tests/http_events.py `user=`) come from the tests' shared issuer: trust it.
+        self.issuer = shared_issuer()
         get_runtime.cache_clear()
         self.rt = get_runtime()
         self.rt.store = SessionStore(TABLE_NAME, client=self.ddb)
@@ -177,7 +179,7 @@ def _describe(counter: Counter[str]) -> str:
     return ", ".join(f"{name} {n}" for name, n in sorted(counter.items())) or "none"
 
 
-def measure(bench: Bench) -> list[list[object]]:
+def measure(bench: Bench, sizes: tuple[int, ...] = BROADCAST_SIZES) -> list[list[object]]:
     rows: list[list[object]] = []
 
     def row(operation: str, run: Callable[[], Any], note: str = "") -> Any:
@@ -258,7 +260,7 @@ def measure(bench: Bench) -> list[list[object]]:
     row("$disconnect (listener)", lambda: bench.disconnect(listener), "lookup, transaction, count to speaker")
 
     # -- broadcasts to N listeners ---------------------------------------------------------------------
-    for n in (1, 100, 1000):
+    for n in sizes:
         big = bench.session(max_listeners=n)
         bench.add_listeners(big, n)
         caster = bench.connect(big, user=OWNER)
@@ -272,8 +274,10 @@ def measure(bench: Bench) -> list[list[object]]:
                     f"role GetItem + seq UpdateItem + {queries} Query",
                 )
                 assert answer.get("delivered") == n, answer
-        if n == 1000:
-            ended = row("end (WS) with 1000 listeners", lambda caster=caster: bench.act(caster, "end"), "+1000 closes")
+        if n == max(sizes):
+            ended = row(
+                f"end (WS) with {n} listeners", lambda caster=caster: bench.act(caster, "end"), f"+{n} closes"
+            )
             assert ended["type"] == "sessionEnded"
     ending = row(
         "DELETE /sessions/{id} (1 listener)",
@@ -312,6 +316,10 @@ def connection_item_bytes() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench requests")
+    parser.add_argument("--listeners", default=",".join(map(str, BROADCAST_SIZES)), help="broadcast sizes")
+    args = parser.parse_args(argv)
+    sizes = tuple(int(n) for n in args.listeners.split(",") if n)
     prepare()
     from moto import mock_aws
 
@@ -324,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     with mock_aws(), redirect_stdout(io.StringIO()):  # Powertools' EMF lines (cold-start metric) go to stdout
-        rows = measure(Bench())
+        rows = measure(Bench(), sizes)
         item_bytes = connection_item_bytes()
     print(
         table(
