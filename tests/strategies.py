@@ -31,6 +31,7 @@ def sessions(draw) -> Session:
         muted=draw(st.booleans()),
         listenerCount=draw(st.integers(0, 10000)),
         seq=draw(st.integers(0, 10**9)),
+        epoch=draw(st.from_regex(r"\A[A-Za-z0-9_-]{1,32}\Z")),
         speakerConnectionId=draw(connection_ids) if has_speaker else None,
         speakerlessSince=None if has_speaker else draw(st.none() | ms),
         createdAt=created,

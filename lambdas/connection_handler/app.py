@@ -61,8 +61,14 @@ def _disconnect(rt: Runtime, event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _message(rt: Runtime, event: Mapping[str, Any], route_key: str, connection_id: str) -> dict[str, Any]:
+    client_id: str | None = None  # the frame's `id`, echoed in its direct answer
     try:
-        frame = frames.parse_frame(route_key, event.get("body"), is_base64=bool(event.get("isBase64Encoded")))
+        try:
+            frame = frames.parse_frame(route_key, event.get("body"), is_base64=bool(event.get("isBase64Encoded")))
+        except frames.FrameRefused as bad:
+            client_id = bad.client_id
+            raise bad.refusal from None
+        client_id = frame.id
         payload = actions.perform(rt, connection_id, frame)
         metrics.add_metric(name="Actions", unit=MetricUnit.Count, value=1)
     except Exception as error:
@@ -75,7 +81,7 @@ def _message(rt: Runtime, event: Mapping[str, Any], route_key: str, connection_i
             logger.info("action refused", extra={"code": refused.code, "error": refused.message})
             metrics.add_metric(name="ActionsRefused", unit=MetricUnit.Count, value=1)
             payload = responses.error_event(refused)
-    return responses.answer(payload)
+    return responses.answer(payload, client_id)
 
 
 @metrics.log_metrics

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Annotated, Any, Literal, TypeAlias, get_args
 
 from pydantic import (
@@ -44,9 +45,16 @@ class InvalidAction(DomainError):
         return {"field": "action", "validActions": list(WS_ACTIONS)}
 
 
+CLIENT_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
+_CLIENT_ID_RE = re.compile(CLIENT_ID_PATTERN)
+ClientId = Annotated[str, StringConstraints(pattern=CLIENT_ID_PATTERN)]
+
+
 class Frame(BaseModel):
     # strict: "5" is not a number and 1 is not true; forbid: a misspelt field is an error, not ignored.
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # The client's tag for this request: echoed in its direct answer (an error too), never interpreted.
+    id: ClientId | None = None
 
 
 class JoinFrame(Frame):
@@ -135,15 +143,34 @@ def _body_text(body: str | None, is_base64: bool) -> str:
         raise InvalidAction("a frame is a UTF-8 JSON object") from None
 
 
+class FrameRefused(Exception):
+    """A frame that does not parse: the refusal, and the client `id` it carried (if a valid one) to echo."""
+
+    def __init__(self, refusal: DomainError, client_id: str | None) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+        self.client_id = client_id
+
+
 def parse_frame(route_key: str, body: str | None, *, is_base64: bool = False) -> AnyFrame:
-    """The frame of a message event, or a DomainError (InvalidAction / ValidationFailed) saying why not."""
-    text = _body_text(body, is_base64)
+    """The frame of a message event, or FrameRefused (InvalidAction / ValidationFailed, and the `id` to echo)."""
     try:
-        document = json.loads(text, parse_constant=_reject_constant)
+        document = json.loads(_body_text(body, is_base64), parse_constant=_reject_constant)
+    except DomainError as refusal:
+        raise FrameRefused(refusal, None) from None
     except (ValueError, RecursionError):
-        raise InvalidAction('a frame is a JSON object like {"action": "join"}') from None
+        raise FrameRefused(InvalidAction('a frame is a JSON object like {"action": "join"}'), None) from None
     if not isinstance(document, dict):
-        raise InvalidAction('a frame is a JSON object like {"action": "join"}')
+        raise FrameRefused(InvalidAction('a frame is a JSON object like {"action": "join"}'), None)
+    try:
+        return _parse_document(route_key, document)
+    except DomainError as refusal:
+        raw_id = document.get("id")
+        client_id = raw_id if isinstance(raw_id, str) and _CLIENT_ID_RE.fullmatch(raw_id) else None
+        raise FrameRefused(refusal, client_id) from None
+
+
+def _parse_document(route_key: str, document: dict[str, Any]) -> AnyFrame:
     action = document.get("action")
     if not isinstance(action, str) or action not in FRAME_MODELS:
         shown = repr(action)[:40] if action is not None else "missing"

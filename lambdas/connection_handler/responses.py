@@ -17,9 +17,14 @@ from session_schema.views import ErrorResponse
 INTERNAL_MESSAGE = "something went wrong on our side"
 
 
-def answer(payload: dict[str, Any]) -> dict[str, Any]:
-    """A route response carrying one server event to the connection that sent the frame."""
-    return {"statusCode": 200, "body": encode_payload(payload).decode()}
+def answer(payload: dict[str, Any], client_id: str | None = None) -> dict[str, Any]:
+    """A route response carrying one server event to the connection that sent the frame (with its `id`)."""
+    return {"statusCode": 200, "body": encode_payload(with_client_id(payload, client_id)).decode()}
+
+
+def with_client_id(payload: dict[str, Any], client_id: str | None) -> dict[str, Any]:
+    """The answer to a frame that carried a client `id`: the same event, echoing it."""
+    return payload if client_id is None else {**payload, "id": client_id}
 
 
 def error_event(error: DomainError) -> dict[str, Any]:

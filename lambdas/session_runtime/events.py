@@ -21,6 +21,8 @@ from session_schema.views import ArtifactPublicView, MessageView, SessionPublicV
 class Event(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
     type: str
+    # A direct answer echoes the client `id` of the action it answers (connection_handler.responses adds it).
+    id: str | SkipJsonSchema[None] = Field(None, description="the client `id` of the action this answers, if any")
     # True: pushed because the session changed, to every connection concerned; False: sent to one
     # connection only (an action's answer, or a notice about its connection).
     stream: ClassVar[bool] = False

@@ -5,7 +5,8 @@
   * an item whose fields sit inside a `Data` map is unwrapped;
   * `requestId` where `sessionId` belongs is renamed;
   * `isActive: true/false` without `status` becomes `status: active/ended`;
-  * a missing `schemaVersion` is the current one.
+  * a missing `schemaVersion` is the current one;
+  * a session without a stream `epoch` gets one derived from its ID and creation time (stable across reads).
 Nothing else in the code base reads or builds an item.
 """
 
@@ -20,6 +21,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from pydantic import ValidationError
 
 from . import keys
+from .ids import legacy_epoch
 from .models import SCHEMA_VERSION, Artifact, Connection, IdempotencyRecord, Message, Record, Session
 from .status import SessionStatus
 
@@ -202,6 +204,8 @@ def normalize(document: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         fields.setdefault("maxListeners", LEGACY_DEFAULT_MAX_LISTENERS)
         if "createdAt" in fields:
             fields.setdefault("updatedAt", fields["createdAt"])
+            if isinstance(fields.get("sessionId"), str) and isinstance(fields["createdAt"], int):
+                fields.setdefault("epoch", legacy_epoch(fields["sessionId"], fields["createdAt"]))
     return kind, fields
 
 

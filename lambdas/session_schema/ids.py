@@ -6,6 +6,7 @@ a collision. This module only makes candidates that are pleasant to read aloud.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
@@ -74,3 +75,16 @@ def new_record_id(prefix: str, now_ms: int | None = None) -> str:
     time_part = "".join(_CROCKFORD[(ms >> shift) & 31] for shift in range(45, -1, -5))
     random_part = "".join(_CROCKFORD[b & 31] for b in os.urandom(16))
     return f"{prefix}_{time_part}{random_part}"
+
+
+EPOCH_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
+
+
+def new_epoch() -> str:
+    """A fresh stream epoch: a session's saved `seq` is only meaningful with the epoch it was read in."""
+    return secrets.token_urlsafe(6)
+
+
+def legacy_epoch(session_id: str, created_at: int) -> str:
+    """The epoch of a session stored before epochs existed: derived, so every read gives the same one."""
+    return "L" + hashlib.sha256(f"{session_id}#{created_at}".encode()).hexdigest()[:10]

@@ -6,7 +6,7 @@ from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from .ids import SESSION_ID_PATTERN
+from .ids import EPOCH_PATTERN, SESSION_ID_PATTERN
 from .status import ArtifactStatus, SessionStatus
 from .storage import artifact_object_key
 
@@ -38,7 +38,8 @@ class Session(Record):
     status: SessionStatus = SessionStatus.ACTIVE
     muted: bool = False
     listenerCount: Annotated[int, Field(ge=0)] = 0
-    seq: Annotated[int, Field(ge=0)] = 0  # last broadcast sequence number
+    seq: Annotated[int, Field(ge=0)] = 0  # the seq of the session's latest stream event (0 before any)
+    epoch: Annotated[str, StringConstraints(pattern=EPOCH_PATTERN)]  # the stream's epoch, set at creation
     speakerConnectionId: ConnectionId | None = None
     speakerlessSince: EpochMs | None = None  # set while joinable with no speaker; the sweep reads it
     createdAt: EpochMs
@@ -64,6 +65,9 @@ class Session(Record):
             "listenerCount": self.listenerCount,
             "muted": self.muted,
             "createdAt": self.createdAt,
+            "maxListeners": self.maxListeners,
+            "seq": self.seq,
+            "epoch": self.epoch,
         }
 
     def owner_view(self) -> dict[str, object]:
@@ -71,7 +75,6 @@ class Session(Record):
             **self.public_view(),
             "ownerId": self.ownerId,
             "sourceLanguage": self.sourceLanguage,
-            "maxListeners": self.maxListeners,
             "speakerConnected": self.speakerConnectionId is not None,
             "updatedAt": self.updatedAt,
             "endedAt": self.endedAt,

@@ -33,7 +33,7 @@ from .errors import (
     SessionIdExhausted,
     SessionNotFound,
 )
-from .ids import new_record_id, new_session_id
+from .ids import new_epoch, new_record_id, new_session_id
 from .models import Artifact, Connection, IdempotencyRecord, Message, Record, Session
 from .status import ArtifactStatus, SessionStatus, require_transition
 
@@ -186,6 +186,7 @@ class SessionStore:
                 createdAt=now,
                 updatedAt=now,
                 speakerlessSince=now,
+                epoch=new_epoch(),
             )
             put = {
                 "TableName": self.table_name,

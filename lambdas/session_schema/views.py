@@ -35,6 +35,9 @@ class SessionPublicView(View):
     listenerCount: int
     muted: bool
     createdAt: int
+    maxListeners: int
+    seq: int = Field(ge=0, description="the seq of the session's latest stream event; 0 before any")
+    epoch: str = Field(description="the stream's epoch: a saved `seq` is only meaningful with the same epoch")
 
 
 class SessionOwnerView(SessionPublicView):
@@ -42,7 +45,6 @@ class SessionOwnerView(SessionPublicView):
 
     ownerId: str
     sourceLanguage: str
-    maxListeners: int
     speakerConnected: bool
     updatedAt: int
     endedAt: int | None

@@ -18,7 +18,7 @@ from tests.handlers import Handlers
 
 OWNER = "alice"
 OTHER = "bob"
-PUBLIC_FIELDS = {"sessionId", "title", "status", "listenerCount", "muted", "createdAt"}
+PUBLIC_FIELDS = {"sessionId", "title", "status", "listenerCount", "muted", "createdAt", "maxListeners", "seq", "epoch"}
 SPEAKER_FRAMES = {
     "broadcast": {"data": {"x": 1}},
     "sendMessage": {"text": "hijacked"},

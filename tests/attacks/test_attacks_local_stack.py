@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 
 OWNER = "alice-local"
 OTHER = "bob-local"
-PUBLIC_FIELDS = {"sessionId", "title", "status", "listenerCount", "muted", "createdAt"}
+PUBLIC_FIELDS = {"sessionId", "title", "status", "listenerCount", "muted", "createdAt", "maxListeners", "seq", "epoch"}
 KB = 1024
 
 

@@ -26,7 +26,7 @@ from tests.local_stack import running_local_stack
 pytestmark = pytest.mark.e2e
 
 SESSION_ID = re.compile(r"^[a-z]+-[a-z]+-\d{3}$")
-PUBLIC_FIELDS = {"sessionId", "title", "status", "listenerCount", "muted", "createdAt"}
+PUBLIC_FIELDS = {"sessionId", "title", "status", "listenerCount", "muted", "createdAt", "maxListeners", "seq", "epoch"}
 SPEAKERLESS_TIMEOUT = 2  # seconds: the sweep test waits this long
 
 

@@ -7,8 +7,8 @@ import json
 
 from session_schema.ids import is_session_id
 
-PUBLIC_FIELDS = {"sessionId", "title", "status", "listenerCount", "muted", "createdAt"}
-OWNER_FIELDS = PUBLIC_FIELDS | {"ownerId", "sourceLanguage", "maxListeners", "speakerConnected", "updatedAt", "endedAt"}
+PUBLIC_FIELDS = {"sessionId", "title", "status", "listenerCount", "muted", "createdAt", "maxListeners", "seq", "epoch"}
+OWNER_FIELDS = PUBLIC_FIELDS | {"ownerId", "sourceLanguage", "speakerConnected", "updatedAt", "endedAt"}
 
 
 # ------------------------------------------------------------------ create

@@ -81,6 +81,19 @@ def test_the_field_bugs_legacy_session_reads_as_active():
     assert codec.decode_as(inactive, Session).status is SessionStatus.ENDED
 
 
+def test_a_session_stored_without_an_epoch_reads_with_the_same_derived_one_every_time():
+    def legacy(session_id: str, created_at: int) -> dict:
+        return {"PK": f"SESSION#{session_id}", "SK": "META", "ownerId": "u", "createdAt": created_at}
+
+
+    first = codec.decode_as(codec.serialize(legacy("quiet-river-482", 5)), Session)
+    again = codec.decode_as(codec.serialize(legacy("quiet-river-482", 5)), Session)
+    other = codec.decode_as(codec.serialize(legacy("quiet-river-483", 5)), Session)
+    assert first.epoch == again.epoch != other.epoch
+    assert first.seq == 0 and first.public_view()["epoch"] == first.epoch
+    assert not codec.is_canonical(codec.serialize(legacy("quiet-river-482", 5)))  # the migration writes it
+
+
 def _stored_keys(record):
     found = [codec.key_of(record)]
     if isinstance(record, Connection):

@@ -16,13 +16,17 @@ def test_join_answers_role_public_view_and_connection_id_and_is_idempotent(ws, l
     again = ws.act(listener, "join")
     assert first == again
     assert first["type"] == "joined" and first["role"] == "listener" and first["connectionId"] == listener
+    stored = ws.session(live.session_id)
     assert first["session"] == {
         "sessionId": live.session_id,
         "title": "Talk",
         "status": "active",
         "listenerCount": 1,
         "muted": False,
-        "createdAt": ws.session(live.session_id).createdAt,
+        "createdAt": stored.createdAt,
+        "maxListeners": stored.maxListeners,
+        "seq": 0,
+        "epoch": stored.epoch,
     }
     assert ws.act(live.speaker, "join")["role"] == "speaker"
     counts = ws.received(live.speaker, "listenerCount")
