@@ -127,7 +127,7 @@ def _layers(scope: Construct, config: StackConfig) -> list[lambda_.ILayerVersion
             code=_dependency_layer_code(),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
-            description="Handler dependencies from lambdas/requirements.txt (pydantic, PyJWT, cryptography)",
+            description="Handler dependencies from lambdas/requirements.txt (pydantic, PyJWT, cryptography, httptools)",
             removal_policy=config.removal_policy,
         ),
     ]

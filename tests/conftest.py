@@ -120,7 +120,7 @@ def runtime(settings_env, ddb, s3, issuer):
     rt = get_runtime()
     rt.store = SessionStore(TABLE_NAME, client=ddb)  # the shared clients: same code path, no client start-up cost
     rt.s3 = s3
-    rt.management = FakeManagementApi()
+    rt.management = rt.connections = FakeManagementApi()  # boto3's odd call and the lean post path alike
     rt.verifier = TokenVerifier(ISSUER_URL, AUDIENCE, issuer.jwks_url, fetch_jwks=lambda url: issuer.jwks())
     yield rt
     get_runtime.cache_clear()

@@ -1,4 +1,7 @@
-"""A stand-in for the API Gateway management API that records what handlers send."""
+"""A stand-in for the API Gateway management API that records what handlers send.
+
+The fan-out's two calls are the lean path's (session_runtime/management_api.py: coroutines answering
+the HTTP status); the odd boto3 call (get_connection) keeps boto3's shape and errors."""
 
 from __future__ import annotations
 
@@ -18,30 +21,34 @@ def _gone(operation: str) -> ClientError:
 
 
 class FakeManagementApi:
-    """post_to_connection / delete_connection / get_connection, with connections that can be made gone."""
+    """post_to_connection / delete_connection / get_connection, with connections that can be made gone
+    (410) or slow (`failing`: every post answers that status, e.g. 429 for a client that does not read)."""
 
     def __init__(self) -> None:
         self.sent: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.closed: list[str] = []
         self.gone: set[str] = set()
+        self.failing: dict[str, int] = {}
         self.calls: list[tuple[str, str]] = []
         self._lock = threading.Lock()
 
-    def post_to_connection(self, *, ConnectionId: str, Data: bytes) -> dict:  # noqa: N803  boto3's names
+    async def post_to_connection(self, *, connection_id: str, data: bytes) -> int:
         with self._lock:
-            self.calls.append(("post", ConnectionId))
-            if ConnectionId in self.gone:
-                raise _gone("PostToConnection")
-            self.sent[ConnectionId].append(json.loads(Data))
-        return {}
+            self.calls.append(("post", connection_id))
+            if connection_id in self.gone:
+                return 410
+            if connection_id in self.failing:
+                return self.failing[connection_id]
+            self.sent[connection_id].append(json.loads(data))
+        return 200
 
-    def delete_connection(self, *, ConnectionId: str) -> dict:  # noqa: N803
+    async def delete_connection(self, *, connection_id: str) -> int:
         with self._lock:
-            self.calls.append(("delete", ConnectionId))
-            if ConnectionId in self.gone:
-                raise _gone("DeleteConnection")
-            self.closed.append(ConnectionId)
-        return {}
+            self.calls.append(("delete", connection_id))
+            if connection_id in self.gone:
+                return 410
+            self.closed.append(connection_id)
+        return 204
 
     def get_connection(self, *, ConnectionId: str) -> dict:  # noqa: N803
         if ConnectionId in self.gone:

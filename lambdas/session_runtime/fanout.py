@@ -1,37 +1,57 @@
 """Send one payload to many WebSocket connections through the API Gateway management API.
 
-Used by both handlers. Connections are read with a Query, page by page, and each one is handed to a
-bounded pool of `concurrency` workers as it is read: a worker posts to its connection and, when the
-send selects it for closing, closes it too. So at most `concurrency` management API calls are in
-flight, posts stay in flight across Query pages (no page waits for its slowest post), and one slow or
-dead connection holds one worker, never the others. At most `window` connections are handed over and
-not yet finished, so reading ahead of the pool costs bounded memory however large the session.
-A connection API Gateway reports gone (410 GoneException) is unregistered on the spot.
+Used by both handlers. The posts are coroutines on this thread's event loop (session_runtime/loop.py)
+calling the lean management API (session_runtime/management_api.py). Connections are read with a Query,
+page by page, on a helper thread while posts are in flight, and each one is handed to a delivery as it is
+read: a delivery posts its connection's messages in order and, when the send selects it for closing,
+closes it too. At most `concurrency` management API calls are in flight, posts stay in flight across
+Query pages (no page waits for its slowest post), and one slow or dead connection holds one call slot,
+never the others. At most `window` connections are handed over and not yet finished, so reading ahead
+costs bounded memory however large the session.
+
+- 410 Gone: the connection is unregistered on the spot.
+- Any other failure (a 429 that outlasted the retries, a 5xx, a timeout: every call is bounded by the
+  management API's timeout) is a strike against the connection; `strikes_to_close` strikes in a row (in
+  this execution environment) and the connection is closed and unregistered as a slow consumer, so a
+  listener that stopped reading costs the others at most that many bounded waits, then nothing.
 """
 
 from __future__ import annotations
 
-import functools
+import asyncio
 import json
-import threading
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import islice
+from typing import Any, Literal, Protocol
 
-from botocore.exceptions import ClientError
+from aws_lambda_powertools.metrics import MetricUnit
 
 from session_schema.models import Connection
 from session_schema.store import SessionStore
 
-from .observability import logger
+from . import loop
+from .observability import logger, metrics, subsegment
+
+Outcome = Literal["sent", "gone", "failed"]
+STRIKES_TO_CLOSE = 3
+_STRIKES_KEPT = 10_000  # connections with strikes remembered per environment, at most
+
+
+class ManagementClient(Protocol):
+    """The two calls a fan-out makes (session_runtime.management_api.ManagementApi; a fake in tests)."""
+
+    async def post_to_connection(self, *, connection_id: str, data: bytes) -> int: ...
+
+    async def delete_connection(self, *, connection_id: str) -> int: ...
 
 
 @dataclass
 class FanoutResult:
     sent: int = 0
-    gone: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)  # unregistered: reported gone, or closed as slow consumers
+    failed: list[str] = field(default_factory=list)  # not reached this time, still registered
+    slow_closed: list[str] = field(default_factory=list)  # the part of `gone` closed for failing repeatedly
     gone_speaker: bool = False  # one of the gone connections was a speaker's: its leave must be told
 
 
@@ -40,34 +60,58 @@ def encode_payload(payload: object) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _is_gone(error: ClientError) -> bool:
-    code = error.response.get("Error", {}).get("Code")
-    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    gone: bool = code == "GoneException" or status == 410  # ClientError is untyped: the comparison is Any
-    return gone
+class Strikes:
+    """Consecutive failed posts per connection, shared by every fan-out of an execution environment."""
+
+    def __init__(self, limit: int = STRIKES_TO_CLOSE) -> None:
+        self.limit = limit
+        self._counts: dict[str, int] = {}
+
+    def failed(self, connection_id: str) -> bool:
+        """Count a failure; True when the connection has now failed `limit` times in a row."""
+        count = self._counts.pop(connection_id, 0) + 1
+        if count >= self.limit:
+            return True
+        if len(self._counts) >= _STRIKES_KEPT:
+            self._counts.pop(next(iter(self._counts)))  # the oldest: memory stays bounded
+        self._counts[connection_id] = count
+        return False
+
+    def cleared(self, connection_id: str) -> None:
+        self._counts.pop(connection_id, None)
 
 
 class Fanout:
     def __init__(
-        self, store: SessionStore, management_client: Any, concurrency: int = 16, excluded: str | None = None
+        self,
+        store: SessionStore,
+        management_client: ManagementClient,
+        concurrency: int = 16,
+        excluded: str | None = None,
+        strikes: Strikes | None = None,
     ) -> None:
         self.store = store
         self.client = management_client
         self.concurrency = concurrency
         self.excluded = excluded
+        self.strikes = strikes if strikes is not None else Strikes()
 
     def excluding(self, connection_id: str) -> Fanout:
         """This fan-out minus one connection: the caller, who gets the same event as its answer."""
-        return Fanout(self.store, self.client, self.concurrency, excluded=connection_id)
+        return Fanout(self.store, self.client, self.concurrency, excluded=connection_id, strikes=self.strikes)
 
     @property
     def window(self) -> int:
-        """Connections handed to the pool and not finished yet, at most: enough to keep every worker busy."""
+        """Connections handed over and not finished yet, at most: enough to keep every call slot busy."""
         return self.concurrency * 4
 
     def send_to(self, connection_id: str, payload: dict[str, Any]) -> bool:
         """Post to one connection. False (and the connection unregistered) when it is gone."""
-        return self._post(connection_id, encode_payload(payload)) == "sent"
+        return loop.run(self._deliver_one(connection_id, encode_payload(payload))) == "sent"
+
+    def close(self, connection_id: str) -> None:
+        """Ask API Gateway to close a connection; its $disconnect unregisters it. Gone is fine; never raises."""
+        loop.run(self._close(connection_id, asyncio.Semaphore(1)))
 
     def send(
         self,
@@ -81,89 +125,161 @@ class Fanout:
         """Post `payload` (and `then`, in that order) to every connection of a session (those `only`
         selects); then close those `close` selects.
 
-        Each connection's posts and close run in order on one worker; `result` lists the gone and failed
-        connections in the order they were read.
+        Each connection's posts and close run in order; `result` lists the gone and failed connections in
+        the order they were read.
         """
         messages = [encode_payload(payload)] + ([encode_payload(then)] if then is not None else [])
-        outcomes: dict[int, tuple[Connection, str]] = {}  # read order -> (connection, outcome)
-        slots = threading.BoundedSemaphore(self.window)
+        with subsegment("fanout"):  # one trace segment per fan-out, none per post
+            result = loop.run(self._send(session_id, messages, only, close))
+        if result.gone or result.failed:
+            logger.info(
+                "fan-out finished",
+                extra={
+                    "sent": result.sent,
+                    "gone": len(result.gone),
+                    "failed": len(result.failed),
+                    "slowClosed": len(result.slow_closed),
+                },
+            )
+        if result.failed:
+            metrics.add_metric(name="FanoutFailed", unit=MetricUnit.Count, value=len(result.failed))
+        if result.slow_closed:
+            metrics.add_metric(name="SlowConsumerClosed", unit=MetricUnit.Count, value=len(result.slow_closed))
+        return result
 
-        def deliver(connection: Connection) -> str:
-            outcome = "sent"
-            for data in messages:
-                outcome = self._post(connection.connectionId, data)
-                if outcome != "sent":
-                    break
-            if outcome == "sent" and close is not None and close(connection):
-                self.close(connection.connectionId)
-            return outcome
+    # -- on the loop ------------------------------------------------------------------------------------------
 
-        def finished(index: int, connection: Connection, future: Future[str]) -> None:
+    async def _send(
+        self,
+        session_id: str,
+        messages: list[bytes],
+        only: Callable[[Connection], bool] | None,
+        close: Callable[[Connection], bool] | None,
+    ) -> FanoutResult:
+        calls = asyncio.Semaphore(self.concurrency)
+        outcomes: list[tuple[Connection, Outcome]] = []  # filled in read order (index = read order)
+        finished = asyncio.Event()
+        unfinished = 0
+        running = asyncio.get_running_loop()
+
+        async def deliver(index: int, connection: Connection) -> None:
+            nonlocal unfinished
             try:
-                outcome = future.result()
-            except Exception as error:  # noqa: BLE001  _post and close catch their own; never lose a slot
+                outcome = await self._deliver(connection, messages, calls)
+                if outcome == "sent" and close is not None and close(connection):
+                    await self._close(connection.connectionId, calls)
+            except Exception as error:  # noqa: BLE001  _deliver and _close catch their own; never lose a slot
                 logger.warning(
                     "fan-out delivery failed", extra={"connectionId": connection.connectionId, "error": repr(error)}
                 )
                 outcome = "failed"
             outcomes[index] = (connection, outcome)
-            slots.release()
+            unfinished -= 1
+            finished.set()
 
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="fanout") as pool:
-            index = 0
-            for connection in self.store.iter_connections(session_id):
-                if connection.connectionId == self.excluded or (only is not None and not only(connection)):
-                    continue
-                slots.acquire()  # blocks only while `window` deliveries are unfinished
-                future = pool.submit(deliver, connection)
-                future.add_done_callback(functools.partial(finished, index, connection))
-                index += 1
-        # Leaving the pool waited for every delivery (also when reading the connections raised).
+        def wanted(connection: Connection) -> bool:
+            return connection.connectionId != self.excluded and (only is None or only(connection))
+
+        connections: Iterator[Connection] = filter(wanted, self.store.iter_connections(session_id))
+        tasks: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                while unfinished >= self.window:
+                    finished.clear()
+                    await finished.wait()
+                free = self.window - unfinished
+                # The next connections, read (and their Query pages fetched) while posts are in flight.
+                batch = await running.run_in_executor(None, lambda n=free: list(islice(connections, n)))  # type: ignore[misc]
+                for connection in batch:
+                    outcomes.append((connection, "failed"))
+                    unfinished += 1
+                    task = running.create_task(deliver(len(outcomes) - 1, connection))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                if len(batch) < free:
+                    break
+        finally:
+            # Every delivery handed over finishes, also when reading the connections raised.
+            if tasks:
+                await asyncio.wait(list(tasks))
         result = FanoutResult()
-        for connection, outcome in (outcomes[i] for i in sorted(outcomes)):
+        for connection, outcome in outcomes:
             if outcome == "sent":
                 result.sent += 1
-            elif outcome == "gone":
+                continue
+            if outcome == "gone":
                 result.gone.append(connection.connectionId)
-                result.gone_speaker |= connection.role == "speaker"
+            elif self.strikes.failed(connection.connectionId):
+                result.slow_closed.append(connection.connectionId)
+                result.gone.append(connection.connectionId)
             else:
                 result.failed.append(connection.connectionId)
-        if result.gone or result.failed:
-            logger.info(
-                "fan-out finished", extra={"sent": result.sent, "gone": len(result.gone), "failed": len(result.failed)}
-            )
+                continue
+            result.gone_speaker |= connection.role == "speaker"
+        # Closed after the others were served, in parallel, each bounded like a post.
+        await asyncio.gather(*(self._close_slow(connection_id, calls) for connection_id in result.slow_closed))
         return result
 
-    def close(self, connection_id: str) -> None:
-        """Ask API Gateway to close a connection; its $disconnect unregisters it. Gone is fine; never raises."""
-        try:
-            self.client.delete_connection(ConnectionId=connection_id)
-        except ClientError as error:
-            if _is_gone(error):
-                self._unregister(connection_id)
-            else:
-                logger.warning("could not close connection", extra={"connectionId": connection_id, "error": str(error)})
-        except Exception as error:  # noqa: BLE001  a timeout on one connection must not stop the others
-            logger.warning("could not close connection", extra={"connectionId": connection_id, "error": repr(error)})
+    async def _deliver(self, connection: Connection, messages: list[bytes], calls: asyncio.Semaphore) -> Outcome:
+        outcome: Outcome = "sent"
+        for data in messages:
+            outcome = await self._post(connection.connectionId, data, calls)
+            if outcome != "sent":
+                break
+        if outcome == "sent":
+            self.strikes.cleared(connection.connectionId)
+        return outcome
 
-    def _post(self, connection_id: str, data: bytes) -> str:
+    async def _deliver_one(self, connection_id: str, data: bytes) -> Outcome:
+        """`send_to`: one post; a connection that keeps failing is closed as a fan-out would."""
+        calls = asyncio.Semaphore(1)
+        outcome = await self._post(connection_id, data, calls)
+        if outcome == "sent":
+            self.strikes.cleared(connection_id)
+        elif outcome == "failed" and self.strikes.failed(connection_id):
+            await self._close_slow(connection_id, calls)
+            return "gone"
+        return outcome
+
+    async def _post(self, connection_id: str, data: bytes, calls: asyncio.Semaphore) -> Outcome:
         try:
-            self.client.post_to_connection(ConnectionId=connection_id, Data=data)
-            return "sent"
-        except ClientError as error:
-            if _is_gone(error):
-                self._unregister(connection_id)
-                return "gone"
-            logger.warning("post_to_connection failed", extra={"connectionId": connection_id, "error": str(error)})
-            return "failed"
+            async with calls:
+                status = await self.client.post_to_connection(connection_id=connection_id, data=data)
         except Exception as error:  # noqa: BLE001  a timeout on one connection must not stop the others
             logger.warning("post_to_connection failed", extra={"connectionId": connection_id, "error": repr(error)})
             return "failed"
+        if 200 <= status < 300:
+            return "sent"
+        if status == 410:
+            await self._unregister(connection_id)
+            return "gone"
+        logger.warning("post_to_connection failed", extra={"connectionId": connection_id, "status": status})
+        return "failed"
 
-    def _unregister(self, connection_id: str) -> None:
-        """Remove a connection API Gateway reported gone; a table error is logged (the record's TTL is the backstop)."""
+    async def _close(self, connection_id: str, calls: asyncio.Semaphore) -> None:
         try:
-            self.store.unregister_connection(connection_id)
+            async with calls:
+                status = await self.client.delete_connection(connection_id=connection_id)
+        except Exception as error:  # noqa: BLE001  a timeout on one connection must not stop the others
+            logger.warning("could not close connection", extra={"connectionId": connection_id, "error": repr(error)})
+            return
+        if status == 410:
+            await self._unregister(connection_id)
+        elif not 200 <= status < 300:
+            logger.warning("could not close connection", extra={"connectionId": connection_id, "status": status})
+
+    async def _close_slow(self, connection_id: str, calls: asyncio.Semaphore) -> None:
+        """A connection that failed `strikes.limit` posts in a row: closed, and unregistered now (its
+        `$disconnect` may come late or never), so later fan-outs no longer wait on it."""
+        logger.warning("closing a connection that keeps failing", extra={"connectionId": connection_id})
+        await self._close(connection_id, calls)
+        await self._unregister(connection_id)
+
+    async def _unregister(self, connection_id: str) -> None:
+        """Remove a connection API Gateway reported gone (on a helper thread: the posts in flight go on);
+        a table error is logged (the record's TTL is the backstop)."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, self.store.unregister_connection, connection_id)
         except Exception as error:  # noqa: BLE001  the other deliveries go on
             logger.warning(
                 "could not unregister a gone connection", extra={"connectionId": connection_id, "error": repr(error)}

@@ -17,7 +17,8 @@ from session_schema.auth import TokenVerifier
 from session_schema.settings import Settings, load_settings
 from session_schema.store import SessionStore
 
-from .fanout import Fanout
+from .fanout import Fanout, Strikes
+from .management_api import ManagementApi
 
 # Short timeouts: a management API call that hangs must not eat the 29 s integration budget.
 _MANAGEMENT_CONFIG = Config(connect_timeout=2, read_timeout=4, retries={"max_attempts": 2, "mode": "standard"})
@@ -34,16 +35,25 @@ class Runtime:
 
     @cached_property
     def management(self) -> Any:
-        # One pooled connection per fan-out thread: with urllib3's default of 10, a 16-thread fan-out
-        # discards connections and opens (TLS) new ones on every page.
-        pool = Config(max_pool_connections=self.settings.fanout_concurrency)
+        """boto3's management API client, for the odd call (GetConnection); posts take `connections`."""
         return boto3.client(
-            "apigatewaymanagementapi", endpoint_url=self.settings.ws_callback_url, config=_MANAGEMENT_CONFIG.merge(pool)
+            "apigatewaymanagementapi", endpoint_url=self.settings.ws_callback_url, config=_MANAGEMENT_CONFIG
+        )
+
+    @cached_property
+    def connections(self) -> ManagementApi:
+        """The lean post path (session_runtime/management_api.py): one keep-alive connection per call slot."""
+        return ManagementApi.from_botocore(
+            self.settings.ws_callback_url,
+            connections=self.settings.fanout_concurrency,
+            timeout=self.settings.fanout_post_timeout_ms / 1000,
+            connect_timeout=min(1.0, self.settings.fanout_post_timeout_ms / 1000),
         )
 
     @cached_property
     def fanout(self) -> Fanout:
-        return Fanout(self.store, self.management, concurrency=self.settings.fanout_concurrency)
+        strikes = Strikes(self.settings.fanout_strikes_to_close)
+        return Fanout(self.store, self.connections, concurrency=self.settings.fanout_concurrency, strikes=strikes)
 
     @cached_property
     def s3(self) -> Any:

@@ -67,6 +67,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("UPLOAD_URL_EXPIRY_SECONDS", "upload_url_expiry_seconds", "lifetime of a presigned upload URL", "300"),
     Setting("MAX_UPLOAD_BYTES", "max_upload_bytes", "largest artifact upload the presigned URL accepts", "26214400"),
     Setting("FANOUT_CONCURRENCY", "fanout_concurrency", "parallel post_to_connection calls per fan-out", "16"),
+    Setting(
+        "FANOUT_POST_TIMEOUT_MS",
+        "fanout_post_timeout_ms",
+        "bound on one management API call, retries of a throttled (429) post included: the longest a fan-out"
+        " waits on one slow connection",
+        "2000",
+    ),
+    Setting(
+        "FANOUT_STRIKES_TO_CLOSE",
+        "fanout_strikes_to_close",
+        "failed posts in a row (not 410) after which a connection is closed and unregistered as a slow consumer",
+        "3",
+    ),
     Setting("POWERTOOLS_SERVICE_NAME", "service_name", "service name on every log line and metric", "live-sessions"),
     Setting("POWERTOOLS_METRICS_NAMESPACE", "metrics_namespace", "CloudWatch namespace of the metrics", "LiveSessions"),
     Setting("POWERTOOLS_LOG_LEVEL", "log_level", "log level", "INFO"),
@@ -96,6 +109,8 @@ class Settings(BaseModel):
     upload_url_expiry_seconds: int = Field(ge=1, le=3600)
     max_upload_bytes: int = Field(ge=1)
     fanout_concurrency: int = Field(ge=1, le=128)
+    fanout_post_timeout_ms: int = Field(ge=50, le=20_000)
+    fanout_strikes_to_close: int = Field(ge=1, le=100)
     service_name: str
     metrics_namespace: str
     log_level: str

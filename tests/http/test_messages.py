@@ -12,9 +12,9 @@ def test_a_posted_message_is_stored_before_it_is_sent_to_every_connection(api, m
     stored_when_sent = []
     post = management.post_to_connection
 
-    def observing_post(*, ConnectionId, Data):  # noqa: N803
+    async def observing_post(*, connection_id, data):
         stored_when_sent.append([m.text for m in api.store.list_messages(sid, limit=10, cursor=None).items])
-        return post(ConnectionId=ConnectionId, Data=Data)
+        return await post(connection_id=connection_id, data=data)
 
     management.post_to_connection = observing_post
     answer = api.call("POST", f"/sessions/{sid}/messages", user="alice", body={"text": "hello 👋"})

@@ -12,7 +12,8 @@ action AWS authorizes it as:
 - S3, on the same layer: a presigned POST makes no call, S3 authorizes the upload as PutObject by the
   signing role, so presigning one records `s3:PutObject`;
 - the management API: `execute-api:ManageConnections` on `<stage>/<HTTP method>/@connections/*`, the method
-  the botocore service model gives the operation (PostToConnection: POST), so it must be in CONNECTION_METHODS.
+  the botocore service model gives the operation (PostToConnection: POST), so it must be in CONNECTION_METHODS;
+  the lean post path (session_runtime/management_api.py) names its calls as boto3 does, so both are recorded.
 
 Calls made by the test itself (creating a session straight in the store) are outside every handler and
 not counted.
@@ -128,7 +129,8 @@ class RecordingManagementApi:
 def usage(runtime, monkeypatch) -> Usage:
     assert "fanout" not in vars(runtime), "the fan-out must be built on the recording management API"
     recorded = Usage(runtime.settings.table_name, runtime.settings.artifacts_bucket)
-    runtime.management = RecordingManagementApi(runtime.management, recorded)
+    # Both the boto3 client (the odd call) and the lean post path (the fan-out's calls, boto3's names).
+    runtime.management = runtime.connections = RecordingManagementApi(runtime.management, recorded)
     # The clients are shared by the whole run (tests/conftest.py): the hooks come off again below.
     hooks = [
         (runtime.store.client.meta.events, "before-parameter-build.dynamodb", recorded.on_dynamodb),

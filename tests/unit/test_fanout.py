@@ -1,13 +1,12 @@
-"""The fan-out's concurrency: a bounded pool for posts and closes alike, no barrier between Query pages,
-and one slow or dead connection never holding back the others (no table: a fake store and client)."""
+"""The fan-out's concurrency: a bounded number of calls for posts and closes alike, no barrier between Query
+pages, and one slow or dead connection never holding back the others (no table: a fake store and client
+with the lean management API's shape: coroutines answering the HTTP status, raising on a timeout)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
-import time
 from collections.abc import Iterator
-
-from botocore.exceptions import ClientError, ReadTimeoutError
 
 from session_runtime.fanout import Fanout
 from session_schema.models import Connection
@@ -40,10 +39,6 @@ class FakeStore:
         self.unregistered.append(connection_id)
 
 
-def _gone() -> ClientError:
-    return ClientError({"Error": {"Code": "GoneException"}, "ResponseMetadata": {"HTTPStatusCode": 410}}, "Post")
-
-
 class SlowClient:
     """A management API where one post and one close block until every ordinary connection is closed,
     one connection is gone and one times out; it records calls in flight and their order."""
@@ -60,8 +55,8 @@ class SlowClient:
         self.in_flight = 0
         self.max_in_flight = 0
         self.waits_timed_out: list[str] = []
-        self._lock = threading.Lock()
-        self._ordinary_closed = threading.Event()
+        self._lock = threading.Lock()  # the store reads on a helper thread
+        self._ordinary_closed = asyncio.Event()
 
     def finished_count(self) -> int:
         with self._lock:
@@ -78,42 +73,44 @@ class SlowClient:
             if last:
                 self.finished.add(connection_id)
 
-    def _wait_for_the_others(self, what: str) -> None:
-        if not self._ordinary_closed.wait(WAIT):
+    async def _wait_for_the_others(self, what: str) -> None:
+        try:
+            await asyncio.wait_for(self._ordinary_closed.wait(), WAIT)
+        except TimeoutError:
             self.waits_timed_out.append(what)
 
-    def post_to_connection(self, *, ConnectionId: str, Data: bytes) -> dict:  # noqa: N803
+    async def post_to_connection(self, *, connection_id: str, data: bytes) -> int:
         self._enter()
-        last = ConnectionId in self.post_only
+        last = connection_id in self.post_only
         try:
-            if ConnectionId == self.slow_post:
-                self._wait_for_the_others("post")
-            time.sleep(0.0005)
-            if ConnectionId == self.gone:
-                raise _gone()
-            if ConnectionId == self.dead:
-                raise ReadTimeoutError(endpoint_url="https://example.invalid")
+            if connection_id == self.slow_post:
+                await self._wait_for_the_others("post")
+            await asyncio.sleep(0.0005)
+            if connection_id == self.gone:
+                return 410
+            if connection_id == self.dead:
+                raise TimeoutError("no answer from the management API in time")
             with self._lock:
-                self.posted.append(ConnectionId)
-            return {}
+                self.posted.append(connection_id)
+            return 200
         finally:
-            self._leave(ConnectionId, last=last)
+            self._leave(connection_id, last=last)
 
-    def delete_connection(self, *, ConnectionId: str) -> dict:  # noqa: N803
+    async def delete_connection(self, *, connection_id: str) -> int:
         self._enter()
         try:
             with self._lock:
-                assert ConnectionId in self.posted  # a close only after its own post
-            if ConnectionId == self.slow_close:
-                self._wait_for_the_others("close")
-            time.sleep(0.0005)
+                assert connection_id in self.posted  # a close only after its own post
+            if connection_id == self.slow_close:
+                await self._wait_for_the_others("close")
+            await asyncio.sleep(0.0005)
             with self._lock:
-                self.closed.append(ConnectionId)
+                self.closed.append(connection_id)
                 if self.ordinary <= set(self.closed):
                     self._ordinary_closed.set()
-            return {}
+            return 204
         finally:
-            self._leave(ConnectionId, last=True)
+            self._leave(connection_id, last=True)
 
 
 def test_a_slow_post_and_a_slow_close_hold_back_no_one_and_calls_stay_bounded():
@@ -154,20 +151,21 @@ def test_deliveries_keep_flowing_across_query_pages():
     listeners = [_connection() for _ in range(600)]
     first = listeners[0].connectionId
     later = {c.connectionId for c in listeners[300:]}  # past the first 256 read
-    done_later = threading.Event()
+    done_later = asyncio.Event()
     posted: list[str] = []
-    lock = threading.Lock()
     blocked = []
 
     class Client:
-        def post_to_connection(self, *, ConnectionId: str, Data: bytes) -> dict:  # noqa: N803
-            if ConnectionId == first and not done_later.wait(WAIT):
-                blocked.append(first)
-            with lock:
-                posted.append(ConnectionId)
-                if later <= set(posted):
-                    done_later.set()
-            return {}
+        async def post_to_connection(self, *, connection_id: str, data: bytes) -> int:
+            if connection_id == first:
+                try:
+                    await asyncio.wait_for(done_later.wait(), WAIT)
+                except TimeoutError:
+                    blocked.append(first)
+            posted.append(connection_id)
+            if later <= set(posted):
+                done_later.set()
+            return 200
 
     fanout = Fanout(FakeStore(listeners, _NoClient()), Client(), concurrency=4)  # type: ignore[arg-type]
     result = fanout.send(SESSION, {"type": "broadcast"})
