@@ -72,7 +72,7 @@ class Bench:
         self.rt = get_runtime()
         self.rt.store = SessionStore(TABLE_NAME, client=self.ddb)
         self.rt.s3 = s3
-        self.rt.management = FakeManagementApi()
+        self.rt.management = self.rt.connections = FakeManagementApi()  # boto3 client and lean post path
         issuer = self.issuer
         self.rt.verifier = TokenVerifier(ISSUER_URL, AUDIENCE, issuer.jwks_url, fetch_jwks=lambda url: issuer.jwks())
         self.counter: Counter[str] = Counter()
