@@ -16,6 +16,13 @@ record_ids = lambda prefix: st.from_regex(rf"\A{prefix}_[0-9A-Z]{{26}}\Z")  # no
 texts = st.text(max_size=60)
 
 
+def human_texts(min_size: int = 0, max_size: int = 60) -> st.SearchStrategy[str]:
+    """What the schema's Title / MessageText accept: no NUL, and "" or something visible."""
+    chars = st.characters(exclude_characters="\x00")
+    return st.text(chars, min_size=min_size, max_size=max_size).filter(lambda t: not t.isspace())
+
+
+
 @st.composite
 def sessions(draw) -> Session:
     status = draw(st.sampled_from(SessionStatus))
@@ -24,7 +31,7 @@ def sessions(draw) -> Session:
     return Session(
         sessionId=draw(session_ids),
         ownerId=draw(user_ids),
-        title=draw(texts),
+        title=draw(human_texts()),
         sourceLanguage=draw(st.sampled_from(["en", "de", "pt-BR", "zh-Hans"])),
         maxListeners=draw(st.integers(1, 10000)),
         status=status,
@@ -56,7 +63,7 @@ messages = st.builds(
     messageId=record_ids("msg"),
     sessionId=session_ids,
     senderId=user_ids,
-    text=st.text(min_size=1, max_size=200),
+    text=human_texts(min_size=1, max_size=200),
     createdAt=ms,
     expiresAt=st.none() | st.integers(0, 2**40),
 )

@@ -26,7 +26,7 @@ from pydantic import (
 
 from session_runtime.fanout import encode_payload
 from session_schema.errors import DomainError, ValidationFailed
-from session_schema.models import MESSAGE_TEXT_MAX
+from session_schema.models import MessageText
 from session_schema.routes import WS_ACTIONS
 from session_schema.store import MAX_PAGE
 
@@ -80,7 +80,7 @@ class BroadcastFrame(Frame):
 
 class SendMessageFrame(Frame):
     action: Literal["sendMessage"]
-    text: Annotated[str, StringConstraints(min_length=1, max_length=MESSAGE_TEXT_MAX)]
+    text: MessageText
 
 
 class HistoryFrame(Frame):

@@ -13,10 +13,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from session_schema.models import (
-    MESSAGE_TEXT_MAX,
     TITLE_MAX,
     IdempotencyRecord,
+    MessageText,
     Session,
+    Title,
 )
 from session_schema.store import MAX_PAGE
 
@@ -40,7 +41,6 @@ IDEMPOTENCY_KEY_PATTERN = next(
     m.pattern for m in IdempotencyRecord.model_fields["key"].metadata if getattr(m, "pattern", None)
 )
 
-Title = Annotated[str, StringConstraints(max_length=TITLE_MAX)]
 SourceLanguage = Annotated[str, StringConstraints(pattern=_SOURCE_LANGUAGE_PATTERN, max_length=64)]
 
 
@@ -80,7 +80,7 @@ class UpdateSessionRequest(RequestBody):
 
 
 class PostMessageRequest(RequestBody):
-    text: Annotated[str, StringConstraints(min_length=1, max_length=MESSAGE_TEXT_MAX)]
+    text: MessageText
 
 
 # ------------------------------------------------------------------ responses

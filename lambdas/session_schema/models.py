@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from .ids import EPOCH_PATTERN, SESSION_ID_PATTERN
 from .status import ArtifactStatus, SessionStatus
@@ -23,6 +23,35 @@ TITLE_MAX = 200
 MESSAGE_TEXT_MAX = 4000
 FILE_NAME_MAX = 255
 
+# What a person types: never a NUL (C-string truncation in whatever stores, logs or renders it next) and
+# never only whitespace (a title or message that shows as nothing). The JSON Schema gets the same rule as
+# a pattern (for documents and generated clients); the validator is what runs, with a message naming why.
+_HUMAN_TEXT_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+
+
+def _human_text(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    if value and value.isspace():
+        raise ValueError("must not be only whitespace")
+    return value
+
+
+# A session's title: "" (no title) or text with something visible in it.
+Title = Annotated[
+    str,
+    StringConstraints(max_length=TITLE_MAX),
+    AfterValidator(_human_text),
+    Field(json_schema_extra={"pattern": f"^$|{_HUMAN_TEXT_PATTERN}"}),
+]
+# A stored message's text: 1..MESSAGE_TEXT_MAX characters with something visible in it.
+MessageText = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MESSAGE_TEXT_MAX),
+    AfterValidator(_human_text),
+    Field(json_schema_extra={"pattern": _HUMAN_TEXT_PATTERN}),
+]
+
 
 class Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
@@ -32,7 +61,7 @@ class Record(BaseModel):
 class Session(Record):
     sessionId: SessionId
     ownerId: UserId
-    title: Annotated[str, StringConstraints(max_length=TITLE_MAX)] = ""
+    title: Title = ""
     sourceLanguage: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] = "en"
     maxListeners: Annotated[int, Field(ge=1)]
     status: SessionStatus = SessionStatus.ACTIVE
@@ -97,7 +126,7 @@ class Message(Record):
     messageId: RecordId
     sessionId: SessionId
     senderId: UserId
-    text: Annotated[str, StringConstraints(min_length=1, max_length=MESSAGE_TEXT_MAX)]
+    text: MessageText
     createdAt: EpochMs
     expiresAt: int | None = None
 

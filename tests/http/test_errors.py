@@ -41,7 +41,11 @@ BAD_CREATES = [
     ("[]", "body"),
     ('[{"title": "first element"}]', "body"),
     ("[null]", "body"),
+    ("null", "body"),
     ({"title": LONG}, "title"),
+    ({"title": "   "}, "title"),
+    ({"title": "\t\n"}, "title"),
+    ({"title": "Talk\x00"}, "title"),
     ({"title": 5}, "title"),
     ({"title": ["a"]}, "title"),
     ({"maxListeners": "5"}, "maxListeners"),
@@ -102,6 +106,8 @@ def test_bad_patch_bodies_are_400_naming_the_field_and_change_nothing(api, manag
         ({"muted": "yes"}, "muted"),
         ({"muted": 1}, "muted"),
         ({"title": LONG}, "title"),
+        ({"title": " "}, "title"),
+        ({"title": "a\x00b"}, "title"),
         ({"listenerCount": 0}, "listenerCount"),
     ):
         answer = api.call("PATCH", f"/sessions/{sid}", user="alice", body=body)
@@ -117,6 +123,9 @@ def test_bad_message_bodies_are_400_and_store_nothing(api, management):
         ({"text": ""}, "text"),
         ({"text": "x" * 4001}, "text"),
         ({"text": 7}, "text"),
+        ({"text": "   "}, "text"),
+        ({"text": "\u2003\n"}, "text"),  # an em space is whitespace too
+        ({"text": "hi\x00"}, "text"),
         ({"text": "hi", "senderId": "bob"}, "senderId"),
     ):
         answer = api.call("POST", f"/sessions/{sid}/messages", user="alice", body=body)

@@ -10,11 +10,13 @@ from hypothesis import strategies as st
 from session_schema.models import Artifact, Connection
 from session_schema.storage import artifact_object_key
 
+from tests.strategies import human_texts
+
 _counter = itertools.count()
 
-titles = st.text(max_size=200)
+titles = human_texts(max_size=200)
 languages = st.sampled_from(["en", "de", "pt-BR", "zh-Hans"])
-message_texts = st.text(min_size=1, max_size=300)
+message_texts = human_texts(min_size=1, max_size=300)
 
 
 @settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])

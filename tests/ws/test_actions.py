@@ -247,6 +247,8 @@ ILL_TYPED_FRAMES = [
     ({"action": "sendMessage", "text": ""}, "text"),
     ({"action": "sendMessage", "text": 42}, "text"),
     ({"action": "sendMessage", "text": "x" * 4001}, "text"),
+    ({"action": "sendMessage", "text": " \t "}, "text"),
+    ({"action": "sendMessage", "text": "hi\x00there"}, "text"),
     ({"action": "history", "since": "5"}, "since"),
     ({"action": "history", "since": True}, "since"),
     ({"action": "history", "since": -1}, "since"),
