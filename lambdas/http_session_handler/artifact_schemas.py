@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, get_args
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
+from session_schema.artifact_kinds import ARTIFACT_CONTENT_TYPES, content_type_problem, kind_problem
 from session_schema.models import Artifact, ArtifactKind, ContentType, FileName
 from session_schema.views import ArtifactPublicView, ArtifactStatusValue
 
@@ -26,14 +27,37 @@ ARTIFACT_ID_PATTERN = r"^art_[0-9A-Z]{26}$"
 
 
 class CreateArtifactRequest(RequestBody):
-    kind: ArtifactKind = Field(description="what the file is (`image`, `frames`, `recording`...): a path segment")
-    contentType: ContentType = Field(description="the MIME type the upload must be sent with, e.g. `image/png`")
+    kind: ArtifactKind = Field(
+        description="what the file is: a path segment",
+        json_schema_extra={"enum": list(ARTIFACT_CONTENT_TYPES)},
+    )
+    contentType: ContentType = Field(
+        description="the MIME type the upload must be sent with; each kind allows its own: "
+        + "; ".join(f"{kind}: {', '.join(types)}" for kind, types in ARTIFACT_CONTENT_TYPES.items())
+    )
     fileName: FileName = Field(description="the file's name, kept as the last segment of the object key")
     sizeBytes: Annotated[int, Field(ge=1)] | None = Field(
         None,
         description="optional: the exact size of the file. Given, the upload must be exactly this size and a size "
         "over MAX_UPLOAD_BYTES is refused here; omitted, the upload may be 1..MAX_UPLOAD_BYTES bytes",
     )
+
+    @field_validator("kind")
+    @classmethod
+    def _declared_kind(cls, kind: str) -> str:
+        problem = kind_problem(kind)
+        if problem:
+            raise ValueError(problem)
+        return kind
+
+    @field_validator("contentType")
+    @classmethod
+    def _allowed_for_kind(cls, content_type: str, info: ValidationInfo) -> str:
+        kind = info.data.get("kind")  # absent when `kind` itself failed: that error is the one reported
+        problem = content_type_problem(kind, content_type) if isinstance(kind, str) else None
+        if problem:
+            raise ValueError(problem)
+        return content_type
 
 
 class UpdateArtifactRequest(RequestBody):

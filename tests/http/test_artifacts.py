@@ -20,6 +20,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
+from session_schema.artifact_kinds import ARTIFACT_CONTENT_TYPES
 from session_schema.errors import ArtifactNotFound
 from session_schema.status import ArtifactStatus
 from session_schema.storage import artifact_object_key, artifact_prefix
@@ -261,6 +262,10 @@ def test_a_declared_size_is_the_exact_size_allowed_and_over_the_limit_is_refused
         ("sizeBytes", 0),
         ("sizeBytes", "12"),
         ("kind", 3),
+        ("kind", "executable"),  # not a declared kind
+        ("contentType", "text/html"),  # served back from our bucket as a page
+        ("contentType", "image/svg+xml"),  # an "image" that can carry script
+        ("contentType", "audio/webm"),  # a real type, but not an image's
     ],
 )
 def test_a_bad_field_is_a_validation_error_naming_it_and_creates_nothing(api, field, value):
@@ -269,6 +274,21 @@ def test_a_bad_field_is_a_validation_error_naming_it_and_creates_nothing(api, fi
     assert answer.status == 400, answer.raw_body
     assert (answer.error["code"], answer.error["field"]) == ("VALIDATION_ERROR", field)
     assert api.store.list_artifacts(sid, limit=10, cursor=None).items == []
+
+
+def test_every_declared_kind_accepts_each_of_its_content_types_and_names_them_when_refusing(api):
+    sid = api.create("alice")["sessionId"]
+    for kind, content_types in ARTIFACT_CONTENT_TYPES.items():
+        for content_type in content_types:
+            created = api.call(
+                "POST",
+                f"/sessions/{sid}/artifacts",
+                user="alice",
+                body={"kind": kind, "contentType": content_type, "fileName": "a.bin"},
+            )
+            assert created.status == 201, (kind, content_type, created.raw_body)
+    refused = api.call("POST", f"/sessions/{sid}/artifacts", user="alice", body=PNG | {"contentType": "text/html"})
+    assert "image/png" in refused.error["message"] and "text/html" in refused.error["message"]
 
 
 def test_missing_and_unknown_fields_are_validation_errors(api):
