@@ -9,8 +9,9 @@ Bodies: Powertools' request validation would also parse form-encoded and multipa
 is not valid base64 or UTF-8 (or nests deeper than the parser recurses) escape as an unexpected error.
 This API speaks JSON: a body must be `application/json` (or `+json`, or carry no Content-Type at all),
 else 415; one that cannot be decoded is 400 VALIDATION_ERROR with field `body`. Every body of this API is
-a JSON object: anything else (an array, a string, a number) is refused here too, because Powertools would
-otherwise take the first element of an array as the body (a form-data convenience).
+a JSON object: anything else (an array, a string, a number, `null`) is refused here too, because Powertools
+would otherwise take the first element of an array as the body (a form-data convenience) and a `null` as no
+body at all (so `null` created a session with the defaults).
 """
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ class RequestValidation(OpenAPIRequestValidationMiddleware):
             raise RequestValidationError(
                 [{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error", "input": {}}]
             ) from None
-        if body is not None and not isinstance(body, dict):
+        # `null` is a body (not an absent one): refused like any other non-object, never read as `{}`.
+        absent = not event.decoded_body
+        if not absent and not isinstance(body, dict):
             raise RequestValidationError(
                 [{"type": "model_type", "loc": ("body",), "msg": "not an object", "input": {}}]
             )

@@ -30,13 +30,13 @@ def test_create_returns_201_with_the_owner_view_and_defaults(api, capsys, logs):
     assert answered[-1]["status"] == 201 and answered[-1]["routeKey"] == "POST /sessions"
 
 
-def test_create_accepts_every_field_and_no_body_at_all(api):
+def test_create_accepts_every_field_and_no_body_at_all_but_not_a_null_one(api):
     full = api.create("alice", title="T", sourceLanguage="pt-BR", maxListeners=3)
     assert (full["sourceLanguage"], full["maxListeners"]) == ("pt-BR", 3)
     empty = api.call("POST", "/sessions", user="alice")
     assert empty.status == 201 and empty.body["title"] == ""
-    null = api.call("POST", "/sessions", user="alice", raw_body="null")
-    assert null.status == 201
+    null = api.call("POST", "/sessions", user="alice", raw_body="null")  # a body, and not an object
+    assert (null.status, null.error["code"], null.error["field"]) == (400, "VALIDATION_ERROR", "body")
     limit = api.runtime.settings.max_listeners_limit
     assert api.create("alice", maxListeners=limit)["maxListeners"] == limit
 
