@@ -7,7 +7,8 @@ is the only check a token gets, deployed and locally. The rules (Cognito-shaped)
 - the token is a compact JWS signed with RS256 by a key the issuer publishes in its JWKS; the algorithm is
   pinned by us, never taken from the token (no `none`, no HS256 made with the public key as secret);
 - keys come only from the configured JWKS URL, never from the token (`jku`, `x5u`, `jwk`, `x5c` ignored);
-- `exp` is required, `nbf`/`iat` must not be in the future (small leeway for clock skew), `iss` must match;
+- `exp` is required, `nbf`/`iat` must not be in the future (small leeway for clock skew), all three are
+  JSON integers when present (not `"1700000000"`, `true` or `1.5`), `iss` must match;
 - an ID token (`token_use=id`) must carry `aud == audience`, an access token (`token_use=access`)
   `client_id == audience`; a token without `token_use` must carry `aud == audience`;
 - `sub` becomes part of DynamoDB keys, so it is restricted to a safe alphabet (no `#`).
@@ -49,6 +50,7 @@ MIN_RSA_KEY_BITS = 2048
 
 SUBJECT_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}")  # used with fullmatch (no `$` newline gap)
 TOKEN_USES = frozenset({"id", "access"})
+TIME_CLAIMS = ("exp", "iat", "nbf")  # NumericDates; accepted only as JSON integers
 # Header parameters that would change how the token is interpreted; Cognito never sets them.
 _REFUSED_HEADER_PARAMETERS = frozenset({"crit", "b64"})
 
@@ -208,6 +210,7 @@ class TokenVerifier:
         except (jwt.PyJWTError, ValueError, TypeError):
             raise Unauthorized("malformed token") from None
 
+        _check_time_claims(claims)
         token_use = claims.get("token_use")
         self._check_audience(claims, token_use)
         subject = claims.get("sub")
@@ -267,6 +270,15 @@ class TokenVerifier:
             return
         entry.keys = keys
         entry.fetched_at = now
+
+
+def _check_time_claims(claims: Mapping[str, Any]) -> None:
+    """`exp`, `iat`, `nbf` are integers (Cognito's, and what this verifier promises to judge): PyJWT runs
+    them through `int()`, so `"9999999999"`, `true` or `1.9` would otherwise be taken as a time."""
+    for name in TIME_CLAIMS:
+        value = claims.get(name)
+        if name in claims and (not isinstance(value, int) or isinstance(value, bool)):
+            raise Unauthorized(f"token's {name!r} claim is not an integer")
 
 
 def bearer_token(value: str | None) -> str:

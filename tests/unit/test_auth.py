@@ -213,6 +213,20 @@ def test_non_numeric_time_claims_are_refused(verifier: TokenVerifier, issuer: Lo
     refused(verifier, issuer.mint("alice", **{claim: "tomorrow"}))
 
 
+@pytest.mark.parametrize("claim", ["exp", "iat", "nbf"])
+@pytest.mark.parametrize("shape", [str, float, bool])
+def test_time_claims_that_are_numbers_but_not_json_integers_are_refused(
+    verifier: TokenVerifier, issuer: LocalIssuer, claim: str, shape: type
+) -> None:
+    # Each of these would be a valid time once int()-ed (PyJWT does): a string, a fraction, `true` (= 1 s).
+    now = int(time.time())
+    valid = {"exp": now + 600, "iat": now - 5, "nbf": now - 5}[claim]
+    value = {str: str(valid), float: valid + 0.5, bool: True}[shape]
+    # `exp: true` is 1970 to PyJWT, so that one is refused as expired first: refused either way.
+    fragment = "expired" if (claim, shape) == ("exp", bool) else f"{claim!r} claim is not an integer"
+    refused(verifier, issuer.mint("alice", **{claim: value}), fragment)
+
+
 # -- issuer and audience ----------------------------------------------------------------------------------
 
 
