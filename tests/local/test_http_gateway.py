@@ -266,7 +266,14 @@ def test_the_apigw_requestid_header_is_the_event_s_request_id(gateway) -> None:
 def test_unknown_route_is_404_like_api_gateway(gateway) -> None:
     _, urls, recorder = gateway
     recorder.take()
-    for method, path in (("GET", "/nope"), ("PUT", "/sessions"), ("GET", "/sessions/a/b/c/d")):
+    for method, path in (
+        ("GET", "/nope"),
+        ("PUT", "/sessions"),
+        ("GET", "/sessions/a/b/c/d"),
+        ("TRACE", "/sessions"),  # methods no route has: not the stdlib's HTML 501
+        ("TRACE", "/health"),
+        ("PROPFIND", "/sessions/quiet-river-482"),
+    ):
         response = requests.request(method, urls.http + path, timeout=10)
         assert response.status_code == 404
         assert response.json() == {"message": "Not Found"}
