@@ -262,6 +262,10 @@ class ConnectionGone(Exception):
     """The connection does not exist (any more): the management API's 410 GoneException."""
 
 
+class ClientBufferFull(Exception):
+    """The client is not reading and its buffer is full: the management API's 429 LimitExceededException."""
+
+
 class ManagementBackend:
     """What the @connections endpoint needs from the WebSocket gateway (see ws_gateway.ConnectionRegistry)."""
 
@@ -304,7 +308,7 @@ def handle_management(backend: ManagementBackend, method: str, connection_id: st
             return HttpResponse.json(200, backend.describe(connection_id))
     except ConnectionGone:
         return _management_error(410, "GoneException", None)
-    except TimeoutError:
+    except (ClientBufferFull, TimeoutError):
         return _management_error(429, "LimitExceededException", "the client is not reading its messages")
     return _management_error(403, "ForbiddenException", "Forbidden")
 

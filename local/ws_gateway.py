@@ -7,7 +7,11 @@
 - a closed connection runs `$disconnect` with a DISCONNECT event (close code and reason included);
 - API Gateway's limits: 32 KB frames, 128 KB messages, the idle timeout and the maximum duration;
 - the live connections form the registry behind the `@connections` management endpoint (POST sends a
-  frame, DELETE closes, GET describes; anything unknown or closed is gone: 410).
+  frame, DELETE closes, GET describes; anything unknown or closed is gone: 410);
+- a client that does not read: API Gateway holds a bounded buffer per connection and answers a post to a
+  connection whose buffer is full at once with 429 LimitExceededException ("the WebSocket client side
+  buffer is full", in the API reference), the post is not queued. Here: CLIENT_BUFFER_BYTES queued on top
+  of a SOCKET_SEND_BUFFER_BYTES kernel send buffer, then 429, never a wait.
 
 Frames of one connection are handled one after the other, so a client that sends A then B sees A's
 effects first (API Gateway may run them concurrently; the handlers must not rely on either).
@@ -21,6 +25,7 @@ import datetime as dt
 import json
 import logging
 import os
+import socket
 import threading
 import time
 import uuid
@@ -37,7 +42,7 @@ from websockets.http11 import Request, Response
 
 from session_schema.routes import WS_ROUTE_SELECTION_EXPRESSION, WS_ROUTES
 
-from .http_gateway import ConnectionGone, ManagementBackend
+from .http_gateway import ClientBufferFull, ConnectionGone, ManagementBackend
 from .lambdas import TIMEOUT_SECONDS as INTEGRATION_TIMEOUT_SECONDS
 
 logger = logging.getLogger("local.ws")
@@ -46,7 +51,9 @@ API_ID = "localws"
 STAGE = "local"
 FRAME_MAX_BYTES = 32 * 1024  # API Gateway: frames up to 32 KB ...
 MESSAGE_MAX_BYTES = 128 * 1024  # ... and messages up to 128 KB
-SEND_TIMEOUT_SECONDS = 5.0  # a client that does not read for this long makes a post fail (429)
+CLIENT_BUFFER_BYTES = 128 * 1024  # queued for a client that is not reading; a post beyond it is 429
+SOCKET_SEND_BUFFER_BYTES = 64 * 1024  # fixed (not autotuned to MBs), so "not reading" is noticed like on AWS
+SEND_TIMEOUT_SECONDS = 5.0  # a backstop only: a post never waits for the client (the buffer check answers)
 
 _CONNECT, _DISCONNECT, _DEFAULT = "$connect", "$disconnect", "$default"
 _ROUTES = {route.route_key: route for route in WS_ROUTES}
@@ -245,6 +252,8 @@ class ConnectionRegistry(ManagementBackend):
             conn.pending.append(message)
         else:
             assert conn.ws is not None
+            if conn.ws.transport.get_write_buffer_size() >= CLIENT_BUFFER_BYTES:
+                raise ClientBufferFull(connection_id)
             try:
                 await asyncio.wait_for(conn.ws.send(message), SEND_TIMEOUT_SECONDS)
             except ConnectionClosed:
@@ -376,6 +385,7 @@ class WsGateway:
             ping_interval=None,  # API Gateway does not ping clients; a vanished one is found by a send
             open_timeout=40,  # $connect may include a cold start
             close_timeout=5,
+            write_limit=CLIENT_BUFFER_BYTES + MESSAGE_MAX_BYTES,  # never reached: _post refuses past the buffer
             logger=logging.getLogger("local.ws.protocol"),
         )
         self.port = self._server.sockets[0].getsockname()[1]
@@ -457,6 +467,9 @@ class WsGateway:
     async def _handle(self, ws: ServerConnection) -> None:
         conn: LiveConnection = ws.local_conn  # type: ignore[attr-defined]
         conn.ws = ws
+        sock = ws.transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SEND_BUFFER_BYTES)
         watchdog = asyncio.get_running_loop().create_task(self._watch(conn, ws))
         try:
             # Posts that arrived between $connect and now go first, in order (more may queue meanwhile).
