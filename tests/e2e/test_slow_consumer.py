@@ -1,7 +1,7 @@
 """A listener that stops reading, through the local stack (real sockets): its buffer fills, the gateway
 answers its posts 429 at once (as API Gateway does), the fan-out counts the failures and closes and
 unregisters it, and the other listeners' broadcast latency comes back to what it was; meanwhile no
-broadcast answer waited on it longer than the stated bound (README: Faults and slow consumers)."""
+broadcast answer waited on it longer than the stated bound (README: "Slow and failing connections")."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from session_schema.settings import SETTINGS_BY_ENV
+
 from tests.local_stack import create_session, running_local_stack
 
 pytestmark = pytest.mark.e2e
