@@ -11,11 +11,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from botocore.exceptions import ClientError
 
 from session_runtime.observability import logger, metrics, tracer
 from session_runtime.runtime import Runtime, get_runtime
-from session_schema.errors import THROTTLING_CODES, DomainError, RateLimited, SessionEnded
+from session_schema.errors import DomainError, SessionEnded, aws_refusal
 
 from . import actions, frames, responses
 from .connect import on_connect
@@ -23,14 +22,21 @@ from .disconnect import on_disconnect
 
 
 def _refusal(error: Exception) -> DomainError | None:
-    """The refusal an error stands for: a domain error, or a request DynamoDB throttled past botocore's own
-    retries (RATE_LIMITED: retry later). None for anything else, which is an internal error."""
+    """The refusal an error stands for: a domain error, or a failed AWS call that is not our bug (a throttle
+    past the client's retry: RATE_LIMITED; no answer in time: SERVICE_UNAVAILABLE). None for anything else,
+    which is an internal error."""
     if isinstance(error, DomainError):
         return error
-    if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in THROTTLING_CODES:
-        logger.warning("throttled by AWS", extra={"operation": error.operation_name})
-        return RateLimited()
-    return None
+    refused = aws_refusal(error)
+    if refused is not None:
+        logger.warning("AWS call failed", extra={"code": refused.code, "error": type(error).__name__})
+    return refused
+
+
+def _count_refusal(refused: DomainError, metric: str) -> None:
+    # A 5xx refusal (a service that did not answer) is a fault an operator must see: counted with the errors.
+    failed = refused.status >= 500
+    metrics.add_metric(name="HandlerErrors" if failed else metric, unit=MetricUnit.Count, value=1)
 
 
 def _connect(rt: Runtime, event: Mapping[str, Any], request_id: str | None) -> dict[str, Any]:
@@ -46,7 +52,7 @@ def _connect(rt: Runtime, event: Mapping[str, Any], request_id: str | None) -> d
         if isinstance(refused, SessionEnded):
             extra["actualStatus"] = refused.actual_status
         logger.info("connect refused", extra=extra)
-        metrics.add_metric(name="ConnectRefused", unit=MetricUnit.Count, value=1)
+        _count_refusal(refused, "ConnectRefused")
         return responses.handshake_refused(refused, request_id)
 
 
@@ -79,7 +85,7 @@ def _message(rt: Runtime, event: Mapping[str, Any], route_key: str, connection_i
             payload = responses.internal_error_event()
         else:
             logger.info("action refused", extra={"code": refused.code, "error": refused.message})
-            metrics.add_metric(name="ActionsRefused", unit=MetricUnit.Count, value=1)
+            _count_refusal(refused, "ActionsRefused")
             payload = responses.error_event(refused)
     return responses.answer(payload, client_id)
 

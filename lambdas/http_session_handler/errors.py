@@ -13,6 +13,7 @@ metrics.
 - a body sent as something other than JSON: 415 UNSUPPORTED_MEDIA_TYPE, field `content-type`;
 - no route for the path: 404 NOT_FOUND; a known path with another method: 405 METHOD_NOT_ALLOWED + `Allow`;
 - DynamoDB throttling the request: 429 RATE_LIMITED with `Retry-After: 1`;
+- an AWS call that got no answer in time (timeouts.py): 503 SERVICE_UNAVAILABLE with `Retry-After: 1`;
 - anything else (including a response that fails its own schema): 500 INTERNAL_ERROR with a fixed
   message; the exception is logged with its traceback, never sent.
 """
@@ -35,7 +36,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import ClientError
 
 from session_runtime.observability import logger, metrics
-from session_schema.errors import THROTTLING_CODES, DomainError
+from session_schema.errors import UNANSWERED_CALL_ERRORS, DomainError, ServiceUnavailable, aws_refusal
 
 INTERNAL_MESSAGE = "something went wrong on our side; it has been logged"
 ERROR_METRIC = "Error"
@@ -169,14 +170,24 @@ def register(app: APIGatewayHttpResolver, allowed_methods: Callable[[str], list[
 
     @app.exception_handler(ClientError)
     def _aws(error: ClientError) -> Response[dict[str, Any]]:
-        code = error.response.get("Error", {}).get("Code", "")
-        if code in THROTTLING_CODES:
+        if aws_refusal(error) is not None:  # throttled past the client's retry: the caller retries
+            code = error.response.get("Error", {}).get("Code", "")
             logger.warning("throttled by AWS", extra={"awsCode": code, "operation": error.operation_name})
             return error_response(
                 app, 429, "RATE_LIMITED", "too many requests; retry shortly", headers={"Retry-After": "1"}
             )
         logger.exception("AWS call failed")
         return error_response(app, 500, "INTERNAL_ERROR", INTERNAL_MESSAGE)
+
+    @app.exception_handler(list(UNANSWERED_CALL_ERRORS))
+    def _unanswered(error: Exception) -> Response[dict[str, Any]]:
+        # A timeout or a dropped connection past the client's one retry (session_runtime/timeouts.py):
+        # answered well inside API Gateway's 29 s, in our shape, so the client retries instead of waiting.
+        logger.error("AWS call got no answer", extra={"error": type(error).__name__})
+        unavailable = ServiceUnavailable()
+        return error_response(
+            app, unavailable.status, unavailable.code, unavailable.message, headers={"Retry-After": "1"}
+        )
 
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response[dict[str, Any]]:

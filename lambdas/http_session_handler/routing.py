@@ -32,6 +32,7 @@ _ERROR_DESCRIPTIONS: dict[int, str] = {
     422: "IDEMPOTENCY_KEY_REUSED: this Idempotency-Key came with a different body",
     429: "RATE_LIMITED: the table throttled this request; retry after `Retry-After` seconds",
     500: "INTERNAL_ERROR: nothing about the cause is disclosed",
+    503: "SERVICE_UNAVAILABLE: the table (or storage) did not answer in time; retry after `Retry-After` seconds",
 }
 _PARAM = re.compile(r"\{(\w+)\}")
 
@@ -82,12 +83,12 @@ def api_route(
     `model` is the success body's model (None: no body, e.g. 204). `errors` are the error statuses this
     route can answer besides 400 and 500 (always possible); 401 is added for routes that read a token.
     `other_responses` documents non-error answers with their own bodies: {status: (description, model)}.
-    `uses_table`: the route reads or writes DynamoDB, so it can be throttled (429).
+    `uses_table`: the route reads or writes DynamoDB, so it can be throttled (429) or find it not answering (503).
     """
     route = table_route(route_key)
     codes = {400, 500, *errors}
     if uses_table:
-        codes.add(429)
+        codes |= {429, 503}
     if route.auth or route.path in OPTIONAL_AUTH_PATHS:
         codes.add(401)
     responses: dict[int, Any] = {

@@ -136,6 +136,7 @@ ERROR_CODES: dict[str, str] = {
     "CONNECTION_NOT_FOUND": "this connection is no longer registered: reconnect",
     "CONFLICT": "the session kept changing under this action: retry",
     "RATE_LIMITED": "the table throttled this action: retry shortly",
+    "SERVICE_UNAVAILABLE": "the table did not answer in time: retry shortly",
     "INTERNAL_ERROR": "something failed on the server; nothing about the cause is disclosed",
 }
 

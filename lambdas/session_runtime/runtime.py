@@ -1,5 +1,7 @@
 """The clients and services a handler needs, built once per cold start from the declared settings.
 
+Every AWS client gets the timeouts and retries of `timeouts.AWS_CLIENT_CONFIG` (why those: see there).
+
 Local mode needs no special case here: boto3 honours AWS_ENDPOINT_URL_* for DynamoDB and S3, and the
 management API endpoint is the WS_CALLBACK_URL setting wherever it points.
 """
@@ -19,9 +21,7 @@ from session_schema.store import SessionStore
 
 from .fanout import Fanout, Strikes
 from .management_api import ManagementApi
-
-# Short timeouts: a management API call that hangs must not eat the 29 s integration budget.
-_MANAGEMENT_CONFIG = Config(connect_timeout=2, read_timeout=4, retries={"max_attempts": 2, "mode": "standard"})
+from .timeouts import AWS_CLIENT_CONFIG
 
 
 @dataclass
@@ -31,13 +31,13 @@ class Runtime:
 
     @cached_property
     def store(self) -> SessionStore:
-        return SessionStore(self.settings.table_name, client=boto3.client("dynamodb"))
+        return SessionStore(self.settings.table_name, client=boto3.client("dynamodb", config=AWS_CLIENT_CONFIG))
 
     @cached_property
     def management(self) -> Any:
         """boto3's management API client, for the odd call (GetConnection); posts take `connections`."""
         return boto3.client(
-            "apigatewaymanagementapi", endpoint_url=self.settings.ws_callback_url, config=_MANAGEMENT_CONFIG
+            "apigatewaymanagementapi", endpoint_url=self.settings.ws_callback_url, config=AWS_CLIENT_CONFIG
         )
 
     @cached_property
@@ -57,7 +57,7 @@ class Runtime:
 
     @cached_property
     def s3(self) -> Any:
-        return boto3.client("s3", config=Config(signature_version="s3v4"))
+        return boto3.client("s3", config=AWS_CLIENT_CONFIG.merge(Config(signature_version="s3v4")))
 
     @cached_property
     def verifier(self) -> TokenVerifier:

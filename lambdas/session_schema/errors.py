@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+
 
 class DomainError(Exception):
     """An expected refusal: carries the contract's error code, its HTTP status and the field at fault."""
@@ -117,6 +120,30 @@ class RateLimited(DomainError):
 THROTTLING_CODES = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "Throttling"}
 )
+
+
+class ServiceUnavailable(DomainError):
+    """A service the request needs did not answer within its client's timeouts and retry
+    (session_runtime/timeouts.py): transient, so 503 and the client retries."""
+
+    code, status = "SERVICE_UNAVAILABLE", 503
+
+    def __init__(self) -> None:
+        super().__init__("a service this request needs did not answer in time; retry shortly")
+
+
+# botocore's failures of a call that got no answer: a read or connect timeout, a refused or dropped connection.
+UNANSWERED_CALL_ERRORS: tuple[type[Exception], ...] = (BotocoreConnectionError, HTTPClientError)
+
+
+def aws_refusal(error: Exception) -> DomainError | None:
+    """The contract's answer to a failed AWS call that is not our bug: a throttle past the client's retry is
+    RATE_LIMITED, a call that got no answer in time SERVICE_UNAVAILABLE. None for anything else."""
+    if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in THROTTLING_CODES:
+        return RateLimited()
+    if isinstance(error, UNANSWERED_CALL_ERRORS):
+        return ServiceUnavailable()
+    return None
 
 
 class ConcurrentUpdate(DomainError):
