@@ -329,6 +329,7 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     block_on_close = False
+    request_queue_size = 1024  # the stdlib's 5 drops the SYNs of a fan-out opening its connections at once
     config: GatewayConfig
 
 

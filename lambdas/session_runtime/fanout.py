@@ -10,10 +10,13 @@ never the others. At most `window` connections are handed over and not yet finis
 costs bounded memory however large the session.
 
 - 410 Gone: the connection is unregistered on the spot.
-- Any other failure (a 429 that outlasted the retries, a 5xx, a timeout: every call is bounded by the
-  management API's timeout) is a strike against the connection; `strikes_to_close` strikes in a row (in
-  this execution environment) and the connection is closed and unregistered as a slow consumer, so a
-  listener that stopped reading costs the others at most that many bounded waits, then nothing.
+- Any other failure (a 5xx, a timeout: every call is bounded by the management API's timeout) leaves
+  the connection registered: it says nothing about the client.
+- A 429 that outlasted the retries is what API Gateway answers for a client whose buffer is full (it
+  stopped reading): a strike against the connection, counted only when most of that fan-out's posts
+  succeeded (an account-wide throttle strikes no one). `strikes.limit` strikes in a row (in this
+  execution environment; a success clears them) and the connection is closed and unregistered as a slow
+  consumer, so a listener that stopped reading costs the others at most that many bounded waits.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from session_schema.store import SessionStore
 from . import loop
 from .observability import logger, metrics, subsegment
 
-Outcome = Literal["sent", "gone", "failed"]
+Outcome = Literal["sent", "gone", "failed", "throttled"]
 STRIKES_TO_CLOSE = 3
 _STRIKES_KEPT = 10_000  # connections with strikes remembered per environment, at most
 
@@ -203,13 +206,16 @@ class Fanout:
             if tasks:
                 await asyncio.wait(list(tasks))
         result = FanoutResult()
+        sent = sum(1 for _, outcome in outcomes if outcome == "sent")
+        throttled = sum(1 for _, outcome in outcomes if outcome == "throttled")
+        strike = sent >= throttled  # most were reached: the throttled ones are slow clients, not a throttle
         for connection, outcome in outcomes:
             if outcome == "sent":
                 result.sent += 1
                 continue
             if outcome == "gone":
                 result.gone.append(connection.connectionId)
-            elif self.strikes.failed(connection.connectionId):
+            elif outcome == "throttled" and strike and self.strikes.failed(connection.connectionId):
                 result.slow_closed.append(connection.connectionId)
                 result.gone.append(connection.connectionId)
             else:
@@ -236,10 +242,10 @@ class Fanout:
         outcome = await self._post(connection_id, data, calls)
         if outcome == "sent":
             self.strikes.cleared(connection_id)
-        elif outcome == "failed" and self.strikes.failed(connection_id):
+        elif outcome == "throttled" and self.strikes.failed(connection_id):
             await self._close_slow(connection_id, calls)
             return "gone"
-        return outcome
+        return "failed" if outcome == "throttled" else outcome
 
     async def _post(self, connection_id: str, data: bytes, calls: asyncio.Semaphore) -> Outcome:
         try:
@@ -254,7 +260,7 @@ class Fanout:
             await self._unregister(connection_id)
             return "gone"
         logger.warning("post_to_connection failed", extra={"connectionId": connection_id, "status": status})
-        return "failed"
+        return "throttled" if status == 429 else "failed"
 
     async def _close(self, connection_id: str, calls: asyncio.Semaphore) -> None:
         try:

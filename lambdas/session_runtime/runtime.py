@@ -47,7 +47,7 @@ class Runtime:
             self.settings.ws_callback_url,
             connections=self.settings.fanout_concurrency,
             timeout=self.settings.fanout_post_timeout_ms / 1000,
-            connect_timeout=min(1.0, self.settings.fanout_post_timeout_ms / 1000),
+            connect_timeout=self.settings.fanout_post_timeout_ms / 1000,  # past the first SYN retransmit (1 s)
         )
 
     @cached_property

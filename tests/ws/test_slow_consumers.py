@@ -1,6 +1,7 @@
-"""A connection whose posts keep failing (not 410: a client that does not read is answered 429 by API
-Gateway) is closed and unregistered after FANOUT_STRIKES_TO_CLOSE failures in a row, and told as a leave;
-one failure, or failures with a success in between, leave it registered."""
+"""A connection whose posts keep being refused 429 (API Gateway's answer for a client that does not read:
+its buffer is full) is closed and unregistered after FANOUT_STRIKES_TO_CLOSE refusals in a row, and told
+as a leave; failures with a success in between, failures that say nothing about the client (5xx), and an
+account-wide throttle (most posts of the fan-out refused) leave it registered."""
 
 from __future__ import annotations
 
@@ -33,14 +34,25 @@ def test_a_listener_failing_every_post_is_closed_and_unregistered_after_its_stri
 
 
 def test_a_success_in_between_clears_the_strikes(ws, live):
-    flaky = ws.connected(live.session_id)
+    flaky, _reading = ws.connected(live.session_id), ws.connected(live.session_id)
     for _ in range(3):
         for _ in range(STRIKES - 1):
-            ws.management.failing[flaky] = 503
+            ws.management.failing[flaky] = 429
             ws.act(live.speaker, "broadcast", data={})
         del ws.management.failing[flaky]
+        assert ws.act(live.speaker, "broadcast", data={})["delivered"] == 2
+    assert flaky in _listeners(ws, live.session_id) and flaky not in ws.management.closed
+
+
+def test_server_errors_and_an_account_wide_throttle_close_no_one(ws, live):
+    broken, reading = ws.connected(live.session_id), ws.connected(live.session_id)
+    ws.management.failing[broken] = 503  # the management API's trouble, not the client's
+    for _ in range(STRIKES + 1):
         assert ws.act(live.speaker, "broadcast", data={})["delivered"] == 1
-    assert _listeners(ws, live.session_id) == [flaky] and flaky not in ws.management.closed
+    ws.management.failing.update({broken: 429, reading: 429})  # everyone throttled: not slow clients
+    for _ in range(STRIKES + 1):
+        assert ws.act(live.speaker, "broadcast", data={})["delivered"] == 0
+    assert sorted(_listeners(ws, live.session_id)) == sorted([broken, reading]) and ws.management.closed == []
 
 
 def test_a_speaker_failing_its_count_updates_is_closed_too_and_the_listeners_told(ws, live):
