@@ -315,6 +315,8 @@ def delivery_cost(calls: int) -> list[list[object]]:
     from concurrent.futures import ThreadPoolExecutor
 
     import boto3
+    from botocore.config import Config
+
     from session_runtime.fanout import Fanout
     from session_runtime.management_api import ManagementApi
     from session_schema.settings import SETTINGS_BY_ENV
@@ -349,7 +351,7 @@ def delivery_cost(calls: int) -> list[list[object]]:
             "apigatewaymanagementapi",
             endpoint_url=url,
             region_name="us-east-1",
-            config=__import__("botocore.config").config.Config(max_pool_connections=concurrency),
+            config=Config(max_pool_connections=concurrency),
         )
         with ThreadPoolExecutor(concurrency) as pool:
             list(pool.map(lambda i: pooled.post_to_connection(ConnectionId=i, Data=data), ids[:concurrency]))
@@ -394,8 +396,8 @@ def main(argv: list[str] | None = None) -> int:
             ["client", "CPU µs per delivery", "wall µs per delivery", "deliveries/s"],
             delivery_cost(args.post_calls),
             [
-                f"{args.post_calls} connections, each posted once; the endpoint is another process (its CPU not counted); "
-                "CPU = this process's (every thread), so it is what a handler is billed for",
+                f"{args.post_calls} connections, each posted once; the endpoint is another process (its CPU not "
+                "counted); CPU = this process's (every thread), so it is what a handler is billed for",
                 "lean path: session_runtime/management_api.py (own SigV4, httptools, asyncio keep-alive connections), "
                 "the whole Fanout.send (reading the connections, tasks, outcomes) included",
             ],
