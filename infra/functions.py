@@ -1,4 +1,5 @@
-"""The three Lambda functions, their layers, log groups and roles. All share ONE code asset (`lambdas/`)."""
+"""The Lambda functions (declared in session_schema.functions), their layers, log groups and roles. All share ONE
+code asset (`lambdas/`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+
+from session_schema.functions import CONNECTION_FUNCTION as CONNECTION_FUNCTION  # re-exported for the stack
+from session_schema.functions import FUNCTIONS
+from session_schema.functions import HTTP_FUNCTION as HTTP_FUNCTION
+from session_schema.functions import SWEEP_FUNCTION as SWEEP_FUNCTION
 
 from infra.config import StackConfig
 
@@ -47,50 +53,25 @@ CODE_EXCLUDES = [
 ]
 
 
-HTTP_FUNCTION = "HttpSessionFunction"
-CONNECTION_FUNCTION = "ConnectionFunction"
-SWEEP_FUNCTION = "SweepFunction"
-
-
 @dataclass(frozen=True)
 class FunctionSpec:
     handler: str
     description: str
     memory_mb: int
     timeout: Duration
+    reserved_concurrency: int
 
 
+# Every value comes from the one declaration (session_schema.functions), which the local stack reads too.
 FUNCTION_SPECS: dict[str, FunctionSpec] = {
-    HTTP_FUNCTION: FunctionSpec(
-        handler="http_session_handler.app.handler",
-        description="HTTP API (payload 2.0): sessions, messages, artifacts, health, OpenAPI",
-        # It fans out too: DELETE and PATCH tell every connection (and DELETE closes each listener), a
-        # message and an artifact change reach all of them. Ending a full session (MAX_LISTENERS_LIMIT,
-        # 10,000) is ~20,000 management API calls at ~0.5 ms of client CPU each: ~10 s of one vCPU, which
-        # 512 MB (a third of one) could not do within any timeout API Gateway allows. Same size and
-        # budget as the connection function.
-        memory_mb=1769,
-        timeout=Duration.seconds(25),
-    ),
-    CONNECTION_FUNCTION: FunctionSpec(
-        handler="connection_handler.app.handler",
-        description="WebSocket API: $connect, $disconnect, $default and every action route",
-        # Lambda's CPU follows memory (1,769 MB = one vCPU) and a broadcast's fan-out is CPU-bound in boto3
-        # (~1.3 ms per post_to_connection, `make bench`): at 512 MB a 500-listener broadcast would take
-        # ~3.5x longer to reach its last listener for about the same GB-seconds.
-        memory_mb=1769,
-        # under API Gateway's 29 s integration timeout, with room for a fan-out to finish
-        timeout=Duration.seconds(25),
-    ),
-    SWEEP_FUNCTION: FunctionSpec(
-        handler="connection_handler.sweep.handler",
-        description="Scheduled: ends sessions that have had no speaker for SPEAKERLESS_TIMEOUT_SECONDS",
-        # Each session it ends is told and closed like a DELETE (above), one after another; no API waits
-        # on it, so it gets the same CPU and minutes rather than seconds. A sweep that still runs out of
-        # time leaves the sessions it had not reached to the next run (the index still lists them).
-        memory_mb=1769,
-        timeout=Duration.minutes(5),
-    ),
+    declared.name: FunctionSpec(
+        handler=declared.handler,
+        description=declared.description,
+        memory_mb=declared.memory_mb,
+        timeout=Duration.seconds(declared.timeout_seconds),
+        reserved_concurrency=declared.reserved_concurrency,
+    )
+    for declared in FUNCTIONS
 }
 
 
@@ -166,6 +147,7 @@ def build_functions(scope: Construct, config: StackConfig) -> dict[str, lambda_.
             layers=layers,
             memory_size=spec.memory_mb,
             timeout=spec.timeout,
+            reserved_concurrent_executions=spec.reserved_concurrency,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
             role=role,

@@ -38,6 +38,13 @@ def _settings_overrides(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -70,6 +77,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         idle_timeout=args.idle_timeout,
         max_connection_seconds=args.max_connection_seconds,
         settings_overrides=_settings_overrides(args.env),
+        concurrency=args.concurrency,
         dev_logs=args.dev_logs,
     )
     try:
@@ -253,6 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--idle-timeout", type=float, default=600, help="close idle WebSockets after this (default 600)")
     serve.add_argument(
         "--max-connection-seconds", type=float, default=7200, help="close any WebSocket after this (default 7200)"
+    )
+    serve.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        metavar="N",
+        help="at most N worker processes per function (default: each function's declared reserved concurrency)",
     )
     serve.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="override a declared setting")
     serve.add_argument("--dev-logs", action="store_true", help="pretty-print the handlers' logs (POWERTOOLS_DEV)")

@@ -43,6 +43,8 @@ from session_schema.routes import (
     HttpRoute,
 )
 
+from .lambdas import FunctionError, HandlerUnavailable, Throttled, WorkerCrashed
+
 logger = logging.getLogger("local.http")
 
 ACCOUNT_ID = "123456789012"
@@ -445,6 +447,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except TimeoutError:
             logger.error("handler timed out on %s (API Gateway's 29 s integration limit)", match.route.route_key)
             return HttpResponse.json(503, {"message": "Service Unavailable"}), "integration timeout"
+        except WorkerCrashed as error:  # the execution environment died or hit the function's timeout
+            logger.error("integration failed on %s: %s", match.route.route_key, error)
+            return HttpResponse.json(502, {"message": "Internal Server Error"}), "integration crashed"
+        except Throttled as error:  # API Gateway answers a throttled Lambda with a plain 500
+            logger.warning("throttled on %s: %s", match.route.route_key, error)
+            return HttpResponse.json(500, {"message": "Internal Server Error"}), "throttled"
         except Exception as error:  # noqa: BLE001 - a handler crash is API Gateway's 500
             logger.error("handler failed on %s: %r", match.route.route_key, error, exc_info=not _is_unavailable(error))
             return HttpResponse.json(500, {"message": "Internal Server Error"}), "handler error"
@@ -491,9 +499,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 def _is_unavailable(error: BaseException) -> bool:
-    from .lambdas import HandlerUnavailable
-
-    return isinstance(error, HandlerUnavailable)
+    """No traceback for these: the log line says it all (a handler's own traceback is in its worker's log)."""
+    return isinstance(error, HandlerUnavailable | FunctionError)
 
 
 class HttpGateway:

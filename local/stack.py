@@ -1,10 +1,11 @@
 """The whole system on one machine: `LocalStack(...).start()` (used by `python -m local serve` and tests).
 
 Start order: bind the HTTP port (the issuer URL and the callback URL contain it), start the embedded
-DynamoDB/S3 and create the table and bucket, start the WebSocket gateway, put the handlers' environment
-(built by `stack_environment`, exactly as the CDK stack builds it) in `os.environ`, import the handlers
-(their cold start), then serve. `stop()` closes the WebSockets (running `$disconnect`), stops the sweep,
-the HTTP server, the handler pool and the embedded services, and restores `os.environ`.
+DynamoDB/S3 and create the table and bucket, start every function's worker processes with the handlers'
+environment (built by `stack_environment`, exactly as the CDK stack builds it; this process's own
+`os.environ` is left alone) while the WebSocket gateway starts, wait for their imports (the cold starts,
+all at once), then serve. `stop()` closes the WebSockets (running `$disconnect`), stops the sweep, the
+HTTP server, every worker process and the embedded services.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from session_schema.functions import CONNECTION_FUNCTION, HTTP_FUNCTION, SWEEP_FUNCTION
 from session_schema.settings import stack_environment
 
 from . import aws
 from .http_gateway import CONNECTIONS_PREFIX, ISSUER_PREFIX, GatewayConfig, HttpGateway, RouteTable
 from .issuer import DEFAULT_AUDIENCE, LocalIssuer
-from .lambdas import TIMEOUT_SECONDS as INTEGRATION_TIMEOUT_SECONDS
-from .lambdas import HandlerSpec, Invoker
+from .lambdas import THROTTLE_WAIT_SECONDS, Functions, HandlerSpec, PoolSettings, worker_environment
 from .ws_gateway import ConnectionRegistry, WsGateway
 
 logger = logging.getLogger("local.stack")
@@ -64,10 +65,14 @@ class StackUrls:
 
 
 class LocalStack:
-    """Both APIs, the embedded AWS services, the issuer and the sweep, in this process.
+    """Both APIs, the embedded AWS services, the issuer and the sweep in this process; each function in
+    its own worker processes (local/lambdas.py).
 
     `http_port=0` / `ws_port=0` pick free ports (tests); `state_dir=None` uses a temporary directory
-    that `stop()` removes. Handlers may be given as callables (gateway tests) instead of dotted names.
+    that `stop()` removes. Handlers may be given as callables (gateway tests: run in this process) instead
+    of dotted names. `concurrency` caps every function's pool instead of its declared reserved
+    concurrency; `function_timeout` replaces every declared timeout and `worker_output` (a file
+    descriptor) receives the handlers' logs instead of this process's stdout/stderr (tests).
     """
 
     def __init__(
@@ -85,7 +90,10 @@ class LocalStack:
         settings_overrides: Mapping[str, str] | None = None,
         table_name: str = TABLE_NAME,
         bucket_name: str = BUCKET_NAME,
-        workers: int = 32,
+        concurrency: int | None = None,
+        function_timeout: float | None = None,
+        throttle_wait: float = THROTTLE_WAIT_SECONDS,
+        worker_output: int | None = None,
         dev_logs: bool = False,
     ) -> None:
         self.host = host
@@ -101,13 +109,13 @@ class LocalStack:
         self.settings_overrides = dict(settings_overrides or {})
         self.table_name = table_name
         self.bucket_name = bucket_name
-        self.workers = workers
+        self.pool_settings = PoolSettings(concurrency, function_timeout, throttle_wait, worker_output)
         self.dev_logs = dev_logs
 
         self.urls: StackUrls | None = None
         self.issuer: LocalIssuer | None = None
         self.registry = ConnectionRegistry()
-        self.invoker: Invoker | None = None
+        self.functions: Functions | None = None
         self.handler_status: dict[str, str | None] = {}
         self._http: HttpGateway | None = None
         self._ws: WsGateway | None = None
@@ -115,7 +123,6 @@ class LocalStack:
         self.dynamodb_access = aws.dynamodb_access(None)
         self._sweeper: threading.Thread | None = None
         self._stopping = threading.Event()
-        self._saved_env: dict[str, str | None] | None = None
         self._started = False
 
     # -- lifecycle -----------------------------------------------------------------------------------------
@@ -136,7 +143,7 @@ class LocalStack:
         issuer = issuer_url(self.host, http_port)
         self.issuer = LocalIssuer.load_or_create(self.state_dir, issuer, DEFAULT_AUDIENCE)
 
-        # Read the developer's credentials now, before the handlers' environment replaces them.
+        # Which credentials the handlers sign DynamoDB requests with (their environment, below).
         self.dynamodb_access = access = aws.dynamodb_access(self.dynamodb_endpoint)
         if self.dynamodb_endpoint:
             # Another DynamoDB (e.g. DynamoDB Local); S3 still comes from the embedded moto server.
@@ -153,38 +160,33 @@ class LocalStack:
         )
         aws.ensure_bucket(s3_endpoint, self.bucket_name, access.region)
 
-        self.invoker = Invoker(self.handlers, max_workers=self.workers)
-        invoker = self.invoker
+        callback = callback_url(self.host, http_port)
+        environment = self.handler_environment(
+            callback=callback, issuer=issuer, ddb_endpoint=ddb_endpoint, s3_endpoint=s3_endpoint
+        )
+        self.functions = functions = Functions(self.handlers, self._worker_environment(environment), self.pool_settings)
+        functions.spawn()  # every function's imports run at once, while the WebSocket gateway starts
         self._ws = WsGateway(
             self.host,
             self.ws_port,
             registry=self.registry,
-            executor=invoker.pool,
-            invoke=lambda event: invoker.invoke(self.handlers.connection, event),
+            executor=functions.executor,
+            invoke=lambda event: functions.invoke(CONNECTION_FUNCTION, event),
             idle_timeout=self.idle_timeout,
             max_connection_seconds=self.max_connection_seconds,
         )
         ws_port = self._ws.start()
-
-        callback = callback_url(self.host, http_port)
-        self._apply_environment(
-            self.handler_environment(
-                callback=callback, issuer=issuer, ddb_endpoint=ddb_endpoint, s3_endpoint=s3_endpoint
-            )
-        )
-        self._reset_handler_caches()
-        self.handler_status = invoker.preload()
-        self._prewarm_runtime()
+        self.handler_status = functions.start()
 
         self._http.start(
             GatewayConfig(
                 routes=RouteTable(),
-                invoke=lambda event: invoker.submit(self.handlers.http, event).result(INTEGRATION_TIMEOUT_SECONDS),
+                invoke=lambda event: functions.invoke(HTTP_FUNCTION, event),
                 jwks=self.issuer.jwks,
                 management=self.registry,
             )
         )
-        if self.sweep_interval and self.handlers.sweep is not None:
+        if self.sweep_interval and SWEEP_FUNCTION in functions:
             self._sweeper = threading.Thread(target=self._sweep_loop, name="sweep", daemon=True)
             self._sweeper.start()
 
@@ -211,14 +213,12 @@ class LocalStack:
         if self._http is not None:
             self._http.stop()
             self._http = None
-        if self.invoker is not None:
-            self.invoker.shutdown()
-            self.invoker = None
+        if self.functions is not None:
+            self.functions.stop()  # last: the $disconnects above ran on its workers
+            self.functions = None
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
-        self._restore_environment()
-        self._reset_handler_caches()
         if self._temp_state:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 
@@ -246,9 +246,9 @@ class LocalStack:
 
     def run_sweep(self) -> Any:
         """One sweep now, in the calling thread (tests)."""
-        if self.invoker is None or self.handlers.sweep is None:
+        if self.functions is None or SWEEP_FUNCTION not in self.functions:
             raise RuntimeError("no sweep handler")
-        return self.invoker.invoke(self.handlers.sweep, scheduled_event())
+        return self.functions.invoke(SWEEP_FUNCTION, scheduled_event())
 
     # -- the handlers' environment -------------------------------------------------------------------------
 
@@ -287,67 +287,21 @@ class LocalStack:
     # ...or sign them with the developer's credentials instead of the fake ones.
     _SCRUBBED_CREDENTIALS = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_DEFAULT_PROFILE")
 
-    def _apply_environment(self, env: Mapping[str, str]) -> None:
+    def _worker_environment(self, handler_environment: Mapping[str, str]) -> dict[str, str]:
         scrubbed = self._SCRUBBED_ENDPOINTS
         if not self.dynamodb_access.user_credentials:
             scrubbed += self._SCRUBBED_CREDENTIALS
-        names = set(env) | set(scrubbed)
-        self._saved_env = {name: os.environ.get(name) for name in names}
-        for name in scrubbed:
-            os.environ.pop(name, None)
-        os.environ.update(env)
-
-    def _restore_environment(self) -> None:
-        if self._saved_env is None:
-            return
-        for name, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        self._saved_env = None
-
-    @staticmethod
-    def _reset_handler_caches() -> None:
-        """Forget a runtime or key set cached by an earlier stack in this process (tests start several)."""
-        import sys
-
-        runtime = sys.modules.get("session_runtime.runtime")
-        if runtime is not None and hasattr(runtime, "get_runtime"):
-            runtime.get_runtime.cache_clear()
-        from session_schema.auth import clear_jwks_cache
-
-        clear_jwks_cache()
-
-    @staticmethod
-    def _prewarm_runtime() -> None:
-        """Build the handlers' clients once, here, as a cold start would.
-
-        In Lambda one invocation runs at a time per process; here many run at once in one process, and
-        boto3's client creation on a shared session is not thread-safe. Creating them before serving
-        keeps the first burst of concurrent requests from racing on it.
-        """
-        try:
-            import boto3
-
-            boto3.setup_default_session()
-            from session_runtime.runtime import get_runtime
-
-            runtime = get_runtime()
-            for name in ("store", "management", "fanout", "s3", "verifier"):
-                getattr(runtime, name, None)
-        except Exception:  # noqa: BLE001 - the handlers will report the same error on use
-            logger.warning("could not prepare the handlers' runtime", exc_info=True)
+        return worker_environment(handler_environment, scrubbed)
 
     def _sweep_loop(self) -> None:
         assert self.sweep_interval
         while not self._stopping.wait(self.sweep_interval):
-            invoker = self.invoker
-            if invoker is None or self.handlers.sweep is None:
+            functions = self.functions
+            if functions is None:
                 return
             started = time.monotonic()
             try:
-                result = invoker.submit(self.handlers.sweep, scheduled_event()).result()
+                result = functions.invoke(SWEEP_FUNCTION, scheduled_event())
                 logger.info("sweep done in %.0f ms: %s", (time.monotonic() - started) * 1000, _short(result))
             except Exception as error:  # noqa: BLE001 - a failed sweep is retried at the next interval
                 logger.error("sweep failed: %r", error)

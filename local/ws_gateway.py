@@ -44,6 +44,7 @@ from session_schema.routes import WS_ROUTE_SELECTION_EXPRESSION, WS_ROUTES
 
 from .http_gateway import ClientBufferFull, ConnectionGone, ManagementBackend
 from .lambdas import TIMEOUT_SECONDS as INTEGRATION_TIMEOUT_SECONDS
+from .lambdas import FunctionError, HandlerUnavailable, Throttled, WorkerCrashed
 
 logger = logging.getLogger("local.ws")
 
@@ -558,6 +559,5 @@ def _redact(query: str) -> str:
 
 
 def _quiet(error: BaseException) -> bool:
-    from .lambdas import HandlerUnavailable
-
-    return isinstance(error, HandlerUnavailable)
+    """No traceback for these: the log line says it all (a handler's own traceback is in its worker's log)."""
+    return isinstance(error, HandlerUnavailable | FunctionError | WorkerCrashed | Throttled)

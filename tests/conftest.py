@@ -31,15 +31,15 @@ from session_schema.keys import TABLE  # noqa: E402
 from session_schema.store import SessionStore  # noqa: E402
 
 from local.atomic_moto import make_moto_dynamodb_atomic  # noqa: E402
-from local.threaded_metrics import make_metrics_thread_safe  # noqa: E402
 from tests.http_events import AUDIENCE, ISSUER_URL, shared_issuer  # noqa: E402
+from tests.threaded_metrics import make_metrics_thread_safe  # noqa: E402
 
 # Property tests stay meaningful but bounded: CI is a 2-core machine with a time budget.
 settings.register_profile("default", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 make_moto_dynamodb_atomic()  # race tests must see DynamoDB's atomicity, not moto's lack of it
-make_metrics_thread_safe()  # race tests run many invocations in one process, as the local stack does
+make_metrics_thread_safe()  # race tests run many invocations in threads of one process
 
 TABLE_NAME = "live-sessions-test"
 BUCKET_NAME = "live-sessions-artifacts-test"

@@ -29,6 +29,34 @@ def cli_env() -> dict[str, str]:
     return env
 
 
+def _stat(pid: int) -> tuple[str, int] | None:
+    """(state, parent pid) of a live process from /proc (Linux), or None when it is gone or a zombie."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return None if fields[0] in ("Z", "X") else (fields[0], int(fields[1]))
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid` (the local stack's worker processes and their templates)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None:
+            children.setdefault(stat[1], []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    return {pid for pid in pids if _stat(pid) is not None}
+
+
 class Cli:
     """`python -m local <args>` in the repository root; stdout and stderr go to files in `directory`."""
 

@@ -1,7 +1,7 @@
 """`python -m local serve` as `make dev` runs it: prints both URLs when ready, and both work (a token from
 `python -m local token` creates a session over the printed HTTP URL, a listener joins it over the printed
 WebSocket URL); Ctrl-C (SIGINT to the whole foreground process group, as a terminal sends it) and SIGTERM
-close the open WebSockets first, then stop everything with exit code 0."""
+close the open WebSockets first, then stop everything, every worker process included, with exit code 0."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.e2e.cli import REPO
+from tests.e2e.cli import REPO, alive, descendants
 from tests.e2e.cli import cli_env as _env
 from tests.e2e.cli import free_port as _free_port
 
@@ -74,6 +74,8 @@ def test_serve_token_and_clean_stop(tmp_path: Path, stop_signal: signal.Signals,
         listener = sockets.enter_context(connect(url, open_timeout=10, close_timeout=5))
         listener.send(json.dumps({"action": "join"}))
         assert json.loads(listener.recv(timeout=10))["type"] == "joined"
+        workers = descendants(server.pid)  # each function's template and its worker processes
+        assert len(workers) >= 6, workers
     finally:
         if stop_signal == signal.SIGINT:
             os.killpg(server.pid, signal.SIGINT)  # Ctrl-C
@@ -89,6 +91,7 @@ def test_serve_token_and_clean_stop(tmp_path: Path, stop_signal: signal.Signals,
     assert code == 0, log[-2000:]
     assert "local stack stopped" in log
     assert "Traceback" not in log, log[-2000:]
+    assert not alive(workers), "worker processes left behind"
 
     assert listener is not None
     with pytest.raises(ConnectionClosed) as closed:  # closed by the server as it stopped, not dropped

@@ -218,3 +218,31 @@ def test_sweep_runs_every_five_minutes(dev):
         if p["Properties"]["Principal"] == "events.amazonaws.com"
     ]
     assert [p["FunctionName"] for p in invoke] == [get_att(sweep)]
+
+
+# --- concurrency -----------------------------------------------------------------------------------
+
+
+def test_reserved_concurrency_and_the_local_pools_come_from_one_declaration(dev):
+    from session_schema.functions import FUNCTIONS, FUNCTIONS_BY_NAME
+
+    from local.lambdas import Functions, HandlerSpec, PoolSettings
+
+    local = Functions(HandlerSpec(), {}, PoolSettings())  # no process starts until start()
+    try:
+        assert set(FUNCTION_SPECS) == set(FUNCTIONS_BY_NAME) == set(local.functions)
+        for declared in FUNCTIONS:
+            deployed = _function(dev, declared.name)
+            assert deployed["ReservedConcurrentExecutions"] == declared.reserved_concurrency, declared.name
+            assert local.pool(declared.name).limit == declared.reserved_concurrency, declared.name
+            assert deployed["Timeout"] == local.pool(declared.name).timeout_seconds == declared.timeout_seconds
+    finally:
+        local.stop()
+
+
+def test_the_connection_function_cannot_starve_the_others(dev):
+    # Reserved concurrency caps the busiest function and guarantees the HTTP function and the sweep theirs;
+    # Lambda keeps 100 of the account's default 1,000 unreserved, so the reservations must fit in 900.
+    reserved = {name: _function(dev, name).get("ReservedConcurrentExecutions") for name in FUNCTIONS}
+    assert all(isinstance(value, int) and value >= 1 for value in reserved.values()), reserved
+    assert sum(reserved.values()) <= 900

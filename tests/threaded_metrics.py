@@ -1,8 +1,9 @@
-"""Let many handler invocations share one process's Powertools Metrics, as the local stack runs them.
+"""Let many handler invocations share one process's Powertools Metrics, as the race tests run them.
 
 Powertools keeps one metric set per process: Lambda runs one invocation per execution environment at a
-time, so `@metrics.log_metrics` checks the set, serializes and clears it without a lock. The local stack
-(and the race tests) run many invocations at once in threads of one process; there one invocation's
+time, so `@metrics.log_metrics` checks the set, serializes and clears it without a lock. The race tests
+run many invocations at once in threads of one process (the local stack does not: each of its worker
+processes serves one event at a time, local/lambdas.py); there one invocation's
 flush could empty the set between another's check and its serialize, and that invocation failed with
 "Must contain at least one metric". One lock around the metric set's operations restores what Lambda
 gives each invocation. Handler code is unchanged. Applied once per process.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import threading
 
-from .serialize import serialize_methods
+from local.serialize import serialize_methods
 
 _METHODS = (
     "add_metric",

@@ -1,0 +1,47 @@
+"""Handlers for the execution-environment tests, imported by the local stack's worker processes by dotted
+name (`tests.lambda_faults.http`): the real handlers, behind a switch a test flips per request.
+
+- HTTP header `x-test-sleep: S`: sleep S seconds first (a test kills the worker, or lets it time out);
+- HTTP header `x-test-marker: M`: instead of the real handler, put M in a module-level value, sleep
+  `x-test-sleep` seconds, and answer what the value holds then, with this process's ID and how many
+  invocations it has served (a warm environment keeps its module state, a concurrent one never sees it);
+- HTTP header `x-test-non-json: 1`: answer a value JSON cannot carry;
+- WebSocket frame field `"testSleep": S`: sleep S seconds, then the real handler gets the frame without it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+from connection_handler.app import handler as connection_handler
+from http_session_handler.app import handler as http_handler
+
+STATE: dict[str, Any] = {"marker": None, "served": 0}
+
+
+def http(event: dict[str, Any], context: Any) -> Any:
+    headers = event.get("headers") or {}
+    STATE["served"] += 1
+    sleep = float(headers.get("x-test-sleep") or 0)
+    marker = headers.get("x-test-marker")
+    if marker is not None:
+        STATE["marker"] = marker
+        time.sleep(sleep)
+        body = {"marker": marker, "seen": STATE["marker"], "pid": os.getpid(), "served": STATE["served"]}
+        return {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": json.dumps(body)}
+    if headers.get("x-test-non-json"):
+        return {"statusCode": 200, "body": {"not", "json"}}
+    time.sleep(sleep)
+    return http_handler(event, context)
+
+
+def connection(event: dict[str, Any], context: Any) -> Any:
+    body = event.get("body")
+    if isinstance(body, str) and "testSleep" in body:
+        frame = json.loads(body)
+        time.sleep(float(frame.pop("testSleep")))
+        event = {**event, "body": json.dumps(frame)}
+    return connection_handler(event, context)
