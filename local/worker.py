@@ -26,6 +26,7 @@ import resource
 import signal
 import socket
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -107,6 +108,8 @@ def _template(control: socket.socket, target: str, function_name: str, memory_mb
         control.sendall(json.dumps({"ready": False, "error": repr(error)}).encode() + b"\n")
         return
     init_ms = (time.perf_counter() - began) * 1000
+    if threading.active_count() > 1:  # a fork copies only the forking thread: another's locks stay held
+        print(f"{function_name}: the handler's import started threads; its workers may deadlock", file=sys.stderr)
     control.sendall(json.dumps({"ready": True, "pid": os.getpid(), "initMs": init_ms}).encode() + b"\n")
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked workers are reaped by the kernel
     while True:
