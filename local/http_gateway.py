@@ -331,7 +331,9 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     block_on_close = False
-    request_queue_size = 1024  # the stdlib's 5 drops the SYNs of a fan-out opening its connections at once
+    # The stdlib's 5 drops the SYNs of a fan-out opening its connections at once, and of new execution
+    # environments fetching the issuer's JWKS together with their callers (each retry waits 1 s, then 3 s).
+    request_queue_size = 1024
     config: GatewayConfig
 
 

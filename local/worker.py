@@ -98,6 +98,24 @@ def _serve(channel: Connection, handler: Handler, function_name: str, memory_mb:
         channel.send_bytes(payload.encode())
 
 
+# The AWS services the handlers' clients talk to (session_runtime/runtime.py).
+_SDK_SERVICES = ("dynamodb", "s3", "apigatewaymanagementapi")
+
+
+def _load_sdk_models() -> None:
+    """Read botocore's service models once, here: every forked environment then finds them in memory
+    (as it finds the imported modules) instead of each parsing the same JSON files again on its first
+    event. Only the default session's model cache is kept; no client survives."""
+    boto3 = sys.modules.get("boto3")
+    if boto3 is None:
+        return
+    try:
+        for service in _SDK_SERVICES:
+            boto3.client(service, region_name=os.environ.get("AWS_REGION", "us-east-1"))
+    except Exception as error:  # noqa: BLE001 - an optimisation only
+        print(f"could not preload the AWS SDK's models: {error!r}", file=sys.stderr)
+
+
 def _template(control: socket.socket, target: str, function_name: str, memory_mb: int) -> None:
     began = time.perf_counter()
     _label_log_records(function_name)
@@ -107,6 +125,7 @@ def _template(control: socket.socket, target: str, function_name: str, memory_mb
     except BaseException as error:  # noqa: BLE001 - reported to the pool, which reports it to the user
         control.sendall(json.dumps({"ready": False, "error": repr(error)}).encode() + b"\n")
         return
+    _load_sdk_models()
     init_ms = (time.perf_counter() - began) * 1000
     if threading.active_count() > 1:  # a fork copies only the forking thread: another's locks stay held
         print(f"{function_name}: the handler's import started threads; its workers may deadlock", file=sys.stderr)
