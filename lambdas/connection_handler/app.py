@@ -14,7 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from session_runtime.observability import logger, metrics, tracer
 from session_runtime.runtime import Runtime, get_runtime
-from session_schema.errors import DomainError, SessionEnded, aws_refusal
+from session_schema.errors import DomainError, Forbidden, RateLimited, SessionEnded, aws_refusal
 
 from . import actions, frames, responses
 from .connect import on_connect
@@ -57,6 +57,7 @@ def _connect(rt: Runtime, event: Mapping[str, Any], request_id: str | None) -> d
 
 
 def _disconnect(rt: Runtime, event: Mapping[str, Any]) -> dict[str, Any]:
+    rt.action_budget.forget(event.get("requestContext", {}).get("connectionId") or "")
     try:
         return on_disconnect(rt, event)
     except Exception:
@@ -66,7 +67,21 @@ def _disconnect(rt: Runtime, event: Mapping[str, Any]) -> dict[str, Any]:
         return {"statusCode": 500}
 
 
+def _over_budget(event: Mapping[str, Any], route_key: str, wait_ms: int) -> dict[str, Any]:
+    """RATE_LIMITED with the wait, echoing the frame's `id`: parsed for that (no request), never performed.
+    Counted, not logged, so a spammer cannot make us write (and pay for) a log line per frame."""
+    try:
+        client_id = frames.parse_frame(route_key, event.get("body"), is_base64=bool(event.get("isBase64Encoded"))).id
+    except frames.FrameRefused as bad:
+        client_id = bad.client_id
+    metrics.add_metric(name="RateLimitedActions", unit=MetricUnit.Count, value=1)
+    return responses.answer(responses.error_event(RateLimited(wait_ms)), client_id)
+
+
 def _message(rt: Runtime, event: Mapping[str, Any], route_key: str, connection_id: str) -> dict[str, Any]:
+    wait_ms = rt.action_budget.charge(connection_id, route_key)  # before anything that costs a request
+    if wait_ms is not None:
+        return _over_budget(event, route_key, wait_ms)
     client_id: str | None = None  # the frame's `id`, echoed in its direct answer
     try:
         try:
@@ -86,6 +101,8 @@ def _message(rt: Runtime, event: Mapping[str, Any], route_key: str, connection_i
         else:
             logger.info("action refused", extra={"code": refused.code, "error": refused.message})
             _count_refusal(refused, "ActionsRefused")
+            if isinstance(refused, Forbidden):
+                rt.action_budget.charge_read(connection_id)  # a listener's speaker action cost the role read
             payload = responses.error_event(refused)
     return responses.answer(payload, client_id)
 

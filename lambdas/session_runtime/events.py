@@ -135,7 +135,8 @@ ERROR_CODES: dict[str, str] = {
     "INVALID_TRANSITION": "the status cannot move that way (e.g. `pause` twice); `from` and `to` name both",
     "CONNECTION_NOT_FOUND": "this connection is no longer registered: reconnect",
     "CONFLICT": "the session kept changing under this action: retry",
-    "RATE_LIMITED": "the table throttled this action: retry shortly",
+    "RATE_LIMITED": "this connection sent more than its budget (`retryAfterMs` says when to retry), or the table"
+    " throttled this action: retry shortly",
     "SERVICE_UNAVAILABLE": "the table did not answer in time: retry shortly",
     "INTERNAL_ERROR": "something failed on the server; nothing about the cause is disclosed",
 }
@@ -151,6 +152,9 @@ class ErrorEvent(Event):
     validActions: list[str] | SkipJsonSchema[None] = Field(None, description="INVALID_ACTION: the actions")
     from_: str | SkipJsonSchema[None] = Field(None, alias="from", description="INVALID_TRANSITION: status found")
     to: str | SkipJsonSchema[None] = Field(None, description="INVALID_TRANSITION: status asked for")
+    retryAfterMs: int | SkipJsonSchema[None] = Field(
+        None, description="RATE_LIMITED by the connection's budget: milliseconds until the next frame is accepted"
+    )
 
 
 EVENT_MODELS: tuple[type[Event], ...] = (

@@ -19,6 +19,7 @@ from session_schema.auth import TokenVerifier
 from session_schema.settings import Settings, load_settings
 from session_schema.store import SessionStore
 
+from .budget import ActionBudget, Limits
 from .fanout import Fanout, Strikes
 from .management_api import ManagementApi
 from .timeouts import AWS_CLIENT_CONFIG
@@ -58,6 +59,19 @@ class Runtime:
     @cached_property
     def s3(self) -> Any:
         return boto3.client("s3", config=AWS_CLIENT_CONFIG.merge(Config(signature_version="s3v4")))
+
+    @cached_property
+    def action_budget(self) -> ActionBudget:
+        """Per execution environment (this process), as budget.py explains."""
+        settings = self.settings
+        return ActionBudget(
+            Limits(
+                settings.action_burst,
+                settings.action_rate_per_second,
+                settings.read_burst,
+                settings.read_rate_per_second,
+            )
+        )
 
     @cached_property
     def verifier(self) -> TokenVerifier:

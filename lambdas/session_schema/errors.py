@@ -108,12 +108,17 @@ class IdempotencyKeyReused(DomainError):
 
 
 class RateLimited(DomainError):
-    """DynamoDB throttled a request past botocore's own retries (or a transaction part was throttled)."""
+    """DynamoDB throttled a request past botocore's own retries (or a transaction part was throttled), or a
+    connection spent its action budget (session_runtime/budget.py: then `retryAfterMs` says how long)."""
 
     code, status = "RATE_LIMITED", 429
 
-    def __init__(self) -> None:
+    def __init__(self, retry_after_ms: int | None = None) -> None:
         super().__init__("too many requests; retry shortly")
+        self.retry_after_ms = retry_after_ms
+
+    def details(self) -> dict[str, object]:
+        return {} if self.retry_after_ms is None else {"retryAfterMs": self.retry_after_ms}
 
 
 # AWS error codes of a request the service throttled (past botocore's own retries): RATE_LIMITED to callers.

@@ -80,6 +80,11 @@ SETTINGS: tuple[Setting, ...] = (
         "failed posts in a row (not 410) after which a connection is closed and unregistered as a slow consumer",
         "3",
     ),
+    # A connection's action budget (session_runtime/budget.py): token buckets per execution environment.
+    Setting("ACTION_BURST", "action_burst", "frames a connection may send at once (every action)", "200"),
+    Setting("ACTION_RATE_PER_SECOND", "action_rate_per_second", "frames per second a connection keeps", "100"),
+    Setting("READ_BURST", "read_burst", "reads (history, join, refused speaker actions) a connection may burst", "10"),
+    Setting("READ_RATE_PER_SECOND", "read_rate_per_second", "reads per second a connection keeps", "2"),
     Setting("POWERTOOLS_SERVICE_NAME", "service_name", "service name on every log line and metric", "live-sessions"),
     Setting("POWERTOOLS_METRICS_NAMESPACE", "metrics_namespace", "CloudWatch namespace of the metrics", "LiveSessions"),
     Setting("POWERTOOLS_LOG_LEVEL", "log_level", "log level", "INFO"),
@@ -111,6 +116,10 @@ class Settings(BaseModel):
     fanout_concurrency: int = Field(ge=1, le=128)
     fanout_post_timeout_ms: int = Field(ge=50, le=20_000)
     fanout_strikes_to_close: int = Field(ge=1, le=100)
+    action_burst: int = Field(ge=1, le=10_000)
+    action_rate_per_second: float = Field(gt=0, le=10_000)
+    read_burst: int = Field(ge=1, le=10_000)
+    read_rate_per_second: float = Field(gt=0, le=10_000)
     service_name: str
     metrics_namespace: str
     log_level: str
