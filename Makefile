@@ -51,12 +51,19 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The AsyncAPI project's parser, which tests/ws/test_asyncapi.py runs on the served /asyncapi.json.
+ASYNCAPI_CHECK := tools/asyncapi
+$(ASYNCAPI_CHECK)/node_modules/.installed: $(ASYNCAPI_CHECK)/package.json $(ASYNCAPI_CHECK)/package-lock.json
+	npm ci --prefix $(ASYNCAPI_CHECK) --no-audit --no-fund --loglevel=error
+	@touch $@
+
 $(LAYER_DIR)/.built: lambdas/requirements.txt | $(VENV)/.installed
 	rm -rf $(LAYER_DIR)
 	$(PIP) install $(LAYER_TARGET) --target $(LAYER_DIR)/python -r lambdas/requirements.txt
 	@touch $@
 
-install: $(VENV)/.installed node_modules/.installed $(LAYER_DIR)/.built $(EMULATOR_VENV)/.installed
+install: $(VENV)/.installed node_modules/.installed $(ASYNCAPI_CHECK)/node_modules/.installed $(LAYER_DIR)/.built \
+	$(EMULATOR_VENV)/.installed
 layer: $(LAYER_DIR)/.built
 
 # The local stack needs only the Python packages and the pinned CDK CLI; no layer, no emulator.

@@ -25,6 +25,7 @@ from session_schema.routes import (
     HTTP_CORS_ALLOW_HEADERS,
     HTTP_CORS_ALLOW_METHODS,
     HTTP_CORS_ALLOW_ORIGINS,
+    HTTP_CORS_EXPOSE_HEADERS,
     HTTP_CORS_MAX_AGE_SECONDS,
     HTTP_ROUTES,
     HttpRoute,
@@ -61,6 +62,7 @@ def build_http_api(scope: Construct, config: StackConfig, handler: lambda_.IFunc
             allow_origins=list(HTTP_CORS_ALLOW_ORIGINS),
             allow_headers=list(HTTP_CORS_ALLOW_HEADERS),
             allow_methods=[apigwv2.CorsHttpMethod(m) for m in HTTP_CORS_ALLOW_METHODS],
+            expose_headers=list(HTTP_CORS_EXPOSE_HEADERS),
             max_age=Duration.seconds(HTTP_CORS_MAX_AGE_SECONDS),
         ),
     )

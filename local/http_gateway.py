@@ -38,6 +38,7 @@ from session_schema.routes import (
     HTTP_CORS_ALLOW_HEADERS,
     HTTP_CORS_ALLOW_METHODS,
     HTTP_CORS_ALLOW_ORIGINS,
+    HTTP_CORS_EXPOSE_HEADERS,
     HTTP_CORS_MAX_AGE_SECONDS,
     HTTP_ROUTES,
     HttpRoute,
@@ -62,7 +63,7 @@ class CorsConfig:
     allow_origins: tuple[str, ...] = HTTP_CORS_ALLOW_ORIGINS
     allow_methods: tuple[str, ...] = HTTP_CORS_ALLOW_METHODS
     allow_headers: tuple[str, ...] = HTTP_CORS_ALLOW_HEADERS
-    expose_headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = HTTP_CORS_EXPOSE_HEADERS
     max_age: int = HTTP_CORS_MAX_AGE_SECONDS
 
     def origin_for(self, origin: str | None) -> str | None:

@@ -26,6 +26,7 @@ from pydantic import (
 
 from session_runtime.fanout import encode_payload
 from session_schema.errors import DomainError, ValidationFailed
+from session_schema.json_types import INTEGRAL
 from session_schema.models import MessageText
 from session_schema.routes import WS_ACTIONS
 from session_schema.store import MAX_PAGE
@@ -85,8 +86,8 @@ class SendMessageFrame(Frame):
 
 class HistoryFrame(Frame):
     action: Literal["history"]
-    since: Annotated[int, Field(ge=0, lt=10**13)] = 0  # ms: messages created strictly after
-    limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = HISTORY_DEFAULT_LIMIT
+    since: Annotated[int, Field(ge=0, lt=10**13), INTEGRAL] = 0  # ms: messages created strictly after
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE), INTEGRAL] = HISTORY_DEFAULT_LIMIT
     cursor: Annotated[str, StringConstraints(min_length=1, max_length=CURSOR_MAX)] | None = None
 
 

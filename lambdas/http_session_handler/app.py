@@ -16,6 +16,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from session_runtime.observability import logger, metrics, tracer
+from session_runtime.runtime import get_runtime
 from session_schema.ids import normalize_session_id
 
 from . import artifacts, errors, messages, meta, openapi, sessions
@@ -41,7 +42,7 @@ def create_app() -> APIGatewayHttpResolver:
     @api_route(resolver, "GET /openapi.json", summary="This API's OpenAPI document", tags=["service"], uses_table=False)
     def openapi_document() -> Response[dict[str, Any]]:
         if "document" not in cache:
-            cache["document"] = openapi.document(resolver)
+            cache["document"] = openapi.document(resolver, get_runtime().settings)
         return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=cache["document"])
 
     errors.register(resolver, lambda path: methods_for_path(resolver, path))

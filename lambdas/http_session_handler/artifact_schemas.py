@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, get_args
 
-from pydantic import Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from session_schema.artifact_kinds import ARTIFACT_CONTENT_TYPES, content_type_problem, kind_problem
+from session_schema.json_types import INTEGRAL
 from session_schema.models import Artifact, ArtifactKind, ContentType, FileName
 from session_schema.views import ArtifactPublicView, ArtifactStatusValue
 
@@ -36,7 +37,7 @@ class CreateArtifactRequest(RequestBody):
         + "; ".join(f"{kind}: {', '.join(types)}" for kind, types in ARTIFACT_CONTENT_TYPES.items())
     )
     fileName: FileName = Field(description="the file's name, kept as the last segment of the object key")
-    sizeBytes: Annotated[int, Field(ge=1)] | None = Field(
+    sizeBytes: Annotated[int, Field(ge=1), INTEGRAL] | None = Field(
         None,
         description="optional: the exact size of the file. Given, the upload must be exactly this size and a size "
         "over MAX_UPLOAD_BYTES is refused here; omitted, the upload may be 1..MAX_UPLOAD_BYTES bytes",
@@ -63,10 +64,25 @@ class CreateArtifactRequest(RequestBody):
 class UpdateArtifactRequest(RequestBody):
     """A status change along `pending -> processing -> completed|failed`, `pending -> failed`."""
 
+    # The document says what the validator below enforces: an `error` (not null) only with `status: failed`.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"status": {"not": {"const": "failed"}}}},
+            "then": {"properties": {"error": {"type": "null"}}},
+        }
+    )
+
     status: ArtifactStatusValue
     error: Annotated[str, StringConstraints(min_length=1, max_length=ERROR_MAX)] | None = Field(
         None, description="why processing failed; only with `status: failed`"
     )
+
+    @field_validator("error")
+    @classmethod
+    def _only_when_failed(cls, error: str | None, info: ValidationInfo) -> str | None:
+        if error is not None and info.data.get("status", "failed") != "failed":
+            raise ValueError("is only allowed with status failed")
+        return error
 
 
 class ArtifactView(ArtifactPublicView):

@@ -179,8 +179,6 @@ def update_artifact(
     caller: Annotated[Caller, Depends(signed_in)],
 ) -> ArtifactView:
     target = ArtifactStatus(body.status)
-    if body.error is not None and target is not ArtifactStatus.FAILED:
-        raise ValidationFailed("error", "is only allowed with status failed")
     runtime = get_runtime()
     session = owned_session(sessionId, caller)
     before, after = runtime.store.change_artifact_status(session.sessionId, artifactId, target, error=body.error)

@@ -1,6 +1,9 @@
-"""Service routes: health."""
+"""Service routes: health, and the WebSocket API's AsyncAPI document (`/openapi.json` is in app.py)."""
 
 from __future__ import annotations
+
+from functools import cache
+from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -32,3 +35,22 @@ def health() -> Response[Health]:
         return Response(status_code=503, content_type=content_types.APPLICATION_JSON, body=unavailable)
     ok = answer_as(Health, {"status": "ok"})
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=ok)
+
+
+@cache
+def _asyncapi_document() -> dict[str, Any]:
+    # Imported on first use: the WebSocket models are not needed by any other route of this function.
+    from connection_handler import asyncapi
+
+    return asyncapi.document()
+
+
+@api_route(
+    router,
+    "GET /asyncapi.json",
+    summary="The WebSocket API's AsyncAPI 3.0 document: actions, answers, pushed events and refusals",
+    tags=["service"],
+    uses_table=False,
+)
+def asyncapi_document() -> Response[dict[str, Any]]:
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=_asyncapi_document())

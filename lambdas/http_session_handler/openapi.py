@@ -15,6 +15,8 @@ from typing import Any
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
+from session_schema.settings import Settings
+
 from .routing import BEARER_SCHEME
 
 TITLE = "Live Sessions API"
@@ -26,7 +28,23 @@ DESCRIPTION = (
 _POWERTOOLS_ONLY_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
 
 
-def document(app: ApiGatewayResolver) -> dict[str, Any]:
+# Upper bounds that are deployment settings, not constants: (schema, property) -> the Settings field. The
+# document states the running deployment's value, so a generated request within it is one the API accepts.
+_SETTING_MAXIMA: dict[tuple[str, str], str] = {
+    ("CreateSessionRequest", "maxListeners"): "max_listeners_limit",
+    ("CreateArtifactRequest", "sizeBytes"): "max_upload_bytes",
+}
+
+
+def _state_setting_maxima(schemas: dict[str, Any], settings: Settings) -> None:
+    for (schema, prop), field in _SETTING_MAXIMA.items():
+        options = schemas[schema]["properties"][prop].get("anyOf", [schemas[schema]["properties"][prop]])
+        for option in options:
+            if option.get("type") == "integer":
+                option["maximum"] = getattr(settings, field)
+
+
+def document(app: ApiGatewayResolver, settings: Settings) -> dict[str, Any]:
     raw = app.get_openapi_json_schema(
         title=TITLE,
         version=VERSION,
@@ -52,6 +70,7 @@ def document(app: ApiGatewayResolver) -> dict[str, Any]:
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
                     }
     schemas = doc.get("components", {}).get("schemas", {})
+    _state_setting_maxima(schemas, settings)
     text = json.dumps(doc.get("paths", {}))
     for name in _POWERTOOLS_ONLY_SCHEMAS:
         if name in schemas and f"#/components/schemas/{name}" not in text:

@@ -9,15 +9,17 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Que
 
 from session_schema.cursor import MAX_CURSOR_LENGTH
 from session_schema.errors import ValidationFailed
-from session_schema.ids import normalize_session_id
+from session_schema.ids import SESSION_ID_INPUT_PATTERN, normalize_session_id
 
-from .schemas import DEFAULT_PAGE_SIZE, IDEMPOTENCY_KEY_PATTERN, MAX_PAGE_SIZE, MAX_SESSION_ID_INPUT
+from .schemas import DEFAULT_PAGE_SIZE, IDEMPOTENCY_KEY_PATTERN, MAX_PAGE_SIZE
 
 SessionIdPath = Annotated[
     str,
     Path(
-        min_length=1,
-        max_length=MAX_SESSION_ID_INPUT,
+        # Documented, and enforced by `session_id()` below with the same regex on the decoded segment (it also
+        # bounds the length). A Powertools `pattern` or `max_length` would test the raw segment, where
+        # `Quiet%20River%20482` is still percent-encoded.
+        json_schema_extra={"pattern": SESSION_ID_INPUT_PATTERN},
         description="`adjective-noun-NNN`; typed forms like `Quiet River 482` are normalized",
     ),
 ]

@@ -113,6 +113,7 @@ def api_route(
         tags=tags,
         security=security_for(route),
         status_code=status,
+        operation_id=route.operation_id or None,
     )
 
 

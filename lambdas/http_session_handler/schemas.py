@@ -8,10 +8,11 @@ model fails response validation (a 500 in tests) instead of silently dropping or
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from session_schema.json_types import INTEGRAL
 from session_schema.models import (
     TITLE_MAX,
     IdempotencyRecord,
@@ -31,7 +32,6 @@ from session_schema.views import StatusValue
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = MAX_PAGE  # the store's own page cap is the largest limit a listing accepts
-MAX_SESSION_ID_INPUT = 64  # a typed ID ("Quiet River 482") before normalization
 
 # Reuse the constraints the records themselves carry: one spelling of each rule.
 _SOURCE_LANGUAGE_PATTERN = next(
@@ -60,13 +60,22 @@ class CreateSessionRequest(RequestBody):
 
     title: Title | None = Field(None, description=f"shown to listeners; up to {TITLE_MAX} characters")
     sourceLanguage: SourceLanguage | None = Field(None, description="BCP 47 language tag, default `en`")
-    maxListeners: Annotated[int, Field(ge=1)] | None = Field(
+    maxListeners: Annotated[int, Field(ge=1), INTEGRAL] | None = Field(
         None, description="1..MAX_LISTENERS_LIMIT (a deployment setting); default DEFAULT_MAX_LISTENERS"
     )
 
 
+def _at_least_one_field_given(schema: dict[str, Any]) -> None:
+    """The document says what `_not_empty` enforces: some field is present and not null."""
+    schema["anyOf"] = [
+        {"required": [name], "properties": {name: {"not": {"type": "null"}}}} for name in schema["properties"]
+    ]
+
+
 class UpdateSessionRequest(RequestBody):
     """At least one field. A status change is a transition (`active <-> paused`, `-> ended`)."""
+
+    model_config = ConfigDict(json_schema_extra=_at_least_one_field_given)
 
     status: StatusValue | None = None
     title: Title | None = None

@@ -18,8 +18,17 @@ from session_schema.models import Artifact, Message, Role, Session
 from session_schema.views import ArtifactPublicView, MessageView, SessionPublicView
 
 
+def _documented_as_sent(schema: dict[str, Any]) -> None:
+    """The JSON schema of what is sent: `type` is always there; an optional field has no `null` default
+    (it is left out, never sent as null)."""
+    schema["required"] = ["type", *(name for name in schema.get("required", []) if name != "type")]
+    for prop in schema.get("properties", {}).values():
+        if "default" in prop and prop["default"] is None and "anyOf" not in prop:
+            del prop["default"]
+
+
 class Event(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, json_schema_extra=_documented_as_sent)
     type: str
     # A direct answer echoes the client `id` of the action it answers (connection_handler.responses adds it).
     id: str | SkipJsonSchema[None] = Field(None, description="the client `id` of the action this answers, if any")

@@ -16,6 +16,11 @@ from pathlib import Path
 
 SESSION_ID_PATTERN = r"^[a-z]{3,8}-[a-z]{3,8}-[0-9]{3}$"
 _SESSION_ID_RE = re.compile(SESSION_ID_PATTERN)
+# What a person may type for an ID: the canonical form, or `Quiet River 482`, ` quiet_river_482 `. Written
+# for both Python and ECMAScript regexes (the JSON Schema `pattern` of the documents): no `\s`, no flags.
+# Runs of blanks are bounded, so the pattern alone bounds the length (at most 51 characters).
+SESSION_ID_INPUT_PATTERN = r"^[ \t]{0,8}[A-Za-z]{3,8}(?:-|[ \t_]{1,8})[A-Za-z]{3,8}(?:-|[ \t_]{1,8})[0-9]{3}[ \t]{0,8}$"
+_SESSION_ID_INPUT_RE = re.compile(SESSION_ID_INPUT_PATTERN)
 _WORDS = Path(__file__).with_name("words")
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -60,9 +65,14 @@ def new_session_id(rand: secrets.SystemRandom | None = None) -> str:
 
 
 def normalize_session_id(raw: str) -> str | None:
-    """The canonical form of an ID a person typed (`Quiet River 482` -> `quiet-river-482`), or None."""
-    candidate = re.sub(r"[\s_]+", "-", raw.strip().lower())
-    return candidate if _SESSION_ID_RE.fullmatch(candidate) else None
+    """The canonical form of an ID a person typed (`Quiet River 482` -> `quiet-river-482`), or None.
+
+    Accepted is exactly what SESSION_ID_INPUT_PATTERN (the APIs' documented `pattern`) matches: ASCII
+    letters, words split by one `-` or by spaces, tabs and underscores, spaces around it.
+    """
+    if not _SESSION_ID_INPUT_RE.fullmatch(raw):
+        return None
+    return re.sub(r"[ \t_]+", "-", raw.strip(" \t").lower())
 
 
 def is_session_id(value: str) -> bool:

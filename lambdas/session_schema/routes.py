@@ -19,6 +19,9 @@ class HttpRoute:
     # 401 UNAUTHORIZED without a valid one. False: anyone. No route has an API Gateway authorizer in
     # either stack (infra/http_api.py says why), so this flag is enforced by the handler alone.
     auth: bool
+    # The operation's name in /openapi.json (`operationId`): clients generated from the document call it so.
+    # Every route of HTTP_ROUTES names one (tests/http/test_routes.py); "" only for stand-ins in tests.
+    operation_id: str = ""
 
     @property
     def route_key(self) -> str:
@@ -26,19 +29,20 @@ class HttpRoute:
 
 
 HTTP_ROUTES: tuple[HttpRoute, ...] = (
-    HttpRoute("POST", "/sessions", auth=True),
-    HttpRoute("GET", "/sessions", auth=True),
-    HttpRoute("GET", "/sessions/{sessionId}", auth=False),
-    HttpRoute("PATCH", "/sessions/{sessionId}", auth=True),
-    HttpRoute("DELETE", "/sessions/{sessionId}", auth=True),
-    HttpRoute("GET", "/sessions/{sessionId}/messages", auth=False),
-    HttpRoute("POST", "/sessions/{sessionId}/messages", auth=True),
-    HttpRoute("POST", "/sessions/{sessionId}/artifacts", auth=True),
-    HttpRoute("GET", "/sessions/{sessionId}/artifacts", auth=True),
-    HttpRoute("PATCH", "/sessions/{sessionId}/artifacts/{artifactId}", auth=True),
-    HttpRoute("DELETE", "/sessions/{sessionId}/artifacts/{artifactId}", auth=True),
-    HttpRoute("GET", "/health", auth=False),
-    HttpRoute("GET", "/openapi.json", auth=False),
+    HttpRoute("POST", "/sessions", auth=True, operation_id="createSession"),
+    HttpRoute("GET", "/sessions", auth=True, operation_id="listSessions"),
+    HttpRoute("GET", "/sessions/{sessionId}", auth=False, operation_id="getSession"),
+    HttpRoute("PATCH", "/sessions/{sessionId}", auth=True, operation_id="updateSession"),
+    HttpRoute("DELETE", "/sessions/{sessionId}", auth=True, operation_id="endSession"),
+    HttpRoute("GET", "/sessions/{sessionId}/messages", auth=False, operation_id="listMessages"),
+    HttpRoute("POST", "/sessions/{sessionId}/messages", auth=True, operation_id="postMessage"),
+    HttpRoute("POST", "/sessions/{sessionId}/artifacts", auth=True, operation_id="createArtifact"),
+    HttpRoute("GET", "/sessions/{sessionId}/artifacts", auth=True, operation_id="listArtifacts"),
+    HttpRoute("PATCH", "/sessions/{sessionId}/artifacts/{artifactId}", auth=True, operation_id="updateArtifact"),
+    HttpRoute("DELETE", "/sessions/{sessionId}/artifacts/{artifactId}", auth=True, operation_id="deleteArtifact"),
+    HttpRoute("GET", "/health", auth=False, operation_id="getHealth"),
+    HttpRoute("GET", "/openapi.json", auth=False, operation_id="getOpenApiDocument"),
+    HttpRoute("GET", "/asyncapi.json", auth=False, operation_id="getAsyncApiDocument"),
 )
 
 # Routes marked auth=False that still read the caller's identity when a token is present (the owner
@@ -83,3 +87,12 @@ HTTP_CORS_ALLOW_ORIGINS: tuple[str, ...] = ("*",)
 HTTP_CORS_ALLOW_METHODS: tuple[str, ...] = ("GET", "POST", "PATCH", "DELETE", "OPTIONS")
 HTTP_CORS_ALLOW_HEADERS: tuple[str, ...] = ("Authorization", "Content-Type", "Idempotency-Key")
 HTTP_CORS_MAX_AGE_SECONDS = 3600
+# Response headers a browser's fetch() may read (CORS hides all but a few simple ones otherwise): the request
+# ID that error bodies carry, when to retry, the methods a path allows, the bearer challenge, a replayed create.
+HTTP_CORS_EXPOSE_HEADERS: tuple[str, ...] = (
+    "apigw-requestid",
+    "Retry-After",
+    "Allow",
+    "WWW-Authenticate",
+    "Idempotent-Replayed",
+)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from http_session_handler.app import app
@@ -152,3 +154,39 @@ def test_openapi_documents_request_bodies_and_the_bearer_scheme(document):
     assert headers == {"Idempotency-Key"} or headers == {"idempotency-key"}
     # Powertools' own validation shapes are not what this API answers, so they are not documented.
     assert not {"HTTPValidationError", "ValidationError"} & set(schemas)
+
+
+def test_operations_are_named_as_the_route_table_names_them(document):
+    named = {f"{m.upper()} {p}": op["operationId"] for p, ops in document["paths"].items() for m, op in ops.items()}
+    assert named == {route.route_key: route.operation_id for route in HTTP_ROUTES}
+    assert named["GET /sessions/{sessionId}"] == "getSession" and named["POST /sessions"] == "createSession"
+    assert all(re.fullmatch(r"[a-z][A-Za-z]+", name) for name in named.values())
+    assert len(set(named.values())) == len(named)
+
+
+def test_path_ids_are_documented_with_the_pattern_the_handler_applies(document):
+    from session_schema.ids import SESSION_ID_INPUT_PATTERN, normalize_session_id
+
+    for path, operations in document["paths"].items():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "path":
+                    assert parameter["schema"]["pattern"], (path, parameter["name"])
+                    if parameter["name"] == "sessionId":
+                        assert parameter["schema"]["pattern"] == SESSION_ID_INPUT_PATTERN
+    pattern = re.compile(SESSION_ID_INPUT_PATTERN)
+    for typed in ("quiet-river-482", " Quiet River 482 ", "quiet_river\t482", "quiet--river-482", "quiet-river-48"):
+        assert bool(pattern.search(typed)) == (normalize_session_id(typed) is not None), typed
+
+
+def test_an_integral_number_is_an_integer_as_the_document_says(api, document):
+    """JSON Schema's `integer` includes 673.0; the API takes it as 673 and still refuses 673.5 and "673"."""
+    schema = document["components"]["schemas"]["CreateSessionRequest"]["properties"]["maxListeners"]
+    assert {"type": "integer", "minimum": 1, "maximum": 10000}.items() <= next(
+        s for s in schema["anyOf"] if s.get("type") == "integer"
+    ).items()
+    created = api.call("POST", "/sessions", user="alice", body={"maxListeners": 673.0})
+    assert created.status == 201 and created.body["maxListeners"] == 673
+    for wrong in (673.5, "673", True, 10001.0):
+        refused = api.call("POST", "/sessions", user="alice", body={"maxListeners": wrong})
+        assert refused.status == 400 and refused.error["field"] == "maxListeners", wrong

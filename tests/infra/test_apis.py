@@ -10,6 +10,7 @@ from session_schema.routes import (
     HTTP_CORS_ALLOW_HEADERS,
     HTTP_CORS_ALLOW_METHODS,
     HTTP_CORS_ALLOW_ORIGINS,
+    HTTP_CORS_EXPOSE_HEADERS,
     HTTP_CORS_MAX_AGE_SECONDS,
     HTTP_ROUTES,
     WS_ROUTE_SELECTION_EXPRESSION,
@@ -69,6 +70,7 @@ CONTRACT_HTTP_ROUTES: dict[str, str] = {
     "DELETE /sessions/{sessionId}/artifacts/{artifactId}": SIGNED_IN,  # owner
     "GET /health": ANYONE,
     "GET /openapi.json": ANYONE,
+    "GET /asyncapi.json": ANYONE,  # "Clients and documents": the WebSocket API's AsyncAPI document
 }
 
 
@@ -120,6 +122,9 @@ def test_http_api_cors_allows_the_client_headers_and_methods(dev):
     assert {"GET", "POST", "PATCH", "DELETE", "OPTIONS"} <= set(cors["AllowMethods"])
     # every method a route uses is allowed cross-origin
     assert {route.method for route in HTTP_ROUTES} <= set(cors["AllowMethods"])
+    # a browser app can read the request ID its error bodies carry, and when to retry
+    assert cors["ExposeHeaders"] == list(HTTP_CORS_EXPOSE_HEADERS)
+    assert {"apigw-requestid", "Retry-After"} <= set(cors["ExposeHeaders"])
 
 
 def _stage_props(synth, stage) -> dict:

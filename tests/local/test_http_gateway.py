@@ -319,6 +319,18 @@ def test_cors_preflight_and_headers(gateway) -> None:
     assert recorder.take() == []  # the preflight never reaches the handler
     simple = requests.get(f"{urls.http}/health", headers={"Origin": "http://localhost:5173"}, timeout=10)
     assert simple.headers["access-control-allow-origin"] == "*"
+    # the headers a browser app reads (its error's request ID, when to retry) are exposed, as the CDK API says
+    exposed = {h.lower() for h in simple.headers["access-control-expose-headers"].split(",")}
+    assert {"apigw-requestid", "retry-after"} <= exposed
+
+
+@pytest.mark.parametrize("method", ["TRACE", "QUERY", "PROPFIND"])
+def test_any_other_method_is_api_gateway_s_404_not_a_501(gateway, method) -> None:
+    _, urls, recorder = gateway
+    recorder.take()
+    response = requests.request(method, f"{urls.http}/health", timeout=10)
+    assert response.status_code == 404 and response.json() == {"message": "Not Found"}
+    assert recorder.take() == []
 
 
 def test_jwks_is_served_under_the_issuer(gateway) -> None:

@@ -1,0 +1,245 @@
+"""The WebSocket API's AsyncAPI 3.0 document, served at `GET /asyncapi.json` (beside `/openapi.json`).
+
+Generated from what the handler itself uses, so it cannot drift from it: the action frames' models
+(`frames.FRAME_MODELS`, the models `parse_frame` validates with), the event models every answer and push is
+built from (`session_runtime.events`), the route table's actions, the session ID pattern `$connect` applies,
+and the domain errors a refused handshake answers with. What the models cannot say (which event answers which
+action, who receives a push) is declared here, and tests/ws/test_asyncapi.py checks it against the handler.
+
+Operations are written from a client's side: it `send`s an action (answered on the same connection by its
+`reply`) and `receive`s the pushed events.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from session_runtime import events
+from session_schema.errors import DomainError, InvalidSessionId, RateLimited, SessionEnded, SessionFull, SessionNotFound
+from session_schema.ids import SESSION_ID_INPUT_PATTERN
+from session_schema.routes import SPEAKER_ACTIONS, WS_ACTIONS, WS_ROUTE_SELECTION_EXPRESSION
+
+from . import frames
+
+ASYNCAPI_VERSION = "3.0.0"
+TITLE = "Live Sessions WebSocket API"
+VERSION = "0.1.0"
+CHANNEL = "session"
+SCHEMAS = "#/components/schemas/"
+
+# The direct answer to each action besides `error` (which any action may get instead).
+ACTION_ANSWERS: dict[str, tuple[type[events.Event], ...]] = {
+    "join": (events.JoinedEvent,),
+    "ping": (events.PongEvent,),
+    "broadcast": (events.BroadcastSentEvent,),
+    "sendMessage": (events.MessageEvent,),
+    "history": (events.HistoryEvent,),
+    "pause": (events.SessionUpdatedEvent,),
+    "resume": (events.SessionUpdatedEvent,),
+    "mute": (events.SessionUpdatedEvent,),
+    "unmute": (events.SessionUpdatedEvent,),
+    "end": (events.SessionEndedEvent,),  # after a pushed `sessionUpdated` with status `ended`
+}
+ACTION_SUMMARIES: dict[str, str] = {
+    "join": "who this connection is, and the session's public view; idempotent",
+    "ping": "keep the connection alive (API Gateway drops one idle for 10 minutes)",
+    "broadcast": "send `data` (any JSON, up to 32 KB) to every listener",
+    "sendMessage": "store a message, then send it to every connection",
+    "history": "stored messages, oldest first, created after `since` (epoch ms); paginated",
+    "pause": "status `active` -> `paused`",
+    "resume": "status `paused` -> `active`",
+    "mute": "set `muted` (broadcasts are refused while muted)",
+    "unmute": "clear `muted`",
+    "end": "end the session: everyone is told, the listeners are disconnected",
+}
+# Every event a connection may receive without having asked, and who receives it.
+PUSHED: dict[type[events.Event], str] = {
+    events.BroadcastEvent: "every listener, for each broadcast",
+    events.MessageEvent: "every connection but the sender's, for each stored message",
+    events.SessionUpdatedEvent: "every connection but the caller's, when status, muted or title changed",
+    events.SessionEndedEvent: "every connection, when the session ended (then listeners are closed)",
+    events.ListenerCountEvent: "the speaker, on each listener's join and leave",
+    events.SpeakerDisconnectedEvent: "the listeners, when the speaker's connection went",
+    events.ArtifactUpdatedEvent: "every connection, when an artifact's status changed",
+}
+# A refused handshake: the HTTP status and the HTTP API's error body. In a browser it is only a close 1006,
+# so a client finds the code out from `GET /sessions/{sessionId}` instead.
+HANDSHAKE_REFUSALS: tuple[type[DomainError], ...] = (
+    InvalidSessionId,
+    SessionNotFound,
+    SessionEnded,
+    SessionFull,
+    RateLimited,
+)
+_REFUSAL_MEANINGS: dict[str, str] = {
+    "INVALID_SESSION_ID": "`sessionId` is missing or not a session ID; do not retry",
+    "SESSION_NOT_FOUND": "no such session; do not retry",
+    "SESSION_ENDED": "the session has ended; do not retry",
+    "SESSION_FULL": "the session has `maxListeners` listeners; retry with backoff",
+    "RATE_LIMITED": "the table throttled the connect; retry with backoff",
+}
+
+
+def _message_key(model: type[BaseModel]) -> str:
+    """The channel's key of a message: `<action>Action` for a frame, the event's `type` for an event."""
+    if issubclass(model, frames.Frame):
+        return f"{_action_of(model)}Action"
+    return _event_type(model)
+
+
+def _action_of(model: type[frames.Frame]) -> str:
+    return next(action for action, frame in frames.FRAME_MODELS.items() if frame is model)
+
+
+def _event_type(model: type[BaseModel]) -> str:
+    default = model.model_fields["type"].default
+    assert isinstance(default, str)
+    return default
+
+
+def _schemas() -> dict[str, Any]:
+    """Every frame (as validated) and event (as sent) model, plus the handshake error body, by model name."""
+    from session_schema.views import ErrorResponse
+
+    models: list[tuple[type[BaseModel], Any]] = [(m, "validation") for m in frames.FRAME_MODELS.values()]
+    models += [(m, "serialization") for m in events.EVENT_MODELS]
+    models.append((ErrorResponse, "serialization"))
+    _, top = models_json_schema(models, ref_template=SCHEMAS + "{model}")
+    schemas: dict[str, Any] = top["$defs"]
+    return schemas
+
+
+def _message(model: type[BaseModel], summary: str | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "name": _message_key(model),
+        "title": model.__name__,
+        "payload": {"$ref": SCHEMAS + model.__name__},
+    }
+    description = summary or (model.__doc__ or "").strip()
+    if description:
+        message["summary"] = description
+    return message
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/channels/{CHANNEL}/messages/{_message_key(model)}"}
+
+
+def _operations() -> dict[str, Any]:
+    channel = {"$ref": f"#/channels/{CHANNEL}"}
+    operations: dict[str, Any] = {}
+    for action in WS_ACTIONS:
+        who = "speaker" if action in SPEAKER_ACTIONS else "any"
+        answers: list[type[events.Event]] = [*ACTION_ANSWERS[action], events.ErrorEvent]
+        operations[action] = {
+            "action": "send",
+            "channel": channel,
+            "title": f'{{"action": "{action}"}}',
+            "summary": ACTION_SUMMARIES[action],
+            "description": f"Who may send it: {who}. Answered on the same connection by "
+            + " or ".join(f"`{_event_type(m)}`" for m in answers)
+            + ("; a listener gets `error` FORBIDDEN." if who == "speaker" else "."),
+            "tags": [{"name": who}],
+            "messages": [_ref(frames.FRAME_MODELS[action])],
+            "reply": {"channel": channel, "messages": [_ref(m) for m in answers]},
+        }
+    for model, receivers in PUSHED.items():
+        kind = _event_type(model)
+        operations[f"receive{kind[0].upper()}{kind[1:]}"] = {
+            "action": "receive",
+            "channel": channel,
+            "summary": f"`{kind}`, pushed to {receivers}",
+            "tags": [{"name": "stream" if model.stream else "connection"}],
+            "messages": [_ref(model)],
+        }
+    return operations
+
+
+def _handshake() -> dict[str, Any]:
+    return {
+        "description": "A refused `$connect` is this HTTP status with the HTTP API's error body "
+        "(`ErrorResponse`); in a browser it is only a close 1006, so a client learns the code from "
+        "`GET /sessions/{sessionId}` (404: SESSION_NOT_FOUND; status `ended`: SESSION_ENDED; "
+        "listenerCount >= maxListeners: SESSION_FULL; a malformed ID: INVALID_SESSION_ID; otherwise transient).",
+        "payload": {"$ref": SCHEMAS + "ErrorResponse"},
+        "refusals": [
+            {"status": error.status, "code": error.code, "meaning": _REFUSAL_MEANINGS[error.code]}
+            for error in HANDSHAKE_REFUSALS
+        ],
+    }
+
+
+def _channel(messages: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "address": "/",
+        "title": "A session's connection",
+        "description": "Connect with `?sessionId=<id>[&token=<JWT>]`. The owner's valid token makes the "
+        "connection the session's speaker; anything else (no token, another user's, an expired one) a "
+        'listener. Then send JSON frames `{"action": ...}` (API Gateway routes on '
+        f"`{WS_ROUTE_SELECTION_EXPRESSION}`), each answered on the same connection; frames are at most 32 KB, "
+        "any message at most 128 KB; a connection lasts at most 2 hours.",
+        "messages": messages,
+        "bindings": {
+            "ws": {
+                "bindingVersion": "0.1.0",
+                "method": "GET",
+                "query": {
+                    "type": "object",
+                    "required": ["sessionId"],
+                    "properties": {
+                        "sessionId": {
+                            "type": "string",
+                            "pattern": SESSION_ID_INPUT_PATTERN,
+                            "description": "`adjective-noun-NNN`; typed forms like `Quiet River 482` are normalized",
+                        },
+                        "token": {
+                            "type": "string",
+                            "description": "a Cognito ID or access token (JWT); the owner's makes the speaker",
+                        },
+                    },
+                },
+            }
+        },
+        "x-handshake": _handshake(),
+    }
+
+
+def document() -> dict[str, Any]:
+    messages = {_message_key(m): _message(m) for m in frames.FRAME_MODELS.values()}
+    messages.update({_message_key(m): _message(m) for m in events.EVENT_MODELS})
+    return {
+        "asyncapi": ASYNCAPI_VERSION,
+        "info": {
+            "title": TITLE,
+            "version": VERSION,
+            "description": "Listeners and the speaker of a live session, over one WebSocket connection each. "
+            "Operations are written from a client's side: send an action (its reply comes on the same "
+            "connection), receive the pushed events. Events pushed because the session changed are tagged "
+            "`stream`; the HTTP API is described by `/openapi.json`.",
+        },
+        "defaultContentType": "application/json",
+        "servers": {
+            "aws": {
+                "host": "{apiId}.execute-api.{region}.amazonaws.com",
+                "pathname": "/{stage}",
+                "protocol": "wss",
+                "description": "The deployed WebSocket API (the stack's WebSocketUrl output)",
+                "variables": {
+                    "apiId": {"description": "the WebSocket API's ID"},
+                    "region": {"default": "us-east-1"},
+                    "stage": {"default": "dev", "description": "the stack's stage (`dev`, `prod`)"},
+                },
+            },
+            "local": {
+                "host": "127.0.0.1:3001",
+                "protocol": "ws",
+                "description": "The local stack (`make dev`, `python -m local serve`; `--ws-port` changes the port)",
+            },
+        },
+        "channels": {CHANNEL: _channel(messages)},
+        "operations": _operations(),
+        "components": {"schemas": _schemas()},
+    }
