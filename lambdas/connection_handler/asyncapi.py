@@ -18,7 +18,15 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from session_runtime import events
-from session_schema.errors import DomainError, InvalidSessionId, RateLimited, SessionEnded, SessionFull, SessionNotFound
+from session_schema.errors import (
+    DomainError,
+    InvalidSessionId,
+    RateLimited,
+    ServiceUnavailable,
+    SessionEnded,
+    SessionFull,
+    SessionNotFound,
+)
 from session_schema.ids import SESSION_ID_INPUT_PATTERN
 from session_schema.routes import SPEAKER_ACTIONS, WS_ACTIONS, WS_ROUTE_SELECTION_EXPRESSION
 
@@ -73,6 +81,7 @@ HANDSHAKE_REFUSALS: tuple[type[DomainError], ...] = (
     SessionEnded,
     SessionFull,
     RateLimited,
+    ServiceUnavailable,
 )
 _REFUSAL_MEANINGS: dict[str, str] = {
     "INVALID_SESSION_ID": "`sessionId` is missing or not a session ID; do not retry",
@@ -80,6 +89,7 @@ _REFUSAL_MEANINGS: dict[str, str] = {
     "SESSION_ENDED": "the session has ended; do not retry",
     "SESSION_FULL": "the session has `maxListeners` listeners; retry with backoff",
     "RATE_LIMITED": "the table throttled the connect; retry with backoff",
+    "SERVICE_UNAVAILABLE": "a service the connect needs did not answer in time; retry with backoff",
 }
 
 

@@ -324,14 +324,6 @@ def test_cors_preflight_and_headers(gateway) -> None:
     assert {"apigw-requestid", "retry-after"} <= exposed
 
 
-@pytest.mark.parametrize("method", ["TRACE", "QUERY", "PROPFIND"])
-def test_any_other_method_is_api_gateway_s_404_not_a_501(gateway, method) -> None:
-    _, urls, recorder = gateway
-    recorder.take()
-    response = requests.request(method, f"{urls.http}/health", timeout=10)
-    assert response.status_code == 404 and response.json() == {"message": "Not Found"}
-    assert recorder.take() == []
-
 
 def test_jwks_is_served_under_the_issuer(gateway) -> None:
     stack, urls, _ = gateway
