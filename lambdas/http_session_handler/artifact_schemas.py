@@ -28,6 +28,19 @@ ARTIFACT_ID_PATTERN = r"^art_[0-9A-Z]{26}$"
 
 
 class CreateArtifactRequest(RequestBody):
+    # The document says what `_allowed_for_kind` enforces: each kind's own content types.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"properties": {"kind": {"const": kind}}},
+                    "then": {"properties": {"contentType": {"enum": list(types)}}},
+                }
+                for kind, types in ARTIFACT_CONTENT_TYPES.items()
+            ]
+        }
+    )
+
     kind: ArtifactKind = Field(
         description="what the file is: a path segment",
         json_schema_extra={"enum": list(ARTIFACT_CONTENT_TYPES)},

@@ -44,6 +44,16 @@ def _state_setting_maxima(schemas: dict[str, Any], settings: Settings) -> None:
                 option["maximum"] = getattr(settings, field)
 
 
+def _no_null_body(operation: dict[str, Any]) -> None:
+    """An optional body is documented by Powertools as `anyOf [Model, null]`; this API refuses a JSON `null`
+    body (validation.py): an optional body is one left out, as the request body's `required: false` says."""
+    for media in operation.get("requestBody", {}).get("content", {}).values():
+        options = media.get("schema", {}).get("anyOf")
+        if options and {"type": "null"} in options:
+            kept = [option for option in options if option != {"type": "null"}]
+            media["schema"] = kept[0] if len(kept) == 1 else {"anyOf": kept}
+
+
 def document(app: ApiGatewayResolver, settings: Settings) -> dict[str, Any]:
     raw = app.get_openapi_json_schema(
         title=TITLE,
@@ -56,6 +66,7 @@ def document(app: ApiGatewayResolver, settings: Settings) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads(raw)
     for operations in doc.get("paths", {}).values():
         for operation in operations.values():
+            _no_null_body(operation)
             responses = operation.get("responses", {})
             for code, answer in list(responses.items()):
                 text = json.dumps(answer)
