@@ -57,9 +57,11 @@ $(ASYNCAPI_CHECK)/node_modules/.installed: $(ASYNCAPI_CHECK)/package.json $(ASYN
 	npm ci --prefix $(ASYNCAPI_CHECK) --no-audit --no-fund --loglevel=error
 	@touch $@
 
-$(LAYER_DIR)/.built: lambdas/requirements.txt | $(VENV)/.installed
+# Bytecode for Lambda's Python 3.12 (infra/bytecode.py), not pip's for this machine's: /opt is read-only there.
+$(LAYER_DIR)/.built: lambdas/requirements.txt infra/bytecode.py | $(VENV)/.installed
 	rm -rf $(LAYER_DIR)
-	$(PIP) install $(LAYER_TARGET) --target $(LAYER_DIR)/python -r lambdas/requirements.txt
+	$(PIP) install $(LAYER_TARGET) --no-compile --target $(LAYER_DIR)/python -r lambdas/requirements.txt
+	$(BIN)/python -m infra.bytecode $(LAYER_DIR)/python --ddir /opt/python
 	@touch $@
 
 install: $(VENV)/.installed node_modules/.installed $(ASYNCAPI_CHECK)/node_modules/.installed $(LAYER_DIR)/.built \

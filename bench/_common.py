@@ -14,9 +14,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 LAMBDAS_DIR = REPO_ROOT / "lambdas"
 
 
-def prepare() -> None:
-    """Put `lambdas/` and the repository on sys.path, fake AWS credentials, and quiet every logger."""
-    for path in (str(LAMBDAS_DIR), str(REPO_ROOT)):
+def prepare(code_path: bool = True) -> None:
+    """Put `lambdas/` (unless `code_path` is false) and the repository on sys.path, fake AWS credentials, and
+    quiet every logger."""
+    for path in (str(LAMBDAS_DIR), str(REPO_ROOT)) if code_path else (str(REPO_ROOT),):
         if path not in sys.path:
             sys.path.insert(0, path)
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
@@ -27,7 +28,7 @@ def prepare() -> None:
     os.environ.setdefault("AWS_REGION", "us-east-1")
     # The handlers log one JSON line per request at INFO: thousands of lines would time the terminal.
     os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-    os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")  # a child may measure tracing on
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "LiveSessionsBench")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")

@@ -18,6 +18,7 @@ from session_schema.functions import FUNCTIONS
 from session_schema.functions import HTTP_FUNCTION as HTTP_FUNCTION
 from session_schema.functions import SWEEP_FUNCTION as SWEEP_FUNCTION
 
+from infra import bytecode
 from infra.config import StackConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,17 +41,6 @@ POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python312-arm64"
 POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/arm64/python3.12/{POWERTOOLS_VERSION}"
 
-# Never ship tests, caches or pip manifests inside the function code.
-CODE_EXCLUDES = [
-    "tests",
-    "**/tests",
-    "**/__pycache__",
-    "**/*.pyc",
-    "**/.pytest_cache",
-    "**/.hypothesis",
-    "requirements*.txt",
-    "**/requirements*.txt",
-]
 
 
 @dataclass(frozen=True)
@@ -89,7 +79,9 @@ def _dependency_layer_code() -> lambda_.Code:
         raise FileNotFoundError(
             f"the dependency layer is not built ({LAYER_DIR / 'python'} is missing): run `make layer` first"
         )
-    return lambda_.Code.from_asset(str(LAYER_DIR), exclude=[".built", "**/__pycache__", "**/*.pyc"])
+    # Only bytecode Lambda's Python can use (`make layer` compiles it; pip's own is for this machine's Python).
+    pycs = [".built", "**/*.pyc", f"!**/*.{bytecode.CACHE_TAG}.pyc"]
+    return lambda_.Code.from_asset(str(LAYER_DIR), exclude=pycs)
 
 
 def _layers(scope: Construct, config: StackConfig) -> list[lambda_.ILayerVersion]:
@@ -116,7 +108,8 @@ def _layers(scope: Construct, config: StackConfig) -> list[lambda_.ILayerVersion
 
 def build_functions(scope: Construct, config: StackConfig) -> dict[str, lambda_.Function]:
     """The functions, without environment or resource permissions (the stack wires those in later)."""
-    code = lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=CODE_EXCLUDES)
+    # lambdas/ without tests or caches, compiled for Lambda's Python (infra/bytecode.py): no compile per cold start.
+    code = lambda_.Code.from_asset(str(bytecode.function_code(LAMBDAS_DIR)))
     layers = [] if config.is_emulated else _layers(scope, config)
     functions: dict[str, lambda_.Function] = {}
     for name, spec in FUNCTION_SPECS.items():

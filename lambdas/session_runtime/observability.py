@@ -1,22 +1,12 @@
-"""Powertools Logger, Metrics and Tracer, configured from the declared settings (POWERTOOLS_*)."""
+"""Powertools Logger and Metrics, and the X-Ray tracer when it is on, configured from the declared settings."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from aws_lambda_powertools import Logger, Metrics
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from .tracing import build_tracing
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
-
-
-@contextmanager
-def subsegment(name: str) -> Iterator[None]:
-    """An X-Ray subsegment around a block when tracing is on; nothing at all when it is off."""
-    if tracer.disabled:
-        yield
-        return
-    with tracer.provider.in_subsegment(name=f"## {name}"):
-        yield
+tracer = build_tracing()
+subsegment = tracer.subsegment  # `with subsegment("fanout"):` one X-Ray subsegment when tracing is on

@@ -28,14 +28,17 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jwt
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from pydantic import BaseModel, ConfigDict
 
 from session_schema.errors import Unauthorized
 from session_schema.settings import Settings
+
+# PyJWT and cryptography are imported on the first token, not with this module: an anonymous listener's
+# `$connect` (the most common cold start) verifies none, and they cost ~50 ms of import.
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +88,9 @@ def fetch_jwks_over_http(url: str) -> Mapping[str, Any]:
 
 def _signing_keys(document: Mapping[str, Any]) -> dict[str, RSAPublicKey]:
     """The usable RS256 verification keys of a JWKS document, by kid; anything else is skipped."""
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
     keys = document.get("keys")
     if not isinstance(keys, list):
         raise ValueError("JWKS document has no 'keys' list")
@@ -169,6 +175,8 @@ class TokenVerifier:
         return self.verify(bearer_token(value))
 
     def verify(self, token: str) -> Identity:
+        import jwt
+
         if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
             raise Unauthorized("malformed token")
         try:

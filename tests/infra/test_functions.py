@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from session_schema.settings import SETTINGS
 
+from infra.bytecode import CACHE_TAG, find_lambda_python
 from infra.functions import (
     FUNCTION_SPECS,
     POWERTOOLS_LAYER_NAME,
@@ -88,6 +91,61 @@ def test_functions_share_one_code_asset_and_both_layers(dev):
     (layer,) = dev.resources("AWS::Lambda::LayerVersion").values()
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
+
+
+def _code_asset(synth) -> Path:
+    """The function code folder the assembly uploads (`asset.<hash>` beside the template)."""
+    (key,) = {flatten(_function(synth, name)["Code"]["S3Key"]) for name in FUNCTIONS}
+    return synth.template_path.parent / f"asset.{key.removesuffix('.zip')}"
+
+
+def _needs_lambda_python() -> str:
+    python = find_lambda_python()
+    if python is None:
+        pytest.skip("no Python 3.12 on this machine (LAMBDA_PYTHON, PATH, pyenv): the code asset ships source only")
+    return python
+
+
+def test_function_code_ships_unchecked_bytecode_for_lambdas_python(dev):
+    """Lambda cannot write __pycache__: every module has its cpython-312 pyc, which Lambda loads without
+    comparing mtimes (hash-based, unchecked: flags 0b01); no tests, no other interpreter's bytecode."""
+    _needs_lambda_python()
+    asset = _code_asset(dev)
+    sources = sorted(asset.rglob("*.py"))
+    assert {p.relative_to(asset).parts[0] for p in sources} == {
+        "connection_handler",
+        "http_session_handler",
+        "session_runtime",
+        "session_schema",
+    }
+    assert not [p for p in asset.rglob("*") if p.name == "tests" or p.name.startswith("requirements")]
+    for source in sources:
+        pyc = source.parent / "__pycache__" / f"{source.stem}.{CACHE_TAG}.pyc"
+        assert pyc.is_file(), f"{source.relative_to(asset)} has no {CACHE_TAG} bytecode"
+        assert int.from_bytes(pyc.read_bytes()[4:8], "little") == 0b01, f"{pyc.name}: not unchecked-hash"
+    assert {p.name.split(".")[-2] for p in asset.rglob("*.pyc")} == {CACHE_TAG}
+
+
+def test_python_312_imports_the_shipped_bytecode_without_the_source(dev, tmp_path):
+    """What Lambda does with the asset: with every source replaced by a line that fails, the import still
+    works, so it came from the shipped .pyc (and is not compiled at cold start)."""
+    python = _needs_lambda_python()
+    copy = tmp_path / "task"
+    shutil.copytree(_code_asset(dev), copy)
+    for source in copy.rglob("*.py"):
+        source.write_text("raise SystemExit('the source was read')\n")
+    probe = "import session_schema.status as s; print(s.SessionStatus.ACTIVE.value)"
+    result = subprocess.run([python, "-E", "-s", "-c", probe], cwd=copy, capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout.strip()) == (0, "active"), result.stderr
+
+
+def test_dependency_layer_ships_only_bytecode_lambdas_python_can_use(dev):
+    (layer,) = dev.resources("AWS::Lambda::LayerVersion").values()
+    asset = dev.template_path.parent / f"asset.{flatten(layer['Properties']['Content']['S3Key']).removesuffix('.zip')}"
+    pycs = {p.name.split(".")[-2] for p in asset.rglob("*.pyc")}
+    assert pycs <= {CACHE_TAG}  # pip's own (this machine's Python) would only take space
+    if find_lambda_python() is not None and (asset / "python" / "pydantic" / "__pycache__").is_dir():
+        assert (asset / "python" / "pydantic" / "__pycache__" / f"main.{CACHE_TAG}.pyc").is_file()
 
 
 def test_powertools_layer_is_the_pinned_powertools_release():
