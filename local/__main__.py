@@ -15,10 +15,17 @@ from pathlib import Path
 
 from . import stack as stack_module
 
+DEFAULT_HTTP_PORT = 3000
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
+
+def _add_common(parser: argparse.ArgumentParser, http_port: int | None = DEFAULT_HTTP_PORT) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind / to reach (default 127.0.0.1)")
-    parser.add_argument("--http-port", type=int, default=3000, help="HTTP API port (default 3000)")
+    port_help = (
+        f"HTTP API port (default {http_port})"
+        if http_port is not None
+        else f"HTTP API port of the stack the token is for (default: the running one's, else {DEFAULT_HTTP_PORT})"
+    )
+    parser.add_argument("--http-port", type=int, default=http_port, help=port_help)
     parser.add_argument(
         "--state-dir", default=stack_module.DEFAULT_STATE_DIR, help="where the issuer key lives (default .local-state)"
     )
@@ -123,11 +130,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from .issuer import DEFAULT_AUDIENCE, LocalIssuer
+    """A token for the issuer of the stack serving from --state-dir (whatever its port), or of --http-port.
+    Which issuer it is for goes to stderr, so `TOKEN=$(python -m local token alice)` captures only the token."""
+    from .issuer import DEFAULT_AUDIENCE, LocalIssuer, served_issuer
 
-    issuer = LocalIssuer.load_or_create(
-        Path(args.state_dir), stack_module.issuer_url(args.host, args.http_port), DEFAULT_AUDIENCE
-    )
+    state = Path(args.state_dir)
+    served = served_issuer(state)
+    if args.http_port is not None:
+        issuer_url, audience = stack_module.issuer_url(args.host, args.http_port), DEFAULT_AUDIENCE
+    elif served is not None:
+        issuer_url, audience = served
+    else:
+        issuer_url, audience = stack_module.issuer_url(args.host, DEFAULT_HTTP_PORT), DEFAULT_AUDIENCE
+    if served is None:
+        note = f"no local stack has started with --state-dir {state} yet; one on port {DEFAULT_HTTP_PORT} accepts it"
+    elif served[0] == issuer_url:
+        note = "the issuer of the local stack serving from this state dir"
+    else:
+        note = f"NOT the one the local stack serving from {state} accepts: {served[0]} (leave out --http-port)"
+    print(f"token for issuer {issuer_url}: {note}", file=sys.stderr)
+    issuer = LocalIssuer.load_or_create(state, issuer_url, audience)
     extra = {"cognito:groups": args.group} if args.group else None
     print(
         issuer.mint(args.user_id, ttl_seconds=args.ttl, token_use="access" if args.access else "id", extra_claims=extra)
@@ -275,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     token = sub.add_parser("token", help="print a token the running local stack accepts")
     token.add_argument("user_id")
-    _add_common(token)
+    _add_common(token, http_port=None)
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
     token.add_argument("--access", action="store_true", help="an access token (client_id) instead of an ID token")
     token.add_argument("--group", action="append", help="add a cognito:groups entry")

@@ -26,6 +26,9 @@ JWKS_PATH = "/.well-known/jwks.json"  # served by the local HTTP server under th
 jwks_path = JWKS_PATH
 DEFAULT_AUDIENCE = "local-client"
 KEY_FILE_NAME = "local-issuer-key.pem"
+# The issuer URL and audience the stack serving from a state directory accepts (its URL holds the stack's
+# HTTP port), so `python -m local token` mints for that stack whatever port it was started on.
+SERVED_FILE_NAME = "local-issuer.json"
 ALGORITHM = "RS256"
 
 
@@ -140,6 +143,23 @@ class LocalIssuer:
         finally:
             tmp.unlink(missing_ok=True)
         return created
+
+
+def record_served(state_dir: Path, issuer: LocalIssuer) -> None:
+    """Write down (atomically) which issuer the stack now serving from `state_dir` accepts."""
+    path = Path(state_dir) / SERVED_FILE_NAME
+    tmp = path.with_name(f".{SERVED_FILE_NAME}.{os.getpid()}.{uuid.uuid4().hex}")
+    tmp.write_text(json.dumps({"issuer": issuer.issuer, "audience": issuer.audience}))
+    os.replace(tmp, path)
+
+
+def served_issuer(state_dir: Path) -> tuple[str, str] | None:
+    """(issuer URL, audience) the stack last started with `state_dir` accepts; None if none was."""
+    try:
+        served = json.loads((Path(state_dir) / SERVED_FILE_NAME).read_text())
+        return str(served["issuer"]), str(served["audience"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _load_private_key(path: Path) -> rsa.RSAPrivateKey:

@@ -27,7 +27,7 @@ from session_schema.settings import stack_environment
 
 from . import aws
 from .http_gateway import CONNECTIONS_PREFIX, ISSUER_PREFIX, GatewayConfig, HttpGateway, RouteTable
-from .issuer import DEFAULT_AUDIENCE, LocalIssuer
+from .issuer import DEFAULT_AUDIENCE, LocalIssuer, record_served
 from .lambdas import THROTTLE_WAIT_SECONDS, Functions, HandlerSpec, PoolSettings, worker_environment
 from .ws_gateway import ConnectionRegistry, WsGateway
 
@@ -142,6 +142,7 @@ class LocalStack:
         http_port = self._http.port
         issuer = issuer_url(self.host, http_port)
         self.issuer = LocalIssuer.load_or_create(self.state_dir, issuer, DEFAULT_AUDIENCE)
+        record_served(self.state_dir, self.issuer)  # `python -m local token` mints for this port
 
         # Which credentials the handlers sign DynamoDB requests with (their environment, below).
         self.dynamodb_access = access = aws.dynamodb_access(self.dynamodb_endpoint)
