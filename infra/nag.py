@@ -17,7 +17,13 @@ from constructs import IConstruct
 
 from session_schema.routes import HTTP_ROUTES, WS_ROUTES
 
-from infra.permissions import FUNCTION_ACTIONS, artifact_resources, connection_resources, table_resources
+from infra.permissions import (
+    CONNECTION_METHODS,
+    FUNCTION_ACTIONS,
+    artifact_resources,
+    connection_resources,
+    table_resources,
+)
 
 if TYPE_CHECKING:
     from infra.stack import LiveSessionsStack
@@ -115,7 +121,7 @@ def _wildcard_findings(stack: LiveSessionsStack, name: str) -> Iterable[tuple[st
         "table": (table_resources(stack.table), "IAM5-table-indexes"),
         "artifacts": (artifact_resources(stack.storage.artifacts), "IAM5-artifact-objects"),
         "connections": (
-            connection_resources(stack, stack.ws.api.api_id, stack.ws.stage.stage_name),
+            connection_resources(stack, stack.ws.api.api_id, stack.ws.stage.stage_name, CONNECTION_METHODS[name]),
             "IAM5-connections",
         ),
     }

@@ -5,7 +5,8 @@ what the handlers call) on exactly these resources:
 
   "table"        the table ARN and `<table ARN>/index/*` (its GSIs)
   "artifacts"    `<bucket ARN>/*` (objects only, never the bucket itself)
-  "connections"  `arn:aws:execute-api:<region>:<account>:<wsApiId>/<stage>/{POST,DELETE}/@connections/*`
+  "connections"  `arn:aws:execute-api:<region>:<account>:<wsApiId>/<stage>/<method>/@connections/*` for each
+                 of the function's CONNECTION_METHODS
 
 The infra tests compare the synthesized policies with this dict (tests/infra/test_functions.py), and
 run the handlers to check that every DynamoDB / S3 / management API call each one makes is granted here
@@ -37,10 +38,15 @@ _TABLE_READ_WRITE = (
     "dynamodb:Query",
     "dynamodb:ConditionCheckItem",
 )
-# post_to_connection (POST) and delete_connection (DELETE) are both ManageConnections; the resource ARN
-# names the method. No GET: no handler calls get_connection.
+# post_to_connection (POST), delete_connection (DELETE) and get_connection (GET) are all ManageConnections;
+# the resource ARN names the method, so each function is granted only the methods it calls.
 _MANAGE_CONNECTIONS = ("execute-api:ManageConnections",)
-CONNECTION_METHODS = ("POST", "DELETE")
+CONNECTION_METHODS: dict[str, tuple[str, ...]] = {
+    HTTP_FUNCTION: ("POST", "DELETE"),
+    CONNECTION_FUNCTION: ("POST", "DELETE"),
+    # GET: the sweep asks API Gateway whether each registered connection still exists (410: a ghost).
+    SWEEP_FUNCTION: ("POST", "DELETE", "GET"),
+}
 
 FUNCTION_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     HTTP_FUNCTION: {
@@ -62,7 +68,8 @@ FUNCTION_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
             "dynamodb:UpdateItem",
             "dynamodb:DeleteItem",  # a gone connection is unregistered (a transaction of Delete + Update)
         ),
-        "connections": _MANAGE_CONNECTIONS,  # tell listeners the session ended, then disconnect them
+        # tell listeners the session ended, then disconnect them; ask which connections are ghosts
+        "connections": _MANAGE_CONNECTIONS,
     },
 }
 
@@ -75,12 +82,12 @@ def artifact_resources(bucket: s3.IBucket) -> list[str]:
     return [bucket.arn_for_objects("*")]
 
 
-def connection_resources(stack: Stack, ws_api_id: str, stage_name: str) -> list[str]:
+def connection_resources(stack: Stack, ws_api_id: str, stage_name: str, methods: tuple[str, ...]) -> list[str]:
     return [
         stack.format_arn(
             service="execute-api", resource=ws_api_id, resource_name=f"{stage_name}/{method}/@connections/*"
         )
-        for method in CONNECTION_METHODS
+        for method in methods
     ]
 
 
@@ -100,7 +107,7 @@ def attach_permissions(
         resources = {
             "table": table_resources(table),
             "artifacts": artifact_resources(bucket),
-            "connections": connection_resources(stack, ws_api_id, ws_stage_name),
+            "connections": connection_resources(stack, ws_api_id, ws_stage_name, CONNECTION_METHODS[name]),
         }
         for kind, actions in FUNCTION_ACTIONS[name].items():
             function.add_to_role_policy(

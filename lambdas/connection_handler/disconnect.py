@@ -14,7 +14,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from session_runtime import presence
 from session_runtime.observability import logger, metrics
 from session_runtime.runtime import Runtime
-from session_schema.errors import SessionNotFound
 
 
 def on_disconnect(rt: Runtime, event: Mapping[str, Any]) -> dict[str, Any]:
@@ -30,13 +29,5 @@ def on_disconnect(rt: Runtime, event: Mapping[str, Any]) -> dict[str, Any]:
         return {"statusCode": 200}
     logger.thread_safe_append_keys(sessionId=connection.sessionId)
     logger.info("disconnected", extra={**extra, "role": connection.role})
-    if connection.role == "listener":
-        presence.refresh_listener_count(rt.fanout, connection.sessionId)
-        return {"statusCode": 200}
-    try:
-        session = rt.store.get_session(connection.sessionId, consistent=True)
-    except SessionNotFound:
-        return {"statusCode": 200}
-    # speaker_left tells the listeners only if no other connection of the owner took over as speaker.
-    presence.speaker_left(rt.fanout, session)
+    presence.connection_left(rt.fanout, connection)
     return {"statusCode": 200}

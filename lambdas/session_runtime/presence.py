@@ -10,7 +10,7 @@ listeners are told `speakerDisconnected` (the session goes on; the sweep ends it
 from __future__ import annotations
 
 from session_schema.errors import SessionNotFound
-from session_schema.models import Session
+from session_schema.models import Connection, Session
 
 from . import events
 from .fanout import Fanout, FanoutResult
@@ -46,6 +46,18 @@ def after_fanout(fanout: Fanout, session_id: str, result: FanoutResult | None) -
             speaker_left(fanout, session)
     except Exception:  # noqa: BLE001 - the caller's own work is done; a missed count is caught up on the next
         logger.exception("could not tell of the connections a fan-out found gone")
+
+
+def connection_left(fanout: Fanout, connection: Connection) -> None:
+    """An unregistered connection's leave, told to whom it concerns (a `$disconnect`, or the sweep finding a
+    connection API Gateway no longer has): a listener's to the speaker as the new count; the current
+    speaker's to the listeners, unless another connection of the owner took over meanwhile."""
+    if connection.role == "listener":
+        refresh_listener_count(fanout, connection.sessionId)
+        return
+    session = _session(fanout, connection.sessionId)
+    if session is not None:
+        speaker_left(fanout, session)
 
 
 def speaker_left(fanout: Fanout, session: Session) -> None:

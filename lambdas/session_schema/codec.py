@@ -95,9 +95,11 @@ def encode(record: Record) -> Item:
 
 
 def encode_connection_lookup(connection: Connection) -> Item:
-    """The second item of a connection, found by connection ID alone (`$disconnect` knows nothing else)."""
+    """The second item of a connection, found by connection ID alone (`$disconnect` knows nothing else), and
+    listed by age in GSI2 for the sweep that finds the ones API Gateway no longer has (ghosts)."""
     document = to_document(connection)
     document.update(keys.connection_lookup_key(connection.connectionId))
+    document.update(keys.connected_index_key(connection.connectionId, connection.connectedAt))
     return serialize(document)
 
 

@@ -12,6 +12,8 @@ Access patterns:
   a session's artifacts newest first PK=SESSION#<id>        SK=ART#<artifactId, time-sortable>
   a user's sessions newest first     GSI1 GSI1PK=USER#<ownerId>   GSI1SK=SESSION#<ms:013>#<id>
   joinable sessions with no speaker  GSI2 GSI2PK=SPEAKERLESS#<shard> GSI2SK=<since ms:013>#<id>  (sparse)
+  registered connections by age      GSI2 GSI2PK=CONNECTED#<shard>   GSI2SK=<connectedAt ms:013>#<connectionId>
+                                     (the lookup items; the sweep asks API Gateway which are still there)
   an idempotent create               PK=IDEMPOTENCY#<ownerId>#<key> SK=META
 """
 
@@ -36,6 +38,8 @@ IDEMPOTENCY_PREFIX = "IDEMPOTENCY#"
 SPEAKERLESS_PREFIX = "SPEAKERLESS#"
 META = "META"
 SPEAKERLESS_SHARDS = 8  # spreads the sweep's index over partitions instead of one hot key
+CONNECTED_PREFIX = "CONNECTED#"
+CONNECTED_SHARDS = 16  # every connect and leave writes this index: spread wider than the speakerless one
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,20 @@ def speakerless_index_key(session_id: str, since: int) -> dict[str, str]:
 
 def speakerless_before(cutoff: int) -> str:
     """Upper bound (exclusive) on GSI2SK for sessions speakerless since before `cutoff`."""
+    return _ms(cutoff)
+
+
+def connected_partition(shard: int) -> str:
+    return f"{CONNECTED_PREFIX}{shard}"
+
+
+def connected_index_key(connection_id: str, connected_at: int) -> dict[str, str]:
+    shard = hashlib.sha256(connection_id.encode()).digest()[0] % CONNECTED_SHARDS
+    return {GSI2PK: connected_partition(shard), GSI2SK: f"{_ms(connected_at)}#{connection_id}"}
+
+
+def connected_before(cutoff: int) -> str:
+    """Upper bound (exclusive) on GSI2SK for connections registered before `cutoff` ms."""
     return _ms(cutoff)
 
 

@@ -80,6 +80,13 @@ SETTINGS: tuple[Setting, ...] = (
         "failed posts in a row (not 410) after which a connection is closed and unregistered as a slow consumer",
         "3",
     ),
+    Setting(
+        "GHOST_GRACE_SECONDS",
+        "ghost_grace_seconds",
+        "the sweep asks API Gateway about connections registered longer ago than this (a $connect in flight"
+        " is not yet one API Gateway reports)",
+        "60",
+    ),
     # A connection's action budget (session_runtime/budget.py): token buckets per execution environment.
     Setting("ACTION_BURST", "action_burst", "frames a connection may send at once (every action)", "200"),
     Setting("ACTION_RATE_PER_SECOND", "action_rate_per_second", "frames per second a connection keeps", "100"),
@@ -123,6 +130,7 @@ class Settings(BaseModel):
     fanout_concurrency: int = Field(ge=1, le=128)
     fanout_post_timeout_ms: int = Field(ge=50, le=20_000)
     fanout_strikes_to_close: int = Field(ge=1, le=100)
+    ghost_grace_seconds: int = Field(ge=0, le=7200)
     action_burst: int = Field(ge=1, le=10_000)
     action_rate_per_second: float = Field(gt=0, le=10_000)
     read_burst: int = Field(ge=1, le=10_000)

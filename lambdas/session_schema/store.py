@@ -542,6 +542,55 @@ class SessionStore:
     def count_listeners(self, session_id: str) -> int:
         return sum(1 for c in self.iter_connections(session_id) if c.role == "listener")
 
+    def iter_connections_registered_before(self, cutoff_ms: int) -> Iterator[Connection]:
+        """Every connection registered before `cutoff_ms`, from GSI2's CONNECTED# partitions (oldest first in
+        each shard): the sweep's list of connections to ask API Gateway about."""
+        for shard in range(keys.CONNECTED_SHARDS):
+            yield from self._query_all(
+                Connection,
+                IndexName=keys.GSI2,
+                KeyConditionExpression="GSI2PK = :pk AND GSI2SK < :before",
+                ExpressionAttributeValues={
+                    ":pk": {"S": keys.connected_partition(shard)},
+                    ":before": {"S": keys.connected_before(cutoff_ms)},
+                },
+            )
+
+    def repair_listener_count(self, session_id: str) -> tuple[int, int] | None:
+        """Make a joinable session's `listenerCount` the number of listener connections registered to it.
+
+        Returns (was, now) when it wrote, None when the count was right, the session is not joinable, or the
+        count moved between the read and the write. The write is conditional on the count read: any join or
+        leave meanwhile moves the count with its own connection item (one transaction), so a count that is
+        still the one read means the registered set counted is still the right number; one that moved is
+        left to the next sweep.
+        """
+        try:
+            session = self.get_session(session_id, consistent=True)
+        except SessionNotFound:
+            return None
+        if not session.joinable:
+            return None
+        registered = self.count_listeners(session_id)
+        if registered == session.listenerCount:
+            return None
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=codec.serialize_key(keys.session_key(session_id)),
+                UpdateExpression="SET listenerCount = :registered",
+                ConditionExpression="listenerCount = :seen",
+                ExpressionAttributeValues={
+                    ":registered": codec.value(registered),
+                    ":seen": codec.value(session.listenerCount),
+                },
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return None
+            raise
+        return session.listenerCount, registered
+
     # ------------------------------------------------------------ messages
 
     @_upgrades_legacy_items

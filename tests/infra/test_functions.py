@@ -192,7 +192,7 @@ def _by_service(statements: list[dict]) -> dict[str, dict[str, set]]:
     return grouped
 
 
-def _expected_resources(synth, kind: str) -> set[str]:
+def _expected_resources(synth, kind: str, name: str) -> set[str]:
     table = f"<{synth.logical_id(synth.stack.table)}.Arn>"
     bucket = f"<{synth.logical_id(synth.stack.storage.artifacts)}.Arn>"
     api, stage = synth.logical_id(synth.stack.ws.api), synth.stack.config.stage
@@ -201,14 +201,18 @@ def _expected_resources(synth, kind: str) -> set[str]:
         "artifacts": {f"{bucket}/*"},
         "connections": {
             f"arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<{api}>/{stage}/{method}/@connections/*"
-            for method in MANAGEMENT_METHODS
+            for method in MANAGEMENT_METHODS[name]
         },
     }[kind]
 
 
 # Written out here, not read from infra.permissions: the handlers post to connections and delete them
-# (session_runtime.fanout), and never call get_connection, so no role may name GET /@connections.
-MANAGEMENT_METHODS = ("POST", "DELETE")
+# (session_runtime.fanout); only the sweep asks whether one exists (get_connection: GET), to find ghosts.
+MANAGEMENT_METHODS = {
+    "HttpSessionFunction": ("POST", "DELETE"),
+    "ConnectionFunction": ("POST", "DELETE"),
+    "SweepFunction": ("POST", "DELETE", "GET"),
+}
 
 _SERVICE_OF_KIND = {"table": "dynamodb", "artifacts": "s3", "connections": "execute-api"}
 
@@ -222,7 +226,7 @@ def test_role_grants_exactly_the_declared_actions_on_the_declared_resources(dev,
             assert service not in grouped, f"{name} must not have {service} access"
             continue
         assert grouped[service]["actions"] == set(declared[kind]), f"{name} {service} actions"
-        assert grouped[service]["resources"] == _expected_resources(dev, kind), f"{name} {service} resources"
+        assert grouped[service]["resources"] == _expected_resources(dev, kind, name), f"{name} {service} resources"
 
     # Besides the declared resources: its own log group, and X-Ray (which has no resource-level permissions).
     log_group = dev.template["Resources"][dev.logical_id(dev.stack.functions[name])]["Properties"]["LoggingConfig"]

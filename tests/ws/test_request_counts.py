@@ -12,6 +12,8 @@ from contextlib import contextmanager
 
 import pytest
 
+from session_schema import keys
+
 
 @pytest.fixture
 def requests(ws):
@@ -121,4 +123,6 @@ def test_the_sweep_queries_each_index_shard_then_ends_with_one_read_and_one_writ
     store.clock = real
     with requests() as counted:
         assert len(sweep(ws.runtime)["ended"]) == 1
-    assert counted == {"Query": 8 + 1, "GetItem": 1, "UpdateItem": 1}
+    # Each shard of the connection index (ghosts) and of the speakerless index, once; the speakerless
+    # session's count check (GetItem + Query of its connections); its end (GetItem + UpdateItem) and fan-out.
+    assert counted == {"Query": keys.CONNECTED_SHARDS + keys.SPEAKERLESS_SHARDS + 1 + 1, "GetItem": 2, "UpdateItem": 1}

@@ -93,4 +93,6 @@ def test_a_session_ended_meanwhile_is_skipped(ws, monkeypatch):
     stale = list(ws.runtime.store.iter_speakerless(ws.runtime.store.clock()))
     ws.runtime.store.change_status(session.sessionId, SessionStatus.ENDED)
     monkeypatch.setattr(ws.runtime.store, "iter_speakerless", lambda cutoff: iter(stale))
-    assert _sweep(ws) | {"cutoff": 0} == {"cutoff": 0, "checked": 1, "ended": [], "skipped": 1, "failed": 0}
+    summary = _sweep(ws)
+    ended_part = {k: summary[k] for k in ("checked", "ended", "skipped", "failed")}
+    assert ended_part == {"checked": 1, "ended": [], "skipped": 1, "failed": 0}

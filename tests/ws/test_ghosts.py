@@ -1,0 +1,124 @@
+"""Ghost connections (no `$disconnect` ever came) and seat counts that converge: the sweep asks API Gateway
+about every connection registered past the grace, unregisters the gone ones, and repairs `listenerCount`
+to the number registered (moto; the captured management API answers 410 for the ghosts)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from session_schema import codec, keys
+
+from tests.http_events import FakeLambdaContext
+from tests.ws.test_sweep import SCHEDULED_EVENT
+
+
+def _sweep():
+    from connection_handler.sweep import handler
+
+    return handler(SCHEDULED_EVENT, FakeLambdaContext(function_name="live-sessions-sweep"))
+
+
+@contextmanager
+def _later(ws, seconds: float):
+    """The sweep runs `seconds` from now (so what was registered now is past the ghost grace)."""
+    store = ws.runtime.store
+    real = store.clock
+    store.clock = lambda: real() + int(seconds * 1000)
+    try:
+        yield
+    finally:
+        store.clock = real
+
+
+def _past_grace(ws):
+    return _later(ws, ws.runtime.settings.ghost_grace_seconds + 1)
+
+
+def test_ghost_listeners_are_unregistered_and_their_seats_freed_and_the_speaker_told(ws, live, management):
+    alive = ws.connected(live.session_id)
+    ghosts = [ws.connected(live.session_id) for _ in range(3)]
+    management.gone.update(ghosts)
+    assert ws.session(live.session_id).listenerCount == 4
+    with _past_grace(ws):
+        summary = _sweep()
+    assert (summary["ghosts"], summary["unknown"]) == (3, 0)
+    assert summary["asked"] == 5  # the speaker, the alive listener, the ghosts
+    assert ws.session(live.session_id).listenerCount == 1
+    assert {c.connectionId for c in ws.runtime.store.iter_connections(live.session_id)} == {live.speaker, alive}
+    assert ws.received(live.speaker, "listenerCount")[-1]["listenerCount"] == 1
+    assert summary["repaired"] == {}  # each leave moved the count: nothing left to repair
+    # Nothing changes on a second sweep.
+    with _past_grace(ws):
+        again = _sweep()
+    assert (again["ghosts"], ws.session(live.session_id).listenerCount) == (0, 1)
+
+
+def test_connections_inside_the_grace_are_not_asked_about(ws, live, management):
+    fresh = ws.connected(live.session_id)
+    management.gone.add(fresh)  # even if API Gateway already says gone: a $connect may still be in flight
+    asked_before = list(management.calls)
+    summary = _sweep()
+    assert summary["asked"] == 0 and summary["ghosts"] == 0
+    assert fresh in {c.connectionId for c in ws.runtime.store.iter_connections(live.session_id)}
+    assert management.calls == asked_before
+
+
+def test_a_join_refused_as_full_while_ghosts_hold_the_seats_gets_one_after_one_sweep(ws, management):
+    session = ws.create_session(owner="owner-1", max_listeners=2)
+    ghosts = [ws.connected(session.sessionId), ws.connected(session.sessionId)]
+    management.gone.update(ghosts)  # the stack crashed: API Gateway has none of them, the table still does
+    assert ws.connect(session.sessionId).code == "SESSION_FULL"
+    with _past_grace(ws):
+        _sweep()
+    assert ws.connect(session.sessionId).status == 200
+    assert ws.session(session.sessionId).listenerCount == 1
+
+
+def test_a_ghost_speaker_makes_the_session_speakerless_and_the_listeners_are_told(ws, live, management):
+    listener = ws.connected(live.session_id)
+    management.gone.add(live.speaker)
+    with _past_grace(ws):
+        summary = _sweep()
+    assert summary["ghosts"] == 1
+    session = ws.session(live.session_id)
+    assert session.speakerConnectionId is None and session.speakerlessSince is not None
+    assert ws.received(listener, "speakerDisconnected")
+
+
+def test_a_count_no_leave_decremented_is_repaired_to_the_number_registered(ws, live, ddb):
+    listener = ws.connected(live.session_id)
+    # Records TTL-deleted (or lost) without their leave: two seats counted, one listener registered.
+    ghost = ws.connected(live.session_id)
+    for key in (keys.connection_key(live.session_id, ghost), keys.connection_lookup_key(ghost)):
+        ddb.delete_item(TableName=ws.runtime.settings.table_name, Key=codec.serialize_key(key))
+    assert ws.session(live.session_id).listenerCount == 2
+    with _past_grace(ws):
+        summary = _sweep()
+    assert summary["repaired"] == {live.session_id: (2, 1)}
+    assert ws.session(live.session_id).listenerCount == 1
+    assert ws.received(live.speaker, "listenerCount")[-1]["listenerCount"] == 1
+    assert listener in {c.connectionId for c in ws.runtime.store.iter_connections(live.session_id)}
+
+
+def test_a_speakerless_session_with_no_connection_left_is_repaired_too(ws, ddb):
+    session = ws.create_session(owner="owner-1")
+    ghost = ws.connected(session.sessionId)
+    for key in (keys.connection_key(session.sessionId, ghost), keys.connection_lookup_key(ghost)):
+        ddb.delete_item(TableName=ws.runtime.settings.table_name, Key=codec.serialize_key(key))
+    summary = _sweep()
+    assert summary["repaired"] == {session.sessionId: (1, 0)}
+    assert ws.session(session.sessionId).listenerCount == 0
+
+
+def test_a_question_that_fails_leaves_the_connection_for_the_next_sweep(ws, live, management, monkeypatch):
+    listener = ws.connected(live.session_id)
+
+    def broken(**_):
+        raise TimeoutError("no answer")
+
+    monkeypatch.setattr(management, "get_connection", broken)
+    with _past_grace(ws):
+        summary = _sweep()
+    assert summary["unknown"] == 2 and summary["ghosts"] == 0
+    assert ws.session(live.session_id).listenerCount == 1
+    assert listener in {c.connectionId for c in ws.runtime.store.iter_connections(live.session_id)}
