@@ -28,15 +28,14 @@ from infra.functions import CONNECTION_FUNCTION, HTTP_FUNCTION, SWEEP_FUNCTION
 
 # Single-item CRUD, Query (base table and GSIs) and transactions. There is NO `dynamodb:TransactWriteItems`
 # IAM action (cfn-lint W3037): a TransactWriteItems call is authorized item by item with the Put/Update/
-# DeleteItem actions, plus ConditionCheckItem for a ConditionCheck element (a stored message: the session
-# exists and is joinable, checked in the same transaction that writes the message).
+# DeleteItem actions. (No ConditionCheck element is used: a stored message's session check is the
+# UpdateItem that claims its stream seq.)
 _TABLE_READ_WRITE = (
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
     "dynamodb:Query",
-    "dynamodb:ConditionCheckItem",
 )
 # post_to_connection (POST), delete_connection (DELETE) and get_connection (GET) are all ManageConnections;
 # the resource ARN names the method, so each function is granted only the methods it calls.
@@ -67,6 +66,7 @@ FUNCTION_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
             "dynamodb:GetItem",
             "dynamodb:UpdateItem",
             "dynamodb:DeleteItem",  # a gone connection is unregistered (a transaction of Delete + Update)
+            "dynamodb:PutItem",  # an end keeps its two stream events (a transaction of two Puts)
         ),
         # tell listeners the session ended, then disconnect them; ask which connections are ghosts
         "connections": _MANAGE_CONNECTIONS,

@@ -227,7 +227,8 @@ class HttpResponse:
 
     @classmethod
     def json(cls, status: int, payload: Any, headers: Iterable[tuple[str, str]] = ()) -> HttpResponse:
-        return cls(status, [("content-type", "application/json"), *headers], json.dumps(payload).encode())
+        body = json.dumps(payload, allow_nan=False).encode()
+        return cls(status, [("content-type", "application/json"), *headers], body)
 
 
 def response_from_result(result: Any) -> HttpResponse:
@@ -250,7 +251,7 @@ def response_from_result(result: Any) -> HttpResponse:
             except (binascii.Error, TypeError):
                 raise ValueError("isBase64Encoded is true but the body is not base64") from None
         else:
-            raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+            raw = body.encode() if isinstance(body, str) else json.dumps(body, allow_nan=False).encode()
         return HttpResponse(status, headers, raw)
     # No statusCode: API Gateway assumes 200 and a JSON body made of the returned value.
     if isinstance(result, str):

@@ -191,16 +191,16 @@ def _status_of(result: Any) -> int:
 def _body_of(result: Any) -> str | None:
     if isinstance(result, Mapping):
         if "statusCode" not in result:
-            return json.dumps(result)
+            return json.dumps(result, allow_nan=False)
         body = result.get("body")
         if body is None or body == "":
             return None
         if result.get("isBase64Encoded") and isinstance(body, str):
             return base64.b64decode(body).decode("utf-8", "replace")
-        return body if isinstance(body, str) else json.dumps(body)
+        return body if isinstance(body, str) else json.dumps(body, allow_nan=False)
     if result is None:
         return None
-    return result if isinstance(result, str) else json.dumps(result)
+    return result if isinstance(result, str) else json.dumps(result, allow_nan=False)
 
 
 def _refusal(status: int, body: str | None) -> Response:
@@ -428,7 +428,7 @@ class WsGateway:
             status, body = _status_of(result), _body_of(result)
         except Exception as error:  # noqa: BLE001 - a crash in $connect is a 500 handshake on API Gateway
             logger.error("$connect failed: %r", error, exc_info=not _quiet(error))
-            status, body = 500, json.dumps({"message": "Internal server error"})
+            status, body = 500, json.dumps({"message": "Internal server error"}, allow_nan=False)
         path = urlsplit(request.path)
         if not 200 <= status < 300:
             self.registry.remove(conn.connection_id)
@@ -508,7 +508,8 @@ class WsGateway:
                     "message": "Internal server error",
                     "connectionId": conn.connection_id,
                     "requestId": event["requestContext"]["requestId"],
-                }
+                },
+                allow_nan=False,
             )
         else:
             reply = _body_of(result) if _ROUTES[route_key].returns_response else None

@@ -26,7 +26,7 @@ from session_schema.models import Connection, Session
 from session_schema.routes import SPEAKER_ACTIONS
 from session_schema.status import SessionStatus
 
-from . import frames
+from . import frames, responses
 
 Answer = dict[str, Any]
 
@@ -60,13 +60,43 @@ class Caller:
 # ------------------------------------------------------------------ any connection
 
 
-def join(rt: Runtime, caller: Caller, frame: frames.Frame) -> Answer:
+def join(rt: Runtime, caller: Caller, frame: frames.JoinFrame) -> Answer | None:
+    """`joined`; with `sinceSeq`, also what the connection missed (see `_recover`)."""
     session = rt.store.get_session(caller.session_id, consistent=True)
     if not session.joinable:
         raise SessionEnded(session.sessionId, session.status.value)
     if caller.connection.role == "listener":
         presence.listener_count_to_speaker(rt.fanout, session)
-    return events.joined(caller.connection.role, session, caller.connection_id)
+    resume = frame.resume_point()
+    if resume is None:
+        return events.joined(caller.connection.role, session, caller.connection_id)
+    _recover(rt, caller, session, *resume, frame.id)
+    return None
+
+
+def _recover(rt: Runtime, caller: Caller, session: Session, since_seq: int, epoch: str, client_id: str | None) -> None:
+    """`joined {recovered}`, then every kept stream event after `since_seq`, each as the frame it was when pushed.
+
+    All of it is posted to the connection during this invocation, `joined` first, and the route response is
+    empty: API Gateway sends a route response only after the invocation returns, so answering `joined` that
+    way would put it after the events it announces. Live events may still interleave (this connection is
+    registered): clients put events in seq order and drop seq they have seen. One Query per page of events.
+    """
+    recovery = rt.store.recover(session, since_seq, epoch)
+    answer = events.joined(caller.connection.role, session, caller.connection_id, recovered=recovery.recovered)
+    if not rt.fanout.send_to(caller.connection_id, responses.with_client_id(answer, client_id)):
+        return  # the connection is gone (and now unregistered)
+    replayed = 0
+    while True:
+        for event in recovery.events:
+            if not rt.fanout.send_raw(caller.connection_id, event.frame.encode()):
+                return
+            replayed += 1
+        if recovery.next_since_seq is None:
+            break
+        recovery = rt.store.recover(session, recovery.next_since_seq, epoch)
+    metrics.add_metric(name="RecoveredEvents", unit=MetricUnit.Count, value=replayed)
+    logger.info("join recovered", extra={"sinceSeq": since_seq, "recovered": recovery.recovered, "events": replayed})
 
 
 # An answer is one API Gateway WebSocket message (128 KB at most); the envelope and cursor need little.
@@ -95,12 +125,13 @@ def history(rt: Runtime, caller: Caller, frame: frames.HistoryFrame) -> Answer:
 
 def broadcast(rt: Runtime, caller: Caller, frame: frames.BroadcastFrame) -> Answer:
     # The sequence number is claimed only while the session is active and unmuted (one conditional
-    # write): a paused or muted session refuses the broadcast instead of leaving a gap in `seq`.
+    # write): a paused or muted session refuses the broadcast instead of leaving a gap in `seq`. The event
+    # is kept (one PutItem) before it is sent, so anyone who got it can resume after it.
     session = rt.store.next_broadcast_seq(caller.session_id, live_only=True, speaker=caller.connection_id)
     ts = rt.store.clock()
-    result = rt.fanout.send(
-        caller.session_id, events.broadcast(frame.data, ts, session.seq), only=lambda c: c.role == "listener"
-    )
+    pushed = events.broadcast(frame.data, ts, session.seq)
+    notify.keep(rt.store, caller.session_id, [pushed])
+    result = rt.fanout.send(caller.session_id, pushed, only=lambda c: c.role == "listener")
     presence.after_fanout(rt.fanout, caller.session_id, result)
     metrics.add_metric(name="BroadcastDeliveries", unit=MetricUnit.Count, value=result.sent)
     return events.broadcast_sent(session.seq, ts, result.sent)
@@ -111,7 +142,12 @@ def send_message(rt: Runtime, caller: Caller, frame: frames.SendMessageFrame) ->
     if sender is None:  # a speaker connection always carries its owner's ID; never trust one that does not
         raise Forbidden("only the session's owner may send messages")
     message = rt.store.append_message(
-        caller.session_id, sender, frame.text, ttl_days=rt.settings.message_ttl_days, speaker=caller.connection_id
+        caller.session_id,
+        sender,
+        frame.text,
+        ttl_days=rt.settings.message_ttl_days,
+        speaker=caller.connection_id,
+        announce=events.message,
     )
     notify.message_stored(caller.others(rt), message)
     return events.message(message)
@@ -121,10 +157,10 @@ def _announce(rt: Runtime, caller: Caller, session: Session) -> Answer:
     """Everyone else hears of the change through the shared rule; the caller gets it as its answer
     (an end: `sessionUpdated` posted first, as everyone gets it, then `sessionEnded` as the answer)."""
     notify.session_changed(caller.others(rt), session)
-    if session.joinable:
-        return events.session_updated(session)
-    rt.fanout.send_to(caller.connection_id, events.session_updated(session))
-    return events.session_ended(session)
+    told = events.session_change(session)
+    for event in told[:-1]:
+        rt.fanout.send_to(caller.connection_id, event)
+    return told[-1]
 
 
 def _change_status(target: SessionStatus) -> Callable[[Runtime, Caller, frames.Frame], Answer]:
@@ -141,14 +177,14 @@ def _change_status(target: SessionStatus) -> Callable[[Runtime, Caller, frames.F
 def _set_muted(muted: bool) -> Callable[[Runtime, Caller, frames.Frame], Answer]:
     def change(rt: Runtime, caller: Caller, frame: frames.Frame) -> Answer:
         before, after = rt.store.update_session(caller.session_id, muted=muted, speaker=caller.connection_id)
-        if before.muted == after.muted:  # muting a muted session is answered, not announced again
-            return events.session_updated(after)
+        if before.seq == after.seq:  # muting a muted session is answered (its latest state), not announced again
+            return events.session_updated(after, after.seq)
         return _announce(rt, caller, after)
 
     return change
 
 
-ACTIONS: dict[str, Callable[[Runtime, Caller, Any], Answer]] = {
+ACTIONS: dict[str, Callable[[Runtime, Caller, Any], Answer | None]] = {
     "join": join,
     "history": history,
     "broadcast": broadcast,
@@ -161,8 +197,9 @@ ACTIONS: dict[str, Callable[[Runtime, Caller, Any], Answer]] = {
 }
 
 
-def perform(rt: Runtime, connection_id: str, frame: frames.AnyFrame) -> Answer:
-    """Run one parsed frame for the connection that sent it; raises DomainError for a refusal."""
+def perform(rt: Runtime, connection_id: str, frame: frames.AnyFrame) -> Answer | None:
+    """Run one parsed frame for the connection that sent it; raises DomainError for a refusal. None: the
+    action has answered on the connection itself (a recovering `join`), so the route response is empty."""
     action: str = frame.action
     if isinstance(frame, frames.PingFrame):
         return events.pong(rt.store.clock())  # no table read: keep-alives stay free

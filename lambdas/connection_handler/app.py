@@ -90,7 +90,7 @@ def _message(rt: Runtime, event: Mapping[str, Any], route_key: str, connection_i
             client_id = bad.client_id
             raise bad.refusal from None
         client_id = frame.id
-        payload = actions.perform(rt, connection_id, frame)
+        payload: dict[str, Any] | None = actions.perform(rt, connection_id, frame)
         metrics.add_metric(name="Actions", unit=MetricUnit.Count, value=1)
     except Exception as error:
         refused = _refusal(error)
@@ -104,6 +104,8 @@ def _message(rt: Runtime, event: Mapping[str, Any], route_key: str, connection_i
             if isinstance(refused, Forbidden):
                 rt.action_budget.charge_read(connection_id)  # a listener's speaker action cost the role read
             payload = responses.error_event(refused)
+    if payload is None:
+        return responses.answered()
     return responses.answer(payload, client_id)
 
 

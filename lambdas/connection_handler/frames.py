@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from typing import Annotated, Any, Literal, TypeAlias, get_args
 
@@ -26,8 +27,9 @@ from pydantic import (
 
 from session_runtime.fanout import encode_payload
 from session_schema.errors import DomainError, ValidationFailed
+from session_schema.ids import EPOCH_PATTERN
 from session_schema.json_types import INTEGRAL
-from session_schema.models import MessageText
+from session_schema.models import SEQ_MAX, MessageText
 from session_schema.routes import WS_ACTIONS
 from session_schema.store import MAX_PAGE
 
@@ -60,6 +62,19 @@ class Frame(BaseModel):
 
 class JoinFrame(Frame):
     action: Literal["join"]
+    # Resume: the last stream seq this client saw, and the epoch it saw it in (both, or neither).
+    sinceSeq: Annotated[int, Field(ge=0, le=SEQ_MAX), INTEGRAL] | None = None
+    epoch: Annotated[str, StringConstraints(pattern=EPOCH_PATTERN)] | None = None
+
+    def resume_point(self) -> tuple[int, str] | None:
+        """(sinceSeq, epoch) of a resuming join, None for a fresh one; VALIDATION_ERROR when only one is given."""
+        if self.sinceSeq is None and self.epoch is None:
+            return None
+        if self.sinceSeq is None:
+            raise ValidationFailed("sinceSeq", "is required with epoch")
+        if self.epoch is None:
+            raise ValidationFailed("epoch", "is required with sinceSeq (the epoch of the session you saw it in)")
+        return self.sinceSeq, self.epoch
 
 
 class PingFrame(Frame):
@@ -129,8 +144,27 @@ FRAME_MODELS: dict[str, type[Frame]] = {
 _FRAME: TypeAdapter[AnyFrame] = TypeAdapter(Annotated[AnyFrame, Field(discriminator="action")])
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+def _constant(name: str) -> float:
+    """`NaN`, `Infinity`, `-Infinity` (not JSON, but Python's parser takes them): read, then refused by field."""
+    return float(name.replace("Infinity", "inf"))
+
+
+def _non_finite_field(value: Any, path: tuple[str, ...] = ()) -> str | None:
+    """The dotted path of the first NaN or infinite number in a parsed frame (`1e400` parses as inf), or None.
+    No encoder may write them and `JSON.parse` rejects them, so they are refused before anything is stored."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".".join(path) or "frame"
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _non_finite_field(item, (*path, str(key)))
+        if found is not None:
+            return found
+    return None
 
 
 def _body_text(body: str | None, is_base64: bool) -> str:
@@ -156,7 +190,7 @@ class FrameRefused(Exception):
 def parse_frame(route_key: str, body: str | None, *, is_base64: bool = False) -> AnyFrame:
     """The frame of a message event, or FrameRefused (InvalidAction / ValidationFailed, and the `id` to echo)."""
     try:
-        document = json.loads(_body_text(body, is_base64), parse_constant=_reject_constant)
+        document = json.loads(_body_text(body, is_base64), parse_constant=_constant)
     except DomainError as refusal:
         raise FrameRefused(refusal, None) from None
     except (ValueError, RecursionError):
@@ -179,6 +213,9 @@ def _parse_document(route_key: str, document: dict[str, Any]) -> AnyFrame:
     if route_key != action:
         # API Gateway routes a known action to its own route; $default only ever sees the unknown ones.
         raise InvalidAction(f"action {action!r} arrived on route {route_key!r}")
+    bad_number = _non_finite_field(document)
+    if bad_number is not None:
+        raise ValidationFailed(bad_number, "is not a finite number (NaN and Infinity are not JSON)")
     try:
         return _FRAME.validate_python(document)
     except ValidationError as error:

@@ -22,6 +22,12 @@ def answer(payload: dict[str, Any], client_id: str | None = None) -> dict[str, A
     return {"statusCode": 200, "body": encode_payload(with_client_id(payload, client_id)).decode()}
 
 
+def answered() -> dict[str, Any]:
+    """An empty route response: the action posted its answer to the connection itself (API Gateway sends
+    nothing for a response without a body)."""
+    return {"statusCode": 200}
+
+
 def with_client_id(payload: dict[str, Any], client_id: str | None) -> dict[str, Any]:
     """The answer to a frame that carried a client `id`: the same event, echoing it."""
     return payload if client_id is None else {**payload, "id": client_id}

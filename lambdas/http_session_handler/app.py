@@ -7,19 +7,22 @@ route up in the shared route table; tests/http/test_routes.py checks that every 
 
 from __future__ import annotations
 
+import functools
+import json
 import warnings
 from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.shared.json_encoder import Encoder
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from session_runtime.observability import logger, metrics, tracer
 from session_runtime.runtime import get_runtime
 from session_schema.ids import normalize_session_id
 
-from . import artifacts, errors, messages, meta, sessions
+from . import artifacts, errors, messages, meta, sessions, stream
 from .routing import api_route, methods_for_path
 from .validation import RequestValidation
 
@@ -27,14 +30,19 @@ from .validation import RequestValidation
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 
+# Powertools' own serializer, except that NaN and Infinity (not JSON: `JSON.parse` rejects them) raise.
+_SERIALIZER = functools.partial(json.dumps, separators=(",", ":"), cls=Encoder, allow_nan=False)
+
+
 def create_app() -> APIGatewayHttpResolver:
     resolver = APIGatewayHttpResolver(
         enable_validation=True,
+        serializer=_SERIALIZER,
         # An answer that breaks its own schema is our bug: 500 INTERNAL_ERROR, never a 4xx.
         response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR,
     )
     resolver._request_validation_middleware = RequestValidation()  # identity first, JSON-only bodies
-    for module in (sessions, messages, artifacts, meta):
+    for module in (sessions, messages, stream, artifacts, meta):
         resolver.include_router(module.router)
 
     cache: dict[str, Any] = {}  # the routes are fixed once built: one document per process

@@ -30,7 +30,7 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.metrics import MetricUnit
 
-from session_runtime import notify
+from session_runtime import events, notify
 from session_runtime.observability import logger, metrics
 from session_runtime.runtime import Runtime, get_runtime
 from session_schema.errors import ArtifactNotFound, SessionNotFound, ValidationFailed
@@ -181,7 +181,9 @@ def update_artifact(
     target = ArtifactStatus(body.status)
     runtime = get_runtime()
     session = owned_session(sessionId, caller)
-    before, after = runtime.store.change_artifact_status(session.sessionId, artifactId, target, error=body.error)
+    before, after, seq = runtime.store.change_artifact_status(
+        session.sessionId, artifactId, target, error=body.error, announce=events.artifact_updated
+    )
     logger.info(
         "artifact status changed",
         extra={
@@ -191,7 +193,7 @@ def update_artifact(
             "processingMs": after.processingMs,
         },
     )
-    notify.artifact_changed(runtime.fanout, after)
+    notify.artifact_changed(runtime.fanout, after, seq)
     return answer_as(ArtifactView, after.view())
 
 

@@ -69,7 +69,7 @@ def document(app: ApiGatewayResolver, settings: Settings) -> dict[str, Any]:
             _no_null_body(operation)
             responses = operation.get("responses", {})
             for code, answer in list(responses.items()):
-                text = json.dumps(answer)
+                text = json.dumps(answer, allow_nan=False)
                 if code == "204":
                     # Powertools documents a `None` return as a JSON `null` body; a 204 has no body at all.
                     answer.pop("content", None)
@@ -82,7 +82,7 @@ def document(app: ApiGatewayResolver, settings: Settings) -> dict[str, Any]:
                     }
     schemas = doc.get("components", {}).get("schemas", {})
     _state_setting_maxima(schemas, settings)
-    text = json.dumps(doc.get("paths", {}))
+    text = json.dumps(doc.get("paths", {}), allow_nan=False)
     for name in _POWERTOOLS_ONLY_SCHEMAS:
         if name in schemas and f"#/components/schemas/{name}" not in text:
             del schemas[name]

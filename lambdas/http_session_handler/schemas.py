@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
 
 from session_schema.json_types import INTEGRAL
 from session_schema.models import (
@@ -98,6 +98,19 @@ class PostMessageRequest(RequestBody):
 class SessionPage(ResponseBody):
     items: list[SessionOwnerView]
     nextCursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+
+
+class StreamPage(ResponseBody):
+    """`GET /sessions/{id}/events`: what a client that saw up to `sinceSeq` missed, or that it cannot have."""
+
+    recovered: bool = Field(description="false: the events cannot be replayed; reset from `session`")
+    session: SessionPublicView
+    items: list[dict[str, JsonValue]] = Field(
+        description="stream events (broadcast, message, sessionUpdated, sessionEnded, artifactUpdated) in seq order"
+    )
+    nextSinceSeq: int | None = Field(
+        None, description="when more events follow, ask again from it; null on the last page"
+    )
 
 
 class MessagePage(ResponseBody):

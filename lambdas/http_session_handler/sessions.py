@@ -133,15 +133,14 @@ def update_session(
     if body.status is not None:
         # One conditional write for the status and any title/muted with it: a refused move changes nothing.
         target = SessionStatus(body.status)
-        _, after = runtime.store.change_status(
+        before, after = runtime.store.change_status(
             sid, target, ended_ttl_days=runtime.settings.ended_session_ttl_days, title=body.title, muted=body.muted
         )
-        logger.info("session status changed", extra={"from": session.status.value, "to": target.value})
-    elif body.title is not None or body.muted is not None:
-        _, after = runtime.store.update_session(sid, title=body.title, muted=body.muted)
+        logger.info("session status changed", extra={"from": before.status.value, "to": target.value})
     else:
-        after = session
-    notify.session_changed(runtime.fanout, after)
+        before, after = runtime.store.update_session(sid, title=body.title, muted=body.muted)
+    if after.seq != before.seq:  # a change (asking for the `muted` it already has is none): everyone is told
+        notify.session_changed(runtime.fanout, after)
     return answer_as(SessionOwnerView, after.owner_view())
 
 
@@ -153,9 +152,9 @@ def update_session(
     errors=(403, 404),
     tags=TAGS,
     description=(
-        "Owner only. Ends the session; every connection gets `sessionEnded` and listeners are "
-        "disconnected. Repeatable: ending an ended session is 204 again and re-sends `sessionEnded` to "
-        "any connection still registered."
+        "Owner only. Ends the session; every connection gets `sessionUpdated` then `sessionEnded` and "
+        "listeners are disconnected. Repeatable: ending an ended session is 204 again and changes nothing "
+        "(no one is told twice)."
     ),
 )
 def end_session(
@@ -163,16 +162,14 @@ def end_session(
     caller: Annotated[Caller, Depends(signed_in)],
 ) -> None:
     runtime = get_runtime()
-    session = owned_session(sessionId, caller)
-    sid = session.sessionId
-    ended = session
+    session = owned_session(sessionId, caller)  # the one read of a repeated DELETE
     if session.status is not SessionStatus.ENDED:
         try:
             _, ended = runtime.store.change_status(
-                sid, SessionStatus.ENDED, ended_ttl_days=runtime.settings.ended_session_ttl_days
+                session.sessionId, SessionStatus.ENDED, ended_ttl_days=runtime.settings.ended_session_ttl_days
             )
             logger.info("session ended", extra={"from": session.status.value})
-        except InvalidTransition:  # ended by someone else in the meantime: the same outcome
-            ended = runtime.store.get_session(sid, consistent=True)
-    notify.session_changed(runtime.fanout, ended)
+            notify.session_changed(runtime.fanout, ended)
+        except InvalidTransition:  # ended by someone else meanwhile, who told everyone: the same outcome
+            logger.info("session already ended")
     return Response(status_code=204)  # type: ignore[return-value]  # Powertools: `-> None` documents "no body"

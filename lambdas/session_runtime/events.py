@@ -49,6 +49,14 @@ class JoinedEvent(Event):
     role: Role
     session: SessionPublicView
     connectionId: str
+    recovered: bool | SkipJsonSchema[None] = Field(
+        None,
+        description=(
+            "present when the join gave `sinceSeq`: true, every kept stream event after it follows on this "
+            "connection in seq order; false, they cannot be replayed, so reset from `session` (its `seq` is the "
+            "new baseline)"
+        ),
+    )
 
 
 class PongEvent(Event):
@@ -65,7 +73,7 @@ class BroadcastEvent(Event):
     stream = True
     data: JsonValue = Field(description="what the speaker sent (any JSON)")
     ts: int = Field(description="when the server sent it, epoch ms")
-    seq: int = Field(ge=1, description="the broadcast's sequence number: gap-free per session")
+    seq: int = Field(ge=1, description="its place in the session's stream: gap-free per session")
 
 
 class BroadcastSentEvent(Event):
@@ -82,6 +90,7 @@ class MessageEvent(MessageView, Event):
 
     type: Literal["message"] = "message"
     stream = True
+    seq: int = Field(ge=1, description="its place in the session's stream: gap-free per session")
 
 
 class HistoryEvent(Event):
@@ -98,6 +107,7 @@ class SessionUpdatedEvent(Event):
     type: Literal["sessionUpdated"] = "sessionUpdated"
     stream = True
     session: SessionPublicView
+    seq: int = Field(ge=1, description="its place in the session's stream: gap-free per session")
 
 
 class SessionEndedEvent(Event):
@@ -106,6 +116,7 @@ class SessionEndedEvent(Event):
     type: Literal["sessionEnded"] = "sessionEnded"
     stream = True
     session: SessionPublicView
+    seq: int = Field(ge=1, description="its place in the session's stream: gap-free per session")
 
 
 class ListenerCountEvent(Event):
@@ -129,6 +140,7 @@ class ArtifactUpdatedEvent(Event):
     type: Literal["artifactUpdated"] = "artifactUpdated"
     stream = True
     artifact: ArtifactPublicView
+    seq: int = Field(ge=1, description="its place in the session's stream: gap-free per session")
 
 
 # The codes an `error` event carries, and when. tests/ws checks every domain error's code is listed here
@@ -182,10 +194,11 @@ EVENT_MODELS: tuple[type[Event], ...] = (
 )
 
 
-def joined(role: Role, session: Session, connection_id: str) -> dict[str, Any]:
-    return JoinedEvent.model_validate(
-        {"role": role, "session": session.public_view(), "connectionId": connection_id}
-    ).dump()
+def joined(role: Role, session: Session, connection_id: str, recovered: bool | None = None) -> dict[str, Any]:
+    fields: dict[str, Any] = {"role": role, "session": session.public_view(), "connectionId": connection_id}
+    if recovered is not None:
+        fields["recovered"] = recovered
+    return JoinedEvent.model_validate(fields).dump()
 
 
 def pong(ts: int) -> dict[str, Any]:
@@ -202,19 +215,29 @@ def broadcast_sent(seq: int, ts: int, delivered: int) -> dict[str, Any]:
 
 
 def message(msg: Message) -> dict[str, Any]:
-    return MessageEvent.model_validate(msg.view()).dump()
+    """The `message` event of a stored message (`msg.seq`: the stream seq its store claimed)."""
+    return MessageEvent.model_validate({**msg.view(), "seq": msg.seq}).dump()
 
 
 def history(items: list[Message], next_cursor: str | None = None) -> dict[str, Any]:
     return HistoryEvent.model_validate({"items": [m.view() for m in items], "nextCursor": next_cursor}).dump()
 
 
-def session_updated(session: Session) -> dict[str, Any]:
-    return SessionUpdatedEvent.model_validate({"session": session.public_view()}).dump()
+def session_updated(session: Session, seq: int) -> dict[str, Any]:
+    return SessionUpdatedEvent.model_validate({"session": session.public_view(), "seq": seq}).dump()
 
 
-def session_ended(session: Session) -> dict[str, Any]:
-    return SessionEndedEvent.model_validate({"session": session.public_view()}).dump()
+def session_ended(session: Session, seq: int) -> dict[str, Any]:
+    return SessionEndedEvent.model_validate({"session": session.public_view(), "seq": seq}).dump()
+
+
+def session_change(session: Session) -> list[dict[str, Any]]:
+    """The stream events of a session's change, whose write claimed them up to `session.seq`: `sessionUpdated`,
+    and on an end `sessionEnded` after it (so an end's write claims two)."""
+    if session.joinable:
+        return [session_updated(session, session.seq)]
+    before_end = session.model_copy(update={"seq": session.seq - 1})  # each event's view ends at its own seq
+    return [session_updated(before_end, before_end.seq), session_ended(session, session.seq)]
 
 
 def listener_count(session: Session) -> dict[str, Any]:
@@ -225,8 +248,8 @@ def speaker_disconnected(session_id: str) -> dict[str, Any]:
     return SpeakerDisconnectedEvent(sessionId=session_id).dump()
 
 
-def artifact_updated(artifact: Artifact) -> dict[str, Any]:
-    return ArtifactUpdatedEvent.model_validate({"artifact": artifact.public_view()}).dump()
+def artifact_updated(artifact: Artifact, seq: int) -> dict[str, Any]:
+    return ArtifactUpdatedEvent.model_validate({"artifact": artifact.public_view(), "seq": seq}).dump()
 
 
 def error(code: str, message: str, **details: Any) -> dict[str, Any]:

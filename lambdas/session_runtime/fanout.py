@@ -60,7 +60,7 @@ class FanoutResult:
 
 def encode_payload(payload: object) -> bytes:
     """Any JSON value (a frame's body, or a broadcast's `data` on its own), compact and UTF-8."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
 class Strikes:
@@ -110,7 +110,11 @@ class Fanout:
 
     def send_to(self, connection_id: str, payload: dict[str, Any]) -> bool:
         """Post to one connection. False (and the connection unregistered) when it is gone."""
-        return loop.run(self._deliver_one(connection_id, encode_payload(payload))) == "sent"
+        return self.send_raw(connection_id, encode_payload(payload))
+
+    def send_raw(self, connection_id: str, data: bytes) -> bool:
+        """Post already-encoded JSON (a kept stream event) to one connection; False as `send_to`."""
+        return loop.run(self._deliver_one(connection_id, data)) == "sent"
 
     def close(self, connection_id: str) -> None:
         """Ask API Gateway to close a connection; its $disconnect unregisters it. Gone is fine; never raises."""

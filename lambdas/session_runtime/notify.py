@@ -13,6 +13,9 @@ mute, unmute, end, sendMessage):
 Connections a send finds gone are unregistered and their leave told (`presence.after_fanout`): the
 speaker hears the new count, the listeners hear `speakerDisconnected` when it was the speaker.
 
+Each of these is a stream event: its write claimed its `seq`, and it is kept (`keep`, or by the store in
+the write's own transaction) before it is sent, so a client that saw it can resume after it.
+
 These run after the write has succeeded. A failure to notify is logged and counted, never raised: the
 state change happened, so the caller's answer must say so (a client retrying a write that succeeded
 would duplicate it). Late or missed clients catch up from the stored state and message history.
@@ -25,6 +28,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from session_schema.models import Artifact, Connection, Message, Session
+from session_schema.store import SessionStore
 
 from . import events, presence
 from .fanout import Fanout, FanoutResult
@@ -35,20 +39,36 @@ def is_listener(connection: Connection) -> bool:
     return connection.role == "listener"
 
 
+def keep(store: SessionStore, session_id: str, frames: list[dict[str, Any]]) -> None:
+    """Keep stream events for recovery. A failure is logged and counted, never raised: the change happened and
+    is still sent live; only a client resuming across it gets `recovered: false`."""
+    try:
+        store.append_stream(session_id, frames)
+    except Exception:  # noqa: BLE001 - see above
+        logger.exception("could not keep stream events", extra={"sessionId": session_id, "count": len(frames)})
+        metrics.add_metric(name="StreamKeepFailed", unit=MetricUnit.Count, value=len(frames))
+
+
 def session_changed(fanout: Fanout, session: Session) -> FanoutResult | None:
-    """Tell every connection the session's new state (and disconnect listeners once it has ended)."""
+    """Keep and tell every connection the session's new state (and disconnect listeners once it has ended).
+    `session` is the state its write left, `seq` included (the events it claimed end there)."""
+    frames = events.session_change(session)
+    keep(fanout.store, session.sessionId, frames)
     if session.joinable:
-        return _send(fanout, session.sessionId, events.session_updated(session))
-    updated, ended = events.session_updated(session), events.session_ended(session)
-    return _send(fanout, session.sessionId, updated, then=ended, close=is_listener)
+        return _send(fanout, session.sessionId, frames[0])
+    return _send(fanout, session.sessionId, frames[0], then=frames[1], close=is_listener)
 
 
 def message_stored(fanout: Fanout, message: Message) -> FanoutResult | None:
+    """Tell every connection of a stored message (kept in its stream by the store's own write)."""
     return _send(fanout, message.sessionId, events.message(message))
 
 
-def artifact_changed(fanout: Fanout, artifact: Artifact) -> FanoutResult | None:
-    return _send(fanout, artifact.sessionId, events.artifact_updated(artifact))
+def artifact_changed(fanout: Fanout, artifact: Artifact, seq: int | None) -> FanoutResult | None:
+    """Tell every connection of an artifact's change (kept at `seq` by the store's own write; None: not told)."""
+    if seq is None:
+        return None
+    return _send(fanout, artifact.sessionId, events.artifact_updated(artifact, seq))
 
 
 def _send(fanout: Fanout, session_id: str, payload: dict[str, Any], **options: Any) -> FanoutResult | None:

@@ -32,7 +32,12 @@ class Runtime:
 
     @cached_property
     def store(self) -> SessionStore:
-        return SessionStore(self.settings.table_name, client=boto3.client("dynamodb", config=AWS_CLIENT_CONFIG))
+        return SessionStore(
+            self.settings.table_name,
+            client=boto3.client("dynamodb", config=AWS_CLIENT_CONFIG),
+            stream_window_seconds=self.settings.stream_window_seconds,
+            stream_max_events=self.settings.stream_max_events,
+        )
 
     @cached_property
     def management(self) -> Any:

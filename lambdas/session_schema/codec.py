@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from . import keys
 from .ids import legacy_epoch
-from .models import SCHEMA_VERSION, Artifact, Connection, IdempotencyRecord, Message, Record, Session
+from .models import SCHEMA_VERSION, Artifact, Connection, IdempotencyRecord, Message, Record, Session, StreamEvent
 from .status import SessionStatus
 
 AttributeValue = dict[str, Any]
@@ -38,6 +38,7 @@ KIND_OF: dict[type[Record], str] = {
     Message: "message",
     Artifact: "artifact",
     IdempotencyRecord: "idempotency",
+    StreamEvent: "streamEvent",
 }
 MODEL_OF: dict[str, type[Record]] = {kind: model for model, kind in KIND_OF.items()}
 _KEY_ATTRIBUTES = frozenset(keys.TABLE.key_attributes()) | {keys.KIND_ATTRIBUTE}
@@ -64,6 +65,8 @@ def key_of(record: Record) -> dict[str, str]:
             return keys.artifact_key(record.sessionId, record.artifactId)
         case IdempotencyRecord():
             return keys.idempotency_key(record.ownerId, record.key)
+        case StreamEvent():
+            return keys.stream_event_key(record.sessionId, record.seq)
     raise TypeError(f"not a record: {type(record).__name__}")
 
 
@@ -145,6 +148,24 @@ def changes(after: Record, fields: Iterable[str]) -> Changes:
     return result
 
 
+def partial_changes(model: type[Record], values: Mapping[str, Any], remove: Iterable[str] = ()) -> Changes:
+    """SET `values` and REMOVE `remove` (with what derives from them) on a `model` item that was not read.
+
+    For writes that let their condition judge the item instead of reading it first; every name must be a
+    field of the model, so a misspelt attribute cannot be written."""
+    fields = model.model_fields
+    result = Changes()
+    for name, python_value in values.items():
+        if name not in fields:
+            raise KeyError(f"{model.__name__} has no field {name}")
+        result.set[name] = value(python_value)
+    for name in remove:
+        if name not in fields:
+            raise KeyError(f"{model.__name__} has no field {name}")
+        result.remove += [name, *_DERIVED.get(name, ())]
+    return result
+
+
 # ---------------------------------------------------------------- decode
 
 
@@ -175,6 +196,8 @@ def _kind_of(document: Mapping[str, Any]) -> str | None:
         return "message"
     if sk.startswith(keys.ART_PREFIX):
         return "artifact"
+    if sk.startswith(keys.EVT_PREFIX):
+        return "streamEvent"
     if pk.startswith(keys.SESSION_PREFIX) and sk == keys.META:
         return "session"
     return None

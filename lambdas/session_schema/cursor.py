@@ -18,7 +18,7 @@ MAX_CURSOR_LENGTH = 2048
 
 
 def encode_cursor(key: Mapping[str, str]) -> str:
-    raw = json.dumps(dict(sorted(key.items())), separators=(",", ":")).encode()
+    raw = json.dumps(dict(sorted(key.items())), separators=(",", ":"), allow_nan=False).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

@@ -10,6 +10,7 @@ Access patterns:
   a connection by connection ID      PK=CONN#<connectionId> SK=META
   a session's messages by time       PK=SESSION#<id>        SK=MSG#<ms:013>#<messageId>
   a session's artifacts newest first PK=SESSION#<id>        SK=ART#<artifactId, time-sortable>
+  a session's stream events by seq   PK=SESSION#<id>        SK=EVT#<seq:015>
   a user's sessions newest first     GSI1 GSI1PK=USER#<ownerId>   GSI1SK=SESSION#<ms:013>#<id>
   joinable sessions with no speaker  GSI2 GSI2PK=SPEAKERLESS#<shard> GSI2SK=<since ms:013>#<id>  (sparse)
   registered connections by age      GSI2 GSI2PK=CONNECTED#<shard>   GSI2SK=<connectedAt ms:013>#<connectionId>
@@ -33,6 +34,8 @@ SESSION_PREFIX = "SESSION#"
 CONN_PREFIX = "CONN#"
 MSG_PREFIX = "MSG#"
 ART_PREFIX = "ART#"
+EVT_PREFIX = "EVT#"
+SEQ_DIGITS = 15  # zero-padded so the sort key orders events by seq
 USER_PREFIX = "USER#"
 IDEMPOTENCY_PREFIX = "IDEMPOTENCY#"
 SPEAKERLESS_PREFIX = "SPEAKERLESS#"
@@ -157,9 +160,24 @@ def message_key(session_id: str, created_at: int, message_id: str) -> dict[str, 
     return {PK: SESSION_PREFIX + session_id, SK: f"{MSG_PREFIX}{_ms(created_at)}#{message_id}"}
 
 
-def messages_range(since: int) -> tuple[str, str]:
-    """Inclusive SK bounds for a session's messages created strictly after `since` ms."""
+MS_MAX = 10**13 - 1  # the largest time a 13-digit sort key can hold
+
+
+def messages_range(since: int) -> tuple[str, str] | None:
+    """Inclusive SK bounds for a session's messages created strictly after `since` ms; None when no message can
+    be (a `since` at the largest time: `since + 1` would take 14 digits and sort before every message)."""
+    if since >= MS_MAX:
+        return None
     return f"{MSG_PREFIX}{_ms(since + 1)}", f"{MSG_PREFIX}{'9' * 13}#~"
+
+
+def stream_event_key(session_id: str, seq: int) -> dict[str, str]:
+    return {PK: SESSION_PREFIX + session_id, SK: f"{EVT_PREFIX}{seq:0{SEQ_DIGITS}d}"}
+
+
+def stream_range(from_seq: int) -> tuple[str, str]:
+    """Inclusive SK bounds for a session's stream events with seq >= `from_seq`."""
+    return f"{EVT_PREFIX}{from_seq:0{SEQ_DIGITS}d}", f"{EVT_PREFIX}{'9' * SEQ_DIGITS}"
 
 
 def artifact_key(session_id: str, artifact_id: str) -> dict[str, str]:

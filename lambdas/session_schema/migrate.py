@@ -114,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     client = boto3.client("dynamodb", endpoint_url=args.endpoint_url)
     report = migrate(client, args.table, dry_run=args.dry_run)
     for change in report.planned:
-        print(("would rewrite " if args.dry_run else "rewrote ") + json.dumps(change))
-    print(json.dumps(report.summary(), indent=2))
+        print(("would rewrite " if args.dry_run else "rewrote ") + json.dumps(change, allow_nan=False))
+    print(json.dumps(report.summary(), indent=2, allow_nan=False))
     if report.corrupt:
         return 1  # items no reader understands: a person has to look at them
     return 2 if report.conflicts else 0  # items changed meanwhile: run it again

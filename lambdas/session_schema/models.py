@@ -129,6 +129,7 @@ class Message(Record):
     text: MessageText
     createdAt: EpochMs
     expiresAt: int | None = None
+    seq: Annotated[int, Field(ge=1)] | None = None  # the stream seq of its `message` event (older ones: none)
 
     def view(self) -> dict[str, object]:
         return {
@@ -137,6 +138,22 @@ class Message(Record):
             "text": self.text,
             "createdAt": self.createdAt,
         }
+
+
+SEQ_MAX = 10**15 - 1  # what the stream's sort key holds (keys.SEQ_DIGITS)
+
+
+class StreamEvent(Record):
+    """One event of a session's stream, kept for the stream window (then expired by TTL) for recovery.
+
+    `frame` is the event exactly as it was pushed (JSON text, `seq` included), so a recovery sends the same
+    bytes every live connection got, without re-encoding them."""
+
+    sessionId: SessionId
+    seq: Annotated[int, Field(ge=1, le=SEQ_MAX)]
+    frame: Annotated[str, StringConstraints(min_length=2)]
+    createdAt: EpochMs
+    expiresAt: int  # epoch seconds (DynamoDB TTL); a reader also treats an item past it as gone
 
 
 ArtifactKind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
@@ -189,4 +206,4 @@ class IdempotencyRecord(Record):
     expiresAt: int
 
 
-AnyRecord = Session | Connection | Message | Artifact | IdempotencyRecord
+AnyRecord = Session | Connection | Message | Artifact | IdempotencyRecord | StreamEvent

@@ -36,6 +36,7 @@ HTTP_ROUTES: tuple[HttpRoute, ...] = (
     HttpRoute("DELETE", "/sessions/{sessionId}", auth=True, operation_id="endSession"),
     HttpRoute("GET", "/sessions/{sessionId}/messages", auth=False, operation_id="listMessages"),
     HttpRoute("POST", "/sessions/{sessionId}/messages", auth=True, operation_id="postMessage"),
+    HttpRoute("GET", "/sessions/{sessionId}/events", auth=False, operation_id="listEvents"),
     HttpRoute("POST", "/sessions/{sessionId}/artifacts", auth=True, operation_id="createArtifact"),
     HttpRoute("GET", "/sessions/{sessionId}/artifacts", auth=True, operation_id="listArtifacts"),
     HttpRoute("PATCH", "/sessions/{sessionId}/artifacts/{artifactId}", auth=True, operation_id="updateArtifact"),
@@ -48,7 +49,9 @@ HTTP_ROUTES: tuple[HttpRoute, ...] = (
 # Routes marked auth=False that still read the caller's identity when a token is present (the owner
 # sees more): the handler verifies the bearer token when one is sent (an invalid one is 401), and treats
 # a request without an Authorization header as anonymous.
-OPTIONAL_AUTH_PATHS: frozenset[str] = frozenset({"/sessions/{sessionId}", "/sessions/{sessionId}/messages"})
+OPTIONAL_AUTH_PATHS: frozenset[str] = frozenset(
+    {"/sessions/{sessionId}", "/sessions/{sessionId}/messages", "/sessions/{sessionId}/events"}
+)
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,18 @@ SETTINGS: tuple[Setting, ...] = (
         "ENDED_SESSION_TTL_DAYS", "ended_session_ttl_days", "ended sessions expire this many days after ending", "30"
     ),
     Setting("MESSAGE_TTL_DAYS", "message_ttl_days", "stored messages expire after this many days", "30"),
+    Setting(
+        "STREAM_WINDOW_SECONDS",
+        "stream_window_seconds",
+        "how long a session's stream events are kept for recovery (then expire by TTL); 0 keeps none",
+        "600",
+    ),
+    Setting(
+        "STREAM_MAX_EVENTS",
+        "stream_max_events",
+        "a recovery replays at most this many events; a client further behind gets recovered:false",
+        "10000",
+    ),
     Setting("IDEMPOTENCY_TTL_SECONDS", "idempotency_ttl_seconds", "how long an Idempotency-Key is remembered", "86400"),
     Setting("UPLOAD_URL_EXPIRY_SECONDS", "upload_url_expiry_seconds", "lifetime of a presigned upload URL", "300"),
     Setting("MAX_UPLOAD_BYTES", "max_upload_bytes", "largest artifact upload the presigned URL accepts", "26214400"),
@@ -124,6 +136,8 @@ class Settings(BaseModel):
     connection_ttl_seconds: int = Field(ge=60)
     ended_session_ttl_days: int = Field(ge=1)
     message_ttl_days: int = Field(ge=1)
+    stream_window_seconds: int = Field(ge=0, le=86400)
+    stream_max_events: int = Field(ge=1)
     idempotency_ttl_seconds: int = Field(ge=60)
     upload_url_expiry_seconds: int = Field(ge=1, le=3600)
     max_upload_bytes: int = Field(ge=1)

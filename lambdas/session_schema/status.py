@@ -63,5 +63,10 @@ def require_transition(current: S, target: S) -> None:
         raise InvalidTransition(current=current.value, target=target.value)
 
 
+def legal_sources(target: SessionStatus) -> tuple[SessionStatus, ...]:
+    """The statuses a session may move to `target` from (a conditional write names exactly these)."""
+    return tuple(s for s, nxt in SESSION_TRANSITIONS.items() if target in nxt)
+
+
 def is_joinable(status: SessionStatus) -> bool:
     return status in JOINABLE

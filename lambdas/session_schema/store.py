@@ -12,7 +12,7 @@ import hashlib
 import json
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, TypeAlias, TypeVar
 
@@ -34,8 +34,8 @@ from .errors import (
     SessionNotFound,
 )
 from .ids import new_epoch, new_record_id, new_session_id
-from .models import Artifact, Connection, IdempotencyRecord, Message, Record, Session
-from .status import ArtifactStatus, SessionStatus, require_transition
+from .models import Artifact, Connection, IdempotencyRecord, Message, Record, Session, StreamEvent
+from .status import ArtifactStatus, SessionStatus, legal_sources, require_transition
 
 T = TypeVar("T", bound=Record)
 P = ParamSpec("P")
@@ -64,6 +64,21 @@ class Page(Generic[T]):
 
 
 @dataclass(frozen=True)
+class Recovery:
+    """The answer to "what did I miss since seq n": `events` in seq order when `recovered`; `next_since_seq`
+    when more follow (ask again from there)."""
+
+    recovered: bool
+    events: list[StreamEvent]
+    next_since_seq: int | None
+
+
+def encode_json(value: Any) -> str:
+    """Compact JSON, never NaN or Infinity (not JSON: `JSON.parse` rejects them)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+@dataclass(frozen=True)
 class ListingSpec:
     """How one paginated listing queries, so its cursors can be checked against it."""
 
@@ -84,7 +99,8 @@ SESSION_ARTIFACTS = ListingSpec(None, keys.PK, keys.SK, keys.ART_PREFIX)
 
 
 def request_hash(payload: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _is_condition_failure(error: ClientError) -> bool:
@@ -151,10 +167,20 @@ def _upgrades_legacy_items(method: Callable[P, R]) -> Callable[P, R]:
 
 
 class SessionStore:
-    def __init__(self, table_name: str, client: Any | None = None, clock: Callable[[], int] = now_ms) -> None:
+    def __init__(
+        self,
+        table_name: str,
+        client: Any | None = None,
+        clock: Callable[[], int] = now_ms,
+        *,
+        stream_window_seconds: int = 600,
+        stream_max_events: int = 10000,
+    ) -> None:
         self.table_name = table_name
         self.client = client if client is not None else boto3.client("dynamodb")
         self.clock = clock
+        self.stream_window_seconds = stream_window_seconds  # 0: no stream events are kept
+        self.stream_max_events = stream_max_events
 
     # ------------------------------------------------------------ sessions
 
@@ -289,68 +315,98 @@ class SessionStore:
         muted: bool | None = None,
         speaker: str | None = None,
     ) -> tuple[Session, Session]:
-        """Move a session to `target`: (before, after). Conditional on the status it came from.
+        """Move a session to `target`: (before, after). One conditional UpdateItem on the statuses `target`
+        may come from, with no read first: a refusal is judged from the item it hands back (ALL_OLD), so two
+        racing `pause`s give one success and one INVALID_TRANSITION naming `paused -> paused`.
 
-        When another writer got there first, the move is re-judged from the status actually found, so
-        two racing `pause`s give one success and one INVALID_TRANSITION naming `paused -> paused`.
-        `title` / `muted` are changed in the same write: all of it happens, or none.
-        `speaker`: the connection asking must be the session's speaker connection, in the same write.
+        `title` / `muted` are changed in the same write: all of it happens, or none. The same write claims the
+        stream seqs of the events it causes (`after.seq`): one `sessionUpdated`, and a `sessionEnded` after it
+        on an end. `speaker`: the connection asking must be the session's speaker connection, in the same write.
+        `only_if_speakerless_before` (the sweep): a session that has a speaker again, or not for long enough,
+        comes back unchanged (before == after).
         """
-        current = self.get_session(session_id, consistent=True)
-        guard, guard_values = self._speaker_guard(speaker)
+        sources = legal_sources(target)
+        now = self.clock()
+        sets: dict[str, Any] = {"status": target, "updatedAt": now}
+        if title is not None:
+            sets["title"] = title
+        if muted is not None:
+            sets["muted"] = muted
+        removes: tuple[str, ...] = ()
+        if target is SessionStatus.ENDED:
+            sets |= {"endedAt": now, "expiresAt": now // 1000 + ended_ttl_days * 86400}
+            removes = ("speakerlessSince",)
+        guard, values = self._speaker_guard(speaker)
+        names = [f":from{i}" for i in range(len(sources))]
+        values |= {name: codec.value(status) for name, status in zip(names, sources, strict=True)}
+        condition = f"#status IN ({', '.join(names)}){guard}"
+        if only_if_speakerless_before is not None:
+            condition += " AND attribute_not_exists(speakerConnectionId) AND speakerlessSince < :cutoff"
+            values[":cutoff"] = codec.value(only_if_speakerless_before)
+        events = 2 if target is SessionStatus.ENDED else 1  # sessionUpdated (then sessionEnded)
         for _ in range(MAX_TRANSITION_ATTEMPTS):
-            self._require_speaker(current, speaker)
-            require_transition(current.status, target)
-            now = self.clock()
-            update: dict[str, Any] = {"status": target, "updatedAt": now}
-            if title is not None:
-                update["title"] = title
-            if muted is not None:
-                update["muted"] = muted
-            if target is SessionStatus.ENDED:
-                update |= {"endedAt": now, "expiresAt": now // 1000 + ended_ttl_days * 86400, "speakerlessSince": None}
-            after = current.model_copy(update=update)
-            condition = "#status = :from" + guard
-            values = {":from": codec.value(current.status), **guard_values}
-            if only_if_speakerless_before is not None:
-                condition += " AND attribute_not_exists(speakerConnectionId) AND speakerlessSince < :cutoff"
-                values[":cutoff"] = codec.value(only_if_speakerless_before)
             try:
-                new_item = self._update(after, update.keys(), condition, values)
-                return current, codec.decode_as(new_item, Session)
+                return self._change_session(session_id, sets, removes, events, condition, values)
             except _ConditionFailed as failed:
                 if failed.item is None:
                     raise SessionNotFound(session_id) from None
                 found = codec.decode_as(failed.item, Session)
-                if only_if_speakerless_before is not None and found.status == current.status:
-                    return current, found  # a speaker came back: nothing to sweep
-                current = found
+                self._require_speaker(found, speaker)
+                if only_if_speakerless_before is not None and found.status in sources:
+                    return found, found  # a speaker came back (or not gone long enough): nothing to sweep
+                require_transition(found.status, target)
+                # a legal move refused anyway: the item changed between the write and its refusal; again
         raise ConcurrentUpdate(f"session {session_id}")
 
     @_upgrades_legacy_items
     def update_session(
         self, session_id: str, *, title: str | None = None, muted: bool | None = None, speaker: str | None = None
     ) -> tuple[Session, Session]:
-        """Change title and/or muted on a joinable session: (before, after). `speaker` as in `change_status`."""
-        current = self.get_session(session_id, consistent=True)
-        if not current.joinable:
-            raise SessionEnded(session_id, current.status.value)
-        self._require_speaker(current, speaker)
-        guard, guard_values = self._speaker_guard(speaker)
-        update: dict[str, Any] = {"updatedAt": self.clock()}
+        """Change title and/or muted on a joinable session: (before, after). One conditional UpdateItem, no read.
+
+        Asking only for the `muted` the session already has changes nothing (before == after, no stream seq
+        used): the condition refuses it and the item handed back says so. `speaker` as in `change_status`.
+        """
+        sets: dict[str, Any] = {"updatedAt": self.clock()}
         if title is not None:
-            update["title"] = title
+            sets["title"] = title
         if muted is not None:
-            update["muted"] = muted
-        after = current.model_copy(update=update)
+            sets["muted"] = muted
+        guard, values = self._speaker_guard(speaker)
+        condition = _JOINABLE_CONDITION + guard
+        values |= self._joinable_values()
+        if title is None and muted is not None:  # only a change of `muted` is a change
+            condition += " AND (attribute_not_exists(muted) OR muted <> :true)" if muted else " AND muted = :true"
+            values[":true"] = codec.value(True)
         try:
-            new_item = self._update(
-                after, update.keys(), _JOINABLE_CONDITION + guard, self._joinable_values() | guard_values
-            )
+            return self._change_session(session_id, sets, (), 1, condition, values)
         except _ConditionFailed as failed:
-            self._require_speaker(self._joinable_session(session_id, failed.item), speaker)
+            found = self._joinable_session(session_id, failed.item)
+            self._require_speaker(found, speaker)
+            if title is None and found.muted == muted:
+                return found, found
             raise ConcurrentUpdate(f"session {session_id}") from None
-        return current, codec.decode_as(new_item, Session)
+
+    def _change_session(
+        self,
+        session_id: str,
+        sets: dict[str, Any],
+        removes: tuple[str, ...],
+        events: int,
+        condition: str,
+        values: dict[str, Any],
+    ) -> tuple[Session, Session]:
+        """One conditional UpdateItem of a session's fields that also claims `events` stream seqs: (before, after).
+
+        The item comes back as it was (ALL_OLD), and the write was atomic, so `after` is exactly `before` plus
+        these changes: no read before and none after."""
+        change = codec.partial_changes(Session, sets, removes)
+        old = self._update_item(
+            keys.session_key(session_id), change, condition, values, add={"seq": events}, returns="ALL_OLD"
+        )
+        before = codec.decode_as(old, Session)
+        update = {**sets, **dict.fromkeys(removes), "seq": before.seq + events}
+        return before, before.model_copy(update=update)
 
     @_upgrades_legacy_items
     def next_broadcast_seq(self, session_id: str, *, live_only: bool = False, speaker: str | None = None) -> Session:
@@ -595,11 +651,34 @@ class SessionStore:
 
     @_upgrades_legacy_items
     def append_message(
-        self, session_id: str, sender_id: str, text: str, *, ttl_days: int = 30, speaker: str | None = None
+        self,
+        session_id: str,
+        sender_id: str,
+        text: str,
+        *,
+        ttl_days: int = 30,
+        speaker: str | None = None,
+        announce: Callable[[Message], Mapping[str, Any]] | None = None,
     ) -> Message:
-        """Store a message, in one transaction with a check that the session is joinable (and, with
-        `speaker`, that this connection is its speaker connection)."""
-        guard, guard_values = self._speaker_guard(speaker)
+        """Store a message of a joinable session (with `speaker`: sent on its speaker connection).
+
+        One conditional UpdateItem checks the session and claims the message's stream seq (`Message.seq`);
+        then one transaction puts the message and its stream event (`announce(message)`, the pushed event),
+        so a message is stored exactly when its event is."""
+        guard, values = self._speaker_guard(speaker)
+        values |= self._joinable_values()
+        try:
+            claimed = self._update_item(
+                keys.session_key(session_id),
+                codec.Changes(),
+                _JOINABLE_CONDITION + guard,
+                values,
+                add={"seq": 1},
+                returns="UPDATED_NEW",
+            )
+        except _ConditionFailed as failed:
+            self._require_speaker(self._joinable_session(session_id, failed.item), speaker)
+            raise ConcurrentUpdate(f"session {session_id}") from None  # refused, yet nothing explains why
         now = self.clock()
         message = Message(
             messageId=new_record_id("msg", now),
@@ -608,37 +687,83 @@ class SessionStore:
             text=text,
             createdAt=now,
             expiresAt=now // 1000 + ttl_days * 86400,
+            seq=int(codec.deserialize(claimed)["seq"]),
         )
-        try:
-            self._transact(
-                [
-                    {
-                        "ConditionCheck": {
-                            "TableName": self.table_name,
-                            "Key": codec.serialize_key(keys.session_key(session_id)),
-                            "ConditionExpression": f"attribute_exists(PK) AND {_JOINABLE_CONDITION}{guard}",
-                            "ExpressionAttributeNames": {"#status": "status"},
-                            "ExpressionAttributeValues": self._joinable_values() | guard_values,
-                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                        }
-                    },
-                    {"Put": self._new_item(codec.encode(message))},
-                ]
-            )
-        except ClientError as error:
-            reasons = _cancellation_reasons(error)
-            if reasons is None or not _failed(reasons, 0):
-                raise
-            self._require_speaker(self._joinable_session(session_id, reasons[0].get("Item")), speaker)
-            raise ConcurrentUpdate(f"session {session_id}") from None  # refused, yet nothing explains why
+        puts = [{"Put": self._new_item(codec.encode(message))}]
+        if announce is not None and self.stream_window_seconds:
+            event = self._stream_event(session_id, message.seq or 0, announce(message), now)
+            puts.append({"Put": self._new_item(codec.encode(event))})
+        if len(puts) == 1:
+            self.client.put_item(**puts[0]["Put"])
+        else:
+            self._transact(puts)
         return message
+
+    # ------------------------------------------------------------ the stream
+
+    def _stream_event(self, session_id: str, seq: int, frame: Mapping[str, Any], now: int) -> StreamEvent:
+        return StreamEvent(
+            sessionId=session_id,
+            seq=seq,
+            frame=encode_json(frame),
+            createdAt=now,
+            expiresAt=now // 1000 + self.stream_window_seconds,
+        )
+
+    def append_stream(self, session_id: str, frames: Sequence[Mapping[str, Any]]) -> None:
+        """Keep pushed events (each carrying the `seq` its write claimed) for the stream window: one PutItem,
+        or one transaction of Puts for several (an end's two: both kept, or neither). Nothing when the window
+        is 0. Each seq is claimed once, so a put never meets an existing event."""
+        if not self.stream_window_seconds or not frames:
+            return
+        now = self.clock()
+        items = [codec.encode(self._stream_event(session_id, int(frame["seq"]), frame, now)) for frame in frames]
+        if len(items) == 1:
+            self.client.put_item(TableName=self.table_name, Item=items[0])
+        else:
+            self._transact([{"Put": {"TableName": self.table_name, "Item": item}} for item in items])
+
+    def recover(self, session: Session, since_seq: int, epoch: str, *, limit: int = MAX_PAGE) -> Recovery:
+        """What a client that has seen every event up to `since_seq` (of `epoch`) missed: a page of kept events
+        in seq order, or `recovered=False` when that is not possible (another epoch, further back than the
+        window or the count cap, ahead of the session). One consistent Query a page; none when up to date.
+
+        The Query starts at `since_seq` itself: that event still being kept proves nothing between it and the
+        first one returned expired. Events past their TTL that DynamoDB has not removed yet count as gone."""
+        if epoch != session.epoch or since_seq > session.seq or session.seq - since_seq > self.stream_max_events:
+            return Recovery(False, [], None)
+        if since_seq == session.seq:
+            return Recovery(True, [], None)
+        low, high = keys.stream_range(max(since_seq, 1))
+        response = self.client.query(
+            TableName=self.table_name,
+            KeyConditionExpression="PK = :pk AND SK BETWEEN :low AND :high",
+            ExpressionAttributeValues={
+                ":pk": {"S": keys.session_partition(session.sessionId)},
+                ":low": {"S": low},
+                ":high": {"S": high},
+            },
+            ConsistentRead=True,
+            Limit=limit + 1,  # the anchor, then up to `limit` events
+        )
+        now_s = self.clock() // 1000
+        kept = [e for e in (codec.decode_as(i, StreamEvent) for i in response.get("Items", [])) if e.expiresAt >= now_s]
+        if not kept or kept[0].seq not in (since_seq, since_seq + 1):
+            return Recovery(False, [], None)
+        after = [e for e in kept if e.seq > since_seq]
+        events = after[:limit]
+        more = bool(response.get("LastEvaluatedKey")) or len(after) > limit
+        return Recovery(True, events, events[-1].seq if more and events else None)
 
     def list_messages(
         self, session_id: str, *, since: int = 0, limit: int, cursor: str | None, max_bytes: int | None = None
     ) -> Page[Message]:
         """A page of messages, oldest first. `max_bytes` also bounds the page by size (a WebSocket answer
         must fit in one API Gateway message): it ends early, with a cursor, when the next item would pass it."""
-        low, high = keys.messages_range(since)
+        bounds = keys.messages_range(since)
+        if bounds is None:
+            return Page([], None)
+        low, high = bounds
         return self._page(
             SESSION_MESSAGES,
             keys.session_partition(session_id),
@@ -679,11 +804,21 @@ class SessionStore:
 
     @_upgrades_legacy_items
     def change_artifact_status(
-        self, session_id: str, artifact_id: str, target: ArtifactStatus, *, error: str | None = None
-    ) -> tuple[Artifact, Artifact]:
-        """Move an artifact along its lifecycle: (before, after), conditional on the status it came from."""
+        self,
+        session_id: str,
+        artifact_id: str,
+        target: ArtifactStatus,
+        *,
+        error: str | None = None,
+        announce: Callable[[Artifact, int], Mapping[str, Any]] | None = None,
+    ) -> tuple[Artifact, Artifact, int | None]:
+        """Move an artifact along its lifecycle: (before, after, seq), conditional on the status it came from.
+
+        With `announce` (the pushed event of the change, given its seq), the change claims the session's next
+        stream seq and keeps the event in the same transaction (conditional on the seq read, retried when a
+        broadcast took it meanwhile): an artifact change and its place in the stream are one write."""
         current = self.get_artifact(session_id, artifact_id)
-        for _ in range(MAX_TRANSITION_ATTEMPTS):
+        for _ in range(MAX_TRANSITION_ATTEMPTS * 2):
             require_transition(current.status, target)
             now = self.clock()
             update: dict[str, Any] = {"status": target, "updatedAt": now}
@@ -696,14 +831,53 @@ class SessionStore:
             if target is ArtifactStatus.FAILED:
                 update["error"] = error or "processing failed"
             after = current.model_copy(update=update)
+            from_status = {":from": codec.value(current.status)}
             try:
-                new_item = self._update(after, update.keys(), "#status = :from", {":from": codec.value(current.status)})
-                return current, codec.decode_as(new_item, Artifact)
+                if announce is None:
+                    new_item = self._update(after, update.keys(), "#status = :from", from_status)
+                    return current, codec.decode_as(new_item, Artifact), None
+                seq = self.get_session(session_id, consistent=True).seq + 1
+                changes = self._artifact_change_with_event(after, update.keys(), from_status, seq, announce(after, seq))
+                self._transact(changes)
+                return current, after, seq
             except _ConditionFailed as failed:
                 if failed.item is None:
                     raise ArtifactNotFound(artifact_id) from None
                 current = codec.decode_as(failed.item, Artifact)
+            except ClientError as refused:
+                reasons = _cancellation_reasons(refused)
+                if reasons is None:
+                    raise
+                if _failed(reasons, 0):
+                    item = reasons[0].get("Item")
+                    if not item:
+                        raise ArtifactNotFound(artifact_id) from None
+                    self._upgrade_if_legacy(item)
+                    current = codec.decode_as(item, Artifact)
+                elif not _failed(reasons, 1):
+                    raise
+                # else: the session's seq moved (a broadcast): claim the next one
         raise ConcurrentUpdate(f"artifact {artifact_id}")
+
+    def _artifact_change_with_event(
+        self, after: Artifact, fields: Any, from_status: dict[str, Any], seq: int, frame: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        """The transaction of an artifact change that takes stream seq `seq` (read as `seq - 1`) and keeps its event."""
+        artifact = self._update_request(
+            codec.key_of(after), codec.changes(after, list(fields)), "#status = :from", from_status
+        )
+        seen = seq - 1
+        claim = self._update_request(
+            keys.session_key(after.sessionId),
+            codec.partial_changes(Session, {"seq": seq}),
+            "seq = :seen" if seen else "attribute_not_exists(seq) OR seq = :seen",
+            {":seen": codec.value(seen)},
+        )
+        puts = [{"Update": artifact}, {"Update": claim}]
+        if self.stream_window_seconds:
+            event = self._stream_event(after.sessionId, seq, frame, self.clock())
+            puts.append({"Put": self._new_item(codec.encode(event))})
+        return puts
 
     def delete_artifact(self, session_id: str, artifact_id: str) -> None:
         self.client.delete_item(
@@ -755,39 +929,77 @@ class SessionStore:
         return item
 
     def _update(self, after: Record, fields: Any, condition: str, values: dict[str, Any]) -> codec.Item:
-        """UpdateItem bringing the stored item to `after` on `fields`, if `condition` holds."""
+        """UpdateItem bringing the stored item to `after` on `fields`, if `condition` holds: the item as stored now."""
         change = codec.changes(after, list(fields))
-        names = {"#status": "status"}
+        return self._update_item(codec.key_of(after), change, condition, values)
+
+    def _update_request(
+        self,
+        key: Mapping[str, str],
+        change: codec.Changes,
+        condition: str,
+        values: dict[str, Any],
+        add: Mapping[str, int] | None = None,
+    ) -> dict[str, Any]:
+        """The UpdateItem (or transaction Update) of `change` plus numeric ADDs, conditional on the item existing
+        and `condition` (which may name `#status`)."""
+        names: dict[str, str] = {}
         expression_values = dict(values)
+        clauses = []
         sets = []
         for i, (name, av) in enumerate(change.set.items()):
             names[f"#s{i}"] = name
             expression_values[f":s{i}"] = av
             sets.append(f"#s{i} = :s{i}")
+        if sets:
+            clauses.append("SET " + ", ".join(sets))
         removes = []
         for i, name in enumerate(change.remove):
             names[f"#r{i}"] = name
             removes.append(f"#r{i}")
-        expression = ("SET " + ", ".join(sets) if sets else "") + (" REMOVE " + ", ".join(removes) if removes else "")
-        if "#status" not in condition:
-            names.pop("#status")
+        if removes:
+            clauses.append("REMOVE " + ", ".join(removes))
+        adds = []
+        for i, (name, amount) in enumerate((add or {}).items()):
+            names[f"#a{i}"] = name
+            expression_values[f":a{i}"] = codec.value(amount)
+            adds.append(f"#a{i} :a{i}")
+        if adds:
+            clauses.append("ADD " + ", ".join(adds))
+        if "#status" in condition:
+            names["#status"] = "status"
+        return {
+            "TableName": self.table_name,
+            "Key": codec.serialize_key(key),
+            "UpdateExpression": " ".join(clauses),
+            "ConditionExpression": f"attribute_exists(PK) AND ({condition})",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": expression_values,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+
+    def _update_item(
+        self,
+        key: Mapping[str, str],
+        change: codec.Changes,
+        condition: str,
+        values: dict[str, Any],
+        *,
+        add: Mapping[str, int] | None = None,
+        returns: str = "ALL_NEW",
+    ) -> codec.Item:
+        """One conditional UpdateItem: the item as `returns` says (ALL_NEW / ALL_OLD). A refusal is
+        `_ConditionFailed` with the item found (a legacy one is upgraded first: the caller starts over)."""
         try:
             response = self.client.update_item(
-                TableName=self.table_name,
-                Key=codec.serialize_key(codec.key_of(after)),
-                UpdateExpression=expression.strip(),
-                ConditionExpression=f"attribute_exists(PK) AND ({condition})",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=expression_values,
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **self._update_request(key, change, condition, values, add), ReturnValues=returns
             )
         except ClientError as error:
             if _is_condition_failure(error):
                 self._upgrade_if_legacy(error.response.get("Item"))
                 raise _ConditionFailed(error.response.get("Item")) from None
             raise
-        attributes: codec.Item = response["Attributes"]  # ReturnValues=ALL_NEW: the whole item, as stored
+        attributes: codec.Item = response["Attributes"]  # the whole item, as `returns` asked
         return attributes
 
     def _upgrade_if_legacy(self, old_item: _OldItem | None) -> None:
@@ -902,7 +1114,7 @@ def _items_within(raw_items: list[dict[str, Any]], max_bytes: int) -> int:
     item, a superset of any view of it, so the bound holds for whatever the caller sends on."""
     used = 0
     for count, raw in enumerate(raw_items):
-        used += len(json.dumps(codec.deserialize(raw), default=str, ensure_ascii=False).encode()) + 1
+        used += len(json.dumps(codec.deserialize(raw), default=str, ensure_ascii=False, allow_nan=False).encode()) + 1
         if used > max_bytes and count > 0:
             return count
     return len(raw_items)

@@ -440,7 +440,7 @@ def test_each_status_change_reaches_every_connection_of_the_session_as_artifact_
     processing = patch(api, sid, aid, status="processing").body
     completed = patch(api, sid, aid, status="completed").body
     public = [{k: v for k, v in view.items() if k != "objectKey"} for view in (processing, completed)]
-    expected = [{"type": "artifactUpdated", "artifact": view} for view in public]
+    expected = [{"type": "artifactUpdated", "artifact": view, "seq": n} for n, view in enumerate(public, 1)]
     for conn in ("speaker-1", "listener-1"):
         assert management.sent[conn] == expected
         # the storage path starts with the owner's ID, which listeners never see

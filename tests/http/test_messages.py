@@ -22,7 +22,7 @@ def test_a_posted_message_is_stored_before_it_is_sent_to_every_connection(api, m
     assert answer.body["text"] == "hello 👋" and answer.body["sessionId"] == sid
     assert stored_when_sent == [["hello 👋"], ["hello 👋"]]
     for conn in ("speaker-1", "listener-1"):
-        assert management.sent[conn] == [{"type": "message", **answer.body}]
+        assert management.sent[conn] == [{"type": "message", **answer.body, "seq": 1}]
 
 
 def test_posting_to_an_ended_session_is_410_and_stores_nothing(api, management):

@@ -64,6 +64,7 @@ CONTRACT_HTTP_ROUTES: dict[str, str] = {
     "DELETE /sessions/{sessionId}": SIGNED_IN,  # owner
     "GET /sessions/{sessionId}/messages": ANYONE,
     "POST /sessions/{sessionId}/messages": SIGNED_IN,  # owner
+    "GET /sessions/{sessionId}/events": ANYONE,  # the stream (the owner always, anyone while joinable)
     "POST /sessions/{sessionId}/artifacts": SIGNED_IN,  # owner
     "GET /sessions/{sessionId}/artifacts": SIGNED_IN,  # owner
     "PATCH /sessions/{sessionId}/artifacts/{artifactId}": SIGNED_IN,  # owner

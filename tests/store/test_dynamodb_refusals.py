@@ -89,8 +89,8 @@ def test_endless_conflicts_end_in_a_retryable_409_not_a_500(ddb):
 def test_a_throttled_transaction_is_rate_limited(ddb):
     session = new_session(ddb)
     store = SessionStore(TABLE_NAME, client=Interfering(ddb, cancelled("ThrottlingError", "None", "None")))
-    with pytest.raises(RateLimited) as refused:
-        store.append_message(session.sessionId, "user-a", "hello")
+    with pytest.raises(RateLimited) as refused:  # the message and its stream event: one transaction
+        store.append_message(session.sessionId, "user-a", "hello", announce=lambda m: {"type": "message", "seq": m.seq})
     assert (refused.value.code, refused.value.status) == ("RATE_LIMITED", 429)
 
 

@@ -77,8 +77,9 @@ def test_broadcast_is_refused_while_paused_or_muted_without_using_a_seq(ws, live
     ws.act(live.speaker, "mute")
     assert ws.act(live.speaker, "broadcast", data=1)["code"] == "SESSION_MUTED"
     ws.act(live.speaker, "unmute")
-    assert ws.act(live.speaker, "broadcast", data=1)["seq"] == 1
-    assert [m["seq"] for m in ws.received(listener, "broadcast")] == [1]
+    assert ws.act(live.speaker, "broadcast", data=1)["seq"] == 5  # pause, resume, mute, unmute took 1-4
+    seen = [m["seq"] for m in ws.received(listener) if "seq" in m]
+    assert seen == [1, 2, 3, 4, 5]  # one stream: the refusals left no gap
 
 
 def test_send_message_is_stored_then_sent_to_every_connection(ws, live):
@@ -166,7 +167,8 @@ def test_end_tells_everyone_closes_listeners_and_later_connects_are_refused_410(
     listeners = [ws.connected(live.session_id) for _ in range(3)]
     answer = ws.act(live.speaker, "end")
     assert answer["type"] == "sessionEnded" and answer["session"]["status"] == "ended"
-    updated = {"type": "sessionUpdated", "session": answer["session"]}
+    assert answer["seq"] == answer["session"]["seq"] == 2  # the end's write claimed two: updated, then ended
+    updated = {"type": "sessionUpdated", "session": {**answer["session"], "seq": 1}, "seq": 1}
     assert ws.received(live.speaker, "sessionUpdated") == [updated]  # posted before its answer, so in order
     for listener in listeners:
         assert [m for m in ws.received(listener) if m["type"].startswith("session")] == [updated, answer]

@@ -53,17 +53,20 @@ EXPECTED = {
     # a listener's history reads the session (joinable? once ended, messages are the owner's alone)
     "history (listener)": {"GetItem": 2, "Query": 1},
     "history (speaker)": {"GetItem": 1, "Query": 1},
-    # A speaker action's write is also conditional on the caller being the session's current speaker
-    # connection (a replaced owner tab may not act): no read for that. pause / mute / end read the
-    # session inside the store's conditional change, and a replaced tab is refused from that read.
-    "broadcast": {"GetItem": 1, "UpdateItem": 1, "Query": 1},
-    "sendMessage": {"GetItem": 1, "TransactWriteItems": 1, "Query": 1},
-    "pause": {"GetItem": 2, "UpdateItem": 1, "Query": 1},
-    "mute": {"GetItem": 2, "UpdateItem": 1, "Query": 1},
-    "replaced speaker forbidden (pause)": {"GetItem": 2},
+    # A speaker action is 1 GetItem (the caller's connection: who may act) + 1 conditional UpdateItem on the
+    # states it may come from (also holding only while the caller is the session's current speaker
+    # connection; a refusal is judged from the item handed back, ALL_OLD: no read of the session) + keeping
+    # its stream event(s) (a PutItem; an end's two events one transaction) + the fan-out's Query.
+    # A broadcast: the seq UpdateItem + the event's PutItem, 2 writes and no read besides the connection.
+    "broadcast": {"GetItem": 1, "UpdateItem": 1, "PutItem": 1, "Query": 1},
+    # the seq UpdateItem (the joinable and speaker check), then the message and its event in one transaction
+    "sendMessage": {"GetItem": 1, "UpdateItem": 1, "TransactWriteItems": 1, "Query": 1},
+    "pause": {"GetItem": 1, "UpdateItem": 1, "PutItem": 1, "Query": 1},
+    "mute": {"GetItem": 1, "UpdateItem": 1, "PutItem": 1, "Query": 1},
+    "replaced speaker forbidden (pause)": {"GetItem": 1, "UpdateItem": 1},
     "listener forbidden (pause)": {"GetItem": 1},
     "disconnect: listener": {"GetItem": 2, "TransactWriteItems": 1},
-    "end": {"GetItem": 2, "UpdateItem": 1, "Query": 1},
+    "end": {"GetItem": 1, "UpdateItem": 1, "TransactWriteItems": 1, "Query": 1},
     # after `end` the session part of the leave no longer applies: the store retries with the deletes only
     "disconnect: speaker (session ended)": {"GetItem": 2, "TransactWriteItems": 2},
 }
@@ -113,7 +116,7 @@ def test_a_speaker_leaving_a_live_session_adds_one_query_for_the_listeners(ws, l
     assert counted == {"GetItem": 2, "TransactWriteItems": 1, "Query": 1}
 
 
-def test_the_sweep_queries_each_index_shard_then_ends_with_one_read_and_one_write(ws, requests):
+def test_the_sweep_queries_each_index_shard_then_ends_with_one_write_and_keeps_its_events(ws, requests):
     from connection_handler.sweep import sweep
 
     store = ws.runtime.store
@@ -124,5 +127,11 @@ def test_the_sweep_queries_each_index_shard_then_ends_with_one_read_and_one_writ
     with requests() as counted:
         assert len(sweep(ws.runtime)["ended"]) == 1
     # Each shard of the connection index (ghosts) and of the speakerless index, once; the speakerless
-    # session's count check (GetItem + Query of its connections); its end (GetItem + UpdateItem) and fan-out.
-    assert counted == {"Query": keys.CONNECTED_SHARDS + keys.SPEAKERLESS_SHARDS + 1 + 1, "GetItem": 2, "UpdateItem": 1}
+    # session's count check (GetItem + Query of its connections); its end (one conditional UpdateItem, no read
+    # first), the end's two stream events (one transaction) and the fan-out's Query.
+    assert counted == {
+        "Query": keys.CONNECTED_SHARDS + keys.SPEAKERLESS_SHARDS + 1 + 1,
+        "GetItem": 1,
+        "UpdateItem": 1,
+        "TransactWriteItems": 1,
+    }

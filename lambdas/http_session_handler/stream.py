@@ -1,0 +1,75 @@
+"""`GET /sessions/{sessionId}/events`: the session's stream for apps that poll (what `join {sinceSeq}` replays).
+
+Who may read: the rule of the messages (anyone while joinable, the owner always). One session read and one
+Query a page; `nextSinceSeq` continues a page that did not reach the end.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from session_runtime.runtime import get_runtime
+from session_schema.errors import SessionNotFound
+from session_schema.ids import EPOCH_PATTERN
+from session_schema.models import SEQ_MAX
+
+from .identity import Caller, current_caller
+from .params import DEFAULT_LIMIT, Limit, SessionIdPath, session_id
+from .routing import answer_as, api_route
+from .schemas import StreamPage
+
+router = Router()
+
+SinceSeq = Annotated[
+    int, Query(ge=0, le=SEQ_MAX, description="the last stream seq the caller saw (0: from the start)")
+]
+Epoch = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=32,
+        pattern=EPOCH_PATTERN,
+        description="the session `epoch` that seq belongs to; omitted: the session's current epoch",
+    ),
+]
+
+
+@api_route(
+    router,
+    "GET /sessions/{sessionId}/events",
+    summary="The session's stream events after a seq (recovery for apps that poll)",
+    model=StreamPage,
+    errors=(404,),
+    tags=["stream"],
+    description=(
+        "`recovered: true`: `items` are the kept stream events after `sinceSeq`, in seq order, exactly as they "
+        "were pushed; ask again from `nextSinceSeq` until it is null. `recovered: false`: they cannot be "
+        "replayed (another epoch, or older than the stream window): reset from `session`, whose `seq` is the "
+        "new baseline. Anyone may read while the session is joinable, its owner always."
+    ),
+)
+def list_events(
+    sessionId: SessionIdPath,  # noqa: N803
+    caller: Annotated[Caller | None, Depends(current_caller)],
+    sinceSeq: SinceSeq = 0,  # noqa: N803 - the query parameter's name
+    epoch: Epoch = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> StreamPage:
+    store = get_runtime().store
+    sid = session_id(sessionId)
+    session = store.get_session(sid, consistent=True)
+    if not session.messages_readable_by(caller.user_id if caller else None):
+        raise SessionNotFound(sid)
+    recovery = store.recover(session, sinceSeq, epoch or session.epoch, limit=limit)
+    page = {
+        "recovered": recovery.recovered,
+        "session": session.public_view(),
+        "items": [json.loads(event.frame) for event in recovery.events],
+        "nextSinceSeq": recovery.next_since_seq,
+    }
+    return answer_as(StreamPage, page)
