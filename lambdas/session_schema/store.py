@@ -665,6 +665,15 @@ class SessionStore:
         One conditional UpdateItem checks the session and claims the message's stream seq (`Message.seq`);
         then one transaction puts the message and its stream event (`announce(message)`, the pushed event),
         so a message is stored exactly when its event is."""
+        now = self.clock()
+        message = Message(  # validated before anything is written: a refused text uses up no seq
+            messageId=new_record_id("msg", now),
+            sessionId=session_id,
+            senderId=sender_id,
+            text=text,
+            createdAt=now,
+            expiresAt=now // 1000 + ttl_days * 86400,
+        )
         guard, values = self._speaker_guard(speaker)
         values |= self._joinable_values()
         try:
@@ -679,16 +688,7 @@ class SessionStore:
         except _ConditionFailed as failed:
             self._require_speaker(self._joinable_session(session_id, failed.item), speaker)
             raise ConcurrentUpdate(f"session {session_id}") from None  # refused, yet nothing explains why
-        now = self.clock()
-        message = Message(
-            messageId=new_record_id("msg", now),
-            sessionId=session_id,
-            senderId=sender_id,
-            text=text,
-            createdAt=now,
-            expiresAt=now // 1000 + ttl_days * 86400,
-            seq=int(codec.deserialize(claimed)["seq"]),
-        )
+        message = message.model_copy(update={"seq": int(codec.deserialize(claimed)["seq"])})
         puts = [{"Put": self._new_item(codec.encode(message))}]
         if announce is not None and self.stream_window_seconds:
             event = self._stream_event(session_id, message.seq or 0, announce(message), now)
