@@ -38,7 +38,12 @@ help:
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: $(BIN)/python requirements.txt requirements-dev.txt lambdas/requirements.txt
+# Two install sets: what the local stack runs on (`make dev`), and everything (tests, lint, CDK: the rest).
+$(VENV)/.local-installed: $(BIN)/python requirements-local.txt requirements.txt lambdas/requirements.txt
+	$(PIP) install -r requirements-local.txt
+	@touch $@
+
+$(VENV)/.installed: $(VENV)/.local-installed requirements-dev.txt requirements-cdk.txt
 	$(PIP) install -r requirements-dev.txt
 	@touch $@
 
@@ -68,8 +73,12 @@ install: $(VENV)/.installed node_modules/.installed $(ASYNCAPI_CHECK)/node_modul
 	$(EMULATOR_VENV)/.installed
 layer: $(LAYER_DIR)/.built
 
-# The local stack needs only the Python packages and the pinned CDK CLI; no layer, no emulator.
-dev: $(VENV)/.installed node_modules/.installed
+# What `make dev` installs first: the local stack's Python packages only (it calls no CDK CLI: no npm ci, no
+# layer, no emulator, no test tools). Something the local stack comes to serve (a page built with npm, say)
+# adds its own target here.
+DEV_INSTALL := $(VENV)/.local-installed
+
+dev: $(DEV_INSTALL)
 	$(BIN)/python -m local serve $(ARGS)
 
 # pytest exits 5 when it collected nothing: that is a failure here, never a green run.
