@@ -48,10 +48,6 @@ def _serve(pipe: Any, state_dir: str, profile: bool, fast_moto: bool, overrides:
     prepare()
     # Powertools prints EMF metric blobs on stdout (every 100 values, even with metrics disabled).
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of this process
-    if fast_moto:
-        from . import fast_moto as patch
-
-        patch.apply()
     from local.stack import LocalStack
 
     from .sampler import Sampler
@@ -62,6 +58,7 @@ def _serve(pipe: Any, state_dir: str, profile: bool, fast_moto: bool, overrides:
         state_dir=state_dir,
         sweep_interval=None,
         worker_output=sys.stdout.fileno(),  # the workers' prints too
+        moto_patches=("bench.fast_moto.apply",) if fast_moto else (),  # applied in the embedded moto's process
         settings_overrides={"POWERTOOLS_LOG_LEVEL": "WARNING", "MAX_LISTENERS_LIMIT": "10000", **overrides},
     )
     urls = stack.start()
@@ -219,13 +216,17 @@ async def _open(url: str) -> Any:
 async def one_run(stack: Stack, urls: dict[str, str], listeners: int, messages: int, budget: float, last: bool) -> Run:
     import requests
 
-    created = await asyncio.to_thread(
-        requests.post,
-        urls["http"] + "/sessions",
-        json={"title": f"fan-out to {listeners}", "maxListeners": max(listeners, 1)},
-        headers={"Authorization": f"Bearer {urls['token']}"},
-        timeout=30,
-    )
+    for attempt in range(10):  # as the contract's clients do: a transient refusal (5xx, 429) is retried
+        created = await asyncio.to_thread(
+            requests.post,
+            urls["http"] + "/sessions",
+            json={"title": f"fan-out to {listeners}", "maxListeners": max(listeners, 1)},
+            headers={"Authorization": f"Bearer {urls['token']}"},
+            timeout=30,
+        )
+        if created.status_code < 500 and created.status_code != 429:
+            break
+        await asyncio.sleep(min(5.0, 0.5 * 2**attempt))  # e.g. the last run's $disconnects still draining
     created.raise_for_status()
     session_id = created.json()["sessionId"]
 
@@ -456,15 +457,15 @@ def main(argv: list[str] | None = None) -> int:
             ],
             [run.row for run in runs],
             [
-                f"{machine()}; the stack (gateways, moto) in one process, each function's execution environments "
-                f"in worker processes below it, the clients in another; "
+                f"{machine()}; the stack (gateways) in one process, each function's execution environments and "
+                f"the embedded moto in processes below it, the clients in another; "
                 f"{moto_note}",
                 "latency: speaker send -> listener receive (one clock); broadcasts sent one after another "
                 f"(closed loop); {WARMUP} warm-up broadcasts left out; a run stops early after {args.budget:.0f} s "
                 "of broadcasting (the broadcasts column says how many were sent)",
                 "speaker RTT: broadcast sent -> `broadcastSent` answer (the handler's whole fan-out)",
-                "stack CPU: the stack process's CPU time / wall time while broadcasting (100% = one core; "
-                "the stack process and its worker processes together)",
+                "stack CPU: CPU time / wall time while broadcasting (100% = one core) of the stack process, its "
+                "worker processes and its embedded moto together",
             ],
         )
     )

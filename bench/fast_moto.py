@@ -6,7 +6,7 @@ not the handlers, the local stack's bottleneck at scale. DynamoDB's wire format 
 the result dict itself (attribute values are already `{"S": ...}` / `{"N": "..."}` maps), so plain
 JSON is equivalent; anything holding bytes or other non-JSON values still goes through moto's own path.
 
-The fan-out benchmark applies this in the stack's process unless `--plain-moto` is given, and the
+The fan-out benchmark applies this in the embedded moto's process unless `--plain-moto` is given, and the
 requests benchmark applies it (request counts do not depend on it). The local stack itself does not.
 """
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 import io
 import ipaddress
 import logging
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -101,7 +104,13 @@ def client(service: str, endpoint_url: str, access: DynamoDbAccess | None = None
 
 
 class EmbeddedMoto:
-    """moto's server (DynamoDB, S3 and the rest) on a free 127.0.0.1 port, in a daemon thread.
+    """moto's server (DynamoDB, S3 and the rest) on a free 127.0.0.1 port, in its own process.
+
+    Its own process, so its request threads do not share an interpreter lock with the gateways (whose
+    threads starved its accept loop under a burst: the handlers' 1 s connect timeout then fired), and
+    it uses a core of its own (local/moto_process.py). `patches` are dotted names of functions it calls
+    before serving (the fan-out bench's faster serializer). It exits when the stack stops, or when the
+    stack's process dies (its stdin closes).
 
     Requests are applied one at a time. moto's backends are not thread-safe (a TransactWriteItems
     deep-copies the table while another request mutates it: 500s, and conditions checked against a
@@ -109,47 +118,50 @@ class EmbeddedMoto:
     write and transaction is atomic, as DynamoDB guarantees.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        from moto.server import ThreadedMotoServer
-
-        # werkzeug logs every request moto serves at INFO: noise next to the gateway's own access log.
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-
-        class SerializedMotoServer(ThreadedMotoServer):
-            def _server_entry(self) -> None:  # ThreadedMotoServer's, with the app behind one lock
-                from moto.moto_server.werkzeug_app import (
-                    DomainDispatcherApplication,
-                    MotoRequestHandler,
-                    create_backend_app,
-                )
-                from werkzeug.serving import make_server
-
-                app = _serialized(DomainDispatcherApplication(create_backend_app))
-                self._server = make_server(
-                    self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
-                )
-                self._server_ready_event.set()
-                self._server.serve_forever()
-
-        self._server = SerializedMotoServer(ip_address=host, port=port, verbose=False)
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, patches: tuple[str, ...] = ()) -> None:
+        self._host, self._port, self._patches = host, port, patches
+        self._process: subprocess.Popen[bytes] | None = None
         self.url = ""
 
     def start(self) -> str:
-        from .moto_transactions import back_up_only_touched_items
+        """Bind its port and start its process; the URL is known at once (requests queue until it serves)."""
+        import socket
 
-        back_up_only_touched_items()  # every join is a transaction: keep its cost off the table's size
-        self._server.start()
-        host, port = self._server.get_host_and_port()
+        from . import LAMBDAS_DIR, REPO_ROOT
+
+        listener = socket.create_server((self._host, self._port), backlog=1024)
+        host, port = listener.getsockname()[:2]
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), str(LAMBDAS_DIR), env.get("PYTHONPATH")]))
+        command = [sys.executable, "-m", "local.moto_process", str(listener.fileno()), *self._patches]
+        try:
+            self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=(listener.fileno(),)
+            )
+        finally:
+            listener.close()
         self.url = f"http://{host}:{port}"
-        # moto keeps its state in module globals: two stacks in one process (tests) share it, which is
-        # why table and bucket creation below accept what already exists.
         return self.url
 
+    def wait_ready(self) -> None:
+        """Until it serves (it prints `ready` after its imports)."""
+        assert self._process is not None and self._process.stdout is not None
+        if self._process.stdout.readline().strip() != b"ready":
+            self.stop()
+            raise RuntimeError("the embedded moto server did not start")
+
     def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.close()  # the server's process exits when its stdin closes
+        process.stdout.close()
         try:
-            self._server.stop()
-        except Exception:  # noqa: BLE001 - stopping twice, or a server that never started
-            logger.debug("moto server stop failed", exc_info=True)
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
 
 
 def _serialized(app: Any) -> Any:

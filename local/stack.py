@@ -72,7 +72,8 @@ class LocalStack:
     that `stop()` removes. Handlers may be given as callables (gateway tests: run in this process) instead
     of dotted names. `concurrency` caps every function's pool instead of its declared reserved
     concurrency; `function_timeout` replaces every declared timeout and `worker_output` (a file
-    descriptor) receives the handlers' logs instead of this process's stdout/stderr (tests).
+    descriptor) receives the handlers' logs instead of this process's stdout/stderr (tests);
+    `moto_patches` are functions (dotted names) the embedded moto's process calls before serving.
     """
 
     def __init__(
@@ -94,6 +95,7 @@ class LocalStack:
         function_timeout: float | None = None,
         throttle_wait: float = THROTTLE_WAIT_SECONDS,
         worker_output: int | None = None,
+        moto_patches: tuple[str, ...] = (),
         dev_logs: bool = False,
     ) -> None:
         self.host = host
@@ -109,6 +111,7 @@ class LocalStack:
         self.settings_overrides = dict(settings_overrides or {})
         self.table_name = table_name
         self.bucket_name = bucket_name
+        self.moto_patches = moto_patches
         self.pool_settings = PoolSettings(concurrency, function_timeout, throttle_wait, worker_output)
         self.dev_logs = dev_logs
 
@@ -146,14 +149,18 @@ class LocalStack:
 
         # Which credentials the handlers sign DynamoDB requests with (their environment, below).
         self.dynamodb_access = access = aws.dynamodb_access(self.dynamodb_endpoint)
-        if self.dynamodb_endpoint:
-            # Another DynamoDB (e.g. DynamoDB Local); S3 still comes from the embedded moto server.
-            self._moto = aws.EmbeddedMoto()
-            s3_endpoint = self._moto.start()
-            ddb_endpoint = self.dynamodb_endpoint
-        else:
-            self._moto = aws.EmbeddedMoto()
-            ddb_endpoint = s3_endpoint = self._moto.start()
+        # The embedded moto and every function's template start at once: their imports run in parallel.
+        self._moto = aws.EmbeddedMoto(patches=self.moto_patches)
+        s3_endpoint = self._moto.start()
+        # Another DynamoDB (e.g. DynamoDB Local), or the embedded one; S3 is always the embedded moto.
+        ddb_endpoint = self.dynamodb_endpoint or s3_endpoint
+        callback = callback_url(self.host, http_port)
+        environment = self.handler_environment(
+            callback=callback, issuer=issuer, ddb_endpoint=ddb_endpoint, s3_endpoint=s3_endpoint
+        )
+        self.functions = functions = Functions(self.handlers, self._worker_environment(environment), self.pool_settings)
+        functions.spawn()
+        self._moto.wait_ready()
         created = aws.ensure_table(ddb_endpoint, self.table_name, access)
         logger.info(
             "table %s %s at %s (%s, %s)", self.table_name, "created" if created else "found", ddb_endpoint,
@@ -161,12 +168,6 @@ class LocalStack:
         )
         aws.ensure_bucket(s3_endpoint, self.bucket_name, access.region)
 
-        callback = callback_url(self.host, http_port)
-        environment = self.handler_environment(
-            callback=callback, issuer=issuer, ddb_endpoint=ddb_endpoint, s3_endpoint=s3_endpoint
-        )
-        self.functions = functions = Functions(self.handlers, self._worker_environment(environment), self.pool_settings)
-        functions.spawn()  # every function's imports run at once, while the WebSocket gateway starts
         self._ws = WsGateway(
             self.host,
             self.ws_port,

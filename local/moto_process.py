@@ -1,0 +1,55 @@
+"""The embedded moto server's own process: `python -m local.moto_process FD [PATCH ...]` (started by
+local/aws.py's EmbeddedMoto only, which bound the listening socket FD). Prints `ready` once it serves,
+and serves until its stdin closes.
+
+Every request is applied one at a time (aws._serialized: moto's backends are not thread-safe), and a
+transaction backs up only the items it names (moto_transactions.py).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import signal
+import sys
+
+from moto.server import ThreadedMotoServer
+
+from .aws import _serialized
+from .moto_transactions import back_up_only_touched_items
+
+
+class SerializedMotoServer(ThreadedMotoServer):
+    fd: int
+
+    def _server_entry(self) -> None:  # ThreadedMotoServer's, on the given socket, with the app behind one lock
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
+
+        app = _serialized(DomainDispatcherApplication(create_backend_app))
+        # The stack's socket, listening with a backlog of 1024 (werkzeug's 128 drops the SYNs of dozens of
+        # execution environments connecting at once).
+        self._server = make_server("127.0.0.1", 0, app, True, request_handler=MotoRequestHandler, fd=self.fd)
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
+def main(argv: list[str]) -> None:
+    fd, patches = int(argv[0]), argv[1:]
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the terminal's group; the stack stops us
+    # werkzeug logs every request moto serves at INFO: noise next to the gateway's own access log.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    back_up_only_touched_items()  # every join is a transaction: keep its cost off the table's size
+    for name in patches:
+        module, _, function = name.rpartition(".")
+        getattr(importlib.import_module(module), function)()
+    server = SerializedMotoServer(verbose=False)
+    server.fd = fd
+    server.start()
+    print("ready", flush=True)
+    sys.stdin.buffer.read()  # returns at EOF: the stack stopped, or its process is gone
+    server.stop()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
