@@ -62,6 +62,12 @@ $(ASYNCAPI_CHECK)/node_modules/.installed: $(ASYNCAPI_CHECK)/package.json $(ASYN
 	npm ci --prefix $(ASYNCAPI_CHECK) --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The TypeScript client (clients/js): its own pinned toolchain, its own node_modules.
+JS := clients/js
+$(JS)/node_modules/.installed: $(JS)/package.json $(JS)/package-lock.json
+	npm ci --prefix $(JS) --no-audit --no-fund --loglevel=error
+	@touch $@
+
 # Bytecode for Lambda's Python 3.12 (infra/bytecode.py), not pip's for this machine's: /opt is read-only there.
 $(LAYER_DIR)/.built: lambdas/requirements.txt infra/bytecode.py | $(VENV)/.installed
 	rm -rf $(LAYER_DIR)
@@ -70,7 +76,7 @@ $(LAYER_DIR)/.built: lambdas/requirements.txt infra/bytecode.py | $(VENV)/.insta
 	@touch $@
 
 install: $(VENV)/.installed node_modules/.installed $(ASYNCAPI_CHECK)/node_modules/.installed $(LAYER_DIR)/.built \
-	$(EMULATOR_VENV)/.installed
+	$(EMULATOR_VENV)/.installed $(JS)/node_modules/.installed
 layer: $(LAYER_DIR)/.built
 
 # What `make dev` installs first: the local stack's Python packages only (it calls no CDK CLI: no npm ci, no

@@ -1,0 +1,28 @@
+export { LiveSession } from "./client.js";
+export type {
+  ConnectionState,
+  LiveSessionEvents,
+  LiveSessionOptions,
+  ResetEvent,
+  StateChange,
+  StreamPosition,
+  WebSocketConstructor,
+  WebSocketLike,
+} from "./client.js";
+export { HttpApi } from "./http.js";
+export type { CreateSessionBody, EventsPage, FetchLike, HttpApiOptions, TokenSource } from "./http.js";
+export {
+  ActionError,
+  ClosedError,
+  DisconnectedError,
+  FATAL_REFUSALS,
+  HttpError,
+  LiveSessionError,
+  RefusedError,
+  TimeoutError,
+} from "./errors.js";
+export { backoffDelay } from "./backoff.js";
+export type { BackoffOptions } from "./backoff.js";
+export { StreamOrderer } from "./stream.js";
+export type { PushResult, Sequenced } from "./stream.js";
+export * from "./protocol.js";

@@ -1,0 +1,240 @@
+/**
+ * The WebSocket protocol as this client declares it: every action it sends, every frame it receives.
+ *
+ * The server's models are the source of truth (`GET /asyncapi.json`, generated from them). `ACTIONS` and
+ * `EVENTS` below list each message's name and required fields; test/protocol.test.ts compares them with the
+ * served document, so a rename or a new required field on either side fails `make test`.
+ */
+
+export type Role = "speaker" | "listener";
+export type SessionStatus = "active" | "paused" | "ended";
+
+/** `GET /sessions/{id}` and the `session` of `joined` / `sessionUpdated` / `sessionEnded`. */
+export interface SessionView {
+  sessionId: string;
+  title: string;
+  status: SessionStatus;
+  listenerCount: number;
+  muted: boolean;
+  createdAt: number;
+  /** The seq of the session's latest stream event (0 before any). */
+  seq: number;
+  /** The stream's epoch: a saved `seq` means something only with the same epoch. */
+  epoch: string;
+  maxListeners: number;
+  /** The owner's view adds more (ownerId, sourceLanguage, updatedAt, ...). */
+  [field: string]: unknown;
+}
+
+export interface MessageView {
+  messageId: string;
+  sessionId: string;
+  text: string;
+  createdAt: number;
+  [field: string]: unknown;
+}
+
+export interface ArtifactView {
+  artifactId: string;
+  sessionId: string;
+  status: "pending" | "processing" | "completed" | "failed";
+  [field: string]: unknown;
+}
+
+/** The answer to an action carries the action's `id` when the action had one. */
+interface Answer {
+  id?: string;
+}
+
+// -- stream events: pushed because the session changed; each carries the session's gap-free `seq` ----------
+
+export interface BroadcastEvent extends Answer {
+  type: "broadcast";
+  data: unknown;
+  ts: number;
+  seq: number;
+}
+
+export interface MessageEvent extends Answer, MessageView {
+  type: "message";
+  seq: number;
+}
+
+export interface SessionUpdatedEvent extends Answer {
+  type: "sessionUpdated";
+  session: SessionView;
+  seq: number;
+}
+
+export interface SessionEndedEvent extends Answer {
+  type: "sessionEnded";
+  session: SessionView;
+  seq: number;
+}
+
+export interface ArtifactUpdatedEvent extends Answer {
+  type: "artifactUpdated";
+  artifact: ArtifactView;
+  seq: number;
+}
+
+export type StreamEvent = BroadcastEvent | MessageEvent | SessionUpdatedEvent | SessionEndedEvent | ArtifactUpdatedEvent;
+
+// -- per-connection frames: answers and notices, no stream seq ------------------------------------------------
+
+export interface JoinedEvent extends Answer {
+  type: "joined";
+  role: Role;
+  session: SessionView;
+  connectionId: string;
+  /** Present when the join asked to resume (`sinceSeq`): true when every missed event follows. */
+  recovered?: boolean;
+}
+
+export interface PongEvent extends Answer {
+  type: "pong";
+  ts: number;
+}
+
+export interface HistoryEvent extends Answer {
+  type: "history";
+  items: MessageView[];
+  nextCursor: string | null;
+}
+
+export interface BroadcastSentEvent extends Answer {
+  type: "broadcastSent";
+  seq: number;
+  ts: number;
+  delivered: number;
+}
+
+export interface ListenerCountEvent {
+  type: "listenerCount";
+  sessionId: string;
+  listenerCount: number;
+}
+
+export interface SpeakerDisconnectedEvent {
+  type: "speakerDisconnected";
+  sessionId: string;
+}
+
+export interface ErrorEvent extends Answer {
+  type: "error";
+  code: string;
+  message: string;
+  field?: string;
+  [detail: string]: unknown;
+}
+
+export type ServerEvent =
+  | StreamEvent
+  | JoinedEvent
+  | PongEvent
+  | HistoryEvent
+  | BroadcastSentEvent
+  | ListenerCountEvent
+  | SpeakerDisconnectedEvent
+  | ErrorEvent;
+
+export type ServerEventType = ServerEvent["type"];
+export type EventOf<T extends ServerEventType> = Extract<ServerEvent, { type: T }>;
+
+// -- actions: client -> server ----------------------------------------------------------------------------------
+
+export interface ActionFields {
+  join: { sinceSeq?: number; epoch?: string };
+  ping: Record<never, never>;
+  history: { since?: number; limit?: number; cursor?: string };
+  broadcast: { data: unknown };
+  sendMessage: { text: string };
+  pause: Record<never, never>;
+  resume: Record<never, never>;
+  mute: Record<never, never>;
+  unmute: Record<never, never>;
+  end: Record<never, never>;
+}
+
+export type ActionName = keyof ActionFields;
+export type ActionFrame<A extends ActionName> = { action: A; id?: string } & ActionFields[A];
+
+/** The answer each action gets on success (an `error` frame otherwise). */
+export interface ActionAnswers {
+  join: JoinedEvent;
+  ping: PongEvent;
+  history: HistoryEvent;
+  broadcast: BroadcastSentEvent;
+  sendMessage: MessageEvent;
+  pause: SessionUpdatedEvent;
+  resume: SessionUpdatedEvent;
+  mute: SessionUpdatedEvent;
+  unmute: SessionUpdatedEvent;
+  end: SessionEndedEvent;
+}
+
+// -- the declared table the drift test compares with the server's document --------------------------------------
+
+// The named (not index-signature) keys of T that are not optional.
+type KnownKeys<T> = keyof { [K in keyof T as string extends K ? never : number extends K ? never : K]: T[K] };
+type RequiredKeys<T> = { [K in KnownKeys<T>]-?: object extends Pick<T, K> ? never : K }[KnownKeys<T>];
+
+/** Every action and the fields it must carry (the compiler checks each is a required field of its type). */
+export const ACTIONS: { readonly [A in ActionName]: readonly RequiredKeys<ActionFrame<A>>[] } = {
+  join: ["action"],
+  ping: ["action"],
+  history: ["action"],
+  broadcast: ["action", "data"],
+  sendMessage: ["action", "text"],
+  pause: ["action"],
+  resume: ["action"],
+  mute: ["action"],
+  unmute: ["action"],
+  end: ["action"],
+};
+
+/** Every frame the server sends and the fields this client relies on being there. */
+export const EVENTS: { readonly [T in ServerEventType]: readonly RequiredKeys<EventOf<T>>[] } = {
+  joined: ["type", "role", "session", "connectionId"],
+  pong: ["type", "ts"],
+  history: ["type", "items", "nextCursor"],
+  broadcastSent: ["type", "seq", "ts", "delivered"],
+  broadcast: ["type", "data", "ts", "seq"],
+  message: ["type", "seq", "messageId", "sessionId", "text", "createdAt"],
+  sessionUpdated: ["type", "session", "seq"],
+  sessionEnded: ["type", "session", "seq"],
+  artifactUpdated: ["type", "artifact", "seq"],
+  listenerCount: ["type", "sessionId", "listenerCount"],
+  speakerDisconnected: ["type", "sessionId"],
+  error: ["type", "code", "message"],
+};
+
+/** The public session view's fields this client reads (seq/epoch for resume, maxListeners for SESSION_FULL). */
+export const SESSION_VIEW_FIELDS: readonly RequiredKeys<SessionView>[] = [
+  "sessionId",
+  "title",
+  "status",
+  "listenerCount",
+  "muted",
+  "createdAt",
+  "seq",
+  "epoch",
+  "maxListeners",
+];
+
+const STREAM_TYPES: ReadonlySet<string> = new Set<StreamEvent["type"]>([
+  "broadcast",
+  "message",
+  "sessionUpdated",
+  "sessionEnded",
+  "artifactUpdated",
+]);
+
+export function isStreamEvent(event: ServerEvent): event is StreamEvent {
+  return STREAM_TYPES.has(event.type) && typeof (event as { seq?: unknown }).seq === "number";
+}
+
+/** A client request ID, as the server accepts it. */
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+/** `adjective-noun-NNN` (session_schema/ids.py). */
+export const SESSION_ID_PATTERN = /^[a-z]{3,8}-[a-z]{3,8}-[0-9]{3}$/;

@@ -1,0 +1,31 @@
+/**
+ * Why a WebSocket handshake failed. The server refuses with an HTTP status and the contract's error body
+ * (400 INVALID_SESSION_ID, 404 SESSION_NOT_FOUND, 410 SESSION_ENDED, 429 SESSION_FULL), but a browser's
+ * WebSocket shows none of it: only `close 1006`. So the client asks the HTTP API about the session, which
+ * tells the same facts the handshake checked. Node apps get the same answer the same way.
+ */
+
+import { HttpError, RefusedError } from "./errors.js";
+import type { HttpApi } from "./http.js";
+import { SESSION_ID_PATTERN } from "./protocol.js";
+
+export async function diagnoseRefusal(api: HttpApi, sessionId: string): Promise<RefusedError> {
+  if (!SESSION_ID_PATTERN.test(sessionId)) {
+    return new RefusedError("INVALID_SESSION_ID", `${JSON.stringify(sessionId)} is not a session ID (adjective-noun-NNN)`, 400);
+  }
+  try {
+    const session = await api.getSession(sessionId);
+    if (session.status === "ended") return new RefusedError("SESSION_ENDED", `session ${sessionId} has ended`, 410);
+    if (typeof session.maxListeners === "number" && session.listenerCount >= session.maxListeners) {
+      return new RefusedError("SESSION_FULL", `session ${sessionId} has ${session.listenerCount} of ${session.maxListeners} listeners`, 429);
+    }
+    return new RefusedError("CONNECT_FAILED", `the connection to session ${sessionId} failed; the session is ${session.status}`);
+  } catch (error) {
+    if (error instanceof HttpError) {
+      if (error.status === 404) return new RefusedError("SESSION_NOT_FOUND", `no session ${sessionId}`, 404);
+      if (error.status === 400) return new RefusedError("INVALID_SESSION_ID", error.message, 400);
+      return new RefusedError("CONNECT_FAILED", `the connection failed and so did GET /sessions/${sessionId}: ${error.message}`, error.status || undefined);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,74 @@
+"""The TypeScript client (clients/js), in `make test`: their node tests (node --test)
+run against a local stack started here, so a failure there fails here, with node's report as the reason.
+
+The pinned toolchain comes from clients/js/package-lock.json (`npm ci`, once; `make install` does the same),
+then `npm run build` (tsc + the browser bundles) and `npm run build:test`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from local.stack import LocalStack
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+JS = REPO / "clients" / "js"
+USERS = ("alice", "bob")
+
+
+def _run(command: list[str], *, timeout: float, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, cwd=JS, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def _require(result: subprocess.CompletedProcess[str], what: str) -> None:
+    if result.returncode != 0:
+        pytest.fail(f"{what} failed ({result.returncode}):\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def js_build() -> None:
+    if shutil.which("npm") is None or shutil.which("node") is None:
+        pytest.fail("node and npm are needed for the TypeScript client (Node 20+)")
+    lock, installed = JS / "package-lock.json", JS / "node_modules" / ".package-lock.json"
+    if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
+        _require(_run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], timeout=300), "npm ci")
+    _require(_run(["npm", "run", "build"], timeout=180), "npm run build")
+    _require(_run(["npm", "run", "build:test"], timeout=180), "npm run build:test")
+
+
+def node_test(stack: LocalStack, *files: str, timeout: float = 120, **extra_env: str) -> None:
+    """Runs compiled test files with node's own runner against `stack`; fails with node's report."""
+    assert stack.urls is not None
+    env = {
+        **os.environ,
+        "LIVE_SESSIONS_HTTP": stack.urls.http,
+        "LIVE_SESSIONS_WS": stack.urls.ws,
+        "LIVE_SESSIONS_TOKENS": json.dumps({user: stack.mint(user) for user in USERS}),
+        **extra_env,
+    }
+    paths = [f".test-build/test/{name}.test.js" for name in files]
+    command = ["node", "--test", "--test-reporter=spec", "--test-concurrency=1", "--test-timeout=60000", *paths]
+    try:
+        result = _run(command, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired as stuck:
+        pytest.fail(f"node --test {' '.join(files)} did not finish in {timeout} s:\n{stuck.stdout!r}"[-6000:])
+    _require(result, f"node --test {' '.join(files)}")
+
+
+def test_client_rules(js_build: None, stack: LocalStack) -> None:
+    """Seq order, de-duplication, gap recovery, resume, refusal reasons, request IDs, keepalive, backoff."""
+    node_test(stack, "client.unit")
+
+
+def test_client_against_the_local_stack(js_build: None, stack: LocalStack) -> None:
+    """Join, broadcast, pause, end, reconnect and resume, refusal codes: with the real handlers."""
+    node_test(stack, "stack")
+
