@@ -23,7 +23,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install dev test test-fast synth deploy destroy lint-infra layer bench emulate migrate clean
+.PHONY: help install dev test test-fast synth deploy destroy lint-infra layer bench emulate migrate clean chromium
 
 help:
 	@echo "make dev         install what is missing, then run the whole stack locally"
@@ -62,11 +62,25 @@ $(ASYNCAPI_CHECK)/node_modules/.installed: $(ASYNCAPI_CHECK)/package.json $(ASYN
 	npm ci --prefix $(ASYNCAPI_CHECK) --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# The TypeScript client (clients/js): its own pinned toolchain, its own node_modules.
+# The TypeScript client and the console page (clients/js): its own pinned toolchain, its own node_modules.
 JS := clients/js
 $(JS)/node_modules/.installed: $(JS)/package.json $(JS)/package-lock.json
 	npm ci --prefix $(JS) --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# The browser bundle and the console page the local stack serves at /console (clients/js/dist, not committed).
+$(JS)/dist/.built: $(JS)/node_modules/.installed $(JS)/tsconfig.json $(shell find $(JS)/src $(JS)/console $(JS)/scripts -type f 2>/dev/null)
+	cd $(JS) && npm run --silent build
+	@touch $@
+
+# The browser test drives Debian's chromium (never a downloaded browser build); root installs it, others are told.
+CHROMIUM := /usr/bin/chromium
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "the console's browser test needs Debian's chromium: sudo apt-get install chromium" >&2; fi; \
+	fi
 
 # Bytecode for Lambda's Python 3.12 (infra/bytecode.py), not pip's for this machine's: /opt is read-only there.
 $(LAYER_DIR)/.built: lambdas/requirements.txt infra/bytecode.py | $(VENV)/.installed
@@ -76,13 +90,13 @@ $(LAYER_DIR)/.built: lambdas/requirements.txt infra/bytecode.py | $(VENV)/.insta
 	@touch $@
 
 install: $(VENV)/.installed node_modules/.installed $(ASYNCAPI_CHECK)/node_modules/.installed $(LAYER_DIR)/.built \
-	$(EMULATOR_VENV)/.installed $(JS)/node_modules/.installed
+	$(EMULATOR_VENV)/.installed $(JS)/node_modules/.installed chromium
 layer: $(LAYER_DIR)/.built
 
 # What `make dev` installs first: the local stack's Python packages only (it calls no CDK CLI: no npm ci, no
 # layer, no emulator, no test tools). Something the local stack comes to serve (a page built with npm, say)
 # adds its own target here.
-DEV_INSTALL := $(VENV)/.local-installed
+DEV_INSTALL := $(VENV)/.local-installed $(JS)/dist/.built  # the console page at /console/
 
 dev: $(DEV_INSTALL)
 	$(BIN)/python -m local serve $(ARGS)

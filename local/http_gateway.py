@@ -44,6 +44,7 @@ from session_schema.routes import (
     HttpRoute,
 )
 
+from .console import console_response, is_console_path
 from .lambdas import FunctionError, HandlerUnavailable, Throttled, WorkerCrashed
 
 logger = logging.getLogger("local.http")
@@ -327,6 +328,7 @@ class GatewayConfig:
     jwks: Callable[[], dict[str, Any]]
     management: ManagementBackend
     cors: CorsConfig = CORS
+    console_ws_url: str | None = None  # the WebSocket API the console page (local/console.py) connects to
 
 
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -425,6 +427,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return response, "quiet" if response.status < 300 else "@connections"
         if method == "OPTIONS":
             return self._preflight(config.cors), "preflight"
+        if method in ("GET", "HEAD") and is_console_path(raw_path):
+            status, headers, page = console_response(raw_path, config.console_ws_url)
+            return HttpResponse(status, headers, page), "quiet" if status < 400 else "console"
         match = config.routes.match(method, raw_path)
         if match is None:
             return HttpResponse.json(404, {"message": "Not Found"}), ""

@@ -186,6 +186,7 @@ class LocalStack:
                 invoke=lambda event: functions.invoke(HTTP_FUNCTION, event),
                 jwks=self.issuer.jwks,
                 management=self.registry,
+                console_ws_url=f"ws://{public_host(self.host)}:{ws_port}",
             )
         )
         if self.sweep_interval and SWEEP_FUNCTION in functions:

@@ -1,4 +1,4 @@
-"""The TypeScript client (clients/js), in `make test`: their node tests (node --test)
+"""The TypeScript client (clients/js) and the console page, in `make test`: their node tests (node --test)
 run against a local stack started here, so a failure there fails here, with node's report as the reason.
 
 The pinned toolchain comes from clients/js/package-lock.json (`npm ci`, once; `make install` does the same),
@@ -21,6 +21,8 @@ pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 JS = REPO / "clients" / "js"
+ARTIFACTS = REPO / "test-artifacts"  # git-ignored: the browser test's screenshots
+CHROMIUM = Path("/usr/bin/chromium")
 USERS = ("alice", "bob")
 
 
@@ -72,3 +74,9 @@ def test_client_against_the_local_stack(js_build: None, stack: LocalStack) -> No
     """Join, broadcast, pause, end, reconnect and resume, refusal codes: with the real handlers."""
     node_test(stack, "stack")
 
+
+def test_console_in_headless_chromium(js_build: None, stack: LocalStack) -> None:
+    """The console page from another origin joins as a listener and shows a broadcast (DOM + screenshot)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make install` installs Debian's chromium (as root)")
+    node_test(stack, "browser", LIVE_SESSIONS_ARTIFACTS=str(ARTIFACTS), CHROMIUM=str(CHROMIUM))
