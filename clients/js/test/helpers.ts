@@ -14,7 +14,15 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
 
-import { HttpApi, LiveSession, type LiveSessionEvents, type LiveSessionOptions, type SessionView } from "../src/index.js";
+import {
+  HttpApi,
+  LiveSession,
+  type LiveSessionEvents,
+  type LiveSessionOptions,
+  type SessionView,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from "../src/index.js";
 
 export const HTTP_URL = process.env["LIVE_SESSIONS_HTTP"] ?? "http://127.0.0.1:3000";
 export const WS_URL = process.env["LIVE_SESSIONS_WS"] ?? "ws://127.0.0.1:3001";
@@ -139,4 +147,36 @@ export class Proxy {
     this.cut();
     await new Promise((resolve) => this.server.close(resolve));
   }
+}
+
+/**
+ * A real WebSocket (the `ws` package) that loses the frames `lose` picks, once each: what a client sees when
+ * a push never reaches it while the connection stays up.
+ */
+export function lossyWebSocket(lose: (frame: { type?: string; data?: unknown }) => boolean): WebSocketConstructor {
+  return class implements WebSocketLike {
+    onopen: WebSocketLike["onopen"] = null;
+    onmessage: WebSocketLike["onmessage"] = null;
+    onclose: WebSocketLike["onclose"] = null;
+    onerror: WebSocketLike["onerror"] = null;
+    private readonly ws: WebSocket;
+
+    constructor(url: string) {
+      this.ws = new WebSocket(url);
+      this.ws.onopen = (event) => this.onopen?.(event);
+      this.ws.onclose = (event) => this.onclose?.(event);
+      this.ws.onerror = (event) => this.onerror?.(event);
+      this.ws.onmessage = (event) => {
+        if (!lose(JSON.parse(String(event.data)) as { type?: string })) this.onmessage?.(event);
+      };
+    }
+
+    send(data: string): void {
+      this.ws.send(data);
+    }
+
+    close(code?: number, reason?: string): void {
+      this.ws.close(code, reason);
+    }
+  };
 }
