@@ -76,6 +76,11 @@ def test_client_against_the_local_stack(js_build: None, stack: LocalStack) -> No
     node_test(stack, "stack")
 
 
+def test_client_protocol_matches_the_asyncapi_document(js_build: None, stack: LocalStack) -> None:
+    """The client's declared actions and events, and their required fields, are the server's."""
+    node_test(stack, "protocol")
+
+
 def test_console_in_headless_chromium(js_build: None, stack: LocalStack) -> None:
     """The console page from another origin joins as a listener and shows a broadcast (DOM + screenshot)."""
     if not CHROMIUM.exists():
