@@ -23,7 +23,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install dev test test-fast synth deploy destroy lint-infra layer bench emulate migrate clean chromium
+.PHONY: help install dev test test-fast synth deploy destroy lint-infra layer bench emulate migrate clean chromium console
 
 help:
 	@echo "make dev         install what is missing, then run the whole stack locally"
@@ -94,9 +94,13 @@ install: $(VENV)/.installed node_modules/.installed $(ASYNCAPI_CHECK)/node_modul
 layer: $(LAYER_DIR)/.built
 
 # What `make dev` installs first: the local stack's Python packages only (it calls no CDK CLI: no npm ci, no
-# layer, no emulator, no test tools). Something the local stack comes to serve (a page built with npm, say)
-# adds its own target here.
-DEV_INSTALL := $(VENV)/.local-installed $(JS)/dist/.built  # the console page at /console/
+# layer, no emulator, no test tools), and where Node is present the console page it serves at /console/.
+DEV_INSTALL := $(VENV)/.local-installed console
+
+# The console page (clients/js's own npm ci and build); without Node the APIs still run, the page is not built.
+console:
+	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory $(JS)/dist/.built; \
+	else echo "no Node: the console page (/console/) is not built; the APIs run without it" >&2; fi
 
 dev: $(DEV_INSTALL)
 	$(BIN)/python -m local serve $(ARGS)
