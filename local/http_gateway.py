@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from session_schema import models
 from session_schema.routes import (
     HTTP_CORS_ALLOW_HEADERS,
     HTTP_CORS_ALLOW_METHODS,
@@ -284,7 +285,7 @@ class ManagementBackend:
         raise NotImplementedError
 
 
-CONNECTION_ID_PATTERN = re.compile(r"[A-Za-z0-9_=+/-]{1,128}")
+CONNECTION_ID_PATTERN = re.compile(models.CONNECTION_ID_PATTERN)  # used with fullmatch
 MAX_POST_BYTES = 128 * 1024
 
 
@@ -344,6 +345,7 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
+
     def version_string(self) -> str:
         return "local-apigateway"
 

@@ -27,15 +27,13 @@ from pydantic import (
 
 from session_runtime.fanout import encode_payload
 from session_schema.errors import DomainError, ValidationFailed
-from session_schema.ids import EPOCH_PATTERN
 from session_schema.json_types import INTEGRAL
-from session_schema.models import SEQ_MAX, MessageText
+from session_schema.models import SEQ_MAX, CursorToken, Epoch, EpochMs, MessageText
 from session_schema.routes import WS_ACTIONS
 from session_schema.store import MAX_PAGE
 
 BROADCAST_DATA_MAX_BYTES = 32 * 1024  # the API Gateway WebSocket frame limit
 HISTORY_DEFAULT_LIMIT = 50
-CURSOR_MAX = 2048
 
 
 class InvalidAction(DomainError):
@@ -64,7 +62,7 @@ class JoinFrame(Frame):
     action: Literal["join"]
     # Resume: the last stream seq this client saw, and the epoch it saw it in (both, or neither).
     sinceSeq: Annotated[int, Field(ge=0, le=SEQ_MAX), INTEGRAL] | None = None
-    epoch: Annotated[str, StringConstraints(pattern=EPOCH_PATTERN)] | None = None
+    epoch: Epoch | None = None
 
     def resume_point(self) -> tuple[int, str] | None:
         """(sinceSeq, epoch) of a resuming join, None for a fresh one; VALIDATION_ERROR when only one is given."""
@@ -101,9 +99,9 @@ class SendMessageFrame(Frame):
 
 class HistoryFrame(Frame):
     action: Literal["history"]
-    since: Annotated[int, Field(ge=0, lt=10**13), INTEGRAL] = 0  # ms: messages created strictly after
+    since: Annotated[EpochMs, INTEGRAL] = 0  # ms: messages created strictly after
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE), INTEGRAL] = HISTORY_DEFAULT_LIMIT
-    cursor: Annotated[str, StringConstraints(min_length=1, max_length=CURSOR_MAX)] | None = None
+    cursor: CursorToken | None = None
 
 
 class PauseFrame(Frame):

@@ -6,25 +6,16 @@ this API accepts is always one the store can write and `storage.artifact_object_
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from session_schema.artifact_kinds import ARTIFACT_CONTENT_TYPES, content_type_problem, kind_problem
 from session_schema.json_types import INTEGRAL
-from session_schema.models import Artifact, ArtifactKind, ContentType, FileName
+from session_schema.models import ArtifactError, ArtifactKind, ContentType, FileName
 from session_schema.views import ArtifactPublicView, ArtifactStatusValue
 
 from .schemas import RequestBody, ResponseBody
-
-# The record's own limit on `error` (its annotation is `Annotated[str, max_length] | None`).
-ERROR_MAX: int = next(
-    m.max_length
-    for arg in get_args(Artifact.model_fields["error"].annotation)
-    for m in getattr(arg, "__metadata__", ())
-    if getattr(m, "max_length", None)
-)
-ARTIFACT_ID_PATTERN = r"^art_[0-9A-Z]{26}$"
 
 
 class CreateArtifactRequest(RequestBody):
@@ -86,7 +77,7 @@ class UpdateArtifactRequest(RequestBody):
     )
 
     status: ArtifactStatusValue
-    error: Annotated[str, StringConstraints(min_length=1, max_length=ERROR_MAX)] | None = Field(
+    error: Annotated[ArtifactError, StringConstraints(min_length=1)] | None = Field(
         None, description="why processing failed; only with `status: failed`"
     )
 

@@ -35,12 +35,11 @@ from session_runtime.observability import logger, metrics
 from session_runtime.runtime import Runtime, get_runtime
 from session_schema.errors import ArtifactNotFound, SessionNotFound, ValidationFailed
 from session_schema.ids import new_record_id
-from session_schema.models import Artifact
+from session_schema.models import ARTIFACT_ID_PATTERN, ARTIFACT_ID_PREFIX, Artifact
 from session_schema.status import ArtifactStatus
 from session_schema.storage import artifact_object_key
 
 from .artifact_schemas import (
-    ARTIFACT_ID_PATTERN,
     ArtifactPage,
     ArtifactView,
     CreateArtifactRequest,
@@ -85,7 +84,7 @@ def create_artifact(
         raise ValidationFailed("sizeBytes", f"must be at most {settings.max_upload_bytes} bytes")
     session = owned_session(sessionId, caller)
     now = runtime.store.clock()
-    artifact_id = new_record_id("art", now)
+    artifact_id = new_record_id(ARTIFACT_ID_PREFIX, now)
     artifact = Artifact(
         artifactId=artifact_id,
         sessionId=session.sessionId,

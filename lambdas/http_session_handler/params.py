@@ -10,8 +10,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Que
 from session_schema.cursor import MAX_CURSOR_LENGTH
 from session_schema.errors import ValidationFailed
 from session_schema.ids import SESSION_ID_INPUT_PATTERN, normalize_session_id
+from session_schema.models import EPOCH_MS_LIMIT, IDEMPOTENCY_KEY_PATTERN
 
-from .schemas import DEFAULT_PAGE_SIZE, IDEMPOTENCY_KEY_PATTERN, MAX_PAGE_SIZE
+from .schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 SessionIdPath = Annotated[
     str,
@@ -28,7 +29,7 @@ Cursor = Annotated[
     str | None,
     Query(min_length=1, max_length=MAX_CURSOR_LENGTH, description="`nextCursor` of the previous page"),
 ]
-Since = Annotated[int, Query(ge=0, lt=10**13, description="only messages created after this time (epoch ms)")]
+Since = Annotated[int, Query(ge=0, lt=EPOCH_MS_LIMIT, description="only messages created after this time (epoch ms)")]
 IdempotencyKey = Annotated[
     str | None,
     Header(

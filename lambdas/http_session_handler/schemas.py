@@ -10,16 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from session_schema.json_types import INTEGRAL
-from session_schema.models import (
-    TITLE_MAX,
-    IdempotencyRecord,
-    MessageText,
-    Session,
-    Title,
-)
+from session_schema.models import TITLE_MAX, MessageText, SourceLanguage, Title
 from session_schema.store import MAX_PAGE
 
 # The views both APIs send are the schema module's (re-exported: the route modules import them from here).
@@ -32,16 +26,6 @@ from session_schema.views import StatusValue
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = MAX_PAGE  # the store's own page cap is the largest limit a listing accepts
-
-# Reuse the constraints the records themselves carry: one spelling of each rule.
-_SOURCE_LANGUAGE_PATTERN = next(
-    m.pattern for m in Session.model_fields["sourceLanguage"].metadata if getattr(m, "pattern", None)
-)
-IDEMPOTENCY_KEY_PATTERN = next(
-    m.pattern for m in IdempotencyRecord.model_fields["key"].metadata if getattr(m, "pattern", None)
-)
-
-SourceLanguage = Annotated[str, StringConstraints(pattern=_SOURCE_LANGUAGE_PATTERN, max_length=64)]
 
 
 class RequestBody(BaseModel):

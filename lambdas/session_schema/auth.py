@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from session_schema.errors import Unauthorized
+from session_schema.models import USER_ID_PATTERN
 from session_schema.settings import Settings
 
 # PyJWT and cryptography are imported on the first token, not with this module: an anonymous listener's
@@ -51,7 +52,7 @@ JWKS_MAX_BYTES = 1 << 20  # a key set is a few KB; refuse to buffer an unbounded
 MAX_TOKEN_LENGTH = 16 * 1024  # Cognito tokens are 1-4 KB; bounds the work an attacker can ask for
 MIN_RSA_KEY_BITS = 2048
 
-SUBJECT_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}")  # used with fullmatch (no `$` newline gap)
+SUBJECT_PATTERN = re.compile(USER_ID_PATTERN)  # a `sub` is a user ID; used with fullmatch (no `$` newline gap)
 TOKEN_USES = frozenset({"id", "access"})
 TIME_CLAIMS = ("exp", "iat", "nbf")  # NumericDates; accepted only as JSON integers
 # Header parameters that would change how the token is interpreted; Cognito never sets them.

@@ -6,18 +6,43 @@ from typing import Annotated, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from .cursor import MAX_CURSOR_LENGTH
 from .ids import EPOCH_PATTERN, SESSION_ID_PATTERN
 from .status import ArtifactStatus, SessionStatus
 from .storage import artifact_object_key
 
 SCHEMA_VERSION: Final = 1
 
+# Named constraint types: every field, request body and frame that holds one of these imports it from here
+# (a query or path parameter, which Powertools declares with its own `Query`/`Path`, uses the constants).
 SessionId = Annotated[str, StringConstraints(pattern=SESSION_ID_PATTERN)]
 # User IDs and connection IDs become part of keys, so `#` (the key separator) is never allowed.
-UserId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@:\-]{0,127}$")]
-ConnectionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_=+/\-]{1,128}$")]
-RecordId = Annotated[str, StringConstraints(pattern=r"^[a-z]{3}_[0-9A-Z]{26}$")]
-EpochMs = Annotated[int, Field(ge=0, lt=10**13)]
+USER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@:\-]{0,127}$"  # a token's `sub` too (auth)
+UserId = Annotated[str, StringConstraints(pattern=USER_ID_PATTERN)]
+CONNECTION_ID_PATTERN = r"^[A-Za-z0-9_=+/\-]{1,128}$"  # what the local @connections endpoint accepts too
+ConnectionId = Annotated[str, StringConstraints(pattern=CONNECTION_ID_PATTERN)]
+MESSAGE_ID_PREFIX: Final = "msg"
+ARTIFACT_ID_PREFIX: Final = "art"
+
+
+def record_id_pattern(prefix: str = "[a-z]{3}") -> str:
+    """The pattern of `ids.new_record_id(prefix)`'s IDs: `<prefix>_` and 26 Crockford characters."""
+    return rf"^{prefix}_[0-9A-Z]{{26}}$"
+
+
+RecordId = Annotated[str, StringConstraints(pattern=record_id_pattern())]
+ARTIFACT_ID_PATTERN = record_id_pattern(ARTIFACT_ID_PREFIX)
+EPOCH_MS_LIMIT = 10**13  # exclusive: a time in epoch ms (year 2286), as stored and as asked for
+EpochMs = Annotated[int, Field(ge=0, lt=EPOCH_MS_LIMIT)]
+Epoch = Annotated[str, StringConstraints(pattern=EPOCH_PATTERN)]
+CursorToken = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CURSOR_LENGTH)]
+SOURCE_LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+SOURCE_LANGUAGE_MAX = 64
+SourceLanguage = Annotated[str, StringConstraints(pattern=SOURCE_LANGUAGE_PATTERN, max_length=SOURCE_LANGUAGE_MAX)]
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:\-]{1,128}$"
+IdempotencyKey = Annotated[str, StringConstraints(pattern=IDEMPOTENCY_KEY_PATTERN)]
+ARTIFACT_ERROR_MAX = 1000
+ArtifactError = Annotated[str, StringConstraints(max_length=ARTIFACT_ERROR_MAX)]
 
 TITLE_MAX = 200
 MESSAGE_TEXT_MAX = 4000
@@ -62,13 +87,13 @@ class Session(Record):
     sessionId: SessionId
     ownerId: UserId
     title: Title = ""
-    sourceLanguage: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] = "en"
+    sourceLanguage: SourceLanguage = "en"
     maxListeners: Annotated[int, Field(ge=1)]
     status: SessionStatus = SessionStatus.ACTIVE
     muted: bool = False
     listenerCount: Annotated[int, Field(ge=0)] = 0
     seq: Annotated[int, Field(ge=0)] = 0  # the seq of the session's latest stream event (0 before any)
-    epoch: Annotated[str, StringConstraints(pattern=EPOCH_PATTERN)]  # the stream's epoch, set at creation
+    epoch: Epoch  # the stream's epoch, set at creation
     speakerConnectionId: ConnectionId | None = None
     speakerlessSince: EpochMs | None = None  # set while joinable with no speaker; the sweep reads it
     createdAt: EpochMs
@@ -170,7 +195,7 @@ class Artifact(Record):
     fileName: FileName
     objectKey: str  # always storage.artifact_object_key(...): kept so a reader never rebuilds it differently
     status: ArtifactStatus = ArtifactStatus.PENDING
-    error: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    error: ArtifactError | None = None
     createdAt: EpochMs
     updatedAt: EpochMs
     processingStartedAt: EpochMs | None = None
@@ -199,7 +224,7 @@ class IdempotencyRecord(Record):
     """Remembers which session an `Idempotency-Key` created, and a hash of the request it came with."""
 
     ownerId: UserId
-    key: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:\-]{1,128}$")]
+    key: IdempotencyKey
     sessionId: SessionId
     requestHash: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
     createdAt: EpochMs

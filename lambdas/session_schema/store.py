@@ -34,7 +34,7 @@ from .errors import (
     SessionNotFound,
 )
 from .ids import new_epoch, new_record_id, new_session_id
-from .models import Artifact, Connection, IdempotencyRecord, Message, Record, Session, StreamEvent
+from .models import MESSAGE_ID_PREFIX, Artifact, Connection, IdempotencyRecord, Message, Record, Session, StreamEvent
 from .status import ArtifactStatus, SessionStatus, legal_sources, require_transition
 
 T = TypeVar("T", bound=Record)
@@ -667,7 +667,7 @@ class SessionStore:
         so a message is stored exactly when its event is."""
         now = self.clock()
         message = Message(  # validated before anything is written: a refused text uses up no seq
-            messageId=new_record_id("msg", now),
+            messageId=new_record_id(MESSAGE_ID_PREFIX, now),
             sessionId=session_id,
             senderId=sender_id,
             text=text,
