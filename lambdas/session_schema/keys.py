@@ -36,6 +36,7 @@ MSG_PREFIX = "MSG#"
 ART_PREFIX = "ART#"
 EVT_PREFIX = "EVT#"
 SEQ_DIGITS = 15  # zero-padded so the sort key orders events by seq
+MS_DIGITS = 13  # epoch ms, zero-padded so sort keys order by time (`<ms:013>` above)
 USER_PREFIX = "USER#"
 IDEMPOTENCY_PREFIX = "IDEMPOTENCY#"
 SPEAKERLESS_PREFIX = "SPEAKERLESS#"
@@ -98,7 +99,7 @@ TABLE = TableDefinition(
 
 
 def _ms(value: int) -> str:
-    return f"{value:013d}"
+    return f"{value:0{MS_DIGITS}d}"
 
 
 def session_key(session_id: str) -> dict[str, str]:
@@ -160,7 +161,7 @@ def message_key(session_id: str, created_at: int, message_id: str) -> dict[str, 
     return {PK: SESSION_PREFIX + session_id, SK: f"{MSG_PREFIX}{_ms(created_at)}#{message_id}"}
 
 
-MS_MAX = 10**13 - 1  # the largest time a 13-digit sort key can hold
+MS_MAX = 10**MS_DIGITS - 1  # the largest time a sort key can hold
 
 
 def messages_range(since: int) -> tuple[str, str] | None:
@@ -168,7 +169,7 @@ def messages_range(since: int) -> tuple[str, str] | None:
     be (a `since` at the largest time: `since + 1` would take 14 digits and sort before every message)."""
     if since >= MS_MAX:
         return None
-    return f"{MSG_PREFIX}{_ms(since + 1)}", f"{MSG_PREFIX}{'9' * 13}#~"
+    return f"{MSG_PREFIX}{_ms(since + 1)}", f"{MSG_PREFIX}{'9' * MS_DIGITS}#~"
 
 
 def stream_event_key(session_id: str, seq: int) -> dict[str, str]:

@@ -6,6 +6,7 @@ from typing import Annotated, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from . import keys
 from .cursor import MAX_CURSOR_LENGTH
 from .ids import EPOCH_PATTERN, SESSION_ID_PATTERN
 from .status import ArtifactStatus, SessionStatus
@@ -32,7 +33,7 @@ def record_id_pattern(prefix: str = "[a-z]{3}") -> str:
 
 RecordId = Annotated[str, StringConstraints(pattern=record_id_pattern())]
 ARTIFACT_ID_PATTERN = record_id_pattern(ARTIFACT_ID_PREFIX)
-EPOCH_MS_LIMIT = 10**13  # exclusive: a time in epoch ms (year 2286), as stored and as asked for
+EPOCH_MS_LIMIT = keys.MS_MAX + 1  # exclusive: a time in epoch ms (year 2286) as a sort key holds it
 EpochMs = Annotated[int, Field(ge=0, lt=EPOCH_MS_LIMIT)]
 Epoch = Annotated[str, StringConstraints(pattern=EPOCH_PATTERN)]
 CursorToken = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CURSOR_LENGTH)]
@@ -165,7 +166,7 @@ class Message(Record):
         }
 
 
-SEQ_MAX = 10**15 - 1  # what the stream's sort key holds (keys.SEQ_DIGITS)
+SEQ_MAX = 10**keys.SEQ_DIGITS - 1  # what the stream's sort key holds
 
 
 class StreamEvent(Record):
