@@ -4,7 +4,7 @@
  * - a copy of the console served from ANOTHER origin (a second local port) signs in, creates a session
  *   (a CORS preflight and POST against the HTTP API) and joins it as a listener;
  * - the console the local stack serves at /console/ joins the same session as the speaker and broadcasts;
- * - the listener page shows the broadcast: asserted from its DOM, and a screenshot kept in test-artifacts/;
+ * - the listener page shows the broadcast, then the pause: asserted from its DOM, screenshots in test-artifacts/;
  * - a join to a session that does not exist shows SESSION_NOT_FOUND, though the browser saw only close 1006.
  */
 
@@ -109,6 +109,8 @@ describe("the console in Chromium", () => {
     const log = await text(listener, "listener-log");
     assert.match(log, /broadcast \{"data":"hello from the speaker","ts":\d+,"seq":\d+\}/);
     assert.match(await text(speaker, "speaker-log"), /broadcastSent .*"delivered":1/);
+    await speaker.getByRole("button", { name: "Pause" }).click();
+    await listener.getByTestId("listener-log").filter({ hasText: /sessionUpdated .*"status":"paused"/ }).waitFor();
     await mkdir(ARTIFACTS, { recursive: true });
     await listener.screenshot({ path: path.join(ARTIFACTS, "console-listener.png"), fullPage: true });
     await speaker.screenshot({ path: path.join(ARTIFACTS, "console-speaker.png"), fullPage: true });
