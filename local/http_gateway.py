@@ -273,15 +273,19 @@ class ClientBufferFull(Exception):
 
 
 class ManagementBackend:
-    """What the @connections endpoint needs from the WebSocket gateway (see ws_gateway.ConnectionRegistry)."""
+    """What the @connections endpoint needs from the WebSocket gateway (see ws_gateway.ConnectionRegistry):
+    coroutines on the gateway's loop, and `run` to call them from another thread (this HTTP server's)."""
 
-    def post(self, connection_id: str, data: bytes) -> None:  # pragma: no cover - interface
+    async def post(self, connection_id: str, data: bytes) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def delete(self, connection_id: str) -> None:  # pragma: no cover - interface
+    async def delete(self, connection_id: str) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
     def describe(self, connection_id: str) -> dict[str, Any]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def run(self, coroutine: Any) -> Any:  # pragma: no cover - interface
         raise NotImplementedError
 
 
@@ -289,7 +293,7 @@ CONNECTION_ID_PATTERN = re.compile(models.CONNECTION_ID_PATTERN)  # used with fu
 MAX_POST_BYTES = 128 * 1024
 
 
-def _management_error(status: int, error_type: str, message: str | None) -> HttpResponse:
+def management_error(status: int, error_type: str, message: str | None) -> HttpResponse:
     return HttpResponse.json(
         status,
         {"message": message},
@@ -297,26 +301,36 @@ def _management_error(status: int, error_type: str, message: str | None) -> Http
     )
 
 
-def handle_management(backend: ManagementBackend, method: str, connection_id: str, body: bytes) -> HttpResponse:
-    """One call of the API Gateway management API: POST/GET/DELETE /@connections/{connectionId}."""
+async def answer_management(backend: ManagementBackend, method: str, connection_id: str, body: bytes) -> HttpResponse:
+    """One call of the API Gateway management API: POST/GET/DELETE /@connections/{connectionId}, on the
+    WebSocket gateway's loop (local/management_endpoint.py serves it there; `handle_management` from here)."""
     if not CONNECTION_ID_PATTERN.fullmatch(connection_id):
-        return _management_error(400, "BadRequestException", "Invalid connectionId")
+        return management_error(400, "BadRequestException", "Invalid connectionId")
     try:
         if method == "POST":
             if len(body) > MAX_POST_BYTES:
-                return _management_error(413, "PayloadTooLargeException", "Message too long")
-            backend.post(connection_id, body)
+                return management_error(413, "PayloadTooLargeException", "Message too long")
+            await backend.post(connection_id, body)
             return HttpResponse(200, [("x-amzn-requestid", str(uuid.uuid4()))])
         if method == "DELETE":
-            backend.delete(connection_id)
+            await backend.delete(connection_id)
             return HttpResponse(204, [("x-amzn-requestid", str(uuid.uuid4()))])
         if method == "GET":
             return HttpResponse.json(200, backend.describe(connection_id))
     except ConnectionGone:
-        return _management_error(410, "GoneException", None)
+        return management_error(410, "GoneException", None)
     except (ClientBufferFull, TimeoutError):
-        return _management_error(429, "LimitExceededException", "the client is not reading its messages")
-    return _management_error(403, "ForbiddenException", "Forbidden")
+        return management_error(429, "LimitExceededException", "the client is not reading its messages")
+    return management_error(403, "ForbiddenException", "Forbidden")
+
+
+def handle_management(backend: ManagementBackend, method: str, connection_id: str, body: bytes) -> HttpResponse:
+    """`answer_management` from this server's thread."""
+    try:
+        response: HttpResponse = backend.run(answer_management(backend, method, connection_id, body))
+    except ConnectionGone:  # the WebSocket gateway is not running
+        return management_error(410, "GoneException", None)
+    return response
 
 
 # -- the server --------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from typing import Any
 from session_schema.functions import CONNECTION_FUNCTION, HTTP_FUNCTION, SWEEP_FUNCTION
 from session_schema.settings import stack_environment
 
-from . import aws
+from . import aws, management_endpoint
 from .http_gateway import CONNECTIONS_PREFIX, ISSUER_PREFIX, GatewayConfig, HttpGateway, RouteTable
 from .issuer import DEFAULT_AUDIENCE, LocalIssuer, record_served
 from .lambdas import THROTTLE_WAIT_SECONDS, Functions, HandlerSpec, PoolSettings, worker_environment
@@ -49,9 +49,9 @@ def issuer_url(host: str, http_port: int) -> str:
     return f"http://{public_host(host)}:{http_port}{ISSUER_PREFIX}"
 
 
-def callback_url(host: str, http_port: int) -> str:
-    """WS_CALLBACK_URL: boto3's apigatewaymanagementapi appends `/@connections/{id}` to this path."""
-    return f"http://{public_host(host)}:{http_port}{CONNECTIONS_PREFIX}"
+def callback_url(host: str, port: int) -> str:
+    """WS_CALLBACK_URL: the management API client appends `/@connections/{id}` to this path."""
+    return f"http://{public_host(host)}:{port}{CONNECTIONS_PREFIX}"
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,10 @@ class LocalStack:
         s3_endpoint = self._moto.start()
         # Another DynamoDB (e.g. DynamoDB Local), or the embedded one; S3 is always the embedded moto.
         ddb_endpoint = self.dynamodb_endpoint or s3_endpoint
-        callback = callback_url(self.host, http_port)
+        # The @connections endpoint is served on the WebSocket gateway's loop (local/management_endpoint.py);
+        # its port is bound now because the workers' environment (WS_CALLBACK_URL) is built before it starts.
+        management_socket = management_endpoint.bind(self.host)
+        callback = callback_url(self.host, management_socket.getsockname()[1])
         environment = self.handler_environment(
             callback=callback, issuer=issuer, ddb_endpoint=ddb_endpoint, s3_endpoint=s3_endpoint
         )
@@ -176,6 +179,7 @@ class LocalStack:
             invoke=lambda event: functions.invoke(CONNECTION_FUNCTION, event),
             idle_timeout=self.idle_timeout,
             max_connection_seconds=self.max_connection_seconds,
+            management_socket=management_socket,
         )
         ws_port = self._ws.start()
         self.handler_status = functions.start()

@@ -45,6 +45,7 @@ from session_schema.routes import WS_ROUTE_SELECTION_EXPRESSION, WS_ROUTES
 from .http_gateway import ClientBufferFull, ConnectionGone, ManagementBackend
 from .lambdas import TIMEOUT_SECONDS as INTEGRATION_TIMEOUT_SECONDS
 from .lambdas import FunctionError, HandlerUnavailable, Throttled, WorkerCrashed
+from .management_endpoint import serve_management
 
 logger = logging.getLogger("local.ws")
 
@@ -241,7 +242,7 @@ class ConnectionRegistry(ManagementBackend):
     def ids(self) -> list[str]:
         return [cid for cid, conn in list(self._live.items()) if conn.state == "open"]
 
-    async def _post(self, connection_id: str, data: bytes) -> None:
+    async def post(self, connection_id: str, data: bytes) -> None:
         conn = self._live.get(connection_id)
         if conn is None or conn.state not in ("accepted", "open"):
             raise ConnectionGone(connection_id)
@@ -261,7 +262,7 @@ class ConnectionRegistry(ManagementBackend):
                 raise ConnectionGone(connection_id) from None
         conn.last_active = _now_ms()
 
-    async def _delete(self, connection_id: str) -> None:
+    async def delete(self, connection_id: str) -> None:
         conn = self._live.get(connection_id)
         if conn is None or conn.state not in ("accepted", "open"):
             raise ConnectionGone(connection_id)
@@ -284,18 +285,12 @@ class ConnectionRegistry(ManagementBackend):
 
     # -- called from other threads (the HTTP gateway's management endpoint, tests) -------------------------
 
-    def _call(self, coroutine: Any, timeout: float = SEND_TIMEOUT_SECONDS + 1) -> Any:
+    def run(self, coroutine: Any, timeout: float = SEND_TIMEOUT_SECONDS + 1) -> Any:
         loop = self.loop
         if loop is None or loop.is_closed():
             coroutine.close()
             raise ConnectionGone("the WebSocket gateway is not running")
         return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout)
-
-    def post(self, connection_id: str, data: bytes) -> None:
-        self._call(self._post(connection_id, data))
-
-    def delete(self, connection_id: str) -> None:
-        self._call(self._delete(connection_id))
 
     def describe(self, connection_id: str) -> dict[str, Any]:
         conn = self._live.get(connection_id)
@@ -312,10 +307,10 @@ class ConnectionRegistry(ManagementBackend):
 
         Its records stay registered; the next post finds it gone (410), which is how handlers learn.
         """
-        return bool(self._call(self._sever(connection_id)))
+        return bool(self.run(self._sever(connection_id)))
 
     def live_ids(self) -> list[str]:
-        return self._call(self._ids())
+        return self.run(self._ids())
 
     async def _ids(self) -> list[str]:
         return self.ids()
@@ -334,15 +329,18 @@ class WsGateway:
         invoke: Invoke,
         idle_timeout: float = 600,
         max_connection_seconds: float = 7200,
+        management_socket: socket.socket | None = None,
     ) -> None:
         self.host = host
         self.requested_port = port
+        self._management_socket = management_socket  # bound by the stack (its port is in WS_CALLBACK_URL)
         self.registry = registry
         self._executor = executor
         self._invoke = invoke
         self.idle_timeout = idle_timeout
         self.max_connection_seconds = max_connection_seconds
         self.port = 0
+        self.management_port = 0  # the @connections endpoint on this loop (local/management_endpoint.py)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
@@ -386,13 +384,16 @@ class WsGateway:
             ping_interval=None,  # API Gateway does not ping clients; a vanished one is found by a send
             open_timeout=40,  # $connect may include a cold start
             close_timeout=5,
-            write_limit=CLIENT_BUFFER_BYTES + MESSAGE_MAX_BYTES,  # never reached: _post refuses past the buffer
+            write_limit=CLIENT_BUFFER_BYTES + MESSAGE_MAX_BYTES,  # never reached: post() refuses past the buffer
             logger=logging.getLogger("local.ws.protocol"),
         )
         self.port = self._server.sockets[0].getsockname()[1]
+        management = await serve_management(self.registry, self.host, self._management_socket)
+        self.management_port = management.sockets[0].getsockname()[1]
         self.registry.loop = asyncio.get_running_loop()
         self._started.set()
         await self._stop.wait()
+        management.close()
         self._server.close(code=1001, reason="Going away")
         try:
             await asyncio.wait_for(self._server.wait_closed(), 35)
