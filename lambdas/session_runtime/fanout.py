@@ -128,16 +128,18 @@ class Fanout:
         then: dict[str, Any] | None = None,
         only: Callable[[Connection], bool] | None = None,
         close: Callable[[Connection], bool] | None = None,
+        shard: tuple[int, int] | None = None,
     ) -> FanoutResult:
         """Post `payload` (and `then`, in that order) to every connection of a session (those `only`
-        selects); then close those `close` selects.
+        selects); then close those `close` selects. With `shard=(k, n)`, only the connections of shard k
+        of n (session_schema.keys.connection_shard_range; a fan-out worker serves one shard).
 
         Each connection's posts and close run in order; `result` lists the gone and failed connections in
         the order they were read.
         """
         messages = [encode_payload(payload)] + ([encode_payload(then)] if then is not None else [])
         with subsegment("fanout"):  # one trace segment per fan-out, none per post
-            result = loop.run(self._send(session_id, messages, only, close))
+            result = loop.run(self._send(session_id, messages, only, close, shard))
         if result.gone or result.failed:
             logger.info(
                 "fan-out finished",
@@ -162,6 +164,7 @@ class Fanout:
         messages: list[bytes],
         only: Callable[[Connection], bool] | None,
         close: Callable[[Connection], bool] | None,
+        shard: tuple[int, int] | None = None,
     ) -> FanoutResult:
         calls = asyncio.Semaphore(self.concurrency)
         outcomes: list[tuple[Connection, Outcome]] = []  # filled in read order (index = read order)
@@ -187,7 +190,12 @@ class Fanout:
         def wanted(connection: Connection) -> bool:
             return connection.connectionId != self.excluded and (only is None or only(connection))
 
-        connections: Iterator[Connection] = filter(wanted, self.store.iter_connections(session_id))
+        read = (
+            self.store.iter_connections(session_id)
+            if shard is None
+            else self.store.iter_connections(session_id, shard=shard)
+        )
+        connections: Iterator[Connection] = filter(wanted, read)
         tasks: set[asyncio.Task[None]] = set()
         try:
             while True:

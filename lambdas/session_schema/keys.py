@@ -153,6 +153,30 @@ def connection_key(session_id: str, connection_id: str) -> dict[str, str]:
     return {PK: SESSION_PREFIX + session_id, SK: CONN_PREFIX + connection_id}
 
 
+# A large session's fan-out is split into shards that read only their own connections, with no Scan and no
+# coordinator: a shard is a contiguous range of the connection SK, by the connection ID's first character.
+# API Gateway's IDs are base64 of random bytes, so their first character is uniform over this alphabet
+# (in DynamoDB's byte order) and the shards are even. Any other ID still falls in exactly one shard.
+CONNECTION_ID_ALPHABET = "".join(sorted("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"))
+MAX_CONNECTION_SHARDS = len(CONNECTION_ID_ALPHABET)
+
+
+def connection_shard_range(session_id: str, shard: int, shards: int) -> tuple[str, str]:
+    """SK bounds [low, high) of shard `shard` of `shards` of a session's connections. Every SK starting
+    with CONN# is in exactly one shard (the first starts at CONN#, the last ends where CONN# ends)."""
+    if not 0 <= shard < shards <= MAX_CONNECTION_SHARDS:
+        raise ValueError(f"shard {shard} of {shards}: at most {MAX_CONNECTION_SHARDS} shards")
+
+    def bound(k: int) -> str:
+        if k == 0:
+            return CONN_PREFIX
+        if k == shards:
+            return CONN_PREFIX[:-1] + chr(ord(CONN_PREFIX[-1]) + 1)  # just past every CONN#... key
+        return CONN_PREFIX + CONNECTION_ID_ALPHABET[k * len(CONNECTION_ID_ALPHABET) // shards]
+
+    return bound(shard), bound(shard + 1)
+
+
 def connection_lookup_key(connection_id: str) -> dict[str, str]:
     return {PK: CONN_PREFIX + connection_id, SK: META}
 

@@ -119,9 +119,11 @@ def _failed(reasons: list[dict[str, Any]], index: int) -> bool:
 
 
 # Every attribute any writer of this table sets: a guarded rewrite also requires the ones not read to be absent.
-_KNOWN_ATTRIBUTES = frozenset(
-    name for model in codec.MODEL_OF.values() for name in model.model_fields
-) | frozenset(keys.TABLE.key_attributes()) | {keys.KIND_ATTRIBUTE, "Data", "isActive", "requestId"}
+_KNOWN_ATTRIBUTES = (
+    frozenset(name for model in codec.MODEL_OF.values() for name in model.model_fields)
+    | frozenset(keys.TABLE.key_attributes())
+    | {keys.KIND_ATTRIBUTE, "Data", "isActive", "requestId"}
+)
 
 
 def unchanged_condition(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -580,20 +582,28 @@ class SessionStore:
             return None
         return connection
 
-    def iter_connections(self, session_id: str, *, page_size: int | None = None) -> Iterator[Connection]:
-        """Every connection of a session: a Query on its partition, page by page (never a Scan)."""
-        extra = {"Limit": page_size} if page_size else {}
+    def iter_connections(
+        self, session_id: str, *, page_size: int | None = None, shard: tuple[int, int] | None = None
+    ) -> Iterator[Connection]:
+        """Every connection of a session: a Query on its partition, page by page (never a Scan). With
+        `shard=(k, n)`, only shard k of n (keys.connection_shard_range): the n shards read each once."""
+        extra: dict[str, Any] = {"Limit": page_size} if page_size else {}
+        condition, values = "PK = :pk AND begins_with(SK, :conn)", {":conn": {"S": keys.CONN_PREFIX}}
+        high = None
+        if shard is not None:
+            low, high = keys.connection_shard_range(session_id, *shard)
+            condition, values = "PK = :pk AND SK BETWEEN :low AND :high", {":low": {"S": low}, ":high": {"S": high}}
         # Strongly consistent: a fan-out right after `end` must see every listener registered before it.
-        yield from self._query_all(
+        for connection in self._query_all(
             Connection,
             ConsistentRead=True,
             **extra,
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :conn)",
-            ExpressionAttributeValues={
-                ":pk": {"S": keys.session_partition(session_id)},
-                ":conn": {"S": keys.CONN_PREFIX},
-            },
-        )
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues={":pk": {"S": keys.session_partition(session_id)}, **values},
+        ):
+            # BETWEEN includes its high bound: an SK equal to it is the next shard's (a one-character ID).
+            if high is None or keys.CONN_PREFIX + connection.connectionId != high:
+                yield connection
 
     def count_listeners(self, session_id: str) -> int:
         return sum(1 for c in self.iter_connections(session_id) if c.role == "listener")

@@ -1,0 +1,72 @@
+"""The fan-out worker: one shard of one session's fan-out, in its own invocation.
+
+API Gateway has no broadcast call, so one invocation posting to every connection is bound by its CPU
+(about 0.1 ms per post on the lean path: ~1 s for 10,000 listeners). A fan-out larger than one invocation
+serves well is split into `shards` jobs; each worker reads only its shard's connections (a range of the
+connection SK: session_schema.keys.connection_shard_range, no Scan, no coordinator) and posts to them
+through the same `Fanout` as the handlers, so the same bounds, gone/slow-consumer rules and leave
+notices apply. A job that cannot read its shard raises: the invocation is retried by Lambda's
+asynchronous retries and, past them, lands in the on-failure destination; `FanoutShardFailed` counts it.
+Posts that failed are counted (`FanoutFailed`, in Fanout) and answered in the result, never silent.
+
+Status: the worker and the shard reads are built and measured (bench/fanout.py --shards); the
+dispatch from the handlers (an asynchronous invoke per shard) and its deployment are not (README).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from session_runtime import presence
+from session_runtime.observability import logger, metrics
+from session_runtime.runtime import Runtime, get_runtime
+from session_schema.keys import MAX_CONNECTION_SHARDS
+from session_schema.models import Connection
+
+
+class ShardJob(BaseModel):
+    """One shard of a fan-out: what to post (one event, or two in order), to whom, and whether to close."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sessionId: str = Field(min_length=1, max_length=64)
+    shard: int = Field(ge=0)
+    shards: int = Field(ge=1, le=MAX_CONNECTION_SHARDS)
+    payloads: list[dict[str, JsonValue]] = Field(min_length=1, max_length=2)
+    listenersOnly: bool = False
+    closeListeners: bool = False
+
+
+def _is_listener(connection: Connection) -> bool:
+    return connection.role == "listener"
+
+
+def run(rt: Runtime, job: ShardJob) -> dict[str, Any]:
+    if job.shard >= job.shards:
+        raise ValueError(f"shard {job.shard} of {job.shards}")
+    payload, *then = job.payloads
+    result = rt.fanout.send(
+        job.sessionId,
+        payload,
+        then=then[0] if then else None,
+        only=_is_listener if job.listenersOnly else None,
+        close=_is_listener if job.closeListeners else None,
+        shard=(job.shard, job.shards),
+    )
+    presence.after_fanout(rt.fanout, job.sessionId, result)
+    return {"sent": result.sent, "gone": len(result.gone), "failed": len(result.failed)}
+
+
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    job = ShardJob.model_validate(event)
+    logger.append_keys(sessionId=job.sessionId, shard=job.shard, shards=job.shards)
+    try:
+        return run(get_runtime(), job)
+    except Exception:
+        metrics.add_metric(name="FanoutShardFailed", unit=MetricUnit.Count, value=1)
+        logger.exception("a fan-out shard failed; Lambda retries it")
+        raise
