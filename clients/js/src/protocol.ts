@@ -109,13 +109,13 @@ export interface BroadcastSentEvent extends Answer {
   delivered: number;
 }
 
-export interface ListenerCountEvent {
+export interface ListenerCountEvent extends Answer {
   type: "listenerCount";
   sessionId: string;
   listenerCount: number;
 }
 
-export interface SpeakerDisconnectedEvent {
+export interface SpeakerDisconnectedEvent extends Answer {
   type: "speakerDisconnected";
   sessionId: string;
 }
@@ -124,8 +124,15 @@ export interface ErrorEvent extends Answer {
   type: "error";
   code: string;
   message: string;
+  /** VALIDATION_ERROR: the field at fault. */
   field?: string;
-  [detail: string]: unknown;
+  /** INVALID_TRANSITION: the state the session was in, and the one asked for. */
+  from?: string;
+  to?: string;
+  /** RATE_LIMITED, SERVICE_UNAVAILABLE: when to try again. */
+  retryAfterMs?: number;
+  /** INVALID_ACTION: what may be sent. */
+  validActions?: string[];
 }
 
 export type ServerEvent =
@@ -178,6 +185,7 @@ export interface ActionAnswers {
 // The named (not index-signature) keys of T that are not optional.
 type KnownKeys<T> = keyof { [K in keyof T as string extends K ? never : number extends K ? never : K]: T[K] };
 type RequiredKeys<T> = { [K in KnownKeys<T>]-?: object extends Pick<T, K> ? never : K }[KnownKeys<T>];
+type OptionalKeys<T> = Exclude<KnownKeys<T>, RequiredKeys<T>>;
 
 /** Every action and the fields it must carry (the compiler checks each is a required field of its type). */
 export const ACTIONS: { readonly [A in ActionName]: readonly RequiredKeys<ActionFrame<A>>[] } = {
@@ -207,6 +215,36 @@ export const EVENTS: { readonly [T in ServerEventType]: readonly RequiredKeys<Ev
   listenerCount: ["type", "sessionId", "listenerCount"],
   speakerDisconnected: ["type", "sessionId"],
   error: ["type", "code", "message"],
+};
+
+/** Every optional field of each action (the server's frames allow no others). */
+export const ACTION_OPTIONAL: { readonly [A in ActionName]: readonly OptionalKeys<ActionFrame<A>>[] } = {
+  join: ["id", "sinceSeq", "epoch"],
+  ping: ["id"],
+  history: ["id", "since", "limit", "cursor"],
+  broadcast: ["id"],
+  sendMessage: ["id"],
+  pause: ["id"],
+  resume: ["id"],
+  mute: ["id"],
+  unmute: ["id"],
+  end: ["id"],
+};
+
+/** Every optional field of each server frame (`id`: the answered action's). */
+export const EVENT_OPTIONAL: { readonly [T in ServerEventType]: readonly OptionalKeys<EventOf<T>>[] } = {
+  joined: ["id", "recovered"],
+  pong: ["id"],
+  history: ["id"],
+  broadcastSent: ["id"],
+  broadcast: ["id"],
+  message: ["id"],
+  sessionUpdated: ["id"],
+  sessionEnded: ["id"],
+  artifactUpdated: ["id"],
+  listenerCount: ["id"],
+  speakerDisconnected: ["id"],
+  error: ["id", "field", "from", "to", "retryAfterMs", "validActions"],
 };
 
 /** The public session view's fields this client reads (seq/epoch for resume, maxListeners for SESSION_FULL). */

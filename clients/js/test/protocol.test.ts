@@ -1,15 +1,15 @@
 /**
- * The client's declared protocol (src/protocol.ts: ACTIONS, EVENTS, SESSION_VIEW_FIELDS) against the
+ * The client's declared protocol (src/protocol.ts: ACTIONS, EVENTS and their optional fields, SESSION_VIEW_FIELDS) against the
  * AsyncAPI document the server generates from its own frame and event models (`GET /asyncapi.json`).
  * The compiler already ties each declared field to the client's TypeScript types; this ties the
  * declaration to the server: a message renamed, added or dropped, or a required field changed on either
- * side, fails here.
+ * side, or an optional field one side sends or reads that the other does not know (`sinceSeq`, `recovered`), fails here.
  */
 
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 
-import { ACTIONS, EVENTS, SESSION_VIEW_FIELDS } from "../src/index.js";
+import { ACTION_OPTIONAL, ACTIONS, EVENT_OPTIONAL, EVENTS, FATAL_REFUSALS, SESSION_VIEW_FIELDS } from "../src/index.js";
 import { HTTP_URL } from "./helpers.js";
 
 interface Schema {
@@ -20,7 +20,10 @@ interface Schema {
 
 interface Document {
   asyncapi: string;
-  channels: Record<string, { messages: Record<string, { payload: Schema }> }>;
+  channels: Record<
+    string,
+    { messages: Record<string, { payload: Schema }>; "x-handshake"?: { refusals: { status: number; code: string }[] } }
+  >;
   components: { schemas: Record<string, Schema> };
 }
 
@@ -34,9 +37,14 @@ function resolve(schema: Schema): Schema {
   return found;
 }
 
-/** Each message payload's discriminating value (`action` of a frame, `type` of an event) -> its required fields. */
-function declared(field: "action" | "type"): Map<string, string[]> {
-  const found = new Map<string, string[]>();
+interface Fields {
+  required: string[];
+  optional: string[];
+}
+
+/** Each message payload's discriminating value (`action` of a frame, `type` of an event) -> its fields. */
+function declared(field: "action" | "type"): Map<string, Fields> {
+  const found = new Map<string, Fields>();
   for (const channel of Object.values(doc.channels)) {
     for (const message of Object.values(channel.messages)) {
       const schema = resolve(message.payload);
@@ -44,7 +52,9 @@ function declared(field: "action" | "type"): Map<string, string[]> {
       if (!property) continue;
       const name = property.const ?? property.enum?.[0] ?? property.default;
       assert.equal(typeof name, "string", `a ${field} names its message`);
-      found.set(name as string, [...(schema.required ?? [])].sort());
+      const required = [...(schema.required ?? [])].sort();
+      const optional = Object.keys(schema.properties ?? {}).filter((name) => !required.includes(name));
+      found.set(name as string, { required, optional: optional.sort() });
     }
   }
   return found;
@@ -60,16 +70,29 @@ describe("the client's protocol matches GET /asyncapi.json", () => {
     assert.match(doc.asyncapi, /^3\./);
   });
 
-  it("the same actions, each with the same required fields", () => {
+  it("the same actions, each with the same required and optional fields", () => {
     const server = declared("action");
     assert.deepEqual(sorted([...server.keys()]), sorted(Object.keys(ACTIONS)));
-    for (const [action, fields] of Object.entries(ACTIONS)) assert.deepEqual(server.get(action), sorted(fields), action);
+    for (const [action, required] of Object.entries(ACTIONS)) {
+      const optional = ACTION_OPTIONAL[action as keyof typeof ACTION_OPTIONAL];
+      assert.deepEqual(server.get(action), { required: sorted(required), optional: sorted(optional) }, action);
+    }
   });
 
-  it("the same events, each with the same required fields", () => {
+  it("the same events, each with the same required and optional fields", () => {
     const server = declared("type");
     assert.deepEqual(sorted([...server.keys()]), sorted(Object.keys(EVENTS)));
-    for (const [type, fields] of Object.entries(EVENTS)) assert.deepEqual(server.get(type), sorted(fields), type);
+    for (const [type, required] of Object.entries(EVENTS)) {
+      const optional = EVENT_OPTIONAL[type as keyof typeof EVENT_OPTIONAL];
+      assert.deepEqual(server.get(type), { required: sorted(required), optional: sorted(optional) }, type);
+    }
+  });
+
+  it("the handshake refusals the client stops on are exactly the 400, 404 and 410 ones", () => {
+    const refusals = Object.values(doc.channels).flatMap((channel) => channel["x-handshake"]?.refusals ?? []);
+    assert.ok(refusals.length > 0, "the document lists the refused handshakes");
+    const final = refusals.filter((refusal) => [400, 404, 410].includes(refusal.status)).map((refusal) => refusal.code);
+    assert.deepEqual(sorted(final), sorted([...FATAL_REFUSALS]));
   });
 
   it("the session view carries what resume and refusal reasons read (seq, epoch, maxListeners)", () => {
