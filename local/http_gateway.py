@@ -31,7 +31,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from session_schema import models
@@ -47,6 +47,9 @@ from session_schema.routes import (
 
 from .console import console_response, is_console_path
 from .lambdas import FunctionError, HandlerUnavailable, Throttled, WorkerCrashed
+
+if TYPE_CHECKING:
+    from .lambda_api import LambdaApi
 
 logger = logging.getLogger("local.http")
 
@@ -344,6 +347,7 @@ class GatewayConfig:
     management: ManagementBackend
     cors: CorsConfig = CORS
     console_ws_url: str | None = None  # the WebSocket API the console page (local/console.py) connects to
+    lambda_api: LambdaApi | None = None  # Lambda's Invoke API for the stack's functions (local/lambda_api.py)
 
 
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -441,6 +445,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             connection_id = unquote(raw_path[len(CONNECTIONS_PREFIX + "/@connections/") :])
             response = handle_management(config.management, method, connection_id, body)
             return response, "quiet" if response.status < 300 else "@connections"
+        if config.lambda_api is not None and config.lambda_api.handles(raw_path):
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            response = config.lambda_api.answer(method, raw_path, headers, body)
+            return response, "quiet" if response.status < 300 else "lambda"
         if method == "OPTIONS":
             return self._preflight(config.cors), "preflight"
         if method in ("GET", "HEAD") and is_console_path(raw_path):

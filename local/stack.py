@@ -28,6 +28,7 @@ from session_schema.settings import stack_environment
 from . import aws, management_endpoint
 from .http_gateway import CONNECTIONS_PREFIX, ISSUER_PREFIX, GatewayConfig, HttpGateway, RouteTable
 from .issuer import DEFAULT_AUDIENCE, LocalIssuer, record_served
+from .lambda_api import LAMBDA_PREFIX, LambdaApi
 from .lambdas import THROTTLE_WAIT_SECONDS, Functions, HandlerSpec, PoolSettings, worker_environment
 from .ws_gateway import ConnectionRegistry, WsGateway
 
@@ -161,6 +162,7 @@ class LocalStack:
         environment = self.handler_environment(
             callback=callback, issuer=issuer, ddb_endpoint=ddb_endpoint, s3_endpoint=s3_endpoint
         )
+        environment["AWS_ENDPOINT_URL_LAMBDA"] = f"http://{public_host(self.host)}:{http_port}{LAMBDA_PREFIX}"
         self.functions = functions = Functions(self.handlers, self._worker_environment(environment), self.pool_settings)
         functions.spawn()
         self._moto.wait_ready()
@@ -191,6 +193,7 @@ class LocalStack:
                 jwks=self.issuer.jwks,
                 management=self.registry,
                 console_ws_url=f"ws://{public_host(self.host)}:{ws_port}",
+                lambda_api=LambdaApi(functions.invoke, lambda: set(functions.functions), functions.executor),
             )
         )
         if self.sweep_interval and SWEEP_FUNCTION in functions:

@@ -315,3 +315,36 @@ def test_serve_concurrency_overrides_the_declared_cap() -> None:
     finally:
         functions.stop()
 
+
+
+# -- Lambda's Invoke API (a handler invoking another function) -------------------------------------------
+
+
+def test_a_function_is_invoked_by_name_through_lambdas_invoke_api(faults: LocalStack) -> None:
+    import boto3
+    from botocore.exceptions import ClientError
+
+    assert faults.urls is not None
+    client = boto3.client(
+        "lambda", endpoint_url=f"{faults.urls.http}/_lambda", region_name="us-east-1",
+        aws_access_key_id="local", aws_secret_access_key="local",
+    )
+    event = {"headers": {"x-test-marker": "direct"}}
+    answer = client.invoke(FunctionName=HTTP_FUNCTION, Payload=json.dumps(event).encode())
+    assert answer["StatusCode"] == 200 and "FunctionError" not in answer
+    result = json.loads(answer["Payload"].read())
+    assert json.loads(result["body"])["seen"] == "direct"
+    assert json.loads(result["body"])["pid"] in faults.functions.pool(HTTP_FUNCTION).all_pids()  # type: ignore[union-attr]
+
+    failed = client.invoke(
+        FunctionName=f"arn:aws:lambda:us-east-1:123456789012:function:{HTTP_FUNCTION}:$LATEST",
+        Payload=json.dumps({"headers": {"x-test-non-json": "1"}}).encode(),
+    )
+    assert failed["FunctionError"] == "Unhandled"
+    assert json.loads(failed["Payload"].read())["errorType"] == "Runtime.MarshalError"
+
+    queued = client.invoke(FunctionName=HTTP_FUNCTION, InvocationType="Event", Payload=json.dumps(event).encode())
+    assert queued["StatusCode"] == 202
+    with pytest.raises(ClientError) as missing:
+        client.invoke(FunctionName="NoSuchFunction", Payload=b"{}")
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
