@@ -14,7 +14,8 @@ artifact the largest cost of every broadcast. `--plain-moto` measures the stack 
 
 `python -m bench fanout [--listeners 1,100,500] [--messages 200] [--budget 90] [--plain-moto]
 [--fanout-concurrency N] [--profile]`: a run stops broadcasting after `--budget` seconds (the table says
-how many it sent); `--profile` samples the stack's threads and prints where its CPU goes.
+how many it sent); `--profile` samples the stack's threads and prints where its CPU goes, and the CPU per
+delivery by part (handler, @connections endpoint, DynamoDB, WebSocket loop).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ OWNER = "bench-speaker"
 WARMUP = 3  # broadcasts sent first and left out of the figures (still checked)
 CONNECT_CONCURRENCY = 25
 DELIVERY_TIMEOUT = 60.0
-SMOKE_ARGS = ["--listeners", "1,2", "--messages", "2", "--post-calls", "20"]  # tests/bench: once, tiny
+# tests/bench: once, tiny (with the profile's tables)
+SMOKE_ARGS = ["--listeners", "1,2", "--messages", "2", "--post-calls", "20", "--profile"]
 
 
 # -- the local stack, in a child process -----------------------------------------------------------------
@@ -62,26 +64,39 @@ def _serve(pipe: Any, state_dir: str, profile: bool, fast_moto: bool, overrides:
         settings_overrides={"POWERTOOLS_LOG_LEVEL": "WARNING", "MAX_LISTENERS_LIMIT": "10000", **overrides},
     )
     urls = stack.start()
-    sampler = Sampler() if profile else None
-    if sampler is not None:
-        sampler.start()
+    # Sampling from the first measured phase on, every 10 ms: at 4 ms through hundreds of connects, its
+    # own CPU starved the stack enough to fail handshakes (HTTP 500) on a loaded machine.
+    sampler = Sampler(interval=0.01) if profile else None
     pipe.send({"http": urls.http, "ws": urls.ws, "token": stack.mint(OWNER, ttl_seconds=7200)})
-    marked = _stack_cpu()
+    marked = _process_cpu()
     while True:
         command = pipe.recv()
         if command == "mark":  # the start of a measured phase
-            marked = _stack_cpu()
+            marked = _process_cpu()
             if sampler is not None:
                 sampler.reset()
+                sampler.start()
             pipe.send(None)
         elif command == "report":  # CPU since the mark, and where it went
-            summary = (sampler.by_role.most_common(), sampler.by_package.most_common(10)) if sampler else ([], [])
-            pipe.send((_stack_cpu() - marked, summary))
+            now = _process_cpu()
+            processes = {kind: cpu - marked.get(kind, 0.0) for kind, cpu in now.items()}
+            summary = (
+                (sampler.by_role.most_common(), sampler.by_package.most_common(10), processes)
+                if sampler
+                else ([], [], processes)
+            )
+            pipe.send((sum(processes.values()), summary))
 
 
 def _stack_cpu() -> float:
-    """CPU seconds of this process and every process below it (the functions' worker processes), from
-    /proc; this process's alone where there is no /proc. A worker that exits meanwhile takes its share."""
+    """CPU seconds of this process and every process below it (the functions' worker processes)."""
+    return sum(_process_cpu().values())
+
+
+def _process_cpu() -> dict[str, float]:
+    """CPU seconds of this process ("stack process") and of the processes below it by kind ("function
+    workers", the embedded AWS services if they run apart, "other processes"), from /proc; this process's
+    alone where there is no /proc. A worker that exits meanwhile takes its share."""
     import pathlib
 
     ticks = os.sysconf("SC_CLK_TCK")
@@ -93,13 +108,19 @@ def _stack_cpu() -> float:
             continue
         table[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
     if os.getpid() not in table:
-        return time.process_time()
-    total, todo = 0.0, [os.getpid()]
+        return {"stack process": time.process_time()}
+    cpu = {"stack process": table[os.getpid()][1]}
+    todo = [child for child, (parent, _cpu) in table.items() if parent == os.getpid()]
     while todo:
         pid = todo.pop()
-        total += table[pid][1]
+        try:
+            command = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            command = ""
+        kind = "function workers" if "local.worker" in command else "moto" if "moto" in command else "other processes"
+        cpu[kind] = cpu.get(kind, 0.0) + table[pid][1]
         todo += [child for child, (parent, _cpu) in table.items() if parent == pid]
-    return total
+    return cpu
 
 
 class Stack:
@@ -130,7 +151,7 @@ class Stack:
         self._pipe.send("mark")
         self._pipe.recv()
 
-    def report(self) -> tuple[float, tuple[list, list]]:
+    def report(self) -> tuple[float, tuple[list, list, dict[str, float]]]:
         self._pipe.send("report")
         return self._pipe.recv()
 
@@ -184,7 +205,7 @@ class Run:
     delivered: int
     problems: list[str]
     server_cpu: float
-    profile: tuple[list, list]
+    profile: tuple[list, list, dict[str, float]]  # sampled roles, packages; CPU s per process kind
 
     @property
     def row(self) -> list[object]:
@@ -200,6 +221,39 @@ class Run:
             f"{self.server_cpu / self.elapsed * 100:.0f}%" if self.elapsed else "-",
             "yes" if not self.problems else "NO: " + "; ".join(self.problems[:3]),
         ]
+
+
+# The parts a delivery costs: a sampled thread role of the stack process, or a kind of process below it.
+PARTS = {
+    "handler fan-out threads (boto3 post_to_connection)": "handler",
+    "handler invocations (lambda pool)": "handler",
+    "function workers": "handler",
+    "HTTP gateway (incl. @connections endpoint)": "@connections endpoint",
+    "WebSocket gateway (asyncio loop)": "WebSocket loop",
+    "moto server (embedded DynamoDB)": "DynamoDB (moto)",
+    "moto": "DynamoDB (moto)",
+}
+
+
+def per_delivery_table(run: Run) -> str:
+    """CPU per delivery by part: the stack process's sampled threads by role, plus its child processes."""
+    roles, _packages, processes = run.profile
+    parts: dict[str, float] = {}
+    for name, secs in [*roles, *((kind, secs) for kind, secs in processes.items() if kind != "stack process")]:
+        part = PARTS.get(name, "other")
+        parts[part] = parts.get(part, 0.0) + secs
+    total = sum(parts.values()) or 1.0
+    deliveries = max(run.delivered, 1)
+    order = ["handler", "@connections endpoint", "DynamoDB (moto)", "WebSocket loop", "other"]
+    return table(
+        f"CPU per delivery by part, broadcasting to {run.listeners} ({run.delivered} deliveries)",
+        ["part", "CPU s", "µs per delivery", "share"],
+        [[p, parts[p], parts[p] / deliveries * 1e6, f"{parts[p] / total * 100:.0f}%"] for p in order if p in parts],
+        [
+            "handler: the functions' worker processes (all their CPU) and any in-process handler threads; the "
+            "others: the stack process's threads, sampled by what they run (bench/sampler.py)",
+        ],
+    )
 
 
 def _url(ws_base: str, session_id: str, token: str | None = None) -> str:
@@ -470,9 +524,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     for run in runs:
-        roles, packages = run.profile
+        roles, packages, processes = run.profile
         if not roles:
             continue
+        print(per_delivery_table(run))
         total = sum(t for _p, t in roles) or 1.0
         print(
             table(

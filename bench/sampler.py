@@ -35,7 +35,7 @@ def _role(name: str, files: list[str]) -> str:
         return "moto server (embedded DynamoDB)"
     if "http_gateway" in joined or "http/server" in joined or "socketserver" in joined:
         return "HTTP gateway (incl. @connections endpoint)"
-    return f"other ({name.split('-')[0].split(' ')[0]})"
+    return f"other ({name.split('-')[0].split(' ')[0].rstrip('0123456789_')})"  # invoke_3 -> invoke
 
 
 class Sampler:
@@ -48,7 +48,9 @@ class Sampler:
         self._last: dict[int, float] = {}
 
     def start(self) -> None:
-        self._thread.start()
+        """Start sampling (again: a no-op once it runs)."""
+        if not self._thread.is_alive():
+            self._thread.start()
 
     def reset(self) -> None:
         self.by_role.clear()
