@@ -21,7 +21,7 @@ from session_runtime import events, notify, presence
 from session_runtime.fanout import Fanout
 from session_runtime.observability import logger, metrics
 from session_runtime.runtime import Runtime
-from session_schema.errors import DomainError, Forbidden, SessionEnded, SessionNotFound
+from session_schema.errors import ConnectionNotFound, Forbidden, SessionEnded, SessionNotFound
 from session_schema.models import Connection, Session
 from session_schema.routes import SPEAKER_ACTIONS
 from session_schema.status import SessionStatus
@@ -29,15 +29,6 @@ from session_schema.status import SessionStatus
 from . import frames, responses
 
 Answer = dict[str, Any]
-
-
-class ConnectionNotFound(DomainError):
-    """The frame came on a connection the table does not know (already removed): the client reconnects."""
-
-    code, status = "CONNECTION_NOT_FOUND", 404
-
-    def __init__(self) -> None:
-        super().__init__("this connection is not registered to a session; reconnect")
 
 
 @dataclass(frozen=True)

@@ -26,24 +26,13 @@ from pydantic import (
 )
 
 from session_runtime.fanout import encode_payload
-from session_schema.errors import DomainError, ValidationFailed
+from session_schema.errors import DomainError, InvalidAction, ValidationFailed
 from session_schema.json_types import INTEGRAL
 from session_schema.models import SEQ_MAX, CursorToken, Epoch, EpochMs, MessageText
-from session_schema.routes import WS_ACTIONS
 from session_schema.store import MAX_PAGE
 
 BROADCAST_DATA_MAX_BYTES = 32 * 1024  # the API Gateway WebSocket frame limit
 HISTORY_DEFAULT_LIMIT = 50
-
-
-class InvalidAction(DomainError):
-    code, status = "INVALID_ACTION", 400
-
-    def __init__(self, problem: str) -> None:
-        super().__init__(f"{problem}; valid actions: {', '.join(WS_ACTIONS)}", field="action")
-
-    def details(self) -> dict[str, object]:
-        return {"field": "action", "validActions": list(WS_ACTIONS)}
 
 
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"

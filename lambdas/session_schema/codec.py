@@ -21,6 +21,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from pydantic import ValidationError
 
 from . import keys
+from .errors import CorruptRecord
 from .ids import legacy_epoch
 from .models import SCHEMA_VERSION, Artifact, Connection, IdempotencyRecord, Message, Record, Session, StreamEvent
 from .status import SessionStatus
@@ -43,10 +44,6 @@ KIND_OF: dict[type[Record], str] = {
 MODEL_OF: dict[str, type[Record]] = {kind: model for model, kind in KIND_OF.items()}
 _KEY_ATTRIBUTES = frozenset(keys.TABLE.key_attributes()) | {keys.KIND_ATTRIBUTE}
 LEGACY_DEFAULT_MAX_LISTENERS = 100  # what the old code enforced when it stored no limit
-
-
-class CorruptRecord(Exception):
-    """An item no reader can make sense of. Logged with its key; never shown to a caller."""
 
 
 # ---------------------------------------------------------------- encode

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
+
+from .routes import WS_ACTIONS
+
+if TYPE_CHECKING:
+    from .models import Session
 
 
 class DomainError(Exception):
@@ -164,3 +171,52 @@ class SessionIdExhausted(DomainError):
     """Every generated ID collided: only plausible when the ID space is nearly full."""
 
     code, status = "INTERNAL_ERROR", 500
+
+
+class NotOwner(Exception):
+    """A signed-in caller tried to connect as speaker to a session they do not own (they join as listener)."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session.sessionId)
+        self.session = session
+
+
+class SessionPaused(DomainError):
+    """A live-only operation (a broadcast) on a paused session."""
+
+    code, status = "SESSION_PAUSED", 409
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"session {session_id} is paused; resume it first")
+
+
+class SessionMuted(DomainError):
+    """A live-only operation (a broadcast) on a muted session."""
+
+    code, status = "SESSION_MUTED", 409
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"session {session_id} is muted; unmute it first")
+
+
+class ConnectionNotFound(DomainError):
+    """The frame came on a connection the table does not know (already removed): the client reconnects."""
+
+    code, status = "CONNECTION_NOT_FOUND", 404
+
+    def __init__(self) -> None:
+        super().__init__("this connection is not registered to a session; reconnect")
+
+
+class InvalidAction(DomainError):
+    code, status = "INVALID_ACTION", 400
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"{problem}; valid actions: {', '.join(WS_ACTIONS)}", field="action")
+
+    def details(self) -> dict[str, object]:
+        return {"field": "action", "validActions": list(WS_ACTIONS)}
+
+
+class CorruptRecord(Exception):
+    """An item no reader can make sense of. Logged with its key; never shown to a caller."""

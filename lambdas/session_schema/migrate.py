@@ -21,8 +21,9 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from . import codec, keys
+from . import keys
 from .codec import canonical_item
+from .errors import CorruptRecord
 from .store import unchanged_condition
 
 
@@ -74,7 +75,7 @@ def migrate(client: Any, table: str, *, dry_run: bool) -> MigrationReport:
         report.scanned += 1
         try:
             new = canonical_item(item)
-        except codec.CorruptRecord as error:
+        except CorruptRecord as error:
             report.corrupt.append(f"{_where(item)}: {error}")
             continue
         if new == item:

@@ -24,14 +24,16 @@ from .cursor import decode_cursor, encode_cursor
 from .errors import (
     ArtifactNotFound,
     ConcurrentUpdate,
-    DomainError,
     IdempotencyKeyReused,
     NotCurrentSpeaker,
+    NotOwner,
     RateLimited,
     SessionEnded,
     SessionFull,
     SessionIdExhausted,
+    SessionMuted,
     SessionNotFound,
+    SessionPaused,
 )
 from .ids import new_epoch, new_record_id, new_session_id
 from .models import MESSAGE_ID_PREFIX, Artifact, Connection, IdempotencyRecord, Message, Record, Session, StreamEvent
@@ -1134,29 +1136,3 @@ class _ConditionFailed(Exception):
     def __init__(self, item: _OldItem | None) -> None:
         super().__init__("condition failed")
         self.item = item
-
-
-class NotOwner(Exception):
-    """A signed-in caller tried to connect as speaker to a session they do not own (they join as listener)."""
-
-    def __init__(self, session: Session) -> None:
-        super().__init__(session.sessionId)
-        self.session = session
-
-
-class SessionPaused(DomainError):
-    """A live-only operation (a broadcast) on a paused session."""
-
-    code, status = "SESSION_PAUSED", 409
-
-    def __init__(self, session_id: str) -> None:
-        super().__init__(f"session {session_id} is paused; resume it first")
-
-
-class SessionMuted(DomainError):
-    """A live-only operation (a broadcast) on a muted session."""
-
-    code, status = "SESSION_MUTED", 409
-
-    def __init__(self, session_id: str) -> None:
-        super().__init__(f"session {session_id} is muted; unmute it first")

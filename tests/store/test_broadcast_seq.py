@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from session_schema.errors import SessionEnded, SessionNotFound
+from session_schema.errors import SessionEnded, SessionMuted, SessionNotFound, SessionPaused
 from session_schema.status import SessionStatus
-from session_schema.store import SessionMuted, SessionPaused
 
 
 def test_live_only_claims_numbers_only_while_active_and_unmuted(store):

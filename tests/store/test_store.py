@@ -11,6 +11,7 @@ from session_schema.errors import (
     IdempotencyKeyReused,
     InvalidCursor,
     InvalidTransition,
+    NotOwner,
     SessionEnded,
     SessionFull,
     SessionNotFound,
@@ -18,7 +19,7 @@ from session_schema.errors import (
 from session_schema.ids import is_session_id
 from session_schema.models import Connection, Session
 from session_schema.status import SessionStatus
-from session_schema.store import NotOwner, SessionStore
+from session_schema.store import SessionStore
 
 from tests.conftest import TABLE_NAME
 

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from session_schema import codec, keys
+from session_schema.errors import CorruptRecord
 from session_schema.models import Connection, Session
 from session_schema.status import SessionStatus
 
@@ -164,7 +165,7 @@ def test_an_artifact_whose_stored_path_is_not_derived_from_its_session_is_corrup
     }
     assert codec.decode(codec.serialize(good)).objectKey == good["objectKey"]
     wrong = {**good, "objectKey": "user-a/req-7f3a9/image/art_01J0000000000000000000000A/room.png"}
-    with pytest.raises(codec.CorruptRecord):
+    with pytest.raises(CorruptRecord):
         codec.decode(codec.serialize(wrong))
 
 
@@ -181,7 +182,7 @@ def test_changes_bring_the_stored_item_to_the_encoded_one(session):
 
 
 def test_an_item_of_no_known_kind_is_corrupt_not_guessed():
-    with pytest.raises(codec.CorruptRecord):
+    with pytest.raises(CorruptRecord):
         codec.decode(codec.serialize({"PK": "OTHER#1", "SK": "x"}))
-    with pytest.raises(codec.CorruptRecord):
+    with pytest.raises(CorruptRecord):
         codec.decode(codec.serialize({"PK": "SESSION#quiet-river-482", "SK": "META", "status": "running"}))
