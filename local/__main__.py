@@ -162,7 +162,7 @@ def _print(message: object) -> None:
 
 
 def cmd_listen(args: argparse.Namespace) -> int:
-    from .client import Refused, SessionClient
+    from live_sessions_client import Refused, SessionClient
 
     def on_state(state: str, info: dict) -> None:
         print(f"[{state}] {json.dumps(info)}", file=sys.stderr, flush=True)
@@ -196,7 +196,7 @@ def cmd_speak(args: argparse.Namespace) -> int:
 
     Ends at the end of stdin, or when the session ends (`/end`, or the owner ending it elsewhere).
     """
-    from .client import Refused, SessionClient
+    from live_sessions_client import Refused, SessionClient
 
     async def main() -> int:
         client = SessionClient(args.ws_url, args.session_id, args.token)

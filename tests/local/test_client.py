@@ -11,8 +11,8 @@ from typing import Any
 
 import boto3
 import pytest
+from live_sessions_client import ActionError, Refused, SessionClient, backoff_delays, connect, session_url
 
-from local.client import ActionError, Refused, SessionClient, backoff_delays, connect, session_url
 from local.lambdas import HandlerSpec
 from local.stack import LocalStack
 
@@ -36,6 +36,7 @@ class FakeSessions:
     def __init__(self) -> None:
         self.joins: list[str] = []
         self.lock = threading.Lock()
+        self.refuse_first: dict[str, tuple[int, int]] = {}
 
     def handler(self, event: dict[str, Any], context: Any) -> Any:
         ctx = event["requestContext"]
@@ -46,6 +47,12 @@ class FakeSessions:
                     "statusCode": 404,
                     "body": json.dumps({"error": {"code": "SESSION_NOT_FOUND", "message": "nope"}}),
                 }
+            if session_id in self.refuse_first:  # transient: full, throttled, or a failing service
+                with self.lock:
+                    status, left = self.refuse_first[session_id]
+                    if left:
+                        self.refuse_first[session_id] = (status, left - 1)
+                        return {"statusCode": status, "body": json.dumps({"error": {"code": "X", "message": "x"}})}
             return {"statusCode": 200}
         if ctx["eventType"] == "DISCONNECT":
             return {"statusCode": 200}
@@ -60,6 +67,9 @@ class FakeSessions:
             reply = {"type": "history", "items": [{"text": "hi"}]}
         else:
             reply = {"type": "error", "code": "FORBIDDEN", "message": "only the speaker may " + action}
+        frame = json.loads(event["body"])
+        if isinstance(frame, dict) and "id" in frame:
+            reply["id"] = frame["id"]  # the API's client-id echo
         return {"statusCode": 200, "body": json.dumps(reply)}
 
 
@@ -93,6 +103,23 @@ def test_join_requests_and_errors(client_stack) -> None:
             assert refused.value.code == "FORBIDDEN"
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_a_transient_refusal_is_retried_with_backoff_until_it_passes(client_stack, status) -> None:
+    _, urls, fake = client_stack
+    session_id = f"crowded-room-{status}"
+    fake.refuse_first[session_id] = (status, 3)
+    states: list[str] = []
+
+    async def scenario() -> None:
+        client = SessionClient(
+            urls.ws, session_id, backoff_initial=0.02, backoff_cap=0.1, on_state=lambda s, i: states.append(s)
+        )
+        async with await client.open():
+            assert client.connection_id
+    asyncio.run(scenario())
+    assert states.count("reconnecting") == 3 and fake.refuse_first[session_id] == (status, 0)
 
 
 def test_refused_handshake_is_not_retried(client_stack) -> None:

@@ -1,0 +1,245 @@
+"""Listeners never miss an event, through the local stack with real sockets and the installable Python client
+(clients/python): a socket killed for 5 s, a listener away longer than the stream window, API Gateway's
+forced close at the maximum connection age and its idle timeout, events delivered out of order, and a stack
+restart with DynamoDB intact (ghost seats make joins 429 SESSION_FULL until the sweep frees them)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+import uuid
+from typing import Any
+
+import boto3
+import pytest
+from live_sessions_client import SessionClient
+
+from tests.e2e.test_dynamodb_endpoint import OtherDynamoDb
+from tests.local_stack import create_session, running_local_stack
+
+pytestmark = pytest.mark.e2e
+
+
+class Listener(SessionClient):
+    """The client, with a network that can be taken away: while `down_until` is ahead, connecting fails as
+    an unreachable network does (the socket itself is severed by the stack)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.states: list[tuple[str, dict[str, Any]]] = []
+        kwargs.setdefault("on_state", lambda state, info: self.states.append((state, info)))
+        kwargs.setdefault("backoff_initial", 0.1)
+        kwargs.setdefault("backoff_cap", 1.0)
+        super().__init__(*args, **kwargs)
+        self.down_until = 0.0
+        self.events: list[dict[str, Any]] = []
+
+    async def _open_once(self):  # type: ignore[no-untyped-def]
+        if time.monotonic() < self.down_until:
+            raise OSError("network is unreachable")
+        return await super()._open_once()
+
+    async def collect(self) -> None:
+        async for message in self:
+            if "seq" in message:
+                self.events.append(message)
+
+    def seqs(self) -> list[int]:
+        return [e["seq"] for e in self.events]
+
+    def state_names(self) -> list[str]:
+        return [name for name, _ in self.states]
+
+
+async def speak(stack, session_id: str, count: int, rate: float, **options: Any) -> list[int]:
+    """Broadcast `count` times at `rate` per second; the seqs the server gave them."""
+    speaker = SessionClient(stack.urls.ws, session_id, stack.mint("alice"), **{"keepalive_interval": None, **options})
+    await speaker.open()
+    seqs = []
+    try:
+        for i in range(count):
+            answer = await speaker.request("broadcast", expect="broadcastSent", data={"i": i})
+            seqs.append(answer["seq"])
+            await asyncio.sleep(1 / rate)
+    finally:
+        await speaker.close()
+    return seqs
+
+
+async def settle(listener: Listener, last_seq: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while (listener.last_seq or 0) < last_seq and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+
+
+def test_a_socket_killed_for_five_seconds_while_the_speaker_broadcasts_misses_nothing() -> None:
+    with running_local_stack() as stack:
+        session_id = create_session(stack, stack.mint("alice"))
+
+        async def scenario() -> tuple[Listener, list[int]]:
+            listener = Listener(stack.urls.ws, session_id)
+            await listener.open()
+            reader = asyncio.create_task(listener.collect())
+            speaking = asyncio.create_task(speak(stack, session_id, 80, rate=12))
+            await asyncio.sleep(1.5)
+            listener.down_until = time.monotonic() + 5
+            assert stack.sever_connection(listener.connection_id)  # the socket dies without a close
+            sent = await speaking
+            await settle(listener, sent[-1])
+            await listener.close()
+            reader.cancel()
+            return listener, sent
+
+        listener, sent = asyncio.run(scenario())
+    assert listener.reconnects >= 1
+    assert listener.seqs() == list(range(1, sent[-1] + 1))  # every seq exactly once, in order
+    assert set(sent) <= set(listener.seqs())
+    assert "reset" not in listener.state_names()
+
+
+def test_a_listener_away_longer_than_the_window_is_told_and_gets_the_current_view() -> None:
+    with running_local_stack(settings_overrides={"STREAM_WINDOW_SECONDS": "1"}) as stack:
+        session_id = create_session(stack, stack.mint("alice"))
+
+        async def scenario() -> tuple[Listener, list[int]]:
+            listener = Listener(stack.urls.ws, session_id)
+            await listener.open()
+            reader = asyncio.create_task(listener.collect())
+            await speak(stack, session_id, 2, rate=20)
+            await settle(listener, 2)
+            listener.down_until = time.monotonic() + 3
+            stack.sever_connection(listener.connection_id)
+            sent = await speak(stack, session_id, 3, rate=20)
+            await asyncio.sleep(3.5)  # events 3-5 leave the 1 s window before the listener is back
+            await settle(listener, sent[-1], timeout=5)
+            await listener.close()
+            reader.cancel()
+            return listener, sent
+
+        listener, sent = asyncio.run(scenario())
+    resets = [info for name, info in listener.states if name == "reset"]
+    assert resets and resets[0]["session"]["seq"] == sent[-1]  # the current view is the new baseline
+    assert listener.seqs() == [1, 2]  # nothing replayed that the app would take for complete
+    assert listener.joined is not None and listener.joined["recovered"] is False
+
+
+@pytest.mark.parametrize("cause", ["maximum connection age", "idle timeout"])
+def test_api_gateways_forced_closes_lose_nothing(cause: str) -> None:
+    limits = {"max_connection_seconds": 2.0} if cause == "maximum connection age" else {"idle_timeout": 1.0}
+    with running_local_stack(**limits) as stack:
+        session_id = create_session(stack, stack.mint("alice"))
+
+        async def scenario() -> tuple[Listener, list[int]]:
+            # No keepalive and no early renewal: the gateway does close it, and the client must resume.
+            listener = Listener(stack.urls.ws, session_id, keepalive_interval=None, renew_after=None)
+            await listener.open()
+            reader = asyncio.create_task(listener.collect())
+            sent = []
+            for _ in range(3):  # bursts with silences longer than the idle timeout between them
+                sent += await speak(stack, session_id, 4, rate=8)
+                await asyncio.sleep(1.6)
+            await settle(listener, sent[-1])
+            await listener.close()
+            reader.cancel()
+            return listener, sent
+
+        listener, sent = asyncio.run(scenario())
+    assert listener.reconnects >= 1, cause
+    assert listener.seqs() == list(range(1, sent[-1] + 1))
+
+
+def test_the_clients_keepalive_is_activity_the_gateway_counts() -> None:
+    """API Gateway's idle timeout counts data messages, not ping/pong control frames: the client's `ping`
+    action keeps a silent session's listener connected past the idle timeout."""
+    with running_local_stack(idle_timeout=2.0) as stack:
+        session_id = create_session(stack, stack.mint("alice"))
+
+        async def scenario() -> Listener:
+            listener = Listener(stack.urls.ws, session_id, keepalive_interval=0.5, renew_after=None)
+            await listener.open()
+            reader = asyncio.create_task(listener.collect())
+            sent = await speak(stack, session_id, 2, rate=10)
+            await asyncio.sleep(4.5)  # silence for more than twice the idle timeout
+            sent += await speak(stack, session_id, 2, rate=10)
+            await settle(listener, sent[-1])
+            await listener.close()
+            reader.cancel()
+            return listener
+
+        listener = asyncio.run(scenario())
+    assert listener.reconnects == 0 and listener.seqs() == [1, 2, 3, 4]
+
+
+def test_events_delivered_out_of_order_come_out_in_order() -> None:
+    """Two overlapping broadcast invocations can post seq n+1 before n: the client holds n+1 for n."""
+    with running_local_stack() as stack:
+        session_id = create_session(stack, stack.mint("alice"))
+        management = boto3.client(
+            "apigatewaymanagementapi",
+            endpoint_url=stack.urls.callback,
+            region_name="us-east-1",
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+        )
+
+        async def scenario() -> Listener:
+            listener = Listener(stack.urls.ws, session_id)
+            await listener.open()
+            reader = asyncio.create_task(listener.collect())
+            for seq in (2, 3, 1):  # as two invocations racing each other would deliver them
+                frame = f'{{"type":"broadcast","data":{seq},"ts":1,"seq":{seq}}}'.encode()
+                await asyncio.to_thread(management.post_to_connection, ConnectionId=listener.connection_id, Data=frame)
+            await settle(listener, 3, timeout=5)
+            await listener.close()
+            reader.cancel()
+            return listener
+
+        listener = asyncio.run(scenario())
+    assert [e["data"] for e in listener.events] == [1, 2, 3]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_twenty_listeners_come_back_after_a_restart_with_dynamodb_intact() -> None:
+    names = {"table_name": f"stream-{uuid.uuid4().hex[:8]}", "bucket_name": f"stream-{uuid.uuid4().hex[:8]}"}
+    ports = {"http_port": _free_port(), "ws_port": _free_port()}
+    overrides = {"GHOST_GRACE_SECONDS": "1"}
+    count, backoff_cap = 20, 2.0
+    with OtherDynamoDb() as table:
+        options = {"dynamodb_endpoint": table.url, "settings_overrides": overrides, **names, **ports}
+
+        async def scenario() -> tuple[list[Listener], list[int], float]:
+            with running_local_stack(**options) as first:
+                session_id = create_session(first, first.mint("alice"), maxListeners=count)
+                listeners = [Listener(first.urls.ws, session_id, backoff_cap=backoff_cap) for _ in range(count)]
+                for listener in listeners:
+                    await listener.open()
+                readers = [asyncio.create_task(listener.collect()) for listener in listeners]
+                before = await speak(first, session_id, 3, rate=20)
+                for connection_id in first.live_connections():
+                    first.sever_connection(connection_id)  # a crash: no $disconnect, every seat a ghost
+            restarted_at = time.monotonic()
+            with running_local_stack(sweep_interval=1.0, **options) as second:
+                after = await speak(second, session_id, 5, rate=10)
+                for listener in listeners:
+                    await settle(listener, after[-1], timeout=30)
+                caught_up = time.monotonic() - restarted_at
+                for listener in listeners:
+                    await listener.close()
+            for reader in readers:
+                reader.cancel()
+            return listeners, before + after, caught_up
+
+        listeners, sent, caught_up = asyncio.run(scenario())
+    print(f"{len(listeners)} listeners back and caught up {caught_up:.1f} s after the restart")
+    for listener in listeners:
+        assert listener.seqs() == list(range(1, sent[-1] + 1)), listener.states[-5:]
+    refused_full = sum(
+        "429" in str(info.get("error", "")) for listener in listeners for name, info in listener.states
+    )
+    print(f"joins refused as full (ghost seats) and retried: {refused_full}")
+    assert caught_up < 30
