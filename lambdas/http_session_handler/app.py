@@ -15,10 +15,10 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.shared.json_encoder import Encoder
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from session_runtime.observability import logger, metrics, tracer
+from session_runtime.powertools_compat import Encoder, install_request_validation
 from session_runtime.runtime import get_runtime
 from session_schema.ids import normalize_session_id
 
@@ -41,7 +41,7 @@ def create_app() -> APIGatewayHttpResolver:
         # An answer that breaks its own schema is our bug: 500 INTERNAL_ERROR, never a 4xx.
         response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR,
     )
-    resolver._request_validation_middleware = RequestValidation()  # identity first, JSON-only bodies
+    install_request_validation(resolver, RequestValidation())  # identity first, JSON-only bodies
     for module in (sessions, messages, stream, artifacts, meta):
         resolver.include_router(module.router)
 

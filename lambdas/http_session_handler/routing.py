@@ -16,6 +16,7 @@ from typing import Any, TypeVar, cast
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, BaseRouter
 from pydantic import BaseModel
 
+from session_runtime.powertools_compat import resolver_routes
 from session_schema.routes import HTTP_ROUTES, OPTIONAL_AUTH_PATHS, HttpRoute
 
 from .schemas import ErrorResponse
@@ -130,12 +131,9 @@ def answer_as(model: type[Model], view: Mapping[str, object]) -> Model:
 
 def registered_routes(app: ApiGatewayResolver) -> set[tuple[str, str]]:
     """(method, path in table syntax) of every route the resolver serves."""
-    # Powertools keeps its routes in these two lists; this is the only place that reads them.
-    routes = [*app._static_routes, *app._dynamic_routes]
-    return {(r.method.upper(), table_path(r.path)) for r in routes}
+    return {(r.method.upper(), table_path(r.path)) for r in resolver_routes(app)}
 
 
 def methods_for_path(app: ApiGatewayResolver, path: str) -> list[str]:
     """The methods the resolver serves on a concrete path (for 405 answers)."""
-    routes = [*app._static_routes, *app._dynamic_routes]
-    return sorted({r.method.upper() for r in routes if r.rule.match(path)})
+    return sorted({r.method.upper() for r in resolver_routes(app) if r.rule.match(path)})

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+
+from session_runtime.powertools_compat import RequestValidationMiddleware
 
 from .identity import identify
 
@@ -32,15 +33,11 @@ def is_json_media_type(content_type: str) -> bool:
     return media in ("", "application/json") or (media.startswith("application/") and media.endswith("+json"))
 
 
-class RequestValidation(OpenAPIRequestValidationMiddleware):
-    def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]  # Powertools' __init__ is unannotated (takes nothing)
-
-    def handler(self, app: Any, next_middleware: Any) -> Any:
+class RequestValidation(RequestValidationMiddleware):
+    def before(self, app: Any) -> None:
         identify(app.request)  # raises Unauthorized before any input is judged; cached for the route
-        return super().handler(app, next_middleware)
 
-    def _get_body(self, app: Any) -> Any:
+    def body(self, app: Any) -> Any:
         event = app.current_event
         content_type = event.headers.get("content-type") or ""
         if not is_json_media_type(content_type):
