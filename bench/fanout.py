@@ -38,7 +38,7 @@ WARMUP = 3  # broadcasts sent first and left out of the figures (still checked)
 CONNECT_CONCURRENCY = 25
 DELIVERY_TIMEOUT = 60.0
 # tests/bench: once, tiny (with the profile's tables)
-SMOKE_ARGS = ["--listeners", "1,2", "--messages", "2", "--post-calls", "20", "--profile"]
+SMOKE_ARGS = ["--listeners", "1,2", "--messages", "2", "--post-calls", "20", "--profile", "--stream-compare", "1"]
 
 
 # -- the local stack, in a child process -----------------------------------------------------------------
@@ -449,6 +449,45 @@ def delivery_cost(calls: int) -> list[list[object]]:
     return rows
 
 
+def stream_comparison(
+    sizes: list[int], args: argparse.Namespace, overrides: dict[str, str], kept: dict[int, Run]
+) -> str:
+    """Broadcast latency with the stream kept (each event one PutItem before the fan-out) vs not kept."""
+    off = Stack(fast_moto=not args.plain_moto, overrides={**overrides, "STREAM_WINDOW_SECONDS": "0"})
+    with off as urls:
+        without = asyncio.run(_all(off, urls, sizes, args.messages, args.budget))
+    missing = [n for n in sizes if n not in kept]
+    if missing:
+        on = Stack(fast_moto=not args.plain_moto, overrides=overrides)
+        with on as urls:
+            kept |= {run.listeners: run for run in asyncio.run(_all(on, urls, missing, args.messages, args.budget))}
+    rows = []
+    for run in without:
+        with_stream = kept[run.listeners]
+        rows.append(
+            [run.listeners]
+            + [percentile(r.latencies, q) * 1000 for r in (with_stream, run) for q in (50, 99)]
+            + [percentile(r.broadcast_rtt, 50) * 1000 for r in (with_stream, run)]
+        )
+    return table(
+        "Broadcast latency with the stream kept vs not (same run)",
+        [
+            "listeners",
+            "kept p50 ms",
+            "kept p99 ms",
+            "not kept p50 ms",
+            "not kept p99 ms",
+            "kept RTT p50",
+            "not RTT p50",
+        ],
+        rows,
+        [
+            "kept: the default STREAM_WINDOW_SECONDS (each broadcast one PutItem before its fan-out); "
+            "not kept: STREAM_WINDOW_SECONDS=0 (no event stored; a resume is then always recovered:false)"
+        ],
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench fanout")
     parser.add_argument("--listeners", default="1,100,500")
@@ -467,6 +506,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--post-calls", type=int, default=2000, help="connections posted for the per-delivery CPU")
     parser.add_argument("--cpu-only", action="store_true", help="only the per-delivery CPU table (no local stack)")
+    parser.add_argument(
+        "--stream-compare",
+        default="100",
+        help="listener counts to run again with no stream kept (STREAM_WINDOW_SECONDS=0), compared in one table",
+    )
     args = parser.parse_args(argv)
     prepare()
     print(
@@ -493,6 +537,9 @@ def main(argv: list[str] | None = None) -> int:
     stack = Stack(profile=args.profile, fast_moto=not args.plain_moto, overrides=overrides)
     with stack as urls:
         runs = asyncio.run(_all(stack, urls, sizes, args.messages, args.budget))
+    compare = [int(n) for n in args.stream_compare.split(",") if n]
+    if compare:
+        print(stream_comparison(compare, args, overrides, {run.listeners: run for run in runs}))
     print()
     print(
         table(
