@@ -1,4 +1,21 @@
-"""CloudWatch alarms: function errors and throttles, API 5xx / integration errors, table throttling."""
+"""The alarm topic and the alarms: faults an operator must hear about, and none that routine refusals trip.
+
+Topic: the stack creates its own SNS topic (optionally with an e-mail subscription, `-c alarmEmail=...`);
+`-c alarmTopicArn=...` uses an existing topic instead. Every alarm notifies it.
+
+What alarms:
+- each function's Lambda `Errors` and `Throttles`;
+- the handlers' own fault answers, which Lambda `Errors` never sees (the function answered): the HTTP
+  API's `Error` metric with ErrorCode INTERNAL_ERROR or SERVICE_UNAVAILABLE, the WebSocket function's
+  `HandlerErrors` (an action that crashed answers 200 with an INTERNAL_ERROR body);
+- fan-out failures: posts that failed other than 410 past their retries (`FanoutFailed`, a few in a period:
+  one slow client's strikes are routine), and a state change whose fan-out failed as a whole (`NotifyFailed`);
+- the HTTP API's 5xx, the WebSocket API's ExecutionError, DynamoDB throttling;
+- a sweep that failed (its invocation record in the sweep's dead-letter queue, infra/schedule.py).
+What does not: refusals. No alarm reads 4xx or the WebSocket `IntegrationError` (which counts every refused
+`$connect`: 404 SESSION_NOT_FOUND, 410 SESSION_ENDED, 429 SESSION_FULL are integration "errors" to API
+Gateway), `JoinRefused`, `ActionsRefused`, `RateLimitedActions` or HTTP `Error` with any other code.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +27,18 @@ from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from session_runtime import metric_names
 
 from infra.config import StackConfig
 from infra.http_api import HttpApiParts
 from infra.websocket_api import WebSocketApiParts
 
 PERIOD = Duration.minutes(5)
+FANOUT_FAILURES_THRESHOLD = 10  # per period: a client that stops reading costs FANOUT_STRIKES_TO_CLOSE (3)
 # Every operation the functions perform (infra/permissions.py): a throttle on any of them is user-visible.
 THROTTLE_OPERATIONS = (
     dynamodb.Operation.GET_ITEM,
@@ -28,12 +50,46 @@ THROTTLE_OPERATIONS = (
 )
 
 
-def _alarm(scope: Construct, construct_id: str, metric: cloudwatch.IMetric, description: str) -> cloudwatch.Alarm:
+def build_alarm_topic(scope: Construct, config: StackConfig) -> sns.ITopic:
+    if config.alarm_topic_arn:
+        return sns.Topic.from_topic_arn(scope, "AlarmTopic", config.alarm_topic_arn)
+    topic = sns.Topic(scope, "AlarmTopic", display_name=f"Live sessions alarms ({config.stage})", enforce_ssl=True)
+    if config.alarm_email:
+        topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
+    return topic
+
+
+class HandlerMetrics:
+    """The handlers' own metrics (session_runtime/metric_names.py) as CloudWatch metrics."""
+
+    def __init__(self, namespace: str, service: str) -> None:
+        self.namespace, self.service = namespace, service
+
+    def metric(
+        self, name: str, *, statistic: str = cloudwatch.Stats.SUM, label: str | None = None, **dimensions: str
+    ) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=self.namespace,
+            metric_name=name,
+            dimensions_map={"service": self.service, **dimensions},
+            statistic=statistic,
+            period=PERIOD,
+            label=label,
+        )
+
+    def http_error(self, code: str) -> cloudwatch.Metric:
+        # No label: a labelled metric makes the alarm a metric-math one (`Metrics`), which the emulator refuses.
+        return self.metric(metric_names.ERROR, **{metric_names.ERROR_CODE: code})
+
+
+def _alarm(
+    scope: Construct, construct_id: str, metric: cloudwatch.IMetric, description: str, threshold: int = 1
+) -> cloudwatch.Alarm:
     return cloudwatch.Alarm(
         scope,
         construct_id,
         metric=metric,
-        threshold=1,
+        threshold=threshold,
         evaluation_periods=1,
         comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -41,7 +97,7 @@ def _alarm(scope: Construct, construct_id: str, metric: cloudwatch.IMetric, desc
     )
 
 
-def _ws_metric(ws: WebSocketApiParts, metric_name: str) -> cloudwatch.Metric:
+def ws_metric(ws: WebSocketApiParts, metric_name: str) -> cloudwatch.Metric:
     return cloudwatch.Metric(
         namespace="AWS/ApiGateway",
         metric_name=metric_name,
@@ -55,10 +111,13 @@ def build_alarms(
     scope: Construct,
     config: StackConfig,
     *,
+    topic: sns.ITopic,
+    handler_metrics: HandlerMetrics,
     functions: Mapping[str, lambda_.Function],
     http: HttpApiParts,
     ws: WebSocketApiParts,
     table: dynamodb.Table,
+    sweep_failures: sqs.IQueue,
 ) -> list[cloudwatch.Alarm]:
     alarms: list[cloudwatch.Alarm] = []
     for name, function in functions.items():
@@ -68,6 +127,41 @@ def build_alarms(
         alarms.append(
             _alarm(scope, f"{name}Throttles", function.metric_throttles(period=PERIOD), f"{name} was throttled")
         )
+    for code in metric_names.FAULT_CODES:
+        alarms.append(
+            _alarm(
+                scope,
+                f"HttpAnswered{code.title().replace('_', '')}",
+                handler_metrics.http_error(code),
+                f"the HTTP function answered {code} (the handler's own fault answer; Lambda Errors stays 0)",
+            )
+        )
+    alarms.append(
+        _alarm(
+            scope,
+            "WebSocketHandlerErrors",
+            handler_metrics.metric(metric_names.HANDLER_ERRORS),
+            "the WebSocket function answered INTERNAL_ERROR or SERVICE_UNAVAILABLE (200 with an error body, or a "
+            "5xx handshake), or a $disconnect failed",
+        )
+    )
+    alarms.append(
+        _alarm(
+            scope,
+            "FanoutFailures",
+            handler_metrics.metric(metric_names.FANOUT_FAILED),
+            f"{FANOUT_FAILURES_THRESHOLD}+ posts to connections failed (not 410) past their retries in 5 minutes",
+            threshold=FANOUT_FAILURES_THRESHOLD,
+        )
+    )
+    alarms.append(
+        _alarm(
+            scope,
+            "NotifyFailures",
+            handler_metrics.metric(metric_names.NOTIFY_FAILED),
+            "a state change (pause, end, message, artifact) could not be told to its connections",
+        )
+    )
     alarms.append(
         _alarm(
             scope,
@@ -77,10 +171,17 @@ def build_alarms(
         )
     )
     alarms.append(
-        _alarm(scope, "WebSocketIntegrationErrors", _ws_metric(ws, "IntegrationError"), "WebSocket integration errors")
+        _alarm(scope, "WebSocketExecutionErrors", ws_metric(ws, "ExecutionError"), "WebSocket execution errors (5xx)")
     )
     alarms.append(
-        _alarm(scope, "WebSocketExecutionErrors", _ws_metric(ws, "ExecutionError"), "WebSocket execution errors (5xx)")
+        _alarm(
+            scope,
+            "SweepFailed",
+            sweep_failures.metric_approximate_number_of_messages_visible(
+                period=PERIOD, statistic=cloudwatch.Stats.MAXIMUM
+            ),
+            "a scheduled sweep failed: its invocation record is in the sweep's dead-letter queue",
+        )
     )
     if not config.is_emulated:
         # Emulated: left out. It is a metric-math alarm (one sum over the operations), and the emulator's
@@ -93,8 +194,6 @@ def build_alarms(
                 "DynamoDB throttled requests",
             )
         )
-    if config.alarm_topic_arn:
-        topic = sns.Topic.from_topic_arn(scope, "AlarmTopic", config.alarm_topic_arn)
-        for alarm in alarms:
-            alarm.add_alarm_action(cw_actions.SnsAction(topic))
+    for alarm in alarms:
+        alarm.add_alarm_action(cw_actions.SnsAction(topic))
     return alarms

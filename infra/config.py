@@ -6,7 +6,8 @@
                                             # that endpoint; see infra/emulator.py and `python -m local.emulate`
     cdk synth -c settings='{"FANOUT_CONCURRENCY": "32"}'
                                             # override "config" settings (declared in session_schema.settings)
-    cdk synth -c alarmTopicArn=arn:aws:sns:...   # optional: notify an existing SNS topic from every alarm
+    cdk synth -c alarmEmail=ops@example.com # optional: subscribe this address to the stack's alarm topic
+    cdk synth -c alarmTopicArn=arn:aws:sns:...   # optional: notify an existing SNS topic instead of creating one
     cdk synth -c apigwAccountRole=false     # the account already has an API Gateway CloudWatch role
     cdk synth -c powertoolsLayerVersion=N   # pin another version of the public Powertools layer
 
@@ -35,6 +36,7 @@ PROD_STAGE = "prod"
 STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 STACK_NAME_PREFIX = "LiveSessions"
 # scheme://host[:port], nothing after it: the stack appends the emulator's own paths (/_aws/execute-api/...).
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 EMULATOR_ENDPOINT_PATTERN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?$")
 
 
@@ -51,7 +53,8 @@ class StackConfig:
     emulator_endpoint: str | None = None
     # Overrides of settings whose source is "config" (tunables); stack-sourced ones are never overridable.
     setting_overrides: dict[str, str] = field(default_factory=dict)
-    alarm_topic_arn: str | None = None
+    alarm_topic_arn: str | None = None  # an existing topic for the alarms; None: the stack creates its own
+    alarm_email: str | None = None  # subscribed to the stack's own topic (ignored with alarm_topic_arn)
     apigw_account_role: bool = True
     powertools_layer_version: int | None = None  # None: the pinned release, resolved from its SSM parameter
 
@@ -125,6 +128,14 @@ def _setting_overrides(raw: Any) -> dict[str, str]:
     return overrides
 
 
+def _email(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or not EMAIL_PATTERN.match(value):
+        raise ValueError(f"context 'alarmEmail' must be an e-mail address, got {value!r}")
+    return value
+
+
 def load_config(node: Node) -> StackConfig:
     stage = str(node.try_get_context("stage") or "dev")
     if not STAGE_PATTERN.match(stage):
@@ -142,6 +153,7 @@ def load_config(node: Node) -> StackConfig:
         emulator_endpoint=emulated,
         setting_overrides=_setting_overrides(node.try_get_context("settings")),
         alarm_topic_arn=node.try_get_context("alarmTopicArn") or None,
+        alarm_email=_email(node.try_get_context("alarmEmail")),
         apigw_account_role=_bool(node.try_get_context("apigwAccountRole"), default=True),
         powertools_layer_version=_optional_int(node.try_get_context("powertoolsLayerVersion")),
     )

@@ -82,6 +82,10 @@ REASONS: dict[str, str] = {
         "Plus tier (threat protection) is billed per MAU; the pool only holds operator-provisioned speakers "
         "(self sign-up off, strong password policy), so the Essentials tier is the default."
     ),
+    "SQS3": (
+        "This queue is itself the dead-letter queue (the sweep's async on-failure destination); a queue behind "
+        "it would only move the same records once more, and the SweepFailed alarm watches this one."
+    ),
 }
 
 
@@ -154,3 +158,4 @@ def acknowledge_findings(stack: LiveSessionsStack) -> None:
 
     acknowledge(stack.auth.user_pool, "COG2", "COG2")
     acknowledge(stack.auth.user_pool, "COG8", "COG8")
+    acknowledge(stack.sweep.failures, "SQS3", "SQS3")

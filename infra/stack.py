@@ -10,9 +10,10 @@ from constructs import Construct
 from session_schema.settings import stack_environment
 
 from infra import emulator
-from infra.alarms import build_alarms
+from infra.alarms import HandlerMetrics, build_alarm_topic, build_alarms
 from infra.auth import build_auth
 from infra.config import StackConfig
+from infra.dashboard import build_dashboard
 from infra.functions import CONNECTION_FUNCTION, HTTP_FUNCTION, SWEEP_FUNCTION, build_functions, set_environment
 from infra.http_api import build_http_api
 from infra.nag import acknowledge_findings
@@ -33,9 +34,7 @@ FEATURE_FLAGS = {
 
 class LiveSessionsStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, **kwargs: Any) -> None:
-        super().__init__(
-            scope, construct_id, description=f"Live sessions backend ({config.stage})", **kwargs
-        )
+        super().__init__(scope, construct_id, description=f"Live sessions backend ({config.stage})", **kwargs)
         for flag, value in FEATURE_FLAGS.items():
             self.node.set_context(flag, value)
         self.config = config
@@ -71,9 +70,26 @@ class LiveSessionsStack(Stack):
             overrides,
         )
         set_environment(self.functions, self.function_environment)
-        self.sweep_rule = build_sweep_schedule(self, config, self.functions[SWEEP_FUNCTION])
+        self.sweep = build_sweep_schedule(self, config, self.functions[SWEEP_FUNCTION])
+        self.sweep_rule = self.sweep.rule
+        self.alarm_topic = build_alarm_topic(self, config)
+        handler_metrics = HandlerMetrics(
+            self.function_environment["POWERTOOLS_METRICS_NAMESPACE"],
+            self.function_environment["POWERTOOLS_SERVICE_NAME"],
+        )
         self.alarms = build_alarms(
-            self, config, functions=self.functions, http=self.http, ws=self.ws, table=self.table
+            self,
+            config,
+            topic=self.alarm_topic,
+            handler_metrics=handler_metrics,
+            functions=self.functions,
+            http=self.http,
+            ws=self.ws,
+            table=self.table,
+            sweep_failures=self.sweep.failures,
+        )
+        self.dashboard = build_dashboard(
+            self, config, handler_metrics=handler_metrics, functions=self.functions, http=self.http, ws=self.ws
         )
         self._outputs()
         acknowledge_findings(self)
@@ -90,6 +106,8 @@ class LiveSessionsStack(Stack):
             "UserPoolClientId": (self.auth.client.user_pool_client_id, "Cognito app client (JWT audience)"),
             "JwtIssuer": (self.auth.issuer, "issuer (iss) of accepted tokens"),
             "TableName": (self.table.table_name, "DynamoDB table"),
+            "AlarmTopicArn": (self.alarm_topic.topic_arn, "SNS topic every alarm notifies"),
+            "SweepFailuresQueueUrl": (self.sweep.failures.queue_url, "failed sweep invocations (dead-letter queue)"),
             "ArtifactsBucketName": (self.storage.artifacts.bucket_name, "S3 bucket for session artifacts"),
         }
         for output_id, (value, description) in outputs.items():

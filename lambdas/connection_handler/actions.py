@@ -11,13 +11,14 @@ caller: the caller gets the same event as its answer (the route response), so it
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from session_runtime import events, notify, presence
+from session_runtime import events, metric_names, notify, presence
 from session_runtime.fanout import Fanout
 from session_runtime.observability import logger, metrics
 from session_runtime.runtime import Runtime
@@ -122,8 +123,13 @@ def broadcast(rt: Runtime, caller: Caller, frame: frames.BroadcastFrame) -> Answ
     ts = rt.store.clock()
     pushed = events.broadcast(frame.data, ts, session.seq)
     notify.keep(rt.store, caller.session_id, [pushed])
+    started = time.perf_counter()
     result = rt.fanout.send(caller.session_id, pushed, only=lambda c: c.role == "listener")
+    # The dashboard's fan-out latency: from the event kept to the last listener's post answered.
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    metrics.add_metric(name=metric_names.BROADCAST_FANOUT_MS, unit=MetricUnit.Milliseconds, value=elapsed_ms)
     presence.after_fanout(rt.fanout, caller.session_id, result)
+    metrics.add_metric(name=metric_names.BROADCASTS, unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="BroadcastDeliveries", unit=MetricUnit.Count, value=result.sent)
     return events.broadcast_sent(session.seq, ts, result.sent)
 

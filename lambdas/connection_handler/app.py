@@ -12,7 +12,8 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from session_runtime.observability import logger, metrics, tracer
+from session_runtime import metric_names
+from session_runtime.observability import count_by, logger, metrics, tracer
 from session_runtime.runtime import Runtime, get_runtime
 from session_schema.errors import DomainError, Forbidden, RateLimited, SessionEnded, aws_refusal
 
@@ -36,7 +37,7 @@ def _refusal(error: Exception) -> DomainError | None:
 def _count_refusal(refused: DomainError, metric: str) -> None:
     # A 5xx refusal (a service that did not answer) is a fault an operator must see: counted with the errors.
     failed = refused.status >= 500
-    metrics.add_metric(name="HandlerErrors" if failed else metric, unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=metric_names.HANDLER_ERRORS if failed else metric, unit=MetricUnit.Count, value=1)
 
 
 def _connect(rt: Runtime, event: Mapping[str, Any], request_id: str | None) -> dict[str, Any]:
@@ -46,13 +47,14 @@ def _connect(rt: Runtime, event: Mapping[str, Any], request_id: str | None) -> d
         refused = _refusal(error)
         if refused is None:
             logger.exception("connect failed")
-            metrics.add_metric(name="HandlerErrors", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name=metric_names.HANDLER_ERRORS, unit=MetricUnit.Count, value=1)
             return responses.handshake_failed(request_id)
         extra: dict[str, Any] = {"code": refused.code, "status": refused.status}
         if isinstance(refused, SessionEnded):
             extra["actualStatus"] = refused.actual_status
         logger.info("connect refused", extra=extra)
         _count_refusal(refused, "ConnectRefused")
+        count_by(metric_names.JOIN_REFUSED, metric_names.REASON, refused.code)  # the dashboard's, by reason
         return responses.handshake_refused(refused, request_id)
 
 
@@ -63,7 +65,7 @@ def _disconnect(rt: Runtime, event: Mapping[str, Any]) -> dict[str, Any]:
     except Exception:
         # API Gateway ignores the answer and never retries; the record's TTL is the backstop.
         logger.exception("disconnect failed")
-        metrics.add_metric(name="HandlerErrors", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=metric_names.HANDLER_ERRORS, unit=MetricUnit.Count, value=1)
         return {"statusCode": 500}
 
 
@@ -74,7 +76,7 @@ def _over_budget(event: Mapping[str, Any], route_key: str, wait_ms: int) -> dict
         client_id = frames.parse_frame(route_key, event.get("body"), is_base64=bool(event.get("isBase64Encoded"))).id
     except frames.FrameRefused as bad:
         client_id = bad.client_id
-    metrics.add_metric(name="RateLimitedActions", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=metric_names.RATE_LIMITED_ACTIONS, unit=MetricUnit.Count, value=1)
     return responses.answer(responses.error_event(RateLimited(wait_ms)), client_id)
 
 
@@ -96,11 +98,11 @@ def _message(rt: Runtime, event: Mapping[str, Any], route_key: str, connection_i
         refused = _refusal(error)
         if refused is None:
             logger.exception("action failed")
-            metrics.add_metric(name="HandlerErrors", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name=metric_names.HANDLER_ERRORS, unit=MetricUnit.Count, value=1)
             payload = responses.internal_error_event()
         else:
             logger.info("action refused", extra={"code": refused.code, "error": refused.message})
-            _count_refusal(refused, "ActionsRefused")
+            _count_refusal(refused, metric_names.ACTIONS_REFUSED)
             if isinstance(refused, Forbidden):
                 rt.action_budget.charge_read(connection_id)  # a listener's speaker action cost the role read
             payload = responses.error_event(refused)

@@ -32,15 +32,15 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
     ResponseValidationError,
 )
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import ClientError
 
-from session_runtime.observability import logger, metrics
+from session_runtime import metric_names
+from session_runtime.observability import count_by, logger
 from session_schema.errors import UNANSWERED_CALL_ERRORS, DomainError, ServiceUnavailable, aws_refusal
 
 INTERNAL_MESSAGE = "something went wrong on our side; it has been logged"
-ERROR_METRIC = "Error"
-ERROR_CODE_DIMENSION = "ErrorCode"
+ERROR_METRIC = metric_names.ERROR
+ERROR_CODE_DIMENSION = metric_names.ERROR_CODE
 
 _OBJECT_EXPECTED = {"model_type", "model_attributes_type", "dict_type"}
 _HEADER_NAMES = {"idempotency-key": "Idempotency-Key", "authorization": "Authorization"}
@@ -68,14 +68,7 @@ def request_id(app: APIGatewayHttpResolver) -> str | None:
 
 
 def count_error(code: str) -> None:
-    with single_metric(
-        name=ERROR_METRIC,
-        unit=MetricUnit.Count,
-        value=1,
-        namespace=metrics.namespace,
-        default_dimensions=metrics.default_dimensions,
-    ) as metric:
-        metric.add_dimension(name=ERROR_CODE_DIMENSION, value=code)
+    count_by(ERROR_METRIC, ERROR_CODE_DIMENSION, code)
 
 
 # ------------------------------------------------------------------ validation errors -> field names

@@ -26,6 +26,7 @@ for path in (ROOT / "lambdas", ROOT):
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 LAYER_DIR = ROOT / "build" / "layer"
+PROD_ALARM_EMAIL = "oncall@example.com"
 
 
 @dataclass
@@ -97,5 +98,5 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 
 @pytest.fixture(scope="session")
 def prod(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    """The same app with `-c stage=prod` (retention, deletion protection)."""
-    return _synth(tmp_path_factory.mktemp("cdk-prod"), stage="prod")
+    """The same app with `-c stage=prod` (retention, deletion protection), and an alarm e-mail address."""
+    return _synth(tmp_path_factory.mktemp("cdk-prod"), stage="prod", alarmEmail=PROD_ALARM_EMAIL)

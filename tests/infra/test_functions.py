@@ -235,6 +235,14 @@ def test_role_grants_exactly_the_declared_actions_on_the_declared_resources(dev,
         "resources": {f"<{log_group['LogGroup']['Ref']}.Arn>"},
     }
     assert grouped["xray"] == {"actions": {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, "resources": {"*"}}
+    if name == "SweepFunction":
+        # Lambda sends a failed run's record to the sweep's dead-letter queue with the function's role (CDK's
+        # SqsDestination grant: SendMessage plus the two reads it pairs with), on that one queue only.
+        queue = f"<{dev.logical_id(dev.stack.sweep.failures)}.Arn>"
+        assert grouped.pop("sqs") == {
+            "actions": {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"},
+            "resources": {queue},
+        }
     assert set(grouped) <= {"dynamodb", "s3", "execute-api", "logs", "xray"}, f"{name}: unexpected services"
 
 
