@@ -37,7 +37,9 @@ from tests.ws_events import connect_event, new_connection_id
 
 pytestmark = [pytest.mark.emulator, pytest.mark.timeout(480)]
 
-PUBLIC_VIEW_KEYS = {"sessionId", "title", "status", "listenerCount", "muted", "createdAt"}
+PUBLIC_VIEW_KEYS = {
+    "sessionId", "title", "status", "listenerCount", "muted", "createdAt", "maxListeners", "seq", "epoch",
+}
 TIMEOUT = 20.0  # per HTTP call / awaited frame: a cold Lambda start on the emulator takes about a second
 
 
