@@ -38,6 +38,9 @@ from .observability import logger, metrics, subsegment
 
 Outcome = Literal["sent", "gone", "failed", "throttled"]
 STRIKES_TO_CLOSE = 3
+# Connections per Query page: posts start after the first page instead of the whole session's read, and
+# one Query call stays short (a 1 MB page is ~6,000 connections). 2 Queries for 2,000 instead of 1.
+QUERY_PAGE = 1000
 _STRIKES_KEPT = 10_000  # connections with strikes remembered per environment, at most
 
 
@@ -190,11 +193,8 @@ class Fanout:
         def wanted(connection: Connection) -> bool:
             return connection.connectionId != self.excluded and (only is None or only(connection))
 
-        read = (
-            self.store.iter_connections(session_id)
-            if shard is None
-            else self.store.iter_connections(session_id, shard=shard)
-        )
+        by_shard = {} if shard is None else {"shard": shard}
+        read = self.store.iter_connections(session_id, page_size=QUERY_PAGE, **by_shard)
         connections: Iterator[Connection] = filter(wanted, read)
         tasks: set[asyncio.Task[None]] = set()
         try:

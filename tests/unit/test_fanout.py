@@ -30,7 +30,7 @@ class FakeStore:
         self.unregistered: list[str] = []
         self.max_read_ahead = 0
 
-    def iter_connections(self, session_id: str) -> Iterator[Connection]:
+    def iter_connections(self, session_id: str, *, page_size: int | None = None) -> Iterator[Connection]:
         for read, connection in enumerate(self.connections):
             self.max_read_ahead = max(self.max_read_ahead, read - self.client.finished_count())
             yield connection
