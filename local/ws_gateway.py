@@ -480,6 +480,8 @@ class WsGateway:
             conn.state = "open"
             if conn.close_requested:
                 await ws.close(1000, "")
+            # Activity, as API Gateway counts it for its idle timeout: a data frame in, a route response or an
+            # @connections post out. WebSocket ping/pong control frames (answered by the library) do not count.
             async for frame in ws:
                 conn.last_active = _now_ms()
                 await self._on_frame(conn, ws, frame)

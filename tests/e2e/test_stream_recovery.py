@@ -170,6 +170,24 @@ def test_the_clients_keepalive_is_activity_the_gateway_counts() -> None:
     assert listener.reconnects == 0 and listener.seqs() == [1, 2, 3, 4]
 
 
+def test_control_frame_pings_are_not_activity_for_the_idle_timeout() -> None:
+    """As on API Gateway: only data messages keep a connection; a client's WebSocket pings do not."""
+    from websockets.asyncio.client import connect
+
+    with running_local_stack(idle_timeout=1.0) as stack:
+        session_id = create_session(stack, stack.mint("alice"))
+
+        async def lifetime() -> float:
+            opened = time.monotonic()
+            async with connect(f"{stack.urls.ws}/?sessionId={session_id}", proxy=None, ping_interval=0.2) as ws:
+                await ws.wait_closed()
+                assert ws.close_code == 1001
+            return time.monotonic() - opened
+
+        lasted = asyncio.run(lifetime())
+    assert 0.9 < lasted < 5, lasted
+
+
 def test_events_delivered_out_of_order_come_out_in_order() -> None:
     """Two overlapping broadcast invocations can post seq n+1 before n: the client holds n+1 for n."""
     with running_local_stack() as stack:
