@@ -9,6 +9,7 @@
     cdk synth -c alarmEmail=ops@example.com # optional: subscribe this address to the stack's alarm topic
     cdk synth -c alarmTopicArn=arn:aws:sns:...   # optional: notify an existing SNS topic instead of creating one
     cdk synth -c apigwAccountRole=false     # the account already has an API Gateway CloudWatch role
+    cdk synth -c reservedConcurrency=false  # an account whose Lambda quota cannot hold the reservations
     cdk synth -c powertoolsLayerVersion=N   # pin another version of the public Powertools layer
 
 Emulated mode (`emulated=<endpoint>`, scheme://host:port of the emulator, nothing else) changes only what the
@@ -56,6 +57,10 @@ class StackConfig:
     alarm_topic_arn: str | None = None  # an existing topic for the alarms; None: the stack creates its own
     alarm_email: str | None = None  # subscribed to the stack's own topic (ignored with alarm_topic_arn)
     apigw_account_role: bool = True
+    # Each function's declared reserved concurrency (session_schema.functions). Their sum plus the 100 that
+    # Lambda keeps unreserved must fit the account's quota; a new account's quota (often 10) cannot, and the
+    # deploy would fail, so such an account turns the reservations off (no guarantee, no cap per function).
+    reserved_concurrency: bool = True
     powertools_layer_version: int | None = None  # None: the pinned release, resolved from its SSM parameter
 
     @property
@@ -155,5 +160,6 @@ def load_config(node: Node) -> StackConfig:
         alarm_topic_arn=node.try_get_context("alarmTopicArn") or None,
         alarm_email=_email(node.try_get_context("alarmEmail")),
         apigw_account_role=_bool(node.try_get_context("apigwAccountRole"), default=True),
+        reserved_concurrency=_bool(node.try_get_context("reservedConcurrency"), default=True),
         powertools_layer_version=_optional_int(node.try_get_context("powertoolsLayerVersion")),
     )

@@ -140,7 +140,7 @@ def build_functions(scope: Construct, config: StackConfig) -> dict[str, lambda_.
             layers=layers,
             memory_size=spec.memory_mb,
             timeout=spec.timeout,
-            reserved_concurrent_executions=spec.reserved_concurrency,
+            reserved_concurrent_executions=spec.reserved_concurrency if config.reserved_concurrency else None,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
             role=role,

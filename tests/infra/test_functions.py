@@ -318,3 +318,21 @@ def test_the_connection_function_cannot_starve_the_others(dev):
     reserved = {name: _function(dev, name).get("ReservedConcurrentExecutions") for name in FUNCTIONS}
     assert all(isinstance(value, int) and value >= 1 for value in reserved.values()), reserved
     assert sum(reserved.values()) <= 900
+
+
+def test_an_account_with_a_small_quota_can_turn_the_reservations_off(dev):
+    # A new account's Lambda quota (often 10) cannot hold the reservations plus the 100 Lambda keeps
+    # unreserved, and CloudFormation would fail the deploy: `-c reservedConcurrency=false` leaves them out.
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from infra.config import StackConfig, load_config
+    from infra.functions import build_functions
+
+    assert dev.stack.config.reserved_concurrency is True  # the default keeps them
+    app = cdk.App(context={"reservedConcurrency": "false"})
+    assert load_config(app.node).reserved_concurrency is False
+    stack = cdk.Stack(app, "SmallQuota")
+    build_functions(stack, StackConfig(stage="dev", reserved_concurrency=False))
+    functions = Template.from_stack(stack).find_resources("AWS::Lambda::Function")
+    assert functions and all("ReservedConcurrentExecutions" not in f["Properties"] for f in functions.values())
