@@ -13,7 +13,7 @@ from pydantic import ConfigDict, Field, StringConstraints, ValidationInfo, field
 from session_schema.artifact_kinds import ARTIFACT_CONTENT_TYPES, content_type_problem, kind_problem
 from session_schema.json_types import INTEGRAL
 from session_schema.models import ArtifactError, ArtifactKind, ContentType, FileName
-from session_schema.views import ArtifactPublicView, ArtifactStatusValue
+from session_schema.views import ArtifactStatusValue, ArtifactView
 
 from .schemas import RequestBody, ResponseBody
 
@@ -87,12 +87,6 @@ class UpdateArtifactRequest(RequestBody):
         if error is not None and info.data.get("status", "failed") != "failed":
             raise ValueError("is only allowed with status failed")
         return error
-
-
-class ArtifactView(ArtifactPublicView):
-    """`Artifact.view()`: everything but the owner's ID and the schema version."""
-
-    objectKey: str = Field(description="`<ownerId>/<sessionId>/<kind>/<artifactId>/<fileName>`")
 
 
 class UploadView(ResponseBody):

@@ -38,10 +38,10 @@ from session_schema.ids import new_record_id
 from session_schema.models import ARTIFACT_ID_PATTERN, ARTIFACT_ID_PREFIX, Artifact
 from session_schema.status import ArtifactStatus
 from session_schema.storage import artifact_object_key
+from session_schema.views import ArtifactView
 
 from .artifact_schemas import (
     ArtifactPage,
-    ArtifactView,
     CreateArtifactRequest,
     CreatedArtifact,
     UpdateArtifactRequest,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Final, Literal
+from typing import Annotated, ClassVar, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -83,6 +83,16 @@ class Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
     schemaVersion: Literal[1] = SCHEMA_VERSION
 
+    # What each audience sees of a record, in the order it is sent: fields, or properties the view computes.
+    # session_schema.views derives each view's model (and so both API documents) from these names and the
+    # fields' own types and descriptions; `view_of` builds the answer. A new field is shown by naming it here.
+    PUBLIC_FIELDS: ClassVar[tuple[str, ...]] = ()
+    OWNER_FIELDS: ClassVar[tuple[str, ...]] = ()
+
+    def view_of(self, names: tuple[str, ...]) -> dict[str, object]:
+        data = self.model_dump(mode="json", include=set(names) & set(type(self).model_fields))
+        return {name: data[name] if name in data else getattr(self, name) for name in names}
+
 
 class Session(Record):
     sessionId: SessionId
@@ -93,14 +103,25 @@ class Session(Record):
     status: SessionStatus = SessionStatus.ACTIVE
     muted: bool = False
     listenerCount: Annotated[int, Field(ge=0)] = 0
-    seq: Annotated[int, Field(ge=0)] = 0  # the seq of the session's latest stream event (0 before any)
-    epoch: Epoch  # the stream's epoch, set at creation
+    seq: Annotated[int, Field(ge=0, description="the seq of the session's latest stream event; 0 before any")] = 0
+    epoch: Annotated[
+        Epoch, Field(description="the stream's epoch: a saved `seq` is only meaningful with the same epoch")
+    ]
     speakerConnectionId: ConnectionId | None = None
     speakerlessSince: EpochMs | None = None  # set while joinable with no speaker; the sweep reads it
     createdAt: EpochMs
     updatedAt: EpochMs
     endedAt: EpochMs | None = None
     expiresAt: int | None = None  # epoch seconds (DynamoDB TTL), set once ended
+
+    PUBLIC_FIELDS = (
+        "sessionId", "title", "status", "listenerCount", "muted", "createdAt", "maxListeners", "seq", "epoch",
+    )  # fmt: skip
+    OWNER_FIELDS = (*PUBLIC_FIELDS, "ownerId", "sourceLanguage", "speakerConnected", "updatedAt", "endedAt")
+
+    @property
+    def speakerConnected(self) -> bool:  # noqa: N802 - a view's field name
+        return self.speakerConnectionId is not None
 
     @property
     def joinable(self) -> bool:
@@ -113,27 +134,10 @@ class Session(Record):
 
     def public_view(self) -> dict[str, object]:
         """What anyone may see; the contract's public fields and nothing else."""
-        return {
-            "sessionId": self.sessionId,
-            "title": self.title,
-            "status": self.status.value,
-            "listenerCount": self.listenerCount,
-            "muted": self.muted,
-            "createdAt": self.createdAt,
-            "maxListeners": self.maxListeners,
-            "seq": self.seq,
-            "epoch": self.epoch,
-        }
+        return self.view_of(self.PUBLIC_FIELDS)
 
     def owner_view(self) -> dict[str, object]:
-        return {
-            **self.public_view(),
-            "ownerId": self.ownerId,
-            "sourceLanguage": self.sourceLanguage,
-            "speakerConnected": self.speakerConnectionId is not None,
-            "updatedAt": self.updatedAt,
-            "endedAt": self.endedAt,
-        }
+        return self.view_of(self.OWNER_FIELDS)
 
 
 Role = Literal["speaker", "listener"]
@@ -157,13 +161,10 @@ class Message(Record):
     expiresAt: int | None = None
     seq: Annotated[int, Field(ge=1)] | None = None  # the stream seq of its `message` event (older ones: none)
 
+    PUBLIC_FIELDS = ("messageId", "sessionId", "text", "createdAt")
+
     def view(self) -> dict[str, object]:
-        return {
-            "messageId": self.messageId,
-            "sessionId": self.sessionId,
-            "text": self.text,
-            "createdAt": self.createdAt,
-        }
+        return self.view_of(self.PUBLIC_FIELDS)
 
 
 SEQ_MAX = 10**keys.SEQ_DIGITS - 1  # what the stream's sort key holds
@@ -194,7 +195,8 @@ class Artifact(Record):
     kind: ArtifactKind
     contentType: ContentType
     fileName: FileName
-    objectKey: str  # always storage.artifact_object_key(...): kept so a reader never rebuilds it differently
+    # Always storage.artifact_object_key(...): kept so a reader never rebuilds it differently.
+    objectKey: Annotated[str, Field(description="`<ownerId>/<sessionId>/<kind>/<artifactId>/<fileName>`")]
     status: ArtifactStatus = ArtifactStatus.PENDING
     error: ArtifactError | None = None
     createdAt: EpochMs
@@ -202,6 +204,13 @@ class Artifact(Record):
     processingStartedAt: EpochMs | None = None
     completedAt: EpochMs | None = None
     processingMs: Annotated[int, Field(ge=0)] | None = None
+
+    # The public view has no storage path (it carries the owner's ID); the owner's adds it.
+    PUBLIC_FIELDS = (
+        "artifactId", "sessionId", "kind", "contentType", "fileName", "status", "error",
+        "createdAt", "updatedAt", "processingStartedAt", "completedAt", "processingMs",
+    )  # fmt: skip
+    OWNER_FIELDS = (*PUBLIC_FIELDS, "objectKey")
 
     @model_validator(mode="after")
     def _object_key_is_derived(self) -> Artifact:
@@ -214,11 +223,11 @@ class Artifact(Record):
 
     def view(self) -> dict[str, object]:
         """What the owner sees."""
-        return self.model_dump(mode="json", exclude={"schemaVersion", "ownerId"})
+        return self.view_of(self.OWNER_FIELDS)
 
     def public_view(self) -> dict[str, object]:
-        """What every connection of the session may see: no storage path (it carries the owner's ID)."""
-        return self.model_dump(mode="json", exclude={"schemaVersion", "ownerId", "objectKey"})
+        """What every connection of the session may see."""
+        return self.view_of(self.PUBLIC_FIELDS)
 
 
 class IdempotencyRecord(Record):
