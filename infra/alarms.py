@@ -11,7 +11,8 @@ What alarms:
 - fan-out failures: posts that failed other than 410 past their retries (`FanoutFailed`, a few in a period:
   one slow client's strikes are routine), and a state change whose fan-out failed as a whole (`NotifyFailed`);
 - the HTTP API's 5xx, the WebSocket API's ExecutionError, DynamoDB throttling;
-- a sweep that failed (its invocation record in the sweep's dead-letter queue, infra/schedule.py).
+- a sweep that failed (its invocation record in the sweep's dead-letter queue, infra/schedule.py), and a
+  fan-out shard that failed past Lambda's retries (in the worker's dead-letter queue, infra/fanout_worker.py).
 What does not: refusals. No alarm reads 4xx or the WebSocket `IntegrationError` (which counts every refused
 `$connect`: 404 SESSION_NOT_FOUND, 410 SESSION_ENDED, 429 SESSION_FULL are integration "errors" to API
 Gateway), `JoinRefused`, `ActionsRefused`, `RateLimitedActions` or HTTP `Error` with any other code.
@@ -118,6 +119,7 @@ def build_alarms(
     ws: WebSocketApiParts,
     table: dynamodb.Table,
     sweep_failures: sqs.IQueue,
+    fanout_shard_failures: sqs.IQueue,
 ) -> list[cloudwatch.Alarm]:
     alarms: list[cloudwatch.Alarm] = []
     for name, function in functions.items():
@@ -181,6 +183,16 @@ def build_alarms(
                 period=PERIOD, statistic=cloudwatch.Stats.MAXIMUM
             ),
             "a scheduled sweep failed: its invocation record is in the sweep's dead-letter queue",
+        )
+    )
+    alarms.append(
+        _alarm(
+            scope,
+            "FanoutShardFailed",
+            fanout_shard_failures.metric_approximate_number_of_messages_visible(
+                period=PERIOD, statistic=cloudwatch.Stats.MAXIMUM
+            ),
+            "a fan-out shard failed past Lambda's retries: its record (event and error) is in its dead-letter queue",
         )
     )
     if not config.is_emulated:

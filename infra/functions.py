@@ -14,6 +14,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from session_schema.functions import CONNECTION_FUNCTION as CONNECTION_FUNCTION  # re-exported for the stack
+from session_schema.functions import FANOUT_WORKER_FUNCTION as FANOUT_WORKER_FUNCTION
 from session_schema.functions import FUNCTIONS
 from session_schema.functions import HTTP_FUNCTION as HTTP_FUNCTION
 from session_schema.functions import SWEEP_FUNCTION as SWEEP_FUNCTION

@@ -86,6 +86,10 @@ REASONS: dict[str, str] = {
         "This queue is itself the dead-letter queue (the sweep's async on-failure destination); a queue behind "
         "it would only move the same records once more, and the SweepFailed alarm watches this one."
     ),
+    "SQS3-fanout": (
+        "This queue is itself the dead-letter queue (the fan-out worker's async on-failure destination); a queue "
+        "behind it would only move the same records once more, and the FanoutShardFailed alarm watches this one."
+    ),
 }
 
 
@@ -159,3 +163,4 @@ def acknowledge_findings(stack: LiveSessionsStack) -> None:
     acknowledge(stack.auth.user_pool, "COG2", "COG2")
     acknowledge(stack.auth.user_pool, "COG8", "COG8")
     acknowledge(stack.sweep.failures, "SQS3", "SQS3")
+    acknowledge(stack.fanout_shard_failures, "SQS3", "SQS3-fanout")

@@ -24,7 +24,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 
-from infra.functions import CONNECTION_FUNCTION, HTTP_FUNCTION, SWEEP_FUNCTION
+from infra.functions import CONNECTION_FUNCTION, FANOUT_WORKER_FUNCTION, HTTP_FUNCTION, SWEEP_FUNCTION
 
 # Single-item CRUD, Query (base table and GSIs) and transactions. There is NO `dynamodb:TransactWriteItems`
 # IAM action (cfn-lint W3037): a TransactWriteItems call is authorized item by item with the Put/Update/
@@ -45,6 +45,8 @@ CONNECTION_METHODS: dict[str, tuple[str, ...]] = {
     CONNECTION_FUNCTION: ("POST", "DELETE"),
     # GET: the sweep asks API Gateway whether each registered connection still exists (410: a ghost).
     SWEEP_FUNCTION: ("POST", "DELETE", "GET"),
+    # POST: its shard's posts; DELETE: closing listeners after an end.
+    FANOUT_WORKER_FUNCTION: ("POST", "DELETE"),
 }
 
 FUNCTION_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -69,6 +71,12 @@ FUNCTION_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
             "dynamodb:PutItem",  # an end keeps its two stream events (a transaction of two Puts)
         ),
         # tell listeners the session ended, then disconnect them; ask which connections are ghosts
+        "connections": _MANAGE_CONNECTIONS,
+    },
+    FANOUT_WORKER_FUNCTION: {
+        # Query: its shard's connections; a gone connection's unregister (GetItem + a transaction of
+        # DeleteItem and UpdateItem) and the session read that tells the speaker the new count. No PutItem.
+        "table": ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
         "connections": _MANAGE_CONNECTIONS,
     },
 }

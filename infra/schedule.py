@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
@@ -13,6 +12,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import StackConfig
+from infra.failure_queue import build_failure_queue
 
 
 @dataclass(frozen=True)
@@ -25,14 +25,7 @@ def build_sweep_schedule(scope: Construct, config: StackConfig, sweep: lambda_.F
     # EventBridge invokes the sweep asynchronously. A run that fails (an error, its 5 minute timeout) is not
     # retried by Lambda: the next scheduled run is the retry, with fresh data. Its invocation record goes to
     # this queue instead of vanishing, and an alarm (infra/alarms.py) says it is there.
-    failures = sqs.Queue(
-        scope,
-        "SweepFailures",
-        encryption=sqs.QueueEncryption.SQS_MANAGED,
-        enforce_ssl=True,
-        retention_period=Duration.days(14),
-        removal_policy=config.removal_policy,
-    )
+    failures = build_failure_queue(scope, "SweepFailures", config)
     sweep.configure_async_invoke(
         on_failure=destinations.SqsDestination(failures),
         retry_attempts=0,

@@ -14,7 +14,15 @@ from infra.alarms import HandlerMetrics, build_alarm_topic, build_alarms
 from infra.auth import build_auth
 from infra.config import StackConfig
 from infra.dashboard import build_dashboard
-from infra.functions import CONNECTION_FUNCTION, HTTP_FUNCTION, SWEEP_FUNCTION, build_functions, set_environment
+from infra.fanout_worker import build_fanout_worker_failures
+from infra.functions import (
+    CONNECTION_FUNCTION,
+    FANOUT_WORKER_FUNCTION,
+    HTTP_FUNCTION,
+    SWEEP_FUNCTION,
+    build_functions,
+    set_environment,
+)
 from infra.http_api import build_http_api
 from infra.nag import acknowledge_findings
 from infra.permissions import attach_permissions
@@ -72,6 +80,7 @@ class LiveSessionsStack(Stack):
         set_environment(self.functions, self.function_environment)
         self.sweep = build_sweep_schedule(self, config, self.functions[SWEEP_FUNCTION])
         self.sweep_rule = self.sweep.rule
+        self.fanout_shard_failures = build_fanout_worker_failures(self, config, self.functions[FANOUT_WORKER_FUNCTION])
         self.alarm_topic = build_alarm_topic(self, config)
         handler_metrics = HandlerMetrics(
             self.function_environment["POWERTOOLS_METRICS_NAMESPACE"],
@@ -87,6 +96,7 @@ class LiveSessionsStack(Stack):
             ws=self.ws,
             table=self.table,
             sweep_failures=self.sweep.failures,
+            fanout_shard_failures=self.fanout_shard_failures,
         )
         self.dashboard = build_dashboard(
             self, config, handler_metrics=handler_metrics, functions=self.functions, http=self.http, ws=self.ws
@@ -108,6 +118,10 @@ class LiveSessionsStack(Stack):
             "TableName": (self.table.table_name, "DynamoDB table"),
             "AlarmTopicArn": (self.alarm_topic.topic_arn, "SNS topic every alarm notifies"),
             "SweepFailuresQueueUrl": (self.sweep.failures.queue_url, "failed sweep invocations (dead-letter queue)"),
+            "FanoutShardFailuresQueueUrl": (
+                self.fanout_shard_failures.queue_url,
+                "fan-out shards that failed past Lambda's retries (dead-letter queue)",
+            ),
             "ArtifactsBucketName": (self.storage.artifacts.bucket_name, "S3 bucket for session artifacts"),
         }
         for output_id, (value, description) in outputs.items():

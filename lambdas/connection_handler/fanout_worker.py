@@ -9,8 +9,9 @@ notices apply. A job that cannot read its shard raises: the invocation is retrie
 asynchronous retries and, past them, lands in the on-failure destination; `FanoutShardFailed` counts it.
 Posts that failed are counted (`FanoutFailed`, in Fanout) and answered in the result, never silent.
 
-Status: the worker and the shard reads are built and measured (bench/fanout.py --shards); the
-dispatch from the handlers (an asynchronous invoke per shard) and its deployment are not (README).
+Deployed as FanoutWorkerFunction (session_schema/functions.py; retries and dead-letter queue:
+infra/fanout_worker.py); the local stack runs it in its own pool. The shard reads are measured by
+bench/fanout.py --sharded.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ class FunctionDeclaration:
 HTTP_FUNCTION = "HttpSessionFunction"
 CONNECTION_FUNCTION = "ConnectionFunction"
 SWEEP_FUNCTION = "SweepFunction"
+FANOUT_WORKER_FUNCTION = "FanoutWorkerFunction"
 
 FUNCTIONS: tuple[FunctionDeclaration, ...] = (
     FunctionDeclaration(
@@ -67,6 +68,20 @@ FUNCTIONS: tuple[FunctionDeclaration, ...] = (
         timeout_seconds=300,
         # A schedule every few minutes needs one; a second at once would only repeat the first's work.
         reserved_concurrency=1,
+    ),
+    FunctionDeclaration(
+        name=FANOUT_WORKER_FUNCTION,
+        handler="connection_handler.fanout_worker.handler",
+        description="Asynchronous: one shard of a large session's fan-out (connection_handler/fanout_worker.py)",
+        # Posts are the whole job, CPU-bound like the handlers' own fan-out: the same one vCPU.
+        memory_mb=1769,
+        # One shard is at most a few thousand posts (~0.1 ms each on the lean path) plus its Query pages;
+        # a minute leaves room for slow posts (each bounded by FANOUT_POST_TIMEOUT_MS) without holding a
+        # stuck invocation for long.
+        timeout_seconds=60,
+        # Ten broadcasts to a full session split in a few shards each, at once; asynchronous invocations
+        # past it wait in Lambda's queue (throttled events are retried for up to six hours), never lost.
+        reserved_concurrency=10,
     ),
 )
 

@@ -95,16 +95,45 @@ def test_a_failed_sweep_lands_in_its_dead_letter_queue_and_alarms(dev):
     queue_id = dev.logical_id(dev.stack.sweep.failures)
     queue = dev.template["Resources"][queue_id]["Properties"]
     assert queue["SqsManagedSseEnabled"] is True and queue["MessageRetentionPeriod"] == 14 * 86400
-    (config,) = dev.resources("AWS::Lambda::EventInvokeConfig").values()
-    props = config["Properties"]
-    assert props["FunctionName"] == ref(dev.logical_id(dev.stack.functions["SweepFunction"]))
+    props = _invoke_config(dev, "SweepFunction")
     assert props["MaximumRetryAttempts"] == 0  # the next scheduled run is the retry
     assert props["DestinationConfig"]["OnFailure"]["Destination"] == get_att(queue_id)
-    (alarm,) = _on(dev, "ApproximateNumberOfMessagesVisible")
+    _alarmed_and_ssl_only(dev, queue_id)
+
+
+def test_a_fanout_shard_that_fails_is_retried_then_kept_in_its_dead_letter_queue_and_alarms(dev):
+    queue_id = dev.logical_id(dev.stack.fanout_shard_failures)
+    assert dev.template["Resources"][queue_id]["Properties"]["MessageRetentionPeriod"] == 14 * 86400
+    props = _invoke_config(dev, "FanoutWorkerFunction")
+    assert props["MaximumRetryAttempts"] == 2  # Lambda's retries of a shard that raised
+    assert props["MaximumEventAgeInSeconds"] == 600
+    assert props["DestinationConfig"]["OnFailure"]["Destination"] == get_att(queue_id)
+    _alarmed_and_ssl_only(dev, queue_id)
+
+
+def _invoke_config(dev, function: str) -> dict:
+    function_ref = ref(dev.logical_id(dev.stack.functions[function]))
+    (props,) = [
+        c["Properties"]
+        for c in dev.resources("AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == function_ref
+    ]
+    return props
+
+
+def _alarmed_and_ssl_only(dev, queue_id: str) -> None:
+    (alarm,) = [
+        a
+        for a in _on(dev, "ApproximateNumberOfMessagesVisible")
+        if {"Name": "QueueName", "Value": get_att(queue_id, "QueueName")} in a["Dimensions"]
+    ]
     assert alarm["Namespace"] == "AWS/SQS"
-    assert {"Name": "QueueName", "Value": get_att(queue_id, "QueueName")} in alarm["Dimensions"]
     # The queue refuses plain HTTP.
-    (policy,) = dev.resources("AWS::SQS::QueuePolicy").values()
+    (policy,) = [
+        p
+        for p in dev.resources("AWS::SQS::QueuePolicy").values()
+        if p["Properties"]["Queues"] == [ref(queue_id)]
+    ]
     assert any(
         s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
         for s in policy["Properties"]["PolicyDocument"]["Statement"]

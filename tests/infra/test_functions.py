@@ -212,6 +212,7 @@ MANAGEMENT_METHODS = {
     "HttpSessionFunction": ("POST", "DELETE"),
     "ConnectionFunction": ("POST", "DELETE"),
     "SweepFunction": ("POST", "DELETE", "GET"),
+    "FanoutWorkerFunction": ("POST", "DELETE"),  # its shard's posts, and closing listeners after an end
 }
 
 _SERVICE_OF_KIND = {"table": "dynamodb", "artifacts": "s3", "connections": "execute-api"}
@@ -235,10 +236,11 @@ def test_role_grants_exactly_the_declared_actions_on_the_declared_resources(dev,
         "resources": {f"<{log_group['LogGroup']['Ref']}.Arn>"},
     }
     assert grouped["xray"] == {"actions": {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, "resources": {"*"}}
-    if name == "SweepFunction":
-        # Lambda sends a failed run's record to the sweep's dead-letter queue with the function's role (CDK's
+    failures = {"SweepFunction": dev.stack.sweep.failures, "FanoutWorkerFunction": dev.stack.fanout_shard_failures}
+    if name in failures:
+        # Lambda sends a failed run's record to the function's dead-letter queue with the function's role (CDK's
         # SqsDestination grant: SendMessage plus the two reads it pairs with), on that one queue only.
-        queue = f"<{dev.logical_id(dev.stack.sweep.failures)}.Arn>"
+        queue = f"<{dev.logical_id(failures[name])}.Arn>"
         assert grouped.pop("sqs") == {
             "actions": {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"},
             "resources": {queue},

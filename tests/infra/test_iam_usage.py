@@ -30,7 +30,7 @@ from typing import Any
 import botocore.session
 import pytest
 
-from infra.functions import CONNECTION_FUNCTION, FUNCTION_SPECS, HTTP_FUNCTION, SWEEP_FUNCTION
+from infra.functions import CONNECTION_FUNCTION, FANOUT_WORKER_FUNCTION, FUNCTION_SPECS, HTTP_FUNCTION, SWEEP_FUNCTION
 from infra.permissions import CONNECTION_METHODS, FUNCTION_ACTIONS
 
 _TRANSACT_ELEMENT_ACTIONS = {
@@ -232,6 +232,21 @@ def _run_sweep(handlers) -> None:
     assert listener in handlers.management.closed and gone not in handlers.listeners(sid)
 
 
+def _run_fanout_worker(handlers) -> None:
+    sid = handlers.create_session(owner="owner-1").sessionId
+    speaker = handlers.connected(sid, user="owner-1")
+    listener, gone = handlers.connected(sid), handlers.connected(sid)
+    handlers.management.gone.add(gone)  # unregistered by the shard, and the speaker told the new count
+    worker = importlib.import_module(FUNCTION_SPECS[FANOUT_WORKER_FUNCTION].handler.rsplit(".", 1)[0]).handler
+    job = {"sessionId": sid, "shard": 0, "shards": 1, "payloads": [{"type": "sessionEnded"}], "closeListeners": True}
+    from tests.http_events import FakeLambdaContext
+
+    result = worker(job, FakeLambdaContext(function_name="live-sessions-fanout-worker"))
+    assert result == {"sent": 2, "gone": 1, "failed": 0}
+    assert listener in handlers.management.closed and speaker not in handlers.management.closed
+    assert gone not in handlers.listeners(sid)
+
+
 @pytest.fixture
 def used(usage, runtime, issuer) -> Usage:
     from tests.handlers import Handlers
@@ -240,6 +255,7 @@ def used(usage, runtime, issuer) -> Usage:
     _run_http_routes(handlers)
     _run_websocket_routes(handlers)
     _run_sweep(handlers)
+    _run_fanout_worker(handlers)
     assert set(usage.actions) == set(FUNCTION_SPECS), "the run must exercise every function"
     assert usage.foreign == [], "handlers touch only the stack's table and bucket"
     return usage
@@ -265,3 +281,4 @@ def test_the_run_reaches_what_each_function_is_for(used):
     assert {"dynamodb:PutItem", "dynamodb:UpdateItem"} <= used.actions[CONNECTION_FUNCTION]
     assert {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:PutItem"} <= used.actions[SWEEP_FUNCTION]
     assert used.methods[SWEEP_FUNCTION] == {"POST", "DELETE", "GET"}
+    assert {"dynamodb:Query", "dynamodb:DeleteItem"} <= used.actions[FANOUT_WORKER_FUNCTION]
