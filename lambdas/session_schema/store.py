@@ -451,16 +451,18 @@ class SessionStore:
 
     def iter_speakerless(self, cutoff_ms: int) -> Iterator[Session]:
         """Joinable sessions that have had no speaker since before `cutoff_ms` (the sweep's work list)."""
+        before = keys.speakerless_before(cutoff_ms)
         for shard in range(keys.SPEAKERLESS_SHARDS):
-            yield from self._query_all(
-                Session,
-                IndexName=keys.GSI2,
-                KeyConditionExpression="GSI2PK = :pk AND GSI2SK < :before",
-                ExpressionAttributeValues={
-                    ":pk": {"S": keys.speakerless_partition(shard)},
-                    ":before": {"S": keys.speakerless_before(cutoff_ms)},
-                },
-            )
+            yield from self._query_gsi2_before(Session, keys.speakerless_partition(shard), before)
+
+    def _query_gsi2_before(self, model: type[T], partition: str, before: str) -> Iterator[T]:
+        """Every item of one GSI2 partition whose GSI2SK sorts before `before` (its time-ordered listings)."""
+        return self._query_all(
+            model,
+            IndexName=keys.GSI2,
+            KeyConditionExpression="GSI2PK = :pk AND GSI2SK < :before",
+            ExpressionAttributeValues={":pk": {"S": partition}, ":before": {"S": before}},
+        )
 
     # ------------------------------------------------------------ connections
 
@@ -613,16 +615,9 @@ class SessionStore:
     def iter_connections_registered_before(self, cutoff_ms: int) -> Iterator[Connection]:
         """Every connection registered before `cutoff_ms`, from GSI2's CONNECTED# partitions (oldest first in
         each shard): the sweep's list of connections to ask API Gateway about."""
+        before = keys.connected_before(cutoff_ms)
         for shard in range(keys.CONNECTED_SHARDS):
-            yield from self._query_all(
-                Connection,
-                IndexName=keys.GSI2,
-                KeyConditionExpression="GSI2PK = :pk AND GSI2SK < :before",
-                ExpressionAttributeValues={
-                    ":pk": {"S": keys.connected_partition(shard)},
-                    ":before": {"S": keys.connected_before(cutoff_ms)},
-                },
-            )
+            yield from self._query_gsi2_before(Connection, keys.connected_partition(shard), before)
 
     def repair_listener_count(self, session_id: str) -> tuple[int, int] | None:
         """Make a joinable session's `listenerCount` the number of listener connections registered to it.
