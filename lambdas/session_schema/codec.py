@@ -24,7 +24,7 @@ from . import keys
 from .errors import CorruptRecord
 from .ids import legacy_epoch
 from .models import SCHEMA_VERSION, Artifact, Connection, IdempotencyRecord, Message, Record, Session, StreamEvent
-from .status import SessionStatus
+from .status import SessionStatus, is_joinable
 
 AttributeValue = dict[str, Any]
 Item = dict[str, AttributeValue]
@@ -119,12 +119,35 @@ class Changes:
     remove: list[str] = field(default_factory=list)
 
 
-# Index keys and TTL derive from fields; changing a field must rewrite what derives from it.
+# Index keys and TTL derive from fields; changing a field must rewrite what derives from it. The speakerless
+# index (GSI2 of a session) derives from these three, by the rule `_index_keys` applies.
+_SPEAKERLESS_INDEX = (keys.GSI2PK, keys.GSI2SK)
 _DERIVED: dict[str, tuple[str, ...]] = {
-    "status": (keys.GSI2PK, keys.GSI2SK),
-    "speakerlessSince": (keys.GSI2PK, keys.GSI2SK),
-    "speakerConnectionId": (keys.GSI2PK, keys.GSI2SK),
+    "status": _SPEAKERLESS_INDEX,
+    "speakerlessSince": _SPEAKERLESS_INDEX,
+    "speakerConnectionId": _SPEAKERLESS_INDEX,
 }
+
+
+def speaker_joins(connection_id: str) -> Changes:
+    """A speaker connection taking a joinable session (a write that does not read it): no speakerless clock,
+    so no speakerless index keys (`_index_keys`' rule)."""
+    return Changes(
+        set={"speakerConnectionId": value(connection_id)}, remove=["speakerlessSince", *_SPEAKERLESS_INDEX]
+    )
+
+
+def speaker_leaves(session_id: str, now_ms: int) -> Changes:
+    """The speaker connection leaving a joinable session: its speakerless clock starts now, indexed in GSI2."""
+    index = keys.speakerless_index_key(session_id, now_ms)
+    return Changes(set={"speakerlessSince": value(now_ms), **serialize(index)}, remove=["speakerConnectionId"])
+
+
+def joinable_condition() -> tuple[str, dict[str, AttributeValue]]:
+    """The condition "the session is joinable" (status.JOINABLE, in declaration order), naming `#status`,
+    and the values it uses."""
+    values = {f":joinable{i}": value(s) for i, s in enumerate(s for s in SessionStatus if is_joinable(s))}
+    return f"#status IN ({', '.join(values)})", values
 
 
 def changes(after: Record, fields: Iterable[str]) -> Changes:

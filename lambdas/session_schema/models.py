@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from . import keys
 from .cursor import MAX_CURSOR_LENGTH
 from .ids import EPOCH_PATTERN, SESSION_ID_PATTERN
-from .status import ArtifactStatus, SessionStatus
+from .status import ArtifactStatus, SessionStatus, is_joinable
 from .storage import artifact_object_key
 
 SCHEMA_VERSION: Final = 1
@@ -125,7 +125,7 @@ class Session(Record):
 
     @property
     def joinable(self) -> bool:
-        return self.status in (SessionStatus.ACTIVE, SessionStatus.PAUSED)
+        return is_joinable(self.status)
 
     def messages_readable_by(self, user_id: str | None) -> bool:
         """Anyone while joinable (listeners catch up), the owner always: once ended, a private view.

@@ -50,7 +50,7 @@ MAX_TRANSITION_ATTEMPTS = 4
 MAX_CONFLICT_ATTEMPTS = 4  # DynamoDB cancels a transaction that meets another on the same item
 MAX_UPGRADE_ATTEMPTS = 3
 THROTTLE_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"})
-_JOINABLE_CONDITION = "#status IN (:active, :paused)"
+_JOINABLE_CONDITION, _JOINABLE_VALUES = codec.joinable_condition()
 _SPEAKER_CONDITION = "speakerConnectionId = :speaker"
 PING_SESSION_ID = "~ping"  # never a session ID: see ping()
 
@@ -474,33 +474,26 @@ class SessionStore:
         Speaker (`owner_id` given): the session must exist, be joinable and belong to `owner_id`.
         A refusal comes from the transaction's cancellation (the old session item), with no extra read.
         """
-        session_key = codec.serialize_key(keys.session_key(connection.sessionId))
         if connection.role == "speaker":
-            update = {
-                "Key": session_key,
-                "UpdateExpression": "SET speakerConnectionId = :conn REMOVE speakerlessSince, GSI2PK, GSI2SK",
-                "ConditionExpression": f"attribute_exists(PK) AND {_JOINABLE_CONDITION} AND ownerId = :owner",
-                "ExpressionAttributeValues": {
-                    ":conn": codec.value(connection.connectionId),
-                    ":owner": codec.value(owner_id),
-                    **self._joinable_values(),
-                },
-            }
+            update = self._update_request(
+                keys.session_key(connection.sessionId),
+                codec.speaker_joins(connection.connectionId),
+                f"{_JOINABLE_CONDITION} AND ownerId = :owner",
+                {":owner": codec.value(owner_id), **self._joinable_values()},
+            )
         else:
             update = {
-                "Key": session_key,
+                "TableName": self.table_name,
+                "Key": codec.serialize_key(keys.session_key(connection.sessionId)),
                 "UpdateExpression": "ADD listenerCount :one",
                 "ConditionExpression": (
                     f"attribute_exists(PK) AND {_JOINABLE_CONDITION} "
                     "AND (attribute_not_exists(listenerCount) OR listenerCount < maxListeners)"
                 ),
+                "ExpressionAttributeNames": {"#status": "status"},
                 "ExpressionAttributeValues": {":one": codec.value(1), **self._joinable_values()},
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
-        update |= {
-            "TableName": self.table_name,
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-        }
         try:
             self._transact(
                 [
@@ -539,24 +532,13 @@ class SessionStore:
             {"Delete": self._existing(keys.connection_lookup_key(connection_id), must_exist=False)},
         ]
         session_key = codec.serialize_key(keys.session_key(connection.sessionId))
-        now = self.clock()
         if connection.role == "speaker":
-            since = keys.speakerless_index_key(connection.sessionId, now)
-            session_update = {
-                "Key": session_key,
-                "UpdateExpression": (
-                    "REMOVE speakerConnectionId SET speakerlessSince = :now, GSI2PK = :gpk, GSI2SK = :gsk"
-                ),
-                "ConditionExpression": f"speakerConnectionId = :conn AND {_JOINABLE_CONDITION}",
-                "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": {
-                    ":conn": codec.value(connection_id),
-                    ":now": codec.value(now),
-                    ":gpk": codec.value(since[keys.GSI2PK]),
-                    ":gsk": codec.value(since[keys.GSI2SK]),
-                    **self._joinable_values(),
-                },
-            }
+            session_update = self._update_request(
+                keys.session_key(connection.sessionId),
+                codec.speaker_leaves(connection.sessionId, self.clock()),
+                f"speakerConnectionId = :conn AND {_JOINABLE_CONDITION}",
+                {":conn": codec.value(connection_id), **self._joinable_values()},
+            )
         else:
             session_update = {
                 "Key": session_key,
@@ -906,7 +888,7 @@ class SessionStore:
             raise NotCurrentSpeaker()
 
     def _joinable_values(self) -> dict[str, Any]:
-        return {":active": codec.value(SessionStatus.ACTIVE), ":paused": codec.value(SessionStatus.PAUSED)}
+        return dict(_JOINABLE_VALUES)
 
     def _joinable_session(self, session_id: str, old_item: _OldItem | None) -> Session:
         """The session an old item holds, still joinable; else raise the refusal it explains: not found, or ended
