@@ -148,6 +148,12 @@ class ServiceUnavailable(DomainError):
 UNANSWERED_CALL_ERRORS: tuple[type[Exception], ...] = (BotocoreConnectionError, HTTPClientError)
 
 
+def is_condition_failure(error: ClientError) -> bool:
+    """A conditional write refused (not a transaction: see dynamo.cancellation_reasons)."""
+    failed: bool = error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"  # untyped error
+    return failed
+
+
 def aws_refusal(error: Exception) -> DomainError | None:
     """The contract's answer to a failed AWS call that is not our bug: a throttle past the client's retry is
     RATE_LIMITED, a call that got no answer in time SERVICE_UNAVAILABLE. None for anything else."""

@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from . import keys
 from .codec import canonical_item
 from .errors import CorruptRecord
-from .store import unchanged_condition
+from .legacy import unchanged_condition
 
 
 @dataclass

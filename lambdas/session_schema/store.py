@@ -1,4 +1,6 @@
-"""The session store: the only code that talks to DynamoDB.
+"""The session store: the only code that talks to DynamoDB. This module holds its operations (sessions,
+connections, messages, the stream, artifacts); dynamo.py the DynamoDB plumbing they run on (requests from codec
+changes, transactions, paged queries) and legacy.py the upgrade of items older code wrote.
 
 Every state change is a conditional write, multi-item changes are transactions, and refusals come back
 as domain errors that say what was actually found (the actual status, the actual limit). Items go in and
@@ -7,27 +9,27 @@ out through `codec` only.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import random
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, ParamSpec, TypeAlias, TypeVar
+from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 from . import codec, keys
-from .cursor import decode_cursor, encode_cursor
+from .dynamo import MAX_PAGE as MAX_PAGE
+from .dynamo import SESSION_ARTIFACTS, SESSION_MESSAGES, USER_SESSIONS, Page, Table, now_ms
+from .dynamo import ConditionFailed as _ConditionFailed
+from .dynamo import OldItem as _OldItem
+from .dynamo import cancellation_reasons as _cancellation_reasons
+from .dynamo import failed as _failed
 from .errors import (
     ArtifactNotFound,
     ConcurrentUpdate,
     IdempotencyKeyReused,
     NotCurrentSpeaker,
     NotOwner,
-    RateLimited,
     SessionEnded,
     SessionFull,
     SessionIdExhausted,
@@ -35,34 +37,17 @@ from .errors import (
     SessionNotFound,
     SessionPaused,
 )
+from .errors import is_condition_failure as _is_condition_failure
 from .ids import new_epoch, new_record_id, new_session_id
-from .models import MESSAGE_ID_PREFIX, Artifact, Connection, IdempotencyRecord, Message, Record, Session, StreamEvent
+from .legacy import upgrades_legacy_items as _upgrades_legacy_items
+from .models import MESSAGE_ID_PREFIX, Artifact, Connection, IdempotencyRecord, Message, Session, StreamEvent
 from .status import ArtifactStatus, SessionStatus, legal_sources, require_transition
 
-T = TypeVar("T", bound=Record)
-P = ParamSpec("P")
-R = TypeVar("R")
-# The item a refused write hands back (ALL_OLD, or a cancellation reason's `Item`); `None` when there was none.
-_OldItem: TypeAlias = Mapping[str, codec.AttributeValue]
-MAX_PAGE = 100
 MAX_CREATE_ATTEMPTS = 8
 MAX_TRANSITION_ATTEMPTS = 4
-MAX_CONFLICT_ATTEMPTS = 4  # DynamoDB cancels a transaction that meets another on the same item
-MAX_UPGRADE_ATTEMPTS = 3
-THROTTLE_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"})
 _JOINABLE_CONDITION, _JOINABLE_VALUES = codec.joinable_condition()
 _SPEAKER_CONDITION = "speakerConnectionId = :speaker"
 PING_SESSION_ID = "~ping"  # never a session ID: see ping()
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    items: list[T]
-    next_cursor: str | None
 
 
 @dataclass(frozen=True)
@@ -80,97 +65,12 @@ def encode_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-@dataclass(frozen=True)
-class ListingSpec:
-    """How one paginated listing queries, so its cursors can be checked against it."""
-
-    index: str | None
-    partition_attr: str
-    sort_attr: str
-    sort_prefix: str
-
-    @property
-    def cursor_attributes(self) -> frozenset[str]:
-        names = {keys.PK, keys.SK, self.partition_attr, self.sort_attr}
-        return frozenset(names)
-
-
-USER_SESSIONS = ListingSpec(keys.GSI1, keys.GSI1PK, keys.GSI1SK, keys.SESSION_PREFIX)
-SESSION_MESSAGES = ListingSpec(None, keys.PK, keys.SK, keys.MSG_PREFIX)
-SESSION_ARTIFACTS = ListingSpec(None, keys.PK, keys.SK, keys.ART_PREFIX)
-
-
 def request_hash(payload: Mapping[str, Any]) -> str:
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _is_condition_failure(error: ClientError) -> bool:
-    failed: bool = error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"  # untyped error
-    return failed
-
-
-def _cancellation_reasons(error: ClientError) -> list[dict[str, Any]] | None:
-    if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-        return None
-    return error.response.get("CancellationReasons") or []
-
-
-def _failed(reasons: list[dict[str, Any]], index: int) -> bool:
-    return index < len(reasons) and reasons[index].get("Code") == "ConditionalCheckFailed"
-
-
-# Every attribute any writer of this table sets: a guarded rewrite also requires the ones not read to be absent.
-_KNOWN_ATTRIBUTES = (
-    frozenset(name for model in codec.MODEL_OF.values() for name in model.model_fields)
-    | frozenset(keys.TABLE.key_attributes())
-    | {keys.KIND_ATTRIBUTE, "Data", "isActive", "requestId"}
-)
-
-
-def unchanged_condition(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A condition that holds only while every attribute is as it was read (none changed, none added)."""
-    names, values, parts = {}, {}, []
-    for i, (name, value) in enumerate(sorted(item.items())):
-        names[f"#a{i}"] = name
-        values[f":v{i}"] = value
-        parts.append(f"#a{i} = :v{i}")
-    for i, name in enumerate(sorted(_KNOWN_ATTRIBUTES - set(item))):
-        names[f"#n{i}"] = name
-        parts.append(f"attribute_not_exists(#n{i})")
-    return {
-        "ConditionExpression": " AND ".join(parts),
-        "ExpressionAttributeNames": names,
-        "ExpressionAttributeValues": values,
-    }
-
-
-class _LegacyItemUpgraded(Exception):
-    """A write was refused by an item in a shape older code wrote; it is canonical now, so try again."""
-
-
-def _upgrades_legacy_items(method: Callable[P, R]) -> Callable[P, R]:
-    """Run a write again after it met (and upgraded) a legacy item.
-
-    Conditions name canonical attributes (`status`, `maxListeners`), which an unmigrated item lacks: read,
-    it normalizes fine, but every conditional write on it would be refused for the wrong reason (a join
-    "full", a pause "changed meanwhile"). The store rewrites such an item in canonical form, guarded on it
-    being unchanged, and the whole operation starts over from a fresh read.
-    """
-
-    @functools.wraps(method)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        for _ in range(MAX_UPGRADE_ATTEMPTS):
-            try:
-                return method(*args, **kwargs)
-            except _LegacyItemUpgraded:
-                continue  # the item is canonical now (or someone changed it): start over from a fresh read
-        raise ConcurrentUpdate("a legacy record")
-
-    return wrapper
-
-
-class SessionStore:
+class SessionStore(Table):
     def __init__(
         self,
         table_name: str,
@@ -180,9 +80,7 @@ class SessionStore:
         stream_window_seconds: int = 600,
         stream_max_events: int = 10000,
     ) -> None:
-        self.table_name = table_name
-        self.client = client if client is not None else boto3.client("dynamodb")
-        self.clock = clock
+        super().__init__(table_name, client, clock)
         self.stream_window_seconds = stream_window_seconds  # 0: no stream events are kept
         self.stream_max_events = stream_max_events
 
@@ -454,15 +352,6 @@ class SessionStore:
         before = keys.speakerless_before(cutoff_ms)
         for shard in range(keys.SPEAKERLESS_SHARDS):
             yield from self._query_gsi2_before(Session, keys.speakerless_partition(shard), before)
-
-    def _query_gsi2_before(self, model: type[T], partition: str, before: str) -> Iterator[T]:
-        """Every item of one GSI2 partition whose GSI2SK sorts before `before` (its time-ordered listings)."""
-        return self._query_all(
-            model,
-            IndexName=keys.GSI2,
-            KeyConditionExpression="GSI2PK = :pk AND GSI2SK < :before",
-            ExpressionAttributeValues={":pk": {"S": partition}, ":before": {"S": before}},
-        )
 
     # ------------------------------------------------------------ connections
 
@@ -901,215 +790,3 @@ class SessionStore:
             raise SessionEnded(session_id, session.status.value)
         return session
 
-    def _new_item(self, item: codec.Item) -> dict[str, Any]:
-        return {"TableName": self.table_name, "Item": item, "ConditionExpression": "attribute_not_exists(PK)"}
-
-    def _existing(self, key: Mapping[str, str], must_exist: bool = True) -> dict[str, Any]:
-        spec: dict[str, Any] = {"TableName": self.table_name, "Key": codec.serialize_key(key)}
-        if must_exist:
-            spec["ConditionExpression"] = "attribute_exists(PK)"
-        return spec
-
-    def _get_item(self, key: Mapping[str, str], *, consistent: bool) -> codec.Item | None:
-        response = self.client.get_item(
-            TableName=self.table_name, Key=codec.serialize_key(key), ConsistentRead=consistent
-        )
-        item: codec.Item | None = response.get("Item")  # boto3's responses are untyped
-        return item
-
-    def _update(self, after: Record, fields: Any, condition: str, values: dict[str, Any]) -> codec.Item:
-        """UpdateItem bringing the stored item to `after` on `fields`, if `condition` holds: the item as stored now."""
-        change = codec.changes(after, list(fields))
-        return self._update_item(codec.key_of(after), change, condition, values)
-
-    def _update_request(
-        self,
-        key: Mapping[str, str],
-        change: codec.Changes,
-        condition: str,
-        values: dict[str, Any],
-        add: Mapping[str, int] | None = None,
-    ) -> dict[str, Any]:
-        """The UpdateItem (or transaction Update) of `change` plus numeric ADDs, conditional on the item existing
-        and `condition` (which may name `#status`)."""
-        names: dict[str, str] = {}
-        expression_values = dict(values)
-        clauses = []
-        sets = []
-        for i, (name, av) in enumerate(change.set.items()):
-            names[f"#s{i}"] = name
-            expression_values[f":s{i}"] = av
-            sets.append(f"#s{i} = :s{i}")
-        if sets:
-            clauses.append("SET " + ", ".join(sets))
-        removes = []
-        for i, name in enumerate(change.remove):
-            names[f"#r{i}"] = name
-            removes.append(f"#r{i}")
-        if removes:
-            clauses.append("REMOVE " + ", ".join(removes))
-        adds = []
-        for i, (name, amount) in enumerate((add or {}).items()):
-            names[f"#a{i}"] = name
-            expression_values[f":a{i}"] = codec.value(amount)
-            adds.append(f"#a{i} :a{i}")
-        if adds:
-            clauses.append("ADD " + ", ".join(adds))
-        if "#status" in condition:
-            names["#status"] = "status"
-        return {
-            "TableName": self.table_name,
-            "Key": codec.serialize_key(key),
-            "UpdateExpression": " ".join(clauses),
-            "ConditionExpression": f"attribute_exists(PK) AND ({condition})",
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": expression_values,
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-        }
-
-    def _update_item(
-        self,
-        key: Mapping[str, str],
-        change: codec.Changes,
-        condition: str,
-        values: dict[str, Any],
-        *,
-        add: Mapping[str, int] | None = None,
-        returns: str = "ALL_NEW",
-    ) -> codec.Item:
-        """One conditional UpdateItem: the item as `returns` says (ALL_NEW / ALL_OLD). A refusal is
-        `_ConditionFailed` with the item found (a legacy one is upgraded first: the caller starts over)."""
-        try:
-            response = self.client.update_item(
-                **self._update_request(key, change, condition, values, add), ReturnValues=returns
-            )
-        except ClientError as error:
-            if _is_condition_failure(error):
-                self._upgrade_if_legacy(error.response.get("Item"))
-                raise _ConditionFailed(error.response.get("Item")) from None
-            raise
-        attributes: codec.Item = response["Attributes"]  # the whole item, as `returns` asked
-        return attributes
-
-    def _upgrade_if_legacy(self, old_item: _OldItem | None) -> None:
-        """Rewrite a refused write's item in canonical form when older code wrote it; then start over."""
-        if not old_item or codec.is_canonical(old_item):
-            return
-        try:
-            self.client.put_item(
-                TableName=self.table_name, Item=codec.canonical_item(old_item), **unchanged_condition(old_item)
-            )
-        except ClientError as error:
-            if not _is_condition_failure(error):
-                raise
-            # Someone else changed (or upgraded) it meanwhile: the fresh read of the retry sees that.
-        raise _LegacyItemUpgraded()
-
-    def _transact(self, items: list[dict[str, Any]]) -> None:
-        """TransactWriteItems, retried (with jitter) when it was cancelled only by a concurrent transaction.
-
-        A `TransactionConflict` is not a refusal: nothing was judged, another transaction held the item.
-        botocore does not retry it. A throttled part is RATE_LIMITED. Condition failures go to the caller.
-        """
-        for attempt in range(MAX_CONFLICT_ATTEMPTS):
-            try:
-                self.client.transact_write_items(TransactItems=items)
-                return
-            except ClientError as error:
-                reasons = _cancellation_reasons(error)
-                codes = {reason.get("Code") for reason in reasons or []}
-                if reasons is None or "ConditionalCheckFailed" in codes:
-                    raise
-                if codes & THROTTLE_REASONS:
-                    raise RateLimited() from None
-                if "TransactionConflict" not in codes:
-                    raise
-            if attempt == MAX_CONFLICT_ATTEMPTS - 1:
-                raise ConcurrentUpdate("the session")
-            time.sleep(random.uniform(0, 0.02 * 2**attempt))
-
-    def _query_all(self, model: type[T], **query: Any) -> Iterator[T]:
-        """Every item of a Query, following LastEvaluatedKey through each 1 MB page."""
-        request = {"TableName": self.table_name, **query}
-        while True:
-            response = self.client.query(**request)
-            for item in response.get("Items", []):
-                yield codec.decode_as(item, model)
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                return
-            request["ExclusiveStartKey"] = last
-
-    def _page(
-        self,
-        spec: ListingSpec,
-        partition: str,
-        model: type[T],
-        *,
-        limit: int,
-        cursor: str | None,
-        newest_first: bool,
-        sort_range: tuple[str, str] | None = None,
-        max_bytes: int | None = None,
-    ) -> Page[T]:
-        """One page of a listing. Asks for one item more than `limit` to know whether a next page exists.
-
-        With `max_bytes`, the page also stops before the item that would take the items' JSON past it
-        (always keeping one), and the cursor continues from there."""
-        limit = max(1, min(limit, MAX_PAGE))
-        values: dict[str, Any] = {":pk": {"S": partition}}
-        if sort_range:
-            condition = f"{spec.partition_attr} = :pk AND {spec.sort_attr} BETWEEN :low AND :high"
-            values |= {":low": {"S": sort_range[0]}, ":high": {"S": sort_range[1]}}
-        else:
-            condition = f"{spec.partition_attr} = :pk AND begins_with({spec.sort_attr}, :prefix)"
-            values[":prefix"] = {"S": spec.sort_prefix}
-        request: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": values,
-            "ScanIndexForward": not newest_first,
-            "Limit": limit + 1,
-        }
-        if spec.index:
-            request["IndexName"] = spec.index
-        if cursor:
-            start = decode_cursor(
-                cursor,
-                attributes=spec.cursor_attributes,
-                partition=(spec.partition_attr, partition),
-                sort_prefix=(spec.sort_attr, spec.sort_prefix),
-                sort_range=sort_range,
-            )
-            request["ExclusiveStartKey"] = codec.serialize_key(start)
-        response = self.client.query(**request)
-        raw_items = response.get("Items", [])
-        # DynamoDB also stops at 1 MB per page: then fewer items come back, with a LastEvaluatedKey.
-        has_more = len(raw_items) > limit or bool(response.get("LastEvaluatedKey") and raw_items)
-        raw_items = raw_items[:limit]
-        if max_bytes is not None:
-            fitting = _items_within(raw_items, max_bytes)
-            has_more = has_more or fitting < len(raw_items)
-            raw_items = raw_items[:fitting]
-        next_cursor = None
-        if has_more:
-            last = codec.deserialize(raw_items[-1])
-            next_cursor = encode_cursor({name: last[name] for name in spec.cursor_attributes})
-        return Page([codec.decode_as(item, model) for item in raw_items], next_cursor)
-
-
-def _items_within(raw_items: list[dict[str, Any]], max_bytes: int) -> int:
-    """How many leading items fit in `max_bytes` of JSON (at least one). Measured on the whole stored
-    item, a superset of any view of it, so the bound holds for whatever the caller sends on."""
-    used = 0
-    for count, raw in enumerate(raw_items):
-        used += len(json.dumps(codec.deserialize(raw), default=str, ensure_ascii=False, allow_nan=False).encode()) + 1
-        if used > max_bytes and count > 0:
-            return count
-    return len(raw_items)
-
-
-class _ConditionFailed(Exception):
-    def __init__(self, item: _OldItem | None) -> None:
-        super().__init__("condition failed")
-        self.item = item

@@ -1,0 +1,297 @@
+"""DynamoDB plumbing of the session store: requests built from codec changes, conditional writes that hand back
+the item that refused them, transactions retried on conflicts, paged queries with checked cursors.
+
+Nothing here knows a session's rules; store.py's operations do. A write refused by an item older code wrote
+upgrades it first (legacy.py) so the operation starts over.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeAlias, TypeVar
+
+import boto3
+from botocore.exceptions import ClientError
+
+from . import codec, keys
+from .cursor import decode_cursor, encode_cursor
+from .errors import ConcurrentUpdate, RateLimited, is_condition_failure
+from .legacy import upgrade_if_legacy
+from .models import Record
+
+T = TypeVar("T", bound=Record)
+# The item a refused write hands back (ALL_OLD, or a cancellation reason's `Item`); `None` when there was none.
+OldItem: TypeAlias = Mapping[str, codec.AttributeValue]
+MAX_PAGE = 100
+MAX_CONFLICT_ATTEMPTS = 4  # DynamoDB cancels a transaction that meets another on the same item
+THROTTLE_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"})
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class ListingSpec:
+    """How one paginated listing queries, so its cursors can be checked against it."""
+
+    index: str | None
+    partition_attr: str
+    sort_attr: str
+    sort_prefix: str
+
+    @property
+    def cursor_attributes(self) -> frozenset[str]:
+        names = {keys.PK, keys.SK, self.partition_attr, self.sort_attr}
+        return frozenset(names)
+
+
+USER_SESSIONS = ListingSpec(keys.GSI1, keys.GSI1PK, keys.GSI1SK, keys.SESSION_PREFIX)
+SESSION_MESSAGES = ListingSpec(None, keys.PK, keys.SK, keys.MSG_PREFIX)
+SESSION_ARTIFACTS = ListingSpec(None, keys.PK, keys.SK, keys.ART_PREFIX)
+
+
+def cancellation_reasons(error: ClientError) -> list[dict[str, Any]] | None:
+    if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return None
+    return error.response.get("CancellationReasons") or []
+
+
+def failed(reasons: list[dict[str, Any]], index: int) -> bool:
+    return index < len(reasons) and reasons[index].get("Code") == "ConditionalCheckFailed"
+
+
+class ConditionFailed(Exception):
+    def __init__(self, item: OldItem | None) -> None:
+        super().__init__("condition failed")
+        self.item = item
+
+
+class Table:
+    """One DynamoDB table, through the codec."""
+
+    def __init__(
+        self,
+        table_name: str,
+        client: Any | None = None,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self.table_name = table_name
+        self.client = client if client is not None else boto3.client("dynamodb")
+        self.clock = clock
+
+    def _new_item(self, item: codec.Item) -> dict[str, Any]:
+        return {"TableName": self.table_name, "Item": item, "ConditionExpression": "attribute_not_exists(PK)"}
+
+    def _existing(self, key: Mapping[str, str], must_exist: bool = True) -> dict[str, Any]:
+        spec: dict[str, Any] = {"TableName": self.table_name, "Key": codec.serialize_key(key)}
+        if must_exist:
+            spec["ConditionExpression"] = "attribute_exists(PK)"
+        return spec
+
+    def _get_item(self, key: Mapping[str, str], *, consistent: bool) -> codec.Item | None:
+        response = self.client.get_item(
+            TableName=self.table_name, Key=codec.serialize_key(key), ConsistentRead=consistent
+        )
+        item: codec.Item | None = response.get("Item")  # boto3's responses are untyped
+        return item
+
+    def _update(self, after: Record, fields: Any, condition: str, values: dict[str, Any]) -> codec.Item:
+        """UpdateItem bringing the stored item to `after` on `fields`, if `condition` holds: the item as stored now."""
+        change = codec.changes(after, list(fields))
+        return self._update_item(codec.key_of(after), change, condition, values)
+
+    def _update_request(
+        self,
+        key: Mapping[str, str],
+        change: codec.Changes,
+        condition: str,
+        values: dict[str, Any],
+        add: Mapping[str, int] | None = None,
+    ) -> dict[str, Any]:
+        """The UpdateItem (or transaction Update) of `change` plus numeric ADDs, conditional on the item existing
+        and `condition` (which may name `#status`)."""
+        names: dict[str, str] = {}
+        expression_values = dict(values)
+        clauses = []
+        sets = []
+        for i, (name, av) in enumerate(change.set.items()):
+            names[f"#s{i}"] = name
+            expression_values[f":s{i}"] = av
+            sets.append(f"#s{i} = :s{i}")
+        if sets:
+            clauses.append("SET " + ", ".join(sets))
+        removes = []
+        for i, name in enumerate(change.remove):
+            names[f"#r{i}"] = name
+            removes.append(f"#r{i}")
+        if removes:
+            clauses.append("REMOVE " + ", ".join(removes))
+        adds = []
+        for i, (name, amount) in enumerate((add or {}).items()):
+            names[f"#a{i}"] = name
+            expression_values[f":a{i}"] = codec.value(amount)
+            adds.append(f"#a{i} :a{i}")
+        if adds:
+            clauses.append("ADD " + ", ".join(adds))
+        if "#status" in condition:
+            names["#status"] = "status"
+        return {
+            "TableName": self.table_name,
+            "Key": codec.serialize_key(key),
+            "UpdateExpression": " ".join(clauses),
+            "ConditionExpression": f"attribute_exists(PK) AND ({condition})",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": expression_values,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+
+    def _update_item(
+        self,
+        key: Mapping[str, str],
+        change: codec.Changes,
+        condition: str,
+        values: dict[str, Any],
+        *,
+        add: Mapping[str, int] | None = None,
+        returns: str = "ALL_NEW",
+    ) -> codec.Item:
+        """One conditional UpdateItem: the item as `returns` says (ALL_NEW / ALL_OLD). A refusal is
+        `ConditionFailed` with the item found (a legacy one is upgraded first: the caller starts over)."""
+        try:
+            response = self.client.update_item(
+                **self._update_request(key, change, condition, values, add), ReturnValues=returns
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                self._upgrade_if_legacy(error.response.get("Item"))
+                raise ConditionFailed(error.response.get("Item")) from None
+            raise
+        attributes: codec.Item = response["Attributes"]  # the whole item, as `returns` asked
+        return attributes
+
+    def _upgrade_if_legacy(self, old_item: OldItem | None) -> None:
+        """Rewrite a refused write's item in canonical form when older code wrote it; then start over."""
+        upgrade_if_legacy(self.client, self.table_name, old_item)
+
+    def _transact(self, items: list[dict[str, Any]]) -> None:
+        """TransactWriteItems, retried (with jitter) when it was cancelled only by a concurrent transaction.
+
+        A `TransactionConflict` is not a refusal: nothing was judged, another transaction held the item.
+        botocore does not retry it. A throttled part is RATE_LIMITED. Condition failures go to the caller.
+        """
+        for attempt in range(MAX_CONFLICT_ATTEMPTS):
+            try:
+                self.client.transact_write_items(TransactItems=items)
+                return
+            except ClientError as error:
+                reasons = cancellation_reasons(error)
+                codes = {reason.get("Code") for reason in reasons or []}
+                if reasons is None or "ConditionalCheckFailed" in codes:
+                    raise
+                if codes & THROTTLE_REASONS:
+                    raise RateLimited() from None
+                if "TransactionConflict" not in codes:
+                    raise
+            if attempt == MAX_CONFLICT_ATTEMPTS - 1:
+                raise ConcurrentUpdate("the session")
+            time.sleep(random.uniform(0, 0.02 * 2**attempt))
+
+    def _query_all(self, model: type[T], **query: Any) -> Iterator[T]:
+        """Every item of a Query, following LastEvaluatedKey through each 1 MB page."""
+        request = {"TableName": self.table_name, **query}
+        while True:
+            response = self.client.query(**request)
+            for item in response.get("Items", []):
+                yield codec.decode_as(item, model)
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return
+            request["ExclusiveStartKey"] = last
+
+    def _page(
+        self,
+        spec: ListingSpec,
+        partition: str,
+        model: type[T],
+        *,
+        limit: int,
+        cursor: str | None,
+        newest_first: bool,
+        sort_range: tuple[str, str] | None = None,
+        max_bytes: int | None = None,
+    ) -> Page[T]:
+        """One page of a listing. Asks for one item more than `limit` to know whether a next page exists.
+
+        With `max_bytes`, the page also stops before the item that would take the items' JSON past it
+        (always keeping one), and the cursor continues from there."""
+        limit = max(1, min(limit, MAX_PAGE))
+        values: dict[str, Any] = {":pk": {"S": partition}}
+        if sort_range:
+            condition = f"{spec.partition_attr} = :pk AND {spec.sort_attr} BETWEEN :low AND :high"
+            values |= {":low": {"S": sort_range[0]}, ":high": {"S": sort_range[1]}}
+        else:
+            condition = f"{spec.partition_attr} = :pk AND begins_with({spec.sort_attr}, :prefix)"
+            values[":prefix"] = {"S": spec.sort_prefix}
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": not newest_first,
+            "Limit": limit + 1,
+        }
+        if spec.index:
+            request["IndexName"] = spec.index
+        if cursor:
+            start = decode_cursor(
+                cursor,
+                attributes=spec.cursor_attributes,
+                partition=(spec.partition_attr, partition),
+                sort_prefix=(spec.sort_attr, spec.sort_prefix),
+                sort_range=sort_range,
+            )
+            request["ExclusiveStartKey"] = codec.serialize_key(start)
+        response = self.client.query(**request)
+        raw_items = response.get("Items", [])
+        # DynamoDB also stops at 1 MB per page: then fewer items come back, with a LastEvaluatedKey.
+        has_more = len(raw_items) > limit or bool(response.get("LastEvaluatedKey") and raw_items)
+        raw_items = raw_items[:limit]
+        if max_bytes is not None:
+            fitting = items_within(raw_items, max_bytes)
+            has_more = has_more or fitting < len(raw_items)
+            raw_items = raw_items[:fitting]
+        next_cursor = None
+        if has_more:
+            last = codec.deserialize(raw_items[-1])
+            next_cursor = encode_cursor({name: last[name] for name in spec.cursor_attributes})
+        return Page([codec.decode_as(item, model) for item in raw_items], next_cursor)
+
+    def _query_gsi2_before(self, model: type[T], partition: str, before: str) -> Iterator[T]:
+        """Every item of one GSI2 partition whose GSI2SK sorts before `before` (its time-ordered listings)."""
+        return self._query_all(
+            model,
+            IndexName=keys.GSI2,
+            KeyConditionExpression="GSI2PK = :pk AND GSI2SK < :before",
+            ExpressionAttributeValues={":pk": {"S": partition}, ":before": {"S": before}},
+        )
+
+
+def items_within(raw_items: list[dict[str, Any]], max_bytes: int) -> int:
+    """How many leading items fit in `max_bytes` of JSON (at least one). Measured on the whole stored
+    item, a superset of any view of it, so the bound holds for whatever the caller sends on."""
+    used = 0
+    for count, raw in enumerate(raw_items):
+        used += len(json.dumps(codec.deserialize(raw), default=str, ensure_ascii=False, allow_nan=False).encode()) + 1
+        if used > max_bytes and count > 0:
+            return count
+    return len(raw_items)
