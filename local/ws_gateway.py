@@ -55,7 +55,7 @@ FRAME_MAX_BYTES = 32 * 1024  # API Gateway: frames up to 32 KB ...
 MESSAGE_MAX_BYTES = 128 * 1024  # ... and messages up to 128 KB
 CLIENT_BUFFER_BYTES = 128 * 1024  # queued for a client that is not reading; a post beyond it is 429
 SOCKET_SEND_BUFFER_BYTES = 64 * 1024  # fixed (not autotuned to MBs), so "not reading" is noticed like on AWS
-SEND_TIMEOUT_SECONDS = 5.0  # a backstop only: a post never waits for the client (the buffer check answers)
+SEND_TIMEOUT_SECONDS = 5.0  # how long a management call from another thread may wait for the loop to run it
 
 _CONNECT, _DISCONNECT, _DEFAULT = "$connect", "$disconnect", "$default"
 _ROUTES = {route.route_key: route for route in WS_ROUTES}
@@ -257,7 +257,9 @@ class ConnectionRegistry(ManagementBackend):
             if conn.ws.transport.get_write_buffer_size() >= CLIENT_BUFFER_BYTES:
                 raise ClientBufferFull(connection_id)
             try:
-                await asyncio.wait_for(conn.ws.send(message), SEND_TIMEOUT_SECONDS)
+                # No wait_for (a task and a timer per frame): the buffer check above and the server's
+                # write_limit (the buffer plus one message) mean this send never waits for a drain.
+                await conn.ws.send(message)
             except ConnectionClosed:
                 raise ConnectionGone(connection_id) from None
         conn.last_active = _now_ms()
