@@ -34,3 +34,19 @@ def create_session(local: LocalStack, token: str, **body: Any) -> str:
     assert response.status_code == 201, response.text
     session_id: str = response.json()["sessionId"]
     return session_id
+
+
+def ws_url(local: LocalStack, session_id: str, token: str | None = None) -> str:
+    """The stack's WebSocket connect URL for a session: a listener's, or the owner's with `token`."""
+    from urllib.parse import urlencode
+
+    assert local.urls is not None
+    query = {"sessionId": session_id, **({"token": token} if token else {})}
+    return f"{local.urls.ws}/?{urlencode(query)}"
+
+
+async def open_ws(url: str, **options: Any) -> Any:
+    """A raw `websockets` connection as the tests open one: no proxy, no compression, no frame-size cap."""
+    from websockets.asyncio.client import connect
+
+    return await connect(url, **{"proxy": None, "compression": None, "open_timeout": 15, "max_size": None, **options})

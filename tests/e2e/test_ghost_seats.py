@@ -8,15 +8,13 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from urllib.parse import urlencode
 
 import pytest
 import requests
-from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from tests.e2e.test_dynamodb_endpoint import OtherDynamoDb
-from tests.local_stack import create_session, running_local_stack
+from tests.local_stack import create_session, open_ws, running_local_stack, ws_url
 
 pytestmark = pytest.mark.e2e
 
@@ -25,18 +23,9 @@ SWEEP_INTERVAL = 2.0
 GRACE = "1"  # GHOST_GRACE_SECONDS: the ghosts are older than this when the restarted stack sweeps
 
 
-def _url(stack, session_id: str, token: str | None = None) -> str:
-    query = {"sessionId": session_id, **({"token": token} if token else {})}
-    return f"{stack.urls.ws}/?{urlencode(query)}"
-
-
-async def _open(url: str):
-    return await connect(url, proxy=None, compression=None, open_timeout=15)
-
-
 async def _join_status(url: str) -> int:
     try:
-        ws = await _open(url)
+        ws = await open_ws(url)
     except InvalidStatus as refused:
         return refused.response.status_code
     await ws.close()
@@ -57,10 +46,10 @@ def test_a_crash_with_the_table_intact_frees_every_ghost_seat_within_one_sweep()
             session_id = create_session(first, first.mint("alice"), maxListeners=SEATS)
 
             async def fill() -> None:
-                await _open(_url(first, session_id, first.mint("alice")))
+                await open_ws(ws_url(first, session_id, first.mint("alice")))
                 for _ in range(SEATS):
-                    await _open(_url(first, session_id))
-                assert await _join_status(_url(first, session_id)) == 429  # full
+                    await open_ws(ws_url(first, session_id))
+                assert await _join_status(ws_url(first, session_id)) == 429  # full
 
             asyncio.run(fill())
             assert _listener_count(first, session_id) == SEATS
@@ -72,14 +61,14 @@ def test_a_crash_with_the_table_intact_frees_every_ghost_seat_within_one_sweep()
         ) as second:
             started = time.monotonic()
             assert _listener_count(second, session_id) == SEATS
-            refused = asyncio.run(_join_status(_url(second, session_id)))
+            refused = asyncio.run(_join_status(ws_url(second, session_id)))
             freed_after = None
             while time.monotonic() - started < 3 * SWEEP_INTERVAL + 10:
                 if _listener_count(second, session_id) == 0:
                     freed_after = time.monotonic() - started
                     break
                 time.sleep(0.2)
-            joined = asyncio.run(_join_status(_url(second, session_id)))
+            joined = asyncio.run(_join_status(ws_url(second, session_id)))
             speaker = requests.get(
                 f"{second.urls.http}/sessions/{session_id}",
                 headers={"Authorization": f"Bearer {second.mint('alice')}"},

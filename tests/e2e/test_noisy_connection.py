@@ -11,12 +11,11 @@ import statistics
 import time
 from collections import Counter
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
-from tests.local_stack import create_session, running_local_stack
+from tests.local_stack import create_session, open_ws, running_local_stack, ws_url
 
 pytestmark = pytest.mark.e2e
 
@@ -31,15 +30,6 @@ JITTER_SECONDS = 0.005  # timer and scheduling noise allowed on top of 2x (media
 def stack():
     with running_local_stack() as local:
         yield local
-
-
-def _url(stack, session_id: str, token: str | None = None) -> str:
-    query = {"sessionId": session_id, **({"token": token} if token else {})}
-    return f"{stack.urls.ws}/?{urlencode(query)}"
-
-
-async def _connect(url: str) -> ClientConnection:
-    return await connect(url, proxy=None, compression=None, open_timeout=15, max_size=None)
 
 
 class Client:
@@ -104,9 +94,9 @@ async def _spam(ws: ClientConnection, stop: asyncio.Event) -> Counter[str]:
 async def _scenario(stack) -> dict[str, Any]:
     token = stack.mint("noisy-owner")
     session_id = await asyncio.to_thread(create_session, stack, token, maxListeners=10)
-    speaker = await _connect(_url(stack, session_id, token))
-    client = Client(await _connect(_url(stack, session_id)))
-    spammer = await _connect(_url(stack, session_id))
+    speaker = await open_ws(ws_url(stack, session_id, token))
+    client = Client(await open_ws(ws_url(stack, session_id)))
+    spammer = await open_ws(ws_url(stack, session_id))
     speaker_drain = asyncio.get_running_loop().create_task(_drain(speaker))
     await _measure(speaker, client)  # warm every path first
     quiet = await _measure(speaker, client)

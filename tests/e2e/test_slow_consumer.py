@@ -11,14 +11,14 @@ import socket
 import statistics
 import time
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
 from session_schema.settings import SETTINGS_BY_ENV
 
-from tests.local_stack import create_session, running_local_stack
+from tests.local_stack import create_session, open_ws, running_local_stack, ws_url
 
 pytestmark = pytest.mark.e2e
 
@@ -34,15 +34,6 @@ def stack():
         yield local
 
 
-def _url(stack, session_id: str, token: str | None = None) -> str:
-    query = {"sessionId": session_id, **({"token": token} if token else {})}
-    return f"{stack.urls.ws}/?{urlencode(query)}"
-
-
-async def _connect(url: str, **options: Any) -> ClientConnection:
-    return await connect(url, proxy=None, compression=None, open_timeout=15, max_size=None, **options)
-
-
 async def _stuck_listener(url: str) -> ClientConnection:
     """A client that never reads: a small receive buffer and a one-message queue, so the websockets
     library stops reading the socket almost at once (as a frozen browser tab would)."""
@@ -51,7 +42,7 @@ async def _stuck_listener(url: str) -> ClientConnection:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect((parts.hostname, parts.port))
     sock.setblocking(False)
-    return await _connect(url, sock=sock, max_queue=1)
+    return await open_ws(url, sock=sock, max_queue=1)
 
 
 class Reader:
@@ -70,9 +61,9 @@ class Reader:
 async def _scenario(stack) -> dict[str, Any]:
     token = stack.mint("slow-owner")
     session_id = await asyncio.to_thread(create_session, stack, token, maxListeners=10)
-    speaker = await _connect(_url(stack, session_id, token))
-    readers = [Reader(await _connect(_url(stack, session_id))) for _ in range(READERS)]
-    stuck = await _stuck_listener(_url(stack, session_id))
+    speaker = await open_ws(ws_url(stack, session_id, token))
+    readers = [Reader(await open_ws(ws_url(stack, session_id))) for _ in range(READERS)]
+    stuck = await _stuck_listener(ws_url(stack, session_id))
     counts: list[int] = []
 
     async def broadcast() -> float:
