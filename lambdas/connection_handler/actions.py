@@ -18,7 +18,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from session_runtime import events, metric_names, notify, presence
+from session_runtime import events, metric_names, notify, presence, use_cases
 from session_runtime.fanout import Fanout
 from session_runtime.observability import logger, metrics
 from session_runtime.runtime import Runtime
@@ -138,22 +138,15 @@ def send_message(rt: Runtime, caller: Caller, frame: frames.SendMessageFrame) ->
     sender = caller.connection.userId
     if sender is None:  # a speaker connection always carries its owner's ID; never trust one that does not
         raise Forbidden("only the session's owner may send messages")
-    message = rt.store.append_message(
-        caller.session_id,
-        sender,
-        frame.text,
-        ttl_days=rt.settings.message_ttl_days,
-        speaker=caller.connection_id,
-        announce=events.message,
+    message = use_cases.post_message(
+        rt, caller.session_id, sender, frame.text, caller.others(rt), speaker=caller.connection_id
     )
-    notify.message_stored(caller.others(rt), message)
     return events.message(message)
 
 
-def _announce(rt: Runtime, caller: Caller, session: Session) -> Answer:
-    """Everyone else hears of the change through the shared rule; the caller gets it as its answer
+def _answer(rt: Runtime, caller: Caller, session: Session) -> Answer:
+    """Everyone else heard of the change through the shared rule (use_cases); the caller gets it as its answer
     (an end: `sessionUpdated` posted first, as everyone gets it, then `sessionEnded` as the answer)."""
-    notify.session_changed(caller.others(rt), session)
     told = events.session_change(session)
     for event in told[:-1]:
         rt.fanout.send_to(caller.connection_id, event)
@@ -162,21 +155,23 @@ def _announce(rt: Runtime, caller: Caller, session: Session) -> Answer:
 
 def _change_status(target: SessionStatus) -> Callable[[Runtime, Caller, frames.Frame], Answer]:
     def change(rt: Runtime, caller: Caller, frame: frames.Frame) -> Answer:
-        _, after = rt.store.change_status(
-            caller.session_id, target, ended_ttl_days=rt.settings.ended_session_ttl_days, speaker=caller.connection_id
+        _, after = use_cases.change_status(
+            rt, caller.session_id, target, caller.others(rt), speaker=caller.connection_id
         )
         logger.info("session status changed", extra={"status": after.status.value})
-        return _announce(rt, caller, after)
+        return _answer(rt, caller, after)
 
     return change
 
 
 def _set_muted(muted: bool) -> Callable[[Runtime, Caller, frames.Frame], Answer]:
     def change(rt: Runtime, caller: Caller, frame: frames.Frame) -> Answer:
-        before, after = rt.store.update_session(caller.session_id, muted=muted, speaker=caller.connection_id)
+        before, after = use_cases.update_session(
+            rt, caller.session_id, caller.others(rt), muted=muted, speaker=caller.connection_id
+        )
         if before.seq == after.seq:  # muting a muted session is answered (its latest state), not announced again
             return events.session_updated(after, after.seq)
-        return _announce(rt, caller, after)
+        return _answer(rt, caller, after)
 
     return change
 

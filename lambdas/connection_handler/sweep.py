@@ -27,7 +27,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from session_runtime import notify, presence
+from session_runtime import presence, use_cases
 from session_runtime.observability import logger, metrics, tracer
 from session_runtime.runtime import Runtime, get_runtime
 from session_schema.errors import InvalidTransition, SessionNotFound
@@ -95,11 +95,9 @@ def sweep(rt: Runtime) -> dict[str, Any]:
             continue
         summary["checked"] += 1
         try:
-            _, after = rt.store.change_status(
-                candidate.sessionId,
-                SessionStatus.ENDED,
-                ended_ttl_days=rt.settings.ended_session_ttl_days,
-                only_if_speakerless_before=cutoff,
+            # everyone told by the shared rule when it ended: sessionEnded to all, listeners closed
+            _, after = use_cases.change_status(
+                rt, candidate.sessionId, SessionStatus.ENDED, rt.fanout, only_if_speakerless_before=cutoff
             )
         except (InvalidTransition, SessionNotFound):
             summary["skipped"] += 1  # ended or deleted by someone else since the index said otherwise
@@ -116,7 +114,6 @@ def sweep(rt: Runtime) -> dict[str, Any]:
             "ended a speakerless session",
             extra={"sessionId": after.sessionId, "speakerlessSince": candidate.speakerlessSince},
         )
-        notify.session_changed(rt.fanout, after)  # the shared rule: sessionEnded to all, listeners closed
     metrics.add_metric(name="SweptSessions", unit=MetricUnit.Count, value=len(summary["ended"]))
     return summary
 

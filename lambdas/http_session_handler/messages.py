@@ -13,7 +13,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 
-from session_runtime import events, notify
+from session_runtime import use_cases
 from session_runtime.observability import logger
 from session_runtime.runtime import get_runtime
 from session_schema.errors import SessionNotFound
@@ -69,9 +69,6 @@ def post_message(
 ) -> MessageView:
     runtime = get_runtime()
     sid = owned_session(sessionId, caller).sessionId
-    message = runtime.store.append_message(
-        sid, caller.user_id, body.text, ttl_days=runtime.settings.message_ttl_days, announce=events.message
-    )
+    message = use_cases.post_message(runtime, sid, caller.user_id, body.text, runtime.fanout)
     logger.info("message stored", extra={"messageId": message.messageId})
-    notify.message_stored(runtime.fanout, message)
     return answer_as(MessageView, message.view())

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.metrics import MetricUnit
 
-from session_runtime import notify
+from session_runtime import use_cases
 from session_runtime.observability import logger, metrics
 from session_runtime.runtime import get_runtime
 from session_schema.errors import InvalidTransition, ValidationFailed
@@ -133,14 +133,13 @@ def update_session(
     if body.status is not None:
         # One conditional write for the status and any title/muted with it: a refused move changes nothing.
         target = SessionStatus(body.status)
-        before, after = runtime.store.change_status(
-            sid, target, ended_ttl_days=runtime.settings.ended_session_ttl_days, title=body.title, muted=body.muted
+        before, after = use_cases.change_status(
+            runtime, sid, target, runtime.fanout, title=body.title, muted=body.muted
         )
         logger.info("session status changed", extra={"from": before.status.value, "to": target.value})
     else:
-        before, after = runtime.store.update_session(sid, title=body.title, muted=body.muted)
-    if after.seq != before.seq:  # a change (asking for the `muted` it already has is none): everyone is told
-        notify.session_changed(runtime.fanout, after)
+        # asking for the `muted` it already has is no change: no one is told
+        before, after = use_cases.update_session(runtime, sid, runtime.fanout, title=body.title, muted=body.muted)
     return answer_as(SessionOwnerView, after.owner_view())
 
 
@@ -165,11 +164,8 @@ def end_session(
     session = owned_session(sessionId, caller)  # the one read of a repeated DELETE
     if session.status is not SessionStatus.ENDED:
         try:
-            _, ended = runtime.store.change_status(
-                session.sessionId, SessionStatus.ENDED, ended_ttl_days=runtime.settings.ended_session_ttl_days
-            )
+            use_cases.change_status(runtime, session.sessionId, SessionStatus.ENDED, runtime.fanout)
             logger.info("session ended", extra={"from": session.status.value})
-            notify.session_changed(runtime.fanout, ended)
         except InvalidTransition:  # ended by someone else meanwhile, who told everyone: the same outcome
             logger.info("session already ended")
     return Response(status_code=204)  # type: ignore[return-value]  # Powertools: `-> None` documents "no body"
