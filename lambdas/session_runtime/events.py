@@ -9,7 +9,7 @@ out (never sent as null), and documented as not required.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pydantic.json_schema import SkipJsonSchema
@@ -25,6 +25,10 @@ def _documented_as_sent(schema: dict[str, Any]) -> None:
     for prop in schema.get("properties", {}).values():
         if "default" in prop and prop["default"] is None and "anyOf" not in prop:
             del prop["default"]
+
+
+# The seq a stream event carries (the shared protocol: gap-free per session, from 1).
+StreamSeq = Annotated[int, Field(ge=1, description="its place in the session's stream: gap-free per session")]
 
 
 class Event(BaseModel):
@@ -73,7 +77,7 @@ class BroadcastEvent(Event):
     stream = True
     data: JsonValue = Field(description="what the speaker sent (any JSON)")
     ts: int = Field(description="when the server sent it, epoch ms")
-    seq: int = Field(ge=1, description="its place in the session's stream: gap-free per session")
+    seq: StreamSeq
 
 
 class BroadcastSentEvent(Event):
@@ -90,7 +94,7 @@ class MessageEvent(MessageView, Event):
 
     type: Literal["message"] = "message"
     stream = True
-    seq: int = Field(ge=1, description="its place in the session's stream: gap-free per session")
+    seq: StreamSeq
 
 
 class HistoryEvent(Event):
@@ -107,7 +111,7 @@ class SessionUpdatedEvent(Event):
     type: Literal["sessionUpdated"] = "sessionUpdated"
     stream = True
     session: SessionPublicView
-    seq: int = Field(ge=1, description="its place in the session's stream: gap-free per session")
+    seq: StreamSeq
 
 
 class SessionEndedEvent(Event):
@@ -116,7 +120,7 @@ class SessionEndedEvent(Event):
     type: Literal["sessionEnded"] = "sessionEnded"
     stream = True
     session: SessionPublicView
-    seq: int = Field(ge=1, description="its place in the session's stream: gap-free per session")
+    seq: StreamSeq
 
 
 class ListenerCountEvent(Event):
@@ -140,7 +144,7 @@ class ArtifactUpdatedEvent(Event):
     type: Literal["artifactUpdated"] = "artifactUpdated"
     stream = True
     artifact: ArtifactPublicView
-    seq: int = Field(ge=1, description="its place in the session's stream: gap-free per session")
+    seq: StreamSeq
 
 
 # The codes an `error` event carries, and when. tests/ws checks every domain error's code is listed here
