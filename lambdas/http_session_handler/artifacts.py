@@ -33,7 +33,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from session_runtime import events, notify
 from session_runtime.observability import logger, metrics
 from session_runtime.runtime import Runtime, get_runtime
-from session_schema.errors import ArtifactNotFound, SessionNotFound, ValidationFailed
+from session_schema.errors import ArtifactNotFound, ValidationFailed
 from session_schema.ids import new_record_id
 from session_schema.models import ARTIFACT_ID_PATTERN, ARTIFACT_ID_PREFIX, Artifact
 from session_schema.status import ArtifactStatus
@@ -46,8 +46,8 @@ from .artifact_schemas import (
     CreatedArtifact,
     UpdateArtifactRequest,
 )
-from .identity import Caller, is_owner, owned_session, signed_in
-from .params import DEFAULT_LIMIT, Cursor, Limit, SessionIdPath, session_id
+from .identity import Caller, owned_session, readable_session, signed_in
+from .params import DEFAULT_LIMIT, Cursor, Limit, SessionIdPath
 from .routing import answer_as, api_route
 
 router = Router()
@@ -148,12 +148,8 @@ def list_artifacts(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> ArtifactPage:
-    store = get_runtime().store
-    sid = session_id(sessionId)
-    session = store.get_session(sid, consistent=True)
-    if not is_owner(session, caller):
-        raise SessionNotFound(sid)  # private: another user's session is indistinguishable from none
-    page = store.list_artifacts(sid, limit=limit, cursor=cursor)
+    sid = readable_session(sessionId, caller, owner_only=True).sessionId  # an ended session's artifacts too
+    page = get_runtime().store.list_artifacts(sid, limit=limit, cursor=cursor)
     return answer_as(ArtifactPage, {"items": [a.view() for a in page.items], "nextCursor": page.next_cursor})
 
 

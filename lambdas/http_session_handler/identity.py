@@ -28,7 +28,7 @@ from functools import cache
 from aws_lambda_powertools.event_handler import Request
 
 from session_runtime.runtime import get_runtime
-from session_schema.errors import Forbidden, Unauthorized
+from session_schema.errors import Forbidden, SessionNotFound, Unauthorized
 from session_schema.models import Session
 from session_schema.routes import HTTP_ROUTES, OPTIONAL_AUTH_PATHS, HttpRoute
 
@@ -95,6 +95,21 @@ def owned_session(raw_session_id: str, caller: Caller | None) -> Session:
 
     session = get_runtime().store.get_session(session_id(raw_session_id), consistent=True)
     require_owner(session, caller)
+    return session
+
+
+def readable_session(
+    raw_session_id: str, caller: Caller | None, *, owner_only: bool = False, consistent: bool = True
+) -> Session:
+    """A session the caller may read from: its owner always; anyone while joinable (`messages_readable_by`)
+    unless `owner_only`. Otherwise 404 SESSION_NOT_FOUND: a private view is indistinguishable from none."""
+    from .params import session_id
+
+    sid = session_id(raw_session_id)
+    session = get_runtime().store.get_session(sid, consistent=consistent)
+    user_id = caller.user_id if caller else None
+    if not (is_owner(session, caller) if owner_only else session.messages_readable_by(user_id)):
+        raise SessionNotFound(sid)
     return session
 
 

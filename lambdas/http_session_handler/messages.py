@@ -16,10 +16,9 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from session_runtime import use_cases
 from session_runtime.observability import logger
 from session_runtime.runtime import get_runtime
-from session_schema.errors import SessionNotFound
 
-from .identity import Caller, current_caller, owned_session, signed_in
-from .params import DEFAULT_LIMIT, Cursor, Limit, SessionIdPath, Since, session_id
+from .identity import Caller, current_caller, owned_session, readable_session, signed_in
+from .params import DEFAULT_LIMIT, Cursor, Limit, SessionIdPath, Since
 from .routing import answer_as, api_route
 from .schemas import MessagePage, MessageView, PostMessageRequest
 
@@ -43,12 +42,8 @@ def list_messages(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> MessagePage:
-    store = get_runtime().store
-    sid = session_id(sessionId)
-    session = store.get_session(sid)
-    if not session.messages_readable_by(caller.user_id if caller else None):
-        raise SessionNotFound(sid)  # a private view now: another user's session is not found
-    page = store.list_messages(sid, since=since, limit=limit, cursor=cursor)
+    sid = readable_session(sessionId, caller, consistent=False).sessionId
+    page = get_runtime().store.list_messages(sid, since=since, limit=limit, cursor=cursor)
     return answer_as(MessagePage, {"items": [m.view() for m in page.items], "nextCursor": page.next_cursor})
 
 

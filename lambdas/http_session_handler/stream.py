@@ -14,12 +14,11 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from session_runtime.runtime import get_runtime
-from session_schema.errors import SessionNotFound
 from session_schema.ids import EPOCH_PATTERN
 from session_schema.models import SEQ_MAX
 
-from .identity import Caller, current_caller
-from .params import DEFAULT_LIMIT, Limit, SessionIdPath, session_id
+from .identity import Caller, current_caller, readable_session
+from .params import DEFAULT_LIMIT, Limit, SessionIdPath
 from .routing import answer_as, api_route
 from .schemas import StreamPage
 
@@ -61,10 +60,7 @@ def list_events(
     limit: Limit = DEFAULT_LIMIT,
 ) -> StreamPage:
     store = get_runtime().store
-    sid = session_id(sessionId)
-    session = store.get_session(sid, consistent=True)
-    if not session.messages_readable_by(caller.user_id if caller else None):
-        raise SessionNotFound(sid)
+    session = readable_session(sessionId, caller)
     recovery = store.recover(session, sinceSeq, epoch or session.epoch, limit=limit)
     page = {
         "recovered": recovery.recovered,
