@@ -12,7 +12,8 @@ What alarms:
   one slow client's strikes are routine), and a state change whose fan-out failed as a whole (`NotifyFailed`);
 - the HTTP API's 5xx, the WebSocket API's ExecutionError, DynamoDB throttling;
 - a sweep that failed (its invocation record in the sweep's dead-letter queue, infra/schedule.py), and a
-  fan-out shard that failed past Lambda's retries (in the worker's dead-letter queue, infra/fanout_worker.py).
+  fan-out shard that failed past Lambda's retries (in the worker's dead-letter queue, infra/fanout_worker.py),
+  and a shard the worker could not be invoked for (`FanoutDispatchFailed`).
 What does not: refusals. No alarm reads 4xx or the WebSocket `IntegrationError` (which counts every refused
 `$connect`: 404 SESSION_NOT_FOUND, 410 SESSION_ENDED, 429 SESSION_FULL are integration "errors" to API
 Gateway), `JoinRefused`, `ActionsRefused`, `RateLimitedActions` or HTTP `Error` with any other code.
@@ -154,6 +155,14 @@ def build_alarms(
             handler_metrics.metric(metric_names.FANOUT_FAILED),
             f"{FANOUT_FAILURES_THRESHOLD}+ posts to connections failed (not 410) past their retries in 5 minutes",
             threshold=FANOUT_FAILURES_THRESHOLD,
+        )
+    )
+    alarms.append(
+        _alarm(
+            scope,
+            "FanoutDispatchFailures",
+            handler_metrics.metric(metric_names.FANOUT_DISPATCH_FAILED),
+            "a large fan-out could not invoke the fan-out worker for a shard (the caller served it, more slowly)",
         )
     )
     alarms.append(

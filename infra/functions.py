@@ -154,3 +154,12 @@ def set_environment(functions: Mapping[str, lambda_.Function], environment: Mapp
     for function in functions.values():
         for name, value in environment.items():
             function.add_environment(name, value)
+
+
+def dispatch_shards_to(functions: Mapping[str, lambda_.Function], worker_name: str) -> None:
+    """Tell the functions that fan out which worker takes a large fan-out's shards (FANOUT_WORKER_FUNCTION):
+    every function but the worker itself, whose own name in its environment would be a circular reference."""
+    worker = functions[worker_name]
+    for name, function in functions.items():
+        if name != worker_name:
+            function.add_environment("FANOUT_WORKER_FUNCTION", worker.function_name)

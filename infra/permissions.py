@@ -5,6 +5,7 @@ what the handlers call) on exactly these resources:
 
   "table"        the table ARN and `<table ARN>/index/*` (its GSIs)
   "artifacts"    `<bucket ARN>/*` (objects only, never the bucket itself)
+  "worker"       the fan-out worker function's ARN (an asynchronous invoke per shard of a large fan-out)
   "connections"  `arn:aws:execute-api:<region>:<account>:<wsApiId>/<stage>/<method>/@connections/*` for each
                  of the function's CONNECTION_METHODS
 
@@ -40,6 +41,9 @@ _TABLE_READ_WRITE = (
 # post_to_connection (POST), delete_connection (DELETE) and get_connection (GET) are all ManageConnections;
 # the resource ARN names the method, so each function is granted only the methods it calls.
 _MANAGE_CONNECTIONS = ("execute-api:ManageConnections",)
+# Every function that fans out to a session's connections dispatches the shards of a large one
+# (session_runtime/shards.py); the worker itself serves one shard and dispatches none.
+_INVOKE_WORKER = ("lambda:InvokeFunction",)
 CONNECTION_METHODS: dict[str, tuple[str, ...]] = {
     HTTP_FUNCTION: ("POST", "DELETE"),
     CONNECTION_FUNCTION: ("POST", "DELETE"),
@@ -57,10 +61,12 @@ FUNCTION_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         # artifact removes its object. No GetObject: the handler never reads an object and serves no downloads.
         "artifacts": ("s3:PutObject", "s3:DeleteObject"),
         "connections": _MANAGE_CONNECTIONS,  # broadcasts, artifactUpdated, sessionEnded
+        "worker": _INVOKE_WORKER,
     },
     CONNECTION_FUNCTION: {
         "table": _TABLE_READ_WRITE,
         "connections": _MANAGE_CONNECTIONS,
+        "worker": _INVOKE_WORKER,
     },
     SWEEP_FUNCTION: {
         "table": (
@@ -72,6 +78,7 @@ FUNCTION_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         ),
         # tell listeners the session ended, then disconnect them; ask which connections are ghosts
         "connections": _MANAGE_CONNECTIONS,
+        "worker": _INVOKE_WORKER,
     },
     FANOUT_WORKER_FUNCTION: {
         # Query: its shard's connections; a gone connection's unregister (GetItem + a transaction of
@@ -106,6 +113,7 @@ def attach_permissions(
     bucket: s3.IBucket,
     ws_api_id: str,
     ws_stage_name: str,
+    worker: lambda_.IFunction,
 ) -> None:
     missing = set(FUNCTION_ACTIONS) ^ set(functions)
     if missing:
@@ -116,6 +124,7 @@ def attach_permissions(
             "table": table_resources(table),
             "artifacts": artifact_resources(bucket),
             "connections": connection_resources(stack, ws_api_id, ws_stage_name, CONNECTION_METHODS[name]),
+            "worker": [worker.function_arn],
         }
         for kind, actions in FUNCTION_ACTIONS[name].items():
             function.add_to_role_policy(

@@ -21,6 +21,7 @@ from infra.functions import (
     HTTP_FUNCTION,
     SWEEP_FUNCTION,
     build_functions,
+    dispatch_shards_to,
     set_environment,
 )
 from infra.http_api import build_http_api
@@ -58,6 +59,7 @@ class LiveSessionsStack(Stack):
             bucket=self.storage.artifacts,
             ws_api_id=self.ws.api.api_id,
             ws_stage_name=self.ws.stage.stage_name,
+            worker=self.functions[FANOUT_WORKER_FUNCTION],
         )
         # One environment for every function, from the settings declaration (KeyError if a wire is missing).
         overrides = config.environment_overrides()
@@ -78,6 +80,7 @@ class LiveSessionsStack(Stack):
             overrides,
         )
         set_environment(self.functions, self.function_environment)
+        dispatch_shards_to(self.functions, FANOUT_WORKER_FUNCTION)
         self.sweep = build_sweep_schedule(self, config, self.functions[SWEEP_FUNCTION])
         self.sweep_rule = self.sweep.rule
         self.fanout_shard_failures = build_fanout_worker_failures(self, config, self.functions[FANOUT_WORKER_FUNCTION])

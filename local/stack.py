@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from session_schema.functions import CONNECTION_FUNCTION, HTTP_FUNCTION, SWEEP_FUNCTION
+from session_schema.functions import CONNECTION_FUNCTION, FANOUT_WORKER_FUNCTION, HTTP_FUNCTION, SWEEP_FUNCTION
 from session_schema.settings import stack_environment
 
 from . import aws, management_endpoint
@@ -271,7 +271,12 @@ class LocalStack:
                 "JWT_ISSUER": issuer,
                 "JWT_AUDIENCE": DEFAULT_AUDIENCE,
             },
-            {"POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE, **self.settings_overrides},
+            # The worker is invoked by its declared name here (local/lambda_api.py), as by its name on AWS.
+            {
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "FANOUT_WORKER_FUNCTION": FANOUT_WORKER_FUNCTION,
+                **self.settings_overrides,
+            },
         )
         env.update(
             AWS_ENDPOINT_URL_DYNAMODB=ddb_endpoint,

@@ -19,7 +19,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from session_runtime import events, metric_names, notify, presence, use_cases
-from session_runtime.fanout import Fanout
+from session_runtime.fanout import Fanout, is_listener
 from session_runtime.observability import logger, metrics
 from session_runtime.runtime import Runtime
 from session_schema.errors import ConnectionNotFound, Forbidden, SessionEnded, SessionNotFound
@@ -124,7 +124,7 @@ def broadcast(rt: Runtime, caller: Caller, frame: frames.BroadcastFrame) -> Answ
     pushed = events.broadcast(frame.data, ts, session.seq)
     notify.keep(rt.store, caller.session_id, [pushed])
     started = time.perf_counter()
-    result = rt.fanout.send(caller.session_id, pushed, only=lambda c: c.role == "listener")
+    result = rt.fanout.send(caller.session_id, pushed, only=is_listener, size=session.listenerCount)
     # The dashboard's fan-out latency: from the event kept to the last listener's post answered.
     elapsed_ms = (time.perf_counter() - started) * 1000
     metrics.add_metric(name=metric_names.BROADCAST_FANOUT_MS, unit=MetricUnit.Milliseconds, value=elapsed_ms)

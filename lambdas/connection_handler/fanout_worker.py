@@ -19,42 +19,27 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from session_runtime import presence
+from session_runtime import metric_names, presence
+from session_runtime.fanout import is_listener
 from session_runtime.observability import logger, metrics
 from session_runtime.runtime import Runtime, get_runtime
-from session_schema.keys import MAX_CONNECTION_SHARDS
-from session_schema.models import Connection
+from session_runtime.shards import ShardJob
 
-
-class ShardJob(BaseModel):
-    """One shard of a fan-out: what to post (one event, or two in order), to whom, and whether to close."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    sessionId: str = Field(min_length=1, max_length=64)
-    shard: int = Field(ge=0)
-    shards: int = Field(ge=1, le=MAX_CONNECTION_SHARDS)
-    payloads: list[dict[str, JsonValue]] = Field(min_length=1, max_length=2)
-    listenersOnly: bool = False
-    closeListeners: bool = False
-
-
-def _is_listener(connection: Connection) -> bool:
-    return connection.role == "listener"
+__all__ = ["ShardJob", "handler", "run"]
 
 
 def run(rt: Runtime, job: ShardJob) -> dict[str, Any]:
     if job.shard >= job.shards:
         raise ValueError(f"shard {job.shard} of {job.shards}")
     payload, *then = job.payloads
-    result = rt.fanout.send(
+    fanout = rt.fanout if job.excludedConnectionId is None else rt.fanout.excluding(job.excludedConnectionId)
+    result = fanout.send(
         job.sessionId,
         payload,
         then=then[0] if then else None,
-        only=_is_listener if job.listenersOnly else None,
-        close=_is_listener if job.closeListeners else None,
+        only=is_listener if job.listenersOnly else None,
+        close=is_listener if job.closeListeners else None,
         shard=(job.shard, job.shards),
     )
     presence.after_fanout(rt.fanout, job.sessionId, result)
@@ -68,6 +53,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         return run(get_runtime(), job)
     except Exception:
-        metrics.add_metric(name="FanoutShardFailed", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=metric_names.FANOUT_SHARD_FAILED, unit=MetricUnit.Count, value=1)
         logger.exception("a fan-out shard failed; Lambda retries it")
         raise

@@ -35,6 +35,7 @@ from session_schema.store import SessionStore
 
 from . import loop
 from .observability import logger, metrics, subsegment
+from .shards import ShardDispatcher, ShardJob, shard_count
 
 Outcome = Literal["sent", "gone", "failed", "throttled"]
 STRIKES_TO_CLOSE = 3
@@ -59,6 +60,19 @@ class FanoutResult:
     failed: list[str] = field(default_factory=list)  # not reached this time, still registered
     slow_closed: list[str] = field(default_factory=list)  # the part of `gone` closed for failing repeatedly
     gone_speaker: bool = False  # one of the gone connections was a speaker's: its leave must be told
+    remote_shards: int = 0  # shards handed to the fan-out worker (not counted in the fields above)
+
+    def add(self, other: FanoutResult) -> None:
+        self.sent += other.sent
+        self.gone += other.gone
+        self.failed += other.failed
+        self.slow_closed += other.slow_closed
+        self.gone_speaker |= other.gone_speaker
+
+
+def is_listener(connection: Connection) -> bool:
+    """The one listeners-only selection, so a sharded fan-out can tell the worker (ShardJob.listenersOnly)."""
+    return connection.role == "listener"
 
 
 def encode_payload(payload: object) -> bytes:
@@ -95,16 +109,25 @@ class Fanout:
         concurrency: int = 16,
         excluded: str | None = None,
         strikes: Strikes | None = None,
+        dispatcher: ShardDispatcher | None = None,
     ) -> None:
         self.store = store
         self.client = management_client
         self.concurrency = concurrency
         self.excluded = excluded
         self.strikes = strikes if strikes is not None else Strikes()
+        self.dispatcher = dispatcher  # None: every fan-out is served here (the worker itself, tests)
 
     def excluding(self, connection_id: str) -> Fanout:
         """This fan-out minus one connection: the caller, who gets the same event as its answer."""
-        return Fanout(self.store, self.client, self.concurrency, excluded=connection_id, strikes=self.strikes)
+        return Fanout(
+            self.store,
+            self.client,
+            self.concurrency,
+            excluded=connection_id,
+            strikes=self.strikes,
+            dispatcher=self.dispatcher,
+        )
 
     @property
     def window(self) -> int:
@@ -132,14 +155,24 @@ class Fanout:
         only: Callable[[Connection], bool] | None = None,
         close: Callable[[Connection], bool] | None = None,
         shard: tuple[int, int] | None = None,
+        size: int | None = None,
     ) -> FanoutResult:
         """Post `payload` (and `then`, in that order) to every connection of a session (those `only`
         selects); then close those `close` selects. With `shard=(k, n)`, only the connections of shard k
         of n (session_schema.keys.connection_shard_range; a fan-out worker serves one shard).
 
+        `size`: the session's connections as the caller knows them (its listenerCount, plus the speaker).
+        Past the dispatcher's threshold the fan-out is sharded (session_runtime/shards.py): this call serves
+        shard 0 (and any shard whose invoke failed) and returns without waiting for the others. Selections
+        other than everyone or `is_listener` are always served here.
+
         Each connection's posts and close run in order; `result` lists the gone and failed connections in
         the order they were read.
         """
+        if shard is None and size is not None and self.dispatcher is not None:
+            shards = shard_count(size, self.dispatcher.threshold)
+            if shards > 1 and only in (None, is_listener) and close in (None, is_listener):
+                return self._send_sharded(session_id, payload, then, only, close, shards)
         messages = [encode_payload(payload)] + ([encode_payload(then)] if then is not None else [])
         with subsegment("fanout"):  # one trace segment per fan-out, none per post
             result = loop.run(self._send(session_id, messages, only, close, shard))
@@ -157,6 +190,36 @@ class Fanout:
             metrics.add_metric(name="FanoutFailed", unit=MetricUnit.Count, value=len(result.failed))
         if result.slow_closed:
             metrics.add_metric(name="SlowConsumerClosed", unit=MetricUnit.Count, value=len(result.slow_closed))
+        return result
+
+    def _send_sharded(
+        self,
+        session_id: str,
+        payload: dict[str, Any],
+        then: dict[str, Any] | None,
+        only: Callable[[Connection], bool] | None,
+        close: Callable[[Connection], bool] | None,
+        shards: int,
+    ) -> FanoutResult:
+        assert self.dispatcher is not None
+        job = ShardJob(
+            sessionId=session_id,
+            shard=0,
+            shards=shards,
+            payloads=[payload] if then is None else [payload, then],
+            listenersOnly=only is is_listener,
+            closeListeners=close is is_listener,
+            excludedConnectionId=self.excluded,
+        )
+        result = FanoutResult()
+        served_here = [0]
+        for k in range(1, shards):
+            if self.dispatcher.dispatch(job.model_copy(update={"shard": k})):
+                result.remote_shards += 1
+            else:
+                served_here.append(k)
+        for k in served_here:
+            result.add(self.send(session_id, payload, then=then, only=only, close=close, shard=(k, shards)))
         return result
 
     # -- on the loop ------------------------------------------------------------------------------------------

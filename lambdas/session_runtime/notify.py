@@ -27,16 +27,14 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from session_schema.models import Artifact, Connection, Message, Session
+from session_schema.models import Artifact, Message, Session
 from session_schema.store import SessionStore
 
 from . import events, presence
-from .fanout import Fanout, FanoutResult
+from .fanout import Fanout, FanoutResult, is_listener
 from .observability import logger, metrics
 
-
-def is_listener(connection: Connection) -> bool:
-    return connection.role == "listener"
+__all__ = ["artifact_changed", "is_listener", "keep", "message_stored", "session_changed"]
 
 
 def keep(store: SessionStore, session_id: str, frames: list[dict[str, Any]]) -> None:
@@ -54,9 +52,10 @@ def session_changed(fanout: Fanout, session: Session) -> FanoutResult | None:
     `session` is the state its write left, `seq` included (the events it claimed end there)."""
     frames = events.session_change(session)
     keep(fanout.store, session.sessionId, frames)
+    size = session.listenerCount + 1  # and the speaker
     if session.joinable:
-        return _send(fanout, session.sessionId, frames[0])
-    return _send(fanout, session.sessionId, frames[0], then=frames[1], close=is_listener)
+        return _send(fanout, session.sessionId, frames[0], size=size)
+    return _send(fanout, session.sessionId, frames[0], then=frames[1], close=is_listener, size=size)
 
 
 def message_stored(fanout: Fanout, message: Message) -> FanoutResult | None:

@@ -13,7 +13,7 @@ from session_schema.errors import SessionNotFound
 from session_schema.models import Connection, Session
 
 from . import events
-from .fanout import Fanout, FanoutResult
+from .fanout import Fanout, FanoutResult, is_listener
 from .observability import logger
 
 
@@ -63,9 +63,8 @@ def connection_left(fanout: Fanout, connection: Connection) -> None:
 def speaker_left(fanout: Fanout, session: Session) -> None:
     """The current speaker is gone (and no other took over): the listeners are told."""
     if session.joinable and session.speakerConnectionId is None:
-        result = fanout.send(
-            session.sessionId, events.speaker_disconnected(session.sessionId), only=lambda c: c.role == "listener"
-        )
+        frame = events.speaker_disconnected(session.sessionId)
+        result = fanout.send(session.sessionId, frame, only=is_listener, size=session.listenerCount)
         after_fanout(fanout, session.sessionId, result)
 
 

@@ -22,6 +22,7 @@ from session_schema.store import SessionStore
 from .budget import ActionBudget, Limits
 from .fanout import Fanout, Strikes
 from .management_api import ManagementApi
+from .shards import ShardDispatcher
 from .timeouts import AWS_CLIENT_CONFIG
 
 
@@ -59,7 +60,16 @@ class Runtime:
     @cached_property
     def fanout(self) -> Fanout:
         strikes = Strikes(self.settings.fanout_strikes_to_close)
-        return Fanout(self.store, self.connections, concurrency=self.settings.fanout_concurrency, strikes=strikes)
+        settings = self.settings
+        dispatcher = None
+        if settings.fanout_worker_function:
+            dispatcher = ShardDispatcher(
+                settings.fanout_worker_function,
+                settings.fanout_shard_threshold,
+                client=lambda: boto3.client("lambda", config=AWS_CLIENT_CONFIG),
+            )
+        concurrency = settings.fanout_concurrency
+        return Fanout(self.store, self.connections, concurrency=concurrency, strikes=strikes, dispatcher=dispatcher)
 
     @cached_property
     def s3(self) -> Any:

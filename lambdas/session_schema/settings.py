@@ -87,6 +87,21 @@ SETTINGS: tuple[Setting, ...] = (
         "2000",
     ),
     Setting(
+        "FANOUT_SHARD_THRESHOLD",
+        "fanout_shard_threshold",
+        "connections one invocation posts to; a fan-out to more is split into shards, one per this many, all but"
+        " the first handed to the fan-out worker function",
+        "2000",
+    ),
+    # Set by the deployment on the functions that dispatch, not on the worker itself (its own name in its
+    # own environment would be a circular reference in CloudFormation): empty means no dispatch.
+    Setting(
+        "FANOUT_WORKER_FUNCTION",
+        "fanout_worker_function",
+        "name or ARN of the fan-out worker function the shards of a large fan-out are invoked on; empty: none",
+        "",
+    ),
+    Setting(
         "FANOUT_STRIKES_TO_CLOSE",
         "fanout_strikes_to_close",
         "failed posts in a row (not 410) after which a connection is closed and unregistered as a slow consumer",
@@ -144,6 +159,8 @@ class Settings(BaseModel):
     fanout_concurrency: int = Field(ge=1, le=128)
     fanout_post_timeout_ms: int = Field(ge=50, le=20_000)
     fanout_strikes_to_close: int = Field(ge=1, le=100)
+    fanout_shard_threshold: int = Field(ge=1)
+    fanout_worker_function: str = ""
     ghost_grace_seconds: int = Field(ge=0, le=7200)
     action_burst: int = Field(ge=1, le=10_000)
     action_rate_per_second: float = Field(gt=0, le=10_000)

@@ -34,8 +34,16 @@ def test_environment_is_exactly_the_declared_settings(dev, name):
     variables = _function(dev, name)["Environment"]["Variables"]
     assert set(variables) == {setting.env for setting in SETTINGS}
     for setting in SETTINGS:
-        if setting.source == "config":
+        if setting.source == "config" and setting.env != "FANOUT_WORKER_FUNCTION":
             assert variables[setting.env] == setting.default, setting.env
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_every_function_but_the_worker_dispatches_shards_to_the_worker(dev, name):
+    # The worker serves one shard and dispatches none (its own name would be a circular reference).
+    worker = ref(dev.logical_id(dev.stack.functions["FanoutWorkerFunction"]))
+    expected = "" if name == "FanoutWorkerFunction" else worker
+    assert _function(dev, name)["Environment"]["Variables"]["FANOUT_WORKER_FUNCTION"] == expected
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
@@ -199,6 +207,7 @@ def _expected_resources(synth, kind: str, name: str) -> set[str]:
     return {
         "table": {table, f"{table}/index/*"},
         "artifacts": {f"{bucket}/*"},
+        "worker": {f"<{synth.logical_id(synth.stack.functions['FanoutWorkerFunction'])}.Arn>"},
         "connections": {
             f"arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<{api}>/{stage}/{method}/@connections/*"
             for method in MANAGEMENT_METHODS[name]
@@ -215,7 +224,7 @@ MANAGEMENT_METHODS = {
     "FanoutWorkerFunction": ("POST", "DELETE"),  # its shard's posts, and closing listeners after an end
 }
 
-_SERVICE_OF_KIND = {"table": "dynamodb", "artifacts": "s3", "connections": "execute-api"}
+_SERVICE_OF_KIND = {"table": "dynamodb", "artifacts": "s3", "connections": "execute-api", "worker": "lambda"}
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
@@ -245,7 +254,7 @@ def test_role_grants_exactly_the_declared_actions_on_the_declared_resources(dev,
             "actions": {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"},
             "resources": {queue},
         }
-    assert set(grouped) <= {"dynamodb", "s3", "execute-api", "logs", "xray"}, f"{name}: unexpected services"
+    assert set(grouped) <= {"dynamodb", "s3", "execute-api", "lambda", "logs", "xray"}, f"{name}: unexpected services"
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)

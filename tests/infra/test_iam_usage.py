@@ -16,6 +16,11 @@ action AWS authorizes it as:
   CONNECTION_METHODS;
   the lean post path (session_runtime/management_api.py) names its calls as boto3 does, so both are recorded.
 
+- the fan-out worker's asynchronous invoke: `lambda:InvokeFunction`. The run is made twice, the second
+  time with every fan-out sharded (threshold 1), and the recording `lambda` client runs the worker on the
+  spot, as Lambda would a moment later, with no dispatcher of its own (the deployed worker has no
+  FANOUT_WORKER_FUNCTION).
+
 Calls made by the test itself (creating a session straight in the store) are outside every handler and
 not counted.
 """
@@ -23,12 +28,15 @@ not counted.
 from __future__ import annotations
 
 import importlib
+import json
 import threading
 from collections import defaultdict
 from typing import Any
 
 import botocore.session
 import pytest
+
+from session_runtime.shards import ShardDispatcher
 
 from infra.functions import CONNECTION_FUNCTION, FANOUT_WORKER_FUNCTION, FUNCTION_SPECS, HTTP_FUNCTION, SWEEP_FUNCTION
 from infra.permissions import CONNECTION_METHODS, FUNCTION_ACTIONS
@@ -126,12 +134,36 @@ class RecordingManagementApi:
         return call
 
 
+class InlineWorker:
+    """A `lambda` client whose asynchronous invoke records the action and runs the worker's entry point."""
+
+    def __init__(self, usage: Usage, runtime: Any) -> None:
+        self._usage, self._runtime = usage, runtime
+
+    def invoke(self, *, FunctionName: str, InvocationType: str, Payload: bytes) -> dict[str, Any]:
+        assert FunctionName == FANOUT_WORKER_FUNCTION and InvocationType == "Event"
+        self._usage.record({"lambda:InvokeFunction"})
+        worker = importlib.import_module(FUNCTION_SPECS[FANOUT_WORKER_FUNCTION].handler.rsplit(".", 1)[0]).handler
+        caller, self._usage.current = self._usage.current, None
+        fanout = self._runtime.fanout
+        dispatcher, fanout.dispatcher = fanout.dispatcher, None
+        try:
+            from tests.http_events import FakeLambdaContext
+
+            worker(json.loads(Payload), FakeLambdaContext(function_name="live-sessions-fanout-worker"))
+        finally:
+            fanout.dispatcher, self._usage.current = dispatcher, caller
+        return {"StatusCode": 202}
+
+
 @pytest.fixture
 def usage(runtime, monkeypatch) -> Usage:
     assert "fanout" not in vars(runtime), "the fan-out must be built on the recording management API"
     recorded = Usage(runtime.settings.table_name, runtime.settings.artifacts_bucket)
     # Both the boto3 client (the odd call) and the lean post path (the fan-out's calls, boto3's names).
     runtime.management = runtime.connections = RecordingManagementApi(runtime.management, recorded)
+    inline = InlineWorker(recorded, runtime)
+    runtime.fanout.dispatcher = ShardDispatcher(FANOUT_WORKER_FUNCTION, threshold=1, client=lambda: inline)
     # The clients are shared by the whole run (tests/conftest.py): the hooks come off again below.
     hooks = [
         (runtime.store.client.meta.events, "before-parameter-build.dynamodb", recorded.on_dynamodb),
@@ -252,9 +284,14 @@ def used(usage, runtime, issuer) -> Usage:
     from tests.handlers import Handlers
 
     handlers = Handlers(runtime, issuer)  # after `usage`: on the recording management API
-    _run_http_routes(handlers)
-    _run_websocket_routes(handlers)
-    _run_sweep(handlers)
+    # Twice: small sessions served by the caller alone, then every fan-out sharded (each shard run by the
+    # worker at once; the caller serves shard 0, which may hold none of a small session's connections).
+    dispatcher = runtime.fanout.dispatcher
+    for threshold in (1_000_000, 1):
+        dispatcher.threshold = threshold
+        _run_http_routes(handlers)
+        _run_websocket_routes(handlers)
+        _run_sweep(handlers)
     _run_fanout_worker(handlers)
     assert set(usage.actions) == set(FUNCTION_SPECS), "the run must exercise every function"
     assert usage.foreign == [], "handlers touch only the stack's table and bucket"
@@ -282,3 +319,4 @@ def test_the_run_reaches_what_each_function_is_for(used):
     assert {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:PutItem"} <= used.actions[SWEEP_FUNCTION]
     assert used.methods[SWEEP_FUNCTION] == {"POST", "DELETE", "GET"}
     assert {"dynamodb:Query", "dynamodb:DeleteItem"} <= used.actions[FANOUT_WORKER_FUNCTION]
+    assert all("lambda:InvokeFunction" in used.actions[name] for name in (HTTP_FUNCTION, CONNECTION_FUNCTION))

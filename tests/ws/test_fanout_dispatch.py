@@ -1,0 +1,117 @@
+"""Dispatching a large fan-out (session_runtime/shards.py), through the WebSocket handler on moto: past the
+threshold the caller serves shard 0 and hands every other shard to the worker function as an asynchronous
+invoke, answering the broadcaster without waiting for them; an invoke that fails is counted, logged, and
+its shard served by the caller; below the threshold nothing is invoked."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from session_runtime.metric_names import FANOUT_DISPATCH_FAILED
+from session_runtime.shards import ShardDispatcher, shard_count
+
+from tests.http_events import FakeLambdaContext
+from tests.ws.conftest import Live
+
+WORKER = "FanoutWorkerFunction"
+
+
+class LambdaClient:
+    """boto3 `lambda` client stand-in: keeps each asynchronous invoke (none is run until the test says)."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.invokes: list[dict[str, Any]] = []
+
+    def invoke(self, *, FunctionName: str, InvocationType: str, Payload: bytes) -> dict[str, Any]:
+        if self.fail:
+            raise ConnectionError("TooManyRequestsException")
+        self.invokes.append({"function": FunctionName, "type": InvocationType, "job": json.loads(Payload)})
+        return {"StatusCode": 202}
+
+
+@pytest.fixture
+def live(ws) -> Live:
+    session = ws.create_session(owner="owner-1", max_listeners=100)
+    return Live(session.sessionId, "owner-1", ws.connected(session.sessionId, user="owner-1"))
+
+
+def _shard_by(ws, client: LambdaClient, threshold: int) -> None:
+    ws.runtime.fanout.dispatcher = ShardDispatcher(WORKER, threshold, client=lambda: client)
+
+
+def _broadcasts(ws, connections) -> Counter[str]:
+    return Counter(cid for cid in connections for m in ws.received(cid, "broadcast"))
+
+
+def test_shard_count_follows_the_threshold():
+    assert [shard_count(n, 5) for n in (0, 5, 6, 10, 11)] == [1, 1, 2, 2, 3]
+    assert shard_count(10**6, 1) == 64  # at most one shard per first character of a connection ID
+
+
+def test_a_large_broadcast_serves_shard_zero_and_hands_the_others_to_the_worker(ws, live):
+    from connection_handler.fanout_worker import handler as worker
+
+    listeners = [ws.connected(live.session_id) for _ in range(12)]
+    client = LambdaClient()
+    _shard_by(ws, client, threshold=5)
+    answer = ws.act(live.speaker, "broadcast", data={"caption": "hi"})
+    assert answer["type"] == "broadcastSent"  # answered before any remote shard ran
+    assert [(i["function"], i["type"], i["job"]["shard"]) for i in client.invokes] == [
+        (WORKER, "Event", 1),
+        (WORKER, "Event", 2),
+    ]
+    job = client.invokes[0]["job"]
+    assert job["shards"] == 3 and job["listenersOnly"] is True and job["payloads"][0]["seq"] == answer["seq"]
+    here = _broadcasts(ws, listeners)
+    # `delivered` counts the listeners reached before the answer: this invocation's own shard.
+    assert answer["delivered"] == sum(here.values()) < len(listeners)
+    for invoke in client.invokes:  # what Lambda does a moment later
+        worker(invoke["job"], FakeLambdaContext())
+    everyone = _broadcasts(ws, listeners)
+    assert set(everyone) == set(listeners) and set(everyone.values()) == {1}  # each listener exactly once
+    assert ws.received(live.speaker, "broadcast") == []  # listeners only, in every shard
+
+
+def test_an_end_is_sharded_too_and_every_listener_gets_both_events_in_order_then_is_closed(ws, live):
+    from connection_handler.fanout_worker import handler as worker
+
+    listeners = [ws.connected(live.session_id) for _ in range(10)]
+    client = LambdaClient()
+    _shard_by(ws, client, threshold=4)
+    ws.act(live.speaker, "end")
+    assert len(client.invokes) == 2  # 11 connections: 3 shards
+    for invoke in client.invokes:
+        worker(invoke["job"], FakeLambdaContext())
+    for listener in listeners:
+        assert ws.management.types_sent_to(listener)[-2:] == ["sessionUpdated", "sessionEnded"]
+        seqs = [m["seq"] for m in ws.received(listener) if "seq" in m]
+        assert seqs == sorted(seqs)
+    assert sorted(ws.management.closed) == sorted(listeners)
+
+
+def test_a_failed_invoke_is_counted_and_logged_and_its_shard_served_by_the_caller(ws, live, monkeypatch, log_lines):
+    import session_runtime.shards as shards
+
+    counted: list[str] = []
+    monkeypatch.setattr(shards.metrics, "add_metric", lambda name, **_: counted.append(name))
+    listeners = [ws.connected(live.session_id) for _ in range(12)]
+    _shard_by(ws, LambdaClient(fail=True), threshold=5)
+    ws.act(live.speaker, "broadcast", data=1)
+    everyone = _broadcasts(ws, listeners)
+    assert set(everyone) == set(listeners) and set(everyone.values()) == {1}  # no worker ran: none lost
+    assert counted.count(FANOUT_DISPATCH_FAILED) == 2
+    assert sum(1 for line in log_lines() if line.get("message", "").startswith("could not hand a fan-out shard")) == 2
+
+
+def test_below_the_threshold_nothing_is_invoked(ws, live):
+    listeners = [ws.connected(live.session_id) for _ in range(4)]
+    client = LambdaClient()
+    _shard_by(ws, client, threshold=5)
+    ws.act(live.speaker, "broadcast", data=1)
+    assert client.invokes == []
+    assert set(_broadcasts(ws, listeners)) == set(listeners)
