@@ -1,5 +1,5 @@
-"""The Python client (clients/python, live_sessions_client) against the local gateway with a fake connection handler: join, requests, refusals,
-and reconnect-with-backoff that re-joins."""
+"""The Python client (clients/python, live_sessions_client) against the local gateway with a fake
+connection handler: join, requests, refusals, and reconnect-with-backoff that re-joins."""
 
 from __future__ import annotations
 
