@@ -384,7 +384,7 @@ class _Connections:
             for i in range(n)
         ]
 
-    def iter_connections(self, session_id: str, **_: Any) -> Any:
+    def iter_connection_targets(self, session_id: str, **_: Any) -> Any:
         return iter(self.connections)
 
     def unregister_connection(self, connection_id: str) -> None:
@@ -403,7 +403,7 @@ class _ShardedConnections:
         self.by_sk = sorted((keys.connection_key("bench-fan-001", i)[keys.SK], i) for i in ids)
         self.model = Connection
 
-    def iter_connections(self, session_id: str, *, shard: tuple[int, int] | None = None, **_: Any) -> Any:
+    def iter_connection_targets(self, session_id: str, *, shard: tuple[int, int] | None = None, **_: Any) -> Any:
         low, high = self.keys.connection_shard_range(session_id, *shard) if shard else ("", "\uffff")
         for sk, connection_id in self.by_sk:
             if low <= sk < high:

@@ -167,12 +167,12 @@ class Bench:
         if page_size is None:
             yield
             return
-        original = store.iter_connections
-        store.iter_connections = functools.partial(original, page_size=page_size)  # type: ignore[method-assign]
+        original = store.iter_connection_targets
+        store.iter_connection_targets = functools.partial(original, page_size=page_size)  # type: ignore[method-assign]
         try:
             yield
         finally:
-            store.iter_connections = original  # type: ignore[method-assign]
+            store.iter_connection_targets = original  # type: ignore[method-assign]
 
 
 def _describe(counter: Counter[str]) -> str:

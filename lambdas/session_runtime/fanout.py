@@ -30,7 +30,7 @@ from typing import Any, Literal, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from session_schema.models import Connection
+from session_schema.models import ConnectionTarget
 from session_schema.store import SessionStore
 
 from . import loop
@@ -70,7 +70,7 @@ class FanoutResult:
         self.gone_speaker |= other.gone_speaker
 
 
-def is_listener(connection: Connection) -> bool:
+def is_listener(connection: ConnectionTarget) -> bool:
     """The one listeners-only selection, so a sharded fan-out can tell the worker (ShardJob.listenersOnly)."""
     return connection.role == "listener"
 
@@ -152,8 +152,8 @@ class Fanout:
         payload: dict[str, Any],
         *,
         then: dict[str, Any] | None = None,
-        only: Callable[[Connection], bool] | None = None,
-        close: Callable[[Connection], bool] | None = None,
+        only: Callable[[ConnectionTarget], bool] | None = None,
+        close: Callable[[ConnectionTarget], bool] | None = None,
         shard: tuple[int, int] | None = None,
         size: int | None = None,
     ) -> FanoutResult:
@@ -197,8 +197,8 @@ class Fanout:
         session_id: str,
         payload: dict[str, Any],
         then: dict[str, Any] | None,
-        only: Callable[[Connection], bool] | None,
-        close: Callable[[Connection], bool] | None,
+        only: Callable[[ConnectionTarget], bool] | None,
+        close: Callable[[ConnectionTarget], bool] | None,
         shards: int,
     ) -> FanoutResult:
         assert self.dispatcher is not None
@@ -228,17 +228,17 @@ class Fanout:
         self,
         session_id: str,
         messages: list[bytes],
-        only: Callable[[Connection], bool] | None,
-        close: Callable[[Connection], bool] | None,
+        only: Callable[[ConnectionTarget], bool] | None,
+        close: Callable[[ConnectionTarget], bool] | None,
         shard: tuple[int, int] | None = None,
     ) -> FanoutResult:
         calls = asyncio.Semaphore(self.concurrency)
-        outcomes: list[tuple[Connection, Outcome]] = []  # filled in read order (index = read order)
+        outcomes: list[tuple[ConnectionTarget, Outcome]] = []  # filled in read order (index = read order)
         finished = asyncio.Event()
         unfinished = 0
         running = asyncio.get_running_loop()
 
-        async def deliver(index: int, connection: Connection) -> None:
+        async def deliver(index: int, connection: ConnectionTarget) -> None:
             nonlocal unfinished
             try:
                 outcome = await self._deliver(connection, messages, calls)
@@ -253,12 +253,12 @@ class Fanout:
             unfinished -= 1
             finished.set()
 
-        def wanted(connection: Connection) -> bool:
+        def wanted(connection: ConnectionTarget) -> bool:
             return connection.connectionId != self.excluded and (only is None or only(connection))
 
         by_shard = {} if shard is None else {"shard": shard}
-        read = self.store.iter_connections(session_id, page_size=QUERY_PAGE, **by_shard)
-        connections: Iterator[Connection] = filter(wanted, read)
+        read = self.store.iter_connection_targets(session_id, page_size=QUERY_PAGE, **by_shard)
+        connections: Iterator[ConnectionTarget] = filter(wanted, read)
         tasks: set[asyncio.Task[None]] = set()
         try:
             while True:
@@ -301,7 +301,7 @@ class Fanout:
         await asyncio.gather(*(self._close_slow(connection_id, calls) for connection_id in result.slow_closed))
         return result
 
-    async def _deliver(self, connection: Connection, messages: list[bytes], calls: asyncio.Semaphore) -> Outcome:
+    async def _deliver(self, connection: ConnectionTarget, messages: list[bytes], calls: asyncio.Semaphore) -> Outcome:
         outcome: Outcome = "sent"
         for data in messages:
             outcome = await self._post(connection.connectionId, data, calls)

@@ -23,7 +23,17 @@ from pydantic import ValidationError
 from . import keys
 from .errors import CorruptRecord
 from .ids import legacy_epoch
-from .models import SCHEMA_VERSION, Artifact, Connection, IdempotencyRecord, Message, Record, Session, StreamEvent
+from .models import (
+    SCHEMA_VERSION,
+    Artifact,
+    Connection,
+    ConnectionTarget,
+    IdempotencyRecord,
+    Message,
+    Record,
+    Session,
+    StreamEvent,
+)
 from .status import SessionStatus, is_joinable
 
 AttributeValue = dict[str, Any]
@@ -226,7 +236,7 @@ def _kind_of(document: Mapping[str, Any]) -> str | None:
 def normalize(document: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """(kind, canonical model fields) of any item shape this system ever stored."""
     raw = dict(document)
-    wrapped = raw.pop("Data", None)
+    wrapped = raw.pop(LEGACY_WRAPPER, None)
     if isinstance(wrapped, dict):
         # Top-level attributes win: a field written beside the wrapper came later than the wrapper itself.
         raw = {**wrapped, **raw}
@@ -285,3 +295,26 @@ def canonical_item(item: Mapping[str, AttributeValue]) -> Item:
 def is_canonical(item: Mapping[str, AttributeValue]) -> bool:
     """True when the item is exactly what `encode` writes for the record it holds."""
     return dict(item) == canonical_item(item)
+
+
+# What a fan-out reads of a connection item: its sort key (the connection ID) and its role, also where a legacy
+# item keeps it inside its `Data` wrapper (top-level wins, as in `normalize`). A fraction of the item, decoded
+# without building a whole Connection record per listener.
+LEGACY_WRAPPER = "Data"
+TARGET_PROJECTION: dict[str, Any] = {
+    "ProjectionExpression": "#sk, #role, #data.#role",
+    "ExpressionAttributeNames": {"#sk": keys.SK, "#role": "role", "#data": LEGACY_WRAPPER},
+}
+
+
+def decode_target(item: Mapping[str, AttributeValue]) -> ConnectionTarget:
+    """The fan-out's view of a connection item read with TARGET_PROJECTION."""
+    sort_key = item.get(keys.SK, {}).get("S", "")
+    role = item.get("role") or item.get(LEGACY_WRAPPER, {}).get("M", {}).get("role") or {}
+    if not sort_key.startswith(keys.CONN_PREFIX):
+        raise CorruptRecord(f"not a connection item: {sort_key!r}")
+    try:
+        connection_id = sort_key.removeprefix(keys.CONN_PREFIX)
+        return ConnectionTarget.model_validate({"connectionId": connection_id, "role": role.get("S")})
+    except ValidationError as error:
+        raise CorruptRecord(f"connection {sort_key!r}: {error.errors()[0]['msg']}") from error

@@ -208,12 +208,16 @@ class Table:
             time.sleep(random.uniform(0, 0.02 * 2**attempt))
 
     def _query_all(self, model: type[T], **query: Any) -> Iterator[T]:
-        """Every item of a Query, following LastEvaluatedKey through each 1 MB page."""
+        """Every item of a Query as a `model`, following LastEvaluatedKey through each 1 MB page."""
+        for item in self._query_items(**query):
+            yield codec.decode_as(item, model)
+
+    def _query_items(self, **query: Any) -> Iterator[codec.Item]:
+        """Every raw item of a Query, following LastEvaluatedKey through each 1 MB page."""
         request = {"TableName": self.table_name, **query}
         while True:
             response = self.client.query(**request)
-            for item in response.get("Items", []):
-                yield codec.decode_as(item, model)
+            yield from response.get("Items", [])
             last = response.get("LastEvaluatedKey")
             if not last:
                 return

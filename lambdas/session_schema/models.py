@@ -143,6 +143,16 @@ class Session(Record):
 Role = Literal["speaker", "listener"]
 
 
+class ConnectionTarget(BaseModel):
+    """What a fan-out needs of a connection, read through a projection of its item (codec.TARGET_PROJECTION):
+    whom to post to and its role. Not a record: nothing writes it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    connectionId: ConnectionId
+    role: Role
+
+
 class Connection(Record):
     connectionId: ConnectionId
     sessionId: SessionId

@@ -48,6 +48,10 @@ def test_records_written_by_each_writer_read_back_equal_from_each_reader(
     store.register_connection(connection, owner_id=owner if role == "speaker" else None)
     assert store.get_connection(connection.connectionId) == connection
     assert list(store.iter_connections(session.sessionId)) == [connection]
+    # The fan-out's reader (a projection of the item) agrees on the two fields it reads.
+    assert [(t.connectionId, t.role) for t in store.iter_connection_targets(session.sessionId)] == [
+        (connection.connectionId, connection.role)
+    ]
 
     message = store.append_message(session.sessionId, owner, text)
     assert store.list_messages(session.sessionId, limit=5, cursor=None).items == [message]

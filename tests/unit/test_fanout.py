@@ -22,7 +22,7 @@ def _connection(role: str = "listener") -> Connection:
 
 
 class FakeStore:
-    """iter_connections / unregister_connection; counts how far the fan-out has read ahead."""
+    """iter_connection_targets / unregister_connection; counts how far the fan-out has read ahead."""
 
     def __init__(self, connections: list[Connection], client: SlowClient) -> None:
         self.connections = connections
@@ -30,7 +30,7 @@ class FakeStore:
         self.unregistered: list[str] = []
         self.max_read_ahead = 0
 
-    def iter_connections(self, session_id: str, *, page_size: int | None = None) -> Iterator[Connection]:
+    def iter_connection_targets(self, session_id: str, *, page_size: int | None = None) -> Iterator[Connection]:
         for read, connection in enumerate(self.connections):
             self.max_read_ahead = max(self.max_read_ahead, read - self.client.finished_count())
             yield connection

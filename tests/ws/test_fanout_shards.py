@@ -65,7 +65,7 @@ def test_a_shard_that_cannot_read_raises_for_a_retry_and_is_counted(ws, live, mo
     def broken(*args, **kwargs):
         raise RuntimeError("Query failed")
 
-    monkeypatch.setattr(ws.runtime.store, "iter_connections", broken)
+    monkeypatch.setattr(ws.runtime.store, "iter_connection_targets", broken)
     with pytest.raises(RuntimeError, match="Query failed"):
         handler(_job(live.session_id, 1, 4), FakeLambdaContext())
     assert any(line.get("message", "").startswith("a fan-out shard failed") for line in log_lines())

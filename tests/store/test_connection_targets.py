@@ -1,0 +1,65 @@
+"""The fan-out reads connections through a projection (codec.TARGET_PROJECTION): only the sort key and the
+role come back, legacy items included, and every shard of a session is read exactly once."""
+
+from __future__ import annotations
+
+import pytest
+
+from session_schema import codec, keys
+from session_schema.errors import CorruptRecord
+from session_schema.models import Connection
+
+
+def test_the_fan_out_query_asks_only_for_the_id_and_the_role(store, ddb):
+    session_id = store.create_session(owner_id="alice", title="t", source_language="en", max_listeners=10)[0].sessionId
+    for i in range(3):
+        store.register_connection(
+            Connection(connectionId=f"conn{i}", sessionId=session_id, role="listener", connectedAt=1, expiresAt=2)
+        )
+    sent: list[dict] = []
+    ddb.meta.events.register("provide-client-params.dynamodb.Query", lambda params, **_: sent.append(params))
+    try:
+        targets = list(store.iter_connection_targets(session_id))
+    finally:
+        ddb.meta.events.unregister("provide-client-params.dynamodb.Query")
+    assert sorted(t.connectionId for t in targets) == ["conn0", "conn1", "conn2"]
+    assert [p["ProjectionExpression"] for p in sent] == [codec.TARGET_PROJECTION["ProjectionExpression"]]
+    raw = ddb.query(
+        TableName=store.table_name,
+        KeyConditionExpression="PK = :pk AND begins_with(SK, :c)",
+        ExpressionAttributeValues={":pk": {"S": keys.session_partition(session_id)}, ":c": {"S": keys.CONN_PREFIX}},
+        **codec.TARGET_PROJECTION,
+    )["Items"]
+    assert all(set(item) == {keys.SK, "role"} for item in raw)  # nothing else crosses the wire
+
+
+def test_a_legacy_data_wrapped_connection_is_read_with_its_role():
+    legacy = {keys.SK: {"S": "CONN#old1"}, "Data": {"M": {"role": {"S": "speaker"}}}}
+    assert codec.decode_target(legacy).model_dump() == {"connectionId": "old1", "role": "speaker"}
+    # Top-level wins over the wrapper, as in every other reader.
+    both = {**legacy, "role": {"S": "listener"}}
+    assert codec.decode_target(both).role == "listener"
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {keys.SK: {"S": "CONN#x1"}},  # no role anywhere
+        {keys.SK: {"S": "CONN#x1"}, "role": {"S": "owner"}},  # not a role
+        {keys.SK: {"S": "MSG#1"}, "role": {"S": "listener"}},  # not a connection
+    ],
+)
+def test_an_item_no_reader_understands_is_corrupt_not_a_guess(item):
+    with pytest.raises(CorruptRecord):
+        codec.decode_target(item)
+
+
+def test_shards_read_through_the_projection_cover_every_connection_once(store):
+    session_id = store.create_session(owner_id="bob", title="t", source_language="en", max_listeners=10)[0].sessionId
+    ids = [f"{c}conn{i}" for i, c in enumerate("AbZ09-_xQm")]
+    for connection_id in ids:
+        store.register_connection(
+            Connection(connectionId=connection_id, sessionId=session_id, role="listener", connectedAt=1, expiresAt=2)
+        )
+    read = [t.connectionId for k in range(4) for t in store.iter_connection_targets(session_id, shard=(k, 4))]
+    assert sorted(read) == sorted(ids)
