@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,3 +50,17 @@ def log_lines():
 
     yield read
     handler.setStream(previous)
+
+
+@pytest.fixture
+def dynamodb_requests(ws) -> Iterator[Counter]:
+    """Every DynamoDB request the handler's store client makes from here on, counted by operation name."""
+    counter: Counter = Counter()
+
+    def count(model, **kwargs):
+        counter[model.name] += 1
+
+    events = ws.runtime.store.client.meta.events
+    events.register("before-call.dynamodb", count, unique_id="ws-dynamodb-request-counter")
+    yield counter
+    events.unregister("before-call.dynamodb", unique_id="ws-dynamodb-request-counter")

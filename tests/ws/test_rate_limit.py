@@ -3,8 +3,6 @@ hint and costs no DynamoDB request; reads are limited first; other connections a
 
 from __future__ import annotations
 
-from collections import Counter
-
 import pytest
 
 from session_runtime.budget import ActionBudget
@@ -17,18 +15,6 @@ def frozen_budget(ws):
     ws.runtime.action_budget = ActionBudget(budget.limits, clock=lambda: 1000.0)
     return ws.runtime.action_budget
 
-
-@pytest.fixture
-def dynamodb_requests(ws):
-    counter: Counter = Counter()
-
-    def count(model, **kwargs):
-        counter[model.name] += 1
-
-    events = ws.runtime.store.client.meta.events
-    events.register("before-call.dynamodb", count, unique_id="rate-limit-counter")
-    yield counter
-    events.unregister("before-call.dynamodb", unique_id="rate-limit-counter")
 
 
 def test_a_listener_spamming_history_is_limited_and_each_refusal_costs_no_request(ws, live, dynamodb_requests):

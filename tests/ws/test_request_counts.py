@@ -7,7 +7,6 @@ read to a hot path shows up here as a deliberate edit, not as a surprise on the 
 
 from __future__ import annotations
 
-from collections import Counter
 from contextlib import contextmanager
 
 import pytest
@@ -16,22 +15,15 @@ from session_schema import keys
 
 
 @pytest.fixture
-def requests(ws):
-    counter: Counter = Counter()
-
-    def count(model, **kwargs):
-        counter[model.name] += 1
-
-    events = ws.runtime.store.client.meta.events
-    events.register("before-call.dynamodb", count, unique_id="ws-request-counter")
+def requests(dynamodb_requests):
+    """`with requests() as counted:` counts only the requests made inside the block."""
 
     @contextmanager
     def counting():
-        counter.clear()
-        yield counter
+        dynamodb_requests.clear()
+        yield dynamodb_requests
 
-    yield counting
-    events.unregister("before-call.dynamodb", unique_id="ws-request-counter")
+    return counting
 
 
 def test_an_anonymous_listener_connect_is_exactly_one_transaction(ws, requests):
