@@ -16,7 +16,6 @@ def frozen_budget(ws):
     return ws.runtime.action_budget
 
 
-
 def test_a_listener_spamming_history_is_limited_and_each_refusal_costs_no_request(ws, live, dynamodb_requests):
     settings = ws.runtime.settings
     listener = ws.connected(live.session_id)
