@@ -1,339 +1,52 @@
-"""The HTTP side of the local stack: what API Gateway's HTTP API (payload format 2.0) does for us.
+"""The HTTP side of the local stack: the server standing in for API Gateway's HTTP API (payload format 2.0).
 
-- routes come from `session_schema.routes.HTTP_ROUTES` (the table the CDK stack deploys), matched with
-  API Gateway's path syntax (`/sessions/{sessionId}`: one segment per parameter, literal routes first);
-- no route has an authorizer, as in the deployed API (infra/http_api.py): every matched request reaches
-  the handler with its `Authorization` header, and the handler verifies the bearer token itself (401
-  UNAUTHORIZED in the contract's error shape); `requestContext` never carries an `authorizer` block;
-- each request gets one API Gateway-style request ID (`JKJaXmPLvHcESHA=`: 16 base64 characters): the
-  event's `requestContext.requestId` (which the handler puts in error bodies) and the `apigw-requestid`
-  response header are the same value, so a client can match a response to its error body and log line;
-- requests become real v2 events; the handler's result becomes the response (including the inference
-  API Gateway applies to a result that is not a `{"statusCode": ...}` object);
+What it answers follows API Gateway's rules, kept as pure functions in local/http_api_events.py (routes,
+the v2 event, the response for a handler's result, CORS); this module reads requests and writes responses:
+- each request gets one API Gateway-style request ID (`JKJaXmPLvHcESHA=`): the event's
+  `requestContext.requestId` (which the handler puts in error bodies) and the `apigw-requestid` response
+  header are the same value, so a client can match a response to its error body and log line;
+- a failed integration is answered as API Gateway answers it (500, 502 for a crashed worker, 503 past the
+  integration timeout);
 - CORS preflight is answered by the gateway, as the deployed HTTP API's CORS configuration does;
-- the same server publishes the local issuer's JWKS and the WebSocket API's `@connections` management
-  endpoint, which the handlers' own boto3 `apigatewaymanagementapi` client calls (WS_CALLBACK_URL).
+- the same server publishes the local issuer's JWKS, Lambda's Invoke API for the stack's functions, the
+  console page, and the WebSocket API's `@connections` management API (local/management_api.py).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import datetime as dt
 import http.server
-import json
 import logging
-import re
-import secrets
 import socketserver
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote, urlsplit
-
-from session_schema import models
-from session_schema.routes import (
-    HTTP_CORS_ALLOW_HEADERS,
-    HTTP_CORS_ALLOW_METHODS,
-    HTTP_CORS_ALLOW_ORIGINS,
-    HTTP_CORS_EXPOSE_HEADERS,
-    HTTP_CORS_MAX_AGE_SECONDS,
-    HTTP_ROUTES,
-    HttpRoute,
-)
+from urllib.parse import unquote, urlsplit
 
 from .console import console_response, is_console_path
+from .http_api_events import (
+    CORS,
+    CorsConfig,
+    HttpResponse,
+    RouteTable,
+    build_http_event,
+    forwarded_headers,
+    new_request_id,
+    preflight_response,
+    response_from_result,
+    with_cors_headers,
+)
 from .lambdas import FunctionError, HandlerUnavailable, Throttled, WorkerCrashed
+from .management_api import CONNECTIONS_PREFIX, ManagementBackend, handle_management
 
 if TYPE_CHECKING:
     from .lambda_api import LambdaApi
 
 logger = logging.getLogger("local.http")
 
-ACCOUNT_ID = "123456789012"
-API_ID = "localhttp"
-STAGE = "$default"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway HTTP API payload limit
-CONNECTIONS_PREFIX = "/_connections"  # WS_CALLBACK_URL = http://<host>:<port>/_connections
 ISSUER_PREFIX = "/local-issuer"  # JWT_ISSUER = http://<host>:<port>/local-issuer
-
-
-@dataclass(frozen=True)
-class CorsConfig:
-    """The HTTP API's CORS configuration: the values the deployed API declares (session_schema.routes)."""
-
-    allow_origins: tuple[str, ...] = HTTP_CORS_ALLOW_ORIGINS
-    allow_methods: tuple[str, ...] = HTTP_CORS_ALLOW_METHODS
-    allow_headers: tuple[str, ...] = HTTP_CORS_ALLOW_HEADERS
-    expose_headers: tuple[str, ...] = HTTP_CORS_EXPOSE_HEADERS
-    max_age: int = HTTP_CORS_MAX_AGE_SECONDS
-
-    def origin_for(self, origin: str | None) -> str | None:
-        if not origin:
-            return None
-        if "*" in self.allow_origins:
-            return "*"
-        return origin if origin in self.allow_origins else None
-
-
-CORS = CorsConfig()
-
-_TEXT_TYPES = re.compile(
-    r"^(text/.*|application/(json|.*\+json|xml|.*\+xml|javascript|x-javascript|ecmascript|graphql))$", re.I
-)
-
-
-# -- route matching ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RouteMatch:
-    route: HttpRoute
-    path_parameters: dict[str, str]
-
-
-class RouteTable:
-    """Matches a method and a raw path against API Gateway-style route paths."""
-
-    _PARAM = re.compile(r"^\{([A-Za-z0-9_]+)(\+?)\}$")
-
-    def __init__(self, routes: Iterable[HttpRoute] = HTTP_ROUTES) -> None:
-        compiled = []
-        for route in routes:
-            pattern, names, greedy = self._compile(route.path)
-            # API Gateway picks the most specific route: fewer parameters first, greedy ones last.
-            compiled.append(((greedy, len(names), -len(route.path)), route, pattern))
-        compiled.sort(key=lambda entry: entry[0])
-        self._routes = [(route, pattern) for _, route, pattern in compiled]
-
-    @classmethod
-    def _compile(cls, path: str) -> tuple[re.Pattern[str], list[str], bool]:
-        parts, names, greedy = [], [], False
-        for segment in path.strip("/").split("/") if path != "/" else []:
-            param = cls._PARAM.match(segment)
-            if param:
-                names.append(param.group(1))
-                greedy = greedy or bool(param.group(2))
-                parts.append(f"(?P<{param.group(1)}>.+)" if param.group(2) else f"(?P<{param.group(1)}>[^/]+)")
-            else:
-                parts.append(re.escape(segment))
-        return re.compile("^/" + "/".join(parts) + "$"), names, greedy
-
-    def match(self, method: str, raw_path: str) -> RouteMatch | None:
-        for route, pattern in self._routes:
-            if route.method != method.upper() and route.method != "ANY":
-                continue
-            found = pattern.match(raw_path)
-            if found:
-                return RouteMatch(route, {k: unquote(v) for k, v in found.groupdict().items()})
-        return None
-
-
-# -- events and responses ----------------------------------------------------------------------------------
-
-
-def _http_time(now: float) -> str:
-    return dt.datetime.fromtimestamp(now, dt.UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
-
-
-def _is_text(content_type: str | None) -> bool:
-    if not content_type:
-        return False
-    return bool(_TEXT_TYPES.match(content_type.split(";", 1)[0].strip()))
-
-
-def new_request_id() -> str:
-    """An ID shaped like API Gateway's (`JKJaXmPLvHcESHA=`): 11 random bytes, standard base64."""
-    return base64.b64encode(secrets.token_bytes(11)).decode()
-
-
-def build_http_event(
-    *,
-    method: str,
-    raw_path: str,
-    raw_query: str,
-    headers: Iterable[tuple[str, str]],
-    body: bytes,
-    source_ip: str,
-    match: RouteMatch,
-    request_id: str | None = None,
-    now: float | None = None,
-) -> dict[str, Any]:
-    """An API Gateway HTTP API payload format 2.0 event for one request (no authorizer block: none runs)."""
-    now = time.time() if now is None else now
-    joined: dict[str, str] = {}
-    cookies: list[str] = []
-    for name, value in headers:
-        key = name.lower()
-        if key == "cookie":
-            cookies += [c.strip() for c in value.split(";") if c.strip()]
-            continue
-        joined[key] = f"{joined[key]},{value}" if key in joined else value
-    domain = joined.get("host", "127.0.0.1")
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": match.route.route_key,
-        "rawPath": raw_path,
-        "rawQueryString": raw_query,
-        "headers": joined,
-    }
-    if cookies:
-        event["cookies"] = cookies
-    if raw_query:
-        params: dict[str, str] = {}
-        for name, value in parse_qsl(raw_query, keep_blank_values=True):
-            params[name] = f"{params[name]},{value}" if name in params else value
-        event["queryStringParameters"] = params
-    if match.path_parameters:
-        event["pathParameters"] = dict(match.path_parameters)
-    request_context: dict[str, Any] = {
-        "accountId": ACCOUNT_ID,
-        "apiId": API_ID,
-        "domainName": domain,
-        "domainPrefix": domain.split(".", 1)[0].split(":", 1)[0],
-        "http": {
-            "method": method,
-            "path": raw_path,
-            "protocol": "HTTP/1.1",
-            "sourceIp": source_ip,
-            "userAgent": joined.get("user-agent", ""),
-        },
-        "requestId": request_id or new_request_id(),
-        "routeKey": match.route.route_key,
-        "stage": STAGE,
-        "time": _http_time(now),
-        "timeEpoch": int(now * 1000),
-    }
-    event["requestContext"] = request_context
-    if body:
-        if _is_text(joined.get("content-type")):
-            try:
-                event["body"] = body.decode("utf-8")
-                event["isBase64Encoded"] = False
-            except UnicodeDecodeError:
-                event["body"] = base64.b64encode(body).decode()
-                event["isBase64Encoded"] = True
-        else:
-            event["body"] = base64.b64encode(body).decode()
-            event["isBase64Encoded"] = True
-    else:
-        event["isBase64Encoded"] = False
-    return event
-
-
-@dataclass
-class HttpResponse:
-    status: int
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""
-
-    @classmethod
-    def json(cls, status: int, payload: Any, headers: Iterable[tuple[str, str]] = ()) -> HttpResponse:
-        body = json.dumps(payload, allow_nan=False).encode()
-        return cls(status, [("content-type", "application/json"), *headers], body)
-
-
-def response_from_result(result: Any) -> HttpResponse:
-    """What API Gateway answers for a handler's return value (payload format 2.0 rules)."""
-    if isinstance(result, Mapping) and "statusCode" in result:
-        try:
-            status = int(result["statusCode"])
-        except (TypeError, ValueError):
-            raise ValueError(f"statusCode {result['statusCode']!r} is not a number") from None
-        headers = [(str(k), str(v)) for k, v in (result.get("headers") or {}).items()]
-        for name, values in (result.get("multiValueHeaders") or {}).items():
-            headers += [(str(name), str(v)) for v in values]
-        headers += [("set-cookie", str(c)) for c in result.get("cookies") or []]
-        body = result.get("body")
-        if body is None:
-            raw = b""
-        elif result.get("isBase64Encoded"):
-            try:
-                raw = base64.b64decode(body, validate=True)
-            except (binascii.Error, TypeError):
-                raise ValueError("isBase64Encoded is true but the body is not base64") from None
-        else:
-            raw = body.encode() if isinstance(body, str) else json.dumps(body, allow_nan=False).encode()
-        return HttpResponse(status, headers, raw)
-    # No statusCode: API Gateway assumes 200 and a JSON body made of the returned value.
-    if isinstance(result, str):
-        return HttpResponse(200, [("content-type", "application/json")], result.encode())
-    return HttpResponse.json(200, result)
-
-
-# -- the @connections management endpoint ------------------------------------------------------------------
-
-
-class ConnectionGone(Exception):
-    """The connection does not exist (any more): the management API's 410 GoneException."""
-
-
-class ClientBufferFull(Exception):
-    """The client is not reading and its buffer is full: the management API's 429 LimitExceededException."""
-
-
-class ManagementBackend:
-    """What the @connections endpoint needs from the WebSocket gateway (see ws_gateway.ConnectionRegistry):
-    coroutines on the gateway's loop, and `run` to call them from another thread (this HTTP server's)."""
-
-    async def post(self, connection_id: str, data: bytes) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    async def delete(self, connection_id: str) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def describe(self, connection_id: str) -> dict[str, Any]:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def run(self, coroutine: Any) -> Any:  # pragma: no cover - interface
-        raise NotImplementedError
-
-
-CONNECTION_ID_PATTERN = re.compile(models.CONNECTION_ID_PATTERN)  # used with fullmatch
-MAX_POST_BYTES = 128 * 1024
-
-
-def management_error(status: int, error_type: str, message: str | None) -> HttpResponse:
-    return HttpResponse.json(
-        status,
-        {"message": message},
-        [("x-amzn-errortype", error_type), ("x-amzn-requestid", str(uuid.uuid4()))],
-    )
-
-
-async def answer_management(backend: ManagementBackend, method: str, connection_id: str, body: bytes) -> HttpResponse:
-    """One call of the API Gateway management API: POST/GET/DELETE /@connections/{connectionId}, on the
-    WebSocket gateway's loop (local/management_endpoint.py serves it there; `handle_management` from here)."""
-    if not CONNECTION_ID_PATTERN.fullmatch(connection_id):
-        return management_error(400, "BadRequestException", "Invalid connectionId")
-    try:
-        if method == "POST":
-            if len(body) > MAX_POST_BYTES:
-                return management_error(413, "PayloadTooLargeException", "Message too long")
-            await backend.post(connection_id, body)
-            return HttpResponse(200, [("x-amzn-requestid", str(uuid.uuid4()))])
-        if method == "DELETE":
-            await backend.delete(connection_id)
-            return HttpResponse(204, [("x-amzn-requestid", str(uuid.uuid4()))])
-        if method == "GET":
-            return HttpResponse.json(200, backend.describe(connection_id))
-    except ConnectionGone:
-        return management_error(410, "GoneException", None)
-    except (ClientBufferFull, TimeoutError):
-        return management_error(429, "LimitExceededException", "the client is not reading its messages")
-    return management_error(403, "ForbiddenException", "Forbidden")
-
-
-def handle_management(backend: ManagementBackend, method: str, connection_id: str, body: bytes) -> HttpResponse:
-    """`answer_management` from this server's thread."""
-    try:
-        response: HttpResponse = backend.run(answer_management(backend, method, connection_id, body))
-    except ConnectionGone:  # the WebSocket gateway is not running
-        return management_error(410, "GoneException", None)
-    return response
 
 
 # -- the server --------------------------------------------------------------------------------------------
@@ -450,26 +163,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             response = config.lambda_api.answer(method, raw_path, headers, body)
             return response, "quiet" if response.status < 300 else "lambda"
         if method == "OPTIONS":
-            return self._preflight(config.cors), "preflight"
+            return preflight_response(config.cors, self.headers.get("origin")), "preflight"
         if method in ("GET", "HEAD") and is_console_path(raw_path):
             status, headers, page = console_response(raw_path, config.console_ws_url)
             return HttpResponse(status, headers, page), "quiet" if status < 400 else "console"
         match = config.routes.match(method, raw_path)
         if match is None:
             return HttpResponse.json(404, {"message": "Not Found"}), ""
-        # No authorizer (module docstring): the handler verifies the Authorization header itself.
-        forwarded = [
-            ("X-Forwarded-For", self.client_address[0]),
-            ("X-Forwarded-Port", str(self.server.server_address[1])),
-            ("X-Forwarded-Proto", "http"),
-            ("X-Amzn-Trace-Id", f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"),
-        ]
-        present = {name.lower() for name in self.headers.keys()}
+        # No authorizer (as deployed): the handler verifies the Authorization header itself.
         event = build_http_event(
             method=method,
             raw_path=raw_path,
             raw_query=raw_query,
-            headers=[*self.headers.items(), *((k, v) for k, v in forwarded if k.lower() not in present)],
+            headers=forwarded_headers(self.headers.items(), self.client_address[0], self.server.server_address[1]),
             body=body,
             source_ip=self.client_address[0],
             match=match,
@@ -496,26 +202,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return HttpResponse.json(500, {"message": "Internal Server Error"}), "malformed response"
         return response, ""
 
-    def _preflight(self, cors: CorsConfig) -> HttpResponse:
-        origin = cors.origin_for(self.headers.get("origin"))
-        headers = [("access-control-max-age", str(cors.max_age))]
-        if origin:
-            headers += [
-                ("access-control-allow-origin", origin),
-                ("access-control-allow-methods", ",".join(cors.allow_methods)),
-                ("access-control-allow-headers", ",".join(h.lower() for h in cors.allow_headers)),
-            ]
-        return HttpResponse(204, headers)
-
     def _send(self, response: HttpResponse, method: str, request_id: str) -> None:
         config = self.server.config
-        headers = [(k, v) for k, v in response.headers if k.lower() not in ("content-length", "connection")]
-        # API Gateway applies the configured CORS headers to every response of an API with CORS set.
-        origin = config.cors.origin_for(self.headers.get("origin"))
-        if origin and not any(k.lower() == "access-control-allow-origin" for k, _ in headers):
-            headers.append(("access-control-allow-origin", origin))
-            if config.cors.expose_headers:
-                headers.append(("access-control-expose-headers", ",".join(config.cors.expose_headers)))
+        headers = with_cors_headers(
+            config.cors,
+            self.headers.get("origin"),
+            ((k, v) for k, v in response.headers if k.lower() not in ("content-length", "connection")),
+        )
         try:
             self.send_response(response.status)
             for name, value in headers:

@@ -18,7 +18,7 @@ from concurrent.futures import Executor
 from typing import Any
 from urllib.parse import unquote
 
-from .http_gateway import HttpResponse
+from .http_api_events import HttpResponse
 from .lambdas import FunctionError, HandlerUnavailable, Throttled, WorkerCrashed
 
 logger = logging.getLogger("local.lambda")

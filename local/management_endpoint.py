@@ -16,7 +16,8 @@ from urllib.parse import unquote
 
 import httptools
 
-from .http_gateway import CONNECTIONS_PREFIX, HttpResponse, ManagementBackend, answer_management, management_error
+from .http_api_events import HttpResponse
+from .management_api import CONNECTIONS_PREFIX, ManagementBackend, answer_management, management_error
 
 _PREFIX = CONNECTIONS_PREFIX + "/@connections/"
 

@@ -26,10 +26,12 @@ from session_schema.functions import CONNECTION_FUNCTION, FANOUT_WORKER_FUNCTION
 from session_schema.settings import stack_environment
 
 from . import aws, management_endpoint
-from .http_gateway import CONNECTIONS_PREFIX, ISSUER_PREFIX, GatewayConfig, HttpGateway, RouteTable
+from .http_api_events import RouteTable
+from .http_gateway import ISSUER_PREFIX, GatewayConfig, HttpGateway
 from .issuer import DEFAULT_AUDIENCE, LocalIssuer, record_served
 from .lambda_api import LAMBDA_PREFIX, LambdaApi
 from .lambdas import THROTTLE_WAIT_SECONDS, Functions, HandlerSpec, PoolSettings, worker_environment
+from .management_api import CONNECTIONS_PREFIX
 from .ws_gateway import ConnectionRegistry, WsGateway
 
 logger = logging.getLogger("local.stack")

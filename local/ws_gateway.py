@@ -1,5 +1,7 @@
-"""The WebSocket side of the local stack: what API Gateway's WebSocket API does for us.
+"""The WebSocket side of the local stack: the server standing in for API Gateway's WebSocket API.
 
+The events it builds and what it does with a handler's result follow API Gateway's rules, kept as pure
+functions in local/ws_api_events.py; this module runs the connections:
 - the handshake runs `$connect` with a CONNECT event; a non-2xx answer refuses it with that status and
   the handler's body (the client sees e.g. HTTP 410 with `{"error": {"code": "SESSION_ENDED"...}}`);
 - each frame is routed by `$request.body.action` against `session_schema.routes.WS_ROUTES` (unknown,
@@ -20,15 +22,11 @@ effects first (API Gateway may run them concurrently; the handlers must not rely
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime as dt
-import json
 import logging
-import os
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -36,72 +34,47 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from session_schema.routes import WS_ROUTE_SELECTION_EXPRESSION, WS_ROUTES
-
-from .http_gateway import ClientBufferFull, ConnectionGone, ManagementBackend
+from .apigw_common import epoch_ms
+from .apigw_common import new_apigw_id as new_connection_id
 from .lambdas import TIMEOUT_SECONDS as INTEGRATION_TIMEOUT_SECONDS
 from .lambdas import FunctionError, HandlerUnavailable, Throttled, WorkerCrashed
+from .management_api import ClientBufferFull, ConnectionGone, ManagementBackend
 from .management_endpoint import serve_management
+from .ws_api_events import (
+    CONNECT_FAILED_BODY,
+    ConnectionFacts,
+    build_connect_event,
+    build_disconnect_event,
+    build_message_event,
+    handshake_refusal,
+    integration_error_reply,
+    result_body,
+    result_status,
+    route_reply,
+    select_route,
+)
 
 logger = logging.getLogger("local.ws")
 
-API_ID = "localws"
-STAGE = "local"
 FRAME_MAX_BYTES = 32 * 1024  # API Gateway: frames up to 32 KB ...
 MESSAGE_MAX_BYTES = 128 * 1024  # ... and messages up to 128 KB
 CLIENT_BUFFER_BYTES = 128 * 1024  # queued for a client that is not reading; a post beyond it is 429
 SOCKET_SEND_BUFFER_BYTES = 64 * 1024  # fixed (not autotuned to MBs), so "not reading" is noticed like on AWS
 SEND_TIMEOUT_SECONDS = 5.0  # how long a management call from another thread may wait for the loop to run it
 
-_CONNECT, _DISCONNECT, _DEFAULT = "$connect", "$disconnect", "$default"
-_ROUTES = {route.route_key: route for route in WS_ROUTES}
-_SELECTABLE = {key for key in _ROUTES if not key.startswith("$")}
-assert WS_ROUTE_SELECTION_EXPRESSION == "$request.body.action", "the local gateway selects routes by body.action"
-
 Invoke = Callable[[Mapping[str, Any]], Any]
-
-
-def new_connection_id() -> str:
-    """An ID shaped like API Gateway's (16 base64 characters, e.g. `L0SM9cOFvHcCIhw=`)."""
-    return base64.b64encode(os.urandom(11)).decode()
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def _request_time(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
 
 
 def _iso(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def select_route(frame: str | bytes) -> str:
-    """`$request.body.action` route selection: the action's route if there is one, else `$default`."""
-    if isinstance(frame, bytes):
-        return _DEFAULT
-    try:
-        body = json.loads(frame)
-    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser recurses
-        return _DEFAULT
-    action = body.get("action") if isinstance(body, dict) else None
-    return action if isinstance(action, str) and action in _SELECTABLE else _DEFAULT
-
-
 @dataclass
-class LiveConnection:
-    connection_id: str
-    source_ip: str
-    user_agent: str
-    domain_name: str
-    connected_at: int = field(default_factory=_now_ms)
-    last_active: int = field(default_factory=_now_ms)
+class LiveConnection(ConnectionFacts):
+    last_active: int = field(default_factory=epoch_ms)
     # connecting: $connect is running (posts are gone, as on API Gateway); accepted: the handshake is
     # being answered (posts are queued); open; closed.
     state: str = "connecting"
@@ -112,113 +85,6 @@ class LiveConnection:
     disconnected: bool = False
     closed_code: int | None = None
     closed_reason: str = ""
-
-    def context(self, route_key: str, event_type: str, now: int) -> dict[str, Any]:
-        return {
-            "routeKey": route_key,
-            "eventType": event_type,
-            "extendedRequestId": uuid.uuid4().hex[:16] + "=",
-            "requestTime": _request_time(now),
-            "messageDirection": "IN",
-            "stage": STAGE,
-            "connectedAt": self.connected_at,
-            "requestTimeEpoch": now,
-            "identity": {"sourceIp": self.source_ip, "userAgent": self.user_agent},
-            "requestId": uuid.uuid4().hex[:16] + "=",
-            "domainName": self.domain_name,
-            "connectionId": self.connection_id,
-            "apiId": API_ID,
-        }
-
-
-def build_connect_event(conn: LiveConnection, request: Request) -> dict[str, Any]:
-    now = _now_ms()
-    headers: dict[str, str] = {}
-    multi_headers: dict[str, list[str]] = {}
-    for name, value in request.headers.raw_items():
-        headers[name] = value
-        multi_headers.setdefault(name, []).append(value)
-    for name, value in (
-        ("X-Forwarded-For", conn.source_ip),
-        ("X-Forwarded-Port", conn.domain_name.rpartition(":")[2] or "443"),
-        ("X-Forwarded-Proto", "http"),
-    ):
-        headers.setdefault(name, value)
-        multi_headers.setdefault(name, [value])
-    event: dict[str, Any] = {"headers": headers, "multiValueHeaders": multi_headers}
-    query = urlsplit(request.path).query
-    if query:
-        single: dict[str, str] = {}
-        multi: dict[str, list[str]] = {}
-        for name, value in parse_qsl(query, keep_blank_values=True):
-            single[name] = value  # API Gateway keeps the last value in the single-valued map
-            multi.setdefault(name, []).append(value)
-        event["queryStringParameters"] = single
-        event["multiValueQueryStringParameters"] = multi
-    event["requestContext"] = conn.context(_CONNECT, "CONNECT", now)
-    event["isBase64Encoded"] = False
-    return event
-
-
-def build_message_event(conn: LiveConnection, route_key: str, frame: str | bytes) -> dict[str, Any]:
-    now = _now_ms()
-    context = conn.context(route_key, "MESSAGE", now)
-    context["messageId"] = uuid.uuid4().hex[:16] + "="
-    if isinstance(frame, bytes):
-        return {"requestContext": context, "body": base64.b64encode(frame).decode(), "isBase64Encoded": True}
-    return {"requestContext": context, "body": frame, "isBase64Encoded": False}
-
-
-def build_disconnect_event(conn: LiveConnection, code: int | None, reason: str) -> dict[str, Any]:
-    now = _now_ms()
-    context = conn.context(_DISCONNECT, "DISCONNECT", now)
-    context["disconnectStatusCode"] = code if code is not None else 1006
-    context["disconnectReason"] = reason or ""
-    headers = {"Host": conn.domain_name, "x-api-key": "", "X-Forwarded-For": "", "x-restapi": ""}
-    return {
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "requestContext": context,
-        "isBase64Encoded": False,
-    }
-
-
-def _status_of(result: Any) -> int:
-    if isinstance(result, Mapping) and "statusCode" in result:
-        return int(result["statusCode"])
-    return 200
-
-
-def _body_of(result: Any) -> str | None:
-    if isinstance(result, Mapping):
-        if "statusCode" not in result:
-            return json.dumps(result, allow_nan=False)
-        body = result.get("body")
-        if body is None or body == "":
-            return None
-        if result.get("isBase64Encoded") and isinstance(body, str):
-            return base64.b64decode(body).decode("utf-8", "replace")
-        return body if isinstance(body, str) else json.dumps(body, allow_nan=False)
-    if result is None:
-        return None
-    return result if isinstance(result, str) else json.dumps(result, allow_nan=False)
-
-
-def _refusal(status: int, body: str | None) -> Response:
-    payload = (body or "").encode()
-    content_type = "text/plain; charset=utf-8"
-    if payload[:1] in (b"{", b"["):
-        content_type = "application/json"
-    try:
-        from http import HTTPStatus
-
-        phrase = HTTPStatus(status).phrase
-    except ValueError:
-        phrase = "Error"
-    headers = Headers(
-        [("Connection", "close"), ("Content-Length", str(len(payload))), ("Content-Type", content_type)]
-    )
-    return Response(status, phrase, headers, payload)
 
 
 class ConnectionRegistry(ManagementBackend):
@@ -262,7 +128,7 @@ class ConnectionRegistry(ManagementBackend):
                 await conn.ws.send(message)
             except ConnectionClosed:
                 raise ConnectionGone(connection_id) from None
-        conn.last_active = _now_ms()
+        conn.last_active = epoch_ms()
 
     async def delete(self, connection_id: str) -> None:
         conn = self._live.get(connection_id)
@@ -427,11 +293,11 @@ class WsGateway:
         self.registry.add(conn)
         started = time.monotonic()
         try:
-            result = await self._run_handler(build_connect_event(conn, request))
-            status, body = _status_of(result), _body_of(result)
+            result = await self._run_handler(build_connect_event(conn, request.path, request.headers.raw_items()))
+            status, body = result_status(result), result_body(result)
         except Exception as error:  # noqa: BLE001 - a crash in $connect is a 500 handshake on API Gateway
             logger.error("$connect failed: %r", error, exc_info=not _quiet(error))
-            status, body = 500, json.dumps({"message": "Internal server error"}, allow_nan=False)
+            status, body = 500, CONNECT_FAILED_BODY
         path = urlsplit(request.path)
         if not 200 <= status < 300:
             self.registry.remove(conn.connection_id)
@@ -443,7 +309,7 @@ class WsGateway:
                 (time.monotonic() - started) * 1000,
                 (body or "")[:200],
             )
-            return _refusal(status, body)
+            return handshake_refusal(status, body)
         conn.state = "accepted"
         connection.local_conn = conn  # type: ignore[attr-defined]
         reaper = asyncio.get_running_loop().create_task(self._reap_if_never_opened(conn, connection))
@@ -485,7 +351,7 @@ class WsGateway:
             # Activity, as API Gateway counts it for its idle timeout: a data frame in, a route response or an
             # @connections post out. WebSocket ping/pong control frames (answered by the library) do not count.
             async for frame in ws:
-                conn.last_active = _now_ms()
+                conn.last_active = epoch_ms()
                 await self._on_frame(conn, ws, frame)
         except ConnectionClosed:
             pass
@@ -508,28 +374,21 @@ class WsGateway:
             result = await self._run_handler(event)
         except Exception as error:  # noqa: BLE001 - API Gateway answers a failed integration like this
             logger.error("route %s failed: %r", route_key, error, exc_info=not _quiet(error))
-            reply: str | None = json.dumps(
-                {
-                    "message": "Internal server error",
-                    "connectionId": conn.connection_id,
-                    "requestId": event["requestContext"]["requestId"],
-                },
-                allow_nan=False,
-            )
+            reply: str | None = integration_error_reply(event)
         else:
-            reply = _body_of(result) if _ROUTES[route_key].returns_response else None
+            reply = route_reply(route_key, result)
         logger.info("WS %-12s %s (%.0f ms)", route_key, conn.connection_id, (time.monotonic() - started) * 1000)
         if reply is not None:
             try:
                 await ws.send(reply)
-                conn.last_active = _now_ms()
+                conn.last_active = epoch_ms()
             except ConnectionClosed:
                 pass
 
     async def _watch(self, conn: LiveConnection, ws: ServerConnection) -> None:
         """API Gateway's idle timeout and maximum connection duration."""
         while True:
-            now = _now_ms()
+            now = epoch_ms()
             idle_left = conn.last_active + self.idle_timeout * 1000 - now
             life_left = conn.connected_at + self.max_connection_seconds * 1000 - now
             if idle_left <= 0 or life_left <= 0:

@@ -16,7 +16,7 @@ import requests
 
 from session_schema.routes import HTTP_ROUTES, HttpRoute
 
-from local.http_gateway import RouteMatch, RouteTable, build_http_event, new_request_id, response_from_result
+from local.http_api_events import RouteMatch, RouteTable, build_http_event, new_request_id, response_from_result
 from local.lambdas import HandlerSpec
 from local.stack import LocalStack
 

@@ -18,7 +18,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from local.lambdas import HandlerSpec
 from local.stack import LocalStack
-from local.ws_gateway import new_connection_id, select_route
+from local.ws_api_events import select_route
+from local.ws_gateway import new_connection_id
 
 CONNECTION_ID = re.compile(r"^[A-Za-z0-9_=+/-]{1,128}$")
 
