@@ -187,9 +187,9 @@ def _child(name: str, warm_calls: int) -> None:
 
     from session_schema.keys import TABLE
 
-    from tests.fakes import FakeManagementApi
-    from tests.http_events import FakeLambdaContext, http_event
-    from tests.ws_events import connect_event, new_connection_id
+    from tests.support.fakes import FakeManagementApi
+    from tests.support.http_events import FakeLambdaContext, http_event
+    from tests.support.ws_events import connect_event, new_connection_id
 
     with mock_aws(), redirect_stdout(io.StringIO()):
         setup = boto3.session.Session(region_name="us-east-1")  # not the default session the handlers use

@@ -41,7 +41,7 @@ class Bench:
         from session_schema.settings import stack_environment
 
         from local.atomic_moto import make_moto_dynamodb_atomic
-        from tests.http_events import AUDIENCE, ISSUER_URL, shared_issuer
+        from tests.support.http_events import AUDIENCE, ISSUER_URL, shared_issuer
 
         make_moto_dynamodb_atomic()
         os.environ.update(
@@ -60,13 +60,13 @@ class Bench:
         from session_schema.auth import TokenVerifier
         from session_schema.store import SessionStore
 
-        from tests.fakes import FakeManagementApi
+        from tests.support.fakes import FakeManagementApi
 
         self.ddb = boto3.client("dynamodb", region_name="us-east-1")
         self.ddb.create_table(**TABLE.create_table_kwargs(TABLE_NAME))
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=BUCKET_NAME)
-        # The events' bearer tokens (tests/http_events.py `user=`) come from the tests' shared issuer: trust it.
+        # The events' bearer tokens (tests/support/http_events.py `user=`) come from the tests' shared issuer: trust it.
         self.issuer = shared_issuer()
         get_runtime.cache_clear()
         self.rt = get_runtime()
@@ -96,12 +96,12 @@ class Bench:
     # -- calling the handlers with real events -------------------------------------------------------------
 
     def http(self, method: str, path: str, **kwargs: Any) -> Any:
-        from tests.http_events import FakeLambdaContext, answer_of, http_event
+        from tests.support.http_events import FakeLambdaContext, answer_of, http_event
 
         return answer_of(self._http(http_event(method, path, **kwargs), FakeLambdaContext()))
 
     def connect(self, session_id: str, user: str | None = None) -> str:
-        from tests.ws_events import connect_event, new_connection_id
+        from tests.support.ws_events import connect_event, new_connection_id
 
         connection_id = new_connection_id()
         query = {"sessionId": session_id, **({"token": self.issuer.mint(user)} if user else {})}
@@ -112,13 +112,13 @@ class Bench:
     def act(self, connection_id: str, action: str, **fields: Any) -> dict[str, Any]:
         import json
 
-        from tests.ws_events import message_event
+        from tests.support.ws_events import message_event
 
         result = self._ws(message_event(connection_id, {"action": action, **fields}), None)
         return json.loads(result["body"])
 
     def disconnect(self, connection_id: str) -> None:
-        from tests.ws_events import disconnect_event
+        from tests.support.ws_events import disconnect_event
 
         self._ws(disconnect_event(connection_id), None)
 
@@ -137,7 +137,7 @@ class Bench:
         from session_schema import codec, keys
         from session_schema.models import Connection
 
-        from tests.ws_events import new_connection_id
+        from tests.support.ws_events import new_connection_id
 
         now = self.rt.store.clock()
         items = []
@@ -294,7 +294,7 @@ def connection_item_bytes() -> int:
     from session_schema import codec
     from session_schema.models import Connection
 
-    from tests.ws_events import new_connection_id
+    from tests.support.ws_events import new_connection_id
 
     now = int(time.time() * 1000)
     item = codec.encode(

@@ -31,8 +31,9 @@ from session_schema.keys import TABLE  # noqa: E402
 from session_schema.store import SessionStore  # noqa: E402
 
 from local.atomic_moto import make_moto_dynamodb_atomic  # noqa: E402
-from tests.http_events import AUDIENCE, ISSUER_URL, shared_issuer  # noqa: E402
-from tests.threaded_metrics import make_metrics_thread_safe  # noqa: E402
+from tests.support.aws import BUCKET_NAME, TABLE_NAME  # noqa: E402
+from tests.support.http_events import AUDIENCE, ISSUER_URL, shared_issuer  # noqa: E402
+from tests.support.threaded_metrics import make_metrics_thread_safe  # noqa: E402
 
 # Property tests stay meaningful but bounded: CI is a 2-core machine with a time budget.
 settings.register_profile("default", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -40,9 +41,6 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 make_moto_dynamodb_atomic()  # race tests must see DynamoDB's atomicity, not moto's lack of it
 make_metrics_thread_safe()  # race tests run many invocations in threads of one process
-
-TABLE_NAME = "live-sessions-test"
-BUCKET_NAME = "live-sessions-artifacts-test"
 
 
 @pytest.fixture(scope="session")
@@ -113,7 +111,7 @@ def runtime(settings_env, ddb, s3, issuer):
     from session_runtime.runtime import get_runtime
     from session_schema.auth import TokenVerifier, clear_jwks_cache
 
-    from tests.fakes import FakeManagementApi
+    from tests.support.fakes import FakeManagementApi
 
     get_runtime.cache_clear()
     clear_jwks_cache()
@@ -131,10 +129,19 @@ def management(runtime):
     return runtime.management
 
 
+@pytest.fixture
+def hung_runtime(settings_env, monkeypatch, issuer):
+    """The handlers' runtime as deployed, with DynamoDB a server that never answers (tests/support/hung.py)."""
+    from tests.support.hung import hung_dynamodb_runtime
+
+    with hung_dynamodb_runtime(monkeypatch, issuer) as rt:
+        yield rt
+
+
 @pytest.fixture(scope="module")
 def stack():
-    """The local stack with the real handlers, one per test module (tests/local_stack.py)."""
-    from tests.local_stack import running_local_stack
+    """The local stack with the real handlers, one per test module (tests/support/local_stack.py)."""
+    from tests.support.local_stack import running_local_stack
 
     with running_local_stack() as local:
         yield local
@@ -142,7 +149,7 @@ def stack():
 
 @pytest.fixture
 def handlers(runtime, issuer):
-    """Both real handlers driven with real API Gateway events against `runtime` (tests/handlers.py)."""
-    from tests.handlers import Handlers
+    """Both real handlers driven with real API Gateway events against `runtime` (tests/support/handlers.py)."""
+    from tests.support.handlers import Handlers
 
     return Handlers(runtime, issuer)

@@ -22,7 +22,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from local import aws
-from tests.local_stack import create_session, running_local_stack
+from tests.support.local_stack import create_session, running_local_stack
 
 pytestmark = pytest.mark.e2e
 

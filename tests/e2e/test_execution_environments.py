@@ -4,7 +4,7 @@ environment answered as API Gateway answers a failed integration and replaced, a
 concurrency throttled, every log line naming its function and its invocation.
 
 One stack for the module, with the real handlers behind switches a test flips per request
-(tests/lambda_faults.py); without a switch a request takes the real handler's path.
+(tests/support/lambda_faults.py); without a switch a request takes the real handler's path.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from session_schema.functions import CONNECTION_FUNCTION, HTTP_FUNCTION
 
 from local.lambdas import HandlerSpec
 from local.stack import LocalStack
-from tests.local_stack import create_session, running_local_stack
+from tests.support.local_stack import create_session, running_local_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -43,7 +43,9 @@ def logs() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def faults(logs: Any) -> Iterator[LocalStack]:
     with running_local_stack(
-        handlers=HandlerSpec(http="tests.lambda_faults.http", connection="tests.lambda_faults.connection", sweep=None),
+        handlers=HandlerSpec(
+            http="tests.support.lambda_faults.http", connection="tests.support.lambda_faults.connection", sweep=None
+        ),
         function_timeout=FUNCTION_TIMEOUT,
         throttle_wait=0.5,
         worker_output=logs.fileno(),

@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from local.stack import LocalStack
-from tests.e2e.cli import Cli
-from tests.local_stack import create_session
+from tests.support.cli import Cli
+from tests.support.local_stack import create_session
 
 pytestmark = pytest.mark.e2e
 

@@ -21,7 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from local.stack import LocalStack
-from tests.local_stack import running_local_stack
+from tests.support.local_stack import running_local_stack
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection
 
-from tests.local_stack import create_session, open_ws, running_local_stack, ws_url
+from tests.support.local_stack import create_session, open_ws, running_local_stack, ws_url
 
 pytestmark = pytest.mark.e2e
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.cli import REPO, cli_env
-from tests.local_stack import running_local_stack
+from tests.support.cli import REPO, cli_env
+from tests.support.local_stack import running_local_stack
 
 pytestmark = pytest.mark.e2e
 

@@ -21,9 +21,9 @@ import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.e2e.cli import REPO, alive, descendants
-from tests.e2e.cli import cli_env as _env
-from tests.e2e.cli import free_port as _free_port
+from tests.support.cli import REPO, alive, descendants
+from tests.support.cli import cli_env as _env
+from tests.support.cli import free_port as _free_port
 
 pytestmark = pytest.mark.e2e
 

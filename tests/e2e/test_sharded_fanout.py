@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.local_stack import create_session, running_local_stack
+from tests.support.local_stack import create_session, running_local_stack
 
 pytestmark = pytest.mark.e2e
 

@@ -18,7 +18,7 @@ from websockets.asyncio.client import ClientConnection
 
 from session_schema.settings import SETTINGS_BY_ENV
 
-from tests.local_stack import create_session, open_ws, running_local_stack, ws_url
+from tests.support.local_stack import create_session, open_ws, running_local_stack, ws_url
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,7 @@ import pytest
 from live_sessions_client import SessionClient
 
 from tests.e2e.test_dynamodb_endpoint import OtherDynamoDb
-from tests.local_stack import create_session, running_local_stack
+from tests.support.local_stack import create_session, running_local_stack
 
 pytestmark = pytest.mark.e2e
 

@@ -33,7 +33,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from session_schema.ids import SESSION_ID_PATTERN
 
 from local import emulate
-from tests.ws_events import connect_event, new_connection_id
+from tests.support.ws_events import connect_event, new_connection_id
 
 pytestmark = [pytest.mark.emulator, pytest.mark.timeout(480)]
 

@@ -10,7 +10,7 @@ import pytest
 
 from session_schema.models import Connection, Session
 
-from tests.http_events import FakeLambdaContext, HttpAnswer, answer_of, http_event
+from tests.support.http_events import FakeLambdaContext, HttpAnswer, answer_of, http_event
 
 
 class Api:

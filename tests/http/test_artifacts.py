@@ -25,7 +25,7 @@ from session_schema.errors import ArtifactNotFound
 from session_schema.status import ArtifactStatus
 from session_schema.storage import artifact_object_key, artifact_prefix
 
-from tests.conftest import BUCKET_NAME
+from tests.support.aws import BUCKET_NAME
 
 ARTIFACT_FIELDS = {
     "artifactId",

@@ -9,8 +9,8 @@ from botocore.exceptions import ClientError
 from http_session_handler.app import handler
 from session_schema.models import Session
 
-from tests.conftest import TABLE_NAME
-from tests.http_events import FakeLambdaContext, answer_of, http_event
+from tests.support.aws import TABLE_NAME
+from tests.support.http_events import FakeLambdaContext, answer_of, http_event
 
 LONG = "x" * 201
 

@@ -64,7 +64,7 @@ def test_claims_in_the_event_are_never_trusted_only_the_verified_token(api):
     puts there without an authorizer) neither sign anyone in nor override the token's subject."""
     from http_session_handler.app import handler
 
-    from tests.http_events import FakeLambdaContext, answer_of, http_event
+    from tests.support.http_events import FakeLambdaContext, answer_of, http_event
 
     anonymous = answer_of(handler(_with_claims(http_event("GET", "/sessions"), "alice"), FakeLambdaContext()))
     assert anonymous.status == 401 and anonymous.error["code"] == "UNAUTHORIZED"

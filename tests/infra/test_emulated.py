@@ -8,8 +8,8 @@ import pytest
 from session_schema.routes import WS_ROUTES
 
 from infra.functions import FUNCTION_SPECS
-from tests.infra.cfn_expr import as_list, flatten
 from tests.infra.conftest import Synth, _synth
+from tests.support.cfn_expr import as_list, flatten
 
 ENDPOINT = "http://127.0.0.1:4599"
 

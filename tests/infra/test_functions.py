@@ -20,7 +20,7 @@ from infra.functions import (
     powertools_layer_arn,
 )
 from infra.permissions import FUNCTION_ACTIONS
-from tests.infra.cfn_expr import as_list, flatten, get_att, ref
+from tests.support.cfn_expr import as_list, flatten, get_att, ref
 
 FUNCTIONS = sorted(FUNCTION_SPECS)
 

@@ -148,7 +148,7 @@ class InlineWorker:
         fanout = self._runtime.fanout
         dispatcher, fanout.dispatcher = fanout.dispatcher, None
         try:
-            from tests.http_events import FakeLambdaContext
+            from tests.support.http_events import FakeLambdaContext
 
             worker(json.loads(Payload), FakeLambdaContext(function_name="live-sessions-fanout-worker"))
         finally:
@@ -255,7 +255,7 @@ def _run_sweep(handlers) -> None:
     handlers.management.gone.add(gone)  # a ghost: the sweep's GET finds it gone
     store.clock = lambda: real() + 120_000  # both connections are past the ghost grace: the sweep asks
     sweep = importlib.import_module(FUNCTION_SPECS[SWEEP_FUNCTION].handler.rsplit(".", 1)[0]).handler
-    from tests.http_events import FakeLambdaContext
+    from tests.support.http_events import FakeLambdaContext
 
     summary = sweep({"detail-type": "Scheduled Event"}, FakeLambdaContext(function_name="live-sessions-sweep"))
     store.clock = real
@@ -271,7 +271,7 @@ def _run_fanout_worker(handlers) -> None:
     handlers.management.gone.add(gone)  # unregistered by the shard, and the speaker told the new count
     worker = importlib.import_module(FUNCTION_SPECS[FANOUT_WORKER_FUNCTION].handler.rsplit(".", 1)[0]).handler
     job = {"sessionId": sid, "shard": 0, "shards": 1, "payloads": [{"type": "sessionEnded"}], "closeListeners": True}
-    from tests.http_events import FakeLambdaContext
+    from tests.support.http_events import FakeLambdaContext
 
     result = worker(job, FakeLambdaContext(function_name="live-sessions-fanout-worker"))
     assert result == {"sent": 2, "gone": 1, "failed": 0}
@@ -281,7 +281,7 @@ def _run_fanout_worker(handlers) -> None:
 
 @pytest.fixture
 def used(usage, runtime, issuer) -> Usage:
-    from tests.handlers import Handlers
+    from tests.support.handlers import Handlers
 
     handlers = Handlers(runtime, issuer)  # after `usage`: on the recording management API
     # Twice: small sessions served by the caller alone, then every fan-out sharded (each shard run by the

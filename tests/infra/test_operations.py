@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from infra.functions import FUNCTION_SPECS
-from tests.infra.cfn_expr import flatten, ref
+from tests.support.cfn_expr import flatten, ref
 
 REQUIRED_OUTPUTS = {
     "HttpApiUrl",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import TABLE_NAME
+from tests.support.aws import TABLE_NAME
 
 
 def _item(pk: str, sk: str, **attrs: int) -> dict:

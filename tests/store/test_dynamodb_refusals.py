@@ -17,7 +17,7 @@ from session_schema.errors import ConcurrentUpdate, InvalidCursor, RateLimited
 from session_schema.models import MESSAGE_TEXT_MAX, Connection
 from session_schema.store import SessionStore
 
-from tests.conftest import TABLE_NAME
+from tests.support.aws import TABLE_NAME
 
 
 def cancelled(*codes: str) -> ClientError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from session_schema import codec, keys
 from session_schema.models import Connection
 
-from tests.conftest import TABLE_NAME
+from tests.support.aws import TABLE_NAME
 
 
 def _listener(store, session_id: str, n: int, connected_at: int) -> Connection:

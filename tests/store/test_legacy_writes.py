@@ -16,7 +16,7 @@ from session_schema.models import Connection
 from session_schema.status import ArtifactStatus, SessionStatus
 from session_schema.storage import artifact_object_key
 
-from tests.conftest import TABLE_NAME
+from tests.support.aws import TABLE_NAME
 
 SID = "quiet-river-482"
 OWNER = "user-a"

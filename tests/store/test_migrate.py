@@ -7,7 +7,7 @@ from session_schema.migrate import main, migrate
 from session_schema.models import Session
 from session_schema.status import SessionStatus
 
-from tests.conftest import TABLE_NAME
+from tests.support.aws import TABLE_NAME
 
 LEGACY_SESSION = {
     "PK": "SESSION#quiet-river-482",

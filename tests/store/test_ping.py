@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError
 
 from session_schema.store import SessionStore
 
-from tests.conftest import TABLE_NAME
+from tests.support.aws import TABLE_NAME
 
 
 def test_ping_answers_without_reading_or_writing_any_record(store, ddb):

@@ -21,7 +21,7 @@ from session_schema.models import Connection, Session
 from session_schema.status import SessionStatus
 from session_schema.store import SessionStore
 
-from tests.conftest import TABLE_NAME
+from tests.support.aws import TABLE_NAME
 
 
 def make_session(store: SessionStore, owner: str = "user-a", max_listeners: int = 10, **kw) -> Session:

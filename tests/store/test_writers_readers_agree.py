@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from session_schema.models import Artifact, Connection
 from session_schema.storage import artifact_object_key
 
-from tests.strategies import human_texts
+from tests.support.strategies import human_texts
 
 _counter = itertools.count()
 

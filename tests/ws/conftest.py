@@ -1,4 +1,4 @@
-"""Fixtures for the WebSocket handler tests: the client (tests/ws_client.py), a live session, log lines."""
+"""Fixtures for the WebSocket handler tests: the client (tests/support/ws_client.py), a live session, log lines."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.ws_client import WsClient
+from tests.support.ws_client import WsClient
 
 
 @pytest.fixture

@@ -274,7 +274,7 @@ def test_ill_typed_frames_answer_validation_error_naming_the_field(ws, live, sub
 def test_a_base64_text_frame_is_read(ws, live):
     import base64
 
-    from tests.ws_events import message_event
+    from tests.support.ws_events import message_event
 
     event = message_event(live.speaker, {"action": "ping"})
     event |= {"body": base64.b64encode(event["body"].encode()).decode(), "isBase64Encoded": True}

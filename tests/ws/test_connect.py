@@ -8,8 +8,8 @@ import pytest
 
 from session_schema.status import SessionStatus
 
-from tests.conftest import AUDIENCE
-from tests.ws_events import connect_event, new_connection_id
+from tests.support.http_events import AUDIENCE
+from tests.support.ws_events import connect_event, new_connection_id
 
 
 def _role(ws, connection_id: str) -> str | None:
@@ -127,7 +127,7 @@ def _http_create(ws, owner: str) -> str:
     """Create a session through the HTTP handler with a real HTTP API (payload 2.0) event."""
     from http_session_handler.app import handler as http_handler
 
-    from tests.http_events import FakeLambdaContext, answer_of, http_event
+    from tests.support.http_events import FakeLambdaContext, answer_of, http_event
 
     event = http_event("POST", "/sessions", body={"title": "Field bug", "maxListeners": 3}, user=owner)
     answer = answer_of(http_handler(event, FakeLambdaContext()))

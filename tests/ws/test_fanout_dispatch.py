@@ -14,7 +14,7 @@ import pytest
 from session_runtime.metric_names import FANOUT_DISPATCH_FAILED
 from session_runtime.shards import ShardDispatcher, shard_count
 
-from tests.http_events import FakeLambdaContext
+from tests.support.http_events import FakeLambdaContext
 from tests.ws.conftest import Live
 
 WORKER = "FanoutWorkerFunction"

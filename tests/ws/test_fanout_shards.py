@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from tests.http_events import FakeLambdaContext
+from tests.support.http_events import FakeLambdaContext
 from tests.ws.conftest import Live
 
 

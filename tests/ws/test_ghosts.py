@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from session_schema import codec, keys
 
-from tests.http_events import FakeLambdaContext
+from tests.support.http_events import FakeLambdaContext
 from tests.ws.test_sweep import SCHEDULED_EVENT
 
 

@@ -16,7 +16,7 @@ def test_every_action_route_has_a_frame_model_and_an_implementation():
 
 def test_every_route_answers_only_where_the_table_says_it_returns_a_response(ws):
     """Action routes and $default answer with a body; $connect / $disconnect return a bare status."""
-    from tests.ws_events import message_event, new_connection_id
+    from tests.support.ws_events import disconnect_event, message_event, new_connection_id
 
     session_id = ws.create_session().sessionId
     connection = ws.connected(session_id)
@@ -27,4 +27,4 @@ def test_every_route_answers_only_where_the_table_says_it_returns_a_response(ws)
         assert route.returns_response
         result = ws.handler(message_event(connection, {"action": route.route_key}, route_key=route.route_key))
         assert result["statusCode"] == 200 and result["body"].startswith('{"type":')
-    assert "body" not in ws.handler(__import__("tests.ws_events", fromlist=["x"]).disconnect_event(new_connection_id()))
+    assert "body" not in ws.handler(disconnect_event(new_connection_id()))

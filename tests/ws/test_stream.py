@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from tests.ws_events import message_event
+from tests.support.ws_events import message_event
 
 STREAM_TYPES = {"broadcast", "message", "sessionUpdated", "sessionEnded", "artifactUpdated"}
 

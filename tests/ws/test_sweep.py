@@ -21,7 +21,7 @@ SCHEDULED_EVENT = {
 def _sweep(ws):
     from connection_handler.sweep import handler
 
-    from tests.http_events import FakeLambdaContext
+    from tests.support.http_events import FakeLambdaContext
 
     return handler(SCHEDULED_EVENT, FakeLambdaContext(function_name="live-sessions-sweep"))
 

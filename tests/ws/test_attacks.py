@@ -1,24 +1,18 @@
-"""Attacks on both handlers, with real API Gateway events (HTTP API v2 and WebSocket), against moto.
-
-The HTTP events here carry the token in `Authorization`, as API Gateway delivers it: no route has an
-authorizer (infra/http_api.py), so the handler's own verification is the only check a token gets. The
-same attacks through the local stack's gateway are in test_attacks_local_stack.py.
+"""Attacks on the WebSocket handler, with real API Gateway WebSocket events, against moto: bad tokens, another
+user's session, a listener's speaker actions, oversize frames. The HTTP handler's are in
+tests/http/test_attacks.py; the same attacks through the local stack's gateways in tests/e2e/test_attacks.py.
 """
 
 from __future__ import annotations
 
 import json
 
-import pytest
-
 from session_schema.routes import SPEAKER_ACTIONS
 
-from tests.attacks.tokens import bad_tokens
-from tests.handlers import Handlers
+from tests.support.attacks import OTHER, OWNER, PUBLIC_FIELDS, snapshot
+from tests.support.handlers import Handlers
+from tests.support.tokens import bad_tokens
 
-OWNER = "alice"
-OTHER = "bob"
-PUBLIC_FIELDS = {"sessionId", "title", "status", "listenerCount", "muted", "createdAt", "maxListeners", "seq", "epoch"}
 SPEAKER_FRAMES = {
     "broadcast": {"data": {"x": 1}},
     "sendMessage": {"text": "hijacked"},
@@ -30,42 +24,11 @@ SPEAKER_FRAMES = {
 }
 
 
-def owned_sessions(handlers: Handlers, user: str) -> int:
-    return len(handlers.store.list_user_sessions(user, limit=100, cursor=None).items)
-
-
-def snapshot(handlers: Handlers, session_id: str) -> tuple:
-    session = handlers.store.get_session(session_id, consistent=True)
-    messages = handlers.store.list_messages(session_id, limit=100, cursor=None).items
-    return session.status, session.title, session.muted, session.seq, len(messages)
-
-
 def test_the_speaker_frames_cover_every_speaker_action() -> None:
     assert set(SPEAKER_FRAMES) == set(SPEAKER_ACTIONS)
 
 
 # -- bad tokens ------------------------------------------------------------------------------------------
-
-
-def test_bad_tokens_are_refused_by_the_http_handler_and_write_nothing(handlers: Handlers, issuer) -> None:
-    session_id = handlers.create(OWNER, title="Mine")
-    before = snapshot(handlers, session_id)
-    for name, token in bad_tokens(issuer, OWNER).items():
-        created = handlers.http("POST", "/sessions", token=token, body={"title": "forged"})
-        assert (created.status, created.error["code"]) == (401, "UNAUTHORIZED"), name
-        assert created.error["requestId"], name
-        for method, path, body in (
-            ("PATCH", f"/sessions/{session_id}", {"status": "paused"}),
-            ("DELETE", f"/sessions/{session_id}", None),
-            ("POST", f"/sessions/{session_id}/messages", {"text": "forged"}),
-            ("GET", "/sessions", None),
-        ):
-            answer = handlers.http(method, path, token=token, body=body)
-            assert answer.status == 401, (name, method, path, answer.raw_body)
-        # An optional-auth route: a token that is present must be valid (401), never silently anonymous.
-        assert handlers.http("GET", f"/sessions/{session_id}", token=token).status == 401, name
-    assert owned_sessions(handlers, OWNER) == 1
-    assert snapshot(handlers, session_id) == before
 
 
 def test_bad_tokens_connect_as_anonymous_listeners_never_as_the_speaker(handlers: Handlers, issuer) -> None:
@@ -85,34 +48,6 @@ def test_bad_tokens_connect_as_anonymous_listeners_never_as_the_speaker(handlers
 
 
 # -- another user's session ------------------------------------------------------------------------------
-
-
-def test_user_b_cannot_write_to_user_a_session_over_http(handlers: Handlers) -> None:
-    session_id = handlers.create(OWNER, title="A's talk")
-    before = snapshot(handlers, session_id)
-    for method, path, body in (
-        ("PATCH", f"/sessions/{session_id}", {"status": "paused"}),
-        ("PATCH", f"/sessions/{session_id}", {"title": "pwned"}),
-        ("PATCH", f"/sessions/{session_id}", {"muted": True}),
-        ("DELETE", f"/sessions/{session_id}", None),
-        ("POST", f"/sessions/{session_id}/messages", {"text": "not mine"}),
-        (
-            "POST",
-            f"/sessions/{session_id}/artifacts",
-            {"kind": "image", "contentType": "image/png", "fileName": "x.png"},
-        ),
-    ):
-        for how in ({"user": OTHER}, {"token": handlers.issuer.mint(OTHER, token_use="access")}):  # ID, access
-            answer = handlers.http(method, path, body=body, **how)
-            assert (answer.status, answer.error["code"]) == (403, "FORBIDDEN"), (method, path, how, answer.raw_body)
-    assert snapshot(handlers, session_id) == before
-
-    private = handlers.http("GET", f"/sessions/{session_id}", token=handlers.issuer.mint(OTHER))
-    assert private.status == 200 and set(private.body) == PUBLIC_FIELDS  # the public view only
-    artifacts = handlers.http("GET", f"/sessions/{session_id}/artifacts", user=OTHER)
-    assert artifacts.status in (403, 404) and "items" not in (artifacts.body or {})
-    mine = handlers.http("GET", "/sessions", user=OTHER)
-    assert mine.status == 200 and mine.body["items"] == []  # A's session is not in B's list
 
 
 def test_user_b_token_on_a_session_is_a_listener_and_speaker_actions_are_forbidden(handlers: Handlers) -> None:
@@ -170,25 +105,6 @@ def test_broadcast_data_over_32_kb_is_refused_and_costs_no_sequence_number(handl
     assert handlers.management.types_sent_to(listener) == []
     fits = handlers.act(speaker, "broadcast", data="x" * (32 * 1024 - 2))  # 32 KB once JSON-quoted
     assert fits["type"] == "broadcastSent" and fits["seq"] == 1
-
-
-@pytest.mark.parametrize(
-    ("method", "path", "body", "field"),
-    [
-        ("POST", "/sessions", {"title": "t" * 300_000}, "title"),
-        ("PATCH", "/sessions/{sid}", {"title": "t" * 300_000}, "title"),
-        ("POST", "/sessions/{sid}/messages", {"text": "m" * 300_000}, "text"),
-    ],
-)
-def test_oversize_http_bodies_are_refused_and_write_nothing(handlers: Handlers, method, path, body, field) -> None:
-    session_id = handlers.create(OWNER, title="kept")
-    before = snapshot(handlers, session_id)
-    answer = handlers.http(method, path.format(sid=session_id), user=OWNER, body=body)
-    assert answer.status == 400 and answer.error["code"] == "VALIDATION_ERROR", answer.raw_body[:300]
-    assert field in json.dumps(answer.error)
-    assert len(answer.raw_body) < 2000  # the refusal does not echo the payload back
-    assert snapshot(handlers, session_id) == before
-    assert owned_sessions(handlers, OWNER) == 1
 
 
 def test_an_oversize_ws_message_text_is_refused_and_stores_nothing(handlers: Handlers) -> None:

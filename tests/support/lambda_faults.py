@@ -1,5 +1,5 @@
 """Handlers for the execution-environment tests, imported by the local stack's worker processes by dotted
-name (`tests.lambda_faults.http`): the real handlers, behind a switch a test flips per request.
+name (`tests.support.lambda_faults.http`): the real handlers, behind a switch a test flips per request.
 
 - HTTP header `x-test-sleep: S`: sleep S seconds first (a test kills the worker, or lets it time out);
 - HTTP header `x-test-marker: M`: instead of the real handler, put M in a module-level value, sleep

@@ -14,9 +14,9 @@ import json
 from hypothesis import HealthCheck, given, settings
 
 from local.ws_gateway import select_route
-from tests.fuzz.frames import ANSWERS, LISTENER_ERRORS, frames, text_frames
-from tests.handlers import Handlers
-from tests.ws_events import message_event
+from tests.support.frames import ANSWERS, LISTENER_ERRORS, frames, text_frames
+from tests.support.handlers import Handlers
+from tests.support.ws_events import message_event
 
 OWNER = "owner-1"
 

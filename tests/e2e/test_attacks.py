@@ -13,7 +13,7 @@ import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tests.attacks.tokens import bad_tokens
+from tests.support.tokens import bad_tokens
 
 pytestmark = pytest.mark.e2e
 

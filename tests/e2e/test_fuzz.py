@@ -1,9 +1,9 @@
 """Fuzzing through the local stack: real HTTP and WebSocket clients, the local API Gateway stand-ins and
 the real handlers.
 
-The HTTP API is fuzzed by schemathesis with all its checks (tests/fuzz/test_schemathesis_all_checks.py).
+The HTTP API is fuzzed by schemathesis with all its checks (tests/e2e/test_schemathesis_all_checks.py).
 
-WebSocket frames: random JSON, text and bytes (tests/fuzz/frames.py) over a real socket from a listener;
+WebSocket frames: random JSON, text and bytes (tests/support/frames.py) over a real socket from a listener;
 each is answered (no crash, no INTERNAL_ERROR, the connection stays open) and another listener of the
 same session still gets the broadcast that follows.
 """
@@ -13,8 +13,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from tests.fuzz.frames import ANSWERS, LISTENER_ERRORS, frames
-from tests.local_stack import create_session
+from tests.support.frames import ANSWERS, LISTENER_ERRORS, frames
+from tests.support.local_stack import create_session
 
 pytestmark = pytest.mark.e2e
 

@@ -1,4 +1,6 @@
-"""Races: many threads driving the real handlers at once (real API Gateway events) against moto.
+"""Races on the WebSocket handler: many threads driving the real handlers at once (real API Gateway events)
+against moto: joins against maxListeners, ending while listeners join, join/leave/gone interleavings, two
+pauses from one speaker connection. The HTTP handler's races are in tests/http/test_races.py.
 
 moto's DynamoDB is made atomic per request (local/atomic_moto.py, applied in tests/conftest.py), as
 DynamoDB is, so what these tests find are races in our code: check-then-write gaps, counts that drift,
@@ -11,39 +13,15 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.handlers import Handlers
+from tests.support.concurrency import together
+from tests.support.handlers import Handlers
 
 OWNER = "owner-1"
 ROUNDS = 3
-
-
-def together(*calls: Callable[[], Any], timeout: float = 60) -> list[Any]:
-    """Run each call in its own thread, all released at once; their results in order (or the first error)."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-    errors: list[BaseException] = []
-
-    def run(index: int, call: Callable[[], Any]) -> None:
-        barrier.wait()
-        try:
-            results[index] = call()
-        except BaseException as error:  # noqa: BLE001 - re-raised in the test's thread
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(i, c), daemon=True) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-        assert not thread.is_alive(), "a racing call did not finish"
-    if errors:
-        raise errors[0]
-    return results
 
 
 def close_like_api_gateway(handlers: Handlers, processed: int = 0) -> int:
@@ -63,9 +41,7 @@ def close_like_api_gateway(handlers: Handlers, processed: int = 0) -> int:
 def test_forty_joins_on_a_session_for_ten_register_exactly_ten(handlers: Handlers, round_: int) -> None:
     session_id = handlers.create(OWNER, maxListeners=10)
     # Anonymous and signed-in (not the owner) listeners: both take the listener transaction.
-    joins = [
-        (lambda i=i: handlers.connect(session_id, user=f"guest-{i}" if i % 4 == 0 else None)) for i in range(40)
-    ]
+    joins = [(lambda i=i: handlers.connect(session_id, user=f"guest-{i}" if i % 4 == 0 else None)) for i in range(40)]
     results = together(*joins)
 
     accepted = [h.connection_id for h in results if h.status == 200]
@@ -197,20 +173,6 @@ def test_random_join_leave_gone_interleavings_keep_listener_count_true(handlers:
 
 
 @pytest.mark.parametrize("round_", range(ROUNDS))
-def test_two_concurrent_http_pauses_one_wins_one_conflicts(handlers: Handlers, round_: int) -> None:
-    session_id = handlers.create(OWNER)
-
-    def pause() -> Any:
-        return handlers.http("PATCH", f"/sessions/{session_id}", user=OWNER, body={"status": "paused"})
-
-    answers = together(pause, pause)
-    assert sorted(a.status for a in answers) == [200, 409]
-    loser = next(a for a in answers if a.status == 409).error
-    assert (loser["code"], loser["from"], loser["to"]) == ("INVALID_TRANSITION", "paused", "paused")
-    assert handlers.store.get_session(session_id, consistent=True).status.value == "paused"
-
-
-@pytest.mark.parametrize("round_", range(ROUNDS))
 def test_two_concurrent_ws_pauses_one_wins_one_conflicts(handlers: Handlers, round_: int) -> None:
     session_id = handlers.create(OWNER)
     speaker = handlers.connected(session_id, user=OWNER)
@@ -224,41 +186,3 @@ def test_two_concurrent_ws_pauses_one_wins_one_conflicts(handlers: Handlers, rou
     # The listener heard of the one change that happened, once.
     updates = [m for m in handlers.management.sent[listener] if m["type"] == "sessionUpdated"]
     assert [m["session"]["status"] for m in updates] == ["paused"]
-
-
-@pytest.mark.parametrize("round_", range(ROUNDS))
-def test_http_resume_racing_ws_end_gives_a_legal_final_state(handlers: Handlers, round_: int) -> None:
-    session_id = handlers.create(OWNER)
-    speaker = handlers.connected(session_id, user=OWNER)
-    assert handlers.act(speaker, "pause")["type"] == "sessionUpdated"
-
-    resumed, ended = together(
-        lambda: handlers.http("PATCH", f"/sessions/{session_id}", user=OWNER, body={"status": "active"}),
-        lambda: handlers.act(speaker, "end"),
-    )
-    assert ended["type"] == "sessionEnded"  # paused -> ended and active -> ended are both legal
-    final = handlers.store.get_session(session_id, consistent=True).status.value
-    assert final == "ended"
-    # The resume either happened first (200) or found the session ended (409 ended -> active).
-    if resumed.status != 200:
-        assert resumed.status == 409 and (resumed.error["from"], resumed.error["to"]) == ("ended", "active")
-
-
-@pytest.mark.parametrize("round_", range(ROUNDS))
-def test_a_patch_of_status_and_title_that_loses_a_race_changes_nothing(handlers: Handlers, round_: int) -> None:
-    session_id = handlers.create(OWNER, title="Before")
-    speaker = handlers.connected(session_id, user=OWNER)
-
-    patched, paused = together(
-        lambda: handlers.http(
-            "PATCH", f"/sessions/{session_id}", user=OWNER, body={"status": "paused", "title": "After"}
-        ),
-        lambda: handlers.act(speaker, "pause"),
-    )
-    session = handlers.session(session_id)
-    assert session.status.value == "paused"
-    if patched.status == 200:  # the PATCH won: both of its changes, and the WebSocket pause lost
-        assert paused["code"] == "INVALID_TRANSITION" and session.title == "After"
-    else:  # the pause won: the PATCH is refused whole, its title never written
-        assert patched.status == 409 and paused["type"] == "sessionUpdated"
-        assert session.title == "Before"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 CHECKS = {
     "ruff": (["ruff", "check", "--no-cache", "."], "`ruff check --fix .` fixes the safe ones"),

@@ -1,7 +1,7 @@
 """`schemathesis run --checks all` over the local stack's own `/openapi.json`, as its CLI runs it: the
 examples, coverage, fuzzing and stateful phases (links between operations inferred from the document), with
 every check, once without a token and once with a signed-in user's. 0 failures is the bar; the checks that
-do not fit this API are configured in tests/fuzz/schemathesis.toml, each with its reason.
+do not fit this API are configured in tests/e2e/schemathesis.toml, each with its reason.
 
 Bounded: a fixed seed, deterministic generation and a few examples per operation (a few hundred requests
 per run), so a failure reproduces and the test stays well under a minute on 2 cores.
@@ -19,7 +19,7 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIG = ROOT / "tests" / "fuzz" / "schemathesis.toml"
+CONFIG = Path(__file__).with_name("schemathesis.toml")
 MAX_EXAMPLES = 8
 SEED = 19
 # The checks of `--checks all` that do not hold for this API, and why (every other one runs).
@@ -61,7 +61,7 @@ def test_schemathesis_with_all_checks_finds_no_failure(stack, signed_in, tmp_pat
     ]
     if signed_in:
         command += ["--header", f"Authorization: Bearer {stack.mint('schemathesis-user')}"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the hooks module is tests.fuzz.schemathesis_hooks
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the hooks module is tests.support.schemathesis_hooks
     run = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-4000:]
     assert " passed" in run.stdout and "failure" not in run.stdout.rsplit("SUMMARY", 1)[-1].lower(), run.stdout[-4000:]

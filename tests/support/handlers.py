@@ -1,4 +1,4 @@
-"""Drive both real handlers with real API Gateway events (tests/http_events.py, tests/ws_client.py).
+"""Drive both real handlers with real API Gateway events (tests/support/http_events.py, tests/support/ws_client.py).
 
 Shared by the race, fuzz and attack tests: `Handlers(runtime, issuer)` calls
 `http_session_handler.app.handler` with HTTP API v2 events and, through `WsClient`,
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.http_events import FakeLambdaContext, HttpAnswer, answer_of, http_event
-from tests.ws_client import Handshake, WsClient
+from tests.support.http_events import FakeLambdaContext, HttpAnswer, answer_of, http_event
+from tests.support.ws_client import Handshake, WsClient
 
 __all__ = ["Handlers", "Handshake"]
 
@@ -27,7 +27,7 @@ class Handlers(WsClient):
     # -- HTTP API ----------------------------------------------------------------------------------------
 
     def http(self, method: str, path: str, **kwargs: Any) -> HttpAnswer:
-        """`user=` sends a valid bearer token for that user; `token=` sends the given one (tests/http_events.py)."""
+        """`user=` sends a valid bearer token for that user; `token=` sends the given one (support/http_events.py)."""
         from http_session_handler.app import handler
 
         return answer_of(handler(http_event(method, path, **kwargs), FakeLambdaContext()))

@@ -11,7 +11,15 @@ from session_schema.errors import CorruptRecord
 from session_schema.models import Connection, Session
 from session_schema.status import SessionStatus
 
-from tests.strategies import any_record, artifacts, connections, idempotency_records, messages, session_ids, sessions
+from tests.support.strategies import (
+    any_record,
+    artifacts,
+    connections,
+    idempotency_records,
+    messages,
+    session_ids,
+    sessions,
+)
 
 LEGACY_ATTRIBUTES = {"Data", "isActive", "requestId"}
 

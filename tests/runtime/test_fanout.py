@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from session_runtime.fanout import Fanout
 from session_schema.models import Connection
 
-from tests.ws_events import new_connection_id
+from tests.support.ws_events import new_connection_id
 
 SESSION = "quiet-river-482"
 WAIT = 10.0  # seconds a blocked call waits for the others before giving up (a failure, not a hang)

@@ -1,4 +1,4 @@
-"""Hooks of the schemathesis run (tests/fuzz/schemathesis.toml), imported by the schemathesis CLI."""
+"""Hooks of the schemathesis run (tests/e2e/schemathesis.toml), imported by the schemathesis CLI."""
 
 from __future__ import annotations
 

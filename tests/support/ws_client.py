@@ -11,7 +11,7 @@ from typing import Any
 
 from session_schema.models import Session
 
-from tests.ws_events import connect_event, disconnect_event, message_event, new_connection_id
+from tests.support.ws_events import connect_event, disconnect_event, message_event, new_connection_id
 
 
 @dataclass
@@ -35,7 +35,7 @@ class WsClient:
     def handler(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         from connection_handler.app import handler
 
-        from tests.http_events import FakeLambdaContext
+        from tests.support.http_events import FakeLambdaContext
 
         return handler(event, FakeLambdaContext(function_name="live-sessions-ws"))
 

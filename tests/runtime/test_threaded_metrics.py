@@ -1,5 +1,5 @@
 """Many invocations flushing Powertools metrics at once in one process (the race tests' threads):
-none of them fails, and no metric value is lost or printed twice (tests/threaded_metrics.py)."""
+none of them fails, and no metric value is lost or printed twice (tests/support/threaded_metrics.py)."""
 
 from __future__ import annotations
 
