@@ -130,12 +130,14 @@ def management(runtime):
 
 
 @pytest.fixture
-def hung_runtime(settings_env, monkeypatch, issuer):
-    """The handlers' runtime as deployed, with DynamoDB a server that never answers (tests/support/hung.py)."""
+def hung_handlers(settings_env, monkeypatch, issuer):
+    """The handler driver on the runtime as deployed, with DynamoDB a server that never answers
+    (tests/support/hung.py)."""
+    from tests.support.handlers import Handlers
     from tests.support.hung import hung_dynamodb_runtime
 
     with hung_dynamodb_runtime(monkeypatch, issuer) as rt:
-        yield rt
+        yield Handlers(rt, issuer)
 
 
 @pytest.fixture(scope="module")

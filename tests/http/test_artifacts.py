@@ -125,13 +125,13 @@ def bucket_keys(s3_client) -> list[str]:
 
 
 def create_artifact(api, sid: str, user: str = "alice", **body: Any) -> dict[str, Any]:
-    answer = api.call("POST", f"/sessions/{sid}/artifacts", user=user, body=PNG | body)
+    answer = api.http("POST", f"/sessions/{sid}/artifacts", user=user, body=PNG | body)
     assert answer.status == 201, answer.raw_body
     return answer.body
 
 
 def patch(api, sid: str, artifact_id: str, user: str = "alice", **body: Any):
-    return api.call("PATCH", f"/sessions/{sid}/artifacts/{artifact_id}", user=user, body=body)
+    return api.http("PATCH", f"/sessions/{sid}/artifacts/{artifact_id}", user=user, body=body)
 
 
 @pytest.fixture
@@ -157,7 +157,7 @@ def clock(api):
 
 def test_create_answers_a_pending_artifact_and_a_presigned_post_for_its_derived_key(api, s3, clock):
     sid = api.create("alice")["sessionId"]
-    answer = api.call("POST", f"/sessions/{sid}/artifacts", user="alice", body=PNG)
+    answer = api.http("POST", f"/sessions/{sid}/artifacts", user="alice", body=PNG)
     assert answer.status == 201, answer.raw_body
     artifact, up = answer.body["artifact"], answer.body["upload"]
     assert set(artifact) == ARTIFACT_FIELDS and set(up) == UPLOAD_FIELDS
@@ -242,7 +242,7 @@ def test_a_declared_size_is_the_exact_size_allowed_and_over_the_limit_is_refused
     assert upload(s3, up, b"123456")[1] == "EntityTooLarge"
     assert upload(s3, up, b"12345")[0] == 204
     limit = api.runtime.settings.max_upload_bytes
-    too_big = api.call("POST", f"/sessions/{sid}/artifacts", user="alice", body=PNG | {"sizeBytes": limit + 1})
+    too_big = api.http("POST", f"/sessions/{sid}/artifacts", user="alice", body=PNG | {"sizeBytes": limit + 1})
     assert too_big.status == 400 and too_big.error["field"] == "sizeBytes"
     assert len(api.store.list_artifacts(sid, limit=10, cursor=None).items) == 1
 
@@ -270,7 +270,7 @@ def test_a_declared_size_is_the_exact_size_allowed_and_over_the_limit_is_refused
 )
 def test_a_bad_field_is_a_validation_error_naming_it_and_creates_nothing(api, field, value):
     sid = api.create("alice")["sessionId"]
-    answer = api.call("POST", f"/sessions/{sid}/artifacts", user="alice", body=PNG | {field: value})
+    answer = api.http("POST", f"/sessions/{sid}/artifacts", user="alice", body=PNG | {field: value})
     assert answer.status == 400, answer.raw_body
     assert (answer.error["code"], answer.error["field"]) == ("VALIDATION_ERROR", field)
     assert api.store.list_artifacts(sid, limit=10, cursor=None).items == []
@@ -280,34 +280,34 @@ def test_every_declared_kind_accepts_each_of_its_content_types_and_names_them_wh
     sid = api.create("alice")["sessionId"]
     for kind, content_types in ARTIFACT_CONTENT_TYPES.items():
         for content_type in content_types:
-            created = api.call(
+            created = api.http(
                 "POST",
                 f"/sessions/{sid}/artifacts",
                 user="alice",
                 body={"kind": kind, "contentType": content_type, "fileName": "a.bin"},
             )
             assert created.status == 201, (kind, content_type, created.raw_body)
-    refused = api.call("POST", f"/sessions/{sid}/artifacts", user="alice", body=PNG | {"contentType": "text/html"})
+    refused = api.http("POST", f"/sessions/{sid}/artifacts", user="alice", body=PNG | {"contentType": "text/html"})
     assert "image/png" in refused.error["message"] and "text/html" in refused.error["message"]
 
 
 def test_missing_and_unknown_fields_are_validation_errors(api):
     sid = api.create("alice")["sessionId"]
-    missing = api.call("POST", f"/sessions/{sid}/artifacts", user="alice", body={"kind": "image", "fileName": "a.png"})
+    missing = api.http("POST", f"/sessions/{sid}/artifacts", user="alice", body={"kind": "image", "fileName": "a.png"})
     assert missing.status == 400 and missing.error["field"] == "contentType"
-    extra = api.call("POST", f"/sessions/{sid}/artifacts", user="alice", body=PNG | {"objectKey": "bob/x"})
+    extra = api.http("POST", f"/sessions/{sid}/artifacts", user="alice", body=PNG | {"objectKey": "bob/x"})
     assert extra.status == 400 and extra.error["field"] == "objectKey"
 
 
 def test_an_ended_session_still_takes_uploads_and_its_artifacts_stay_readable(api, s3):
     sid = api.create("alice")["sessionId"]
     before = create_artifact(api, sid)
-    assert api.call("DELETE", f"/sessions/{sid}", user="alice").status == 204
+    assert api.http("DELETE", f"/sessions/{sid}", user="alice").status == 204
     after = create_artifact(api, sid, kind="recording", contentType="audio/webm", fileName="talk.webm")
     assert after["artifact"]["objectKey"].startswith(f"alice/{sid}/recording/")
     assert upload(s3, after["upload"], b"webm")[0] == 204
     assert patch(api, sid, after["artifact"]["artifactId"], status="processing").status == 200
-    listed = api.call("GET", f"/sessions/{sid}/artifacts", user="alice")
+    listed = api.http("GET", f"/sessions/{sid}/artifacts", user="alice")
     assert listed.status == 200
     assert {a["artifactId"] for a in listed.body["items"]} == {
         before["artifact"]["artifactId"],
@@ -324,14 +324,14 @@ def test_another_user_can_neither_see_nor_touch_the_artifacts(api, s3):
     aid = created["artifact"]["artifactId"]
     assert upload(s3, created["upload"], b"img")[0] == 204
 
-    listed = api.call("GET", f"/sessions/{sid}/artifacts", user="bob")
+    listed = api.http("GET", f"/sessions/{sid}/artifacts", user="bob")
     assert listed.status == 404 and listed.error["code"] == "SESSION_NOT_FOUND"
     for method, path, body in (
         ("POST", f"/sessions/{sid}/artifacts", PNG),
         ("PATCH", f"/sessions/{sid}/artifacts/{aid}", {"status": "processing"}),
         ("DELETE", f"/sessions/{sid}/artifacts/{aid}", None),
     ):
-        answer = api.call(method, path, user="bob", body=body)
+        answer = api.http(method, path, user="bob", body=body)
         assert answer.status == 403 and answer.error["code"] == "FORBIDDEN", (method, answer.raw_body)
     assert [a.view() for a in api.store.list_artifacts(sid, limit=10, cursor=None).items] == [created["artifact"]]
     assert bucket_keys(s3) == [created["artifact"]["objectKey"]]
@@ -345,7 +345,7 @@ def test_an_unknown_session_is_404_for_every_artifact_route(api):
         ("PATCH", f"/sessions/quiet-river-000/artifacts/{aid}", {"status": "processing"}),
         ("DELETE", f"/sessions/quiet-river-000/artifacts/{aid}", None),
     ):
-        answer = api.call(method, path, user="alice", body=body)
+        answer = api.http(method, path, user="alice", body=body)
         assert answer.status == 404 and answer.error["code"] == "SESSION_NOT_FOUND", (method, answer.raw_body)
 
 
@@ -478,7 +478,7 @@ def test_listing_is_newest_first_across_pages(api, clock):
     seen, cursor, pages = [], None, 0
     while True:
         query = {"limit": "2"} | ({"cursor": cursor} if cursor else {})
-        answer = api.call("GET", f"/sessions/{sid}/artifacts", user="alice", query=query)
+        answer = api.http("GET", f"/sessions/{sid}/artifacts", user="alice", query=query)
         assert answer.status == 200, answer.raw_body
         assert all(set(item) == ARTIFACT_FIELDS and item["sessionId"] == sid for item in answer.body["items"])
         seen += [item["artifactId"] for item in answer.body["items"]]
@@ -487,7 +487,7 @@ def test_listing_is_newest_first_across_pages(api, clock):
         if cursor is None:
             break
     assert pages == 3 and seen == made[::-1]
-    everything = api.call("GET", f"/sessions/{sid}/artifacts", user="alice").body
+    everything = api.http("GET", f"/sessions/{sid}/artifacts", user="alice").body
     assert [a["artifactId"] for a in everything["items"]] == made[::-1] and everything["nextCursor"] is None
 
 
@@ -497,17 +497,17 @@ def test_listing_refuses_a_tampered_or_foreign_cursor_and_a_bad_limit(api):
     for session in (sid, other):
         for _ in range(3):
             create_artifact(api, session)
-    cursor = api.call("GET", f"/sessions/{sid}/artifacts", user="alice", query={"limit": "1"}).body["nextCursor"]
-    foreign = api.call("GET", f"/sessions/{other}/artifacts", user="alice", query={"limit": "1"}).body["nextCursor"]
+    cursor = api.http("GET", f"/sessions/{sid}/artifacts", user="alice", query={"limit": "1"}).body["nextCursor"]
+    foreign = api.http("GET", f"/sessions/{other}/artifacts", user="alice", query={"limit": "1"}).body["nextCursor"]
     decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     decoded["SK"] = "MSG#" + decoded["SK"]
     messages = base64.urlsafe_b64encode(json.dumps(decoded).encode()).decode().rstrip("=")
     for bad in (cursor[:-3] + "zzz", "not-a-cursor", foreign, messages, "x" * 3000):
-        answer = api.call("GET", f"/sessions/{sid}/artifacts", user="alice", query={"cursor": bad})
+        answer = api.http("GET", f"/sessions/{sid}/artifacts", user="alice", query={"cursor": bad})
         assert answer.status == 400, bad
         assert (answer.error["code"], answer.error["field"]) == ("VALIDATION_ERROR", "cursor")
     for limit in ("0", "101", "x"):
-        answer = api.call("GET", f"/sessions/{sid}/artifacts", user="alice", query={"limit": limit})
+        answer = api.http("GET", f"/sessions/{sid}/artifacts", user="alice", query={"limit": limit})
         assert answer.status == 400 and answer.error["field"] == "limit"
 
 
@@ -522,21 +522,21 @@ def test_delete_removes_the_object_and_the_record_and_is_repeatable(api, s3):
         assert upload(s3, created["upload"], b"png")[0] == 204
     aid = gone["artifact"]["artifactId"]
     path = f"/sessions/{sid}/artifacts/{aid}"
-    answer = api.call("DELETE", path, user="alice")
+    answer = api.http("DELETE", path, user="alice")
     assert answer.status == 204 and answer.raw_body is None
     assert bucket_keys(s3) == [kept["artifact"]["objectKey"]]
     with pytest.raises(ArtifactNotFound):
         api.store.get_artifact(sid, aid)
-    listed = api.call("GET", f"/sessions/{sid}/artifacts", user="alice").body["items"]
+    listed = api.http("GET", f"/sessions/{sid}/artifacts", user="alice").body["items"]
     assert [a["artifactId"] for a in listed] == [kept["artifact"]["artifactId"]]
-    assert api.call("DELETE", path, user="alice").status == 204  # repeatable
+    assert api.http("DELETE", path, user="alice").status == 204  # repeatable
     assert patch(api, sid, aid, status="processing").status == 404
 
 
 def test_a_never_uploaded_artifact_deletes_too(api, s3):
     sid = api.create("alice")["sessionId"]
     aid = create_artifact(api, sid)["artifact"]["artifactId"]
-    assert api.call("DELETE", f"/sessions/{sid}/artifacts/{aid}", user="alice").status == 204
+    assert api.http("DELETE", f"/sessions/{sid}/artifacts/{aid}", user="alice").status == 204
     assert api.store.list_artifacts(sid, limit=10, cursor=None).items == []
 
 
@@ -551,9 +551,9 @@ def test_when_the_object_cannot_be_deleted_the_record_stays_for_a_retry(api, s3,
         raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "DeleteObject")
 
     monkeypatch.setattr(s3, "delete_object", denied)
-    answer = api.call("DELETE", f"/sessions/{sid}/artifacts/{aid}", user="alice")
+    answer = api.http("DELETE", f"/sessions/{sid}/artifacts/{aid}", user="alice")
     assert answer.status == 500 and answer.error["code"] == "INTERNAL_ERROR" and "AccessDenied" not in answer.raw_body
     assert api.store.get_artifact(sid, aid).artifactId == aid
     monkeypatch.setattr(s3, "delete_object", real_delete)
-    assert api.call("DELETE", f"/sessions/{sid}/artifacts/{aid}", user="alice").status == 204
+    assert api.http("DELETE", f"/sessions/{sid}/artifacts/{aid}", user="alice").status == 204
     assert bucket_keys(s3) == []

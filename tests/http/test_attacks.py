@@ -19,7 +19,7 @@ from tests.support.tokens import bad_tokens
 
 
 def test_bad_tokens_are_refused_by_the_http_handler_and_write_nothing(handlers: Handlers, issuer) -> None:
-    session_id = handlers.create(OWNER, title="Mine")
+    session_id = handlers.create(OWNER, title="Mine")["sessionId"]
     before = snapshot(handlers, session_id)
     for name, token in bad_tokens(issuer, OWNER).items():
         created = handlers.http("POST", "/sessions", token=token, body={"title": "forged"})
@@ -40,7 +40,7 @@ def test_bad_tokens_are_refused_by_the_http_handler_and_write_nothing(handlers: 
 
 
 def test_user_b_cannot_write_to_user_a_session_over_http(handlers: Handlers) -> None:
-    session_id = handlers.create(OWNER, title="A's talk")
+    session_id = handlers.create(OWNER, title="A's talk")["sessionId"]
     before = snapshot(handlers, session_id)
     for method, path, body in (
         ("PATCH", f"/sessions/{session_id}", {"status": "paused"}),
@@ -76,7 +76,7 @@ def test_user_b_cannot_write_to_user_a_session_over_http(handlers: Handlers) -> 
     ],
 )
 def test_oversize_http_bodies_are_refused_and_write_nothing(handlers: Handlers, method, path, body, field) -> None:
-    session_id = handlers.create(OWNER, title="kept")
+    session_id = handlers.create(OWNER, title="kept")["sessionId"]
     before = snapshot(handlers, session_id)
     answer = handlers.http(method, path.format(sid=session_id), user=OWNER, body=body)
     assert answer.status == 400 and answer.error["code"] == "VALIDATION_ERROR", answer.raw_body[:300]

@@ -6,11 +6,10 @@ import json
 
 from botocore.exceptions import ClientError
 
-from http_session_handler.app import handler
 from session_schema.models import Session
 
 from tests.support.aws import TABLE_NAME
-from tests.support.http_events import FakeLambdaContext, answer_of, http_event
+from tests.support.http_events import http_event
 
 LONG = "x" * 201
 
@@ -65,11 +64,11 @@ BAD_CREATES = [
 def test_bad_create_bodies_are_400_naming_the_field_and_write_nothing(api, ddb):
     for body, field in BAD_CREATES:
         kwargs = {"raw_body": body} if isinstance(body, str) else {"body": body}
-        answer = api.call("POST", "/sessions", user="alice", **kwargs)
+        answer = api.http("POST", "/sessions", user="alice", **kwargs)
         assert answer.status == 400 and answer.error.get("field") == field, (body, answer.raw_body)
         assert_error(answer, 400, "VALIDATION_ERROR", field)
     assert item_count(ddb) == 0
-    assert api.call("GET", "/sessions", user="alice").body["items"] == []
+    assert api.http("GET", "/sessions", user="alice").body["items"] == []
 
 
 def test_unreadable_bodies_are_400_on_body_never_500(api, ddb):
@@ -78,19 +77,19 @@ def test_unreadable_bodies_are_400_on_body_never_500(api, ddb):
         {"raw_body": "[" * 50_000 + "]" * 50_000},  # deeper than the JSON parser recurses
     ]
     for kwargs in cases:
-        answer = api.call("POST", "/sessions", user="alice", **kwargs)
+        answer = api.http("POST", "/sessions", user="alice", **kwargs)
         assert_error(answer, 400, "VALIDATION_ERROR", "body")
     event = http_event("POST", "/sessions", user="alice", raw_body="!!!notbase64")
     event["isBase64Encoded"] = True  # API Gateway says base64, the body is not
-    assert_error(answer_of(handler(event, FakeLambdaContext())), 400, "VALIDATION_ERROR", "body")
+    assert_error(api.http_answer(event), 400, "VALIDATION_ERROR", "body")
     assert item_count(ddb) == 0
 
 
 def test_a_body_that_is_not_json_is_415(api, ddb):
     for content_type in ("application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x"):
-        answer = api.call("POST", "/sessions", user="alice", raw_body="title=x", content_type=content_type)
+        answer = api.http("POST", "/sessions", user="alice", raw_body="title=x", content_type=content_type)
         assert_error(answer, 415, "UNSUPPORTED_MEDIA_TYPE", "content-type")
-    json_body = api.call("POST", "/sessions", user="alice", body={}, content_type="application/json; charset=utf-8")
+    json_body = api.http("POST", "/sessions", user="alice", body={}, content_type="application/json; charset=utf-8")
     assert json_body.status == 201
     assert item_count(ddb) == 1  # the one session created with a JSON body, nothing else
 
@@ -110,7 +109,7 @@ def test_bad_patch_bodies_are_400_naming_the_field_and_change_nothing(api, manag
         ({"title": "a\x00b"}, "title"),
         ({"listenerCount": 0}, "listenerCount"),
     ):
-        answer = api.call("PATCH", f"/sessions/{sid}", user="alice", body=body)
+        answer = api.http("PATCH", f"/sessions/{sid}", user="alice", body=body)
         assert_error(answer, 400, "VALIDATION_ERROR", field)
     assert api.session(sid) == before and dict(management.sent) == {}
 
@@ -128,7 +127,7 @@ def test_bad_message_bodies_are_400_and_store_nothing(api, management):
         ({"text": "hi\x00"}, "text"),
         ({"text": "hi", "senderId": "bob"}, "senderId"),
     ):
-        answer = api.call("POST", f"/sessions/{sid}/messages", user="alice", body=body)
+        answer = api.http("POST", f"/sessions/{sid}/messages", user="alice", body=body)
         assert_error(answer, 400, "VALIDATION_ERROR", field)
     assert api.store.list_messages(sid, limit=10, cursor=None).items == []
     assert dict(management.sent) == {}
@@ -148,7 +147,7 @@ def test_bad_query_parameters_are_400_naming_the_parameter(api):
         (f"/sessions/{sid}/messages", {"limit": "1000"}, "limit"),
         (f"/sessions/{sid}/messages", {"cursor": "eyJ4IjoxfQ"}, "cursor"),
     ):
-        answer = api.call("GET", path, user="alice", query=query)
+        answer = api.http("GET", path, user="alice", query=query)
         assert_error(answer, 400, "VALIDATION_ERROR", field)
 
 
@@ -159,7 +158,7 @@ def test_an_unexpected_failure_is_500_internal_error_without_internals_and_is_lo
         raise RuntimeError("secret detail at /var/task/session_schema/store.py line 42")
 
     monkeypatch.setattr(api.runtime.store, "get_session", explode)
-    answer = api.call("GET", f"/sessions/{sid}")
+    answer = api.http("GET", f"/sessions/{sid}")
     error = assert_error(answer, 500, "INTERNAL_ERROR")
     assert "secret" not in answer.raw_body and "store.py" not in answer.raw_body and "Traceback" not in answer.raw_body
     assert set(error) == {"code", "message", "requestId"}
@@ -173,7 +172,7 @@ def test_an_answer_that_breaks_its_own_schema_is_500_not_4xx(api, monkeypatch):
     sid = api.create("alice")["sessionId"]
     original = Session.public_view
     monkeypatch.setattr(Session, "public_view", lambda self: {**original(self), "internalSecret": "x"})
-    answer = api.call("GET", f"/sessions/{sid}")
+    answer = api.http("GET", f"/sessions/{sid}")
     assert_error(answer, 500, "INTERNAL_ERROR")
     assert "internalSecret" not in answer.raw_body
 
@@ -185,7 +184,7 @@ def test_dynamodb_throttling_is_429_rate_limited(api, monkeypatch):
         )
 
     monkeypatch.setattr(api.runtime.store, "list_user_sessions", throttled)
-    answer = api.call("GET", "/sessions", user="alice")
+    answer = api.http("GET", "/sessions", user="alice")
     assert_error(answer, 429, "RATE_LIMITED")
     assert answer.headers["Retry-After"] == "1"
 
@@ -203,15 +202,15 @@ def test_a_throttled_transaction_is_429_and_a_message_is_not_half_stored(api, mo
         )
 
     monkeypatch.setattr(api.runtime.store.client, "transact_write_items", cancelled)
-    answer = api.call("POST", f"/sessions/{sid}/messages", user="alice", body={"text": "hi"})
+    answer = api.http("POST", f"/sessions/{sid}/messages", user="alice", body={"text": "hi"})
     assert_error(answer, 429, "RATE_LIMITED")
     assert answer.headers["Retry-After"] == "1"
     monkeypatch.undo()
-    assert api.call("GET", f"/sessions/{sid}/messages", user="alice").body["items"] == []
+    assert api.http("GET", f"/sessions/{sid}/messages", user="alice").body["items"] == []
 
 
 def test_each_error_is_counted_by_code(api, capsys):
-    api.call("GET", "/sessions/quiet-river-000")
+    api.http("GET", "/sessions/quiet-river-000")
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
     errors = [m for m in metrics if "Error" in m]
     assert len(errors) == 1 and errors[0]["ErrorCode"] == "SESSION_NOT_FOUND"
@@ -219,12 +218,12 @@ def test_each_error_is_counted_by_code(api, capsys):
 
 
 def test_health_is_ok_when_the_table_answers_and_503_when_it_does_not(api, monkeypatch):
-    ok = api.call("GET", "/health")
+    ok = api.http("GET", "/health")
     assert ok.status == 200 and ok.body == {"status": "ok"}
 
     def down(**kwargs):
         raise ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "no table"}}, "GetItem")
 
     monkeypatch.setattr(api.runtime.store.client, "get_item", down)
-    answer = api.call("GET", "/health")
+    answer = api.http("GET", "/health")
     assert answer.status == 503 and answer.body == {"status": "unavailable"}

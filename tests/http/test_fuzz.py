@@ -36,10 +36,10 @@ def check(answer) -> None:
 @fixture_ok
 @given(body=create_bodies)
 def test_random_json_create_bodies_never_yield_a_5xx(api, body):
-    before = len(api.call("GET", "/sessions", user="fuzz", query={"limit": "100"}).body["items"])
-    answer = api.call("POST", "/sessions", user="fuzz", raw_body=json.dumps(body))
+    before = len(api.http("GET", "/sessions", user="fuzz", query={"limit": "100"}).body["items"])
+    answer = api.http("POST", "/sessions", user="fuzz", raw_body=json.dumps(body))
     check(answer)
-    after = len(api.call("GET", "/sessions", user="fuzz", query={"limit": "100"}).body["items"])
+    after = len(api.http("GET", "/sessions", user="fuzz", query={"limit": "100"}).body["items"])
     if answer.status == 201:
         assert answer.body["title"] == ((body or {}).get("title") or "")
         assert after == before + 1
@@ -50,7 +50,7 @@ def test_random_json_create_bodies_never_yield_a_5xx(api, body):
 @fixture_ok
 @given(raw=raw_bodies)
 def test_random_text_bodies_never_yield_a_5xx(api, raw):
-    check(api.call("POST", "/sessions", user="fuzz", raw_body=raw))
+    check(api.http("POST", "/sessions", user="fuzz", raw_body=raw))
 
 
 @fixture_ok
@@ -60,5 +60,5 @@ def test_random_text_bodies_never_yield_a_5xx(api, raw):
 )
 def test_random_patch_and_message_bodies_never_yield_a_5xx(api, body):
     sid = api.create("fuzz")["sessionId"]
-    check(api.call("PATCH", f"/sessions/{sid}", user="fuzz", raw_body=json.dumps(body)))
-    check(api.call("POST", f"/sessions/{sid}/messages", user="fuzz", raw_body=json.dumps(body)))
+    check(api.http("PATCH", f"/sessions/{sid}", user="fuzz", raw_body=json.dumps(body)))
+    check(api.http("POST", f"/sessions/{sid}/messages", user="fuzz", raw_body=json.dumps(body)))

@@ -18,7 +18,7 @@ ROUNDS = 3
 
 @pytest.mark.parametrize("round_", range(ROUNDS))
 def test_two_concurrent_http_pauses_one_wins_one_conflicts(handlers: Handlers, round_: int) -> None:
-    session_id = handlers.create(OWNER)
+    session_id = handlers.create(OWNER)["sessionId"]
 
     def pause() -> Any:
         return handlers.http("PATCH", f"/sessions/{session_id}", user=OWNER, body={"status": "paused"})
@@ -32,7 +32,7 @@ def test_two_concurrent_http_pauses_one_wins_one_conflicts(handlers: Handlers, r
 
 @pytest.mark.parametrize("round_", range(ROUNDS))
 def test_http_resume_racing_ws_end_gives_a_legal_final_state(handlers: Handlers, round_: int) -> None:
-    session_id = handlers.create(OWNER)
+    session_id = handlers.create(OWNER)["sessionId"]
     speaker = handlers.connected(session_id, user=OWNER)
     assert handlers.act(speaker, "pause")["type"] == "sessionUpdated"
 
@@ -50,7 +50,7 @@ def test_http_resume_racing_ws_end_gives_a_legal_final_state(handlers: Handlers,
 
 @pytest.mark.parametrize("round_", range(ROUNDS))
 def test_a_patch_of_status_and_title_that_loses_a_race_changes_nothing(handlers: Handlers, round_: int) -> None:
-    session_id = handlers.create(OWNER, title="Before")
+    session_id = handlers.create(OWNER, title="Before")["sessionId"]
     speaker = handlers.connected(session_id, user=OWNER)
 
     patched, paused = together(

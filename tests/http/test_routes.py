@@ -33,7 +33,7 @@ def test_the_resolver_serves_exactly_the_route_table():
 def test_every_signed_in_route_refuses_an_anonymous_caller_before_judging_its_input(api, route):
     session = api.create("alice")
     body = {"text": "x"} if route.method in ("POST", "PATCH") else None
-    answer = api.call(route.method, concrete(route.path, session["sessionId"]), body=body)
+    answer = api.http(route.method, concrete(route.path, session["sessionId"]), body=body)
     assert answer.status == 401, answer.raw_body
     assert answer.error["code"] == "UNAUTHORIZED"
     assert answer.headers.get("WWW-Authenticate", "").startswith("Bearer")
@@ -46,9 +46,9 @@ def test_every_signed_in_route_verifies_the_bearer_token_itself(api, route):
     session = api.create("alice")
     path = concrete(route.path, session["sessionId"])
     body = SAMPLE_BODIES.get(route.route_key)
-    answer = api.call(route.method, path, body=body, token=api.token("alice"))
+    answer = api.http(route.method, path, body=body, token=api.token("alice"))
     assert answer.status not in (401, 403) and answer.status < 500, answer.raw_body
-    forged = api.call(route.method, path, body=body, token=api.token("alice") + "x")
+    forged = api.http(route.method, path, body=body, token=api.token("alice") + "x")
     assert forged.status == 401 and forged.error["code"] == "UNAUTHORIZED"
     assert forged.error["message"] and forged.error["requestId"]
 
@@ -62,31 +62,29 @@ def _with_claims(event: dict, user: str) -> dict:
 def test_claims_in_the_event_are_never_trusted_only_the_verified_token(api):
     """Only a verified bearer token identifies the caller: `requestContext.authorizer` claims (which nothing
     puts there without an authorizer) neither sign anyone in nor override the token's subject."""
-    from http_session_handler.app import handler
+    from tests.support.http_events import http_event
 
-    from tests.support.http_events import FakeLambdaContext, answer_of, http_event
-
-    anonymous = answer_of(handler(_with_claims(http_event("GET", "/sessions"), "alice"), FakeLambdaContext()))
+    anonymous = api.http_answer(_with_claims(http_event("GET", "/sessions"), "alice"))
     assert anonymous.status == 401 and anonymous.error["code"] == "UNAUTHORIZED"
     event = _with_claims(http_event("POST", "/sessions", body={}, user="bob"), "alice")
-    mine = answer_of(handler(event, FakeLambdaContext()))
+    mine = api.http_answer(event)
     assert mine.status == 201 and mine.body["ownerId"] == "bob"
-    assert api.call("GET", "/sessions", user="alice").body["items"] == []
+    assert api.http("GET", "/sessions", user="alice").body["items"] == []
 
 
 def test_anonymous_routes_need_no_identity(api):
-    assert api.call("GET", "/health").status == 200
-    assert api.call("GET", "/openapi.json").status == 200
+    assert api.http("GET", "/health").status == 200
+    assert api.http("GET", "/openapi.json").status == 200
     session = api.create("alice")
     for path in OPTIONAL_AUTH_PATHS:
-        assert api.call("GET", concrete(path, session["sessionId"])).status == 200
+        assert api.http("GET", concrete(path, session["sessionId"])).status == 200
 
 
 def test_unknown_route_is_404_not_found_and_wrong_method_is_405_with_allow(api):
-    missing = api.call("GET", "/nowhere")
+    missing = api.http("GET", "/nowhere")
     assert missing.status == 404 and missing.error["code"] == "NOT_FOUND"
     assert missing.error["requestId"]
-    wrong = api.call("PUT", "/sessions", user="alice", body={})
+    wrong = api.http("PUT", "/sessions", user="alice", body={})
     assert wrong.status == 405 and wrong.error["code"] == "METHOD_NOT_ALLOWED"
     assert set(wrong.headers["Allow"].split(", ")) == {"GET", "POST"}
 
@@ -96,7 +94,7 @@ def test_unknown_route_is_404_not_found_and_wrong_method_is_405_with_allow(api):
 
 @pytest.fixture
 def document(api):
-    answer = api.call("GET", "/openapi.json")
+    answer = api.http("GET", "/openapi.json")
     assert answer.status == 200
     assert answer.headers["Content-Type"] == "application/json"
     return answer.body
@@ -185,8 +183,8 @@ def test_an_integral_number_is_an_integer_as_the_document_says(api, document):
     assert {"type": "integer", "minimum": 1, "maximum": 10000}.items() <= next(
         s for s in schema["anyOf"] if s.get("type") == "integer"
     ).items()
-    created = api.call("POST", "/sessions", user="alice", body={"maxListeners": 673.0})
+    created = api.http("POST", "/sessions", user="alice", body={"maxListeners": 673.0})
     assert created.status == 201 and created.body["maxListeners"] == 673
     for wrong in (673.5, "673", True, 10001.0):
-        refused = api.call("POST", "/sessions", user="alice", body={"maxListeners": wrong})
+        refused = api.http("POST", "/sessions", user="alice", body={"maxListeners": wrong})
         assert refused.status == 400 and refused.error["field"] == "maxListeners", wrong

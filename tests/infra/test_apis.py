@@ -84,7 +84,7 @@ def test_http_routes_are_the_contract_s_and_the_table_marks_who_may_call(dev):
 def test_signed_in_routes_still_need_a_token_end_to_end(handlers, route_key):
     """What the deployed route delivers (a v2 event, no authorizer) to the real handler: a signed-in route
     without a token is the contract's 401 UNAUTHORIZED; an "anyone" route answers without one."""
-    session_id = handlers.create("owner-1")
+    session_id = handlers.create("owner-1")["sessionId"]
     method, path = route_key.split(" ", 1)
     concrete = path.replace("{sessionId}", session_id).replace("{artifactId}", "art_01JABCDEFGHJKMNPQRSTVWXYZ0")
     answer = handlers.http(method, concrete, body={} if method in ("POST", "PATCH") else None)

@@ -1,4 +1,5 @@
-"""Fixtures for the WebSocket handler tests: the client (tests/support/ws_client.py), a live session, log lines."""
+"""Fixtures for the WebSocket handler tests: the handler driver as `ws` (tests/support/handlers.py), a live session,
+log lines."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from typing import Any
 
 import pytest
 
-from tests.support.ws_client import WsClient
+from tests.support.handlers import Handlers
 
 
 @pytest.fixture
-def ws(runtime, management, issuer) -> WsClient:
-    return WsClient(runtime, management, issuer)
+def ws(handlers: Handlers) -> Handlers:
+    """The one handler driver, under the name these tests read best with."""
+    return handlers
 
 
 @dataclass

@@ -278,7 +278,7 @@ def test_a_base64_text_frame_is_read(ws, live):
 
     event = message_event(live.speaker, {"action": "ping"})
     event |= {"body": base64.b64encode(event["body"].encode()).decode(), "isBase64Encoded": True}
-    assert json.loads(ws.handler(event)["body"])["type"] == "pong"
+    assert json.loads(ws.websocket(event)["body"])["type"] == "pong"
 
 
 def test_an_unexpected_failure_answers_internal_error_without_internals(ws, live, monkeypatch):

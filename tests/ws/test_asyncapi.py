@@ -196,7 +196,7 @@ def test_the_connect_url_documents_the_query_the_handshake_reads(document):
 
 def test_every_answer_and_push_of_a_whole_session_conforms(document, handlers):
     check = Conformance(document)
-    session_id = handlers.create("owner-1", maxListeners=5)
+    session_id = handlers.create("owner-1", maxListeners=5)["sessionId"]
     speaker = handlers.connected(session_id, user="owner-1")
     listener = handlers.connected(session_id)
 
@@ -228,7 +228,7 @@ def test_every_answer_and_push_of_a_whole_session_conforms(document, handlers):
 @pytest.mark.parametrize("case", ["INVALID_SESSION_ID", "SESSION_NOT_FOUND", "SESSION_ENDED", "SESSION_FULL"])
 def test_every_refused_handshake_is_a_documented_status_and_body(document, handlers, case):
     refusals = {r["code"]: r["status"] for r in document["channels"]["session"]["x-handshake"]["refusals"]}
-    session_id = handlers.create("owner-1", maxListeners=1)
+    session_id = handlers.create("owner-1", maxListeners=1)["sessionId"]
     if case == "SESSION_ENDED":
         handlers.http("DELETE", f"/sessions/{session_id}", user="owner-1")
     if case == "SESSION_FULL":

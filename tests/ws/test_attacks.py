@@ -32,7 +32,7 @@ def test_the_speaker_frames_cover_every_speaker_action() -> None:
 
 
 def test_bad_tokens_connect_as_anonymous_listeners_never_as_the_speaker(handlers: Handlers, issuer) -> None:
-    session_id = handlers.create(OWNER)
+    session_id = handlers.create(OWNER)["sessionId"]
     before = snapshot(handlers, session_id)
     for name, token in bad_tokens(issuer, OWNER).items():
         handshake = handlers.connect(session_id, token=token)
@@ -51,7 +51,7 @@ def test_bad_tokens_connect_as_anonymous_listeners_never_as_the_speaker(handlers
 
 
 def test_user_b_token_on_a_session_is_a_listener_and_speaker_actions_are_forbidden(handlers: Handlers) -> None:
-    session_id = handlers.create(OWNER)
+    session_id = handlers.create(OWNER)["sessionId"]
     speaker = handlers.connected(session_id, user=OWNER)
     bystander = handlers.connected(session_id)
     before = snapshot(handlers, session_id)
@@ -69,7 +69,7 @@ def test_user_b_token_on_a_session_is_a_listener_and_speaker_actions_are_forbidd
 
 
 def test_a_listener_sending_speaker_actions_is_forbidden(handlers: Handlers) -> None:
-    session_id = handlers.create(OWNER)
+    session_id = handlers.create(OWNER)["sessionId"]
     handlers.connected(session_id, user=OWNER)
     listener = handlers.connected(session_id)
     before = snapshot(handlers, session_id)
@@ -82,9 +82,9 @@ def test_a_listener_sending_speaker_actions_is_forbidden(handlers: Handlers) -> 
 
 def test_a_frame_cannot_name_another_session_or_connection(handlers: Handlers) -> None:
     """Who acts is the connection API Gateway says sent the frame; fields in the frame cannot change it."""
-    victim = handlers.create(OWNER)
+    victim = handlers.create(OWNER)["sessionId"]
     victim_speaker = handlers.connected(victim, user=OWNER)
-    mine = handlers.create(OTHER)
+    mine = handlers.create(OTHER)["sessionId"]
     my_speaker = handlers.connected(mine, user=OTHER)
     before = snapshot(handlers, victim)
     for extra in ({"sessionId": victim}, {"connectionId": victim_speaker}):
@@ -97,7 +97,7 @@ def test_a_frame_cannot_name_another_session_or_connection(handlers: Handlers) -
 
 
 def test_broadcast_data_over_32_kb_is_refused_and_costs_no_sequence_number(handlers: Handlers) -> None:
-    session_id = handlers.create(OWNER)
+    session_id = handlers.create(OWNER)["sessionId"]
     speaker = handlers.connected(session_id, user=OWNER)
     listener = handlers.connected(session_id)
     answer = handlers.act(speaker, "broadcast", data="x" * (32 * 1024 + 1))
@@ -108,7 +108,7 @@ def test_broadcast_data_over_32_kb_is_refused_and_costs_no_sequence_number(handl
 
 
 def test_an_oversize_ws_message_text_is_refused_and_stores_nothing(handlers: Handlers) -> None:
-    session_id = handlers.create(OWNER)
+    session_id = handlers.create(OWNER)["sessionId"]
     speaker = handlers.connected(session_id, user=OWNER)
     before = snapshot(handlers, session_id)
     answer = handlers.act(speaker, "sendMessage", text="m" * 100_000)
@@ -117,7 +117,7 @@ def test_an_oversize_ws_message_text_is_refused_and_stores_nothing(handlers: Han
 
 
 def test_history_pages_fit_in_one_api_gateway_websocket_message_and_lose_nothing(handlers: Handlers) -> None:
-    session_id = handlers.create(OWNER)
+    session_id = handlers.create(OWNER)["sessionId"]
     speaker = handlers.connected(session_id, user=OWNER)
     listener = handlers.connected(session_id)
     sent = []

@@ -65,7 +65,7 @@ def test_malformed_session_id_is_refused_400(ws, subtests):
 
 
 def test_missing_query_string_is_refused_400(ws):
-    result = ws.handler(connect_event(new_connection_id(), None), None)
+    result = ws.websocket(connect_event(new_connection_id(), None))
     assert result["statusCode"] == 400 and json.loads(result["body"])["error"]["code"] == "INVALID_SESSION_ID"
 
 
@@ -125,14 +125,7 @@ def test_an_unexpected_failure_refuses_500_without_internals(ws, monkeypatch):
 
 def _http_create(ws, owner: str) -> str:
     """Create a session through the HTTP handler with a real HTTP API (payload 2.0) event."""
-    from http_session_handler.app import handler as http_handler
-
-    from tests.support.http_events import FakeLambdaContext, answer_of, http_event
-
-    event = http_event("POST", "/sessions", body={"title": "Field bug", "maxListeners": 3}, user=owner)
-    answer = answer_of(http_handler(event, FakeLambdaContext()))
-    assert answer.status == 201, answer.raw_body
-    return answer.body["sessionId"]
+    return ws.create(owner, title="Field bug", maxListeners=3)["sessionId"]  # asserts the 201
 
 
 @pytest.mark.parametrize("created_by", ["store", "http"])
@@ -152,6 +145,6 @@ def test_logging_keys_do_not_leak_between_invocations(ws, log_lines):
     ws.connect(session.sessionId)
     assert any(line.get("sessionId") == session.sessionId for line in log_lines())
     seen = len(log_lines())
-    ws.handler(connect_event(new_connection_id(), {"sessionId": "bad"}), None)
+    ws.websocket(connect_event(new_connection_id(), {"sessionId": "bad"}))
     lines = log_lines()[seen:]
     assert lines and all("sessionId" not in line for line in lines), lines

@@ -14,7 +14,6 @@ import pytest
 from session_runtime.metric_names import FANOUT_DISPATCH_FAILED
 from session_runtime.shards import ShardDispatcher, shard_count
 
-from tests.support.http_events import FakeLambdaContext
 from tests.ws.conftest import Live
 
 WORKER = "FanoutWorkerFunction"
@@ -54,8 +53,6 @@ def test_shard_count_follows_the_threshold():
 
 
 def test_a_large_broadcast_serves_shard_zero_and_hands_the_others_to_the_worker(ws, live):
-    from connection_handler.fanout_worker import handler as worker
-
     listeners = [ws.connected(live.session_id) for _ in range(12)]
     client = LambdaClient()
     _shard_by(ws, client, threshold=5)
@@ -71,22 +68,20 @@ def test_a_large_broadcast_serves_shard_zero_and_hands_the_others_to_the_worker(
     # `delivered` counts the listeners reached before the answer: this invocation's own shard.
     assert answer["delivered"] == sum(here.values()) < len(listeners)
     for invoke in client.invokes:  # what Lambda does a moment later
-        worker(invoke["job"], FakeLambdaContext())
+        ws.fanout_worker(invoke["job"])
     everyone = _broadcasts(ws, listeners)
     assert set(everyone) == set(listeners) and set(everyone.values()) == {1}  # each listener exactly once
     assert ws.received(live.speaker, "broadcast") == []  # listeners only, in every shard
 
 
 def test_an_end_is_sharded_too_and_every_listener_gets_both_events_in_order_then_is_closed(ws, live):
-    from connection_handler.fanout_worker import handler as worker
-
     listeners = [ws.connected(live.session_id) for _ in range(10)]
     client = LambdaClient()
     _shard_by(ws, client, threshold=4)
     ws.act(live.speaker, "end")
     assert len(client.invokes) == 2  # 11 connections: 3 shards
     for invoke in client.invokes:
-        worker(invoke["job"], FakeLambdaContext())
+        ws.fanout_worker(invoke["job"])
     for listener in listeners:
         assert ws.management.types_sent_to(listener)[-2:] == ["sessionUpdated", "sessionEnded"]
         seqs = [m["seq"] for m in ws.received(listener) if "seq" in m]

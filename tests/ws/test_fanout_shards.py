@@ -9,7 +9,6 @@ from collections import Counter
 
 import pytest
 
-from tests.support.http_events import FakeLambdaContext
 from tests.ws.conftest import Live
 
 
@@ -31,12 +30,10 @@ def _job(session_id: str, shard: int, shards: int, **fields):
 
 
 def test_a_sharded_broadcast_reaches_every_connection_of_every_shard_exactly_once(ws, live):
-    from connection_handler.fanout_worker import handler
-
     listeners = [ws.connected(live.session_id) for _ in range(120)]
     ws.management.gone.add(listeners[5])
     shards = 7
-    answers = [handler(_job(live.session_id, k, shards), FakeLambdaContext()) for k in range(shards)]
+    answers = [ws.fanout_worker(_job(live.session_id, k, shards)) for k in range(shards)]
     everyone = {live.speaker, *listeners}
     broadcasts = Counter(cid for cid in everyone for m in ws.management.sent.get(cid, []) if m["type"] == "broadcast")
     assert set(broadcasts) == everyone - {listeners[5]} and set(broadcasts.values()) == {1}  # exactly once each
@@ -48,26 +45,22 @@ def test_a_sharded_broadcast_reaches_every_connection_of_every_shard_exactly_onc
 
 
 def test_a_shard_can_close_listeners_after_two_events_in_order(ws, live):
-    from connection_handler.fanout_worker import handler
-
     listeners = [ws.connected(live.session_id) for _ in range(10)]
     two = [{"type": "sessionUpdated", "seq": 3}, {"type": "sessionEnded", "seq": 4}]
     for k in range(3):
-        handler(_job(live.session_id, k, 3, payloads=two, closeListeners=True), FakeLambdaContext())
+        ws.fanout_worker(_job(live.session_id, k, 3, payloads=two, closeListeners=True))
     for listener in listeners:
         assert ws.management.types_sent_to(listener) == ["sessionUpdated", "sessionEnded"]
     assert sorted(ws.management.closed) == sorted(listeners)  # the speaker keeps its connection
 
 
 def test_a_shard_that_cannot_read_raises_for_a_retry_and_is_counted(ws, live, monkeypatch, log_lines):
-    from connection_handler.fanout_worker import handler
-
     def broken(*args, **kwargs):
         raise RuntimeError("Query failed")
 
     monkeypatch.setattr(ws.runtime.store, "iter_connection_targets", broken)
     with pytest.raises(RuntimeError, match="Query failed"):
-        handler(_job(live.session_id, 1, 4), FakeLambdaContext())
+        ws.fanout_worker(_job(live.session_id, 1, 4))
     assert any(line.get("message", "").startswith("a fan-out shard failed") for line in log_lines())
 
 

@@ -27,15 +27,13 @@ fixture_ok = settings(
 
 def deliver(handlers: Handlers, connection_id: str, frame: str | bytes) -> dict:
     """What API Gateway would send the handler for this frame, and the answer it gets back."""
-    from connection_handler.app import handler
-
     route = select_route(frame)
     if isinstance(frame, bytes):
         event = message_event(connection_id, "", route_key=route)
         event.update(body=base64.b64encode(frame).decode(), isBase64Encoded=True)
     else:
         event = message_event(connection_id, frame, route_key=route)
-    result = handler(event, None)
+    result = handlers.websocket(event)
     assert result["statusCode"] == 200, result
     return json.loads(result["body"])
 
@@ -45,7 +43,7 @@ def deliver(handlers: Handlers, connection_id: str, frame: str | bytes) -> dict:
 def test_any_frame_from_a_listener_is_answered_and_harms_no_one(runtime, issuer, frame):
     handlers = Handlers(runtime, issuer)
     if not hasattr(runtime, "fuzz_session"):  # one session for every example (a fixture would be per test)
-        session_id = handlers.create(OWNER, maxListeners=5)
+        session_id = handlers.create(OWNER, maxListeners=5)["sessionId"]
         runtime.fuzz_session = (
             session_id,
             handlers.connected(session_id, user=OWNER),
@@ -72,7 +70,7 @@ def test_any_frame_from_a_listener_is_answered_and_harms_no_one(runtime, issuer,
 def test_any_frame_from_the_speaker_is_answered_without_an_internal_error(runtime, issuer, frame):
     handlers = Handlers(runtime, issuer)
     if not hasattr(runtime, "fuzz_session"):
-        session_id = handlers.create(OWNER, maxListeners=5)
+        session_id = handlers.create(OWNER, maxListeners=5)["sessionId"]
         runtime.fuzz_session = (session_id, handlers.connected(session_id, user=OWNER), handlers.connected(session_id))
     session_id, speaker, bystander = runtime.fuzz_session
 

@@ -8,15 +8,6 @@ from contextlib import contextmanager
 
 from session_schema import codec, keys
 
-from tests.support.http_events import FakeLambdaContext
-from tests.ws.test_sweep import SCHEDULED_EVENT
-
-
-def _sweep():
-    from connection_handler.sweep import handler
-
-    return handler(SCHEDULED_EVENT, FakeLambdaContext(function_name="live-sessions-sweep"))
-
 
 @contextmanager
 def _later(ws, seconds: float):
@@ -40,7 +31,7 @@ def test_ghost_listeners_are_unregistered_and_their_seats_freed_and_the_speaker_
     management.gone.update(ghosts)
     assert ws.session(live.session_id).listenerCount == 4
     with _past_grace(ws):
-        summary = _sweep()
+        summary = ws.sweep()
     assert (summary["ghosts"], summary["unknown"]) == (3, 0)
     assert summary["asked"] == 5  # the speaker, the alive listener, the ghosts
     assert ws.session(live.session_id).listenerCount == 1
@@ -49,7 +40,7 @@ def test_ghost_listeners_are_unregistered_and_their_seats_freed_and_the_speaker_
     assert summary["repaired"] == {}  # each leave moved the count: nothing left to repair
     # Nothing changes on a second sweep.
     with _past_grace(ws):
-        again = _sweep()
+        again = ws.sweep()
     assert (again["ghosts"], ws.session(live.session_id).listenerCount) == (0, 1)
 
 
@@ -57,7 +48,7 @@ def test_connections_inside_the_grace_are_not_asked_about(ws, live, management):
     fresh = ws.connected(live.session_id)
     management.gone.add(fresh)  # even if API Gateway already says gone: a $connect may still be in flight
     asked_before = list(management.calls)
-    summary = _sweep()
+    summary = ws.sweep()
     assert summary["asked"] == 0 and summary["ghosts"] == 0
     assert fresh in {c.connectionId for c in ws.runtime.store.iter_connections(live.session_id)}
     assert management.calls == asked_before
@@ -69,7 +60,7 @@ def test_a_join_refused_as_full_while_ghosts_hold_the_seats_gets_one_after_one_s
     management.gone.update(ghosts)  # the stack crashed: API Gateway has none of them, the table still does
     assert ws.connect(session.sessionId).code == "SESSION_FULL"
     with _past_grace(ws):
-        _sweep()
+        ws.sweep()
     assert ws.connect(session.sessionId).status == 200
     assert ws.session(session.sessionId).listenerCount == 1
 
@@ -78,7 +69,7 @@ def test_a_ghost_speaker_makes_the_session_speakerless_and_the_listeners_are_tol
     listener = ws.connected(live.session_id)
     management.gone.add(live.speaker)
     with _past_grace(ws):
-        summary = _sweep()
+        summary = ws.sweep()
     assert summary["ghosts"] == 1
     session = ws.session(live.session_id)
     assert session.speakerConnectionId is None and session.speakerlessSince is not None
@@ -93,7 +84,7 @@ def test_a_count_no_leave_decremented_is_repaired_to_the_number_registered(ws, l
         ddb.delete_item(TableName=ws.runtime.settings.table_name, Key=codec.serialize_key(key))
     assert ws.session(live.session_id).listenerCount == 2
     with _past_grace(ws):
-        summary = _sweep()
+        summary = ws.sweep()
     assert summary["repaired"] == {live.session_id: (2, 1)}
     assert ws.session(live.session_id).listenerCount == 1
     assert ws.received(live.speaker, "listenerCount")[-1]["listenerCount"] == 1
@@ -105,7 +96,7 @@ def test_a_speakerless_session_with_no_connection_left_is_repaired_too(ws, ddb):
     ghost = ws.connected(session.sessionId)
     for key in (keys.connection_key(session.sessionId, ghost), keys.connection_lookup_key(ghost)):
         ddb.delete_item(TableName=ws.runtime.settings.table_name, Key=codec.serialize_key(key))
-    summary = _sweep()
+    summary = ws.sweep()
     assert summary["repaired"] == {session.sessionId: (1, 0)}
     assert ws.session(session.sessionId).listenerCount == 0
 
@@ -118,7 +109,7 @@ def test_a_question_that_fails_leaves_the_connection_for_the_next_sweep(ws, live
 
     monkeypatch.setattr(management, "get_connection", broken)
     with _past_grace(ws):
-        summary = _sweep()
+        summary = ws.sweep()
     assert summary["unknown"] == 2 and summary["ghosts"] == 0
     assert ws.session(live.session_id).listenerCount == 1
     assert listener in {c.connectionId for c in ws.runtime.store.iter_connections(live.session_id)}

@@ -39,7 +39,7 @@ def close_like_api_gateway(handlers: Handlers, processed: int = 0) -> int:
 
 @pytest.mark.parametrize("round_", range(ROUNDS))
 def test_forty_joins_on_a_session_for_ten_register_exactly_ten(handlers: Handlers, round_: int) -> None:
-    session_id = handlers.create(OWNER, maxListeners=10)
+    session_id = handlers.create(OWNER, maxListeners=10)["sessionId"]
     # Anonymous and signed-in (not the owner) listeners: both take the listener transaction.
     joins = [(lambda i=i: handlers.connect(session_id, user=f"guest-{i}" if i % 4 == 0 else None)) for i in range(40)]
     results = together(*joins)
@@ -63,7 +63,7 @@ def test_forty_joins_on_a_session_for_ten_register_exactly_ten(handlers: Handler
 
 @pytest.mark.parametrize("round_", range(ROUNDS))
 def test_ending_while_listeners_join_leaves_no_listener_behind(handlers: Handlers, round_: int) -> None:
-    session_id = handlers.create(OWNER, maxListeners=500)
+    session_id = handlers.create(OWNER, maxListeners=500)["sessionId"]
     speaker = handlers.connected(session_id, user=OWNER)
     early = [handlers.connected(session_id) for _ in range(4)]
 
@@ -125,7 +125,7 @@ def test_ending_while_listeners_join_leaves_no_listener_behind(handlers: Handler
 
 @pytest.mark.parametrize("seed", range(ROUNDS))
 def test_random_join_leave_gone_interleavings_keep_listener_count_true(handlers: Handlers, seed: int) -> None:
-    session_id = handlers.create(OWNER, maxListeners=1000)
+    session_id = handlers.create(OWNER, maxListeners=1000)["sessionId"]
     speaker = handlers.connected(session_id, user=OWNER)
     gone_lock = threading.Lock()
     gone: list[str] = []  # connections that vanished: API Gateway sends their $disconnect later
@@ -174,7 +174,7 @@ def test_random_join_leave_gone_interleavings_keep_listener_count_true(handlers:
 
 @pytest.mark.parametrize("round_", range(ROUNDS))
 def test_two_concurrent_ws_pauses_one_wins_one_conflicts(handlers: Handlers, round_: int) -> None:
-    session_id = handlers.create(OWNER)
+    session_id = handlers.create(OWNER)["sessionId"]
     speaker = handlers.connected(session_id, user=OWNER)
     listener = handlers.connected(session_id)
 

@@ -25,6 +25,6 @@ def test_every_route_answers_only_where_the_table_says_it_returns_a_response(ws)
             assert not route.returns_response
             continue
         assert route.returns_response
-        result = ws.handler(message_event(connection, {"action": route.route_key}, route_key=route.route_key))
+        result = ws.websocket(message_event(connection, {"action": route.route_key}, route_key=route.route_key))
         assert result["statusCode"] == 200 and result["body"].startswith('{"type":')
-    assert "body" not in ws.handler(disconnect_event(new_connection_id()))
+    assert "body" not in ws.websocket(disconnect_event(new_connection_id()))

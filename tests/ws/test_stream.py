@@ -22,7 +22,7 @@ def seqs(messages):
 
 def raw_act(ws, connection_id, **frame):
     """One frame, the raw route response (a recovering join's is empty)."""
-    return ws.handler(message_event(connection_id, frame, frame["action"]))
+    return ws.websocket(message_event(connection_id, frame, frame["action"]))
 
 
 def drive(ws, live, n_broadcasts=3):

@@ -5,25 +5,6 @@ from __future__ import annotations
 from session_schema.status import SessionStatus
 
 HOUR_MS = 3_600_000
-SCHEDULED_EVENT = {
-    "version": "0",
-    "id": "5d4f2c1e-1111-2222-3333-444455556666",
-    "detail-type": "Scheduled Event",
-    "source": "aws.events",
-    "account": "123456789012",
-    "time": "2026-01-01T00:00:00Z",
-    "region": "us-east-1",
-    "resources": ["arn:aws:events:us-east-1:123456789012:rule/live-sessions-sweep"],
-    "detail": {},
-}
-
-
-def _sweep(ws):
-    from connection_handler.sweep import handler
-
-    from tests.support.http_events import FakeLambdaContext
-
-    return handler(SCHEDULED_EVENT, FakeLambdaContext(function_name="live-sessions-sweep"))
 
 
 def _an_hour_ago(ws):
@@ -58,7 +39,7 @@ def test_sweep_ends_speakerless_sessions_past_the_timeout_and_leaves_the_rest(ws
     fresh = ws.create_session(owner="f").sessionId
     listeners = {sid: ws.connected(sid) for sid in (never_spoken, speaker_left_long_ago, still_speaking)}
 
-    summary = _sweep(ws)
+    summary = ws.sweep()
 
     ended = {never_spoken, speaker_left_long_ago, paused_long_ago}
     assert set(summary["ended"]) == ended and summary["failed"] == 0
@@ -72,7 +53,7 @@ def test_sweep_ends_speakerless_sessions_past_the_timeout_and_leaves_the_rest(ws
     assert ws.received(listeners[still_speaking], "sessionEnded") == []
     assert speaker not in ws.management.closed
     assert ws.connect(never_spoken).status == 410
-    assert _sweep(ws)["ended"] == []  # nothing left to sweep; ended sessions left the index
+    assert ws.sweep()["ended"] == []  # nothing left to sweep; ended sessions left the index
 
 
 def test_a_speaker_who_came_back_after_the_index_was_read_is_not_swept(ws, monkeypatch):
@@ -82,7 +63,7 @@ def test_a_speaker_who_came_back_after_the_index_was_read_is_not_swept(ws, monke
     assert [s.sessionId for s in stale] == [session.sessionId]
     ws.connected(session.sessionId, user="a")  # the speaker reconnects between the Query and the write
     monkeypatch.setattr(ws.runtime.store, "iter_speakerless", lambda cutoff: iter(stale))
-    summary = _sweep(ws)
+    summary = ws.sweep()
     assert summary["ended"] == [] and summary["skipped"] == 1
     assert ws.session(session.sessionId).status is SessionStatus.ACTIVE
 
@@ -93,6 +74,6 @@ def test_a_session_ended_meanwhile_is_skipped(ws, monkeypatch):
     stale = list(ws.runtime.store.iter_speakerless(ws.runtime.store.clock()))
     ws.runtime.store.change_status(session.sessionId, SessionStatus.ENDED)
     monkeypatch.setattr(ws.runtime.store, "iter_speakerless", lambda cutoff: iter(stale))
-    summary = _sweep(ws)
+    summary = ws.sweep()
     ended_part = {k: summary[k] for k in ("checked", "ended", "skipped", "failed")}
     assert ended_part == {"checked": 1, "ended": [], "skipped": 1, "failed": 0}
