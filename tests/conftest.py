@@ -140,6 +140,15 @@ def hung_handlers(settings_env, monkeypatch, issuer):
         yield Handlers(rt, issuer)
 
 
+@pytest.fixture
+def logs():
+    """The handlers' structured log lines written during the test (tests/support/logs.py)."""
+    from tests.support.logs import captured_logs
+
+    with captured_logs() as captured:
+        yield captured
+
+
 @pytest.fixture(scope="module")
 def stack():
     """The local stack with the real handlers, one per test module (tests/support/local_stack.py)."""

@@ -13,13 +13,13 @@ import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from tests.support.contract import PUBLIC_FIELDS
 from tests.support.tokens import bad_tokens
 
 pytestmark = pytest.mark.e2e
 
 OWNER = "alice-local"
 OTHER = "bob-local"
-PUBLIC_FIELDS = {"sessionId", "title", "status", "listenerCount", "muted", "createdAt", "maxListeners", "seq", "epoch"}
 KB = 1024
 
 

@@ -21,12 +21,12 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from local.stack import LocalStack
+from tests.support.contract import PUBLIC_FIELDS
 from tests.support.local_stack import running_local_stack
 
 pytestmark = pytest.mark.e2e
 
 SESSION_ID = re.compile(r"^[a-z]+-[a-z]+-\d{3}$")
-PUBLIC_FIELDS = {"sessionId", "title", "status", "listenerCount", "muted", "createdAt", "maxListeners", "seq", "epoch"}
 SPEAKERLESS_TIMEOUT = 2  # seconds: the sweep test waits this long
 
 

@@ -33,13 +33,11 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from session_schema.ids import SESSION_ID_PATTERN
 
 from local import emulate
+from tests.support.contract import PUBLIC_FIELDS
 from tests.support.ws_events import connect_event, new_connection_id
 
 pytestmark = [pytest.mark.emulator, pytest.mark.timeout(480)]
 
-PUBLIC_VIEW_KEYS = {
-    "sessionId", "title", "status", "listenerCount", "muted", "createdAt", "maxListeners", "seq", "epoch",
-}
 TIMEOUT = 20.0  # per HTTP call / awaited frame: a cold Lambda start on the emulator takes about a second
 
 
@@ -130,7 +128,7 @@ async def _main_flow(deployed: emulate.Deployed, token: str) -> None:
     # 2. anyone reads the public view
     public = _http(deployed, "GET", f"/sessions/{session_id}")
     assert public.status_code == 200, public.text
-    assert set(public.json()) == PUBLIC_VIEW_KEYS
+    assert set(public.json()) == PUBLIC_FIELDS
     assert public.json()["title"] == "Emulated deploy"
 
     listener_frames: list[dict] = []

@@ -41,9 +41,11 @@ def test_bad_tokens_are_refused_by_the_http_handler_and_write_nothing(handlers: 
 
 def test_user_b_cannot_write_to_user_a_session_over_http(handlers: Handlers) -> None:
     session_id = handlers.create(OWNER, title="A's talk")["sessionId"]
+    handlers.listen(session_id, "listener-1")  # a write that got through would be pushed to it
     before = snapshot(handlers, session_id)
     for method, path, body in (
         ("PATCH", f"/sessions/{session_id}", {"status": "paused"}),
+        ("PATCH", f"/sessions/{session_id}", {"status": "ended"}),
         ("PATCH", f"/sessions/{session_id}", {"title": "pwned"}),
         ("PATCH", f"/sessions/{session_id}", {"muted": True}),
         ("DELETE", f"/sessions/{session_id}", None),
@@ -58,6 +60,7 @@ def test_user_b_cannot_write_to_user_a_session_over_http(handlers: Handlers) -> 
             answer = handlers.http(method, path, body=body, **how)
             assert (answer.status, answer.error["code"]) == (403, "FORBIDDEN"), (method, path, how, answer.raw_body)
     assert snapshot(handlers, session_id) == before
+    assert dict(handlers.management.sent) == {} and handlers.management.closed == []  # nothing told or closed
 
     private = handlers.http("GET", f"/sessions/{session_id}", token=handlers.issuer.mint(OTHER))
     assert private.status == 200 and set(private.body) == PUBLIC_FIELDS  # the public view only

@@ -3,11 +3,12 @@ must leave unchanged (read straight from the table)."""
 
 from __future__ import annotations
 
+from tests.support.contract import PUBLIC_FIELDS
 from tests.support.handlers import Handlers
 
 OWNER = "alice"
 OTHER = "bob"
-PUBLIC_FIELDS = {"sessionId", "title", "status", "listenerCount", "muted", "createdAt", "maxListeners", "seq", "epoch"}
+__all__ = ["OTHER", "OWNER", "PUBLIC_FIELDS", "owned_sessions", "snapshot"]
 
 
 def owned_sessions(handlers: Handlers, user: str) -> int:

@@ -1,13 +1,11 @@
 """Fixtures for the WebSocket handler tests: the handler driver as `ws` (tests/support/handlers.py), a live session,
-log lines."""
+the DynamoDB requests counted."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
@@ -34,24 +32,6 @@ def live(ws) -> Live:
     session = ws.create_session(owner="owner-1", max_listeners=5)
     speaker = ws.connected(session.sessionId, user="owner-1")
     return Live(session.sessionId, "owner-1", speaker)
-
-
-@pytest.fixture
-def log_lines():
-    """The structured log lines (as dicts) the handlers write during the test."""
-    import io
-
-    from session_runtime.observability import logger
-
-    stream = io.StringIO()
-    handler = logger.registered_handler
-    previous = handler.setStream(stream)
-
-    def read() -> list[dict[str, Any]]:
-        return [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
-
-    yield read
-    handler.setStream(previous)
 
 
 @pytest.fixture

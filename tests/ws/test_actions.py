@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from session_schema.routes import SPEAKER_ACTIONS, WS_ACTIONS
+from session_schema.routes import WS_ACTIONS
 from session_schema.status import SessionStatus
 
 
@@ -58,15 +58,6 @@ def test_broadcast_carries_any_json(ws, live, subtests):
         with subtests.test(data=data):
             assert ws.act(live.speaker, "broadcast", data=data)["type"] == "broadcastSent"
             assert ws.received(listener, "broadcast")[-1]["data"] == data
-
-
-def test_broadcast_up_to_the_frame_limit_is_accepted_and_beyond_is_refused(ws, live):
-    listener = ws.connected(live.session_id)
-    fits = "x" * (32 * 1024 - 2)  # the JSON string with its quotes is exactly 32 KB
-    assert ws.act(live.speaker, "broadcast", data=fits)["type"] == "broadcastSent"
-    too_big = ws.act(live.speaker, "broadcast", data=fits + "x")
-    assert too_big["type"] == "error" and too_big["code"] == "VALIDATION_ERROR" and too_big["field"] == "data"
-    assert len(ws.received(listener, "broadcast")) == 1
 
 
 def test_broadcast_is_refused_while_paused_or_muted_without_using_a_seq(ws, live):
@@ -198,21 +189,6 @@ def test_history_after_the_end_is_the_owners_alone(ws, live):
         assert refused["type"] == "error" and refused["code"] == "SESSION_NOT_FOUND", refused
         assert secret not in json.dumps(refused)
     assert [m["text"] for m in ws.act(live.speaker, "history")["items"]] == [secret]  # the owner always
-
-
-def test_speaker_actions_from_a_listener_are_forbidden(ws, live, subtests):
-    listener = ws.connected(live.session_id, user="someone-else")
-    anonymous = ws.connected(live.session_id)
-    for action in sorted(SPEAKER_ACTIONS):
-        for who in (listener, anonymous):
-            with subtests.test(action=action):
-                fields = {"broadcast": {"data": 1}, "sendMessage": {"text": "hi"}}.get(action, {})
-                refused = ws.act(who, action, **fields)
-                assert refused["type"] == "error" and refused["code"] == "FORBIDDEN"
-    stored = ws.session(live.session_id)
-    assert (stored.status, stored.muted, stored.seq) == (SessionStatus.ACTIVE, False, 0)
-    assert ws.runtime.store.list_messages(live.session_id, limit=10, cursor=None).items == []
-    assert ws.received(anonymous) == []
 
 
 def test_actions_on_an_unregistered_connection_are_refused(ws, live):

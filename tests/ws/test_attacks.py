@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from session_schema.routes import SPEAKER_ACTIONS
 
 from tests.support.attacks import OTHER, OWNER, PUBLIC_FIELDS, snapshot
@@ -50,34 +52,28 @@ def test_bad_tokens_connect_as_anonymous_listeners_never_as_the_speaker(handlers
 # -- another user's session ------------------------------------------------------------------------------
 
 
-def test_user_b_token_on_a_session_is_a_listener_and_speaker_actions_are_forbidden(handlers: Handlers) -> None:
+@pytest.mark.parametrize("joined", [False, True], ids=["connected", "joined"])
+@pytest.mark.parametrize("user", [None, OTHER], ids=["anonymous", "another-user"])
+def test_speaker_actions_from_a_listener_are_forbidden_and_reach_no_one(handlers: Handlers, user, joined) -> None:
+    """Anonymous or signed in as another user, joined or only connected: a listener's every speaker action is
+    refused, naming the action; the session, the speaker's seat and every connection see nothing of it."""
     session_id = handlers.create(OWNER)["sessionId"]
     speaker = handlers.connected(session_id, user=OWNER)
     bystander = handlers.connected(session_id)
     before = snapshot(handlers, session_id)
 
-    intruder = handlers.connected(session_id, user=OTHER)
-    joined = handlers.act(intruder, "join")
-    assert joined["role"] == "listener" and set(joined["session"]) == PUBLIC_FIELDS
-    for action, fields in SPEAKER_FRAMES.items():
-        answer = handlers.act(intruder, action, **fields)
-        assert (answer["type"], answer["code"]) == ("error", "FORBIDDEN"), (action, answer)
-    assert snapshot(handlers, session_id) == before
-    session = handlers.store.get_session(session_id, consistent=True)
-    assert session.speakerConnectionId == speaker  # B did not take the speaker seat
-    assert handlers.management.types_sent_to(bystander) == []  # nothing reached the others
-
-
-def test_a_listener_sending_speaker_actions_is_forbidden(handlers: Handlers) -> None:
-    session_id = handlers.create(OWNER)["sessionId"]
-    handlers.connected(session_id, user=OWNER)
-    listener = handlers.connected(session_id)
-    before = snapshot(handlers, session_id)
+    listener = handlers.connected(session_id, user=user)
+    if joined:
+        answer = handlers.act(listener, "join")
+        assert answer["role"] == "listener" and set(answer["session"]) == PUBLIC_FIELDS
     for action, fields in SPEAKER_FRAMES.items():
         answer = handlers.act(listener, action, **fields)
         assert (answer["type"], answer["code"]) == ("error", "FORBIDDEN"), (action, answer)
         assert action in answer["message"]
-    assert snapshot(handlers, session_id) == before
+    assert snapshot(handlers, session_id) == before  # status, title, muted, seq, messages
+    session = handlers.store.get_session(session_id, consistent=True)
+    assert session.speakerConnectionId == speaker  # the listener did not take the speaker seat
+    assert handlers.received(listener) == [] and handlers.received(bystander) == []  # nothing was pushed
 
 
 def test_a_frame_cannot_name_another_session_or_connection(handlers: Handlers) -> None:
@@ -100,11 +96,14 @@ def test_broadcast_data_over_32_kb_is_refused_and_costs_no_sequence_number(handl
     session_id = handlers.create(OWNER)["sessionId"]
     speaker = handlers.connected(session_id, user=OWNER)
     listener = handlers.connected(session_id)
-    answer = handlers.act(speaker, "broadcast", data="x" * (32 * 1024 + 1))
-    assert (answer["type"], answer["code"], answer["field"]) == ("error", "VALIDATION_ERROR", "data")
+    fits = "x" * (32 * 1024 - 2)  # the JSON string with its quotes is exactly 32 KB
+    for too_big in (fits + "x", "x" * (32 * 1024 + 1)):  # one byte over, and more
+        answer = handlers.act(speaker, "broadcast", data=too_big)
+        assert (answer["type"], answer["code"], answer["field"]) == ("error", "VALIDATION_ERROR", "data")
     assert handlers.management.types_sent_to(listener) == []
-    fits = handlers.act(speaker, "broadcast", data="x" * (32 * 1024 - 2))  # 32 KB once JSON-quoted
-    assert fits["type"] == "broadcastSent" and fits["seq"] == 1
+    sent = handlers.act(speaker, "broadcast", data=fits)
+    assert sent["type"] == "broadcastSent" and sent["seq"] == 1
+    assert [m["data"] for m in handlers.received(listener, "broadcast")] == [fits]
 
 
 def test_an_oversize_ws_message_text_is_refused_and_stores_nothing(handlers: Handlers) -> None:

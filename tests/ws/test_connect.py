@@ -76,13 +76,13 @@ def test_unknown_session_is_refused_404(ws):
     assert (handshake.status, handshake.error["code"]) == (404, "SESSION_NOT_FOUND")
 
 
-def test_ended_session_is_refused_410_and_the_log_line_carries_the_actual_status(ws, log_lines):
+def test_ended_session_is_refused_410_and_the_log_line_carries_the_actual_status(ws, logs):
     session = ws.create_session(owner="owner-1")
     ws.runtime.store.change_status(session.sessionId, SessionStatus.ENDED)
     for user in (None, "owner-1", "someone-else"):
         handshake = ws.connect(session.sessionId, user=user)
         assert (handshake.status, handshake.error["code"]) == (410, "SESSION_ENDED")
-    refused = [line for line in log_lines() if line.get("message") == "connect refused"]
+    refused = [line for line in logs.lines if line.get("message") == "connect refused"]
     assert len(refused) == 3
     assert refused and all(line["actualStatus"] == "ended" for line in refused)
     assert all(line["sessionId"] == session.sessionId and line["routeKey"] == "$connect" for line in refused)
@@ -140,11 +140,11 @@ def test_field_bug_regression_a_created_session_is_joinable_by_a_listener(ws, cr
     assert ws.session(session_id).listenerCount == 1
 
 
-def test_logging_keys_do_not_leak_between_invocations(ws, log_lines):
+def test_logging_keys_do_not_leak_between_invocations(ws, logs):
     session = ws.create_session()
     ws.connect(session.sessionId)
-    assert any(line.get("sessionId") == session.sessionId for line in log_lines())
-    seen = len(log_lines())
+    assert any(line.get("sessionId") == session.sessionId for line in logs.lines)
+    seen = len(logs.lines)
     ws.websocket(connect_event(new_connection_id(), {"sessionId": "bad"}))
-    lines = log_lines()[seen:]
+    lines = logs.lines[seen:]
     assert lines and all("sessionId" not in line for line in lines), lines

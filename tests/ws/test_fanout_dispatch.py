@@ -89,7 +89,7 @@ def test_an_end_is_sharded_too_and_every_listener_gets_both_events_in_order_then
     assert sorted(ws.management.closed) == sorted(listeners)
 
 
-def test_a_failed_invoke_is_counted_and_logged_and_its_shard_served_by_the_caller(ws, live, monkeypatch, log_lines):
+def test_a_failed_invoke_is_counted_and_logged_and_its_shard_served_by_the_caller(ws, live, monkeypatch, logs):
     import session_runtime.shards as shards
 
     counted: list[str] = []
@@ -100,7 +100,7 @@ def test_a_failed_invoke_is_counted_and_logged_and_its_shard_served_by_the_calle
     everyone = _broadcasts(ws, listeners)
     assert set(everyone) == set(listeners) and set(everyone.values()) == {1}  # no worker ran: none lost
     assert counted.count(FANOUT_DISPATCH_FAILED) == 2
-    assert sum(1 for line in log_lines() if line.get("message", "").startswith("could not hand a fan-out shard")) == 2
+    assert sum(1 for line in logs.lines if line.get("message", "").startswith("could not hand a fan-out shard")) == 2
 
 
 def test_below_the_threshold_nothing_is_invoked(ws, live):

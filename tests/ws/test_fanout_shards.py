@@ -54,14 +54,14 @@ def test_a_shard_can_close_listeners_after_two_events_in_order(ws, live):
     assert sorted(ws.management.closed) == sorted(listeners)  # the speaker keeps its connection
 
 
-def test_a_shard_that_cannot_read_raises_for_a_retry_and_is_counted(ws, live, monkeypatch, log_lines):
+def test_a_shard_that_cannot_read_raises_for_a_retry_and_is_counted(ws, live, monkeypatch, logs):
     def broken(*args, **kwargs):
         raise RuntimeError("Query failed")
 
     monkeypatch.setattr(ws.runtime.store, "iter_connection_targets", broken)
     with pytest.raises(RuntimeError, match="Query failed"):
         ws.fanout_worker(_job(live.session_id, 1, 4))
-    assert any(line.get("message", "").startswith("a fan-out shard failed") for line in log_lines())
+    assert any(line.get("message", "").startswith("a fan-out shard failed") for line in logs.lines)
 
 
 def test_a_malformed_job_is_refused():

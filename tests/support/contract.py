@@ -1,0 +1,7 @@
+"""What the contract (shared/contract.md) lists, written out here on purpose rather than read from the models:
+a model change that drops or adds a field of a view fails the tests that compare with these."""
+
+PUBLIC_FIELDS = frozenset(
+    {"sessionId", "title", "status", "listenerCount", "muted", "createdAt", "maxListeners", "seq", "epoch"}
+)
+OWNER_FIELDS = PUBLIC_FIELDS | {"ownerId", "sourceLanguage", "speakerConnected", "updatedAt", "endedAt"}
