@@ -1,6 +1,7 @@
 """The key attacks again, through the local stack: real HTTP and WebSocket clients, the local HTTP and
 WebSocket gateways in front of the real handlers (as API Gateway is in front of Lambda). No route has an
-authorizer, deployed or local: every refusal of a bad token is the handler's, in the contract's shape."""
+authorizer, deployed or local: every refusal of a bad token is the handler's, in the contract's shape (the
+handler-level attacks: tests/http/test_attacks.py, tests/ws/test_attacks.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tests.support.contract import PUBLIC_FIELDS
+from tests.support.contract import PUBLIC_FIELDS, REQUEST_ID
 from tests.support.tokens import bad_tokens
 
 pytestmark = pytest.mark.e2e
@@ -56,34 +57,56 @@ def session_state(stack, session_id: str) -> dict:
 
 
 def unauthorized(answer: requests.Response) -> bool:
-    """The contract's 401: `{"error": {"code": "UNAUTHORIZED", "message", "requestId"}}`, the header's ID."""
-    if answer.status_code != 401:
+    """The contract's 401, not a gateway authorizer's `{"message": "Unauthorized"}`: a JSON body that is
+    exactly `{"error": {"code": "UNAUTHORIZED", "message", "requestId"}}`, the requestId the apigw-requestid
+    header's (API Gateway's shape), and a Bearer challenge."""
+    if answer.status_code != 401 or not answer.headers["content-type"].startswith("application/json"):
         return False
-    error = answer.json()["error"]
-    return error["code"] == "UNAUTHORIZED" and bool(error["message"]) and (
-        error["requestId"] == answer.headers["apigw-requestid"]
+    body = answer.json()
+    if set(body) != {"error"} or set(body["error"]) != {"code", "message", "requestId"}:
+        return False
+    error = body["error"]
+    return (
+        error["code"] == "UNAUTHORIZED"
+        and bool(error["message"])
+        and error["requestId"] == answer.headers["apigw-requestid"]
+        and REQUEST_ID.fullmatch(error["requestId"]) is not None
+        and answer.headers["www-authenticate"].startswith("Bearer")
     )
 
 
 def test_bad_tokens_are_refused_by_the_handler_and_connect_only_as_listeners(stack) -> None:
+    from local.issuer import LocalIssuer
+
     session_id = create(stack, title="Mine")
     before = session_state(stack, session_id)
-    for name, token in bad_tokens(stack.issuer, OWNER).items():
+    tokens: dict[str, str | None] = {
+        **bad_tokens(stack.issuer, OWNER),
+        "another issuer's": LocalIssuer("http://127.0.0.1:1/another-issuer", stack.issuer.audience).mint(OWNER),
+    }
+    request_ids = set()
+    for name, token in {"no token": None, **tokens}.items():
         for method, path, body in (
             ("POST", "/sessions", {"title": "forged"}),
+            ("GET", "/sessions", None),
             ("PATCH", f"/sessions/{session_id}", {"status": "paused"}),
             ("DELETE", f"/sessions/{session_id}", None),
             ("POST", f"/sessions/{session_id}/messages", {"text": "forged"}),
         ):
             answer = call(stack, method, path, token, json=body)
             assert unauthorized(answer), (name, method, path, answer.status_code, answer.text)
+            request_ids.add(answer.json()["error"]["requestId"])
+        if token is None:
+            continue  # the public route and the WebSocket take no token as anonymous, by contract
+        # An optional-auth route: a token that is present must be valid (401), never silently anonymous.
         assert unauthorized(call(stack, "GET", f"/sessions/{session_id}", token)), name
         with open_ws(stack, session_id, token) as ws:
             assert ask(ws, "join")["role"] == "listener", name
             answer = ask(ws, "pause")
             assert (answer["type"], answer["code"]) == ("error", "FORBIDDEN"), name
+    assert len(request_ids) == 5 * (1 + len(tokens))  # one request ID per request
     mine = call(stack, "GET", "/sessions", stack.mint(OWNER)).json()["items"]
-    assert [s["sessionId"] for s in mine] == [session_id]
+    assert [s["sessionId"] for s in mine] == [session_id]  # nothing was created
     assert session_state(stack, session_id) == before
 
 

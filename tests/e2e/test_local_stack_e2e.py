@@ -21,7 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from local.stack import LocalStack
-from tests.support.contract import PUBLIC_FIELDS
+from tests.support.contract import PUBLIC_FIELDS, REQUEST_ID
 from tests.support.local_stack import running_local_stack
 
 pytestmark = pytest.mark.e2e
@@ -154,8 +154,8 @@ def test_create_then_public_and_owner_views(stack: LocalStack) -> None:
     session_id = created["sessionId"]
     assert SESSION_ID.match(session_id) and created["status"] == "active" and created["title"] == "Keynote"
 
-    public = http("GET", f"/sessions/{session_id}")
-    assert public.status_code == 200
+    public = http("GET", f"/sessions/{session_id}")  # a public route: no token needed
+    assert public.status_code == 200 and REQUEST_ID.fullmatch(public.headers["apigw-requestid"])
     assert set(public.json()) == PUBLIC_FIELDS
     assert public.json()["listenerCount"] == 0 and public.json()["muted"] is False
 
@@ -169,46 +169,6 @@ def test_create_then_public_and_owner_views(stack: LocalStack) -> None:
     assert http("GET", "/sessions/quiet-river-999").status_code == 404
     assert http("GET", "/health").status_code == 200
     assert "/sessions/{sessionId}" in http("GET", "/openapi.json").json()["paths"]
-
-
-REQUEST_ID = re.compile(r"^[A-Za-z0-9+/]{15}=$")  # API Gateway's shape: JKJaXmPLvHcESHA=
-
-
-def test_signed_in_routes_refuse_bad_tokens_in_the_contract_s_shape(stack: LocalStack) -> None:
-    """No gateway authorizer answers `{"message": "Unauthorized"}`: every refusal is the handler's 401
-    `{"error": {"code": "UNAUTHORIZED", "message", "requestId"}}`, its requestId the apigw-requestid header."""
-    from local.issuer import LocalIssuer
-
-    http = Http(stack)
-    another_issuer = LocalIssuer("http://127.0.0.1:1/another-issuer", stack.issuer.audience)
-    refused = {
-        "no token": None,
-        "expired": stack.mint("owner-refused", ttl_seconds=-3600),
-        "garbage": "this-is-not-a-jwt",
-        "another issuer's": another_issuer.mint("owner-refused"),
-    }
-    request_ids = set()
-    for name, token in refused.items():
-        for method, path in (("POST", "/sessions"), ("GET", "/sessions")):
-            response = http(method, path, token, json={"title": "x"} if method == "POST" else None)
-            assert response.status_code == 401, (name, method, response.text)
-            assert response.headers["content-type"].startswith("application/json"), name
-            body = response.json()
-            assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "requestId"}, (name, body)
-            assert body["error"]["code"] == "UNAUTHORIZED" and body["error"]["message"], name
-            assert body["error"]["requestId"] == response.headers["apigw-requestid"], name
-            assert REQUEST_ID.fullmatch(body["error"]["requestId"]), name
-            assert response.headers["www-authenticate"].startswith("Bearer"), name
-            request_ids.add(body["error"]["requestId"])
-    assert len(request_ids) == 2 * len(refused)  # one per request
-    mine = http("GET", "/sessions", stack.mint("owner-refused"))
-    assert mine.status_code == 200 and mine.json()["items"] == []  # nothing was created
-
-    # A public route needs no token at all.
-    session_id = http.create(stack.mint("owner-refused"), title="Open")["sessionId"]
-    public = http("GET", f"/sessions/{session_id}")
-    assert public.status_code == 200 and set(public.json()) == PUBLIC_FIELDS
-    assert REQUEST_ID.fullmatch(public.headers["apigw-requestid"])
 
 
 # -- the live session --------------------------------------------------------------------------------------
