@@ -1,0 +1,115 @@
+"""Give moto's table Query the cost of the partition it reads and of the attributes it projects.
+
+moto 5.2's `Table.query` on the table itself (no index) starts from `all_items()`: every item of every
+partition, sorted by (hash key, range key) with DynamoType comparisons, then keeps those of the queried
+partition. The local stack's table holds every session's connections, lookup items and stream events, so
+a fan-out's Query of one session's 500 connections sorted the 1,000+ items of the whole table first: most
+of the embedded DynamoDB's time in a broadcast (bench/fanout.py --profile). Here, for the duration of such
+a Query, `all_items()` of that table returns the queried partition only, sorted by range key as moto
+sorts it; the rest of moto's Query (key condition, paging, limits, filter, projection) runs unchanged, so
+its answer is the same (tests/local/test_moto_query.py compares both over generated tables). A Query that
+projects skips moto's deep copy of the items it keeps: a filter only reads them, and the projection builds
+new ones from plain values (`Item.project`), so nothing of the stored items is shared with the answer.
+
+A projection (`Item.project`) turned the whole item into plain Python and back to pick a few attributes;
+it now does that to the attributes the projection's paths start with only (moto's `find_nested_key`
+looks nothing else up), which is the same result for a fraction of the work.
+
+Thread-safe (the narrowing is per thread), for moto's internals at the version requirements-dev.txt
+pins. Applied once per process.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import threading
+from typing import Any
+
+# While a table's Query runs in this thread: .partition = (table, hash key), .projected = no copy needed.
+_narrowed = threading.local()
+_applied = False
+
+
+def speed_up_queries() -> None:
+    global _applied
+    if _applied:
+        return
+    for owner, name, value in replacements():
+        setattr(owner, name, value)
+    _applied = True
+
+
+def replacements() -> list[tuple[Any, str, Any]]:
+    """(owner, attribute, replacement) for each piece of moto this changes, wrapping moto's current ones:
+    `speed_up_queries` sets them; the equivalence test sets them for its own duration only."""
+    from moto.dynamodb.models import table as table_module
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.models.table import Table
+
+    return [
+        (Table, "query", _narrowing_query(Table.query)),
+        (Table, "all_items", _narrowed_all_items(Table.all_items)),
+        (table_module, "copy", _CopyUnlessProjected()),
+        (Item, "project", _pruning_project(Item.project, Item)),
+    ]
+
+
+class _CopyUnlessProjected:
+    """Stands in for the `copy` module inside moto.dynamodb.models.table: the one deep copy a narrowed,
+    projected Query makes (its kept items, a list of Items) is skipped."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    def deepcopy(self, value: Any, memo: dict[int, Any] | None = None) -> Any:
+        if getattr(_narrowed, "projected", False) and isinstance(value, list):
+            return list(value)
+        return copy.deepcopy(value, memo)
+
+
+def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], position: int, name: str) -> Any:
+    """One of `Table.query`'s arguments after `hash_key`, passed by position or by name."""
+    return args[position] if len(args) > position else kwargs.get(name)
+
+
+def _narrowing_query(original: Any) -> Any:
+    @functools.wraps(original)
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        if _argument(args, kwargs, 6, "index_name") is not None or hash_key is None or not self.range_key_attr:
+            return original(self, hash_key, *args, **kwargs)
+        _narrowed.partition = (self, hash_key)
+        _narrowed.projected = bool(_argument(args, kwargs, 5, "projection_expressions"))
+        try:
+            return original(self, hash_key, *args, **kwargs)
+        finally:
+            _narrowed.partition, _narrowed.projected = None, False
+
+    return query
+
+
+def _narrowed_all_items(original: Any) -> Any:
+    @functools.wraps(original)
+    def all_items(self: Any) -> list[Any]:
+        narrowed = getattr(_narrowed, "partition", None)
+        if narrowed is None or narrowed[0] is not self:
+            return original(self)
+        # Items are stored under their own hash key (DynamoType hashes and compares by type and cast
+        # value), so this is exactly the partition moto's filter `item.hash_key == hash_key` keeps.
+        partition = self.items.get(narrowed[1]) or {}
+        return sorted(partition.values(), key=lambda item: item.range_key.cast_value)
+
+    return all_items
+
+
+def _pruning_project(original: Any, item_type: type) -> Any:
+    @functools.wraps(original)
+    def project(self: Any, projection_expressions: list[list[str]]) -> Any:
+        # A path's first element names a top-level attribute, or one followed by list indexes (`tags[1]`).
+        heads = {path[0] for path in projection_expressions}
+        named = {k: v for k, v in self.attrs.items() if k in heads or any(h.startswith(k + "[") for h in heads)}
+        pruned = item_type.__new__(item_type)
+        pruned.__dict__.update(self.__dict__, attrs=named)
+        return original(pruned, projection_expressions)
+
+    return project
