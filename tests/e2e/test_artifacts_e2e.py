@@ -10,41 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 import requests
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
 from local import aws
 from local.stack import LocalStack
+from tests.support.local_stack import http, next_of_type, open_ws, ws_url
 
 pytestmark = pytest.mark.e2e
 
 
-def http(stack: LocalStack, method: str, path: str, token: str | None = None, **kwargs: Any) -> requests.Response:
-    assert stack.urls is not None
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return requests.request(method, stack.urls.http + path, headers=headers, timeout=15, **kwargs)
-
-
 async def join(stack: LocalStack, session_id: str, token: str | None = None) -> ClientConnection:
-    assert stack.urls is not None
-    query = urlencode({"sessionId": session_id, **({"token": token} if token else {})})
-    ws = await connect(f"{stack.urls.ws}/?{query}", proxy=None, compression=None, open_timeout=15)
+    ws = await open_ws(ws_url(stack, session_id, token))
     await ws.send(json.dumps({"action": "join"}))
     await next_of_type(ws, "joined")
     return ws
-
-
-async def next_of_type(ws: ClientConnection, kind: str, timeout: float = 8.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        message = json.loads(await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic())))
-        if message.get("type") == kind:
-            return message
 
 
 def test_listeners_see_an_uploaded_artifact_move_to_completed(stack: LocalStack) -> None:

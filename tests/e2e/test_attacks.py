@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import time
-from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -15,6 +14,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from tests.support.contract import PUBLIC_FIELDS, REQUEST_ID
+from tests.support.local_stack import create_session, http, ws_url
 from tests.support.tokens import bad_tokens
 
 pytestmark = pytest.mark.e2e
@@ -25,21 +25,16 @@ KB = 1024
 
 
 def call(stack, method: str, path: str, token: str | None = None, **kwargs) -> requests.Response:
-    headers = kwargs.pop("headers", {})
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    return requests.request(method, stack.urls.http + path, headers=headers, timeout=30, **kwargs)
+    return http(stack, method, path, token, timeout=30, **kwargs)  # the 10 MB body takes a while
 
 
 def create(stack, owner: str = OWNER, **body) -> str:
-    answer = call(stack, "POST", "/sessions", stack.mint(owner), json=body)
-    assert answer.status_code == 201, answer.text
-    return answer.json()["sessionId"]
+    return create_session(stack, stack.mint(owner), **body)
 
 
 def open_ws(stack, session_id: str, token: str | None = None) -> ClientConnection:
-    query = urlencode({"sessionId": session_id, **({"token": token} if token else {})})
-    return connect(f"{stack.urls.ws}/?{query}", proxy=None, compression=None, open_timeout=15, max_queue=None)
+    """A blocking client (these attacks send and read one frame at a time)."""
+    return connect(ws_url(stack, session_id, token), proxy=None, compression=None, open_timeout=15, max_queue=None)
 
 
 def ask(ws: ClientConnection, action: str, **fields) -> dict:

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from tests.support.frames import ANSWERS, LISTENER_ERRORS, frames
-from tests.support.local_stack import create_session
+from tests.support.local_stack import create_session, ws_url
 
 pytestmark = pytest.mark.e2e
 
@@ -32,12 +32,9 @@ def owned(stack):
 
 
 def _ws(stack, session_id: str, token: str | None = None):
-    from urllib.parse import urlencode
-
     from websockets.sync.client import connect
 
-    query = urlencode({"sessionId": session_id, **({"token": token} if token else {})})
-    return connect(f"{stack.urls.ws}/?{query}", proxy=None, compression=None, open_timeout=15, max_queue=None)
+    return connect(ws_url(stack, session_id, token), proxy=None, compression=None, open_timeout=15, max_queue=None)
 
 
 def _next(ws, kind: str, timeout: float = 10.0) -> dict:

@@ -13,7 +13,6 @@ import re
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -22,7 +21,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from local.stack import LocalStack
 from tests.support.contract import PUBLIC_FIELDS, REQUEST_ID
-from tests.support.local_stack import running_local_stack
+from tests.support.local_stack import running_local_stack, ws_url
 
 pytestmark = pytest.mark.e2e
 
@@ -107,15 +106,9 @@ class Peer:
         return self.ws.close_code
 
 
-def _ws_url(stack: LocalStack, session_id: str, token: str | None) -> str:
-    assert stack.urls is not None
-    query = {"sessionId": session_id, **({"token": token} if token else {})}
-    return f"{stack.urls.ws}/?{urlencode(query)}"
-
-
 async def join(stack: LocalStack, session_id: str, token: str | None = None, name: str = "peer") -> Peer:
     assert stack.urls is not None
-    ws = await connect(_ws_url(stack, session_id, token), proxy=None, compression=None, open_timeout=15)
+    ws = await connect(ws_url(stack, session_id, token), proxy=None, compression=None, open_timeout=15)
     peer = Peer(ws, name)
     await peer.send("join")
     peer.joined = await peer.of_type("joined")
@@ -125,7 +118,7 @@ async def join(stack: LocalStack, session_id: str, token: str | None = None, nam
 async def refused(stack: LocalStack, session_id: str, token: str | None = None) -> tuple[int, dict[str, Any]]:
     assert stack.urls is not None
     with pytest.raises(InvalidStatus) as error:
-        ws = await connect(_ws_url(stack, session_id, token), proxy=None, open_timeout=15)
+        ws = await connect(ws_url(stack, session_id, token), proxy=None, open_timeout=15)
         await ws.close()
     response = error.value.response
     return response.status_code, json.loads(response.body or b"{}")

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from urllib.parse import urlencode
 
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
 
-from tests.support.local_stack import create_session, running_local_stack
+from tests.support.local_stack import create_session, next_of_type, open_ws, running_local_stack, ws_url
 
 pytestmark = pytest.mark.e2e
 
@@ -20,36 +18,20 @@ LISTENERS = 10
 BROADCASTS = 3
 
 
-def _url(stack, session_id: str, token: str | None = None) -> str:
-    query = {"sessionId": session_id, **({"token": token} if token else {})}
-    return f"{stack.urls.ws}/?{urlencode(query)}"
-
-
-async def _connect(url: str) -> ClientConnection:
-    return await connect(url, proxy=None, compression=None, open_timeout=15)
-
-
-async def _next_of(ws: ClientConnection, kind: str) -> dict:
-    while True:
-        message = json.loads(await asyncio.wait_for(ws.recv(), timeout=20))
-        if message.get("type") == kind:
-            return message
-
-
 async def _scenario(stack) -> tuple[list[int], list[list[int]], list[int]]:
     token = stack.mint("shard-owner")
     session_id = await asyncio.to_thread(create_session, stack, token, maxListeners=20)
-    speaker = await _connect(_url(stack, session_id, token))
-    listeners = [await _connect(_url(stack, session_id)) for _ in range(LISTENERS)]
+    speaker = await open_ws(ws_url(stack, session_id, token))
+    listeners = [await open_ws(ws_url(stack, session_id)) for _ in range(LISTENERS)]
     received: list[list[int]] = [[] for _ in listeners]
     seqs, delivered = [], []
     for n in range(BROADCASTS):
         await speaker.send(json.dumps({"action": "broadcast", "data": n}))
-        answer = await _next_of(speaker, "broadcastSent")
+        answer = await next_of_type(speaker, "broadcastSent")
         seqs.append(answer["seq"])
         delivered.append(answer["delivered"])
         for i, ws in enumerate(listeners):  # each broadcast reaches everyone before the next is sent
-            received[i].append((await _next_of(ws, "broadcast"))["seq"])
+            received[i].append((await next_of_type(ws, "broadcast"))["seq"])
     await asyncio.sleep(0.5)  # a duplicate would have arrived by now
     for i, ws in enumerate(listeners):
         while True:

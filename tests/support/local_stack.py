@@ -23,14 +23,19 @@ def running_local_stack(**options: Any) -> Iterator[LocalStack]:
         yield local
 
 
-def create_session(local: LocalStack, token: str, **body: Any) -> str:
-    """Create a session over the stack's real HTTP API as the token's owner; its ID."""
+def http(local: LocalStack, method: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
+    """One request to the stack's real HTTP API (`requests`), with `token` as the bearer when given."""
     import requests
 
     assert local.urls is not None
-    response = requests.post(
-        f"{local.urls.http}/sessions", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=15
-    )
+    headers = {**kwargs.pop("headers", {}), **({"Authorization": f"Bearer {token}"} if token else {})}
+    timeout = kwargs.pop("timeout", 15)
+    return requests.request(method, local.urls.http + path, headers=headers, timeout=timeout, **kwargs)
+
+
+def create_session(local: LocalStack, token: str, **body: Any) -> str:
+    """Create a session over the stack's real HTTP API as the token's owner; its ID."""
+    response = http(local, "POST", "/sessions", token, json=body)
     assert response.status_code == 201, response.text
     session_id: str = response.json()["sessionId"]
     return session_id
@@ -50,3 +55,16 @@ async def open_ws(url: str, **options: Any) -> Any:
     from websockets.asyncio.client import connect
 
     return await connect(url, **{"proxy": None, "compression": None, "open_timeout": 15, "max_size": None, **options})
+
+
+async def next_of_type(ws: Any, kind: str, timeout: float = 10.0) -> dict[str, Any]:
+    """The next message of type `kind` on an asyncio `websockets` connection, skipping the others."""
+    import asyncio
+    import json
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic())))
+        if message.get("type") == kind:
+            return message
