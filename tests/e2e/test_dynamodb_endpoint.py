@@ -12,68 +12,17 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from local import aws
 from tests.support.local_stack import create_session, running_local_stack
+from tests.support.other_dynamodb import OtherDynamoDb
 
 pytestmark = pytest.mark.e2e
-
-_CREDENTIAL = re.compile(r"Credential=([^/]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
-
-
-class OtherDynamoDb:
-    """A standalone moto server on a free port; `requests` lists (operation, access key, region, token?)."""
-
-    def __init__(self) -> None:
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self.requests: list[dict[str, Any]] = []
-
-    def __enter__(self) -> OtherDynamoDb:
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.url = f"http://{host}:{port}"
-        wsgi = self._server._server  # werkzeug's server: wrap its app to record each request
-        assert wsgi is not None
-        app = wsgi.app
-
-        def recording(environ: dict, start_response: Any) -> Any:
-            target = environ.get("HTTP_X_AMZ_TARGET", "")
-            signed = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
-            self.requests.append(
-                {
-                    "operation": target.rpartition(".")[2],
-                    "key": signed and signed.group(1),
-                    "region": signed and signed.group(2),
-                    "service": signed and signed.group(3),
-                    "session_token": environ.get("HTTP_X_AMZ_SECURITY_TOKEN"),
-                }
-            )
-            return app(environ, start_response)
-
-        wsgi.app = recording
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.stop()
-
-    def operations(self) -> set[str]:
-        return {r["operation"] for r in self.requests}
-
-    def table_items(self, table: str, region: str) -> list[dict[str, Any]]:
-        ddb = boto3.client(
-            "dynamodb", endpoint_url=self.url, region_name=region,
-            aws_access_key_id="check", aws_secret_access_key="check",
-        )
-        return ddb.scan(TableName=table)["Items"]
-
 
 @pytest.fixture
 def other() -> Iterator[OtherDynamoDb]:

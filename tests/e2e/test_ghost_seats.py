@@ -13,8 +13,8 @@ import pytest
 import requests
 from websockets.exceptions import InvalidStatus
 
-from tests.e2e.test_dynamodb_endpoint import OtherDynamoDb
 from tests.support.local_stack import create_session, open_ws, running_local_stack, ws_url
+from tests.support.other_dynamodb import OtherDynamoDb
 
 pytestmark = pytest.mark.e2e
 

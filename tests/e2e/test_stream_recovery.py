@@ -15,8 +15,8 @@ import boto3
 import pytest
 from live_sessions_client import SessionClient
 
-from tests.e2e.test_dynamodb_endpoint import OtherDynamoDb
 from tests.support.local_stack import create_session, running_local_stack
+from tests.support.other_dynamodb import OtherDynamoDb
 
 pytestmark = pytest.mark.e2e
 

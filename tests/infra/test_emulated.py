@@ -8,15 +8,15 @@ import pytest
 from session_schema.routes import WS_ROUTES
 
 from infra.functions import FUNCTION_SPECS
-from tests.infra.conftest import Synth, _synth
 from tests.support.cfn_expr import as_list, flatten
+from tests.support.synth import Synth, synth, violations
 
 ENDPOINT = "http://127.0.0.1:4599"
 
 
 @pytest.fixture(scope="module")
 def emulated(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    return _synth(tmp_path_factory.mktemp("cdk-emulated"), emulated=ENDPOINT)
+    return synth(tmp_path_factory.mktemp("cdk-emulated"), emulated=ENDPOINT)
 
 
 def _function_env(synth: Synth, name: str) -> dict:
@@ -74,9 +74,7 @@ def test_outputs_are_the_emulators_urls(emulated):
 
 
 def test_emulated_stack_still_passes_nag_and_keeps_its_iam(dev, emulated):
-    from tests.infra.test_lint import _violations
-
-    assert _violations(emulated) == []
+    assert violations(emulated) == []
     # IAM is not enforced by the emulator, but the same policies are deployed (in its account and region)
     def statements(synth: Synth, logical_id: str) -> list[tuple]:
         document = synth.template["Resources"][logical_id]["Properties"]["PolicyDocument"]

@@ -10,6 +10,7 @@ from pathlib import Path
 from aws_cdk import Validations
 
 from infra.nag import PACK, REASONS
+from tests.support.synth import violations
 
 # cfn-lint rules ignored, by ID, each for a reason:
 CFN_LINT_IGNORED = {
@@ -35,21 +36,12 @@ def test_cfn_lint_reports_no_errors_or_warnings(dev):
     )
 
 
-def _violations(synth) -> list[str]:
-    return [
-        f"{v['ruleName']} ({v['severity']}): "
-        + ", ".join(c["constructPath"] for c in v.get("violatingConstructs", []))
-        for report in synth.validation_report["pluginReports"]
-        for v in report.get("violations", [])
-    ]
-
-
 def test_nag_no_unacknowledged_findings_in_dev(dev):
-    assert _violations(dev) == []
+    assert violations(dev) == []
 
 
 def test_nag_no_unacknowledged_findings_in_prod(prod):
-    assert _violations(prod) == []
+    assert violations(prod) == []
 
 
 def test_nag_checks_actually_ran(dev):

@@ -48,6 +48,15 @@ class Handshake:
         return (self.error or {}).get("code")
 
 
+@dataclass
+class Live:
+    """A session with its owner connected as speaker (the `live` fixture of tests/ws)."""
+
+    session_id: str
+    owner: str
+    speaker: str
+
+
 class Handlers:
     def __init__(self, runtime: Any, issuer: Any) -> None:
         self.runtime = runtime

@@ -5,26 +5,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
-from tests.support.handlers import Handlers
+from tests.support.handlers import Handlers, Live
 
 
 @pytest.fixture
 def ws(handlers: Handlers) -> Handlers:
     """The one handler driver, under the name these tests read best with."""
     return handlers
-
-
-@dataclass
-class Live:
-    """A session with its owner connected as speaker."""
-
-    session_id: str
-    owner: str
-    speaker: str
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 from session_runtime.metric_names import FANOUT_DISPATCH_FAILED
 from session_runtime.shards import ShardDispatcher, shard_count
 
-from tests.ws.conftest import Live
+from tests.support.handlers import Live
 
 WORKER = "FanoutWorkerFunction"
 

@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from tests.ws.conftest import Live
+from tests.support.handlers import Live
 
 
 @pytest.fixture
