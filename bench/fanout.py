@@ -208,6 +208,7 @@ class Run:
     delivered: int
     problems: list[str]
     server_cpu: float
+    client_cpu: float  # this process's: the listeners and the speaker
     profile: tuple[list, list, dict[str, float]]  # sampled roles, packages; CPU s per process kind
 
     @property
@@ -222,6 +223,7 @@ class Run:
             percentile(self.broadcast_rtt, 50) * 1000,
             self.delivered / self.elapsed if self.elapsed else float("nan"),
             f"{self.server_cpu / self.elapsed * 100:.0f}%" if self.elapsed else "-",
+            f"{self.client_cpu / self.elapsed * 100:.0f}%" if self.elapsed else "-",
             "yes" if not self.problems else "NO: " + "; ".join(self.problems[:3]),
         ]
 
@@ -313,7 +315,7 @@ async def one_run(stack: Stack, urls: dict[str, str], listeners: int, messages: 
     for i in range(WARMUP):
         await broadcast(i)
     await asyncio.to_thread(stack.mark)
-    first_send = time.perf_counter()
+    first_send, client_cpu = time.perf_counter(), time.process_time()
     rtts = []
     sent = WARMUP
     while sent < total and time.perf_counter() - first_send < budget:
@@ -324,7 +326,7 @@ async def one_run(stack: Stack, urls: dict[str, str], listeners: int, messages: 
         if len(client.received) >= sent:
             client.done.set()
     await asyncio.wait_for(asyncio.gather(*(c.done.wait() for c in clients)), DELIVERY_TIMEOUT)
-    last_receive = time.perf_counter()
+    last_receive, client_cpu = time.perf_counter(), time.process_time() - client_cpu
     cpu, profile = await asyncio.to_thread(stack.report)
 
     problems = _check(clients, sent)
@@ -337,7 +339,9 @@ async def one_run(stack: Stack, urls: dict[str, str], listeners: int, messages: 
         await asyncio.gather(*(c.ws.close() for c in clients), return_exceptions=True)
     await asyncio.gather(*readers, return_exceptions=True)
     elapsed = last_receive - first_send
-    return Run(listeners, sent - WARMUP, connect_s, latencies, rtts, elapsed, len(latencies), problems, cpu, profile)
+    return Run(
+        listeners, sent - WARMUP, connect_s, latencies, rtts, elapsed, len(latencies), problems, cpu, client_cpu, profile
+    )
 
 
 def _check(clients: list[Listener], total: int) -> list[str]:
@@ -661,6 +665,7 @@ def main(argv: list[str] | None = None) -> int:
                 "speaker RTT p50 ms",
                 "deliveries/s",
                 "stack CPU",
+                "clients CPU",
                 "exactly once, in seq order",
             ],
             [run.row for run in runs],
@@ -673,7 +678,8 @@ def main(argv: list[str] | None = None) -> int:
                 "of broadcasting (the broadcasts column says how many were sent)",
                 "speaker RTT: broadcast sent -> `broadcastSent` answer (the handler's whole fan-out)",
                 "stack CPU: CPU time / wall time while broadcasting (100% = one core) of the stack process, its "
-                "worker processes and its embedded moto together",
+                "worker processes and its embedded moto together; clients CPU: the same for this process (every "
+                "listener and the speaker, one asyncio loop)",
             ],
         )
     )

@@ -41,6 +41,11 @@ values = st.recursive(
     ),
     max_leaves=6,
 )
+# A connection's role as stored (a string), or anything: strings and booleans are projected without moto's
+# round trip through plain Python (local/moto_query.py), everything else through it.
+roles = st.one_of(
+    st.sampled_from(["listener", "speaker"]).map(lambda r: {"S": r}), st.booleans().map(lambda b: {"BOOL": b}), values
+)
 # Any value under these names; `Data` always a map and `tags` a list (a projection into a value of another
 # type makes moto raise, on both sides alike: a few such cases come from `values` nested in them).
 attributes = st.fixed_dictionaries(
@@ -48,8 +53,10 @@ attributes = st.fixed_dictionaries(
     optional={
         "a": values,
         "b": values,
-        "role": values,
-        "Data": st.builds(lambda m: {"M": m}, st.dictionaries(st.sampled_from(["role", "x"]), values, max_size=2)),
+        "role": roles,
+        "Data": st.builds(
+            lambda m: {"M": m}, st.fixed_dictionaries({}, optional={"role": roles, "x": values, "y": values})
+        ),
         "tags": st.builds(lambda items: {"L": items}, st.lists(values, max_size=3)),
     },
 )
