@@ -4,7 +4,7 @@ Powertools has no public hook for what the HTTP API needs here: replacing the re
 (to identify the caller before any input is judged, and to read only JSON bodies), listing the routes a
 resolver serves (route-table checks and 405 answers), and its JSON encoder (the serializer, with NaN
 refused). Each is a private attribute, a private method or an internal module, so an upgrade may move it:
-tests/unit/test_powertools_compat.py pins POWERTOOLS_VERSION to the installed and required version and
+tests/runtime/test_powertools_compat.py pins POWERTOOLS_VERSION to the installed and required version and
 exercises each hook, so an upgrade that breaks one fails there, not in a handler.
 """
 

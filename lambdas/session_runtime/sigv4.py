@@ -1,6 +1,6 @@
 """AWS Signature Version 4 for the management API's requests, at a fraction of botocore's cost per request.
 
-The same algorithm as botocore's `SigV4Auth` (tests/unit/test_sigv4.py proves the Authorization header
+The same algorithm as botocore's `SigV4Auth` (tests/runtime/test_sigv4.py proves the Authorization header
 byte-identical over generated requests, session tokens and non-ASCII bodies included), minus what a
 fan-out pays for on every post there: building an `AWSRequest`, header maps and the signing key. Here the
 key is derived once per (secret, day) and the signed headers are always the same three or four.
