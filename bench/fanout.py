@@ -8,11 +8,10 @@ broadcast takes to reach each listener, without queueing behind earlier ones.
 
 Checked for every run: each listener got every broadcast exactly once, in `seq` order, with no gap.
 
-By default the stack's embedded moto answers DynamoDB results with `json.dumps` (bench/fast_moto.py):
-moto's own response serializer costs ~1 ms per returned item, which at 500 listeners would make a moto
-artifact the largest cost of every broadcast. `--plain-moto` measures the stack exactly as shipped.
+The stack is measured as shipped: its embedded moto reads a Query's partition only (local/moto_query.py)
+and answers in plain JSON (local/moto_json.py), both proven to answer what moto itself would.
 
-`python -m bench fanout [--listeners 1,100,500] [--messages 200] [--budget 90] [--plain-moto]
+`python -m bench fanout [--listeners 1,100,500] [--messages 200] [--budget 90]
 [--fanout-concurrency N] [--profile]`: a run stops broadcasting after `--budget` seconds (the table says
 how many it sent); `--profile` samples the stack's threads and prints where its CPU goes, and the CPU per
 delivery by part (handler, @connections endpoint, DynamoDB, WebSocket loop).
@@ -47,7 +46,7 @@ SMOKE_ARGS = [
 # -- the local stack, in a child process -----------------------------------------------------------------
 
 
-def _serve(pipe: Any, state_dir: str, profile: bool, fast_moto: bool, overrides: dict[str, str]) -> None:
+def _serve(pipe: Any, state_dir: str, profile: bool, overrides: dict[str, str]) -> None:
     import sys
 
     prepare()
@@ -63,7 +62,6 @@ def _serve(pipe: Any, state_dir: str, profile: bool, fast_moto: bool, overrides:
         state_dir=state_dir,
         sweep_interval=None,
         worker_output=sys.stdout.fileno(),  # the workers' prints too
-        moto_patches=("bench.fast_moto.apply",) if fast_moto else (),  # applied in the embedded moto's process
         settings_overrides={"POWERTOOLS_LOG_LEVEL": "WARNING", "MAX_LISTENERS_LIMIT": "10000", **overrides},
     )
     urls = stack.start()
@@ -130,7 +128,7 @@ class Stack:
     """The local stack in a child process. It is killed at the end, not stopped: a clean stop would run
     a `$disconnect` for each of hundreds of still-open connections, which measures nothing here."""
 
-    def __init__(self, profile: bool = False, fast_moto: bool = True, overrides: dict[str, str] | None = None) -> None:
+    def __init__(self, profile: bool = False, overrides: dict[str, str] | None = None) -> None:
         import tempfile
 
         context = multiprocessing.get_context("spawn")
@@ -138,7 +136,7 @@ class Stack:
         self._pipe, child = context.Pipe()
         self._process = context.Process(
             target=_serve,
-            args=(child, self._state_dir, profile, fast_moto, overrides or {}),
+            args=(child, self._state_dir, profile, overrides or {}),
             name="local-stack",
             daemon=True,
         )
@@ -339,9 +337,9 @@ async def one_run(stack: Stack, urls: dict[str, str], listeners: int, messages: 
         await asyncio.gather(*(c.ws.close() for c in clients), return_exceptions=True)
     await asyncio.gather(*readers, return_exceptions=True)
     elapsed = last_receive - first_send
-    return Run(
-        listeners, sent - WARMUP, connect_s, latencies, rtts, elapsed, len(latencies), problems, cpu, client_cpu, profile
-    )
+    broadcasts, delivered = sent - WARMUP, len(latencies)
+    cpus = cpu, client_cpu
+    return Run(listeners, broadcasts, connect_s, latencies, rtts, elapsed, delivered, problems, *cpus, profile)
 
 
 def _check(clients: list[Listener], total: int) -> list[str]:
@@ -542,12 +540,12 @@ def stream_comparison(
     sizes: list[int], args: argparse.Namespace, overrides: dict[str, str], kept: dict[int, Run]
 ) -> str:
     """Broadcast latency with the stream kept (each event one PutItem before the fan-out) vs not kept."""
-    off = Stack(fast_moto=not args.plain_moto, overrides={**overrides, "STREAM_WINDOW_SECONDS": "0"})
+    off = Stack(overrides={**overrides, "STREAM_WINDOW_SECONDS": "0"})
     with off as urls:
         without = asyncio.run(_all(off, urls, sizes, args.messages, args.budget))
     missing = [n for n in sizes if n not in kept]
     if missing:
-        on = Stack(fast_moto=not args.plain_moto, overrides=overrides)
+        on = Stack(overrides=overrides)
         with on as urls:
             kept |= {run.listeners: run for run in asyncio.run(_all(on, urls, missing, args.messages, args.budget))}
     rows = []
@@ -585,11 +583,6 @@ def main(argv: list[str] | None = None) -> int:
         "--budget", type=float, default=90.0, help="seconds of broadcasting per run at most (fewer broadcasts if hit)"
     )
     parser.add_argument("--profile", action="store_true", help="sample where the stack's CPU goes, per thread")
-    parser.add_argument(
-        "--plain-moto",
-        action="store_true",
-        help="keep moto's own (slow) response serializer: the stack exactly as shipped",
-    )
     parser.add_argument(
         "--fanout-concurrency", type=int, help="the FANOUT_CONCURRENCY setting (default: its declared default)"
     )
@@ -641,11 +634,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     overrides = {"FANOUT_CONCURRENCY": str(args.fanout_concurrency)} if args.fanout_concurrency else {}
     sizes = [int(n) for n in args.listeners.split(",") if n]
-    moto_note = (
-        "moto as shipped" if args.plain_moto else "moto's DynamoDB answers JSON-encoded directly (bench/fast_moto.py)"
-    )
-    print(f"fan-out through the local stack ({machine()}; {moto_note}) ...", flush=True)
-    stack = Stack(profile=args.profile, fast_moto=not args.plain_moto, overrides=overrides)
+    print(f"fan-out through the local stack ({machine()}) ...", flush=True)
+    stack = Stack(profile=args.profile, overrides=overrides)
     with stack as urls:
         runs = asyncio.run(_all(stack, urls, sizes, args.messages, args.budget))
     compare = [int(n) for n in args.stream_compare.split(",") if n]
@@ -671,8 +661,7 @@ def main(argv: list[str] | None = None) -> int:
             [run.row for run in runs],
             [
                 f"{machine()}; the stack (gateways) in one process, each function's execution environments and "
-                f"the embedded moto in processes below it, the clients in another; "
-                f"{moto_note}",
+                "the embedded moto in processes below it, the clients in another",
                 "latency: speaker send -> listener receive (one clock); broadcasts sent one after another "
                 f"(closed loop); {WARMUP} warm-up broadcasts left out; a run stops early after {args.budget:.0f} s "
                 "of broadcasting (the broadcasts column says how many were sent)",

@@ -3,8 +3,8 @@ local/aws.py's EmbeddedMoto only, which bound the listening socket FD). Prints `
 and serves until its stdin closes.
 
 Every request is applied one at a time (aws._serialized: moto's backends are not thread-safe), a
-transaction backs up only the items it names (moto_transactions.py), and a Query reads only its
-partition (moto_query.py).
+transaction backs up only the items it names (moto_transactions.py), a Query reads only its partition
+(moto_query.py), and results are answered as plain JSON (moto_json.py).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import sys
 from moto.server import ThreadedMotoServer
 
 from .aws import _serialized
+from .moto_json import answer_with_json
 from .moto_query import speed_up_queries
 from .moto_transactions import back_up_only_touched_items
 
@@ -43,6 +44,7 @@ def main(argv: list[str]) -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     back_up_only_touched_items()  # every join is a transaction: keep its cost off the table's size
     speed_up_queries()  # every fan-out is a Query: keep its cost off the table's size too
+    answer_with_json()  # and off moto's generic serializer (~0.1 ms an item)
     for name in patches:
         module, _, function = name.rpartition(".")
         getattr(importlib.import_module(module), function)()

@@ -1,0 +1,95 @@
+"""The local stack's moto answers (local/moto_json.py) are the documents moto's own serializer writes:
+every response to generated items (every attribute type, binary and sets included) and the operations
+the handlers use (reads, writes returning old or new values, batches, transactions, consumed capacity),
+serialized both ways and compared; and the JSON path is the one taken for the reads a fan-out makes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+from unittest import mock
+
+import boto3
+import pytest
+from hypothesis import HealthCheck, given, settings
+from moto import mock_aws
+from moto.dynamodb.responses import DynamoResult
+
+from local.moto_json import fast_body
+from tests.support.dynamodb_items import items
+
+TABLE = "t"
+_original = DynamoResult.execute_result
+
+
+@pytest.fixture(scope="module")
+def ddb() -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        key = [("PK", "HASH"), ("SK", "RANGE")]
+        client.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": name, "KeyType": kind} for name, kind in key],
+            AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name, _ in key],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield client
+
+
+def _calls(ddb: Any, stored: list[dict[str, Any]]) -> None:
+    first, key = stored[0], {"PK": stored[0]["PK"], "SK": stored[0]["SK"]}
+    for item in stored:
+        ddb.put_item(TableName=TABLE, Item=item, ReturnValues="ALL_OLD")
+    ddb.put_item(TableName=TABLE, Item=first, ReturnValues="ALL_OLD", ReturnConsumedCapacity="TOTAL")
+    ddb.get_item(TableName=TABLE, Key=key, ConsistentRead=True)
+    ddb.get_item(TableName=TABLE, Key={"PK": {"S": "absent"}, "SK": {"S": "a"}})
+    for pk in ("p0", "p1"):
+        ddb.query(
+            TableName=TABLE,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": pk}},
+            Limit=5,
+            ReturnConsumedCapacity="TOTAL",
+        )
+        ddb.query(
+            TableName=TABLE,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": pk}},
+            ProjectionExpression="SK, #role, #data.#role",
+            ExpressionAttributeNames={"#role": "role", "#data": "Data"},
+        )
+    ddb.scan(TableName=TABLE)
+    ddb.batch_get_item(RequestItems={TABLE: {"Keys": [key]}})
+    ddb.transact_get_items(TransactItems=[{"Get": {"TableName": TABLE, "Key": key}}])
+    ddb.update_item(
+        TableName=TABLE,
+        Key=key,
+        UpdateExpression="ADD listenerCount :one",
+        ExpressionAttributeValues={":one": {"N": "1"}},
+        ReturnValues="ALL_NEW",
+    )
+    ddb.transact_write_items(TransactItems=[{"Put": {"TableName": TABLE, "Item": first}}])
+    for item in stored:
+        ddb.delete_item(TableName=TABLE, Key={"PK": item["PK"], "SK": item["SK"]}, ReturnValues="ALL_OLD")
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stored=items)
+def test_every_answer_is_the_document_moto_writes(ddb: Any, stored: list[dict[str, Any]]) -> None:
+    answered: list[tuple[str, bool]] = []
+
+    def both(self: Any, context: Any) -> Any:
+        status, headers, body = _original(self, context)
+        fast = fast_body(self.result, context)
+        if fast is not None:
+            assert json.loads(fast) == json.loads(body), context.operation_model.name
+            assert status == 200 and headers["Content-Type"].startswith("application/x-amz-json-")
+        answered.append((context.operation_model.name, fast is not None))
+        return status, headers, body
+
+    with mock.patch.object(DynamoResult, "execute_result", both):
+        _calls(ddb, stored)
+    fast = {name for name, json_path in answered if json_path}
+    assert {"GetItem", "Query", "PutItem", "BatchGetItem", "TransactGetItems", "UpdateItem"} <= fast
+    assert ("DeleteItem", False) in answered  # its result carries a key the output shape has not
