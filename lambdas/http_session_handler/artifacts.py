@@ -176,7 +176,7 @@ def update_artifact(
     target = ArtifactStatus(body.status)
     runtime = get_runtime()
     session = owned_session(sessionId, caller)
-    before, after, seq = runtime.store.change_artifact_status(
+    before, after, claimed = runtime.store.change_artifact_status(
         session.sessionId, artifactId, target, error=body.error, announce=events.artifact_updated
     )
     logger.info(
@@ -188,7 +188,7 @@ def update_artifact(
             "processingMs": after.processingMs,
         },
     )
-    notify.artifact_changed(runtime.fanout, after, seq)
+    notify.artifact_changed(runtime.fanout, after, claimed)
     return answer_as(ArtifactView, after.view())
 
 

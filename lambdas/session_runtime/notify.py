@@ -52,27 +52,31 @@ def session_changed(fanout: Fanout, session: Session) -> FanoutResult | None:
     `session` is the state its write left, `seq` included (the events it claimed end there)."""
     frames = events.session_change(session)
     keep(fanout.store, session.sessionId, frames)
-    size = session.listenerCount + 1  # and the speaker
     if session.joinable:
-        return _send(fanout, session.sessionId, frames[0], size=size)
-    return _send(fanout, session.sessionId, frames[0], then=frames[1], close=is_listener, size=size)
+        return _send(fanout, session, frames[0])
+    return _send(fanout, session, frames[0], then=frames[1], close=is_listener)
 
 
-def message_stored(fanout: Fanout, message: Message) -> FanoutResult | None:
-    """Tell every connection of a stored message (kept in its stream by the store's own write)."""
-    return _send(fanout, message.sessionId, events.message(message))
+def message_stored(fanout: Fanout, message: Message, session: Session) -> FanoutResult | None:
+    """Tell every connection of a stored message (kept in its stream by the store's own write; `session`: as
+    that write left it)."""
+    return _send(fanout, session, events.message(message))
 
 
-def artifact_changed(fanout: Fanout, artifact: Artifact, seq: int | None) -> FanoutResult | None:
-    """Tell every connection of an artifact's change (kept at `seq` by the store's own write; None: not told)."""
-    if seq is None:
+def artifact_changed(fanout: Fanout, artifact: Artifact, session: Session | None) -> FanoutResult | None:
+    """Tell every connection of an artifact's change (kept at `session.seq` by the store's own write; None: not
+    told)."""
+    if session is None:
         return None
-    return _send(fanout, artifact.sessionId, events.artifact_updated(artifact, seq))
+    return _send(fanout, session, events.artifact_updated(artifact, session.seq))
 
 
-def _send(fanout: Fanout, session_id: str, payload: dict[str, Any], **options: Any) -> FanoutResult | None:
+def _send(fanout: Fanout, session: Session, payload: dict[str, Any], **options: Any) -> FanoutResult | None:
+    """Every fan-out to a whole session: sized by the `listenerCount` its own write returned (and the speaker),
+    so the same shard decision (session_runtime/shards.py) applies to each kind with no read."""
+    session_id = session.sessionId
     try:
-        result = fanout.send(session_id, payload, **options)
+        result = fanout.send(session_id, payload, size=session.listenerCount + 1, **options)
     except Exception:  # noqa: BLE001 - the write is done; see the module docstring
         logger.exception("could not notify connections", extra={"sessionId": session_id, "type": payload.get("type")})
         metrics.add_metric(name="NotifyFailed", unit=MetricUnit.Count, value=1)

@@ -65,8 +65,8 @@ def post_message(
     rt: Runtime, session_id: str, sender_id: str, text: str, audience: Fanout, *, speaker: str | None = None
 ) -> Message:
     """Store a message (kept MESSAGE_TTL_DAYS, with its stream event) and send it to `audience`."""
-    message = rt.store.append_message(
+    message, session = rt.store.append_message(
         session_id, sender_id, text, ttl_days=rt.settings.message_ttl_days, speaker=speaker, announce=events.message
     )
-    notify.message_stored(audience, message)
+    notify.message_stored(audience, message, session)
     return message

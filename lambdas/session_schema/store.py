@@ -560,8 +560,9 @@ class SessionStore(Table):
         ttl_days: int = 30,
         speaker: str | None = None,
         announce: Callable[[Message], Mapping[str, Any]] | None = None,
-    ) -> Message:
-        """Store a message of a joinable session (with `speaker`: sent on its speaker connection).
+    ) -> tuple[Message, Session]:
+        """Store a message of a joinable session (with `speaker`: sent on its speaker connection): the message
+        and the session as its claim left it (its `listenerCount` sizes the fan-out, with no read).
 
         One conditional UpdateItem checks the session and claims the message's stream seq (`Message.seq`);
         then one transaction puts the message and its stream event (`announce(message)`, the pushed event),
@@ -584,12 +585,12 @@ class SessionStore(Table):
                 _JOINABLE_CONDITION + guard,
                 values,
                 add={"seq": 1},
-                returns="UPDATED_NEW",
             )
         except _ConditionFailed as failed:
             self._require_speaker(self._joinable_session(session_id, failed.item), speaker)
             raise ConcurrentUpdate(f"session {session_id}") from None  # refused, yet nothing explains why
-        message = message.model_copy(update={"seq": int(codec.deserialize(claimed)["seq"])})
+        session = codec.decode_as(claimed, Session)
+        message = message.model_copy(update={"seq": session.seq})
         puts = [{"Put": self._new_item(codec.encode(message))}]
         if announce is not None and self.stream_window_seconds:
             event = self._stream_event(session_id, message.seq or 0, announce(message), now)
@@ -598,7 +599,7 @@ class SessionStore(Table):
             self.client.put_item(**puts[0]["Put"])
         else:
             self._transact(puts)
-        return message
+        return message, session
 
     # ------------------------------------------------------------ the stream
 
@@ -712,12 +713,13 @@ class SessionStore(Table):
         *,
         error: str | None = None,
         announce: Callable[[Artifact, int], Mapping[str, Any]] | None = None,
-    ) -> tuple[Artifact, Artifact, int | None]:
-        """Move an artifact along its lifecycle: (before, after, seq), conditional on the status it came from.
+    ) -> tuple[Artifact, Artifact, Session | None]:
+        """Move an artifact along its lifecycle: (before, after, session), conditional on the status it came from.
 
         With `announce` (the pushed event of the change, given its seq), the change claims the session's next
         stream seq and keeps the event in the same transaction (conditional on the seq read, retried when a
-        broadcast took it meanwhile): an artifact change and its place in the stream are one write."""
+        broadcast took it meanwhile): an artifact change and its place in the stream are one write. `session`
+        is the session read for it with that seq claimed (None without `announce`)."""
         current = self.get_artifact(session_id, artifact_id)
         for _ in range(MAX_TRANSITION_ATTEMPTS * 2):
             require_transition(current.status, target)
@@ -737,10 +739,11 @@ class SessionStore(Table):
                 if announce is None:
                     new_item = self._update(after, update.keys(), "#status = :from", from_status)
                     return current, codec.decode_as(new_item, Artifact), None
-                seq = self.get_session(session_id, consistent=True).seq + 1
+                session = self.get_session(session_id, consistent=True)
+                seq = session.seq + 1
                 changes = self._artifact_change_with_event(after, update.keys(), from_status, seq, announce(after, seq))
                 self._transact(changes)
-                return current, after, seq
+                return current, after, session.model_copy(update={"seq": seq})
             except _ConditionFailed as failed:
                 if failed.item is None:
                     raise ArtifactNotFound(artifact_id) from None

@@ -32,7 +32,7 @@ def test_live_only_claims_numbers_only_while_active_and_unmuted(store):
 
     store.update_session(sid, muted=False)  # 6
     assert store.next_broadcast_seq(sid, live_only=True).seq == 7
-    assert store.append_message(sid, "user-a", "hi").seq == 8
+    assert store.append_message(sid, "user-a", "hi")[0].seq == 8
 
     _, ended = store.change_status(sid, SessionStatus.ENDED)
     assert ended.seq == 10  # sessionUpdated and sessionEnded

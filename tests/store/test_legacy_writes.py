@@ -92,7 +92,7 @@ def test_a_legacy_session_can_be_paused_resumed_and_ended(store, legacy):
 
 
 def test_a_legacy_session_takes_messages_broadcasts_and_edits(store, legacy):
-    assert store.append_message(SID, OWNER, "hello").text == "hello"
+    assert store.append_message(SID, OWNER, "hello")[0].text == "hello"
     assert store.next_broadcast_seq(SID, live_only=True).seq == 2  # the message took seq 1
     assert store.update_session(SID, title="Renamed", muted=True)[1].title == "Renamed"
 
@@ -140,10 +140,10 @@ def test_a_legacy_artifact_moves_along_its_lifecycle(store, ddb):
             "updatedAt": 1,
         },
     )
-    _, after, seq = store.change_artifact_status(
+    _, after, claimed = store.change_artifact_status(
         SID, artifact_id, ArtifactStatus.PROCESSING, announce=lambda a, n: {"type": "artifactUpdated", "seq": n}
     )
-    assert seq == 1
+    assert claimed is not None and claimed.seq == 1
     assert after.status is ArtifactStatus.PROCESSING
     assert codec.is_canonical(stored(ddb, keys.artifact_key(SID, artifact_id)))
 

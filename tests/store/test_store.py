@@ -238,7 +238,7 @@ def test_messages_append_list_since_and_page(store):
     clock = iter(range(10_000, 1_000_000, 1_000))
     store.clock = lambda: next(clock)
     session = make_session(store)
-    sent = [store.append_message(session.sessionId, "user-a", f"m{i}") for i in range(5)]
+    sent = [store.append_message(session.sessionId, "user-a", f"m{i}")[0] for i in range(5)]
     page = store.list_messages(session.sessionId, limit=2, cursor=None)
     assert [m.text for m in page.items] == ["m0", "m1"]
     rest = store.list_messages(session.sessionId, limit=10, cursor=page.next_cursor)

@@ -53,7 +53,9 @@ def test_records_written_by_each_writer_read_back_equal_from_each_reader(
         (connection.connectionId, connection.role)
     ]
 
-    message = store.append_message(session.sessionId, owner, text)
+    message, after = store.append_message(session.sessionId, owner, text)
+    # The session the message's write returned is the one stored (its listenerCount sizes the fan-out).
+    assert after == store.get_session(session.sessionId, consistent=True) and after.seq == message.seq
     assert store.list_messages(session.sessionId, limit=5, cursor=None).items == [message]
 
     artifact_id = f"art_{n:026d}"

@@ -1,7 +1,8 @@
 """Dispatching a large fan-out (session_runtime/shards.py), through the WebSocket handler on moto: past the
 threshold the caller serves shard 0 and hands every other shard to the worker function as an asynchronous
 invoke, answering the broadcaster without waiting for them; an invoke that fails is counted, logged, and
-its shard served by the caller; below the threshold nothing is invoked."""
+its shard served by the caller; below the threshold nothing is invoked. Every fan-out to a whole session
+is sharded alike: broadcasts, status changes and ends, messages (HTTP and WebSocket) and artifact changes."""
 
 from __future__ import annotations
 
@@ -110,3 +111,49 @@ def test_below_the_threshold_nothing_is_invoked(ws, live):
     ws.act(live.speaker, "broadcast", data=1)
     assert client.invokes == []
     assert set(_broadcasts(ws, listeners)) == set(listeners)
+
+
+def _message_then_artifact_change(ws, live) -> None:
+    """Every fan-out kind a session's connections get besides broadcasts and status changes: a message over
+    HTTP, one over WebSocket (its sender answered directly), an artifact's status change."""
+    sid = live.session_id
+    assert ws.http("POST", f"/sessions/{sid}/messages", user=live.owner, body={"text": "over HTTP"}).status == 201
+    assert ws.act(live.speaker, "sendMessage", text="over WebSocket")["type"] == "message"
+    artifact = ws.http("POST", f"/sessions/{sid}/artifacts", user=live.owner, body=PNG).body["artifact"]
+    path = f"/sessions/{sid}/artifacts/{artifact['artifactId']}"
+    assert ws.http("PATCH", path, user=live.owner, body={"status": "processing"}).status == 200
+
+
+PNG = {"kind": "image", "contentType": "image/png", "fileName": "slide.png"}
+
+
+def test_a_message_and_an_artifact_change_are_sharded_too_and_reach_everyone_once_in_seq_order(ws, live):
+    listeners = [ws.connected(live.session_id) for _ in range(12)]
+    client = LambdaClient()
+    _shard_by(ws, client, threshold=5)  # 13 connections: 3 shards
+    _message_then_artifact_change(ws, live)
+    jobs = [invoke["job"] for invoke in client.invokes]
+    assert [(job["shard"], job["shards"], job["payloads"][0]["type"]) for job in jobs] == [
+        (k, 3, kind) for kind in ("message", "message", "artifactUpdated") for k in (1, 2)
+    ]
+    assert {job["listenersOnly"] for job in jobs} == {False}  # the speaker's connection is in a shard too
+    assert [job.get("excludedConnectionId") for job in jobs] == [None, None, live.speaker, live.speaker, None, None]
+    for job in jobs:
+        ws.fanout_worker(job)
+    for connection in listeners:
+        got = [(m["type"], m["seq"]) for m in ws.received(connection) if m["type"] in ("message", "artifactUpdated")]
+        assert [kind for kind, _ in got] == ["message", "message", "artifactUpdated"]  # each exactly once ...
+        assert [seq for _, seq in got] == sorted({seq for _, seq in got})  # ... in seq order
+    # The speaker's own WebSocket message is its answer, never pushed back to it.
+    assert [m["text"] for m in ws.received(live.speaker, "message")] == ["over HTTP"]
+    assert len(ws.received(live.speaker, "artifactUpdated")) == 1
+
+
+def test_a_message_and_an_artifact_change_below_the_threshold_invoke_no_worker(ws, live):
+    listeners = [ws.connected(live.session_id) for _ in range(3)]
+    client = LambdaClient()
+    _shard_by(ws, client, threshold=5)  # 4 connections: served here
+    _message_then_artifact_change(ws, live)
+    assert client.invokes == []
+    for connection in listeners:
+        assert ws.management.types_sent_to(connection) == ["message", "message", "artifactUpdated"]
