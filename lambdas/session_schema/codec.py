@@ -34,7 +34,7 @@ from .models import (
     Session,
     StreamEvent,
 )
-from .status import SessionStatus, is_joinable
+from .status import SessionStatus
 
 AttributeValue = dict[str, Any]
 Item = dict[str, AttributeValue]
@@ -53,6 +53,7 @@ KIND_OF: dict[type[Record], str] = {
 }
 MODEL_OF: dict[str, type[Record]] = {kind: model for model, kind in KIND_OF.items()}
 _KEY_ATTRIBUTES = frozenset(keys.TABLE.key_attributes()) | {keys.KIND_ATTRIBUTE}
+LEGACY_WRAPPER = "Data"  # the map older code kept an item's fields in
 LEGACY_DEFAULT_MAX_LISTENERS = 100  # what the old code enforced when it stored no limit
 
 
@@ -151,13 +152,6 @@ def speaker_leaves(session_id: str, now_ms: int) -> Changes:
     """The speaker connection leaving a joinable session: its speakerless clock starts now, indexed in GSI2."""
     index = keys.speakerless_index_key(session_id, now_ms)
     return Changes(set={"speakerlessSince": value(now_ms), **serialize(index)}, remove=["speakerConnectionId"])
-
-
-def joinable_condition() -> tuple[str, dict[str, AttributeValue]]:
-    """The condition "the session is joinable" (status.JOINABLE, in declaration order), naming `#status`,
-    and the values it uses."""
-    values = {f":joinable{i}": value(s) for i, s in enumerate(s for s in SessionStatus if is_joinable(s))}
-    return f"#status IN ({', '.join(values)})", values
 
 
 def changes(after: Record, fields: Iterable[str]) -> Changes:
@@ -297,18 +291,10 @@ def is_canonical(item: Mapping[str, AttributeValue]) -> bool:
     return dict(item) == canonical_item(item)
 
 
-# What a fan-out reads of a connection item: its sort key (the connection ID) and its role, also where a legacy
-# item keeps it inside its `Data` wrapper (top-level wins, as in `normalize`). A fraction of the item, decoded
-# without building a whole Connection record per listener.
-LEGACY_WRAPPER = "Data"
-TARGET_PROJECTION: dict[str, Any] = {
-    "ProjectionExpression": "#sk, #role, #data.#role",
-    "ExpressionAttributeNames": {"#sk": keys.SK, "#role": "role", "#data": LEGACY_WRAPPER},
-}
-
-
 def decode_target(item: Mapping[str, AttributeValue]) -> ConnectionTarget:
-    """The fan-out's view of a connection item read with TARGET_PROJECTION."""
+    """The fan-out's view of a connection item read with expressions.TARGET_PROJECTION: its sort key and its
+    role, also where a legacy item keeps it inside its `Data` wrapper (top-level wins, as in `normalize`),
+    decoded without building a whole Connection record per listener."""
     sort_key = item.get(keys.SK, {}).get("S", "")
     role = item.get("role") or item.get(LEGACY_WRAPPER, {}).get("M", {}).get("role") or {}
     if not sort_key.startswith(keys.CONN_PREFIX):

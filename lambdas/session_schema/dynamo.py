@@ -18,6 +18,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from . import codec, keys
+from . import expressions as ex
 from .cursor import decode_cursor, encode_cursor
 from .errors import ConcurrentUpdate, RateLimited, is_condition_failure
 from .legacy import upgrade_if_legacy
@@ -91,12 +92,12 @@ class Table:
         self.clock = clock
 
     def _new_item(self, item: codec.Item) -> dict[str, Any]:
-        return {"TableName": self.table_name, "Item": item, "ConditionExpression": "attribute_not_exists(PK)"}
+        return {"TableName": self.table_name, "Item": item, **ex.params(condition=ex.NEW_ITEM)}
 
     def _existing(self, key: Mapping[str, str], must_exist: bool = True) -> dict[str, Any]:
         spec: dict[str, Any] = {"TableName": self.table_name, "Key": codec.serialize_key(key)}
         if must_exist:
-            spec["ConditionExpression"] = "attribute_exists(PK)"
+            spec |= ex.params(condition=ex.ITEM_EXISTS)
         return spec
 
     def _get_item(self, key: Mapping[str, str], *, consistent: bool) -> codec.Item | None:
@@ -106,53 +107,24 @@ class Table:
         item: codec.Item | None = response.get("Item")  # boto3's responses are untyped
         return item
 
-    def _update(self, after: Record, fields: Any, condition: str, values: dict[str, Any]) -> codec.Item:
+    def _update(self, after: Record, fields: Any, condition: ex.Condition) -> codec.Item:
         """UpdateItem bringing the stored item to `after` on `fields`, if `condition` holds: the item as stored now."""
         change = codec.changes(after, list(fields))
-        return self._update_item(codec.key_of(after), change, condition, values)
+        return self._update_item(codec.key_of(after), change, condition)
 
     def _update_request(
         self,
         key: Mapping[str, str],
         change: codec.Changes,
-        condition: str,
-        values: dict[str, Any],
-        add: Mapping[str, int] | None = None,
+        condition: ex.Condition,
+        add: Mapping[ex.Attr, int] | None = None,
     ) -> dict[str, Any]:
         """The UpdateItem (or transaction Update) of `change` plus numeric ADDs, conditional on the item existing
-        and `condition` (which may name `#status`)."""
-        names: dict[str, str] = {}
-        expression_values = dict(values)
-        clauses = []
-        sets = []
-        for i, (name, av) in enumerate(change.set.items()):
-            names[f"#s{i}"] = name
-            expression_values[f":s{i}"] = av
-            sets.append(f"#s{i} = :s{i}")
-        if sets:
-            clauses.append("SET " + ", ".join(sets))
-        removes = []
-        for i, name in enumerate(change.remove):
-            names[f"#r{i}"] = name
-            removes.append(f"#r{i}")
-        if removes:
-            clauses.append("REMOVE " + ", ".join(removes))
-        adds = []
-        for i, (name, amount) in enumerate((add or {}).items()):
-            names[f"#a{i}"] = name
-            expression_values[f":a{i}"] = codec.value(amount)
-            adds.append(f"#a{i} :a{i}")
-        if adds:
-            clauses.append("ADD " + ", ".join(adds))
-        if "#status" in condition:
-            names["#status"] = "status"
+        and `condition`; a refusal hands back the item (ALL_OLD)."""
         return {
             "TableName": self.table_name,
             "Key": codec.serialize_key(key),
-            "UpdateExpression": " ".join(clauses),
-            "ConditionExpression": f"attribute_exists(PK) AND ({condition})",
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": expression_values,
+            **ex.params(update=change, add=add, condition=ex.ITEM_EXISTS & condition),
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
 
@@ -160,24 +132,22 @@ class Table:
         self,
         key: Mapping[str, str],
         change: codec.Changes,
-        condition: str,
-        values: dict[str, Any],
+        condition: ex.Condition,
         *,
-        add: Mapping[str, int] | None = None,
+        add: Mapping[ex.Attr, int] | None = None,
         returns: str = "ALL_NEW",
     ) -> codec.Item:
-        """One conditional UpdateItem: the item as `returns` says (ALL_NEW / ALL_OLD). A refusal is
+        """One conditional UpdateItem: the item as `returns` says (ALL_NEW / ALL_OLD / UPDATED_NEW). A refusal is
         `ConditionFailed` with the item found (a legacy one is upgraded first: the caller starts over)."""
         try:
-            response = self.client.update_item(
-                **self._update_request(key, change, condition, values, add), ReturnValues=returns
-            )
+            request = self._update_request(key, change, condition, add)
+            response = self.client.update_item(**request, ReturnValues=returns)
         except ClientError as error:
             if is_condition_failure(error):
                 self._upgrade_if_legacy(error.response.get("Item"))
                 raise ConditionFailed(error.response.get("Item")) from None
             raise
-        attributes: codec.Item = response["Attributes"]  # the whole item, as `returns` asked
+        attributes: codec.Item = response["Attributes"]  # the item, as `returns` asked
         return attributes
 
     def _upgrade_if_legacy(self, old_item: OldItem | None) -> None:
@@ -240,17 +210,15 @@ class Table:
         With `max_bytes`, the page also stops before the item that would take the items' JSON past it
         (always keeping one), and the cursor continues from there."""
         limit = max(1, min(limit, MAX_PAGE))
-        values: dict[str, Any] = {":pk": {"S": partition}}
+        sort_attr = ex.key(spec.sort_attr)
+        in_partition = ex.key(spec.partition_attr).eq(partition)
         if sort_range:
-            condition = f"{spec.partition_attr} = :pk AND {spec.sort_attr} BETWEEN :low AND :high"
-            values |= {":low": {"S": sort_range[0]}, ":high": {"S": sort_range[1]}}
+            condition = in_partition & sort_attr.between(*sort_range)
         else:
-            condition = f"{spec.partition_attr} = :pk AND begins_with({spec.sort_attr}, :prefix)"
-            values[":prefix"] = {"S": spec.sort_prefix}
+            condition = in_partition & sort_attr.begins_with(spec.sort_prefix)
         request: dict[str, Any] = {
             "TableName": self.table_name,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": values,
+            **ex.params(key_condition=condition),
             "ScanIndexForward": not newest_first,
             "Limit": limit + 1,
         }
@@ -285,8 +253,7 @@ class Table:
         return self._query_all(
             model,
             IndexName=keys.GSI2,
-            KeyConditionExpression="GSI2PK = :pk AND GSI2SK < :before",
-            ExpressionAttributeValues={":pk": {"S": partition}, ":before": {"S": before}},
+            **ex.params(key_condition=ex.key(keys.GSI2PK).eq(partition) & ex.key(keys.GSI2SK).lt(before)),
         )
 
 

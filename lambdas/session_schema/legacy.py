@@ -13,7 +13,8 @@ from typing import Any, ParamSpec, TypeVar
 
 from botocore.exceptions import ClientError
 
-from . import codec, keys
+from . import codec
+from . import expressions as ex
 from .errors import ConcurrentUpdate, is_condition_failure
 
 P = ParamSpec("P")
@@ -21,29 +22,16 @@ R = TypeVar("R")
 MAX_UPGRADE_ATTEMPTS = 3
 
 
-# Every attribute any writer of this table sets: a guarded rewrite also requires the ones not read to be absent.
-_KNOWN_ATTRIBUTES = (
-    frozenset(name for model in codec.MODEL_OF.values() for name in model.model_fields)
-    | frozenset(keys.TABLE.key_attributes())
-    | {keys.KIND_ATTRIBUTE, "Data", "isActive", "requestId"}
-)
+# Every attribute any writer of this table sets, older code included: a guarded rewrite also requires the ones
+# not read to be absent.
+KNOWN_ATTRIBUTES = ex.DECLARED | {"isActive", "requestId"}
 
 
 def unchanged_condition(item: Mapping[str, Any]) -> dict[str, Any]:
     """A condition that holds only while every attribute is as it was read (none changed, none added)."""
-    names, values, parts = {}, {}, []
-    for i, (name, value) in enumerate(sorted(item.items())):
-        names[f"#a{i}"] = name
-        values[f":v{i}"] = value
-        parts.append(f"#a{i} = :v{i}")
-    for i, name in enumerate(sorted(_KNOWN_ATTRIBUTES - set(item))):
-        names[f"#n{i}"] = name
-        parts.append(f"attribute_not_exists(#n{i})")
-    return {
-        "ConditionExpression": " AND ".join(parts),
-        "ExpressionAttributeNames": names,
-        "ExpressionAttributeValues": values,
-    }
+    same = [ex.stored(name).eq(ex.Raw(value)) for name, value in sorted(item.items())]
+    added = [ex.stored(name).absent() for name in sorted(KNOWN_ATTRIBUTES - set(item))]
+    return ex.params(condition=ex.every([*same, *added]))
 
 
 class LegacyItemUpgraded(Exception):

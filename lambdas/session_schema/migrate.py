@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from . import expressions as ex
 from . import keys
 from .codec import canonical_item
 from .errors import CorruptRecord
@@ -92,7 +93,7 @@ def migrate(client: Any, table: str, *, dry_run: bool) -> MigrationReport:
                 old_key = {k: item[k] for k in (keys.PK, keys.SK)}
                 client.transact_write_items(
                     TransactItems=[
-                        {"Put": {"TableName": table, "Item": new, "ConditionExpression": "attribute_not_exists(PK)"}},
+                        {"Put": {"TableName": table, "Item": new, **ex.params(condition=ex.NEW_ITEM)}},
                         {"Delete": {"TableName": table, "Key": old_key, **unchanged_condition(item)}},
                     ]
                 )

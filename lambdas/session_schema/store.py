@@ -18,6 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from . import codec, keys
+from . import expressions as ex
 from .dynamo import MAX_PAGE as MAX_PAGE
 from .dynamo import SESSION_ARTIFACTS, SESSION_MESSAGES, USER_SESSIONS, Page, Table, now_ms
 from .dynamo import ConditionFailed as _ConditionFailed
@@ -54,8 +55,16 @@ from .status import ArtifactStatus, SessionStatus, legal_sources, require_transi
 
 MAX_CREATE_ATTEMPTS = 8
 MAX_TRANSITION_ATTEMPTS = 4
-_JOINABLE_CONDITION, _JOINABLE_VALUES = codec.joinable_condition()
-_SPEAKER_CONDITION = "speakerConnectionId = :speaker"
+# The attributes the operations' conditions name (the codec's changes name the ones they write).
+_LISTENERS = ex.field(Session, "listenerCount")
+_MAX_LISTENERS = ex.field(Session, "maxListeners")
+_MUTED = ex.field(Session, "muted")
+_OWNER = ex.field(Session, "ownerId")
+_SEQ = ex.field(Session, "seq")
+_SPEAKER = ex.field(Session, "speakerConnectionId")
+_SPEAKERLESS_SINCE = ex.field(Session, "speakerlessSince")
+_KEY_EXPIRES = ex.field(IdempotencyRecord, "expiresAt")
+_ARTIFACT_STATUS = ex.field(Artifact, "status")
 PING_SESSION_ID = "~ping"  # never a session ID: see ping()
 
 
@@ -125,11 +134,7 @@ class SessionStore(Table):
                 speakerlessSince=now,
                 epoch=new_epoch(),
             )
-            put = {
-                "TableName": self.table_name,
-                "Item": codec.encode(session),
-                "ConditionExpression": "attribute_not_exists(PK)",
-            }
+            put = self._new_item(codec.encode(session))
             if idempotency_key is None:
                 try:
                     self.client.put_item(**put)
@@ -155,8 +160,7 @@ class SessionStore(Table):
                                 "TableName": self.table_name,
                                 "Item": codec.encode(record),
                                 # A key past its TTL but not yet swept by DynamoDB counts as free.
-                                "ConditionExpression": "attribute_not_exists(PK) OR expiresAt < :now",
-                                "ExpressionAttributeValues": {":now": codec.value(now // 1000)},
+                                **ex.params(condition=ex.NEW_ITEM | _KEY_EXPIRES.lt(now // 1000)),
                                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                             }
                         },
@@ -201,7 +205,7 @@ class SessionStore(Table):
         self.client.get_item(
             TableName=self.table_name,
             Key=codec.serialize_key(keys.session_key(PING_SESSION_ID)),
-            ProjectionExpression="PK",
+            **ex.params(projection=[ex.PK]),
         )
 
     def list_user_sessions(self, owner_id: str, *, limit: int, cursor: str | None) -> Page[Session]:
@@ -247,17 +251,13 @@ class SessionStore(Table):
         if target is SessionStatus.ENDED:
             sets |= {"endedAt": now, "expiresAt": now // 1000 + ended_ttl_days * 86400}
             removes = ("speakerlessSince",)
-        guard, values = self._speaker_guard(speaker)
-        names = [f":from{i}" for i in range(len(sources))]
-        values |= {name: codec.value(status) for name, status in zip(names, sources, strict=True)}
-        condition = f"#status IN ({', '.join(names)}){guard}"
+        condition = self._as_speaker(ex.SESSION_STATUS.is_in(sources), speaker)
         if only_if_speakerless_before is not None:
-            condition += " AND attribute_not_exists(speakerConnectionId) AND speakerlessSince < :cutoff"
-            values[":cutoff"] = codec.value(only_if_speakerless_before)
+            condition &= _SPEAKER.absent() & _SPEAKERLESS_SINCE.lt(only_if_speakerless_before)
         events = 2 if target is SessionStatus.ENDED else 1  # sessionUpdated (then sessionEnded)
         for _ in range(MAX_TRANSITION_ATTEMPTS):
             try:
-                return self._change_session(session_id, sets, removes, events, condition, values)
+                return self._change_session(session_id, sets, removes, events, condition)
             except _ConditionFailed as failed:
                 if failed.item is None:
                     raise SessionNotFound(session_id) from None
@@ -283,14 +283,11 @@ class SessionStore(Table):
             sets["title"] = title
         if muted is not None:
             sets["muted"] = muted
-        guard, values = self._speaker_guard(speaker)
-        condition = _JOINABLE_CONDITION + guard
-        values |= self._joinable_values()
+        condition = self._as_speaker(ex.JOINABLE, speaker)
         if title is None and muted is not None:  # only a change of `muted` is a change
-            condition += " AND (attribute_not_exists(muted) OR muted <> :true)" if muted else " AND muted = :true"
-            values[":true"] = codec.value(True)
+            condition &= (_MUTED.absent() | _MUTED.ne(True)) if muted else _MUTED.eq(True)
         try:
-            return self._change_session(session_id, sets, (), 1, condition, values)
+            return self._change_session(session_id, sets, (), 1, condition)
         except _ConditionFailed as failed:
             found = self._joinable_session(session_id, failed.item)
             self._require_speaker(found, speaker)
@@ -304,17 +301,14 @@ class SessionStore(Table):
         sets: dict[str, Any],
         removes: tuple[str, ...],
         events: int,
-        condition: str,
-        values: dict[str, Any],
+        condition: ex.Condition,
     ) -> tuple[Session, Session]:
         """One conditional UpdateItem of a session's fields that also claims `events` stream seqs: (before, after).
 
         The item comes back as it was (ALL_OLD), and the write was atomic, so `after` is exactly `before` plus
         these changes: no read before and none after."""
         change = codec.partial_changes(Session, sets, removes)
-        old = self._update_item(
-            keys.session_key(session_id), change, condition, values, add={"seq": events}, returns="ALL_OLD"
-        )
+        old = self._update_item(keys.session_key(session_id), change, condition, add={_SEQ: events}, returns="ALL_OLD")
         before = codec.decode_as(old, Session)
         update = {**sets, **dict.fromkeys(removes), "seq": before.seq + events}
         return before, before.model_copy(update=update)
@@ -327,34 +321,21 @@ class SessionStore(Table):
         otherwise), checked in the same conditional write, so a refused broadcast never uses up a number.
         `speaker`: the connection asking must be the session's speaker connection, in the same write.
         """
-        guard, guard_values = self._speaker_guard(speaker)
         if live_only:
-            condition = "attribute_exists(PK) AND #status = :active AND (attribute_not_exists(muted) OR muted = :false)"
-            values = {":active": codec.value(SessionStatus.ACTIVE), ":false": codec.value(False)}
+            condition = ex.SESSION_STATUS.eq(SessionStatus.ACTIVE) & (_MUTED.absent() | _MUTED.eq(False))
         else:
-            condition = f"attribute_exists(PK) AND {_JOINABLE_CONDITION}"
-            values = self._joinable_values()
+            condition = ex.JOINABLE
         try:
-            response = self.client.update_item(
-                TableName=self.table_name,
-                Key=codec.serialize_key(keys.session_key(session_id)),
-                UpdateExpression="ADD seq :one",
-                ConditionExpression=condition + guard,
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":one": codec.value(1), **values, **guard_values},
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            claimed = self._update_item(
+                keys.session_key(session_id), codec.Changes(), self._as_speaker(condition, speaker), add={_SEQ: 1}
             )
-        except ClientError as error:
-            if not _is_condition_failure(error):
-                raise
-            old = error.response.get("Item")
-            session = self._joinable_session(session_id, old)
+        except _ConditionFailed as failed:
+            session = self._joinable_session(session_id, failed.item)
             self._require_speaker(session, speaker)
             if session.status is SessionStatus.PAUSED:
                 raise SessionPaused(session_id) from None
             raise SessionMuted(session_id) from None
-        return codec.decode_as(response["Attributes"], Session)
+        return codec.decode_as(claimed, Session)
 
     def iter_speakerless(self, cutoff_ms: int) -> Iterator[Session]:
         """Joinable sessions that have had no speaker since before `cutoff_ms` (the sweep's work list)."""
@@ -376,22 +357,15 @@ class SessionStore(Table):
             update = self._update_request(
                 keys.session_key(connection.sessionId),
                 codec.speaker_joins(connection.connectionId),
-                f"{_JOINABLE_CONDITION} AND ownerId = :owner",
-                {":owner": codec.value(owner_id), **self._joinable_values()},
+                ex.JOINABLE & _OWNER.eq(owner_id),
             )
         else:
-            update = {
-                "TableName": self.table_name,
-                "Key": codec.serialize_key(keys.session_key(connection.sessionId)),
-                "UpdateExpression": "ADD listenerCount :one",
-                "ConditionExpression": (
-                    f"attribute_exists(PK) AND {_JOINABLE_CONDITION} "
-                    "AND (attribute_not_exists(listenerCount) OR listenerCount < maxListeners)"
-                ),
-                "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": {":one": codec.value(1), **self._joinable_values()},
-                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-            }
+            update = self._update_request(
+                keys.session_key(connection.sessionId),
+                codec.Changes(),
+                ex.JOINABLE & (_LISTENERS.absent() | _LISTENERS.lt(_MAX_LISTENERS)),
+                add={_LISTENERS: 1},
+            )
         try:
             self._transact(
                 [
@@ -429,22 +403,15 @@ class SessionStore(Table):
             {"Delete": self._existing(keys.connection_key(connection.sessionId, connection_id))},
             {"Delete": self._existing(keys.connection_lookup_key(connection_id), must_exist=False)},
         ]
-        session_key = codec.serialize_key(keys.session_key(connection.sessionId))
+        session_key = keys.session_key(connection.sessionId)
         if connection.role == "speaker":
             session_update = self._update_request(
-                keys.session_key(connection.sessionId),
+                session_key,
                 codec.speaker_leaves(connection.sessionId, self.clock()),
-                f"speakerConnectionId = :conn AND {_JOINABLE_CONDITION}",
-                {":conn": codec.value(connection_id), **self._joinable_values()},
+                _SPEAKER.eq(connection_id) & ex.JOINABLE,
             )
         else:
-            session_update = {
-                "Key": session_key,
-                "UpdateExpression": "ADD listenerCount :minus",
-                "ConditionExpression": "attribute_exists(PK) AND listenerCount > :zero",
-                "ExpressionAttributeValues": {":minus": codec.value(-1), ":zero": codec.value(0)},
-            }
-        session_update |= {"TableName": self.table_name, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+            session_update = self._update_request(session_key, codec.Changes(), _LISTENERS.gt(0), add={_LISTENERS: -1})
         try:
             self._transact([*deletes, {"Update": session_update}])
             return connection
@@ -479,25 +446,26 @@ class SessionStore(Table):
     ) -> Iterator[ConnectionTarget]:
         """The same connections as `iter_connections`, as a fan-out needs them (ID and role): the Query
         projects only those attributes, so each page is smaller and each item cheaper to decode."""
-        for item in self._connection_items(session_id, page_size, shard, **codec.TARGET_PROJECTION):
+        for item in self._connection_items(session_id, page_size, shard, ex.TARGET_PROJECTION):
             yield codec.decode_target(item)
 
     def _connection_items(
-        self, session_id: str, page_size: int | None, shard: tuple[int, int] | None, **projection: Any
+        self,
+        session_id: str,
+        page_size: int | None,
+        shard: tuple[int, int] | None,
+        projection: Sequence[ex.Attr] = (),
     ) -> Iterator[codec.Item]:
         extra: dict[str, Any] = {"Limit": page_size} if page_size else {}
-        condition, values = "PK = :pk AND begins_with(SK, :conn)", {":conn": {"S": keys.CONN_PREFIX}}
+        in_session = ex.PK.eq(keys.session_partition(session_id))
+        condition = in_session & ex.SK.begins_with(keys.CONN_PREFIX)
         high = None
         if shard is not None:
             low, high = keys.connection_shard_range(session_id, *shard)
-            condition, values = "PK = :pk AND SK BETWEEN :low AND :high", {":low": {"S": low}, ":high": {"S": high}}
+            condition = in_session & ex.SK.between(low, high)
         # Strongly consistent: a fan-out right after `end` must see every listener registered before it.
         for item in self._query_items(
-            ConsistentRead=True,
-            **extra,
-            **projection,
-            KeyConditionExpression=condition,
-            ExpressionAttributeValues={":pk": {"S": keys.session_partition(session_id)}, **values},
+            ConsistentRead=True, **extra, **ex.params(key_condition=condition, projection=projection)
         ):
             # BETWEEN includes its high bound: an SK equal to it is the next shard's (a one-character ID).
             if high is None or item.get(keys.SK, {}).get("S") != high:
@@ -535,12 +503,10 @@ class SessionStore(Table):
             self.client.update_item(
                 TableName=self.table_name,
                 Key=codec.serialize_key(keys.session_key(session_id)),
-                UpdateExpression="SET listenerCount = :registered",
-                ConditionExpression="listenerCount = :seen",
-                ExpressionAttributeValues={
-                    ":registered": codec.value(registered),
-                    ":seen": codec.value(session.listenerCount),
-                },
+                **ex.params(
+                    update=codec.partial_changes(Session, {_LISTENERS.name: registered}),
+                    condition=_LISTENERS.eq(session.listenerCount),
+                ),
             )
         except ClientError as error:
             if _is_condition_failure(error):
@@ -576,15 +542,12 @@ class SessionStore(Table):
             createdAt=now,
             expiresAt=now // 1000 + ttl_days * 86400,
         )
-        guard, values = self._speaker_guard(speaker)
-        values |= self._joinable_values()
         try:
             claimed = self._update_item(
                 keys.session_key(session_id),
                 codec.Changes(),
-                _JOINABLE_CONDITION + guard,
-                values,
-                add={"seq": 1},
+                self._as_speaker(ex.JOINABLE, speaker),
+                add={_SEQ: 1},
             )
         except _ConditionFailed as failed:
             self._require_speaker(self._joinable_session(session_id, failed.item), speaker)
@@ -639,12 +602,7 @@ class SessionStore(Table):
         low, high = keys.stream_range(max(since_seq, 1))
         response = self.client.query(
             TableName=self.table_name,
-            KeyConditionExpression="PK = :pk AND SK BETWEEN :low AND :high",
-            ExpressionAttributeValues={
-                ":pk": {"S": keys.session_partition(session.sessionId)},
-                ":low": {"S": low},
-                ":high": {"S": high},
-            },
+            **ex.params(key_condition=ex.PK.eq(keys.session_partition(session.sessionId)) & ex.SK.between(low, high)),
             ConsistentRead=True,
             Limit=limit + 1,  # the anchor, then up to `limit` events
         )
@@ -734,10 +692,10 @@ class SessionStore(Table):
             if target is ArtifactStatus.FAILED:
                 update["error"] = error or "processing failed"
             after = current.model_copy(update=update)
-            from_status = {":from": codec.value(current.status)}
+            from_status = _ARTIFACT_STATUS.eq(current.status)
             try:
                 if announce is None:
-                    new_item = self._update(after, update.keys(), "#status = :from", from_status)
+                    new_item = self._update(after, update.keys(), from_status)
                     return current, codec.decode_as(new_item, Artifact), None
                 session = self.get_session(session_id, consistent=True)
                 seq = session.seq + 1
@@ -764,18 +722,15 @@ class SessionStore(Table):
         raise ConcurrentUpdate(f"artifact {artifact_id}")
 
     def _artifact_change_with_event(
-        self, after: Artifact, fields: Any, from_status: dict[str, Any], seq: int, frame: Mapping[str, Any]
+        self, after: Artifact, fields: Any, from_status: ex.Condition, seq: int, frame: Mapping[str, Any]
     ) -> list[dict[str, Any]]:
         """The transaction of an artifact change that takes stream seq `seq` (read as `seq - 1`) and keeps its event."""
-        artifact = self._update_request(
-            codec.key_of(after), codec.changes(after, list(fields)), "#status = :from", from_status
-        )
+        artifact = self._update_request(codec.key_of(after), codec.changes(after, list(fields)), from_status)
         seen = seq - 1
         claim = self._update_request(
             keys.session_key(after.sessionId),
-            codec.partial_changes(Session, {"seq": seq}),
-            "seq = :seen" if seen else "attribute_not_exists(seq) OR seq = :seen",
-            {":seen": codec.value(seen)},
+            codec.partial_changes(Session, {_SEQ.name: seq}),
+            _SEQ.eq(seen) if seen else _SEQ.absent() | _SEQ.eq(seen),
         )
         puts = [{"Update": artifact}, {"Update": claim}]
         if self.stream_window_seconds:
@@ -791,19 +746,14 @@ class SessionStore(Table):
     # ------------------------------------------------------------ plumbing
 
     @staticmethod
-    def _speaker_guard(speaker: str | None) -> tuple[str, dict[str, Any]]:
-        """(condition suffix, values) holding only while `speaker` is the session's speaker connection."""
-        if speaker is None:
-            return "", {}
-        return f" AND {_SPEAKER_CONDITION}", {":speaker": codec.value(speaker)}
+    def _as_speaker(condition: ex.Condition, speaker: str | None) -> ex.Condition:
+        """`condition`, and (with `speaker`) only while `speaker` is the session's speaker connection."""
+        return condition if speaker is None else condition & _SPEAKER.eq(speaker)
 
     @staticmethod
     def _require_speaker(session: Session, speaker: str | None) -> None:
         if speaker is not None and session.speakerConnectionId != speaker:
             raise NotCurrentSpeaker()
-
-    def _joinable_values(self) -> dict[str, Any]:
-        return dict(_JOINABLE_VALUES)
 
     def _joinable_session(self, session_id: str, old_item: _OldItem | None) -> Session:
         """The session an old item holds, still joinable; else raise the refusal it explains: not found, or ended
@@ -815,4 +765,3 @@ class SessionStore(Table):
         if not session.joinable:
             raise SessionEnded(session_id, session.status.value)
         return session
-

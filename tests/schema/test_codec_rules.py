@@ -4,6 +4,7 @@ leave stored is exactly what encoding the changed record gives (the speakerless 
 from __future__ import annotations
 
 from session_schema import codec
+from session_schema import expressions as ex
 from session_schema.models import Session
 from session_schema.status import JOINABLE, SessionStatus
 
@@ -35,7 +36,9 @@ def test_a_speaker_joining_clears_the_clock_and_its_index_as_encoding_the_record
 
 
 def test_the_joinable_condition_names_exactly_the_joinable_statuses() -> None:
-    expression, values = codec.joinable_condition()
-    assert expression == f"#status IN ({', '.join(values)})"
+    rendered = ex.params(condition=ex.JOINABLE)
+    values = rendered["ExpressionAttributeValues"]
+    assert rendered["ConditionExpression"] == f"#status IN ({', '.join(values)})"
+    assert rendered["ExpressionAttributeNames"] == {"#status": "status"}
     assert {SessionStatus(v["S"]) for v in values.values()} == set(JOINABLE)
     assert all(_session(status=s).joinable == (s in JOINABLE) for s in SessionStatus)

@@ -1,8 +1,9 @@
-"""Every attribute an update, condition or key expression of the store names is one the schema declares.
+"""Every DynamoDB expression under lambdas/ is built by session_schema/expressions.py, from declared names only.
 
 DynamoDB takes a misspelt attribute without complaint: `listnerCount < maxListeners` is simply false, so every
-join would be refused as "full". The codec's changes name fields checked against the models; this checks the
-expressions still written out in the store's modules."""
+join would be refused as "full". So no module but expressions.py writes expression text or passes an expression
+parameter, and the builder refuses a name no record declares when the handle is made (at import, for the
+store's) or when a codec change is rendered. tests/store/conftest.py checks every name the store sends."""
 
 from __future__ import annotations
 
@@ -12,43 +13,102 @@ from pathlib import Path
 
 import pytest
 
-from session_schema import codec, keys
+from session_schema import codec
+from session_schema import expressions as ex
+from session_schema.models import Artifact, Session
 
-SCHEMA = Path(__file__).resolve().parents[2] / "lambdas" / "session_schema"
-DECLARED = (
-    {name for model in codec.MODEL_OF.values() for name in model.model_fields}
-    | set(keys.TABLE.key_attributes())
-    | {keys.KIND_ATTRIBUTE}
+LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
+BUILDER = LAMBDAS / "session_schema" / "expressions.py"
+PARAMETERS = {
+    "UpdateExpression",
+    "ConditionExpression",
+    "KeyConditionExpression",
+    "ProjectionExpression",
+    "FilterExpression",
+    "ExpressionAttributeNames",
+    "ExpressionAttributeValues",
+}
+_EXPRESSION_TEXT = re.compile(
+    r"(=|<|>|<>|\bIN\b|\bBETWEEN\b|\bADD\b|\bSET\b|\bREMOVE\b) *\(?[:#]\w"  # an operator, then a placeholder
+    r"|#\w+ *(=|<|>|\bIN\b|\bBETWEEN\b)"  # a name placeholder, then an operator
+    r"|attribute_\w+\("
 )
-GRAMMAR = {"AND", "OR", "NOT", "IN", "BETWEEN", "SET", "ADD", "REMOVE", "DELETE"}
-FUNCTIONS = {"attribute_exists", "attribute_not_exists", "attribute_type", "begins_with", "contains", "size"}
 
 
-def _expression_literals(path: Path) -> list[str]:
-    """The string constants (f-string parts too) that hold expression text: they use a `:value` placeholder
-    or an attribute function."""
+def _hand_written(source: str) -> list[str]:
+    """Expression parameters passed by hand (as keywords or dict keys) and string constants that read as
+    expression text (a placeholder beside an operator, or an attribute function)."""
     found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            text = node.value
-            if re.search(r"(=|<|>|<>|\bIN\b|\bBETWEEN\b|\bADD\b|\bSET\b) *\(?:\w", text) or "attribute_" in text:
-                found.append(text)
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.keyword) and node.arg in PARAMETERS:
+            found.append(node.arg)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if node.value in PARAMETERS or _EXPRESSION_TEXT.search(node.value):
+                found.append(node.value)
     return found
 
 
-@pytest.mark.parametrize("module", ["store.py", "dynamo.py", "legacy.py"])
-def test_every_attribute_named_in_an_expression_is_declared(module: str) -> None:
-    literals = _expression_literals(SCHEMA / module)
-    named = {
-        word
-        for text in literals
-        for word in re.findall(r"(?<![:#\w])([A-Za-z_]\w*)", text)
-        if word not in GRAMMAR | FUNCTIONS
+@pytest.mark.parametrize(
+    "path", sorted(p for p in LAMBDAS.rglob("*.py") if p != BUILDER), ids=lambda p: str(p.relative_to(LAMBDAS))
+)
+def test_no_module_but_the_builder_writes_an_expression(path: Path) -> None:
+    assert _hand_written(path.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'client.update_item(UpdateExpression="ADD listenerCount :one")',
+        'request = {"ConditionExpression": cond}',
+        'condition = "attribute_not_exists(PK)"',
+        'condition = f"#status IN ({names})"',
+        'text = "listenerCount < :max"',
+    ],
+)
+def test_the_check_catches_a_hand_written_expression(source: str) -> None:
+    assert _hand_written(source) != []
+
+
+def test_a_misspelt_field_fails_when_its_handle_is_made() -> None:
+    with pytest.raises(KeyError, match="listnerCount"):
+        ex.field(Session, "listnerCount")
+    with pytest.raises(KeyError):
+        ex.field(Artifact, "listenerCount")  # a field of another record
+    with pytest.raises(KeyError):
+        ex.key("GSI3PK")
+
+
+def test_a_change_naming_an_undeclared_attribute_is_refused_when_rendered() -> None:
+    with pytest.raises(KeyError, match="listnerCount"):
+        ex.params(update=codec.Changes(set={"listnerCount": codec.value(1)}))
+    with pytest.raises(KeyError, match="speakrlessSince"):
+        ex.params(update=codec.Changes(remove=["speakrlessSince"]))
+
+
+def test_one_request_renders_each_name_once_and_each_value_once() -> None:
+    listeners, limit = ex.field(Session, "listenerCount"), ex.field(Session, "maxListeners")
+    rendered = ex.params(
+        update=codec.partial_changes(Session, {"listenerCount": 3}),
+        add={ex.field(Session, "seq"): 1},
+        condition=ex.ITEM_EXISTS & (listeners.absent() | listeners.lt(limit)) & listeners.eq(3),
+    )
+    assert rendered == {
+        "UpdateExpression": "SET #listenerCount = :v0 ADD #seq :v1",
+        "ConditionExpression": (
+            "attribute_exists(#PK) AND (attribute_not_exists(#listenerCount) OR #listenerCount < #maxListeners)"
+            " AND #listenerCount = :v0"
+        ),
+        "ExpressionAttributeNames": {
+            "#listenerCount": "listenerCount",
+            "#seq": "seq",
+            "#PK": "PK",
+            "#maxListeners": "maxListeners",
+        },
+        "ExpressionAttributeValues": {":v0": {"N": "3"}, ":v1": {"N": "1"}},
     }
-    assert named - DECLARED == set(), f"{module} names undeclared attributes {sorted(named - DECLARED)}"
 
 
-def test_the_check_sees_the_store_expressions() -> None:
-    literals = " ".join(_expression_literals(SCHEMA / "store.py"))
-    for name in ("listenerCount", "maxListeners", "speakerConnectionId", "seq", "expiresAt"):
-        assert re.search(rf"\b{name}\b", literals), name
+def test_a_stored_attribute_of_any_name_gets_a_valid_placeholder() -> None:
+    rendered = ex.params(condition=ex.stored("odd name").eq(ex.Raw({"S": "x"})) & ex.stored("Data").absent())
+    assert rendered["ConditionExpression"] == "#n0 = :v0 AND attribute_not_exists(#Data)"
+    assert rendered["ExpressionAttributeNames"] == {"#n0": "odd name", "#Data": "Data"}

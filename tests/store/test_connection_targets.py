@@ -1,4 +1,4 @@
-"""The fan-out reads connections through a projection (codec.TARGET_PROJECTION): only the sort key and the
+"""The fan-out reads connections through a projection (expressions.TARGET_PROJECTION): only the sort key and the
 role come back, legacy items included, and every shard of a session is read exactly once."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from session_schema import codec, keys
+from session_schema import expressions as ex
 from session_schema.errors import CorruptRecord
 from session_schema.models import Connection
 
@@ -23,14 +24,17 @@ def test_the_fan_out_query_asks_only_for_the_id_and_the_role(store, ddb):
     finally:
         ddb.meta.events.unregister("provide-client-params.dynamodb.Query")
     assert sorted(t.connectionId for t in targets) == ["conn0", "conn1", "conn2"]
-    assert [p["ProjectionExpression"] for p in sent] == [codec.TARGET_PROJECTION["ProjectionExpression"]]
-    raw = ddb.query(
-        TableName=store.table_name,
-        KeyConditionExpression="PK = :pk AND begins_with(SK, :c)",
-        ExpressionAttributeValues={":pk": {"S": keys.session_partition(session_id)}, ":c": {"S": keys.CONN_PREFIX}},
-        **codec.TARGET_PROJECTION,
-    )["Items"]
+    assert [_projected(p) for p in sent] == [["SK", "role", "Data.role"]]
+    in_session = ex.PK.eq(keys.session_partition(session_id)) & ex.SK.begins_with(keys.CONN_PREFIX)
+    query = ex.params(key_condition=in_session, projection=ex.TARGET_PROJECTION)
+    raw = ddb.query(TableName=store.table_name, **query)["Items"]
     assert all(set(item) == {keys.SK, "role"} for item in raw)  # nothing else crosses the wire
+
+
+def _projected(request: dict) -> list[str]:
+    """The attribute paths a request's ProjectionExpression names, placeholders resolved."""
+    names = request["ExpressionAttributeNames"]
+    return [".".join(names[part] for part in path.split(".")) for path in request["ProjectionExpression"].split(", ")]
 
 
 def test_a_legacy_data_wrapped_connection_is_read_with_its_role():

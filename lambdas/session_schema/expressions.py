@@ -1,0 +1,214 @@
+"""Every DynamoDB expression the store sends, built from attribute names the schema declares.
+
+DynamoDB accepts a misspelt attribute without complaint (`listnerCount < maxListeners` is simply false, so
+every join would be refused as "full"), so no expression is written out by hand. An attribute is named through
+`field(Model, name)` (a field of a record, checked against the model when the handle is made: a typo fails at
+import) or `key(name)` (an attribute of the table's keys); conditions compose with `&` and `|`; `params`
+renders one request's expressions with one set of `#name` / `:value` placeholders, so parts built apart never
+collide. Rendering checks every name once more against `DECLARED`. `stored(name)` is the one way to name an
+attribute the schema does not declare: one found on an item read back (legacy.py's guard on a legacy item).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from . import codec, keys
+from .models import Connection, Record, Session
+from .status import SessionStatus, is_joinable
+
+# Every attribute a writer of this table sets (the records' fields, the keys, the kind tag), and the wrapper
+# older code kept fields in (read by the fan-out's projection).
+DECLARED: frozenset[str] = (
+    frozenset(name for model in codec.MODEL_OF.values() for name in model.model_fields)
+    | frozenset(keys.TABLE.key_attributes())
+    | {keys.KIND_ATTRIBUTE, codec.LEGACY_WRAPPER}
+)
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A value already serialized as DynamoDB holds it (one read back from an item)."""
+
+    av: codec.AttributeValue
+
+
+Operand = Any  # a Python value (serialized by codec.value), a Raw attribute value, or an Attr
+
+
+class _Render:
+    """The placeholders of one request: one `#name` per attribute, one `:value` per distinct value."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+        self.values: dict[str, codec.AttributeValue] = {}
+
+    def name(self, attribute: Attr) -> str:
+        return ".".join(self._name(part, attribute.checked) for part in attribute.path)
+
+    def _name(self, name: str, checked: bool) -> str:
+        if checked and name not in DECLARED:
+            raise KeyError(f"no record declares the attribute {name!r}")
+        for placeholder, known in self.names.items():
+            if known == name:
+                return placeholder
+        placeholder = f"#{name}" if _IDENTIFIER.fullmatch(name) else f"#n{len(self.names)}"
+        self.names[placeholder] = name
+        return placeholder
+
+    def operand(self, operand: Operand) -> str:
+        if isinstance(operand, Attr):
+            return self.name(operand)
+        av = operand.av if isinstance(operand, Raw) else codec.value(operand)
+        for placeholder, known in self.values.items():
+            if known == av:
+                return placeholder
+        placeholder = f":v{len(self.values)}"
+        self.values[placeholder] = av
+        return placeholder
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A condition (or key condition) expression, rendered when its request is."""
+
+    render: Callable[[_Render], str]
+
+    def __and__(self, other: Condition) -> Condition:
+        return Condition(lambda r: f"{self.render(r)} AND {other.render(r)}")
+
+    def __or__(self, other: Condition) -> Condition:
+        return Condition(lambda r: f"({self.render(r)} OR {other.render(r)})")
+
+
+@dataclass(frozen=True)
+class Attr:
+    """One attribute (or a path into a map attribute) an expression names."""
+
+    path: tuple[str, ...]
+    checked: bool = True  # False only for `stored` names
+
+    @property
+    def name(self) -> str:
+        """The top-level attribute's name (for codec changes, which take field names)."""
+        return self.path[0]
+
+    def dot(self, child: Attr) -> Attr:
+        return Attr(self.path + child.path, self.checked and child.checked)
+
+    def _compare(self, operator: str, operand: Operand) -> Condition:
+        return Condition(lambda r: f"{r.name(self)} {operator} {r.operand(operand)}")
+
+    def eq(self, operand: Operand) -> Condition:
+        return self._compare("=", operand)
+
+    def ne(self, operand: Operand) -> Condition:
+        return self._compare("<>", operand)
+
+    def lt(self, operand: Operand) -> Condition:
+        return self._compare("<", operand)
+
+    def gt(self, operand: Operand) -> Condition:
+        return self._compare(">", operand)
+
+    def is_in(self, operands: Iterable[Operand]) -> Condition:
+        listed = tuple(operands)
+        return Condition(lambda r: f"{r.name(self)} IN ({', '.join(r.operand(o) for o in listed)})")
+
+    def between(self, low: Operand, high: Operand) -> Condition:
+        return Condition(lambda r: f"{r.name(self)} BETWEEN {r.operand(low)} AND {r.operand(high)}")
+
+    def begins_with(self, prefix: Operand) -> Condition:
+        return Condition(lambda r: f"begins_with({r.name(self)}, {r.operand(prefix)})")
+
+    def exists(self) -> Condition:
+        return Condition(lambda r: f"attribute_exists({r.name(self)})")
+
+    def absent(self) -> Condition:
+        return Condition(lambda r: f"attribute_not_exists({r.name(self)})")
+
+
+def field(model: type[Record], name: str) -> Attr:
+    """A field of `model` (KeyError when it has none)."""
+    if name not in model.model_fields:
+        raise KeyError(f"{model.__name__} has no field {name}")
+    return Attr((name,))
+
+
+def key(name: str) -> Attr:
+    """An attribute of the table's (or an index's) keys, or the kind tag."""
+    if name not in frozenset(keys.TABLE.key_attributes()) | {keys.KIND_ATTRIBUTE}:
+        raise KeyError(f"{name} is not a key attribute")
+    return Attr((name,))
+
+
+def stored(name: str) -> Attr:
+    """An attribute found on an item read back, whatever wrote it (unchecked: only for guards on that item)."""
+    return Attr((name,), checked=False)
+
+
+def every(conditions: Iterable[Condition]) -> Condition:
+    """All of `conditions` (at least one)."""
+    parts = list(conditions)
+    if not parts:
+        raise ValueError("no condition")
+    return Condition(lambda r: " AND ".join(part.render(r) for part in parts))
+
+
+def _update_expression(r: _Render, change: codec.Changes, add: Mapping[Attr, int]) -> str:
+    clauses = []
+    if change.set:
+        sets = (f"{r.name(Attr((n,)))} = {r.operand(Raw(av))}" for n, av in change.set.items())
+        clauses.append("SET " + ", ".join(sets))
+    if change.remove:
+        clauses.append("REMOVE " + ", ".join(r.name(Attr((n,))) for n in change.remove))
+    if add:
+        clauses.append("ADD " + ", ".join(f"{r.name(a)} {r.operand(v)}" for a, v in add.items()))
+    return " ".join(clauses)
+
+
+def params(
+    *,
+    update: codec.Changes | None = None,
+    add: Mapping[Attr, int] | None = None,
+    condition: Condition | None = None,
+    key_condition: Condition | None = None,
+    projection: Sequence[Attr] = (),
+) -> dict[str, Any]:
+    """The expression parameters of one request (UpdateExpression with SET / REMOVE from a codec change and
+    numeric ADDs, ConditionExpression, KeyConditionExpression, ProjectionExpression) and the names and values
+    they use; the attribute maps are left out when empty (DynamoDB refuses empty ones)."""
+    r = _Render()
+    request: dict[str, Any] = {}
+    if update is not None or add:
+        request["UpdateExpression"] = _update_expression(r, update or codec.Changes(), add or {})
+    if condition is not None:
+        request["ConditionExpression"] = condition.render(r)
+    if key_condition is not None:
+        request["KeyConditionExpression"] = key_condition.render(r)
+    if projection:
+        request["ProjectionExpression"] = ", ".join(r.name(a) for a in projection)
+    if r.names:
+        request["ExpressionAttributeNames"] = r.names
+    if r.values:
+        request["ExpressionAttributeValues"] = r.values
+    return request
+
+
+# ---------------------------------------------------------------- what many requests share
+
+PK, SK = key(keys.PK), key(keys.SK)
+ITEM_EXISTS = PK.exists()
+NEW_ITEM = PK.absent()  # a put that never overwrites
+SESSION_STATUS = field(Session, "status")
+# "The session is joinable": the statuses status.is_joinable accepts, in declaration order.
+JOINABLE = SESSION_STATUS.is_in(s for s in SessionStatus if is_joinable(s))
+
+# What a fan-out reads of a connection item: its sort key (the connection ID) and its role, also where a legacy
+# item keeps it inside its `Data` wrapper (codec.decode_target reads it). A fraction of the item.
+_ROLE = field(Connection, "role")
+TARGET_PROJECTION: tuple[Attr, ...] = (SK, _ROLE, Attr((codec.LEGACY_WRAPPER,)).dot(_ROLE))

@@ -1,0 +1,42 @@
+"""Every request a store test sends through the moto client names only attributes the schema declares (or, in
+the guard on a legacy item's rewrite, the attributes older code wrote): the builder's names, checked where they
+meet DynamoDB, across every operation and refusal these tests drive."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from session_schema.legacy import KNOWN_ATTRIBUTES
+
+
+def _named(params: Any) -> Iterator[str]:
+    """The attribute names of every ExpressionAttributeNames in a request (transaction parts included)."""
+    if isinstance(params, dict):
+        yield from params.get("ExpressionAttributeNames", {}).values()
+        for value in params.values():
+            yield from _named(value)
+    elif isinstance(params, list):
+        for value in params:
+            yield from _named(value)
+
+
+@pytest.fixture(autouse=True)
+def only_declared_attributes_reach_dynamodb(request: pytest.FixtureRequest) -> Iterator[None]:
+    if "ddb" not in request.fixturenames:
+        yield
+        return
+    client = request.getfixturevalue("ddb")
+    named: set[str] = set()
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        named.update(_named(params))
+
+    client.meta.events.register("provide-client-params.dynamodb", record)
+    try:
+        yield
+    finally:
+        client.meta.events.unregister("provide-client-params.dynamodb", record)
+    assert named - KNOWN_ATTRIBUTES == set(), f"sent undeclared attributes {sorted(named - KNOWN_ATTRIBUTES)}"
