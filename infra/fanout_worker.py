@@ -10,21 +10,22 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from session_schema.functions import FANOUT_WORKER_FUNCTION, FUNCTIONS_BY_NAME
+
 from infra.config import StackConfig
 from infra.failure_queue import build_failure_queue
 
-# Lambda's own default, stated: a shard that raised (it could not read its connections) is tried twice more,
-# a minute and then two after the first try. Posts that failed inside a shard are not retried this way:
-# they are counted (FanoutFailed) and the client catches up by seq (join's sinceSeq, GET /events).
-RETRY_ATTEMPTS = 2
-# A shard still queued after this is stale news for live listeners (they recover by seq instead): it goes
-# to the queue rather than being posted late.
-MAX_EVENT_AGE = Duration.minutes(10)
+# Declared with the function (session_schema/functions.py), so the local Invoke API retries the same way.
+# Posts that failed inside a shard are not retried this way: they are counted (FanoutFailed) and the client
+# catches up by seq (join's sinceSeq, GET /events).
+ASYNC_INVOKE = FUNCTIONS_BY_NAME[FANOUT_WORKER_FUNCTION].async_invoke
 
 
 def build_fanout_worker_failures(scope: Construct, config: StackConfig, worker: lambda_.Function) -> sqs.Queue:
     failures = build_failure_queue(scope, "FanoutShardFailures", config)
     worker.configure_async_invoke(
-        on_failure=destinations.SqsDestination(failures), retry_attempts=RETRY_ATTEMPTS, max_event_age=MAX_EVENT_AGE
+        on_failure=destinations.SqsDestination(failures),
+        retry_attempts=ASYNC_INVOKE.retry_attempts,
+        max_event_age=Duration.seconds(ASYNC_INVOKE.max_event_age_seconds),
     )
     return failures

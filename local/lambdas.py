@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 from session_schema.functions import (
     CONNECTION_FUNCTION,
+    FANOUT_WORKER_FUNCTION,
     FUNCTIONS,
     FUNCTIONS_BY_NAME,
     HTTP_FUNCTION,
@@ -109,6 +110,7 @@ class HandlerSpec:
     http: str | Handler = FUNCTIONS_BY_NAME[HTTP_FUNCTION].handler
     connection: str | Handler = FUNCTIONS_BY_NAME[CONNECTION_FUNCTION].handler
     sweep: str | Handler | None = FUNCTIONS_BY_NAME[SWEEP_FUNCTION].handler
+    fanout_worker: str | Handler = FUNCTIONS_BY_NAME[FANOUT_WORKER_FUNCTION].handler
 
     def targets(self) -> dict[str, str | Handler]:
         """Every declared function's target (a function declared later runs its declared handler)."""
@@ -116,6 +118,7 @@ class HandlerSpec:
             HTTP_FUNCTION: self.http,
             CONNECTION_FUNCTION: self.connection,
             SWEEP_FUNCTION: self.sweep,
+            FANOUT_WORKER_FUNCTION: self.fanout_worker,
         }
         out: dict[str, str | Handler] = {}
         for declared in FUNCTIONS:

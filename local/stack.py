@@ -122,6 +122,7 @@ class LocalStack:
         self.issuer: LocalIssuer | None = None
         self.registry = ConnectionRegistry()
         self.functions: Functions | None = None
+        self.lambda_api: LambdaApi | None = None
         self.handler_status: dict[str, str | None] = {}
         self._http: HttpGateway | None = None
         self._ws: WsGateway | None = None
@@ -188,6 +189,8 @@ class LocalStack:
         ws_port = self._ws.start()
         self.handler_status = functions.start()
 
+        # Its queue's failure records and counts (the dead-letter queue's stand-in) stay readable on the stack.
+        self.lambda_api = LambdaApi(functions.invoke, lambda: set(functions.functions), functions.executor)
         self._http.start(
             GatewayConfig(
                 routes=RouteTable(),
@@ -195,7 +198,7 @@ class LocalStack:
                 jwks=self.issuer.jwks,
                 management=self.registry,
                 console_ws_url=f"ws://{public_host(self.host)}:{ws_port}",
-                lambda_api=LambdaApi(functions.invoke, lambda: set(functions.functions), functions.executor),
+                lambda_api=self.lambda_api,
             )
         )
         if self.sweep_interval and SWEEP_FUNCTION in functions:

@@ -6,8 +6,13 @@ serves well is split into `shards` jobs; each worker reads only its shard's conn
 connection SK: session_schema.keys.connection_shard_range, no Scan, no coordinator) and posts to them
 through the same `Fanout` as the handlers, so the same bounds, gone/slow-consumer rules and leave
 notices apply. A job that cannot read its shard raises: the invocation is retried by Lambda's
-asynchronous retries and, past them, lands in the on-failure destination; `FanoutShardFailed` counts it.
-Posts that failed are counted (`FanoutFailed`, in Fanout) and answered in the result, never silent.
+asynchronous retries and, past them, lands in the on-failure destination; `FanoutShardFailed` counts it
+and the log says so. A shard is read whole before its first post (session_runtime/fanout.py), so that
+raise comes before anything was sent and the retry, which repeats the whole shard, delivers nothing
+twice. Posts that failed are counted (`FanoutFailed`, in Fanout) and answered in the result, never
+raised: a raise after some posts would have the retry repeat them. What can still repeat a delivery is
+an invocation that dies or times out mid-shard (Lambda retries it too) and Lambda's own at-least-once
+queue; clients drop a `seq` they already have (README, "The two APIs in short").
 
 Deployed as FanoutWorkerFunction (session_schema/functions.py; retries and dead-letter queue:
 infra/fanout_worker.py); the local stack runs it in its own pool. The shard reads are measured by

@@ -258,6 +258,10 @@ class Fanout:
 
         by_shard = {} if shard is None else {"shard": shard}
         read = self.store.iter_connection_targets(session_id, page_size=QUERY_PAGE, **by_shard)
+        if shard is not None:
+            # A shard (a few thousand projected items at most) is read whole before its first post: a read that
+            # fails raises with nothing sent, so Lambda's retry of the whole shard repeats no delivery.
+            read = iter(await running.run_in_executor(None, list, read))
         connections: Iterator[ConnectionTarget] = filter(wanted, read)
         tasks: set[asyncio.Task[None]] = set()
         try:

@@ -16,6 +16,17 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class AsyncInvoke:
+    """How Lambda's queue treats a function's asynchronous invocations (AWS::Lambda::EventInvokeConfig):
+    a function error is retried `retry_attempts` times (Lambda waits a minute, then two); a throttled
+    or system-failed one is retried with backoff while younger than `max_event_age_seconds`; past
+    either, its record goes to the on-failure destination. The local Invoke API does the same."""
+
+    retry_attempts: int = 2  # Lambda's default; 0 to 2
+    max_event_age_seconds: int = 6 * 3600  # Lambda's default; 60 to 6 hours
+
+
+@dataclass(frozen=True)
 class FunctionDeclaration:
     name: str  # the CDK construct ID, and the function's name in the local stack's logs
     handler: str  # module.attribute under lambdas/
@@ -23,6 +34,7 @@ class FunctionDeclaration:
     memory_mb: int
     timeout_seconds: int
     reserved_concurrency: int
+    async_invoke: AsyncInvoke = AsyncInvoke()
 
 
 HTTP_FUNCTION = "HttpSessionFunction"
@@ -80,8 +92,12 @@ FUNCTIONS: tuple[FunctionDeclaration, ...] = (
         # stuck invocation for long.
         timeout_seconds=60,
         # Ten broadcasts to a full session split in a few shards each, at once; asynchronous invocations
-        # past it wait in Lambda's queue (throttled events are retried for up to six hours), never lost.
+        # past it wait in Lambda's queue (throttled ones retried while younger than their maximum age).
         reserved_concurrency=10,
+        # A shard that raised (it could not read its connections, before any post) is tried twice more.
+        # One still queued after ten minutes is stale news for live listeners (they recover by seq): its
+        # record goes to the dead-letter queue rather than being posted late.
+        async_invoke=AsyncInvoke(retry_attempts=2, max_event_age_seconds=600),
     ),
 )
 

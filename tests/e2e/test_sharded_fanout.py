@@ -1,12 +1,15 @@
 """A sharded broadcast through the local stack (real sockets, the fan-out worker in its own pool, invoked
 asynchronously through the local Lambda Invoke API): with a small FANOUT_SHARD_THRESHOLD, ten listeners
 are split over three shards; the speaker's answer counts only its own shard, and every listener still gets
-every broadcast exactly once, in seq order."""
+every broadcast exactly once, in seq order. A shard that fails (the worker's fault hook, tests/support/lambda_faults.py)
+is retried by the local Invoke API as Lambda retries it, without a duplicate; past its retries its record
+lands where the CDK stack sends it (the dead-letter queue's stand-in), counted and logged."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
 
@@ -54,3 +57,86 @@ def test_a_sharded_broadcast_reaches_every_listener_once_in_seq_order():
     # 10 listeners + the speaker over a threshold of 4: 3 shards; the speaker's invocation served only
     # its own, so the rest were delivered by the worker's invocations.
     assert all(count < LISTENERS for count in delivered), delivered
+
+
+# -- a shard that fails ----------------------------------------------------------------------------------
+
+FAILS_ONCE = (1, 1)  # (seq, shard): the first broadcast's shard 1 fails its first attempt only
+FAILS_ALWAYS = (2, 2)  # the second broadcast's shard 2 fails all three attempts
+
+
+def _in_shard(session_id: str, connection_id: str, shard: int, shards: int) -> bool:
+    from session_schema.keys import CONN_PREFIX, connection_shard_range
+
+    low, high = connection_shard_range(session_id, shard, shards)
+    return low <= CONN_PREFIX + connection_id < high
+
+
+async def _drain(ws: Any, seconds: float) -> list[int]:
+    """Every broadcast's seq arriving on `ws` within `seconds`."""
+    got: list[int] = []
+    deadline = asyncio.get_running_loop().time() + seconds
+    while (left := deadline - asyncio.get_running_loop().time()) > 0:
+        try:
+            message = json.loads(await asyncio.wait_for(ws.recv(), timeout=left))
+        except TimeoutError:
+            break
+        if message.get("type") == "broadcast":
+            got.append(message["seq"])
+    return got
+
+
+async def _failing_scenario(stack) -> tuple[str, list[int], dict[str, list[int]]]:
+    token = stack.mint("shard-owner")
+    session_id = await asyncio.to_thread(create_session, stack, token, maxListeners=20)
+    speaker = await open_ws(ws_url(stack, session_id, token))
+    listeners = [await open_ws(ws_url(stack, session_id)) for _ in range(LISTENERS)]
+    ids = []
+    for ws in listeners:
+        await ws.send(json.dumps({"action": "join"}))
+        ids.append((await next_of_type(ws, "joined"))["connectionId"])
+    seqs = []
+    for n in range(BROADCASTS):
+        await speaker.send(json.dumps({"action": "broadcast", "data": n}))
+        seqs.append((await next_of_type(speaker, "broadcastSent"))["seq"])
+        # Past the retried shard's wait (Lambda's minute is a second locally) and the failing one's three tries.
+        await asyncio.sleep(1.5 if n == 0 else 4.0 if n == 1 else 0.0)
+    received = dict(zip(ids, await asyncio.gather(*(_drain(ws, 3.0) for ws in listeners)), strict=True))
+    for ws in [speaker, *listeners]:
+        await ws.close()
+    return session_id, seqs, received
+
+
+def test_a_failing_shard_is_retried_without_a_duplicate_and_past_its_retries_is_kept_and_counted(tmp_path, monkeypatch):
+    from local.lambdas import HandlerSpec
+
+    for (seq, shard), failures in ((FAILS_ONCE, 1), (FAILS_ALWAYS, 3)):
+        (tmp_path / f"fail-seq{seq}-shard{shard}").write_text(str(failures))
+    monkeypatch.setenv("TEST_FANOUT_FAULTS", str(tmp_path))  # read by the worker processes' fault hook
+    logs = tmp_path / "workers.log"
+    with (
+        logs.open("w") as output,
+        running_local_stack(
+            settings_overrides={"FANOUT_SHARD_THRESHOLD": "4"},
+            handlers=HandlerSpec(fanout_worker="tests.support.lambda_faults.fanout_worker"),
+            worker_output=output.fileno(),
+        ) as stack,
+    ):
+        session_id, seqs, received = asyncio.run(_failing_scenario(stack))
+        failures, counts = list(stack.lambda_api.failures), dict(stack.lambda_api.counts)
+    assert seqs == [1, 2, 3]
+    lost = {cid for cid in received if _in_shard(session_id, cid, FAILS_ALWAYS[1], 3)}
+    assert lost and len(lost) < LISTENERS
+    for cid, got in received.items():
+        # The retried shard's listeners got the first broadcast once (the retry repeated nothing); the
+        # given-up shard's missed the second (they recover it by seq), never a duplicate, always in order.
+        assert got == ([1, 3] if cid in lost else [1, 2, 3]), (cid, got)
+    # The given-up shard is kept where the CDK stack sends it (the dead-letter queue's stand-in) and counted.
+    (record,) = failures
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    job = record["requestPayload"]
+    assert (job["payloads"][0]["seq"], job["shard"], job["shards"]) == (*FAILS_ALWAYS, 3)
+    assert counts == {"Retried": 3, "AsyncEventsDropped": 1}  # one retry of the first, two of the second
+    text = (tmp_path / "workers.log").read_text()
+    assert text.count("a fan-out shard failed; Lambda retries it") == 4  # each failed attempt logged

@@ -6,7 +6,10 @@ name (`tests.support.lambda_faults.http`): the real handlers, behind a switch a 
   `x-test-sleep` seconds, and answer what the value holds then, with this process's ID and how many
   invocations it has served (a warm environment keeps its module state, a concurrent one never sees it);
 - HTTP header `x-test-non-json: 1`: answer a value JSON cannot carry;
-- WebSocket frame field `"testSleep": S`: sleep S seconds, then the real handler gets the frame without it.
+- WebSocket frame field `"testSleep": S`: sleep S seconds, then the real handler gets the frame without it;
+- the fan-out worker: a file `fail-seq<seq>-shard<k>` holding N in the directory `$TEST_FANOUT_FAULTS`
+  names makes the first N attempts of that shard of that event fail as a Query failing mid-read would
+  (after its first connection); attempts are counted in files there, since each may run in another process.
 """
 
 from __future__ import annotations
@@ -14,10 +17,14 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from connection_handler.app import handler as connection_handler
+from connection_handler.fanout_worker import handler as fanout_worker_handler
 from http_session_handler.app import handler as http_handler
+from session_runtime.runtime import get_runtime
 
 STATE: dict[str, Any] = {"marker": None, "served": 0}
 
@@ -45,3 +52,39 @@ def connection(event: dict[str, Any], context: Any) -> Any:
         time.sleep(float(frame.pop("testSleep")))
         event = {**event, "body": json.dumps(frame)}
     return connection_handler(event, context)
+
+
+def fanout_worker(event: dict[str, Any], context: Any) -> Any:
+    plan = _fault_plan(event)
+    if plan is None:
+        return fanout_worker_handler(event, context)
+    store = get_runtime().store
+    real = store.iter_connection_targets
+
+    def failing(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        read = real(*args, **kwargs)
+        first = next(read, None)
+        if first is not None:
+            yield first
+        raise ConnectionError("injected: the shard's Query failed mid-read")
+
+    store.iter_connection_targets = failing
+    try:
+        return fanout_worker_handler(event, context)
+    finally:
+        del store.iter_connection_targets  # the class's method again
+
+
+def _fault_plan(event: dict[str, Any]) -> Path | None:
+    """The plan file when this attempt of this shard must fail (the attempt is counted first)."""
+    folder = os.environ.get("TEST_FANOUT_FAULTS")
+    if not folder:
+        return None
+    key = f"seq{event['payloads'][0].get('seq')}-shard{event['shard']}"
+    plan = Path(folder, f"fail-{key}")
+    if not plan.exists():
+        return None
+    with Path(folder, f"attempts-{key}").open("a") as attempts:
+        attempts.write("attempt\n")
+    made = len(Path(folder, f"attempts-{key}").read_text().splitlines())
+    return plan if made <= int(plan.read_text()) else None

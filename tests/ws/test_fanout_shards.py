@@ -71,3 +71,27 @@ def test_a_malformed_job_is_refused():
 
     with pytest.raises(ValidationError):
         ShardJob.model_validate({"sessionId": "s", "shard": 0, "shards": 0, "payloads": [{}]})
+
+
+def test_a_shard_whose_read_fails_midway_sends_nothing_so_its_retry_delivers_each_once(ws, live, monkeypatch):
+    """The shard is larger than the posts a fan-out keeps in flight (its window): were posts started while it
+    is read, some would be sent before the read fails, and sent again by Lambda's retry of the whole shard."""
+    listeners = [ws.connected(live.session_id) for _ in range(20)]
+    ws.runtime.fanout.concurrency = 1  # a window of 4 connections
+    store = ws.runtime.store
+    real = store.iter_connection_targets
+
+    def failing_midway(*args, **kwargs):
+        for n, target in enumerate(real(*args, **kwargs)):
+            if n == 10:
+                raise ConnectionError("the Query's next page failed")
+            yield target
+
+    monkeypatch.setattr(store, "iter_connection_targets", failing_midway)
+    with pytest.raises(ConnectionError):
+        ws.fanout_worker(_job(live.session_id, 0, 1))
+    assert ws.management.calls == []  # nothing sent before the raise
+    monkeypatch.setattr(store, "iter_connection_targets", real)
+    ws.fanout_worker(_job(live.session_id, 0, 1))  # Lambda's retry: the same job
+    broadcasts = Counter(cid for cid in [live.speaker, *listeners] for m in ws.received(cid, "broadcast"))
+    assert set(broadcasts) == {live.speaker, *listeners} and set(broadcasts.values()) == {1}
