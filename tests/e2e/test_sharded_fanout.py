@@ -8,10 +8,13 @@ lands where the CDK stack sends it (the dead-letter queue's stand-in), counted a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from tests.support.local_stack import create_session, next_of_type, open_ws, running_local_stack, ws_url
 
@@ -61,8 +64,7 @@ def test_a_sharded_broadcast_reaches_every_listener_once_in_seq_order():
 
 # -- a shard that fails ----------------------------------------------------------------------------------
 
-FAILS_ONCE = (1, 1)  # (seq, shard): the first broadcast's shard 1 fails its first attempt only
-FAILS_ALWAYS = (2, 2)  # the second broadcast's shard 2 fails all three attempts
+SHARDS = 3  # 10 listeners and the speaker over FANOUT_SHARD_THRESHOLD 4
 
 
 def _in_shard(session_id: str, connection_id: str, shard: int, shards: int) -> bool:
@@ -72,46 +74,58 @@ def _in_shard(session_id: str, connection_id: str, shard: int, shards: int) -> b
     return low <= CONN_PREFIX + connection_id < high
 
 
-async def _drain(ws: Any, seconds: float) -> list[int]:
-    """Every broadcast's seq arriving on `ws` within `seconds`."""
-    got: list[int] = []
-    deadline = asyncio.get_running_loop().time() + seconds
-    while (left := deadline - asyncio.get_running_loop().time()) > 0:
-        try:
-            message = json.loads(await asyncio.wait_for(ws.recv(), timeout=left))
-        except TimeoutError:
-            break
-        if message.get("type") == "broadcast":
-            got.append(message["seq"])
-    return got
+async def _collect(ws: Any, into: list[int]) -> None:
+    """Append every broadcast's seq arriving on `ws` to `into` (until cancelled or closed)."""
+    with contextlib.suppress(ConnectionClosed):
+        async for raw in ws:
+            message = json.loads(raw)
+            if message.get("type") == "broadcast":
+                into.append(message["seq"])
 
 
-async def _failing_scenario(stack) -> tuple[str, list[int], dict[str, list[int]]]:
+async def _until(condition: Any, timeout: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "not delivered in time"
+        await asyncio.sleep(0.05)
+
+
+async def _failing_scenario(stack, faults: Path) -> tuple[list[int], dict[str, list[int]], set[str]]:
+    """The first broadcast's attempt at one remote shard fails once; the second's at one fails three times
+    (each a remote shard holding listeners: the IDs are random, so which is chosen once they are known)."""
     token = stack.mint("shard-owner")
     session_id = await asyncio.to_thread(create_session, stack, token, maxListeners=20)
     speaker = await open_ws(ws_url(stack, session_id, token))
     listeners = [await open_ws(ws_url(stack, session_id)) for _ in range(LISTENERS)]
-    ids = []
+    received: dict[str, list[int]] = {}
     for ws in listeners:
         await ws.send(json.dumps({"action": "join"}))
-        ids.append((await next_of_type(ws, "joined"))["connectionId"])
+        received[(await next_of_type(ws, "joined"))["connectionId"]] = []
+    remote = [k for k in range(1, SHARDS) if any(_in_shard(session_id, cid, k, SHARDS) for cid in received)]
+    fails_once, fails_always = remote[0], remote[-1]
+    (faults / f"fail-seq1-shard{fails_once}").write_text("1")
+    (faults / f"fail-seq2-shard{fails_always}").write_text("3")
+    lost = {cid for cid in received if _in_shard(session_id, cid, fails_always, SHARDS)}
+    readers = [asyncio.create_task(_collect(ws, got)) for ws, got in zip(listeners, received.values(), strict=True)]
     seqs = []
     for n in range(BROADCASTS):
         await speaker.send(json.dumps({"action": "broadcast", "data": n}))
         seqs.append((await next_of_type(speaker, "broadcastSent"))["seq"])
-        # Past the retried shard's wait (Lambda's minute is a second locally) and the failing one's three tries.
-        await asyncio.sleep(1.5 if n == 0 else 4.0 if n == 1 else 0.0)
-    received = dict(zip(ids, await asyncio.gather(*(_drain(ws, 3.0) for ws in listeners)), strict=True))
+        if n == 1:  # the given-up shard's three tries (a second, then two, apart) end in its record
+            await _until(lambda: stack.lambda_api.failures)
+        # Every listener that will get it has it before the next broadcast (the retried shard after its wait).
+        await _until(lambda n=n: all(seqs[n] in got for cid, got in received.items() if n != 1 or cid not in lost))
+    await asyncio.sleep(0.5)  # a duplicate would have arrived by now
+    for task in readers:
+        task.cancel()
     for ws in [speaker, *listeners]:
         await ws.close()
-    return session_id, seqs, received
+    return seqs, received, lost
 
 
 def test_a_failing_shard_is_retried_without_a_duplicate_and_past_its_retries_is_kept_and_counted(tmp_path, monkeypatch):
     from local.lambdas import HandlerSpec
 
-    for (seq, shard), failures in ((FAILS_ONCE, 1), (FAILS_ALWAYS, 3)):
-        (tmp_path / f"fail-seq{seq}-shard{shard}").write_text(str(failures))
     monkeypatch.setenv("TEST_FANOUT_FAULTS", str(tmp_path))  # read by the worker processes' fault hook
     logs = tmp_path / "workers.log"
     with (
@@ -122,10 +136,9 @@ def test_a_failing_shard_is_retried_without_a_duplicate_and_past_its_retries_is_
             worker_output=output.fileno(),
         ) as stack,
     ):
-        session_id, seqs, received = asyncio.run(_failing_scenario(stack))
+        seqs, received, lost = asyncio.run(_failing_scenario(stack, tmp_path))
         failures, counts = list(stack.lambda_api.failures), dict(stack.lambda_api.counts)
     assert seqs == [1, 2, 3]
-    lost = {cid for cid in received if _in_shard(session_id, cid, FAILS_ALWAYS[1], 3)}
     assert lost and len(lost) < LISTENERS
     for cid, got in received.items():
         # The retried shard's listeners got the first broadcast once (the retry repeated nothing); the
@@ -136,7 +149,8 @@ def test_a_failing_shard_is_retried_without_a_duplicate_and_past_its_retries_is_
     assert record["requestContext"]["condition"] == "RetriesExhausted"
     assert record["requestContext"]["approximateInvokeCount"] == 3
     job = record["requestPayload"]
-    assert (job["payloads"][0]["seq"], job["shard"], job["shards"]) == (*FAILS_ALWAYS, 3)
+    assert job["payloads"][0]["seq"] == 2 and job["shards"] == SHARDS
+    assert {cid for cid in received if _in_shard(job["sessionId"], cid, job["shard"], SHARDS)} == lost
     assert counts == {"Retried": 3, "AsyncEventsDropped": 1}  # one retry of the first, two of the second
     text = (tmp_path / "workers.log").read_text()
     assert text.count("a fan-out shard failed; Lambda retries it") == 4  # each failed attempt logged
