@@ -22,7 +22,7 @@ Rules:
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -30,14 +30,12 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.metrics import MetricUnit
 
-from session_runtime import events, notify
+from session_runtime import use_cases
 from session_runtime.observability import logger, metrics
-from session_runtime.runtime import Runtime, get_runtime
+from session_runtime.runtime import get_runtime
 from session_schema.errors import ArtifactNotFound, ValidationFailed
-from session_schema.ids import new_record_id
-from session_schema.models import ARTIFACT_ID_PATTERN, ARTIFACT_ID_PREFIX, Artifact
+from session_schema.models import ARTIFACT_ID_PATTERN
 from session_schema.status import ArtifactStatus
-from session_schema.storage import artifact_object_key
 from session_schema.views import ArtifactView
 
 from .artifact_schemas import (
@@ -52,7 +50,6 @@ from .routing import answer_as, api_route
 
 router = Router()
 TAGS = ["artifacts"]
-UPLOAD_METHOD = "POST"
 
 ArtifactIdPath = Annotated[str, Path(pattern=ARTIFACT_ID_PATTERN, description="`art_` and 26 characters")]
 
@@ -83,51 +80,23 @@ def create_artifact(
     if body.sizeBytes is not None and body.sizeBytes > settings.max_upload_bytes:
         raise ValidationFailed("sizeBytes", f"must be at most {settings.max_upload_bytes} bytes")
     session = owned_session(sessionId, caller)
-    now = runtime.store.clock()
-    artifact_id = new_record_id(ARTIFACT_ID_PREFIX, now)
-    artifact = Artifact(
-        artifactId=artifact_id,
-        sessionId=session.sessionId,
-        ownerId=session.ownerId,
+    artifact, upload = use_cases.create_artifact(
+        runtime,
+        session,
         kind=body.kind,
-        contentType=body.contentType,
-        fileName=body.fileName,
-        objectKey=artifact_object_key(session.ownerId, session.sessionId, body.kind, artifact_id, body.fileName),
-        status=ArtifactStatus.PENDING,
-        createdAt=now,
-        updatedAt=now,
+        content_type=body.contentType,
+        file_name=body.fileName,
+        size_bytes=body.sizeBytes,
     )
-    upload = _presigned_upload(runtime, artifact, body.sizeBytes, now)  # signing is local: nothing to undo
-    runtime.store.create_artifact(artifact)
     metrics.add_metric(name="ArtifactCreated", unit=MetricUnit.Count, value=1)
-    logger.info("artifact created", extra={"artifactId": artifact_id, "kind": body.kind, "ended": not session.joinable})
+    logger.info(
+        "artifact created", extra={"artifactId": artifact.artifactId, "kind": body.kind, "ended": not session.joinable}
+    )
     return Response(
         status_code=201,
         content_type=content_types.APPLICATION_JSON,
         body=answer_as(CreatedArtifact, {"artifact": artifact.view(), "upload": upload}),
     )
-
-
-def _presigned_upload(runtime: Runtime, artifact: Artifact, size_bytes: int | None, now_ms: int) -> dict[str, Any]:
-    """A presigned POST whose policy allows exactly this key, this Content-Type and this size range."""
-    settings = runtime.settings
-    low, high = (size_bytes, size_bytes) if size_bytes is not None else (1, settings.max_upload_bytes)
-    expires_in = settings.upload_url_expiry_seconds
-    post = runtime.s3.generate_presigned_post(
-        Bucket=settings.artifacts_bucket,
-        Key=artifact.objectKey,  # boto3 adds the exact-match `bucket` and `key` conditions
-        Fields={"Content-Type": artifact.contentType},
-        Conditions=[{"Content-Type": artifact.contentType}, ["content-length-range", low, high]],
-        ExpiresIn=expires_in,
-    )
-    return {
-        "method": UPLOAD_METHOD,
-        "url": post["url"],
-        "fields": post["fields"],
-        "headers": {},
-        "expiresAt": now_ms + expires_in * 1000,
-        "maxBytes": high,
-    }
 
 
 @api_route(
@@ -176,8 +145,8 @@ def update_artifact(
     target = ArtifactStatus(body.status)
     runtime = get_runtime()
     session = owned_session(sessionId, caller)
-    before, after, claimed = runtime.store.change_artifact_status(
-        session.sessionId, artifactId, target, error=body.error, announce=events.artifact_updated
+    before, after = use_cases.change_artifact_status(
+        runtime, session.sessionId, artifactId, target, runtime.fanout, error=body.error
     )
     logger.info(
         "artifact status changed",
@@ -188,7 +157,6 @@ def update_artifact(
             "processingMs": after.processingMs,
         },
     )
-    notify.artifact_changed(runtime.fanout, after, claimed)
     return answer_as(ArtifactView, after.view())
 
 

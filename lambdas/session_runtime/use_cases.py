@@ -1,16 +1,28 @@
 """The session changes both APIs and the sweep make, each as store + notify, with the TTL settings bound here.
 
-HTTP routes (PATCH/DELETE a session, POST a message), WebSocket actions (pause, resume, end, mute, unmute,
-sendMessage) and the sweep (ending a speakerless session) call these, so they cannot drift apart: the same
-write, the same TTL, and everyone told by the same rule exactly when the write changed something (its stream
-seq moved; a repeated mute or a sweep that finds the speaker back changes nothing and tells no one).
+HTTP routes (PATCH/DELETE a session, POST a message, POST/PATCH an artifact), WebSocket actions (pause, resume,
+end, mute, unmute, sendMessage) and the sweep (ending a speakerless session) call these, so they cannot drift
+apart: the same write, the same TTL, and everyone told by the same rule exactly when the write changed something
+(its stream seq moved; a repeated mute or a sweep that finds the speaker back changes nothing and tells no one).
 `audience` is who is told: the session's whole fan-out, or a WebSocket caller's `others` (it gets its own answer).
 """
 
 from __future__ import annotations
 
-from session_schema.models import Message, Session
-from session_schema.status import SessionStatus
+from typing import Any
+
+from session_schema.ids import new_record_id
+from session_schema.models import (
+    ARTIFACT_ID_PREFIX,
+    Artifact,
+    ArtifactKind,
+    ContentType,
+    FileName,
+    Message,
+    Session,
+)
+from session_schema.status import ArtifactStatus, SessionStatus
+from session_schema.storage import artifact_object_key
 
 from . import events, notify
 from .fanout import Fanout
@@ -70,3 +82,76 @@ def post_message(
     )
     notify.message_stored(audience, message, session)
     return message
+
+
+UPLOAD_METHOD = "POST"
+
+
+def create_artifact(
+    rt: Runtime,
+    session: Session,
+    *,
+    kind: ArtifactKind,
+    content_type: ContentType,
+    file_name: FileName,
+    size_bytes: int | None,
+) -> tuple[Artifact, dict[str, Any]]:
+    """Register a `pending` artifact of `session` under its one storage key, with the presigned upload for it:
+    (artifact, upload). No one is told: an artifact is announced when its status changes."""
+    now = rt.store.clock()
+    artifact_id = new_record_id(ARTIFACT_ID_PREFIX, now)
+    artifact = Artifact(
+        artifactId=artifact_id,
+        sessionId=session.sessionId,
+        ownerId=session.ownerId,
+        kind=kind,
+        contentType=content_type,
+        fileName=file_name,
+        objectKey=artifact_object_key(session.ownerId, session.sessionId, kind, artifact_id, file_name),
+        status=ArtifactStatus.PENDING,
+        createdAt=now,
+        updatedAt=now,
+    )
+    upload = _presigned_upload(rt, artifact, size_bytes, now)  # signing is local: nothing to undo
+    rt.store.create_artifact(artifact)
+    return artifact, upload
+
+
+def _presigned_upload(rt: Runtime, artifact: Artifact, size_bytes: int | None, now_ms: int) -> dict[str, Any]:
+    """A presigned POST whose policy allows exactly this key, this Content-Type and this size range (exactly
+    `size_bytes`, else 1..MAX_UPLOAD_BYTES), for UPLOAD_URL_EXPIRY_SECONDS."""
+    settings = rt.settings
+    low, high = (size_bytes, size_bytes) if size_bytes is not None else (1, settings.max_upload_bytes)
+    expires_in = settings.upload_url_expiry_seconds
+    post = rt.s3.generate_presigned_post(
+        Bucket=settings.artifacts_bucket,
+        Key=artifact.objectKey,  # boto3 adds the exact-match `bucket` and `key` conditions
+        Fields={"Content-Type": artifact.contentType},
+        Conditions=[{"Content-Type": artifact.contentType}, ["content-length-range", low, high]],
+        ExpiresIn=expires_in,
+    )
+    return {
+        "method": UPLOAD_METHOD,
+        "url": post["url"],
+        "fields": post["fields"],
+        "headers": {},
+        "expiresAt": now_ms + expires_in * 1000,
+        "maxBytes": high,
+    }
+
+
+def change_artifact_status(
+    rt: Runtime,
+    session_id: str,
+    artifact_id: str,
+    target: ArtifactStatus,
+    audience: Fanout,
+    *,
+    error: str | None = None,
+) -> tuple[Artifact, Artifact]:
+    """An artifact's lifecycle move, kept in the stream in the same write: (before, after), everyone told."""
+    before, after, claimed = rt.store.change_artifact_status(
+        session_id, artifact_id, target, error=error, announce=events.artifact_updated
+    )
+    notify.artifact_changed(audience, after, claimed)
+    return before, after
