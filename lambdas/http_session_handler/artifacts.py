@@ -33,7 +33,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from session_runtime import use_cases
 from session_runtime.observability import logger, metrics
 from session_runtime.runtime import get_runtime
-from session_schema.errors import ArtifactNotFound, ValidationFailed
+from session_schema.errors import ValidationFailed
 from session_schema.models import ARTIFACT_ID_PATTERN
 from session_schema.status import ArtifactStatus
 from session_schema.views import ArtifactView
@@ -177,16 +177,10 @@ def delete_artifact(
     artifactId: ArtifactIdPath,  # noqa: N803
     caller: Annotated[Caller, Depends(signed_in)],
 ) -> None:
-    runtime = get_runtime()
     session = owned_session(sessionId, caller)
-    try:
-        artifact = runtime.store.get_artifact(session.sessionId, artifactId)
-    except ArtifactNotFound:
+    artifact = use_cases.delete_artifact(get_runtime(), session.sessionId, artifactId)
+    if artifact is None:
         logger.info("artifact already gone", extra={"artifactId": artifactId})
-        return Response(status_code=204)  # type: ignore[return-value]  # Powertools: `-> None` documents "no body"
-    # The object first: if this fails the record is still there, so a retry finds the key again.
-    # (S3 answers a delete of a missing key with success, so a retry after a half-done delete works.)
-    runtime.s3.delete_object(Bucket=runtime.settings.artifacts_bucket, Key=artifact.objectKey)
-    runtime.store.delete_artifact(session.sessionId, artifactId)
-    logger.info("artifact deleted", extra={"artifactId": artifactId, "status": artifact.status.value})
+    else:
+        logger.info("artifact deleted", extra={"artifactId": artifactId, "status": artifact.status.value})
     return Response(status_code=204)  # type: ignore[return-value]  # Powertools: `-> None` documents "no body"

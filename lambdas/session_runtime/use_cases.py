@@ -1,6 +1,6 @@
 """The session changes both APIs and the sweep make, each as store + notify, with the TTL settings bound here.
 
-HTTP routes (PATCH/DELETE a session, POST a message, POST/PATCH an artifact), WebSocket actions (pause, resume,
+HTTP routes (PATCH/DELETE a session, POST a message, POST/PATCH/DELETE an artifact), WebSocket actions (pause, resume,
 end, mute, unmute, sendMessage) and the sweep (ending a speakerless session) call these, so they cannot drift
 apart: the same write, the same TTL, and everyone told by the same rule exactly when the write changed something
 (its stream seq moved; a repeated mute or a sweep that finds the speaker back changes nothing and tells no one).
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from session_schema.errors import ArtifactNotFound
 from session_schema.ids import new_record_id
 from session_schema.models import (
     ARTIFACT_ID_PREFIX,
@@ -155,3 +156,17 @@ def change_artifact_status(
     )
     notify.artifact_changed(audience, after, claimed)
     return before, after
+
+
+def delete_artifact(rt: Runtime, session_id: str, artifact_id: str) -> Artifact | None:
+    """Delete an artifact's stored object, then its record: the artifact deleted, or None when it was already
+    gone. No one is told (as on creation)."""
+    try:
+        artifact = rt.store.get_artifact(session_id, artifact_id)
+    except ArtifactNotFound:
+        return None
+    # The object first: if this fails the record is still there, so a retry finds the key again.
+    # (S3 answers a delete of a missing key with success, so a retry after a half-done delete works.)
+    rt.s3.delete_object(Bucket=rt.settings.artifacts_bucket, Key=artifact.objectKey)
+    rt.store.delete_artifact(session_id, artifact_id)
+    return artifact

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from session_runtime import use_cases
+from session_schema.errors import ArtifactNotFound
 from session_schema.models import Connection
 from session_schema.status import ArtifactStatus
 
@@ -33,6 +34,8 @@ CALLERS = sorted(p for folder in HANDLERS for p in (LAMBDAS / folder).glob("*.py
         r"store\.change_artifact_status\(",
         r"notify\.artifact_changed\(",
         r"generate_presigned_post",
+        r"delete_object\(",
+        r"store\.delete_artifact\(",
         r"upload_url_expiry_seconds",
     ],
 )
@@ -79,3 +82,33 @@ def test_an_artifact_status_change_is_told_to_the_session_at_the_seq_it_was_kept
     assert told["type"] == "artifactUpdated"
     assert (told["artifact"]["artifactId"], told["artifact"]["status"]) == (artifact.artifactId, "processing")
     assert told["seq"] == runtime.store.get_session(session.sessionId).seq
+
+
+def test_deleting_an_artifact_removes_its_object_then_its_record_and_again_is_nothing(runtime):
+    session = _session_with_a_listener(runtime)
+    artifact, _ = use_cases.create_artifact(
+        runtime, session, kind="image", content_type="image/png", file_name="slide.png", size_bytes=None
+    )
+    bucket = runtime.settings.artifacts_bucket
+    runtime.s3.put_object(Bucket=bucket, Key=artifact.objectKey, Body=b"png")
+    assert use_cases.delete_artifact(runtime, session.sessionId, artifact.artifactId) == artifact
+    assert runtime.s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+    with pytest.raises(ArtifactNotFound):
+        runtime.store.get_artifact(session.sessionId, artifact.artifactId)
+    assert use_cases.delete_artifact(runtime, session.sessionId, artifact.artifactId) is None
+    assert runtime.management.sent == {}  # nobody is told of a deletion
+
+
+def test_an_artifact_whose_object_cannot_be_deleted_keeps_its_record_for_a_retry(runtime, monkeypatch):
+    session = _session_with_a_listener(runtime)
+    artifact, _ = use_cases.create_artifact(
+        runtime, session, kind="image", content_type="image/png", file_name="slide.png", size_bytes=None
+    )
+
+    def refused(**_: object) -> None:
+        raise RuntimeError("S3 refused")
+
+    monkeypatch.setattr(runtime.s3, "delete_object", refused)
+    with pytest.raises(RuntimeError):
+        use_cases.delete_artifact(runtime, session.sessionId, artifact.artifactId)
+    assert runtime.store.get_artifact(session.sessionId, artifact.artifactId) == artifact  # the key is still known
