@@ -17,6 +17,7 @@ from moto import mock_aws
 from moto.dynamodb.responses import DynamoResult
 
 from local.moto_json import fast_body
+from tests.support.aws import create_pk_sk_table
 from tests.support.dynamodb_items import items
 
 TABLE = "t"
@@ -27,13 +28,7 @@ _original = DynamoResult.execute_result
 def ddb() -> Iterator[Any]:
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        key = [("PK", "HASH"), ("SK", "RANGE")]
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": name, "KeyType": kind} for name, kind in key],
-            AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name, _ in key],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_pk_sk_table(client, TABLE)
         yield client
 
 

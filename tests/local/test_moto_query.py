@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from local import moto_query
+from tests.support.aws import create_pk_sk_table
 from tests.support.dynamodb_items import items, keys
 
 _tables = itertools.count()
@@ -113,15 +114,7 @@ def _pages(ddb: Any, table: str, query: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _new_table(ddb: Any) -> str:
-    table = f"t{next(_tables)}"
-    key = [("PK", "HASH"), ("SK", "RANGE")]
-    ddb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": name, "KeyType": kind} for name, kind in key],
-        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name, _ in key],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return table
+    return create_pk_sk_table(ddb, f"t{next(_tables)}")
 
 
 @pytest.fixture(scope="module")
