@@ -14,7 +14,7 @@ import pytest
 from live_sessions_client import ActionError, Refused, SessionClient, backoff_delays, connect, session_url
 
 from local.lambdas import HandlerSpec
-from local.stack import LocalStack
+from tests.support.local_stack import running_local_stack
 
 
 def test_backoff_is_exponential_capped_and_jittered() -> None:
@@ -76,18 +76,9 @@ class FakeSessions:
 @pytest.fixture(scope="module")
 def client_stack():
     fake = FakeSessions()
-    stack = LocalStack(
-        http_port=0,
-        ws_port=0,
-        state_dir=None,
-        sweep_interval=None,
-        handlers=HandlerSpec(http=lambda e, c: {"statusCode": 200}, connection=fake.handler, sweep=None),
-    )
-    urls = stack.start()
-    try:
-        yield stack, urls, fake
-    finally:
-        stack.stop()
+    handlers = HandlerSpec(http=lambda e, c: {"statusCode": 200}, connection=fake.handler, sweep=None)
+    with running_local_stack(handlers=handlers) as stack:
+        yield stack, stack.urls, fake
 
 
 def test_join_requests_and_errors(client_stack) -> None:

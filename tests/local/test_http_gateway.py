@@ -18,7 +18,7 @@ from session_schema.routes import HTTP_ROUTES, HttpRoute
 
 from local.http_api_events import RouteMatch, RouteTable, build_http_event, new_request_id, response_from_result
 from local.lambdas import HandlerSpec
-from local.stack import LocalStack
+from tests.support.local_stack import running_local_stack
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -197,18 +197,9 @@ class Recorder:
 @pytest.fixture(scope="module")
 def gateway():
     recorder = Recorder()
-    stack = LocalStack(
-        http_port=0,
-        ws_port=0,
-        state_dir=None,
-        sweep_interval=None,
-        handlers=HandlerSpec(http=recorder.http, connection=recorder.connection, sweep=None),
-    )
-    urls = stack.start()
-    try:
-        yield stack, urls, recorder
-    finally:
-        stack.stop()
+    handlers = HandlerSpec(http=recorder.http, connection=recorder.connection, sweep=None)
+    with running_local_stack(handlers=handlers) as stack:
+        yield stack, stack.urls, recorder
 
 
 def _concrete(route: HttpRoute) -> str:
