@@ -1,4 +1,4 @@
-"""`python -m bench` runs every benchmark and prints its table; `python -m bench fanout|requests|coldstart` one.
+"""`python -m bench` runs every benchmark and prints its table; `python -m bench fanout|requests|cost|coldstart` one.
 
 Arguments after the benchmark's name go to it (`python -m bench fanout --listeners 1,100 --profile`).
 """
@@ -9,7 +9,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ("requests", "coldstart", "fanout")  # cheapest first
+BENCHMARKS = ("requests", "cost", "coldstart", "fanout")  # cheapest first
 
 
 def main(argv: list[str]) -> int:
