@@ -3,16 +3,13 @@
 Requests are counted at botocore's `before-call` hook of the handlers' own DynamoDB client, by operation
 name, exactly as tests/ws/test_request_counts.py pins them; management API calls (post/delete to
 `@connections`) are counted on the captured management API. Broadcasts are measured to 1, 100 and 1000
-listeners twice: with DynamoDB's natural 1 MB Query pages (a connection item is ~0.2 KB, so ~6,000
-connections per page) and with `Limit=100` forced on the connection Query, which makes the
-ceil(N / page) paging visible.
+listeners twice: with the fan-out's own page size (session_runtime/fanout.py `QUERY_PAGE` connections per
+Query) and with its page size set to 100, which makes the paging visible.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
-import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -162,17 +159,17 @@ class Bench:
         )
 
     @contextmanager
-    def connection_pages(self, page_size: int | None) -> Iterator[None]:
-        store = self.rt.store
-        if page_size is None:
-            yield
-            return
-        original = store.iter_connection_targets
-        store.iter_connection_targets = functools.partial(original, page_size=page_size)  # type: ignore[method-assign]
+    def connection_pages(self, page_size: int) -> Iterator[None]:
+        """The fan-out reads connections `page_size` per Query meanwhile (it passes its module's
+        `QUERY_PAGE` as the Query's `Limit` on every call, so that is what to change)."""
+        from session_runtime import fanout
+
+        original = fanout.QUERY_PAGE
+        fanout.QUERY_PAGE = page_size
         try:
             yield
         finally:
-            store.iter_connection_targets = original  # type: ignore[method-assign]
+            fanout.QUERY_PAGE = original
 
 
 def _describe(counter: Counter[str]) -> str:
@@ -260,20 +257,31 @@ def measure(bench: Bench, sizes: tuple[int, ...] = BROADCAST_SIZES) -> list[list
     row("$disconnect (listener)", lambda: bench.disconnect(listener), "lookup, transaction, count to speaker")
 
     # -- broadcasts to N listeners ---------------------------------------------------------------------
+    from session_runtime.fanout import QUERY_PAGE
+
     for n in sizes:
         big = bench.session(max_listeners=n)
         bench.add_listeners(big, n)
         caster = bench.connect(big, user=OWNER)
-        for page in (None, FORCED_PAGE):
+        for page in (QUERY_PAGE, FORCED_PAGE):
             with bench.connection_pages(page):
-                label = "1 MB pages" if page is None else f"Limit={page}"
-                queries = 1 if page is None else math.ceil((n + 1) / page)  # the speaker's own item is on the page too
-                answer = row(
-                    f"broadcast to {n} ({label})",
-                    lambda caster=caster: bench.act(caster, "broadcast", data={"n": 1}),
-                    f"role GetItem + seq UpdateItem + {queries} Query",
-                )
+                with bench.counting() as (counted, posts):
+                    answer = bench.act(caster, "broadcast", data={"n": 1})
                 assert answer.get("delivered") == n, answer
+                queries = counted["Query"]
+                # N listeners and the speaker: floor((N + 1) / page) full pages, then the rest; a page that
+                # fills to its Limit comes back with a LastEvaluatedKey, so a last full page costs one more
+                # (empty) Query.
+                assert queries == (n + 1) // page + 1, (n, page, queries)
+                rows.append(
+                    [
+                        f"broadcast to {n} (Limit={page})",
+                        _describe(counted),
+                        sum(counted.values()),
+                        posts[0],
+                        f"{queries} Query for {n + 1} connection items",
+                    ]
+                )
         if n == max(sizes):
             ended = row(
                 f"end (WS) with {n} listeners", lambda caster=caster: bench.act(caster, "end"), f"+{n} closes"
@@ -290,29 +298,22 @@ def measure(bench: Bench, sizes: tuple[int, ...] = BROADCAST_SIZES) -> list[list
 
 
 def connection_item_bytes() -> int:
-    """DynamoDB's size of one connection item: attribute names plus values (numbers ~ digits / 2 + 1)."""
+    """DynamoDB's size of one connection item (aws_model/capacity.py)."""
     from session_schema import codec
     from session_schema.models import Connection
 
+    from aws_model.capacity import item_size
     from tests.support.ws_events import new_connection_id
 
     now = int(time.time() * 1000)
-    item = codec.encode(
-        Connection(
-            connectionId=new_connection_id(),
-            sessionId="quiet-river-482",
-            role="listener",
-            connectedAt=now,
-            expiresAt=now // 1000,
-        )
+    connection = Connection(
+        connectionId=new_connection_id(),
+        sessionId="quiet-river-482",
+        role="listener",
+        connectedAt=now,
+        expiresAt=now // 1000,
     )
-    size = 0
-    for name, value in item.items():
-        ((kind, raw),) = value.items()
-        size += len(name.encode()) + (
-            len(str(raw)) // 2 + 1 if kind == "N" else 1 if kind in ("BOOL", "NULL") else len(str(raw).encode())
-        )
-    return size
+    return item_size(codec.encode(connection))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -330,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     import io
     from contextlib import redirect_stdout
 
+    from session_runtime.fanout import QUERY_PAGE
+
     started = time.monotonic()
     with mock_aws(), redirect_stdout(io.StringIO()):  # Powertools' EMF lines (cold-start metric) go to stdout
         rows = measure(Bench(), sizes)
@@ -343,10 +346,14 @@ def main(argv: list[str] | None = None) -> int:
                 "counted at botocore's before-call hook of the handlers' DynamoDB client (retries would count too)",
                 "broadcast: GetItem = the caller's connection (its role), UpdateItem = the session's next `seq` "
                 "(conditional on active and unmuted: the only gap-free per-session order across concurrent "
-                "Lambda invocations), then the connection Query page by page; no write per listener",
-                f"a connection item is ~{item_bytes} bytes (DynamoDB size), so one 1 MB Query page holds "
-                f"~{(1 << 20) // item_bytes:,} connections; `Limit=100` shows the paging at ceil((N + 1) / 100) "
-                "Queries (the speaker's own item is on the pages too)",
+                "Lambda invocations), PutItem = the event kept in the session's stream for recovery, then the "
+                "connection Query page by page; no write per listener",
+                f"a broadcast reads N + 1 connection items (the speaker's too), {QUERY_PAGE} per Query "
+                f"(session_runtime/fanout.py), or {FORCED_PAGE} in the `Limit={FORCED_PAGE}` rows: "
+                "floor((N + 1) / page) + 1 Queries, as a page that fills to its Limit ends with a "
+                "LastEvaluatedKey and one more Query finds the rest (or nothing)",
+                f"a connection item is ~{item_bytes} bytes (DynamoDB size): a 1 MB Query page would hold "
+                f"~{(1 << 20) // item_bytes:,} connections, so the page size, not the 1 MB cap, sets the count",
                 f"measured in {time.monotonic() - started:.0f} s on {machine()}",
             ],
         )
