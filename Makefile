@@ -129,9 +129,9 @@ bench: install
 emulate: install
 	$(BIN)/python -m local.emulate $(ARGS)
 
-# session_schema lives in lambdas/ (the function code asset), not in an installed package.
+# session_store lives in lambdas/ (the function code asset), not in an installed package.
 migrate: install
-	PYTHONPATH=lambdas $(BIN)/python -m session_schema.migrate $(ARGS)
+	PYTHONPATH=lambdas $(BIN)/python -m session_store.migrate $(ARGS)
 
 clean:
 	rm -rf cdk.out build .pytest_cache .hypothesis .mypy_cache

@@ -195,7 +195,7 @@ def _child(name: str, warm_calls: int) -> None:
         setup = boto3.session.Session(region_name="us-east-1")  # not the default session the handlers use
         ddb = setup.client("dynamodb")
         ddb.create_table(**TABLE.create_table_kwargs(TABLE_NAME))
-        from session_schema.store import SessionStore
+        from session_store.store import SessionStore
 
         session, _ = SessionStore(TABLE_NAME, client=ddb).create_session(
             owner_id="owner-1", title="t", source_language="en", max_listeners=1000

@@ -55,7 +55,7 @@ class Bench:
         )
         from session_runtime.runtime import get_runtime
         from session_schema.auth import TokenVerifier
-        from session_schema.store import SessionStore
+        from session_store.store import SessionStore
 
         from tests.support.fakes import FakeManagementApi
 
@@ -192,7 +192,7 @@ def measure(bench: Bench, sizes: tuple[int, ...] = BROADCAST_SIZES) -> list[list
     assert created.status == 201, created.raw_body
     session_id = created.body["sessionId"]
 
-    import session_schema.store as store_module
+    import session_store.store as store_module
 
     original_ids = store_module.new_session_id
     first_draw = [session_id]  # the first ID drawn is one already taken: the conditional put refuses it

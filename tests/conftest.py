@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 from moto import mock_aws  # noqa: E402  (after the credentials above)
 
 from session_schema.keys import TABLE  # noqa: E402
-from session_schema.store import SessionStore  # noqa: E402
+from session_store.store import SessionStore  # noqa: E402
 
 from local.atomic_moto import make_moto_dynamodb_atomic  # noqa: E402
 from tests.support.aws import BUCKET_NAME, TABLE_NAME  # noqa: E402

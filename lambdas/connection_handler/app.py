@@ -15,7 +15,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from session_runtime import metric_names
 from session_runtime.observability import count_by, logger, metrics, tracer
 from session_runtime.runtime import Runtime, get_runtime
-from session_schema.errors import DomainError, Forbidden, RateLimited, SessionEnded, aws_refusal
+from session_schema.errors import DomainError, Forbidden, RateLimited, SessionEnded
+from session_store.aws_errors import aws_refusal
 
 from . import actions, frames, responses
 from .connect import on_connect

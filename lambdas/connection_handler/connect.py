@@ -14,9 +14,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from session_runtime.observability import logger, metrics
 from session_runtime.runtime import Runtime
-from session_schema.errors import InvalidSessionId, NotOwner, Unauthorized
+from session_schema.errors import InvalidSessionId, Unauthorized
 from session_schema.ids import normalize_session_id
 from session_schema.models import Connection, Role
+from session_store.store import NotOwner
 
 from . import responses
 

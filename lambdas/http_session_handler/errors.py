@@ -36,7 +36,8 @@ from botocore.exceptions import ClientError
 
 from session_runtime import metric_names
 from session_runtime.observability import count_by, logger
-from session_schema.errors import UNANSWERED_CALL_ERRORS, DomainError, ServiceUnavailable, aws_refusal
+from session_schema.errors import DomainError, ServiceUnavailable
+from session_store.aws_errors import UNANSWERED_CALL_ERRORS, aws_refusal
 
 INTERNAL_MESSAGE = "something went wrong on our side; it has been logged"
 ERROR_METRIC = metric_names.ERROR

@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from session_schema.json_types import INTEGRAL
 from session_schema.models import TITLE_MAX, MessageText, SourceLanguage, Title
-from session_schema.store import MAX_PAGE
 
 # The views both APIs send are the schema module's (re-exported: the route modules import them from here).
 from session_schema.views import ErrorDetail as ErrorDetail
@@ -23,6 +22,7 @@ from session_schema.views import MessageView as MessageView
 from session_schema.views import SessionOwnerView as SessionOwnerView
 from session_schema.views import SessionPublicView as SessionPublicView
 from session_schema.views import StatusValue
+from session_store.store import MAX_PAGE
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = MAX_PAGE  # the store's own page cap is the largest limit a listing accepts

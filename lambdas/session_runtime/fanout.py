@@ -31,7 +31,7 @@ from typing import Any, Literal, Protocol
 from aws_lambda_powertools.metrics import MetricUnit
 
 from session_schema.models import ConnectionTarget
-from session_schema.store import SessionStore
+from session_store.store import SessionStore
 
 from . import loop
 from .observability import logger, metrics, subsegment

@@ -28,7 +28,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from session_schema.models import Artifact, Message, Session
-from session_schema.store import SessionStore
+from session_store.store import SessionStore
 
 from . import events, presence
 from .fanout import Fanout, FanoutResult, is_listener

@@ -17,7 +17,7 @@ from botocore.config import Config
 
 from session_schema.auth import TokenVerifier
 from session_schema.settings import Settings, load_settings
-from session_schema.store import SessionStore
+from session_store.store import SessionStore
 
 from .budget import ActionBudget, Limits
 from .fanout import Fanout, Strikes

@@ -1,1 +1,1 @@
-"""The one session schema: records, keys, IDs, statuses, settings, the codec and the store."""
+"""The one session schema: records, keys, IDs, statuses, settings, the codec, routes and Lambda declarations."""

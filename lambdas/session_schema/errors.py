@@ -1,16 +1,10 @@
-"""Domain errors with the contract's codes. Both APIs map these to their answers in one place each."""
+"""Domain errors with the contract's codes. Both APIs map these to their answers in one place each.
+
+A leaf: no AWS SDK, no records (session_store.aws_errors classifies botocore's failures)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from botocore.exceptions import ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as BotocoreConnectionError
-
 from .routes import WS_ACTIONS
-
-if TYPE_CHECKING:
-    from .models import Session
 
 
 class DomainError(Exception):
@@ -128,12 +122,6 @@ class RateLimited(DomainError):
         return {} if self.retry_after_ms is None else {"retryAfterMs": self.retry_after_ms}
 
 
-# AWS error codes of a request the service throttled (past botocore's own retries): RATE_LIMITED to callers.
-THROTTLING_CODES = frozenset(
-    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "Throttling"}
-)
-
-
 class ServiceUnavailable(DomainError):
     """A service the request needs did not answer within its client's timeouts and retry
     (session_runtime/timeouts.py): transient, so 503 and the client retries."""
@@ -142,26 +130,6 @@ class ServiceUnavailable(DomainError):
 
     def __init__(self) -> None:
         super().__init__("a service this request needs did not answer in time; retry shortly")
-
-
-# botocore's failures of a call that got no answer: a read or connect timeout, a refused or dropped connection.
-UNANSWERED_CALL_ERRORS: tuple[type[Exception], ...] = (BotocoreConnectionError, HTTPClientError)
-
-
-def is_condition_failure(error: ClientError) -> bool:
-    """A conditional write refused (not a transaction: see dynamo.cancellation_reasons)."""
-    failed: bool = error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"  # untyped error
-    return failed
-
-
-def aws_refusal(error: Exception) -> DomainError | None:
-    """The contract's answer to a failed AWS call that is not our bug: a throttle past the client's retry is
-    RATE_LIMITED, a call that got no answer in time SERVICE_UNAVAILABLE. None for anything else."""
-    if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in THROTTLING_CODES:
-        return RateLimited()
-    if isinstance(error, UNANSWERED_CALL_ERRORS):
-        return ServiceUnavailable()
-    return None
 
 
 class ConcurrentUpdate(DomainError):
@@ -177,14 +145,6 @@ class SessionIdExhausted(DomainError):
     """Every generated ID collided: only plausible when the ID space is nearly full."""
 
     code, status = "INTERNAL_ERROR", 500
-
-
-class NotOwner(Exception):
-    """A signed-in caller tried to connect as speaker to a session they do not own (they join as listener)."""
-
-    def __init__(self, session: Session) -> None:
-        super().__init__(session.sessionId)
-        self.session = session
 
 
 class SessionPaused(DomainError):

@@ -155,7 +155,7 @@ def test_an_unexpected_failure_is_500_internal_error_without_internals_and_is_lo
     sid = api.create("alice")["sessionId"]
 
     def explode(*args, **kwargs):
-        raise RuntimeError("secret detail at /var/task/session_schema/store.py line 42")
+        raise RuntimeError("secret detail at /var/task/session_store/store.py line 42")
 
     monkeypatch.setattr(api.runtime.store, "get_session", explode)
     answer = api.http("GET", f"/sessions/{sid}")

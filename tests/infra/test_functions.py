@@ -125,6 +125,7 @@ def test_function_code_ships_unchecked_bytecode_for_lambdas_python(dev):
         "http_session_handler",
         "session_runtime",
         "session_schema",
+        "session_store",
     }
     assert not [p for p in asset.rglob("*") if p.name == "tests" or p.name.startswith("requirements")]
     for source in sources:

@@ -4,9 +4,9 @@ leave stored is exactly what encoding the changed record gives (the speakerless 
 from __future__ import annotations
 
 from session_schema import codec
-from session_schema import expressions as ex
 from session_schema.models import Session
 from session_schema.status import JOINABLE, SessionStatus
+from session_store import expressions as ex
 
 
 def _apply(item: codec.Item, change: codec.Changes) -> codec.Item:

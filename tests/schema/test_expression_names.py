@@ -1,4 +1,4 @@
-"""Every DynamoDB expression under lambdas/ is built by session_schema/expressions.py, from declared names only.
+"""Every DynamoDB expression under lambdas/ is built by session_store/expressions.py, from declared names only.
 
 DynamoDB takes a misspelt attribute without complaint: `listnerCount < maxListeners` is simply false, so every
 join would be refused as "full". So no module but expressions.py writes expression text or passes an expression
@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from session_schema import codec
-from session_schema import expressions as ex
 from session_schema.models import Artifact, Session
+from session_store import expressions as ex
 
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
-BUILDER = LAMBDAS / "session_schema" / "expressions.py"
+BUILDER = LAMBDAS / "session_store" / "expressions.py"
 PARAMETERS = {
     "UpdateExpression",
     "ConditionExpression",

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from session_schema.legacy import KNOWN_ATTRIBUTES
+from session_store.legacy import KNOWN_ATTRIBUTES
 
 
 def _named(params: Any) -> Iterator[str]:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from session_schema import codec, keys
-from session_schema import expressions as ex
 from session_schema.errors import CorruptRecord
 from session_schema.models import Connection
+from session_store import expressions as ex
 
 
 def test_the_fan_out_query_asks_only_for_the_id_and_the_role(store, ddb):

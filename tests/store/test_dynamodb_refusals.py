@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from session_schema.errors import ConcurrentUpdate, InvalidCursor, RateLimited
 from session_schema.models import MESSAGE_TEXT_MAX, Connection
-from session_schema.store import SessionStore
+from session_store.store import SessionStore
 
 from tests.support.aws import TABLE_NAME
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from session_schema import codec, keys
-from session_schema.migrate import main, migrate
 from session_schema.models import Session
 from session_schema.status import SessionStatus
+from session_store.migrate import main, migrate
 
 from tests.support.aws import TABLE_NAME
 
@@ -54,7 +54,7 @@ def test_migration_writes_the_canonical_item_and_is_rerunnable(ddb, store):
 
 def test_a_concurrent_update_is_never_overwritten(ddb, monkeypatch):
     put_raw(ddb, LEGACY_SESSION)
-    import session_schema.migrate as module
+    import session_store.migrate as module
 
     real = module.canonical_item
 
@@ -81,7 +81,7 @@ def test_corrupt_items_are_reported_not_rewritten(ddb, capsys):
 
 def test_conflicts_exit_2_so_a_script_knows_to_run_it_again(ddb, monkeypatch, capsys):
     put_raw(ddb, LEGACY_SESSION)
-    import session_schema.migrate as module
+    import session_store.migrate as module
 
     def conflicting(client, table, *, dry_run):  # another writer won the race for the only item
         return module.MigrationReport(scanned=1, conflicts=["SESSION#quiet-river-482/META"])
@@ -92,7 +92,7 @@ def test_conflicts_exit_2_so_a_script_knows_to_run_it_again(ddb, monkeypatch, ca
 
 
 def test_the_command_runs_as_documented_against_a_dynamodb_endpoint(tmp_path):
-    """`python -m session_schema.migrate` as `make migrate` runs it: its own process, PYTHONPATH=lambdas."""
+    """`python -m session_store.migrate` as `make migrate` runs it: its own process, PYTHONPATH=lambdas."""
     import os
     import subprocess
     import sys
@@ -113,7 +113,7 @@ def test_the_command_runs_as_documented_against_a_dynamodb_endpoint(tmp_path):
         client.put_item(TableName=TABLE_NAME, Item=codec.serialize(LEGACY_SESSION))
         root = Path(__file__).resolve().parents[2]
         env = {**os.environ, "PYTHONPATH": str(root / "lambdas")}
-        command = [sys.executable, "-m", "session_schema.migrate", "--table", TABLE_NAME, "--endpoint-url", endpoint]
+        command = [sys.executable, "-m", "session_store.migrate", "--table", TABLE_NAME, "--endpoint-url", endpoint]
 
         def run(*extra: str) -> subprocess.CompletedProcess:
             return subprocess.run([*command, *extra], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from session_schema.store import SessionStore
+from session_store.store import SessionStore
 
 from tests.support.aws import TABLE_NAME
 

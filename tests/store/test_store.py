@@ -11,7 +11,6 @@ from session_schema.errors import (
     IdempotencyKeyReused,
     InvalidCursor,
     InvalidTransition,
-    NotOwner,
     SessionEnded,
     SessionFull,
     SessionNotFound,
@@ -19,7 +18,7 @@ from session_schema.errors import (
 from session_schema.ids import is_session_id
 from session_schema.models import Connection, Session
 from session_schema.status import SessionStatus
-from session_schema.store import SessionStore
+from session_store.store import NotOwner, SessionStore
 
 from tests.support.aws import TABLE_NAME
 
@@ -53,7 +52,7 @@ def test_get_unknown_session_is_not_found(store):
 def test_a_colliding_id_is_drawn_again_never_overwritten(store, monkeypatch):
     first = make_session(store)
     drawn = iter([first.sessionId, first.sessionId, "brave-otter-123"])
-    monkeypatch.setattr("session_schema.store.new_session_id", lambda: next(drawn))
+    monkeypatch.setattr("session_store.store.new_session_id", lambda: next(drawn))
     second = make_session(store, owner="user-b")
     assert second.sessionId == "brave-otter-123"
     assert store.get_session(first.sessionId).ownerId == "user-a"

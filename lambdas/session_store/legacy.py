@@ -2,7 +2,7 @@
 
 Conditions name canonical attributes; an unmigrated item lacks them, so a conditional write on it would be
 refused for the wrong reason. `upgrades_legacy_items` runs such a write again after `upgrade_if_legacy` made the
-item canonical (guarded on it being unchanged). session_schema/migrate.py upgrades a whole table the same way.
+item canonical (guarded on it being unchanged). session_store/migrate.py upgrades a whole table the same way.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ from typing import Any, ParamSpec, TypeVar
 
 from botocore.exceptions import ClientError
 
-from . import codec
+from session_schema import codec
+from session_schema.errors import ConcurrentUpdate
+
 from . import expressions as ex
-from .errors import ConcurrentUpdate, is_condition_failure
+from .aws_errors import is_condition_failure
 
 P = ParamSpec("P")
 R = TypeVar("R")

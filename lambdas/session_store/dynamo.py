@@ -17,12 +17,14 @@ from typing import Any, Generic, TypeAlias, TypeVar
 import boto3
 from botocore.exceptions import ClientError
 
-from . import codec, keys
+from session_schema import codec, keys
+from session_schema.cursor import decode_cursor, encode_cursor
+from session_schema.errors import ConcurrentUpdate, RateLimited
+from session_schema.models import Record
+
 from . import expressions as ex
-from .cursor import decode_cursor, encode_cursor
-from .errors import ConcurrentUpdate, RateLimited, is_condition_failure
+from .aws_errors import is_condition_failure
 from .legacy import upgrade_if_legacy
-from .models import Record
 
 T = TypeVar("T", bound=Record)
 # The item a refused write hands back (ALL_OLD, or a cancellation reason's `Item`); `None` when there was none.

@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import codec, keys
-from .models import Connection, Record, Session
-from .status import SessionStatus, is_joinable
+from session_schema import codec, keys
+from session_schema.models import Connection, Record, Session
+from session_schema.status import SessionStatus, is_joinable
 
 # Every attribute a writer of this table sets (the records' fields, the keys, the kind tag), and the wrapper
 # older code kept fields in (read by the fan-out's projection).

@@ -1,6 +1,6 @@
 """Rewrite items stored by older code in the canonical shape.
 
-    python -m session_schema.migrate --table NAME [--dry-run] [--endpoint-url URL]
+    python -m session_store.migrate --table NAME [--dry-run] [--endpoint-url URL]
 
 Reads every item (an administrative Scan, page by page), decodes it through the codec (which already
 normalizes legacy shapes on read) and writes back what the codec would write today. Each rewrite is
@@ -21,10 +21,11 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from session_schema import keys
+from session_schema.codec import canonical_item
+from session_schema.errors import CorruptRecord
+
 from . import expressions as ex
-from . import keys
-from .codec import canonical_item
-from .errors import CorruptRecord
 from .legacy import unchanged_condition
 
 
@@ -108,7 +109,7 @@ def migrate(client: Any, table: str, *, dry_run: bool) -> MigrationReport:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m session_schema.migrate", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m session_store.migrate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--table", required=True, help="the sessions table")
     parser.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
     parser.add_argument("--endpoint-url", help="another DynamoDB (DynamoDB Local, the local stack)")

@@ -17,20 +17,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import codec, keys
-from . import expressions as ex
-from .dynamo import MAX_PAGE as MAX_PAGE
-from .dynamo import SESSION_ARTIFACTS, SESSION_MESSAGES, USER_SESSIONS, Page, Table, now_ms
-from .dynamo import ConditionFailed as _ConditionFailed
-from .dynamo import OldItem as _OldItem
-from .dynamo import cancellation_reasons as _cancellation_reasons
-from .dynamo import failed as _failed
-from .errors import (
+from session_schema import codec, keys
+from session_schema.errors import (
     ArtifactNotFound,
     ConcurrentUpdate,
     IdempotencyKeyReused,
     NotCurrentSpeaker,
-    NotOwner,
     SessionEnded,
     SessionFull,
     SessionIdExhausted,
@@ -38,10 +30,8 @@ from .errors import (
     SessionNotFound,
     SessionPaused,
 )
-from .errors import is_condition_failure as _is_condition_failure
-from .ids import new_epoch, new_record_id, new_session_id
-from .legacy import upgrades_legacy_items as _upgrades_legacy_items
-from .models import (
+from session_schema.ids import new_epoch, new_record_id, new_session_id
+from session_schema.models import (
     MESSAGE_ID_PREFIX,
     Artifact,
     Connection,
@@ -51,7 +41,17 @@ from .models import (
     Session,
     StreamEvent,
 )
-from .status import ArtifactStatus, SessionStatus, legal_sources, require_transition
+from session_schema.status import ArtifactStatus, SessionStatus, legal_sources, require_transition
+
+from . import expressions as ex
+from .aws_errors import is_condition_failure as _is_condition_failure
+from .dynamo import MAX_PAGE as MAX_PAGE
+from .dynamo import SESSION_ARTIFACTS, SESSION_MESSAGES, USER_SESSIONS, Page, Table, now_ms
+from .dynamo import ConditionFailed as _ConditionFailed
+from .dynamo import OldItem as _OldItem
+from .dynamo import cancellation_reasons as _cancellation_reasons
+from .dynamo import failed as _failed
+from .legacy import upgrades_legacy_items as _upgrades_legacy_items
 
 MAX_CREATE_ATTEMPTS = 8
 MAX_TRANSITION_ATTEMPTS = 4
@@ -66,6 +66,14 @@ _SPEAKERLESS_SINCE = ex.field(Session, "speakerlessSince")
 _KEY_EXPIRES = ex.field(IdempotencyRecord, "expiresAt")
 _ARTIFACT_STATUS = ex.field(Artifact, "status")
 PING_SESSION_ID = "~ping"  # never a session ID: see ping()
+
+
+class NotOwner(Exception):
+    """A signed-in caller tried to connect as speaker to a session they do not own (they join as listener)."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session.sessionId)
+        self.session = session
 
 
 @dataclass(frozen=True)
