@@ -53,8 +53,8 @@ class Bench:
                 {"POWERTOOLS_LOG_LEVEL": "WARNING"},
             )
         )
+        from session_runtime.auth import TokenVerifier
         from session_runtime.runtime import get_runtime
-        from session_schema.auth import TokenVerifier
         from session_store.store import SessionStore
 
         from tests.support.fakes import FakeManagementApi

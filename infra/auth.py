@@ -1,7 +1,7 @@
 """Cognito user pool for speakers, and the JWT issuer/audience the handlers check.
 
 The APIs run no gateway authorizer (infra/http_api.py): the handlers verify every token themselves with
-`session_schema.auth.TokenVerifier`, configured from `Auth.issuer` and `Auth.audience` (infra/stack.py).
+`session_runtime.auth.TokenVerifier`, configured from `Auth.issuer` and `Auth.audience` (infra/stack.py).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ No route has an API Gateway authorizer. An HTTP API's JWT authorizer refuses a m
 forged token with its own fixed body (`401 {"message": "Unauthorized"}`, which HTTP APIs cannot
 customize), not the contract's `{"error": {"code", "message", "requestId"}}`. So every request reaches
 the function, which verifies each bearer token itself (signature, `iss`, `aud`/`client_id`, `exp`,
-`token_use`: `session_schema.auth.TokenVerifier`, configured from the Cognito pool's issuer and app client
+`token_use`: `session_runtime.auth.TokenVerifier`, configured from the Cognito pool's issuer and app client
 through JWT_ISSUER/JWT_AUDIENCE, infra/stack.py) and answers 401 UNAUTHORIZED in the contract's shape.
 `auth=True` in the route table means "the handler requires a signed-in caller". Stage throttling
 still applies to every route (cdk-nag APIG4 is acknowledged per route in infra/nag.py).

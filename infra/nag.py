@@ -59,7 +59,7 @@ REASONS: dict[str, str] = {
     "APIG4-http-signed-in": (
         "Signed-in route with no gateway authorizer on purpose: the function verifies every bearer token "
         "itself (RS256 signature against the Cognito pool's JWKS, iss, aud/client_id, exp, token_use; "
-        "session_schema/auth.py, tested by tests/http/test_attacks.py) and refuses with the contract's "
+        "session_runtime/auth.py, tested by tests/http/test_attacks.py) and refuses with the contract's "
         "401 UNAUTHORIZED. "
         "API Gateway's JWT authorizer was dropped because its fixed 401 body breaks the contract's error shape."
     ),

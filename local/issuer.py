@@ -1,7 +1,7 @@
 """A local JWT issuer standing in for Cognito.
 
 It signs Cognito-shaped tokens with an RS256 key and publishes the public half as a JWKS, so the local
-stack verifies tokens with exactly the code (`session_schema.auth.TokenVerifier`) the deployed handlers
+stack verifies tokens with exactly the code (`session_runtime.auth.TokenVerifier`) the deployed handlers
 use; nothing is bypassed locally. The key lives in a 0600 PEM file under the state directory, so
 `python -m local token <userId>` in another terminal signs with the key the running server publishes.
 """

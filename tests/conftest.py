@@ -108,8 +108,8 @@ def settings_env(monkeypatch) -> dict[str, str]:
 @pytest.fixture
 def runtime(settings_env, ddb, s3, issuer):
     """The handlers' runtime against moto, with the management API captured and the test issuer trusted."""
+    from session_runtime.auth import TokenVerifier, clear_jwks_cache
     from session_runtime.runtime import get_runtime
-    from session_schema.auth import TokenVerifier, clear_jwks_cache
 
     from tests.support.fakes import FakeManagementApi
 

@@ -1,7 +1,7 @@
 """Who is calling, decided by the route table (`session_schema.routes`), never by each route on its own.
 
 No API Gateway authorizer runs in front of this function (infra/http_api.py): the handler verifies every
-bearer token itself with the shared verifier (`session_schema.auth.TokenVerifier`: signature, `iss`,
+bearer token itself with the shared verifier (`session_runtime.auth.TokenVerifier`: signature, `iss`,
 `aud`/`client_id`, `exp`, `token_use`, `sub`), so every refusal is the contract's 401 UNAUTHORIZED with
 a requestId, never the gateway's fixed `{"message": "Unauthorized"}`.
 

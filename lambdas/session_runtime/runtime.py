@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from session_schema.auth import TokenVerifier
+from session_runtime.auth import TokenVerifier
 from session_schema.settings import Settings, load_settings
 from session_store.store import SessionStore
 

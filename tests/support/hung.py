@@ -49,8 +49,8 @@ def hung_server() -> Iterator[str]:
 def hung_dynamodb_runtime(monkeypatch: Any, issuer: Any) -> Iterator[Any]:
     """The handlers' runtime as deployed (their own boto3 clients, AWS_CLIENT_CONFIG's timeouts and retry,
     built from the settings) with only the DynamoDB endpoint pointed at a hung server; no moto."""
+    from session_runtime.auth import TokenVerifier, clear_jwks_cache
     from session_runtime.runtime import get_runtime
-    from session_schema.auth import TokenVerifier, clear_jwks_cache
 
     from tests.support.fakes import FakeManagementApi
 

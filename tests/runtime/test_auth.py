@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jwt.algorithms import RSAAlgorithm
 
-from session_schema import auth
-from session_schema.auth import (
+from session_runtime import auth
+from session_runtime.auth import (
     JWKS_MIN_REFETCH_SECONDS,
     JWKS_TTL_SECONDS,
     Identity,
