@@ -33,7 +33,7 @@ Answer = dict[str, Any]
 
 
 @dataclass(frozen=True)
-class Caller:
+class ConnectionCaller:
     connection: Connection
 
     @property
@@ -44,29 +44,31 @@ class Caller:
     def session_id(self) -> str:
         return self.connection.sessionId
 
-    def others(self, rt: Runtime) -> Fanout:
+    def others(self, runtime: Runtime) -> Fanout:
         """The fan-out to every connection of the session but this one."""
-        return rt.fanout.excluding(self.connection_id)
+        return runtime.fanout.excluding(self.connection_id)
 
 
 # ------------------------------------------------------------------ any connection
 
 
-def join(rt: Runtime, caller: Caller, frame: frames.JoinFrame) -> Answer | None:
+def join(runtime: Runtime, caller: ConnectionCaller, frame: frames.JoinFrame) -> Answer | None:
     """`joined`; with `sinceSeq`, also what the connection missed (see `_recover`)."""
-    session = rt.store.get_session(caller.session_id, consistent=True)
+    session = runtime.store.get_session(caller.session_id, consistent=True)
     if not session.joinable:
         raise SessionEnded(session.sessionId, session.status.value)
     if caller.connection.role == "listener":
-        presence.listener_count_to_speaker(rt.fanout, session)
+        presence.listener_count_to_speaker(runtime.fanout, session)
     resume = frame.resume_point()
     if resume is None:
         return events.joined(caller.connection.role, session, caller.connection_id)
-    _recover(rt, caller, session, *resume, frame.id)
+    _recover(runtime, caller, session, *resume, frame.id)
     return None
 
 
-def _recover(rt: Runtime, caller: Caller, session: Session, since_seq: int, epoch: str, client_id: str | None) -> None:
+def _recover(
+    runtime: Runtime, caller: ConnectionCaller, session: Session, since_seq: int, epoch: str, client_id: str | None
+) -> None:
     """`joined {recovered}`, then every kept stream event after `since_seq`, each as the frame it was when pushed.
 
     All of it is posted to the connection during this invocation, `joined` first, and the route response is
@@ -74,19 +76,19 @@ def _recover(rt: Runtime, caller: Caller, session: Session, since_seq: int, epoc
     way would put it after the events it announces. Live events may still interleave (this connection is
     registered): clients put events in seq order and drop seq they have seen. One Query per page of events.
     """
-    recovery = rt.store.recover(session, since_seq, epoch)
+    recovery = runtime.store.recover(session, since_seq, epoch)
     answer = events.joined(caller.connection.role, session, caller.connection_id, recovered=recovery.recovered)
-    if not rt.fanout.send_to(caller.connection_id, responses.with_client_id(answer, client_id)):
+    if not runtime.fanout.send_to(caller.connection_id, responses.with_client_id(answer, client_id)):
         return  # the connection is gone (and now unregistered)
     replayed = 0
     while True:
         for event in recovery.events:
-            if not rt.fanout.send_raw(caller.connection_id, event.frame.encode()):
+            if not runtime.fanout.send_raw(caller.connection_id, event.frame.encode()):
                 return
             replayed += 1
         if recovery.next_since_seq is None:
             break
-        recovery = rt.store.recover(session, recovery.next_since_seq, epoch)
+        recovery = runtime.store.recover(session, recovery.next_since_seq, epoch)
     metrics.add_metric(name="RecoveredEvents", unit=MetricUnit.Count, value=replayed)
     logger.info("join recovered", extra={"sinceSeq": since_seq, "recovered": recovery.recovered, "events": replayed})
 
@@ -95,7 +97,7 @@ def _recover(rt: Runtime, caller: Caller, session: Session, since_seq: int, epoc
 HISTORY_ITEMS_MAX_BYTES = 120 * 1024
 
 
-def history(rt: Runtime, caller: Caller, frame: frames.HistoryFrame) -> Answer:
+def history(runtime: Runtime, caller: ConnectionCaller, frame: frames.HistoryFrame) -> Answer:
     """The rule of `GET /sessions/{id}/messages`: anyone while joinable, the owner always.
 
     A speaker connection is the owner's (its $connect checked `ownerId`), so it reads with no session
@@ -103,10 +105,10 @@ def history(rt: Runtime, caller: Caller, frame: frames.HistoryFrame) -> Answer:
     frame): once ended, the conversation is the owner's private view and it is SESSION_NOT_FOUND.
     """
     if caller.connection.role != "speaker":
-        session = rt.store.get_session(caller.session_id, consistent=True)
+        session = runtime.store.get_session(caller.session_id, consistent=True)
         if not session.messages_readable_by(caller.connection.userId):
             raise SessionNotFound(caller.session_id)
-    page = rt.store.list_messages(
+    page = runtime.store.list_messages(
         caller.session_id, since=frame.since, limit=frame.limit, cursor=frame.cursor, max_bytes=HISTORY_ITEMS_MAX_BYTES
     )
     return events.history(page.items, page.next_cursor)
@@ -115,68 +117,68 @@ def history(rt: Runtime, caller: Caller, frame: frames.HistoryFrame) -> Answer:
 # ------------------------------------------------------------------ speaker only
 
 
-def broadcast(rt: Runtime, caller: Caller, frame: frames.BroadcastFrame) -> Answer:
+def broadcast(runtime: Runtime, caller: ConnectionCaller, frame: frames.BroadcastFrame) -> Answer:
     # The sequence number is claimed only while the session is active and unmuted (one conditional
     # write): a paused or muted session refuses the broadcast instead of leaving a gap in `seq`. The event
     # is kept (one PutItem) before it is sent, so anyone who got it can resume after it.
-    session = rt.store.next_broadcast_seq(caller.session_id, live_only=True, speaker=caller.connection_id)
-    ts = rt.store.clock()
+    session = runtime.store.next_broadcast_seq(caller.session_id, live_only=True, speaker=caller.connection_id)
+    ts = runtime.store.clock()
     pushed = events.broadcast(frame.data, ts, session.seq)
-    notify.keep(rt.store, caller.session_id, [pushed])
+    notify.keep(runtime.store, caller.session_id, [pushed])
     started = time.perf_counter()
-    result = rt.fanout.send(caller.session_id, pushed, only=is_listener, size=session.listenerCount)
+    result = runtime.fanout.send(caller.session_id, pushed, only=is_listener, size=session.listenerCount)
     # The dashboard's fan-out latency: from the event kept to the last listener's post answered.
     elapsed_ms = (time.perf_counter() - started) * 1000
     metrics.add_metric(name=metric_names.BROADCAST_FANOUT_MS, unit=MetricUnit.Milliseconds, value=elapsed_ms)
-    presence.after_fanout(rt.fanout, caller.session_id, result)
+    presence.after_fanout(runtime.fanout, caller.session_id, result)
     metrics.add_metric(name=metric_names.BROADCASTS, unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="BroadcastDeliveries", unit=MetricUnit.Count, value=result.sent)
     return events.broadcast_sent(session.seq, ts, result.sent)
 
 
-def send_message(rt: Runtime, caller: Caller, frame: frames.SendMessageFrame) -> Answer:
+def send_message(runtime: Runtime, caller: ConnectionCaller, frame: frames.SendMessageFrame) -> Answer:
     sender = caller.connection.userId
     if sender is None:  # a speaker connection always carries its owner's ID; never trust one that does not
         raise Forbidden("only the session's owner may send messages")
     message = use_cases.post_message(
-        rt, caller.session_id, sender, frame.text, caller.others(rt), speaker=caller.connection_id
+        runtime, caller.session_id, sender, frame.text, caller.others(runtime), speaker=caller.connection_id
     )
     return events.message(message)
 
 
-def _answer(rt: Runtime, caller: Caller, session: Session) -> Answer:
+def _answer(runtime: Runtime, caller: ConnectionCaller, session: Session) -> Answer:
     """Everyone else heard of the change through the shared rule (use_cases); the caller gets it as its answer
     (an end: `sessionUpdated` posted first, as everyone gets it, then `sessionEnded` as the answer)."""
     told = events.session_change(session)
     for event in told[:-1]:
-        rt.fanout.send_to(caller.connection_id, event)
+        runtime.fanout.send_to(caller.connection_id, event)
     return told[-1]
 
 
-def _change_status(target: SessionStatus) -> Callable[[Runtime, Caller, frames.Frame], Answer]:
-    def change(rt: Runtime, caller: Caller, frame: frames.Frame) -> Answer:
+def _change_status(target: SessionStatus) -> Callable[[Runtime, ConnectionCaller, frames.Frame], Answer]:
+    def change(runtime: Runtime, caller: ConnectionCaller, frame: frames.Frame) -> Answer:
         _, after = use_cases.change_status(
-            rt, caller.session_id, target, caller.others(rt), speaker=caller.connection_id
+            runtime, caller.session_id, target, caller.others(runtime), speaker=caller.connection_id
         )
         logger.info("session status changed", extra={"status": after.status.value})
-        return _answer(rt, caller, after)
+        return _answer(runtime, caller, after)
 
     return change
 
 
-def _set_muted(muted: bool) -> Callable[[Runtime, Caller, frames.Frame], Answer]:
-    def change(rt: Runtime, caller: Caller, frame: frames.Frame) -> Answer:
+def _set_muted(muted: bool) -> Callable[[Runtime, ConnectionCaller, frames.Frame], Answer]:
+    def change(runtime: Runtime, caller: ConnectionCaller, frame: frames.Frame) -> Answer:
         before, after = use_cases.update_session(
-            rt, caller.session_id, caller.others(rt), muted=muted, speaker=caller.connection_id
+            runtime, caller.session_id, caller.others(runtime), muted=muted, speaker=caller.connection_id
         )
         if before.seq == after.seq:  # muting a muted session is answered (its latest state), not announced again
             return events.session_updated(after, after.seq)
-        return _answer(rt, caller, after)
+        return _answer(runtime, caller, after)
 
     return change
 
 
-ACTIONS: dict[str, Callable[[Runtime, Caller, Any], Answer | None]] = {
+ACTIONS: dict[str, Callable[[Runtime, ConnectionCaller, Any], Answer | None]] = {
     "join": join,
     "history": history,
     "broadcast": broadcast,
@@ -189,16 +191,16 @@ ACTIONS: dict[str, Callable[[Runtime, Caller, Any], Answer | None]] = {
 }
 
 
-def perform(rt: Runtime, connection_id: str, frame: frames.AnyFrame) -> Answer | None:
+def perform(runtime: Runtime, connection_id: str, frame: frames.AnyFrame) -> Answer | None:
     """Run one parsed frame for the connection that sent it; raises DomainError for a refusal. None: the
     action has answered on the connection itself (a recovering `join`), so the route response is empty."""
     action: str = frame.action
     if isinstance(frame, frames.PingFrame):
-        return events.pong(rt.store.clock())  # no table read: keep-alives stay free
-    connection = rt.store.get_connection(connection_id)
+        return events.pong(runtime.store.clock())  # no table read: keep-alives stay free
+    connection = runtime.store.get_connection(connection_id)
     if connection is None:
         raise ConnectionNotFound()
     logger.thread_safe_append_keys(sessionId=connection.sessionId, role=connection.role)
     if action in SPEAKER_ACTIONS and connection.role != "speaker":
         raise Forbidden(f"only the speaker may {action}")
-    return ACTIONS[action](rt, Caller(connection), frame)
+    return ACTIONS[action](runtime, ConnectionCaller(connection), frame)

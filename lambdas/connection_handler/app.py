@@ -41,9 +41,9 @@ def _count_refusal(refused: DomainError, metric: str) -> None:
     metrics.add_metric(name=metric_names.HANDLER_ERRORS if failed else metric, unit=MetricUnit.Count, value=1)
 
 
-def _connect(rt: Runtime, event: Mapping[str, Any], request_id: str | None) -> dict[str, Any]:
+def _connect(runtime: Runtime, event: Mapping[str, Any], request_id: str | None) -> dict[str, Any]:
     try:
-        return on_connect(rt, event)
+        return on_connect(runtime, event)
     except Exception as error:
         refused = _refusal(error)
         if refused is None:
@@ -59,10 +59,10 @@ def _connect(rt: Runtime, event: Mapping[str, Any], request_id: str | None) -> d
         return responses.handshake_refused(refused, request_id)
 
 
-def _disconnect(rt: Runtime, event: Mapping[str, Any]) -> dict[str, Any]:
-    rt.action_budget.forget(event.get("requestContext", {}).get("connectionId") or "")
+def _disconnect(runtime: Runtime, event: Mapping[str, Any]) -> dict[str, Any]:
+    runtime.action_budget.forget(event.get("requestContext", {}).get("connectionId") or "")
     try:
-        return on_disconnect(rt, event)
+        return on_disconnect(runtime, event)
     except Exception:
         # API Gateway ignores the answer and never retries; the record's TTL is the backstop.
         logger.exception("disconnect failed")
@@ -81,8 +81,8 @@ def _over_budget(event: Mapping[str, Any], route_key: str, wait_ms: int) -> dict
     return responses.answer(responses.error_event(RateLimited(wait_ms)), client_id)
 
 
-def _message(rt: Runtime, event: Mapping[str, Any], route_key: str, connection_id: str) -> dict[str, Any]:
-    wait_ms = rt.action_budget.charge(connection_id, route_key)  # before anything that costs a request
+def _message(runtime: Runtime, event: Mapping[str, Any], route_key: str, connection_id: str) -> dict[str, Any]:
+    wait_ms = runtime.action_budget.charge(connection_id, route_key)  # before anything that costs a request
     if wait_ms is not None:
         return _over_budget(event, route_key, wait_ms)
     client_id: str | None = None  # the frame's `id`, echoed in its direct answer
@@ -93,7 +93,7 @@ def _message(rt: Runtime, event: Mapping[str, Any], route_key: str, connection_i
             client_id = bad.client_id
             raise bad.refusal from None
         client_id = frame.id
-        payload: dict[str, Any] | None = actions.perform(rt, connection_id, frame)
+        payload: dict[str, Any] | None = actions.perform(runtime, connection_id, frame)
         metrics.add_metric(name="Actions", unit=MetricUnit.Count, value=1)
     except Exception as error:
         refused = _refusal(error)
@@ -105,7 +105,7 @@ def _message(rt: Runtime, event: Mapping[str, Any], route_key: str, connection_i
             logger.info("action refused", extra={"code": refused.code, "error": refused.message})
             _count_refusal(refused, metric_names.ACTIONS_REFUSED)
             if isinstance(refused, Forbidden):
-                rt.action_budget.charge_read(connection_id)  # a listener's speaker action cost the role read
+                runtime.action_budget.charge_read(connection_id)  # a listener's speaker action cost the role read
             payload = responses.error_event(refused)
     if payload is None:
         return responses.answered()
@@ -130,9 +130,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         requestId=request_id,
         function_request_id=getattr(context, "aws_request_id", None),
     )
-    rt = get_runtime()
+    runtime = get_runtime()
     if route_key == "$connect":
-        return _connect(rt, event, request_id)
+        return _connect(runtime, event, request_id)
     if route_key == "$disconnect":
-        return _disconnect(rt, event)
-    return _message(rt, event, route_key, connection_id)
+        return _disconnect(runtime, event)
+    return _message(runtime, event, route_key, connection_id)

@@ -34,20 +34,22 @@ def session_id_of(event: Mapping[str, Any]) -> str:
     return session_id
 
 
-def _verified_user(rt: Runtime, token: str | None) -> str | None:
+def _verified_user(runtime: Runtime, token: str | None) -> str | None:
     if not token:
         return None
     try:
-        return rt.verifier.verify(token).user_id
+        return runtime.verifier.verify(token).user_id
     except Unauthorized as refused:
         # The contract: anything but the owner's valid token is a listener, so a bad token is anonymous.
         logger.info("token not accepted; connecting as an anonymous listener", extra={"reason": refused.message})
         return None
 
 
-def _connection(rt: Runtime, event: Mapping[str, Any], session_id: str, role: Role, user_id: str | None) -> Connection:
+def _connection(
+    runtime: Runtime, event: Mapping[str, Any], session_id: str, role: Role, user_id: str | None
+) -> Connection:
     context = event["requestContext"]
-    now = rt.store.clock()
+    now = runtime.store.clock()
     connected_at = context.get("connectedAt")
     return Connection(
         connectionId=context["connectionId"],
@@ -55,29 +57,29 @@ def _connection(rt: Runtime, event: Mapping[str, Any], session_id: str, role: Ro
         role=role,
         userId=user_id,
         connectedAt=connected_at if isinstance(connected_at, int) and connected_at > 0 else now,
-        expiresAt=now // 1000 + rt.settings.connection_ttl_seconds,
+        expiresAt=now // 1000 + runtime.settings.connection_ttl_seconds,
     )
 
 
-def register(rt: Runtime, event: Mapping[str, Any], session_id: str) -> Connection:
+def register(runtime: Runtime, event: Mapping[str, Any], session_id: str) -> Connection:
     """Register the connection as speaker or listener; raises the domain refusal otherwise."""
-    user_id = _verified_user(rt, _query(event).get("token"))
+    user_id = _verified_user(runtime, _query(event).get("token"))
     if user_id is not None:
-        speaker = _connection(rt, event, session_id, "speaker", user_id)
+        speaker = _connection(runtime, event, session_id, "speaker", user_id)
         try:
-            rt.store.register_connection(speaker, owner_id=user_id)
+            runtime.store.register_connection(speaker, owner_id=user_id)
             return speaker
         except NotOwner:
             pass  # someone else's session: a signed-in listener
-    listener = _connection(rt, event, session_id, "listener", user_id)
-    rt.store.register_connection(listener)
+    listener = _connection(runtime, event, session_id, "listener", user_id)
+    runtime.store.register_connection(listener)
     return listener
 
 
-def on_connect(rt: Runtime, event: Mapping[str, Any]) -> dict[str, Any]:
+def on_connect(runtime: Runtime, event: Mapping[str, Any]) -> dict[str, Any]:
     session_id = session_id_of(event)
     logger.thread_safe_append_keys(sessionId=session_id)
-    connection = register(rt, event, session_id)
+    connection = register(runtime, event, session_id)
     metrics.add_metric(name="Connected", unit=MetricUnit.Count, value=1)
     logger.info("connected", extra={"role": connection.role, "signedIn": connection.userId is not None})
     return responses.handshake_accepted()

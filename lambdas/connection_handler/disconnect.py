@@ -16,9 +16,9 @@ from session_runtime.observability import logger, metrics
 from session_runtime.runtime import Runtime
 
 
-def on_disconnect(rt: Runtime, event: Mapping[str, Any]) -> dict[str, Any]:
+def on_disconnect(runtime: Runtime, event: Mapping[str, Any]) -> dict[str, Any]:
     context = event["requestContext"]
-    connection = rt.store.unregister_connection(context["connectionId"])
+    connection = runtime.store.unregister_connection(context["connectionId"])
     extra = {
         "disconnectStatusCode": context.get("disconnectStatusCode"),
         "disconnectReason": context.get("disconnectReason"),
@@ -29,5 +29,5 @@ def on_disconnect(rt: Runtime, event: Mapping[str, Any]) -> dict[str, Any]:
         return {"statusCode": 200}
     logger.thread_safe_append_keys(sessionId=connection.sessionId)
     logger.info("disconnected", extra={**extra, "role": connection.role})
-    presence.connection_left(rt.fanout, connection)
+    presence.connection_left(runtime.fanout, connection)
     return {"statusCode": 200}

@@ -34,11 +34,11 @@ from session_runtime.shards import ShardJob
 __all__ = ["ShardJob", "handler", "run"]
 
 
-def run(rt: Runtime, job: ShardJob) -> dict[str, Any]:
+def run(runtime: Runtime, job: ShardJob) -> dict[str, Any]:
     if job.shard >= job.shards:
         raise ValueError(f"shard {job.shard} of {job.shards}")
     payload, *then = job.payloads
-    fanout = rt.fanout if job.excludedConnectionId is None else rt.fanout.excluding(job.excludedConnectionId)
+    fanout = runtime.fanout if job.excludedConnectionId is None else runtime.fanout.excluding(job.excludedConnectionId)
     result = fanout.send(
         job.sessionId,
         payload,
@@ -47,7 +47,7 @@ def run(rt: Runtime, job: ShardJob) -> dict[str, Any]:
         close=is_listener if job.closeListeners else None,
         shard=(job.shard, job.shards),
     )
-    presence.after_fanout(rt.fanout, job.sessionId, result)
+    presence.after_fanout(runtime.fanout, job.sessionId, result)
     return {"sent": result.sent, "gone": len(result.gone), "failed": len(result.failed)}
 
 

@@ -35,11 +35,11 @@ from session_schema.models import Session
 from session_schema.status import SessionStatus
 
 
-def _gone(rt: Runtime, connection_id: str) -> bool | None:
+def _gone(runtime: Runtime, connection_id: str) -> bool | None:
     """Whether API Gateway no longer has the connection: True on 410, False when it answers, None when the
     question failed (left for the next sweep)."""
     try:
-        rt.management.get_connection(ConnectionId=connection_id)
+        runtime.management.get_connection(ConnectionId=connection_id)
     except ClientError as error:
         if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 410:
             return True
@@ -51,14 +51,14 @@ def _gone(rt: Runtime, connection_id: str) -> bool | None:
     return False
 
 
-def sweep_ghosts(rt: Runtime, speakerless: list[Session]) -> dict[str, Any]:
+def sweep_ghosts(runtime: Runtime, speakerless: list[Session]) -> dict[str, Any]:
     """Steps 1 and 2 of the module docstring (`speakerless`: the index's sessions, counted too); a summary."""
-    cutoff = rt.store.clock() - rt.settings.ghost_grace_seconds * 1000
+    cutoff = runtime.store.clock() - runtime.settings.ghost_grace_seconds * 1000
     summary: dict[str, Any] = {"asked": 0, "ghosts": 0, "unknown": 0, "repaired": {}}
     sessions: set[str] = set()
-    candidates = rt.store.iter_connections_registered_before(cutoff)
-    with ThreadPoolExecutor(rt.settings.fanout_concurrency, thread_name_prefix="ghosts") as pool:
-        for connection, gone in pool.map(lambda c: (c, _gone(rt, c.connectionId)), candidates):
+    candidates = runtime.store.iter_connections_registered_before(cutoff)
+    with ThreadPoolExecutor(runtime.settings.fanout_concurrency, thread_name_prefix="ghosts") as pool:
+        for connection, gone in pool.map(lambda c: (c, _gone(runtime, c.connectionId)), candidates):
             summary["asked"] += 1
             sessions.add(connection.sessionId)
             if gone is None:
@@ -66,29 +66,29 @@ def sweep_ghosts(rt: Runtime, speakerless: list[Session]) -> dict[str, Any]:
             elif gone:
                 summary["ghosts"] += 1
                 # None: already unregistered meanwhile (its $disconnect, or a fan-out of this sweep found it).
-                if rt.store.unregister_connection(connection.connectionId) is not None:
+                if runtime.store.unregister_connection(connection.connectionId) is not None:
                     logger.info("unregistered a ghost connection", extra={"ghost": connection.connectionId})
-                    presence.connection_left(rt.fanout, connection)
+                    presence.connection_left(runtime.fanout, connection)
     sessions.update(s.sessionId for s in speakerless)
     for session_id in sorted(sessions):
-        repaired = rt.store.repair_listener_count(session_id)
+        repaired = runtime.store.repair_listener_count(session_id)
         if repaired is not None:
             summary["repaired"][session_id] = repaired
             was, now = repaired
             logger.warning("listenerCount repaired", extra={"sessionId": session_id, "was": was, "now": now})
-            presence.refresh_listener_count(rt.fanout, session_id)
+            presence.refresh_listener_count(runtime.fanout, session_id)
     metrics.add_metric(name="GhostConnections", unit=MetricUnit.Count, value=summary["ghosts"])
     metrics.add_metric(name="ListenerCountsRepaired", unit=MetricUnit.Count, value=len(summary["repaired"]))
     return summary
 
 
-def sweep(rt: Runtime) -> dict[str, Any]:
-    now = rt.store.clock()
-    cutoff = now - rt.settings.speakerless_timeout_seconds * 1000
+def sweep(runtime: Runtime) -> dict[str, Any]:
+    now = runtime.store.clock()
+    cutoff = now - runtime.settings.speakerless_timeout_seconds * 1000
     # One pass over the speakerless index serves both steps. A ghost speaker found in step 1 makes its
     # session speakerless from now, which is not past the cutoff: it is not in this sweep's list to end.
-    speakerless = list(rt.store.iter_speakerless(now))
-    ghosts = sweep_ghosts(rt, speakerless)
+    speakerless = list(runtime.store.iter_speakerless(now))
+    ghosts = sweep_ghosts(runtime, speakerless)
     summary: dict[str, Any] = {"cutoff": cutoff, "checked": 0, "ended": [], "skipped": 0, "failed": 0, **ghosts}
     for candidate in speakerless:
         if candidate.speakerlessSince is None or candidate.speakerlessSince >= cutoff:
@@ -97,7 +97,7 @@ def sweep(rt: Runtime) -> dict[str, Any]:
         try:
             # everyone told by the shared rule when it ended: sessionEnded to all, listeners closed
             _, after = use_cases.change_status(
-                rt, candidate.sessionId, SessionStatus.ENDED, rt.fanout, only_if_speakerless_before=cutoff
+                runtime, candidate.sessionId, SessionStatus.ENDED, runtime.fanout, only_if_speakerless_before=cutoff
             )
         except (InvalidTransition, SessionNotFound):
             summary["skipped"] += 1  # ended or deleted by someone else since the index said otherwise

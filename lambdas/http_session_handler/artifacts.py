@@ -44,7 +44,7 @@ from .artifact_schemas import (
     CreatedArtifact,
     UpdateArtifactRequest,
 )
-from .identity import Caller, owned_session, readable_session, signed_in
+from .identity import HttpCaller, owned_session, readable_session, signed_in
 from .params import DEFAULT_LIMIT, Cursor, Limit, SessionIdPath
 from .routing import answer_as, api_route
 
@@ -73,7 +73,7 @@ ArtifactIdPath = Annotated[str, Path(pattern=ARTIFACT_ID_PATTERN, description="`
 def create_artifact(
     sessionId: SessionIdPath,  # noqa: N803 - the path parameter's name
     body: CreateArtifactRequest,
-    caller: Annotated[Caller, Depends(signed_in)],
+    caller: Annotated[HttpCaller, Depends(signed_in)],
 ) -> Response[CreatedArtifact]:
     runtime = get_runtime()
     settings = runtime.settings
@@ -113,7 +113,7 @@ def create_artifact(
 )
 def list_artifacts(
     sessionId: SessionIdPath,  # noqa: N803
-    caller: Annotated[Caller, Depends(signed_in)],
+    caller: Annotated[HttpCaller, Depends(signed_in)],
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> ArtifactPage:
@@ -140,7 +140,7 @@ def update_artifact(
     sessionId: SessionIdPath,  # noqa: N803
     artifactId: ArtifactIdPath,  # noqa: N803
     body: UpdateArtifactRequest,
-    caller: Annotated[Caller, Depends(signed_in)],
+    caller: Annotated[HttpCaller, Depends(signed_in)],
 ) -> ArtifactView:
     target = ArtifactStatus(body.status)
     runtime = get_runtime()
@@ -175,7 +175,7 @@ def update_artifact(
 def delete_artifact(
     sessionId: SessionIdPath,  # noqa: N803
     artifactId: ArtifactIdPath,  # noqa: N803
-    caller: Annotated[Caller, Depends(signed_in)],
+    caller: Annotated[HttpCaller, Depends(signed_in)],
 ) -> None:
     session = owned_session(sessionId, caller)
     artifact = use_cases.delete_artifact(get_runtime(), session.sessionId, artifactId)

@@ -17,7 +17,7 @@ nothing trustworthy puts claims there, and a handler that trusted them would acc
 
 The caller is decided once per request, before any input is validated (validation.py calls
 `identify`), and route functions receive it as a Powertools dependency:
-`caller: Annotated[Caller | None, Depends(current_caller)]` (or `Depends(signed_in)` where one is required).
+`caller: Annotated[HttpCaller | None, Depends(current_caller)]` (or `Depends(signed_in)` where one is required).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from session_schema.routes import HTTP_ROUTES, OPTIONAL_AUTH_PATHS, HttpRoute
 
 
 @dataclass(frozen=True)
-class Caller:
+class HttpCaller:
     user_id: str
 
 
@@ -47,31 +47,31 @@ def route_for(method: str, path: str) -> HttpRoute | None:
 _CALLER = "caller"
 
 
-def identify(request: Request) -> Caller | None:
+def identify(request: Request) -> HttpCaller | None:
     """Decide the caller once per request (request validation calls this first), cached in its context."""
     if _CALLER not in request.context:
         request.context[_CALLER] = _decide(request)
-    caller: Caller | None = request.context[_CALLER]  # the context is a dict[str, Any]; only _decide writes it
+    caller: HttpCaller | None = request.context[_CALLER]  # the context is a dict[str, Any]; only _decide writes it
     return caller
 
 
-def current_caller(request: Request) -> Caller | None:
+def current_caller(request: Request) -> HttpCaller | None:
     """The verified caller of this request, or None for an anonymous one where the route allows it."""
     return identify(request)
 
 
-def _decide(request: Request) -> Caller | None:
+def _decide(request: Request) -> HttpCaller | None:
     route = route_for(request.method, request.route)
     event = request.resolved_event
     header = event.headers.get("authorization") if event.headers else None
     if route is None:
         return None
     if route.auth or (route.path in OPTIONAL_AUTH_PATHS and header is not None):
-        return Caller(get_runtime().verifier.verify_bearer_header(header).user_id)
+        return HttpCaller(get_runtime().verifier.verify_bearer_header(header).user_id)
     return None
 
 
-def signed_in(request: Request) -> Caller:
+def signed_in(request: Request) -> HttpCaller:
     """For routes that need a caller whatever the table says (defence in depth): 401 without one."""
     caller = current_caller(request)
     if caller is None:
@@ -79,7 +79,7 @@ def signed_in(request: Request) -> Caller:
     return caller
 
 
-def require_owner(session: Session, caller: Caller | None) -> Caller:
+def require_owner(session: Session, caller: HttpCaller | None) -> HttpCaller:
     """Writes to another user's session are FORBIDDEN (the contract); anonymous callers are UNAUTHORIZED."""
     if caller is None:
         raise Unauthorized("sign in to do this")
@@ -88,7 +88,7 @@ def require_owner(session: Session, caller: Caller | None) -> Caller:
     return caller
 
 
-def owned_session(raw_session_id: str, caller: Caller | None) -> Session:
+def owned_session(raw_session_id: str, caller: HttpCaller | None) -> Session:
     """The caller's session for a write (read strongly consistent): 404 SESSION_NOT_FOUND when unknown,
     403 FORBIDDEN when someone else's, 401 when anonymous."""
     from .params import session_id
@@ -99,7 +99,7 @@ def owned_session(raw_session_id: str, caller: Caller | None) -> Session:
 
 
 def readable_session(
-    raw_session_id: str, caller: Caller | None, *, owner_only: bool = False, consistent: bool = True
+    raw_session_id: str, caller: HttpCaller | None, *, owner_only: bool = False, consistent: bool = True
 ) -> Session:
     """A session the caller may read from: its owner always; anyone while joinable (`messages_readable_by`)
     unless `owner_only`. Otherwise 404 SESSION_NOT_FOUND: a private view is indistinguishable from none."""
@@ -113,5 +113,5 @@ def readable_session(
     return session
 
 
-def is_owner(session: Session, caller: Caller | None) -> bool:
+def is_owner(session: Session, caller: HttpCaller | None) -> bool:
     return caller is not None and session.ownerId == caller.user_id

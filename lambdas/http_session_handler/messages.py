@@ -17,7 +17,7 @@ from session_runtime import use_cases
 from session_runtime.observability import logger
 from session_runtime.runtime import get_runtime
 
-from .identity import Caller, current_caller, owned_session, readable_session, signed_in
+from .identity import HttpCaller, current_caller, owned_session, readable_session, signed_in
 from .params import DEFAULT_LIMIT, Cursor, Limit, SessionIdPath, Since
 from .routing import answer_as, api_route
 from .schemas import MessagePage, MessageView, PostMessageRequest
@@ -37,7 +37,7 @@ TAGS = ["messages"]
 )
 def list_messages(
     sessionId: SessionIdPath,  # noqa: N803
-    caller: Annotated[Caller | None, Depends(current_caller)],
+    caller: Annotated[HttpCaller | None, Depends(current_caller)],
     since: Since = 0,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
@@ -60,7 +60,7 @@ def list_messages(
 def post_message(
     sessionId: SessionIdPath,  # noqa: N803
     body: PostMessageRequest,
-    caller: Annotated[Caller, Depends(signed_in)],
+    caller: Annotated[HttpCaller, Depends(signed_in)],
 ) -> MessageView:
     runtime = get_runtime()
     sid = owned_session(sessionId, caller).sessionId

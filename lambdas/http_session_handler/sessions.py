@@ -15,7 +15,7 @@ from session_runtime.runtime import get_runtime
 from session_schema.errors import InvalidTransition, ValidationFailed
 from session_schema.status import SessionStatus
 
-from .identity import Caller, current_caller, is_owner, owned_session, signed_in
+from .identity import HttpCaller, current_caller, is_owner, owned_session, signed_in
 from .params import DEFAULT_LIMIT, Cursor, IdempotencyKey, Limit, SessionIdPath, session_id
 from .routing import answer_as, api_route
 from .schemas import (
@@ -46,7 +46,7 @@ REPLAY_HEADER = "Idempotent-Replayed"
     ),
 )
 def create_session(
-    caller: Annotated[Caller, Depends(signed_in)],
+    caller: Annotated[HttpCaller, Depends(signed_in)],
     body: CreateSessionRequest | None = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response[SessionOwnerView]:
@@ -82,7 +82,7 @@ def create_session(
 
 @api_route(router, "GET /sessions", summary="The caller's sessions, newest first", model=SessionPage, tags=TAGS)
 def list_sessions(
-    caller: Annotated[Caller, Depends(signed_in)],
+    caller: Annotated[HttpCaller, Depends(signed_in)],
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> SessionPage:
@@ -101,7 +101,7 @@ def list_sessions(
 )
 def get_session(
     sessionId: SessionIdPath,  # noqa: N803 - the path parameter's name
-    caller: Annotated[Caller | None, Depends(current_caller)],
+    caller: Annotated[HttpCaller | None, Depends(current_caller)],
 ) -> SessionOwnerView | SessionPublicView:
     session = get_runtime().store.get_session(session_id(sessionId), consistent=True)  # read-your-writes
     if is_owner(session, caller):
@@ -125,7 +125,7 @@ def get_session(
 def update_session(
     sessionId: SessionIdPath,  # noqa: N803
     body: UpdateSessionRequest,
-    caller: Annotated[Caller, Depends(signed_in)],
+    caller: Annotated[HttpCaller, Depends(signed_in)],
 ) -> SessionOwnerView:
     runtime = get_runtime()
     session = owned_session(sessionId, caller)
@@ -158,7 +158,7 @@ def update_session(
 )
 def end_session(
     sessionId: SessionIdPath,  # noqa: N803
-    caller: Annotated[Caller, Depends(signed_in)],
+    caller: Annotated[HttpCaller, Depends(signed_in)],
 ) -> None:
     runtime = get_runtime()
     session = owned_session(sessionId, caller)  # the one read of a repeated DELETE

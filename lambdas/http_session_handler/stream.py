@@ -17,7 +17,7 @@ from session_runtime.runtime import get_runtime
 from session_schema.ids import EPOCH_PATTERN
 from session_schema.models import SEQ_MAX
 
-from .identity import Caller, current_caller, readable_session
+from .identity import HttpCaller, current_caller, readable_session
 from .params import DEFAULT_LIMIT, Limit, SessionIdPath
 from .routing import answer_as, api_route
 from .schemas import StreamPage
@@ -54,7 +54,7 @@ Epoch = Annotated[
 )
 def list_events(
     sessionId: SessionIdPath,  # noqa: N803
-    caller: Annotated[Caller | None, Depends(current_caller)],
+    caller: Annotated[HttpCaller | None, Depends(current_caller)],
     sinceSeq: SinceSeq = 0,  # noqa: N803 - the query parameter's name
     epoch: Epoch = None,
     limit: Limit = DEFAULT_LIMIT,

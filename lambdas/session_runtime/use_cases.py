@@ -37,7 +37,7 @@ def _told(audience: Fanout, before: Session, after: Session) -> tuple[Session, S
 
 
 def change_status(
-    rt: Runtime,
+    runtime: Runtime,
     session_id: str,
     target: SessionStatus,
     audience: Fanout,
@@ -48,10 +48,10 @@ def change_status(
     only_if_speakerless_before: int | None = None,
 ) -> tuple[Session, Session]:
     """A status transition (with title/muted in the same write): (before, after), everyone told of a change."""
-    before, after = rt.store.change_status(
+    before, after = runtime.store.change_status(
         session_id,
         target,
-        ended_ttl_days=rt.settings.ended_session_ttl_days,
+        ended_ttl_days=runtime.settings.ended_session_ttl_days,
         title=title,
         muted=muted,
         speaker=speaker,
@@ -61,7 +61,7 @@ def change_status(
 
 
 def update_session(
-    rt: Runtime,
+    runtime: Runtime,
     session_id: str,
     audience: Fanout,
     *,
@@ -70,16 +70,21 @@ def update_session(
     speaker: str | None = None,
 ) -> tuple[Session, Session]:
     """Title and/or muted of a joinable session: (before, after), everyone told of a change."""
-    before, after = rt.store.update_session(session_id, title=title, muted=muted, speaker=speaker)
+    before, after = runtime.store.update_session(session_id, title=title, muted=muted, speaker=speaker)
     return _told(audience, before, after)
 
 
 def post_message(
-    rt: Runtime, session_id: str, sender_id: str, text: str, audience: Fanout, *, speaker: str | None = None
+    runtime: Runtime, session_id: str, sender_id: str, text: str, audience: Fanout, *, speaker: str | None = None
 ) -> Message:
     """Store a message (kept MESSAGE_TTL_DAYS, with its stream event) and send it to `audience`."""
-    message, session = rt.store.append_message(
-        session_id, sender_id, text, ttl_days=rt.settings.message_ttl_days, speaker=speaker, announce=events.message
+    message, session = runtime.store.append_message(
+        session_id,
+        sender_id,
+        text,
+        ttl_days=runtime.settings.message_ttl_days,
+        speaker=speaker,
+        announce=events.message,
     )
     notify.message_stored(audience, message, session)
     return message
@@ -89,7 +94,7 @@ UPLOAD_METHOD = "POST"
 
 
 def create_artifact(
-    rt: Runtime,
+    runtime: Runtime,
     session: Session,
     *,
     kind: ArtifactKind,
@@ -99,7 +104,7 @@ def create_artifact(
 ) -> tuple[Artifact, dict[str, Any]]:
     """Register a `pending` artifact of `session` under its one storage key, with the presigned upload for it:
     (artifact, upload). No one is told: an artifact is announced when its status changes."""
-    now = rt.store.clock()
+    now = runtime.store.clock()
     artifact_id = new_record_id(ARTIFACT_ID_PREFIX, now)
     artifact = Artifact(
         artifactId=artifact_id,
@@ -113,18 +118,18 @@ def create_artifact(
         createdAt=now,
         updatedAt=now,
     )
-    upload = _presigned_upload(rt, artifact, size_bytes, now)  # signing is local: nothing to undo
-    rt.store.create_artifact(artifact)
+    upload = _presigned_upload(runtime, artifact, size_bytes, now)  # signing is local: nothing to undo
+    runtime.store.create_artifact(artifact)
     return artifact, upload
 
 
-def _presigned_upload(rt: Runtime, artifact: Artifact, size_bytes: int | None, now_ms: int) -> dict[str, Any]:
+def _presigned_upload(runtime: Runtime, artifact: Artifact, size_bytes: int | None, now_ms: int) -> dict[str, Any]:
     """A presigned POST whose policy allows exactly this key, this Content-Type and this size range (exactly
     `size_bytes`, else 1..MAX_UPLOAD_BYTES), for UPLOAD_URL_EXPIRY_SECONDS."""
-    settings = rt.settings
+    settings = runtime.settings
     low, high = (size_bytes, size_bytes) if size_bytes is not None else (1, settings.max_upload_bytes)
     expires_in = settings.upload_url_expiry_seconds
-    post = rt.s3.generate_presigned_post(
+    post = runtime.s3.generate_presigned_post(
         Bucket=settings.artifacts_bucket,
         Key=artifact.objectKey,  # boto3 adds the exact-match `bucket` and `key` conditions
         Fields={"Content-Type": artifact.contentType},
@@ -142,7 +147,7 @@ def _presigned_upload(rt: Runtime, artifact: Artifact, size_bytes: int | None, n
 
 
 def change_artifact_status(
-    rt: Runtime,
+    runtime: Runtime,
     session_id: str,
     artifact_id: str,
     target: ArtifactStatus,
@@ -151,22 +156,22 @@ def change_artifact_status(
     error: str | None = None,
 ) -> tuple[Artifact, Artifact]:
     """An artifact's lifecycle move, kept in the stream in the same write: (before, after), everyone told."""
-    before, after, claimed = rt.store.change_artifact_status(
+    before, after, claimed = runtime.store.change_artifact_status(
         session_id, artifact_id, target, error=error, announce=events.artifact_updated
     )
     notify.artifact_changed(audience, after, claimed)
     return before, after
 
 
-def delete_artifact(rt: Runtime, session_id: str, artifact_id: str) -> Artifact | None:
+def delete_artifact(runtime: Runtime, session_id: str, artifact_id: str) -> Artifact | None:
     """Delete an artifact's stored object, then its record: the artifact deleted, or None when it was already
     gone. No one is told (as on creation)."""
     try:
-        artifact = rt.store.get_artifact(session_id, artifact_id)
+        artifact = runtime.store.get_artifact(session_id, artifact_id)
     except ArtifactNotFound:
         return None
     # The object first: if this fails the record is still there, so a retry finds the key again.
     # (S3 answers a delete of a missing key with success, so a retry after a half-done delete works.)
-    rt.s3.delete_object(Bucket=rt.settings.artifacts_bucket, Key=artifact.objectKey)
-    rt.store.delete_artifact(session_id, artifact_id)
+    runtime.s3.delete_object(Bucket=runtime.settings.artifacts_bucket, Key=artifact.objectKey)
+    runtime.store.delete_artifact(session_id, artifact_id)
     return artifact
