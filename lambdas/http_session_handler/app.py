@@ -22,7 +22,7 @@ from session_runtime.powertools_compat import Encoder, install_request_validatio
 from session_runtime.runtime import get_runtime
 from session_schema.ids import normalize_session_id
 
-from . import artifacts, errors, messages, meta, sessions, stream
+from . import artifacts, error_answers, messages, meta, sessions, stream
 from .routing import api_route, methods_for_path
 from .validation import RequestValidation
 
@@ -55,7 +55,7 @@ def create_app() -> APIGatewayHttpResolver:
             cache["document"] = openapi.document(resolver, get_runtime().settings)
         return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=cache["document"])
 
-    errors.register(resolver, lambda path: methods_for_path(resolver, path))
+    error_answers.register(resolver, lambda path: methods_for_path(resolver, path))
     return resolver
 
 
