@@ -15,7 +15,7 @@ from session_schema.json_types import INTEGRAL
 from session_schema.models import ArtifactError, ArtifactKind, ContentType, FileName
 from session_schema.views import ArtifactStatusValue, ArtifactView
 
-from .schemas import RequestBody, ResponseBody
+from .schemas import Page, RequestBody, ResponseBody
 
 
 class CreateArtifactRequest(RequestBody):
@@ -105,6 +105,5 @@ class CreatedArtifact(ResponseBody):
     upload: UploadView
 
 
-class ArtifactPage(ResponseBody):
-    items: list[ArtifactView]
-    nextCursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+class ArtifactPage(Page[ArtifactView]):
+    pass

@@ -8,7 +8,7 @@ model fails response validation (a 500 in tests) instead of silently dropping or
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
@@ -79,9 +79,19 @@ class PostMessageRequest(RequestBody):
 # ------------------------------------------------------------------ responses
 
 
-class SessionPage(ResponseBody):
-    items: list[SessionOwnerView]
+ItemT = TypeVar("ItemT", bound=BaseModel)
+
+
+class Page(ResponseBody, Generic[ItemT]):
+    """One page of a listing (sessions, messages, artifacts)."""
+
+    items: list[ItemT]
     nextCursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+
+
+# One named subclass per listing: the OpenAPI document names its schema after the class (not `Page_..._`).
+class SessionPage(Page[SessionOwnerView]):
+    pass
 
 
 class StreamPage(ResponseBody):
@@ -97,9 +107,8 @@ class StreamPage(ResponseBody):
     )
 
 
-class MessagePage(ResponseBody):
-    items: list[MessageView]
-    nextCursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+class MessagePage(Page[MessageView]):
+    pass
 
 
 class Health(ResponseBody):
