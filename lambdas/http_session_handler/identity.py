@@ -23,25 +23,18 @@ The caller is decided once per request, before any input is validated (validatio
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
 from aws_lambda_powertools.event_handler import Request
 
 from session_runtime.runtime import get_runtime
 from session_schema.errors import Forbidden, SessionNotFound, Unauthorized
 from session_schema.models import Session
-from session_schema.routes import HTTP_ROUTES, OPTIONAL_AUTH_PATHS, HttpRoute
+from session_schema.routes import OPTIONAL_AUTH_PATHS, declared_route
 
 
 @dataclass(frozen=True)
 class HttpCaller:
     user_id: str
-
-
-@cache
-def route_for(method: str, path: str) -> HttpRoute | None:
-    """The route table's entry for a matched route (`path` in API Gateway syntax: `/sessions/{sessionId}`)."""
-    return next((r for r in HTTP_ROUTES if r.method == method and r.path == path), None)
 
 
 _CALLER = "caller"
@@ -61,7 +54,7 @@ def current_caller(request: Request) -> HttpCaller | None:
 
 
 def _decide(request: Request) -> HttpCaller | None:
-    route = route_for(request.method, request.route)
+    route = declared_route(request.method, request.route)
     event = request.resolved_event
     header = event.headers.get("authorization") if event.headers else None
     if route is None:

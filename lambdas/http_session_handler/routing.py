@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, 
 from pydantic import BaseModel
 
 from session_runtime.powertools_compat import resolver_routes
-from session_schema.routes import HTTP_ROUTES, OPTIONAL_AUTH_PATHS, HttpRoute
+from session_schema.routes import OPTIONAL_AUTH_PATHS, HttpRoute, declared_route
 
 from .schemas import ErrorResponse
 
@@ -42,10 +42,11 @@ Model = TypeVar("Model", bound=BaseModel)
 
 
 def table_route(route_key: str) -> HttpRoute:
-    for route in HTTP_ROUTES:
-        if route.route_key == route_key:
-            return route
-    raise LookupError(f"{route_key!r} is not in session_schema.routes.HTTP_ROUTES")
+    method, _, path = route_key.partition(" ")
+    route = declared_route(method, path)
+    if route is None:
+        raise LookupError(f"{route_key!r} is not in session_schema.routes.HTTP_ROUTES")
+    return route
 
 
 def powertools_rule(path: str) -> str:

@@ -1,4 +1,5 @@
-"""The route table of both APIs: the HTTP handler, the CDK stack and the local stack all read it.
+"""The route table of both APIs: the HTTP handler, the CDK stack and the local stack all read it, and the one
+matcher of a request to its route (`match_route`, for the gateways that stand in for API Gateway).
 
 A route added here appears in the deployed API, in the local stack and (by test) in the handler;
 one that is missing from any of them fails a test instead of a user's request. Who may call an HTTP
@@ -8,7 +9,11 @@ API Gateway authorizer.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import unquote
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,61 @@ HTTP_ROUTES: tuple[HttpRoute, ...] = (
     HttpRoute("GET", "/openapi.json", auth=False, operation_id="getOpenApiDocument"),
     HttpRoute("GET", "/asyncapi.json", auth=False, operation_id="getAsyncApiDocument"),
 )
+
+_BY_KEY: dict[str, HttpRoute] = {route.route_key: route for route in HTTP_ROUTES}
+
+
+def declared_route(method: str, path: str) -> HttpRoute | None:
+    """The table's route for a method and a route path as declared (`/sessions/{sessionId}`: what API Gateway's
+    routeKey and Powertools' `request.route` carry), None when the table has none."""
+    return _BY_KEY.get(f"{method} {path}")
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    route: HttpRoute
+    path_parameters: dict[str, str]  # percent-decoded, as API Gateway passes them
+
+
+_PARAM = re.compile(r"^\{([A-Za-z0-9_]+)(\+?)\}$")
+
+
+def _route_pattern(path: str) -> tuple[re.Pattern[str], int, bool]:
+    """A route path's regex, its number of parameters and whether one is greedy (`{proxy+}`)."""
+    parts, names, greedy = [], 0, False
+    for segment in path.strip("/").split("/") if path != "/" else []:
+        param = _PARAM.match(segment)
+        if param:
+            names += 1
+            greedy = greedy or bool(param.group(2))
+            parts.append(f"(?P<{param.group(1)}>.+)" if param.group(2) else f"(?P<{param.group(1)}>[^/]+)")
+        else:
+            parts.append(re.escape(segment))
+    return re.compile("^/" + "/".join(parts) + "$"), names, greedy
+
+
+@lru_cache(maxsize=8)
+def _by_specificity(routes: tuple[HttpRoute, ...]) -> tuple[tuple[HttpRoute, re.Pattern[str]], ...]:
+    compiled = []
+    for route in routes:
+        pattern, names, greedy = _route_pattern(route.path)
+        # API Gateway picks the most specific route: fewer parameters first, greedy ones last.
+        compiled.append(((greedy, names, -len(route.path)), route, pattern))
+    compiled.sort(key=lambda entry: entry[0])
+    return tuple((route, pattern) for _, route, pattern in compiled)
+
+
+def match_route(method: str, raw_path: str, routes: Iterable[HttpRoute] = HTTP_ROUTES) -> RouteMatch | None:
+    """The route API Gateway would pick for a request (a concrete, still percent-encoded path), with its path
+    parameters; None when no route matches (API Gateway's `$default`). A route's method `ANY` takes every method."""
+    for route, pattern in _by_specificity(tuple(routes)):
+        if route.method != method.upper() and route.method != "ANY":
+            continue
+        found = pattern.match(raw_path)
+        if found:
+            return RouteMatch(route, {name: unquote(value) for name, value in found.groupdict().items()})
+    return None
+
 
 # Routes marked auth=False that still read the caller's identity when a token is present (the owner
 # sees more): the handler verifies the bearer token when one is sent (an invalid one is 401), and treats
