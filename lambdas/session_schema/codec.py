@@ -292,9 +292,9 @@ def is_canonical(item: Mapping[str, AttributeValue]) -> bool:
 
 
 def decode_target(item: Mapping[str, AttributeValue]) -> ConnectionTarget:
-    """The fan-out's view of a connection item read with expressions.TARGET_PROJECTION: its sort key and its
-    role, also where a legacy item keeps it inside its `Data` wrapper (top-level wins, as in `normalize`),
-    decoded without building a whole Connection record per listener."""
+    """The fan-out's view of a connection item read with session_store.expressions.TARGET_PROJECTION: its sort
+    key and its role, also where a legacy item keeps it inside its `Data` wrapper (top-level wins, as in
+    `normalize`), decoded without building a whole Connection record per listener."""
     sort_key = item.get(keys.SK, {}).get("S", "")
     role = item.get("role") or item.get(LEGACY_WRAPPER, {}).get("M", {}).get("role") or {}
     if not sort_key.startswith(keys.CONN_PREFIX):

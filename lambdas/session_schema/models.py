@@ -144,8 +144,8 @@ Role = Literal["speaker", "listener"]
 
 
 class ConnectionTarget(BaseModel):
-    """What a fan-out needs of a connection, read through a projection of its item (expressions.TARGET_PROJECTION):
-    whom to post to and its role. Not a record: nothing writes it."""
+    """What a fan-out needs of a connection, read through a projection of its item
+    (session_store.expressions.TARGET_PROJECTION): whom to post to and its role. Not a record: nothing writes it."""
 
     model_config = ConfigDict(frozen=True)
 
