@@ -22,7 +22,6 @@ pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 JS = REPO / "clients" / "js"
-ARTIFACTS = REPO / "test-artifacts"  # git-ignored: the browser test's screenshots
 CHROMIUM = Path("/usr/bin/chromium")
 USERS = ("alice", "bob")
 
@@ -83,8 +82,10 @@ def test_client_protocol_matches_the_asyncapi_document(js_build: None, stack: Lo
     node_test(stack, "protocol")
 
 
-def test_console_in_headless_chromium(js_build: None, stack: LocalStack) -> None:
-    """The console page from another origin joins as a listener and shows a broadcast (DOM + screenshot)."""
+def test_console_in_headless_chromium(js_build: None, stack: LocalStack, tmp_path: Path) -> None:
+    """The console page from another origin joins as a listener and shows a broadcast; the whole debugging
+    flow at 1280 and 420 px wide (layout, controls, seq column). Screenshots go to pytest's temporary
+    directory, never into the repository."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `make install` installs Debian's chromium (as root)")
-    node_test(stack, "browser", LIVE_SESSIONS_ARTIFACTS=str(ARTIFACTS), CHROMIUM=str(CHROMIUM))
+    node_test(stack, "browser", LIVE_SESSIONS_SCREENSHOTS=str(tmp_path), CHROMIUM=str(CHROMIUM))

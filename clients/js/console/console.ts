@@ -1,27 +1,27 @@
 /**
- * The console page: sign in with a token, create a session, listen and speak side by side, and watch
- * every event as it arrives. It is also the example of a listener app: all it needs is `LiveSession`
- * (connect, `on(...)`, the actions) and `HttpApi` (create a session).
+ * The console page: a debugging console for live sessions in the manner of Ably's and Pusher's. Sign in
+ * with a token, create a session, listen and speak side by side, and watch the session (status, `seq`,
+ * epoch, who is connected) and every event as it arrives. It is also the example of a listener app: all it
+ * needs is the client's public API, `LiveSession` and `HttpApi`.
  *
  * URL parameters (all optional): `http` and `ws` (the APIs; default: what the local stack's config.json says),
  * `session` (fills both panes), `join=listener` (joins at once), `token` (signs in).
  */
 
-import { HttpApi, LiveSession, LiveSessionError, type ServerEvent } from "../src/index.js";
+import { HttpApi, type LiveSession } from "../src/index.js";
+import { $, hint, whileBusy } from "./dom.js";
+import { refusalRow } from "./events-table.js";
+import { Pane } from "./pane.js";
+import { SessionPanel } from "./session-panel.js";
 
 interface Config {
   httpUrl: string;
   wsUrl: string;
 }
 
+const TOKEN_KEY = "live-sessions-token";
 const params = new URLSearchParams(location.search);
-const $ = <T extends Element>(selector: string, root: ParentNode = document): T => {
-  const found = root.querySelector<T>(selector);
-  if (!found) throw new Error(`the page has no ${selector}`);
-  return found;
-};
-
-let token: string | undefined = params.get("token") ?? sessionStorage.getItem("live-sessions-token") ?? undefined;
+let token: string | undefined = params.get("token") ?? sessionStorage.getItem(TOKEN_KEY) ?? undefined;
 
 async function loadConfig(): Promise<Config> {
   const fallback = { httpUrl: location.origin, wsUrl: `ws://${location.hostname}:3001` };
@@ -34,7 +34,7 @@ async function loadConfig(): Promise<Config> {
   return { httpUrl: params.get("http") ?? fallback.httpUrl, wsUrl: params.get("ws") ?? fallback.wsUrl };
 }
 
-function currentConfig(): Config {
+function currentUrls(): Config {
   return { httpUrl: $<HTMLInputElement>("#http-url").value.trim(), wsUrl: $<HTMLInputElement>("#ws-url").value.trim() };
 }
 
@@ -51,91 +51,40 @@ function tokenSubject(jwt: string): string | undefined {
 }
 
 function showSignedIn(): void {
-  const who = $<HTMLElement>("#who");
-  who.textContent = token ? `signed in as ${tokenSubject(token) ?? "(unreadable token)"}` : "not signed in (listeners need no token)";
+  $<HTMLInputElement>("#token").value = token ?? "";
+  $<HTMLElement>("#who").textContent = token
+    ? `signed in as ${tokenSubject(token) ?? "(unreadable token)"}`
+    : "not signed in (listeners need no token)";
 }
 
-function describe(event: ServerEvent): string {
-  const { type, ...rest } = event;
-  return `${type} ${JSON.stringify(rest)}`;
+/** Text with nothing visible in it (whitespace, zero-width and other format characters): the server refuses it. */
+function isBlank(text: string): boolean {
+  return /^[\s\p{Cf}]*$/u.test(text);
 }
 
-/** One pane: a LiveSession (listener or speaker) with its join form, state badge and event log. */
-class Pane {
-  live: LiveSession | null = null;
-  readonly root: HTMLElement;
-  private readonly log: HTMLOListElement;
-  private readonly state: HTMLElement;
-
-  constructor(readonly role: "listener" | "speaker") {
-    this.root = $<HTMLElement>(`#${role}`);
-    this.log = $<HTMLOListElement>(".log", this.root);
-    this.state = $<HTMLElement>(".state", this.root);
-    $<HTMLFormElement>(".join", this.root).addEventListener("submit", (event) => {
-      event.preventDefault();
-      void this.join();
-    });
-    $<HTMLButtonElement>(".leave", this.root).addEventListener("click", () => this.live?.close());
-  }
-
-  get sessionInput(): HTMLInputElement {
-    return $<HTMLInputElement>(".session-id", this.root);
-  }
-
-  write(text: string, problem = false): void {
-    const item = document.createElement("li");
-    item.textContent = `${new Date().toLocaleTimeString()} ${text}`;
-    if (problem) item.className = "problem";
-    this.log.prepend(item);
-  }
-
-  async join(): Promise<void> {
-    this.live?.close();
-    const sessionId = this.sessionInput.value.trim();
-    const { httpUrl, wsUrl } = currentConfig();
-    const live = new LiveSession({
-      httpUrl,
-      wsUrl,
-      sessionId,
-      // A listener joins anonymously; the speaker pane sends the owner's token.
-      ...(this.role === "speaker" ? { token: () => token } : {}),
-    });
-    this.live = live;
-    live.on("state", (change) => {
-      this.state.textContent = change.retryInMs !== undefined ? `${change.state} (next try in ${Math.round(change.retryInMs)} ms)` : change.state;
-      this.state.dataset["state"] = change.state;
-      if (change.error) this.write(`${change.state}: ${change.error.message}`, true);
-    });
-    live.on("event", (event) => this.write(describe(event), event.type === "error"));
-    live.on("reset", (reset) => this.write(`reset (${reset.reason}): start again from seq ${reset.session.seq}`, true));
-    live.on("broadcast", (event) => {
-      $<HTMLOutputElement>(".last output", this.root).textContent =
-        typeof event.data === "string" ? event.data : JSON.stringify(event.data);
-    });
-    try {
-      await live.connect();
-    } catch (error) {
-      this.write(`join refused: ${error instanceof LiveSessionError ? error.message : String(error)}`, true);
-    }
-  }
-
-  /** Runs one of the speaker's actions; its answer shows in the log as an event, a refusal as a problem. */
-  async act(run: (live: LiveSession) => Promise<unknown>): Promise<void> {
-    if (!this.live) return this.write("join first", true);
-    try {
-      await run(this.live);
-    } catch (error) {
-      this.write(error instanceof LiveSessionError ? error.message : String(error), true);
-    }
-  }
-}
-
+/** A line that parses as JSON is sent as that JSON (`{"slide": 3}`, `42`); anything else as a string. */
 function parseData(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    return text; // plain text is broadcast as a JSON string
+    return text;
   }
+}
+
+type Control = "pause" | "resume" | "mute" | "unmute" | "end";
+
+/** The speaker's controls follow the session: only what the server would accept now is enabled. */
+function allowedControls(live: LiveSession | null): Record<Control | "say", boolean> {
+  const view = live?.session;
+  const speaking = live?.state === "connected" && live.role === "speaker" && view != null && view.status !== "ended";
+  return {
+    say: speaking,
+    pause: speaking && view.status === "active",
+    resume: speaking && view.status === "paused",
+    mute: speaking && !view.muted,
+    unmute: speaking && view.muted,
+    end: speaking,
+  };
 }
 
 async function main(): Promise<void> {
@@ -144,47 +93,79 @@ async function main(): Promise<void> {
   $<HTMLInputElement>("#ws-url").value = config.wsUrl;
   showSignedIn();
 
-  const listener = new Pane("listener");
-  const speaker = new Pane("speaker");
+  const panel = new SessionPanel($<HTMLElement>("#session-panel"), $<HTMLElement>("#presence"));
+  const speakerRoot = $<HTMLElement>("#speaker");
+  const sayButtons = [...speakerRoot.querySelectorAll<HTMLButtonElement>("form.say button")];
+  const controlButtons = [...speakerRoot.querySelectorAll<HTMLButtonElement>(".controls button")];
+  let speakerPane: Pane | undefined; // read by refreshControls, which the panes call from their constructors
+
+  const refreshControls = (): void => {
+    const live = speakerPane?.live ?? null;
+    const allowed = allowedControls(live);
+    const busy = (button: HTMLButtonElement): boolean => button.getAttribute("aria-busy") === "true";
+    for (const button of sayButtons) button.disabled = !allowed.say || busy(button);
+    for (const button of controlButtons) button.disabled = !allowed[button.dataset["action"] as Control] || busy(button);
+    const asListener = live?.state === "connected" && live.role === "listener";
+    $<HTMLElement>(".role-note", speakerRoot).hidden = !asListener;
+  };
+
+  const context = { urls: currentUrls, token: () => token, panel, changed: refreshControls };
+  const listener = new Pane("listener", context);
+  const speaker = (speakerPane = new Pane("speaker", context));
+  refreshControls();
 
   $<HTMLFormElement>("#sign-in").addEventListener("submit", (event) => {
     event.preventDefault();
     token = $<HTMLInputElement>("#token").value.trim() || undefined;
-    if (token) sessionStorage.setItem("live-sessions-token", token);
-    else sessionStorage.removeItem("live-sessions-token");
+    if (token) sessionStorage.setItem(TOKEN_KEY, token);
+    else sessionStorage.removeItem(TOKEN_KEY);
     showSignedIn();
   });
 
-  $<HTMLFormElement>("#create").addEventListener("submit", (event) => {
+  const createForm = $<HTMLFormElement>("#create");
+  createForm.addEventListener("submit", (event) => {
     event.preventDefault();
-    const api = new HttpApi({ httpUrl: currentConfig().httpUrl, token: () => token });
-    const created = $<HTMLElement>("#created");
-    api
-      .createSession({
-        title: $<HTMLInputElement>("#title").value,
-        maxListeners: Number($<HTMLInputElement>("#max-listeners").value),
-      })
-      .then((session) => {
+    const created = $<HTMLOutputElement>("#created");
+    created.textContent = ""; // no answer of an earlier try stays beside the button
+    delete created.dataset["problem"];
+    const maxListeners = Number($<HTMLInputElement>("#max-listeners").value);
+    const problem = Number.isInteger(maxListeners) && maxListeners >= 1 ? undefined : "max listeners: a whole number, 1 or more";
+    hint(createForm, problem);
+    if (problem) return;
+    const api = new HttpApi({ httpUrl: currentUrls().httpUrl, token: () => token });
+    const title = $<HTMLInputElement>("#title").value;
+    void whileBusy($<HTMLButtonElement>("button", createForm), () => api.createSession({ title, maxListeners })).then(
+      (session) => {
         created.textContent = session.sessionId;
         listener.sessionInput.value = speaker.sessionInput.value = session.sessionId;
-      })
-      .catch((error: unknown) => {
-        created.textContent = error instanceof LiveSessionError ? error.message : String(error);
-      });
+        panel.showView(session);
+      },
+      (error: unknown) => {
+        created.textContent = refusalRow("create", error).summary;
+        created.dataset["problem"] = "true";
+      },
+    );
   });
 
-  for (const form of speaker.root.querySelectorAll<HTMLFormElement>("form.say")) {
+  for (const form of speakerRoot.querySelectorAll<HTMLFormElement>("form.say")) {
+    const input = $<HTMLInputElement>("input", form);
+    input.addEventListener("input", () => hint(form));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
-      const input = $<HTMLInputElement>("input", form);
       const text = input.value;
-      void speaker.act((live) => (form.dataset["action"] === "broadcast" ? live.broadcast(parseData(text)) : live.sendMessage(text)));
-      input.value = "";
+      const broadcast = form.dataset["action"] === "broadcast";
+      const problem = isBlank(text) ? (broadcast ? "type something to broadcast" : "a message needs visible text") : undefined;
+      hint(form, problem);
+      if (problem) return;
+      const run = (live: LiveSession): Promise<unknown> => (broadcast ? live.broadcast(parseData(text)) : live.sendMessage(text));
+      void speaker.act(form.dataset["action"] ?? "", $<HTMLButtonElement>("button", form), run).then((sent) => {
+        if (sent && input.value === text) input.value = ""; // a refused line stays, to be corrected
+      });
     });
   }
-  for (const button of speaker.root.querySelectorAll<HTMLButtonElement>(".controls button")) {
-    const action = button.dataset["action"] as "pause" | "resume" | "mute" | "unmute" | "end";
-    button.addEventListener("click", () => void speaker.act((live) => live[action]()));
+  for (const button of controlButtons) {
+    const action = button.dataset["action"] as Control;
+    button.addEventListener("click", () => void speaker.act(action, button, (live) => live[action]()));
   }
 
   const session = params.get("session");

@@ -2,14 +2,17 @@
  * The console page in a real headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core):
  *
  * - a copy of the console served from ANOTHER origin (a second local port) signs in, creates a session
- *   (a CORS preflight and POST against the HTTP API) and joins it as a listener;
- * - the console the local stack serves at /console/ joins the same session as the speaker and broadcasts;
- * - the listener page shows the broadcast, then the pause: asserted from its DOM, screenshots in test-artifacts/;
- * - a join to a session that does not exist shows SESSION_NOT_FOUND, though the browser saw only close 1006.
+ *   (a CORS preflight and POST against the HTTP API) and joins it as a listener; the console the local stack
+ *   serves at /console/ joins the same session as the speaker and broadcasts; the listener's table shows it;
+ * - a join to a session that does not exist shows SESSION_NOT_FOUND once, though the browser saw only close 1006;
+ * - the whole debugging flow at 1280 and at 420 px wide: `?token=` shown, an empty join refused before
+ *   sending, the session panel (status, seq, listener count), the seq column, a refusal once with its raw
+ *   JSON, controls that follow the session and are all disabled after End, and no horizontal overflow.
+ *   Screenshots go to LIVE_SESSIONS_SCREENSHOTS (a temporary directory by default), never into the repository.
  */
 
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -22,7 +25,6 @@ import { HTTP_URL, token, WS_URL } from "./helpers.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CONSOLE_DIR = path.resolve(HERE, "../../dist/console"); // .test-build/test -> clients/js/dist/console
-const ARTIFACTS = process.env["LIVE_SESSIONS_ARTIFACTS"] ?? path.resolve(HERE, "../../../../test-artifacts");
 const CHROMIUM = process.env["CHROMIUM"] ?? "/usr/bin/chromium";
 const FLAGS = [
   "--headless",
@@ -34,6 +36,7 @@ const FLAGS = [
   "--disable-component-update",
   "--disable-sync",
 ];
+const SESSION_ID = /^[a-z]+-[a-z]+-\d{3}$/;
 
 /** The console's built files on their own origin: no config.json here, so the page takes the URL parameters. */
 function serveElsewhere(): Promise<http.Server> {
@@ -51,9 +54,26 @@ function serveElsewhere(): Promise<http.Server> {
 }
 
 const text = (page: Page, testId: string): Promise<string> => page.getByTestId(testId).innerText();
+const rows = (page: Page, log: string, type: string) => page.getByTestId(log).locator(`tr[data-type="${type}"]`);
+const button = (page: Page, name: string) => page.getByRole("button", { name, exact: true });
+
+/** Elements wider than the window, or reaching past its right edge (what makes a phone scroll sideways). */
+function overflowing(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const width = document.documentElement.clientWidth;
+    const found: string[] = [];
+    if (document.documentElement.scrollWidth > width) found.push(`the page (${document.documentElement.scrollWidth} px)`);
+    for (const node of document.querySelectorAll<HTMLElement>("body *")) {
+      const box = node.getBoundingClientRect();
+      if (box.width > 0 && box.right > width + 0.5) found.push(`${node.tagName.toLowerCase()}.${node.className} ends at ${box.right} px`);
+    }
+    return found;
+  });
+}
 
 describe("the console in Chromium", () => {
   let profile: string;
+  let screenshots: string;
   let context: BrowserContext;
   let elsewhere: http.Server;
   let elsewhereUrl: string;
@@ -62,6 +82,7 @@ describe("the console in Chromium", () => {
     elsewhere = await serveElsewhere();
     elsewhereUrl = `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}`;
     profile = await mkdtemp(path.join(os.tmpdir(), "console-chromium-"));
+    screenshots = process.env["LIVE_SESSIONS_SCREENSHOTS"] ?? (await mkdtemp(path.join(os.tmpdir(), "console-screenshots-")));
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
@@ -75,6 +96,7 @@ describe("the console in Chromium", () => {
     await context?.close();
     elsewhere?.close();
     if (profile) await rm(profile, { recursive: true, force: true });
+    if (screenshots) console.log(`console screenshots: ${screenshots}`);
   });
 
   it("a listener on another origin receives the speaker's broadcast and shows it", async () => {
@@ -88,40 +110,109 @@ describe("the console in Chromium", () => {
     await listener.goto(`${elsewhereUrl}/index.html?${new URLSearchParams({ http: HTTP_URL, ws: WS_URL })}`);
     await listener.locator("body[data-ready=true]").waitFor();
     await listener.locator("#token").fill(alice);
-    await listener.getByRole("button", { name: "Sign in" }).click();
+    await button(listener, "Sign in").click();
     assert.equal(await text(listener, "who"), "signed in as alice");
-    await listener.getByRole("button", { name: "Create session" }).click();
-    await listener.getByTestId("created").filter({ hasText: /^[a-z]+-[a-z]+-\d{3}$/ }).waitFor();
+    await button(listener, "Create session").click();
+    await listener.getByTestId("created").filter({ hasText: SESSION_ID }).waitFor();
     const sessionId = await text(listener, "created");
-    await listener.getByRole("button", { name: "Join", exact: true }).click();
+    await button(listener, "Join").click();
     await listener.getByTestId("listener-state").filter({ hasText: "connected" }).waitFor();
 
     // The speaker's page: the console the local stack serves, same origin as the API.
     const speaker = await context.newPage();
     await speaker.goto(`${HTTP_URL}/console/?${new URLSearchParams({ session: sessionId, token: alice })}`);
     await speaker.locator("body[data-ready=true]").waitFor();
-    await speaker.getByRole("button", { name: "Join as speaker" }).click();
-    await speaker.getByTestId("speaker-state").filter({ hasText: "connected" }).waitFor();
+    await button(speaker, "Join as speaker").click();
+    await speaker.getByTestId("speaker-state").filter({ hasText: "connected as speaker" }).waitFor();
     await speaker.getByTestId("speaker-broadcast").fill("hello from the speaker");
-    await speaker.getByRole("button", { name: "Broadcast" }).click();
+    await button(speaker, "Broadcast").click();
 
     await listener.getByTestId("listener-last-broadcast").filter({ hasText: "hello from the speaker" }).waitFor();
-    const log = await text(listener, "listener-log");
-    assert.match(log, /broadcast \{"data":"hello from the speaker","ts":\d+,"seq":\d+\}/);
-    assert.match(await text(speaker, "speaker-log"), /broadcastSent .*"delivered":1/);
-    await speaker.getByRole("button", { name: "Pause" }).click();
-    await listener.getByTestId("listener-log").filter({ hasText: /sessionUpdated .*"status":"paused"/ }).waitFor();
-    await mkdir(ARTIFACTS, { recursive: true });
-    await listener.screenshot({ path: path.join(ARTIFACTS, "console-listener.png"), fullPage: true });
-    await speaker.screenshot({ path: path.join(ARTIFACTS, "console-speaker.png"), fullPage: true });
+    const broadcast = rows(listener, "listener-log", "broadcast");
+    assert.equal(await broadcast.locator(".summary").innerText(), "hello from the speaker");
+    assert.match(await broadcast.locator(".seq").innerText(), /^\d+$/);
+    await rows(speaker, "speaker-log", "broadcastSent").filter({ hasText: "delivered to 1" }).waitFor();
+    await button(speaker, "Pause").click();
+    await rows(listener, "listener-log", "sessionUpdated").filter({ hasText: "paused" }).waitFor();
     assert.deepEqual(problems, []);
   });
 
-  it("a refused join shows the contract's code, found out from GET /sessions/{id} across origins", async () => {
+  it("a refused join shows the contract's code once, found out from GET /sessions/{id} across origins", async () => {
     const page = await context.newPage();
     const query = new URLSearchParams({ http: HTTP_URL, ws: WS_URL, session: "nope-nope-000", join: "listener" });
     await page.goto(`${elsewhereUrl}/index.html?${query}`);
     await page.getByTestId("listener-log").filter({ hasText: "SESSION_NOT_FOUND" }).waitFor();
-    assert.equal(await text(page, "listener-state"), "closed");
+    await page.getByTestId("listener-state").filter({ hasText: "closed" }).waitFor();
+    assert.equal(await page.getByTestId("listener-log").locator("tr.problem").count(), 1);
   });
+
+  for (const width of [1280, 420]) {
+    it(`debugs a session from start to end at ${width} px wide`, async () => {
+      const alice = token("alice");
+      const page = await context.newPage();
+      const problems: string[] = [];
+      page.on("pageerror", (error) => problems.push(String(error)));
+      await page.setViewportSize({ width, height: 900 });
+      await page.goto(`${HTTP_URL}/console/?${new URLSearchParams({ token: alice })}`);
+      await page.locator("body[data-ready=true]").waitFor();
+
+      // The token from ?token= is shown, and an empty join is refused here, before anything is sent.
+      assert.equal(await page.locator("#token").inputValue(), alice);
+      assert.equal(await text(page, "who"), "signed in as alice");
+      await button(page, "Join").click();
+      assert.equal(await text(page, "listener-hint"), "enter a session ID to join");
+      assert.equal(await text(page, "listener-state"), "idle");
+      assert.equal(await page.getByTestId("listener-log").locator("tr").count(), 0);
+      for (const name of ["Broadcast", "Pause", "End"]) assert.equal(await button(page, name).isDisabled(), true, name);
+
+      // Create, then listen and speak from the same page: the session panel follows.
+      await button(page, "Create session").click();
+      await page.getByTestId("created").filter({ hasText: SESSION_ID }).waitFor();
+      assert.equal(await text(page, "session-status"), "active");
+      await button(page, "Join").click();
+      await page.getByTestId("listener-state").filter({ hasText: "connected as listener" }).waitFor();
+      await button(page, "Join as speaker").click();
+      await page.getByTestId("speaker-state").filter({ hasText: "connected as speaker" }).waitFor();
+      await page.getByTestId("presence-count").filter({ hasText: "1 listener connected" }).waitFor();
+      assert.equal(await button(page, "Pause").isEnabled(), true);
+      assert.equal(await button(page, "Resume").isDisabled(), true);
+
+      // A JSON line is broadcast as JSON; the seq column and the panel's seq show where the stream is.
+      await page.getByTestId("speaker-broadcast").fill('{"slide": 3}');
+      await button(page, "Broadcast").click();
+      const broadcast = rows(page, "listener-log", "broadcast");
+      await broadcast.waitFor();
+      assert.equal(await broadcast.locator(".summary").innerText(), '{"slide":3}');
+      const seq = await broadcast.locator(".seq").innerText();
+      assert.match(seq, /^\d+$/);
+      await page.getByTestId("session-seq").filter({ hasText: new RegExp(`^${seq}$`) }).waitFor();
+
+      // Paused: Resume is what applies; a broadcast now is refused, and logged once, raw JSON on demand.
+      await button(page, "Pause").click();
+      await page.getByTestId("session-status").filter({ hasText: "paused" }).waitFor();
+      await button(page, "Resume").and(page.locator(":enabled")).waitFor();
+      assert.equal(await button(page, "Pause").isDisabled(), true);
+      await page.getByTestId("speaker-broadcast").fill("while paused");
+      await button(page, "Broadcast").click();
+      const refused = rows(page, "speaker-log", "refused");
+      await refused.waitFor();
+      assert.match(await refused.locator(".summary").innerText(), /^broadcast: SESSION_PAUSED: /);
+      assert.equal(await page.getByTestId("speaker-log").locator("tr.problem").count(), 1);
+      await refused.getByRole("button", { name: "{ }" }).click();
+      assert.match(await page.getByTestId("speaker-log").locator("tr.raw-json:visible pre").innerText(), /"code": "SESSION_PAUSED"/);
+      assert.equal(await page.getByTestId("speaker-broadcast").inputValue(), "while paused"); // kept, to retry
+
+      // End: every speaker control is disabled, and the panel says ended.
+      await button(page, "End").click();
+      await page.getByTestId("session-status").filter({ hasText: "ended" }).waitFor();
+      await page.getByTestId("speaker-state").filter({ hasText: "closed" }).waitFor();
+      for (const name of ["Broadcast", "Send message", "Pause", "Resume", "Mute", "Unmute", "End"]) {
+        assert.equal(await button(page, name).isDisabled(), true, `${name} after End`);
+      }
+
+      assert.deepEqual(await overflowing(page), []);
+      await page.screenshot({ path: path.join(screenshots, `console-${width}.png`), fullPage: true });
+      assert.deepEqual(problems, []);
+    });
+  }
 });
