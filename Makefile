@@ -43,8 +43,14 @@ $(VENV)/.local-installed: $(BIN)/python requirements-local.txt requirements.txt 
 	$(PIP) install -r requirements-local.txt
 	@touch $@
 
-$(VENV)/.installed: $(VENV)/.local-installed requirements-dev.txt requirements-cdk.txt
+$(VENV)/.installed: $(VENV)/.local-installed $(VENV)/.cdk-installed requirements-dev.txt requirements-cdk.txt
 	$(PIP) install -r requirements-dev.txt
+	@touch $@
+
+# What synthesis needs (`make synth|deploy|destroy`, the layer): the CDK's Python packages and the handlers'
+# own (the stack is built from their schema module). No test, lint or emulator tools.
+$(VENV)/.cdk-installed: $(BIN)/python requirements-cdk.txt requirements.txt lambdas/requirements.txt
+	$(PIP) install -r requirements.txt -r requirements-cdk.txt
 	@touch $@
 
 $(EMULATOR_VENV)/.installed: requirements-emulator.txt requirements.txt lambdas/requirements.txt
@@ -83,7 +89,7 @@ chromium:
 	fi
 
 # Bytecode for Lambda's Python 3.12 (infra/bytecode.py), not pip's for this machine's: /opt is read-only there.
-$(LAYER_DIR)/.built: lambdas/requirements.txt infra/bytecode.py | $(VENV)/.installed
+$(LAYER_DIR)/.built: lambdas/requirements.txt infra/bytecode.py | $(VENV)/.cdk-installed
 	rm -rf $(LAYER_DIR)
 	$(PIP) install $(LAYER_TARGET) --no-compile --target $(LAYER_DIR)/python -r lambdas/requirements.txt
 	$(BIN)/python -m infra.bytecode $(LAYER_DIR)/python --ddir /opt/python
@@ -109,13 +115,17 @@ dev: $(DEV_INSTALL)
 test: install
 	$(BIN)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
-synth: install
-	$(CDK) synth --quiet $(STAGE_ARGS) $(CDK_ARGS)
+# Synthesis, deploy and destroy need the CDK (its Python packages and the pinned CLI) and the layer only.
+CDK_INSTALL := $(VENV)/.cdk-installed node_modules/.installed $(LAYER_DIR)/.built
 
-deploy: install
+synth: $(CDK_INSTALL)
+	$(CDK) synth --quiet $(STAGE_ARGS) $(CDK_ARGS)
+	@$(BIN)/python -m infra.synthesized cdk.out
+
+deploy: $(CDK_INSTALL)
 	$(CDK) deploy --require-approval broadening $(STAGE_ARGS) $(CDK_ARGS)
 
-destroy: install
+destroy: $(CDK_INSTALL)
 	$(CDK) destroy $(STAGE_ARGS) $(CDK_ARGS)
 
 lint-infra: install
