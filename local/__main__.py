@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 from . import stack as stack_module
+from .speak_lines import commands_help
 
 DEFAULT_HTTP_PORT = 3000
 
@@ -198,6 +199,8 @@ def cmd_speak(args: argparse.Namespace) -> int:
     """
     from live_sessions_client import Refused, SessionClient
 
+    from .speak_lines import UnknownCommand, parse_line
+
     async def main() -> int:
         client = SessionClient(args.ws_url, args.session_id, args.token)
         try:
@@ -240,15 +243,13 @@ def cmd_speak(args: argparse.Namespace) -> int:
                 if not line:  # end of stdin
                     await asyncio.wait({printing}, timeout=0.5)  # let the last answers arrive
                     break
-                text = line.rstrip("\n")
-                if not text:
+                try:
+                    action = parse_line(line, message=args.message)
+                except UnknownCommand as unknown:
+                    print(unknown, file=sys.stderr, flush=True)  # nothing sent: the speaker retypes it
                     continue
-                if text.startswith("/") and text[1:] in ("pause", "resume", "mute", "unmute", "end", "ping", "history"):
-                    await client.send(text[1:])
-                elif args.message:
-                    await client.send_message(text)
-                else:
-                    await client.broadcast({"text": text})
+                if action is not None:
+                    await client.send(action.name, **action.fields)
         finally:
             printing.cancel()
             await client.close()
@@ -309,7 +310,13 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument("--token", help="a token (the owner's token joins as the speaker)")
     listen.set_defaults(func=cmd_listen)
 
-    speak = sub.add_parser("speak", help="join as the speaker and broadcast each line of stdin")
+    speak = sub.add_parser(
+        "speak",
+        help="join as the speaker and broadcast each line of stdin (/pause, /end, ...: see speak --help)",
+        description="Join a session as its speaker and send each line of stdin; print what arrives (JSON lines).",
+        epilog=commands_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     speak.add_argument("session_id")
     speak.add_argument("--ws-url", default="ws://127.0.0.1:3001")
     speak.add_argument("--token", required=True, help="the session owner's token")

@@ -1,6 +1,7 @@
 """`python -m local listen` and `python -m local speak` as the README's demo runs them, in subprocesses,
 against the local stack: every message the listener gets is one JSON line on its stdout, `speak` turns
-each stdin line into a broadcast (or a stored message) and `/pause` `/resume` `/end` `/ping` into actions,
+each stdin line into a broadcast (JSON as JSON) or a stored message and `/pause` `/resume` `/end` `/ping`
+into actions (an unknown `/command` is refused, not broadcast),
 and both exit 0 by themselves when the session ends, however it ends."""
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ def test_the_demo_speak_to_a_listener_then_end(stack: LocalStack, clis: Any) -> 
     listener.wait_until(_joined("listener"), "joined line")
     speaker = clis("speak", "speak", session_id, "--token", token, *ws, stdin=True)
     speaker.wait_until(_joined("speaker"), "joined line")
-    speaker.write("hello everyone\n\n/pause\n/resume\n/end\n")  # stdin stays open, as in a terminal
+    # stdin stays open, as in a terminal; a typo of a command is refused here, and nothing is sent
+    speaker.write('hello everyone\n\n{"slide": 3}\n/puase\n/pause\n/resume\n/end\n')
 
     assert speaker.wait() == 0, speaker  # /end is enough: no need to close stdin
     assert listener.wait() == 0, listener  # the session ended: nothing more to listen to
@@ -84,6 +86,7 @@ def test_the_demo_speak_to_a_listener_then_end(stack: LocalStack, clis: Any) -> 
     assert _summary(listener.json_lines()) == [
         ("joined", "listener"),
         ("broadcast", {"text": "hello everyone"}),  # the empty line sent nothing
+        ("broadcast", {"slide": 3}),  # a JSON line is sent as that JSON
         ("sessionUpdated", "paused"),
         ("sessionUpdated", "active"),
         ("sessionUpdated", "ended"),
@@ -93,12 +96,14 @@ def test_the_demo_speak_to_a_listener_then_end(stack: LocalStack, clis: Any) -> 
     assert [m for m in _summary(speaker.json_lines()) if m[0] != "listenerCount"] == [
         ("joined", "speaker"),
         ("broadcastSent", 1),
+        ("broadcastSent", 1),
         ("sessionUpdated", "paused"),
         ("sessionUpdated", "active"),
         ("sessionUpdated", "ended"),
         ("sessionEnded", "ended"),
     ], speaker
-    assert listener.stderr == "" and speaker.stderr == "", (listener, speaker)
+    assert listener.stderr == "", listener
+    assert speaker.stderr.startswith("unknown command /puase: the commands are /pause /resume"), speaker
 
 
 def test_stored_messages_end_of_input_and_an_end_from_http(stack: LocalStack, clis: Any) -> None:
