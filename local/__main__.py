@@ -13,6 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
+from . import console
 from . import stack as stack_module
 from .speak_lines import commands_help
 
@@ -109,6 +110,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "Local stack ready",
         f"  HTTP API:      {urls.http}",
         f"  WebSocket API: {urls.ws}",
+        f"  Console:       {urls.http}/console/{'' if console.is_built() else '  (not built: make console)'}",
         f"  Token:         .venv/bin/python -m local token <userId>{port_flag}",
         f"  Listen:        .venv/bin/python -m local listen <sessionId> --ws-url {urls.ws}",
         f"  (issuer {urls.issuer}, callback {urls.callback}, AWS {urls.dynamodb})",

@@ -24,6 +24,10 @@ NOT_BUILT = b"The console is not built: run `make dev`, or `npm ci && npm run bu
 Static = tuple[int, list[tuple[str, str]], bytes]
 
 
+def is_built(directory: Path = CONSOLE_DIR) -> bool:
+    return (directory / "index.html").is_file()
+
+
 def is_console_path(raw_path: str) -> bool:
     return raw_path == CONSOLE_PREFIX or raw_path.startswith(CONSOLE_PREFIX + "/")
 

@@ -1,4 +1,4 @@
-"""`python -m local serve` as `make dev` runs it: prints both URLs when ready, and both work (a token from
+"""`python -m local serve` as `make dev` runs it: prints both URLs (and the console's) when ready, and they work (a token from
 `python -m local token` creates a session over the printed HTTP URL, a listener joins it over the printed
 WebSocket URL); Ctrl-C (SIGINT to the whole foreground process group, as a terminal sends it) and SIGTERM
 close the open WebSockets first, then stop everything, every worker process included, with exit code 0."""
@@ -21,6 +21,7 @@ import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from local import console
 from tests.support.cli import REPO, alive, descendants
 from tests.support.cli import cli_env as _env
 from tests.support.cli import free_port as _free_port
@@ -60,6 +61,12 @@ def test_serve_token_and_clean_stop(tmp_path: Path, stop_signal: signal.Signals,
 
         base = printed["HTTP API"]
         assert requests.get(f"{base}/health", timeout=10).status_code == 200
+        # The console's URL, which serves the page once `make console` (or `make dev`) has built it.
+        console_url = re.search(r"^  Console: +(\S+)", banner, re.MULTILINE)
+        assert console_url is not None and console_url.group(1) == f"{base}/console/", banner
+        page = requests.get(console_url.group(1), timeout=10)
+        assert page.status_code == (200 if console.is_built() else 404), page.text
+        assert ("not built" in banner) != console.is_built(), banner
         token = subprocess.run(
             [sys.executable, "-m", "local", "token", "alice", "--http-port", str(http_port), "--state-dir", str(state)],
             cwd=REPO, env=_env(), capture_output=True, text=True, check=True, timeout=60,
