@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -103,15 +104,28 @@ def _clean_environ() -> dict[str, str]:
     return env
 
 
+def aws_client_environ(endpoint: str) -> dict[str, str]:
+    """What an AWS SDK or CLI needs to reach the emulator: its endpoint, its fixed credentials, its region
+    (boto3 reads AWS_DEFAULT_REGION, not AWS_REGION: with the latter only it raises NoRegionError)."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }
+
+
+def aws_shell_hint(endpoint: str) -> str:
+    """A line to paste into a shell: every later `aws` command or boto3 program there talks to the emulator."""
+    return "export " + " ".join(f"{name}={shlex.quote(value)}" for name, value in aws_client_environ(endpoint).items())
+
+
 def aws_environ(endpoint: str) -> dict[str, str]:
     """Environment for anything that talks to the emulator as if it were AWS (CDK CLI, boto3, aws CLI)."""
     env = _clean_environ()
+    env.update(aws_client_environ(endpoint))
     env.update(
-        AWS_ENDPOINT_URL=endpoint,
-        AWS_ACCESS_KEY_ID="test",
-        AWS_SECRET_ACCESS_KEY="test",
-        AWS_REGION=REGION,
-        AWS_DEFAULT_REGION=REGION,
         CDK_DISABLE_VERSION_CHECK="1",
         CDK_DISABLE_CLI_TELEMETRY="true",
         JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",
@@ -537,9 +551,6 @@ class _Steps:
 def _print_ready(deployed: Deployed, state_dir: Path, port: int, total: float, keep_running: bool) -> None:
     state_arg = "" if state_dir == DEFAULT_STATE_DIR else f" --state-dir {state_dir}"
     port_arg = "" if port == DEFAULT_PORT else f" --port {port}"
-    aws_env = (
-        f"AWS_ENDPOINT_URL={deployed.endpoint} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION={REGION}"
-    )
     print(
         f"""
 Deployed {stack_name()} into the emulator at {deployed.endpoint} ({total:.0f} s).
@@ -550,7 +561,8 @@ Deployed {stack_name()} into the emulator at {deployed.endpoint} ({total:.0f} s)
 
   A speaker's token (creates the user in the emulator's pool, signs in with USER_PASSWORD_AUTH):
     .venv/bin/python -m local.emulate token speaker@example.com{port_arg}{state_arg}
-  AWS CLI / boto3 against it: {aws_env}
+  AWS CLI / boto3 against it, in a shell (then `aws ...` or `python` with boto3 there):
+    {aws_shell_hint(deployed.endpoint)}
   Logs: {state_dir / 'ministack.log'} (emulator, Lambda output), {state_dir / 'cdk.log'} (bootstrap/deploy)
 """,
         flush=True,
