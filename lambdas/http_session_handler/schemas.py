@@ -13,7 +13,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from session_schema.json_types import INTEGRAL
-from session_schema.models import TITLE_MAX, MessageText, SourceLanguage, Title
+from session_schema.models import TITLE_MAX, MessageText, SourceLanguage, Title, VisibleTitle
 
 # The views both APIs send are the schema module's (re-exported: the route modules import them from here).
 from session_schema.views import ErrorDetail as ErrorDetail
@@ -49,10 +49,16 @@ class CreateSessionRequest(RequestBody):
     )
 
 
+# PATCH fields whose `null` is a change (JSON Merge Patch's "remove"): `"title": null` clears the title.
+_NULL_CLEARS = ("title",)
+
+
 def _at_least_one_field_given(schema: dict[str, Any]) -> None:
-    """The document says what `_not_empty` enforces: some field is present and not null."""
+    """The document says what `_not_empty` enforces: some field is present, and not null unless null clears it."""
+    not_null = {"not": {"type": "null"}}
     schema["anyOf"] = [
-        {"required": [name], "properties": {name: {"not": {"type": "null"}}}} for name in schema["properties"]
+        {"required": [name]} if name in _NULL_CLEARS else {"required": [name], "properties": {name: not_null}}
+        for name in schema["properties"]
     ]
 
 
@@ -62,12 +68,23 @@ class UpdateSessionRequest(RequestBody):
     model_config = ConfigDict(json_schema_extra=_at_least_one_field_given)
 
     status: StatusValue | None = None
-    title: Title | None = None
+    title: VisibleTitle | None = Field(
+        None,
+        description=f"a new title with a visible character, up to {TITLE_MAX} characters; `null` clears it "
+        "(no title, as a session created without one); \"\" and invisible-only text are refused",
+    )
     muted: bool | None = None
+
+    @property
+    def title_change(self) -> str | None:
+        """The title to write: None leaves it as it is, "" clears it (`"title": null` given)."""
+        if self.title is None and "title" in self.model_fields_set:
+            return ""
+        return self.title
 
     @model_validator(mode="after")
     def _not_empty(self) -> UpdateSessionRequest:
-        if self.status is None and self.title is None and self.muted is None:
+        if self.status is None and self.title_change is None and self.muted is None:
             raise ValueError("give at least one of status, title, muted")
         return self
 

@@ -118,7 +118,8 @@ def get_session(
     tags=TAGS,
     description=(
         "Owner only. `status` moves `active <-> paused` or to `ended` (409 INVALID_TRANSITION otherwise, "
-        "naming both states); `title`/`muted` change a joinable session (410 once ended). Every change is "
+        "naming both states); `title`/`muted` change a joinable session (410 once ended); `\"title\": null` "
+        "clears the title (an empty or invisible-only title is refused). Every change is "
         "sent to connected clients as `sessionUpdated` (`sessionEnded`, then listeners disconnected, on end)."
     ),
 )
@@ -134,12 +135,14 @@ def update_session(
         # One conditional write for the status and any title/muted with it: a refused move changes nothing.
         target = SessionStatus(body.status)
         before, after = use_cases.change_status(
-            runtime, sid, target, runtime.fanout, title=body.title, muted=body.muted
+            runtime, sid, target, runtime.fanout, title=body.title_change, muted=body.muted
         )
         logger.info("session status changed", extra={"from": before.status.value, "to": target.value})
     else:
         # asking for the `muted` it already has is no change: no one is told
-        before, after = use_cases.update_session(runtime, sid, runtime.fanout, title=body.title, muted=body.muted)
+        before, after = use_cases.update_session(
+            runtime, sid, runtime.fanout, title=body.title_change, muted=body.muted
+        )
     return answer_as(SessionOwnerView, after.owner_view())
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, ClassVar, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -50,16 +51,22 @@ MESSAGE_TEXT_MAX = 4000
 FILE_NAME_MAX = 255
 
 # What a person types: never a NUL (C-string truncation in whatever stores, logs or renders it next) and
-# never only whitespace (a title or message that shows as nothing). The JSON Schema gets the same rule as
-# a pattern (for documents and generated clients); the validator is what runs, with a message naming why.
-_HUMAN_TEXT_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+# never only whitespace or invisible characters (a title or message that shows as nothing: a zero-width
+# space, a BOM, a Hangul filler...). The JSON Schema gets the same rule as a pattern (for documents and
+# generated clients); the validator is what runs, with a message naming why. Both read INVISIBLE.
+INVISIBLE: Final = (
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f"
+    "\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0"
+)
+_INVISIBLE_ONLY = re.compile(f"[\\s{INVISIBLE}]*")
+_HUMAN_TEXT_PATTERN = f"^[^\\x00]*[^\\s\\x00{INVISIBLE}][^\\x00]*$"
 
 
 def _human_text(value: str) -> str:
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
-    if value and value.isspace():
-        raise ValueError("must not be only whitespace")
+    if value and _INVISIBLE_ONLY.fullmatch(value):
+        raise ValueError("must contain a visible character (not only whitespace or invisible ones)")
     return value
 
 
@@ -69,6 +76,13 @@ Title = Annotated[
     StringConstraints(max_length=TITLE_MAX),
     AfterValidator(_human_text),
     Field(json_schema_extra={"pattern": f"^$|{_HUMAN_TEXT_PATTERN}"}),
+]
+# A new title (PATCH): text with something visible in it; clearing a title is explicit (`"title": null`).
+VisibleTitle = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=TITLE_MAX),
+    AfterValidator(_human_text),
+    Field(json_schema_extra={"pattern": _HUMAN_TEXT_PATTERN}),
 ]
 # A stored message's text: 1..MESSAGE_TEXT_MAX characters with something visible in it.
 MessageText = Annotated[

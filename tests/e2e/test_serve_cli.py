@@ -1,5 +1,5 @@
-"""`python -m local serve` as `make dev` runs it: prints both URLs (and the console's) when ready, and they work (a token from
-`python -m local token` creates a session over the printed HTTP URL, a listener joins it over the printed
+"""`python -m local serve` as `make dev` runs it: prints both URLs and the console's when ready, and they work
+(a token from `python -m local token` creates a session over the printed HTTP URL, a listener joins it over the printed
 WebSocket URL); Ctrl-C (SIGINT to the whole foreground process group, as a terminal sends it) and SIGTERM
 close the open WebSockets first, then stop everything, every worker process included, with exit code 0."""
 

@@ -45,6 +45,8 @@ BAD_CREATES = [
     ({"title": "   "}, "title"),
     ({"title": "\t\n"}, "title"),
     ({"title": "Talk\x00"}, "title"),
+    ({"title": "\u200b"}, "title"),  # a zero-width space shows as nothing
+    ({"title": "\ufeff\u3164 "}, "title"),
     ({"title": 5}, "title"),
     ({"title": ["a"]}, "title"),
     ({"maxListeners": "5"}, "maxListeners"),
@@ -99,7 +101,9 @@ def test_bad_patch_bodies_are_400_naming_the_field_and_change_nothing(api, manag
     before = api.session(sid)
     for body, field in (
         ({}, "body"),
-        ({"status": None, "title": None}, "body"),
+        ({"status": None, "muted": None}, "body"),
+        ({"title": ""}, "title"),  # a title is cleared with null, never set to nothing
+        ({"title": "\u200b\u200d"}, "title"),
         ({"status": "bogus"}, "status"),
         ({"status": "ACTIVE"}, "status"),
         ({"muted": "yes"}, "muted"),
@@ -124,6 +128,8 @@ def test_bad_message_bodies_are_400_and_store_nothing(api, management):
         ({"text": 7}, "text"),
         ({"text": "   "}, "text"),
         ({"text": "\u2003\n"}, "text"),  # an em space is whitespace too
+        ({"text": "\u200b"}, "text"),  # a zero-width space is invisible
+        ({"text": "\u2060\ufe0f \u00ad"}, "text"),
         ({"text": "hi\x00"}, "text"),
         ({"text": "hi", "senderId": "bob"}, "senderId"),
     ):

@@ -195,6 +195,17 @@ def test_title_and_muted_changes_are_stored_and_sent(api, management):
     assert management.sent["listener-1"] == [{"type": "sessionUpdated", "session": stored.public_view(), "seq": 1}]
 
 
+def test_a_null_title_clears_it_and_an_empty_create_title_is_the_default(api, management):
+    sid = api.create("alice", title="Old")["sessionId"]
+    api.listen(sid, "listener-1")
+    answer = api.http("PATCH", f"/sessions/{sid}", user="alice", body={"title": None})
+    assert answer.status == 200 and answer.body["title"] == ""
+    assert api.session(sid).title == ""
+    assert management.types_sent_to("listener-1") == ["sessionUpdated"]
+    created = api.http("POST", "/sessions", user="alice", body={"title": ""})
+    assert created.status == 201 and created.body["title"] == ""
+
+
 def test_patch_with_status_and_title_applies_both(api, management):
     sid = api.create("alice", title="Old")["sessionId"]
     api.listen(sid, "listener-1")

@@ -226,6 +226,7 @@ ILL_TYPED_FRAMES = [
     ({"action": "sendMessage", "text": 42}, "text"),
     ({"action": "sendMessage", "text": "x" * 4001}, "text"),
     ({"action": "sendMessage", "text": " \t "}, "text"),
+    ({"action": "sendMessage", "text": "\u200b"}, "text"),  # invisible only
     ({"action": "sendMessage", "text": "hi\x00there"}, "text"),
     ({"action": "history", "since": "5"}, "since"),
     ({"action": "history", "since": True}, "since"),
