@@ -135,9 +135,9 @@ bench: install
 	$(BIN)/python -m bench
 
 # Ctrl-C stops it; ARGS="--destroy" (after the deploy, at that Ctrl-C: cdk destroy, then the emulator stops),
-# "--fresh", "--port N", "--keep-running" (a kept one stops with `python -m local.emulate stop [--destroy]`).
+# "--fresh", "--port N", "--keep-running" (a kept one stops with `python -m infra.emulate stop [--destroy]`).
 emulate: install
-	$(BIN)/python -m local.emulate $(ARGS)
+	$(BIN)/python -m infra.emulate $(ARGS)
 
 # session_store lives in lambdas/ (the function code asset), not in an installed package.
 migrate: install

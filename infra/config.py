@@ -3,7 +3,7 @@
     cdk synth -c stage=prod                 # stage (default: cdk.json "stage")
     cdk deploy -c emulated=http://127.0.0.1:4599
                                             # emulated deploy into the local AWS emulator (ministack) at
-                                            # that endpoint; see infra/emulator.py and `python -m local.emulate`
+                                            # that endpoint; see infra/emulator.py and `python -m infra.emulate`
     cdk synth -c settings='{"FANOUT_CONCURRENCY": "32"}'
                                             # override "config" settings (declared in session_schema.settings)
     cdk synth -c alarmEmail=ops@example.com # optional: subscribe this address to the stack's alarm topic

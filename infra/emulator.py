@@ -1,6 +1,6 @@
 """Emulated deploy (`-c emulated=http://127.0.0.1:<port>`): the same stack, deployed into ministack.
 
-`python -m local.emulate` starts the emulator and deploys with this context. What differs from the real
+`python -m infra.emulate` starts the emulator and deploys with this context. What differs from the real
 template, each done where that part is built and only when `StackConfig.is_emulated`:
 
 - stack env: account 000000000000, region us-east-1 (the emulator's own; infra/build.py);
@@ -30,7 +30,7 @@ function settings (runtime python3.12/arm64 is declared, but the emulator runs t
 
 Emulator behaviour that differs from AWS at run time (not papered over in handler code): a refused
 `$connect` is HTTP 403 whatever status the handler returned; IAM is not enforced; Lambdas run on the
-emulator venv's interpreter and packages. local/emulate.py patches one ministack 1.5.33 bug in the
+emulator venv's interpreter and packages. infra/emulate.py patches one ministack 1.5.33 bug in the
 emulator process (a `"body": null` proxy response became a 500).
 """
 

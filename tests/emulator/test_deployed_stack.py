@@ -1,7 +1,7 @@
 """The real deploy path: `cdk deploy` of the synthesized stack into the local AWS emulator (ministack),
 then the contract's main flow over the deployed URLs, with a token from the emulator's Cognito.
 
-One emulator per module, on a free port, with empty state in a temp dir (`local.emulate.running_stack`):
+One emulator per module, on a free port, with empty state in a temp dir (`infra.emulate.running_stack`):
 bootstrap, deploy, the tests, `cdk destroy`, stop. The emulator runs in its own process group, which is
 killed on the way out whatever happened (a failing test, a timeout, Ctrl-C), so nothing survives the run.
 
@@ -32,7 +32,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from session_schema.ids import SESSION_ID_PATTERN
 
-from local import emulate
+from infra import emulate
 from tests.support.contract import PUBLIC_FIELDS
 from tests.support.ws_events import connect_event, new_connection_id
 

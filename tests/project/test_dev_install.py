@@ -16,8 +16,6 @@ from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_CODE = [ROOT / "local", ROOT / "lambdas", ROOT / "clients" / "python" / "live_sessions_client"]
-# `make emulate` runs local/emulate.py in its own venv (requirements-emulator.txt): not part of `make dev`.
-NOT_DEV = {ROOT / "local" / "emulate.py"}
 OWN_PACKAGES = {"local"} | {p.name for p in (ROOT / "lambdas").iterdir() if p.is_dir()}
 
 
@@ -26,8 +24,6 @@ def _imported_modules() -> dict[str, str]:
     found: dict[str, str] = {}
     for folder in LOCAL_CODE:
         for path in folder.rglob("*.py"):
-            if path in NOT_DEV:
-                continue
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if isinstance(node, ast.Import):
                     names = [alias.name for alias in node.names]

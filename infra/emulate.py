@@ -1,13 +1,13 @@
-"""`python -m local.emulate`: the real deploy path on one machine.
+"""`python -m infra.emulate`: the real deploy path on one machine.
 
 Starts the local AWS emulator (ministack, from its own venv .emulator/venv: see requirements-emulator.txt)
 on 127.0.0.1, bootstraps it, `cdk deploy`s the stack into it with `-c emulated=<endpoint>` (infra/emulator.py
 says what that changes) and prints the URLs. Ctrl-C stops the emulator; its state is kept under the state
 dir, so the next run starts with the stack still deployed and `cdk deploy` only applies what changed.
 
-    python -m local.emulate [--port 4599] [--state-dir .emulator] [--keep-running] [--destroy] [--fresh]
-    python -m local.emulate token <email> [--port 4599] [--state-dir .emulator]    # a Cognito ID token
-    python -m local.emulate stop [--destroy] [--state-dir .emulator]              # stop a --keep-running one
+    python -m infra.emulate [--port 4599] [--state-dir .emulator] [--keep-running] [--destroy] [--fresh]
+    python -m infra.emulate token <email> [--port 4599] [--state-dir .emulator]    # a Cognito ID token
+    python -m infra.emulate stop [--destroy] [--state-dir .emulator]              # stop a --keep-running one
 
 --keep-running leaves the emulator running in the background after the deploy (stop it with `stop`);
 --destroy runs `cdk destroy` before the emulator stops; --fresh starts from empty state.
@@ -560,7 +560,7 @@ Deployed {stack_name()} into the emulator at {deployed.endpoint} ({total:.0f} s)
   Cognito        user pool {deployed.user_pool_id}, app client {deployed.client_id}
 
   A speaker's token (creates the user in the emulator's pool, signs in with USER_PASSWORD_AUTH):
-    .venv/bin/python -m local.emulate token speaker@example.com{port_arg}{state_arg}
+    .venv/bin/python -m infra.emulate token speaker@example.com{port_arg}{state_arg}
   AWS CLI / boto3 against it, in a shell (then `aws ...` or `python` with boto3 there):
     {aws_shell_hint(deployed.endpoint)}
   Logs: {state_dir / 'ministack.log'} (emulator, Lambda output), {state_dir / 'cdk.log'} (bootstrap/deploy)
@@ -568,7 +568,7 @@ Deployed {stack_name()} into the emulator at {deployed.endpoint} ({total:.0f} s)
         flush=True,
     )
     if keep_running:
-        print(f"Left running in the background. Stop it with: .venv/bin/python -m local.emulate stop{state_arg}")
+        print(f"Left running in the background. Stop it with: .venv/bin/python -m infra.emulate stop{state_arg}")
     else:
         print("Ctrl-C stops the emulator (its state is kept: the next run redeploys only what changed).", flush=True)
 
@@ -667,7 +667,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.emulate", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m infra.emulate", description=__doc__.split("\n\n")[0])
     parser.add_argument("command", nargs="?", choices=("up", "token", "stop"), default="up")
     parser.add_argument("email", nargs="?", help="token: the speaker's email (created in the emulator's pool)")
     parser.add_argument("--port", type=int, default=None, help=f"emulator port on {HOST} (default {DEFAULT_PORT})")

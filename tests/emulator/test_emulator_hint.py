@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from local.emulate import REGION, aws_shell_hint
+from infra.emulate import REGION, aws_shell_hint
 
 ENDPOINT = "http://127.0.0.1:4566"
 # What a boto3 program started in that shell sees (no request is made: nothing listens there).
