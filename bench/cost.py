@@ -378,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from moto import mock_aws
 
-    from local.moto_json import answer_with_json
+    from local.dynamodb.moto_json import answer_with_json
 
     answer_with_json()  # as the local stack's moto answers (moto's generic serializer is slow)
 

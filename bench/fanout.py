@@ -8,8 +8,8 @@ broadcast takes to reach each listener, without queueing behind earlier ones.
 
 Checked for every run: each listener got every broadcast exactly once, in `seq` order, with no gap.
 
-The stack is measured as shipped: its embedded moto reads a Query's partition only (local/moto_query.py)
-and answers in plain JSON (local/moto_json.py), both proven to answer what moto itself would.
+The stack is measured as shipped: its embedded moto reads a Query's partition only (local/dynamodb/moto_query.py)
+and answers in plain JSON (local/dynamodb/moto_json.py), both proven to answer what moto itself would.
 
 `python -m bench fanout [--listeners 1,100,500] [--messages 200] [--budget 90]
 [--fanout-concurrency N] [--profile]`: a run stops broadcasting after `--budget` seconds (the table says
@@ -118,7 +118,8 @@ def _process_cpu() -> dict[str, float]:
             command = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             command = ""
-        kind = "function workers" if "local.worker" in command else "moto" if "moto" in command else "other processes"
+        worker = "local.lambda_service.worker" in command
+        kind = "function workers" if worker else "moto" if "moto" in command else "other processes"
         cpu[kind] = cpu.get(kind, 0.0) + table[pid][1]
         todo += [child for child, (parent, _cpu) in table.items() if parent == pid]
     return cpu

@@ -37,7 +37,7 @@ class Bench:
         from session_schema.keys import TABLE
         from session_schema.settings import stack_environment
 
-        from local.atomic_moto import make_moto_dynamodb_atomic
+        from local.dynamodb.atomic_moto import make_moto_dynamodb_atomic
         from tests.support.http_events import AUDIENCE, ISSUER_URL, shared_issuer
 
         make_moto_dynamodb_atomic()
@@ -324,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     prepare()
     from moto import mock_aws
 
-    from local.moto_json import answer_with_json
+    from local.dynamodb.moto_json import answer_with_json
 
     answer_with_json()  # as the local stack's moto answers (moto's generic serializer is slow); counts are unaffected
 

@@ -1,4 +1,5 @@
-"""The local stack: both APIs, an embedded DynamoDB/S3 and a JWT issuer on 127.0.0.1.
+"""The local stack: both APIs, an embedded DynamoDB/S3 and a JWT issuer on 127.0.0.1, one package per
+AWS service it stands in for (`apigw`, `lambda_service`, `dynamodb`, `cognito`; see README.md).
 
 The handlers import their shared packages (`session_schema`, `session_runtime`) as top-level modules,
 exactly as Lambda does with the `lambdas/` directory as its code root; `python -m local` runs from the

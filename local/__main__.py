@@ -135,7 +135,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_token(args: argparse.Namespace) -> int:
     """A token for the issuer of the stack serving from --state-dir (whatever its port), or of --http-port.
     Which issuer it is for goes to stderr, so `TOKEN=$(python -m local token alice)` captures only the token."""
-    from .issuer import DEFAULT_AUDIENCE, LocalIssuer, served_issuer
+    from .cognito import DEFAULT_AUDIENCE, LocalIssuer, served_issuer
 
     state = Path(args.state_dir)
     served = served_issuer(state)

@@ -25,14 +25,27 @@ from typing import Any
 from session_schema.functions import CONNECTION_FUNCTION, FANOUT_WORKER_FUNCTION, HTTP_FUNCTION, SWEEP_FUNCTION
 from session_schema.settings import stack_environment
 
-from . import aws, management_endpoint
-from .http_api_events import RouteTable
-from .http_gateway import ISSUER_PREFIX, GatewayConfig, HttpGateway
-from .issuer import DEFAULT_AUDIENCE, LocalIssuer, record_served
-from .lambda_api import LAMBDA_PREFIX, LambdaApi
-from .lambdas import THROTTLE_WAIT_SECONDS, Functions, HandlerSpec, PoolSettings, worker_environment
-from .management_api import CONNECTIONS_PREFIX
-from .ws_gateway import ConnectionRegistry, WsGateway
+from . import dynamodb
+from .apigw import (
+    CONNECTIONS_PREFIX,
+    ISSUER_PREFIX,
+    ConnectionRegistry,
+    GatewayConfig,
+    HttpGateway,
+    RouteTable,
+    WsGateway,
+    bind_management_socket,
+)
+from .cognito import DEFAULT_AUDIENCE, LocalIssuer, record_served
+from .lambda_service import (
+    LAMBDA_PREFIX,
+    THROTTLE_WAIT_SECONDS,
+    Functions,
+    HandlerSpec,
+    LambdaApi,
+    PoolSettings,
+    worker_environment,
+)
 
 logger = logging.getLogger("local.stack")
 
@@ -69,7 +82,7 @@ class StackUrls:
 
 class LocalStack:
     """Both APIs, the embedded AWS services, the issuer and the sweep in this process; each function in
-    its own worker processes (local/lambdas.py).
+    its own worker processes (local/lambda_service/lambda_pools.py).
 
     `http_port=0` / `ws_port=0` pick free ports (tests); `state_dir=None` uses a temporary directory
     that `stop()` removes. Handlers may be given as callables (gateway tests: run in this process) instead
@@ -126,8 +139,8 @@ class LocalStack:
         self.handler_status: dict[str, str | None] = {}
         self._http: HttpGateway | None = None
         self._ws: WsGateway | None = None
-        self._moto: aws.EmbeddedMoto | None = None
-        self.dynamodb_access = aws.dynamodb_access(None)
+        self._moto: dynamodb.EmbeddedMoto | None = None
+        self.dynamodb_access = dynamodb.dynamodb_access(None)
         self._sweeper: threading.Thread | None = None
         self._stopping = threading.Event()
         self._started = False
@@ -152,15 +165,15 @@ class LocalStack:
         record_served(self.state_dir, self.issuer)  # `python -m local token` mints for this port
 
         # Which credentials the handlers sign DynamoDB requests with (their environment, below).
-        self.dynamodb_access = access = aws.dynamodb_access(self.dynamodb_endpoint)
+        self.dynamodb_access = access = dynamodb.dynamodb_access(self.dynamodb_endpoint)
         # The embedded moto and every function's template start at once: their imports run in parallel.
-        self._moto = aws.EmbeddedMoto(patches=self.moto_patches)
+        self._moto = dynamodb.EmbeddedMoto(patches=self.moto_patches)
         s3_endpoint = self._moto.start()
         # Another DynamoDB (e.g. DynamoDB Local), or the embedded one; S3 is always the embedded moto.
         ddb_endpoint = self.dynamodb_endpoint or s3_endpoint
-        # The @connections endpoint is served on the WebSocket gateway's loop (local/management_endpoint.py);
+        # The @connections endpoint is served on the WebSocket gateway's loop (local/apigw/management_endpoint.py);
         # its port is bound now because the workers' environment (WS_CALLBACK_URL) is built before it starts.
-        management_socket = management_endpoint.bind(self.host)
+        management_socket = bind_management_socket(self.host)
         callback = callback_url(self.host, management_socket.getsockname()[1])
         environment = self.handler_environment(
             callback=callback, issuer=issuer, ddb_endpoint=ddb_endpoint, s3_endpoint=s3_endpoint
@@ -169,12 +182,12 @@ class LocalStack:
         self.functions = functions = Functions(self.handlers, self._worker_environment(environment), self.pool_settings)
         functions.spawn()
         self._moto.wait_ready()
-        created = aws.ensure_table(ddb_endpoint, self.table_name, access)
+        created = dynamodb.ensure_table(ddb_endpoint, self.table_name, access)
         logger.info(
             "table %s %s at %s (%s, %s)", self.table_name, "created" if created else "found", ddb_endpoint,
             "your AWS credentials" if access.user_credentials else "local credentials", access.region,
         )
-        aws.ensure_bucket(s3_endpoint, self.bucket_name, access.region)
+        dynamodb.ensure_bucket(s3_endpoint, self.bucket_name, access.region)
 
         self._ws = WsGateway(
             self.host,
@@ -276,7 +289,8 @@ class LocalStack:
                 "JWT_ISSUER": issuer,
                 "JWT_AUDIENCE": DEFAULT_AUDIENCE,
             },
-            # The worker is invoked by its declared name here (local/lambda_api.py), as by its name on AWS.
+            # The worker is invoked by its declared name here (local/lambda_service/invoke_api.py), as by its
+            # name on AWS.
             {
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "FANOUT_WORKER_FUNCTION": FANOUT_WORKER_FUNCTION,
@@ -297,8 +311,8 @@ class LocalStack:
             # a DynamoDB that needs real ones, the developer's pass through untouched (the embedded S3
             # accepts those too).
             env.update(
-                AWS_ACCESS_KEY_ID=aws.FAKE_CREDENTIALS["aws_access_key_id"],
-                AWS_SECRET_ACCESS_KEY=aws.FAKE_CREDENTIALS["aws_secret_access_key"],
+                AWS_ACCESS_KEY_ID=dynamodb.FAKE_CREDENTIALS["aws_access_key_id"],
+                AWS_SECRET_ACCESS_KEY=dynamodb.FAKE_CREDENTIALS["aws_secret_access_key"],
             )
         return env
 
@@ -337,7 +351,7 @@ def scheduled_event() -> dict[str, Any]:
         "source": "aws.events",
         "account": "123456789012",
         "time": now,
-        "region": aws.REGION,
+        "region": dynamodb.REGION,
         "resources": ["arn:aws:events:us-east-1:123456789012:rule/local-sweep"],
         "detail": {},
     }

@@ -30,7 +30,7 @@ from moto import mock_aws  # noqa: E402  (after the credentials above)
 from session_schema.keys import TABLE  # noqa: E402
 from session_store.store import SessionStore  # noqa: E402
 
-from local.atomic_moto import make_moto_dynamodb_atomic  # noqa: E402
+from local.dynamodb.atomic_moto import make_moto_dynamodb_atomic  # noqa: E402
 from tests.support.aws import BUCKET_NAME, TABLE_NAME  # noqa: E402
 from tests.support.http_events import AUDIENCE, ISSUER_URL, shared_issuer  # noqa: E402
 from tests.support.threaded_metrics import make_metrics_thread_safe  # noqa: E402

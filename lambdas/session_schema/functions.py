@@ -1,5 +1,6 @@
 """The stack's Lambda functions, declared once: the CDK stack (infra/functions.py) deploys each with these
-values and the local stack (local/lambdas.py) runs each as a pool of worker processes sized by them.
+values and the local stack (local/lambda_service/lambda_pools.py) runs each as a pool of worker processes
+sized by them.
 
 Plain data, importable without aws_cdk. A function added here is deployed by the CDK stack and gets its
 own pool in the local stack (invocable by name there), with nothing else to wire.

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from live_sessions_client import ActionError, Refused, SessionClient, backoff_delays, connect, session_url
 
-from local.lambdas import HandlerSpec
+from local.lambda_service.lambda_pools import HandlerSpec
 from tests.support.local_stack import running_local_stack
 
 

@@ -15,7 +15,7 @@ import pytest
 import requests
 from websockets.asyncio.client import ClientConnection
 
-from local import aws
+from local import dynamodb
 from local.stack import LocalStack
 from tests.support.local_stack import http, next_of_type, open_ws, ws_url
 
@@ -33,7 +33,7 @@ def test_listeners_see_an_uploaded_artifact_move_to_completed(stack: LocalStack)
     assert stack.urls is not None
     owner = stack.mint("artifact-owner")
     session_id = http(stack, "POST", "/sessions", owner, json={"title": "Slides"}).json()["sessionId"]
-    s3 = aws.client("s3", stack.urls.s3)
+    s3 = dynamodb.client("s3", stack.urls.s3)
 
     async def scenario() -> None:
         listener = await join(stack, session_id)

@@ -71,7 +71,7 @@ def unauthorized(answer: requests.Response) -> bool:
 
 
 def test_bad_tokens_are_refused_by_the_handler_and_connect_only_as_listeners(stack) -> None:
-    from local.issuer import LocalIssuer
+    from local.cognito.issuer import LocalIssuer
 
     session_id = create(stack, title="Mine")
     before = session_state(stack, session_id)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from local import aws
+from local.dynamodb import backend
 from tests.support.local_stack import create_session, running_local_stack
 from tests.support.other_dynamodb import OtherDynamoDb
 
@@ -59,7 +59,7 @@ def test_a_local_dynamodb_gets_the_table_and_the_items_with_fake_credentials(oth
 
 def test_an_existing_table_is_used_as_it_is(other: OtherDynamoDb) -> None:
     names = _names()
-    assert aws.ensure_table(other.url, names["table_name"]) is True
+    assert backend.ensure_table(other.url, names["table_name"]) is True
     with running_local_stack(dynamodb_endpoint=other.url, **names) as local:
         session_id = _create_session(local)
     assert [r["operation"] for r in other.requests].count("CreateTable") == 2  # the second one was refused
@@ -68,7 +68,7 @@ def test_an_existing_table_is_used_as_it_is(other: OtherDynamoDb) -> None:
 
 def test_a_remote_dynamodb_is_signed_with_the_developers_credentials(other: OtherDynamoDb, monkeypatch) -> None:
     # The other server is on 127.0.0.1; make the stack treat it as remote (a real table, another host).
-    monkeypatch.setattr(aws, "is_loopback", lambda url: False)
+    monkeypatch.setattr(backend, "is_loopback", lambda url: False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIADEVELOPER")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "developer-secret")
     monkeypatch.setenv("AWS_SESSION_TOKEN", "developer-session")
@@ -76,7 +76,7 @@ def test_a_remote_dynamodb_is_signed_with_the_developers_credentials(other: Othe
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     names = _names()
     with running_local_stack(dynamodb_endpoint=other.url, **names) as local:
-        assert local.dynamodb_access == aws.DynamoDbAccess(user_credentials=True, region="eu-west-1")
+        assert local.dynamodb_access == backend.DynamoDbAccess(user_credentials=True, region="eu-west-1")
         session_id = _create_session(local)
         assert os.environ["AWS_SESSION_TOKEN"] == "developer-session"  # not scrubbed for the handlers
     assert os.environ["AWS_ACCESS_KEY_ID"] == "AKIADEVELOPER"  # restored as it was
@@ -93,9 +93,9 @@ def test_which_credentials_for_which_endpoint(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "developer-secret")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-south-1")
     monkeypatch.delenv("AWS_REGION", raising=False)
-    local_only = aws.DynamoDbAccess(user_credentials=False, region="us-east-1")
+    local_only = backend.DynamoDbAccess(user_credentials=False, region="us-east-1")
     for url in (None, "http://localhost:8000", "http://127.0.0.1:8000", "http://[::1]:8000"):
-        assert aws.dynamodb_access(url) == local_only, url
+        assert backend.dynamodb_access(url) == local_only, url
     remote = {
         "https://dynamodb.eu-central-1.amazonaws.com": "eu-central-1",  # the region in the name
         "https://dynamodb-fips.us-west-2.amazonaws.com": "us-west-2",
@@ -103,7 +103,7 @@ def test_which_credentials_for_which_endpoint(monkeypatch, tmp_path) -> None:
         "http://dynamodb-local:8000": "ap-south-1",  # else the configured one
     }
     for url, region in remote.items():
-        assert aws.dynamodb_access(url) == aws.DynamoDbAccess(user_credentials=True, region=region), url
+        assert backend.dynamodb_access(url) == backend.DynamoDbAccess(user_credentials=True, region=region), url
 
     # No credentials anywhere: an endpoint that needs none (DynamoDB Local on another host) still works.
     for name in (
@@ -114,4 +114,4 @@ def test_which_credentials_for_which_endpoint(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    assert aws.dynamodb_access("http://dynamodb-local:8000") == local_only
+    assert backend.dynamodb_access("http://dynamodb-local:8000") == local_only

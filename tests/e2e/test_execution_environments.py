@@ -1,5 +1,5 @@
-"""The local stack runs each function as Lambda does (local/lambdas.py): one event at a time per worker
-process, module state kept between events and never shared by concurrent ones, a crashed or timed-out
+"""The local stack runs each function as Lambda does (local/lambda_service/lambda_pools.py): one event at a
+time per worker process, module state kept between events and never shared by concurrent ones, a crashed or timed-out
 environment answered as API Gateway answers a failed integration and replaced, a function over its
 concurrency throttled, every log line naming its function and its invocation.
 
@@ -24,7 +24,7 @@ from websockets.sync.client import connect
 
 from session_schema.functions import CONNECTION_FUNCTION, HTTP_FUNCTION
 
-from local.lambdas import HandlerSpec
+from local.lambda_service.lambda_pools import HandlerSpec
 from local.stack import LocalStack
 from tests.support.local_stack import create_session, running_local_stack
 
@@ -306,7 +306,7 @@ def test_every_log_line_names_its_function_and_invocation_and_nothing_carries_ov
 
 def test_serve_concurrency_overrides_the_declared_cap() -> None:
     from local.__main__ import build_parser
-    from local.lambdas import Functions, PoolSettings
+    from local.lambda_service.lambda_pools import Functions, PoolSettings
 
     args = build_parser().parse_args(["serve", "--concurrency", "3"])
     functions = Functions(HandlerSpec(), {}, PoolSettings(concurrency=args.concurrency))

@@ -124,7 +124,7 @@ async def _failing_scenario(stack, faults: Path) -> tuple[list[int], dict[str, l
 
 
 def test_a_failing_shard_is_retried_without_a_duplicate_and_past_its_retries_is_kept_and_counted(tmp_path, monkeypatch):
-    from local.lambdas import HandlerSpec
+    from local.lambda_service.lambda_pools import HandlerSpec
 
     monkeypatch.setenv("TEST_FANOUT_FAULTS", str(tmp_path))  # read by the worker processes' fault hook
     logs = tmp_path / "workers.log"

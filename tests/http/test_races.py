@@ -1,5 +1,5 @@
 """Races on the HTTP handler: concurrent PATCHes, and PATCHes racing a WebSocket pause or end, through the real
-handlers (real API Gateway events) against moto made atomic per request (local/atomic_moto.py, applied in
+handlers (real API Gateway events) against moto made atomic per request (local/dynamodb/atomic_moto.py, applied in
 tests/conftest.py), as DynamoDB is. The WebSocket handler's races are in tests/ws/test_races.py.
 """
 

@@ -310,7 +310,7 @@ def test_sweep_runs_every_five_minutes(dev):
 def test_reserved_concurrency_and_the_local_pools_come_from_one_declaration(dev):
     from session_schema.functions import FUNCTIONS, FUNCTIONS_BY_NAME
 
-    from local.lambdas import Functions, HandlerSpec, PoolSettings
+    from local.lambda_service.lambda_pools import Functions, HandlerSpec, PoolSettings
 
     local = Functions(HandlerSpec(), {}, PoolSettings())  # no process starts until start()
     try:

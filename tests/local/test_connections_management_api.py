@@ -1,4 +1,4 @@
-"""The `@connections` management API's rules (local/management_api.py) against a fake backend, no socket:
+"""The `@connections` management API's rules (local/apigw/management.py) against a fake backend, no socket:
 what each method answers, and API Gateway's errors for a bad ID, a gone connection, a full client buffer,
 a message too long and a method the API does not have."""
 
@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from local.http_api_events import HttpResponse
-from local.management_api import (
+from local.apigw.http_api_events import HttpResponse
+from local.apigw.management import (
     MAX_POST_BYTES,
     ClientBufferFull,
     ConnectionGone,

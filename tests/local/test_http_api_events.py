@@ -1,11 +1,11 @@
-"""The HTTP API's rules the gateway applies around the event (local/http_api_events.py), without a socket:
+"""The HTTP API's rules the gateway applies around the event (local/apigw/http_api_events.py), without a socket:
 the headers API Gateway adds to a request, CORS for an API with a specific origin list, the preflight."""
 
 from __future__ import annotations
 
 import re
 
-from local.http_api_events import CorsConfig, forwarded_headers, preflight_response, with_cors_headers
+from local.apigw.http_api_events import CorsConfig, forwarded_headers, preflight_response, with_cors_headers
 
 LISTED = CorsConfig(allow_origins=("https://app.example",), expose_headers=("apigw-requestid",))
 

@@ -16,8 +16,8 @@ import requests
 
 from session_schema.routes import HTTP_ROUTES, HttpRoute
 
-from local.http_api_events import RouteMatch, RouteTable, build_http_event, new_request_id, response_from_result
-from local.lambdas import HandlerSpec
+from local.apigw.http_api_events import RouteMatch, RouteTable, build_http_event, new_request_id, response_from_result
+from local.lambda_service.lambda_pools import HandlerSpec
 from tests.support.local_stack import running_local_stack
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""The local Invoke API's asynchronous queue (local/lambda_api.py) retries as Lambda's does, with the
+"""The local Invoke API's asynchronous queue (local/lambda_service/invoke_api.py) retries as Lambda's does, with the
 function's declared AsyncInvoke (the values the CDK stack deploys): a function error twice more after the
 documented waits (a minute, then two; scaled here), a throttle with backoff not counted as an attempt,
 then a record in Lambda's on-failure shape, counted; an event past its maximum age is not run."""
@@ -12,8 +12,8 @@ from typing import Any
 
 from session_schema.functions import FANOUT_WORKER_FUNCTION, FUNCTIONS_BY_NAME
 
-from local.lambda_api import LambdaApi
-from local.lambdas import FunctionError, Throttled
+from local.lambda_service.invoke_api import LambdaApi
+from local.lambda_service.lambda_pools import FunctionError, Throttled
 
 PATH = f"/_lambda/2015-03-31/functions/{FANOUT_WORKER_FUNCTION}/invocations"
 SCALE = 0.002  # Lambda's one minute is 0.12 s here

@@ -1,4 +1,4 @@
-"""The local stack's moto answers (local/moto_json.py) are the documents moto's own serializer writes:
+"""The local stack's moto answers (local/dynamodb/moto_json.py) are the documents moto's own serializer writes:
 every response to generated items (every attribute type, binary and sets included) and the operations
 the handlers use (reads, writes returning old or new values, batches, transactions, consumed capacity),
 serialized both ways and compared; and the JSON path is the one taken for the reads a fan-out makes."""
@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from moto import mock_aws
 from moto.dynamodb.responses import DynamoResult
 
-from local.moto_json import fast_body
+from local.dynamodb.moto_json import fast_body
 from tests.support.aws import create_pk_sk_table
 from tests.support.dynamodb_items import items
 

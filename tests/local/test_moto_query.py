@@ -1,4 +1,4 @@
-"""The local stack's moto Query patch (local/moto_query.py) answers every Query exactly as moto does:
+"""The local stack's moto Query patch (local/dynamodb/moto_query.py) answers every Query exactly as moto does:
 generated tables of several partitions with every attribute type (strings, numbers, binary, the three
 sets, lists, maps, booleans, null), queried with each key condition, both directions, limits and paging,
 projections (top-level, nested, list elements) and filters, with and without the patch."""
@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from local import moto_query
+from local.dynamodb import moto_query
 from tests.support.aws import create_pk_sk_table
 from tests.support.dynamodb_items import items, keys
 

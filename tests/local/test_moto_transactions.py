@@ -1,4 +1,4 @@
-"""The local stack's moto patch (local/moto_transactions.py): a cancelled transaction still leaves the
+"""The local stack's moto patch (local/dynamodb/moto_transactions.py): a cancelled transaction still leaves the
 table exactly as it was, now that it backs up only the items it names."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The WebSocket API's events and answers as API Gateway shapes them (local/ws_api_events.py), without a
+"""The WebSocket API's events and answers as API Gateway shapes them (local/apigw/ws_api_events.py), without a
 socket: CONNECT with the handshake's headers and query, MESSAGE with a text or binary frame, DISCONNECT
 with its close code, the route response and the refused handshake made from a handler's result."""
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from local.ws_api_events import (
+from local.apigw.ws_api_events import (
     ConnectionFacts,
     build_connect_event,
     build_disconnect_event,

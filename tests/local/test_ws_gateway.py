@@ -16,10 +16,10 @@ from botocore.exceptions import ClientError
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from local.lambdas import HandlerSpec
+from local.apigw.ws_api_events import select_route
+from local.apigw.ws_gateway import new_connection_id
+from local.lambda_service.lambda_pools import HandlerSpec
 from local.stack import LocalStack
-from local.ws_api_events import select_route
-from local.ws_gateway import new_connection_id
 
 CONNECTION_ID = re.compile(r"^[A-Za-z0-9_=+/-]{1,128}$")
 

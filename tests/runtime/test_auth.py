@@ -34,7 +34,7 @@ from session_runtime.auth import (
 from session_schema.errors import Unauthorized
 from session_schema.settings import load_settings
 
-from local.issuer import JWKS_PATH, KEY_FILE_NAME, LocalIssuer
+from local.cognito.issuer import JWKS_PATH, KEY_FILE_NAME, LocalIssuer
 
 ISSUER = "http://127.0.0.1:3000/local-issuer"
 AUDIENCE = "local-client"

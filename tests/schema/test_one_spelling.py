@@ -43,7 +43,7 @@ def test_the_epoch_ms_limit_is_not_retyped() -> None:
 def test_no_module_reads_a_constraint_back_out_of_a_model() -> None:
     # session_schema/views.py copies whole fields into the views derived from them: that is the one reader.
     readers = [p for p in SOURCES if p.name != "views.py" or p.parent.name != "session_schema"]
-    # botocore's `service_model.metadata` (the API's protocol facts, local/moto_json.py) is no model field
+    # botocore's `service_model.metadata` (the API's protocol facts, local/dynamodb/moto_json.py) is no model field
     pattern = re.compile(r"(?<!service_model)\.metadata\b|__metadata__")
     fishing = [p for p in readers if pattern.search(p.read_text(encoding="utf-8"))]
     assert fishing == [], f"{fishing} dig a constraint out of a model's fields: import the named type instead"

@@ -33,7 +33,7 @@ AUDIENCE = "test-client"  # JWT_AUDIENCE
 @cache
 def shared_issuer() -> Any:
     """The RS256 issuer standing in for Cognito in handler tests: one key pair for the whole run."""
-    from local.issuer import LocalIssuer
+    from local.cognito.issuer import LocalIssuer
 
     return LocalIssuer(ISSUER_URL, AUDIENCE)
 

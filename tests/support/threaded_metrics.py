@@ -3,7 +3,7 @@
 Powertools keeps one metric set per process: Lambda runs one invocation per execution environment at a
 time, so `@metrics.log_metrics` checks the set, serializes and clears it without a lock. The race tests
 run many invocations at once in threads of one process (the local stack does not: each of its worker
-processes serves one event at a time, local/lambdas.py); there one invocation's
+processes serves one event at a time, local/lambda_service/lambda_pools.py); there one invocation's
 flush could empty the set between another's check and its serialize, and that invocation failed with
 "Must contain at least one metric". One lock around the metric set's operations restores what Lambda
 gives each invocation. Handler code is unchanged. Applied once per process.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 
-from local.serialize import serialize_methods
+from local.dynamodb.serialize import serialize_methods
 
 _METHODS = (
     "add_metric",

@@ -1,7 +1,7 @@
 """Random and malformed WebSocket frames, as real MESSAGE events through the connection handler.
 
 Frames are routed the way API Gateway routes them (`$request.body.action`, as the local gateway's
-`select_route` in local/ws_api_events.py emulates it); binary frames arrive base64-encoded with
+`select_route` in local/apigw/ws_api_events.py emulates it); binary frames arrive base64-encoded with
 `isBase64Encoded`. Whatever the frame, the handler answers on the route response, never with INTERNAL_ERROR,
 never raises, changes nothing it should not, and another listener of the same session still gets the next
 broadcast.
@@ -14,7 +14,7 @@ import json
 
 from hypothesis import HealthCheck, given, settings
 
-from local.ws_api_events import select_route
+from local.apigw.ws_api_events import select_route
 from tests.support.frames import ANSWERS, LISTENER_ERRORS, frames, text_frames
 from tests.support.handlers import Handlers
 from tests.support.ws_events import message_event

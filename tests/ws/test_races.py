@@ -2,7 +2,7 @@
 against moto: joins against maxListeners, ending while listeners join, join/leave/gone interleavings, two
 pauses from one speaker connection. The HTTP handler's races are in tests/http/test_races.py.
 
-moto's DynamoDB is made atomic per request (local/atomic_moto.py, applied in tests/conftest.py), as
+moto's DynamoDB is made atomic per request (local/dynamodb/atomic_moto.py, applied in tests/conftest.py), as
 DynamoDB is, so what these tests find are races in our code: check-then-write gaps, counts that drift,
 a transition applied twice. Each scenario starts its threads on a barrier, to overlap as much as
 possible, and runs a few rounds.

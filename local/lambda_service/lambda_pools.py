@@ -1,6 +1,6 @@
 """The stack's functions run the way Lambda runs them: a pool of execution environments per function.
 
-Each function declared in session_schema.functions gets a pool of worker processes (local/worker.py):
+Each function declared in session_schema.functions gets a pool of worker processes (local/lambda_service/worker.py):
 a worker imports the handler once, serves one event at a time and keeps its module state between events,
 as a warm Lambda does. An event goes to an idle worker, or to a new one while the pool is below the
 function's concurrency (its declared reserved concurrency unless overridden); beyond that it waits up to
@@ -41,7 +41,7 @@ from session_schema.functions import (
     FunctionDeclaration,
 )
 
-from . import LAMBDAS_DIR, REPO_ROOT
+from local import LAMBDAS_DIR, REPO_ROOT
 
 logger = logging.getLogger("local.lambdas")
 
@@ -192,7 +192,7 @@ class _Worker:
 
 @dataclass
 class _Template:
-    """The function's template process (local/worker.py): imported the handler, forks workers."""
+    """The function's template process (local/lambda_service/worker.py): imported the handler, forks workers."""
 
     process: subprocess.Popen[bytes]
     control: socket.socket
@@ -236,7 +236,7 @@ class ProcessPool:
         command = [
             sys.executable,
             "-m",
-            "local.worker",
+            "local.lambda_service.worker",
             "--control-fd",
             str(theirs.fileno()),
             "--handler",

@@ -1,5 +1,5 @@
-"""The embedded moto server's own process: `python -m local.moto_process FD [PATCH ...]` (started by
-local/aws.py's EmbeddedMoto only, which bound the listening socket FD). Prints `ready` once it serves,
+"""The embedded moto server's own process: `python -m local.dynamodb.moto_process FD [PATCH ...]` (started by
+local/dynamodb/backend.py's EmbeddedMoto only, which bound the listening socket FD). Prints `ready` once it serves,
 and serves until its stdin closes.
 
 Every request is applied one at a time (aws._serialized: moto's backends are not thread-safe), a
@@ -16,7 +16,7 @@ import sys
 
 from moto.server import ThreadedMotoServer
 
-from .aws import _serialized
+from .backend import _serialized
 from .moto_json import answer_with_json
 from .moto_query import speed_up_queries
 from .moto_transactions import back_up_only_touched_items

@@ -1,5 +1,5 @@
 """API Gateway's HTTP API (payload format 2.0) as pure functions: what the local HTTP gateway
-(local/http_gateway.py) does with a request it has read, and with the handler's result.
+(local/apigw/http_gateway.py) does with a request it has read, and with the handler's result.
 
 - route matching with API Gateway's path syntax (`/sessions/{sessionId}`: one segment per parameter,
   literal routes first), from `session_schema.routes.HTTP_ROUTES`;
@@ -19,7 +19,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -33,8 +33,10 @@ from session_schema.routes import (
     HttpRoute,
 )
 
-from .apigw_common import new_apigw_id as new_request_id
-from .apigw_common import request_time
+from local.http_response import HttpResponse
+
+from .common import new_apigw_id as new_request_id
+from .common import request_time
 
 ACCOUNT_ID = "123456789012"
 API_ID = "localhttp"
@@ -193,18 +195,6 @@ def build_http_event(
     else:
         event["isBase64Encoded"] = False
     return event
-
-
-@dataclass
-class HttpResponse:
-    status: int
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""
-
-    @classmethod
-    def json(cls, status: int, payload: Any, headers: Iterable[tuple[str, str]] = ()) -> HttpResponse:
-        body = json.dumps(payload, allow_nan=False).encode()
-        return cls(status, [("content-type", "application/json"), *headers], body)
 
 
 def response_from_result(result: Any) -> HttpResponse:

@@ -1,7 +1,7 @@
 """The WebSocket side of the local stack: the server standing in for API Gateway's WebSocket API.
 
 The events it builds and what it does with a handler's result follow API Gateway's rules, kept as pure
-functions in local/ws_api_events.py; this module runs the connections:
+functions in local/apigw/ws_api_events.py; this module runs the connections:
 - the handshake runs `$connect` with a CONNECT event; a non-2xx answer refuses it with that status and
   the handler's body (the client sees e.g. HTTP 410 with `{"error": {"code": "SESSION_ENDED"...}}`);
 - each frame is routed by `$request.body.action` against `session_schema.routes.WS_ROUTES` (unknown,
@@ -37,11 +37,12 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from .apigw_common import epoch_ms
-from .apigw_common import new_apigw_id as new_connection_id
-from .lambdas import TIMEOUT_SECONDS as INTEGRATION_TIMEOUT_SECONDS
-from .lambdas import FunctionError, HandlerUnavailable, Throttled, WorkerCrashed
-from .management_api import ClientBufferFull, ConnectionGone, ManagementBackend
+from local.lambda_service import TIMEOUT_SECONDS as INTEGRATION_TIMEOUT_SECONDS
+from local.lambda_service import FunctionError, HandlerUnavailable, Throttled, WorkerCrashed
+
+from .common import epoch_ms
+from .common import new_apigw_id as new_connection_id
+from .management import ClientBufferFull, ConnectionGone, ManagementBackend
 from .management_endpoint import serve_management
 from .ws_api_events import (
     CONNECT_FAILED_BODY,
@@ -208,7 +209,7 @@ class WsGateway:
         self.idle_timeout = idle_timeout
         self.max_connection_seconds = max_connection_seconds
         self.port = 0
-        self.management_port = 0  # the @connections endpoint on this loop (local/management_endpoint.py)
+        self.management_port = 0  # the @connections endpoint on this loop (local/apigw/management_endpoint.py)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: Server | None = None
         self._thread: threading.Thread | None = None

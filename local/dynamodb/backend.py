@@ -108,7 +108,7 @@ class EmbeddedMoto:
 
     Its own process, so its request threads do not share an interpreter lock with the gateways (whose
     threads starved its accept loop under a burst: the handlers' 1 s connect timeout then fired), and
-    it uses a core of its own (local/moto_process.py). `patches` are dotted names of functions it calls
+    it uses a core of its own (local/dynamodb/moto_process.py). `patches` are dotted names of functions it calls
     before serving (the fan-out bench's faster serializer). It exits when the stack stops, or when the
     stack's process dies (its stdin closes).
 
@@ -127,13 +127,13 @@ class EmbeddedMoto:
         """Bind its port and start its process; the URL is known at once (requests queue until it serves)."""
         import socket
 
-        from . import LAMBDAS_DIR, REPO_ROOT
+        from local import LAMBDAS_DIR, REPO_ROOT
 
         listener = socket.create_server((self._host, self._port), backlog=1024)
         host, port = listener.getsockname()[:2]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), str(LAMBDAS_DIR), env.get("PYTHONPATH")]))
-        command = [sys.executable, "-m", "local.moto_process", str(listener.fileno()), *self._patches]
+        command = [sys.executable, "-m", "local.dynamodb.moto_process", str(listener.fileno()), *self._patches]
         try:
             self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=(listener.fileno(),)

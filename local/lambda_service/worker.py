@@ -1,4 +1,5 @@
-"""One function's execution environments: `python -m local.worker` (started by local/lambdas.py only).
+"""One function's execution environments: `python -m local.lambda_service.worker` (started by
+local/lambda_service/lambda_pools.py only).
 
 The process started is the function's *template*: it imports the handler once (Lambda's init phase, timed
 as its Init Duration), then forks one worker per execution environment the pool asks for. A fork of a
@@ -33,7 +34,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from .lambdas import LambdaContext
+from .lambda_pools import LambdaContext
 
 Handler = Callable[[Any, Any], Any]
 
@@ -147,7 +148,7 @@ def _template(control: socket.socket, target: str, function_name: str, memory_mb
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m local.worker")
+    parser = argparse.ArgumentParser(prog="python -m local.lambda_service.worker")
     parser.add_argument("--control-fd", type=int, required=True)
     parser.add_argument("--handler", required=True)
     parser.add_argument("--function", required=True)

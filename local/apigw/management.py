@@ -1,7 +1,7 @@
 """API Gateway's `@connections` management API: POST (send a frame), DELETE (close), GET (describe)
 `/@connections/{connectionId}`, with its errors (400, 410 GoneException, 413, 429 LimitExceededException).
 
-The rules live here once; two servers answer with them: local/management_endpoint.py on the WebSocket
+The rules live here once; two servers answer with them: local/apigw/management_endpoint.py on the WebSocket
 gateway's loop (the handlers' WS_CALLBACK_URL) and the HTTP gateway under CONNECTIONS_PREFIX. The live
 connections behind them are the WebSocket gateway's (ws_gateway.ConnectionRegistry, a ManagementBackend).
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 from session_schema import models
 
-from .http_api_events import HttpResponse
+from local.http_response import HttpResponse
 
 CONNECTIONS_PREFIX = "/_connections"  # WS_CALLBACK_URL = http://<host>:<port>/_connections
 
@@ -58,7 +58,7 @@ def management_error(status: int, error_type: str, message: str | None) -> HttpR
 
 async def answer_management(backend: ManagementBackend, method: str, connection_id: str, body: bytes) -> HttpResponse:
     """One call of the API Gateway management API: POST/GET/DELETE /@connections/{connectionId}, on the
-    WebSocket gateway's loop (local/management_endpoint.py serves it there; `handle_management` from the
+    WebSocket gateway's loop (local/apigw/management_endpoint.py serves it there; `handle_management` from the
     HTTP gateway's threads)."""
     if not CONNECTION_ID_PATTERN.fullmatch(connection_id):
         return management_error(400, "BadRequestException", "Invalid connectionId")

@@ -6,8 +6,8 @@ create is a transaction, so the local stack (and the tests) slowed down as the t
 of stored messages made each join cost tens of milliseconds more. Here the whole-table copy is skipped
 and the items the transaction names are backed up instead, then restored if it fails.
 
-This relies on moto's DynamoDB being applied one request at a time (local/aws.py serializes the
-embedded server, local/atomic_moto.py the in-process backend), as it is everywhere we use it, and on
+This relies on moto's DynamoDB being applied one request at a time (local/dynamodb/backend.py serializes the
+embedded server, local/dynamodb/atomic_moto.py the in-process backend), as it is everywhere we use it, and on
 moto's internals at the version requirements-dev.txt pins (tests/local/test_moto_transactions.py checks
 the rollback). Applied once per process.
 """

@@ -16,8 +16,9 @@ from urllib.parse import unquote
 
 import httptools
 
-from .http_api_events import HttpResponse
-from .management_api import CONNECTIONS_PREFIX, ManagementBackend, answer_management, management_error
+from local.http_response import HttpResponse
+
+from .management import CONNECTIONS_PREFIX, ManagementBackend, answer_management, management_error
 
 _PREFIX = CONNECTIONS_PREFIX + "/@connections/"
 

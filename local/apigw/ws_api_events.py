@@ -1,4 +1,4 @@
-"""API Gateway's WebSocket API as pure functions: what the local WebSocket gateway (local/ws_gateway.py)
+"""API Gateway's WebSocket API as pure functions: what the local WebSocket gateway (local/apigw/ws_gateway.py)
 turns a handshake, a frame and a close into (CONNECT, MESSAGE and DISCONNECT events), and what it does
 with the handler's result (a refused handshake, a route response).
 
@@ -25,7 +25,7 @@ from websockets.http11 import Response
 
 from session_schema.routes import WS_ROUTE_SELECTION_EXPRESSION, WS_ROUTES
 
-from .apigw_common import epoch_ms, request_time
+from .common import epoch_ms, request_time
 
 API_ID = "localws"
 STAGE = "local"

@@ -1,6 +1,6 @@
 """The HTTP side of the local stack: the server standing in for API Gateway's HTTP API (payload format 2.0).
 
-What it answers follows API Gateway's rules, kept as pure functions in local/http_api_events.py (routes,
+What it answers follows API Gateway's rules, kept as pure functions in local/apigw/http_api_events.py (routes,
 the v2 event, the response for a handler's result, CORS); this module reads requests and writes responses:
 - each request gets one API Gateway-style request ID (`JKJaXmPLvHcESHA=`): the event's
   `requestContext.requestId` (which the handler puts in error bodies) and the `apigw-requestid` response
@@ -9,7 +9,7 @@ the v2 event, the response for a handler's result, CORS); this module reads requ
   integration timeout);
 - CORS preflight is answered by the gateway, as the deployed HTTP API's CORS configuration does;
 - the same server publishes the local issuer's JWKS, Lambda's Invoke API for the stack's functions, the
-  console page, and the WebSocket API's `@connections` management API (local/management_api.py).
+  console page, and the WebSocket API's `@connections` management API (local/apigw/management.py).
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from .console import console_response, is_console_path
+from local.console import console_response, is_console_path
+from local.lambda_service import FunctionError, HandlerUnavailable, Throttled, WorkerCrashed
+
 from .http_api_events import (
     CORS,
     CorsConfig,
@@ -37,11 +39,10 @@ from .http_api_events import (
     response_from_result,
     with_cors_headers,
 )
-from .lambdas import FunctionError, HandlerUnavailable, Throttled, WorkerCrashed
-from .management_api import CONNECTIONS_PREFIX, ManagementBackend, handle_management
+from .management import CONNECTIONS_PREFIX, ManagementBackend, handle_management
 
 if TYPE_CHECKING:
-    from .lambda_api import LambdaApi
+    from local.lambda_service import LambdaApi
 
 logger = logging.getLogger("local.http")
 
@@ -60,7 +61,8 @@ class GatewayConfig:
     management: ManagementBackend
     cors: CorsConfig = CORS
     console_ws_url: str | None = None  # the WebSocket API the console page (local/console.py) connects to
-    lambda_api: LambdaApi | None = None  # Lambda's Invoke API for the stack's functions (local/lambda_api.py)
+    # Lambda's Invoke API for the stack's functions (local/lambda_service/invoke_api.py)
+    lambda_api: LambdaApi | None = None
 
 
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):

@@ -31,8 +31,9 @@ from urllib.parse import unquote
 
 from session_schema.functions import FUNCTIONS_BY_NAME, AsyncInvoke
 
-from .http_api_events import HttpResponse
-from .lambdas import FunctionError, HandlerUnavailable, LambdaContext, Throttled, WorkerCrashed
+from local.http_response import HttpResponse
+
+from .lambda_pools import FunctionError, HandlerUnavailable, LambdaContext, Throttled, WorkerCrashed
 
 logger = logging.getLogger("local.lambda")
 
