@@ -103,23 +103,25 @@ def acknowledge(construct: IConstruct, rule: str, reason_key: str, finding: str 
     Validations.of(construct).acknowledge(Acknowledgment(id=rule_id(rule, finding), reason=REASONS[reason_key]))
 
 
+def flatten(value: Any) -> str:
+    """A CloudFormation string expression as text, the way cdk-nag prints a resource in a finding:
+    Ref -> <Id>, GetAtt -> <Id.Attr>, Fn::Join concatenated. The infra tests read templates with it too."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        ((fn, arg),) = value.items()
+        if fn == "Ref":
+            return f"<{arg}>"
+        if fn == "Fn::GetAtt":
+            return f"<{'.'.join(arg) if isinstance(arg, list) else arg}>"
+        if fn == "Fn::Join":
+            separator, parts = arg
+            return separator.join(flatten(part) for part in parts)
+    raise ValueError(f"not a CloudFormation string expression: {value!r}")
+
+
 def nag_string(stack: Stack, value: str) -> str:
-    """A resource string as cdk-nag prints it in a finding: Ref -> <Id>, GetAtt -> <Id.Attr>, joins flattened."""
-
-    def flatten(node: Any) -> str:
-        if isinstance(node, str):
-            return node
-        if isinstance(node, dict) and len(node) == 1:
-            ((fn, arg),) = node.items()
-            if fn == "Ref":
-                return f"<{arg}>"
-            if fn == "Fn::GetAtt":
-                return f"<{'.'.join(arg)}>"
-            if fn == "Fn::Join":
-                separator, parts = arg
-                return separator.join(flatten(part) for part in parts)
-        raise ValueError(f"cannot render {node!r} as a cdk-nag finding")
-
+    """A resource string as cdk-nag prints it in a finding (`flatten` of its resolved expression)."""
     return flatten(stack.resolve(value))
 
 

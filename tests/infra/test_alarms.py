@@ -15,7 +15,8 @@ from session_runtime import metric_names
 from infra.alarms import build_alarm_topic
 from infra.config import StackConfig
 from infra.functions import FUNCTION_SPECS
-from tests.support.cfn_expr import flatten, get_att, ref
+from infra.nag import flatten
+from tests.support.cfn_expr import get_att, ref
 from tests.support.synth import PROD_ALARM_EMAIL
 
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"

@@ -18,7 +18,8 @@ from session_schema.routes import (
 )
 
 from infra.functions import CONNECTION_FUNCTION, HTTP_FUNCTION
-from tests.support.cfn_expr import flatten, get_att, ref
+from infra.nag import flatten
+from tests.support.cfn_expr import get_att, ref
 
 
 def _routes_of(synth, api) -> dict[str, dict]:

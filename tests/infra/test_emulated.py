@@ -8,7 +8,8 @@ import pytest
 from session_schema.routes import WS_ROUTES
 
 from infra.functions import FUNCTION_SPECS
-from tests.support.cfn_expr import as_list, flatten
+from infra.nag import flatten
+from tests.support.cfn_expr import as_list
 from tests.support.synth import Synth, synth, violations
 
 ENDPOINT = "http://127.0.0.1:4599"

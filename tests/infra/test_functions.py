@@ -19,8 +19,9 @@ from infra.functions import (
     POWERTOOLS_VERSION,
     powertools_layer_arn,
 )
+from infra.nag import flatten
 from infra.permissions import FUNCTION_ACTIONS
-from tests.support.cfn_expr import as_list, flatten, get_att, ref
+from tests.support.cfn_expr import as_list, get_att, ref
 
 FUNCTIONS = sorted(FUNCTION_SPECS)
 

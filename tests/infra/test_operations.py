@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from infra.functions import FUNCTION_SPECS
-from tests.support.cfn_expr import flatten, ref
+from infra.nag import flatten
+from tests.support.cfn_expr import ref
 
 REQUIRED_OUTPUTS = {
     "HttpApiUrl",
