@@ -5,29 +5,31 @@ calls with her token: a real token, minted by the shared test issuer (`shared_is
 `runtime` fixture's verifier trusts), in the `Authorization: Bearer` header. No route has an authorizer
 (infra/http_api.py), so no event carries `requestContext.authorizer`: the handler verifies the header
 itself, exactly as deployed. `token=` sends a given token instead (a forged or expired one, say).
-The route key is the table's (`POST /sessions/{sessionId}`), found from the concrete path, so the event
-carries exactly what API Gateway would put there.
+The event is the local HTTP gateway's (local/apigw/http_api_events.py): its route matching finds the route key
+(`POST /sessions/{sessionId}`) and path parameters from the concrete path, and its builder shapes the event.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import re
 import time
 import uuid
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import quote, urlencode
 
-from session_schema.routes import HTTP_ROUTES
+from session_schema.routes import HttpRoute
+
+from local.apigw.http_api_events import RouteMatch, RouteTable, build_http_event
 
 API_ID = "a1b2c3d4e5"
 ACCOUNT_ID = "123456789012"
 DOMAIN = f"{API_ID}.execute-api.us-east-1.amazonaws.com"
 ISSUER_URL = "http://127.0.0.1:9/test-issuer"  # JWT_ISSUER of the tests' handlers (tests/conftest.py)
 AUDIENCE = "test-client"  # JWT_AUDIENCE
+SOURCE_IP = "198.51.100.7"
 
 
 @cache
@@ -38,17 +40,10 @@ def shared_issuer() -> Any:
     return LocalIssuer(ISSUER_URL, AUDIENCE)
 
 
-def _template_regex(path: str) -> re.Pattern[str]:
-    return re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path)) + "$")
-
-
-def match_route(method: str, raw_path: str) -> tuple[str, dict[str, str]]:
-    """(routeKey, pathParameters) API Gateway would give this request; `$default` when no route matches."""
-    for route in HTTP_ROUTES:
-        found = _template_regex(route.path).match(raw_path)
-        if route.method == method and found:
-            return route.route_key, {k: unquote(v) for k, v in found.groupdict().items()}
-    return "$default", {}
+# API Gateway's catch-all route: what a request no route matches is delivered on when a `$default` route exists
+# (the deployed API has none; the local gateway answers 404 itself), for the handler's own not-found answers.
+_CATCH_ALL = RouteMatch(HttpRoute("ANY", "/{proxy+}", auth=False), {})
+_ROUTES = RouteTable()
 
 
 def http_event(
@@ -64,12 +59,11 @@ def http_event(
     base64_body: bool = False,
     content_type: str | None = "application/json",
 ) -> dict[str, Any]:
-    """One v2 event. `body` is JSON-encoded; `raw_body` is sent as is; `token` adds `authorization`;
-    `user` adds `authorization` with a valid token for that user (from `shared_issuer()`)."""
+    """One v2 event, built by the local gateway's own builder. `body` is JSON-encoded; `raw_body` is sent as
+    is (bytes base64-encoded, as API Gateway sends a binary body); `base64_body` sends any body base64-encoded;
+    `token` adds `authorization`; `user` adds `authorization` with a valid token for that user."""
     if user is not None and token is not None:
         raise ValueError("pass user= (a valid token for them) or token=, not both")
-    route_key, path_parameters = match_route(method, path.split("?")[0])
-    request_id = base64.b32encode(uuid.uuid4().bytes[:10]).decode().rstrip("=")
     now = time.time()
     all_headers = {
         "accept": "application/json",
@@ -77,61 +71,39 @@ def http_event(
         "host": DOMAIN,
         "user-agent": "pytest/1.0",
         "x-amzn-trace-id": f"Root=1-{int(now):x}-{uuid.uuid4().hex[:24]}",
-        "x-forwarded-for": "198.51.100.7",
+        "x-forwarded-for": SOURCE_IP,
         "x-forwarded-port": "443",
         "x-forwarded-proto": "https",
     }
-    text: str | None = None
+    data = b""
     if raw_body is not None:
-        text = raw_body if isinstance(raw_body, str) else raw_body.decode("latin-1")
+        data = raw_body.encode() if isinstance(raw_body, str) else raw_body
     elif body is not None:
-        text = json.dumps(body)
-    if text is not None:
-        data = text.encode("latin-1" if isinstance(raw_body, bytes) else "utf-8")
+        data = json.dumps(body).encode()
+    if raw_body is not None or body is not None:
         all_headers["content-length"] = str(len(data))
         if content_type:
             all_headers["content-type"] = content_type
-        if base64_body or isinstance(raw_body, bytes):
-            text = base64.b64encode(data).decode()
-            base64_body = True
     if user is not None:
         token = shared_issuer().mint(user)
     if token is not None:
         all_headers["authorization"] = f"Bearer {token}"
     all_headers.update({k.lower(): v for k, v in (headers or {}).items()})
-    request_context: dict[str, Any] = {
-        "accountId": ACCOUNT_ID,
-        "apiId": API_ID,
-        "domainName": DOMAIN,
-        "domainPrefix": API_ID,
-        "http": {
-            "method": method,
-            "path": path,
-            "protocol": "HTTP/1.1",
-            "sourceIp": "198.51.100.7",
-            "userAgent": "pytest/1.0",
-        },
-        "requestId": request_id,
-        "routeKey": route_key,
-        "stage": "$default",
-        "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-        "timeEpoch": int(now * 1000),
-    }
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": route_key,
-        "rawPath": path,
-        "rawQueryString": urlencode(query or {}, quote_via=quote),
-        "headers": all_headers,
-        "requestContext": request_context,
-        "isBase64Encoded": base64_body,
-    }
-    if query:
-        event["queryStringParameters"] = dict(query)
-    if path_parameters:
-        event["pathParameters"] = path_parameters
-    if text is not None:
-        event["body"] = text
+    match = _ROUTES.match(method, path.split("?")[0])
+    event = build_http_event(
+        method=method,
+        raw_path=path,
+        raw_query=urlencode(query or {}, quote_via=quote),
+        headers=all_headers.items(),
+        body=data,
+        source_ip=SOURCE_IP,
+        match=match or _CATCH_ALL,
+        now=now,
+    )
+    if match is None:
+        event["routeKey"] = event["requestContext"]["routeKey"] = "$default"
+    if data and (base64_body or isinstance(raw_body, bytes)) and not event["isBase64Encoded"]:
+        event["body"], event["isBase64Encoded"] = base64.b64encode(data).decode(), True
     return event
 
 
