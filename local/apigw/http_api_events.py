@@ -1,8 +1,7 @@
 """API Gateway's HTTP API (payload format 2.0) as pure functions: what the local HTTP gateway
 (local/apigw/http_gateway.py) does with a request it has read, and with the handler's result.
 
-- route matching with API Gateway's path syntax (`/sessions/{sessionId}`: one segment per parameter,
-  literal routes first), from `session_schema.routes.HTTP_ROUTES`;
+- the route table it serves (`session_schema.routes.HTTP_ROUTES`, matched by `session_schema.routes.match_route`);
 - the v2 event of one request (no `authorizer` block: no route has one, the handler verifies the token);
 - the response for a handler's result (including the inference API Gateway applies to a result that is
   not a `{"statusCode": ...}` object);
@@ -21,7 +20,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 from session_schema.routes import (
     HTTP_CORS_ALLOW_HEADERS,
@@ -31,6 +30,8 @@ from session_schema.routes import (
     HTTP_CORS_MAX_AGE_SECONDS,
     HTTP_ROUTES,
     HttpRoute,
+    RouteMatch,
+    match_route,
 )
 
 from local.http_response import HttpResponse
@@ -71,47 +72,15 @@ _TEXT_TYPES = re.compile(
 # -- route matching ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RouteMatch:
-    route: HttpRoute
-    path_parameters: dict[str, str]
-
-
 class RouteTable:
-    """Matches a method and a raw path against API Gateway-style route paths."""
-
-    _PARAM = re.compile(r"^\{([A-Za-z0-9_]+)(\+?)\}$")
+    """The routes the local HTTP gateway serves, matched as API Gateway picks one
+    (`session_schema.routes.match_route`: most specific first, `{name+}` greedy, ANY, decoded parameters)."""
 
     def __init__(self, routes: Iterable[HttpRoute] = HTTP_ROUTES) -> None:
-        compiled = []
-        for route in routes:
-            pattern, names, greedy = self._compile(route.path)
-            # API Gateway picks the most specific route: fewer parameters first, greedy ones last.
-            compiled.append(((greedy, len(names), -len(route.path)), route, pattern))
-        compiled.sort(key=lambda entry: entry[0])
-        self._routes = [(route, pattern) for _, route, pattern in compiled]
-
-    @classmethod
-    def _compile(cls, path: str) -> tuple[re.Pattern[str], list[str], bool]:
-        parts, names, greedy = [], [], False
-        for segment in path.strip("/").split("/") if path != "/" else []:
-            param = cls._PARAM.match(segment)
-            if param:
-                names.append(param.group(1))
-                greedy = greedy or bool(param.group(2))
-                parts.append(f"(?P<{param.group(1)}>.+)" if param.group(2) else f"(?P<{param.group(1)}>[^/]+)")
-            else:
-                parts.append(re.escape(segment))
-        return re.compile("^/" + "/".join(parts) + "$"), names, greedy
+        self._routes = tuple(routes)
 
     def match(self, method: str, raw_path: str) -> RouteMatch | None:
-        for route, pattern in self._routes:
-            if route.method != method.upper() and route.method != "ANY":
-                continue
-            found = pattern.match(raw_path)
-            if found:
-                return RouteMatch(route, {k: unquote(v) for k, v in found.groupdict().items()})
-        return None
+        return match_route(method, raw_path, self._routes)
 
 
 # -- events and responses ----------------------------------------------------------------------------------

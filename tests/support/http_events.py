@@ -5,8 +5,9 @@ calls with her token: a real token, minted by the shared test issuer (`shared_is
 `runtime` fixture's verifier trusts), in the `Authorization: Bearer` header. No route has an authorizer
 (infra/http_api.py), so no event carries `requestContext.authorizer`: the handler verifies the header
 itself, exactly as deployed. `token=` sends a given token instead (a forged or expired one, say).
-The event is the local HTTP gateway's (local/apigw/http_api_events.py): its route matching finds the route key
-(`POST /sessions/{sessionId}`) and path parameters from the concrete path, and its builder shapes the event.
+The route key (`POST /sessions/{sessionId}`) and path parameters are API Gateway's pick for the concrete path
+(`session_schema.routes.match_route`), and the local HTTP gateway's builder (local/apigw/http_api_events.py)
+shapes the event.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from functools import cache
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from session_schema.routes import HttpRoute
+from session_schema.routes import HttpRoute, RouteMatch, match_route
 
-from local.apigw.http_api_events import RouteMatch, RouteTable, build_http_event
+from local.apigw.http_api_events import build_http_event
 
 API_ID = "a1b2c3d4e5"
 ACCOUNT_ID = "123456789012"
@@ -43,7 +44,6 @@ def shared_issuer() -> Any:
 # API Gateway's catch-all route: what a request no route matches is delivered on when a `$default` route exists
 # (the deployed API has none; the local gateway answers 404 itself), for the handler's own not-found answers.
 _CATCH_ALL = RouteMatch(HttpRoute("ANY", "/{proxy+}", auth=False), {})
-_ROUTES = RouteTable()
 
 
 def http_event(
@@ -89,7 +89,7 @@ def http_event(
     if token is not None:
         all_headers["authorization"] = f"Bearer {token}"
     all_headers.update({k.lower(): v for k, v in (headers or {}).items()})
-    match = _ROUTES.match(method, path.split("?")[0])
+    match = match_route(method, path.split("?")[0])
     event = build_http_event(
         method=method,
         raw_path=path,
