@@ -65,7 +65,7 @@ class Bench:
         s3.create_bucket(Bucket=BUCKET_NAME)
         # The events' bearer tokens (tests/support/http_events.py `user=`) come from the tests' shared issuer: trust it.
         self.issuer = shared_issuer()
-        get_runtime.cache_clear()
+        get_runtime.rebuild()
         self.rt = get_runtime()
         self.rt.store = SessionStore(TABLE_NAME, client=self.ddb)
         self.rt.s3 = s3

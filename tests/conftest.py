@@ -107,21 +107,21 @@ def settings_env(monkeypatch) -> dict[str, str]:
 
 @pytest.fixture
 def runtime(settings_env, ddb, s3, issuer):
-    """The handlers' runtime against moto, with the management API captured and the test issuer trusted."""
+    """The handlers' runtime against moto, with the management API captured and the test issuer trusted: put in
+    place for the test with the handlers' own injection (`get_runtime.override`)."""
     from session_runtime.auth import TokenVerifier, clear_jwks_cache
-    from session_runtime.runtime import get_runtime
+    from session_runtime.runtime import build_runtime, get_runtime
 
     from tests.support.fakes import FakeManagementApi
 
-    get_runtime.cache_clear()
     clear_jwks_cache()
-    rt = get_runtime()
+    rt = build_runtime()
     rt.store = SessionStore(TABLE_NAME, client=ddb)  # the shared clients: same code path, no client start-up cost
     rt.s3 = s3
     rt.management = rt.connections = FakeManagementApi()  # boto3's odd call and the lean post path alike
     rt.verifier = TokenVerifier(ISSUER_URL, AUDIENCE, issuer.jwks_url, fetch_jwks=lambda url: issuer.jwks())
-    yield rt
-    get_runtime.cache_clear()
+    with get_runtime.override(rt):
+        yield rt
 
 
 @pytest.fixture

@@ -8,8 +8,10 @@ management API endpoint is the WS_CALLBACK_URL setting wherever it points.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any
 
 import boto3
@@ -93,7 +95,38 @@ class Runtime:
         return TokenVerifier.from_settings(self.settings)
 
 
-@lru_cache(maxsize=1)
-def get_runtime() -> Runtime:
-    """One runtime per process (per Lambda cold start). Tests call `get_runtime.cache_clear()`."""
+class RuntimeProvider:
+    """The runtime every handler asks for: built once per process (per Lambda cold start) from the settings, or
+    the one a test put in place with `override` (a test never mutates the process's own runtime)."""
+
+    def __init__(self, build: Callable[[], Runtime]) -> None:
+        self._build = build
+        self._built: Runtime | None = None
+        self._overrides: list[Runtime] = []
+
+    def __call__(self) -> Runtime:
+        if self._overrides:
+            return self._overrides[-1]
+        if self._built is None:
+            self._built = self._build()
+        return self._built
+
+    @contextmanager
+    def override(self, runtime: Runtime) -> Iterator[Runtime]:
+        """Handlers get `runtime` inside the block (nested overrides stack)."""
+        self._overrides.append(runtime)
+        try:
+            yield runtime
+        finally:
+            self._overrides.remove(runtime)
+
+    def rebuild(self) -> None:
+        """Forget the built runtime: the next call builds one from the settings as they are now."""
+        self._built = None
+
+
+def build_runtime() -> Runtime:
     return Runtime(load_settings())
+
+
+get_runtime = RuntimeProvider(build_runtime)

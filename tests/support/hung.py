@@ -50,19 +50,18 @@ def hung_dynamodb_runtime(monkeypatch: Any, issuer: Any) -> Iterator[Any]:
     """The handlers' runtime as deployed (their own boto3 clients, AWS_CLIENT_CONFIG's timeouts and retry,
     built from the settings) with only the DynamoDB endpoint pointed at a hung server; no moto."""
     from session_runtime.auth import TokenVerifier, clear_jwks_cache
-    from session_runtime.runtime import get_runtime
+    from session_runtime.runtime import build_runtime, get_runtime
 
     from tests.support.fakes import FakeManagementApi
 
     with hung_server() as url:
         monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", url)
-        get_runtime.cache_clear()
         clear_jwks_cache()
-        rt = get_runtime()  # the deployed clients: AWS_CLIENT_CONFIG's timeouts and retry
+        rt = build_runtime()  # the deployed clients: AWS_CLIENT_CONFIG's timeouts and retry
         rt.management = rt.connections = FakeManagementApi()
         rt.verifier = TokenVerifier(ISSUER_URL, AUDIENCE, issuer.jwks_url, fetch_jwks=lambda _: issuer.jwks())
-        yield rt
-        get_runtime.cache_clear()
+        with get_runtime.override(rt):
+            yield rt
 
 
 def timed(call: Callable[[], Any]) -> tuple[Any, float]:
