@@ -35,6 +35,6 @@ def build_table(scope: Construct, config: StackConfig, definition: TableDefiniti
             index_name=index.name,
             partition_key=_string(index.partition_key),
             sort_key=_string(index.sort_key),
-            projection_type=dynamodb.ProjectionType.ALL,
+            projection_type=dynamodb.ProjectionType[index.projection],
         )
     return table

@@ -18,11 +18,11 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from session_runtime import events, metric_names, notify, presence, use_cases
+from session_runtime import connection_lifecycle, events, metric_names, notify, presence, use_cases
 from session_runtime.fanout import Fanout, is_listener
 from session_runtime.observability import logger, metrics
 from session_runtime.runtime import Runtime
-from session_schema.errors import ConnectionNotFound, Forbidden, SessionEnded, SessionNotFound
+from session_schema.errors import ConnectionNotFound, Forbidden, SessionNotFound
 from session_schema.models import Connection, Session
 from session_schema.routes import SPEAKER_ACTIONS
 from session_schema.status import SessionStatus
@@ -54,11 +54,7 @@ class ConnectionCaller:
 
 def join(runtime: Runtime, caller: ConnectionCaller, frame: frames.JoinFrame) -> Answer | None:
     """`joined`; with `sinceSeq`, also what the connection missed (see `_recover`)."""
-    session = runtime.store.get_session(caller.session_id, consistent=True)
-    if not session.joinable:
-        raise SessionEnded(session.sessionId, session.status.value)
-    if caller.connection.role == "listener":
-        presence.listener_count_to_speaker(runtime.fanout, session)
+    session = connection_lifecycle.join(runtime, caller.connection)
     resume = frame.resume_point()
     if resume is None:
         return events.joined(caller.connection.role, session, caller.connection_id)
@@ -126,11 +122,10 @@ def broadcast(runtime: Runtime, caller: ConnectionCaller, frame: frames.Broadcas
     pushed = events.broadcast(frame.data, ts, session.seq)
     notify.keep(runtime.store, caller.session_id, [pushed])
     started = time.perf_counter()
-    result = runtime.fanout.send(caller.session_id, pushed, only=is_listener, size=session.listenerCount)
+    result = presence.send(runtime.fanout, caller.session_id, pushed, only=is_listener, size=session.listenerCount)
     # The dashboard's fan-out latency: from the event kept to the last listener's post answered.
     elapsed_ms = (time.perf_counter() - started) * 1000
     metrics.add_metric(name=metric_names.BROADCAST_FANOUT_MS, unit=MetricUnit.Milliseconds, value=elapsed_ms)
-    presence.after_fanout(runtime.fanout, caller.session_id, result)
     metrics.add_metric(name=metric_names.BROADCASTS, unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="BroadcastDeliveries", unit=MetricUnit.Count, value=result.sent)
     return events.broadcast_sent(session.seq, ts, result.sent)

@@ -1,7 +1,6 @@
-"""`$disconnect`: unregister the connection (and its effect on the session) and tell whom it concerns.
-
-A listener leaving: the speaker gets the new `listenerCount`. The current speaker leaving: the listeners
-get `speakerDisconnected`; the session goes on (the sweep ends it if no speaker comes back in time).
+"""`$disconnect`: the connection leaves (session_runtime.connection_lifecycle.leave: unregistered, and whom it
+concerns told: a listener's leave to the speaker as the new `listenerCount`; the current speaker's to the listeners
+as `speakerDisconnected`; the session goes on, and the sweep ends it if no speaker comes back in time).
 """
 
 from __future__ import annotations
@@ -11,14 +10,14 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from session_runtime import presence
+from session_runtime import connection_lifecycle
 from session_runtime.observability import logger, metrics
 from session_runtime.runtime import Runtime
 
 
 def on_disconnect(runtime: Runtime, event: Mapping[str, Any]) -> dict[str, Any]:
     context = event["requestContext"]
-    connection = runtime.store.unregister_connection(context["connectionId"])
+    connection = connection_lifecycle.leave(runtime, context["connectionId"])
     extra = {
         "disconnectStatusCode": context.get("disconnectStatusCode"),
         "disconnectReason": context.get("disconnectReason"),
@@ -29,5 +28,4 @@ def on_disconnect(runtime: Runtime, event: Mapping[str, Any]) -> dict[str, Any]:
         return {"statusCode": 200}
     logger.thread_safe_append_keys(sessionId=connection.sessionId)
     logger.info("disconnected", extra={**extra, "role": connection.role})
-    presence.connection_left(runtime.fanout, connection)
     return {"statusCode": 200}

@@ -9,7 +9,10 @@ Query pages (no page waits for its slowest post), and one slow or dead connectio
 never the others. At most `window` connections are handed over and not yet finished, so reading ahead
 costs bounded memory however large the session.
 
-- 410 Gone: the connection is unregistered on the spot.
+- 410 Gone: the connection is unregistered on the spot, unless it registered within the handshake window
+  (`handshake_window_ms`, the HANDSHAKE_WINDOW_SECONDS setting): API Gateway answers 410 to posts before `$connect` has returned, so a young
+  connection is left to its `$disconnect` and the sweep. A connection item whose lookup item is gone (a half
+  registration) is unregistered all the same: the fan-out knows its session.
 - Any other failure (a 5xx, a timeout: every call is bounded by the management API's timeout) leaves
   the connection registered: it says nothing about the client.
 - A 429 that outlasted the retries is what API Gateway answers for a client whose buffer is full (it
@@ -110,8 +113,10 @@ class Fanout:
         excluded: str | None = None,
         strikes: Strikes | None = None,
         dispatcher: ShardDispatcher | None = None,
+        handshake_window_ms: int = 29_000,
     ) -> None:
         self.store = store
+        self.handshake_window_ms = handshake_window_ms
         self.client = management_client
         self.concurrency = concurrency
         self.excluded = excluded
@@ -127,6 +132,7 @@ class Fanout:
             excluded=connection_id,
             strikes=self.strikes,
             dispatcher=self.dispatcher,
+            handshake_window_ms=self.handshake_window_ms,
         )
 
     @property
@@ -241,7 +247,7 @@ class Fanout:
         async def deliver(index: int, connection: ConnectionTarget) -> None:
             nonlocal unfinished
             try:
-                outcome = await self._deliver(connection, messages, calls)
+                outcome = await self._deliver(connection, messages, calls, session_id)
                 if outcome == "sent" and close is not None and close(connection):
                     await self._close(connection.connectionId, calls)
             except Exception as error:  # noqa: BLE001  _deliver and _close catch their own; never lose a slot
@@ -305,10 +311,12 @@ class Fanout:
         await asyncio.gather(*(self._close_slow(connection_id, calls) for connection_id in result.slow_closed))
         return result
 
-    async def _deliver(self, connection: ConnectionTarget, messages: list[bytes], calls: asyncio.Semaphore) -> Outcome:
+    async def _deliver(
+        self, connection: ConnectionTarget, messages: list[bytes], calls: asyncio.Semaphore, session_id: str
+    ) -> Outcome:
         outcome: Outcome = "sent"
         for data in messages:
-            outcome = await self._post(connection.connectionId, data, calls)
+            outcome = await self._post(connection.connectionId, data, calls, session_id)
             if outcome != "sent":
                 break
         if outcome == "sent":
@@ -326,7 +334,9 @@ class Fanout:
             return "gone"
         return "failed" if outcome == "throttled" else outcome
 
-    async def _post(self, connection_id: str, data: bytes, calls: asyncio.Semaphore) -> Outcome:
+    async def _post(
+        self, connection_id: str, data: bytes, calls: asyncio.Semaphore, session_id: str | None = None
+    ) -> Outcome:
         try:
             async with calls:
                 status = await self.client.post_to_connection(connection_id=connection_id, data=data)
@@ -336,7 +346,7 @@ class Fanout:
         if 200 <= status < 300:
             return "sent"
         if status == 410:
-            await self._unregister(connection_id)
+            await self._unregister(connection_id, session_id, gone=True)
             return "gone"
         logger.warning("post_to_connection failed", extra={"connectionId": connection_id, "status": status})
         return "throttled" if status == 429 else "failed"
@@ -349,7 +359,7 @@ class Fanout:
             logger.warning("could not close connection", extra={"connectionId": connection_id, "error": repr(error)})
             return
         if status == 410:
-            await self._unregister(connection_id)
+            await self._unregister(connection_id, gone=True)
         elif not 200 <= status < 300:
             logger.warning("could not close connection", extra={"connectionId": connection_id, "status": status})
 
@@ -360,11 +370,17 @@ class Fanout:
         await self._close(connection_id, calls)
         await self._unregister(connection_id)
 
-    async def _unregister(self, connection_id: str) -> None:
-        """Remove a connection API Gateway reported gone (on a helper thread: the posts in flight go on);
-        a table error is logged (the record's TTL is the backstop)."""
+    async def _unregister(self, connection_id: str, session_id: str | None = None, *, gone: bool = False) -> None:
+        """Remove a connection API Gateway reported gone (`gone`: past its handshake only), or closed as a slow
+        consumer (on a helper thread: the posts in flight go on); a table error is logged (the record's TTL is the
+        backstop)."""
+        registered_by = self.store.clock() - self.handshake_window_ms if gone else None
+
+        def unregister() -> None:
+            self.store.unregister_connection(connection_id, session_id=session_id, registered_by=registered_by)
+
         try:
-            await asyncio.get_running_loop().run_in_executor(None, self.store.unregister_connection, connection_id)
+            await asyncio.get_running_loop().run_in_executor(None, unregister)
         except Exception as error:  # noqa: BLE001  the other deliveries go on
             logger.warning(
                 "could not unregister a gone connection", extra={"connectionId": connection_id, "error": repr(error)}

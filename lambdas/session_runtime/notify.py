@@ -76,10 +76,8 @@ def _send(fanout: Fanout, session: Session, payload: dict[str, Any], **options: 
     so the same shard decision (session_runtime/shards.py) applies to each kind with no read."""
     session_id = session.sessionId
     try:
-        result = fanout.send(session_id, payload, size=session.listenerCount + 1, **options)
+        return presence.send(fanout, session_id, payload, size=session.listenerCount + 1, **options)
     except Exception:  # noqa: BLE001 - the write is done; see the module docstring
         logger.exception("could not notify connections", extra={"sessionId": session_id, "type": payload.get("type")})
         metrics.add_metric(name="NotifyFailed", unit=MetricUnit.Count, value=1)
         return None
-    presence.after_fanout(fanout, session_id, result)
-    return result

@@ -9,6 +9,8 @@ listeners are told `speakerDisconnected` (the session goes on; the sweep ends it
 
 from __future__ import annotations
 
+from typing import Any
+
 from session_schema.errors import SessionNotFound
 from session_schema.models import Connection, Session
 
@@ -34,6 +36,14 @@ def refresh_listener_count(fanout: Fanout, session_id: str) -> Session | None:
     if session is not None:
         listener_count_to_speaker(fanout, session)
     return session
+
+
+def send(fanout: Fanout, session_id: str, payload: dict[str, Any], **options: Any) -> FanoutResult:
+    """Every fan-out to a session's connections: send (Fanout.send's options), then tell of the connections it
+    found gone (`after_fanout`)."""
+    result = fanout.send(session_id, payload, **options)
+    after_fanout(fanout, session_id, result)
+    return result
 
 
 def after_fanout(fanout: Fanout, session_id: str, result: FanoutResult | None) -> None:
@@ -63,9 +73,13 @@ def connection_left(fanout: Fanout, connection: Connection) -> None:
 def speaker_left(fanout: Fanout, session: Session) -> None:
     """The current speaker is gone (and no other took over): the listeners are told."""
     if session.joinable and session.speakerConnectionId is None:
-        frame = events.speaker_disconnected(session.sessionId)
-        result = fanout.send(session.sessionId, frame, only=is_listener, size=session.listenerCount)
-        after_fanout(fanout, session.sessionId, result)
+        send(
+            fanout,
+            session.sessionId,
+            events.speaker_disconnected(session.sessionId),
+            only=is_listener,
+            size=session.listenerCount,
+        )
 
 
 def _session(fanout: Fanout, session_id: str) -> Session | None:

@@ -71,7 +71,14 @@ class Runtime:
                 client=lambda: boto3.client("lambda", config=AWS_CLIENT_CONFIG),
             )
         concurrency = settings.fanout_concurrency
-        return Fanout(self.store, self.connections, concurrency=concurrency, strikes=strikes, dispatcher=dispatcher)
+        return Fanout(
+            self.store,
+            self.connections,
+            concurrency=concurrency,
+            strikes=strikes,
+            dispatcher=dispatcher,
+            handshake_window_ms=settings.handshake_window_seconds * 1000,
+        )
 
     @cached_property
     def s3(self) -> Any:

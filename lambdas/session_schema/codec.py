@@ -83,6 +83,8 @@ def _index_keys(record: Record) -> dict[str, str]:
         index = keys.user_sessions_index_key(record.ownerId, record.createdAt, record.sessionId)
         if record.joinable and record.speakerlessSince is not None and record.speakerConnectionId is None:
             index |= keys.speakerless_index_key(record.sessionId, record.speakerlessSince)
+        if record.lastRegisteredAt is not None:
+            index |= keys.occupied_index_key(record.sessionId)
         return index
     return {}
 
@@ -133,18 +135,32 @@ class Changes:
 # Index keys and TTL derive from fields; changing a field must rewrite what derives from it. The speakerless
 # index (GSI2 of a session) derives from these three, by the rule `_index_keys` applies.
 _SPEAKERLESS_INDEX = (keys.GSI2PK, keys.GSI2SK)
+_OCCUPIED_INDEX = (keys.GSI3PK, keys.GSI3SK)
 _DERIVED: dict[str, tuple[str, ...]] = {
     "status": _SPEAKERLESS_INDEX,
     "speakerlessSince": _SPEAKERLESS_INDEX,
     "speakerConnectionId": _SPEAKERLESS_INDEX,
+    "lastRegisteredAt": _OCCUPIED_INDEX,
 }
 
 
-def speaker_joins(connection_id: str) -> Changes:
+def connection_registers(session_id: str, now_ms: int) -> Changes:
+    """Any connection registering: the session is listed for the sweep's check of its connections (GSI3)."""
+    return Changes(set={"lastRegisteredAt": value(now_ms), **serialize(keys.occupied_index_key(session_id))})
+
+
+def sweep_found_no_connection() -> Changes:
+    """The sweep found no connection registered: the session leaves its list until the next registration."""
+    return Changes(remove=["lastRegisteredAt", *_OCCUPIED_INDEX])
+
+
+def speaker_joins(session_id: str, connection_id: str, now_ms: int) -> Changes:
     """A speaker connection taking a joinable session (a write that does not read it): no speakerless clock,
-    so no speakerless index keys (`_index_keys`' rule)."""
+    so no speakerless index keys (`_index_keys`' rule); registered, as any connection."""
+    registers = connection_registers(session_id, now_ms)
     return Changes(
-        set={"speakerConnectionId": value(connection_id)}, remove=["speakerlessSince", *_SPEAKERLESS_INDEX]
+        set={"speakerConnectionId": value(connection_id), **registers.set},
+        remove=["speakerlessSince", *_SPEAKERLESS_INDEX],
     )
 
 

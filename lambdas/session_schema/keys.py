@@ -15,6 +15,9 @@ Access patterns:
   joinable sessions with no speaker  GSI2 GSI2PK=SPEAKERLESS#<shard> GSI2SK=<since ms:013>#<id>  (sparse)
   registered connections by age      GSI2 GSI2PK=CONNECTED#<shard>   GSI2SK=<connectedAt ms:013>#<connectionId>
                                      (the lookup items; the sweep asks API Gateway which are still there)
+  sessions that had a connection     GSI3 GSI3PK=OCCUPIED#<shard>    GSI3SK=<sessionId>  (sparse, keys only)
+                                     (set by every registration, cleared by the sweep once it finds none:
+                                     the sweep's list of sessions whose connections it checks for halves)
   an idempotent create               PK=IDEMPOTENCY#<ownerId>#<key> SK=META
 """
 
@@ -22,11 +25,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 PK, SK = "PK", "SK"
 GSI1, GSI1PK, GSI1SK = "GSI1", "GSI1PK", "GSI1SK"
 GSI2, GSI2PK, GSI2SK = "GSI2", "GSI2PK", "GSI2SK"
+GSI3, GSI3PK, GSI3SK = "GSI3", "GSI3PK", "GSI3SK"
 TTL_ATTRIBUTE = "expiresAt"
 KIND_ATTRIBUTE = "entity"  # which record an item holds (artifacts have a field named kind)
 
@@ -44,6 +48,8 @@ META = "META"
 SPEAKERLESS_SHARDS = 8  # spreads the sweep's index over partitions instead of one hot key
 CONNECTED_PREFIX = "CONNECTED#"
 CONNECTED_SHARDS = 16  # every connect and leave writes this index: spread wider than the speakerless one
+OCCUPIED_PREFIX = "OCCUPIED#"
+OCCUPIED_SHARDS = 8  # one entry per session, written when a session first gets a connection after a sweep
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,9 @@ class IndexDefinition:
     name: str
     partition_key: str
     sort_key: str
+    # KEYS_ONLY: an index that only lists which items to read; a write that changes no key of it costs no index
+    # write (DynamoDB writes an index entry only when its keys or projected attributes change).
+    projection: Literal["ALL", "KEYS_ONLY"] = "ALL"
 
 
 @dataclass(frozen=True)
@@ -83,7 +92,7 @@ class TableDefinition:
                         {"AttributeName": index.partition_key, "KeyType": "HASH"},
                         {"AttributeName": index.sort_key, "KeyType": "RANGE"},
                     ],
-                    "Projection": {"ProjectionType": "ALL"},
+                    "Projection": {"ProjectionType": index.projection},
                 }
                 for index in self.indexes
             ],
@@ -93,7 +102,11 @@ class TableDefinition:
 TABLE = TableDefinition(
     partition_key=PK,
     sort_key=SK,
-    indexes=(IndexDefinition(GSI1, GSI1PK, GSI1SK), IndexDefinition(GSI2, GSI2PK, GSI2SK)),
+    indexes=(
+        IndexDefinition(GSI1, GSI1PK, GSI1SK),
+        IndexDefinition(GSI2, GSI2PK, GSI2SK),
+        IndexDefinition(GSI3, GSI3PK, GSI3SK, projection="KEYS_ONLY"),
+    ),
     ttl_attribute=TTL_ATTRIBUTE,
 )
 
@@ -147,6 +160,20 @@ def connected_index_key(connection_id: str, connected_at: int) -> dict[str, str]
 def connected_before(cutoff: int) -> str:
     """Upper bound (exclusive) on GSI2SK for connections registered before `cutoff` ms."""
     return _ms(cutoff)
+
+
+def occupied_partition(shard: int) -> str:
+    return f"{OCCUPIED_PREFIX}{shard}"
+
+
+def occupied_index_key(session_id: str) -> dict[str, str]:
+    shard = hashlib.sha256(session_id.encode()).digest()[0] % OCCUPIED_SHARDS
+    return {GSI3PK: occupied_partition(shard), GSI3SK: session_id}
+
+
+def session_id_of_partition(partition: str) -> str:
+    """The session ID a session item's PK names (a keys-only index entry carries only the keys)."""
+    return partition.removeprefix(SESSION_PREFIX)
 
 
 def connection_key(session_id: str, connection_id: str) -> dict[str, str]:

@@ -123,6 +123,9 @@ class Session(Record):
     ]
     speakerConnectionId: ConnectionId | None = None
     speakerlessSince: EpochMs | None = None  # set while joinable with no speaker; the sweep reads it
+    # When a connection last registered; cleared by the sweep once it finds none registered. While set, the
+    # session is listed (GSI3) for the sweep, which checks its connections for half registrations.
+    lastRegisteredAt: EpochMs | None = None
     createdAt: EpochMs
     updatedAt: EpochMs
     endedAt: EpochMs | None = None

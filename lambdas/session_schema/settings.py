@@ -114,6 +114,14 @@ SETTINGS: tuple[Setting, ...] = (
         " is not yet one API Gateway reports)",
         "60",
     ),
+    Setting(
+        "HANDSHAKE_WINDOW_SECONDS",
+        "handshake_window_seconds",
+        "API Gateway's integration timeout, the longest a $connect runs: until it returns, a post to the connection"
+        " is answered 410 although the socket is about to open, so a 410 unregisters only connections registered"
+        " longer ago than this, and a full session's join probes only those",
+        "29",
+    ),
     # A connection's action budget (session_runtime/budget.py): token buckets per execution environment.
     Setting("ACTION_BURST", "action_burst", "frames a connection may send at once (every action)", "200"),
     Setting("ACTION_RATE_PER_SECOND", "action_rate_per_second", "frames per second a connection keeps", "100"),
@@ -162,6 +170,7 @@ class Settings(BaseModel):
     fanout_shard_threshold: int = Field(ge=1)
     fanout_worker_function: str = ""
     ghost_grace_seconds: int = Field(ge=0, le=7200)
+    handshake_window_seconds: int = Field(ge=0, le=29)
     action_burst: int = Field(ge=1, le=10_000)
     action_rate_per_second: float = Field(gt=0, le=10_000)
     read_burst: int = Field(ge=1, le=10_000)

@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -54,6 +55,7 @@ from .dynamo import failed as _failed
 from .legacy import upgrades_legacy_items as _upgrades_legacy_items
 
 MAX_CREATE_ATTEMPTS = 8
+BATCH_GET_MAX = 100  # DynamoDB's BatchGetItem limit
 MAX_TRANSITION_ATTEMPTS = 4
 # The attributes the operations' conditions name (the codec's changes name the ones they write).
 _LISTENERS = ex.field(Session, "listenerCount")
@@ -84,6 +86,13 @@ class Recovery:
     recovered: bool
     events: list[StreamEvent]
     next_since_seq: int | None
+
+
+def _registered_as(item: _OldItem | None, connection: Connection) -> bool:
+    """Whether a refused put's item is `connection` exactly as this registration writes it."""
+    if not item:
+        return False
+    return codec.decode_as(item, Connection) == connection
 
 
 def encode_json(value: Any) -> str:
@@ -359,35 +368,43 @@ class SessionStore(Table):
 
         Listener: the session must exist, be joinable and have room; `listenerCount` goes up by one.
         Speaker (`owner_id` given): the session must exist, be joinable and belong to `owner_id`.
+        Either way the session is listed for the sweep's check of its connections (`lastRegisteredAt`).
         A refusal comes from the transaction's cancellation (the old session item), with no extra read.
+
+        Repeatable: a cancellation that shows this very connection already registered (its two items there,
+        as this call writes them) is its own earlier commit, and succeeds. DynamoDB already answers a retried
+        transaction with the same ClientRequestToken so; this covers a retry that arrives with another one.
         """
+        now = self.clock()
+        session_key = keys.session_key(connection.sessionId)
         if connection.role == "speaker":
-            update = self._update_request(
-                keys.session_key(connection.sessionId),
-                codec.speaker_joins(connection.connectionId),
-                ex.JOINABLE & _OWNER.eq(owner_id),
-            )
+            changes = codec.speaker_joins(connection.sessionId, connection.connectionId, now)
+            update = self._update_request(session_key, changes, ex.JOINABLE & _OWNER.eq(owner_id))
         else:
             update = self._update_request(
-                keys.session_key(connection.sessionId),
-                codec.Changes(),
+                session_key,
+                codec.connection_registers(connection.sessionId, now),
                 ex.JOINABLE & (_LISTENERS.absent() | _LISTENERS.lt(_MAX_LISTENERS)),
                 add={_LISTENERS: 1},
             )
+        item = {**self._new_item(codec.encode(connection)), "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
         try:
             self._transact(
                 [
                     {"Update": update},
-                    {"Put": self._new_item(codec.encode(connection))},
+                    {"Put": item},
                     {"Put": self._new_item(codec.encode_connection_lookup(connection))},
                 ]
             )
         except ClientError as error:
             reasons = _cancellation_reasons(error)
-            if reasons is None or not _failed(reasons, 0):
+            if reasons is None:
                 raise
-            old = reasons[0].get("Item")
-            session = self._joinable_session(connection.sessionId, old)
+            if _failed(reasons, 1) and _failed(reasons, 2) and _registered_as(reasons[1].get("Item"), connection):
+                return  # committed before: a retry of this registration
+            if not _failed(reasons, 0):
+                raise
+            session = self._joinable_session(connection.sessionId, reasons[0].get("Item"))
             if connection.role == "speaker":
                 raise NotOwner(session) from None
             raise SessionFull(session.sessionId, session.maxListeners) from None
@@ -396,17 +413,40 @@ class SessionStore(Table):
         item = self._get_item(keys.connection_lookup_key(connection_id), consistent=True)
         return codec.decode_as(item, Connection) if item else None
 
-    @_upgrades_legacy_items
-    def unregister_connection(self, connection_id: str) -> Connection | None:
+    def _connection_in_session(self, session_id: str, connection_id: str) -> Connection | None:
+        item = self._get_item(keys.connection_key(session_id, connection_id), consistent=True)
+        return codec.decode_as(item, Connection) if item else None
+
+    def unregister_connection(
+        self, connection_id: str, *, session_id: str | None = None, registered_by: int | None = None
+    ) -> Connection | None:
         """Remove a connection and, in the same transaction, its effect on the session.
 
         A listener's leave decrements `listenerCount` (never below zero, never creating a session item);
         the current speaker's leave clears `speakerConnectionId` and starts the speakerless clock.
         Returns the removed connection, or None when it was already gone (repeatable).
+
+        `session_id`: where to look when the connection's lookup item is gone (a half registration: TTL
+        deletes a connection's two items at different times). `registered_by` (epoch ms): a connection
+        registered after it is left alone (None), as a 410 for a connection inside its handshake says nothing
+        about it.
         """
         connection = self.get_connection(connection_id)
+        if connection is None and session_id is not None:
+            connection = self._connection_in_session(session_id, connection_id)
         if connection is None:
             return None
+        if registered_by is not None and connection.connectedAt > registered_by:
+            return None
+        return self.unregister(connection)
+
+    @_upgrades_legacy_items
+    def unregister(self, connection: Connection) -> Connection | None:
+        """`unregister_connection` of a connection record already read (from either of its two items): the
+        connection, or None when someone else unregistered it first. Half registrations go too: a connection
+        item without its lookup with its effect on the session; a lookup without its connection item alone (the
+        sweep's count repair then counts the items that are left)."""
+        connection_id = connection.connectionId
         deletes = [
             {"Delete": self._existing(keys.connection_key(connection.sessionId, connection_id))},
             {"Delete": self._existing(keys.connection_lookup_key(connection_id), must_exist=False)},
@@ -428,7 +468,9 @@ class SessionStore(Table):
             if reasons is None:
                 raise
             if _failed(reasons, 0):
-                return None  # someone else unregistered it first: the count moved once, by them
+                # Its connection item is gone: unregistered by someone else (the count moved once, by them), or a
+                # lookup left alone. Only the lookup then, if it is still there.
+                return connection if self._delete_if_there(keys.connection_lookup_key(connection_id)) else None
             if not _failed(reasons, 2):
                 raise
             self._upgrade_if_legacy(reasons[2].get("Item"))
@@ -441,6 +483,15 @@ class SessionStore(Table):
             return None
         return connection
 
+    def _delete_if_there(self, key: Mapping[str, str]) -> bool:
+        try:
+            self.client.delete_item(**self._existing(key))
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
     def iter_connections(
         self, session_id: str, *, page_size: int | None = None, shard: tuple[int, int] | None = None
     ) -> Iterator[Connection]:
@@ -448,6 +499,13 @@ class SessionStore(Table):
         `shard=(k, n)`, only shard k of n (keys.connection_shard_range): the n shards read each once."""
         for item in self._connection_items(session_id, page_size, shard):
             yield codec.decode_as(item, Connection)
+
+    def oldest_listeners(self, session_id: str, count: int, *, sample: int = MAX_PAGE) -> list[Connection]:
+        """The `count` longest registered listeners among the first `sample` connections of a session: one
+        Query page, bounded however large the session (what a full session's join asks API Gateway about)."""
+        first = islice(self.iter_connections(session_id, page_size=sample), sample)
+        listeners = [c for c in first if c.role == "listener"]
+        return sorted(listeners, key=lambda c: c.connectedAt)[:count]
 
     def iter_connection_targets(
         self, session_id: str, *, page_size: int | None = None, shard: tuple[int, int] | None = None
@@ -521,6 +579,61 @@ class SessionStore(Table):
                 return None
             raise
         return session.listenerCount, registered
+
+    def iter_sessions_with_connections(self) -> Iterator[str]:
+        """The IDs of sessions a connection registered to since the sweep last found them empty (GSI3, keys only):
+        every session that may hold a connection item, whatever became of its lookup item."""
+        for shard in range(keys.OCCUPIED_SHARDS):
+            for item in self._query_items(
+                IndexName=keys.GSI3, **ex.params(key_condition=ex.key(keys.GSI3PK).eq(keys.occupied_partition(shard)))
+            ):
+                yield keys.session_id_of_partition(item[keys.PK]["S"])
+
+    def without_lookup(self, connections: Sequence[Connection]) -> list[Connection]:
+        """The connection items among `connections` whose lookup item is gone: half registrations."""
+        return self._missing(connections, lambda c: keys.connection_lookup_key(c.connectionId))
+
+    def without_connection_item(self, lookups: Sequence[Connection]) -> list[Connection]:
+        """The lookup items among `lookups` whose connection item is gone: half registrations the other way."""
+        return self._missing(lookups, lambda c: keys.connection_key(c.sessionId, c.connectionId))
+
+    def _missing(
+        self, connections: Sequence[Connection], key_of: Callable[[Connection], dict[str, str]]
+    ) -> list[Connection]:
+        there = self._existing_keys([key_of(c) for c in connections])
+        return [c for c in connections if (key_of(c)[keys.PK], key_of(c)[keys.SK]) not in there]
+
+    def _existing_keys(self, wanted: Sequence[Mapping[str, str]]) -> set[tuple[str, str]]:
+        """Which of `wanted` exist, as (PK, SK): consistent BatchGetItems of 100 keys, reading the keys only."""
+        found: set[tuple[str, str]] = set()
+        for start in range(0, len(wanted), BATCH_GET_MAX):
+            request: dict[str, Any] = {
+                self.table_name: {
+                    "Keys": [codec.serialize_key(k) for k in wanted[start : start + BATCH_GET_MAX]],
+                    "ConsistentRead": True,
+                    **ex.params(projection=[ex.PK, ex.SK]),
+                }
+            }
+            while request:
+                response = self.client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table_name, []):
+                    found.add((item[keys.PK]["S"], item[keys.SK]["S"]))
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def forget_if_empty(self, session_id: str) -> bool:
+        """Take a session off the sweep's list when it has no connection registered and counts none (or has
+        ended): one conditional write that loses to any registration meanwhile (it moves the count or the
+        speaker). True when it was taken off."""
+        if next(self.iter_connections(session_id, page_size=1), None) is not None:
+            return False
+        empty = _LISTENERS.absent() | _LISTENERS.eq(0)
+        condition = ex.SESSION_STATUS.eq(SessionStatus.ENDED) | (empty & _SPEAKER.absent())
+        try:
+            self._update_item(keys.session_key(session_id), codec.sweep_found_no_connection(), condition)
+        except _ConditionFailed:
+            return False
+        return True
 
     # ------------------------------------------------------------ messages
 

@@ -30,8 +30,8 @@ def test_a_speaker_leaving_starts_the_indexed_speakerless_clock_as_encoding_the_
 
 def test_a_speaker_joining_clears_the_clock_and_its_index_as_encoding_the_record_would() -> None:
     speakerless = _session(speakerlessSince=5_000)
-    after = _apply(codec.encode(speakerless), codec.speaker_joins("conn-2"))
-    assert after == codec.encode(_session(speakerConnectionId="conn-2"))
+    after = _apply(codec.encode(speakerless), codec.speaker_joins(speakerless.sessionId, "conn-2", 5))
+    assert after == codec.encode(_session(speakerConnectionId="conn-2", lastRegisteredAt=5))
     assert "GSI2PK" not in after
 
 

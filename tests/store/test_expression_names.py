@@ -75,7 +75,7 @@ def test_a_misspelt_field_fails_when_its_handle_is_made() -> None:
     with pytest.raises(KeyError):
         ex.field(Artifact, "listenerCount")  # a field of another record
     with pytest.raises(KeyError):
-        ex.key("GSI3PK")
+        ex.key("GSI9PK")
 
 
 def test_a_change_naming_an_undeclared_attribute_is_refused_when_rendered() -> None:

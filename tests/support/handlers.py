@@ -21,6 +21,11 @@ from session_schema.models import Connection, Session
 from tests.support.http_events import FakeLambdaContext, HttpAnswer, answer_of, http_event
 from tests.support.ws_events import connect_event, disconnect_event, message_event, new_connection_id
 
+# The driver's connections opened their sockets this long ago by default: past API Gateway's handshake window
+# (the HANDSHAKE_WINDOW_SECONDS setting), as a connection that has been open a while, so a 410 for one of them
+# unregisters it. Tests of the window itself connect with `connected_ago_ms=0`.
+PAST_HANDSHAKE_MS = 60_000
+
 # What EventBridge delivers to the sweep on its schedule.
 SCHEDULED_EVENT = {
     "version": "0",
@@ -113,7 +118,13 @@ class Handlers:
     # -- WebSocket API -------------------------------------------------------------------------------------
 
     def connect(
-        self, session_id: str | None, *, user: str | None = None, token: str | None = None, **query: str
+        self,
+        session_id: str | None,
+        *,
+        user: str | None = None,
+        token: str | None = None,
+        connected_ago_ms: int = PAST_HANDSHAKE_MS,
+        **query: str,
     ) -> Handshake:
         connection_id = new_connection_id()
         params = dict(query)
@@ -123,7 +134,7 @@ class Handlers:
             params["token"] = self.issuer.mint(user)
         if token is not None:
             params["token"] = token
-        result = self.websocket(connect_event(connection_id, params or None))
+        result = self.websocket(connect_event(connection_id, params or None, connected_ago_ms))
         body = json.loads(result["body"])["error"] if "body" in result else None
         return Handshake(connection_id, result["statusCode"], body)
 
@@ -168,7 +179,7 @@ class Handlers:
                 sessionId=session_id,
                 role=role,
                 userId=user or owner,
-                connectedAt=self.store.clock(),
+                connectedAt=self.store.clock() - PAST_HANDSHAKE_MS,
                 expiresAt=self.store.clock() // 1000 + 3600,
             ),
             owner_id=owner,

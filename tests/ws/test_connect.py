@@ -39,17 +39,27 @@ def test_owner_token_makes_the_speaker_and_others_are_listeners(ws):
     session = ws.create_session(owner="owner-1")
     speaker = ws.connect(session.sessionId, user="owner-1")
     other_user = ws.connect(session.sessionId, user="someone-else")
-    forged = ws.connect(session.sessionId, token=ws.issuer.mint("owner-1", aud="another-client"))
-    garbage = ws.connect(session.sessionId, token="not.a.jwt")
-    assert [h.status for h in (speaker, other_user, forged, garbage)] == [200] * 4
+    anonymous = ws.connect(session.sessionId)
+    assert [h.status for h in (speaker, other_user, anonymous)] == [200] * 3
     assert _role(ws, speaker.connection_id) == "speaker"
     assert _role(ws, other_user.connection_id) == "listener"
     assert ws.runtime.store.get_connection(other_user.connection_id).userId == "someone-else"
-    assert _role(ws, forged.connection_id) == "listener"
-    assert _role(ws, garbage.connection_id) == "listener"
-    assert ws.runtime.store.get_connection(garbage.connection_id).userId is None
+    assert _role(ws, anonymous.connection_id) == "listener"
+    assert ws.runtime.store.get_connection(anonymous.connection_id).userId is None
     stored = ws.session(session.sessionId)
-    assert stored.speakerConnectionId == speaker.connection_id and stored.listenerCount == 3
+    assert stored.speakerConnectionId == speaker.connection_id and stored.listenerCount == 2
+
+
+def test_a_token_that_fails_verification_is_refused_401_not_demoted_to_a_listener(ws):
+    """The owner's expired token (a talk longer than the token's hour) and a forged one: 401 UNAUTHORIZED, with
+    the reason; neither takes a seat."""
+    session = ws.create_session(owner="owner-1")
+    expired = ws.connect(session.sessionId, token=ws.issuer.mint("owner-1", ttl_seconds=-3600))
+    forged = ws.connect(session.sessionId, token=ws.issuer.mint("owner-1", aud="another-client"))
+    garbage = ws.connect(session.sessionId, token="not.a.jwt")
+    assert [(h.status, h.code) for h in (expired, forged, garbage)] == [(401, "UNAUTHORIZED")] * 3
+    assert expired.error is not None and expired.error["message"] == "token expired"
+    assert ws.session(session.sessionId).listenerCount == 0
     assert AUDIENCE  # the forged token differs from a valid one only by its audience
 
 

@@ -118,11 +118,12 @@ def test_the_sweep_queries_each_index_shard_then_ends_with_one_write_and_keeps_i
     store.clock = real
     with requests() as counted:
         assert len(sweep(ws.runtime)["ended"]) == 1
-    # Each shard of the connection index (ghosts) and of the speakerless index, once; the speakerless
+    # Each shard of the connection index (ghosts), of the speakerless index and of the sessions-with-connections
+    # index (half registrations; this session never had one), once; the speakerless
     # session's count check (GetItem + Query of its connections); its end (one conditional UpdateItem, no read
     # first), the end's two stream events (one transaction) and the fan-out's Query.
     assert counted == {
-        "Query": keys.CONNECTED_SHARDS + keys.SPEAKERLESS_SHARDS + 1 + 1,
+        "Query": keys.CONNECTED_SHARDS + keys.SPEAKERLESS_SHARDS + keys.OCCUPIED_SHARDS + 1 + 1,
         "GetItem": 1,
         "UpdateItem": 1,
         "TransactWriteItems": 1,
