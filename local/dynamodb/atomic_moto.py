@@ -35,8 +35,10 @@ def make_moto_dynamodb_atomic() -> None:
         return
     from moto.dynamodb.models import DynamoDBBackend
 
+    from .moto_idempotency import honour_client_request_tokens
     from .moto_transactions import back_up_only_touched_items
 
     back_up_only_touched_items()  # first, so that its backup is taken inside the lock below
+    honour_client_request_tokens()
     serialize_methods(DynamoDBBackend, _OPERATIONS, _lock)
     _applied = True

@@ -19,6 +19,7 @@ from moto.server import ThreadedMotoServer
 from .backend import _serialized
 from .moto_json import answer_with_json
 from .moto_query import speed_up_queries
+from .moto_idempotency import honour_client_request_tokens
 from .moto_transactions import back_up_only_touched_items
 
 
@@ -43,6 +44,7 @@ def main(argv: list[str]) -> None:
     # werkzeug logs every request moto serves at INFO: noise next to the gateway's own access log.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     back_up_only_touched_items()  # every join is a transaction: keep its cost off the table's size
+    honour_client_request_tokens()  # a retried, committed transaction succeeds without applying again
     speed_up_queries()  # every fan-out is a Query: keep its cost off the table's size too
     answer_with_json()  # and off moto's generic serializer (~0.1 ms an item)
     for name in patches:
