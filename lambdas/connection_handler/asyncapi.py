@@ -26,6 +26,7 @@ from session_schema.errors import (
     SessionEnded,
     SessionFull,
     SessionNotFound,
+    Unauthorized,
 )
 from session_schema.ids import SESSION_ID_INPUT_PATTERN
 from session_schema.routes import SPEAKER_ACTIONS, WS_ACTIONS, WS_ROUTE_SELECTION_EXPRESSION
@@ -77,6 +78,7 @@ PUSHED: dict[type[events.Event], str] = {
 # so a client finds the code out from `GET /sessions/{sessionId}` instead.
 HANDSHAKE_REFUSALS: tuple[type[DomainError], ...] = (
     InvalidSessionId,
+    Unauthorized,
     SessionNotFound,
     SessionEnded,
     SessionFull,
@@ -85,6 +87,8 @@ HANDSHAKE_REFUSALS: tuple[type[DomainError], ...] = (
 )
 _REFUSAL_MEANINGS: dict[str, str] = {
     "INVALID_SESSION_ID": "`sessionId` is missing or not a session ID; do not retry",
+    "UNAUTHORIZED": "a `token` was given and failed verification (expired, forged, another issuer): never a silent"
+    " listener; get a fresh token and connect again, or connect without one to listen anonymously",
     "SESSION_NOT_FOUND": "no such session; do not retry",
     "SESSION_ENDED": "the session has ended; do not retry",
     "SESSION_FULL": "the session has `maxListeners` listeners; retry with backoff",
@@ -173,7 +177,8 @@ def _handshake() -> dict[str, Any]:
         "description": "A refused `$connect` is this HTTP status with the HTTP API's error body "
         "(`ErrorResponse`); in a browser it is only a close 1006, so a client learns the code from "
         "`GET /sessions/{sessionId}` (404: SESSION_NOT_FOUND; status `ended`: SESSION_ENDED; "
-        "listenerCount >= maxListeners: SESSION_FULL; a malformed ID: INVALID_SESSION_ID; otherwise transient).",
+        "listenerCount >= maxListeners: SESSION_FULL; a malformed ID: INVALID_SESSION_ID; a token given: check it, "
+        "an expired or forged one is UNAUTHORIZED; otherwise transient).",
         "payload": {"$ref": SCHEMAS + "ErrorResponse"},
         "refusals": [
             {"status": error.status, "code": error.code, "meaning": _REFUSAL_MEANINGS[error.code]}

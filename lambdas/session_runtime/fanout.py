@@ -10,9 +10,9 @@ never the others. At most `window` connections are handed over and not yet finis
 costs bounded memory however large the session.
 
 - 410 Gone: the connection is unregistered on the spot, unless it registered within the handshake window
-  (`handshake_window_ms`, the HANDSHAKE_WINDOW_SECONDS setting): API Gateway answers 410 to posts before `$connect` has returned, so a young
-  connection is left to its `$disconnect` and the sweep. A connection item whose lookup item is gone (a half
-  registration) is unregistered all the same: the fan-out knows its session.
+  (`handshake_window_ms`, the HANDSHAKE_WINDOW_SECONDS setting): API Gateway answers 410 to posts before
+  `$connect` has returned, so a young connection is left to its `$disconnect` and the sweep. A connection item
+  whose lookup item is gone (a half registration) is unregistered all the same: the fan-out knows its session.
 - Any other failure (a 5xx, a timeout: every call is bounded by the management API's timeout) leaves
   the connection registered: it says nothing about the client.
 - A 429 that outlasted the retries is what API Gateway answers for a client whose buffer is full (it

@@ -17,9 +17,9 @@ import sys
 from moto.server import ThreadedMotoServer
 
 from .backend import _serialized
+from .moto_idempotency import honour_client_request_tokens
 from .moto_json import answer_with_json
 from .moto_query import speed_up_queries
-from .moto_idempotency import honour_client_request_tokens
 from .moto_transactions import back_up_only_touched_items
 
 

@@ -35,7 +35,10 @@ class FakeStore:
             self.max_read_ahead = max(self.max_read_ahead, read - self.client.finished_count())
             yield connection
 
-    def unregister_connection(self, connection_id: str) -> None:
+    def clock(self) -> int:
+        return 0
+
+    def unregister_connection(self, connection_id: str, **_: object) -> None:
         self.unregistered.append(connection_id)
 
 
