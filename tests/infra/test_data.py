@@ -28,7 +28,7 @@ def test_table_keys_and_indexes_are_the_schema_modules(dev):
             {"AttributeName": index.partition_key, "KeyType": "HASH"},
             {"AttributeName": index.sort_key, "KeyType": "RANGE"},
         ]
-        assert deployed[index.name]["Projection"] == {"ProjectionType": "ALL"}
+        assert deployed[index.name]["Projection"] == {"ProjectionType": index.projection}
 
 
 def test_table_matches_the_local_stacks_definition(dev):
