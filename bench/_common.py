@@ -56,6 +56,10 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[rank - 1]
 
 
+# Every table rendered in this process, in order: `python -m bench --write-docs` copies them into docs/figures.md.
+RENDERED: list[str] = []
+
+
 def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]], notes: Sequence[str] = ()) -> str:
     cells = [[str(h) for h in headers]] + [[_cell(v) for v in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
@@ -68,7 +72,9 @@ def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]], 
     if notes:
         out.append("")
         out += [f"- {note}" for note in notes]
-    return "\n".join(out) + "\n"
+    rendered = "\n".join(out) + "\n"
+    RENDERED.append(rendered)
+    return rendered
 
 
 def _cell(value: object) -> str:
