@@ -394,7 +394,7 @@ def bootstrap(endpoint: str, state_dir: Path, *, log: TextIO | None = None) -> b
     """`cdk bootstrap aws://000000000000/us-east-1`, unless the emulator already has the toolkit stack.
 
     Run outside the project (no cdk.json): with the environment named, nothing needs synthesizing, but in
-    the project directory the CLI would synthesize the whole app first (~15 s).
+    the project directory the CLI would synthesize the whole app first (seconds of jsii).
     """
     if is_bootstrapped(endpoint):
         return False

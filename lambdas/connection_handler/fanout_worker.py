@@ -1,7 +1,7 @@
 """The fan-out worker: one shard of one session's fan-out, in its own invocation.
 
 API Gateway has no broadcast call, so one invocation posting to every connection is bound by its CPU
-(about 0.1 ms per post on the lean path: ~1 s for 10,000 listeners). A fan-out larger than one invocation
+(its CPU per post on the lean path: docs/figures.md, fanout). A fan-out larger than one invocation
 serves well is split into `shards` jobs; each worker reads only its shard's connections (a range of the
 connection SK: session_schema.keys.connection_shard_range, no Scan, no coordinator) and posts to them
 through the same `Fanout` as the handlers, so the same bounds, gone/slow-consumer rules and leave
@@ -12,11 +12,11 @@ raise comes before anything was sent and the retry, which repeats the whole shar
 twice. Posts that failed are counted (`FanoutFailed`, in Fanout) and answered in the result, never
 raised: a raise after some posts would have the retry repeat them. What can still repeat a delivery is
 an invocation that dies or times out mid-shard (Lambda retries it too) and Lambda's own at-least-once
-queue; clients drop a `seq` they already have (README, "The two APIs in short").
+queue; clients drop a `seq` they already have (docs/websocket-api.md).
 
 Deployed as FanoutWorkerFunction (session_schema/functions.py; retries and dead-letter queue:
 infra/fanout_worker.py); the local stack runs it in its own pool. The shard reads are measured by
-bench/fanout.py --sharded.
+bench/fanout.py --sharded (docs/figures.md).
 """
 
 from __future__ import annotations

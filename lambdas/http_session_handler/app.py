@@ -50,7 +50,7 @@ def create_app() -> APIGatewayHttpResolver:
     @api_route(resolver, "GET /openapi.json", summary="This API's OpenAPI document", tags=["service"], uses_table=False)
     def openapi_document() -> Response[dict[str, Any]]:
         if "document" not in cache:
-            from . import openapi  # Powertools' OpenAPI models load for this route only (~50 ms of import)
+            from . import openapi  # Powertools' OpenAPI models load for this route only (docs/figures.md, coldstart)
 
             cache["document"] = openapi.document(resolver, get_runtime().settings)
         return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=cache["document"])

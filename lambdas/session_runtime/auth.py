@@ -37,7 +37,7 @@ from session_schema.models import USER_ID_PATTERN
 from session_schema.settings import Settings
 
 # PyJWT and cryptography are imported on the first token, not with this module: an anonymous listener's
-# `$connect` (the most common cold start) verifies none, and they cost ~50 ms of import.
+# `$connect` (the most common cold start) verifies none (their import time: docs/figures.md, coldstart).
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 

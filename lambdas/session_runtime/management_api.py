@@ -1,10 +1,10 @@
 """The lean post path: `post_to_connection` and `delete_connection`, the one call a fan-out makes N times.
 
-boto3 spends most of a post in its request machinery (about 1.8 ms of CPU per post on a busy machine:
-bench/fanout.py `--cpu`), not in the network or the signature. Here a post is a SigV4 signature
+boto3 spends most of a post in its request machinery (bench/fanout.py `--cpu-only`, docs/figures.md), not in
+the network or the signature. Here a post is a SigV4 signature
 (session_runtime/sigv4.py, byte-identical to botocore's) and a few hundred bytes written to one of a few
-persistent HTTP/1.1 keep-alive connections from asyncio; httptools (llhttp, C) parses the answer (h11
-took ~57 µs per answer here, httptools under 1 µs). Everything else stays on boto3.
+persistent HTTP/1.1 keep-alive connections from asyncio; httptools (llhttp, C) parses the answer (h11,
+pure Python, was many times slower per answer). Everything else stays on boto3.
 
 - credentials come from botocore's own chain (`get_frozen_credentials()` per request, so rotated or
   refreshed credentials are picked up, as in Lambda);

@@ -12,7 +12,7 @@ An invoke that fails (throttled past its retries, a timeout, access denied) is c
 
 Order per listener: each connection is in exactly one shard, and each shard posts one fan-out's events in
 order; two fan-outs of one session in different invocations can interleave on a listener. Clients order
-stream events by `seq` anyway (README, "The two APIs in short"): they hold a gap and drop duplicates.
+stream events by `seq` anyway (docs/websocket-api.md): they hold a gap and drop duplicates.
 """
 
 from __future__ import annotations

@@ -50,8 +50,8 @@ FUNCTIONS: tuple[FunctionDeclaration, ...] = (
         description="HTTP API (payload 2.0): sessions, messages, artifacts, health, OpenAPI",
         # It fans out too: DELETE and PATCH tell every connection (and DELETE closes each listener), a
         # message and an artifact change reach all of them. Ending a full session (MAX_LISTENERS_LIMIT,
-        # 10,000) is ~20,000 management API calls at ~0.5 ms of client CPU each: ~10 s of one vCPU, which
-        # 512 MB (a third of one) could not do within any timeout API Gateway allows. Same size and
+        # 10,000) is ~20,000 management API calls, each costing client CPU (docs/figures.md, fanout), which
+        # 512 MB (a third of one vCPU) could not do within any timeout API Gateway allows. Same size and
         # budget as the connection function.
         memory_mb=1769,
         timeout_seconds=25,
@@ -61,9 +61,9 @@ FUNCTIONS: tuple[FunctionDeclaration, ...] = (
         name=CONNECTION_FUNCTION,
         handler="connection_handler.app.handler",
         description="WebSocket API: $connect, $disconnect, $default and every action route",
-        # Lambda's CPU follows memory (1,769 MB = one vCPU) and a broadcast's fan-out is CPU-bound in boto3
-        # (~1.3 ms per post_to_connection, `make bench`): at 512 MB a 500-listener broadcast would take
-        # ~3.5x longer to reach its last listener for about the same GB-seconds.
+        # Lambda's CPU follows memory (1,769 MB = one vCPU) and a broadcast's fan-out is CPU-bound (its CPU
+        # per post: docs/figures.md, fanout): at 512 MB (a third of a vCPU) a broadcast would take about
+        # three times longer to reach its last listener for about the same GB-seconds.
         memory_mb=1769,
         # under API Gateway's 29 s integration timeout, with room for a fan-out to finish
         timeout_seconds=25,
@@ -88,7 +88,7 @@ FUNCTIONS: tuple[FunctionDeclaration, ...] = (
         description="Asynchronous: one shard of a large session's fan-out (connection_handler/fanout_worker.py)",
         # Posts are the whole job, CPU-bound like the handlers' own fan-out: the same one vCPU.
         memory_mb=1769,
-        # One shard is at most a few thousand posts (~0.1 ms each on the lean path) plus its Query pages;
+        # One shard is at most a few thousand posts (their CPU: docs/figures.md, fanout) plus its Query pages;
         # a minute leaves room for slow posts (each bounded by FANOUT_POST_TIMEOUT_MS) without holding a
         # stuck invocation for long.
         timeout_seconds=60,

@@ -134,7 +134,7 @@ SETTINGS: tuple[Setting, ...] = (
         "POWERTOOLS_TRACE_DISABLED",
         "trace_disabled",
         "no X-Ray SDK: Lambda's active tracing alone records each invocation; 'false' adds a subsegment per AWS "
-        "call and the handlers' annotations, for ~0.1 s more cold start (session_runtime/tracing.py)",
+        "call and the handlers' annotations, at a cost in cold start (docs/figures.md, coldstart)",
         "true",
     ),
 )

@@ -1,7 +1,7 @@
 """Answer moto's DynamoDB results with `json.dumps` instead of moto's generic response serializer.
 
 moto 5.2 serializes every response by walking the botocore output shape value by value; for a Query
-returning a few hundred connection items that costs ~0.1-1 ms per item, which made the embedded
+returning a few hundred connection items that costs more than the handler's own work, which made the embedded
 DynamoDB, not the handlers, the local stack's bottleneck in a fan-out. DynamoDB's wire format for these
 results is the result dict itself (attribute values are already `{"S": ...}` / `{"N": "..."}` maps, a
 binary value is base64, as moto's serializer writes a blob), so plain JSON is the same document when

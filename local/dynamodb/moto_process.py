@@ -46,7 +46,7 @@ def main(argv: list[str]) -> None:
     back_up_only_touched_items()  # every join is a transaction: keep its cost off the table's size
     honour_client_request_tokens()  # a retried, committed transaction succeeds without applying again
     speed_up_queries()  # every fan-out is a Query: keep its cost off the table's size too
-    answer_with_json()  # and off moto's generic serializer (~0.1 ms an item)
+    answer_with_json()  # and off moto's generic serializer (slow per item)
     for name in patches:
         module, _, function = name.rpartition(".")
         getattr(importlib.import_module(module), function)()
