@@ -1,6 +1,6 @@
 """A connection that spams frames, through the local stack (real sockets): its frames are answered
 RATE_LIMITED (with `retryAfterMs`) once its budget is spent, and another client's ping round trip and
-broadcast latency stay within 2x of what they are when it is quiet, before and after (README: "Faults and bad
+broadcast latency stay within 2x of what they are when it is quiet, before and after (docs/faults.md: "Bad
 input")."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A listener that stops reading, through the local stack (real sockets): its buffer fills, the gateway
 answers its posts 429 at once (as API Gateway does), the fan-out counts the failures and closes and
 unregisters it, and the other listeners' broadcast latency comes back to what it was; meanwhile no
-broadcast answer waited on it longer than the stated bound (README: "Slow and failing connections")."""
+broadcast answer waited on it longer than the stated bound (docs/architecture.md, "Slow and failing connections")."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ One emulator per module, on a free port, with empty state in a temp dir (`infra.
 bootstrap, deploy, the tests, `cdk destroy`, stop. The emulator runs in its own process group, which is
 killed on the way out whatever happened (a failing test, a timeout, Ctrl-C), so nothing survives the run.
 
-Known emulator differences the assertions allow for (README, infra/emulator.py): a refused `$connect` is
+Known emulator differences the assertions allow for (docs/deploying.md, infra/emulator.py): a refused `$connect` is
 HTTP 403 whatever status the handler returned (AWS answers the handler's 410 SESSION_ENDED), and the
 emulator keeps neither that answer nor the handler's log lines of a WebSocket invocation (they are in
 neither ministack.log nor the function's log group), so the handler's own refusal is checked by invoking
