@@ -23,17 +23,14 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install dev test test-fast synth deploy destroy lint-infra layer bench emulate migrate clean chromium console
+.PHONY: help install layer console chromium dev check test e2e e2e-emulator synth deploy destroy lint-infra bench \
+	emulate migrate clean
 
-help:
-	@echo "make dev         install what is missing, then run the whole stack locally"
-	@echo "make test        install what is missing, then run every test"
-	@echo "make synth       synthesize the CloudFormation template into cdk.out/ (STAGE=dev|prod, default dev)"
-	@echo "make deploy      deploy to AWS (needs AWS credentials; STAGE=dev|prod, default dev)"
-	@echo "make destroy     delete the deployed stack (STAGE=dev|prod, default dev)"
-	@echo "make lint-infra  cfn-lint and cdk-nag on the synthesized template"
-	@echo "make bench       run the benchmarks under bench/ and print their tables"
-	@echo "make emulate     deploy the real stack into a local AWS emulator"
+# `make help` is read from the `## ` comment on each target's line, so it cannot miss one
+# (tests/project/test_makefile.py checks that every .PHONY target has one).
+help: ## list every target
+	@grep -hE '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## (.*)/\1\t\2/' \
+	  | awk -F'\t' '{ printf "make %-13s %s\n", $$1, $$2 }'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -81,7 +78,7 @@ $(JS)/dist/.built: $(JS)/node_modules/.installed $(JS)/tsconfig.json $(shell fin
 
 # The browser test drives Debian's chromium (never a downloaded browser build); root installs it, others are told.
 CHROMIUM := /usr/bin/chromium
-chromium:
+chromium: ## install Debian's chromium for the browser tests (as root)
 	@if [ ! -x $(CHROMIUM) ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
@@ -95,53 +92,68 @@ $(LAYER_DIR)/.built: lambdas/requirements.txt infra/bytecode.py | $(VENV)/.cdk-i
 	$(BIN)/python -m infra.bytecode $(LAYER_DIR)/python --ddir /opt/python
 	@touch $@
 
-install: $(VENV)/.installed node_modules/.installed $(ASYNCAPI_CHECK)/node_modules/.installed $(LAYER_DIR)/.built \
+INSTALL_ALL := $(VENV)/.installed node_modules/.installed $(ASYNCAPI_CHECK)/node_modules/.installed $(LAYER_DIR)/.built \
 	$(EMULATOR_VENV)/.installed $(JS)/node_modules/.installed chromium
-layer: $(LAYER_DIR)/.built
+install: $(INSTALL_ALL) ## install what is missing for every target (make test, deploys, benchmarks)
+layer: $(LAYER_DIR)/.built ## build the Lambda dependency layer for Python 3.12 / arm64 into build/layer
 
 # What `make dev` installs first: the local stack's Python packages only (it calls no CDK CLI: no npm ci, no
 # layer, no emulator, no test tools), and where Node is present the console page it serves at /console/.
 DEV_INSTALL := $(VENV)/.local-installed console
 
 # The console page (clients/js's own npm ci and build); without Node the APIs still run, the page is not built.
-console:
+console: ## build the console page the local stack serves at /console/ (needs Node)
 	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory $(JS)/dist/.built; \
 	else echo "no Node: the console page (/console/) is not built; the APIs run without it" >&2; fi
 
-dev: $(DEV_INSTALL)
+dev: $(DEV_INSTALL) ## install what the local stack needs, then run it (ARGS: `python -m local serve` options)
 	$(BIN)/python -m local serve $(ARGS)
 
 # pytest exits 5 when it collected nothing: that is a failure here, never a green run.
-test: install
-	$(BIN)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+PYTEST = $(BIN)/python -m pytest $(1); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+# The fast tier: no local stack, browser, Node client or emulator; the `slow` tests (template lint) left out.
+CHECK_PATHS := tests/schema tests/store tests/runtime tests/http tests/ws tests/infra tests/local tests/project
+
+check: $(VENV)/.installed $(ASYNCAPI_CHECK)/node_modules/.installed ## the fast tier of the tests, while editing (docs/testing.md)
+	$(call PYTEST,$(CHECK_PATHS) -q -m "not slow" -n 2)
+
+test: install ## install what is missing, then run every test
+	$(call PYTEST)
+
+e2e: install ## the end-to-end tests only: real sockets through the local stack, the CLIs, the browser
+	$(call PYTEST,-m e2e)
+
+e2e-emulator: install ## deploy the real stack into the local AWS emulator and run the main flow over it
+	$(call PYTEST,-m emulator)
 
 # Synthesis, deploy and destroy need the CDK (its Python packages and the pinned CLI) and the layer only.
 CDK_INSTALL := $(VENV)/.cdk-installed node_modules/.installed $(LAYER_DIR)/.built
 
-synth: $(CDK_INSTALL)
+synth: $(CDK_INSTALL) ## synthesize the CloudFormation template into cdk.out/ (STAGE=dev|prod, default dev)
 	$(CDK) synth --quiet $(STAGE_ARGS) $(CDK_ARGS)
 	@$(BIN)/python -m infra.synthesized cdk.out
 
-deploy: $(CDK_INSTALL)
+deploy: $(CDK_INSTALL) ## deploy to AWS (needs AWS credentials; STAGE=dev|prod, default dev)
 	$(CDK) deploy --require-approval broadening $(STAGE_ARGS) $(CDK_ARGS)
 
-destroy: $(CDK_INSTALL)
+destroy: $(CDK_INSTALL) ## delete the deployed stack (STAGE=dev|prod, default dev)
 	$(CDK) destroy $(STAGE_ARGS) $(CDK_ARGS)
 
-lint-infra: install
+lint-infra: install ## cfn-lint and cdk-nag on the synthesized template
 	$(BIN)/python -m pytest tests/infra -q -k "cfn_lint or nag"
 
-bench: install
-	$(BIN)/python -m bench
+# --write-docs: each benchmark's tables replace its section of docs/figures.md (tests/bench's tiny runs write nothing).
+bench: install ## run every benchmark under bench/ and write its tables into docs/figures.md
+	$(BIN)/python -m bench --write-docs
 
 # Ctrl-C stops it; ARGS="--destroy" (after the deploy, at that Ctrl-C: cdk destroy, then the emulator stops),
 # "--fresh", "--port N", "--keep-running" (a kept one stops with `python -m infra.emulate stop [--destroy]`).
-emulate: install
+emulate: install ## deploy the real stack into a local AWS emulator and keep it running (ARGS: --fresh, --destroy, ...)
 	$(BIN)/python -m infra.emulate $(ARGS)
 
 # session_store lives in lambdas/ (the function code asset), not in an installed package.
-migrate: install
+migrate: install ## rewrite legacy records in canonical form (ARGS="--table <TableName> [--dry-run]")
 	PYTHONPATH=lambdas $(BIN)/python -m session_store.migrate $(ARGS)
 
-clean:
-	rm -rf cdk.out build .pytest_cache .hypothesis .mypy_cache
+clean: ## delete build outputs and caches (cdk.out, build, site, test caches)
+	rm -rf cdk.out build site .pytest_cache .hypothesis .mypy_cache

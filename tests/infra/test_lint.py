@@ -7,10 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from aws_cdk import Validations
 
 from infra.nag import PACK, REASONS
 from tests.support.synth import violations
+
+# cfn-lint and cdk-nag take longer than the rest of tests/infra together: `make test` and `make lint-infra` run them,
+# `make check` leaves them out.
+pytestmark = pytest.mark.slow
 
 # cfn-lint rules ignored, by ID, each for a reason:
 CFN_LINT_IGNORED = {
