@@ -45,7 +45,10 @@ def _commit() -> str:
         return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
 
     head = git("rev-parse", "--short", "HEAD") or "unknown"
-    return head + (" with uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+    # This page itself is not a change to the code measured (an earlier benchmark of the run wrote it).
+    this_page = f":!{FIGURES_PAGE.relative_to(REPO_ROOT)}"
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", this_page)
+    return head + (" with uncommitted changes" if changed else "")
 
 
 def section(run: BenchRun, commit: str) -> str:
