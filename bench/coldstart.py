@@ -195,7 +195,10 @@ def _child(name: str, warm_calls: int) -> None:
         setup = boto3.session.Session(region_name="us-east-1")  # not the default session the handlers use
         ddb = setup.client("dynamodb")
         ddb.create_table(**TABLE.create_table_kwargs(TABLE_NAME))
-        from session_store.store import SessionStore
+        try:
+            from session_store.store import SessionStore
+        except ModuleNotFoundError:  # the "before" revision (BASELINE) kept the store in session_schema
+            from session_schema.store import SessionStore
 
         session, _ = SessionStore(TABLE_NAME, client=ddb).create_session(
             owner_id="owner-1", title="t", source_language="en", max_listeners=1000
