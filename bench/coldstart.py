@@ -41,6 +41,7 @@ import time
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from ._common import LAMBDAS_DIR, REPO_ROOT, machine, prepare, table
@@ -58,6 +59,9 @@ VARIANTS = ("before", "after-sources", "after", "after-traced")
 ANCHOR_MODULE = "connection_handler.handler"
 SMOKE_ARGS = ["--processes", "1", "--warm-calls", "1", "--handlers", "ws"]  # tests/bench: once, tiny
 TABLE_NAME = "live-sessions-coldstart"
+# The child gets its events from the parent (the environment variable, JSON) with the session ID to fill in.
+EVENTS_VARIABLE = "BENCH_COLDSTART_EVENTS"
+SESSION_PLACEHOLDER = "bench-placeholder-000"
 TRACE_HEADER = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
 
 
@@ -188,8 +192,16 @@ def _child(name: str, warm_calls: int) -> None:
     from session_schema.keys import TABLE
 
     from tests.support.fakes import FakeManagementApi
-    from tests.support.http_events import FakeLambdaContext, http_event
-    from tests.support.ws_events import connect_event, new_connection_id
+
+    # Built by the parent from this checkout's builders, which need this checkout's schema (not the variant's).
+    events: list[dict[str, Any]] = json.loads(os.environ[EVENTS_VARIABLE])
+    context = SimpleNamespace(
+        function_name="coldstart",
+        function_version="$LATEST",
+        memory_limit_in_mb=1769,
+        invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:coldstart",
+        aws_request_id="coldstart-request",
+    )
 
     with mock_aws(), redirect_stdout(io.StringIO()):
         setup = boto3.session.Session(region_name="us-east-1")  # not the default session the handlers use
@@ -207,21 +219,14 @@ def _child(name: str, warm_calls: int) -> None:
 
         get_runtime().management = FakeManagementApi()  # the management client is not used by these calls
 
-        def invoke() -> Any:
-            if name == "http":
-                return module.handler(http_event("GET", f"/sessions/{session.sessionId}"), FakeLambdaContext())
-            if name == "ws":
-                return module.handler(
-                    connect_event(new_connection_id(), {"sessionId": session.sessionId}), FakeLambdaContext()
-                )
-            return module.handler(
-                {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}, FakeLambdaContext()
-            )
+        def invoke(call: int) -> Any:
+            event = json.loads(json.dumps(events[call]).replace(SESSION_PLACEHOLDER, session.sessionId))
+            return module.handler(event, context)
 
         timings = []
-        for _ in range(1 + warm_calls):
+        for call in range(1 + warm_calls):
             started = time.perf_counter()
-            result = invoke()
+            result = invoke(call)
             timings.append((time.perf_counter() - started) * 1000)
             if isinstance(result, dict) and "statusCode" in result:
                 assert int(result["statusCode"]) == 200, result
@@ -242,7 +247,23 @@ def _python(args: list[str], env: dict[str, str], timeout: float) -> subprocess.
 Figures = dict[str, float]  # import_ms, first_ms, warm_ms
 
 
+def _events(name: str, calls: int) -> str:
+    """The child's events, one per call (each `$connect` a new connection), for the session it will create."""
+    from tests.support.http_events import http_event
+    from tests.support.ws_events import connect_event, new_connection_id
+
+    def event() -> dict[str, Any]:
+        if name == "http":
+            return http_event("GET", f"/sessions/{SESSION_PLACEHOLDER}")
+        if name == "ws":
+            return connect_event(new_connection_id(), {"sessionId": SESSION_PLACEHOLDER})
+        return {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+
+    return json.dumps([event() for _ in range(calls)])
+
+
 def _child_run(name: str, env: dict[str, str], warm_calls: int) -> Figures:
+    env = {**env, EVENTS_VARIABLE: _events(name, 1 + warm_calls)}
     try:
         out = _python(["-m", "bench.coldstart", "--child", name, str(warm_calls)], env, timeout=180)
     except subprocess.CalledProcessError as failed:
