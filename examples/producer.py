@@ -20,36 +20,43 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 import urllib.request
 from typing import Any
 
 from live_sessions_client import connect
 
 
-def create_session(http_url: str, token: str, title: str) -> str:
-    """POST /sessions as the token's user; the new session's ID."""
+def _call(method: str, url: str, token: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     request = urllib.request.Request(
-        f"{http_url}/sessions",
-        data=json.dumps({"title": title}).encode(),
+        url,
+        data=None if body is None else json.dumps(body).encode(),
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        method="POST",
+        method=method,
     )
     with urllib.request.urlopen(request, timeout=15) as response:
-        session_id: str = json.load(response)["sessionId"]
+        answer: dict[str, Any] = json.load(response)
+    return answer
+
+
+def create_session(http_url: str, token: str, title: str) -> str:
+    """POST /sessions as the token's user; the new session's ID."""
+    session_id: str = _call("POST", f"{http_url}/sessions", token, {"title": title})["sessionId"]
     return session_id
+
+
+def wait_for_listeners(http_url: str, token: str, session_id: str, count: int, timeout: float) -> None:
+    """Until the session has `count` listeners, whenever they joined (GET /sessions/{id} has the count)."""
+    deadline = time.monotonic() + timeout
+    while _call("GET", f"{http_url}/sessions/{session_id}", token)["listenerCount"] < count:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"fewer than {count} listeners joined {session_id} in {timeout:.0f} s")
+        time.sleep(0.2)
 
 
 async def publish(args: argparse.Namespace, session_id: str, lines: list[str]) -> None:
     # The owner's token joins as the speaker; the client resumes and retries on its own.
     async with await connect(args.ws_url, session_id, args.token) as speaker:
-        if args.wait_listeners:
-            # The speaker is told the listener count on every join and leave.
-            await asyncio.wait_for(
-                speaker.wait_for(
-                    lambda m: m.get("type") == "listenerCount" and m["listenerCount"] >= args.wait_listeners
-                ),
-                args.wait_timeout,
-            )
         for line in lines:
             sent: dict[str, Any] = await speaker.request("broadcast", expect="broadcastSent", data={"text": line})
             print(json.dumps({"seq": sent["seq"], "delivered": sent["delivered"], "text": line}), flush=True)
@@ -70,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     session_id = create_session(args.http_url, args.token, args.title)
     print(session_id, flush=True)
     lines = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    if args.wait_listeners:
+        wait_for_listeners(args.http_url, args.token, session_id, args.wait_listeners, args.wait_timeout)
     asyncio.run(publish(args, session_id, lines))
     return 0
 

@@ -127,14 +127,17 @@ def test_the_listener_page_shows_what_the_producer_publishes(tmp_path: Path) -> 
     _browser_bundle()
     with running_local_stack() as local, _served_like_the_repository(tmp_path / "site") as origin:
         assert local.urls is not None
-        lines = tmp_path / "lines.txt"
-        lines.write_text("first\nsecond\n")
         command = [sys.executable, "examples/producer.py", "--http-url", local.urls.http, "--ws-url", local.urls.ws]
         command += ["--token", local.mint("alice"), "--wait-listeners", "1", "--end"]
         with (
-            lines.open() as stdin,
             subprocess.Popen(
-                command, cwd=REPO, env=cli_env(), stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                command,
+                cwd=REPO,
+                env=cli_env(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
             ) as producer,
             _chromium_page(tmp_path / "chromium") as page,
         ):
@@ -143,9 +146,12 @@ def test_the_listener_page_shows_what_the_producer_publishes(tmp_path: Path) -> 
                 session_id = producer.stdout.readline().strip()
                 query = {"session": session_id, "http": local.urls.http, "ws": local.urls.ws}
                 page.call("Page.navigate", url=f"{origin}/examples/listener.html?{urlencode(query)}")
+                # What the producer publishes is typed once the page has joined (a broadcast between the
+                # listener's connect and its join is one the join's session view already counts).
+                page.wait_for_text("#state", ["connected"])
+                published, problems = producer.communicate("first\nsecond\n", timeout=60)
                 page.wait_for_text("#broadcasts li", ["first", "second"])
                 page.wait_for_text("#state", ["closed (ended)"])
-                published, problems = producer.communicate(timeout=60)
             finally:
                 if producer.poll() is None:
                     producer.kill()
