@@ -1,22 +1,115 @@
-"""The Python client of the live-sessions WebSocket API (see client.py)."""
+"""The Python client of the live-sessions API: `LiveSession` (WebSocket) and `HttpApi` (HTTP), the twin of the
+TypeScript client in clients/js (same names in snake_case, same rules: clients/PROTOCOL_NOTES.md)."""
 
-from .client import (
-    FATAL_STATUSES,
-    STREAM_TYPES,
-    ActionError,
-    Refused,
+from typing import Any
+
+from ._deprecated import (
+    DEPRECATED_ALIASES,
     SessionClient,
     StreamOrder,
     backoff_delays,
     connect,
+    deprecated,
     session_url,
 )
+from .backoff import BackoffOptions, backoff_delay
+from .client import (
+    ConnectionState,
+    LiveSession,
+    ResetEvent,
+    StateChange,
+    StreamPosition,
+    connect_url,
+)
+from .errors import (
+    FATAL_REFUSALS,
+    FATAL_STATUSES,
+    ActionError,
+    ClosedError,
+    DisconnectedError,
+    FrameTooLargeError,
+    HttpError,
+    LiveSessionError,
+    OutcomeUnknownError,
+    RefusedError,
+    TimeoutError,
+)
+from .http import EventsPage, HttpApi, TokenSource
+from .protocol import (
+    MAX_FRAME_BYTES,
+    PROTOCOL_VERSION,
+    STREAM_TYPES,
+    BroadcastEvent,
+    BroadcastSentEvent,
+    ErrorEvent,
+    HistoryEvent,
+    JoinedEvent,
+    ListenerCountEvent,
+    MessageEvent,
+    PongEvent,
+    ServerEvent,
+    SessionEndedEvent,
+    SessionUpdatedEvent,
+    SessionView,
+    SpeakerDisconnectedEvent,
+    StreamEvent,
+)
+from .stream import PushResult, StreamOrderer, StreamStats
+
+
+def __getattr__(name: str) -> Any:
+    """Renamed classes: the old name still works, with a DeprecationWarning."""
+    if name in DEPRECATED_ALIASES:
+        new = DEPRECATED_ALIASES[name]
+        deprecated(name, new)
+        return globals()[new]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
+    "FATAL_REFUSALS",
     "FATAL_STATUSES",
+    "MAX_FRAME_BYTES",
+    "PROTOCOL_VERSION",
     "STREAM_TYPES",
     "ActionError",
-    "Refused",
+    "BackoffOptions",
+    "BroadcastEvent",
+    "BroadcastSentEvent",
+    "ClosedError",
+    "ConnectionState",
+    "DisconnectedError",
+    "ErrorEvent",
+    "EventsPage",
+    "FrameTooLargeError",
+    "HistoryEvent",
+    "HttpApi",
+    "HttpError",
+    "JoinedEvent",
+    "ListenerCountEvent",
+    "LiveSession",
+    "LiveSessionError",
+    "MessageEvent",
+    "OutcomeUnknownError",
+    "PongEvent",
+    "PushResult",
+    "RefusedError",
+    "ResetEvent",
+    "ServerEvent",
+    "SessionEndedEvent",
+    "SessionUpdatedEvent",
+    "SessionView",
+    "SpeakerDisconnectedEvent",
+    "StateChange",
+    "StreamEvent",
+    "StreamOrderer",
+    "StreamPosition",
+    "StreamStats",
+    "TimeoutError",
+    "TokenSource",
+    "backoff_delay",
+    "connect_url",
+    # deprecated, for one version
     "SessionClient",
     "StreamOrder",
     "backoff_delays",

@@ -1,475 +1,314 @@
-"""An asyncio client for listener and speaker apps of the live-sessions WebSocket API.
+"""LiveSession: one listener's or speaker's connection to a live session, kept alive. The twin of the
+TypeScript client's `client.ts` (same names, snake_case; the same rules: clients/PROTOCOL_NOTES.md).
 
-    async with await connect("ws://127.0.0.1:3001", "quiet-river-482", token=token) as client:
-        await client.broadcast({"text": "hello"})     # speaker
-        async for message in client:                   # every message the server sends, stream events in order
-            print(message)
+    async with LiveSession(ws_url, session_id, token=token) as live:   # the owner's token: the speaker
+        sent = await live.broadcast({"text": "hi"})   # actions return their answer, or raise (ActionError, ...)
+        async for event in live:                       # pushed events; stream events once each, in seq order
+            print(event)
 
-- `connect` opens the WebSocket (`?sessionId=&token=`), sends `join` and waits for `joined`;
-- a refused handshake is retried with capped, jittered backoff when it is transient (5xx, 429 RATE_LIMITED,
-  429 SESSION_FULL, any other status); 400, 404 and 410 raise `Refused` with the contract's code;
-- after any drop it reconnects and resumes (`join {sinceSeq, epoch}`): stream events come out once each, in
-  seq order; when the server cannot replay, `on_state("reset", ...)` says so and the view is the new baseline;
-- `request(action, expect=...)` sends an action with an `id` and waits for the answer echoing it; an `error`
-  answer raises `ActionError`.
+- states: idle -> connecting -> connected <-> reconnecting -> closed (`on_state` says why and when next);
+- every handshake failure is retried with capped, jittered backoff (honouring `Retry-After`) except a final
+  refusal: 400, 404, 410, and 401 when the token provider has no fresh token; the token (provider) is asked
+  again before every handshake, the 2-hour renewal's included;
+- a dropped connection (or an `error` CONNECTION_NOT_FOUND: the server lost it) is re-opened and joined with
+  `sinceSeq` + `epoch`: the server replays what was missed (`recovered: true`, skipping the seqs it lists in
+  `missing`), or says it cannot and the app gets a `reset` event with the current session view;
+- a gap in the stream that does not fill within `gap_timeout` is asked for again the same way, on the same
+  connection; `batch` frames are unpacked; the connect URL declares protocol version 2 (`&v=2`);
+- every action carries an `id`; its answer (or `error`) settles that call; API Gateway's integration-error
+  frame fails every call in flight with OutcomeUnknownError; nothing is ever sent twice by the client;
+- anything unforeseen ends the client and is raised by the `async for`, never a silent stop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import itertools
 import json
 import logging
-import random
+import random as _random
+import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypedDict, cast
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from . import errors
+from .backoff import BackoffOptions, retry_delay
+from .errors import (
+    ActionError,
+    ClosedError,
+    DisconnectedError,
+    FrameTooLargeError,
+    LiveSessionError,
+    OutcomeUnknownError,
+    RefusedError,
+)
+from .http import HttpApi, TokenSource, resolve_token, retry_after_seconds
+from .protocol import (
+    MAX_FRAME_BYTES,
+    PROTOCOL_VERSION,
+    BroadcastSentEvent,
+    HistoryEvent,
+    JoinedEvent,
+    MessageEvent,
+    PongEvent,
+    Role,
+    SessionEndedEvent,
+    SessionUpdatedEvent,
+    SessionView,
+    is_integration_error,
+    is_stream_event,
+)
+from .stream import StreamOrderer, StreamStats
 
 logger = logging.getLogger("live_sessions_client")
 
-# The events pushed because the session changed: they carry the session's gap-free `seq`.
-STREAM_TYPES = frozenset({"broadcast", "message", "sessionUpdated", "sessionEnded", "artifactUpdated"})
-FATAL_STATUSES = frozenset({400, 404, 410})  # the contract: only these end the attempts
 API_GATEWAY_MAX_CONNECTION_SECONDS = 7200
+ConnectionState = Literal["idle", "connecting", "connected", "reconnecting", "closed"]
 _END = object()
 
 
-class Refused(Exception):
-    """The server refused the WebSocket handshake (the `$connect` answer)."""
-
-    def __init__(self, status: int, body: bytes) -> None:
-        self.status = status
-        self.body = body
-        try:
-            error = json.loads(body or b"{}").get("error") or {}
-        except (ValueError, AttributeError):
-            error = {}
-        self.code: str | None = error.get("code") if isinstance(error, dict) else None
-        message = error.get("message") if isinstance(error, dict) else None
-        self.message: str = message or body.decode("utf-8", "replace")
-        super().__init__(f"HTTP {status} {self.code or ''} {self.message}".strip())
-
-    @property
-    def transient(self) -> bool:
-        """Worth retrying: everything but 400, 404 and 410 (a full session frees seats; a 5xx passes)."""
-        return self.status not in FATAL_STATUSES
+@dataclass(frozen=True)
+class StateChange:
+    state: ConnectionState
+    previous: ConnectionState
+    attempt: int  # consecutive failed attempts so far (0 once connected)
+    retry_in: float | None = None  # while reconnecting: seconds until the next attempt
+    error: BaseException | None = None  # why the last attempt failed, or why the client closed
+    reason: str | None = None  # when closed: "client" (close()), "ended" (sessionEnded), or the error's code
 
 
-class ActionError(Exception):
-    """The server answered an action with `{"type": "error", ...}`."""
+class ResetEvent(TypedDict):
+    """Given to the app in the event stream: the server could not replay what this client missed (or the
+    stream's epoch changed): rebuild the app's view from `session`."""
 
-    def __init__(self, message: dict[str, Any]) -> None:
-        self.payload = message
-        self.code = message.get("code")
-        super().__init__(f"{self.code}: {message.get('message')}")
-
-
-def backoff_delays(initial: float = 0.5, cap: float = 30.0, factor: float = 2.0) -> Iterable[float]:
-    """Exponential backoff with "equal jitter": half the step is fixed, half random; never above `cap`."""
-    attempt = 0
-    while True:
-        step = min(cap, initial * factor**attempt)
-        yield step / 2 + random.uniform(0, step / 2)
-        attempt += 1
+    type: Literal["reset"]
+    session: SessionView
+    reason: Literal["notRecovered", "epochChanged"]
 
 
-def session_url(ws_url: str, session_id: str, token: str | None = None) -> str:
+@dataclass(frozen=True)
+class StreamPosition:
+    """A position in a session's stream that a later client can resume from."""
+
+    seq: int
+    epoch: str
+
+
+@dataclass
+class _Pending:
+    action: str
+    future: asyncio.Future[dict[str, Any]]
+    ws: ClientConnection
+
+
+@dataclass
+class _Link:
+    """One socket and what runs for it."""
+
+    ws: ClientConnection
+    dropped: asyncio.Future[tuple[int, str]]
+    opened_at: float = field(default_factory=time.monotonic)
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    reader: asyncio.Task[Any] | None = None
+
+
+def connect_url(ws_url: str, session_id: str, token: str | None = None, version: int = PROTOCOL_VERSION) -> str:
+    """The connect URL: `?sessionId=<id>[&token=<JWT>]&v=<protocol version>`, after any query `ws_url` has."""
     parts = urlsplit(ws_url)
-    query = {"sessionId": session_id}
+    query: dict[str, str] = {"sessionId": session_id}
     if token:
         query["token"] = token
+    query["v"] = str(version)
     extra = "&".join(p for p in (parts.query, urlencode(query)) if p)
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", extra, ""))
 
 
-class StreamOrder:
-    """Puts stream events back in seq order: each seq once, an event ahead of a gap held until it fills.
-
-    `baseline(seq)` sets the last seq the app has (a `joined` view's); `accept(event)` returns what can be
-    handed over now, in order. `gap_since` is when the oldest unfilled gap was first seen (None: none)."""
-
-    def __init__(self, max_held: int = 1000) -> None:
-        self.last_seq: int | None = None
-        self.max_held = max_held
-        self.held: dict[int, dict[str, Any] | None] = {}  # None: a seq taken by something not handed over
-        self.gap_since: float | None = None
-        self.duplicates = 0
-
-    def baseline(self, seq: int) -> list[dict[str, Any]]:
-        """The app's state now includes everything up to `seq`: drop what is older, hand over what follows."""
-        self.last_seq = seq if self.last_seq is None else max(seq, self.last_seq)
-        for old in [s for s in self.held if s <= self.last_seq]:
-            del self.held[old]
-        return self._release()
-
-    def reset(self, seq: int) -> list[dict[str, Any]]:
-        """The server could not replay: `seq` is the new baseline, whatever was before."""
-        self.last_seq = seq
-        return self.baseline(seq)
-
-    def accept(self, event: dict[str, Any]) -> list[dict[str, Any]]:
-        seq = event.get("seq")
-        if not isinstance(seq, int):
-            return [event]
-        if self.last_seq is not None and seq <= self.last_seq or seq in self.held:
-            self.duplicates += 1
-            return []
-        self.held[seq] = event
-        return self._release()
-
-    def taken(self, seq: int) -> list[dict[str, Any]]:
-        """A seq the app learns of another way (a speaker's own broadcast, answered `broadcastSent` and never
-        pushed to it): no gap is waiting for it."""
-        if (self.last_seq is None or seq > self.last_seq) and seq not in self.held:
-            self.held[seq] = None
-        return self._release()
-
-    @property
-    def overflowing(self) -> bool:
-        return len(self.held) > self.max_held
-
-    def _release(self) -> list[dict[str, Any]]:
-        if self.last_seq is None:
-            return []  # before the first baseline: hold everything
-        out = []
-        while self.last_seq + 1 in self.held:
-            self.last_seq += 1
-            event = self.held.pop(self.last_seq)
-            if event is not None:
-                out.append(event)
-        self.gap_since = (self.gap_since or time.monotonic()) if self.held else None
-        return out
-
-
-class SessionClient:
+class LiveSession:
     def __init__(
         self,
         ws_url: str,
         session_id: str,
-        token: str | None = None,
         *,
-        auto_join: bool = True,
-        reconnect: bool = True,
-        max_reconnect_attempts: int | None = None,
-        backoff_initial: float = 0.5,
-        backoff_cap: float = 30.0,
-        open_timeout: float = 10.0,
-        on_state: Callable[[str, dict[str, Any]], None] | None = None,
-        keepalive_interval: float | None = 300.0,
+        token: TokenSource = None,
+        http_url: str | None = None,
+        resume: StreamPosition | None = None,
+        keepalive: float | None = 240.0,
+        pong_timeout: float = 20.0,
+        request_timeout: float = 30.0,
+        open_timeout: float = 15.0,
+        backoff: BackoffOptions | None = None,
+        max_attempts: int | None = None,
+        gap_timeout: float = 1.0,
+        max_buffered: int = 256,
         renew_after: float | None = API_GATEWAY_MAX_CONNECTION_SECONDS - 600,
-        gap_timeout: float = 2.0,
-        max_held: int = 1000,
+        on_state: Callable[[StateChange], None] | None = None,
+        random: Callable[[], float] = _random.random,
     ) -> None:
+        """`token`: the session owner's joins as the speaker, none (or anyone else's) as a listener; a string, or
+        a function (plain or async) asked for a fresh one before every handshake. `http_url`: the HTTP API's
+        URL, for `api` (create, get, end, events, publish). `resume`: a `position` a previous client saved.
+        `keepalive`: a `ping` this often (API Gateway closes a connection idle for 10 minutes; its own
+        ping/pong control frames do not count). `renew_after`: a new connection is opened before this one
+        reaches API Gateway's 2-hour cap. `max_attempts`: consecutive failed attempts before giving up
+        (default: never give up on a retryable failure)."""
         self.ws_url = ws_url
         self.session_id = session_id
-        self.token = token
-        self.auto_join = auto_join
-        self.reconnect = reconnect
-        self.max_reconnect_attempts = max_reconnect_attempts
-        self.backoff_initial = backoff_initial
-        self.backoff_cap = backoff_cap
-        self.open_timeout = open_timeout
-        self.on_state = on_state or (lambda state, info: None)
-        self.keepalive_interval = keepalive_interval
-        self.renew_after = renew_after
-        self.gap_timeout = gap_timeout
+        self.api = HttpApi(http_url, token) if http_url else None
+        self._token = token
+        self._keepalive = keepalive
+        self._pong_timeout = pong_timeout
+        self._request_timeout = request_timeout
+        self._open_timeout = open_timeout
+        self._backoff = backoff or BackoffOptions()
+        self._max_attempts = max_attempts
+        self._gap_timeout = gap_timeout
+        self._renew_after = renew_after
+        self._on_state = on_state
+        self._random = random
 
-        self.ws: ClientConnection | None = None
-        self.joined: dict[str, Any] | None = None
-        self.epoch: str | None = None
-        self.order = StreamOrder(max_held)
+        self._orderer: StreamOrderer[dict[str, Any]] = StreamOrderer(self._deliver, max_buffered)
+        self._epoch: str | None = None
+        if resume is not None:
+            self._orderer.last, self._epoch = resume.seq, resume.epoch
+        self._state: ConnectionState = "idle"
+        self._link: _Link | None = None
+        self._view: SessionView | None = None
+        self.joined: JoinedEvent | None = None  # the latest `joined` answer
+        self._pending: dict[str, _Pending] = {}
+        self._ids = itertools.count(1)
+        self._id_prefix = secrets.token_hex(3) + "-"
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._failure: BaseException | None = None
+        self._ever_joined = False
+        self._first_join: asyncio.Future[JoinedEvent] | None = None
+        self._connected = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._gap_task: asyncio.Task[None] | None = None
+        self._gap_tried_at: int | None = None  # `last` when a gap was last asked for: no progress since means skip it
+        self._refused_token: str | None = None  # the token a 401 refused: the provider must give another one
+        self._connect_url = ""
         self.reconnects = 0
         self.renewals = 0
         self.resets = 0
-        self.ended = False
-        self._closing = False
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._waiters: list[tuple[Callable[[dict[str, Any]], bool], asyncio.Future[dict[str, Any]]]] = []
-        self._requests: set[asyncio.Future[dict[str, Any]]] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._dropped = asyncio.Event()
-        self._connected = asyncio.Event()
-        self._failure: BaseException | None = None
-        self._opened_at = 0.0
-        self._last_sent = 0.0
-        self._ids = itertools.count(1)
-        self._recovering = False
 
-    # -- properties from the `joined` answer ----------------------------------------------------------------
+    # -- what the app reads -----------------------------------------------------------------------------------
 
     @property
-    def role(self) -> str | None:
-        return (self.joined or {}).get("role")
+    def state(self) -> ConnectionState:
+        return self._state
+
+    @property
+    def session(self) -> SessionView | None:
+        """The latest session view (from `joined`, `sessionUpdated`, `sessionEnded`, or a reset)."""
+        return self._view
+
+    @property
+    def role(self) -> Role | None:
+        return self.joined["role"] if self.joined else None
 
     @property
     def connection_id(self) -> str | None:
-        return (self.joined or {}).get("connectionId")
+        return self.joined["connectionId"] if self.joined else None
+
+    @property
+    def position(self) -> StreamPosition | None:
+        """Where this client is in the session's stream; pass it as `resume` to a later client."""
+        last = self._orderer.last
+        return StreamPosition(last, self._epoch) if last is not None and self._epoch is not None else None
 
     @property
     def last_seq(self) -> int | None:
-        return self.order.last_seq
+        return self._orderer.last
 
-    # -- connection ----------------------------------------------------------------------------------------
+    @property
+    def stats(self) -> StreamStats:
+        """Stream events delivered, duplicates dropped, events that came ahead of a gap, seqs skipped."""
+        return self._orderer.stats
 
-    async def open(self) -> SessionClient:
-        """Connect (retrying transient refusals), join, and keep the connection going until `close()`."""
-        self.ws = await self._connect_with_retry(first=True)
-        self._adopt(self.ws)
-        if self.auto_join:
-            await self.join()
-        self._spawn(self._supervise())
-        return self
+    # -- opening and closing ----------------------------------------------------------------------------------
 
-    async def _open_once(self) -> ClientConnection:
-        try:
-            ws = await ws_connect(
-                session_url(self.ws_url, self.session_id, self.token),
-                open_timeout=self.open_timeout,
-                compression=None,
-                proxy=None,
-                max_size=2**20,
-                ping_interval=20,  # finds a dead TCP path; API Gateway does not count these as activity
-            )
-        except InvalidStatus as error:
-            raise Refused(error.response.status_code, error.response.body or b"") from None
-        return ws
-
-    async def _connect_with_retry(self, *, first: bool) -> ClientConnection:
-        """Open a connection; transient refusals and (after the first connect) network errors are retried with
-        backoff until `max_reconnect_attempts` (None: forever). 400/404/410 raise `Refused` at once."""
-        delays = iter(backoff_delays(self.backoff_initial, self.backoff_cap))
-        attempts = 0
-        while True:
-            try:
-                return await self._open_once()
-            except Refused as refusal:
-                if not refusal.transient:
-                    raise
-                error: BaseException = refusal
-            except (TimeoutError, OSError, ConnectionClosed) as network:
-                if first:
-                    raise  # nothing answers at that URL: the caller's mistake, not a blip
-                error = network
-            attempts += 1
-            if self._closing:
-                raise ConnectionError("closed while connecting")
-            if self.max_reconnect_attempts is not None and attempts > self.max_reconnect_attempts:
-                raise ConnectionError(f"gave up after {attempts} attempts") from error
-            delay = next(delays)
-            self.on_state("reconnecting", {"attempt": attempts, "delay": round(delay, 2), "error": str(error)})
-            await asyncio.sleep(delay)
-
-    def _adopt(self, ws: ClientConnection) -> None:
-        """Make `ws` the connection actions are sent on, and read it."""
-        self.ws = ws
-        self._opened_at = self._last_sent = time.monotonic()
-        self._dropped.clear()
-        self._connected.set()
-        self._spawn(self._read(ws))
-
-    async def join(self, timeout: float = 10.0) -> dict[str, Any]:
-        """`join`, resuming from the last seq seen when there is one (the server replays what was missed)."""
-        fields: dict[str, Any] = {}
-        if self.order.last_seq is not None and self.epoch is not None:
-            fields = {"sinceSeq": self.order.last_seq, "epoch": self.epoch}
-        joined = await self.request("join", expect="joined", timeout=timeout, **fields)
-        self._joined(joined, resumed=bool(fields))
-        return joined
-
-    def _joined(self, joined: dict[str, Any], *, resumed: bool) -> None:
-        self.joined = joined
-        session = joined.get("session") or {}
-        seq, epoch = session.get("seq"), session.get("epoch")
-        if resumed and joined.get("recovered") is False:
-            self.resets += 1
-            self.epoch = epoch if isinstance(epoch, str) else None
-            self._hand_over(self.order.reset(seq if isinstance(seq, int) else 0))
-            self.on_state("reset", {"session": session})
-            return
-        if not resumed:
-            self.epoch = epoch if isinstance(epoch, str) else None
-            if isinstance(seq, int):
-                self._hand_over(self.order.baseline(seq))
-            elif self.order.last_seq is None:
-                self._hand_over(self.order.baseline(min(self.order.held, default=1) - 1))
+    async def connect(self) -> JoinedEvent:
+        """Opens the connection and joins; returns the first `joined`. Retryable failures are retried (see
+        `on_state`); a final refusal (RefusedError), giving up, or `close()` raises."""
+        if self._first_join is None:
+            self._first_join = asyncio.get_running_loop().create_future()
+            self._first_join.add_done_callback(_retrieve)
+            self._spawn(self._run())
+        return await asyncio.shield(self._first_join)
 
     async def close(self) -> None:
-        self._closing = True
-        if self.ws is not None:
-            await self.ws.close()
-        for task in list(self._tasks):
+        """Closes for good: calls in flight raise ClosedError, no reconnect; the `async for` ends."""
+        self._finish("client")
+        current = asyncio.current_task()
+        tasks = [task for task in self._tasks if task is not current]
+        for task in tasks:
             task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._finish()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def __aenter__(self) -> SessionClient:
-        if self.ws is None:
-            await self.open()
+    async def __aenter__(self) -> LiveSession:
+        await self.connect()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    # -- keeping the connection going -------------------------------------------------------------------------
+    # -- actions: each returns its answer, or raises the typed error -----------------------------------------
 
-    async def _supervise(self) -> None:
-        """Reconnect after a drop, renew ahead of the connection-age cap, keep the connection active, and
-        ask again when a gap does not fill. Ends when the session ends, on `close()` or on a fatal refusal."""
-        try:
-            while not self._closing and not self.ended:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._dropped.wait(), self._tick())
-                if self._closing or self.ended:
-                    break
-                if self._dropped.is_set():
-                    if not self.reconnect:
-                        break
-                    await self._reconnect()
-                elif self.renew_after is not None and time.monotonic() - self._opened_at >= self.renew_after:
-                    await self._renew()
-                else:
-                    await self._keepalive_and_gaps()
-        except Refused as refusal:
-            self._failure = refusal  # the session is gone or ended, or the request is bad: retrying cannot help
-        except ConnectionError as error:
-            self._failure = error
-        finally:
-            if not self._closing:
-                self._finish()
+    async def ping(self) -> PongEvent:
+        return cast(PongEvent, await self.request("ping"))
 
-    def _tick(self) -> float:
-        return max(0.05, min(self.gap_timeout / 2, 1.0))
+    async def history(
+        self, *, since: int | None = None, limit: int | None = None, cursor: str | None = None
+    ) -> HistoryEvent:
+        fields = {"since": since, "limit": limit, "cursor": cursor}
+        return cast(HistoryEvent, await self.request("history", **{k: v for k, v in fields.items() if v is not None}))
 
-    async def _reconnect(self) -> None:
-        self._connected.clear()
-        self.on_state("reconnecting", {"attempt": 0, "lastSeq": self.order.last_seq})
-        ws = await self._connect_with_retry(first=False)
-        self.reconnects += 1
-        self._adopt(ws)
-        await self._rejoin("reconnected")
+    async def broadcast(self, data: Any) -> BroadcastSentEvent:
+        return cast(BroadcastSentEvent, await self.request("broadcast", data=data))
 
-    async def _renew(self) -> None:
-        """Open the next connection before closing this one (API Gateway closes it at 2 hours): events that
-        arrive on both are the same seq, dropped once; none falls between."""
-        old = self.ws
-        ws = await self._connect_with_retry(first=False)
-        self.renewals += 1
-        self._adopt(ws)
-        await self._rejoin("renewed")
-        if old is not None:
-            await old.close()
+    async def send_message(self, text: str) -> MessageEvent:
+        return cast(MessageEvent, await self.request("sendMessage", text=text))
 
-    async def _rejoin(self, state: str) -> None:
-        if not self.auto_join:
-            return
-        try:
-            await self.join()
-            self.on_state(state, {"connectionId": self.connection_id, "lastSeq": self.order.last_seq})
-        except (ActionError, TimeoutError, ConnectionError) as error:
-            logger.warning("re-join failed: %r", error)
-            self._dropped.set()  # try the whole reconnect again
+    async def pause(self) -> SessionUpdatedEvent:
+        return cast(SessionUpdatedEvent, await self.request("pause"))
 
-    async def _keepalive_and_gaps(self) -> None:
-        now = time.monotonic()
-        gap = self.order.gap_since
-        if (gap is not None and now - gap >= self.gap_timeout or self.order.overflowing) and not self._recovering:
-            self._recovering = True
-            try:
-                self.on_state("recovering", {"lastSeq": self.order.last_seq, "held": len(self.order.held)})
-                await self._recover_gap()
-            finally:
-                self._recovering = False
-        elif self.keepalive_interval is not None and now - self._last_sent >= self.keepalive_interval:
-            with contextlib.suppress(ActionError, TimeoutError, ConnectionError):
-                await self.ping()
+    async def resume(self) -> SessionUpdatedEvent:
+        return cast(SessionUpdatedEvent, await self.request("resume"))
 
-    async def _recover_gap(self) -> None:
-        """A gap that did not fill: ask for what follows the last seq; if that cannot be had, start over from
-        the current view (the app is told)."""
-        gap_at = self.order.gap_since
-        with contextlib.suppress(ActionError, TimeoutError, ConnectionError):
-            await self.join()
-        await asyncio.sleep(self.gap_timeout)
-        if self.order.gap_since is not None and self.order.gap_since == gap_at:  # still the same hole
-            self.order.last_seq, self.epoch = None, None
-            self.order.held.clear()
-            self.order.gap_since = None
-            with contextlib.suppress(ActionError, TimeoutError, ConnectionError):
-                joined = await self.join()
-                self.resets += 1
-                self.on_state("reset", {"session": joined.get("session")})
+    async def mute(self) -> SessionUpdatedEvent:
+        return cast(SessionUpdatedEvent, await self.request("mute"))
 
-    # -- sending -------------------------------------------------------------------------------------------
+    async def unmute(self) -> SessionUpdatedEvent:
+        return cast(SessionUpdatedEvent, await self.request("unmute"))
 
-    async def send(self, action: str, **fields: Any) -> None:
-        """Send one action without waiting for anything."""
-        await self._connected.wait()
-        if self.ws is None or self._failure is not None:
-            raise ConnectionError("the session client is closed") from self._failure
-        self._last_sent = time.monotonic()
-        try:
-            await self.ws.send(json.dumps({"action": action, **fields}, allow_nan=False))
-        except ConnectionClosed as closed:
-            raise ConnectionError("the connection closed; the client is reconnecting") from closed
+    async def end(self) -> SessionEndedEvent:
+        return cast(SessionEndedEvent, await self.request("end"))
 
-    async def request(
-        self, action: str, *, expect: str | Iterable[str], timeout: float = 10.0, **fields: Any
-    ) -> dict[str, Any]:
-        """Send an action tagged with a fresh `id` and wait for the answer that echoes it (or an error)."""
-        types = {expect} if isinstance(expect, str) else set(expect)
-        request_id = fields.pop("id", None) or f"r{next(self._ids)}"
-        future = self.wait_for(
-            lambda m: m.get("id") == request_id and (m.get("type") in types or m.get("type") == "error")
-        )
-        self._requests.add(future)
-        future.add_done_callback(self._requests.discard)
-        await self.send(action, id=request_id, **fields)
-        message = await asyncio.wait_for(future, timeout)
-        if message.get("type") == "error" and "error" not in types:
-            raise ActionError(message)
-        return message
+    async def request(self, action: str, **fields: Any) -> dict[str, Any]:
+        """Sends an action once connected (waiting through a reconnect) and returns its answer."""
+        if action == "join":
+            raise ValueError("join is the client's own: use connect()")
+        link = await self._when_connected()
+        return await self._send(link.ws, action, fields, self._request_timeout)
 
-    def wait_for(self, predicate: Callable[[dict[str, Any]], bool]) -> asyncio.Future[dict[str, Any]]:
-        """A future for the next message that satisfies `predicate` (a message some waiter takes is not
-        queued for iteration; every waiter it satisfies gets it)."""
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._waiters.append((predicate, future))
-        return future
-
-    async def ping(self, timeout: float = 10.0) -> dict[str, Any]:
-        return await self.request("ping", expect="pong", timeout=timeout)
-
-    async def history(self, since: int | None = None, timeout: float = 10.0) -> list[dict[str, Any]]:
-        fields = {} if since is None else {"since": since}
-        items: list[dict[str, Any]] = (await self.request("history", expect="history", timeout=timeout, **fields))[
-            "items"
-        ]
-        return items
-
-    async def broadcast(self, data: Any) -> None:
-        await self.send("broadcast", data=data)
-
-    async def send_message(self, text: str) -> None:
-        await self.send("sendMessage", text=text)
-
-    async def control(self, action: str) -> None:
-        """pause / resume / mute / unmute / end."""
-        await self.send(action)
-
-    # -- receiving -----------------------------------------------------------------------------------------
+    # -- events -----------------------------------------------------------------------------------------------
 
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
-        return self._iterate()
+        return self._events()
 
-    async def _iterate(self) -> AsyncIterator[dict[str, Any]]:
+    async def _events(self) -> AsyncIterator[dict[str, Any]]:
+        """Pushed frames and stream events (in seq order, once each, `batch`es unpacked), a `reset` when the
+        stream could not be replayed. Ends when the client closes; raises what ended it, if anything did."""
         while True:
             item = await self._queue.get()
             if item is _END:
@@ -479,82 +318,418 @@ class SessionClient:
                 return
             yield item
 
-    async def next_message(self, timeout: float = 10.0) -> dict[str, Any]:
-        item = await asyncio.wait_for(self._queue.get(), timeout)
-        if item is _END:
-            self._queue.put_nowait(_END)
-            raise ConnectionError("the session client is closed") from self._failure
-        message: dict[str, Any] = item
-        return message
+    # -- the connection loop ----------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        try:
+            await self._keep_connected()
+        except asyncio.CancelledError:
+            raise
+        except Exception as unforeseen:  # a bug, or a failure nobody foresaw: the app hears of it
+            logger.exception("the live session client failed")
+            self._finish("CLIENT_FAILED", unforeseen)
+
+    async def _keep_connected(self) -> None:
+        attempt = 0
+        while not self._is_closed():
+            self._set_state("reconnecting" if self._ever_joined or attempt else "connecting", attempt=attempt)
+            try:
+                link = await self._open_and_join()
+                attempt = 0
+                failure: LiveSessionError = await self._stay_connected(link)
+            except LiveSessionError as error:
+                failure = error
+                if not error.retryable and not self._is_closed():
+                    self._finish(error.code, error)
+            if self._is_closed():
+                return
+            attempt += 1
+            if self._max_attempts is not None and attempt > self._max_attempts:
+                why = f"{attempt - 1} attempts failed; last: {failure}"
+                self._finish("GAVE_UP", LiveSessionError("GAVE_UP", why, False))
+                return
+            delay = retry_delay(attempt - 1, self._backoff, getattr(failure, "retry_after", None), self._random)
+            self._set_state("reconnecting", attempt=attempt, retry_in=delay, error=failure)
+            await self._sleep(delay)
+
+    async def _open_and_join(self) -> _Link:
+        again = self._ever_joined
+        link = self._adopt(await self._open())
+        self._orderer.hold()
+        try:
+            await self._join(link.ws)
+        except LiveSessionError:
+            self._abandon(link.ws, 4000, "join failed")
+            raise
+        self.reconnects += again
+        return link
+
+    async def _join(self, ws: ClientConnection, *, resume: bool = True) -> dict[str, Any]:
+        position = self.position if resume else None
+        fields = {"sinceSeq": position.seq, "epoch": position.epoch} if position else {}
+        return await self._send(ws, "join", fields, self._request_timeout)
+
+    async def _stay_connected(self, link: _Link) -> LiveSessionError:
+        """Until the socket drops; renews it ahead of API Gateway's 2-hour cap (make before break)."""
+        while True:
+            renew = self._renew_after
+            wait = None if renew is None else max(0.0, link.opened_at + renew - time.monotonic())
+            with contextlib.suppress(builtins.TimeoutError):
+                code, reason = await asyncio.wait_for(asyncio.shield(link.dropped), wait)
+                return LiveSessionError("CONNECTION_LOST", f"the connection closed ({code} {reason})".strip(), True)
+            renewed = await self._renew(link)
+            if renewed is None:
+                self._renew_after = None  # the next drop reconnects as any drop does
+            else:
+                link = renewed
+
+    async def _renew(self, old: _Link) -> _Link | None:
+        try:
+            link = self._adopt(await self._open())
+        except LiveSessionError as error:
+            logger.warning("renewing the connection failed: %s", error)
+            return None
+        try:
+            await self._join(link.ws)
+        except LiveSessionError:
+            self._abandon(link.ws, 4000, "join failed")  # the current link now: its drop reconnects
+            return link
+        self.renewals += 1
+        for task in old.tasks - {old.reader}:
+            task.cancel()  # its keepalive; its reader reads answers until the close completes
+        self._spawn(_close_quietly(old.ws, 1000, "renewed"))
+        return link
+
+    async def _open(self) -> ClientConnection:
+        """One handshake, with a freshly asked token. Raises RefusedError (its `retryable` says whether to go
+        on) or a retryable LiveSessionError for anything else the network does."""
+        try:
+            token = await resolve_token(self._token)
+        except Exception as error:  # the app's provider failed: maybe its identity service is down for a moment
+            raise LiveSessionError("TOKEN_UNAVAILABLE", f"the token provider failed: {error!r}", True) from error
+        if self._refused_token is not None and token in (None, self._refused_token):
+            # Never a silent demotion to listener, nor the same refused token again.
+            raise RefusedError("UNAUTHORIZED", "the token was refused and the provider has no fresh one", 401, retryable=False)
+        self._connect_url = connect_url(self.ws_url, self.session_id, token)
+        try:
+            ws = await self._open_once()
+        except InvalidStatus as refused:
+            response = refused.response
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+            refusal = RefusedError.from_response(response.status_code, bytes(response.body or b""), retry_after)
+            if response.status_code == 401:
+                self._refused_token = token
+                refusal.retryable = callable(self._token)
+            raise refusal from None
+        except builtins.TimeoutError as slow:
+            raise errors.TimeoutError("the WebSocket handshake", self._open_timeout) from slow
+        except (OSError, InvalidHandshake, ConnectionClosed, EOFError) as failed:
+            # No answer, a reset, a proxy's garbage (websockets' InvalidMessage): all worth another try.
+            raise LiveSessionError("CONNECT_FAILED", f"the handshake failed: {failed!r}", True) from failed
+        self._refused_token = None
+        return ws
+
+    async def _open_once(self) -> ClientConnection:
+        """The handshake itself, to `self._connect_url` (a seam tests use to take the network away)."""
+        return await ws_connect(
+            self._connect_url,
+            open_timeout=self._open_timeout,
+            compression=None,
+            proxy=None,
+            max_size=2**20,
+            close_timeout=2,  # a dead link's close must not hold up the next connection
+            ping_interval=20,  # finds a dead TCP path; API Gateway does not count these as activity
+        )
+
+    def _adopt(self, ws: ClientConnection) -> _Link:
+        """Make `ws` the connection actions are sent on, and read it."""
+        link = _Link(ws, asyncio.get_running_loop().create_future())
+        self._link = link
+        self._connected.clear()
+        link.reader = self._spawn(self._read(ws), link)
+        return link
 
     async def _read(self, ws: ClientConnection) -> None:
+        code, reason = 1006, ""
         try:
-            async for frame in ws:
-                try:
-                    message = json.loads(frame)
-                except ValueError:
-                    message = {"type": "_raw", "data": frame}
-                if isinstance(message, dict):
-                    self._on_message(message)
+            async for raw in ws:
+                self._on_frame(ws, raw)
         except ConnectionClosed:
             pass
-        if ws is self.ws and not self._closing:
-            self._connected.clear()
-            self._dropped.set()
-            for future in list(self._requests):  # their answers would have come on this connection
-                if not future.done():
-                    future.set_exception(ConnectionError("the connection closed before the answer"))
-
-    def _on_message(self, message: dict[str, Any]) -> None:
-        kind, seq = message.get("type"), message.get("seq")
-        taken = self._take(message)
-        if kind in STREAM_TYPES:
-            # An answer a request took (a speaker's `pause` -> sessionUpdated) still has its place in the stream.
-            self._hand_over(self.order.taken(seq) if taken and isinstance(seq, int) else self.order.accept(message))
+        except Exception as unforeseen:
+            logger.exception("a frame could not be handled")
+            self._finish("CLIENT_FAILED", unforeseen)
             return
-        if kind == "broadcastSent" and isinstance(seq, int):
-            self._hand_over(self.order.taken(seq))  # the speaker's own broadcast is never pushed to it: no gap
-        if not taken:
-            self._queue.put_nowait(message)
+        if ws.close_code is not None:
+            code, reason = ws.close_code, ws.close_reason or ""
+        self._on_socket_closed(ws, code, reason)
 
-    def _hand_over(self, events: list[dict[str, Any]]) -> None:
-        for event in events:
-            if event.get("type") == "sessionEnded":
-                self.ended = True
-                self._dropped.set()  # wakes the supervisor, which stops
-            self._queue.put_nowait(event)
+    def _on_socket_closed(self, ws: ClientConnection, code: int, reason: str) -> None:
+        for request_id, pending in list(self._pending.items()):
+            if pending.ws is ws:
+                del self._pending[request_id]
+                _fail(pending.future, DisconnectedError(pending.action))
+        link = self._link
+        if link is None or link.ws is not ws:
+            return  # a renewed connection's predecessor
+        self._link = None
+        self._connected.clear()
+        for task in link.tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
+        if not link.dropped.done():
+            link.dropped.set_result((code, reason))
 
-    def _take(self, message: dict[str, Any]) -> bool:
-        """Resolve every waiter the message satisfies; True when one took it."""
-        taken = False
-        for entry in list(self._waiters):
-            predicate, future = entry
-            if future.done():
-                self._waiters.remove(entry)
-            elif predicate(message):
-                self._waiters.remove(entry)
-                future.set_result(message)
-                taken = True
-        return taken
+    def _abandon(self, ws: ClientConnection, code: int, reason: str) -> None:
+        """Gives up on a socket now (its close handshake may never finish on a dead link)."""
+        self._on_socket_closed(ws, code, reason)
+        self._spawn(_close_quietly(ws, code, reason))
 
-    def _spawn(self, coroutine: Any) -> None:
+    async def _send(self, ws: ClientConnection, action: str, fields: dict[str, Any], timeout: float) -> dict[str, Any]:
+        request_id = f"{self._id_prefix}{next(self._ids)}"
+        text = json.dumps({"action": action, **fields, "id": request_id}, allow_nan=False, separators=(",", ":"))
+        size = len(text.encode())
+        if size > MAX_FRAME_BYTES:
+            raise FrameTooLargeError(action, size, MAX_FRAME_BYTES)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = _Pending(action, future, ws)
+        try:
+            await ws.send(text)
+            return await asyncio.wait_for(future, timeout)  # an error the frame handler set is raised as is
+        except ConnectionClosed:
+            raise DisconnectedError(action) from None
+        except builtins.TimeoutError:
+            raise errors.TimeoutError(action, timeout) from None
+        finally:
+            self._pending.pop(request_id, None)
+
+    # -- frames -----------------------------------------------------------------------------------------------
+
+    def _on_frame(self, ws: ClientConnection, raw: str | bytes) -> None:
+        try:
+            frame = json.loads(raw)
+        except ValueError:
+            return  # not JSON: not a frame of this protocol
+        if not isinstance(frame, dict):
+            return
+        if is_integration_error(frame):
+            self._fail_in_flight(ws, frame.get("requestId"))
+        elif frame.get("type") == "batch":
+            for event in frame.get("events") or []:
+                if isinstance(event, dict):
+                    self._on_event(ws, event)
+        elif isinstance(frame.get("type"), str):
+            self._on_event(ws, frame)
+
+    def _on_event(self, ws: ClientConnection, frame: dict[str, Any]) -> None:
+        kind = frame["type"]
+        # `joined` is taken in before its answer returns, so the app's view is ready by then.
+        if kind == "joined":
+            self._on_joined(cast(JoinedEvent, frame))
+        request_id = frame.get("id")
+        pending = self._pending.pop(request_id, None) if isinstance(request_id, str) else None
+        if pending is not None:
+            if kind == "error":
+                _fail(pending.future, ActionError(pending.action, frame))
+            elif not pending.future.done():
+                pending.future.set_result(frame)
+        if kind == "error" and frame.get("code") == "CONNECTION_NOT_FOUND":
+            self._abandon(ws, 4003, "the server lost this connection")  # a drop: reconnect and resume
+            return
+        if kind == "joined":
+            return
+        if is_stream_event(frame):
+            self._accept_stream(frame)  # an answer that is a stream event (sendMessage's) is in the stream too
+            return
+        if kind == "broadcastSent" and isinstance(frame.get("seq"), int):
+            self._orderer.mark_seen(frame["seq"])  # the speaker's own broadcast is never pushed to it: no gap
+            self._watch_gap()
+        if pending is None:
+            self._queue.put_nowait(frame)
+
+    def _fail_in_flight(self, ws: ClientConnection, request_id: object) -> None:
+        """API Gateway's integration error names no action: every one in flight on `ws` may or may not have
+        happened. The join is the client's own and safe to repeat: its failure reconnects."""
+        for key, pending in list(self._pending.items()):
+            if pending.ws is ws:
+                del self._pending[key]
+                _fail(pending.future, OutcomeUnknownError(pending.action, str(request_id)))
+
+    def _on_joined(self, joined: JoinedEvent) -> None:
+        session = joined["session"]
+        resumed = self._orderer.last is not None
+        epoch_changed = resumed and self._epoch is not None and session.get("epoch") != self._epoch
+        self._view, self.joined = session, joined
+        self._ever_joined = True
+        if self._state != "connected":
+            self._set_state("connected", attempt=0)
+        if resumed and joined.get("recovered") is True and not epoch_changed:
+            self._orderer.skip(joined.get("missing") or [])
+            self._orderer.release()
+        else:
+            self._epoch = session.get("epoch")
+            if resumed:
+                self._reset(session, "epochChanged" if epoch_changed else "notRecovered")
+            self._orderer.release(session.get("seq") or 0)
+        link = self._link
+        if link is not None and not self._connected.is_set():
+            self._connected.set()
+            if self._keepalive is not None:
+                self._spawn(self._keep_alive(link, self._keepalive), link)
+        if self._first_join is not None and not self._first_join.done():
+            self._first_join.set_result(joined)
+        self._watch_gap()
+
+    def _reset(self, session: SessionView, reason: Literal["notRecovered", "epochChanged"]) -> None:
+        self.resets += 1
+        self._queue.put_nowait(ResetEvent(type="reset", session=session, reason=reason))
+
+    def _accept_stream(self, event: dict[str, Any]) -> None:
+        if self._orderer.push(event) == "overflow":
+            self._start_recovery(0.0)
+        else:
+            self._watch_gap()
+
+    def _deliver(self, event: dict[str, Any]) -> None:
+        if event.get("type") in ("sessionUpdated", "sessionEnded"):
+            self._view = event["session"]
+        self._queue.put_nowait(event)
+        if event.get("type") == "sessionEnded":
+            # Listeners are closed by the server; the speaker's connection has nothing left to do either.
+            asyncio.get_running_loop().call_soon(self._finish, "ended")
+
+    # -- gaps: asked for again by re-joining with sinceSeq (PROTOCOL_NOTES.md says why) ------------------------
+
+    def _watch_gap(self) -> None:
+        if not self._orderer.has_gap:
+            self._gap_tried_at = None
+            if self._gap_task is not None and not self._gap_task.done():
+                self._gap_task.cancel()
+            self._gap_task = None
+            return
+        self._start_recovery(self._gap_timeout)
+
+    def _start_recovery(self, after: float) -> None:
+        if self._gap_task is None or self._gap_task.done():
+            self._gap_task = self._spawn(self._recover(after))
+
+    async def _recover(self, after: float) -> None:
+        await asyncio.sleep(after)
+        link = self._link
+        if link is None or not self._orderer.has_gap:
+            return
+        last = self._orderer.last
+        if last is not None and self._gap_tried_at == last:
+            # The server replayed and the hole is still there (an older server that cannot say `missing`):
+            # hand over what follows it rather than hold it forever.
+            logger.warning("seqs %s never came; skipped", self._orderer.skip_gap())
+            self._watch_gap()
+            return
+        self._gap_tried_at = last
+        try:
+            await self._join(link.ws)
+        except LiveSessionError:
+            self._abandon(link.ws, 4001, "stream gap not recovered")  # the reconnect's join resumes by seq
+            return
+        self._gap_task = None
+        self._watch_gap()
+
+    # -- keepalive, state, waiting ----------------------------------------------------------------------------
+
+    async def _keep_alive(self, link: _Link, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self._send(link.ws, "ping", {}, self._pong_timeout)
+            except errors.TimeoutError:
+                self._abandon(link.ws, 4002, "keepalive ping unanswered")
+                return
+            except LiveSessionError:
+                return  # the link is going: its drop is handled there
+
+    def _set_state(self, state: ConnectionState, **change: Any) -> None:
+        previous = self._state
+        if previous == "closed":
+            return
+        self._state = state
+        if self._on_state is not None:
+            try:
+                self._on_state(StateChange(state, previous, **change))
+            except Exception:  # an app handler's bug must not stop the client's own bookkeeping
+                logger.exception("on_state raised")
+
+    async def _when_connected(self) -> _Link:
+        while True:
+            if self._state == "closed":
+                raise self._closed_error()
+            if self._state == "idle":
+                raise ClosedError("call connect() first")
+            link = self._link
+            if self._connected.is_set() and link is not None:
+                return link
+            await self._connected.wait()
+
+    async def _sleep(self, seconds: float) -> None:
+        """A backoff wait that `close()` cuts short."""
+        with contextlib.suppress(builtins.TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    def _spawn(self, coroutine: Any, link: _Link | None = None) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if link is not None:
+            link.tasks.add(task)
+            task.add_done_callback(link.tasks.discard)
+        return task
 
-    def _fail_waiters(self) -> None:
-        for _, future in self._waiters:
-            if not future.done():
-                future.set_exception(ConnectionError("connection closed"))
-        self._waiters.clear()
+    def _is_closed(self) -> bool:
+        return self._state == "closed"
 
-    def _finish(self) -> None:
-        self._connected.set()  # wake senders so they fail fast instead of hanging
-        self._fail_waiters()
+    def _closed_error(self) -> LiveSessionError:
+        failure = self._failure
+        if isinstance(failure, LiveSessionError):
+            return failure
+        if failure is not None:
+            closed = ClosedError(f"the client failed: {failure!r}")
+            closed.__cause__ = failure
+            return closed
+        return ClosedError("the client is closed")
+
+    def _finish(self, reason: str, error: BaseException | None = None) -> None:
+        if self._state == "closed":
+            return
+        self._failure = error
+        if error is None:
+            why = "the session ended" if reason == "ended" else "the client was closed"
+            closed: LiveSessionError = ClosedError(why)
+        else:
+            closed = self._closed_error()
+        for pending in self._pending.values():
+            _fail(pending.future, closed)
+        self._pending.clear()
+        link = self._link
+        if link is not None:
+            self._abandon(link.ws, 1000, "session ended" if reason == "ended" else "client closed")
+        self._wake.set()
+        self._connected.set()  # wakes callers waiting for a connection: they find it closed
+        if self._first_join is not None and not self._first_join.done():
+            self._first_join.set_exception(closed)
+        self._set_state("closed", attempt=0, reason=reason, error=error)
         self._queue.put_nowait(_END)
 
 
-async def connect(ws_url: str, session_id: str, token: str | None = None, **options: Any) -> SessionClient:
-    """Open, join and return a `SessionClient` (use it with `async with`, or call `close()`)."""
-    client = SessionClient(ws_url, session_id, token, **options)
-    return await client.open()
+def _fail(future: asyncio.Future[Any], error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Marks a future's exception as seen (it is raised to whoever awaits it, and to the `async for`)."""
+    if not future.cancelled():
+        future.exception()
+
+
+async def _close_quietly(ws: ClientConnection, code: int, reason: str) -> None:
+    with contextlib.suppress(Exception):
+        await ws.close(code, reason)

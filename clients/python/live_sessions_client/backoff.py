@@ -1,0 +1,34 @@
+"""Capped exponential backoff with "equal jitter": half of each step is fixed, half random, so many clients
+dropped at once (a deploy, API Gateway's 2-hour cap) do not all come back in the same instant, and none waits
+longer than `max`. The twin of the TypeScript client's `backoff.ts` (seconds here, ms there)."""
+
+from __future__ import annotations
+
+import random as _random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BackoffOptions:
+    initial: float = 0.5  # the first step, in seconds
+    max: float = 30.0  # no delay is longer than this
+    factor: float = 2.0  # each step is this many times the previous one
+
+
+def backoff_delay(
+    attempt: int, options: BackoffOptions | None = None, random: Callable[[], float] = _random.random
+) -> float:
+    options = options or BackoffOptions()
+    step = min(options.max, options.initial * options.factor ** max(0, attempt))
+    return step / 2 + random() * (step / 2)
+
+
+def retry_delay(
+    attempt: int,
+    options: BackoffOptions | None,
+    retry_after: float | None,
+    random: Callable[[], float] = _random.random,
+) -> float:
+    """The backoff step, but never sooner than the server's `Retry-After`."""
+    return max(backoff_delay(attempt, options, random), retry_after or 0.0)
