@@ -1,40 +1,73 @@
-"""The Python client's stream order (clients/python): each seq once, in order, an early event held for its gap."""
+"""The Python client's stream order (live_sessions_client/stream.py, the twin of clients/js/src/stream.ts):
+each seq once, in order, an early event held for its gap, a vouched-missing seq skipped."""
 
 from __future__ import annotations
 
-from live_sessions_client import StreamOrder
+from typing import Any
+
+from live_sessions_client import StreamOrderer
 
 
-def ev(seq: int) -> dict:
+def ev(seq: int) -> dict[str, Any]:
     return {"type": "broadcast", "data": seq, "seq": seq}
 
 
-def test_events_out_of_order_come_out_in_order_and_duplicates_are_dropped():
-    order = StreamOrder()
-    assert order.baseline(4) == []
-    assert order.accept(ev(6)) == [] and order.gap_since is not None  # 5 missing: held
-    assert order.accept(ev(5)) == [ev(5), ev(6)] and order.gap_since is None
-    assert order.accept(ev(5)) == [] and order.accept(ev(3)) == []
-    assert order.duplicates == 2 and order.last_seq == 6
+def orderer(max_buffered: int = 256) -> tuple[StreamOrderer[dict[str, Any]], list[int]]:
+    seen: list[int] = []
+    return StreamOrderer(lambda event: seen.append(event["seq"]), max_buffered), seen
 
 
-def test_before_a_baseline_everything_waits_then_what_the_view_covers_is_dropped():
-    order = StreamOrder()
-    assert order.accept(ev(3)) == [] and order.accept(ev(2)) == []
-    assert order.baseline(2) == [ev(3)]  # the joined view already has 1 and 2
+def test_events_out_of_order_come_out_in_order_and_duplicates_are_dropped() -> None:
+    order, seen = orderer()
+    order.release(4)
+    assert order.push(ev(6)) == "gap" and order.has_gap
+    assert order.push(ev(5)) == "delivered" and seen == [5, 6] and not order.has_gap
+    assert order.push(ev(5)) == "duplicate" and order.push(ev(3)) == "duplicate"
+    assert order.stats.duplicates == 2 and order.last == 6
 
 
-def test_a_reset_starts_over_from_the_new_baseline():
-    order = StreamOrder()
-    order.baseline(1)
-    order.accept(ev(9))
-    assert order.reset(10) == [] and order.held == {} and order.last_seq == 10
-    assert order.accept(ev(11)) == [ev(11)]
+def test_before_a_baseline_everything_waits_then_what_the_view_covers_is_dropped() -> None:
+    order, seen = orderer()
+    assert order.push(ev(3)) == "held" and order.push(ev(2)) == "held"
+    order.release(2)  # the joined view already has 1 and 2
+    assert seen == [3]
 
 
-def test_too_many_held_is_overflowing():
-    order = StreamOrder(max_held=2)
-    order.baseline(0)
-    for seq in (2, 3, 4):
-        order.accept(ev(seq))
-    assert order.overflowing
+def test_a_recovered_resume_releases_in_order_after_the_last_delivered() -> None:
+    order, seen = orderer()
+    order.release(0)
+    order.push(ev(1))
+    order.hold()  # a reconnect's join is being answered
+    assert order.push(ev(3)) == "held" and order.push(ev(2)) == "held"
+    order.release()
+    assert seen == [1, 2, 3]
+
+
+def test_the_speakers_own_broadcast_is_no_gap() -> None:
+    order, seen = orderer()
+    order.release(0)
+    order.mark_seen(1)
+    assert order.push(ev(2)) == "delivered" and seen == [2]
+
+
+def test_seqs_the_server_vouches_are_missing_are_skipped() -> None:
+    order, seen = orderer()
+    order.release(1)
+    order.push(ev(4))
+    order.skip([2, 3])
+    assert seen == [4] and order.stats.skipped == 2 and not order.has_gap
+
+
+def test_a_hole_the_server_cannot_fill_is_skipped_to_the_first_buffered_event() -> None:
+    order, seen = orderer()
+    order.release(1)
+    order.push(ev(5))
+    order.push(ev(6))
+    assert list(order.skip_gap()) == [2, 3, 4] and seen == [5, 6]
+
+
+def test_a_full_buffer_overflows_keeping_the_nearest_events() -> None:
+    order, _ = orderer(max_buffered=2)
+    order.release(0)
+    assert [order.push(ev(seq)) for seq in (2, 3, 4)] == ["gap", "gap", "overflow"]
+    assert order.buffered == 2

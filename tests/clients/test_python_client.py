@@ -1,35 +1,42 @@
 """The Python client (clients/python, live_sessions_client) against the local gateway with a fake
-connection handler: join, requests, refusals, and reconnect-with-backoff that re-joins."""
+connection handler: join, requests, refusals, reconnect-with-backoff that re-joins, and the 0.1 names that
+still work (with a DeprecationWarning)."""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import threading
 from typing import Any
 
 import boto3
 import pytest
-from live_sessions_client import ActionError, Refused, SessionClient, backoff_delays, connect, session_url
+from live_sessions_client import (
+    ActionError,
+    BackoffOptions,
+    LiveSession,
+    RefusedError,
+    StateChange,
+    backoff_delay,
+    connect_url,
+)
 
 from local.lambda_service.lambda_pools import HandlerSpec
 from tests.support.local_stack import running_local_stack
 
 
 def test_backoff_is_exponential_capped_and_jittered() -> None:
-    delays = list(itertools.islice(backoff_delays(initial=0.5, cap=8.0), 12))
+    options = BackoffOptions(initial=0.5, max=8.0)
     steps = [min(8.0, 0.5 * 2**n) for n in range(12)]
-    assert all(step / 2 <= d <= step for d, step in zip(delays, steps, strict=True))
-    assert max(delays) <= 8.0
-    assert len({round(d, 6) for d in delays}) > 6  # jitter: not a fixed sequence
+    assert [backoff_delay(n, options, lambda: 0.0) for n in range(12)] == [step / 2 for step in steps]
+    assert [backoff_delay(n, options, lambda: 1.0) for n in range(12)] == steps
 
 
-def test_session_url_encodes_the_query() -> None:
-    assert session_url("ws://127.0.0.1:3001", "quiet-river-482", "a.b+c") == (
-        "ws://127.0.0.1:3001/?sessionId=quiet-river-482&token=a.b%2Bc"
+def test_connect_url_encodes_the_query_and_declares_the_protocol_version() -> None:
+    assert connect_url("ws://127.0.0.1:3001", "quiet-river-482", "a.b+c") == (
+        "ws://127.0.0.1:3001/?sessionId=quiet-river-482&token=a.b%2Bc&v=2"
     )
-    assert session_url("ws://h:1/local?x=1", "s") == "ws://h:1/local?x=1&sessionId=s"
+    assert connect_url("ws://h:1/local?x=1", "s") == "ws://h:1/local?x=1&sessionId=s&v=2"
 
 
 class FakeSessions:
@@ -60,7 +67,10 @@ class FakeSessions:
         if action == "join":
             with self.lock:
                 self.joins.append(ctx["connectionId"])
-            reply = {"type": "joined", "role": "listener", "connectionId": ctx["connectionId"], "session": {}}
+            session = {"seq": 0, "epoch": "e1"}
+            reply = {"type": "joined", "role": "listener", "connectionId": ctx["connectionId"], "session": session}
+            if "sinceSeq" in json.loads(event["body"]):
+                reply["recovered"] = True
         elif action == "ping":
             reply = {"type": "pong", "ts": 1}
         elif action == "history":
@@ -85,13 +95,13 @@ def test_join_requests_and_errors(client_stack) -> None:
     _, urls, _ = client_stack
 
     async def scenario() -> None:
-        async with await connect(urls.ws, "quiet-river-482") as client:
-            assert client.role == "listener" and client.connection_id
-            assert (await client.ping())["type"] == "pong"
-            assert await client.history() == [{"text": "hi"}]
+        async with LiveSession(urls.ws, "quiet-river-482") as live:
+            assert live.role == "listener" and live.connection_id and live.state == "connected"
+            assert (await live.ping())["type"] == "pong"
+            assert (await live.history())["items"] == [{"text": "hi"}]
             with pytest.raises(ActionError) as refused:
-                await client.request("broadcast", expect="broadcastSent", data=1)
-            assert refused.value.code == "FORBIDDEN"
+                await live.broadcast(1)
+            assert refused.value.code == "FORBIDDEN" and refused.value.action == "broadcast"
 
     asyncio.run(scenario())
 
@@ -101,25 +111,31 @@ def test_a_transient_refusal_is_retried_with_backoff_until_it_passes(client_stac
     _, urls, fake = client_stack
     session_id = f"crowded-room-{status}"
     fake.refuse_first[session_id] = (status, 3)
-    states: list[str] = []
+    states: list[StateChange] = []
 
     async def scenario() -> None:
-        client = SessionClient(
-            urls.ws, session_id, backoff_initial=0.02, backoff_cap=0.1, on_state=lambda s, i: states.append(s)
-        )
-        async with await client.open():
-            assert client.connection_id
+        backoff = BackoffOptions(initial=0.02, max=0.1)
+        async with LiveSession(urls.ws, session_id, backoff=backoff, on_state=states.append) as live:
+            assert live.connection_id
+
     asyncio.run(scenario())
-    assert states.count("reconnecting") == 3 and fake.refuse_first[session_id] == (status, 0)
+    retries = [change for change in states if change.retry_in is not None]
+    assert [change.attempt for change in retries] == [1, 2, 3] and fake.refuse_first[session_id] == (status, 0)
+    assert all(isinstance(change.error, RefusedError) and change.error.status == status for change in retries)
 
 
 def test_refused_handshake_is_not_retried(client_stack) -> None:
     _, urls, _ = client_stack
 
     async def scenario() -> None:
-        with pytest.raises(Refused) as refused:
-            await connect(urls.ws, "missing-session-1")
+        live = LiveSession(urls.ws, "missing-session-1")
+        with pytest.raises(RefusedError) as refused:
+            await live.connect()
         assert refused.value.status == 404 and refused.value.code == "SESSION_NOT_FOUND"
+        assert not refused.value.retryable and live.state == "closed"
+        with pytest.raises(RefusedError):  # the app's `async for` hears of it too
+            async for _ in live:
+                pass
 
     asyncio.run(scenario())
 
@@ -133,25 +149,45 @@ def test_a_dropped_connection_is_reopened_and_rejoined(client_stack) -> None:
         aws_access_key_id="x",
         aws_secret_access_key="x",
     )
-    states: list[str] = []
+    states: list[StateChange] = []
 
     async def scenario() -> None:
-        client = SessionClient(
-            urls.ws, "quiet-river-482", backoff_initial=0.05, backoff_cap=0.2, on_state=lambda s, i: states.append(s)
-        )
-        await client.open()
-        first_id = client.connection_id
-        rejoined = client.wait_for(lambda m: m.get("type") == "joined")
+        live = LiveSession(urls.ws, "quiet-river-482", backoff=BackoffOptions(0.05, 0.2), on_state=states.append)
+        await live.connect()
+        first_id = live.connection_id
         await asyncio.to_thread(management.delete_connection, ConnectionId=first_id)  # the server drops it
-        message = await asyncio.wait_for(rejoined, 10)
-        assert message["connectionId"] != first_id
-        await asyncio.sleep(0.05)
-        assert client.reconnects == 1 and client.connection_id == message["connectionId"]
-        assert (await client.ping())["type"] == "pong"  # usable again
-        await asyncio.to_thread(management.post_to_connection, ConnectionId=client.connection_id, Data=b'{"type":"x"}')
-        assert (await client.next_message())["type"] == "x"
-        await client.close()
+        assert (await live.ping())["type"] == "pong"  # waits through the reconnect: usable again
+        assert live.reconnects == 1 and live.connection_id != first_id
+        await asyncio.to_thread(management.post_to_connection, ConnectionId=live.connection_id, Data=b'{"type":"x"}')
+        events = aiter(live)
+        assert (await anext(events))["type"] == "x"
+        await live.close()
 
     asyncio.run(scenario())
-    assert "reconnecting" in states and "reconnected" in states
+    assert [change.state for change in states].count("connected") == 2 and "reconnecting" in {c.state for c in states}
     assert len(fake.joins) >= 2
+
+
+def test_the_0_1_names_still_work_and_warn(client_stack) -> None:
+    """`local listen`/`speak` and apps written for 0.1 keep working for one version."""
+    _, urls, _ = client_stack
+    import live_sessions_client as client
+
+    async def scenario() -> None:
+        with pytest.warns(DeprecationWarning, match="LiveSession"):
+            old = client.SessionClient(urls.ws, "quiet-river-482", None, on_state=lambda state, info: None)
+        with pytest.warns(DeprecationWarning, match="RefusedError"):
+            assert client.Refused is RefusedError
+        async with await old.open():
+            await old.broadcast(1)  # 0.1: only sends; the answer (here an error) arrives in the iteration
+            assert (await old.next_message())["code"] == "FORBIDDEN"
+            with pytest.warns(DeprecationWarning, match="pause"):
+                await old.control("pause")
+            assert (await old.next_message())["code"] == "FORBIDDEN"
+            assert await old.history() == [{"text": "hi"}]
+        with pytest.warns(DeprecationWarning, match="StreamOrderer"):
+            order = client.StreamOrder()
+        assert order.baseline(1) == [] and order.accept({"type": "broadcast", "seq": 3}) == []
+        assert [e["seq"] for e in order.accept({"type": "broadcast", "seq": 2})] == [2, 3]
+
+    asyncio.run(scenario())
