@@ -164,31 +164,29 @@ def _print(message: object) -> None:
     print(json.dumps(message, ensure_ascii=False), flush=True)
 
 
-def cmd_listen(args: argparse.Namespace) -> int:
-    from live_sessions_client import Refused, SessionClient
+def _print_trouble(change: object) -> None:
+    """A retry or a close for a reason, on stderr (a quiet run prints nothing there)."""
+    error = getattr(change, "error", None)
+    if error is not None:
+        retry_in = getattr(change, "retry_in", None)
+        then = f"; retrying in {retry_in:.1f} s" if retry_in is not None else ""
+        print(f"[{getattr(change, 'state', '')}] {error}{then}", file=sys.stderr, flush=True)
 
-    def on_state(state: str, info: dict) -> None:
-        print(f"[{state}] {json.dumps(info)}", file=sys.stderr, flush=True)
+
+def cmd_listen(args: argparse.Namespace) -> int:
+    from live_sessions_client import LiveSession, LiveSessionError
 
     async def main() -> int:
-        client = SessionClient(args.ws_url, args.session_id, args.token, on_state=on_state)
+        live = LiveSession(args.ws_url, args.session_id, token=args.token, on_state=_print_trouble)
         try:
-            await client.open()
-        except Refused as refusal:
-            print(f"refused: {refusal}", file=sys.stderr)
-            return 1
-        except OSError as error:
-            print(f"cannot connect to {args.ws_url}: {error}", file=sys.stderr)
-            return 1
-        _print(client.joined)
-        try:
-            async for message in client:
+            _print(await live.connect())
+            async for message in live:
                 _print(message)
-        except Refused as refusal:
-            print(f"refused on reconnect: {refusal}", file=sys.stderr)
+        except LiveSessionError as error:  # a final refusal (now or on a reconnect), or giving up
+            print(f"refused: {error}" if error.code != "CLOSED" else str(error), file=sys.stderr)
             return 1
         finally:
-            await client.close()
+            await live.close()
         return 0
 
     return _run_until_interrupted(main())
@@ -199,18 +197,30 @@ def cmd_speak(args: argparse.Namespace) -> int:
 
     Ends at the end of stdin, or when the session ends (`/end`, or the owner ending it elsewhere).
     """
-    from live_sessions_client import Refused, SessionClient
+    from live_sessions_client import ActionError, LiveSession, LiveSessionError
+    from live_sessions_client.protocol import is_stream_event
 
     from .speak_lines import UnknownCommand, parse_line
 
     async def main() -> int:
-        client = SessionClient(args.ws_url, args.session_id, args.token)
+        client = LiveSession(args.ws_url, args.session_id, token=args.token, on_state=_print_trouble)
         try:
-            await client.open()
-        except (Refused, OSError) as error:
+            _print(await client.connect())
+        except LiveSessionError as error:
             print(f"cannot join: {error}", file=sys.stderr)
             return 1
-        _print(client.joined)
+
+        async def act(name: str, fields: dict[str, object]) -> None:
+            """One line's action; its answer is printed here, unless it is a stream event (printed below)."""
+            try:
+                answer = await client.request(name, **fields)
+            except ActionError as refused:
+                answer = refused.frame
+            except LiveSessionError as error:
+                print(f"/{name}: {error}" if not fields else str(error), file=sys.stderr, flush=True)
+                return
+            if not is_stream_event(answer):
+                _print(answer)
 
         async def printer() -> None:
             async for message in client:
@@ -251,7 +261,7 @@ def cmd_speak(args: argparse.Namespace) -> int:
                     print(unknown, file=sys.stderr, flush=True)  # nothing sent: the speaker retypes it
                     continue
                 if action is not None:
-                    await client.send(action.name, **action.fields)
+                    await act(action.name, action.fields)
         finally:
             printing.cancel()
             await client.close()
