@@ -409,7 +409,9 @@ class LiveSession:
             raise LiveSessionError("TOKEN_UNAVAILABLE", f"the token provider failed: {error!r}", True) from error
         if self._refused_token is not None and token in (None, self._refused_token):
             # Never a silent demotion to listener, nor the same refused token again.
-            raise RefusedError("UNAUTHORIZED", "the token was refused and the provider has no fresh one", 401, retryable=False)
+            raise RefusedError(
+                "UNAUTHORIZED", "the token was refused and the provider has no fresh one", 401, retryable=False
+            )
         self._connect_url = connect_url(self.ws_url, self.session_id, token)
         try:
             ws = await self._open_once()
