@@ -152,11 +152,19 @@ def test_a_dropped_connection_is_reopened_and_rejoined(client_stack) -> None:
     states: list[StateChange] = []
 
     async def scenario() -> None:
-        live = LiveSession(urls.ws, "quiet-river-482", backoff=BackoffOptions(0.05, 0.2), on_state=states.append)
+        rejoined = asyncio.Event()
+
+        def on_state(change: StateChange) -> None:
+            states.append(change)
+            if change.state == "connected" and change.previous == "reconnecting":
+                rejoined.set()
+
+        live = LiveSession(urls.ws, "quiet-river-482", backoff=BackoffOptions(0.05, 0.2), on_state=on_state)
         await live.connect()
         first_id = live.connection_id
         await asyncio.to_thread(management.delete_connection, ConnectionId=first_id)  # the server drops it
-        assert (await live.ping())["type"] == "pong"  # waits through the reconnect: usable again
+        await asyncio.wait_for(rejoined.wait(), 10)
+        assert (await live.ping())["type"] == "pong"  # usable again
         assert live.reconnects == 1 and live.connection_id != first_id
         await asyncio.to_thread(management.post_to_connection, ConnectionId=live.connection_id, Data=b'{"type":"x"}')
         events = aiter(live)
