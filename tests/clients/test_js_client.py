@@ -1,7 +1,8 @@
 """The TypeScript client (clients/js) and the console page, in `make test`: their node tests (node --test)
 run against a local stack started here, so a failure there fails here, with node's report as the reason.
 
-The pinned toolchain comes from clients/js/package-lock.json (`npm ci`, once; `make install` does the same),
+The pinned toolchain comes from clients/js/package-lock.json (`npm ci` when node_modules does not hold it;
+`make install` does the same),
 then the browser bundles (`npm run bundle`) and one type-checked compile of the client, the console and
 its tests (`npm run build:test`).
 """
@@ -10,13 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from local.stack import LocalStack
+from tests.clients.js_toolchain import ensure_js_toolchain
 
 pytestmark = pytest.mark.e2e
 
@@ -37,11 +38,7 @@ def _require(result: subprocess.CompletedProcess[str], what: str) -> None:
 
 @pytest.fixture(scope="module")
 def js_build() -> None:
-    if shutil.which("npm") is None or shutil.which("node") is None:
-        pytest.fail("node and npm are needed for the TypeScript client (Node 20+)")
-    lock, installed = JS / "package-lock.json", JS / "node_modules" / ".package-lock.json"
-    if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
-        _require(_run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], timeout=300), "npm ci")
+    ensure_js_toolchain()
     # The browser bundles (esbuild), then one tsc run that type-checks the client, the console and the tests.
     _require(_run(["npm", "run", "bundle"], timeout=180), "npm run bundle")
     _require(_run(["npm", "run", "build:test"], timeout=180), "npm run build:test")
