@@ -65,8 +65,9 @@ def node_test(stack: LocalStack, *files: str, timeout: float = 120, **extra_env:
 
 def test_client_rules(js_build: None, stack: LocalStack) -> None:
     """Seq order, de-duplication, gap recovery, resume, refusal reasons, request IDs, keepalive, backoff;
-    and no runtime dependency (the browser bundle imports nothing)."""
-    node_test(stack, "client.unit", "package")
+    CONNECTION_NOT_FOUND as a drop, the integration error, token renewal, Retry-After, batch, missing, the
+    frame limit; and no runtime dependency (the browser bundle imports nothing)."""
+    node_test(stack, "client.unit", "crashproof.unit", "package")
 
 
 def test_client_against_the_local_stack(js_build: None, stack: LocalStack) -> None:

@@ -14,8 +14,17 @@
  *   (bounded) while the missing ones are fetched from `GET /sessions/{id}/events`;
  * - a ping every `keepaliveMs` keeps API Gateway's 10-minute idle timeout away and finds a dead link;
  * - every action carries an `id`; its answer (or `error`) settles that action's promise;
- * - a refused handshake (a browser sees only close 1006) is explained by `GET /sessions/{id}`:
- *   INVALID_SESSION_ID, SESSION_NOT_FOUND and SESSION_ENDED stop; SESSION_FULL and anything else retry.
+ * - a refused handshake (a browser sees only close 1006) is explained by `GET /sessions/{id}` (kept a few
+ *   seconds): INVALID_SESSION_ID, SESSION_NOT_FOUND and SESSION_ENDED stop, UNAUTHORIZED stops unless the
+ *   token provider gives a fresh token; SESSION_FULL backs off towards minutes; anything else retries,
+ *   never sooner than a `Retry-After` the lookup carried;
+ * - the token (a string, or a provider called before every handshake) is renewed with the connection
+ *   before API Gateway's 2-hour cap, so a long talk keeps its speaker;
+ * - `error CONNECTION_NOT_FOUND` (the server lost this connection) is a drop: reconnect and resume;
+ * - API Gateway's integration error (no `type`, no `id`) fails every action in flight with
+ *   OutcomeUnknownError; none is sent again by the client;
+ * - `batch` frames are unpacked, each event taken as if it came alone; `joined.missing` seqs are skipped;
+ * - an action whose encoded frame exceeds API Gateway's 32 KB is refused with FrameTooLargeError, unsent.
  */
 
 import { backoffDelay, type BackoffOptions } from "./backoff.js";
@@ -24,15 +33,21 @@ import {
   ActionError,
   ClosedError,
   DisconnectedError,
+  FrameTooLargeError,
   LiveSessionError,
+  MAX_FRAME_BYTES,
+  OutcomeUnknownError,
+  RefusedError,
   TimeoutError,
 } from "./errors.js";
 import { HttpApi, resolveToken, type FetchLike, type TokenSource } from "./http.js";
 import {
   isStreamEvent,
+  PROTOCOL_VERSION,
   type ActionAnswers,
   type ActionFields,
   type ActionName,
+  type BatchFrame,
   type BroadcastSentEvent,
   type EventOf,
   type HistoryEvent,
@@ -47,7 +62,7 @@ import {
   type SessionView,
   type StreamEvent,
 } from "./protocol.js";
-import { diagnoseRefusal } from "./refusal.js";
+import { RefusalLookup } from "./refusal.js";
 import { StreamOrderer } from "./stream.js";
 
 // A handler slot that accepts the browser's and `ws`'s own event types (method parameters are bivariant).
@@ -104,7 +119,8 @@ export interface LiveSessionOptions {
   /** The HTTP API's URL: refusal reasons and gap recovery come from it. */
   httpUrl: string;
   sessionId: string;
-  /** The session owner's token joins as the speaker; none (or anyone else's) as a listener. */
+  /** The session owner's token joins as the speaker; none (or anyone else's) as a listener. A function is a
+   * token provider: called for a fresh token before every handshake (each reconnect, each renewal). */
   token?: TokenSource;
   /** Default: `globalThis.WebSocket` (browsers, Node 22+); Node 20 apps pass the `ws` package's. */
   WebSocket?: WebSocketConstructor;
@@ -120,6 +136,13 @@ export interface LiveSessionOptions {
   /** The handshake must complete within this (default 15 000). */
   openTimeoutMs?: number;
   backoff?: BackoffOptions;
+  /** The backoff while the session is full (default 10 s doubling up to 5 minutes). */
+  fullBackoff?: BackoffOptions;
+  /** How long a refused handshake's lookup (`GET /sessions/{id}`) is reused (default 10 000). */
+  refusalCacheMs?: number;
+  /** The connection is renewed (a fresh token, a new handshake, resume) after this long, before API Gateway
+   * closes it at 2 hours (default 6 900 000: 1 h 55 min). */
+  renewAfterMs?: number;
   /** Consecutive failed attempts before giving up (default: never give up on a retryable failure). */
   maxAttempts?: number;
   /** How long an event ahead of a gap waits for the missing ones before they are fetched (default 1 000). */
@@ -140,9 +163,18 @@ interface Pending {
 interface CloseInfo {
   code: number;
   reason: string;
+  /** Why the client itself dropped the socket, when it did. */
+  error?: LiveSessionError;
 }
 
 const HANDSHAKE_FAILED = Symbol("handshake failed");
+// Close codes of sockets the client drops itself (4000-4999: private use).
+const CLOSE_JOIN_FAILED = 4000;
+const CLOSE_GAP = 4001;
+const CLOSE_KEEPALIVE = 4002;
+const CLOSE_NOT_FOUND = 4003;
+const CLOSE_RENEW = 4004;
+const FULL_BACKOFF: BackoffOptions = { initialMs: 10_000, maxMs: 300_000 };
 
 export class LiveSession extends Emitter<LiveSessionEvents> {
   readonly sessionId: string;
@@ -150,6 +182,7 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
   private readonly options: LiveSessionOptions;
   private readonly WebSocketCtor: WebSocketConstructor;
   private readonly orderer: StreamOrderer<StreamEvent>;
+  private readonly refusals: RefusalLookup;
 
   private currentState: ConnectionState = "idle";
   private ws: WebSocketLike | null = null;
@@ -172,6 +205,13 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
   private recovering = false;
   private wake: (() => void) | null = null;
   private socketDropped: ((info: CloseInfo) => void) | null = null;
+  private renewTimer: ReturnType<typeof setTimeout> | null = null;
+  // A renewal holds new actions back until those in flight are answered, then swaps the connection.
+  private renewing = false;
+  private idleWaiters: (() => void)[] = [];
+  // A token fetched ahead of the next handshake (a renewal's, or a fresh one after UNAUTHORIZED).
+  private nextToken: { token: string | undefined } | null = null;
+  private handshakeTokenUsed: string | undefined = undefined;
 
   constructor(options: LiveSessionOptions) {
     super();
@@ -186,6 +226,7 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
       ...(options.fetch ? { fetch: options.fetch } : {}),
     });
     this.orderer = new StreamOrderer((event) => this.deliver(event), options.maxBuffered ?? 256);
+    this.refusals = new RefusalLookup(this.api, this.sessionId, options.refusalCacheMs ?? 10_000);
     if (options.resume) {
       this.orderer.last = options.resume.seq;
       this.epoch = options.resume.epoch;
@@ -274,11 +315,13 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
     return this.request("end", {});
   }
 
-  /** Sends an action once connected (waiting through a reconnect) and resolves with its answer. */
+  /** Sends an action once connected (waiting through a reconnect) and resolves with its answer. A frame
+   * over API Gateway's 32 KB rejects at once with FrameTooLargeError. */
   async request<A extends ActionName>(action: A, fields: ActionFields[A]): Promise<ActionAnswers[A]> {
     if (action === "join") throw new TypeError("join is the client's own: use connect()");
-    if (this.currentState !== "connected") await this.whenConnected();
-    return (await this.send(action, fields, this.options.requestTimeoutMs ?? 30_000)) as ActionAnswers[A];
+    const outgoing = this.encode(action, fields);
+    if (this.currentState !== "connected" || this.renewing) await this.whenConnected();
+    return (await this.transmit(outgoing, this.options.requestTimeoutMs ?? 30_000)) as ActionAnswers[A];
   }
 
   // -- the connection loop --------------------------------------------------------------------------------------
@@ -293,11 +336,14 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
         attempt = 0;
         const info = await dropped;
         if (this.closing) return;
-        failure = new LiveSessionError("CONNECTION_LOST", `the connection closed (${info.code} ${info.reason})`.trim(), true);
+        if (info.code === CLOSE_RENEW) continue; // a planned swap: no failure, no wait
+        failure = info.error ?? new LiveSessionError("CONNECTION_LOST", `the connection closed (${info.code} ${info.reason})`.trim(), true);
       } catch (error) {
         if (this.closing) return;
         failure = asLiveSessionError(error);
-        if (!failure.retryable) {
+        if (failure.code === "UNAUTHORIZED" && (await this.freshToken())) {
+          // a new token from the provider: worth another handshake (after the usual backoff)
+        } else if (!failure.retryable) {
           this.finish(failure.code, failure);
           return;
         }
@@ -307,32 +353,67 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
         this.finish("GAVE_UP", new LiveSessionError("GAVE_UP", `${attempt - 1} attempts failed; last: ${failure.message}`, false));
         return;
       }
-      const retryInMs = backoffDelay(attempt - 1, this.options.backoff, this.options.random);
+      const retryInMs = this.retryDelay(attempt, failure);
       this.setState("reconnecting", { attempt, retryInMs, error: failure });
       await this.sleep(retryInMs);
     }
   }
 
+  /** The wait before attempt `attempt + 1`: minutes-long steps for a full session, never shorter than a
+   * `Retry-After` the refusal carried. */
+  private retryDelay(attempt: number, failure: LiveSessionError): number {
+    const full = failure.code === "SESSION_FULL";
+    const delay = backoffDelay(attempt - 1, full ? (this.options.fullBackoff ?? FULL_BACKOFF) : this.options.backoff, this.options.random);
+    const floor = failure instanceof RefusedError ? (failure.retryAfterMs ?? 0) : 0;
+    return Math.max(delay, floor);
+  }
+
+  /** After UNAUTHORIZED: asks the token provider again; true when it gave a token other than the refused one. */
+  private async freshToken(): Promise<boolean> {
+    if (typeof this.options.token !== "function") return false;
+    try {
+      const token = await resolveToken(this.options.token);
+      if (token === this.handshakeTokenUsed) return false;
+      this.nextToken = { token };
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** One handshake and join; resolves (once joined) with a promise of the socket's end. */
   private async openAndJoin(): Promise<Promise<CloseInfo>> {
-    const ws = await this.open();
+    const ws = await this.open(await this.handshakeToken());
     const dropped = new Promise<CloseInfo>((resolve) => (this.socketDropped = resolve));
     this.orderer.hold();
     try {
       const position = this.position;
       await this.send("join", position ? { sinceSeq: position.seq, epoch: position.epoch } : {}, this.options.requestTimeoutMs ?? 30_000);
     } catch (error) {
-      this.abandon(ws, 4000, "join failed");
+      this.abandon(ws, CLOSE_JOIN_FAILED, "join failed");
       throw error;
     }
     return dropped;
   }
 
-  private async open(): Promise<WebSocketLike> {
-    const token = await resolveToken(this.options.token);
+  /** The token for the next handshake: one fetched ahead (renewal, after UNAUTHORIZED), else a fresh one. */
+  private async handshakeToken(): Promise<string | undefined> {
+    const ahead = this.nextToken;
+    this.nextToken = null;
+    if (ahead) return ahead.token;
+    try {
+      return await resolveToken(this.options.token);
+    } catch (error) {
+      throw new LiveSessionError("TOKEN_UNAVAILABLE", `the token provider failed: ${String(error)}`, true);
+    }
+  }
+
+  private async open(token: string | undefined): Promise<WebSocketLike> {
+    this.handshakeTokenUsed = token;
     const url = new URL(this.options.wsUrl);
     url.searchParams.set("sessionId", this.sessionId);
     if (token) url.searchParams.set("token", token);
+    url.searchParams.set("v", String(PROTOCOL_VERSION));
     const ws = new this.WebSocketCtor(url.toString());
     this.ws = ws;
     const timeoutMs = this.options.openTimeoutMs ?? 15_000;
@@ -357,7 +438,7 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
       } catch {
         // not open: nothing to close
       }
-      if (error === HANDSHAKE_FAILED) throw await diagnoseRefusal(this.api, this.sessionId);
+      if (error === HANDSHAKE_FAILED) throw await this.refusals.explain(token);
       throw error;
     }
     ws.onmessage = (event) => this.onFrame(event.data);
@@ -371,65 +452,112 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
     detach(ws);
     this.ws = null;
     this.stopTimers();
-    for (const [id, pending] of this.pending) {
-      clearTimeout(pending.timer);
-      this.pending.delete(id);
-      pending.reject(new DisconnectedError(pending.action));
-    }
+    this.failInFlight((action) => new DisconnectedError(action));
     const dropped = this.socketDropped;
     this.socketDropped = null;
     dropped?.(info);
   }
 
   /** Gives up on a socket now (its close handshake may never finish on a dead link). */
-  private abandon(ws: WebSocketLike, code: number, reason: string): void {
+  private abandon(ws: WebSocketLike, code: number, reason: string, error?: LiveSessionError): void {
     try {
       ws.close(code, reason);
     } catch {
       // already closing
     }
-    this.onSocketClosed(ws, { code, reason });
+    this.onSocketClosed(ws, { code, reason, ...(error ? { error } : {}) });
   }
 
-  private send(action: ActionName, fields: object, timeoutMs: number): Promise<ServerEvent> {
+  /** The action as it goes on the wire, with its request id; refused here when over the frame limit. */
+  private encode(action: ActionName, fields: object): { action: ActionName; id: string; text: string } {
+    const id = `${this.requestPrefix}${++this.requestCounter}`;
+    const text = JSON.stringify({ action, ...fields, id });
+    const size = utf8.encode(text).length;
+    if (size > MAX_FRAME_BYTES) throw new FrameTooLargeError(action, size);
+    return { action, id, text };
+  }
+
+  private async send(action: ActionName, fields: object, timeoutMs: number): Promise<ServerEvent> {
+    return this.transmit(this.encode(action, fields), timeoutMs);
+  }
+
+  private transmit(outgoing: { action: ActionName; id: string; text: string }, timeoutMs: number): Promise<ServerEvent> {
+    const { action, id, text } = outgoing;
     const ws = this.ws;
     if (!ws) return Promise.reject(new DisconnectedError(action));
-    const id = `${this.requestPrefix}${++this.requestCounter}`;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.pending.delete(id);
+        this.takePending(id);
         reject(new TimeoutError(action, timeoutMs));
       }, timeoutMs);
       this.pending.set(id, { action, resolve, reject, timer });
       try {
-        ws.send(JSON.stringify({ action, ...fields, id }));
-      } catch (error) {
-        clearTimeout(timer);
-        this.pending.delete(id);
+        ws.send(text);
+      } catch {
+        this.takePending(id);
         reject(new DisconnectedError(action));
       }
     });
   }
 
+  /** Removes an action from those in flight (its timer too); a renewal waiting for none left is told. */
+  private takePending(id: string): Pending | undefined {
+    const pending = this.pending.get(id);
+    if (pending) {
+      clearTimeout(pending.timer);
+      this.pending.delete(id);
+    }
+    if (this.pending.size === 0) for (const idle of this.idleWaiters.splice(0)) idle();
+    return pending;
+  }
+
+  /** Every action in flight rejects with `error(action)`. */
+  private failInFlight(error: (action: string) => LiveSessionError): void {
+    for (const [id, pending] of [...this.pending]) {
+      this.takePending(id);
+      pending.reject(error(pending.action));
+    }
+  }
+
   // -- frames ---------------------------------------------------------------------------------------------------
 
   private onFrame(data: unknown): void {
-    let frame: ServerEvent;
+    let frame: unknown;
     try {
-      frame = JSON.parse(typeof data === "string" ? data : String(data)) as ServerEvent;
+      frame = JSON.parse(typeof data === "string" ? data : String(data));
     } catch {
       return; // not JSON: not a frame of this protocol
     }
-    if (typeof frame !== "object" || frame === null || typeof frame.type !== "string") return;
+    if (typeof frame !== "object" || frame === null) return;
+    if (isIntegrationError(frame)) {
+      // API Gateway's answer when the worker handling some action died: it names no action, so none in
+      // flight can be told apart. Each one's outcome is unknown; none is sent again by the client.
+      const requestId = typeof frame.requestId === "string" ? frame.requestId : undefined;
+      this.failInFlight((action) => new OutcomeUnknownError(action, requestId));
+      return;
+    }
+    if (isBatch(frame)) {
+      for (const event of frame.events) if (isFrame(event)) this.onEvent(event);
+      return;
+    }
+    if (isFrame(frame)) this.onEvent(frame);
+  }
+
+  private onEvent(frame: ServerEvent): void {
     // `joined` is taken in before its answer settles `connect()`, so the app's view is ready by then.
     if (frame.type === "joined") this.onJoined(frame);
     const id = "id" in frame ? frame.id : undefined;
-    const pending = typeof id === "string" ? this.pending.get(id) : undefined;
-    if (pending && typeof id === "string") {
-      clearTimeout(pending.timer);
-      this.pending.delete(id);
+    const pending = typeof id === "string" ? this.takePending(id) : undefined;
+    if (pending) {
       if (frame.type === "error") pending.reject(new ActionError(pending.action, frame));
       else pending.resolve(frame);
+    }
+    if (frame.type === "error" && frame.code === "CONNECTION_NOT_FOUND") {
+      // The server no longer knows this connection (it unregistered it): nothing sent on it will be
+      // served, nothing will arrive. A drop: reconnect, rejoin, resume.
+      const ws = this.ws;
+      if (ws) this.abandon(ws, CLOSE_NOT_FOUND, "connection not found", new LiveSessionError("CONNECTION_NOT_FOUND", frame.message, true));
+      return;
     }
     if (frame.type === "joined") return;
     if (isStreamEvent(frame)) {
@@ -451,6 +579,7 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
     this.setState("connected", { attempt: 0 });
     this.emitFrame(joined);
     if (resumed && joined.recovered === true && !epochChanged) {
+      this.orderer.skip(joined.missing ?? []);
       this.orderer.release();
     } else {
       this.epoch = joined.session.epoch;
@@ -458,6 +587,7 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
       this.orderer.release(joined.session.seq ?? 0);
     }
     this.startKeepalive();
+    this.scheduleRenewal();
     this.settleFirstJoin?.resolve(joined);
     this.settleFirstJoin = null;
     for (const waiter of this.connectedWaiters.splice(0)) waiter.resolve();
@@ -521,6 +651,7 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
           progressed = true;
           break;
         }
+        this.orderer.skip(page.missing ?? []);
         for (const item of page.items) this.orderer.push(item);
         if (page.nextSinceSeq === undefined || !this.orderer.hasGap) break;
         since = page.nextSinceSeq;
@@ -533,7 +664,7 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
     }
     if (this.orderer.hasGap && this.ws) {
       if (progressed) this.watchGap();
-      else this.abandon(this.ws, 4001, "stream gap not recovered"); // the reconnect's join resumes by seq
+      else this.abandon(this.ws, CLOSE_GAP, "stream gap not recovered"); // the reconnect's join resumes by seq
     }
   }
 
@@ -546,16 +677,42 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
       const ws = this.ws;
       if (!ws || this.currentState !== "connected") return;
       this.send("ping", {}, this.options.pongTimeoutMs ?? 20_000).catch((error: unknown) => {
-        if (error instanceof TimeoutError && this.ws === ws) this.abandon(ws, 4002, "keepalive ping unanswered");
+        if (error instanceof TimeoutError && this.ws === ws) this.abandon(ws, CLOSE_KEEPALIVE, "keepalive ping unanswered");
       });
     }, every);
     (this.keepaliveTimer as { unref?: () => void }).unref?.();
   }
 
+  /** API Gateway closes every connection at 2 hours; the client swaps it before then, on its own terms: a
+   * fresh token first (while the old connection still serves), the actions in flight answered, then a new
+   * handshake that resumes from the stream position. */
+  private scheduleRenewal(): void {
+    const ws = this.ws;
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    this.renewTimer = setTimeout(() => void this.renew(ws), this.options.renewAfterMs ?? 6_900_000);
+    (this.renewTimer as { unref?: () => void }).unref?.();
+  }
+
+  private async renew(ws: WebSocketLike | null): Promise<void> {
+    if (!ws || this.ws !== ws || this.closing) return;
+    let token: string | undefined;
+    try {
+      token = await resolveToken(this.options.token);
+    } catch {
+      return; // no fresh token now: the cap's drop reconnects, asking the provider again
+    }
+    this.nextToken = { token };
+    this.renewing = true;
+    if (this.pending.size > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    this.renewing = false;
+    if (this.ws === ws) this.abandon(ws, CLOSE_RENEW, "renewing before API Gateway's 2-hour cap");
+  }
+
   private stopTimers(): void {
     if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
     if (this.gapTimer) clearTimeout(this.gapTimer);
-    this.keepaliveTimer = this.gapTimer = null;
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    this.keepaliveTimer = this.gapTimer = this.renewTimer = null;
   }
 
   private setState(state: ConnectionState, change: Omit<StateChange, "state" | "previous">): void {
@@ -587,11 +744,7 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
     if (this.currentState === "closed") return;
     this.closing = true;
     const closed = error ?? new ClosedError(reason === "ended" ? "the session ended" : "the client was closed");
-    for (const [id, pending] of this.pending) {
-      clearTimeout(pending.timer);
-      this.pending.delete(id);
-      pending.reject(closed);
-    }
+    this.failInFlight(() => closed);
     const ws = this.ws;
     if (ws) this.abandon(ws, 1000, reason === "ended" ? "session ended" : "client closed");
     this.stopTimers();
@@ -605,6 +758,26 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
 
 function detach(ws: WebSocketLike): void {
   ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+}
+
+const utf8 = new TextEncoder();
+
+type JsonObject = Record<string, unknown>;
+
+/** A server frame of this protocol: an object with a `type`. */
+function isFrame(value: unknown): value is ServerEvent {
+  return typeof value === "object" && value !== null && typeof (value as JsonObject)["type"] === "string";
+}
+
+function isBatch(frame: object): frame is BatchFrame {
+  const candidate = frame as JsonObject;
+  return candidate["type"] === "batch" && Array.isArray(candidate["events"]);
+}
+
+/** API Gateway's own frame when an integration failed: `{"message", "connectionId", "requestId"}`, no `type`. */
+function isIntegrationError(frame: object): frame is { message: string; requestId?: unknown } {
+  const candidate = frame as JsonObject;
+  return candidate["type"] === undefined && typeof candidate["message"] === "string" && "requestId" in candidate;
 }
 
 function asLiveSessionError(error: unknown): LiveSessionError {

@@ -8,6 +8,9 @@ import type { ErrorEvent } from "./protocol.js";
 /** Refusals that end a join for good: the session will not become joinable by waiting. */
 export const FATAL_REFUSALS: ReadonlySet<string> = new Set(["INVALID_SESSION_ID", "SESSION_NOT_FOUND", "SESSION_ENDED"]);
 
+/** API Gateway's WebSocket frame limit, in bytes of the encoded (UTF-8) frame: a bigger one is not sent. */
+export const MAX_FRAME_BYTES = 32_768;
+
 export class LiveSessionError extends Error {
   override name = "LiveSessionError";
   constructor(
@@ -22,12 +25,19 @@ export class LiveSessionError extends Error {
 /**
  * The server refused the WebSocket handshake. In a browser the handshake's status is hidden (close 1006),
  * so the code comes from `GET /sessions/{id}` (see refusal.ts): SESSION_NOT_FOUND, SESSION_ENDED and
- * INVALID_SESSION_ID are final; SESSION_FULL and CONNECT_FAILED (anything else) are retried.
+ * INVALID_SESSION_ID are final; UNAUTHORIZED is final unless the token provider gives a fresh token (the
+ * client asks it); SESSION_FULL and CONNECT_FAILED (anything else) are retried, after `retryAfterMs` when
+ * the lookup's answer carried a `Retry-After`.
  */
 export class RefusedError extends LiveSessionError {
   override name = "RefusedError";
-  constructor(code: string, message: string, readonly status?: number) {
-    super(code, message, !FATAL_REFUSALS.has(code));
+  constructor(
+    code: string,
+    message: string,
+    readonly status?: number,
+    readonly retryAfterMs?: number,
+  ) {
+    super(code, message, !FATAL_REFUSALS.has(code) && code !== "UNAUTHORIZED");
   }
 }
 
@@ -55,6 +65,8 @@ export class HttpError extends LiveSessionError {
     message: string,
     readonly status: number,
     readonly requestId?: string,
+    /** The answer's `Retry-After`, in ms, when it had one. */
+    readonly retryAfterMs?: number,
   ) {
     super(code, message, status === 0 || status === 429 || status >= 500);
   }
@@ -73,6 +85,34 @@ export class DisconnectedError extends LiveSessionError {
   override name = "DisconnectedError";
   constructor(action: string) {
     super("DISCONNECTED", `the connection dropped before ${action} was answered`, true);
+  }
+}
+
+/**
+ * The action was sent and then failed where nobody can say whether it took effect: API Gateway's integration
+ * error (`{"message": "Internal server error", "connectionId", "requestId"}`, no `type`, no `id`: a worker
+ * died) names no action, so every action in flight on that connection fails with this at once. The client
+ * never sends such an action again by itself (a broadcast or message could happen twice): the app decides.
+ */
+export class OutcomeUnknownError extends LiveSessionError {
+  override name = "OutcomeUnknownError";
+  constructor(
+    readonly action: string,
+    readonly requestId?: string,
+  ) {
+    super("OUTCOME_UNKNOWN", `the server failed while handling ${action}; whether it took effect is unknown`, true);
+  }
+}
+
+/** The encoded action is bigger than API Gateway's WebSocket frame limit (MAX_FRAME_BYTES): it was not sent. */
+export class FrameTooLargeError extends LiveSessionError {
+  override name = "FrameTooLargeError";
+  readonly limit = MAX_FRAME_BYTES;
+  constructor(
+    readonly action: string,
+    readonly size: number,
+  ) {
+    super("FRAME_TOO_LARGE", `${action} encodes to ${size} bytes; API Gateway's WebSocket frame limit is ${MAX_FRAME_BYTES} bytes`, false);
   }
 }
 

@@ -25,6 +25,8 @@ export interface EventsPage {
   session: SessionView;
   items: StreamEvent[];
   nextSinceSeq?: number;
+  /** Seqs of this page's range the server vouches will never come (a writer died before keeping them). */
+  missing?: number[];
 }
 
 export interface HttpApiOptions {
@@ -49,8 +51,9 @@ export class HttpApi {
     return this.call("POST", "/sessions", body);
   }
 
-  getSession(sessionId: string): Promise<SessionView> {
-    return this.call("GET", `/sessions/${encodeURIComponent(sessionId)}`);
+  /** `token` overrides the client's own (the refusal lookup asks with the token the handshake carried). */
+  getSession(sessionId: string, token?: TokenSource): Promise<SessionView> {
+    return this.call("GET", `/sessions/${encodeURIComponent(sessionId)}`, undefined, token);
   }
 
   endSession(sessionId: string): Promise<void> {
@@ -65,9 +68,9 @@ export class HttpApi {
   }
 
   /** One call; a non-2xx answer is an HttpError with the contract's code (status 0: no answer at all). */
-  async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  async call<T>(method: string, path: string, body?: unknown, tokenSource: TokenSource = this.options.token): Promise<T> {
     const headers: Record<string, string> = {};
-    const token = await resolveToken(this.options.token);
+    const token = await resolveToken(tokenSource);
     if (token) headers["authorization"] = `Bearer ${token}`;
     if (body !== undefined) headers["content-type"] = "application/json";
     let response: Response;
@@ -97,8 +100,18 @@ export class HttpApi {
         typeof error?.message === "string" ? error.message : `${method} ${path} answered ${response.status}`,
         response.status,
         requestId ?? undefined,
+        retryAfterMs(response.headers.get("retry-after")),
       );
     }
     return payload as T;
   }
+}
+
+/** `Retry-After` (delay-seconds or an HTTP date) in ms; undefined when absent or unreadable. */
+export function retryAfterMs(header: string | null, now: number = Date.now()): number | undefined {
+  if (header === null || header.trim() === "") return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }

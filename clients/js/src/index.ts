@@ -16,8 +16,11 @@ export {
   ClosedError,
   DisconnectedError,
   FATAL_REFUSALS,
+  FrameTooLargeError,
   HttpError,
   LiveSessionError,
+  MAX_FRAME_BYTES,
+  OutcomeUnknownError,
   RefusedError,
   TimeoutError,
 } from "./errors.js";

@@ -6,6 +6,12 @@
  * served document, so a rename or a new required field on either side fails `make test`.
  */
 
+/**
+ * The protocol version this client declares on the connect URL (`&v=2`): it understands `batch` frames and
+ * `joined.missing`. The server sends a frame kind newer than a client's version never to that client.
+ */
+export const PROTOCOL_VERSION = 2;
+
 export type Role = "speaker" | "listener";
 export type SessionStatus = "active" | "paused" | "ended";
 
@@ -89,6 +95,8 @@ export interface JoinedEvent extends Answer {
   connectionId: string;
   /** Present when the join asked to resume (`sinceSeq`): true when every missed event follows. */
   recovered?: boolean;
+  /** (v2) Seqs of the replayed range that will never come (claimed by a writer that died): skipped, not waited for. */
+  missing?: number[];
 }
 
 export interface PongEvent extends Answer {
@@ -146,6 +154,18 @@ export type ServerEvent =
   | ErrorEvent;
 
 export type ServerEventType = ServerEvent["type"];
+
+/**
+ * (v2) Several events for this connection in one frame (a batch publish, a recovery replay), each exactly as
+ * it would travel alone, in `seq` order. The client unpacks it: the app never sees a `batch`, only its events.
+ */
+export interface BatchFrame {
+  type: "batch";
+  events: ServerEvent[];
+}
+
+/** What arrives on the socket: an event, or a batch of them. */
+export type ServerFrame = ServerEvent | BatchFrame;
 export type EventOf<T extends ServerEventType> = Extract<ServerEvent, { type: T }>;
 
 // -- actions: client -> server ----------------------------------------------------------------------------------
@@ -230,6 +250,14 @@ export const ACTION_OPTIONAL: { readonly [A in ActionName]: readonly OptionalKey
   unmute: ["id"],
   end: ["id"],
 };
+
+/**
+ * What protocol version 2 adds, declared here so the drift test can hold the server to it once the server
+ * declares it too (until then the server does not send it, and the test says so): new frames with their
+ * required fields, and new optional fields of existing events.
+ */
+export const V2_FRAMES: { readonly batch: readonly RequiredKeys<BatchFrame>[] } = { batch: ["type", "events"] };
+export const V2_OPTIONAL: { readonly joined: readonly OptionalKeys<JoinedEvent>[] } = { joined: ["missing"] };
 
 /** Every optional field of each server frame (`id`: the answered action's). */
 export const EVENT_OPTIONAL: { readonly [T in ServerEventType]: readonly OptionalKeys<EventOf<T>>[] } = {

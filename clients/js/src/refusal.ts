@@ -1,20 +1,24 @@
 /**
  * Why a WebSocket handshake failed. The server refuses with an HTTP status and the contract's error body
- * (400 INVALID_SESSION_ID, 404 SESSION_NOT_FOUND, 410 SESSION_ENDED, 429 SESSION_FULL), but a browser's
- * WebSocket shows none of it: only `close 1006`. So the client asks the HTTP API about the session, which
- * tells the same facts the handshake checked. Node apps get the same answer the same way.
+ * (400 INVALID_SESSION_ID, 401 UNAUTHORIZED, 404 SESSION_NOT_FOUND, 410 SESSION_ENDED, 429 SESSION_FULL),
+ * but a browser's WebSocket shows none of it (nor any `Retry-After`): only `close 1006`. So the client asks
+ * the HTTP API about the session, with the token the handshake carried, which tells the same facts the
+ * handshake checked. Node apps get the same answer the same way.
+ *
+ * The answer is kept for a few seconds (`RefusalLookup`): a client retrying a full session, or many
+ * quick 5xx retries, ask once per window instead of once per handshake.
  */
 
 import { HttpError, RefusedError } from "./errors.js";
 import type { HttpApi } from "./http.js";
 import { SESSION_ID_PATTERN } from "./protocol.js";
 
-export async function diagnoseRefusal(api: HttpApi, sessionId: string): Promise<RefusedError> {
+export async function diagnoseRefusal(api: HttpApi, sessionId: string, token?: string): Promise<RefusedError> {
   if (!SESSION_ID_PATTERN.test(sessionId)) {
     return new RefusedError("INVALID_SESSION_ID", `${JSON.stringify(sessionId)} is not a session ID (adjective-noun-NNN)`, 400);
   }
   try {
-    const session = await api.getSession(sessionId);
+    const session = await api.getSession(sessionId, token);
     if (session.status === "ended") return new RefusedError("SESSION_ENDED", `session ${sessionId} has ended`, 410);
     if (typeof session.maxListeners === "number" && session.listenerCount >= session.maxListeners) {
       return new RefusedError("SESSION_FULL", `session ${sessionId} has ${session.listenerCount} of ${session.maxListeners} listeners`, 429);
@@ -24,8 +28,34 @@ export async function diagnoseRefusal(api: HttpApi, sessionId: string): Promise<
     if (error instanceof HttpError) {
       if (error.status === 404) return new RefusedError("SESSION_NOT_FOUND", `no session ${sessionId}`, 404);
       if (error.status === 400) return new RefusedError("INVALID_SESSION_ID", error.message, 400);
-      return new RefusedError("CONNECT_FAILED", `the connection failed and so did GET /sessions/${sessionId}: ${error.message}`, error.status || undefined);
+      if (error.status === 401) return new RefusedError("UNAUTHORIZED", `the token was refused: ${error.message}`, 401);
+      return new RefusedError(
+        "CONNECT_FAILED",
+        `the connection failed and so did GET /sessions/${sessionId}: ${error.message}`,
+        error.status || undefined,
+        error.retryAfterMs,
+      );
     }
     throw error;
+  }
+}
+
+/** `diagnoseRefusal`, its answer reused for `ttlMs` while the token is the same. */
+export class RefusalLookup {
+  private last: { at: number; token: string | undefined; refusal: RefusedError } | null = null;
+
+  constructor(
+    private readonly api: HttpApi,
+    private readonly sessionId: string,
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async explain(token: string | undefined): Promise<RefusedError> {
+    const last = this.last;
+    if (last && last.token === token && this.now() - last.at < this.ttlMs) return last.refusal;
+    const refusal = await diagnoseRefusal(this.api, this.sessionId, token);
+    this.last = { at: this.now(), token, refusal };
+    return refusal;
   }
 }

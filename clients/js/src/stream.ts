@@ -8,6 +8,10 @@
  * is recovered (the client asks the server for the missing events, see client.ts).
  *
  * Until the baseline is known (before `joined`, or while a resumed join is being answered) events are held.
+ *
+ * A seq the server vouches will never come (`joined.missing`, a page's `missing`: claimed by a writer that
+ * died before keeping its event) is skipped: passed over when its turn comes, never waited for, so the
+ * events after it are not held (nor the stream reset) over a hole no recovery can fill.
  */
 
 export interface Sequenced {
@@ -23,6 +27,8 @@ export class StreamOrderer<E extends Sequenced> {
   readonly stats = { delivered: 0, duplicates: 0, outOfOrder: 0 };
   // seq -> the event waiting for its turn, or null for a seq already seen elsewhere (our own broadcastSent).
   private readonly ahead = new Map<number, E | null>();
+  // Seqs that will never come (not counted against maxBuffered: they hold no event).
+  private readonly skipped = new Set<number>();
   private holding = true;
 
   constructor(
@@ -51,6 +57,7 @@ export class StreamOrderer<E extends Sequenced> {
     if (baseline !== undefined) {
       this.last = baseline;
       for (const seq of [...this.ahead.keys()]) if (seq <= baseline) this.ahead.delete(seq);
+      for (const seq of [...this.skipped]) if (seq <= baseline) this.skipped.delete(seq);
     }
     this.holding = false;
     this.drain();
@@ -63,6 +70,12 @@ export class StreamOrderer<E extends Sequenced> {
   /** A seq this connection has seen without an event to deliver (the speaker's own `broadcastSent`). */
   markSeen(seq: number): void {
     this.accept(seq, null);
+  }
+
+  /** Seqs that will never come: their turn passes without an event (one that does come is still delivered). */
+  skip(seqs: Iterable<number>): void {
+    for (const seq of seqs) if (this.last === null || seq > this.last) this.skipped.add(seq);
+    this.drain();
   }
 
   private accept(seq: number, event: E | null): PushResult {
@@ -100,14 +113,14 @@ export class StreamOrderer<E extends Sequenced> {
   }
 
   private drain(): void {
-    if (this.holding) return;
-    if (this.last === null) return;
-    for (;;) {
-      const next = this.last + 1;
-      if (!this.ahead.has(next)) return;
-      const event = this.ahead.get(next) ?? null;
-      this.ahead.delete(next);
-      this.advance(next, event);
+    if (this.holding || this.last === null) return;
+    for (let next: number = this.last + 1; ; next += 1) {
+      if (this.ahead.has(next)) {
+        const event = this.ahead.get(next) ?? null;
+        this.ahead.delete(next);
+        this.advance(next, event);
+      } else if (this.skipped.delete(next)) this.last = next;
+      else return;
     }
   }
 }

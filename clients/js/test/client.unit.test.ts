@@ -11,42 +11,13 @@ import {
   ActionError,
   backoffDelay,
   DisconnectedError,
-  LiveSession,
   RefusedError,
   StreamOrderer,
-  type BroadcastEvent,
-  type LiveSessionOptions,
   type StateChange,
 } from "../src/index.js";
-import { FakeServer, tick, view } from "./fakes.js";
+import { broadcast, closeAll, FakeServer, make, received, tick, view } from "./fakes.js";
 
-const opened: LiveSession[] = [];
-afterEach(() => {
-  for (const live of opened.splice(0)) live.close();
-});
-
-function make(server: FakeServer, options: Partial<LiveSessionOptions> = {}): LiveSession {
-  const live = new LiveSession({
-    wsUrl: "ws://fake/stage",
-    httpUrl: "http://fake",
-    sessionId: "quiet-river-482",
-    WebSocket: server.WebSocket,
-    fetch: server.fetch,
-    backoff: { initialMs: 5, maxMs: 20 },
-    gapTimeoutMs: 30,
-    ...options,
-  });
-  opened.push(live);
-  return live;
-}
-
-const broadcast = (seq: number): BroadcastEvent => ({ type: "broadcast", data: { n: seq }, ts: seq, seq });
-
-function received(live: LiveSession): number[] {
-  const seqs: number[] = [];
-  live.on("broadcast", (event) => seqs.push(event.seq));
-  return seqs;
-}
+afterEach(closeAll);
 
 describe("stream order", () => {
   it("delivers out-of-order and repeated events once each, in seq order", async () => {

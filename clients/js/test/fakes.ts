@@ -4,7 +4,14 @@
  * calls. Each test drives frames and drops by hand, so order, duplicates, gaps and timing are exact.
  */
 
-import type { SessionView, WebSocketConstructor, WebSocketLike } from "../src/index.js";
+import {
+  LiveSession,
+  type BroadcastEvent,
+  type LiveSessionOptions,
+  type SessionView,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from "../src/index.js";
 
 type Frame = Record<string, unknown> & { action?: string; id?: string };
 
@@ -74,8 +81,12 @@ export class FakeServer {
   recovers = true;
   /** How long `joined` takes (events pushed meanwhile arrive before it). */
   joinDelayMs = 0;
+  /** Extra fields of the next `joined` answers (e.g. `missing`). */
+  joinedExtra: Record<string, unknown> = {};
   /** GET /sessions/{id}: a view, or an HTTP status. */
   sessionLookup: SessionView | number = view();
+  /** Headers of a refused lookup (e.g. Retry-After). */
+  lookupHeaders: Record<string, string> = {};
   /** GET /sessions/{id}/events pages, in order. */
   eventPages: object[] = [];
   readonly fetches: string[] = [];
@@ -108,6 +119,7 @@ export class FakeServer {
         session: this.session,
         connectionId: `conn${this.sockets.length}`,
         ...(resumed ? { recovered: this.recovers } : {}),
+        ...this.joinedExtra,
         id,
       };
       setTimeout(() => socket.push(joined), this.joinDelayMs);
@@ -124,12 +136,51 @@ export class FakeServer {
       return page ? json(200, page) : json(500, { error: { code: "INTERNAL_ERROR", message: "no page scripted" } });
     }
     const lookup = this.sessionLookup;
-    return typeof lookup === "number" ? json(lookup, { error: { code: `HTTP_${lookup}`, message: "scripted" } }) : json(200, lookup);
+    return typeof lookup === "number"
+      ? json(lookup, { error: { code: `HTTP_${lookup}`, message: "scripted" } }, this.lookupHeaders)
+      : json(200, lookup);
   };
+
+  /** The GETs of the session the client made (its refusal lookups). */
+  get lookups(): number {
+    return this.fetches.filter((url) => !new URL(url).pathname.endsWith("/events")).length;
+  }
 }
 
-function json(status: number, body: unknown): Response {
-  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
 }
 
 export const tick = (ms = 0): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+const opened: LiveSession[] = [];
+
+/** A client of `server` with short timers; `closeAll` (each test file's afterEach) closes every one made. */
+export function make(server: FakeServer, options: Partial<LiveSessionOptions> = {}): LiveSession {
+  const live = new LiveSession({
+    wsUrl: "ws://fake/stage",
+    httpUrl: "http://fake",
+    sessionId: "quiet-river-482",
+    WebSocket: server.WebSocket,
+    fetch: server.fetch,
+    backoff: { initialMs: 5, maxMs: 20 },
+    fullBackoff: { initialMs: 5, maxMs: 20 },
+    gapTimeoutMs: 30,
+    ...options,
+  });
+  opened.push(live);
+  return live;
+}
+
+export function closeAll(): void {
+  for (const live of opened.splice(0)) live.close();
+}
+
+export const broadcast = (seq: number): BroadcastEvent => ({ type: "broadcast", data: { n: seq }, ts: seq, seq });
+
+/** The seqs of the broadcasts `live` hands its app, in the order handed. */
+export function received(live: LiveSession): number[] {
+  const seqs: number[] = [];
+  live.on("broadcast", (event) => seqs.push(event.seq));
+  return seqs;
+}
