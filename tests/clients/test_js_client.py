@@ -66,8 +66,9 @@ def node_test(stack: LocalStack, *files: str, timeout: float = 120, **extra_env:
 def test_client_rules(js_build: None, stack: LocalStack) -> None:
     """Seq order, de-duplication, gap recovery, resume, refusal reasons, request IDs, keepalive, backoff;
     CONNECTION_NOT_FOUND as a drop, the integration error, token renewal, Retry-After, batch, missing, the
-    frame limit; and no runtime dependency (the browser bundle imports nothing)."""
-    node_test(stack, "client.unit", "crashproof.unit", "package")
+    frame limit; the scripted-server table both clients run (tests/clients/scripted_cases.json); and no runtime
+    dependency (the browser bundle imports nothing)."""
+    node_test(stack, "client.unit", "crashproof.unit", "scripted", "package")
 
 
 def test_client_against_the_local_stack(js_build: None, stack: LocalStack) -> None:

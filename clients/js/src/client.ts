@@ -11,11 +11,11 @@
  *   the server replays what was missed (`recovered: true`), or says it cannot and the app gets `reset`
  *   with the current session view;
  * - stream events reach the app in `seq` order, once each (StreamOrderer); an event ahead of a gap waits
- *   (bounded) while the missing ones are fetched from `GET /sessions/{id}/events`;
+ *   (bounded) while the missing ones are asked for again by a `join` with `sinceSeq` on the same connection;
  * - a ping every `keepaliveMs` keeps API Gateway's 10-minute idle timeout away and finds a dead link;
  * - every action carries an `id`; its answer (or `error`) settles that action's promise;
- * - a refused handshake (a browser sees only close 1006) is explained by `GET /sessions/{id}` (kept a few
- *   seconds): INVALID_SESSION_ID, SESSION_NOT_FOUND and SESSION_ENDED stop, UNAUTHORIZED stops unless the
+ * - a refused handshake is read from its HTTP answer where the WebSocket shows it (Node's `ws`), else (a
+ *   browser sees only close 1006) explained by `GET /sessions/{id}` (kept a few seconds): INVALID_SESSION_ID, SESSION_NOT_FOUND and SESSION_ENDED stop, UNAUTHORIZED stops unless the
  *   token provider gives a fresh token; SESSION_FULL backs off towards minutes; anything else retries,
  *   never sooner than a `Retry-After` the lookup carried;
  * - the token (a string, or a provider called before every handshake) is renewed with the connection
@@ -62,7 +62,7 @@ import {
   type SessionView,
   type StreamEvent,
 } from "./protocol.js";
-import { RefusalLookup } from "./refusal.js";
+import { readHandshakeRefusal, RefusalLookup, type HandshakeResponse } from "./refusal.js";
 import { StreamOrderer } from "./stream.js";
 
 // A handler slot that accepts the browser's and `ws`'s own event types (method parameters are bivariant).
@@ -78,6 +78,11 @@ export interface WebSocketLike {
   close(code?: number, reason?: string): void;
 }
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+/** Node's `ws` package also shows a refused handshake's HTTP answer, which a browser's WebSocket hides. */
+interface ShowsHandshakeAnswer {
+  on?(event: "unexpected-response", listener: (request: unknown, response: HandshakeResponse) => void): unknown;
+}
 
 export type ConnectionState = "idle" | "connecting" | "connected" | "reconnecting" | "closed";
 
@@ -116,7 +121,7 @@ export type LiveSessionEvents = { [T in ServerEventType]: EventOf<T> } & {
 export interface LiveSessionOptions {
   /** The WebSocket API's URL, e.g. `wss://abc.execute-api.eu-west-1.amazonaws.com/prod` or `ws://127.0.0.1:3001`. */
   wsUrl: string;
-  /** The HTTP API's URL: refusal reasons and gap recovery come from it. */
+  /** The HTTP API's URL: refusal reasons come from it (and `api`'s calls). */
   httpUrl: string;
   sessionId: string;
   /** The session owner's token joins as the speaker; none (or anyone else's) as a listener. A function is a
@@ -145,7 +150,7 @@ export interface LiveSessionOptions {
   renewAfterMs?: number;
   /** Consecutive failed attempts before giving up (default: never give up on a retryable failure). */
   maxAttempts?: number;
-  /** How long an event ahead of a gap waits for the missing ones before they are fetched (default 1 000). */
+  /** How long an event ahead of a gap waits for the missing ones before they are asked for again (default 1 000). */
   gapTimeoutMs?: number;
   /** At most this many events wait ahead of a gap; one more starts the recovery at once (default 256). */
   maxBuffered?: number;
@@ -203,6 +208,10 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
   private keepaliveTimer: ReturnType<typeof setInterval> | null = null;
   private gapTimer: ReturnType<typeof setTimeout> | null = null;
   private recovering = false;
+  // `position.seq` when a gap was last asked for: no progress since then means the hole will not fill.
+  private gapAskedAt: number | null = null;
+  // The connection the keepalive and the renewal run for (a gap's re-join on it starts neither again).
+  private servedConnection: WebSocketLike | null = null;
   private wake: (() => void) | null = null;
   private socketDropped: ((info: CloseInfo) => void) | null = null;
   private renewTimer: ReturnType<typeof setTimeout> | null = null;
@@ -255,8 +264,8 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
     return this.orderer.last !== null && this.epoch !== null ? { seq: this.orderer.last, epoch: this.epoch } : null;
   }
 
-  /** Stream events delivered, duplicates dropped, events that came ahead of a gap. */
-  get stats(): Readonly<{ delivered: number; duplicates: number; outOfOrder: number }> {
+  /** Stream events delivered, duplicates dropped, events that came ahead of a gap, seqs skipped (never to come). */
+  get stats(): Readonly<{ delivered: number; duplicates: number; outOfOrder: number; skipped: number }> {
     return this.orderer.stats;
   }
 
@@ -387,13 +396,18 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
     const dropped = new Promise<CloseInfo>((resolve) => (this.socketDropped = resolve));
     this.orderer.hold();
     try {
-      const position = this.position;
-      await this.send("join", position ? { sinceSeq: position.seq, epoch: position.epoch } : {}, this.options.requestTimeoutMs ?? 30_000);
+      await this.join();
     } catch (error) {
       this.abandon(ws, CLOSE_JOIN_FAILED, "join failed");
       throw error;
     }
     return dropped;
+  }
+
+  /** `join`, resuming from the stream position when there is one; resolves once `joined` is taken in. */
+  private join(): Promise<ServerEvent> {
+    const position = this.position;
+    return this.send("join", position ? { sinceSeq: position.seq, epoch: position.epoch } : {}, this.options.requestTimeoutMs ?? 30_000);
   }
 
   /** The token for the next handshake: one fetched ahead (renewal, after UNAUTHORIZED), else a fresh one. */
@@ -416,6 +430,11 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
     url.searchParams.set("v", String(PROTOCOL_VERSION));
     const ws = new this.WebSocketCtor(url.toString());
     this.ws = ws;
+    const answer: { refusal?: Promise<RefusedError> } = {};
+    (ws as WebSocketLike & ShowsHandshakeAnswer).on?.("unexpected-response", (_request, response) => {
+      answer.refusal = readHandshakeRefusal(response);
+      void answer.refusal.finally(() => ws.close()); // ws leaves a refused handshake to whoever listens here
+    });
     const timeoutMs = this.options.openTimeoutMs ?? 15_000;
     try {
       await new Promise<void>((resolve, reject) => {
@@ -438,7 +457,7 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
       } catch {
         // not open: nothing to close
       }
-      if (error === HANDSHAKE_FAILED) throw await this.refusals.explain(token);
+      if (error === HANDSHAKE_FAILED) throw await (answer.refusal ?? this.refusals.explain(token));
       throw error;
     }
     ws.onmessage = (event) => this.onFrame(event.data);
@@ -564,7 +583,10 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
       this.acceptStream(frame);
       return;
     }
-    if (frame.type === "broadcastSent" && typeof frame.seq === "number") this.orderer.markSeen(frame.seq);
+    if (frame.type === "broadcastSent" && typeof frame.seq === "number") {
+      this.orderer.markSeen(frame.seq); // the speaker's own broadcast is never pushed to it: no gap
+      this.watchGap();
+    }
     if (frame.type === "error" && pending) return; // the action's promise carries it
     this.emitFrame(frame);
   }
@@ -576,7 +598,7 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
     this.joinedAs = joined.role;
     this.connection = joined.connectionId;
     this.everJoined = true;
-    this.setState("connected", { attempt: 0 });
+    if (this.currentState !== "connected") this.setState("connected", { attempt: 0 });
     this.emitFrame(joined);
     if (resumed && joined.recovered === true && !epochChanged) {
       this.orderer.skip(joined.missing ?? []);
@@ -586,8 +608,11 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
       if (resumed) this.emit("reset", { session: joined.session, reason: epochChanged ? "epochChanged" : "notRecovered" });
       this.orderer.release(joined.session.seq ?? 0);
     }
-    this.startKeepalive();
-    this.scheduleRenewal();
+    if (this.servedConnection !== this.ws) {
+      this.servedConnection = this.ws;
+      this.startKeepalive();
+      this.scheduleRenewal();
+    }
     this.settleFirstJoin?.resolve(joined);
     this.settleFirstJoin = null;
     for (const waiter of this.connectedWaiters.splice(0)) waiter.resolve();
@@ -624,6 +649,7 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
     if (!this.orderer.hasGap) {
       if (this.gapTimer) clearTimeout(this.gapTimer);
       this.gapTimer = null;
+      this.gapAskedAt = null;
       return;
     }
     if (!this.gapTimer && !this.recovering) {
@@ -631,41 +657,34 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
     }
   }
 
-  /** Fetches the events missing before the buffered ones; if that fails, a reconnect's resume does it. */
+  /** Asks the server again for what is missing before the buffered events: `join {sinceSeq, epoch}` on this
+   * connection replays it (the rule of clients/PROTOCOL_NOTES.md). An ask that brought nothing since the
+   * last one (an older server, which cannot list `missing`) hands over what follows the hole instead of
+   * holding it for ever; an ask that fails drops the connection, and the reconnect's join resumes. */
   private async recover(): Promise<void> {
     if (this.recovering || this.closing) return;
-    this.recovering = true;
     if (this.gapTimer) clearTimeout(this.gapTimer);
     this.gapTimer = null;
-    const before = this.orderer.last;
-    let progressed = false;
+    const ws = this.ws;
+    if (!ws || !this.orderer.hasGap) return;
+    const last = this.orderer.last;
+    if (last !== null && this.gapAskedAt === last) {
+      this.orderer.skipGap();
+      this.gapAskedAt = null;
+      this.watchGap();
+      return;
+    }
+    this.gapAskedAt = last;
+    this.recovering = true;
     try {
-      let since = before ?? 0;
-      for (;;) {
-        const page = await this.api.events(this.sessionId, since, this.epoch ?? undefined);
-        if (!page.recovered) {
-          this.epoch = page.session.epoch;
-          this.view = page.session;
-          this.emit("reset", { session: page.session, reason: "notRecovered" });
-          this.orderer.release(page.session.seq);
-          progressed = true;
-          break;
-        }
-        this.orderer.skip(page.missing ?? []);
-        for (const item of page.items) this.orderer.push(item);
-        if (page.nextSinceSeq === undefined || !this.orderer.hasGap) break;
-        since = page.nextSinceSeq;
-      }
-      progressed ||= this.orderer.last !== before;
+      await this.join();
     } catch {
-      progressed = false;
+      if (this.ws === ws) this.abandon(ws, CLOSE_GAP, "stream gap not recovered");
+      return;
     } finally {
       this.recovering = false;
     }
-    if (this.orderer.hasGap && this.ws) {
-      if (progressed) this.watchGap();
-      else this.abandon(this.ws, CLOSE_GAP, "stream gap not recovered"); // the reconnect's join resumes by seq
-    }
+    this.watchGap();
   }
 
   // -- keepalive, state, timers ---------------------------------------------------------------------------------

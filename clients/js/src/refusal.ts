@@ -1,16 +1,16 @@
 /**
  * Why a WebSocket handshake failed. The server refuses with an HTTP status and the contract's error body
  * (400 INVALID_SESSION_ID, 401 UNAUTHORIZED, 404 SESSION_NOT_FOUND, 410 SESSION_ENDED, 429 SESSION_FULL),
- * but a browser's WebSocket shows none of it (nor any `Retry-After`): only `close 1006`. So the client asks
- * the HTTP API about the session, with the token the handshake carried, which tells the same facts the
- * handshake checked. Node apps get the same answer the same way.
+ * and perhaps a `Retry-After`. Node's `ws` package shows that answer (`readHandshakeRefusal`); a browser's
+ * WebSocket shows none of it: only `close 1006`. So there the client asks the HTTP API about the session,
+ * with the token the handshake carried, which tells the same facts the handshake checked.
  *
  * The answer is kept for a few seconds (`RefusalLookup`): a client retrying a full session, or many
  * quick 5xx retries, ask once per window instead of once per handshake.
  */
 
 import { HttpError, RefusedError } from "./errors.js";
-import type { HttpApi } from "./http.js";
+import { retryAfterMs, type HttpApi } from "./http.js";
 import { SESSION_ID_PATTERN } from "./protocol.js";
 
 export async function diagnoseRefusal(api: HttpApi, sessionId: string, token?: string): Promise<RefusedError> {
@@ -58,4 +58,45 @@ export class RefusalLookup {
     this.last = { at: this.now(), token, refusal };
     return refusal;
   }
+}
+
+/** What Node's `ws` package hands its 'unexpected-response' listeners: the handshake's HTTP answer. */
+export interface HandshakeResponse {
+  statusCode?: number;
+  headers: Record<string, string | string[] | undefined>;
+  on(event: "data", listener: (chunk: { toString(): string }) => void): unknown;
+  on(event: "end" | "error" | "close", listener: () => void): unknown;
+}
+
+// A refusal whose body names no code: what its status means in the contract.
+const STATUS_CODES: Readonly<Record<number, string>> = {
+  400: "INVALID_SESSION_ID",
+  401: "UNAUTHORIZED",
+  404: "SESSION_NOT_FOUND",
+  410: "SESSION_ENDED",
+};
+
+/** The refusal a handshake's HTTP answer states: the body's code (else its status's), its `Retry-After`. */
+export function readHandshakeRefusal(response: HandshakeResponse): Promise<RefusedError> {
+  return new Promise((resolve) => {
+    let body = "";
+    const done = (): void => {
+      const header = response.headers["retry-after"];
+      resolve(handshakeRefusal(response.statusCode ?? 0, body, Array.isArray(header) ? (header[0] ?? null) : (header ?? null)));
+    };
+    response.on("data", (chunk) => (body += chunk.toString()));
+    for (const end of ["end", "error", "close"] as const) response.on(end, done); // the first one settles it
+  });
+}
+
+export function handshakeRefusal(status: number, body: string, retryAfter: string | null): RefusedError {
+  let error: { code?: unknown; message?: unknown } | undefined;
+  try {
+    error = (JSON.parse(body) as { error?: { code?: unknown; message?: unknown } }).error;
+  } catch {
+    error = undefined; // not the contract's body (a proxy's page, or nothing)
+  }
+  const code = typeof error?.code === "string" ? error.code : (STATUS_CODES[status] ?? "CONNECT_FAILED");
+  const message = typeof error?.message === "string" ? error.message : `the handshake was answered ${status}`;
+  return new RefusedError(code, message, status || undefined, retryAfterMs(retryAfter));
 }

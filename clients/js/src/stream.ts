@@ -24,7 +24,7 @@ export class StreamOrderer<E extends Sequenced> {
   /** The seq of the last event delivered (or accounted for); null before the first baseline. */
   last: number | null = null;
   /** Counters an app (or a test) can read. */
-  readonly stats = { delivered: 0, duplicates: 0, outOfOrder: 0 };
+  readonly stats = { delivered: 0, duplicates: 0, outOfOrder: 0, skipped: 0 };
   // seq -> the event waiting for its turn, or null for a seq already seen elsewhere (our own broadcastSent).
   private readonly ahead = new Map<number, E | null>();
   // Seqs that will never come (not counted against maxBuffered: they hold no event).
@@ -78,6 +78,16 @@ export class StreamOrderer<E extends Sequenced> {
     this.drain();
   }
 
+  /** Gives up on the hole before the first buffered event: its seqs are skipped, what follows is delivered.
+   * Returns the seqs skipped. */
+  skipGap(): number[] {
+    if (this.last === null || this.ahead.size === 0) return [];
+    const seqs: number[] = [];
+    for (let seq = this.last + 1; seq < Math.min(...this.ahead.keys()); seq += 1) seqs.push(seq);
+    this.skip(seqs);
+    return seqs;
+  }
+
   private accept(seq: number, event: E | null): PushResult {
     if (this.last !== null && seq <= this.last) {
       this.stats.duplicates += 1;
@@ -119,7 +129,10 @@ export class StreamOrderer<E extends Sequenced> {
         const event = this.ahead.get(next) ?? null;
         this.ahead.delete(next);
         this.advance(next, event);
-      } else if (this.skipped.delete(next)) this.last = next;
+      } else if (this.skipped.delete(next)) {
+        this.last = next;
+        this.stats.skipped += 1;
+      }
       else return;
     }
   }

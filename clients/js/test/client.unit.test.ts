@@ -28,7 +28,7 @@ describe("stream order", () => {
     await live.connect();
     for (const seq of [3, 2, 2, 5, 4, 1, 3]) server.last.push(broadcast(seq));
     assert.deepEqual(seqs, [2, 3, 4, 5]);
-    assert.deepEqual(live.stats, { delivered: 4, duplicates: 3, outOfOrder: 2 });
+    assert.deepEqual(live.stats, { delivered: 4, duplicates: 3, outOfOrder: 2, skipped: 0 });
     assert.deepEqual(live.position, { seq: 5, epoch: "e1" });
   });
 
@@ -48,10 +48,10 @@ describe("stream order", () => {
     assert.deepEqual(seqs, [5, 6]);
   });
 
-  it("fetches the events of a gap that does not fill, in order, ignoring ones it already has", async () => {
+  it("asks for a gap that does not fill again by re-joining with sinceSeq on the same connection", async () => {
     const server = new FakeServer();
     server.session = view({ seq: 1 });
-    server.eventPages = [{ recovered: true, session: view({ seq: 4 }), items: [broadcast(2), broadcast(3), broadcast(4)] }];
+    server.replay = [broadcast(2), broadcast(3), broadcast(4)];
     const live = make(server);
     const seqs = received(live);
     await live.connect();
@@ -60,21 +60,24 @@ describe("stream order", () => {
     assert.deepEqual(seqs, [], "an event ahead of a gap waits");
     await tick(60);
     assert.deepEqual(seqs, [2, 3, 4]);
-    const asked = new URL(server.fetches.at(-1) ?? "");
-    assert.equal(asked.pathname, "/sessions/quiet-river-482/events");
-    assert.equal(asked.searchParams.get("sinceSeq"), "1");
-    assert.equal(asked.searchParams.get("epoch"), "e1");
+    const joins = server.last.sent.filter((frame) => frame.action === "join");
+    assert.equal(joins.length, 2);
+    assert.equal(joins[1]?.["sinceSeq"], 1);
+    assert.equal(joins[1]?.["epoch"], "e1");
+    assert.equal(server.sockets.length, 1, "on the same connection");
+    assert.equal(server.fetches.length, 0, "no HTTP call");
   });
 
   it("resets from the session view when the server cannot replay the gap", async () => {
     const server = new FakeServer();
     server.session = view({ seq: 1 });
-    server.eventPages = [{ recovered: false, session: view({ seq: 90, epoch: "e1" }), items: [] }];
     const live = make(server);
     const seqs = received(live);
     const resets: unknown[] = [];
     live.on("reset", (reset) => resets.push(reset));
     await live.connect();
+    server.recovers = false;
+    server.session = view({ seq: 90, epoch: "e1" });
     server.last.push(broadcast(91));
     server.last.push(broadcast(40));
     await tick(80);
@@ -84,10 +87,23 @@ describe("stream order", () => {
     assert.deepEqual(seqs, [91, 92]);
   });
 
+  it("hands over what follows a hole that a second ask does not fill (a server that cannot list missing)", async () => {
+    const server = new FakeServer();
+    server.session = view({ seq: 1 });
+    const live = make(server);
+    const seqs = received(live);
+    await live.connect();
+    server.last.push(broadcast(3));
+    await tick(120);
+    assert.deepEqual(seqs, [3]);
+    assert.equal(live.stats.skipped, 1);
+    assert.equal(server.last.sent.filter((frame) => frame.action === "join").length, 2, "asked once, then skipped");
+  });
+
   it("starts recovering at once when the buffer ahead of a gap is full", async () => {
     const server = new FakeServer();
     server.session = view({ seq: 0 });
-    server.eventPages = [{ recovered: true, session: view({ seq: 5 }), items: [1, 2, 3, 4, 5].map(broadcast) }];
+    server.replay = [1, 2, 3, 4, 5].map(broadcast);
     const live = make(server, { maxBuffered: 2, gapTimeoutMs: 60_000 });
     const seqs = received(live);
     await live.connect();

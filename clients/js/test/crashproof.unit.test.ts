@@ -248,18 +248,6 @@ describe("protocol version 2", () => {
     assert.deepEqual(resets, []);
     assert.deepEqual(live.position, { seq: 7, epoch: "e1" });
   });
-
-  it("skips the seqs a GET /events page lists as missing", async () => {
-    const server = new FakeServer();
-    server.session = view({ seq: 1 });
-    server.eventPages = [{ recovered: true, session: view({ seq: 4 }), items: [broadcast(2)], missing: [3] }];
-    const live = make(server);
-    const seqs = received(live);
-    await live.connect();
-    server.last.push(broadcast(4));
-    await tick(80);
-    assert.deepEqual(seqs, [2, 4]);
-  });
 });
 
 describe("the frame limit", () => {

@@ -81,6 +81,8 @@ export class FakeServer {
   recovers = true;
   /** How long `joined` takes (events pushed meanwhile arrive before it). */
   joinDelayMs = 0;
+  /** Frames pushed right after the next resumed `joined` (the server's replay), then forgotten. */
+  replay: object[] = [];
   /** Extra fields of the next `joined` answers (e.g. `missing`). */
   joinedExtra: Record<string, unknown> = {};
   /** GET /sessions/{id}: a view, or an HTTP status. */
@@ -122,7 +124,11 @@ export class FakeServer {
         ...this.joinedExtra,
         id,
       };
-      setTimeout(() => socket.push(joined), this.joinDelayMs);
+      const replay = resumed ? this.replay.splice(0) : [];
+      setTimeout(() => {
+        socket.push(joined);
+        for (const event of replay) socket.push(event);
+      }, this.joinDelayMs);
     } else if (frame.action === "ping" && this.answerPings) {
       setTimeout(() => socket.push({ type: "pong", ts: 1, id }));
     }
