@@ -18,7 +18,8 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from session_runtime import connection_lifecycle, events, metric_names, notify, presence, use_cases
+from session_protocol import events, frames
+from session_runtime import connection_lifecycle, metric_names, notify, presence, use_cases
 from session_runtime.fanout import Fanout, is_listener
 from session_runtime.observability import logger, metrics
 from session_runtime.runtime import Runtime
@@ -27,7 +28,7 @@ from session_schema.models import Connection, Session
 from session_schema.routes import SPEAKER_ACTIONS
 from session_schema.status import SessionStatus
 
-from . import frames, responses
+from . import responses
 
 Answer = dict[str, Any]
 

@@ -12,13 +12,14 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from session_protocol import frames
 from session_runtime import metric_names
 from session_runtime.observability import count_by, logger, metrics, tracer
 from session_runtime.runtime import Runtime, get_runtime
 from session_schema.errors import DomainError, Forbidden, RateLimited, SessionEnded
 from session_store.aws_errors import aws_refusal
 
-from . import actions, frames, responses
+from . import actions, responses
 from .connect import on_connect
 from .disconnect import on_disconnect
 

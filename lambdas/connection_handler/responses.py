@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from session_runtime import events
-from session_runtime.fanout import encode_payload
+from session_protocol import events
+from session_protocol.encoding import encode_payload
 from session_schema.errors import DomainError
 from session_schema.views import ErrorResponse
 

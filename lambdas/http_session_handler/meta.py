@@ -40,7 +40,7 @@ def health() -> Response[Health]:
 @cache
 def _asyncapi_document() -> dict[str, Any]:
     # Imported on first use: the WebSocket models are not needed by any other route of this function.
-    from connection_handler import asyncapi
+    from session_protocol import asyncapi
 
     return asyncapi.document()
 

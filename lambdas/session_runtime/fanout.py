@@ -25,7 +25,6 @@ costs bounded memory however large the session.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -33,6 +32,7 @@ from typing import Any, Literal, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from session_protocol.encoding import encode_payload
 from session_schema.models import ConnectionTarget
 from session_store.store import SessionStore
 
@@ -76,11 +76,6 @@ class FanoutResult:
 def is_listener(connection: ConnectionTarget) -> bool:
     """The one listeners-only selection, so a sharded fan-out can tell the worker (ShardJob.listenersOnly)."""
     return connection.role == "listener"
-
-
-def encode_payload(payload: object) -> bytes:
-    """Any JSON value (a frame's body, or a broadcast's `data` on its own), compact and UTF-8."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
 class Strikes:

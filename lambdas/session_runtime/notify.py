@@ -27,10 +27,11 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from session_protocol import events
 from session_schema.models import Artifact, Message, Session
 from session_store.store import SessionStore
 
-from . import events, presence
+from . import presence
 from .fanout import Fanout, FanoutResult, is_listener
 from .observability import logger, metrics
 

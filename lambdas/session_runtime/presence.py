@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from session_protocol import events
 from session_schema.errors import SessionNotFound
 from session_schema.models import Connection, Session
 
-from . import events
 from .fanout import Fanout, FanoutResult, is_listener
 from .observability import logger
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from session_protocol import events
 from session_schema.errors import ArtifactNotFound
 from session_schema.ids import new_record_id
 from session_schema.models import (
@@ -25,7 +26,7 @@ from session_schema.models import (
 from session_schema.status import ArtifactStatus, SessionStatus
 from session_schema.storage import artifact_object_key
 
-from . import events, notify
+from . import notify
 from .fanout import Fanout
 from .runtime import Runtime
 

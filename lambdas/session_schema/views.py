@@ -1,7 +1,7 @@
 """The views of the records that both APIs send out, as pydantic models: one spelling of each shape.
 
 The HTTP API answers with them (and documents them in `/openapi.json`); the WebSocket API's events carry
-them (`session_runtime.events`, documented in `/asyncapi.json`). Each record view is derived from its record
+them (`session_protocol.events`, documented in `/asyncapi.json`). Each record view is derived from its record
 (`PUBLIC_FIELDS` / `OWNER_FIELDS` and the fields' own types, constraints and descriptions), so a field is
 declared once, in models.py, and named there to be shown. Each model is closed: a view that drifts from its
 model fails validation (a test, or a 500) instead of silently changing what clients get.

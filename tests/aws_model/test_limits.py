@@ -37,7 +37,7 @@ def test_a_frame_fits_a_message_and_timeouts_nest():
 
 
 def test_the_code_builds_on_the_same_numbers():
-    from connection_handler.frames import BROADCAST_DATA_MAX_BYTES
+    from session_protocol.frames import BROADCAST_DATA_MAX_BYTES
     from session_runtime.shards import ShardJob
     from session_schema.functions import FUNCTIONS
 

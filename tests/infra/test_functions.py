@@ -124,6 +124,7 @@ def test_function_code_ships_unchecked_bytecode_for_lambdas_python(dev):
     assert {p.relative_to(asset).parts[0] for p in sources} == {
         "connection_handler",
         "http_session_handler",
+        "session_protocol",
         "session_runtime",
         "session_schema",
         "session_store",

@@ -78,7 +78,7 @@ def test_a_field_added_only_in_models_py_reaches_both_documents(tmp_path: Path) 
 import json
 from http_session_handler import openapi
 from http_session_handler.app import create_app
-from connection_handler import asyncapi
+from session_protocol import asyncapi
 from session_schema.settings import load_settings
 http = openapi.document(create_app(), load_settings())["components"]["schemas"]
 ws = asyncapi.document()["components"]["schemas"]

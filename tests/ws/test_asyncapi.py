@@ -107,7 +107,7 @@ def test_the_parser_is_not_a_rubber_stamp(document, tmp_path):
 
 
 def test_every_action_is_documented_and_nothing_else(document):
-    from connection_handler.frames import FRAME_MODELS
+    from session_protocol.frames import FRAME_MODELS
 
     sent = {name for name, op in document["operations"].items() if op["action"] == "send"}
     routed = {route.route_key for route in WS_ROUTES if not route.route_key.startswith("$")}
@@ -127,7 +127,7 @@ def test_every_action_is_documented_and_nothing_else(document):
 
 
 def test_every_event_the_server_can_build_is_a_documented_message(document):
-    from session_runtime.events import EVENT_MODELS
+    from session_protocol.events import EVENT_MODELS
 
     messages = document["channels"]["session"]["messages"]
     for model in EVENT_MODELS:
@@ -152,7 +152,7 @@ def test_every_event_the_server_can_build_is_a_documented_message(document):
 
 
 def test_every_error_code_the_websocket_api_answers_is_documented(document):
-    from session_runtime.events import ERROR_CODES
+    from session_protocol.events import ERROR_CODES
 
     documented = set(document["components"]["schemas"]["ErrorEvent"]["properties"]["code"]["enum"])
     assert documented == set(ERROR_CODES)
@@ -161,7 +161,7 @@ def test_every_error_code_the_websocket_api_answers_is_documented(document):
         return {cls, *(s for sub in cls.__subclasses__() for s in subclasses(sub))}
 
     import connection_handler.actions  # noqa: F401  (defines CONNECTION_NOT_FOUND)
-    import connection_handler.frames  # noqa: F401  (defines INVALID_ACTION)
+    import session_protocol.frames  # noqa: F401  (defines INVALID_ACTION)
 
     # Refusals only the HTTP API (or only the handshake) gives: a bad token on $connect is a listener, not
     # an error; artifacts and idempotency keys are HTTP-only; the handshake's own codes are in `x-handshake`.

@@ -7,7 +7,7 @@ from session_schema.routes import SPEAKER_ACTIONS, WS_ACTIONS, WS_ROUTES
 
 def test_every_action_route_has_a_frame_model_and_an_implementation():
     from connection_handler.actions import ACTIONS
-    from connection_handler.frames import FRAME_MODELS
+    from session_protocol.frames import FRAME_MODELS
 
     assert set(FRAME_MODELS) == set(WS_ACTIONS)
     assert set(ACTIONS) | {"ping"} == set(WS_ACTIONS)

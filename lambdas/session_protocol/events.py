@@ -2,7 +2,7 @@
 
 Clients switch on `type`. Each builder here validates its event against its model and returns the JSON
 object to send, so the models are the only spelling of each shape: `/asyncapi.json` is generated from
-them (connection_handler/asyncapi.py), and an event that drifts from its model fails where it is built.
+them (session_protocol/asyncapi.py), and an event that drifts from its model fails where it is built.
 A field typed `X | SkipJsonSchema[None]` is optional: omitted from the event when the builder leaves it
 out (never sent as null), and documented as not required.
 """

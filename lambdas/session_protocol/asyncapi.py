@@ -2,7 +2,7 @@
 
 Generated from what the handler itself uses, so it cannot drift from it: the action frames' models
 (`frames.FRAME_MODELS`, the models `parse_frame` validates with), the event models every answer and push is
-built from (`session_runtime.events`), the route table's actions, the session ID pattern `$connect` applies,
+built from (`session_protocol.events`), the route table's actions, the session ID pattern `$connect` applies,
 and the domain errors a refused handshake answers with. What the models cannot say (which event answers which
 action, who receives a push) is declared here, and tests/ws/test_asyncapi.py checks it against the handler.
 
@@ -17,7 +17,6 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from session_runtime import events
 from session_schema.errors import (
     DomainError,
     InvalidSessionId,
@@ -31,7 +30,7 @@ from session_schema.errors import (
 from session_schema.ids import SESSION_ID_INPUT_PATTERN
 from session_schema.routes import SPEAKER_ACTIONS, WS_ACTIONS, WS_ROUTE_SELECTION_EXPRESSION
 
-from . import frames
+from . import events, frames
 
 ASYNCAPI_VERSION = "3.0.0"
 TITLE = "Live Sessions WebSocket API"

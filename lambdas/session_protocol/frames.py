@@ -25,11 +25,12 @@ from pydantic import (
     field_validator,
 )
 
-from session_runtime.fanout import encode_payload
 from session_schema.errors import DomainError, InvalidAction, ValidationFailed
 from session_schema.json_types import INTEGRAL
 from session_schema.models import SEQ_MAX, CursorToken, Epoch, EpochMs, MessageText
 from session_store.store import MAX_PAGE
+
+from .encoding import encode_payload
 
 BROADCAST_DATA_MAX_BYTES = 32 * 1024  # the API Gateway WebSocket frame limit
 HISTORY_DEFAULT_LIMIT = 50
