@@ -1,6 +1,8 @@
 """The client actions: each takes the caller's connection record and its parsed frame, does its work
 through the store and the fan-out, and returns the one event that answers the caller.
 
+Which actions exist, who may send them and what answers them is declared once, on their frame models
+(session_protocol/frames.py); each function here is bound to its action by `@DISPATCH.action(<frame>)`.
 Who may do what is decided here, from the connection record's role (one GetItem per action; `ping`
 needs none); a speaker action's write also holds only while the caller is the session's current
 `speakerConnectionId` (the store's `speaker=` guard, in the same conditional write: no extra read), so
@@ -14,7 +16,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -25,12 +26,10 @@ from session_runtime.observability import logger, metrics
 from session_runtime.runtime import Runtime
 from session_schema.errors import ConnectionNotFound, Forbidden, SessionNotFound
 from session_schema.models import Connection, Session
-from session_schema.routes import SPEAKER_ACTIONS
 from session_schema.status import SessionStatus
 
 from . import responses
-
-Answer = dict[str, Any]
+from .dispatch import Answer, Dispatch
 
 
 @dataclass(frozen=True)
@@ -50,9 +49,18 @@ class ConnectionCaller:
         return runtime.fanout.excluding(self.connection_id)
 
 
+DISPATCH: Dispatch[ConnectionCaller] = Dispatch(frames.ACTIONS)
+
+
 # ------------------------------------------------------------------ any connection
 
 
+@DISPATCH.without_connection(frames.PingFrame)
+def ping(runtime: Runtime, frame: frames.PingFrame) -> Answer:
+    return events.pong(runtime.store.clock())  # no table read: keep-alives stay free
+
+
+@DISPATCH.action(frames.JoinFrame)
 def join(runtime: Runtime, caller: ConnectionCaller, frame: frames.JoinFrame) -> Answer | None:
     """`joined`; with `sinceSeq`, also what the connection missed (see `_recover`)."""
     session = connection_lifecycle.join(runtime, caller.connection)
@@ -94,6 +102,7 @@ def _recover(
 HISTORY_ITEMS_MAX_BYTES = 120 * 1024
 
 
+@DISPATCH.action(frames.HistoryFrame)
 def history(runtime: Runtime, caller: ConnectionCaller, frame: frames.HistoryFrame) -> Answer:
     """The rule of `GET /sessions/{id}/messages`: anyone while joinable, the owner always.
 
@@ -114,6 +123,7 @@ def history(runtime: Runtime, caller: ConnectionCaller, frame: frames.HistoryFra
 # ------------------------------------------------------------------ speaker only
 
 
+@DISPATCH.action(frames.BroadcastFrame)
 def broadcast(runtime: Runtime, caller: ConnectionCaller, frame: frames.BroadcastFrame) -> Answer:
     # The sequence number is claimed only while the session is active and unmuted (one conditional
     # write): a paused or muted session refuses the broadcast instead of leaving a gap in `seq`. The event
@@ -132,6 +142,7 @@ def broadcast(runtime: Runtime, caller: ConnectionCaller, frame: frames.Broadcas
     return events.broadcast_sent(session.seq, ts, result.sent)
 
 
+@DISPATCH.action(frames.SendMessageFrame)
 def send_message(runtime: Runtime, caller: ConnectionCaller, frame: frames.SendMessageFrame) -> Answer:
     sender = caller.connection.userId
     if sender is None:  # a speaker connection always carries its owner's ID; never trust one that does not
@@ -174,29 +185,27 @@ def _set_muted(muted: bool) -> Callable[[Runtime, ConnectionCaller, frames.Frame
     return change
 
 
-ACTIONS: dict[str, Callable[[Runtime, ConnectionCaller, Any], Answer | None]] = {
-    "join": join,
-    "history": history,
-    "broadcast": broadcast,
-    "sendMessage": send_message,
-    "pause": _change_status(SessionStatus.PAUSED),
-    "resume": _change_status(SessionStatus.ACTIVE),
-    "end": _change_status(SessionStatus.ENDED),
-    "mute": _set_muted(True),
-    "unmute": _set_muted(False),
-}
+DISPATCH.action(frames.PauseFrame)(_change_status(SessionStatus.PAUSED))
+DISPATCH.action(frames.ResumeFrame)(_change_status(SessionStatus.ACTIVE))
+DISPATCH.action(frames.EndFrame)(_change_status(SessionStatus.ENDED))
+DISPATCH.action(frames.MuteFrame)(_set_muted(True))
+DISPATCH.action(frames.UnmuteFrame)(_set_muted(False))
+DISPATCH.check_complete()
 
 
-def perform(runtime: Runtime, connection_id: str, frame: frames.AnyFrame) -> Answer | None:
+def perform(
+    runtime: Runtime, connection_id: str, frame: frames.Frame, dispatch: Dispatch[ConnectionCaller] = DISPATCH
+) -> Answer | None:
     """Run one parsed frame for the connection that sent it; raises DomainError for a refusal. None: the
     action has answered on the connection itself (a recovering `join`), so the route response is empty."""
-    action: str = frame.action
-    if isinstance(frame, frames.PingFrame):
-        return events.pong(runtime.store.clock())  # no table read: keep-alives stay free
+    spec = dispatch.spec(frame)
+    connectionless = dispatch.connectionless(spec.name)
+    if connectionless is not None:
+        return connectionless(runtime, frame)
     connection = runtime.store.get_connection(connection_id)
     if connection is None:
         raise ConnectionNotFound()
     logger.thread_safe_append_keys(sessionId=connection.sessionId, role=connection.role)
-    if action in SPEAKER_ACTIONS and connection.role != "speaker":
-        raise Forbidden(f"only the speaker may {action}")
-    return ACTIONS[action](runtime, ConnectionCaller(connection), frame)
+    if spec.speaker_only and connection.role != "speaker":
+        raise Forbidden(f"only the speaker may {spec.name}")
+    return dispatch.handler(spec.name)(runtime, ConnectionCaller(connection), frame)

@@ -83,7 +83,8 @@ def _over_budget(event: Mapping[str, Any], route_key: str, wait_ms: int) -> dict
 
 
 def _message(runtime: Runtime, event: Mapping[str, Any], route_key: str, connection_id: str) -> dict[str, Any]:
-    wait_ms = runtime.action_budget.charge(connection_id, route_key)  # before anything that costs a request
+    # Before anything that costs a request; the read cost is the one its action declares (0 for $default).
+    wait_ms = runtime.action_budget.charge(connection_id, reads=frames.ACTIONS.reads(route_key))
     if wait_ms is not None:
         return _over_budget(event, route_key, wait_ms)
     client_id: str | None = None  # the frame's `id`, echoed in its direct answer

@@ -1,10 +1,10 @@
 """The WebSocket API's AsyncAPI 3.0 document, served at `GET /asyncapi.json` (beside `/openapi.json`).
 
-Generated from what the handler itself uses, so it cannot drift from it: the action frames' models
-(`frames.FRAME_MODELS`, the models `parse_frame` validates with), the event models every answer and push is
-built from (`session_protocol.events`), the route table's actions, the session ID pattern `$connect` applies,
-and the domain errors a refused handshake answers with. What the models cannot say (which event answers which
-action, who receives a push) is declared here, and tests/ws/test_asyncapi.py checks it against the handler.
+Generated from what the handler itself uses, so it cannot drift from it: the registry of actions
+(`frames.ACTIONS`: each action's frame model, the one `parse_frame` validates with, who may send it and its
+answers), the event models every answer and push is built from (`session_protocol.events`), the session ID
+pattern `$connect` applies, and the domain errors a refused handshake answers with. Who receives a push is
+declared here, and tests/ws/test_asyncapi.py checks it against the handler.
 
 Operations are written from a client's side: it `send`s an action (answered on the same connection by its
 `reply`) and `receive`s the pushed events.
@@ -28,9 +28,10 @@ from session_schema.errors import (
     Unauthorized,
 )
 from session_schema.ids import SESSION_ID_INPUT_PATTERN
-from session_schema.routes import SPEAKER_ACTIONS, WS_ACTIONS, WS_ROUTE_SELECTION_EXPRESSION
+from session_schema.routes import WS_ROUTE_SELECTION_EXPRESSION
 
 from . import events, frames
+from .registry import ActionRegistry, action_name
 
 ASYNCAPI_VERSION = "3.0.0"
 TITLE = "Live Sessions WebSocket API"
@@ -38,31 +39,6 @@ VERSION = "0.1.0"
 CHANNEL = "session"
 SCHEMAS = "#/components/schemas/"
 
-# The direct answer to each action besides `error` (which any action may get instead).
-ACTION_ANSWERS: dict[str, tuple[type[events.Event], ...]] = {
-    "join": (events.JoinedEvent,),
-    "ping": (events.PongEvent,),
-    "broadcast": (events.BroadcastSentEvent,),
-    "sendMessage": (events.MessageEvent,),
-    "history": (events.HistoryEvent,),
-    "pause": (events.SessionUpdatedEvent,),
-    "resume": (events.SessionUpdatedEvent,),
-    "mute": (events.SessionUpdatedEvent,),
-    "unmute": (events.SessionUpdatedEvent,),
-    "end": (events.SessionEndedEvent,),  # after a pushed `sessionUpdated` with status `ended`
-}
-ACTION_SUMMARIES: dict[str, str] = {
-    "join": "who this connection is, and the session's public view; idempotent",
-    "ping": "keep the connection alive (API Gateway drops one idle for 10 minutes)",
-    "broadcast": "send `data` (any JSON, up to 32 KB) to every listener",
-    "sendMessage": "store a message, then send it to every connection",
-    "history": "stored messages, oldest first, created after `since` (epoch ms); paginated",
-    "pause": "status `active` -> `paused`",
-    "resume": "status `paused` -> `active`",
-    "mute": "set `muted` (broadcasts are refused while muted)",
-    "unmute": "clear `muted`",
-    "end": "end the session: everyone is told, the listeners are disconnected",
-}
 # Every event a connection may receive without having asked, and who receives it.
 PUSHED: dict[type[events.Event], str] = {
     events.BroadcastEvent: "every listener, for each broadcast",
@@ -99,12 +75,8 @@ _REFUSAL_MEANINGS: dict[str, str] = {
 def _message_key(model: type[BaseModel]) -> str:
     """The channel's key of a message: `<action>Action` for a frame, the event's `type` for an event."""
     if issubclass(model, frames.Frame):
-        return f"{_action_of(model)}Action"
+        return f"{action_name(model)}Action"
     return _event_type(model)
-
-
-def _action_of(model: type[frames.Frame]) -> str:
-    return next(action for action, frame in frames.FRAME_MODELS.items() if frame is model)
 
 
 def _event_type(model: type[BaseModel]) -> str:
@@ -113,11 +85,11 @@ def _event_type(model: type[BaseModel]) -> str:
     return default
 
 
-def _schemas() -> dict[str, Any]:
+def _schemas(actions: ActionRegistry) -> dict[str, Any]:
     """Every frame (as validated) and event (as sent) model, plus the handshake error body, by model name."""
     from session_schema.views import ErrorResponse
 
-    models: list[tuple[type[BaseModel], Any]] = [(m, "validation") for m in frames.FRAME_MODELS.values()]
+    models: list[tuple[type[BaseModel], Any]] = [(spec.frame, "validation") for spec in actions]
     models += [(m, "serialization") for m in events.EVENT_MODELS]
     models.append((ErrorResponse, "serialization"))
     _, top = models_json_schema(models, ref_template=SCHEMAS + "{model}")
@@ -141,22 +113,22 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": f"#/channels/{CHANNEL}/messages/{_message_key(model)}"}
 
 
-def _operations() -> dict[str, Any]:
+def _operations(actions: ActionRegistry) -> dict[str, Any]:
     channel = {"$ref": f"#/channels/{CHANNEL}"}
     operations: dict[str, Any] = {}
-    for action in WS_ACTIONS:
-        who = "speaker" if action in SPEAKER_ACTIONS else "any"
-        answers: list[type[events.Event]] = [*ACTION_ANSWERS[action], events.ErrorEvent]
-        operations[action] = {
+    for spec in actions:
+        who = "speaker" if spec.speaker_only else "any"
+        answers: list[type[events.Event]] = [*spec.answers, events.ErrorEvent]
+        operations[spec.name] = {
             "action": "send",
             "channel": channel,
-            "title": f'{{"action": "{action}"}}',
-            "summary": ACTION_SUMMARIES[action],
+            "title": f'{{"action": "{spec.name}"}}',
+            "summary": spec.summary,
             "description": f"Who may send it: {who}. Answered on the same connection by "
             + " or ".join(f"`{_event_type(m)}`" for m in answers)
             + ("; a listener gets `error` FORBIDDEN." if who == "speaker" else "."),
             "tags": [{"name": who}],
-            "messages": [_ref(frames.FRAME_MODELS[action])],
+            "messages": [_ref(spec.frame)],
             "reply": {"channel": channel, "messages": [_ref(m) for m in answers]},
         }
     for model, receivers in PUSHED.items():
@@ -221,8 +193,9 @@ def _channel(messages: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def document() -> dict[str, Any]:
-    messages = {_message_key(m): _message(m) for m in frames.FRAME_MODELS.values()}
+def document(actions: ActionRegistry = frames.ACTIONS) -> dict[str, Any]:
+    """The document of the actions `actions` declares (every one the handler takes, unless a test adds some)."""
+    messages = {_message_key(spec.frame): _message(spec.frame) for spec in actions}
     messages.update({_message_key(m): _message(m) for m in events.EVENT_MODELS})
     return {
         "asyncapi": ASYNCAPI_VERSION,
@@ -254,6 +227,6 @@ def document() -> dict[str, Any]:
             },
         },
         "channels": {CHANNEL: _channel(messages)},
-        "operations": _operations(),
-        "components": {"schemas": _schemas()},
+        "operations": _operations(actions),
+        "components": {"schemas": _schemas(actions)},
     }

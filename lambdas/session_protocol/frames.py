@@ -1,4 +1,6 @@
-"""Inbound frames: one strict pydantic model per action, and the one parser that turns a body into one.
+"""Inbound frames: one strict pydantic model per action, each declared an action where it is defined
+(`@ws_action`: who may send it, its answers, its read cost; see registry.py), and the one parser that turns a
+body into one.
 
 A frame that is not a JSON object naming a known action is INVALID_ACTION (the contract's "anything
 else"); a known action with a missing, extra or ill-typed field is VALIDATION_ERROR naming the field.
@@ -12,7 +14,7 @@ import binascii
 import json
 import math
 import re
-from typing import Annotated, Any, Literal, TypeAlias, get_args
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -20,7 +22,6 @@ from pydantic import (
     Field,
     JsonValue,
     StringConstraints,
-    TypeAdapter,
     ValidationError,
     field_validator,
 )
@@ -30,7 +31,9 @@ from session_schema.json_types import INTEGRAL
 from session_schema.models import SEQ_MAX, CursorToken, Epoch, EpochMs, MessageText
 from session_store.store import MAX_PAGE
 
+from . import events
 from .encoding import encode_payload
+from .registry import ActionRegistry
 
 BROADCAST_DATA_MAX_BYTES = 32 * 1024  # the API Gateway WebSocket frame limit
 HISTORY_DEFAULT_LIMIT = 50
@@ -41,6 +44,11 @@ _CLIENT_ID_RE = re.compile(CLIENT_ID_PATTERN)
 ClientId = Annotated[str, StringConstraints(pattern=CLIENT_ID_PATTERN)]
 
 
+# Every action the server takes, declared on its frame model below.
+ACTIONS = ActionRegistry()
+ws_action = ACTIONS.action
+
+
 class Frame(BaseModel):
     # strict: "5" is not a number and 1 is not true; forbid: a misspelt field is an error, not ignored.
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -48,7 +56,10 @@ class Frame(BaseModel):
     id: ClientId | None = None
 
 
+@ws_action(answers=(events.JoinedEvent,), reads=1)
 class JoinFrame(Frame):
+    """who this connection is, and the session's public view; idempotent"""
+
     action: Literal["join"]
     # Resume: the last stream seq this client saw, and the epoch it saw it in (both, or neither).
     sinceSeq: Annotated[int, Field(ge=0, le=SEQ_MAX), INTEGRAL] | None = None
@@ -65,11 +76,17 @@ class JoinFrame(Frame):
         return self.sinceSeq, self.epoch
 
 
+@ws_action(answers=(events.PongEvent,))
 class PingFrame(Frame):
+    """keep the connection alive (API Gateway drops one idle for 10 minutes)"""
+
     action: Literal["ping"]
 
 
+@ws_action(answers=(events.BroadcastSentEvent,), speaker_only=True)
 class BroadcastFrame(Frame):
+    """send `data` (any JSON, up to 32 KB) to every listener"""
+
     action: Literal["broadcast"]
     data: JsonValue
 
@@ -82,54 +99,58 @@ class BroadcastFrame(Frame):
         return value
 
 
+@ws_action(answers=(events.MessageEvent,), speaker_only=True)
 class SendMessageFrame(Frame):
+    """store a message, then send it to every connection"""
+
     action: Literal["sendMessage"]
     text: MessageText
 
 
+@ws_action(answers=(events.HistoryEvent,), reads=1)
 class HistoryFrame(Frame):
+    """stored messages, oldest first, created after `since` (epoch ms); paginated"""
+
     action: Literal["history"]
     since: Annotated[EpochMs, INTEGRAL] = 0  # ms: messages created strictly after
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE), INTEGRAL] = HISTORY_DEFAULT_LIMIT
     cursor: CursorToken | None = None
 
 
+@ws_action(answers=(events.SessionUpdatedEvent,), speaker_only=True)
 class PauseFrame(Frame):
+    """status `active` -> `paused`"""
+
     action: Literal["pause"]
 
 
+@ws_action(answers=(events.SessionUpdatedEvent,), speaker_only=True)
 class ResumeFrame(Frame):
+    """status `paused` -> `active`"""
+
     action: Literal["resume"]
 
 
+@ws_action(answers=(events.SessionUpdatedEvent,), speaker_only=True)
 class MuteFrame(Frame):
+    """set `muted` (broadcasts are refused while muted)"""
+
     action: Literal["mute"]
 
 
+@ws_action(answers=(events.SessionUpdatedEvent,), speaker_only=True)
 class UnmuteFrame(Frame):
+    """clear `muted`"""
+
     action: Literal["unmute"]
 
 
+# Answered `sessionEnded`, after a pushed `sessionUpdated` with status `ended`.
+@ws_action(answers=(events.SessionEndedEvent,), speaker_only=True)
 class EndFrame(Frame):
+    """end the session: everyone is told, the listeners are disconnected"""
+
     action: Literal["end"]
-
-
-AnyFrame: TypeAlias = (
-    JoinFrame
-    | PingFrame
-    | BroadcastFrame
-    | SendMessageFrame
-    | HistoryFrame
-    | PauseFrame
-    | ResumeFrame
-    | MuteFrame
-    | UnmuteFrame
-    | EndFrame
-)
-FRAME_MODELS: dict[str, type[Frame]] = {
-    get_args(model.model_fields["action"].annotation)[0]: model for model in get_args(AnyFrame)
-}
-_FRAME: TypeAdapter[AnyFrame] = TypeAdapter(Annotated[AnyFrame, Field(discriminator="action")])
 
 
 def _constant(name: str) -> float:
@@ -175,8 +196,11 @@ class FrameRefused(Exception):
         self.client_id = client_id
 
 
-def parse_frame(route_key: str, body: str | None, *, is_base64: bool = False) -> AnyFrame:
-    """The frame of a message event, or FrameRefused (InvalidAction / ValidationFailed, and the `id` to echo)."""
+def parse_frame(
+    route_key: str, body: str | None, *, is_base64: bool = False, actions: ActionRegistry = ACTIONS
+) -> Frame:
+    """The frame of a message event, or FrameRefused (InvalidAction / ValidationFailed, and the `id` to echo);
+    validated by the model its action declared in `actions`."""
     try:
         document = json.loads(_body_text(body, is_base64), parse_constant=_constant)
     except DomainError as refusal:
@@ -186,16 +210,17 @@ def parse_frame(route_key: str, body: str | None, *, is_base64: bool = False) ->
     if not isinstance(document, dict):
         raise FrameRefused(InvalidAction('a frame is a JSON object like {"action": "join"}'), None)
     try:
-        return _parse_document(route_key, document)
+        return _parse_document(route_key, document, actions)
     except DomainError as refusal:
         raw_id = document.get("id")
         client_id = raw_id if isinstance(raw_id, str) and _CLIENT_ID_RE.fullmatch(raw_id) else None
         raise FrameRefused(refusal, client_id) from None
 
 
-def _parse_document(route_key: str, document: dict[str, Any]) -> AnyFrame:
+def _parse_document(route_key: str, document: dict[str, Any], actions: ActionRegistry) -> Frame:
     action = document.get("action")
-    if not isinstance(action, str) or action not in FRAME_MODELS:
+    spec = actions.get(action) if isinstance(action, str) else None
+    if spec is None:
         shown = repr(action)[:40] if action is not None else "missing"
         raise InvalidAction(f"action {shown} is not an action")
     if route_key != action:
@@ -205,14 +230,16 @@ def _parse_document(route_key: str, document: dict[str, Any]) -> AnyFrame:
     if bad_number is not None:
         raise ValidationFailed(bad_number, "is not a finite number (NaN and Infinity are not JSON)")
     try:
-        return _FRAME.validate_python(document)
+        frame = spec.frame.model_validate(document)
     except ValidationError as error:
         raise _validation_failed(error) from None
+    assert isinstance(frame, Frame)
+    return frame
 
 
 def _validation_failed(error: ValidationError) -> ValidationFailed:
     first = error.errors(include_url=False)[0]
-    location = [str(part) for part in first["loc"][1:]]  # loc[0] is the discriminator's value
+    location = [str(part) for part in first["loc"]]
     field = ".".join(location) or "frame"
     if first["type"] == "extra_forbidden":
         return ValidationFailed(field, "is not a field of this action")

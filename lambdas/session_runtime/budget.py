@@ -1,8 +1,9 @@
 """A connection's action budget: token buckets kept in memory, so a refused frame costs no DynamoDB request.
 
-Every frame takes a token from the connection's action bucket; a read (`history`, `join`) also takes one
-from its much smaller read bucket, and so does a speaker action a listener sent (it cost the role read
-before it was refused). An empty bucket answers RATE_LIMITED with `retryAfterMs`, the time until a token.
+Every frame takes a token from the connection's action bucket; a read (an action declared with `reads`:
+`history`, `join`; session_protocol/frames.py) also takes as many from its much smaller read bucket, and so
+does a speaker action a listener sent (it cost the role read before it was refused). An empty bucket answers
+RATE_LIMITED with `retryAfterMs`, the time until a token.
 
 In memory per execution environment, deliberately: a write per frame (a DynamoDB counter) would cost more
 than most of the frames it limits. The price: API Gateway spreads one connection's frames over whichever
@@ -20,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-READ_ROUTES: Final = frozenset({"history", "join"})  # anyone may send them, and each reads the table
 MAX_TRACKED_CONNECTIONS: Final = 20_000  # least recently seen forgotten first (~200 B each)
 
 
@@ -70,13 +70,16 @@ class ActionBudget:
             self._buckets.move_to_end(connection_id)
         return buckets
 
-    def charge(self, connection_id: str, route_key: str) -> int | None:
-        """Charge one frame on `route_key`: None when it is within budget, else milliseconds to wait."""
+    def charge(self, connection_id: str, *, reads: int = 0) -> int | None:
+        """Charge one frame that reads the table `reads` times: None when it is within budget, else milliseconds
+        to wait (an action token is spent even so: a refused frame still costs this function)."""
         now = self._clock()
-        actions, reads = self._buckets_of(connection_id, now)
+        actions, read_bucket = self._buckets_of(connection_id, now)
         wait = actions.take(now)
-        if not wait and route_key in READ_ROUTES:
-            wait = reads.take(now)
+        for _ in range(reads):
+            if wait:
+                break
+            wait = read_bucket.take(now)
         return _ms(wait) if wait else None
 
     def charge_read(self, connection_id: str) -> None:

@@ -120,6 +120,9 @@ class WebSocketRoute:
     returns_response: bool  # True: the handler's return value is sent back as the route response
 
 
+# The deployed routes of the WebSocket API's actions, as names only: the CDK stack reads them without the handler
+# code. Each action is declared once, on its frame model (session_protocol/frames.py: who may send it, its
+# answers, its cost); tests/ws/test_protocol_registry.py checks this list is exactly the declared actions.
 WS_ACTIONS: tuple[str, ...] = (
     "join",
     "ping",
@@ -132,7 +135,6 @@ WS_ACTIONS: tuple[str, ...] = (
     "unmute",
     "end",
 )
-SPEAKER_ACTIONS: frozenset[str] = frozenset({"broadcast", "sendMessage", "pause", "resume", "mute", "unmute", "end"})
 
 WS_ROUTE_SELECTION_EXPRESSION = "$request.body.action"
 WS_ROUTES: tuple[WebSocketRoute, ...] = (

@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+from session_protocol.frames import ACTIONS
 from session_schema import errors as domain_errors
-from session_schema.routes import SPEAKER_ACTIONS, WS_ACTIONS, WS_ROUTES
+from session_schema.routes import WS_ACTIONS, WS_ROUTES
 
 ROOT = Path(__file__).resolve().parents[2]
 VALIDATOR_DIR = ROOT / "tools" / "asyncapi"
@@ -107,8 +108,7 @@ def test_the_parser_is_not_a_rubber_stamp(document, tmp_path):
 
 
 def test_every_action_is_documented_and_nothing_else(document):
-    from session_protocol.frames import FRAME_MODELS
-
+    FRAME_MODELS = {spec.name: spec.frame for spec in ACTIONS}
     sent = {name for name, op in document["operations"].items() if op["action"] == "send"}
     routed = {route.route_key for route in WS_ROUTES if not route.route_key.startswith("$")}
     assert sent == set(WS_ACTIONS) == set(FRAME_MODELS) == routed
@@ -122,7 +122,7 @@ def test_every_action_is_documented_and_nothing_else(document):
             "title": "Action",
             "type": "string",
         }
-        assert operation["tags"] == [{"name": "speaker" if action in SPEAKER_ACTIONS else "any"}]
+        assert operation["tags"] == [{"name": "speaker" if action in ACTIONS.speaker_only else "any"}]
         assert "error" in _answers_of(document, action)
 
 

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from session_schema.routes import SPEAKER_ACTIONS
+from session_protocol.frames import ACTIONS
 
 from tests.support.attacks import OTHER, OWNER, PUBLIC_FIELDS, snapshot
 from tests.support.handlers import Handlers
@@ -27,7 +27,7 @@ SPEAKER_FRAMES = {
 
 
 def test_the_speaker_frames_cover_every_speaker_action() -> None:
-    assert set(SPEAKER_FRAMES) == set(SPEAKER_ACTIONS)
+    assert set(SPEAKER_FRAMES) == set(ACTIONS.speaker_only)
 
 
 # -- bad tokens ------------------------------------------------------------------------------------------

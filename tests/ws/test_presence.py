@@ -75,12 +75,12 @@ def test_a_replaced_speaker_leaving_tells_nobody(ws, live):
 
 def test_only_the_current_speaker_connection_may_act_as_the_speaker(ws, live, subtests):
     """The owner's new connection takes over; the old tab is not the speaker any more, for every speaker action."""
-    from session_schema.routes import SPEAKER_ACTIONS
+    from session_protocol.frames import ACTIONS
 
     listener = ws.connected(live.session_id)
     second_tab = ws.connected(live.session_id, user=live.owner)
     fields = {"broadcast": {"data": 1}, "sendMessage": {"text": "hi"}}
-    for action in sorted(SPEAKER_ACTIONS):
+    for action in sorted(ACTIONS.speaker_only):
         with subtests.test(action=action):
             refused = ws.act(live.speaker, action, **fields.get(action, {}))
             assert refused["type"] == "error" and refused["code"] == "FORBIDDEN", refused
