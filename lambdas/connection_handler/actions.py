@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from aws_lambda_powertools.metrics import MetricUnit
 
 from session_protocol import events, frames
+from session_protocol.batch import Outgoing
 from session_runtime import connection_lifecycle, metric_names, notify, presence, use_cases
 from session_runtime.fanout import Fanout, is_listener
 from session_runtime.observability import logger, metrics
@@ -74,7 +75,7 @@ def join(runtime: Runtime, caller: ConnectionCaller, frame: frames.JoinFrame) ->
 def _recover(
     runtime: Runtime, caller: ConnectionCaller, session: Session, since_seq: int, epoch: str, client_id: str | None
 ) -> None:
-    """`joined {recovered}`, then every kept stream event after `since_seq`, each as the frame it was when pushed.
+    """`joined {recovered}`, then every kept stream event after `since_seq`, each as it was when pushed.
 
     All of it is posted to the connection during this invocation, `joined` first, and the route response is
     empty: API Gateway sends a route response only after the invocation returns, so answering `joined` that
@@ -87,10 +88,11 @@ def _recover(
         return  # the connection is gone (and now unregistered)
     replayed = 0
     while True:
-        for event in recovery.events:
-            if not runtime.fanout.send_raw(caller.connection_id, event.frame.encode()):
-                return
-            replayed += 1
+        # A page in as few frames as the connection's protocol version allows (`batch` from version 2).
+        page = Outgoing.kept(event.frame.encode() for event in recovery.events)
+        if not runtime.fanout.send_all_to(caller.connection_id, page, caller.connection.protocolVersion):
+            return
+        replayed += len(page)
         if recovery.next_since_seq is None:
             break
         recovery = runtime.store.recover(session, recovery.next_since_seq, epoch)

@@ -13,6 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from session_protocol import versions
 from session_runtime import connection_lifecycle
 from session_runtime.observability import logger, metrics
 from session_runtime.runtime import Runtime
@@ -34,6 +35,12 @@ def session_id_of(event: Mapping[str, Any]) -> str:
     return session_id
 
 
+def protocol_version_of(event: Mapping[str, Any]) -> int:
+    """The protocol version the connect URL declares (`&v=`); VALIDATION_ERROR naming `v` when malformed (before
+    any request: a refused handshake costs nothing)."""
+    return versions.declared(_query(event).get(versions.QUERY_PARAMETER))
+
+
 def handshake_of(event: Mapping[str, Any]) -> connection_lifecycle.Handshake:
     context = event["requestContext"]
     token = _query(event).get("token")
@@ -42,6 +49,7 @@ def handshake_of(event: Mapping[str, Any]) -> connection_lifecycle.Handshake:
         session_id=session_id_of(event),
         token=token if isinstance(token, str) and token else None,
         connected_at=context.get("connectedAt"),
+        protocol_version=protocol_version_of(event),
     )
 
 

@@ -37,12 +37,10 @@ __all__ = ["ShardJob", "handler", "run"]
 def run(runtime: Runtime, job: ShardJob) -> dict[str, Any]:
     if job.shard >= job.shards:
         raise ValueError(f"shard {job.shard} of {job.shards}")
-    payload, *then = job.payloads
     fanout = runtime.fanout if job.excludedConnectionId is None else runtime.fanout.excluding(job.excludedConnectionId)
-    result = fanout.send(
+    result = fanout.send_many(
         job.sessionId,
-        payload,
-        then=then[0] if then else None,
+        job.payloads,
         only=is_listener if job.listenersOnly else None,
         close=is_listener if job.closeListeners else None,
         shard=(job.shard, job.shards),

@@ -26,11 +26,12 @@ from session_schema.errors import (
     SessionFull,
     SessionNotFound,
     Unauthorized,
+    ValidationFailed,
 )
 from session_schema.ids import SESSION_ID_INPUT_PATTERN
 from session_schema.routes import WS_ROUTE_SELECTION_EXPRESSION
 
-from . import events, frames
+from . import events, frames, versions
 from .registry import ActionRegistry, action_name
 
 ASYNCAPI_VERSION = "3.0.0"
@@ -38,6 +39,7 @@ TITLE = "Live Sessions WebSocket API"
 VERSION = "0.1.0"
 CHANNEL = "session"
 SCHEMAS = "#/components/schemas/"
+PROTOCOL_VERSION_KEY = "x-protocol-version"
 
 # Every event a connection may receive without having asked, and who receives it.
 PUSHED: dict[type[events.Event], str] = {
@@ -48,6 +50,8 @@ PUSHED: dict[type[events.Event], str] = {
     events.ListenerCountEvent: "the speaker, on each listener's join and leave",
     events.SpeakerDisconnectedEvent: "the listeners, when the speaker's connection went",
     events.ArtifactUpdatedEvent: "every connection, when an artifact's status changed",
+    events.BatchEvent: "a connection that declared protocol version 2 or later (`&v=2`), for the several stream "
+    "events of one publish or one recovery page: in frames of at most 32 KB instead of one frame per event",
 }
 # A refused handshake: the HTTP status and the HTTP API's error body. In a browser it is only a close 1006,
 # so a client finds the code out from `GET /sessions/{sessionId}` instead.
@@ -57,10 +61,12 @@ HANDSHAKE_REFUSALS: tuple[type[DomainError], ...] = (
     SessionNotFound,
     SessionEnded,
     SessionFull,
+    ValidationFailed,
     RateLimited,
     ServiceUnavailable,
 )
 _REFUSAL_MEANINGS: dict[str, str] = {
+    "VALIDATION_ERROR": "`v` is not a protocol version (a positive integer); do not retry",
     "INVALID_SESSION_ID": "`sessionId` is missing or not a session ID; do not retry",
     "UNAUTHORIZED": "a `token` was given and failed verification (expired, forged, another issuer): never a silent"
     " listener; get a fresh token and connect again, or connect without one to listen anonymously",
@@ -97,11 +103,13 @@ def _schemas(actions: ActionRegistry) -> dict[str, Any]:
     return schemas
 
 
-def _message(model: type[BaseModel], summary: str | None = None) -> dict[str, Any]:
+def _message(model: type[BaseModel], since: int, summary: str | None = None) -> dict[str, Any]:
     message: dict[str, Any] = {
         "name": _message_key(model),
         "title": model.__name__,
         "payload": {"$ref": SCHEMAS + model.__name__},
+        # The protocol version that introduced it: sent only to a connection that declared it or a later one.
+        PROTOCOL_VERSION_KEY: since,
     }
     description = summary or (model.__doc__ or "").strip()
     if description:
@@ -162,8 +170,8 @@ def _channel(messages: dict[str, Any]) -> dict[str, Any]:
     return {
         "address": "/",
         "title": "A session's connection",
-        "description": "Connect with `?sessionId=<id>[&token=<JWT>]`. The owner's valid token makes the "
-        "connection the session's speaker; anything else (no token, another user's, an expired one) a "
+        "description": "Connect with `?sessionId=<id>[&token=<JWT>][&v=<protocol version>]`. The owner's valid "
+        "token makes the connection the session's speaker; anything else (no token, another user's, an expired one) a "
         'listener. Then send JSON frames `{"action": ...}` (API Gateway routes on '
         f"`{WS_ROUTE_SELECTION_EXPRESSION}`), each answered on the same connection; frames are at most 32 KB, "
         "any message at most 128 KB; a connection lasts at most 2 hours.",
@@ -185,6 +193,14 @@ def _channel(messages: dict[str, Any]) -> dict[str, Any]:
                             "type": "string",
                             "description": "a Cognito ID or access token (JWT); the owner's makes the speaker",
                         },
+                        versions.QUERY_PARAMETER: {
+                            "type": "string",
+                            "pattern": "^[0-9]{1,4}$",
+                            "default": str(versions.FIRST),
+                            "description": "the newest protocol version the client speaks (a message's "
+                            f"`{PROTOCOL_VERSION_KEY}` says which introduced it); the server speaks up to "
+                            f"{versions.CURRENT} and never sends a connection a frame newer than it declared",
+                        },
                     },
                 },
             }
@@ -195,8 +211,8 @@ def _channel(messages: dict[str, Any]) -> dict[str, Any]:
 
 def document(actions: ActionRegistry = frames.ACTIONS) -> dict[str, Any]:
     """The document of the actions `actions` declares (every one the handler takes, unless a test adds some)."""
-    messages = {_message_key(spec.frame): _message(spec.frame) for spec in actions}
-    messages.update({_message_key(m): _message(m) for m in events.EVENT_MODELS})
+    messages = {_message_key(spec.frame): _message(spec.frame, spec.since) for spec in actions}
+    messages.update({_message_key(m): _message(m, m.since) for m in events.EVENT_MODELS})
     return {
         "asyncapi": ASYNCAPI_VERSION,
         "info": {
@@ -205,7 +221,9 @@ def document(actions: ActionRegistry = frames.ACTIONS) -> dict[str, Any]:
             "description": "Listeners and the speaker of a live session, over one WebSocket connection each. "
             "Operations are written from a client's side: send an action (its reply comes on the same "
             "connection), receive the pushed events. Events pushed because the session changed are tagged "
-            "`stream`; the HTTP API is described by `/openapi.json`.",
+            "`stream`; the HTTP API is described by `/openapi.json`. A client declares the protocol version it "
+            f"speaks on the connect URL (`&v=`, up to {versions.CURRENT}); each message's `{PROTOCOL_VERSION_KEY}` "
+            "is the version that introduced it, and a connection is never sent a message newer than it declared.",
         },
         "defaultContentType": "application/json",
         "servers": {

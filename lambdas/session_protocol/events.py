@@ -17,6 +17,8 @@ from pydantic.json_schema import SkipJsonSchema
 from session_schema.models import Artifact, Message, Role, Session
 from session_schema.views import ArtifactPublicView, MessageView, SessionPublicView
 
+from . import versions
+
 
 def _documented_as_sent(schema: dict[str, Any]) -> None:
     """The JSON schema of what is sent: `type` is always there; an optional field has no `null` default
@@ -39,6 +41,9 @@ class Event(BaseModel):
     # True: pushed because the session changed, to every connection concerned; False: sent to one
     # connection only (an action's answer, or a notice about its connection).
     stream: ClassVar[bool] = False
+    # The protocol version that introduced this kind (session_protocol/versions.py): never sent to a connection
+    # that declared an older one.
+    since: ClassVar[int] = versions.FIRST
 
     def dump(self) -> dict[str, Any]:
         """The JSON object sent: `type` first, optional fields only when given."""
@@ -182,6 +187,18 @@ class ErrorEvent(Event):
     )
 
 
+class BatchEvent(Event):
+    """Several stream events for this connection from one publish or one recovery replay, in one frame of at most
+    32 KB: each exactly as it would be sent alone, in seq order. Handle them one by one, as if each had come
+    alone. Only to a connection that declared protocol version 2 or later (`&v=2`)."""
+
+    type: Literal["batch"] = "batch"
+    since = versions.BATCH
+    events: list[BroadcastEvent | MessageEvent | SessionUpdatedEvent | SessionEndedEvent | ArtifactUpdatedEvent] = (
+        Field(min_length=2, description="the events, in seq order")
+    )
+
+
 EVENT_MODELS: tuple[type[Event], ...] = (
     JoinedEvent,
     PongEvent,
@@ -195,7 +212,10 @@ EVENT_MODELS: tuple[type[Event], ...] = (
     SpeakerDisconnectedEvent,
     ArtifactUpdatedEvent,
     ErrorEvent,
+    BatchEvent,
 )
+# The version that introduced each kind, by its `type`.
+SINCE: dict[str, int] = {model.model_fields["type"].default: model.since for model in EVENT_MODELS}
 
 
 def joined(role: Role, session: Session, connection_id: str, recovered: bool | None = None) -> dict[str, Any]:

@@ -38,6 +38,7 @@ class Handshake:
     session_id: str
     token: str | None
     connected_at: int | None  # API Gateway's requestContext.connectedAt (epoch ms), when it says
+    protocol_version: int = 1  # the WebSocket protocol version the connect URL declared (session_protocol.versions)
 
 
 def connect(runtime: Runtime, handshake: Handshake) -> Connection:
@@ -70,6 +71,7 @@ def _connection(runtime: Runtime, handshake: Handshake, role: Role, user_id: str
         userId=user_id,
         connectedAt=connected_at if isinstance(connected_at, int) and connected_at > 0 else now,
         expiresAt=now // 1000 + runtime.settings.connection_ttl_seconds,
+        protocolVersion=handshake.protocol_version,
     )
 
 

@@ -1,4 +1,7 @@
-"""Send one payload to many WebSocket connections through the API Gateway management API.
+"""Send events to many WebSocket connections through the API Gateway management API.
+
+Several events of one send travel in `batch` frames to connections whose protocol version has them, one frame
+per event to the others (session_protocol/batch.py: each connection's frames follow from its version).
 
 Used by both handlers. The posts are coroutines on this thread's event loop (session_runtime/loop.py)
 calling the lean management API (session_runtime/management_api.py). Connections are read with a Query,
@@ -25,20 +28,21 @@ costs bounded memory however large the session.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, Literal, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from session_protocol.batch import Outgoing
 from session_protocol.encoding import encode_payload
 from session_schema.models import ConnectionTarget
 from session_store.store import SessionStore
 
 from . import loop
 from .observability import logger, metrics, subsegment
-from .shards import ShardDispatcher, ShardJob, shard_count
+from .shards import MAX_EVENTS_PER_JOB, ShardDispatcher, ShardJob, shard_count
 
 Outcome = Literal["sent", "gone", "failed", "throttled"]
 STRIKES_TO_CLOSE = 3
@@ -143,6 +147,11 @@ class Fanout:
         """Post already-encoded JSON (a kept stream event) to one connection; False as `send_to`."""
         return loop.run(self._deliver_one(connection_id, data)) == "sent"
 
+    def send_all_to(self, connection_id: str, outgoing: Outgoing, version: int) -> bool:
+        """Post events to one connection that declared protocol `version`, as few frames as that version allows
+        (a recovery page: `Outgoing.kept`), in order; False (and the connection unregistered) when it is gone."""
+        return all(self.send_raw(connection_id, frame) for frame in outgoing.frames_for(version))
+
     def close(self, connection_id: str) -> None:
         """Ask API Gateway to close a connection; its $disconnect unregisters it. Gone is fine; never raises."""
         loop.run(self._close(connection_id, asyncio.Semaphore(1)))
@@ -158,25 +167,42 @@ class Fanout:
         shard: tuple[int, int] | None = None,
         size: int | None = None,
     ) -> FanoutResult:
-        """Post `payload` (and `then`, in that order) to every connection of a session (those `only`
-        selects); then close those `close` selects. With `shard=(k, n)`, only the connections of shard k
-        of n (session_schema.keys.connection_shard_range; a fan-out worker serves one shard).
+        """`send_many` of `payload` (and `then`, after it)."""
+        payloads = [payload] if then is None else [payload, then]
+        return self.send_many(session_id, payloads, only=only, close=close, shard=shard, size=size)
+
+    def send_many(
+        self,
+        session_id: str,
+        payloads: Sequence[dict[str, Any]],
+        *,
+        only: Callable[[ConnectionTarget], bool] | None = None,
+        close: Callable[[ConnectionTarget], bool] | None = None,
+        shard: tuple[int, int] | None = None,
+        size: int | None = None,
+    ) -> FanoutResult:
+        """Post `payloads` in that order to every connection of a session (those `only` selects), in `batch`
+        frames to the connections whose protocol version has them; then close those `close` selects. With
+        `shard=(k, n)`, only the connections of shard k of n (session_schema.keys.connection_shard_range; a
+        fan-out worker serves one shard).
 
         `size`: the session's connections as the caller knows them (its listenerCount, plus the speaker).
         Past the dispatcher's threshold the fan-out is sharded (session_runtime/shards.py): this call serves
         shard 0 (and any shard whose invoke failed) and returns without waiting for the others. Selections
-        other than everyone or `is_listener` are always served here.
+        other than everyone or `is_listener`, and more events than a shard job carries, are always served here.
 
         Each connection's posts and close run in order; `result` lists the gone and failed connections in
         the order they were read.
         """
         if shard is None and size is not None and self.dispatcher is not None:
             shards = shard_count(size, self.dispatcher.threshold)
-            if shards > 1 and only in (None, is_listener) and close in (None, is_listener):
-                return self._send_sharded(session_id, payload, then, only, close, shards)
-        messages = [encode_payload(payload)] + ([encode_payload(then)] if then is not None else [])
+            shardable = (
+                len(payloads) <= MAX_EVENTS_PER_JOB and only in (None, is_listener) and close in (None, is_listener)
+            )
+            if shards > 1 and shardable:
+                return self._send_sharded(session_id, payloads, only, close, shards)
         with subsegment("fanout"):  # one trace segment per fan-out, none per post
-            result = loop.run(self._send(session_id, messages, only, close, shard))
+            result = loop.run(self._send(session_id, Outgoing.of(payloads), only, close, shard))
         if result.gone or result.failed:
             logger.info(
                 "fan-out finished",
@@ -196,8 +222,7 @@ class Fanout:
     def _send_sharded(
         self,
         session_id: str,
-        payload: dict[str, Any],
-        then: dict[str, Any] | None,
+        payloads: Sequence[dict[str, Any]],
         only: Callable[[ConnectionTarget], bool] | None,
         close: Callable[[ConnectionTarget], bool] | None,
         shards: int,
@@ -207,7 +232,7 @@ class Fanout:
             sessionId=session_id,
             shard=0,
             shards=shards,
-            payloads=[payload] if then is None else [payload, then],
+            payloads=list(payloads),
             listenersOnly=only is is_listener,
             closeListeners=close is is_listener,
             excludedConnectionId=self.excluded,
@@ -220,7 +245,7 @@ class Fanout:
             else:
                 served_here.append(k)
         for k in served_here:
-            result.add(self.send(session_id, payload, then=then, only=only, close=close, shard=(k, shards)))
+            result.add(self.send_many(session_id, payloads, only=only, close=close, shard=(k, shards)))
         return result
 
     # -- on the loop ------------------------------------------------------------------------------------------
@@ -228,7 +253,7 @@ class Fanout:
     async def _send(
         self,
         session_id: str,
-        messages: list[bytes],
+        outgoing: Outgoing,
         only: Callable[[ConnectionTarget], bool] | None,
         close: Callable[[ConnectionTarget], bool] | None,
         shard: tuple[int, int] | None = None,
@@ -242,7 +267,8 @@ class Fanout:
         async def deliver(index: int, connection: ConnectionTarget) -> None:
             nonlocal unfinished
             try:
-                outcome = await self._deliver(connection, messages, calls, session_id)
+                frames = outgoing.frames_for(connection.protocolVersion)
+                outcome = await self._deliver(connection, frames, calls, session_id)
                 if outcome == "sent" and close is not None and close(connection):
                     await self._close(connection.connectionId, calls)
             except Exception as error:  # noqa: BLE001  _deliver and _close catch their own; never lose a slot

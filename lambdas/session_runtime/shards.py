@@ -29,9 +29,11 @@ from session_schema.keys import MAX_CONNECTION_SHARDS
 from . import metric_names
 from .observability import logger, metrics
 
+MAX_EVENTS_PER_JOB = 2  # a send of more events is served by its caller, unsharded (Fanout.send_many)
+
 
 class ShardJob(BaseModel):
-    """One shard of a fan-out: what to post (one event, or two in order), to whom, and whether to close."""
+    """One shard of a fan-out: what to post (the events, in order), to whom, and whether to close."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -39,7 +41,7 @@ class ShardJob(BaseModel):
     shard: int = Field(ge=0)
     shards: int = Field(ge=1, le=MAX_CONNECTION_SHARDS)
     # Within Lambda's 256 KB asynchronous payload: at most two events, each within WebSocket's 128 KB message.
-    payloads: list[dict[str, JsonValue]] = Field(min_length=1, max_length=2)
+    payloads: list[dict[str, JsonValue]] = Field(min_length=1, max_length=MAX_EVENTS_PER_JOB)
     listenersOnly: bool = False
     closeListeners: bool = False
     excludedConnectionId: str | None = None  # the caller, who got the event as its answer

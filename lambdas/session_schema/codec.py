@@ -310,13 +310,15 @@ def is_canonical(item: Mapping[str, AttributeValue]) -> bool:
 def decode_target(item: Mapping[str, AttributeValue]) -> ConnectionTarget:
     """The fan-out's view of a connection item read with session_store.expressions.TARGET_PROJECTION: its sort
     key and its role, also where a legacy item keeps it inside its `Data` wrapper (top-level wins, as in
-    `normalize`), decoded without building a whole Connection record per listener."""
+    `normalize`), and its protocol version (none on items older than versions: 1), decoded without building a
+    whole Connection record per listener."""
     sort_key = item.get(keys.SK, {}).get("S", "")
     role = item.get("role") or item.get(LEGACY_WRAPPER, {}).get("M", {}).get("role") or {}
     if not sort_key.startswith(keys.CONN_PREFIX):
         raise CorruptRecord(f"not a connection item: {sort_key!r}")
     try:
         connection_id = sort_key.removeprefix(keys.CONN_PREFIX)
-        return ConnectionTarget.model_validate({"connectionId": connection_id, "role": role.get("S")})
+        version = {"protocolVersion": item["protocolVersion"].get("N")} if "protocolVersion" in item else {}
+        return ConnectionTarget.model_validate({"connectionId": connection_id, "role": role.get("S"), **version})
     except ValidationError as error:
         raise CorruptRecord(f"connection {sort_key!r}: {error.errors()[0]['msg']}") from error

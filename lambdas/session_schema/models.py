@@ -158,16 +158,19 @@ class Session(Record):
 
 
 Role = Literal["speaker", "listener"]
+ProtocolVersion = Annotated[int, Field(ge=1, le=9999)]
 
 
 class ConnectionTarget(BaseModel):
     """What a fan-out needs of a connection, read through a projection of its item
-    (session_store.expressions.TARGET_PROJECTION): whom to post to and its role. Not a record: nothing writes it."""
+    (session_store.expressions.TARGET_PROJECTION): whom to post to, its role and the protocol version it declared.
+    Not a record: nothing writes it."""
 
     model_config = ConfigDict(frozen=True)
 
     connectionId: ConnectionId
     role: Role
+    protocolVersion: ProtocolVersion = 1
 
 
 class Connection(Record):
@@ -177,6 +180,9 @@ class Connection(Record):
     userId: UserId | None = None
     connectedAt: EpochMs
     expiresAt: int  # epoch seconds (DynamoDB TTL): a connection API Gateway dropped silently still goes
+    # The WebSocket protocol version its connect URL declared (`&v=`, session_protocol/versions.py); items
+    # written before versions existed read as 1, the version of the clients that wrote them.
+    protocolVersion: ProtocolVersion = 1
 
 
 class Message(Record):

@@ -147,6 +147,7 @@ def test_every_event_the_server_can_build_is_a_documented_message(document):
         "listenerCount",
         "speakerDisconnected",
         "artifactUpdated",
+        "batch",
     }
     assert set(messages) == {f"{a}Action" for a in WS_ACTIONS} | {m.model_fields["type"].default for m in EVENT_MODELS}
 
@@ -187,11 +188,19 @@ def test_the_connect_url_documents_the_query_the_handshake_reads(document):
     from session_schema.ids import SESSION_ID_INPUT_PATTERN
 
     query = document["channels"]["session"]["bindings"]["ws"]["query"]
-    assert query["required"] == ["sessionId"] and set(query["properties"]) == {"sessionId", "token"}
+    assert query["required"] == ["sessionId"] and set(query["properties"]) == {"sessionId", "token", "v"}
     assert query["properties"]["sessionId"]["pattern"] == SESSION_ID_INPUT_PATTERN
 
 
 # ------------------------------------------------------------------ what the handler really sends
+
+
+def test_every_message_says_which_protocol_version_introduced_it(document):
+    from session_protocol.versions import BATCH, FIRST
+
+    introduced = {key: m["x-protocol-version"] for key, m in document["channels"]["session"]["messages"].items()}
+    assert introduced.pop("batch") == BATCH
+    assert set(introduced.values()) == {FIRST}
 
 
 def test_every_answer_and_push_of_a_whole_session_conforms(document, handlers):
@@ -199,6 +208,7 @@ def test_every_answer_and_push_of_a_whole_session_conforms(document, handlers):
     session_id = handlers.create("owner-1", maxListeners=5)["sessionId"]
     speaker = handlers.connected(session_id, user="owner-1")
     listener = handlers.connected(session_id)
+    batching = handlers.connect(session_id, v="2").connection_id  # gets the end's two events in one `batch`
 
     assert check.answer("join", handlers.act(listener, "join")) == "joined"
     assert check.answer("join", handlers.act(speaker, "join")) == "joined"
@@ -219,13 +229,15 @@ def test_every_answer_and_push_of_a_whole_session_conforms(document, handlers):
         assert check.answer(action, answer) == "error" and answer["code"] == code, answer
     assert check.answer("end", handlers.act(speaker, "end")) == "sessionEnded"
 
-    for connection in (speaker, listener):
+    for connection in (speaker, listener, batching):
         for pushed in handlers.received(connection):
             check.event(pushed)
-    assert {"broadcast", "message", "sessionUpdated", "sessionEnded", "listenerCount"} <= check.types_seen
+    assert {"broadcast", "message", "sessionUpdated", "sessionEnded", "listenerCount", "batch"} <= check.types_seen
 
 
-@pytest.mark.parametrize("case", ["INVALID_SESSION_ID", "SESSION_NOT_FOUND", "SESSION_ENDED", "SESSION_FULL"])
+@pytest.mark.parametrize(
+    "case", ["INVALID_SESSION_ID", "SESSION_NOT_FOUND", "SESSION_ENDED", "SESSION_FULL", "VALIDATION_ERROR"]
+)
 def test_every_refused_handshake_is_a_documented_status_and_body(document, handlers, case):
     refusals = {r["code"]: r["status"] for r in document["channels"]["session"]["x-handshake"]["refusals"]}
     session_id = handlers.create("owner-1", maxListeners=1)["sessionId"]
@@ -234,6 +246,6 @@ def test_every_refused_handshake_is_a_documented_status_and_body(document, handl
     if case == "SESSION_FULL":
         handlers.connected(session_id)
     target = {"INVALID_SESSION_ID": "not an id!", "SESSION_NOT_FOUND": "quiet-river-000"}.get(case, session_id)
-    handshake = handlers.connect(target)
+    handshake = handlers.connect(target, **({"v": "two"} if case == "VALIDATION_ERROR" else {}))
     assert (handshake.status, handshake.code) == (refusals[case], case)
     _schema_check(document, "ErrorResponse", {"error": handshake.error})
