@@ -194,6 +194,7 @@ class BatchEvent(Event):
 
     type: Literal["batch"] = "batch"
     since = versions.BATCH
+    id: SkipJsonSchema[None] = None  # never an answer: it echoes no client `id`
     events: list[BroadcastEvent | MessageEvent | SessionUpdatedEvent | SessionEndedEvent | ArtifactUpdatedEvent] = (
         Field(min_length=2, description="the events, in seq order")
     )

@@ -6,8 +6,11 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-# Refusals that end a join for good: the session will not become joinable by waiting (400, 404, 410).
-FATAL_REFUSALS: frozenset[str] = frozenset({"INVALID_SESSION_ID", "SESSION_NOT_FOUND", "SESSION_ENDED"})
+# Refusals that end a join for good: the session will not become joinable by waiting (400, 404, 410); a
+# VALIDATION_ERROR is a connect URL the server cannot read (its `v`), no better on a second try.
+FATAL_REFUSALS: frozenset[str] = frozenset(
+    {"INVALID_SESSION_ID", "VALIDATION_ERROR", "SESSION_NOT_FOUND", "SESSION_ENDED"}
+)
 FATAL_STATUSES: frozenset[int] = frozenset({400, 404, 410})
 # Error codes of an action's answer that another try (on this or a new connection) may cure.
 RETRYABLE_ACTION_ERRORS: frozenset[str] = frozenset({"RATE_LIMITED", "INTERNAL_ERROR", "CONNECTION_NOT_FOUND"})
