@@ -75,6 +75,7 @@ def _environment() -> dict[str, str]:
             "WS_CALLBACK_URL": "https://example.execute-api.us-east-1.amazonaws.com/bench",
             "JWT_ISSUER": "http://127.0.0.1:9/coldstart-issuer",
             "JWT_AUDIENCE": "coldstart-client",
+            "CURSOR_KEY_SECRET": "coldstart-cursor-secret",
         },
         {"POWERTOOLS_LOG_LEVEL": "WARNING"},
     )

@@ -38,6 +38,7 @@ class Bench:
         from session_schema.settings import stack_environment
 
         from local.dynamodb.atomic_moto import make_moto_dynamodb_atomic
+        from tests.support.aws import CURSOR_SECRET_NAME, fixed_cursor_seal
         from tests.support.http_events import AUDIENCE, ISSUER_URL, shared_issuer
 
         make_moto_dynamodb_atomic()
@@ -49,6 +50,7 @@ class Bench:
                     "WS_CALLBACK_URL": "https://example.execute-api.us-east-1.amazonaws.com/bench",
                     "JWT_ISSUER": ISSUER_URL,
                     "JWT_AUDIENCE": AUDIENCE,
+                    "CURSOR_KEY_SECRET": CURSOR_SECRET_NAME,
                 },
                 {"POWERTOOLS_LOG_LEVEL": "WARNING"},
             )
@@ -67,7 +69,7 @@ class Bench:
         self.issuer = shared_issuer()
         get_runtime.rebuild()
         self.rt = get_runtime()
-        self.rt.store = SessionStore(TABLE_NAME, client=self.ddb)
+        self.rt.store = SessionStore(TABLE_NAME, client=self.ddb, cursor_seal=fixed_cursor_seal())
         self.rt.s3 = s3
         self.rt.management = self.rt.connections = FakeManagementApi()  # boto3 client and lean post path
         issuer = self.issuer

@@ -83,6 +83,11 @@ REASONS: dict[str, str] = {
         "Plus tier (threat protection) is billed per MAU; the pool only holds operator-provisioned speakers "
         "(self sign-up off, strong password policy), so the Essentials tier is the default."
     ),
+    "SMG4-cursor-key": (
+        "The cursor secret only seals pagination cursors (infra/cursor_key.py): a rotation would just refuse the "
+        "cursors in flight with a 400 (the client lists again from the start), so it is left to the operator "
+        "(aws secretsmanager put-secret-value, or a rotation schedule) instead of a rotation Lambda in the stack."
+    ),
     "SQS3": (
         "This queue is itself the dead-letter queue (the sweep's async on-failure destination); a queue behind "
         "it would only move the same records once more, and the SweepFailed alarm watches this one."
@@ -165,5 +170,6 @@ def acknowledge_findings(stack: LiveSessionsStack) -> None:
 
     acknowledge(stack.auth.user_pool, "COG2", "COG2")
     acknowledge(stack.auth.user_pool, "COG8", "COG8")
+    acknowledge(stack.cursor_key, "SMG4", "SMG4-cursor-key")
     acknowledge(stack.sweep.failures, "SQS3", "SQS3")
     acknowledge(stack.fanout_shard_failures, "SQS3", "SQS3-fanout")

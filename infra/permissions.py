@@ -5,6 +5,7 @@ what the handlers call) on exactly these resources:
 
   "table"        the table ARN and `<table ARN>/index/*` (its GSIs)
   "artifacts"    `<bucket ARN>/*` (objects only, never the bucket itself)
+  "cursor_key"   the cursor secret's ARN (infra/cursor_key.py): the functions whose listings page
   "worker"       the fan-out worker function's ARN (an asynchronous invoke per shard of a large fan-out)
   "connections"  `arn:aws:execute-api:<region>:<account>:<wsApiId>/<stage>/<method>/@connections/*` for each
                  of the function's CONNECTION_METHODS
@@ -24,6 +25,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 
 from infra.functions import CONNECTION_FUNCTION, FANOUT_WORKER_FUNCTION, HTTP_FUNCTION, SWEEP_FUNCTION
 
@@ -44,6 +46,9 @@ _MANAGE_CONNECTIONS = ("execute-api:ManageConnections",)
 # Every function that fans out to a session's connections dispatches the shards of a large one
 # (session_runtime/shards.py); the worker itself serves one shard and dispatches none.
 _INVOKE_WORKER = ("lambda:InvokeFunction",)
+# The functions that seal and open pagination cursors read the secret they are sealed with (no DescribeSecret:
+# GetSecretValue alone). The key is the secret's own, aws/secretsmanager: no kms:Decrypt grant is needed.
+_READ_CURSOR_KEY = ("secretsmanager:GetSecretValue",)
 CONNECTION_METHODS: dict[str, tuple[str, ...]] = {
     HTTP_FUNCTION: ("POST", "DELETE"),
     CONNECTION_FUNCTION: ("POST", "DELETE"),
@@ -62,11 +67,13 @@ FUNCTION_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "artifacts": ("s3:PutObject", "s3:DeleteObject"),
         "connections": _MANAGE_CONNECTIONS,  # broadcasts, artifactUpdated, sessionEnded
         "worker": _INVOKE_WORKER,
+        "cursor_key": _READ_CURSOR_KEY,  # GET /sessions, messages and artifacts page
     },
     CONNECTION_FUNCTION: {
         "table": _TABLE_READ_WRITE,
         "connections": _MANAGE_CONNECTIONS,
         "worker": _INVOKE_WORKER,
+        "cursor_key": _READ_CURSOR_KEY,  # the `history` action pages
     },
     SWEEP_FUNCTION: {
         "table": (
@@ -111,6 +118,7 @@ def attach_permissions(
     *,
     table: dynamodb.ITable,
     bucket: s3.IBucket,
+    cursor_key: secretsmanager.ISecret,
     ws_api_id: str,
     ws_stage_name: str,
     worker: lambda_.IFunction,
@@ -125,8 +133,8 @@ def attach_permissions(
             "artifacts": artifact_resources(bucket),
             "connections": connection_resources(stack, ws_api_id, ws_stage_name, CONNECTION_METHODS[name]),
             "worker": [worker.function_arn],
+            "cursor_key": [cursor_key.secret_arn],
         }
         for kind, actions in FUNCTION_ACTIONS[name].items():
-            function.add_to_role_policy(
-                iam.PolicyStatement(actions=list(actions), resources=resources[kind], sid=f"{kind.capitalize()}Access")
-            )
+            sid = kind.title().replace("_", "") + "Access"  # TableAccess, CursorKeyAccess...
+            function.add_to_role_policy(iam.PolicyStatement(actions=list(actions), resources=resources[kind], sid=sid))

@@ -13,6 +13,7 @@ from infra import emulator
 from infra.alarms import HandlerMetrics, build_alarm_topic, build_alarms
 from infra.auth import build_auth
 from infra.config import StackConfig
+from infra.cursor_key import build_cursor_key
 from infra.dashboard import build_dashboard
 from infra.fanout_worker import build_fanout_worker_failures
 from infra.functions import (
@@ -50,6 +51,7 @@ class LiveSessionsStack(Stack):
         self.table = build_table(self, config)
         self.auth = build_auth(self, config)
         self.storage = build_storage(self, config)
+        self.cursor_key = build_cursor_key(self)
         self.functions = build_functions(self, config)
         self.http = build_http_api(self, config, self.functions[HTTP_FUNCTION])
         self.ws = build_websocket_api(self, config, self.functions[CONNECTION_FUNCTION])
@@ -57,6 +59,7 @@ class LiveSessionsStack(Stack):
             self.functions,
             table=self.table,
             bucket=self.storage.artifacts,
+            cursor_key=self.cursor_key,
             ws_api_id=self.ws.api.api_id,
             ws_stage_name=self.ws.stage.stage_name,
             worker=self.functions[FANOUT_WORKER_FUNCTION],
@@ -76,6 +79,7 @@ class LiveSessionsStack(Stack):
                 "WS_CALLBACK_URL": self.ws.callback_url,  # the emulator's @connections endpoint when emulated
                 "JWT_ISSUER": self.auth.issuer,
                 "JWT_AUDIENCE": self.auth.audience,
+                "CURSOR_KEY_SECRET": self.cursor_key.secret_arn,
             },
             overrides,
         )

@@ -25,7 +25,7 @@ from typing import Any
 from session_schema.functions import CONNECTION_FUNCTION, FANOUT_WORKER_FUNCTION, HTTP_FUNCTION, SWEEP_FUNCTION
 from session_schema.settings import stack_environment
 
-from . import dynamodb
+from . import dynamodb, secretsmanager
 from .apigw import (
     CONNECTIONS_PREFIX,
     ISSUER_PREFIX,
@@ -188,6 +188,8 @@ class LocalStack:
             "your AWS credentials" if access.user_credentials else "local credentials", access.region,
         )
         dynamodb.ensure_bucket(s3_endpoint, self.bucket_name, access.region)
+        # One secret per state directory: cursors survive a restart (handlers read it on their first page).
+        secretsmanager.ensure_cursor_secret(s3_endpoint, secretsmanager.cursor_secret(self.state_dir), access.region)
 
         self._ws = WsGateway(
             self.host,
@@ -288,6 +290,7 @@ class LocalStack:
                 "WS_CALLBACK_URL": callback,
                 "JWT_ISSUER": issuer,
                 "JWT_AUDIENCE": DEFAULT_AUDIENCE,
+                "CURSOR_KEY_SECRET": secretsmanager.SECRET_NAME,
             },
             # The worker is invoked by its declared name here (local/lambda_service/invoke_api.py), as by its
             # name on AWS.
@@ -300,6 +303,7 @@ class LocalStack:
         env.update(
             AWS_ENDPOINT_URL_DYNAMODB=ddb_endpoint,
             AWS_ENDPOINT_URL_S3=s3_endpoint,
+            AWS_ENDPOINT_URL_SECRETS_MANAGER=s3_endpoint,  # the embedded moto serves Secrets Manager too
             AWS_REGION=self.dynamodb_access.region,
             AWS_DEFAULT_REGION=self.dynamodb_access.region,
             POWERTOOLS_TRACE_DISABLED="true",

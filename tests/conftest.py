@@ -31,7 +31,7 @@ from session_schema.keys import TABLE  # noqa: E402
 from session_store.store import SessionStore  # noqa: E402
 
 from local.dynamodb.atomic_moto import make_moto_dynamodb_atomic  # noqa: E402
-from tests.support.aws import BUCKET_NAME, TABLE_NAME  # noqa: E402
+from tests.support.aws import BUCKET_NAME, CURSOR_SECRET, CURSOR_SECRET_NAME, TABLE_NAME, fixed_cursor_seal  # noqa: E402
 from tests.support.http_events import AUDIENCE, ISSUER_URL, shared_issuer  # noqa: E402
 from tests.support.threaded_metrics import make_metrics_thread_safe  # noqa: E402
 
@@ -51,6 +51,7 @@ def aws_clients() -> dict[str, object]:
     return {
         "dynamodb": boto3.client("dynamodb", region_name="us-east-1"),
         "s3": boto3.client("s3", region_name="us-east-1", config=Config(signature_version="s3v4")),  # as the runtime's
+        "secretsmanager": boto3.client("secretsmanager", region_name="us-east-1"),
     }
 
 
@@ -76,7 +77,7 @@ def s3(aws, aws_clients):
 
 @pytest.fixture
 def store(ddb) -> SessionStore:
-    return SessionStore(TABLE_NAME, client=ddb)
+    return SessionStore(TABLE_NAME, client=ddb, cursor_seal=fixed_cursor_seal())
 
 
 @pytest.fixture(scope="session")
@@ -98,6 +99,7 @@ def settings_env(monkeypatch) -> dict[str, str]:
             "WS_CALLBACK_URL": "https://example.execute-api.us-east-1.amazonaws.com/test",
             "JWT_ISSUER": ISSUER_URL,
             "JWT_AUDIENCE": AUDIENCE,
+            "CURSOR_KEY_SECRET": CURSOR_SECRET_NAME,
         }
     )
     for name, value in env.items():
@@ -106,7 +108,7 @@ def settings_env(monkeypatch) -> dict[str, str]:
 
 
 @pytest.fixture
-def runtime(settings_env, ddb, s3, issuer):
+def runtime(settings_env, ddb, s3, issuer, aws_clients):
     """The handlers' runtime against moto, with the management API captured and the test issuer trusted: put in
     place for the test with the handlers' own injection (`get_runtime.override`)."""
     from session_runtime.auth import TokenVerifier, clear_jwks_cache
@@ -116,7 +118,9 @@ def runtime(settings_env, ddb, s3, issuer):
 
     clear_jwks_cache()
     rt = build_runtime()
-    rt.store = SessionStore(TABLE_NAME, client=ddb)  # the shared clients: same code path, no client start-up cost
+    rt.secrets = aws_clients["secretsmanager"]  # the shared clients: same code path, no client start-up cost
+    rt.secrets.create_secret(Name=CURSOR_SECRET_NAME, SecretString=CURSOR_SECRET)
+    rt.store = SessionStore(TABLE_NAME, client=ddb, cursor_seal=rt.cursor_seal)
     rt.s3 = s3
     rt.management = rt.connections = FakeManagementApi()  # boto3's odd call and the lean post path alike
     rt.verifier = TokenVerifier(ISSUER_URL, AUDIENCE, issuer.jwks_url, fetch_jwks=lambda url: issuer.jwks())

@@ -18,6 +18,7 @@ import boto3
 from botocore.config import Config
 
 from session_runtime.auth import TokenVerifier
+from session_schema.cursor import CursorSeal
 from session_schema.settings import Settings, load_settings
 from session_store.store import SessionStore
 
@@ -40,7 +41,18 @@ class Runtime:
             client=boto3.client("dynamodb", config=AWS_CLIENT_CONFIG),
             stream_window_seconds=self.settings.stream_window_seconds,
             stream_max_events=self.settings.stream_max_events,
+            cursor_seal=self.cursor_seal,
         )
+
+    @cached_property
+    def secrets(self) -> Any:
+        return boto3.client("secretsmanager", config=AWS_CLIENT_CONFIG)
+
+    @cached_property
+    def cursor_seal(self) -> CursorSeal:
+        """Reads its secret once per cold start, when the first cursor is sealed or opened."""
+        secret_id = self.settings.cursor_key_secret
+        return CursorSeal(lambda: str(self.secrets.get_secret_value(SecretId=secret_id)["SecretString"]))
 
     @cached_property
     def management(self) -> Any:

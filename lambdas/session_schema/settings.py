@@ -38,6 +38,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "JWT_ISSUER", "jwt_issuer", "issuer (iss) of accepted tokens, e.g. the Cognito user pool URL", source="stack"
     ),
+    Setting(
+        "CURSOR_KEY_SECRET",
+        "cursor_key_secret",
+        "Secrets Manager secret (ARN or name) the pagination cursors' sealing key is derived from; read once per"
+        " cold start, by the first listing that pages (session_schema/cursor.py)",
+        source="stack",
+    ),
     Setting("JWT_AUDIENCE", "jwt_audience", "accepted audience / client_id (the app client ID)", source="stack"),
     Setting(
         "JWKS_URL",
@@ -153,6 +160,7 @@ class Settings(BaseModel):
     jwt_issuer: str = ""
     jwt_audience: str = ""
     jwks_url: str = ""
+    cursor_key_secret: str = ""
     default_max_listeners: int = Field(ge=1)
     max_listeners_limit: int = Field(ge=1)
     speakerless_timeout_seconds: int = Field(ge=1)

@@ -18,7 +18,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from session_schema import codec, keys
-from session_schema.cursor import decode_cursor, encode_cursor
+from session_schema.cursor import CursorSeal, decode_cursor, encode_cursor
 from session_schema.errors import ConcurrentUpdate, RateLimited
 from session_schema.models import Record
 
@@ -88,10 +88,19 @@ class Table:
         table_name: str,
         client: Any | None = None,
         clock: Callable[[], int] = now_ms,
+        *,
+        cursor_seal: CursorSeal | None = None,
     ) -> None:
         self.table_name = table_name
         self.client = client if client is not None else boto3.client("dynamodb")
         self.clock = clock
+        self._cursor_seal = cursor_seal  # None: a store that never pages (a listing asks for one)
+
+    @property
+    def cursor_seal(self) -> CursorSeal:
+        if self._cursor_seal is None:
+            raise RuntimeError("this store was built without a cursor seal, so it cannot page")
+        return self._cursor_seal
 
     def _new_item(self, item: codec.Item) -> dict[str, Any]:
         return {"TableName": self.table_name, "Item": item, **ex.params(condition=ex.NEW_ITEM)}
@@ -226,12 +235,15 @@ class Table:
         }
         if spec.index:
             request["IndexName"] = spec.index
+        in_listing = (spec.partition_attr, partition)
+        by_prefix = (spec.sort_attr, spec.sort_prefix)
         if cursor:
             start = decode_cursor(
+                self.cursor_seal,
                 cursor,
                 attributes=spec.cursor_attributes,
-                partition=(spec.partition_attr, partition),
-                sort_prefix=(spec.sort_attr, spec.sort_prefix),
+                partition=in_listing,
+                sort_prefix=by_prefix,
                 sort_range=sort_range,
             )
             request["ExclusiveStartKey"] = codec.serialize_key(start)
@@ -247,7 +259,8 @@ class Table:
         next_cursor = None
         if has_more:
             last = codec.deserialize(raw_items[-1])
-            next_cursor = encode_cursor({name: last[name] for name in spec.cursor_attributes})
+            last_key = {name: last[name] for name in spec.cursor_attributes}
+            next_cursor = encode_cursor(self.cursor_seal, last_key, partition=in_listing, sort_prefix=by_prefix)
         return Page([codec.decode_as(item, model) for item in raw_items], next_cursor)
 
     def _query_gsi2_before(self, model: type[T], partition: str, before: str) -> Iterator[T]:

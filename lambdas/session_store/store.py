@@ -19,6 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from session_schema import codec, keys
+from session_schema.cursor import CursorSeal
 from session_schema.errors import (
     ArtifactNotFound,
     ConcurrentUpdate,
@@ -114,8 +115,9 @@ class SessionStore(Table):
         *,
         stream_window_seconds: int = 600,
         stream_max_events: int = 10000,
+        cursor_seal: CursorSeal | None = None,
     ) -> None:
-        super().__init__(table_name, client, clock)
+        super().__init__(table_name, client, clock, cursor_seal=cursor_seal)
         self.stream_window_seconds = stream_window_seconds  # 0: no stream events are kept
         self.stream_max_events = stream_max_events
 

@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from local.state_files import write_once
+
 JWKS_PATH = "/.well-known/jwks.json"  # served by the local HTTP server under the issuer URL
 jwks_path = JWKS_PATH
 DEFAULT_AUDIENCE = "local-client"
@@ -120,29 +122,12 @@ class LocalIssuer:
     def load_or_create(cls, state_dir: Path, issuer: str, audience: str = DEFAULT_AUDIENCE) -> LocalIssuer:
         """The issuer whose key is stored in `state_dir`, creating (and storing) a key on first use.
 
-        Safe when `serve` and `token` start at once: the key file appears atomically (hard link of a
-        fully written temporary file) and whoever loses the race loads the winner's key.
+        Safe when `serve` and `token` start at once (local/state_files.py): the loser of the race loads the
+        winner's key.
         """
-        state_dir = Path(state_dir)
-        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path = state_dir / KEY_FILE_NAME
-        if path.exists():
-            return cls(issuer, audience, private_key=_load_private_key(path))
-        created = cls(issuer, audience)
-        tmp = state_dir / f".{KEY_FILE_NAME}.{os.getpid()}.{uuid.uuid4().hex}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(created.private_key_pem())
-                handle.flush()
-                os.fsync(handle.fileno())
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                return cls(issuer, audience, private_key=_load_private_key(path))
-        finally:
-            tmp.unlink(missing_ok=True)
-        return created
+        path = Path(state_dir) / KEY_FILE_NAME
+        pem = path.read_bytes() if path.exists() else write_once(path, cls(issuer, audience).private_key_pem())
+        return cls(issuer, audience, private_key=_load_private_key(pem, path))
 
 
 def record_served(state_dir: Path, issuer: LocalIssuer) -> None:
@@ -162,8 +147,8 @@ def served_issuer(state_dir: Path) -> tuple[str, str] | None:
         return None
 
 
-def _load_private_key(path: Path) -> rsa.RSAPrivateKey:
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+def _load_private_key(pem: bytes, path: Path) -> rsa.RSAPrivateKey:
+    key = serialization.load_pem_private_key(pem, password=None)
     if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < 2048:
         raise ValueError(f"{path} does not hold an RSA private key of at least 2048 bits")
     return key

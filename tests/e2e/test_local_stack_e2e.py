@@ -164,6 +164,36 @@ def test_create_then_public_and_owner_views(stack: LocalStack) -> None:
     assert "/sessions/{sessionId}" in http("GET", "/openapi.json").json()["paths"]
 
 
+def test_cursors_are_sealed_under_the_state_directorys_secret(stack: LocalStack) -> None:
+    from session_schema.cursor import CursorSeal, listing_of
+    from session_schema.keys import user_sessions_partition
+    from session_store.dynamo import USER_SESSIONS as SPEC
+
+    from local.secretsmanager import cursor_secret
+
+    http = Http(stack)
+    owner = stack.mint("pager")
+    made = [http.create(owner, title=f"s{n}")["sessionId"] for n in range(3)]
+    seen, cursor = [], None
+    while True:
+        page = http("GET", "/sessions", owner, params={"limit": 2, **({"cursor": cursor} if cursor else {})}).json()
+        seen += [s["sessionId"] for s in page["items"]]
+        if not (cursor := page["nextCursor"]):
+            break
+    assert seen == made[::-1]
+    # The secret the handlers read from the embedded Secrets Manager is the state directory's own (0600 file).
+    first = http("GET", "/sessions", owner, params={"limit": 1}).json()["nextCursor"]
+    key_file = stack.state_dir / "cursor-key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    listing = listing_of((SPEC.partition_attr, user_sessions_partition("pager")), (SPEC.sort_attr, SPEC.sort_prefix))
+    seal = CursorSeal.from_secret(cursor_secret(stack.state_dir))
+    opened = seal.open(first, attributes=SPEC.cursor_attributes, listing=listing)
+    assert opened["PK"] == f"SESSION#{made[-1]}"
+    stale = CursorSeal.from_secret("x" * 64).seal(opened, listing=listing)
+    refused = http("GET", "/sessions", owner, params={"cursor": stale})
+    assert refused.status_code == 400 and refused.json()["error"]["field"] == "cursor"
+
+
 # -- the live session --------------------------------------------------------------------------------------
 
 

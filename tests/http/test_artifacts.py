@@ -21,11 +21,13 @@ import requests
 from botocore.exceptions import ClientError
 
 from session_schema.artifact_kinds import ARTIFACT_CONTENT_TYPES
+from session_schema.cursor import decode_cursor, encode_cursor
 from session_schema.errors import ArtifactNotFound
 from session_schema.status import ArtifactStatus
 from session_schema.storage import artifact_object_key, artifact_prefix
+from session_store.dynamo import SESSION_ARTIFACTS
 
-from tests.support.aws import BUCKET_NAME
+from tests.support.aws import BUCKET_NAME, fixed_cursor_seal
 
 ARTIFACT_FIELDS = {
     "artifactId",
@@ -499,9 +501,12 @@ def test_listing_refuses_a_tampered_or_foreign_cursor_and_a_bad_limit(api):
             create_artifact(api, session)
     cursor = api.http("GET", f"/sessions/{sid}/artifacts", user="alice", query={"limit": "1"}).body["nextCursor"]
     foreign = api.http("GET", f"/sessions/{other}/artifacts", user="alice", query={"limit": "1"}).body["nextCursor"]
-    decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    decoded["SK"] = "MSG#" + decoded["SK"]
-    messages = base64.urlsafe_b64encode(json.dumps(decoded).encode()).decode().rstrip("=")
+    # Sealed with the deployment's own key for this listing, yet a message's key: still refused (never a 500).
+    seal, partition, prefix = fixed_cursor_seal(), ("PK", f"SESSION#{sid}"), ("SK", "ART#")
+    attributes = SESSION_ARTIFACTS.cursor_attributes
+    decoded = decode_cursor(seal, cursor, attributes=attributes, partition=partition, sort_prefix=prefix)
+    forged = decoded | {"SK": "MSG#" + decoded["SK"]}
+    messages = encode_cursor(seal, forged, partition=partition, sort_prefix=prefix)
     for bad in (cursor[:-3] + "zzz", "not-a-cursor", foreign, messages, "x" * 3000):
         answer = api.http("GET", f"/sessions/{sid}/artifacts", user="alice", query={"cursor": bad})
         assert answer.status == 400, bad

@@ -5,8 +5,12 @@ from __future__ import annotations
 import base64
 import json
 
+from session_schema.cursor import CursorSeal, listing_of
 from session_schema.ids import is_session_id
+from session_schema.keys import user_sessions_partition
+from session_store.dynamo import USER_SESSIONS
 
+from tests.support.aws import fixed_cursor_seal
 from tests.support.contract import OWNER_FIELDS, PUBLIC_FIELDS
 
 # ------------------------------------------------------------------ create
@@ -92,19 +96,35 @@ def test_listing_is_own_sessions_newest_first_across_pages(api):
     assert [i["ownerId"] for i in api.http("GET", "/sessions", user="bob").body["items"]] == ["bob"]
 
 
-def test_listing_refuses_a_tampered_or_foreign_cursor(api):
+def test_listing_refuses_a_tampered_foreign_forged_or_stale_cursor(api):
     for _ in range(3):
         api.create("alice")
     api.create("bob")
     api.create("bob")
     cursor = api.http("GET", "/sessions", user="alice", query={"limit": "1"}).body["nextCursor"]
-    decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    decoded["GSI1PK"] = "USER#bob"
-    foreign = base64.urlsafe_b64encode(json.dumps(decoded).encode()).decode().rstrip("=")
-    for bad in (cursor[:-3] + "zzz", "not-a-cursor", foreign, "x" * 3000):
+    bobs = api.http("GET", "/sessions", user="bob", query={"limit": "1"}).body["nextCursor"]
+    # Alice's key, sealed under a secret that is not the deployment's: a forgery, or a cursor from before a rotation.
+    key = fixed_cursor_seal().open(cursor, attributes=USER_SESSIONS.cursor_attributes, listing=_alices_sessions())
+    stale = CursorSeal.from_secret("another-secret-" + "x" * 32).seal(key, listing=_alices_sessions())
+    legacy = base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")  # the old readable format
+    for bad in (cursor[:-3] + "zzz", cursor[:10], "not-a-cursor", bobs, stale, legacy, "x" * 3000):
         answer = api.http("GET", "/sessions", user="alice", query={"limit": "1", "cursor": bad})
         assert answer.status == 400, bad
         assert (answer.error["code"], answer.error["field"]) == ("VALIDATION_ERROR", "cursor")
+    assert api.http("GET", "/sessions", user="alice", query={"limit": "1", "cursor": cursor}).status == 200
+
+
+def test_a_cursor_shows_nothing_of_the_table(api):
+    for _ in range(2):
+        api.create("alice")
+    cursor = api.http("GET", "/sessions", user="alice", query={"limit": "1"}).body["nextCursor"]
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    assert not any(shown in raw for shown in (b"GSI1", b"USER#", b"SESSION#", b"alice"))
+
+
+def _alices_sessions() -> str:
+    partition = (USER_SESSIONS.partition_attr, user_sessions_partition("alice"))
+    return listing_of(partition, (USER_SESSIONS.sort_attr, USER_SESSIONS.sort_prefix))
 
 
 # ------------------------------------------------------------------ read

@@ -16,6 +16,7 @@ STACK_VALUES = {
     "WS_CALLBACK_URL": "https://api.example/dev",
     "JWT_ISSUER": "https://issuer.example",
     "JWT_AUDIENCE": "client",
+    "CURSOR_KEY_SECRET": "cursor-secret",
 }
 
 

@@ -55,6 +55,22 @@ def test_stack_settings_point_at_the_stack_resources(dev, name):
     assert variables["JWT_AUDIENCE"] == ref(dev.logical_id(dev.stack.auth.client))
     assert flatten(variables["JWT_ISSUER"]).startswith("https://cognito-idp.")
     assert f"<{dev.logical_id(dev.stack.auth.user_pool)}>" in flatten(variables["JWT_ISSUER"])
+    assert variables["CURSOR_KEY_SECRET"] == ref(dev.logical_id(dev.stack.cursor_key))  # its ARN, never its value
+
+
+def test_the_cursor_key_is_a_generated_secret_only_the_paging_functions_read(dev):
+    (secret_id, secret), *others = dev.resources("AWS::SecretsManager::Secret").items()
+    assert others == [] and secret_id == dev.logical_id(dev.stack.cursor_key)
+    generated = secret["Properties"]["GenerateSecretString"]
+    assert generated["PasswordLength"] >= 32 and generated["ExcludePunctuation"] is True
+    assert "SecretString" not in secret["Properties"]  # no value in the template
+    readers = {name for name in FUNCTIONS if "secretsmanager" in _by_service(_role_statements(dev, name))}
+    assert readers == {"HttpSessionFunction", "ConnectionFunction"}  # the two whose listings page
+    for name in readers:
+        assert _by_service(_role_statements(dev, name))["secretsmanager"] == {
+            "actions": {"secretsmanager:GetSecretValue"},
+            "resources": {f"<{secret_id}>"},
+        }
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
@@ -211,6 +227,7 @@ def _expected_resources(synth, kind: str, name: str) -> set[str]:
         "table": {table, f"{table}/index/*"},
         "artifacts": {f"{bucket}/*"},
         "worker": {f"<{synth.logical_id(synth.stack.functions['FanoutWorkerFunction'])}.Arn>"},
+        "cursor_key": {f"<{synth.logical_id(synth.stack.cursor_key)}>"},  # a secret's Ref is its ARN
         "connections": {
             f"arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<{api}>/{stage}/{method}/@connections/*"
             for method in MANAGEMENT_METHODS[name]
@@ -227,7 +244,13 @@ MANAGEMENT_METHODS = {
     "FanoutWorkerFunction": ("POST", "DELETE"),  # its shard's posts, and closing listeners after an end
 }
 
-_SERVICE_OF_KIND = {"table": "dynamodb", "artifacts": "s3", "connections": "execute-api", "worker": "lambda"}
+_SERVICE_OF_KIND = {
+    "table": "dynamodb",
+    "artifacts": "s3",
+    "connections": "execute-api",
+    "worker": "lambda",
+    "cursor_key": "secretsmanager",
+}
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
@@ -257,7 +280,7 @@ def test_role_grants_exactly_the_declared_actions_on_the_declared_resources(dev,
             "actions": {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"},
             "resources": {queue},
         }
-    assert set(grouped) <= {"dynamodb", "s3", "execute-api", "lambda", "logs", "xray"}, f"{name}: unexpected services"
+    assert set(grouped) <= {"dynamodb", "s3", "execute-api", "lambda", "secretsmanager", "logs", "xray"}, name
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)

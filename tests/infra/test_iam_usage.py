@@ -16,6 +16,9 @@ action AWS authorizes it as:
   CONNECTION_METHODS;
   the lean post path (session_runtime/management_api.py) names its calls as boto3 does, so both are recorded.
 
+- the cursor secret: `secretsmanager:GetSecretValue` for each function that seals or opens a cursor. A function
+  reads it once per cold start, on its first cursor; here one runtime serves every function, so the read is
+  recorded at each use of the seal, attributed to the function using it (as its own cold start would read it);
 - the fan-out worker's asynchronous invoke: `lambda:InvokeFunction`. The run is made twice, the second
   time with every fan-out sharded (threshold 1), and the recording `lambda` client runs the worker on the
   spot, as Lambda would a moment later, with no dispatcher of its own (the deployed worker has no
@@ -78,8 +81,8 @@ def test_transactions_map_to_their_element_actions():
 class Usage:
     """function name -> the IAM actions (and management API methods) its handler's calls needed."""
 
-    def __init__(self, table_name: str, bucket: str) -> None:
-        self.table_name, self.bucket = table_name, bucket
+    def __init__(self, table_name: str, bucket: str, cursor_secret: str) -> None:
+        self.table_name, self.bucket, self.cursor_secret = table_name, bucket, cursor_secret
         self.current: str | None = None  # a plain attribute, not a contextvar: fan-out posts from a thread pool
         self.actions: dict[str, set[str]] = defaultdict(set)
         self.methods: dict[str, set[str]] = defaultdict(set)
@@ -101,6 +104,10 @@ class Usage:
         tables |= set(params.get("RequestItems", {}))
         self.foreign += [f"{model.name} on {t}" for t in tables if t != self.table_name]
         self.record(dynamodb_actions(model.name, params))
+
+    def on_secretsmanager(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        if params.get("SecretId") != self.cursor_secret:
+            self.foreign.append(f"{model.name} on secret {params.get('SecretId')}")
 
     def on_s3(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         if params.get("Bucket") != self.bucket:
@@ -156,10 +163,21 @@ class InlineWorker:
         return {"StatusCode": 202}
 
 
+def _reading_the_secret(inner: Any, usage: Usage) -> Any:
+    """A seal's method that records the secret's read its function's own cold start would have made."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        usage.record({"secretsmanager:GetSecretValue"})
+        return inner(*args, **kwargs)
+
+    return call
+
+
 @pytest.fixture
 def usage(runtime, monkeypatch) -> Usage:
     assert "fanout" not in vars(runtime), "the fan-out must be built on the recording management API"
-    recorded = Usage(runtime.settings.table_name, runtime.settings.artifacts_bucket)
+    settings = runtime.settings
+    recorded = Usage(settings.table_name, settings.artifacts_bucket, settings.cursor_key_secret)
     # Both the boto3 client (the odd call) and the lean post path (the fan-out's calls, boto3's names).
     runtime.management = runtime.connections = RecordingManagementApi(runtime.management, recorded)
     inline = InlineWorker(recorded, runtime)
@@ -168,7 +186,11 @@ def usage(runtime, monkeypatch) -> Usage:
     hooks = [
         (runtime.store.client.meta.events, "before-parameter-build.dynamodb", recorded.on_dynamodb),
         (runtime.s3.meta.events, "before-parameter-build.s3", recorded.on_s3),
+        (runtime.secrets.meta.events, "before-parameter-build.secrets-manager", recorded.on_secretsmanager),
     ]
+    seal = runtime.cursor_seal
+    for method in ("seal", "open"):
+        monkeypatch.setattr(seal, method, _reading_the_secret(getattr(seal, method), recorded))
     for events, event_name, hook in hooks:
         events.register(event_name, hook, unique_id=f"iam-usage-{event_name}")
 
@@ -205,7 +227,8 @@ def _run_http_routes(handlers) -> None:
     ok(http("GET", "/asyncapi.json"), 200)
     sid = ok(http("POST", "/sessions", user="owner-1", body={"title": "Talk"}), 201)["sessionId"]
     ok(http("POST", "/sessions", user="owner-1", body={}, headers={"Idempotency-Key": "create-1"}), 201)
-    ok(http("GET", "/sessions", user="owner-1"), 200)
+    page = ok(http("GET", "/sessions", user="owner-1", query={"limit": "1"}), 200)
+    ok(http("GET", "/sessions", user="owner-1", query={"limit": "1", "cursor": page["nextCursor"]}), 200)
     ok(http("GET", f"/sessions/{sid}"), 200)
     ok(http("GET", f"/sessions/{sid}", token=handlers.issuer.mint("owner-1")), 200)
     speaker = handlers.connected(sid, user="owner-1")
@@ -236,6 +259,9 @@ def _run_websocket_routes(handlers) -> None:
         handlers.act(listener, action)
     handlers.act(speaker, "broadcast", data=1)
     handlers.act(speaker, "sendMessage", text="hi")
+    handlers.act(speaker, "sendMessage", text="again")
+    page = handlers.act(listener, "history", limit=1)
+    handlers.act(listener, "history", limit=1, cursor=page["nextCursor"])
     for action in ("pause", "resume", "mute", "unmute"):
         handlers.act(speaker, action)
     handlers.send(listener, "{not json", route_key="$default")
@@ -294,7 +320,7 @@ def used(usage, runtime, issuer) -> Usage:
         _run_sweep(handlers)
     _run_fanout_worker(handlers)
     assert set(usage.actions) == set(FUNCTION_SPECS), "the run must exercise every function"
-    assert usage.foreign == [], "handlers touch only the stack's table and bucket"
+    assert usage.foreign == [], "handlers touch only the stack's table, bucket and cursor secret"
     return usage
 
 
@@ -320,3 +346,4 @@ def test_the_run_reaches_what_each_function_is_for(used):
     assert used.methods[SWEEP_FUNCTION] == {"POST", "DELETE", "GET"}
     assert {"dynamodb:Query", "dynamodb:DeleteItem"} <= used.actions[FANOUT_WORKER_FUNCTION]
     assert all("lambda:InvokeFunction" in used.actions[name] for name in (HTTP_FUNCTION, CONNECTION_FUNCTION))
+    assert all("secretsmanager:GetSecretValue" in used.actions[name] for name in (HTTP_FUNCTION, CONNECTION_FUNCTION))

@@ -106,5 +106,6 @@ def _settings_env() -> dict[str, str]:
             "WS_CALLBACK_URL": "https://example.execute-api.us-east-1.amazonaws.com/test",
             "JWT_ISSUER": "https://issuer.example",
             "JWT_AUDIENCE": "aud",
+            "CURSOR_KEY_SECRET": "cursor-secret",
         }
     )

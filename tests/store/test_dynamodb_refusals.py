@@ -7,17 +7,15 @@ that DynamoDB cut at 1 MB still carries a cursor to the rest.
 
 from __future__ import annotations
 
-import base64
-import json
-
 import pytest
 from botocore.exceptions import ClientError
 
+from session_schema.cursor import encode_cursor
 from session_schema.errors import ConcurrentUpdate, InvalidCursor, RateLimited
 from session_schema.models import MESSAGE_TEXT_MAX, Connection
 from session_store.store import SessionStore
 
-from tests.support.aws import TABLE_NAME
+from tests.support.aws import TABLE_NAME, fixed_cursor_seal
 
 
 def cancelled(*codes: str) -> ClientError:
@@ -108,7 +106,7 @@ def test_a_condition_failure_is_still_a_refusal_and_never_retried(ddb):
 
 def test_a_page_cut_at_one_megabyte_still_leads_to_every_message(ddb):
     """DynamoDB returns at most 1 MB per Query: 101 messages of 16 KB come back in pages of ~64."""
-    store = SessionStore(TABLE_NAME, client=ddb)
+    store = SessionStore(TABLE_NAME, client=ddb, cursor_seal=fixed_cursor_seal())
     session = new_session(ddb)
     text = "\U0001f600" * MESSAGE_TEXT_MAX  # 4 bytes a character: 16 KB a message
     for _ in range(101):
@@ -125,7 +123,7 @@ def test_a_page_cut_at_one_megabyte_still_leads_to_every_message(ddb):
 
 
 def test_a_cursor_outside_the_listings_range_or_too_long_is_refused(ddb):
-    store = SessionStore(TABLE_NAME, client=ddb)
+    store = SessionStore(TABLE_NAME, client=ddb, cursor_seal=fixed_cursor_seal())
     session = new_session(ddb)
     for text in ("one", "two", "three"):
         store.append_message(session.sessionId, "user-a", text)
@@ -136,8 +134,8 @@ def test_a_cursor_outside_the_listings_range_or_too_long_is_refused(ddb):
     with pytest.raises(InvalidCursor):  # valid for `since=0`, below the range of `since=later`
         store.list_messages(session.sessionId, since=later, limit=1, cursor=cursor)
     pk = f"SESSION#{session.sessionId}"
-    # In range and under 1,024 characters, but 1,038 bytes: raw UTF-8 JSON, as a crafted cursor would be.
+    # In range and under 1,024 characters, but 1,038 bytes (sealed with the store's own key: only the bound refuses).
     key = {"PK": pk, "SK": "MSG#1700000000000#" + "\u00e9" * 510}
-    too_long = base64.urlsafe_b64encode(json.dumps(key, ensure_ascii=False).encode()).decode().rstrip("=")
+    too_long = encode_cursor(store.cursor_seal, key, partition=("PK", pk), sort_prefix=("SK", "MSG#"))
     with pytest.raises(InvalidCursor):
         store.list_messages(session.sessionId, limit=1, cursor=too_long)

@@ -1,11 +1,21 @@
-"""The names of the moto account's table and bucket every test's runtime is configured with (tests/conftest.py)."""
+"""The names of the moto account's table, bucket and cursor secret every test's runtime is configured with
+(tests/conftest.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from session_schema.cursor import CursorSeal
+
 TABLE_NAME = "live-sessions-test"
 BUCKET_NAME = "live-sessions-artifacts-test"
+CURSOR_SECRET_NAME = "live-sessions-cursor-key-test"
+CURSOR_SECRET = "test-cursor-secret-" + "0123456789abcdef" * 3  # the runtime's, and `fixed_cursor_seal()`'s
+
+
+def fixed_cursor_seal() -> CursorSeal:
+    """A seal under the test secret: opens what the test runtime's seal (the same secret, in moto) sealed."""
+    return CursorSeal.from_secret(CURSOR_SECRET)
 
 
 def create_pk_sk_table(ddb: Any, name: str) -> str:
