@@ -33,9 +33,10 @@ from constructs import Node
 
 from session_schema.settings import SETTINGS_BY_ENV
 
+from infra.stack_name import DEFAULT_STAGE, stack_name
+
 PROD_STAGE = "prod"
 STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
-STACK_NAME_PREFIX = "LiveSessions"
 # scheme://host[:port], nothing after it: the stack appends the emulator's own paths (/_aws/execute-api/...).
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 EMULATOR_ENDPOINT_PATTERN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?$")
@@ -73,7 +74,7 @@ class StackConfig:
 
     @property
     def stack_name(self) -> str:
-        return f"{STACK_NAME_PREFIX}-{self.stage}"
+        return stack_name(self.stage)
 
     @property
     def removal_policy(self) -> RemovalPolicy:
@@ -142,7 +143,7 @@ def _email(value: Any) -> str | None:
 
 
 def load_config(node: Node) -> StackConfig:
-    stage = str(node.try_get_context("stage") or "dev")
+    stage = str(node.try_get_context("stage") or DEFAULT_STAGE)
     if not STAGE_PATTERN.match(stage):
         raise ValueError(f"context 'stage' must match {STAGE_PATTERN.pattern}, got {stage!r}")
     emulated = node.try_get_context("emulated")

@@ -21,12 +21,10 @@ import argparse
 import contextlib
 import json
 import os
-import secrets
 import shlex
 import shutil
 import signal
 import socket
-import string
 import subprocess
 import sys
 import threading
@@ -37,6 +35,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
+
+from infra import speaker
+from infra.stack_name import DEFAULT_STAGE, stack_name
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORT = 4599
@@ -49,7 +50,7 @@ HOST = "127.0.0.1"
 # The emulator's account and region (same as infra/emulator.py, not imported: that would load aws_cdk).
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
-STAGE = "dev"  # cdk.json's default stage
+STAGE = DEFAULT_STAGE
 BOOTSTRAP_STACK = "CDKToolkit"
 # bootstrap / deploy / destroy take 10-40 s each; a deploy stuck on a resource the emulator never finishes
 # must fail, not hang a test run.
@@ -330,10 +331,6 @@ def _terminate_group(pid: int, timeout: float) -> None:
 # --- CDK ----------------------------------------------------------------------------------------------
 
 
-def stack_name(stage: str = STAGE) -> str:
-    return f"LiveSessions-{stage}"  # infra.config.StackConfig.stack_name
-
-
 def run_cdk(
     endpoint: str,
     args: list[str],
@@ -474,38 +471,15 @@ class Deployed:
         return mint_token(self.endpoint, self.user_pool_id, self.client_id, email)
 
 
-def _password() -> str:
-    # The pool's policy (infra/auth.py): 12+ characters with lower, upper, digit and symbol.
-    alphabet = string.ascii_letters + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(20)) + "aA1!"
-
-
 def mint_token(endpoint: str, user_pool_id: str, client_id: str, email: str) -> str:
-    """A Cognito ID token for `email` from the emulator's user pool, as a speaker's app would get one.
-
-    The user is created (invite-only pool: admin_create_user, no invitation message) with a permanent
-    password, then signs in through the app client's USER_PASSWORD_AUTH flow (enabled in infra/auth.py for
-    real clients too). Repeatable: an existing user just gets a new password. The token's `iss` is the real
-    Cognito issuer URL; its keys are published by the emulator (JWKS_URL in emulated mode).
+    """A Cognito ID token for `email` from the emulator's user pool, as `python -m infra.speaker` gets one on a
+    real deploy (the same calls). Repeatable: an existing user just gets a new password. The token's `iss` is the
+    real Cognito issuer URL; its keys are published by the emulator (JWKS_URL in emulated mode).
     """
     cognito = boto_client("cognito-idp", endpoint)
-    password = _password()
-    try:
-        cognito.admin_create_user(
-            UserPoolId=user_pool_id,
-            Username=email,
-            UserAttributes=[{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}],
-            MessageAction="SUPPRESS",
-        )
-    except cognito.exceptions.UsernameExistsException:
-        pass
-    cognito.admin_set_user_password(UserPoolId=user_pool_id, Username=email, Password=password, Permanent=True)
-    result = cognito.initiate_auth(
-        ClientId=client_id,
-        AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": email, "PASSWORD": password},
-    )
-    return result["AuthenticationResult"]["IdToken"]
+    pool, password = speaker.UserPool(user_pool_id, client_id), speaker.new_password()
+    speaker.create_speaker(cognito, pool, email, password, existing_ok=True)
+    return speaker.sign_in(cognito, pool, email, password)
 
 
 @contextlib.contextmanager

@@ -21,8 +21,11 @@ import asyncio
 import base64
 import json
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,6 +41,7 @@ from tests.support.ws_events import connect_event, new_connection_id
 
 pytestmark = [pytest.mark.emulator, pytest.mark.timeout(480)]
 
+ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 20.0  # per HTTP call / awaited frame: a cold Lambda start on the emulator takes about a second
 
 
@@ -227,3 +231,41 @@ def test_a_token_is_minted_against_the_emulators_cognito(deployed):
     listed = _http(deployed, "GET", "/sessions", deployed.token("another.speaker@example.com"))
     assert listed.status_code == 200, listed.text
     assert listed.json()["items"] == []
+
+
+def _speaker_command(deployed: emulate.Deployed, *args: str, stdin: str | None = None):
+    """`python -m infra.speaker ...` as an operator runs it, with the emulator's banner line as its environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "infra.speaker", *args],
+        env=emulate.aws_environ(deployed.endpoint),
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT * 3,
+    )
+
+
+def test_the_speaker_command_creates_a_speaker_whose_token_the_stack_accepts(deployed):
+    import jwt
+
+    email = "cli.speaker@example.com"
+    created = _speaker_command(deployed, "create", email)
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert jwt.decode(token, options={"verify_signature": False})["email"] == email
+    password = created.stderr.rsplit("password (shown once): ", 1)[1].strip()
+    # The stack accepts it, and pages its sessions with cursors sealed under the deployed secret.
+    for title in ("one", "two"):
+        assert _http(deployed, "POST", "/sessions", token, json={"title": title}).status_code == 201
+    first = _http(deployed, "GET", "/sessions", token, params={"limit": 1}).json()
+    rest = _http(deployed, "GET", "/sessions", token, params={"limit": 1, "cursor": first["nextCursor"]}).json()
+    assert [s["title"] for s in first["items"] + rest["items"]] == ["two", "one"]
+    tampered = _http(deployed, "GET", "/sessions", token, params={"cursor": first["nextCursor"][:-4] + "AAAA"})
+    assert tampered.status_code == 400 and tampered.json()["error"]["field"] == "cursor", tampered.text
+
+    signed_in = _speaker_command(deployed, "token", email, "--password-stdin", stdin=password + "\n")
+    assert signed_in.returncode == 0, signed_in.stderr
+    assert _http(deployed, "GET", "/sessions", signed_in.stdout.strip()).status_code == 200
+    wrong = _speaker_command(deployed, "token", email, "--password-stdin", stdin="not-the-password\n")
+    assert (wrong.returncode, wrong.stdout) == (1, "") and "wrong email or password" in wrong.stderr
