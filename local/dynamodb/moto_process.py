@@ -2,7 +2,8 @@
 local/dynamodb/backend.py's EmbeddedMoto only, which bound the listening socket FD). Prints `ready` once it serves,
 and serves until its stdin closes.
 
-Every request is applied one at a time (aws._serialized: moto's backends are not thread-safe), a
+A presigned POST upload that its policy does not allow is refused as S3 refuses it (local/s3); every
+request is applied one at a time (backend._serialized: moto's backends are not thread-safe), a
 transaction backs up only the items it names (moto_transactions.py), a Query reads only its partition
 (moto_query.py), and results are answered as plain JSON (moto_json.py).
 """
@@ -15,6 +16,8 @@ import signal
 import sys
 
 from moto.server import ThreadedMotoServer
+
+from local.s3 import enforce_post_policy, known_secret_keys
 
 from .backend import _serialized
 from .moto_idempotency import honour_client_request_tokens
@@ -30,7 +33,8 @@ class SerializedMotoServer(ThreadedMotoServer):
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
         from werkzeug.serving import make_server
 
-        app = _serialized(DomainDispatcherApplication(create_backend_app))
+        # Uploads are judged by their signed policy before moto stores them (local/s3), outside the lock.
+        app = enforce_post_policy(_serialized(DomainDispatcherApplication(create_backend_app)), known_secret_keys)
         # The stack's socket, listening with a backlog of 1024 (werkzeug's 128 drops the SYNs of dozens of
         # execution environments connecting at once).
         self._server = make_server("127.0.0.1", 0, app, True, request_handler=MotoRequestHandler, fd=self.fd)

@@ -2,8 +2,9 @@
 with the presigned POST straight to the embedded S3, and marks it processing then completed; a listener
 and the speaker connected over the WebSocket receive each change as `artifactUpdated`.
 
-The embedded S3 (moto) does not judge a POST policy (tests/http/test_artifacts.py does, as S3 would); this
-test shows the issued form works against an S3 endpoint over real HTTP and the object lands at its key.
+The embedded S3 judges the form's signed policy as S3 does (local/s3; each bound's refusal:
+test_s3_upload_policy.py); this test shows the issued form is accepted over real HTTP and the object lands at
+its key.
 """
 
 from __future__ import annotations

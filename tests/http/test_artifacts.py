@@ -9,8 +9,6 @@ refused by the policy therefore never lands, and one the policy allows lands whe
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +25,7 @@ from session_schema.status import ArtifactStatus
 from session_schema.storage import artifact_object_key, artifact_prefix
 from session_store.dynamo import SESSION_ARTIFACTS
 
+from local.s3 import Refusal, post_policy_refusal
 from tests.support.aws import BUCKET_NAME, fixed_cursor_seal
 
 ARTIFACT_FIELDS = {
@@ -56,65 +55,21 @@ PATH_TO = {"pending": [], "processing": ["processing"], "completed": ["processin
 # ------------------------------------------------------------------ S3's POST policy, as S3 judges it
 
 
-def _hmac(key: bytes, text: str) -> bytes:
-    return hmac.new(key, text.encode(), hashlib.sha256).digest()
-
-
-def s3_refusal(url: str, form: dict[str, str], size: int, secret_key: str, now: datetime | None = None) -> str | None:
-    """Why S3 would refuse this browser-based POST upload (None: it would accept it).
-
-    Follows S3's documented checks: the `x-amz-signature` is the SigV4 signature of the base64 policy with
-    the key derived for the credential's date/region/service; the policy has not expired; each condition
-    holds (exact match, `starts-with`, `content-length-range` on the file's size); and every form field
-    except `policy`, `x-amz-signature`, `file` and `x-ignore-*` is named by a condition.
-    """
-    fields = {name.lower(): value for name, value in form.items()}
-    _, date, region, service, terminator = fields["x-amz-credential"].split("/")
-    key = _hmac(_hmac(_hmac(_hmac(f"AWS4{secret_key}".encode(), date), region), service), terminator)
-    expected = hmac.new(key, fields["policy"].encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, fields.get("x-amz-signature", "")):
-        return "SignatureDoesNotMatch"
-    policy = json.loads(base64.b64decode(fields["policy"]))
-    expiration = datetime.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    if (now or datetime.now(UTC)) >= expiration:
-        return "AccessDenied: Policy expired"
-    values = fields | {"bucket": urlparse(url).hostname.split(".")[0]}
-    covered = {"policy", "x-amz-signature", "file"}
-    for condition in policy["conditions"]:
-        if isinstance(condition, dict):
-            ((name, wanted),) = condition.items()
-            operator = "eq"
-        elif condition[0] == "content-length-range":
-            low, high = condition[1], condition[2]
-            if not low <= size <= high:
-                return "EntityTooSmall" if size < low else "EntityTooLarge"
-            continue
-        else:
-            operator, name, wanted = condition
-        name = name.lstrip("$").lower()
-        covered.add(name)
-        actual = values.get(name)
-        if operator == "eq" and actual != wanted:
-            return f"AccessDenied: Policy Condition failed: [eq, ${name}, {wanted}]"
-        if operator == "starts-with" and (actual is None or not actual.startswith(wanted)):
-            return f"AccessDenied: Policy Condition failed: [starts-with, ${name}, {wanted}]"
-    extra = {name for name in fields if name not in covered and not name.startswith("x-ignore-")}
-    if extra:
-        return f"AccessDenied: Extra input fields: {sorted(extra)}"
-    return None
-
-
-def secret_of(client: Any) -> str:
-    return client._request_signer._credentials.get_frozen_credentials().secret_key
+def s3_refusal(url: str, form: dict[str, str], size: int, client: Any, now: datetime | None = None) -> Refusal | None:
+    """Why S3 would refuse this browser-based POST upload (None: it would accept it): the local S3's judge
+    (local/s3/post_policy.py, tested on its own in tests/local), with the secret key of `client`'s credentials."""
+    credentials = client._request_signer._credentials.get_frozen_credentials()
+    bucket = urlparse(url).hostname.split(".")[0]  # moto's in-process S3 presigns virtual-hosted URLs
+    return post_policy_refusal(bucket, form, size, {credentials.access_key: credentials.secret_key}, now)
 
 
 def upload(s3_client, upload_view: dict[str, Any], content: bytes, **changes: str) -> tuple[int, str]:
     """Send `content` with the presigned form (plus `changes`, as a client might alter it): (status, why)."""
     assert upload_view["method"] == "POST" and upload_view["headers"] == {}
     form = dict(upload_view["fields"]) | changes
-    refusal = s3_refusal(upload_view["url"], form, len(content), secret_of(s3_client))
+    refusal = s3_refusal(upload_view["url"], form, len(content), s3_client)
     if refusal:
-        return 403 if refusal.startswith(("AccessDenied", "Signature")) else 400, refusal
+        return refusal.status, f"{refusal.code}: {refusal.message}"
     response = requests.post(upload_view["url"], data=form, files={"file": ("upload.bin", content)}, timeout=10)
     return response.status_code, response.text
 
@@ -229,9 +184,10 @@ def test_the_policy_bounds_the_size_and_expires(api, s3):
     up = create_artifact(api, sid)["upload"]
     assert up["maxBytes"] == 16
     assert upload(s3, up, b"")[0] == 400  # EntityTooSmall: an empty upload is no artifact
-    assert upload(s3, up, b"x" * 17) == (400, "EntityTooLarge")
+    assert upload(s3, up, b"x" * 17) == (400, "EntityTooLarge: Your proposed upload exceeds the maximum allowed size")
     later = datetime.now(UTC) + timedelta(seconds=301)
-    assert s3_refusal(up["url"], up["fields"], 4, secret_of(s3), now=later) == "AccessDenied: Policy expired"
+    expired = s3_refusal(up["url"], up["fields"], 4, s3, now=later)
+    assert expired and (expired.status, expired.message) == (403, "Invalid according to Policy: Policy expired.")
     assert bucket_keys(s3) == []
     assert upload(s3, up, b"x" * 16)[0] == 204
 
@@ -240,8 +196,8 @@ def test_a_declared_size_is_the_exact_size_allowed_and_over_the_limit_is_refused
     sid = api.create("alice")["sessionId"]
     up = create_artifact(api, sid, sizeBytes=5)["upload"]
     assert up["maxBytes"] == 5
-    assert upload(s3, up, b"1234")[1] == "EntityTooSmall"
-    assert upload(s3, up, b"123456")[1] == "EntityTooLarge"
+    assert upload(s3, up, b"1234")[1].startswith("EntityTooSmall:")
+    assert upload(s3, up, b"123456")[1].startswith("EntityTooLarge:")
     assert upload(s3, up, b"12345")[0] == 204
     limit = api.runtime.settings.max_upload_bytes
     too_big = api.http("POST", f"/sessions/{sid}/artifacts", user="alice", body=PNG | {"sizeBytes": limit + 1})
