@@ -19,13 +19,12 @@ import json
 import os
 import threading
 from collections.abc import Callable, Mapping
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from typing import TYPE_CHECKING
 
 from .errors import InvalidCursor
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 MAX_CURSOR_LENGTH = 2048
 MAX_KEY_BYTES = 1024  # DynamoDB's limit for a sort key (a partition key may have 2048): a longer one is a 400 there
@@ -54,6 +53,11 @@ class CursorSeal:
         return cls(lambda: secret)
 
     def _cipher(self) -> AESGCM:
+        # cryptography is imported here, on the first cursor: not at every cold start (tests/runtime/test_tracing.py).
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
         with self._lock:
             if self._aead is None:
                 secret = self._load_secret()
@@ -80,6 +84,8 @@ class CursorSeal:
             raise InvalidCursor() from None
         if len(sealed) < 1 + _NONCE_BYTES + _TAG_BYTES or sealed[:1] != _VERSION:
             raise InvalidCursor()
+        from cryptography.exceptions import InvalidTag
+
         nonce, body = sealed[1 : 1 + _NONCE_BYTES], sealed[1 + _NONCE_BYTES :]
         try:
             values = json.loads(self._cipher().decrypt(nonce, body, listing.encode()))
