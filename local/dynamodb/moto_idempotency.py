@@ -46,7 +46,7 @@ def honour_client_request_tokens() -> None:
         token = self.body.get("ClientRequestToken")
         if not token:
             return original(self)
-        digest = hashlib.sha256(json.dumps(self.body["TransactItems"], sort_keys=True).encode()).hexdigest()
+        digest = hashlib.sha256(json.dumps(self.body["TransactItems"], sort_keys=True, default=_binary).encode()).hexdigest()
         now = time.monotonic()
         with _lock:
             for old, (_, at) in list(_committed.items()):
@@ -64,6 +64,13 @@ def honour_client_request_tokens() -> None:
 
     DynamoHandler.transact_write_items = transact_write_items  # type: ignore[method-assign]
     _applied = True
+
+
+def _binary(value: Any) -> str:
+    """A binary attribute's value (bytes, in-process) as text, for the request's digest."""
+    if isinstance(value, bytes | bytearray):
+        return value.hex()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
 def _success() -> Any:

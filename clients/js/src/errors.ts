@@ -6,7 +6,12 @@
 import type { ErrorEvent } from "./protocol.js";
 
 /** Refusals that end a join for good: the session will not become joinable by waiting. */
-export const FATAL_REFUSALS: ReadonlySet<string> = new Set(["INVALID_SESSION_ID", "SESSION_NOT_FOUND", "SESSION_ENDED"]);
+export const FATAL_REFUSALS: ReadonlySet<string> = new Set([
+  "INVALID_SESSION_ID",
+  "SESSION_NOT_FOUND",
+  "SESSION_ENDED",
+  "VALIDATION_ERROR", // a connect URL the server cannot read (a malformed `v`): retrying sends it again
+]);
 
 /** API Gateway's WebSocket frame limit, in bytes of the encoded (UTF-8) frame: a bigger one is not sent. */
 export const MAX_FRAME_BYTES = 32_768;
