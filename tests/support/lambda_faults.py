@@ -7,6 +7,9 @@ name (`tests.support.lambda_faults.http`): the real handlers, behind a switch a 
   invocations it has served (a warm environment keeps its module state, a concurrent one never sees it);
 - HTTP header `x-test-non-json: 1`: answer a value JSON cannot carry;
 - WebSocket frame field `"testSleep": S`: sleep S seconds, then the real handler gets the frame without it;
+- `$connect` query parameter `testConnectSleep=S`: the real handler registers the connection, then the handshake
+  is held S seconds more (API Gateway answers posts to it 410 meanwhile); `testConnectHold=PATH`: held until the
+  file PATH exists (at most HOLD_LIMIT_SECONDS);
 - the fan-out worker: a file `fail-seq<seq>-shard<k>` holding N in the directory `$TEST_FANOUT_FAULTS`
   names makes the first N attempts of that shard of that event fail as a Query failing mid-read would
   (after its first connection); attempts are counted in files there, since each may run in another process.
@@ -27,6 +30,7 @@ from http_session_handler.app import handler as http_handler
 from session_runtime.runtime import get_runtime
 
 STATE: dict[str, Any] = {"marker": None, "served": 0}
+HOLD_LIMIT_SECONDS = 30.0
 
 
 def http(event: dict[str, Any], context: Any) -> Any:
@@ -51,7 +55,18 @@ def connection(event: dict[str, Any], context: Any) -> Any:
         frame = json.loads(body)
         time.sleep(float(frame.pop("testSleep")))
         event = {**event, "body": json.dumps(frame)}
-    return connection_handler(event, context)
+    answer = connection_handler(event, context)
+    if event["requestContext"].get("eventType") == "CONNECT":
+        _hold_handshake(event.get("queryStringParameters") or {})
+    return answer
+
+
+def _hold_handshake(query: dict[str, str]) -> None:
+    time.sleep(float(query.get("testConnectSleep") or 0))
+    release = query.get("testConnectHold")
+    deadline = time.monotonic() + HOLD_LIMIT_SECONDS
+    while release and not Path(release).exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def fanout_worker(event: dict[str, Any], context: Any) -> Any:
