@@ -82,6 +82,7 @@ FUNCTION_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
             "dynamodb:UpdateItem",
             "dynamodb:DeleteItem",  # a gone connection is unregistered (a transaction of Delete + Update)
             "dynamodb:PutItem",  # an end keeps its two stream events (a transaction of two Puts)
+            "dynamodb:BatchGetItem",  # the half-registration pass: the lookup items of a session's connections
         ),
         # tell listeners the session ended, then disconnect them; ask which connections are ghosts
         "connections": _MANAGE_CONNECTIONS,

@@ -303,7 +303,8 @@ def test_only_the_http_function_touches_the_bucket_and_only_its_objects(dev):
 def test_the_sweep_role_has_only_what_ending_and_fanning_out_needs(dev):
     # change_status (UpdateItem), keeping the end's two stream events (a transaction of two PutItems),
     # iter_speakerless / iter_connections (Query), a gone connection's unregister (GetItem + a transaction of
-    # DeleteItem, DeleteItem, UpdateItem): no ConditionCheck element.
+    # DeleteItem, DeleteItem, UpdateItem): no ConditionCheck element; the half-registration pass reads a
+    # session's lookup items in batches (BatchGetItem).
     grouped = _by_service(_role_statements(dev, "SweepFunction"))
     assert grouped["dynamodb"]["actions"] == {
         "dynamodb:Query",
@@ -311,6 +312,7 @@ def test_the_sweep_role_has_only_what_ending_and_fanning_out_needs(dev):
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
         "dynamodb:PutItem",
+        "dynamodb:BatchGetItem",
     }
     assert grouped["execute-api"]["actions"] == {"execute-api:ManageConnections"}
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import strategies as st
 
-from session_schema.models import Artifact, Connection, IdempotencyRecord, Message, Session
+from session_schema.models import INVISIBLE, Artifact, Connection, IdempotencyRecord, Message, Session
 from session_schema.status import ArtifactStatus, SessionStatus
 from session_schema.storage import artifact_object_key
 
@@ -19,8 +21,8 @@ texts = st.text(max_size=60)
 def human_texts(min_size: int = 0, max_size: int = 60) -> st.SearchStrategy[str]:
     """What the schema's Title / MessageText accept: no NUL, and "" or something visible."""
     chars = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")  # as st.text, minus NUL
-    return st.text(chars, min_size=min_size, max_size=max_size).filter(lambda t: not t.isspace())
-
+    invisible_only = re.compile(f"[\\s{INVISIBLE}]+")
+    return st.text(chars, min_size=min_size, max_size=max_size).filter(lambda t: not invisible_only.fullmatch(t))
 
 
 @st.composite
