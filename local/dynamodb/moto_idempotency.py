@@ -46,7 +46,8 @@ def honour_client_request_tokens() -> None:
         token = self.body.get("ClientRequestToken")
         if not token:
             return original(self)
-        digest = hashlib.sha256(json.dumps(self.body["TransactItems"], sort_keys=True, default=_binary).encode()).hexdigest()
+        request = json.dumps(self.body["TransactItems"], sort_keys=True, default=_binary)
+        digest = hashlib.sha256(request.encode()).hexdigest()
         now = time.monotonic()
         with _lock:
             for old, (_, at) in list(_committed.items()):
