@@ -10,7 +10,6 @@ registry; the app's `ws` (Node 20 has no global WebSocket) is the client's own p
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
@@ -22,11 +21,11 @@ import pytest
 
 from local.stack import LocalStack
 from tests.clients.js_toolchain import JS, ensure_js_toolchain
-from tests.support.local_stack import create_session, next_of_type, open_ws, running_local_stack, ws_url
+from tests.clients.package_install import REPO, broadcast_once, fresh_clone_copy, run
+from tests.support.local_stack import create_session, running_local_stack
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parents[2]
 NPM_QUIET = ["--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"]
 
 LISTENER = """\
@@ -64,24 +63,10 @@ export = { limit, LiveSession: client.LiveSession };
 """
 
 
-def _run(command: list[str], cwd: Path, timeout: float = 300) -> str:
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
-    if result.returncode != 0:
-        output = f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-        pytest.fail(f"{' '.join(command)} failed ({result.returncode}) in {cwd}:\n{output}")
-    return result.stdout
-
-
 def _fresh_clone_copy(into: Path) -> Path:
     """clients/js's files as git has them (tracked, plus new files not ignored), and the root LICENSE."""
-    listed = _run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "--", "clients/js"], REPO)
-    for name in listed.splitlines():
-        source = REPO / name
-        if source.is_file():
-            (into / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, into / name)
     shutil.copy2(REPO / "LICENSE", into / "LICENSE")
-    return into / "clients" / "js"
+    return fresh_clone_copy("clients/js", into)
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +75,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     ensure_js_toolchain()
     package = _fresh_clone_copy(tmp_path_factory.mktemp("clone"))
     project = tmp_path_factory.mktemp("app")
-    _run(["npm", "init", "-y"], project)
-    _run(["npm", "install", *NPM_QUIET, str(package), str(JS / "node_modules" / "ws")], project)
+    run(["npm", "init", "-y"], project)
+    run(["npm", "install", *NPM_QUIET, str(package), str(JS / "node_modules" / "ws")], project)
     yield project
 
 
@@ -119,17 +104,7 @@ def test_a_listener_installed_by_path_receives_a_broadcast(app: Path, local: Loc
         first = listener.stdout.readline()
         assert json.loads(first or "{}") == {"joined": "listener"}, listener.stderr.read() if listener.stderr else first
 
-        async def speak() -> None:
-            speaker = await open_ws(ws_url(local, session_id, owner))
-            try:
-                await speaker.send(json.dumps({"action": "join"}))
-                await next_of_type(speaker, "joined")
-                await speaker.send(json.dumps({"action": "broadcast", "data": {"hello": "from the speaker"}}))
-                await next_of_type(speaker, "broadcastSent")
-            finally:
-                await speaker.close()
-
-        asyncio.run(speak())
+        broadcast_once(local, session_id, owner, {"hello": "from the speaker"})
         out, err = listener.communicate(timeout=30)
     finally:
         if listener.poll() is None:
@@ -140,7 +115,7 @@ def test_a_listener_installed_by_path_receives_a_broadcast(app: Path, local: Loc
 
 def test_require_and_import_give_the_same_library(app: Path) -> None:
     (app / "requirer.cjs").write_text(REQUIRER)
-    loaded = json.loads(_run(["node", "requirer.cjs"], app))
+    loaded = json.loads(run(["node", "requirer.cjs"], app))
     assert "LiveSession" in loaded["cjs"]
     assert loaded["cjs"] == loaded["esm"]
 
@@ -151,16 +126,16 @@ def test_types_ship_for_import_and_require(app: Path) -> None:
     options = {"strict": True, "noEmit": True, "module": "nodenext", "target": "es2022", "lib": ["es2022", "dom"]}
     config = {"compilerOptions": {**options, "types": []}, "files": ["consumer.mts", "consumer.cts"]}
     (app / "tsconfig.json").write_text(json.dumps(config))
-    _run(["node", str(JS / "node_modules" / "typescript" / "bin" / "tsc"), "-p", "tsconfig.json"], app)
+    run(["node", str(JS / "node_modules" / "typescript" / "bin" / "tsc"), "-p", "tsconfig.json"], app)
 
 
 def test_the_tarball_carries_the_library_only(app: Path) -> None:
     package = (app / "node_modules" / "@live-sessions" / "client").resolve()
     # What the repository's own build leaves beside the library (the console page, make's stamp).
-    _run(["node", "scripts/bundle.mjs", "console"], package)
+    run(["node", "scripts/bundle.mjs", "console"], package)
     (package / "dist" / ".built").touch()
     # --ignore-scripts: `prepare` already built the library when the app installed it.
-    packed = json.loads(_run(["npm", "pack", "--dry-run", "--json", "--ignore-scripts", *NPM_QUIET], package))[0]
+    packed = json.loads(run(["npm", "pack", "--dry-run", "--json", "--ignore-scripts", *NPM_QUIET], package))[0]
     files = {entry["path"] for entry in packed["files"]}
     for needed in (
         "package.json",

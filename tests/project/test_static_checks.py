@@ -1,8 +1,8 @@
 """The static checks, with pyproject.toml's settings: a lint finding or a type error fails `make test`.
 
 - ruff over the whole repository (`--no-cache`: a test run writes nothing into the checkout);
-- mypy over the Lambda packages ([tool.mypy]); it keeps its incremental cache in .mypy_cache/ (ignored by
-  git): a few seconds cold, well under one warm.
+- mypy over the Lambda packages and the Python client ([tool.mypy]); it keeps its incremental cache in
+  .mypy_cache/ (ignored by git): a few seconds cold, well under one warm.
 """
 
 from __future__ import annotations

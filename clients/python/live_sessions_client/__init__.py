@@ -56,6 +56,8 @@ from .protocol import (
 )
 from .stream import PushResult, StreamOrderer, StreamStats
 
+__version__ = "0.2.0"  # the package's version (pyproject.toml reads it); the TypeScript client's is the same
+
 
 def __getattr__(name: str) -> Any:
     """Renamed classes: the old name still works, with a DeprecationWarning."""
@@ -67,6 +69,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "__version__",
     "FATAL_REFUSALS",
     "FATAL_STATUSES",
     "MAX_FRAME_BYTES",
