@@ -157,6 +157,9 @@ async def run_case(case: dict[str, Any]) -> tuple[ScriptedServer, AppSaw]:
             TABLE["session"]["sessionId"],
             token=_token_source(app.get("token")),
             backoff=BackoffOptions(initial=options["backoffInitialMs"] / 1000, max=options["backoffMaxMs"] / 1000),
+            full_backoff=BackoffOptions(
+                initial=options["fullBackoffInitialMs"] / 1000, max=options["fullBackoffMaxMs"] / 1000
+            ),
             gap_timeout=options["gapTimeoutMs"] / 1000,
             request_timeout=options["requestTimeoutMs"] / 1000,
             keepalive=None,

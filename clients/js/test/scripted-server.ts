@@ -27,7 +27,14 @@ export interface Script {
 }
 export interface Table {
   session: Record<string, unknown>;
-  clientOptions: { gapTimeoutMs: number; backoffInitialMs: number; backoffMaxMs: number; requestTimeoutMs: number };
+  clientOptions: {
+    gapTimeoutMs: number;
+    backoffInitialMs: number;
+    backoffMaxMs: number;
+    fullBackoffInitialMs: number;
+    fullBackoffMaxMs: number;
+    requestTimeoutMs: number;
+  };
   cases: Case[];
 }
 export interface Case {

@@ -54,7 +54,7 @@ async function runCase(table: Table, scripted: Case): Promise<{ server: Scripted
     ...(token !== undefined ? { token } : {}),
     WebSocket: WebSocket as unknown as WebSocketConstructor,
     backoff,
-    fullBackoff: backoff,
+    fullBackoff: { initialMs: options.fullBackoffInitialMs, maxMs: options.fullBackoffMaxMs },
     gapTimeoutMs: options.gapTimeoutMs,
     requestTimeoutMs: options.requestTimeoutMs,
     keepaliveMs: 3_600_000,
@@ -134,7 +134,14 @@ describe("a refused handshake in Node (ws shows its HTTP answer)", () => {
   it("is read from the answer itself: its code, its Retry-After, no lookup", async () => {
     const inline: Table = {
       session: { sessionId: "quiet-river-482", title: "", status: "active", listenerCount: 0, muted: false, createdAt: 1, seq: 0, epoch: "e1", maxListeners: 10 },
-      clientOptions: { gapTimeoutMs: 50, backoffInitialMs: 10, backoffMaxMs: 50, requestTimeoutMs: 5000 },
+      clientOptions: {
+        gapTimeoutMs: 50,
+        backoffInitialMs: 10,
+        backoffMaxMs: 50,
+        fullBackoffInitialMs: 10,
+        fullBackoffMaxMs: 50,
+        requestTimeoutMs: 5000,
+      },
       cases: [],
     };
     const scripted: Case = {

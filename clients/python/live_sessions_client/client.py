@@ -7,9 +7,11 @@ TypeScript client's `client.ts` (same names, snake_case; the same rules: clients
             print(event)
 
 - states: idle -> connecting -> connected <-> reconnecting -> closed (`on_state` says why and when next);
-- every handshake failure is retried with capped, jittered backoff (honouring `Retry-After`) except a final
-  refusal: 400, 404, 410, and 401 when the token provider has no fresh token; the token (provider) is asked
-  again before every handshake, the 2-hour renewal's included;
+- every handshake failure is retried with capped, jittered backoff (honouring `Retry-After`; a full session's
+  schedule runs toward minutes) except a final refusal: 400, 404, 410, and 401 when the token provider has no
+  fresh token; the token (provider) is asked again before every handshake, the 2-hour renewal's included;
+- ahead of API Gateway's 2-hour cap the next connection is opened and joined, then the old one is closed once
+  the actions in flight on it are answered;
 - a dropped connection (or an `error` CONNECTION_NOT_FOUND: the server lost it) is re-opened and joined with
   `sinceSeq` + `epoch`: the server replays what was missed (`recovered: true`, skipping the seqs it lists in
   `missing`), or says it cannot and the app gets a `reset` event with the current session view;
@@ -72,6 +74,8 @@ from .stream import StreamOrderer, StreamStats
 logger = logging.getLogger("live_sessions_client")
 
 API_GATEWAY_MAX_CONNECTION_SECONDS = 7200
+# While the session is full, a seat frees when a listener leaves: minutes, not the seconds of a transient fault.
+FULL_BACKOFF = BackoffOptions(initial=10.0, max=300.0)
 ConnectionState = Literal["idle", "connecting", "connected", "reconnecting", "closed"]
 _END = object()
 
@@ -146,10 +150,11 @@ class LiveSession:
         request_timeout: float = 30.0,
         open_timeout: float = 15.0,
         backoff: BackoffOptions | None = None,
+        full_backoff: BackoffOptions | None = None,
         max_attempts: int | None = None,
         gap_timeout: float = 1.0,
         max_buffered: int = 256,
-        renew_after: float | None = API_GATEWAY_MAX_CONNECTION_SECONDS - 600,
+        renew_after: float | None = API_GATEWAY_MAX_CONNECTION_SECONDS - 300,
         on_state: Callable[[StateChange], None] | None = None,
         random: Callable[[], float] = _random.random,
     ) -> None:
@@ -157,9 +162,11 @@ class LiveSession:
         a function (plain or async) asked for a fresh one before every handshake. `http_url`: the HTTP API's
         URL, for `api` (create, get, end, events, publish). `resume`: a `position` a previous client saved.
         `keepalive`: a `ping` this often (API Gateway closes a connection idle for 10 minutes; its own
-        ping/pong control frames do not count). `renew_after`: a new connection is opened before this one
-        reaches API Gateway's 2-hour cap. `max_attempts`: consecutive failed attempts before giving up
-        (default: never give up on a retryable failure)."""
+        ping/pong control frames do not count). `backoff`: the retry schedule of a failed handshake or a drop;
+        `full_backoff` the one while the session is full (SESSION_FULL; default 10 s doubling up to 5 minutes),
+        both never sooner than a `Retry-After`. `renew_after`: a new connection is opened (with a fresh token)
+        this long after this one, before API Gateway's 2-hour cap (default 1 h 55 min). `max_attempts`:
+        consecutive failed attempts before giving up (default: never give up on a retryable failure)."""
         self.ws_url = ws_url
         self.session_id = session_id
         self.api = HttpApi(http_url, token) if http_url else None
@@ -169,6 +176,7 @@ class LiveSession:
         self._request_timeout = request_timeout
         self._open_timeout = open_timeout
         self._backoff = backoff or BackoffOptions()
+        self._full_backoff = full_backoff or FULL_BACKOFF
         self._max_attempts = max_attempts
         self._gap_timeout = gap_timeout
         self._renew_after = renew_after
@@ -348,7 +356,8 @@ class LiveSession:
                 why = f"{attempt - 1} attempts failed; last: {failure}"
                 self._finish("GAVE_UP", LiveSessionError("GAVE_UP", why, False))
                 return
-            delay = retry_delay(attempt - 1, self._backoff, getattr(failure, "retry_after", None), self._random)
+            schedule = self._full_backoff if failure.code == "SESSION_FULL" else self._backoff
+            delay = retry_delay(attempt - 1, schedule, getattr(failure, "retry_after", None), self._random)
             self._set_state("reconnecting", attempt=attempt, retry_in=delay, error=failure)
             await self._sleep(delay)
 
@@ -371,19 +380,21 @@ class LiveSession:
 
     async def _stay_connected(self, link: _Link) -> LiveSessionError:
         """Until the socket drops; renews it ahead of API Gateway's 2-hour cap (make before break)."""
+        renew = self._renew_after
         while True:
-            renew = self._renew_after
             wait = None if renew is None else max(0.0, link.opened_at + renew - time.monotonic())
             with contextlib.suppress(builtins.TimeoutError):
                 code, reason = await asyncio.wait_for(asyncio.shield(link.dropped), wait)
                 return LiveSessionError("CONNECTION_LOST", f"the connection closed ({code} {reason})".strip(), True)
             renewed = await self._renew(link)
             if renewed is None:
-                self._renew_after = None  # the next drop reconnects as any drop does
+                renew = None  # this connection's drop at the cap reconnects as any drop does (and renews again)
             else:
                 link = renewed
 
     async def _renew(self, old: _Link) -> _Link | None:
+        """Make before break: the new connection (a fresh token, a resuming join) takes the new actions; the
+        old one is closed once the actions in flight on it are answered, so none of them fails for the swap."""
         try:
             link = self._adopt(await self._open())
         except LiveSessionError as error:
@@ -393,12 +404,19 @@ class LiveSession:
             await self._join(link.ws)
         except LiveSessionError:
             self._abandon(link.ws, 4000, "join failed")  # the current link now: its drop reconnects
-            return link
-        self.renewals += 1
+        else:
+            self.renewals += 1
         for task in old.tasks - {old.reader}:
-            task.cancel()  # its keepalive; its reader reads answers until the close completes
-        self._spawn(_close_quietly(old.ws, 1000, "renewed"))
+            task.cancel()  # its keepalive; its reader reads the answers still to come
+        self._spawn(self._retire(old.ws))
         return link
+
+    async def _retire(self, ws: ClientConnection) -> None:
+        """Closes a renewed connection once no action sent on it waits for an answer (each has its timeout)."""
+        waiting = [pending.future for pending in self._pending.values() if pending.ws is ws]
+        if waiting:
+            await asyncio.wait(waiting)
+        await _close_quietly(ws, 1000, "renewed")
 
     async def _open(self) -> ClientConnection:
         """One handshake, with a freshly asked token. Raises RefusedError (its `retryable` says whether to go
