@@ -13,7 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
-from live_sessions_client import SessionClient
+from live_sessions_client import BackoffOptions, LiveSession, RefusedError, StateChange
 
 from tests.support.local_stack import create_session, running_local_stack
 from tests.support.other_dynamodb import OtherDynamoDb
@@ -21,18 +21,18 @@ from tests.support.other_dynamodb import OtherDynamoDb
 pytestmark = pytest.mark.e2e
 
 
-class Listener(SessionClient):
+class Listener(LiveSession):
     """The client, with a network that can be taken away: while `down_until` is ahead, connecting fails as
     an unreachable network does (the socket itself is severed by the stack)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.states: list[tuple[str, dict[str, Any]]] = []
-        kwargs.setdefault("on_state", lambda state, info: self.states.append((state, info)))
-        kwargs.setdefault("backoff_initial", 0.1)
-        kwargs.setdefault("backoff_cap", 1.0)
+        self.states: list[StateChange] = []
+        kwargs.setdefault("on_state", self.states.append)
+        kwargs.setdefault("backoff", BackoffOptions(initial=0.1, max=1.0))
         super().__init__(*args, **kwargs)
         self.down_until = 0.0
         self.events: list[dict[str, Any]] = []
+        self.reset_events: list[dict[str, Any]] = []
 
     async def _open_once(self):  # type: ignore[no-untyped-def]
         if time.monotonic() < self.down_until:
@@ -40,29 +40,24 @@ class Listener(SessionClient):
         return await super()._open_once()
 
     async def collect(self) -> None:
-        async for message in self:
-            if "seq" in message:
-                self.events.append(message)
+        async for event in self:
+            if event["type"] == "reset":
+                self.reset_events.append(event)
+            elif "seq" in event:
+                self.events.append(event)
 
     def seqs(self) -> list[int]:
         return [e["seq"] for e in self.events]
 
-    def state_names(self) -> list[str]:
-        return [name for name, _ in self.states]
 
-
-async def speak(stack, session_id: str, count: int, rate: float, **options: Any) -> list[int]:
+async def speak(stack, session_id: str, count: int, rate: float) -> list[int]:
     """Broadcast `count` times at `rate` per second; the seqs the server gave them."""
-    speaker = SessionClient(stack.urls.ws, session_id, stack.mint("alice"), **{"keepalive_interval": None, **options})
-    await speaker.open()
     seqs = []
-    try:
+    async with LiveSession(stack.urls.ws, session_id, token=stack.mint("alice"), keepalive=None) as speaker:
         for i in range(count):
-            answer = await speaker.request("broadcast", expect="broadcastSent", data={"i": i})
-            seqs.append(answer["seq"])
+            sent = await speaker.broadcast({"i": i})
+            seqs.append(sent["seq"])
             await asyncio.sleep(1 / rate)
-    finally:
-        await speaker.close()
     return seqs
 
 
@@ -78,7 +73,7 @@ def test_a_socket_killed_for_five_seconds_while_the_speaker_broadcasts_misses_no
 
         async def scenario() -> tuple[Listener, list[int]]:
             listener = Listener(stack.urls.ws, session_id)
-            await listener.open()
+            await listener.connect()
             reader = asyncio.create_task(listener.collect())
             speaking = asyncio.create_task(speak(stack, session_id, 80, rate=12))
             await asyncio.sleep(1.5)
@@ -94,7 +89,7 @@ def test_a_socket_killed_for_five_seconds_while_the_speaker_broadcasts_misses_no
     assert listener.reconnects >= 1
     assert listener.seqs() == list(range(1, sent[-1] + 1))  # every seq exactly once, in order
     assert set(sent) <= set(listener.seqs())
-    assert "reset" not in listener.state_names()
+    assert listener.reset_events == [] and listener.resets == 0
 
 
 def test_a_listener_away_longer_than_the_window_is_told_and_gets_the_current_view() -> None:
@@ -103,7 +98,7 @@ def test_a_listener_away_longer_than_the_window_is_told_and_gets_the_current_vie
 
         async def scenario() -> tuple[Listener, list[int]]:
             listener = Listener(stack.urls.ws, session_id)
-            await listener.open()
+            await listener.connect()
             reader = asyncio.create_task(listener.collect())
             await speak(stack, session_id, 2, rate=20)
             await settle(listener, 2)
@@ -117,8 +112,9 @@ def test_a_listener_away_longer_than_the_window_is_told_and_gets_the_current_vie
             return listener, sent
 
         listener, sent = asyncio.run(scenario())
-    resets = [info for name, info in listener.states if name == "reset"]
+    resets = listener.reset_events
     assert resets and resets[0]["session"]["seq"] == sent[-1]  # the current view is the new baseline
+    assert resets[0]["reason"] == "notRecovered"
     assert listener.seqs() == [1, 2]  # nothing replayed that the app would take for complete
     assert listener.joined is not None and listener.joined["recovered"] is False
 
@@ -131,8 +127,8 @@ def test_api_gateways_forced_closes_lose_nothing(cause: str) -> None:
 
         async def scenario() -> tuple[Listener, list[int]]:
             # No keepalive and no early renewal: the gateway does close it, and the client must resume.
-            listener = Listener(stack.urls.ws, session_id, keepalive_interval=None, renew_after=None)
-            await listener.open()
+            listener = Listener(stack.urls.ws, session_id, keepalive=None, renew_after=None)
+            await listener.connect()
             reader = asyncio.create_task(listener.collect())
             sent = []
             for _ in range(3):  # bursts with silences longer than the idle timeout between them
@@ -155,8 +151,8 @@ def test_the_clients_keepalive_is_activity_the_gateway_counts() -> None:
         session_id = create_session(stack, stack.mint("alice"))
 
         async def scenario() -> Listener:
-            listener = Listener(stack.urls.ws, session_id, keepalive_interval=0.5, renew_after=None)
-            await listener.open()
+            listener = Listener(stack.urls.ws, session_id, keepalive=0.5, renew_after=None)
+            await listener.connect()
             reader = asyncio.create_task(listener.collect())
             sent = await speak(stack, session_id, 2, rate=10)
             await asyncio.sleep(4.5)  # silence for more than twice the idle timeout
@@ -202,7 +198,7 @@ def test_events_delivered_out_of_order_come_out_in_order() -> None:
 
         async def scenario() -> Listener:
             listener = Listener(stack.urls.ws, session_id)
-            await listener.open()
+            await listener.connect()
             reader = asyncio.create_task(listener.collect())
             for seq in (2, 3, 1):  # as two invocations racing each other would deliver them
                 frame = f'{{"type":"broadcast","data":{seq},"ts":1,"seq":{seq}}}'.encode()
@@ -226,16 +222,21 @@ def test_twenty_listeners_come_back_after_a_restart_with_dynamodb_intact() -> No
     names = {"table_name": f"stream-{uuid.uuid4().hex[:8]}", "bucket_name": f"stream-{uuid.uuid4().hex[:8]}"}
     ports = {"http_port": _free_port(), "ws_port": _free_port()}
     overrides = {"GHOST_GRACE_SECONDS": "1"}
-    count, backoff_cap = 20, 2.0
+    count = 20
+    # The stack's own scale: a ghost seat frees within seconds here, not the minutes a full session's default
+    # schedule (10 s toward 5 minutes) is made for.
+    backoff = BackoffOptions(initial=0.1, max=2.0)
     with OtherDynamoDb() as table:
         options = {"dynamodb_endpoint": table.url, "settings_overrides": overrides, **names, **ports}
 
         async def scenario() -> tuple[list[Listener], list[int], float]:
             with running_local_stack(**options) as first:
                 session_id = create_session(first, first.mint("alice"), maxListeners=count)
-                listeners = [Listener(first.urls.ws, session_id, backoff_cap=backoff_cap) for _ in range(count)]
+                listeners = [
+                    Listener(first.urls.ws, session_id, backoff=backoff, full_backoff=backoff) for _ in range(count)
+                ]
                 for listener in listeners:
-                    await listener.open()
+                    await listener.connect()
                 readers = [asyncio.create_task(listener.collect()) for listener in listeners]
                 before = await speak(first, session_id, 3, rate=20)
                 for connection_id in first.live_connections():
@@ -257,7 +258,9 @@ def test_twenty_listeners_come_back_after_a_restart_with_dynamodb_intact() -> No
     for listener in listeners:
         assert listener.seqs() == list(range(1, sent[-1] + 1)), listener.states[-5:]
     refused_full = sum(
-        "429" in str(info.get("error", "")) for listener in listeners for name, info in listener.states
+        isinstance(change.error, RefusedError) and change.error.code == "SESSION_FULL"
+        for listener in listeners
+        for change in listener.states
     )
     print(f"joins refused as full (ghost seats) and retried: {refused_full}")
     assert caught_up < 30
