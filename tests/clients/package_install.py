@@ -1,6 +1,6 @@
-"""What the tests that install a client as an app would share (tests/clients/test_js_package.py,
+"""What the tests that install a client as an app share (tests/clients/test_js_package.py,
 test_python_package.py): a copy of a client's directory as a fresh clone has it, a command that must succeed,
-and the speaker whose one broadcast the installed listener must receive."""
+and the installed app's listener receiving one broadcast from the local stack."""
 
 from __future__ import annotations
 
@@ -40,7 +40,30 @@ def fresh_clone_copy(package: str, into: Path) -> Path:
     return into / package
 
 
-def broadcast_once(local: LocalStack, session_id: str, owner_token: str, data: Any) -> None:
+def listener_receives_a_broadcast(
+    command: list[str], cwd: Path, env: dict[str, str], local: LocalStack, session_id: str, owner_token: str
+) -> dict[str, Any]:
+    """Runs the app's listener (`command`), which prints one JSON line once joined and one with the first
+    broadcast (`{"broadcast": data, "seq"}`) before it exits; the owner broadcasts once between the two.
+    Returns the first line, for the caller's checks of the join."""
+    listener = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert listener.stdout is not None
+        line = listener.stdout.readline()
+        if not line:
+            pytest.fail(f"the listener printed nothing: {listener.stderr.read() if listener.stderr else ''}")
+        first: dict[str, Any] = json.loads(line)
+        _broadcast_once(local, session_id, owner_token, {"hello": "from the speaker"})
+        out, err = listener.communicate(timeout=30)
+    finally:
+        if listener.poll() is None:
+            listener.kill()
+    assert listener.returncode == 0, err
+    assert json.loads(out.splitlines()[0]) == {"broadcast": {"hello": "from the speaker"}, "seq": 1}
+    return first
+
+
+def _broadcast_once(local: LocalStack, session_id: str, owner_token: str, data: Any) -> None:
     """The session's owner joins over a raw socket and broadcasts `data` once (answered: it was sent)."""
 
     async def speak() -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import pytest
 
 from local.stack import LocalStack
 from tests.clients.js_toolchain import JS, ensure_js_toolchain
-from tests.clients.package_install import REPO, broadcast_once, fresh_clone_copy, run
+from tests.clients.package_install import REPO, fresh_clone_copy, listener_receives_a_broadcast, run
 from tests.support.local_stack import create_session, running_local_stack
 
 pytestmark = pytest.mark.e2e
@@ -91,26 +90,9 @@ def test_a_listener_installed_by_path_receives_a_broadcast(app: Path, local: Loc
     owner = local.mint("alice")
     session_id = create_session(local, owner)
     (app / "listener.mjs").write_text(LISTENER)
-    listener = subprocess.Popen(
-        ["node", "listener.mjs", local.urls.http, local.urls.ws, session_id],
-        cwd=app,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ},
-    )
-    try:
-        assert listener.stdout is not None
-        first = listener.stdout.readline()
-        assert json.loads(first or "{}") == {"joined": "listener"}, listener.stderr.read() if listener.stderr else first
-
-        broadcast_once(local, session_id, owner, {"hello": "from the speaker"})
-        out, err = listener.communicate(timeout=30)
-    finally:
-        if listener.poll() is None:
-            listener.kill()
-    assert listener.returncode == 0, err
-    assert json.loads(out.splitlines()[0]) == {"broadcast": {"hello": "from the speaker"}, "seq": 1}
+    command = ["node", "listener.mjs", local.urls.http, local.urls.ws, session_id]
+    first = listener_receives_a_broadcast(command, app, {**os.environ}, local, session_id, owner)
+    assert first == {"joined": "listener"}
 
 
 def test_require_and_import_give_the_same_library(app: Path) -> None:

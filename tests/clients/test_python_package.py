@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 import zipfile
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from local.stack import LocalStack
-from tests.clients.package_install import REPO, broadcast_once, fresh_clone_copy, run
+from tests.clients.package_install import REPO, fresh_clone_copy, listener_receives_a_broadcast, run
 from tests.support.local_stack import create_session, running_local_stack
 
 PACKAGE = REPO / "clients" / "python"
@@ -82,27 +81,11 @@ def test_a_listener_installed_in_a_fresh_venv_receives_a_broadcast(
     owner = local.mint("alice")
     session_id = create_session(local, owner)
     (tmp_path / "listener.py").write_text(LISTENER)
-    listener = subprocess.Popen(
-        [str(venv.python), "listener.py", local.urls.ws, session_id],
-        cwd=tmp_path,
-        env=venv.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert listener.stdout is not None
-        first = json.loads(listener.stdout.readline() or "{}")
-        assert first.get("joined") == "listener", listener.stderr.read() if listener.stderr else first
-        # The venv's own copy, not the repository's (nor the shared .venv's editable install).
-        assert Path(first["from"]).is_relative_to(venv.python.parent.parent), first["from"]
-        broadcast_once(local, session_id, owner, {"hello": "from the speaker"})
-        out, err = listener.communicate(timeout=30)
-    finally:
-        if listener.poll() is None:
-            listener.kill()
-    assert listener.returncode == 0, err
-    assert json.loads(out.splitlines()[0]) == {"broadcast": {"hello": "from the speaker"}, "seq": 1}
+    command = [str(venv.python), "listener.py", local.urls.ws, session_id]
+    first = listener_receives_a_broadcast(command, tmp_path, venv.env, local, session_id, owner)
+    assert first["joined"] == "listener"
+    # The venv's own copy, not the repository's (nor the shared .venv's editable install).
+    assert Path(first["from"]).is_relative_to(venv.python.parent.parent), first["from"]
 
 
 @pytest.mark.e2e
