@@ -7,27 +7,26 @@ Who may do what is decided here, from the connection record's role (one GetItem 
 needs none); a speaker action's write also holds only while the caller is the session's current
 `speakerConnectionId` (the store's `speaker=` guard, in the same conditional write: no extra read), so
 an owner tab another one replaced cannot act. What the other connections are told about a state change
-or a message is the rule shared with the HTTP API (`session_runtime.notify`), sent to everyone but the
+or a message is the rule shared with the HTTP API (`session_runtime.stream`), sent to everyone but the
 caller: the caller gets the same event as its answer (the route response), so it never receives it twice.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from session_protocol import events, frames
-from session_protocol.batch import Outgoing
-from session_runtime import connection_lifecycle, metric_names, notify, presence, use_cases
-from session_runtime.fanout import Fanout, is_listener
+from session_runtime import connection_lifecycle, metric_names, stream, use_cases
+from session_runtime.fanout import Fanout
 from session_runtime.observability import logger, metrics
 from session_runtime.runtime import Runtime
 from session_schema.errors import ConnectionNotFound, Forbidden, SessionNotFound
 from session_schema.models import Connection, Session
 from session_schema.status import SessionStatus
+from session_store.stream_log import Recovery
 
 from . import responses
 from .dispatch import Answer, Dispatch
@@ -64,40 +63,33 @@ def ping(runtime: Runtime, frame: frames.PingFrame) -> Answer:
 @DISPATCH.action(frames.JoinFrame)
 def join(runtime: Runtime, caller: ConnectionCaller, frame: frames.JoinFrame) -> Answer | None:
     """`joined`; with `sinceSeq`, also what the connection missed (see `_recover`)."""
-    session = connection_lifecycle.join(runtime, caller.connection)
     resume = frame.resume_point()
     if resume is None:
+        session = connection_lifecycle.join(runtime, caller.connection)
         return events.joined(caller.connection.role, session, caller.connection_id)
-    _recover(runtime, caller, session, *resume, frame.id)
+    session = _recover(runtime, caller, *resume, frame.id)
+    connection_lifecycle.join(runtime, caller.connection, session)  # the count told, as for any join
     return None
 
 
-def _recover(
-    runtime: Runtime, caller: ConnectionCaller, session: Session, since_seq: int, epoch: str, client_id: str | None
-) -> None:
-    """`joined {recovered}`, then every kept stream event after `since_seq`, each as it was when pushed.
+def _recover(runtime: Runtime, caller: ConnectionCaller, since_seq: int, epoch: str, client_id: str | None) -> Session:
+    """`joined {recovered, missing}`, then every kept stream event after `since_seq`, each as the frame it was
+    when pushed, then live events: strictly increasing seqs (session_runtime/stream.py `resume`).
 
     All of it is posted to the connection during this invocation, `joined` first, and the route response is
     empty: API Gateway sends a route response only after the invocation returns, so answering `joined` that
-    way would put it after the events it announces. Live events may still interleave (this connection is
-    registered): clients put events in seq order and drop seq they have seen. One Query per page of events.
+    way would put it after the events it announces. One Query per page of events.
     """
-    recovery = runtime.store.recover(session, since_seq, epoch)
-    answer = events.joined(caller.connection.role, session, caller.connection_id, recovered=recovery.recovered)
-    if not runtime.fanout.send_to(caller.connection_id, responses.with_client_id(answer, client_id)):
-        return  # the connection is gone (and now unregistered)
-    replayed = 0
-    while True:
-        # A page in as few frames as the connection's protocol version allows (`batch` from version 2).
-        page = Outgoing.kept(event.frame.encode() for event in recovery.events)
-        if not runtime.fanout.send_all_to(caller.connection_id, page, caller.connection.protocolVersion):
-            return
-        replayed += len(page)
-        if recovery.next_since_seq is None:
-            break
-        recovery = runtime.store.recover(session, recovery.next_since_seq, epoch)
-    metrics.add_metric(name="RecoveredEvents", unit=MetricUnit.Count, value=replayed)
-    logger.info("join recovered", extra={"sinceSeq": since_seq, "recovered": recovery.recovered, "events": replayed})
+    role, connection_id = caller.connection.role, caller.connection_id
+
+    def joined(session: Session, recovery: Recovery) -> Answer:
+        answer = events.joined(role, session, connection_id, recovered=recovery.recovered, missing=recovery.missing)
+        return responses.with_client_id(answer, client_id)
+
+    session, replayed = stream.resume(runtime.store, runtime.fanout, caller.connection, since_seq, epoch, joined)
+    metrics.add_metric(name="RecoveredEvents", unit=MetricUnit.Count, value=max(replayed, 0))
+    logger.info("join recovered", extra={"sinceSeq": since_seq, "events": replayed})
+    return session
 
 
 # An answer is one API Gateway WebSocket message (128 KB at most); the envelope and cursor need little.
@@ -127,21 +119,16 @@ def history(runtime: Runtime, caller: ConnectionCaller, frame: frames.HistoryFra
 
 @DISPATCH.action(frames.BroadcastFrame)
 def broadcast(runtime: Runtime, caller: ConnectionCaller, frame: frames.BroadcastFrame) -> Answer:
-    # The sequence number is claimed only while the session is active and unmuted (one conditional
-    # write): a paused or muted session refuses the broadcast instead of leaving a gap in `seq`. The event
-    # is kept (one PutItem) before it is sent, so anyone who got it can resume after it.
-    session = runtime.store.next_broadcast_seq(caller.session_id, live_only=True, speaker=caller.connection_id)
-    ts = runtime.store.clock()
-    pushed = events.broadcast(frame.data, ts, session.seq)
-    notify.keep(runtime.store, caller.session_id, [pushed])
-    started = time.perf_counter()
-    result = presence.send(runtime.fanout, caller.session_id, pushed, only=is_listener, size=session.listenerCount)
+    # Published only while the session is active and unmuted (judged at the head, held in the write): a paused or
+    # muted session refuses the broadcast instead of leaving a gap in `seq`. Its event is kept by the write that
+    # numbers it, before it is sent, so anyone who got it can resume after it.
+    published = use_cases.broadcast(runtime, caller.session_id, frame.data, caller.connection_id)
     # The dashboard's fan-out latency: from the event kept to the last listener's post answered.
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    metrics.add_metric(name=metric_names.BROADCAST_FANOUT_MS, unit=MetricUnit.Milliseconds, value=elapsed_ms)
+    metrics.add_metric(name=metric_names.BROADCAST_FANOUT_MS, unit=MetricUnit.Milliseconds, value=published.tell_ms)
     metrics.add_metric(name=metric_names.BROADCASTS, unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="BroadcastDeliveries", unit=MetricUnit.Count, value=result.sent)
-    return events.broadcast_sent(session.seq, ts, result.sent)
+    delivered = published.told.sent if published.told is not None else 0
+    metrics.add_metric(name="BroadcastDeliveries", unit=MetricUnit.Count, value=delivered)
+    return events.broadcast_sent(published.after.seq, published.result, delivered)
 
 
 @DISPATCH.action(frames.SendMessageFrame)
@@ -158,10 +145,7 @@ def send_message(runtime: Runtime, caller: ConnectionCaller, frame: frames.SendM
 def _answer(runtime: Runtime, caller: ConnectionCaller, session: Session) -> Answer:
     """Everyone else heard of the change through the shared rule (use_cases); the caller gets it as its answer
     (an end: `sessionUpdated` posted first, as everyone gets it, then `sessionEnded` as the answer)."""
-    told = events.session_change(session)
-    for event in told[:-1]:
-        runtime.fanout.send_to(caller.connection_id, event)
-    return told[-1]
+    return stream.answer_caller(runtime.fanout, caller.connection_id, events.session_change(session))
 
 
 def _change_status(target: SessionStatus) -> Callable[[Runtime, ConnectionCaller, frames.Frame], Answer]:

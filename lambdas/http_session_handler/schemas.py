@@ -122,6 +122,13 @@ class StreamPage(ResponseBody):
     nextSinceSeq: int | None = Field(
         None, description="when more events follow, ask again from it; null on the last page"
     )
+    missing: list[int] = Field(
+        default_factory=list,
+        description=(
+            "seqs in this page's range that will never come (claimed by older server code that died before keeping "
+            "the event, and proven lost for good: the next kept event is older than any writer lives): skip them"
+        ),
+    )
 
 
 class MessagePage(Page[MessageView]):

@@ -24,9 +24,7 @@ from .schemas import StreamPage
 
 router = Router()
 
-SinceSeq = Annotated[
-    int, Query(ge=0, le=SEQ_MAX, description="the last stream seq the caller saw (0: from the start)")
-]
+SinceSeq = Annotated[int, Query(ge=0, le=SEQ_MAX, description="the last stream seq the caller saw (0: from the start)")]
 Epoch = Annotated[
     str | None,
     Query(
@@ -47,7 +45,8 @@ Epoch = Annotated[
     tags=["stream"],
     description=(
         "`recovered: true`: `items` are the kept stream events after `sinceSeq`, in seq order, exactly as they "
-        "were pushed; ask again from `nextSinceSeq` until it is null. `recovered: false`: they cannot be "
+        "were pushed, and `missing` the seqs among them that will never come (skip them); ask again from "
+        "`nextSinceSeq` until it is null. `recovered: false`: they cannot be "
         "replayed (another epoch, or older than the stream window): reset from `session`, whose `seq` is the "
         "new baseline. Anyone may read while the session is joinable, its owner always."
     ),
@@ -67,5 +66,6 @@ def list_events(
         "session": session.public_view(),
         "items": [json.loads(event.frame) for event in recovery.events],
         "nextSinceSeq": recovery.next_since_seq,
+        "missing": recovery.missing,
     }
     return answer_as(StreamPage, page)

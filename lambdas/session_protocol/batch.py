@@ -45,11 +45,11 @@ def _frame(group: list[bytes]) -> bytes:
 
 class Outgoing:
     """Events bound for connections, each encoded once; `frames_for(version)` is what a connection that declared
-    `version` is posted, computed once per version whatever the number of connections."""
+    `version` is posted, computed once per version (and selection) whatever the number of connections."""
 
     def __init__(self, encoded: Iterable[tuple[int, bytes]]) -> None:
         self._events = tuple(encoded)  # (the version that introduced its kind, its bytes)
-        self._frames: dict[int, list[bytes]] = {}
+        self._frames: dict[tuple[int, tuple[int, ...] | None], list[bytes]] = {}
 
     @classmethod
     def of(cls, payloads: Iterable[Mapping[str, Any]]) -> Outgoing:
@@ -67,10 +67,13 @@ class Outgoing:
     def __len__(self) -> int:
         return len(self._events)
 
-    def frames_for(self, version: int) -> list[bytes]:
-        frames = self._frames.get(version)
+    def frames_for(self, version: int, taken: tuple[int, ...] | None = None) -> list[bytes]:
+        """`taken`: the indexes of the events this connection takes, in order (None: all of them; a connection a
+        recovery replays to skips the events its replay carries)."""
+        frames = self._frames.get((version, taken))
         if frames is None:
-            known = [event for since, event in self._events if since <= version]
+            chosen = self._events if taken is None else [self._events[index] for index in taken]
+            known = [event for since, event in chosen if since <= version]
             frames = pack(known) if version >= versions.BATCH else known
-            self._frames[version] = frames
+            self._frames[(version, taken)] = frames
         return frames

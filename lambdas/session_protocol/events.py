@@ -66,6 +66,16 @@ class JoinedEvent(Event):
             "new baseline)"
         ),
     )
+    missing: list[StreamSeq] | SkipJsonSchema[None] = Field(
+        None,
+        description=(
+            "present when `recovered` is true and some seqs after `sinceSeq` will never come (claimed by older "
+            "server code that died before keeping the event, and proven lost for good): skip them, do not wait. "
+            "Only to a connection that declared protocol version 2 or later (`&v=2`); an older one is answered "
+            "`recovered: false` instead"
+        ),
+        json_schema_extra={"x-protocol-version": versions.MISSING_SEQS},
+    )
 
 
 class PongEvent(Event):
@@ -219,10 +229,14 @@ EVENT_MODELS: tuple[type[Event], ...] = (
 SINCE: dict[str, int] = {model.model_fields["type"].default: model.since for model in EVENT_MODELS}
 
 
-def joined(role: Role, session: Session, connection_id: str, recovered: bool | None = None) -> dict[str, Any]:
+def joined(
+    role: Role, session: Session, connection_id: str, recovered: bool | None = None, missing: list[int] | None = None
+) -> dict[str, Any]:
     fields: dict[str, Any] = {"role": role, "session": session.public_view(), "connectionId": connection_id}
     if recovered is not None:
         fields["recovered"] = recovered
+    if recovered and missing:
+        fields["missing"] = missing
     return JoinedEvent.model_validate(fields).dump()
 
 

@@ -75,9 +75,11 @@ def _connection(runtime: Runtime, handshake: Handshake, role: Role, user_id: str
     )
 
 
-def join(runtime: Runtime, connection: Connection) -> Session:
-    """The session the connection joins, still joinable (SessionEnded otherwise), with the count told."""
-    session = runtime.store.get_session(connection.sessionId, consistent=True)
+def join(runtime: Runtime, connection: Connection, session: Session | None = None) -> Session:
+    """The session the connection joins, still joinable (SessionEnded otherwise), with the count told. `session`:
+    already read (a resuming join reads it after holding its connection: session_runtime/stream.py `resume`)."""
+    if session is None:
+        session = runtime.store.get_session(connection.sessionId, consistent=True)
     if not session.joinable:
         raise SessionEnded(session.sessionId, session.status.value)
     if connection.role == "listener" or session.speakerConnectionId == connection.connectionId:

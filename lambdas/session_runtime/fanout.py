@@ -192,7 +192,9 @@ class Fanout:
         other than everyone or `is_listener`, and more events than a shard job carries, are always served here.
 
         Each connection's posts and close run in order; `result` lists the gone and failed connections in
-        the order they were read.
+        the order they were read. A stream event (one with a `seq`) skips the connections that do not take it live
+        (ConnectionTarget.takes: a recovering join replays it to them instead); a connection that takes none of
+        the events is left alone, not closed either.
         """
         if shard is None and size is not None and self.dispatcher is not None:
             shards = shard_count(size, self.dispatcher.threshold)
@@ -201,8 +203,10 @@ class Fanout:
             )
             if shards > 1 and shardable:
                 return self._send_sharded(session_id, payloads, only, close, shards)
+        # Each stream event's seq: a connection a recovery holds, or replayed past it, skips it (`takes`).
+        seqs = tuple(seq if isinstance(seq := payload.get("seq"), int) else None for payload in payloads)
         with subsegment("fanout"):  # one trace segment per fan-out, none per post
-            result = loop.run(self._send(session_id, Outgoing.of(payloads), only, close, shard))
+            result = loop.run(self._send(session_id, Outgoing.of(payloads), only, close, shard, seqs))
         if result.gone or result.failed:
             logger.info(
                 "fan-out finished",
@@ -256,7 +260,8 @@ class Fanout:
         outgoing: Outgoing,
         only: Callable[[ConnectionTarget], bool] | None,
         close: Callable[[ConnectionTarget], bool] | None,
-        shard: tuple[int, int] | None = None,
+        shard: tuple[int, int] | None,
+        seqs: tuple[int | None, ...],
     ) -> FanoutResult:
         calls = asyncio.Semaphore(self.concurrency)
         outcomes: list[tuple[ConnectionTarget, Outcome]] = []  # filled in read order (index = read order)
@@ -267,7 +272,7 @@ class Fanout:
         async def deliver(index: int, connection: ConnectionTarget) -> None:
             nonlocal unfinished
             try:
-                frames = outgoing.frames_for(connection.protocolVersion)
+                frames = outgoing.frames_for(connection.protocolVersion, taken(connection))
                 outcome = await self._deliver(connection, frames, calls, session_id)
                 if outcome == "sent" and close is not None and close(connection):
                     await self._close(connection.connectionId, calls)
@@ -280,9 +285,18 @@ class Fanout:
             unfinished -= 1
             finished.set()
 
-        def wanted(connection: ConnectionTarget) -> bool:
-            return connection.connectionId != self.excluded and (only is None or only(connection))
+        def taken(connection: ConnectionTarget) -> tuple[int, ...] | None:
+            """The indexes of the events `connection` takes live; None: all of them (no recovery marked it)."""
+            if connection.liveFromSeq is None:
+                return None
+            return tuple(index for index, seq in enumerate(seqs) if connection.takes(seq, now))
 
+        def wanted(connection: ConnectionTarget) -> bool:
+            if connection.connectionId == self.excluded or taken(connection) == ():
+                return False
+            return only is None or only(connection)
+
+        now = self.store.clock()
         by_shard = {} if shard is None else {"shard": shard}
         read = self.store.iter_connection_targets(session_id, page_size=QUERY_PAGE, **by_shard)
         if shard is not None:

@@ -4,11 +4,12 @@ Shared by both APIs. A leave is a leave however it is found: a `$disconnect`, or
 connection gone (410) and unregisters it. So every fan-out that found gone connections is followed by
 `after_fanout`: the speaker gets the new count, and when the gone one was the speaker itself, the
 listeners are told `speakerDisconnected` (the session goes on; the sweep ends it if no speaker returns).
-(State changes and messages go through `session_runtime.notify`, which calls `after_fanout`.)
+(Stream events go through `session_runtime.stream`, which calls `after_fanout`.)
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from session_protocol import events
@@ -39,9 +40,14 @@ def refresh_listener_count(fanout: Fanout, session_id: str) -> Session | None:
 
 
 def send(fanout: Fanout, session_id: str, payload: dict[str, Any], **options: Any) -> FanoutResult:
-    """Every fan-out to a session's connections: send (Fanout.send's options), then tell of the connections it
-    found gone (`after_fanout`)."""
-    result = fanout.send(session_id, payload, **options)
+    """`send_many` of one event."""
+    return send_many(fanout, session_id, [payload], **options)
+
+
+def send_many(fanout: Fanout, session_id: str, payloads: Sequence[dict[str, Any]], **options: Any) -> FanoutResult:
+    """Every fan-out to a session's connections: send the events in order (Fanout.send_many's options), then tell
+    of the connections it found gone (`after_fanout`)."""
+    result = fanout.send_many(session_id, payloads, **options)
     after_fanout(fanout, session_id, result)
     return result
 

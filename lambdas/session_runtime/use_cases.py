@@ -1,4 +1,6 @@
-"""The session changes both APIs and the sweep make, each as store + notify, with the TTL settings bound here.
+"""The session changes both APIs and the sweep make, each published through session_runtime/stream.py (the
+store judges the change at the stream's head, the stream numbers, keeps and tells it), with the TTL settings
+bound here.
 
 HTTP routes (PATCH/DELETE a session, POST a message, POST/PATCH/DELETE an artifact), WebSocket actions (pause, resume,
 end, mute, unmute, sendMessage) and the sweep (ending a speakerless session) call these, so they cannot drift
@@ -9,10 +11,11 @@ apart: the same write, the same TTL, and everyone told by the same rule exactly 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from session_protocol import events
-from session_schema.errors import ArtifactNotFound
+from session_schema.errors import ArtifactNotFound, ConcurrentUpdate
 from session_schema.ids import new_record_id
 from session_schema.models import (
     ARTIFACT_ID_PREFIX,
@@ -25,16 +28,12 @@ from session_schema.models import (
 )
 from session_schema.status import ArtifactStatus, SessionStatus
 from session_schema.storage import artifact_object_key
+from session_store.stream_log import ItemRefused
 
-from . import notify
+from . import stream
 from .fanout import Fanout
 from .runtime import Runtime
-
-
-def _told(audience: Fanout, before: Session, after: Session) -> tuple[Session, Session]:
-    if after.seq != before.seq:
-        notify.session_changed(audience, after)
-    return before, after
+from .stream import Published
 
 
 def change_status(
@@ -48,17 +47,27 @@ def change_status(
     speaker: str | None = None,
     only_if_speakerless_before: int | None = None,
 ) -> tuple[Session, Session]:
-    """A status transition (with title/muted in the same write): (before, after), everyone told of a change."""
-    before, after = runtime.store.change_status(
-        session_id,
-        target,
-        ended_ttl_days=runtime.settings.ended_session_ttl_days,
-        title=title,
-        muted=muted,
-        speaker=speaker,
-        only_if_speakerless_before=only_if_speakerless_before,
-    )
-    return _told(audience, before, after)
+    """A status transition (with title/muted in the same write), published on the session's stream: (before,
+    after), everyone told of a change (a sweep that finds the speaker back changes nothing and tells no one)."""
+    store = runtime.store
+
+    def draft(head: Session) -> stream.Draft[None]:
+        change = store.status_change(
+            head,
+            target,
+            ended_ttl_days=runtime.settings.ended_session_ttl_days,
+            title=title,
+            muted=muted,
+            speaker=speaker,
+            only_if_speakerless_before=only_if_speakerless_before,
+        )
+        return stream.session_draft(head, change)
+
+    return _states(stream.publish(store, session_id, draft, audience))
+
+
+def _states(published: Published[None]) -> tuple[Session, Session]:
+    return published.before, published.after
 
 
 def update_session(
@@ -70,25 +79,41 @@ def update_session(
     muted: bool | None = None,
     speaker: str | None = None,
 ) -> tuple[Session, Session]:
-    """Title and/or muted of a joinable session: (before, after), everyone told of a change."""
-    before, after = runtime.store.update_session(session_id, title=title, muted=muted, speaker=speaker)
-    return _told(audience, before, after)
+    """Title and/or muted of a joinable session, published: (before, after), everyone told of a change (a
+    repeated mute is none)."""
+    store = runtime.store
+
+    def draft(head: Session) -> stream.Draft[None]:
+        change = store.session_update(head, title=title, muted=muted, speaker=speaker)
+        return stream.session_draft(head, change)
+
+    return _states(stream.publish(store, session_id, draft, audience))
 
 
 def post_message(
     runtime: Runtime, session_id: str, sender_id: str, text: str, audience: Fanout, *, speaker: str | None = None
 ) -> Message:
-    """Store a message (kept MESSAGE_TTL_DAYS, with its stream event) and send it to `audience`."""
-    message, session = runtime.store.append_message(
-        session_id,
-        sender_id,
-        text,
-        ttl_days=runtime.settings.message_ttl_days,
-        speaker=speaker,
-        announce=events.message,
-    )
-    notify.message_stored(audience, message, session)
-    return message
+    """Store a message (kept MESSAGE_TTL_DAYS) with its stream event in one write, and send it to `audience`."""
+    store = runtime.store
+    message = store.new_message(session_id, sender_id, text, ttl_days=runtime.settings.message_ttl_days)
+
+    def draft(head: Session) -> stream.Draft[Message]:
+        numbered, change = store.message_change(head, message, speaker=speaker)
+        return stream.Draft([events.message(numbered)], change, numbered)
+
+    return stream.publish(store, session_id, draft, audience).result
+
+
+def broadcast(runtime: Runtime, session_id: str, data: Any, speaker: str) -> Published[int]:
+    """A speaker's broadcast, published to the listeners: its `ts` is the result."""
+    store = runtime.store
+
+    def draft(head: Session) -> stream.Draft[int]:
+        change = store.broadcast_change(head, speaker=speaker)
+        ts = store.clock()
+        return stream.Draft([events.broadcast(data, ts, head.seq + 1)], change, ts)
+
+    return stream.publish(store, session_id, draft, runtime.fanout, listeners_only=True)
 
 
 UPLOAD_METHOD = "POST"
@@ -156,12 +181,28 @@ def change_artifact_status(
     *,
     error: str | None = None,
 ) -> tuple[Artifact, Artifact]:
-    """An artifact's lifecycle move, kept in the stream in the same write: (before, after), everyone told."""
-    before, after, claimed = runtime.store.change_artifact_status(
-        session_id, artifact_id, target, error=error, announce=events.artifact_updated
-    )
-    notify.artifact_changed(audience, after, claimed)
-    return before, after
+    """An artifact's lifecycle move, published on the session's stream in the same write: (before, after),
+    everyone told. A move its status refused meanwhile is judged again from the artifact found."""
+    store = runtime.store
+    current = store.get_artifact(session_id, artifact_id)
+    for _ in range(stream.MAX_PUBLISH_ATTEMPTS):
+        try:
+            return current, stream.publish(
+                store, session_id, _artifact_draft(runtime, current, target, error), audience
+            ).result
+        except ItemRefused as refused:
+            current = store.refused_artifact(session_id, artifact_id, refused)
+    raise ConcurrentUpdate(f"artifact {artifact_id}")
+
+
+def _artifact_draft(
+    runtime: Runtime, current: Artifact, target: ArtifactStatus, error: str | None
+) -> Callable[[Session], stream.Draft[Artifact]]:
+    def draft(head: Session) -> stream.Draft[Artifact]:
+        after, change = runtime.store.artifact_change(current, target, error=error)
+        return stream.Draft([events.artifact_updated(after, head.seq + 1)], change, after)
+
+    return draft
 
 
 def delete_artifact(runtime: Runtime, session_id: str, artifact_id: str) -> Artifact | None:

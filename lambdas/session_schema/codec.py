@@ -318,7 +318,9 @@ def decode_target(item: Mapping[str, AttributeValue]) -> ConnectionTarget:
         raise CorruptRecord(f"not a connection item: {sort_key!r}")
     try:
         connection_id = sort_key.removeprefix(keys.CONN_PREFIX)
+        live = {name: item[name]["N"] for name in ("liveFromSeq", "heldUntil") if "N" in item.get(name, {})}
         version = {"protocolVersion": item["protocolVersion"].get("N")} if "protocolVersion" in item else {}
-        return ConnectionTarget.model_validate({"connectionId": connection_id, "role": role.get("S"), **version})
+        target = {"connectionId": connection_id, "role": role.get("S"), **version, **live}
+        return ConnectionTarget.model_validate(target)
     except ValidationError as error:
         raise CorruptRecord(f"connection {sort_key!r}: {error.errors()[0]['msg']}") from error

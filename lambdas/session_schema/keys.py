@@ -227,9 +227,10 @@ def stream_event_key(session_id: str, seq: int) -> dict[str, str]:
     return {PK: SESSION_PREFIX + session_id, SK: f"{EVT_PREFIX}{seq:0{SEQ_DIGITS}d}"}
 
 
-def stream_range(from_seq: int) -> tuple[str, str]:
-    """Inclusive SK bounds for a session's stream events with seq >= `from_seq`."""
-    return f"{EVT_PREFIX}{from_seq:0{SEQ_DIGITS}d}", f"{EVT_PREFIX}{'9' * SEQ_DIGITS}"
+def stream_range(from_seq: int, to_seq: int | None = None) -> tuple[str, str]:
+    """Inclusive SK bounds for a session's stream events with `from_seq` <= seq (<= `to_seq`)."""
+    high = "9" * SEQ_DIGITS if to_seq is None else f"{to_seq:0{SEQ_DIGITS}d}"
+    return f"{EVT_PREFIX}{from_seq:0{SEQ_DIGITS}d}", f"{EVT_PREFIX}{high}"
 
 
 def artifact_key(session_id: str, artifact_id: str) -> dict[str, str]:

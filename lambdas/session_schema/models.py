@@ -163,14 +163,24 @@ ProtocolVersion = Annotated[int, Field(ge=1, le=9999)]
 
 class ConnectionTarget(BaseModel):
     """What a fan-out needs of a connection, read through a projection of its item
-    (session_store.expressions.TARGET_PROJECTION): whom to post to, its role and the protocol version it declared.
-    Not a record: nothing writes it."""
+    (session_store.expressions.TARGET_PROJECTION): whom to post to, its role, the protocol version it declared, and
+    the first stream seq it takes live. Not a record: nothing writes it."""
 
     model_config = ConfigDict(frozen=True)
 
     connectionId: ConnectionId
     role: Role
     protocolVersion: ProtocolVersion = 1
+    liveFromSeq: int | None = None
+    heldUntil: int | None = None
+
+    def takes(self, seq: int | None, now_ms: int) -> bool:
+        """Whether a live event at `seq` (None: not a stream event) is sent to it: not while a recovery
+        replays to it, nor one its replay already carried. A hold its recovery never released (that writer
+        died) lapses at `heldUntil`: the client sees the gap by seq and resumes again."""
+        if seq is None or self.liveFromSeq is None or seq >= self.liveFromSeq:
+            return True
+        return self.heldUntil is not None and now_ms > self.heldUntil
 
 
 class Connection(Record):
@@ -183,6 +193,10 @@ class Connection(Record):
     # The WebSocket protocol version its connect URL declared (`&v=`, session_protocol/versions.py); items
     # written before versions existed read as 1, the version of the clients that wrote them.
     protocolVersion: ProtocolVersion = 1
+    # Set by a recovering join (session_store/stream_log.py): the first stream seq fan-outs send it live, and
+    # while its replay runs, until when that hold lasts (epoch ms).
+    liveFromSeq: int | None = None
+    heldUntil: int | None = None
 
 
 class Message(Record):

@@ -165,15 +165,20 @@ class Table:
         """Rewrite a refused write's item in canonical form when older code wrote it; then start over."""
         upgrade_if_legacy(self.client, self.table_name, old_item)
 
-    def _transact(self, items: list[dict[str, Any]]) -> None:
+    def _transact(self, items: list[dict[str, Any]], *, token: str | None = None) -> None:
         """TransactWriteItems, retried (with jitter) when it was cancelled only by a concurrent transaction.
 
         A `TransactionConflict` is not a refusal: nothing was judged, another transaction held the item.
         botocore does not retry it. A throttled part is RATE_LIMITED. Condition failures go to the caller.
+        `token`: the request's ClientRequestToken (idempotent for 10 minutes: a repeat of a committed request
+        succeeds without writing again); each retry here sends the same request, so the same token.
         """
+        request: dict[str, Any] = {"TransactItems": items}
+        if token is not None:
+            request["ClientRequestToken"] = token
         for attempt in range(MAX_CONFLICT_ATTEMPTS):
             try:
-                self.client.transact_write_items(TransactItems=items)
+                self.client.transact_write_items(**request)
                 return
             except ClientError as error:
                 reasons = cancellation_reasons(error)

@@ -209,12 +209,14 @@ SESSION_STATUS = field(Session, "status")
 JOINABLE = SESSION_STATUS.is_in(s for s in SessionStatus if is_joinable(s))
 
 # What a fan-out reads of a connection item: its sort key (the connection ID) and its role, also where a legacy
-# item keeps it inside its `Data` wrapper (codec.decode_target reads it), and the protocol version it declared
-# (what frames it is sent). A fraction of the item.
+# item keeps it inside its `Data` wrapper (codec.decode_target reads it), the protocol version it declared (what
+# frames it is sent), and from which seq it takes live events. A fraction of the item.
 _ROLE = field(Connection, "role")
 TARGET_PROJECTION: tuple[Attr, ...] = (
     SK,
     _ROLE,
     Attr((codec.LEGACY_WRAPPER,)).dot(_ROLE),
     field(Connection, "protocolVersion"),
+    field(Connection, "liveFromSeq"),
+    field(Connection, "heldUntil"),
 )

@@ -1,6 +1,8 @@
 """The session store: the only code that talks to DynamoDB. This module holds its operations (sessions,
-connections, messages, the stream, artifacts); dynamo.py the DynamoDB plumbing they run on (requests from codec
-changes, transactions, paged queries) and legacy.py the upgrade of items older code wrote.
+connections, messages, artifacts, and the changes published on a session's stream); stream_log.py the stream's
+own primitives (its head, the one write that numbers and keeps events, recovery); dynamo.py the DynamoDB
+plumbing they run on (requests from codec changes, transactions, paged queries) and legacy.py the upgrade of
+items older code wrote.
 
 Every state change is a conditional write, multi-item changes are transactions, and refusals come back
 as domain errors that say what was actually found (the actual status, the actual limit). Items go in and
@@ -12,17 +14,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from session_schema import codec, keys
-from session_schema.cursor import CursorSeal
 from session_schema.errors import (
     ArtifactNotFound,
-    ConcurrentUpdate,
     IdempotencyKeyReused,
     NotCurrentSpeaker,
     SessionEnded,
@@ -41,19 +40,20 @@ from session_schema.models import (
     IdempotencyRecord,
     Message,
     Session,
-    StreamEvent,
 )
 from session_schema.status import ArtifactStatus, SessionStatus, legal_sources, require_transition
 
 from . import expressions as ex
 from .aws_errors import is_condition_failure as _is_condition_failure
 from .dynamo import MAX_PAGE as MAX_PAGE
-from .dynamo import SESSION_ARTIFACTS, SESSION_MESSAGES, USER_SESSIONS, Page, Table, now_ms
+from .dynamo import SESSION_ARTIFACTS, SESSION_MESSAGES, USER_SESSIONS, Page
 from .dynamo import ConditionFailed as _ConditionFailed
 from .dynamo import OldItem as _OldItem
 from .dynamo import cancellation_reasons as _cancellation_reasons
 from .dynamo import failed as _failed
+from .legacy import LegacyItemUpgraded
 from .legacy import upgrades_legacy_items as _upgrades_legacy_items
+from .stream_log import HeadChange, ItemRefused, StreamLog
 
 MAX_CREATE_ATTEMPTS = 8
 BATCH_GET_MAX = 100  # DynamoDB's BatchGetItem limit
@@ -79,16 +79,6 @@ class NotOwner(Exception):
         self.session = session
 
 
-@dataclass(frozen=True)
-class Recovery:
-    """The answer to "what did I miss since seq n": `events` in seq order when `recovered`; `next_since_seq`
-    when more follow (ask again from there)."""
-
-    recovered: bool
-    events: list[StreamEvent]
-    next_since_seq: int | None
-
-
 def _registered_as(item: _OldItem | None, connection: Connection) -> bool:
     """Whether a refused put's item is `connection` exactly as this registration writes it."""
     if not item:
@@ -96,31 +86,12 @@ def _registered_as(item: _OldItem | None, connection: Connection) -> bool:
     return codec.decode_as(item, Connection) == connection
 
 
-def encode_json(value: Any) -> str:
-    """Compact JSON, never NaN or Infinity (not JSON: `JSON.parse` rejects them)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
 def request_hash(payload: Mapping[str, Any]) -> str:
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-class SessionStore(Table):
-    def __init__(
-        self,
-        table_name: str,
-        client: Any | None = None,
-        clock: Callable[[], int] = now_ms,
-        *,
-        stream_window_seconds: int = 600,
-        stream_max_events: int = 10000,
-        cursor_seal: CursorSeal | None = None,
-    ) -> None:
-        super().__init__(table_name, client, clock, cursor_seal=cursor_seal)
-        self.stream_window_seconds = stream_window_seconds  # 0: no stream events are kept
-        self.stream_max_events = stream_max_events
-
+class SessionStore(StreamLog):
     # ------------------------------------------------------------ sessions
 
     def create_session(
@@ -237,10 +208,14 @@ class SessionStore(Table):
             newest_first=True,
         )
 
-    @_upgrades_legacy_items
-    def change_status(
+    # ------------------------------------------------------------ changes published on the session's stream
+    # Each judges a change against the head a publish read (raising the refusal it explains) and says what the
+    # publish's one transaction must require and write besides the seq (stream_log.HeadChange); the runtime's
+    # stream.publish numbers the events, appends, and retries a lost race on the head the refusal hands back.
+
+    def status_change(
         self,
-        session_id: str,
+        head: Session,
         target: SessionStatus,
         *,
         ended_ttl_days: int = 30,
@@ -248,18 +223,23 @@ class SessionStore(Table):
         title: str | None = None,
         muted: bool | None = None,
         speaker: str | None = None,
-    ) -> tuple[Session, Session]:
-        """Move a session to `target`: (before, after). One conditional UpdateItem on the statuses `target`
-        may come from, with no read first: a refusal is judged from the item it hands back (ALL_OLD), so two
-        racing `pause`s give one success and one INVALID_TRANSITION naming `paused -> paused`.
-
-        `title` / `muted` are changed in the same write: all of it happens, or none. The same write claims the
-        stream seqs of the events it causes (`after.seq`): one `sessionUpdated`, and a `sessionEnded` after it
-        on an end. `speaker`: the connection asking must be the session's speaker connection, in the same write.
-        `only_if_speakerless_before` (the sweep): a session that has a speaker again, or not for long enough,
-        comes back unchanged (before == after).
-        """
+    ) -> HeadChange | None:
+        """Move the session to `target` (with `title` / `muted` in the same write), conditional on the statuses
+        `target` may come from: INVALID_TRANSITION names the status found. `speaker`: the connection asking must
+        be the session's speaker connection. `only_if_speakerless_before` (the sweep): None (nothing to change)
+        when the session has a speaker again, or not for long enough. Its events: `sessionUpdated`, and a
+        `sessionEnded` after it on an end."""
+        self._require_speaker(head, speaker)
         sources = legal_sources(target)
+        condition = self._as_speaker(ex.SESSION_STATUS.is_in(sources), speaker)
+        if only_if_speakerless_before is not None:
+            since = head.speakerlessSince
+            if head.status in sources and (
+                head.speakerConnectionId or since is None or since >= only_if_speakerless_before
+            ):
+                return None
+            condition &= _SPEAKER.absent() & _SPEAKERLESS_SINCE.lt(only_if_speakerless_before)
+        require_transition(head.status, target)
         now = self.clock()
         sets: dict[str, Any] = {"status": target, "updatedAt": now}
         if title is not None:
@@ -270,33 +250,17 @@ class SessionStore(Table):
         if target is SessionStatus.ENDED:
             sets |= {"endedAt": now, "expiresAt": now // 1000 + ended_ttl_days * 86400}
             removes = ("speakerlessSince",)
-        condition = self._as_speaker(ex.SESSION_STATUS.is_in(sources), speaker)
-        if only_if_speakerless_before is not None:
-            condition &= _SPEAKER.absent() & _SPEAKERLESS_SINCE.lt(only_if_speakerless_before)
-        events = 2 if target is SessionStatus.ENDED else 1  # sessionUpdated (then sessionEnded)
-        for _ in range(MAX_TRANSITION_ATTEMPTS):
-            try:
-                return self._change_session(session_id, sets, removes, events, condition)
-            except _ConditionFailed as failed:
-                if failed.item is None:
-                    raise SessionNotFound(session_id) from None
-                found = codec.decode_as(failed.item, Session)
-                self._require_speaker(found, speaker)
-                if only_if_speakerless_before is not None and found.status in sources:
-                    return found, found  # a speaker came back (or not gone long enough): nothing to sweep
-                require_transition(found.status, target)
-                # a legal move refused anyway: the item changed between the write and its refusal; again
-        raise ConcurrentUpdate(f"session {session_id}")
+        return HeadChange(condition, sets, removes)
 
-    @_upgrades_legacy_items
-    def update_session(
-        self, session_id: str, *, title: str | None = None, muted: bool | None = None, speaker: str | None = None
-    ) -> tuple[Session, Session]:
-        """Change title and/or muted on a joinable session: (before, after). One conditional UpdateItem, no read.
-
-        Asking only for the `muted` the session already has changes nothing (before == after, no stream seq
-        used): the condition refuses it and the item handed back says so. `speaker` as in `change_status`.
-        """
+    def session_update(
+        self, head: Session, *, title: str | None = None, muted: bool | None = None, speaker: str | None = None
+    ) -> HeadChange | None:
+        """Change title and/or muted of a joinable session (`speaker` as in `status_change`). Asking only for the
+        `muted` the session already has changes nothing: None (no event, no seq used)."""
+        self._require_joinable(head)
+        self._require_speaker(head, speaker)
+        if title is None and muted is not None and head.muted == muted:
+            return None
         sets: dict[str, Any] = {"updatedAt": self.clock()}
         if title is not None:
             sets["title"] = title
@@ -305,56 +269,20 @@ class SessionStore(Table):
         condition = self._as_speaker(ex.JOINABLE, speaker)
         if title is None and muted is not None:  # only a change of `muted` is a change
             condition &= (_MUTED.absent() | _MUTED.ne(True)) if muted else _MUTED.eq(True)
-        try:
-            return self._change_session(session_id, sets, (), 1, condition)
-        except _ConditionFailed as failed:
-            found = self._joinable_session(session_id, failed.item)
-            self._require_speaker(found, speaker)
-            if title is None and found.muted == muted:
-                return found, found
-            raise ConcurrentUpdate(f"session {session_id}") from None
+        return HeadChange(condition, sets)
 
-    def _change_session(
-        self,
-        session_id: str,
-        sets: dict[str, Any],
-        removes: tuple[str, ...],
-        events: int,
-        condition: ex.Condition,
-    ) -> tuple[Session, Session]:
-        """One conditional UpdateItem of a session's fields that also claims `events` stream seqs: (before, after).
-
-        The item comes back as it was (ALL_OLD), and the write was atomic, so `after` is exactly `before` plus
-        these changes: no read before and none after."""
-        change = codec.partial_changes(Session, sets, removes)
-        old = self._update_item(keys.session_key(session_id), change, condition, add={_SEQ: events}, returns="ALL_OLD")
-        before = codec.decode_as(old, Session)
-        update = {**sets, **dict.fromkeys(removes), "seq": before.seq + events}
-        return before, before.model_copy(update=update)
-
-    @_upgrades_legacy_items
-    def next_broadcast_seq(self, session_id: str, *, live_only: bool = False, speaker: str | None = None) -> Session:
-        """Claim the next broadcast sequence number of a joinable session; the returned session carries it.
-
-        `live_only`: the session must also be `active` and not muted (SessionPaused / SessionMuted
-        otherwise), checked in the same conditional write, so a refused broadcast never uses up a number.
-        `speaker`: the connection asking must be the session's speaker connection, in the same write.
-        """
-        if live_only:
-            condition = ex.SESSION_STATUS.eq(SessionStatus.ACTIVE) & (_MUTED.absent() | _MUTED.eq(False))
-        else:
-            condition = ex.JOINABLE
-        try:
-            claimed = self._update_item(
-                keys.session_key(session_id), codec.Changes(), self._as_speaker(condition, speaker), add={_SEQ: 1}
-            )
-        except _ConditionFailed as failed:
-            session = self._joinable_session(session_id, failed.item)
-            self._require_speaker(session, speaker)
-            if session.status is SessionStatus.PAUSED:
-                raise SessionPaused(session_id) from None
-            raise SessionMuted(session_id) from None
-        return codec.decode_as(claimed, Session)
+    def broadcast_change(self, head: Session, *, speaker: str | None = None) -> HeadChange:
+        """A broadcast: only while the session is active and not muted (SessionPaused / SessionMuted, the
+        session's state in the same write), so a refused broadcast never uses up a seq. `speaker` as in
+        `status_change`."""
+        self._require_joinable(head)
+        self._require_speaker(head, speaker)
+        if head.status is SessionStatus.PAUSED:
+            raise SessionPaused(head.sessionId)
+        if head.muted:
+            raise SessionMuted(head.sessionId)
+        live = ex.SESSION_STATUS.eq(SessionStatus.ACTIVE) & (_MUTED.absent() | _MUTED.eq(False))
+        return HeadChange(self._as_speaker(live, speaker))
 
     def iter_speakerless(self, cutoff_ms: int) -> Iterator[Session]:
         """Joinable sessions that have had no speaker since before `cutoff_ms` (the sweep's work list)."""
@@ -640,24 +568,10 @@ class SessionStore(Table):
     # ------------------------------------------------------------ messages
 
     @_upgrades_legacy_items
-    def append_message(
-        self,
-        session_id: str,
-        sender_id: str,
-        text: str,
-        *,
-        ttl_days: int = 30,
-        speaker: str | None = None,
-        announce: Callable[[Message], Mapping[str, Any]] | None = None,
-    ) -> tuple[Message, Session]:
-        """Store a message of a joinable session (with `speaker`: sent on its speaker connection): the message
-        and the session as its claim left it (its `listenerCount` sizes the fan-out, with no read).
-
-        One conditional UpdateItem checks the session and claims the message's stream seq (`Message.seq`);
-        then one transaction puts the message and its stream event (`announce(message)`, the pushed event),
-        so a message is stored exactly when its event is."""
+    def new_message(self, session_id: str, sender_id: str, text: str, *, ttl_days: int = 30) -> Message:
+        """A message to publish, validated before anything is written (a refused text uses up no seq)."""
         now = self.clock()
-        message = Message(  # validated before anything is written: a refused text uses up no seq
+        return Message(
             messageId=new_record_id(MESSAGE_ID_PREFIX, now),
             sessionId=session_id,
             senderId=sender_id,
@@ -665,78 +579,17 @@ class SessionStore(Table):
             createdAt=now,
             expiresAt=now // 1000 + ttl_days * 86400,
         )
-        try:
-            claimed = self._update_item(
-                keys.session_key(session_id),
-                codec.Changes(),
-                self._as_speaker(ex.JOINABLE, speaker),
-                add={_SEQ: 1},
-            )
-        except _ConditionFailed as failed:
-            self._require_speaker(self._joinable_session(session_id, failed.item), speaker)
-            raise ConcurrentUpdate(f"session {session_id}") from None  # refused, yet nothing explains why
-        session = codec.decode_as(claimed, Session)
-        message = message.model_copy(update={"seq": session.seq})
-        puts = [{"Put": self._new_item(codec.encode(message))}]
-        if announce is not None and self.stream_window_seconds:
-            event = self._stream_event(session_id, message.seq or 0, announce(message), now)
-            puts.append({"Put": self._new_item(codec.encode(event))})
-        if len(puts) == 1:
-            self.client.put_item(**puts[0]["Put"])
-        else:
-            self._transact(puts)
-        return message, session
 
-    # ------------------------------------------------------------ the stream
-
-    def _stream_event(self, session_id: str, seq: int, frame: Mapping[str, Any], now: int) -> StreamEvent:
-        return StreamEvent(
-            sessionId=session_id,
-            seq=seq,
-            frame=encode_json(frame),
-            createdAt=now,
-            expiresAt=now // 1000 + self.stream_window_seconds,
-        )
-
-    def append_stream(self, session_id: str, frames: Sequence[Mapping[str, Any]]) -> None:
-        """Keep pushed events (each carrying the `seq` its write claimed) for the stream window: one PutItem,
-        or one transaction of Puts for several (an end's two: both kept, or neither). Nothing when the window
-        is 0. Each seq is claimed once, so a put never meets an existing event."""
-        if not self.stream_window_seconds or not frames:
-            return
-        now = self.clock()
-        items = [codec.encode(self._stream_event(session_id, int(frame["seq"]), frame, now)) for frame in frames]
-        if len(items) == 1:
-            self.client.put_item(TableName=self.table_name, Item=items[0])
-        else:
-            self._transact([{"Put": {"TableName": self.table_name, "Item": item}} for item in items])
-
-    def recover(self, session: Session, since_seq: int, epoch: str, *, limit: int = MAX_PAGE) -> Recovery:
-        """What a client that has seen every event up to `since_seq` (of `epoch`) missed: a page of kept events
-        in seq order, or `recovered=False` when that is not possible (another epoch, further back than the
-        window or the count cap, ahead of the session). One consistent Query a page; none when up to date.
-
-        The Query starts at `since_seq` itself: that event still being kept proves nothing between it and the
-        first one returned expired. Events past their TTL that DynamoDB has not removed yet count as gone."""
-        if epoch != session.epoch or since_seq > session.seq or session.seq - since_seq > self.stream_max_events:
-            return Recovery(False, [], None)
-        if since_seq == session.seq:
-            return Recovery(True, [], None)
-        low, high = keys.stream_range(max(since_seq, 1))
-        response = self.client.query(
-            TableName=self.table_name,
-            **ex.params(key_condition=ex.PK.eq(keys.session_partition(session.sessionId)) & ex.SK.between(low, high)),
-            ConsistentRead=True,
-            Limit=limit + 1,  # the anchor, then up to `limit` events
-        )
-        now_s = self.clock() // 1000
-        kept = [e for e in (codec.decode_as(i, StreamEvent) for i in response.get("Items", [])) if e.expiresAt >= now_s]
-        if not kept or kept[0].seq not in (since_seq, since_seq + 1):
-            return Recovery(False, [], None)
-        after = [e for e in kept if e.seq > since_seq]
-        events = after[:limit]
-        more = bool(response.get("LastEvaluatedKey")) or len(after) > limit
-        return Recovery(True, events, events[-1].seq if more and events else None)
+    def message_change(
+        self, head: Session, message: Message, *, speaker: str | None = None
+    ) -> tuple[Message, HeadChange]:
+        """Store `message` of a joinable session at the head's next seq (`Message.seq`), in the publish's write:
+        a message is stored exactly when its event is kept. `speaker` as in `status_change`."""
+        self._require_joinable(head)
+        self._require_speaker(head, speaker)
+        numbered = message.model_copy(update={"seq": head.seq + 1})
+        put = {"Put": self._new_item(codec.encode(numbered))}
+        return numbered, HeadChange(self._as_speaker(ex.JOINABLE, speaker), items=(put,))
 
     def list_messages(
         self, session_id: str, *, since: int = 0, limit: int, cursor: str | None, max_bytes: int | None = None
@@ -786,80 +639,37 @@ class SessionStore(Table):
         )
 
     @_upgrades_legacy_items
-    def change_artifact_status(
-        self,
-        session_id: str,
-        artifact_id: str,
-        target: ArtifactStatus,
-        *,
-        error: str | None = None,
-        announce: Callable[[Artifact, int], Mapping[str, Any]] | None = None,
-    ) -> tuple[Artifact, Artifact, Session | None]:
-        """Move an artifact along its lifecycle: (before, after, session), conditional on the status it came from.
+    def artifact_change(
+        self, current: Artifact, target: ArtifactStatus, *, error: str | None = None
+    ) -> tuple[Artifact, HeadChange]:
+        """Move an artifact along its lifecycle in the publish's write, conditional on the status it came from:
+        (after, change). A refusal is ItemRefused; `refused_artifact` reads the artifact it found."""
+        require_transition(current.status, target)
+        now = self.clock()
+        update: dict[str, Any] = {"status": target, "updatedAt": now}
+        if target is ArtifactStatus.PROCESSING:
+            update["processingStartedAt"] = now
+        if target in (ArtifactStatus.COMPLETED, ArtifactStatus.FAILED):
+            update["completedAt"] = now
+            started = current.processingStartedAt
+            update["processingMs"] = max(0, now - started) if started is not None else None
+        if target is ArtifactStatus.FAILED:
+            update["error"] = error or "processing failed"
+        after = current.model_copy(update=update)
+        change = codec.changes(after, list(update))
+        request = self._update_request(codec.key_of(after), change, _ARTIFACT_STATUS.eq(current.status))
+        return after, HeadChange(items=({"Update": request},))
 
-        With `announce` (the pushed event of the change, given its seq), the change claims the session's next
-        stream seq and keeps the event in the same transaction (conditional on the seq read, retried when a
-        broadcast took it meanwhile): an artifact change and its place in the stream are one write. `session`
-        is the session read for it with that seq claimed (None without `announce`)."""
-        current = self.get_artifact(session_id, artifact_id)
-        for _ in range(MAX_TRANSITION_ATTEMPTS * 2):
-            require_transition(current.status, target)
-            now = self.clock()
-            update: dict[str, Any] = {"status": target, "updatedAt": now}
-            if target is ArtifactStatus.PROCESSING:
-                update["processingStartedAt"] = now
-            if target in (ArtifactStatus.COMPLETED, ArtifactStatus.FAILED):
-                update["completedAt"] = now
-                started = current.processingStartedAt
-                update["processingMs"] = max(0, now - started) if started is not None else None
-            if target is ArtifactStatus.FAILED:
-                update["error"] = error or "processing failed"
-            after = current.model_copy(update=update)
-            from_status = _ARTIFACT_STATUS.eq(current.status)
-            try:
-                if announce is None:
-                    new_item = self._update(after, update.keys(), from_status)
-                    return current, codec.decode_as(new_item, Artifact), None
-                session = self.get_session(session_id, consistent=True)
-                seq = session.seq + 1
-                changes = self._artifact_change_with_event(after, update.keys(), from_status, seq, announce(after, seq))
-                self._transact(changes)
-                return current, after, session.model_copy(update={"seq": seq})
-            except _ConditionFailed as failed:
-                if failed.item is None:
-                    raise ArtifactNotFound(artifact_id) from None
-                current = codec.decode_as(failed.item, Artifact)
-            except ClientError as refused:
-                reasons = _cancellation_reasons(refused)
-                if reasons is None:
-                    raise
-                if _failed(reasons, 0):
-                    item = reasons[0].get("Item")
-                    if not item:
-                        raise ArtifactNotFound(artifact_id) from None
-                    self._upgrade_if_legacy(item)
-                    current = codec.decode_as(item, Artifact)
-                elif not _failed(reasons, 1):
-                    raise
-                # else: the session's seq moved (a broadcast): claim the next one
-        raise ConcurrentUpdate(f"artifact {artifact_id}")
-
-    def _artifact_change_with_event(
-        self, after: Artifact, fields: Any, from_status: ex.Condition, seq: int, frame: Mapping[str, Any]
-    ) -> list[dict[str, Any]]:
-        """The transaction of an artifact change that takes stream seq `seq` (read as `seq - 1`) and keeps its event."""
-        artifact = self._update_request(codec.key_of(after), codec.changes(after, list(fields)), from_status)
-        seen = seq - 1
-        claim = self._update_request(
-            keys.session_key(after.sessionId),
-            codec.partial_changes(Session, {_SEQ.name: seq}),
-            _SEQ.eq(seen) if seen else _SEQ.absent() | _SEQ.eq(seen),
-        )
-        puts = [{"Update": artifact}, {"Update": claim}]
-        if self.stream_window_seconds:
-            event = self._stream_event(after.sessionId, seq, frame, self.clock())
-            puts.append({"Put": self._new_item(codec.encode(event))})
-        return puts
+    def refused_artifact(self, session_id: str, artifact_id: str, refused: ItemRefused) -> Artifact:
+        """The artifact an `artifact_change` refusal found (its status moved; one older code wrote is upgraded and
+        read again): ArtifactNotFound when gone."""
+        if not refused.item:
+            raise ArtifactNotFound(artifact_id)
+        try:
+            self._upgrade_if_legacy(refused.item)
+        except LegacyItemUpgraded:
+            return self.get_artifact(session_id, artifact_id)
+        return codec.decode_as(refused.item, Artifact)
 
     def delete_artifact(self, session_id: str, artifact_id: str) -> None:
         self.client.delete_item(
@@ -877,6 +687,11 @@ class SessionStore(Table):
     def _require_speaker(session: Session, speaker: str | None) -> None:
         if speaker is not None and session.speakerConnectionId != speaker:
             raise NotCurrentSpeaker()
+
+    @staticmethod
+    def _require_joinable(session: Session) -> None:
+        if not session.joinable:
+            raise SessionEnded(session.sessionId, session.status.value)
 
     def _joinable_session(self, session_id: str, old_item: _OldItem | None) -> Session:
         """The session an old item holds, still joinable; else raise the refusal it explains: not found, or ended

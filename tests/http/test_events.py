@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 
+from tests.support import stream_writes
+
 
 def broadcast(api, sid: str, n: int) -> None:
     for i in range(n):
-        session = api.store.next_broadcast_seq(sid)
-        api.store.append_stream(sid, [{"type": "broadcast", "data": i, "ts": 1, "seq": session.seq}])
+        stream_writes.broadcast(api.store, sid, i)
 
 
 def test_events_after_a_seq_come_in_order_in_pages_that_continue(api):

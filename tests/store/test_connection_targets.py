@@ -11,7 +11,7 @@ from session_schema.models import Connection
 from session_store import expressions as ex
 
 
-def test_the_fan_out_query_asks_only_for_the_id_the_role_and_the_protocol_version(store, ddb):
+def test_the_fan_out_query_asks_only_for_the_id_the_role_the_protocol_version_and_the_live_mark(store, ddb):
     session_id = store.create_session(owner_id="alice", title="t", source_language="en", max_listeners=10)[0].sessionId
     for i in range(3):
         store.register_connection(
@@ -24,7 +24,7 @@ def test_the_fan_out_query_asks_only_for_the_id_the_role_and_the_protocol_versio
     finally:
         ddb.meta.events.unregister("provide-client-params.dynamodb.Query")
     assert sorted(t.connectionId for t in targets) == ["conn0", "conn1", "conn2"]
-    assert [_projected(p) for p in sent] == [["SK", "role", "Data.role", "protocolVersion"]]
+    assert [_projected(p) for p in sent] == [["SK", "role", "Data.role", "protocolVersion", "liveFromSeq", "heldUntil"]]
     in_session = ex.PK.eq(keys.session_partition(session_id)) & ex.SK.begins_with(keys.CONN_PREFIX)
     query = ex.params(key_condition=in_session, projection=ex.TARGET_PROJECTION)
     raw = ddb.query(TableName=store.table_name, **query)["Items"]
@@ -39,7 +39,8 @@ def _projected(request: dict) -> list[str]:
 
 def test_a_legacy_data_wrapped_connection_is_read_with_its_role():
     legacy = {keys.SK: {"S": "CONN#old1"}, "Data": {"M": {"role": {"S": "speaker"}}}}
-    assert codec.decode_target(legacy).model_dump() == {"connectionId": "old1", "role": "speaker", "protocolVersion": 1}
+    read = codec.decode_target(legacy).model_dump(exclude_none=True)
+    assert read == {"connectionId": "old1", "role": "speaker", "protocolVersion": 1}
     # Top-level wins over the wrapper, as in every other reader.
     both = {**legacy, "role": {"S": "listener"}}
     assert codec.decode_target(both).role == "listener"

@@ -16,6 +16,7 @@ from session_schema.models import MESSAGE_TEXT_MAX, Connection
 from session_store.store import SessionStore
 
 from tests.support.aws import TABLE_NAME, fixed_cursor_seal
+from tests.support.stream_writes import append_message
 
 
 def cancelled(*codes: str) -> ClientError:
@@ -88,7 +89,7 @@ def test_a_throttled_transaction_is_rate_limited(ddb):
     session = new_session(ddb)
     store = SessionStore(TABLE_NAME, client=Interfering(ddb, cancelled("ThrottlingError", "None", "None")))
     with pytest.raises(RateLimited) as refused:  # the message and its stream event: one transaction
-        store.append_message(session.sessionId, "user-a", "hello", announce=lambda m: {"type": "message", "seq": m.seq})
+        append_message(store, session.sessionId, "user-a", "hello")
     assert (refused.value.code, refused.value.status) == ("RATE_LIMITED", 429)
 
 
@@ -110,7 +111,7 @@ def test_a_page_cut_at_one_megabyte_still_leads_to_every_message(ddb):
     session = new_session(ddb)
     text = "\U0001f600" * MESSAGE_TEXT_MAX  # 4 bytes a character: 16 KB a message
     for _ in range(101):
-        store.append_message(session.sessionId, "user-a", text)
+        append_message(store, session.sessionId, "user-a", text)
     seen, cursor, pages = [], None, 0
     while True:
         page = store.list_messages(session.sessionId, limit=100, cursor=cursor)
@@ -126,7 +127,7 @@ def test_a_cursor_outside_the_listings_range_or_too_long_is_refused(ddb):
     store = SessionStore(TABLE_NAME, client=ddb, cursor_seal=fixed_cursor_seal())
     session = new_session(ddb)
     for text in ("one", "two", "three"):
-        store.append_message(session.sessionId, "user-a", text)
+        append_message(store, session.sessionId, "user-a", text)
     first = store.list_messages(session.sessionId, limit=1, cursor=None)
     cursor = first.next_cursor
     assert cursor is not None

@@ -6,11 +6,15 @@ from session_schema import codec, keys
 from session_schema.models import Connection
 
 from tests.support.aws import TABLE_NAME
+from tests.support.stream_writes import change_status
 
 
 def _listener(store, session_id: str, n: int, connected_at: int) -> Connection:
     connection = Connection(
-        connectionId=f"conn-{n}", sessionId=session_id, role="listener", connectedAt=connected_at,
+        connectionId=f"conn-{n}",
+        sessionId=session_id,
+        role="listener",
+        connectedAt=connected_at,
         expiresAt=connected_at // 1000 + 10_800,
     )
     store.register_connection(connection)
@@ -65,6 +69,6 @@ def test_repair_leaves_ended_and_missing_sessions_alone(store):
     from session_schema.status import SessionStatus
 
     sid = _session(store)
-    store.change_status(sid, SessionStatus.ENDED)
+    change_status(store, sid, SessionStatus.ENDED)
     assert store.repair_listener_count(sid) is None
     assert store.repair_listener_count("quiet-river-000") is None

@@ -17,6 +17,13 @@ from session_schema.status import ArtifactStatus, SessionStatus
 from session_schema.storage import artifact_object_key
 
 from tests.support.aws import TABLE_NAME
+from tests.support.stream_writes import (
+    append_message,
+    broadcast,
+    change_artifact_status,
+    change_status,
+    update_session,
+)
 
 SID = "quiet-river-482"
 OWNER = "user-a"
@@ -85,16 +92,16 @@ def test_the_owner_joins_a_legacy_session_as_speaker(store, legacy):
 
 
 def test_a_legacy_session_can_be_paused_resumed_and_ended(store, legacy):
-    before, after = store.change_status(SID, SessionStatus.PAUSED)
+    before, after = change_status(store, SID, SessionStatus.PAUSED)
     assert (before.status, after.status) == (SessionStatus.ACTIVE, SessionStatus.PAUSED)
-    store.change_status(SID, SessionStatus.ACTIVE)
-    assert store.change_status(SID, SessionStatus.ENDED)[1].status is SessionStatus.ENDED
+    change_status(store, SID, SessionStatus.ACTIVE)
+    assert change_status(store, SID, SessionStatus.ENDED)[1].status is SessionStatus.ENDED
 
 
 def test_a_legacy_session_takes_messages_broadcasts_and_edits(store, legacy):
-    assert store.append_message(SID, OWNER, "hello")[0].text == "hello"
-    assert store.next_broadcast_seq(SID, live_only=True).seq == 2  # the message took seq 1
-    assert store.update_session(SID, title="Renamed", muted=True)[1].title == "Renamed"
+    assert append_message(store, SID, OWNER, "hello")[0].text == "hello"
+    assert broadcast(store, SID).seq == 2  # the message took seq 1
+    assert update_session(store, SID, title="Renamed", muted=True)[1].title == "Renamed"
 
 
 def test_a_legacy_listener_leaves_and_the_count_goes_back(store, ddb, legacy):
@@ -140,10 +147,8 @@ def test_a_legacy_artifact_moves_along_its_lifecycle(store, ddb):
             "updatedAt": 1,
         },
     )
-    _, after, claimed = store.change_artifact_status(
-        SID, artifact_id, ArtifactStatus.PROCESSING, announce=lambda a, n: {"type": "artifactUpdated", "seq": n}
-    )
-    assert claimed is not None and claimed.seq == 1
+    after, claimed = change_artifact_status(store, SID, artifact_id, ArtifactStatus.PROCESSING)
+    assert claimed.seq == 1
     assert after.status is ArtifactStatus.PROCESSING
     assert codec.is_canonical(stored(ddb, keys.artifact_key(SID, artifact_id)))
 

@@ -21,6 +21,7 @@ from session_schema.status import SessionStatus
 from session_store.store import NotOwner, SessionStore
 
 from tests.support.aws import TABLE_NAME
+from tests.support.stream_writes import append_message, broadcast, change_status, update_session
 
 
 def make_session(store: SessionStore, owner: str = "user-a", max_listeners: int = 10, **kw) -> Session:
@@ -99,27 +100,27 @@ def test_a_tampered_or_foreign_cursor_is_a_clear_error(store):
 
 def test_status_moves_are_conditional_and_refusals_name_the_actual_status(store):
     session = make_session(store)
-    before, after = store.change_status(session.sessionId, SessionStatus.PAUSED)
+    before, after = change_status(store, session.sessionId, SessionStatus.PAUSED)
     assert (before.status, after.status) == (SessionStatus.ACTIVE, SessionStatus.PAUSED)
     with pytest.raises(InvalidTransition) as refused:
-        store.change_status(session.sessionId, SessionStatus.PAUSED)
+        change_status(store, session.sessionId, SessionStatus.PAUSED)
     assert (refused.value.current, refused.value.target) == ("paused", "paused")
-    _, ended = store.change_status(session.sessionId, SessionStatus.ENDED)
+    _, ended = change_status(store, session.sessionId, SessionStatus.ENDED)
     assert ended.endedAt is not None and ended.expiresAt is not None
     with pytest.raises(InvalidTransition) as refused:
-        store.change_status(session.sessionId, SessionStatus.ACTIVE)
+        change_status(store, session.sessionId, SessionStatus.ACTIVE)
     assert (refused.value.current, refused.value.target) == ("ended", "active")
     with pytest.raises(SessionNotFound):
-        store.change_status("quiet-river-001", SessionStatus.ENDED)
+        change_status(store, "quiet-river-001", SessionStatus.ENDED)
 
 
 def test_a_lost_race_is_rejudged_from_the_status_found(store):
     session = make_session(store)
     stale = store.get_session(session.sessionId)
-    store.change_status(session.sessionId, SessionStatus.PAUSED)
+    change_status(store, session.sessionId, SessionStatus.PAUSED)
     store.get_session = lambda *a, **k: stale  # type: ignore[method-assign]  # as if we read before the pause
     with pytest.raises(InvalidTransition) as refused:
-        store.change_status(session.sessionId, SessionStatus.PAUSED)
+        change_status(store, session.sessionId, SessionStatus.PAUSED)
     assert refused.value.current == "paused"
 
 
@@ -131,7 +132,7 @@ def test_listener_registration_counts_and_refuses_full_ended_missing(store):
         store.register_connection(connection(session, "c3"))
     assert store.get_session(session.sessionId).listenerCount == 2
     assert store.get_connection("c3") is None  # a refused join leaves nothing behind
-    store.change_status(session.sessionId, SessionStatus.ENDED)
+    change_status(store, session.sessionId, SessionStatus.ENDED)
     with pytest.raises(SessionEnded) as ended:
         store.register_connection(connection(session, "c4"))
     assert ended.value.actual_status == "ended"
@@ -196,7 +197,7 @@ def test_speaker_leave_starts_the_speakerless_clock_and_the_sweep_sees_it(store)
     current = store.get_session(session.sessionId)
     assert current.speakerConnectionId is None and current.speakerlessSince is not None
     assert [s.sessionId for s in store.iter_speakerless(cutoff_ms=10**13 - 1)] == [session.sessionId]
-    store.change_status(session.sessionId, SessionStatus.ENDED)
+    change_status(store, session.sessionId, SessionStatus.ENDED)
     assert list(store.iter_speakerless(cutoff_ms=10**13 - 1)) == []
 
 
@@ -237,32 +238,32 @@ def test_messages_append_list_since_and_page(store):
     clock = iter(range(10_000, 1_000_000, 1_000))
     store.clock = lambda: next(clock)
     session = make_session(store)
-    sent = [store.append_message(session.sessionId, "user-a", f"m{i}")[0] for i in range(5)]
+    sent = [append_message(store, session.sessionId, "user-a", f"m{i}")[0] for i in range(5)]
     page = store.list_messages(session.sessionId, limit=2, cursor=None)
     assert [m.text for m in page.items] == ["m0", "m1"]
     rest = store.list_messages(session.sessionId, limit=10, cursor=page.next_cursor)
     assert [m.text for m in rest.items] == ["m2", "m3", "m4"] and rest.next_cursor is None
     since = store.list_messages(session.sessionId, since=sent[2].createdAt, limit=10, cursor=None)
     assert [m.text for m in since.items] == ["m3", "m4"]
-    store.change_status(session.sessionId, SessionStatus.ENDED)
+    change_status(store, session.sessionId, SessionStatus.ENDED)
     with pytest.raises(SessionEnded):
-        store.append_message(session.sessionId, "user-a", "late")
+        append_message(store, session.sessionId, "user-a", "late")
     with pytest.raises(SessionNotFound):
-        store.append_message("quiet-river-999", "user-a", "nowhere")
+        append_message(store, "quiet-river-999", "user-a", "nowhere")
 
 
 def test_broadcast_seq_increases_and_stops_when_ended(store):
     session = make_session(store)
-    assert [store.next_broadcast_seq(session.sessionId).seq for _ in range(3)] == [1, 2, 3]
-    store.change_status(session.sessionId, SessionStatus.ENDED)
+    assert [broadcast(store, session.sessionId).seq for _ in range(3)] == [1, 2, 3]
+    change_status(store, session.sessionId, SessionStatus.ENDED)
     with pytest.raises(SessionEnded):
-        store.next_broadcast_seq(session.sessionId)
+        broadcast(store, session.sessionId)
 
 
 def test_mute_and_title_update_only_joinable_sessions(store):
     session = make_session(store)
-    _, after = store.update_session(session.sessionId, muted=True, title="New")
+    _, after = update_session(store, session.sessionId, muted=True, title="New")
     assert after.muted and after.title == "New"
-    store.change_status(session.sessionId, SessionStatus.ENDED)
+    change_status(store, session.sessionId, SessionStatus.ENDED)
     with pytest.raises(SessionEnded):
-        store.update_session(session.sessionId, muted=False)
+        update_session(store, session.sessionId, muted=False)

@@ -11,6 +11,7 @@ from session_schema.models import Artifact, Connection
 from session_schema.storage import artifact_object_key
 
 from tests.support.strategies import human_texts
+from tests.support.stream_writes import append_message
 
 _counter = itertools.count()
 
@@ -53,7 +54,7 @@ def test_records_written_by_each_writer_read_back_equal_from_each_reader(
         (connection.connectionId, connection.role)
     ]
 
-    message, after = store.append_message(session.sessionId, owner, text)
+    message, after = append_message(store, session.sessionId, owner, text)
     # The session the message's write returned is the one stored (its listenerCount sizes the fan-out).
     assert after == store.get_session(session.sessionId, consistent=True) and after.seq == message.seq
     assert store.list_messages(session.sessionId, limit=5, cursor=None).items == [message]

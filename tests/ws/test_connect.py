@@ -9,6 +9,7 @@ import pytest
 from session_schema.status import SessionStatus
 
 from tests.support.http_events import AUDIENCE
+from tests.support.stream_writes import change_status
 from tests.support.ws_events import connect_event, new_connection_id
 
 
@@ -88,7 +89,7 @@ def test_unknown_session_is_refused_404(ws):
 
 def test_ended_session_is_refused_410_and_the_log_line_carries_the_actual_status(ws, logs):
     session = ws.create_session(owner="owner-1")
-    ws.runtime.store.change_status(session.sessionId, SessionStatus.ENDED)
+    change_status(ws.runtime.store, session.sessionId, SessionStatus.ENDED)
     for user in (None, "owner-1", "someone-else"):
         handshake = ws.connect(session.sessionId, user=user)
         assert (handshake.status, handshake.error["code"]) == (410, "SESSION_ENDED")
@@ -114,7 +115,7 @@ def test_a_full_session_refuses_listeners_429_but_not_its_speaker(ws):
 
 def test_a_paused_session_is_joinable(ws):
     session = ws.create_session()
-    ws.runtime.store.change_status(session.sessionId, SessionStatus.PAUSED)
+    change_status(ws.runtime.store, session.sessionId, SessionStatus.PAUSED)
     assert ws.connect(session.sessionId).status == 200
 
 

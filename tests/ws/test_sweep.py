@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from session_schema.status import SessionStatus
 
+from tests.support.stream_writes import change_status
+
 HOUR_MS = 3_600_000
 
 
@@ -33,7 +35,7 @@ def test_sweep_ends_speakerless_sessions_past_the_timeout_and_leaves_the_rest(ws
         speaker = ws.connected(still_speaking, user="c")
         just_left = ws.create_session(owner="d").sessionId
         paused_long_ago = ws.create_session(owner="e").sessionId
-        ws.runtime.store.change_status(paused_long_ago, SessionStatus.PAUSED)
+        change_status(ws.runtime.store, paused_long_ago, SessionStatus.PAUSED)
     recent_speaker = ws.connected(just_left, user="d")
     ws.disconnect(recent_speaker)  # speakerless since now: within the timeout
     fresh = ws.create_session(owner="f").sessionId
@@ -72,7 +74,7 @@ def test_a_session_ended_meanwhile_is_skipped(ws, monkeypatch):
     with _an_hour_ago(ws):
         session = ws.create_session(owner="a")
     stale = list(ws.runtime.store.iter_speakerless(ws.runtime.store.clock()))
-    ws.runtime.store.change_status(session.sessionId, SessionStatus.ENDED)
+    change_status(ws.runtime.store, session.sessionId, SessionStatus.ENDED)
     monkeypatch.setattr(ws.runtime.store, "iter_speakerless", lambda cutoff: iter(stale))
     summary = ws.sweep()
     ended_part = {k: summary[k] for k in ("checked", "ended", "skipped", "failed")}

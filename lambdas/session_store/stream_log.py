@@ -1,0 +1,275 @@
+"""The session stream's primitives: its head (the session item's `seq`), the one write that numbers events and
+keeps them, the read that recovers them, and the mark that keeps a recovering connection out of live fan-outs.
+
+A publish (session_runtime/stream.py owns the loop) reads the head, then `append`s: ONE TransactWriteItems
+moves the head's `seq` from n to n + k conditional on it still being n (and on the change's own conditions),
+puts the k events `EVT#<seq>` and the change's own items. A crash leaves all of it or none of it, so a claimed
+seq always has its event. A lost race is `StreamMoved`, carrying the head as the refusal found it.
+
+Data written by older code (claim first, keep later) may still have a seq at or below the head with no event.
+`recover` reports such a hole in `missing` once it is provably permanent: the next kept event is older than
+the longest-living writer (the functions' timeout), which therefore can no longer keep it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from session_schema import codec, keys
+from session_schema.cursor import CursorSeal
+from session_schema.errors import ConnectionNotFound, SessionNotFound
+from session_schema.functions import FUNCTIONS
+from session_schema.models import SEQ_MAX, Connection, Session, StreamEvent
+
+from . import expressions as ex
+from .dynamo import MAX_PAGE, ConditionFailed, Table, now_ms
+from .dynamo import cancellation_reasons as _cancellation_reasons
+from .dynamo import failed as _failed
+
+_SEQ = ex.field(Session, "seq")
+_LIVE_FROM = ex.field(Connection, "liveFromSeq")
+_HELD_UNTIL = ex.field(Connection, "heldUntil")
+# A connection's `liveFromSeq` while a recovery replays to it: above every seq, so no live event is sent to it.
+HELD = SEQ_MAX + 1
+# No writer lives longer than the longest function timeout: a seq claimed by older code (claim, then keep) and
+# still without an event once a later event is older than this will never get one.
+WRITER_LIFETIME_MS = max(function.timeout_seconds for function in FUNCTIONS) * 1000
+
+
+class StreamMoved(Exception):
+    """The head is no longer the one read (another publish took the seq, or the session changed under the
+    change's conditions): `head` is the session as the refusal found it."""
+
+    def __init__(self, head: Session) -> None:
+        super().__init__(f"stream of {head.sessionId} at {head.seq}")
+        self.head = head
+
+
+class ItemRefused(Exception):
+    """One of the change's own items refused its condition: `index` in `HeadChange.items`, `item` as found
+    (None: there was none). Nothing was written."""
+
+    def __init__(self, index: int, item: Mapping[str, Any] | None) -> None:
+        super().__init__(f"item {index} refused")
+        self.index = index
+        self.item = item
+
+
+@dataclass(frozen=True)
+class HeadChange:
+    """What a publish changes besides the head's `seq`, in the same transaction: `condition` it requires of the
+    session item (beside `seq` being the one read), the session fields it `sets` and `removes`, and the change's
+    own `items` (transaction actions: a message's Put, an artifact's Update)."""
+
+    condition: ex.Condition | None = None
+    sets: Mapping[str, Any] = field(default_factory=dict)
+    removes: tuple[str, ...] = ()
+    items: tuple[Mapping[str, Any], ...] = ()
+
+    def applied_to(self, head: Session, events: int) -> Session:
+        """The session as the write leaves it: `head` with these changes and `events` more seqs."""
+        return head.model_copy(update={**self.sets, **dict.fromkeys(self.removes), "seq": head.seq + events})
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """The answer to "what did I miss since seq n": `events` in seq order when `recovered`, `missing` the seqs in
+    that range that will never have an event (holes older code left); `next_since_seq` when more follow."""
+
+    recovered: bool
+    events: list[StreamEvent]
+    next_since_seq: int | None
+    missing: list[int] = field(default_factory=list)
+
+
+NOT_RECOVERED = Recovery(False, [], None)
+
+
+def encode_json(value: Any) -> str:
+    """Compact JSON, never NaN or Infinity (not JSON: `JSON.parse` rejects them)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _at(seq: int) -> ex.Condition:
+    """The session's `seq` is `seq` (a session older code wrote may have none before its first event)."""
+    return _SEQ.eq(seq) if seq else _SEQ.absent() | _SEQ.eq(0)
+
+
+class StreamLog(Table):
+    def __init__(
+        self,
+        table_name: str,
+        client: Any | None = None,
+        clock: Callable[[], int] = now_ms,
+        *,
+        stream_window_seconds: int = 600,
+        stream_max_events: int = 10000,
+        cursor_seal: CursorSeal | None = None,
+    ) -> None:
+        super().__init__(table_name, client, clock, cursor_seal=cursor_seal)
+        self.stream_window_seconds = stream_window_seconds  # 0: no stream events are kept
+        self.stream_max_events = stream_max_events
+
+    def read_head(self, session_id: str) -> Session:
+        """The session item, strongly consistent: the head a publish numbers its events from."""
+        item = self._get_item(keys.session_key(session_id), consistent=True)
+        if item is None:
+            raise SessionNotFound(session_id)
+        return codec.decode_as(item, Session)
+
+    def append(self, head: Session, frames: Sequence[Mapping[str, Any]], change: HeadChange, *, token: str) -> Session:
+        """Number `frames` (each carrying its `seq`: head.seq + 1, + 2, ...) and keep them, with `change`, in one
+        transaction that holds only while the session's `seq` is still `head.seq`: the session as written.
+
+        `token` is the transaction's ClientRequestToken: derive it from the publish and `head.seq`, so a repeat of
+        this very request (botocore's retry of one that committed) succeeds without writing twice.
+        StreamMoved: the head moved or refused `change.condition` (judge it from `.head`); ItemRefused: one of
+        `change.items` refused; SessionNotFound: no session item. Nothing is written in each case."""
+        first = head.seq + 1
+        if [int(frame["seq"]) for frame in frames] != list(range(first, first + len(frames))) or not frames:
+            raise ValueError(f"events must carry the seqs from {first} on, in order")
+        seen = _at(head.seq)
+        condition = seen if change.condition is None else seen & change.condition
+        after = {**change.sets, _SEQ.name: head.seq + len(frames)}
+        claim = self._update_request(
+            keys.session_key(head.sessionId), codec.partial_changes(Session, after, change.removes), condition
+        )
+        now = self.clock()
+        kept = [
+            {"Put": self._new_item(codec.encode(self._stream_event(head.sessionId, int(frame["seq"]), frame, now)))}
+            for frame in frames
+            if self.stream_window_seconds
+        ]
+        try:
+            self._transact([{"Update": claim}, *map(dict, change.items), *kept], token=token)
+        except ClientError as error:
+            reasons = _cancellation_reasons(error)
+            if reasons is None:
+                raise
+            if _failed(reasons, 0):
+                found = reasons[0].get("Item")
+                if not found:
+                    raise SessionNotFound(head.sessionId) from None
+                self._upgrade_if_legacy(found)
+                raise StreamMoved(codec.decode_as(found, Session)) from None
+            for index in range(len(change.items)):
+                if _failed(reasons, 1 + index):
+                    raise ItemRefused(index, reasons[1 + index].get("Item")) from None
+            raise
+        return change.applied_to(head, len(frames))
+
+    def _stream_event(self, session_id: str, seq: int, frame: Mapping[str, Any], now: int) -> StreamEvent:
+        return StreamEvent(
+            sessionId=session_id,
+            seq=seq,
+            frame=encode_json(frame),
+            createdAt=now,
+            expiresAt=now // 1000 + self.stream_window_seconds,
+        )
+
+    def recover(self, session: Session, since_seq: int, epoch: str, *, limit: int = MAX_PAGE) -> Recovery:
+        """What a client that has seen every event up to `since_seq` (of `epoch`) missed: a page of kept events
+        in seq order, or `recovered=False` when that is not possible (another epoch, further back than the
+        window or the count cap, ahead of the session, or a hole that may still be filled). One consistent Query
+        a page; none when up to date.
+
+        The Query starts at `since_seq` itself: that event still being kept proves nothing between it and the
+        first one returned expired. Events past their TTL that DynamoDB has not removed yet count as gone."""
+        if epoch != session.epoch or since_seq > session.seq or session.seq - since_seq > self.stream_max_events:
+            return NOT_RECOVERED
+        if since_seq == session.seq:
+            return Recovery(True, [], None)
+        low, high = keys.stream_range(max(since_seq, 1), session.seq)
+        response = self.client.query(
+            TableName=self.table_name,
+            **ex.params(key_condition=ex.PK.eq(keys.session_partition(session.sessionId)) & ex.SK.between(low, high)),
+            ConsistentRead=True,
+            Limit=limit + 1,  # the anchor, then up to `limit` events
+        )
+        now = self.clock()
+        kept = [
+            e
+            for e in (codec.decode_as(i, StreamEvent) for i in response.get("Items", []))
+            if e.expiresAt >= now // 1000
+        ]
+        if not kept or kept[0].seq not in (since_seq, since_seq + 1):
+            return NOT_RECOVERED
+        after = [e for e in kept if e.seq > since_seq][:limit]
+        reached = after[-1].seq if after else since_seq
+        more = reached < session.seq and (bool(response.get("LastEvaluatedKey")) or len(after) == limit)
+        if not more and reached < session.seq:
+            return NOT_RECOVERED  # seqs past the last kept event: nothing later proves them lost for good
+        missing: list[int] = []
+        previous = since_seq
+        for event in after:
+            if event.seq > previous + 1:
+                if now - event.createdAt <= WRITER_LIFETIME_MS:
+                    return NOT_RECOVERED  # older code's writer may still keep it: not a hole the server vouches for
+                missing += range(previous + 1, event.seq)
+            previous = event.seq
+        return Recovery(True, after, reached if more else None, missing)
+
+    # ------------------------------------------------------------ recovering connections
+
+    def hold_connection(self, session_id: str, connection_id: str, *, for_ms: int) -> bool:
+        """Keep live stream events from a connection while a recovery replays to it (fan-outs skip a connection
+        whose `liveFromSeq` is above the event's seq), for `for_ms` at most (a recovery that dies never releases
+        it). False: the connection is not registered."""
+        held = {_LIVE_FROM.name: HELD, _HELD_UNTIL.name: self.clock() + for_ms}
+        try:
+            self._update_item(
+                keys.connection_key(session_id, connection_id),
+                codec.partial_changes(Connection, held),
+                ex.ITEM_EXISTS,
+                returns="UPDATED_NEW",
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    def release_connection(self, head: Session, connection_id: str) -> Session | None:
+        """Let live events from `head.seq + 1` on reach a held connection, only while the session's seq is still
+        `head.seq` (one transaction): None when released, else the session as found (replay up to it, then
+        release again). ConnectionNotFound when the connection is gone, SessionNotFound when the session is."""
+        release = self._update_request(
+            keys.connection_key(head.sessionId, connection_id),
+            codec.partial_changes(Connection, {_LIVE_FROM.name: head.seq + 1}, (_HELD_UNTIL.name,)),
+            ex.ITEM_EXISTS,
+        )
+        check = {
+            "TableName": self.table_name,
+            "Key": codec.serialize_key(keys.session_key(head.sessionId)),
+            **ex.params(condition=ex.ITEM_EXISTS & _at(head.seq)),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        try:
+            self._transact([{"Update": release}, {"ConditionCheck": check}])
+        except ClientError as error:
+            reasons = _cancellation_reasons(error)
+            if reasons is None:
+                raise
+            if _failed(reasons, 0):
+                raise ConnectionNotFound() from None
+            found = reasons[1].get("Item") if _failed(reasons, 1) else None
+            if not found:
+                raise SessionNotFound(head.sessionId) if _failed(reasons, 1) else error from None
+            return codec.decode_as(found, Session)
+        return None
+
+    def release_connection_now(self, session_id: str, connection_id: str, live_from_seq: int) -> None:
+        """Let live events from `live_from_seq` on reach a held connection, whatever the session's seq (a
+        recovery that could not catch the head, or failed: late live events beat a deaf connection)."""
+        try:
+            self._update_item(
+                keys.connection_key(session_id, connection_id),
+                codec.partial_changes(Connection, {_LIVE_FROM.name: live_from_seq}, (_HELD_UNTIL.name,)),
+                ex.ITEM_EXISTS,
+                returns="UPDATED_NEW",
+            )
+        except ConditionFailed:
+            return  # gone: nothing to release
