@@ -28,6 +28,7 @@ costs bounded memory however large the session.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
@@ -296,7 +297,7 @@ class Fanout:
                 return False
             return only is None or only(connection)
 
-        now = self.store.clock()
+        now = int(time.time() * 1000)  # against a hold's `heldUntil`, set with the store's clock (wall time)
         by_shard = {} if shard is None else {"shard": shard}
         read = self.store.iter_connection_targets(session_id, page_size=QUERY_PAGE, **by_shard)
         if shard is not None:

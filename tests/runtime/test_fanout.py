@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 
 from session_runtime.fanout import Fanout
-from session_schema.models import Connection
+from session_schema.models import Connection, ConnectionTarget
 
 from tests.support.ws_events import new_connection_id
 
@@ -30,10 +30,10 @@ class FakeStore:
         self.unregistered: list[str] = []
         self.max_read_ahead = 0
 
-    def iter_connection_targets(self, session_id: str, *, page_size: int | None = None) -> Iterator[Connection]:
+    def iter_connection_targets(self, session_id: str, *, page_size: int | None = None) -> Iterator[ConnectionTarget]:
         for read, connection in enumerate(self.connections):
             self.max_read_ahead = max(self.max_read_ahead, read - self.client.finished_count())
-            yield connection
+            yield ConnectionTarget(connectionId=connection.connectionId, role=connection.role)
 
     def clock(self) -> int:
         return 0

@@ -69,14 +69,15 @@ def test_ending_while_listeners_join_leaves_no_listener_behind(handlers: Handler
 
     committed: dict[str, float] = {}
     store = handlers.store
-    change_status = store.change_status
+    append = store.append
 
-    def recording_change_status(*args: Any, **kwargs: Any) -> Any:
-        result = change_status(*args, **kwargs)
-        committed.setdefault("at", time.monotonic())  # the conditional write has succeeded by now
+    def recording_append(*args: Any, **kwargs: Any) -> Any:
+        result = append(*args, **kwargs)
+        if not result.joinable:
+            committed.setdefault("at", time.monotonic())  # the end's write has succeeded by now
         return result
 
-    store.change_status = recording_change_status  # type: ignore[method-assign]
+    store.append = recording_append  # type: ignore[method-assign]
 
     joined_some = threading.Event()
     attempts: list[tuple[float, Any]] = []
@@ -98,7 +99,7 @@ def test_ending_while_listeners_join_leaves_no_listener_behind(handlers: Handler
     try:
         results = together(end, *[joiner] * 10)
     finally:
-        store.change_status = change_status  # type: ignore[method-assign]
+        store.append = append  # type: ignore[method-assign]
     assert results[0] == 204
     joins = attempts
     assert {h.status for _, h in joins} <= {200, 410}

@@ -45,20 +45,20 @@ EXPECTED = {
     # a listener's history reads the session (joinable? once ended, messages are the owner's alone)
     "history (listener)": {"GetItem": 2, "Query": 1},
     "history (speaker)": {"GetItem": 1, "Query": 1},
-    # A speaker action is 1 GetItem (the caller's connection: who may act) + 1 conditional UpdateItem on the
-    # states it may come from (also holding only while the caller is the session's current speaker
-    # connection; a refusal is judged from the item handed back, ALL_OLD: no read of the session) + keeping
-    # its stream event(s) (a PutItem; an end's two events one transaction) + the fan-out's Query.
-    # A broadcast: the seq UpdateItem + the event's PutItem, 2 writes and no read besides the connection.
-    "broadcast": {"GetItem": 1, "UpdateItem": 1, "PutItem": 1, "Query": 1},
-    # the seq UpdateItem (the joinable and speaker check), then the message and its event in one transaction
-    "sendMessage": {"GetItem": 1, "UpdateItem": 1, "TransactWriteItems": 1, "Query": 1},
-    "pause": {"GetItem": 1, "UpdateItem": 1, "PutItem": 1, "Query": 1},
-    "mute": {"GetItem": 1, "UpdateItem": 1, "PutItem": 1, "Query": 1},
-    "replaced speaker forbidden (pause)": {"GetItem": 1, "UpdateItem": 1},
+    # A speaker action is 1 GetItem (the caller's connection: who may act) + 1 strongly consistent GetItem of the
+    # stream's head (the session item: it also judges the change, and the speaker check) + ONE TransactWriteItems
+    # that moves the head's seq conditional on the seq read (and on the states it may come from and the caller
+    # still being the session's speaker connection) and keeps its event(s) and its own items (a message) + the
+    # fan-out's Query. A broadcast: 3 DynamoDB requests besides the fan-out's pages.
+    "broadcast": {"GetItem": 2, "TransactWriteItems": 1, "Query": 1},
+    "sendMessage": {"GetItem": 2, "TransactWriteItems": 1, "Query": 1},
+    "pause": {"GetItem": 2, "TransactWriteItems": 1, "Query": 1},
+    "mute": {"GetItem": 2, "TransactWriteItems": 1, "Query": 1},
+    # refused at the head it read: no write
+    "replaced speaker forbidden (pause)": {"GetItem": 2},
     "listener forbidden (pause)": {"GetItem": 1},
     "disconnect: listener": {"GetItem": 2, "TransactWriteItems": 1},
-    "end": {"GetItem": 1, "UpdateItem": 1, "TransactWriteItems": 1, "Query": 1},
+    "end": {"GetItem": 2, "TransactWriteItems": 1, "Query": 1},
     # after `end` the session part of the leave no longer applies: the store retries with the deletes only
     "disconnect: speaker (session ended)": {"GetItem": 2, "TransactWriteItems": 2},
 }
@@ -119,12 +119,11 @@ def test_the_sweep_queries_each_index_shard_then_ends_with_one_write_and_keeps_i
     with requests() as counted:
         assert len(sweep(ws.runtime)["ended"]) == 1
     # Each shard of the connection index (ghosts), of the speakerless index and of the sessions-with-connections
-    # index (half registrations; this session never had one), once; the speakerless
-    # session's count check (GetItem + Query of its connections); its end (one conditional UpdateItem, no read
-    # first), the end's two stream events (one transaction) and the fan-out's Query.
+    # index (half registrations; this session never had one), once; the speakerless session's count check (GetItem
+    # + Query of its connections); its end (the head read, then one transaction that moves the head and keeps the
+    # end's two stream events) and the fan-out's Query.
     assert counted == {
         "Query": keys.CONNECTED_SHARDS + keys.SPEAKERLESS_SHARDS + keys.OCCUPIED_SHARDS + 1 + 1,
-        "GetItem": 1,
-        "UpdateItem": 1,
+        "GetItem": 2,
         "TransactWriteItems": 1,
     }

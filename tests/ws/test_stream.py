@@ -17,7 +17,9 @@ STREAM_TYPES = {"broadcast", "message", "sessionUpdated", "sessionEnded", "artif
 
 
 def seqs(messages):
-    return [m["seq"] for m in messages if m.get("type") in STREAM_TYPES]
+    """The stream seqs received, in order, those of a `batch` frame (protocol version 2) included."""
+    unbatched = [e for m in messages for e in (m["events"] if m.get("type") == "batch" else [m])]
+    return [m["seq"] for m in unbatched if m.get("type") in STREAM_TYPES]
 
 
 def raw_act(ws, connection_id, **frame):
@@ -118,8 +120,13 @@ def test_a_recovery_longer_than_a_page_arrives_whole_and_in_order(ws, live):
 
 @pytest.mark.parametrize(
     ("frame", "field"),
-    [({"sinceSeq": 3}, "epoch"), ({"epoch": "abc"}, "sinceSeq"), ({"sinceSeq": -1, "epoch": "a"}, "sinceSeq"),
-     ({"sinceSeq": 1, "epoch": "no spaces"}, "epoch"), ({"sinceSeq": 1.5, "epoch": "a"}, "sinceSeq")],
+    [
+        ({"sinceSeq": 3}, "epoch"),
+        ({"epoch": "abc"}, "sinceSeq"),
+        ({"sinceSeq": -1, "epoch": "a"}, "sinceSeq"),
+        ({"sinceSeq": 1, "epoch": "no spaces"}, "epoch"),
+        ({"sinceSeq": 1.5, "epoch": "a"}, "sinceSeq"),
+    ],
 )
 def test_a_resume_needs_both_a_seq_and_an_epoch(ws, live, frame, field):
     answer = ws.act(live.speaker, "join", **frame)
@@ -135,3 +142,108 @@ def test_an_end_is_two_stream_events_and_a_late_resume_still_gets_them(ws, live)
     assert seqs(ws.received(listener)) == [1, 2, 3]
     stored = [json.loads(e.frame) for e in ws.runtime.store.recover(ws.session(live.session_id), 1, epoch).events]
     assert [(e["type"], e["seq"]) for e in stored] == [("sessionUpdated", 2), ("sessionEnded", 3)]
+
+
+def test_events_published_while_a_resume_replays_come_after_it_in_order_and_once(ws, live):
+    """A broadcast lands between the hold and each release check: the resuming connection gets none of them live,
+    each in the replay's tail, and the ones after the release live: strictly increasing seqs, none twice."""
+    for n in range(3):
+        ws.act(live.speaker, "broadcast", data=n)
+    store = ws.runtime.store
+    real_release = store.release_connection
+    racing = {"left": 2}
+
+    def release_while_the_speaker_broadcasts(head, connection_id):
+        if racing["left"]:
+            racing["left"] -= 1
+            ws.act(live.speaker, "broadcast", data="meanwhile")  # its fan-out skips the held connection
+        return real_release(head, connection_id)
+
+    store.release_connection = release_while_the_speaker_broadcasts
+    back = ws.connected(live.session_id)
+    raw_act(ws, back, action="join", sinceSeq=1, epoch=ws.session(live.session_id).epoch)
+    del store.release_connection
+    ws.act(live.speaker, "broadcast", data="after")
+    got = ws.received(back)
+    assert got[0]["type"] == "joined" and got[0]["recovered"] is True and got[0]["session"]["seq"] == 3
+    assert seqs(got) == [2, 3, 4, 5, 6]  # replay 2-3, the tail 4-5, then 6 live
+
+
+def test_a_resume_whose_replay_fails_is_not_left_deaf(ws, live):
+    ws.act(live.speaker, "broadcast", data=0)
+    back = ws.connected(live.session_id)
+    store = ws.runtime.store
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("injected: the Query failed")
+
+    store.recover = failing
+    answer = raw_act(ws, back, action="join", sinceSeq=0, epoch=ws.session(live.session_id).epoch)
+    del store.recover
+    assert "INTERNAL_ERROR" in str(answer)
+    ws.received(back)
+    ws.act(live.speaker, "broadcast", data=1)
+    assert seqs(ws.received(back)) == [2]  # live again from the head it read
+
+
+def _hole_older_code_left(ws, session_id: str, age_ms: int) -> int:
+    """Older code claimed a seq (an UpdateItem) and died before keeping its event: the seq it lost."""
+    store = ws.runtime.store
+    lost = store.read_head(session_id).seq + 1
+    ws.runtime.store.client.update_item(
+        TableName=store.table_name,
+        Key={"PK": {"S": f"SESSION#{session_id}"}, "SK": {"S": "META"}},
+        UpdateExpression="ADD #s :one",
+        ExpressionAttributeNames={"#s": "seq"},
+        ExpressionAttributeValues={":one": {"N": "1"}},
+    )
+    real = store.clock
+    store.clock = lambda: real() - age_ms  # the event after it is kept this long ago
+    try:
+        from tests.support.stream_writes import broadcast
+
+        broadcast(store, session_id, "after the hole")
+    finally:
+        store.clock = real
+    return lost
+
+
+def test_a_hole_older_code_left_is_reported_missing_once_no_writer_can_fill_it(ws, live):
+    from session_store.stream_log import WRITER_LIFETIME_MS
+
+    ws.act(live.speaker, "broadcast", data=0)
+    lost = _hole_older_code_left(ws, live.session_id, age_ms=WRITER_LIFETIME_MS + 1000)
+    epoch = ws.session(live.session_id).epoch
+    back = ws.connect(live.session_id, v="2").connection_id  # a client that can skip a hole it is told of
+    raw_act(ws, back, action="join", sinceSeq=0, epoch=epoch)
+    got = ws.received(back)
+    assert got[0]["recovered"] is True and got[0]["missing"] == [lost]
+    assert seqs(got) == [1, 3]
+    page = ws.http("GET", f"/sessions/{live.session_id}/events", query={"sinceSeq": "0", "epoch": epoch})
+    assert page.body["missing"] == [lost] and [e["seq"] for e in page.body["items"]] == [1, 3]
+
+
+def test_a_version_1_client_resets_across_a_hole_instead_of_being_told_of_it(ws, live):
+    """A client of the first protocol version knows no `missing`: it would wait for the hole and resume across it
+    forever. It is answered `recovered: false` (reset from `session`), and gets what follows live."""
+    from session_store.stream_log import WRITER_LIFETIME_MS
+
+    ws.act(live.speaker, "broadcast", data=0)
+    _hole_older_code_left(ws, live.session_id, age_ms=WRITER_LIFETIME_MS + 1000)
+    back = ws.connected(live.session_id)  # no `v` on its connect URL: version 1
+    raw_act(ws, back, action="join", sinceSeq=0, epoch=ws.session(live.session_id).epoch)
+    got = ws.received(back)
+    assert got[0]["recovered"] is False and "missing" not in got[0] and got[0]["session"]["seq"] == 3
+    assert seqs(got) == []
+    ws.act(live.speaker, "broadcast", data="live")
+    assert seqs(ws.received(back)) == [4]
+
+
+def test_a_hole_a_writer_may_still_fill_is_not_vouched_for(ws, live):
+    ws.act(live.speaker, "broadcast", data=0)
+    _hole_older_code_left(ws, live.session_id, age_ms=0)
+    back = ws.connected(live.session_id)
+    raw_act(ws, back, action="join", sinceSeq=0, epoch=ws.session(live.session_id).epoch)
+    got = ws.received(back)
+    assert got[0]["recovered"] is False and "missing" not in got[0]
+    assert seqs(got) == []
