@@ -346,10 +346,10 @@ def main(argv: list[str] | None = None) -> int:
             rows,
             [
                 "counted at botocore's before-call hook of the handlers' DynamoDB client (retries would count too)",
-                "broadcast: GetItem = the caller's connection (its role), UpdateItem = the session's next `seq` "
-                "(conditional on active and unmuted: the only gap-free per-session order across concurrent "
-                "Lambda invocations), PutItem = the event kept in the session's stream for recovery, then the "
-                "connection Query page by page; no write per listener",
+                "broadcast: GetItem x2 = the caller's connection (its role) and the stream's head (the session), "
+                "TransactWriteItems = the head's `seq` moved conditional on the seq read (and on active and "
+                "unmuted) with the event kept in the same write (session_runtime/stream.py), then the connection "
+                "Query page by page; no write per listener",
                 f"a broadcast reads N + 1 connection items (the speaker's too), {QUERY_PAGE} per Query "
                 f"(session_runtime/fanout.py), or {FORCED_PAGE} in the `Limit={FORCED_PAGE}` rows: "
                 "floor((N + 1) / page) + 1 Queries, as a page that fills to its Limit ends with a "

@@ -1,9 +1,12 @@
 """Another DynamoDB: a standalone moto server on a free port that records who signed each request it gets
-(the e2e tests of `--dynamodb-endpoint`, ghost seats after a crash and stream recovery after a restart)."""
+(the e2e tests of `--dynamodb-endpoint`, ghost seats after a crash and stream recovery after a restart). It
+applies one request at a time, as the local stack's embedded one does: moto's server would otherwise run two
+transactions at once, and both could pass a condition only one of them may (DynamoDB isolates them)."""
 
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 import boto3
@@ -27,7 +30,13 @@ class OtherDynamoDb:
         assert wsgi is not None
         app = wsgi.app
 
+        one_at_a_time = threading.Lock()  # moto's server applies requests concurrently; DynamoDB isolates each
+
         def recording(environ: dict, start_response: Any) -> Any:
+            with one_at_a_time:
+                return list(serve(environ, start_response))
+
+        def serve(environ: dict, start_response: Any) -> Any:
             target = environ.get("HTTP_X_AMZ_TARGET", "")
             signed = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
             self.requests.append(
@@ -52,7 +61,10 @@ class OtherDynamoDb:
 
     def table_items(self, table: str, region: str) -> list[dict[str, Any]]:
         ddb = boto3.client(
-            "dynamodb", endpoint_url=self.url, region_name=region,
-            aws_access_key_id="check", aws_secret_access_key="check",
+            "dynamodb",
+            endpoint_url=self.url,
+            region_name=region,
+            aws_access_key_id="check",
+            aws_secret_access_key="check",
         )
         return ddb.scan(TableName=table)["Items"]
