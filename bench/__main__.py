@@ -1,4 +1,4 @@
-"""`python -m bench` runs every benchmark and prints its tables; `python -m bench fanout|requests|races|cost|coldstart` one.
+"""`python -m bench` runs every benchmark and prints its tables; `python -m bench <name>` one (names: BENCHMARKS).
 
 Arguments after the benchmark's name go to it (`python -m bench fanout --listeners 1,100 --profile`).
 `--write-docs` first (`make bench` passes it) also writes each benchmark's tables into its section of
