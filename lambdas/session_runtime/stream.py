@@ -38,9 +38,11 @@ from . import metric_names, presence
 from .fanout import Fanout, FanoutResult, is_listener
 from .observability import logger, metrics
 
-MAX_PUBLISH_ATTEMPTS = 8
+# Each lost race means another publish of the same session was kept: n publishers at once need up to n writes.
+MAX_PUBLISH_ATTEMPTS = 16
 MAX_RELEASE_ATTEMPTS = 8
-RETRY_JITTER_SECONDS = 0.005  # a lost race waits up to this (doubling per attempt) before its next try
+RETRY_JITTER_SECONDS = 0.005  # a lost race waits up to this (doubling per attempt, at most the cap) first
+RETRY_JITTER_CAP_SECONDS = 0.05
 HOLD_MS = 30_000  # a recovery's hold outlives any invocation (API Gateway's 29 s): one that died lapses after
 
 T = TypeVar("T")
@@ -92,7 +94,7 @@ def write(store: SessionStore, session_id: str, draft: Callable[[Session], Draft
             head = moved.head
         except LegacyItemUpgraded:
             head = store.read_head(session_id)
-        time.sleep(random.uniform(0, RETRY_JITTER_SECONDS * 2 ** (attempt - 1)))
+        time.sleep(random.uniform(0, min(RETRY_JITTER_CAP_SECONDS, RETRY_JITTER_SECONDS * 2 ** (attempt - 1))))
     raise ConcurrentUpdate(f"session {session_id}")
 
 
