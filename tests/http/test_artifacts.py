@@ -415,7 +415,7 @@ def test_a_failed_fanout_still_answers_the_change_it_made(api, management, monke
     def broken(*args, **kwargs):
         raise RuntimeError("connections query failed")
 
-    monkeypatch.setattr(api.runtime.fanout, "send", broken)
+    monkeypatch.setattr(api.runtime.fanout, "send_many", broken)  # every fan-out of a session
     answer = patch(api, sid, aid, status="processing")
     assert answer.status == 200 and answer.body["status"] == "processing"
     assert api.store.get_artifact(sid, aid).status is ArtifactStatus.PROCESSING

@@ -39,7 +39,7 @@ def test_a_failed_fanout_still_answers_201_because_the_message_is_stored(api, ma
     def broken(*args, **kwargs):
         raise RuntimeError("connections query failed")
 
-    monkeypatch.setattr(api.runtime.fanout, "send", broken)
+    monkeypatch.setattr(api.runtime.fanout, "send_many", broken)  # every fan-out of a session
     answer = api.http("POST", f"/sessions/{sid}/messages", user="alice", body={"text": "kept"})
     assert answer.status == 201
     assert [m.text for m in api.store.list_messages(sid, limit=10, cursor=None).items] == ["kept"]

@@ -59,6 +59,15 @@ def test_a_connection_gets_the_frames_of_its_version_and_no_kind_newer_than_it()
     assert outgoing.frames_for(versions.CURRENT + 1)[0].count(b"fromTheFuture") == 1
 
 
+def test_a_connection_that_takes_some_of_the_events_gets_those_alone_in_order():
+    """A connection a recovery replays to skips the events its replay carries (the fan-out says which it takes)."""
+    outgoing = Outgoing.kept([b'{"seq":1}', b'{"seq":2}', b'{"seq":3}'])
+    assert outgoing.frames_for(versions.BATCH, (1, 2)) == [b'{"type":"batch","events":[{"seq":2},{"seq":3}]}']
+    assert outgoing.frames_for(versions.FIRST, (2,)) == [b'{"seq":3}']
+    assert outgoing.frames_for(versions.BATCH, ()) == []
+    assert len(outgoing.frames_for(versions.BATCH)) == 1  # all of them: a selection is no other version's answer
+
+
 # ------------------------------------------------------------------ the connect URL declares the version
 
 

@@ -247,3 +247,32 @@ def test_a_hole_a_writer_may_still_fill_is_not_vouched_for(ws, live):
     got = ws.received(back)
     assert got[0]["recovered"] is False and "missing" not in got[0]
     assert seqs(got) == []
+
+
+# ------------------------------------------------------------------ the live mark, per event of a send
+
+
+def test_each_event_of_one_send_skips_a_connection_whose_replay_carries_it(ws, live):
+    """A publish of several events (an end's two, or any `send_many`): a connection a recovery released from seq 5
+    gets only the events from 5 on, in one `batch` at version 2 and one by one at version 1; one still held gets
+    none of them, and is not closed with the listeners either (its recovery replays them)."""
+    from session_runtime.fanout import is_listener
+    from session_store.stream_log import WRITER_LIFETIME_MS
+
+    store = ws.runtime.store
+    plain = ws.connected(live.session_id)
+    released_v1 = ws.connected(live.session_id)
+    released_v2 = ws.connect(live.session_id, v="2").connection_id
+    held = ws.connected(live.session_id)
+    for connection_id in (released_v1, released_v2):
+        store.release_connection_now(live.session_id, connection_id, 5)
+    assert store.hold_connection(live.session_id, held, for_ms=WRITER_LIFETIME_MS)
+    published = [{"type": "broadcast", "data": n, "ts": 1, "seq": n} for n in (4, 5, 6)]
+
+    result = ws.runtime.fanout.send_many(live.session_id, published, close=is_listener)  # as an end does
+
+    assert seqs(ws.received(plain)) == [4, 5, 6]
+    assert ws.received(released_v1) == published[1:]
+    assert ws.received(released_v2) == [{"type": "batch", "events": published[1:]}]
+    assert ws.received(held) == [] and held not in ws.management.closed and plain in ws.management.closed
+    assert result.sent == 4  # the speaker, the plain listener and both released ones
