@@ -72,6 +72,7 @@ def _environment() -> dict[str, str]:
         {
             "TABLE_NAME": TABLE_NAME,
             "ARTIFACTS_BUCKET": "coldstart-bucket",
+            "EVENT_BUS_NAME": "coldstart-bus",
             "WS_CALLBACK_URL": "https://example.execute-api.us-east-1.amazonaws.com/bench",
             "JWT_ISSUER": "http://127.0.0.1:9/coldstart-issuer",
             "JWT_AUDIENCE": "coldstart-client",

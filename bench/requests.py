@@ -47,6 +47,7 @@ class Bench:
                 {
                     "TABLE_NAME": TABLE_NAME,
                     "ARTIFACTS_BUCKET": BUCKET_NAME,
+                    "EVENT_BUS_NAME": "live-sessions-bench",
                     "WS_CALLBACK_URL": "https://example.execute-api.us-east-1.amazonaws.com/bench",
                     "JWT_ISSUER": ISSUER_URL,
                     "JWT_AUDIENCE": AUDIENCE,

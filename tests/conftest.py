@@ -31,7 +31,14 @@ from session_schema.keys import TABLE  # noqa: E402
 from session_store.store import SessionStore  # noqa: E402
 
 from local.dynamodb.atomic_moto import make_moto_dynamodb_atomic  # noqa: E402
-from tests.support.aws import BUCKET_NAME, CURSOR_SECRET, CURSOR_SECRET_NAME, TABLE_NAME, fixed_cursor_seal  # noqa: E402
+from tests.support.aws import (  # noqa: E402
+    BUCKET_NAME,
+    CURSOR_SECRET,
+    CURSOR_SECRET_NAME,
+    EVENT_BUS_NAME,
+    TABLE_NAME,
+    fixed_cursor_seal,
+)
 from tests.support.http_events import AUDIENCE, ISSUER_URL, shared_issuer  # noqa: E402
 from tests.support.threaded_metrics import make_metrics_thread_safe  # noqa: E402
 
@@ -96,6 +103,7 @@ def settings_env(monkeypatch) -> dict[str, str]:
         {
             "TABLE_NAME": TABLE_NAME,
             "ARTIFACTS_BUCKET": BUCKET_NAME,
+            "EVENT_BUS_NAME": EVENT_BUS_NAME,
             "WS_CALLBACK_URL": "https://example.execute-api.us-east-1.amazonaws.com/test",
             "JWT_ISSUER": ISSUER_URL,
             "JWT_AUDIENCE": AUDIENCE,

@@ -28,6 +28,25 @@ class AsyncInvoke:
 
 
 @dataclass(frozen=True)
+class StreamSource:
+    """How Lambda reads the table's change stream into a function (AWS::Lambda::EventSourceMapping), and how
+    the local stack's poller does (local/dynamodb_streams/). A failed batch is split in two and retried
+    (`bisect_on_error`) at most `retry_attempts` times and while its records are younger than
+    `max_record_age_seconds`; past either, a record of the batch (pointers into the stream, not its
+    records) goes to the on-failure destination. Records that match none of the function's filter
+    patterns never invoke it."""
+
+    batch_size: int = 100
+    # Every broadcast moves the session item's seq (a MODIFY that announces nothing): waiting up to a second
+    # gathers a speaking session's writes into one invocation instead of one each.
+    batching_window_seconds: int = 1
+    bisect_on_error: bool = True
+    retry_attempts: int = 5
+    # The stream keeps records 24 hours; a batch given up on after an hour leaves the redrive most of a day.
+    max_record_age_seconds: int = 3600
+
+
+@dataclass(frozen=True)
 class FunctionDeclaration:
     name: str  # the CDK construct ID, and the function's name in the local stack's logs
     handler: str  # module.attribute under lambdas/
@@ -36,12 +55,14 @@ class FunctionDeclaration:
     timeout_seconds: int
     reserved_concurrency: int
     async_invoke: AsyncInvoke = AsyncInvoke()
+    stream_source: StreamSource | None = None  # invoked by the table's change stream
 
 
 HTTP_FUNCTION = "HttpSessionFunction"
 CONNECTION_FUNCTION = "ConnectionFunction"
 SWEEP_FUNCTION = "SweepFunction"
 FANOUT_WORKER_FUNCTION = "FanoutWorkerFunction"
+LIFECYCLE_EVENTS_FUNCTION = "LifecycleEventsFunction"
 
 FUNCTIONS: tuple[FunctionDeclaration, ...] = (
     FunctionDeclaration(
@@ -99,6 +120,18 @@ FUNCTIONS: tuple[FunctionDeclaration, ...] = (
         # One still queued after ten minutes is stale news for live listeners (they recover by seq): its
         # record goes to the dead-letter queue rather than being posted late.
         async_invoke=AsyncInvoke(retry_attempts=2, max_event_age_seconds=600),
+    ),
+    FunctionDeclaration(
+        name=LIFECYCLE_EVENTS_FUNCTION,
+        handler="lifecycle_events.app.handler",
+        description="Table stream: session and artifact changes as EventBridge events (lambdas/lifecycle_events)",
+        # Decoding a batch of images and one PutEvents per ten events: light work, mostly waiting.
+        memory_mb=512,
+        timeout_seconds=60,
+        # One invocation per stream shard at a time (Lambda's own rule for a stream at parallelization 1),
+        # so this only caps a table with many shards.
+        reserved_concurrency=5,
+        stream_source=StreamSource(),
     ),
 )
 

@@ -41,6 +41,7 @@ CursorToken = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CURS
 SOURCE_LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 SOURCE_LANGUAGE_MAX = 64
 SourceLanguage = Annotated[str, StringConstraints(pattern=SOURCE_LANGUAGE_PATTERN, max_length=SOURCE_LANGUAGE_MAX)]
+ChannelName = SourceLanguage  # a channel is a language a session is heard in (`es`, `pt-BR`)
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:\-]{1,128}$"
 IdempotencyKey = Annotated[str, StringConstraints(pattern=IDEMPOTENCY_KEY_PATTERN)]
 ARTIFACT_ERROR_MAX = 1000
@@ -130,6 +131,10 @@ class Session(Record):
     updatedAt: EpochMs
     endedAt: EpochMs | None = None
     expiresAt: int | None = None  # epoch seconds (DynamoDB TTL), set once ended
+    # Written by the channels work (absent until then, and never written empty): the channels a session
+    # offers, and its listeners per channel. The lifecycle events read them (Channel Occupied/Vacated).
+    channels: list[ChannelName] | None = None
+    channelCounts: dict[ChannelName, Annotated[int, Field(ge=0)]] | None = None
 
     PUBLIC_FIELDS = (
         "sessionId", "title", "status", "listenerCount", "muted", "createdAt", "maxListeners", "seq", "epoch",
@@ -251,6 +256,8 @@ class Artifact(Record):
     processingStartedAt: EpochMs | None = None
     completedAt: EpochMs | None = None
     processingMs: Annotated[int, Field(ge=0)] | None = None
+    # When its upload was confirmed (written by the artifacts work; absent until then): `Artifact Uploaded`.
+    uploadedAt: EpochMs | None = None
 
     # The public view has no storage path (it carries the owner's ID); the owner's adds it.
     PUBLIC_FIELDS = (

@@ -47,6 +47,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("JWT_AUDIENCE", "jwt_audience", "accepted audience / client_id (the app client ID)", source="stack"),
     Setting(
+        "EVENT_BUS_NAME",
+        "event_bus_name",
+        "the stack's EventBridge bus, where the lifecycle events function puts what the table's stream says",
+        source="stack",
+    ),
+    Setting(
         "JWKS_URL",
         "jwks_url",
         "where the issuer's signing keys are published; empty means <issuer>/.well-known/jwks.json",
@@ -159,6 +165,7 @@ class Settings(BaseModel):
     ws_callback_url: str = ""
     jwt_issuer: str = ""
     jwt_audience: str = ""
+    event_bus_name: str = ""
     jwks_url: str = ""
     cursor_key_secret: str = ""
     default_max_listeners: int = Field(ge=1)

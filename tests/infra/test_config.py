@@ -13,6 +13,7 @@ from infra.config import load_config
 STACK_VALUES = {
     "TABLE_NAME": "t",
     "ARTIFACTS_BUCKET": "b",
+    "EVENT_BUS_NAME": "e",
     "WS_CALLBACK_URL": "https://api.example/dev",
     "JWT_ISSUER": "https://issuer.example",
     "JWT_AUDIENCE": "client",

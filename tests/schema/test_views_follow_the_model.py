@@ -103,6 +103,7 @@ def _settings_env() -> dict[str, str]:
         {
             "TABLE_NAME": "t",
             "ARTIFACTS_BUCKET": "b",
+            "EVENT_BUS_NAME": "e",
             "WS_CALLBACK_URL": "https://example.execute-api.us-east-1.amazonaws.com/test",
             "JWT_ISSUER": "https://issuer.example",
             "JWT_AUDIENCE": "aud",

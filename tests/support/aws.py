@@ -1,5 +1,5 @@
-"""The names of the moto account's table, bucket and cursor secret every test's runtime is configured with
-(tests/conftest.py)."""
+"""The names of the moto account's table, bucket, cursor secret and event bus every test's runtime is
+configured with (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from session_schema.cursor import CursorSeal
 
 TABLE_NAME = "live-sessions-test"
 BUCKET_NAME = "live-sessions-artifacts-test"
+EVENT_BUS_NAME = "live-sessions-events-test"
 CURSOR_SECRET_NAME = "live-sessions-cursor-key-test"
 CURSOR_SECRET = "test-cursor-secret-" + "0123456789abcdef" * 3  # the runtime's, and `fixed_cursor_seal()`'s
 
