@@ -37,6 +37,7 @@ from session_runtime import metric_names
 
 from infra.config import StackConfig
 from infra.http_api import HttpApiParts
+from infra.lifecycle_events import LifecycleEvents
 from infra.websocket_api import WebSocketApiParts
 
 PERIOD = Duration.minutes(5)
@@ -121,6 +122,7 @@ def build_alarms(
     table: dynamodb.Table,
     sweep_failures: sqs.IQueue,
     fanout_shard_failures: sqs.IQueue,
+    lifecycle: LifecycleEvents,
 ) -> list[cloudwatch.Alarm]:
     alarms: list[cloudwatch.Alarm] = []
     for name, function in functions.items():
@@ -204,6 +206,7 @@ def build_alarms(
             "a fan-out shard failed past Lambda's retries: its record (event and error) is in its dead-letter queue",
         )
     )
+    alarms += _lifecycle_alarms(scope, lifecycle)
     if not config.is_emulated:
         # Emulated: left out. It is a metric-math alarm (one sum over the operations), and the emulator's
         # CloudFormation refuses `Properties.Metrics`, failing the whole deploy (infra/emulator.py).
@@ -217,4 +220,42 @@ def build_alarms(
         )
     for alarm in alarms:
         alarm.add_alarm_action(cw_actions.SnsAction(topic))
+    return alarms
+
+
+# A failed batch's dead-letter record holds pointers into the table's stream, which keeps records 24 hours;
+# the mapping gives up on a batch within an hour of its records' writing (StreamSource.max_record_age_seconds).
+# Past this age the redrive still has about half a day: the alarm says so while it can still be done.
+REDRIVE_DEADLINE_ALARM_AGE = Duration.hours(12)
+
+
+def _lifecycle_alarms(scope: Construct, lifecycle: LifecycleEvents) -> list[cloudwatch.Alarm]:
+    failures = lifecycle.failures
+    alarms = [
+        _alarm(
+            scope,
+            "LifecycleEventsFailed",
+            failures.metric_approximate_number_of_messages_visible(period=PERIOD, statistic=cloudwatch.Stats.MAXIMUM),
+            "the lifecycle events function gave up on a stream batch: its pointers are in the dead-letter queue"
+            " (python -m lifecycle_events.redrive reads them back while the stream keeps them, 24 hours)",
+        ),
+        _alarm(
+            scope,
+            "LifecycleEventsRedriveDeadline",
+            failures.metric_approximate_age_of_oldest_message(period=PERIOD, statistic=cloudwatch.Stats.MAXIMUM),
+            "a failed stream batch has waited 12 hours: redrive it now, its records leave the stream at 24 hours",
+            threshold=int(REDRIVE_DEADLINE_ALARM_AGE.to_seconds()),
+        ),
+    ]
+    if lifecycle.webhook is not None:
+        alarms.append(
+            _alarm(
+                scope,
+                "WebhookDeliveriesFailed",
+                lifecycle.webhook.failures.metric_approximate_number_of_messages_visible(
+                    period=PERIOD, statistic=cloudwatch.Stats.MAXIMUM
+                ),
+                "a lifecycle event could not be delivered to the webhook past EventBridge's retries",
+            )
+        )
     return alarms

@@ -11,6 +11,7 @@
     cdk synth -c apigwAccountRole=false     # the account already has an API Gateway CloudWatch role
     cdk synth -c reservedConcurrency=false  # an account whose Lambda quota cannot hold the reservations
     cdk synth -c powertoolsLayerVersion=N   # pin another version of the public Powertools layer
+    cdk synth -c webhookUrl=https://...     # deliver every lifecycle event to this URL (infra/lifecycle_events.py)
 
 Emulated mode (`emulated=<endpoint>`, scheme://host:port of the emulator, nothing else) changes only what the
 emulator cannot take or cannot reach, each in the module that builds it (infra/emulator.py lists them all):
@@ -40,6 +41,8 @@ STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 # scheme://host[:port], nothing after it: the stack appends the emulator's own paths (/_aws/execute-api/...).
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 EMULATOR_ENDPOINT_PATTERN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?$")
+# An EventBridge API destination's endpoint: HTTPS only (EventBridge refuses plain HTTP), no whitespace.
+WEBHOOK_URL_PATTERN = re.compile(r"^https://[^\s/?#]+[^\s]*$")
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class StackConfig:
     # deploy would fail, so such an account turns the reservations off (no guarantee, no cap per function).
     reserved_concurrency: bool = True
     powertools_layer_version: int | None = None  # None: the pinned release, resolved from its SSM parameter
+    webhook_url: str | None = None  # every lifecycle event is delivered here (an API destination); None: no webhook
 
     @property
     def is_prod(self) -> bool:
@@ -142,6 +146,14 @@ def _email(value: Any) -> str | None:
     return value
 
 
+def _webhook_url(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or not WEBHOOK_URL_PATTERN.match(value):
+        raise ValueError(f"context 'webhookUrl' must be an https:// URL (an API destination's), got {value!r}")
+    return value
+
+
 def load_config(node: Node) -> StackConfig:
     stage = str(node.try_get_context("stage") or DEFAULT_STAGE)
     if not STAGE_PATTERN.match(stage):
@@ -163,4 +175,5 @@ def load_config(node: Node) -> StackConfig:
         apigw_account_role=_bool(node.try_get_context("apigwAccountRole"), default=True),
         reserved_concurrency=_bool(node.try_get_context("reservedConcurrency"), default=True),
         powertools_layer_version=_optional_int(node.try_get_context("powertoolsLayerVersion")),
+        webhook_url=_webhook_url(node.try_get_context("webhookUrl")),
     )

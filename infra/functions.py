@@ -17,6 +17,7 @@ from session_schema.functions import CONNECTION_FUNCTION as CONNECTION_FUNCTION 
 from session_schema.functions import FANOUT_WORKER_FUNCTION as FANOUT_WORKER_FUNCTION
 from session_schema.functions import FUNCTIONS
 from session_schema.functions import HTTP_FUNCTION as HTTP_FUNCTION
+from session_schema.functions import LIFECYCLE_EVENTS_FUNCTION as LIFECYCLE_EVENTS_FUNCTION
 from session_schema.functions import SWEEP_FUNCTION as SWEEP_FUNCTION
 
 from infra import bytecode

@@ -19,6 +19,7 @@ from session_schema.routes import HTTP_ROUTES, WS_ROUTES
 
 from infra.permissions import (
     CONNECTION_METHODS,
+    EVENT_SOURCE_ACTIONS,
     FUNCTION_ACTIONS,
     artifact_resources,
     connection_resources,
@@ -46,6 +47,11 @@ REASONS: dict[str, str] = {
     "IAM5-connections": (
         "WebSocket connection IDs are assigned by API Gateway at runtime, so `@connections/*` is the narrowest "
         "ARN; it is scoped to this API, this stage and one HTTP method, action ManageConnections only."
+    ),
+    "IAM5-xray-list-streams": (
+        "X-Ray PutTraceSegments/PutTelemetryRecords and DynamoDB ListStreams have no resource-level permissions, "
+        "so they need Resource '*'; ListStreams is one of the stream actions Lambda checks the role for when it "
+        "creates the event source mapping (the stream reads name this table's stream only)."
     ),
     "L1": (
         "Pinned to python3.12 on purpose: the dependency layer is built for cp312/aarch64 (Makefile "
@@ -92,6 +98,19 @@ REASONS: dict[str, str] = {
         "This queue is itself the dead-letter queue (the sweep's async on-failure destination); a queue behind "
         "it would only move the same records once more, and the SweepFailed alarm watches this one."
     ),
+    "SQS3-lifecycle": (
+        "This queue is itself the dead-letter queue (the lifecycle event source mapping's on-failure destination: "
+        "pointers into the stream); the LifecycleEventsFailed and LifecycleEventsRedriveDeadline alarms watch it."
+    ),
+    "SQS3-webhook": (
+        "This queue is itself the dead-letter queue of the webhook rule's target (events EventBridge could not "
+        "deliver past its retries); a queue behind it would only move them again, the WebhookDeliveriesFailed "
+        "alarm watches this one."
+    ),
+    "SMG4-webhook": (
+        "The webhook key is shared with a receiver outside the stack, which must change its check at the same "
+        "moment: a rotation is a coordinated change (put a new value, then update the receiver), not a schedule."
+    ),
     "SQS3-fanout": (
         "This queue is itself the dead-letter queue (the fan-out worker's async on-failure destination); a queue "
         "behind it would only move the same records once more, and the FanoutShardFailed alarm watches this one."
@@ -137,7 +156,9 @@ def _wildcard_findings(stack: LiveSessionsStack, name: str) -> Iterable[tuple[st
         "table": (table_resources(stack.table), "IAM5-table-indexes"),
         "artifacts": (artifact_resources(stack.storage.artifacts), "IAM5-artifact-objects"),
         "connections": (
-            connection_resources(stack, stack.ws.api.api_id, stack.ws.stage.stage_name, CONNECTION_METHODS[name]),
+            connection_resources(
+                stack, stack.ws.api.api_id, stack.ws.stage.stage_name, CONNECTION_METHODS.get(name, ())
+            ),
             "IAM5-connections",
         ),
     }
@@ -147,7 +168,7 @@ def _wildcard_findings(stack: LiveSessionsStack, name: str) -> Iterable[tuple[st
             rendered = nag_string(stack, value)
             if "*" in rendered:
                 yield f"Resource::{rendered}", reason_key
-    yield "Resource::*", "IAM5-xray"
+    yield "Resource::*", "IAM5-xray-list-streams" if "streams" in EVENT_SOURCE_ACTIONS.get(name, {}) else "IAM5-xray"
 
 
 def acknowledge_findings(stack: LiveSessionsStack) -> None:
@@ -173,3 +194,7 @@ def acknowledge_findings(stack: LiveSessionsStack) -> None:
     acknowledge(stack.cursor_key, "SMG4", "SMG4-cursor-key")
     acknowledge(stack.sweep.failures, "SQS3", "SQS3")
     acknowledge(stack.fanout_shard_failures, "SQS3", "SQS3-fanout")
+    acknowledge(stack.lifecycle.failures, "SQS3", "SQS3-lifecycle")
+    if stack.lifecycle.webhook is not None:
+        acknowledge(stack.lifecycle.webhook.failures, "SQS3", "SQS3-webhook")
+        acknowledge(stack.lifecycle.webhook.key, "SMG4", "SMG4-webhook")

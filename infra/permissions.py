@@ -9,6 +9,10 @@ what the handlers call) on exactly these resources:
   "worker"       the fan-out worker function's ARN (an asynchronous invoke per shard of a large fan-out)
   "connections"  `arn:aws:execute-api:<region>:<account>:<wsApiId>/<stage>/<method>/@connections/*` for each
                  of the function's CONNECTION_METHODS
+  "bus"          the stack's lifecycle events bus (PutEvents)
+
+What Lambda itself does with a function's role is declared apart, in `EVENT_SOURCE_ACTIONS`: the event source
+mapping reads the table's stream with the role of the function it invokes (no handler calls these).
 
 The infra tests compare the synthesized policies with this dict (tests/infra/test_functions.py), and
 run the handlers to check that every DynamoDB / S3 / management API call each one makes is granted here
@@ -22,12 +26,19 @@ from collections.abc import Mapping
 
 from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 
-from infra.functions import CONNECTION_FUNCTION, FANOUT_WORKER_FUNCTION, HTTP_FUNCTION, SWEEP_FUNCTION
+from infra.functions import (
+    CONNECTION_FUNCTION,
+    FANOUT_WORKER_FUNCTION,
+    HTTP_FUNCTION,
+    LIFECYCLE_EVENTS_FUNCTION,
+    SWEEP_FUNCTION,
+)
 
 # Single-item CRUD, Query (base table and GSIs) and transactions. There is NO `dynamodb:TransactWriteItems`
 # IAM action (cfn-lint W3037): a TransactWriteItems call is authorized item by item with the Put/Update/
@@ -94,6 +105,17 @@ FUNCTION_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "table": ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
         "connections": _MANAGE_CONNECTIONS,
     },
+    # The records arrive in the event; the images are the whole item: no table read, only the bus.
+    LIFECYCLE_EVENTS_FUNCTION: {"bus": ("events:PutEvents",)},
+}
+
+# The stream reads Lambda's event source mapping makes with the function's role (the actions Lambda checks the
+# role for when the mapping is created). ListStreams has no resource-level permission: it is granted on "*",
+# the one action besides X-Ray's (acknowledged in infra/nag.py); the others name this table's stream only.
+STREAM_READ = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
+STREAM_LIST = ("dynamodb:ListStreams",)
+EVENT_SOURCE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    LIFECYCLE_EVENTS_FUNCTION: {"stream": STREAM_READ, "streams": STREAM_LIST},
 }
 
 
@@ -123,6 +145,7 @@ def attach_permissions(
     ws_api_id: str,
     ws_stage_name: str,
     worker: lambda_.IFunction,
+    bus: events.IEventBus,
 ) -> None:
     missing = set(FUNCTION_ACTIONS) ^ set(functions)
     if missing:
@@ -132,10 +155,20 @@ def attach_permissions(
         resources = {
             "table": table_resources(table),
             "artifacts": artifact_resources(bucket),
-            "connections": connection_resources(stack, ws_api_id, ws_stage_name, CONNECTION_METHODS[name]),
+            "connections": connection_resources(stack, ws_api_id, ws_stage_name, CONNECTION_METHODS.get(name, ())),
             "worker": [worker.function_arn],
             "cursor_key": [cursor_key.secret_arn],
+            "bus": [bus.event_bus_arn],
+            "stream": stream_resources(table),
+            "streams": ["*"],
         }
-        for kind, actions in FUNCTION_ACTIONS[name].items():
+        declared = {**FUNCTION_ACTIONS[name], **EVENT_SOURCE_ACTIONS.get(name, {})}
+        for kind, actions in declared.items():
             sid = kind.title().replace("_", "") + "Access"  # TableAccess, CursorKeyAccess...
             function.add_to_role_policy(iam.PolicyStatement(actions=list(actions), resources=resources[kind], sid=sid))
+
+
+def stream_resources(table: dynamodb.ITable) -> list[str]:
+    if table.table_stream_arn is None:
+        raise ValueError("the table has no stream")
+    return [table.table_stream_arn]

@@ -20,12 +20,14 @@ from infra.functions import (
     CONNECTION_FUNCTION,
     FANOUT_WORKER_FUNCTION,
     HTTP_FUNCTION,
+    LIFECYCLE_EVENTS_FUNCTION,
     SWEEP_FUNCTION,
     build_functions,
     dispatch_shards_to,
     set_environment,
 )
 from infra.http_api import build_http_api
+from infra.lifecycle_events import build_lifecycle_events
 from infra.nag import acknowledge_findings
 from infra.permissions import attach_permissions
 from infra.schedule import build_sweep_schedule
@@ -55,6 +57,9 @@ class LiveSessionsStack(Stack):
         self.functions = build_functions(self, config)
         self.http = build_http_api(self, config, self.functions[HTTP_FUNCTION])
         self.ws = build_websocket_api(self, config, self.functions[CONNECTION_FUNCTION])
+        self.lifecycle = build_lifecycle_events(
+            self, config, table=self.table, function=self.functions[LIFECYCLE_EVENTS_FUNCTION]
+        )
         attach_permissions(
             self.functions,
             table=self.table,
@@ -63,6 +68,7 @@ class LiveSessionsStack(Stack):
             ws_api_id=self.ws.api.api_id,
             ws_stage_name=self.ws.stage.stage_name,
             worker=self.functions[FANOUT_WORKER_FUNCTION],
+            bus=self.lifecycle.bus,
         )
         # One environment for every function, from the settings declaration (KeyError if a wire is missing).
         overrides = config.environment_overrides()
@@ -80,6 +86,7 @@ class LiveSessionsStack(Stack):
                 "JWT_ISSUER": self.auth.issuer,
                 "JWT_AUDIENCE": self.auth.audience,
                 "CURSOR_KEY_SECRET": self.cursor_key.secret_arn,
+                "EVENT_BUS_NAME": self.lifecycle.bus.event_bus_name,
             },
             overrides,
         )
@@ -104,6 +111,7 @@ class LiveSessionsStack(Stack):
             table=self.table,
             sweep_failures=self.sweep.failures,
             fanout_shard_failures=self.fanout_shard_failures,
+            lifecycle=self.lifecycle,
         )
         self.dashboard = build_dashboard(
             self, config, handler_metrics=handler_metrics, functions=self.functions, http=self.http, ws=self.ws
@@ -130,6 +138,16 @@ class LiveSessionsStack(Stack):
                 "fan-out shards that failed past Lambda's retries (dead-letter queue)",
             ),
             "ArtifactsBucketName": (self.storage.artifacts.bucket_name, "S3 bucket for session artifacts"),
+            "LifecycleEventBusName": (self.lifecycle.bus.event_bus_name, "EventBridge bus of the lifecycle events"),
+            "LifecycleEventFailuresQueueUrl": (
+                self.lifecycle.failures.queue_url,
+                "stream batches the lifecycle events function gave up on (python -m lifecycle_events.redrive)",
+            ),
         }
+        if self.lifecycle.webhook is not None:
+            outputs["WebhookKeySecretArn"] = (
+                self.lifecycle.webhook.key.secret_arn,
+                "the key the webhook sends in its X-Webhook-Key header (Secrets Manager)",
+            )
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)

@@ -6,6 +6,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 from session_schema.keys import TABLE, TableDefinition
+from session_schema.lifecycle import STREAM_VIEW_TYPE
 
 from infra.config import StackConfig
 
@@ -27,6 +28,8 @@ def build_table(scope: Construct, config: StackConfig, definition: TableDefiniti
             point_in_time_recovery_enabled=True
         ),
         time_to_live_attribute=definition.ttl_attribute,
+        # Read by the lifecycle events function (infra/lifecycle_events.py): both images, to tell what changed.
+        stream=dynamodb.StreamViewType(STREAM_VIEW_TYPE),
         removal_policy=config.removal_policy,
         deletion_protection=config.is_prod,
     )

@@ -202,5 +202,8 @@ STREAM_FILTER_PATTERNS: tuple[dict[str, Any], ...] = (
     },
 )
 
+# The table's stream (the CDK stack's and the local stack's): both images, so a change can say from what to what.
+STREAM_VIEW_TYPE: Final = "NEW_AND_OLD_IMAGES"
+
 # How a stream record says the service itself removed an item (TTL), not a caller.
 TTL_PRINCIPAL: Final = "dynamodb.amazonaws.com"

@@ -140,6 +140,7 @@ def test_function_code_ships_unchecked_bytecode_for_lambdas_python(dev):
     assert {p.relative_to(asset).parts[0] for p in sources} == {
         "connection_handler",
         "http_session_handler",
+        "lifecycle_events",
         "session_protocol",
         "session_runtime",
         "session_schema",
@@ -228,9 +229,10 @@ def _expected_resources(synth, kind: str, name: str) -> set[str]:
         "artifacts": {f"{bucket}/*"},
         "worker": {f"<{synth.logical_id(synth.stack.functions['FanoutWorkerFunction'])}.Arn>"},
         "cursor_key": {f"<{synth.logical_id(synth.stack.cursor_key)}>"},  # a secret's Ref is its ARN
+        "bus": {f"<{synth.logical_id(synth.stack.lifecycle.bus)}.Arn>"},
         "connections": {
             f"arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<{api}>/{stage}/{method}/@connections/*"
-            for method in MANAGEMENT_METHODS[name]
+            for method in MANAGEMENT_METHODS.get(name, ())
         },
     }[kind]
 
@@ -250,13 +252,28 @@ _SERVICE_OF_KIND = {
     "connections": "execute-api",
     "worker": "lambda",
     "cursor_key": "secretsmanager",
+    "bus": "events",
 }
+# What Lambda's event source mapping reads with the function's role (infra/permissions.py EVENT_SOURCE_ACTIONS),
+# written out here: the table's stream, and ListStreams, which has no resource-level permission.
+STREAM_READERS = {"LifecycleEventsFunction"}
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_role_grants_exactly_the_declared_actions_on_the_declared_resources(dev, name):
     grouped = _by_service(_role_statements(dev, name))
     declared = FUNCTION_ACTIONS[name]
+    if name in STREAM_READERS:
+        assert "table" not in declared, "a stream reader's dynamodb grants are its stream's only"
+        assert grouped.pop("dynamodb") == {
+            "actions": {
+                "dynamodb:DescribeStream",
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+                "dynamodb:ListStreams",
+            },
+            "resources": {f"<{dev.logical_id(dev.stack.table)}.StreamArn>", "*"},
+        }
     for kind, service in _SERVICE_OF_KIND.items():
         if kind not in declared:
             assert service not in grouped, f"{name} must not have {service} access"
@@ -271,7 +288,11 @@ def test_role_grants_exactly_the_declared_actions_on_the_declared_resources(dev,
         "resources": {f"<{log_group['LogGroup']['Ref']}.Arn>"},
     }
     assert grouped["xray"] == {"actions": {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, "resources": {"*"}}
-    failures = {"SweepFunction": dev.stack.sweep.failures, "FanoutWorkerFunction": dev.stack.fanout_shard_failures}
+    failures = {
+        "SweepFunction": dev.stack.sweep.failures,
+        "FanoutWorkerFunction": dev.stack.fanout_shard_failures,
+        "LifecycleEventsFunction": dev.stack.lifecycle.failures,  # the event source mapping's on-failure destination
+    }
     if name in failures:
         # Lambda sends a failed run's record to the function's dead-letter queue with the function's role (CDK's
         # SqsDestination grant: SendMessage plus the two reads it pairs with), on that one queue only.
@@ -280,7 +301,7 @@ def test_role_grants_exactly_the_declared_actions_on_the_declared_resources(dev,
             "actions": {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"},
             "resources": {queue},
         }
-    assert set(grouped) <= {"dynamodb", "s3", "execute-api", "lambda", "secretsmanager", "logs", "xray"}, name
+    assert set(grouped) <= {"dynamodb", "s3", "execute-api", "lambda", "secretsmanager", "events", "logs", "xray"}, name
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
@@ -288,7 +309,8 @@ def test_no_wildcard_actions_and_star_resource_only_for_xray(dev, name):
     for statement in _role_statements(dev, name):
         assert all("*" not in action for action in as_list(statement["Action"])), statement
         if "*" in as_list(statement["Resource"]):
-            assert {a.split(":")[0] for a in as_list(statement["Action"])} == {"xray"}, statement
+            no_resource_level = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "dynamodb:ListStreams"}
+            assert set(as_list(statement["Action"])) <= no_resource_level, statement
 
 
 def test_only_the_http_function_touches_the_bucket_and_only_its_objects(dev):

@@ -19,6 +19,9 @@ action AWS authorizes it as:
 - the cursor secret: `secretsmanager:GetSecretValue` for each function that seals or opens a cursor. A function
   reads it once per cold start, on its first cursor; here one runtime serves every function, so the read is
   recorded at each use of the seal, attributed to the function using it (as its own cold start would read it);
+- EventBridge, on the lifecycle events function's own client: PutEvents is `events:PutEvents` (the stream
+  reads that invoke it are Lambda's, declared apart in EVENT_SOURCE_ACTIONS and checked in the template);
+
 - the fan-out worker's asynchronous invoke: `lambda:InvokeFunction`. The run is made twice, the second
   time with every fan-out sharded (threshold 1), and the recording `lambda` client runs the worker on the
   spot, as Lambda would a moment later, with no dispatcher of its own (the deployed worker has no
@@ -36,12 +39,21 @@ import threading
 from collections import defaultdict
 from typing import Any
 
+import boto3
 import botocore.session
 import pytest
 
+from lifecycle_events.app import publisher as lifecycle_publisher
 from session_runtime.shards import ShardDispatcher
 
-from infra.functions import CONNECTION_FUNCTION, FANOUT_WORKER_FUNCTION, FUNCTION_SPECS, HTTP_FUNCTION, SWEEP_FUNCTION
+from infra.functions import (
+    CONNECTION_FUNCTION,
+    FANOUT_WORKER_FUNCTION,
+    FUNCTION_SPECS,
+    HTTP_FUNCTION,
+    LIFECYCLE_EVENTS_FUNCTION,
+    SWEEP_FUNCTION,
+)
 from infra.permissions import CONNECTION_METHODS, FUNCTION_ACTIONS
 
 _TRANSACT_ELEMENT_ACTIONS = {
@@ -81,8 +93,8 @@ def test_transactions_map_to_their_element_actions():
 class Usage:
     """function name -> the IAM actions (and management API methods) its handler's calls needed."""
 
-    def __init__(self, table_name: str, bucket: str, cursor_secret: str) -> None:
-        self.table_name, self.bucket, self.cursor_secret = table_name, bucket, cursor_secret
+    def __init__(self, table_name: str, bucket: str, cursor_secret: str, bus: str) -> None:
+        self.table_name, self.bucket, self.cursor_secret, self.bus = table_name, bucket, cursor_secret, bus
         self.current: str | None = None  # a plain attribute, not a contextvar: fan-out posts from a thread pool
         self.actions: dict[str, set[str]] = defaultdict(set)
         self.methods: dict[str, set[str]] = defaultdict(set)
@@ -116,6 +128,11 @@ class Usage:
             self.record({"s3:PutObject"})  # generate_presigned_post builds its URL from CreateBucket's model
         else:
             self.record({f"s3:{model.name}"})
+
+    def on_events(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        buses = {entry.get("EventBusName") for entry in params.get("Entries", [])}
+        self.foreign += [f"{model.name} on bus {bus}" for bus in buses if bus != self.bus]
+        self.record({f"events:{model.name}"})
 
 
 class RecordingManagementApi:
@@ -177,7 +194,11 @@ def _reading_the_secret(inner: Any, usage: Usage) -> Any:
 def usage(runtime, monkeypatch) -> Usage:
     assert "fanout" not in vars(runtime), "the fan-out must be built on the recording management API"
     settings = runtime.settings
-    recorded = Usage(settings.table_name, settings.artifacts_bucket, settings.cursor_key_secret)
+    recorded = Usage(
+        settings.table_name, settings.artifacts_bucket, settings.cursor_key_secret, settings.event_bus_name
+    )
+    lifecycle_publisher.cache_clear()
+    boto3.client("events").create_event_bus(Name=settings.event_bus_name)
     # Both the boto3 client (the odd call) and the lean post path (the fan-out's calls, boto3's names).
     runtime.management = runtime.connections = RecordingManagementApi(runtime.management, recorded)
     inline = InlineWorker(recorded, runtime)
@@ -187,6 +208,7 @@ def usage(runtime, monkeypatch) -> Usage:
         (runtime.store.client.meta.events, "before-parameter-build.dynamodb", recorded.on_dynamodb),
         (runtime.s3.meta.events, "before-parameter-build.s3", recorded.on_s3),
         (runtime.secrets.meta.events, "before-parameter-build.secrets-manager", recorded.on_secretsmanager),
+        (lifecycle_publisher().client.meta.events, "before-parameter-build.events", recorded.on_events),
     ]
     seal = runtime.cursor_seal
     for method in ("seal", "open"):
@@ -214,6 +236,7 @@ def usage(runtime, monkeypatch) -> Usage:
     finally:
         for events, event_name, _ in hooks:
             events.unregister(event_name, unique_id=f"iam-usage-{event_name}")
+        lifecycle_publisher.cache_clear()
 
 
 def _run_http_routes(handlers) -> None:
@@ -305,6 +328,20 @@ def _run_fanout_worker(handlers) -> None:
     assert gone not in handlers.listeners(sid)
 
 
+def _run_lifecycle_events(handlers) -> None:
+    """The stream's records of a session's life (built from the store's own records, as the stream would carry
+    them): the function reads nothing, it puts what they announce."""
+    from tests.support.http_events import FakeLambdaContext
+    from tests.support.stream_records import stream_record
+
+    created = handlers.create_session(owner="owner-1")
+    joined = created.model_copy(update={"listenerCount": 1})
+    records = [stream_record(None, created), stream_record(created, joined)]
+    events = importlib.import_module(FUNCTION_SPECS[LIFECYCLE_EVENTS_FUNCTION].handler.rsplit(".", 1)[0]).handler
+    answer = events({"Records": records}, FakeLambdaContext(function_name="live-sessions-lifecycle-events"))
+    assert answer == {"batchItemFailures": []}
+
+
 @pytest.fixture
 def used(usage, runtime, issuer) -> Usage:
     from tests.support.handlers import Handlers
@@ -319,6 +356,7 @@ def used(usage, runtime, issuer) -> Usage:
         _run_websocket_routes(handlers)
         _run_sweep(handlers)
     _run_fanout_worker(handlers)
+    _run_lifecycle_events(handlers)
     assert set(usage.actions) == set(FUNCTION_SPECS), "the run must exercise every function"
     assert usage.foreign == [], "handlers touch only the stack's table, bucket and cursor secret"
     return usage
@@ -347,3 +385,4 @@ def test_the_run_reaches_what_each_function_is_for(used):
     assert {"dynamodb:Query", "dynamodb:DeleteItem"} <= used.actions[FANOUT_WORKER_FUNCTION]
     assert all("lambda:InvokeFunction" in used.actions[name] for name in (HTTP_FUNCTION, CONNECTION_FUNCTION))
     assert all("secretsmanager:GetSecretValue" in used.actions[name] for name in (HTTP_FUNCTION, CONNECTION_FUNCTION))
+    assert used.actions[LIFECYCLE_EVENTS_FUNCTION] == {"events:PutEvents"}

@@ -15,6 +15,7 @@ from session_schema import codec
 from session_schema.lifecycle import SOURCE
 from session_schema.models import Session
 from session_schema.status import SessionStatus
+
 from tests.support.aws import EVENT_BUS_NAME
 from tests.support.stream_records import assert_envelope_matches, stream_record
 
