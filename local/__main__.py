@@ -1,4 +1,4 @@
-"""`python -m local serve | token | listen | speak` (see local/README.md)."""
+"""`python -m local serve | token | listen | speak | events` (see local/README.md)."""
 
 from __future__ import annotations
 
@@ -88,6 +88,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings_overrides=_settings_overrides(args.env),
         concurrency=args.concurrency,
         dev_logs=args.dev_logs,
+        webhook_url=args.webhook,
     )
     try:
         urls = local.start()
@@ -157,6 +158,18 @@ def cmd_token(args: argparse.Namespace) -> int:
     print(
         issuer.mint(args.user_id, ttl_seconds=args.ttl, token_use="access" if args.access else "id", extra_claims=extra)
     )
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    """The lifecycle events the stack serving from --state-dir put on its bus, one JSON per line."""
+    from .eventbridge import read_events
+
+    try:
+        for line in read_events(Path(args.state_dir), follow=args.follow):
+            print(line, flush=True)
+    except KeyboardInterrupt:
+        return 130
     return 0
 
 
@@ -305,6 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="override a declared setting")
     serve.add_argument("--dev-logs", action="store_true", help="pretty-print the handlers' logs (POWERTOOLS_DEV)")
+    serve.add_argument(
+        "--webhook", metavar="URL", help="POST every lifecycle event to URL, as an EventBridge API destination would"
+    )
     serve.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     serve.set_defaults(func=cmd_serve)
 
@@ -334,6 +350,13 @@ def build_parser() -> argparse.ArgumentParser:
     speak.add_argument("--token", required=True, help="the session owner's token")
     speak.add_argument("--message", action="store_true", help="store each line (sendMessage) instead of broadcasting")
     speak.set_defaults(func=cmd_speak)
+
+    events = sub.add_parser("events", help="print the lifecycle events the running stack put (one JSON per line)")
+    events.add_argument(
+        "--state-dir", default=stack_module.DEFAULT_STATE_DIR, help="the stack's state dir (default .local-state)"
+    )
+    events.add_argument("--follow", "-f", action="store_true", help="then print each new one as it is put")
+    events.set_defaults(func=cmd_events)
     return parser
 
 

@@ -22,7 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from session_schema.functions import CONNECTION_FUNCTION, FANOUT_WORKER_FUNCTION, HTTP_FUNCTION, SWEEP_FUNCTION
+from session_schema.functions import (
+    CONNECTION_FUNCTION,
+    FANOUT_WORKER_FUNCTION,
+    FUNCTIONS_BY_NAME,
+    HTTP_FUNCTION,
+    LIFECYCLE_EVENTS_FUNCTION,
+    SWEEP_FUNCTION,
+)
+from session_schema.lifecycle import STREAM_FILTER_PATTERNS, STREAM_VIEW_TYPE
 from session_schema.settings import stack_environment
 
 from . import dynamodb, secretsmanager
@@ -37,6 +45,8 @@ from .apigw import (
     bind_management_socket,
 )
 from .cognito import DEFAULT_AUDIENCE, LocalIssuer, record_served
+from .dynamodb_streams import StreamPoller, stream_arn_of
+from .eventbridge import LocalEventBus
 from .lambda_service import (
     LAMBDA_PREFIX,
     THROTTLE_WAIT_SECONDS,
@@ -51,6 +61,7 @@ logger = logging.getLogger("local.stack")
 
 TABLE_NAME = "live-sessions-local"
 BUCKET_NAME = "live-sessions-artifacts-local"
+EVENT_BUS_NAME = "live-sessions-local"
 METRICS_NAMESPACE = "LiveSessionsLocal"
 DEFAULT_STATE_DIR = ".local-state"
 
@@ -90,6 +101,9 @@ class LocalStack:
     concurrency; `function_timeout` replaces every declared timeout and `worker_output` (a file
     descriptor) receives the handlers' logs instead of this process's stdout/stderr (tests);
     `moto_patches` are functions (dotted names) the embedded moto's process calls before serving.
+    The table's stream feeds the lifecycle events function (local/dynamodb_streams/), which puts on the
+    stack's bus (local/eventbridge/): `events()` lists what was put; `webhook_url` receives each as an
+    EventBridge API destination would.
     """
 
     def __init__(
@@ -113,6 +127,7 @@ class LocalStack:
         worker_output: int | None = None,
         moto_patches: tuple[str, ...] = (),
         dev_logs: bool = False,
+        webhook_url: str | None = None,
     ) -> None:
         self.host = host
         self.http_port = http_port
@@ -130,6 +145,7 @@ class LocalStack:
         self.moto_patches = moto_patches
         self.pool_settings = PoolSettings(concurrency, function_timeout, throttle_wait, worker_output)
         self.dev_logs = dev_logs
+        self.webhook_url = webhook_url
 
         self.urls: StackUrls | None = None
         self.issuer: LocalIssuer | None = None
@@ -140,6 +156,8 @@ class LocalStack:
         self._http: HttpGateway | None = None
         self._ws: WsGateway | None = None
         self._moto: dynamodb.EmbeddedMoto | None = None
+        self.bus: LocalEventBus | None = None
+        self.stream_poller: StreamPoller | None = None
         self.dynamodb_access = dynamodb.dynamodb_access(None)
         self._sweeper: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -175,17 +193,26 @@ class LocalStack:
         # its port is bound now because the workers' environment (WS_CALLBACK_URL) is built before it starts.
         management_socket = bind_management_socket(self.host)
         callback = callback_url(self.host, management_socket.getsockname()[1])
+        self.bus = LocalEventBus(
+            self.state_dir, EVENT_BUS_NAME, host=public_host(self.host), region=access.region, webhook=self.webhook_url
+        )
+        self.bus.start()
         environment = self.handler_environment(
             callback=callback, issuer=issuer, ddb_endpoint=ddb_endpoint, s3_endpoint=s3_endpoint
         )
         environment["AWS_ENDPOINT_URL_LAMBDA"] = f"http://{public_host(self.host)}:{http_port}{LAMBDA_PREFIX}"
+        environment["AWS_ENDPOINT_URL_EVENTBRIDGE"] = self.bus.url
         self.functions = functions = Functions(self.handlers, self._worker_environment(environment), self.pool_settings)
         functions.spawn()
         self._moto.wait_ready()
-        created = dynamodb.ensure_table(ddb_endpoint, self.table_name, access)
+        created = dynamodb.ensure_table(ddb_endpoint, self.table_name, access, stream_view_type=STREAM_VIEW_TYPE)
         logger.info(
-            "table %s %s at %s (%s, %s)", self.table_name, "created" if created else "found", ddb_endpoint,
-            "your AWS credentials" if access.user_credentials else "local credentials", access.region,
+            "table %s %s at %s (%s, %s)",
+            self.table_name,
+            "created" if created else "found",
+            ddb_endpoint,
+            "your AWS credentials" if access.user_credentials else "local credentials",
+            access.region,
         )
         dynamodb.ensure_bucket(s3_endpoint, self.bucket_name, access.region)
         # One secret per state directory: cursors survive a restart (handlers read it on their first page).
@@ -203,6 +230,7 @@ class LocalStack:
         )
         ws_port = self._ws.start()
         self.handler_status = functions.start()
+        self.stream_poller = self._start_stream_poller(ddb_endpoint, access)
 
         # Its queue's failure records and counts (the dead-letter queue's stand-in) stay readable on the stack.
         self.lambda_api = LambdaApi(functions.invoke, lambda: set(functions.functions), functions.executor)
@@ -240,6 +268,9 @@ class LocalStack:
         if self._sweeper is not None:
             self._sweeper.join(timeout=35)
             self._sweeper = None
+        if self.stream_poller is not None:
+            self.stream_poller.stop()  # after the $disconnects above: their changes are announced too
+            self.stream_poller = None
         if self._http is not None:
             self._http.stop()
             self._http = None
@@ -249,6 +280,9 @@ class LocalStack:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
+        if self.bus is not None:
+            self.bus.stop()
+            self.bus = None
         if self._temp_state:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 
@@ -271,6 +305,12 @@ class LocalStack:
         """Make a connection vanish without a close frame or `$disconnect` (a client whose network died)."""
         return self.registry.sever(connection_id)
 
+    def events(self) -> list[dict[str, Any]]:
+        """The lifecycle events put on the stack's bus so far, in order (as a rule's target receives them)."""
+        if self.bus is None:
+            raise RuntimeError("start the stack first")
+        return self.bus.events()
+
     def live_connections(self) -> list[str]:
         return self.registry.live_ids()
 
@@ -291,6 +331,7 @@ class LocalStack:
                 "JWT_ISSUER": issuer,
                 "JWT_AUDIENCE": DEFAULT_AUDIENCE,
                 "CURSOR_KEY_SECRET": secretsmanager.SECRET_NAME,
+                "EVENT_BUS_NAME": EVENT_BUS_NAME,
             },
             # The worker is invoked by its declared name here (local/lambda_service/invoke_api.py), as by its
             # name on AWS.
@@ -330,6 +371,28 @@ class LocalStack:
         if not self.dynamodb_access.user_credentials:
             scrubbed += self._SCRUBBED_CREDENTIALS
         return worker_environment(handler_environment, scrubbed)
+
+    def _start_stream_poller(self, ddb_endpoint: str, access: dynamodb.DynamoDbAccess) -> StreamPoller | None:
+        """The event source mapping's stand-in: the table's stream into the lifecycle events function."""
+        functions = self.functions
+        source = FUNCTIONS_BY_NAME[LIFECYCLE_EVENTS_FUNCTION].stream_source
+        if functions is None or source is None or LIFECYCLE_EVENTS_FUNCTION not in functions:
+            return None
+        try:
+            stream_arn = stream_arn_of(dynamodb.client("dynamodb", ddb_endpoint, access), self.table_name)
+            streams = dynamodb.client("dynamodbstreams", ddb_endpoint, access)
+            poller = StreamPoller(
+                streams,
+                stream_arn,
+                lambda event: functions.invoke(LIFECYCLE_EVENTS_FUNCTION, event),
+                source,
+                STREAM_FILTER_PATTERNS,
+            )
+            poller.start()
+        except Exception as error:  # noqa: BLE001 - a DynamoDB without streams: the stack serves, without events
+            logger.warning("lifecycle events are off: the table's stream cannot be read (%r)", error)
+            return None
+        return poller
 
     def _sweep_loop(self) -> None:
         assert self.sweep_interval

@@ -188,12 +188,16 @@ def _serialized(app: Any) -> Any:
     return serialized_app
 
 
-def ensure_table(endpoint_url: str, table_name: str, access: DynamoDbAccess | None = None) -> bool:
-    """Create the single table from TABLE if it is missing, then wait until it is ACTIVE. True if created."""
+def ensure_table(
+    endpoint_url: str, table_name: str, access: DynamoDbAccess | None = None, *, stream_view_type: str | None = None
+) -> bool:
+    """Create the single table from TABLE if it is missing (with a stream of `stream_view_type`, as the CDK stack
+    gives it one), then wait until it is ACTIVE. True if created."""
     ddb = client("dynamodb", endpoint_url, access)
     created = False
+    stream = {"StreamSpecification": {"StreamEnabled": True, "StreamViewType": stream_view_type}}
     try:
-        ddb.create_table(**TABLE.create_table_kwargs(table_name))
+        ddb.create_table(**TABLE.create_table_kwargs(table_name), **(stream if stream_view_type else {}))
         created = True
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != "ResourceInUseException":
@@ -206,6 +210,8 @@ def ensure_table(endpoint_url: str, table_name: str, access: DynamoDbAccess | No
         if time.monotonic() > deadline:
             raise RuntimeError(f"table {table_name} is still {status} after 60 s")
         time.sleep(0.2)
+    if stream_view_type and not created:
+        _ensure_stream(ddb, table_name, stream)
     try:
         ddb.update_time_to_live(
             TableName=table_name,
@@ -215,6 +221,16 @@ def ensure_table(endpoint_url: str, table_name: str, access: DynamoDbAccess | No
         # Already enabled (a reused DynamoDB Local table), or an emulator without TTL: not fatal locally.
         logger.debug("update_time_to_live: %s", error)
     return created
+
+
+def _ensure_stream(ddb: Any, table_name: str, stream: dict[str, Any]) -> None:
+    """A table found (DynamoDB Local kept it) gets its stream too, unless it already streams."""
+    if ddb.describe_table(TableName=table_name)["Table"].get("StreamSpecification", {}).get("StreamEnabled"):
+        return
+    try:
+        ddb.update_table(TableName=table_name, **stream)
+    except ClientError as error:
+        logger.warning("table %s has no stream, and enabling one failed: %s", table_name, error)
 
 
 def ensure_bucket(endpoint_url: str, bucket: str, region: str = REGION) -> None:

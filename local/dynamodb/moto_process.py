@@ -23,6 +23,7 @@ from .backend import _serialized
 from .moto_idempotency import honour_client_request_tokens
 from .moto_json import answer_with_json
 from .moto_query import speed_up_queries
+from .moto_streams import forget_used_shard_iterators
 from .moto_transactions import back_up_only_touched_items
 
 
@@ -49,6 +50,7 @@ def main(argv: list[str]) -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     back_up_only_touched_items()  # every join is a transaction: keep its cost off the table's size
     honour_client_request_tokens()  # a retried, committed transaction succeeds without applying again
+    forget_used_shard_iterators()  # the stream poller's GetRecords would otherwise pile up iterators
     speed_up_queries()  # every fan-out is a Query: keep its cost off the table's size too
     answer_with_json()  # and off moto's generic serializer (slow per item)
     for name in patches:

@@ -49,11 +49,14 @@ def back_up_only_touched_items() -> None:
     @functools.wraps(original)
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Any:
         backups = [backup for item in transact_items if (backup := _backup(self, item)) is not None]
+        streams = _stream_lengths(backups)
         try:
             return original(self, transact_items)
         except BaseException:
             for table, hash_key, range_key, saved in reversed(backups):
                 _restore(table, hash_key, range_key, saved)
+            for shard, length in streams:
+                del shard.items[length:]  # the cancelled writes' stream records: DynamoDB never streams those
             raise
 
     models.copy = _CopyWithoutTables(Table)  # type: ignore[assignment]
@@ -76,6 +79,13 @@ def _backup(backend: Any, transact_item: dict[str, Any]) -> tuple[Any, Any, Any,
     except Exception:  # noqa: BLE001 - moto itself reports what is wrong with the operation
         return None
     return table, hash_key, range_key, copy.deepcopy(current) if current is not None else None
+
+
+def _stream_lengths(backups: list[tuple[Any, Any, Any, Any]]) -> list[tuple[Any, int]]:
+    """Each streamed table's stream shard and its length before the transaction (moto records each element's
+    write as it applies it, and its whole-table rollback, skipped above, was what took them back)."""
+    shards = {id(shard): shard for table, *_ in backups if (shard := getattr(table, "stream_shard", None)) is not None}
+    return [(shard, len(shard.items)) for shard in shards.values()]
 
 
 def _restore(table: Any, hash_key: Any, range_key: Any, saved: Any) -> None:

@@ -1,0 +1,137 @@
+"""Lifecycle events through the local stack: the embedded DynamoDB's stream, read by the stack's poller into the
+events function's own execution environments, put on the local bus and POSTed to a webhook (`serve --webhook`)
+as an EventBridge API destination would. Each event matches its published schema."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from local.eventbridge import WEBHOOK_KEY, WEBHOOK_KEY_HEADER
+from tests.support.cli import REPO, cli_env
+from tests.support.local_stack import create_session, http, open_ws, running_local_stack, ws_url
+from tests.support.stream_records import assert_envelope_matches
+
+pytestmark = pytest.mark.e2e
+
+
+class Webhook:
+    """A receiver on a free port: every POSTed envelope, in arrival order (refused without the key)."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self._arrived = threading.Condition()
+        webhook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.headers.get(WEBHOOK_KEY_HEADER) != WEBHOOK_KEY:
+                    self.send_response(401)
+                else:
+                    with webhook._arrived:
+                        webhook.received.append(json.loads(body))
+                        webhook._arrived.notify_all()
+                    self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def of_session(self, session_id: str) -> list[dict[str, Any]]:
+        return [e for e in self.received if e["detail"]["sessionId"] == session_id]
+
+    def wait_for(self, session_id: str, detail_type: str, timeout: float = 30) -> list[dict[str, Any]]:
+        """The session's events once one of `detail_type` has arrived (fails the test after `timeout`)."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while not any(e["detail-type"] == detail_type for e in self.of_session(session_id)):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    types = [e["detail-type"] for e in self.of_session(session_id)]
+                    pytest.fail(f"no {detail_type} for {session_id} within {timeout} s; received {types}")
+                self._arrived.wait(left)
+            return self.of_session(session_id)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture(scope="module")
+def webhook() -> Iterator[Webhook]:
+    receiver = Webhook()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture(scope="module")
+def stack(webhook: Webhook) -> Iterator[Any]:
+    # The HTTP function can be told to die right after its write (tests/support/lifecycle_faults.py).
+    from local.lambda_service import HandlerSpec
+
+    handlers = HandlerSpec(http="tests.support.lifecycle_faults.http")
+    with running_local_stack(webhook_url=webhook.url, handlers=handlers) as local:
+        yield local
+
+
+def _status(stack: Any, token: str, session_id: str, status: str, **headers: str) -> Any:
+    return http(stack, "PATCH", f"/sessions/{session_id}", token, json={"status": status}, headers=headers)
+
+
+def test_a_sessions_life_reaches_the_webhook_in_order_each_matching_its_schema(stack, webhook: Webhook) -> None:
+    owner = stack.mint("alice")
+    session_id = create_session(stack, owner, title="Launch")
+
+    async def life() -> None:
+        listener = await open_ws(ws_url(stack, session_id))
+        webhook.wait_for(session_id, "Session Occupied")
+        assert _status(stack, owner, session_id, "paused").status_code == 200
+        webhook.wait_for(session_id, "Session Updated")
+        await listener.close()
+        webhook.wait_for(session_id, "Session Vacated")
+
+    asyncio.run(life())
+    assert http(stack, "DELETE", f"/sessions/{session_id}", owner).status_code == 204
+    events = webhook.wait_for(session_id, "Session Ended")
+    assert [e["detail-type"] for e in events] == [
+        "Session Created",
+        "Session Occupied",
+        "Session Updated",
+        "Session Vacated",
+        "Session Ended",
+    ]
+    details = [assert_envelope_matches(e) for e in events]
+    assert details[2]["changes"] == {"status": {"from": "active", "to": "paused"}}
+    assert all(d["ownerId"] == "alice" for d in details)
+    assert len({d["id"] for d in details}) == 5
+    sequence = [int(d["sequenceNumber"]) for d in details]
+    assert sequence == sorted(sequence), "the ordering key follows the order of the changes"
+    # What the bus was put is what `python -m local events` prints, the same envelopes in the same order.
+    command = [sys.executable, "-m", "local", "events", "--state-dir", str(stack.state_dir)]
+    cli = subprocess.run(command, cwd=REPO, env=cli_env(), capture_output=True, text=True, timeout=60)  # noqa: S603
+    printed = [json.loads(line) for line in cli.stdout.splitlines()]
+    assert [e["detail"]["id"] for e in printed if e["detail"]["sessionId"] == session_id] == [d["id"] for d in details]
+
+
+def test_a_status_change_whose_writer_died_right_after_its_write_is_still_announced(stack, webhook: Webhook) -> None:
+    owner = stack.mint("alice")
+    session_id = create_session(stack, owner)
+    answer = _status(stack, owner, session_id, "paused", **{"x-test-die-after-write": "1"})
+    assert answer.status_code >= 500, "the worker died before it could answer"
+    (updated,) = [e for e in webhook.wait_for(session_id, "Session Updated") if e["detail-type"] == "Session Updated"]
+    assert assert_envelope_matches(updated)["changes"] == {"status": {"from": "active", "to": "paused"}}
