@@ -1,4 +1,5 @@
-"""Service routes: health, and the WebSocket API's AsyncAPI document (`/openapi.json` is in app.py)."""
+"""Service routes: health, the WebSocket API's AsyncAPI document and the lifecycle events' JSON Schemas
+(`/openapi.json` is in app.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from session_runtime.observability import logger
 from session_runtime.runtime import get_runtime
+from session_schema.lifecycle import detail_schemas
 
 from .routing import answer_as, api_route
 from .schemas import Health
@@ -54,3 +56,14 @@ def _asyncapi_document() -> dict[str, Any]:
 )
 def asyncapi_document() -> Response[dict[str, Any]]:
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=_asyncapi_document())
+
+
+@api_route(
+    router,
+    "GET /lifecycle-events.json",
+    summary="The JSON Schema of each lifecycle event's `detail`, by detail-type (the stack's EventBridge bus)",
+    tags=["service"],
+    uses_table=False,
+)
+def lifecycle_event_schemas() -> Response[dict[str, Any]]:
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=detail_schemas())

@@ -49,6 +49,7 @@ HTTP_ROUTES: tuple[HttpRoute, ...] = (
     HttpRoute("GET", "/health", auth=False, operation_id="getHealth"),
     HttpRoute("GET", "/openapi.json", auth=False, operation_id="getOpenApiDocument"),
     HttpRoute("GET", "/asyncapi.json", auth=False, operation_id="getAsyncApiDocument"),
+    HttpRoute("GET", "/lifecycle-events.json", auth=False, operation_id="getLifecycleEventSchemas"),
 )
 
 _BY_KEY: dict[str, HttpRoute] = {route.route_key: route for route in HTTP_ROUTES}

@@ -248,6 +248,7 @@ def _run_http_routes(handlers) -> None:
     ok(http("GET", "/health"), 200)
     ok(http("GET", "/openapi.json"), 200)
     ok(http("GET", "/asyncapi.json"), 200)
+    ok(http("GET", "/lifecycle-events.json"), 200)
     sid = ok(http("POST", "/sessions", user="owner-1", body={"title": "Talk"}), 201)["sessionId"]
     ok(http("POST", "/sessions", user="owner-1", body={}, headers={"Idempotency-Key": "create-1"}), 201)
     page = ok(http("GET", "/sessions", user="owner-1", query={"limit": "1"}), 200)
