@@ -73,6 +73,7 @@ CONTRACT_HTTP_ROUTES: dict[str, str] = {
     "GET /health": ANYONE,
     "GET /openapi.json": ANYONE,
     "GET /asyncapi.json": ANYONE,  # "Clients and documents": the WebSocket API's AsyncAPI document
+    "GET /lifecycle-events.json": ANYONE,  # "Lifecycle events": a JSON Schema per detail-type, with the documents
 }
 
 

@@ -92,8 +92,10 @@ def test_failed_batches_alarm_at_once_and_again_before_the_stream_forgets_them(d
 
 
 def test_no_webhook_without_its_url(dev):
-    for resource_type in ("AWS::Events::ApiDestination", "AWS::Events::Connection", "AWS::SecretsManager::Secret"):
+    assert dev.stack.lifecycle.webhook is None
+    for resource_type in ("AWS::Events::ApiDestination", "AWS::Events::Connection"):
         assert dev.resources(resource_type) == {}, resource_type
+    assert not [name for name in dev.resources("AWS::SecretsManager::Secret") if name.startswith("WebhookKey")]
     assert [r for r in dev.resources("AWS::Events::Rule").values() if "EventPattern" in r["Properties"]] == []
 
 
