@@ -76,13 +76,15 @@ def _connection(runtime: Runtime, handshake: Handshake, role: Role, user_id: str
 
 
 def join(runtime: Runtime, connection: Connection, session: Session | None = None) -> Session:
-    """The session the connection joins, still joinable (SessionEnded otherwise), with the count told. `session`:
-    already read (a resuming join reads it after holding its connection: session_runtime/stream.py `resume`)."""
+    """The session the connection joins, still joinable (SessionEnded otherwise); a listener's join tells the
+    speaker the count. The speaker's own count is in its `joined` (the session's view): a post now would reach
+    it before that answer, which API Gateway sends only after the invocation returns. `session`: already read
+    (a resuming join reads it after holding its connection: session_runtime/stream.py `resume`)."""
     if session is None:
         session = runtime.store.get_session(connection.sessionId, consistent=True)
     if not session.joinable:
         raise SessionEnded(session.sessionId, session.status.value)
-    if connection.role == "listener" or session.speakerConnectionId == connection.connectionId:
+    if connection.role == "listener":
         presence.listener_count_to_speaker(runtime.fanout, session)
     return session
 

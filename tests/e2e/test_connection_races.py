@@ -164,9 +164,8 @@ def test_a_speaker_reconnecting_while_listeners_churn_serves_every_joined_connec
             for i in range(SPEAKER_RECONNECTS):
                 speaker = _open(ws_url(stack, session_id, owner), testConnectSleep=HOLD)
                 try:
-                    # Told its count after its handshake (a post, sent before the join's answer), and its
-                    # actions find it registered.
-                    _join_seeing(speaker, {"listenerCount"})
+                    # Told its count after its handshake (in `joined`), and its actions find it registered.
+                    assert "listenerCount" in _join_seeing(speaker, set())["joined"]["session"]
                     speak(speaker, i)
                 except AssertionError as problem:
                     problems.append(f"speaker {i}: {problem}")
