@@ -26,7 +26,7 @@ import re
 import ssl
 import weakref
 from collections.abc import Callable
-from functools import cached_property
+from functools import cached_property, lru_cache
 from urllib.parse import quote, urlsplit
 
 import httptools
@@ -49,9 +49,21 @@ def host_of(endpoint_url: str) -> str:
     return host
 
 
+def connections_path(endpoint_url: str) -> str:
+    """`<stage path>/@connections/`, what every connection's path starts with."""
+    return f"{urlsplit(endpoint_url).path.rstrip('/')}/@connections/"
+
+
 def connection_path(endpoint_url: str, connection_id: str) -> str:
     """`<stage path>/@connections/<id>`, the ID percent-encoded as boto3 renders the URI label."""
-    return f"{urlsplit(endpoint_url).path.rstrip('/')}/@connections/{quote(connection_id, safe='-._~')}"
+    return connections_path(endpoint_url) + _quoted_id(connection_id)
+
+
+@lru_cache(maxsize=65_536)
+def _quoted_id(connection_id: str) -> str:
+    """Quoted once per connection a warm environment posts to (API Gateway's IDs hold `=`, `+` and `/`), not
+    once per post."""
+    return quote(connection_id, safe="-._~")
 
 
 def region_of(endpoint_url: str, fallback: str | None) -> str:
@@ -212,6 +224,7 @@ class ManagementApi:
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.secure = parts.scheme == "https"
         self.host = host_of(endpoint_url)
+        self._connections_path = connections_path(endpoint_url)
         self.credentials = credentials
         self.signer = Signer(region)
         self.connections = connections
@@ -254,7 +267,7 @@ class ManagementApi:
 
     def _request(self, method: str, path: str, body: bytes) -> bytes:
         signed = self.signer.headers(method, self.host, path, body, self.credentials(), amz_date())
-        head = "".join(f"{name}: {value}\r\n" for name, value in signed)
+        head = "".join([f"{name}: {value}\r\n" for name, value in signed])
         return f"{method} {path} HTTP/1.1\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
 
     def _pool(self) -> _Pool:
@@ -267,7 +280,7 @@ class ManagementApi:
     async def _call(self, method: str, connection_id: str, body: bytes) -> int:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
-        path = connection_path(self.endpoint_url, connection_id)
+        path = self._connections_path + _quoted_id(connection_id)
         pool = self._pool()
         attempt = 0
         while True:
