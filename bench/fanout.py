@@ -27,6 +27,7 @@ import multiprocessing
 import os
 import time
 from dataclasses import dataclass, field
+from statistics import median
 from typing import Any
 from urllib.parse import urlencode
 
@@ -36,10 +37,11 @@ OWNER = "bench-speaker"
 WARMUP = 3  # broadcasts sent first and left out of the figures (still checked)
 CONNECT_CONCURRENCY = 25
 DELIVERY_TIMEOUT = 60.0
+LEAN_CPU_TARGET_US = 60  # issue 29: the handler's CPU per delivery on the lean path, at most
 # tests/bench: once, tiny (with the profile's tables, a stream comparison and a two-shard broadcast)
 SMOKE_ARGS = [
-    "--listeners", "1,2", "--messages", "2", "--post-calls", "20", "--profile", "--stream-compare", "1",
-    "--sharded", "200:1,2",
+    "--listeners", "1,2", "--messages", "2", "--post-calls", "20", "--post-rounds", "1", "--profile",
+    "--stream-compare", "1", "--sharded", "200:1,2",
 ]  # fmt: skip
 
 
@@ -476,9 +478,38 @@ def sharded_cost(connections: int, shard_counts: list[int]) -> list[list[object]
     return rows
 
 
-def delivery_cost(calls: int) -> list[list[object]]:
+def _bare_posts(url: str, ids: list[str], data: bytes, concurrency: int) -> Any:
+    """The floor a fan-out's post path is measured against: `concurrency` asyncio streams, each posting its
+    share of `ids` one after another, each post signed (session_runtime/sigv4.py) and its answer read; no
+    store, no tasks per connection, no pool, no retries, no outcomes."""
+    from urllib.parse import quote, urlsplit
+
+    from session_runtime.management_api import botocore_credentials, host_of
+    from session_runtime.sigv4 import Signer, amz_date
+
+    parts = urlsplit(url)
+    host, credentials, signer = host_of(url), botocore_credentials(), Signer("us-east-1")
+
+    async def stream(share: list[str]) -> None:
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        for connection_id in share:
+            path = f"{parts.path}/@connections/{quote(connection_id, safe='-._~')}"
+            signed = signer.headers("POST", host, path, data, credentials(), amz_date())
+            head = "".join(f"{name}: {value}\r\n" for name, value in signed)
+            writer.write(f"POST {path} HTTP/1.1\r\n{head}Content-Length: {len(data)}\r\n\r\n".encode() + data)
+            await reader.readuntil(b"\r\n\r\n")  # the do-nothing endpoint answers with no body
+        writer.close()
+
+    async def run() -> None:
+        await asyncio.gather(*(stream(ids[k::concurrency]) for k in range(concurrency)))
+
+    return lambda: asyncio.run(run())
+
+
+def delivery_cost(calls: int, rounds: int) -> list[list[object]]:
     """Handler CPU per delivery against a do-nothing endpoint (another process): boto3 from one thread and
-    from FANOUT_CONCURRENCY threads (the old fan-out), and the lean path through `Fanout.send`, one run."""
+    from FANOUT_CONCURRENCY threads (the old fan-out), then the lean path through `Fanout.send` and the bare
+    signed asyncio post in turns, `rounds` times each (the median of each: both see the same machine load)."""
     from concurrent.futures import ThreadPoolExecutor
 
     import boto3
@@ -496,23 +527,26 @@ def delivery_cost(calls: int) -> list[list[object]]:
     ids = [f"c{i:05d}AAAAAAAAA=" for i in range(calls)]
     rows: list[list[object]] = []
 
-    def measure(name: str, run: Any, endpoint: Endpoint) -> float:
+    def measure(name: str, run: Any, endpoint: Endpoint) -> tuple[float, float]:
         endpoint.reset()
         cpu, wall = time.process_time(), time.perf_counter()
         run()
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         counted = endpoint.counts()
         assert len(counted) == calls and set(counted.values()) == {1}, f"{name}: not every connection posted once"
-        per = cpu / calls * 1e6
-        rows.append([name, round(per), round(wall / calls * 1e6), f"{calls / wall:,.0f}"])
-        return per
+        return cpu / calls * 1e6, wall / calls * 1e6
+
+    def row(name: str, cpu: float, wall: float, note: str = "") -> float:
+        rows.append([name, round(cpu), round(wall), f"{1e6 / wall:,.0f}", note])
+        return cpu
 
     endpoint = Endpoint()
     with endpoint as url:
         client = boto3.client("apigatewaymanagementapi", endpoint_url=url, region_name="us-east-1")
         client.post_to_connection(ConnectionId="warm", Data=data)
-        boto3_cpu = measure(
-            "boto3, one thread", lambda: [client.post_to_connection(ConnectionId=i, Data=data) for i in ids], endpoint
+        boto3_cpu = row(
+            "boto3, one thread",
+            *measure("boto3", lambda: [client.post_to_connection(ConnectionId=i, Data=data) for i in ids], endpoint),
         )
         pooled = boto3.client(
             "apigatewaymanagementapi",
@@ -522,18 +556,37 @@ def delivery_cost(calls: int) -> list[list[object]]:
         )
         with ThreadPoolExecutor(concurrency) as pool:
             list(pool.map(lambda i: pooled.post_to_connection(ConnectionId=i, Data=data), ids[:concurrency]))
-            measure(
+            row(
                 f"boto3, {concurrency} threads (the old fan-out)",
-                lambda: list(pool.map(lambda i: pooled.post_to_connection(ConnectionId=i, Data=data), ids)),
-                endpoint,
+                *measure(
+                    "boto3 threads",
+                    lambda: list(pool.map(lambda i: pooled.post_to_connection(ConnectionId=i, Data=data), ids)),
+                    endpoint,
+                ),
             )
         api = ManagementApi.from_botocore(url, connections=concurrency)
         fanout = Fanout(_Connections(calls), api, concurrency=concurrency)  # type: ignore[arg-type]
         Fanout(_Connections(concurrency), api, concurrency=concurrency).send("warm", payload)  # type: ignore[arg-type]
-        lean_cpu = measure(
-            f"lean path, Fanout.send ({concurrency} connections)", lambda: fanout.send("s", payload), endpoint
-        )
-    rows.append(["boto3 / lean (one thread)", f"{boto3_cpu / lean_cpu:.1f}x", "", ""])
+        bare = _bare_posts(url, ids, data, concurrency)
+        lean_runs, bare_runs = [], []
+        for _ in range(rounds):
+            lean_runs.append(measure("lean", lambda: fanout.send("s", payload), endpoint))
+            bare_runs.append(measure("bare", bare, endpoint))
+    spread = f"median of {rounds}, in turns"
+    lean_cpu = row(
+        f"lean path, Fanout.send ({concurrency} connections)",
+        median([cpu for cpu, _ in lean_runs]),
+        median([wall for _, wall in lean_runs]),
+        spread,
+    )
+    floor_cpu = row(
+        f"bare signed asyncio post ({concurrency} streams, the floor)",
+        median([cpu for cpu, _ in bare_runs]),
+        median([wall for _, wall in bare_runs]),
+        spread,
+    )
+    rows.append(["lean / floor", f"{lean_cpu / floor_cpu:.2f}x", "", "", f"target {LEAN_CPU_TARGET_US} µs"])
+    rows.append(["boto3 / lean (one thread)", f"{boto3_cpu / lean_cpu:.1f}x", "", "", ""])
     return rows
 
 
@@ -588,6 +641,9 @@ def main(argv: list[str] | None = None) -> int:
         "--fanout-concurrency", type=int, help="the FANOUT_CONCURRENCY setting (default: its declared default)"
     )
     parser.add_argument("--post-calls", type=int, default=2000, help="connections posted for the per-delivery CPU")
+    parser.add_argument(
+        "--post-rounds", type=int, default=7, help="lean path and floor runs, in turns, for the per-delivery CPU"
+    )
     parser.add_argument("--cpu-only", action="store_true", help="only the CPU and shard tables (no local stack)")
     parser.add_argument(
         "--sharded",
@@ -604,13 +660,15 @@ def main(argv: list[str] | None = None) -> int:
     print(
         table(
             "Handler CPU per delivery: lean path vs boto3, same run, against a do-nothing endpoint",
-            ["client", "CPU µs per delivery", "wall µs per delivery", "deliveries/s"],
-            delivery_cost(args.post_calls),
+            ["client", "CPU µs per delivery", "wall µs per delivery", "deliveries/s", "note"],
+            delivery_cost(args.post_calls, args.post_rounds),
             [
                 f"{args.post_calls} connections, each posted once; the endpoint is another process (its CPU not "
                 "counted); CPU = this process's (every thread), so it is what a handler is billed for",
                 "lean path: session_runtime/management_api.py (own SigV4, httptools, asyncio keep-alive connections), "
                 "the whole Fanout.send (reading the connections, tasks, outcomes) included",
+                "floor: the same signed posts from bare asyncio streams, one after another on each (no store, "
+                "tasks, pool, retries or outcomes); the lean path and the floor run in turns, in one process",
             ],
         )
     )

@@ -92,9 +92,7 @@ class Signer:
         self._day = (secret, access, day, key, scope, authorization)
         return key, scope, authorization
 
-    def authorization(
-        self, method: str, host: str, path: str, body: bytes, credentials: Credentials, date: str
-    ) -> str:
+    def authorization(self, method: str, host: str, path: str, body: bytes, credentials: Credentials, date: str) -> str:
         """The Authorization header's value for this request, signing Host, X-Amz-Date and (with a session
         token) X-Amz-Security-Token. `path` is the request's (already percent-encoded) path, no query."""
         before_date, after_date, signed_names = _header_parts(host, credentials.token)
