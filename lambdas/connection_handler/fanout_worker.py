@@ -7,7 +7,7 @@ connection SK: session_schema.keys.connection_shard_range, no Scan, no coordinat
 through the same `Fanout` as the handlers, so the same bounds, gone/slow-consumer rules and leave
 notices apply. A job that cannot read its shard raises: the invocation is retried by Lambda's
 asynchronous retries and, past them, lands in the on-failure destination; `FanoutShardFailed` counts it
-and the log says so. A shard is read whole before its first post (session_runtime/fanout.py), so that
+and the log says so. A shard is read whole before its first post (`read_whole`, session_runtime/fanout.py), so that
 raise comes before anything was sent and the retry, which repeats the whole shard, delivers nothing
 twice. Posts that failed are counted (`FanoutFailed`, in Fanout) and answered in the result, never
 raised: a raise after some posts would have the retry repeat them. What can still repeat a delivery is
@@ -44,6 +44,7 @@ def run(runtime: Runtime, job: ShardJob) -> dict[str, Any]:
         only=is_listener if job.listenersOnly else None,
         close=is_listener if job.closeListeners else None,
         shard=(job.shard, job.shards),
+        read_whole=True,  # a raise after some posts would have Lambda's retry of the whole shard repeat them
     )
     presence.after_fanout(runtime.fanout, job.sessionId, result)
     return {"sent": result.sent, "gone": len(result.gone), "failed": len(result.failed)}

@@ -5,12 +5,13 @@ per event to the others (session_protocol/batch.py: each connection's frames fol
 
 Used by both handlers. The posts are coroutines on this thread's event loop (session_runtime/loop.py)
 calling the lean management API (session_runtime/management_api.py). Connections are read with a Query,
-page by page, on a helper thread while posts are in flight, and each one is handed to a delivery as it is
-read: a delivery posts its connection's messages in order and, when the send selects it for closing,
-closes it too. At most `concurrency` management API calls are in flight, posts stay in flight across
-Query pages (no page waits for its slowest post), and one slow or dead connection holds one call slot,
-never the others. At most `window` connections are handed over and not yet finished, so reading ahead
-costs bounded memory however large the session.
+page by page: a small first page inline (nothing is in flight yet), each next one on a helper thread while
+the page before is posted (one hand-over per page, not per connection). `concurrency` workers take the
+connections in read order, each serving one at a time: a delivery posts its connection's messages in order
+and, when the send selects it for closing, closes it too. So at most `concurrency` management API calls are
+in flight, posts stay in flight across Query pages (no page waits for its slowest post), and one slow or
+dead connection holds one worker, never the others. At most two pages are held (`read_ahead`), so reading
+ahead costs bounded memory however large the session.
 
 - 410 Gone: the connection is unregistered on the spot, unless it registered within the handshake window
   (`handshake_window_ms`, the HANDSHAKE_WINDOW_SECONDS setting): API Gateway answers 410 to posts before
@@ -48,7 +49,9 @@ from .shards import MAX_EVENTS_PER_JOB, ShardDispatcher, ShardJob, shard_count
 Outcome = Literal["sent", "gone", "failed", "throttled"]
 STRIKES_TO_CLOSE = 3
 # Connections per Query page: posts start after the first page instead of the whole session's read, and
-# one Query call stays short (a 1 MB page is ~6,000 connections). 2 Queries for 2,000 instead of 1.
+# one Query call stays short (a 1 MB page is ~6,000 connections). The first page is small, so the first posts
+# wait for a short Query only; the ones after it are read while the page before is posted.
+FIRST_QUERY_PAGE = 100
 QUERY_PAGE = 1000
 _STRIKES_KEPT = 10_000  # connections with strikes remembered per environment, at most
 
@@ -136,9 +139,10 @@ class Fanout:
         )
 
     @property
-    def window(self) -> int:
-        """Connections handed over and not finished yet, at most: enough to keep every call slot busy."""
-        return self.concurrency * 4
+    def read_ahead(self) -> int:
+        """Connections read and not finished yet, at most: the page being served, the next one read meanwhile,
+        and the deliveries still in flight from the page before."""
+        return 2 * QUERY_PAGE + self.concurrency
 
     def send_to(self, connection_id: str, payload: dict[str, Any]) -> bool:
         """Post to one connection. False (and the connection unregistered) when it is gone."""
@@ -181,6 +185,7 @@ class Fanout:
         close: Callable[[ConnectionTarget], bool] | None = None,
         shard: tuple[int, int] | None = None,
         size: int | None = None,
+        read_whole: bool = False,
     ) -> FanoutResult:
         """Post `payloads` in that order to every connection of a session (those `only` selects), in `batch`
         frames to the connections whose protocol version has them; then close those `close` selects. With
@@ -191,6 +196,8 @@ class Fanout:
         Past the dispatcher's threshold the fan-out is sharded (session_runtime/shards.py): this call serves
         shard 0 (and any shard whose invoke failed) and returns without waiting for the others. Selections
         other than everyone or `is_listener`, and more events than a shard job carries, are always served here.
+
+        `read_whole`: every connection is read before the first post (the fan-out worker's shard: see `_send`).
 
         Each connection's posts and close run in order; `result` lists the gone and failed connections in
         the order they were read. A stream event (one with a `seq`) skips the connections that do not take it live
@@ -207,7 +214,7 @@ class Fanout:
         # Each stream event's seq: a connection a recovery holds, or replayed past it, skips it (`takes`).
         seqs = tuple(seq if isinstance(seq := payload.get("seq"), int) else None for payload in payloads)
         with subsegment("fanout"):  # one trace segment per fan-out, none per post
-            result = loop.run(self._send(session_id, Outgoing.of(payloads), only, close, shard, seqs))
+            result = loop.run(self._send(session_id, Outgoing.of(payloads), only, close, shard, seqs, read_whole))
         if result.gone or result.failed:
             logger.info(
                 "fan-out finished",
@@ -263,15 +270,13 @@ class Fanout:
         close: Callable[[ConnectionTarget], bool] | None,
         shard: tuple[int, int] | None,
         seqs: tuple[int | None, ...],
+        read_whole: bool = False,
     ) -> FanoutResult:
         calls = asyncio.Semaphore(self.concurrency)
         outcomes: list[tuple[ConnectionTarget, Outcome]] = []  # filled in read order (index = read order)
-        finished = asyncio.Event()
-        unfinished = 0
         running = asyncio.get_running_loop()
 
         async def deliver(index: int, connection: ConnectionTarget) -> None:
-            nonlocal unfinished
             try:
                 frames = outgoing.frames_for(connection.protocolVersion, taken(connection))
                 outcome = await self._deliver(connection, frames, calls, session_id)
@@ -283,8 +288,6 @@ class Fanout:
                 )
                 outcome = "failed"
             outcomes[index] = (connection, outcome)
-            unfinished -= 1
-            finished.set()
 
         def taken(connection: ConnectionTarget) -> tuple[int, ...] | None:
             """The indexes of the events `connection` takes live; None: all of them (no recovery marked it)."""
@@ -299,33 +302,50 @@ class Fanout:
 
         now = int(time.time() * 1000)  # against a hold's `heldUntil`, set with the store's clock (wall time)
         by_shard = {} if shard is None else {"shard": shard}
-        read = self.store.iter_connection_targets(session_id, page_size=QUERY_PAGE, **by_shard)
-        if shard is not None:
-            # A shard (a few thousand projected items at most) is read whole before its first post: a read that
-            # fails raises with nothing sent, so Lambda's retry of the whole shard repeats no delivery.
-            read = iter(await running.run_in_executor(None, list, read))
-        connections: Iterator[ConnectionTarget] = filter(wanted, read)
-        tasks: set[asyncio.Task[None]] = set()
-        try:
+        read = self.store.iter_connection_targets(
+            session_id, page_size=QUERY_PAGE, first_page_size=FIRST_QUERY_PAGE, **by_shard
+        )
+        # The first page is read inline (nothing is in flight yet for a helper thread to overlap with); a shard a
+        # worker serves is read whole first: a read that fails raises with nothing sent, so Lambda's retry of the
+        # whole shard repeats no delivery.
+        first = list(read) if read_whole else list(islice(read, FIRST_QUERY_PAGE))
+        pending: Iterator[ConnectionTarget] = filter(wanted, first)
+
+        def after(page: list[ConnectionTarget], size: int) -> asyncio.Future[list[ConnectionTarget]] | None:
+            """The page after a full one, read on a helper thread while that one is posted."""
+            if len(page) < size:
+                return None
+            return running.run_in_executor(None, lambda: list(islice(read, QUERY_PAGE)))
+
+        ahead = None if read_whole else after(first, FIRST_QUERY_PAGE)
+
+        async def take() -> ConnectionTarget | None:
+            """The next connection to serve, in read order; None when every page has been handed out."""
+            nonlocal pending, ahead
             while True:
-                while unfinished >= self.window:
-                    finished.clear()
-                    await finished.wait()
-                free = self.window - unfinished
-                # The next connections, read (and their Query pages fetched) while posts are in flight.
-                batch = await running.run_in_executor(None, lambda n=free: list(islice(connections, n)))  # type: ignore[misc]
-                for connection in batch:
-                    outcomes.append((connection, "failed"))
-                    unfinished += 1
-                    task = running.create_task(deliver(len(outcomes) - 1, connection))
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
-                if len(batch) < free:
-                    break
-        finally:
-            # Every delivery handed over finishes, also when reading the connections raised.
-            if tasks:
-                await asyncio.wait(list(tasks))
+                connection = next(pending, None)
+                if connection is not None:
+                    return connection
+                fetched = ahead
+                if fetched is None:
+                    return None
+                page = await fetched
+                if ahead is fetched:  # the first worker back installs the page and asks for the next one
+                    pending = filter(wanted, page)
+                    ahead = after(page, QUERY_PAGE)
+
+        async def worker() -> None:
+            while (connection := await take()) is not None:
+                outcomes.append((connection, "failed"))
+                await deliver(len(outcomes) - 1, connection)
+
+        # `concurrency` workers, each serving one connection at a time (no task per connection): one slow or
+        # dead connection holds one of them, never the others. A read that fails stops the workers as they come
+        # back for more; every delivery handed over finishes first, then the failure is raised.
+        ended = await asyncio.gather(*(worker() for _ in range(self.concurrency)), return_exceptions=True)
+        for end in ended:
+            if isinstance(end, BaseException):
+                raise end
         result = FanoutResult()
         sent = sum(1 for _, outcome in outcomes if outcome == "sent")
         throttled = sum(1 for _, outcome in outcomes if outcome == "throttled")

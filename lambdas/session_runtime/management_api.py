@@ -79,9 +79,14 @@ def botocore_credentials() -> Callable[[], Credentials]:
     if source is None:
         raise RuntimeError("no AWS credentials for the management API")
 
+    kept: tuple[tuple[str, str, str | None], Credentials] | None = None
+
     def frozen() -> Credentials:
-        current = source.get_frozen_credentials()
-        return Credentials(current.access_key, current.secret_key, current.token)
+        nonlocal kept
+        current = source.get_frozen_credentials()  # refreshed by botocore when they near their expiry
+        if kept is None or kept[0] != current:  # a ReadOnlyCredentials is a named tuple
+            kept = (tuple(current), Credentials(current.access_key, current.secret_key, current.token))
+        return kept[1]
 
     return frozen
 

@@ -198,8 +198,9 @@ class Table:
         for item in self._query_items(**query):
             yield codec.decode_as(item, model)
 
-    def _query_items(self, **query: Any) -> Iterator[codec.Item]:
-        """Every raw item of a Query, following LastEvaluatedKey through each 1 MB page."""
+    def _query_items(self, *, next_limit: int | None = None, **query: Any) -> Iterator[codec.Item]:
+        """Every raw item of a Query, following LastEvaluatedKey through each 1 MB page (`next_limit`: the
+        Limit of the pages after the first, whose Limit is the query's; none: the query's Limit throughout)."""
         request = {"TableName": self.table_name, **query}
         while True:
             response = self.client.query(**request)
@@ -208,6 +209,8 @@ class Table:
             if not last:
                 return
             request["ExclusiveStartKey"] = last
+            if next_limit is not None:
+                request["Limit"] = next_limit
 
     def _page(
         self,

@@ -438,11 +438,19 @@ class SessionStore(StreamLog):
         return sorted(listeners, key=lambda c: c.connectedAt)[:count]
 
     def iter_connection_targets(
-        self, session_id: str, *, page_size: int | None = None, shard: tuple[int, int] | None = None
+        self,
+        session_id: str,
+        *,
+        page_size: int | None = None,
+        first_page_size: int | None = None,
+        shard: tuple[int, int] | None = None,
     ) -> Iterator[ConnectionTarget]:
         """The same connections as `iter_connections`, as a fan-out needs them (ID and role): the Query
-        projects only those attributes, so each page is smaller and each item cheaper to decode."""
-        for item in self._connection_items(session_id, page_size, shard, ex.TARGET_PROJECTION):
+        projects only those attributes, so each page is smaller and each item cheaper to decode. With
+        `first_page_size`, the first Query asks for that many (a fan-out posts to them sooner), the next ones for
+        `page_size`."""
+        items = self._connection_items(session_id, page_size, shard, ex.TARGET_PROJECTION, first_page_size)
+        for item in items:
             yield codec.decode_target(item)
 
     def _connection_items(
@@ -451,8 +459,11 @@ class SessionStore(StreamLog):
         page_size: int | None,
         shard: tuple[int, int] | None,
         projection: Sequence[ex.Attr] = (),
+        first_page_size: int | None = None,
     ) -> Iterator[codec.Item]:
         extra: dict[str, Any] = {"Limit": page_size} if page_size else {}
+        if first_page_size:
+            extra = {"Limit": first_page_size, "next_limit": page_size}
         in_session = ex.PK.eq(keys.session_partition(session_id))
         condition = in_session & ex.SK.begins_with(keys.CONN_PREFIX)
         high = None

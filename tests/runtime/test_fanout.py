@@ -8,7 +8,8 @@ import asyncio
 import threading
 from collections.abc import Iterator
 
-from session_runtime.fanout import Fanout
+from session_runtime import fanout as fanout_module
+from session_runtime.fanout import FIRST_QUERY_PAGE, Fanout
 from session_schema.models import Connection, ConnectionTarget
 
 from tests.support.ws_events import new_connection_id
@@ -21,6 +22,11 @@ def _connection(role: str = "listener") -> Connection:
     return Connection(connectionId=new_connection_id(), sessionId=SESSION, role=role, connectedAt=1, expiresAt=2)
 
 
+def _target(connection: Connection) -> ConnectionTarget:
+    """What the store's projected Query gives the fan-out for a connection."""
+    return ConnectionTarget(connectionId=connection.connectionId, role=connection.role)
+
+
 class FakeStore:
     """iter_connection_targets / unregister_connection; counts how far the fan-out has read ahead."""
 
@@ -30,10 +36,10 @@ class FakeStore:
         self.unregistered: list[str] = []
         self.max_read_ahead = 0
 
-    def iter_connection_targets(self, session_id: str, *, page_size: int | None = None) -> Iterator[ConnectionTarget]:
+    def iter_connection_targets(self, session_id: str, **_: object) -> Iterator[ConnectionTarget]:
         for read, connection in enumerate(self.connections):
             self.max_read_ahead = max(self.max_read_ahead, read - self.client.finished_count())
-            yield ConnectionTarget(connectionId=connection.connectionId, role=connection.role)
+            yield _target(connection)
 
     def clock(self) -> int:
         return 0
@@ -116,7 +122,9 @@ class SlowClient:
             self._leave(connection_id, last=True)
 
 
-def test_a_slow_post_and_a_slow_close_hold_back_no_one_and_calls_stay_bounded():
+def test_a_slow_post_and_a_slow_close_hold_back_no_one_and_calls_stay_bounded(monkeypatch):
+    monkeypatch.setattr(fanout_module, "FIRST_QUERY_PAGE", 10)  # pages far smaller than the session, so that
+    monkeypatch.setattr(fanout_module, "QUERY_PAGE", 50)  # reading ahead of the posts could overrun its bound
     concurrency = 8
     speaker = _connection("speaker")
     listeners = [_connection() for _ in range(1_000)]  # ~4 of the fan-out's old 256-connection pages
@@ -146,7 +154,7 @@ def test_a_slow_post_and_a_slow_close_hold_back_no_one_and_calls_stay_bounded():
     assert len(client.closed) == len(set(client.closed)) == len(ordinary) + 2  # each closed once
     # Posts and closes share one bounded pool; reading ahead of it is bounded too.
     assert 1 < client.max_in_flight <= concurrency
-    assert store.max_read_ahead <= fanout.window
+    assert store.max_read_ahead <= fanout.read_ahead
 
 
 def test_deliveries_keep_flowing_across_query_pages():
@@ -173,6 +181,45 @@ def test_deliveries_keep_flowing_across_query_pages():
     fanout = Fanout(FakeStore(listeners, _NoClient()), Client(), concurrency=4)  # type: ignore[arg-type]
     result = fanout.send(SESSION, {"type": "broadcast"})
     assert blocked == [] and result.sent == 600 and sorted(posted) == sorted(c.connectionId for c in listeners)
+
+
+def test_the_first_posts_wait_for_the_first_small_page_only():
+    """Posting starts once the first (small) Query page is read, not the whole session; a fan-out worker's
+    shard (`read_whole`) is read whole before its first post."""
+    listeners = [_connection() for _ in range(3 * FIRST_QUERY_PAGE)]
+
+    class GatedStore(FakeStore):
+        """Reads past the first page only once a post was made (or WAIT passed: the fan-out waited for more)."""
+
+        gate = True
+        posted = threading.Event()
+        posted_on_the_first_page = False
+        posted_before_the_end = False
+
+        def iter_connection_targets(self, session_id: str, **_: object) -> Iterator[ConnectionTarget]:
+            for read, connection in enumerate(self.connections):
+                if read == FIRST_QUERY_PAGE and self.gate:
+                    self.posted_on_the_first_page = self.posted.wait(WAIT)
+                yield _target(connection)
+            self.posted_before_the_end = self.posted.is_set()
+
+    class Client:
+        def __init__(self, store: GatedStore) -> None:
+            self.store = store
+
+        async def post_to_connection(self, *, connection_id: str, data: bytes) -> int:
+            self.store.posted.set()
+            return 200
+
+    streamed = GatedStore(listeners, _NoClient())  # type: ignore[arg-type]
+    streamed.posted = threading.Event()
+    assert Fanout(streamed, Client(streamed)).send(SESSION, {"type": "broadcast"}).sent == len(listeners)  # type: ignore[arg-type]
+    assert streamed.posted_on_the_first_page
+
+    whole = GatedStore(listeners, _NoClient())  # type: ignore[arg-type]
+    whole.gate, whole.posted = False, threading.Event()
+    result = Fanout(whole, Client(whole)).send_many(SESSION, [{"type": "broadcast"}], read_whole=True)  # type: ignore[arg-type]
+    assert result.sent == len(listeners) and not whole.posted_before_the_end
 
 
 class _NoClient:
