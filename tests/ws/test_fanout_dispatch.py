@@ -113,6 +113,19 @@ def test_below_the_threshold_nothing_is_invoked(ws, live):
     assert set(_broadcasts(ws, listeners)) == set(listeners)
 
 
+def test_at_the_threshold_a_broadcast_is_one_invocation_and_a_pause_two_shards(ws, live):
+    """The threshold is strict and each fan-out is sized by who gets it (docs/architecture.md, Dispatch): a
+    broadcast, to the listeners only, by `listenerCount`; a pause, to the speaker too, by `listenerCount + 1`."""
+    listeners = [ws.connected(live.session_id) for _ in range(5)]
+    client = LambdaClient()
+    _shard_by(ws, client, threshold=5)
+    ws.act(live.speaker, "broadcast", data=1)
+    assert client.invokes == []  # 5 listeners: not more than 5
+    assert set(_broadcasts(ws, listeners)) == set(listeners)
+    ws.act(live.speaker, "pause")
+    assert [(i["job"]["shard"], i["job"]["shards"]) for i in client.invokes] == [(1, 2)]  # 6 connections
+
+
 def _message_then_artifact_change(ws, live) -> None:
     """Every fan-out kind a session's connections get besides broadcasts and status changes: a message over
     HTTP, one over WebSocket (its sender answered directly), an artifact's status change."""
