@@ -8,6 +8,8 @@ import asyncio
 import threading
 from collections.abc import Iterator
 
+import pytest
+
 from session_runtime import fanout as fanout_module
 from session_runtime.fanout import FIRST_QUERY_PAGE, Fanout
 from session_schema.models import Connection, ConnectionTarget
@@ -220,6 +222,32 @@ def test_the_first_posts_wait_for_the_first_small_page_only():
     whole.gate, whole.posted = False, threading.Event()
     result = Fanout(whole, Client(whole)).send_many(SESSION, [{"type": "broadcast"}], read_whole=True)  # type: ignore[arg-type]
     assert result.sent == len(listeners) and not whole.posted_before_the_end
+
+
+def test_a_read_failing_on_a_later_page_raises_after_the_first_page_was_served(monkeypatch):
+    """Streaming pages: a Query failing past the first page stops the fan-out, but every connection already
+    read is served first (none is left half-done), then the failure is raised to the caller."""
+    monkeypatch.setattr(fanout_module, "FIRST_QUERY_PAGE", 10)
+    monkeypatch.setattr(fanout_module, "QUERY_PAGE", 20)
+    listeners = [_connection() for _ in range(100)]
+
+    class FailingStore(FakeStore):
+        def iter_connection_targets(self, session_id: str, **_: object) -> Iterator[Connection]:
+            yield from self.connections[:30]  # the first page and the second
+            raise ConnectionError("the Query's next page failed")
+
+    posted: list[str] = []
+
+    class Client:
+        async def post_to_connection(self, *, connection_id: str, data: bytes) -> int:
+            await asyncio.sleep(0)
+            posted.append(connection_id)
+            return 200
+
+    fanout = Fanout(FailingStore(listeners, _NoClient()), Client(), concurrency=4)  # type: ignore[arg-type]
+    with pytest.raises(ConnectionError):
+        fanout.send(SESSION, {"type": "broadcast"})
+    assert sorted(posted) == sorted(c.connectionId for c in listeners[:30])  # the two pages read, each once
 
 
 class _NoClient:
