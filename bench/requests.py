@@ -4,7 +4,7 @@ Requests are counted at botocore's `before-call` hook of the handlers' own Dynam
 name, exactly as tests/ws/test_request_counts.py pins them; management API calls (post/delete to
 `@connections`) are counted on the captured management API. Broadcasts are measured to 1, 100 and 1000
 listeners twice: with the fan-out's own page size (session_runtime/fanout.py `QUERY_PAGE` connections per
-Query) and with its page size set to 100, which makes the paging visible.
+Query after a first page of `FIRST_QUERY_PAGE`) and with every page set to 100, which makes the paging visible.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import argparse
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from ._common import machine, prepare, table
@@ -164,15 +164,15 @@ class Bench:
     @contextmanager
     def connection_pages(self, page_size: int) -> Iterator[None]:
         """The fan-out reads connections `page_size` per Query meanwhile (it passes its module's
-        `QUERY_PAGE` as the Query's `Limit` on every call, so that is what to change)."""
+        `FIRST_QUERY_PAGE`, then `QUERY_PAGE` as the Query's `Limit`, so those are what to change)."""
         from session_runtime import fanout
 
-        original = fanout.QUERY_PAGE
-        fanout.QUERY_PAGE = page_size
+        original = fanout.FIRST_QUERY_PAGE, fanout.QUERY_PAGE
+        fanout.FIRST_QUERY_PAGE = fanout.QUERY_PAGE = page_size
         try:
             yield
         finally:
-            fanout.QUERY_PAGE = original
+            fanout.FIRST_QUERY_PAGE, fanout.QUERY_PAGE = original
 
 
 def _describe(counter: Counter[str]) -> str:
@@ -260,25 +260,24 @@ def measure(bench: Bench, sizes: tuple[int, ...] = BROADCAST_SIZES) -> list[list
     row("$disconnect (listener)", lambda: bench.disconnect(listener), "lookup, transaction, count to speaker")
 
     # -- broadcasts to N listeners ---------------------------------------------------------------------
-    from session_runtime.fanout import QUERY_PAGE
+    from session_runtime import fanout
 
     for n in sizes:
         big = bench.session(max_listeners=n)
         bench.add_listeners(big, n)
         caster = bench.connect(big, user=OWNER)
-        for page in (QUERY_PAGE, FORCED_PAGE):
-            with bench.connection_pages(page):
+        for forced in (False, True):
+            with bench.connection_pages(FORCED_PAGE) if forced else nullcontext():
                 with bench.counting() as (counted, posts):
                     answer = bench.act(caster, "broadcast", data={"n": 1})
                 assert answer.get("delivered") == n, answer
                 queries = counted["Query"]
-                # N listeners and the speaker: floor((N + 1) / page) full pages, then the rest; a page that
-                # fills to its Limit comes back with a LastEvaluatedKey, so a last full page costs one more
-                # (empty) Query.
-                assert queries == (n + 1) // page + 1, (n, page, queries)
+                # N listeners and the speaker (fanout.query_count: a last full page costs one more Query).
+                assert queries == fanout.query_count(n + 1), (n, forced, queries)
+                limits = f"Limit={FORCED_PAGE}" if forced else f"Limit={fanout.FIRST_QUERY_PAGE}, {fanout.QUERY_PAGE}"
                 rows.append(
                     [
-                        f"broadcast to {n} (Limit={page})",
+                        f"broadcast to {n} ({limits})",
                         _describe(counted),
                         sum(counted.values()),
                         posts[0],
@@ -334,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     import io
     from contextlib import redirect_stdout
 
-    from session_runtime.fanout import QUERY_PAGE
+    from session_runtime.fanout import FIRST_QUERY_PAGE, QUERY_PAGE
 
     started = time.monotonic()
     with mock_aws(), redirect_stdout(io.StringIO()):  # Powertools' EMF lines (cold-start metric) go to stdout
@@ -351,10 +350,10 @@ def main(argv: list[str] | None = None) -> int:
                 "TransactWriteItems = the head's `seq` moved conditional on the seq read (and on active and "
                 "unmuted) with the event kept in the same write (session_runtime/stream.py), then the connection "
                 "Query page by page; no write per listener",
-                f"a broadcast reads N + 1 connection items (the speaker's too), {QUERY_PAGE} per Query "
-                f"(session_runtime/fanout.py), or {FORCED_PAGE} in the `Limit={FORCED_PAGE}` rows: "
-                "floor((N + 1) / page) + 1 Queries, as a page that fills to its Limit ends with a "
-                "LastEvaluatedKey and one more Query finds the rest (or nothing)",
+                f"a broadcast reads N + 1 connection items (the speaker's too), {FIRST_QUERY_PAGE} in its first "
+                f"Query, then {QUERY_PAGE} per Query (session_runtime/fanout.py), or {FORCED_PAGE} per Query in "
+                f"the `Limit={FORCED_PAGE}` rows; a page that fills to its Limit ends with a LastEvaluatedKey and "
+                "one more Query finds the rest (or nothing)",
                 f"a connection item is ~{item_bytes} bytes (DynamoDB size): a 1 MB Query page would hold "
                 f"~{(1 << 20) // item_bytes:,} connections, so the page size, not the 1 MB cap, sets the count",
                 f"measured in {time.monotonic() - started:.0f} s on {machine()}",

@@ -53,6 +53,14 @@ STRIKES_TO_CLOSE = 3
 # wait for a short Query only; the ones after it are read while the page before is posted.
 FIRST_QUERY_PAGE = 100
 QUERY_PAGE = 1000
+
+
+def query_count(items: int) -> int:
+    """The Queries a fan-out makes to read `items` connection items: the first page, then full pages; a page that
+    fills to its Limit ends with a LastEvaluatedKey, so one more Query finds the rest (or nothing)."""
+    if items < FIRST_QUERY_PAGE:
+        return 1
+    return 1 + (items - FIRST_QUERY_PAGE) // QUERY_PAGE + 1
 _STRIKES_KEPT = 10_000  # connections with strikes remembered per environment, at most
 
 
