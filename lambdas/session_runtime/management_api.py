@@ -106,6 +106,8 @@ class _Connection(asyncio.Protocol):
         self._waiter: asyncio.Future[int] | None = None
         self._answered = False
         self._keep_alive = True
+        self._deadline = 0.0  # loop time by which the request in flight must be answered
+        self._watchdog: asyncio.TimerHandle | None = None
 
     # -- asyncio.Protocol ---------------------------------------------------------------------------------
 
@@ -140,13 +142,34 @@ class _Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_exception(error)
 
+    def _watch(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Have the watchdog fire by the request's deadline. One timer per connection, moved on when it fires,
+        not one per request: a keep-alive connection answers many requests within one timeout."""
+        watchdog = self._watchdog
+        if watchdog is not None:
+            if watchdog.when() <= self._deadline:
+                return
+            watchdog.cancel()
+        self._watchdog = loop.call_at(self._deadline, self._check_deadline, loop)
+
+    def _check_deadline(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._watchdog = None
+        waiter = self._waiter
+        if self.closed or waiter is None or waiter.done():
+            return  # idle: the next request arms it again
+        if loop.time() >= self._deadline:
+            self._fail(TimeoutError("no answer from the management API in time"))
+        else:
+            self._watch(loop)  # armed for an earlier request: the one in flight has until its own deadline
+
     async def exchange(self, request: bytes, timeout: float) -> int:
         """Send one request, return its answer's status; the connection is closed on any failure."""
         assert self.transport is not None
         loop = asyncio.get_running_loop()
         self._waiter = waiter = loop.create_future()
         self._answered = False
-        timer = loop.call_later(timeout, self._fail, TimeoutError("no answer from the management API in time"))
+        self._deadline = loop.time() + timeout
+        self._watch(loop)
         self.transport.write(request)
         try:
             status: int = await waiter
@@ -154,7 +177,6 @@ class _Connection(asyncio.Protocol):
             self.close()
             raise
         finally:
-            timer.cancel()
             self.used = True
         if not self._keep_alive:
             self.close()
@@ -162,6 +184,9 @@ class _Connection(asyncio.Protocol):
 
     def close(self) -> None:
         self.closed = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         if self.transport is not None:
             self.transport.abort()
 

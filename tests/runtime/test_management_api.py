@@ -169,6 +169,25 @@ def test_a_silent_server_is_timed_out_and_the_others_go_on():
     assert 0.4 < took < 2.0
 
 
+def test_a_reused_connection_times_out_each_request_by_its_own_deadline():
+    """The watchdog is one timer per connection, armed by an earlier request: a silent answer on the reused
+    connection is timed out by its own deadline, neither sooner nor never."""
+
+    async def main():
+        server = Server()
+        async with await _serve(server):
+            api = _api(server, connections=1, timeout=0.5)
+            assert await api.post_to_connection(connection_id="ok-1", data=b"{}") == 200  # arms it for ~0.5 s
+            await asyncio.sleep(0.3)
+            started = time.monotonic()
+            with pytest.raises(TimeoutError):
+                await api.post_to_connection(connection_id="silent-1", data=b"{}")
+            return time.monotonic() - started, server.connections_opened
+
+    took, connections = run(main())
+    assert 0.45 < took < 2.0 and connections == 1  # the same connection, its full 0.5 s
+
+
 def test_a_connection_the_server_dropped_is_replaced_without_losing_the_post():
     async def main():
         server = Server(drop_after_answer=True)
