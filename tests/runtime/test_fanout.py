@@ -232,8 +232,8 @@ def test_a_read_failing_on_a_later_page_raises_after_the_first_page_was_served(m
     listeners = [_connection() for _ in range(100)]
 
     class FailingStore(FakeStore):
-        def iter_connection_targets(self, session_id: str, **_: object) -> Iterator[Connection]:
-            yield from self.connections[:30]  # the first page and the second
+        def iter_connection_targets(self, session_id: str, **_: object) -> Iterator[ConnectionTarget]:
+            yield from map(_target, self.connections[:30])  # the first page and the second
             raise ConnectionError("the Query's next page failed")
 
     posted: list[str] = []
