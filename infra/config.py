@@ -12,6 +12,9 @@
     cdk synth -c reservedConcurrency=false  # an account whose Lambda quota cannot hold the reservations
     cdk synth -c powertoolsLayerVersion=N   # pin another version of the public Powertools layer
     cdk synth -c webhookUrl=https://...     # deliver every lifecycle event to this URL (infra/lifecycle_events.py)
+    cdk synth -c publisherRoleArns=arn:aws:iam::111122223333:role/captions,arn:...
+                                            # roles (of this account) that may publish over the IAM route
+                                            # POST /iam/sessions/{id}/broadcasts (SigV4); see grant_publish
 
 Emulated mode (`emulated=<endpoint>`, scheme://host:port of the emulator, nothing else) changes only what the
 emulator cannot take or cannot reach, each in the module that builds it (infra/emulator.py lists them all):
@@ -40,6 +43,7 @@ PROD_STAGE = "prod"
 STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 # scheme://host[:port], nothing after it: the stack appends the emulator's own paths (/_aws/execute-api/...).
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
 EMULATOR_ENDPOINT_PATTERN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?$")
 # An EventBridge API destination's endpoint: HTTPS only (EventBridge refuses plain HTTP), no whitespace.
 WEBHOOK_URL_PATTERN = re.compile(r"^https://[^\s/?#]+[^\s]*$")
@@ -67,6 +71,8 @@ class StackConfig:
     reserved_concurrency: bool = True
     powertools_layer_version: int | None = None  # None: the pinned release, resolved from its SSM parameter
     webhook_url: str | None = None  # every lifecycle event is delivered here (an API destination); None: no webhook
+    # IAM roles granted the producers' publish route (execute-api:Invoke on it, and the handler's own check).
+    publisher_role_arns: tuple[str, ...] = ()
 
     @property
     def is_prod(self) -> bool:
@@ -132,10 +138,28 @@ def _setting_overrides(raw: Any) -> dict[str, str]:
         setting = SETTINGS_BY_ENV.get(name)
         if setting is None:
             raise ValueError(f"context 'settings': {name} is not a declared setting")
-        if setting.source != "config":
+        if setting.source != "config" or name in _STACK_SET:
             raise ValueError(f"context 'settings': {name} is supplied by the stack and cannot be overridden")
         overrides[name] = str(value)
     return overrides
+
+
+# Config settings the stack itself sets (from its own context): PUBLISHER_ROLE_ARNS follows publisherRoleArns and
+# grant_publish, so that a role is granted by IAM and by the handler together.
+_STACK_SET = frozenset({"PUBLISHER_ROLE_ARNS"})
+
+
+def _role_arns(value: Any) -> tuple[str, ...]:
+    if value in (None, ""):
+        return ()
+    items = value.split(",") if isinstance(value, str) else list(value)
+    arns = tuple(str(item).strip() for item in items if str(item).strip())
+    for arn in arns:
+        if not ROLE_ARN_PATTERN.match(arn):
+            raise ValueError(
+                f"context 'publisherRoleArns': {arn!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)"
+            )
+    return tuple(dict.fromkeys(arns))
 
 
 def _email(value: Any) -> str | None:
@@ -176,4 +200,5 @@ def load_config(node: Node) -> StackConfig:
         reserved_concurrency=_bool(node.try_get_context("reservedConcurrency"), default=True),
         powertools_layer_version=_optional_int(node.try_get_context("powertoolsLayerVersion")),
         webhook_url=_webhook_url(node.try_get_context("webhookUrl")),
+        publisher_role_arns=_role_arns(node.try_get_context("publisherRoleArns")),
     )

@@ -8,6 +8,11 @@ the function, which verifies each bearer token itself (signature, `iss`, `aud`/`
 through JWT_ISSUER/JWT_AUDIENCE, infra/stack.py) and answers 401 UNAUTHORIZED in the contract's shape.
 `auth=True` in the route table means "the handler requires a signed-in caller". Stage throttling
 still applies to every route (cdk-nag APIG4 is acknowledged per route in infra/nag.py).
+
+The one exception is a route whose `auth_kind` is "iam" (`POST /iam/sessions/{sessionId}/broadcasts`, the
+producers' twin of the owner's publish): API Gateway's IAM authorizer verifies its SigV4 signature and the
+caller's `execute-api:Invoke` permission on that route (`grant_publish`), answering a refusal with its own 403,
+and hands the signer to the function, which also checks it is a role named at deploy time (PUBLISHER_ROLE_ARNS).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import dataclass
 
 from aws_cdk import Duration
 from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -30,6 +36,8 @@ from session_schema.routes import (
     HTTP_ROUTES,
     HttpRoute,
 )
+
+IAM_ROUTES: tuple[HttpRoute, ...] = tuple(route for route in HTTP_ROUTES if route.auth_kind == "iam")
 
 from infra import emulator
 from infra.access_logs import HTTP_ACCESS_LOG_FIELDS, JsonAccessLogSettings, access_log_group
@@ -104,8 +112,8 @@ def _add_route(
         path=route.path,
         methods=[apigwv2.HttpMethod(route.method)],
         integration=integration,
-        # No gateway authorizer on any route (module docstring): the handler verifies every bearer token,
+        # No gateway authorizer on a "token" route (module docstring): the handler verifies every bearer token,
         # and refuses a signed-in route (route.auth) without a valid one in the contract's error shape.
-        authorizer=apigwv2.HttpNoneAuthorizer(),
+        authorizer=authorizers.HttpIamAuthorizer() if route.auth_kind == "iam" else apigwv2.HttpNoneAuthorizer(),
     )
     return created

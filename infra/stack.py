@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from session_schema.settings import stack_environment
@@ -26,10 +27,11 @@ from infra.functions import (
     dispatch_shards_to,
     set_environment,
 )
-from infra.http_api import build_http_api
+from infra.http_api import IAM_ROUTES, build_http_api
 from infra.lifecycle_events import build_lifecycle_events
 from infra.nag import acknowledge_findings
 from infra.permissions import attach_permissions
+from infra.publishers import Publishers
 from infra.schedule import build_sweep_schedule
 from infra.storage import build_storage
 from infra.table import build_table
@@ -70,8 +72,12 @@ class LiveSessionsStack(Stack):
             worker=self.functions[FANOUT_WORKER_FUNCTION],
             bus=self.lifecycle.bus,
         )
+        # Who may publish over the IAM route: the roles named at deploy time now, and any grant_publish later.
+        self.publishers = Publishers(self, self.http.api, self.http.stage.stage_name, IAM_ROUTES)
+        for index, arn in enumerate(config.publisher_role_arns):
+            self.grant_publish(iam.Role.from_role_arn(self, f"Publisher{index}", arn))
         # One environment for every function, from the settings declaration (KeyError if a wire is missing).
-        overrides = config.environment_overrides()
+        overrides = {**config.environment_overrides(), "PUBLISHER_ROLE_ARNS": self.publishers.arns}
         if config.emulator_endpoint:
             # Tokens from the emulator's Cognito carry the real issuer URL, but its keys are served by the
             # emulator (infra/emulator.py). An explicit -c settings JWKS_URL still wins.
@@ -118,6 +124,12 @@ class LiveSessionsStack(Stack):
         )
         self._outputs()
         acknowledge_findings(self)
+
+    def grant_publish(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let `grantee` (a role, or a user) publish to any session over the IAM route
+        `POST /iam/sessions/{sessionId}/broadcasts` with SigV4-signed requests: `execute-api:Invoke` on exactly
+        that route, and its ARN added to the function's PUBLISHER_ROLE_ARNS (the handler's own check)."""
+        return self.publishers.grant(grantee)
 
     def _outputs(self) -> None:
         outputs = {

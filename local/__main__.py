@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import console
 from . import stack as stack_module
+from .iam import PUBLISHER_ROLE
 from .speak_lines import commands_help
 
 DEFAULT_HTTP_PORT = 3000
@@ -170,6 +171,32 @@ def cmd_events(args: argparse.Namespace) -> int:
             print(line, flush=True)
     except KeyboardInterrupt:
         return 130
+    return 0
+
+
+def cmd_credentials(args: argparse.Namespace) -> int:
+    """Credentials a producer signs the IAM route with (stable per state dir): as JSON, or as shell exports."""
+    from .dynamodb import REGION
+    from .iam import CredentialStore
+
+    try:
+        identity = CredentialStore(args.state_dir).for_role(args.role)
+    except ValueError as error:
+        print(f"credentials: {error}", file=sys.stderr)
+        return 2
+    values = {
+        "accessKeyId": identity.access_key_id,
+        "secretAccessKey": identity.secret_access_key,
+        "region": REGION,
+        "roleArn": identity.role_arn,
+    }
+    if args.env:
+        print(f"export AWS_ACCESS_KEY_ID={identity.access_key_id}")
+        print(f"export AWS_SECRET_ACCESS_KEY={identity.secret_access_key}")
+        print(f"export AWS_REGION={REGION}")
+        print(f"# they stand for {identity.role_arn}")
+    else:
+        print(json.dumps(values, indent=2))
     return 0
 
 
@@ -331,6 +358,19 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--access", action="store_true", help="an access token (client_id) instead of an ID token")
     token.add_argument("--group", action="append", help="add a cognito:groups entry")
     token.set_defaults(func=cmd_token)
+
+    credentials = sub.add_parser(
+        "credentials",
+        help="print AWS credentials a producer signs POST /iam/sessions/{id}/broadcasts with (SigV4)",
+        description="Credentials the local stack's IAM route accepts, standing for an IAM role (stable per state "
+        "dir). The stack grants the default role; any other --role signs valid requests that are refused 403.",
+    )
+    credentials.add_argument("--role", default=PUBLISHER_ROLE, help=f"the role they stand for (default {PUBLISHER_ROLE})")
+    credentials.add_argument("--env", action="store_true", help="as shell `export` lines instead of JSON")
+    credentials.add_argument(
+        "--state-dir", default=stack_module.DEFAULT_STATE_DIR, help="the stack's state dir (default .local-state)"
+    )
+    credentials.set_defaults(func=cmd_credentials)
 
     listen = sub.add_parser("listen", help="join a session and print every message (one JSON per line)")
     listen.add_argument("session_id")

@@ -47,6 +47,7 @@ from .apigw import (
 from .cognito import DEFAULT_AUDIENCE, LocalIssuer, record_served
 from .dynamodb_streams import StreamPoller, stream_arn_of
 from .eventbridge import LocalEventBus
+from .iam import PUBLISHER_ROLE, CredentialStore
 from .lambda_service import (
     LAMBDA_PREFIX,
     THROTTLE_WAIT_SECONDS,
@@ -149,6 +150,8 @@ class LocalStack:
 
         self.urls: StackUrls | None = None
         self.issuer: LocalIssuer | None = None
+        # What producers sign the IAM route with (`python -m local credentials`); PUBLISHER_ROLE is granted.
+        self.credentials = CredentialStore(self.state_dir)
         self.registry = ConnectionRegistry()
         self.functions: Functions | None = None
         self.lambda_api: LambdaApi | None = None
@@ -242,6 +245,8 @@ class LocalStack:
                 management=self.registry,
                 console_ws_url=f"ws://{public_host(self.host)}:{ws_port}",
                 lambda_api=self.lambda_api,
+                signers=self.credentials.by_access_key,
+                region=dynamodb.REGION,  # what `python -m local credentials` prints
             )
         )
         if self.sweep_interval and SWEEP_FUNCTION in functions:
@@ -338,6 +343,8 @@ class LocalStack:
             {
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "FANOUT_WORKER_FUNCTION": FANOUT_WORKER_FUNCTION,
+                # The role `python -m local credentials` stands for by default, as -c publisherRoleArns grants one.
+                "PUBLISHER_ROLE_ARNS": self.credentials.for_role(PUBLISHER_ROLE).role_arn,
                 **self.settings_overrides,
             },
         )

@@ -9,11 +9,14 @@ a requestId, never the gateway's fixed `{"message": "Unauthorized"}`.
   Missing, malformed, expired or forged: 401 UNAUTHORIZED.
 - a path in `OPTIONAL_AUTH_PATHS`: anonymous without an `Authorization` header; with one, it must verify
   (a present but invalid token is 401, not silently anonymous).
+- a route with `auth_kind="iam"` (the twin publish route): API Gateway's IAM authorizer verified the SigV4
+  signature; its signer (`requestContext.authorizer.iam`) must be a granted publisher, else 403
+  (producers.py). No bearer token is read there.
 - any other route: anonymous.
 
-Only the verified token counts. `requestContext.authorizer` is never read: with no authorizer configured
-nothing trustworthy puts claims there, and a handler that trusted them would accept whatever an event
-(a test, a misconfigured integration) carried.
+Only the verified token counts. `requestContext.authorizer` is read on the IAM route only: elsewhere no
+authorizer is configured, nothing trustworthy puts claims there, and a handler that trusted them would accept
+whatever an event (a test, a misconfigured integration) carried.
 
 The caller is decided once per request, before any input is validated (validation.py calls
 `identify`), and route functions receive it as a Powertools dependency:
@@ -31,6 +34,8 @@ from session_schema.errors import Forbidden, SessionNotFound, Unauthorized
 from session_schema.models import Session
 from session_schema.routes import OPTIONAL_AUTH_PATHS, declared_route
 
+from .producers import Producer, producer_of, require_granted
+
 
 @dataclass(frozen=True)
 class HttpCaller:
@@ -38,12 +43,20 @@ class HttpCaller:
 
 
 _CALLER = "caller"
+_PRODUCER = "producer"
 
 
 def identify(request: Request) -> HttpCaller | None:
-    """Decide the caller once per request (request validation calls this first), cached in its context."""
+    """Decide the caller once per request (request validation calls this first), cached in its context. On the
+    IAM route the caller is a producer (`signed_producer`), decided and authorized here too."""
     if _CALLER not in request.context:
-        request.context[_CALLER] = _decide(request)
+        route = declared_route(request.method, request.route)
+        if route is not None and route.auth_kind == "iam":
+            producer = producer_of(request.resolved_event.raw_event)
+            request.context[_PRODUCER] = require_granted(producer, get_runtime().settings.publisher_roles)
+            request.context[_CALLER] = None
+        else:
+            request.context[_CALLER] = _decide(request)
     caller: HttpCaller | None = request.context[_CALLER]  # the context is a dict[str, Any]; only _decide writes it
     return caller
 
@@ -62,6 +75,15 @@ def _decide(request: Request) -> HttpCaller | None:
     if route.auth or (route.path in OPTIONAL_AUTH_PATHS and header is not None):
         return HttpCaller(get_runtime().verifier.verify_bearer_header(header).user_id)
     return None
+
+
+def signed_producer(request: Request) -> Producer:
+    """The granted producer of a request on the IAM route (401 off it: no signer is ever read there)."""
+    identify(request)
+    producer: Producer | None = request.context.get(_PRODUCER)
+    if producer is None:
+        raise Unauthorized("sign this request with AWS SigV4")
+    return producer
 
 
 def signed_in(request: Request) -> HttpCaller:

@@ -3,8 +3,8 @@ matcher of a request to its route (`match_route`, for the gateways that stand in
 
 A route added here appears in the deployed API, in the local stack and (by test) in the handler;
 one that is missing from any of them fails a test instead of a user's request. Who may call an HTTP
-route (`HttpRoute.auth`) is enforced by the HTTP handler (http_session_handler/identity.py), not by an
-API Gateway authorizer.
+route (`HttpRoute.auth`) is enforced by the HTTP handler (http_session_handler/identity.py); only the routes
+whose `auth_kind` is "iam" have an API Gateway authorizer (AWS IAM: SigV4-signed producers in the account).
 """
 
 from __future__ import annotations
@@ -13,7 +13,14 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 from urllib.parse import unquote
+
+# How a route's caller proves who it is. "token": a Cognito bearer token the handler verifies itself (no gateway
+# authorizer: its fixed 401 body breaks the contract's error shape, infra/http_api.py). "iam": a SigV4-signed AWS
+# principal, verified by API Gateway's IAM authorizer (deployed) or the local gateway (local/apigw/sigv4_check.py),
+# which put the principal in `requestContext.authorizer.iam`; the handler then checks it is a granted publisher.
+AuthKind = Literal["token", "iam"]
 
 
 @dataclass(frozen=True)
@@ -21,12 +28,14 @@ class HttpRoute:
     method: str
     path: str  # API Gateway syntax: /sessions/{sessionId}
     # True: a signed-in caller is required; the HTTP handler verifies the bearer token itself and answers
-    # 401 UNAUTHORIZED without a valid one. False: anyone. No route has an API Gateway authorizer in
+    # 401 UNAUTHORIZED without a valid one. False: anyone. No "token" route has an API Gateway authorizer in
     # either stack (infra/http_api.py says why), so this flag is enforced by the handler alone.
     auth: bool
     # The operation's name in /openapi.json (`operationId`): clients generated from the document call it so.
     # Every route of HTTP_ROUTES names one (tests/http/test_routes.py); "" only for stand-ins in tests.
     operation_id: str = ""
+    # "iam": the gateway's AWS IAM authorizer runs in front of it (an unsigned request never reaches the handler).
+    auth_kind: AuthKind = "token"
 
     @property
     def route_key(self) -> str:
@@ -42,6 +51,16 @@ HTTP_ROUTES: tuple[HttpRoute, ...] = (
     HttpRoute("GET", "/sessions/{sessionId}/messages", auth=False, operation_id="listMessages"),
     HttpRoute("POST", "/sessions/{sessionId}/messages", auth=True, operation_id="postMessage"),
     HttpRoute("GET", "/sessions/{sessionId}/events", auth=False, operation_id="listEvents"),
+    HttpRoute("POST", "/sessions/{sessionId}/broadcasts", auth=True, operation_id="publishBroadcasts"),
+    # The same publish for producers inside the AWS account, signed with SigV4 (one authorizer per HTTP API route,
+    # so a twin path; `/iam/` names how it is authorized).
+    HttpRoute(
+        "POST",
+        "/iam/sessions/{sessionId}/broadcasts",
+        auth=True,
+        operation_id="publishBroadcastsSigned",
+        auth_kind="iam",
+    ),
     HttpRoute("POST", "/sessions/{sessionId}/artifacts", auth=True, operation_id="createArtifact"),
     HttpRoute("GET", "/sessions/{sessionId}/artifacts", auth=True, operation_id="listArtifacts"),
     HttpRoute("PATCH", "/sessions/{sessionId}/artifacts/{artifactId}", auth=True, operation_id="updateArtifact"),

@@ -58,6 +58,13 @@ SETTINGS: tuple[Setting, ...] = (
         "where the issuer's signing keys are published; empty means <issuer>/.well-known/jwks.json",
         default="",
     ),
+    # Set by the deployment from `-c publisherRoleArns` and `grant_publish` (infra/http_api.py), never by `-c settings`.
+    Setting(
+        "PUBLISHER_ROLE_ARNS",
+        "publisher_role_arns",
+        "comma-separated IAM role ARNs whose SigV4-signed requests may publish on the IAM route; empty: none",
+        "",
+    ),
     Setting("DEFAULT_MAX_LISTENERS", "default_max_listeners", "maxListeners when a create omits it", "100"),
     Setting("MAX_LISTENERS_LIMIT", "max_listeners_limit", "largest maxListeners a create may ask for", "10000"),
     Setting(
@@ -168,6 +175,7 @@ class Settings(BaseModel):
     event_bus_name: str = ""
     jwks_url: str = ""
     cursor_key_secret: str = ""
+    publisher_role_arns: str = ""
     default_max_listeners: int = Field(ge=1)
     max_listeners_limit: int = Field(ge=1)
     speakerless_timeout_seconds: int = Field(ge=1)
@@ -194,6 +202,10 @@ class Settings(BaseModel):
     metrics_namespace: str
     log_level: str
     trace_disabled: bool
+
+    @property
+    def publisher_roles(self) -> tuple[str, ...]:
+        return tuple(arn.strip() for arn in self.publisher_role_arns.split(",") if arn.strip())
 
     @property
     def resolved_jwks_url(self) -> str:

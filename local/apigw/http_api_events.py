@@ -2,7 +2,8 @@
 (local/apigw/http_gateway.py) does with a request it has read, and with the handler's result.
 
 - the route table it serves (`session_schema.routes.HTTP_ROUTES`, matched by `session_schema.routes.match_route`);
-- the v2 event of one request (no `authorizer` block: no route has one, the handler verifies the token);
+- the v2 event of one request (no `authorizer` block on a "token" route, the handler verifies the token; on
+  an "iam" route the signer the gateway verified, in `authorizer.iam` as API Gateway's IAM authorizer puts it);
 - the response for a handler's result (including the inference API Gateway applies to a result that is
   not a `{"statusCode": ...}` object);
 - CORS as the deployed HTTP API's configuration answers it: the preflight, and the headers added to
@@ -103,8 +104,10 @@ def build_http_event(
     match: RouteMatch,
     request_id: str | None = None,
     now: float | None = None,
+    authorizer_iam: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway HTTP API payload format 2.0 event for one request (no authorizer block: none runs)."""
+    """An API Gateway HTTP API payload format 2.0 event for one request (an authorizer block only with
+    `authorizer_iam`, the signer of a request to an IAM route)."""
     now = time.time() if now is None else now
     joined: dict[str, str] = {}
     cookies: list[str] = []
@@ -149,6 +152,8 @@ def build_http_event(
         "time": request_time(now),
         "timeEpoch": int(now * 1000),
     }
+    if authorizer_iam is not None:
+        request_context["authorizer"] = {"iam": authorizer_iam}
     event["requestContext"] = request_context
     if body:
         if _is_text(joined.get("content-type")):

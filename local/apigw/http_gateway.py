@@ -8,6 +8,9 @@ the v2 event, the response for a handler's result, CORS); this module reads requ
 - a failed integration is answered as API Gateway answers it (500, 502 for a crashed worker, 503 past the
   integration timeout);
 - CORS preflight is answered by the gateway, as the deployed HTTP API's CORS configuration does;
+- a route whose `auth_kind` is "iam" is behind API Gateway's IAM authorizer: the request's SigV4 signature is
+  verified against the local credentials (local/iam), refused with API Gateway's 403 bodies, and its signer
+  handed to the handler in `requestContext.authorizer.iam`;
 - the same server publishes the local issuer's JWKS, Lambda's Invoke API for the stack's functions, the
   console page, and the WebSocket API's `@connections` management API (local/apigw/management.py).
 """
@@ -25,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from local.console import console_response, is_console_path
+from local.iam import LocalIdentity, Refusal, verify_sigv4
 from local.lambda_service import FunctionError, HandlerUnavailable, Throttled, WorkerCrashed
 
 from .http_api_events import (
@@ -63,6 +67,9 @@ class GatewayConfig:
     console_ws_url: str | None = None  # the WebSocket API the console page (local/console.py) connects to
     # Lambda's Invoke API for the stack's functions (local/lambda_service/invoke_api.py)
     lambda_api: LambdaApi | None = None
+    # The IAM authorizer's key lookup (local/iam: access key -> identity); None: every signed request is refused.
+    signers: Callable[[str], LocalIdentity | None] | None = None
+    region: str = "us-east-1"
 
 
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -172,7 +179,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         match = config.routes.match(method, raw_path)
         if match is None:
             return HttpResponse.json(404, {"message": "Not Found"}), ""
-        # No authorizer (as deployed): the handler verifies the Authorization header itself.
+        signer = None
+        if match.route.auth_kind == "iam":
+            verdict = self._verify_signature(method, raw_path, raw_query, body, config)
+            if isinstance(verdict, Refusal):
+                return HttpResponse.json(403, {"message": verdict.message}), "signature refused"
+            signer = verdict.authorizer_iam()
+        # Else no authorizer (as deployed): the handler verifies the Authorization header itself.
         event = build_http_event(
             method=method,
             raw_path=raw_path,
@@ -182,6 +195,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             source_ip=self.client_address[0],
             match=match,
             request_id=request_id,
+            authorizer_iam=signer,
         )
         try:
             result = config.invoke(event)
@@ -203,6 +217,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             logger.error("handler returned a malformed response for %s: %s", match.route.route_key, error)
             return HttpResponse.json(500, {"message": "Internal Server Error"}), "malformed response"
         return response, ""
+
+    def _verify_signature(
+        self, method: str, raw_path: str, raw_query: str, body: bytes, config: GatewayConfig
+    ) -> LocalIdentity | Refusal:
+        host = self.headers.get("host") or f"127.0.0.1:{self.server.server_address[1]}"
+        return verify_sigv4(
+            method=method,
+            url=f"http://{host}{raw_path}" + (f"?{raw_query}" if raw_query else ""),
+            headers=self.headers.items(),
+            body=body,
+            region=config.region,
+            identities=config.signers or (lambda _key: None),
+        )
 
     def _send(self, response: HttpResponse, method: str, request_id: str) -> None:
         config = self.server.config
