@@ -37,11 +37,11 @@ from session_schema.routes import (
     HttpRoute,
 )
 
-IAM_ROUTES: tuple[HttpRoute, ...] = tuple(route for route in HTTP_ROUTES if route.auth_kind == "iam")
-
 from infra import emulator
 from infra.access_logs import HTTP_ACCESS_LOG_FIELDS, JsonAccessLogSettings, access_log_group
 from infra.config import StackConfig
+
+IAM_ROUTES: tuple[HttpRoute, ...] = tuple(route for route in HTTP_ROUTES if route.auth_kind == "iam")
 
 
 @dataclass(frozen=True)

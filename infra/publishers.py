@@ -40,7 +40,8 @@ class _JoinedArns:
 def route_arn(stack: Stack, api: apigwv2.IHttpApi, stage_name: str, route: HttpRoute) -> str:
     """The execute-api ARN of exactly one route of one stage (path parameters as `*`)."""
     path = re.sub(r"\{[^}]+\}", "*", route.path)
-    return stack.format_arn(service="execute-api", resource=api.api_id, resource_name=f"{stage_name}/{route.method}{path}")
+    name = f"{stage_name}/{route.method}{path}"
+    return stack.format_arn(service="execute-api", resource=api.api_id, resource_name=name)
 
 
 class Publishers:

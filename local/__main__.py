@@ -365,7 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Credentials the local stack's IAM route accepts, standing for an IAM role (stable per state "
         "dir). The stack grants the default role; any other --role signs valid requests that are refused 403.",
     )
-    credentials.add_argument("--role", default=PUBLISHER_ROLE, help=f"the role they stand for (default {PUBLISHER_ROLE})")
+    credentials.add_argument(
+        "--role", default=PUBLISHER_ROLE, help=f"the role they stand for (default {PUBLISHER_ROLE})"
+    )
     credentials.add_argument("--env", action="store_true", help="as shell `export` lines instead of JSON")
     credentials.add_argument(
         "--state-dir", default=stack_module.DEFAULT_STATE_DIR, help="the stack's state dir (default .local-state)"

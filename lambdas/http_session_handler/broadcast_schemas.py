@@ -11,14 +11,14 @@ from typing import Annotated
 
 from pydantic import Field, JsonValue, StringConstraints, field_validator
 
-from session_runtime import events
-from session_runtime.fanout import encode_payload
+from session_protocol import events
+from session_protocol.encoding import encode_payload
+from session_protocol.frames import BROADCAST_DATA_MAX_BYTES as FRAME_MAX_BYTES
 from session_schema.models import EPOCH_MS_LIMIT, SEQ_MAX
 
 from .schemas import RequestBody, ResponseBody
 
 MAX_EVENTS_PER_PUBLISH = 25  # a DynamoDB transaction holds 100 items: the head, and each event's kept item
-FRAME_MAX_BYTES = 32 * 1024  # API Gateway's WebSocket frame limit
 CHANNEL_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,31}$"  # the contract's channel name
 CHANNEL_NAME_MAX = 32
 ChannelName = Annotated[str, StringConstraints(pattern=CHANNEL_PATTERN)]

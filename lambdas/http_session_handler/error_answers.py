@@ -76,17 +76,29 @@ def count_error(code: str) -> None:
 
 
 def field_of(loc: Iterable[Any]) -> str:
-    """`("body", "title")` -> `title`; `("body", 12)` (JSON decode position) -> `body`;
-    `("query", "limit")` -> `limit`."""
+    """`("body", "title")` -> `title`; `("body", "events", 3, "data")` -> `events[3].data`; `("body", 12)` (JSON
+    decode position) -> `body`; `("query", "limit")` -> `limit`."""
     parts = list(loc)
     if not parts:
         return "body"
-    where, rest = parts[0], [p for p in parts[1:] if isinstance(p, str)]
+    where, rest = parts[0], _path(parts[1:])
     if where == "body":
         return ".".join(rest) if rest else "body"
     if where == "header" and rest:
         return _HEADER_NAMES.get(rest[0].lower(), rest[0])
     return ".".join(rest) if rest else str(where)
+
+
+def _path(parts: list[Any]) -> list[str]:
+    """Names, each list index attached to the name before it (`events`, 3 -> `events[3]`); an index with no name
+    before it (a JSON decode position) is dropped."""
+    names: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            names.append(part)
+        elif isinstance(part, int) and names:
+            names[-1] += f"[{part}]"
+    return names
 
 
 def describe(error: dict[str, Any]) -> str:

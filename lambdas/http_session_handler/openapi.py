@@ -13,11 +13,11 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 
 from session_schema.settings import Settings
 
-from .routing import BEARER_SCHEME
+from .routing import BEARER_SCHEME, SIGV4_SCHEME
 
 TITLE = "Live Sessions API"
 VERSION = "0.1.0"
@@ -61,6 +61,15 @@ def document(app: ApiGatewayResolver, settings: Settings) -> dict[str, Any]:
         description=DESCRIPTION,
         security_schemes={
             BEARER_SCHEME: HTTPBearer(bearerFormat="JWT", description="a Cognito ID or access token"),
+            # API Gateway's own notation for IAM authorization (its OpenAPI extensions): a SigV4 `Authorization`.
+            SIGV4_SCHEME: APIKey.model_validate(
+                {
+                    "in": APIKeyIn.header,
+                    "name": "Authorization",
+                    "description": "AWS Signature Version 4 (service `execute-api`) by a role granted publishing",
+                    "x-amazon-apigateway-authtype": "awsSigv4",
+                }
+            ),
         },
     )
     doc: dict[str, Any] = json.loads(raw)

@@ -22,10 +22,11 @@ from session_schema.routes import OPTIONAL_AUTH_PATHS, HttpRoute, declared_route
 from .schemas import ErrorResponse
 
 BEARER_SCHEME = "bearerAuth"
+SIGV4_SCHEME = "sigv4"  # the IAM routes: AWS Signature Version 4 (service execute-api), API Gateway's IAM authorizer
 _ERROR_DESCRIPTIONS: dict[int, str] = {
     400: "VALIDATION_ERROR: an input is malformed; `field` names it",
     401: "UNAUTHORIZED: no valid bearer token",
-    403: "FORBIDDEN: only the session's owner may do this",
+    403: "FORBIDDEN: only the session's owner (or, on an IAM route, a granted producer) may do this",
     404: "SESSION_NOT_FOUND",
     409: "INVALID_TRANSITION: the status cannot move that way; `from` and `to` name both states",
     410: "SESSION_ENDED: the session has ended",
@@ -60,6 +61,8 @@ def table_path(rule: str) -> str:
 
 
 def security_for(route: HttpRoute) -> list[dict[str, list[str]]] | None:
+    if route.auth_kind == "iam":
+        return [{SIGV4_SCHEME: []}]
     if route.auth:
         return [{BEARER_SCHEME: []}]
     if route.path in OPTIONAL_AUTH_PATHS:

@@ -11,7 +11,7 @@ apart: the same write, the same TTL, and everyone told by the same rule exactly 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from session_protocol import events
@@ -106,14 +106,32 @@ def post_message(
 
 def broadcast(runtime: Runtime, session_id: str, data: Any, speaker: str) -> Published[int]:
     """A speaker's broadcast, published to the listeners: its `ts` is the result."""
+    return stream.publish(
+        runtime.store, session_id, _broadcasts_draft(runtime, [data], speaker), runtime.fanout, listeners_only=True
+    )
+
+
+def broadcast_many(runtime: Runtime, session_id: str, data: Sequence[Any]) -> Published[int]:
+    """A publisher's (the owner's over HTTP, a producer's) 1 or more broadcasts: numbered in the order given, kept
+    in one transaction and sent in one fan-out to everyone, the speaker too (it sees what producers publish), so a
+    connection whose protocol version has `batch` frames gets them together. `after.seq` is the last one's."""
+    return stream.publish(runtime.store, session_id, _broadcasts_draft(runtime, data, None), runtime.fanout)
+
+
+def _broadcasts_draft(
+    runtime: Runtime, data: Sequence[Any], speaker: str | None
+) -> Callable[[Session], stream.Draft[int]]:
+    """Broadcasts of `data` at a head: only while the session is live (the store's `broadcast_change`, also the
+    write's condition); their one `ts` is the result."""
     store = runtime.store
 
     def draft(head: Session) -> stream.Draft[int]:
         change = store.broadcast_change(head, speaker=speaker)
         ts = store.clock()
-        return stream.Draft([events.broadcast(data, ts, head.seq + 1)], change, ts)
+        frames = [events.broadcast(item, ts, head.seq + 1 + index) for index, item in enumerate(data)]
+        return stream.Draft(frames, change, ts)
 
-    return stream.publish(store, session_id, draft, runtime.fanout, listeners_only=True)
+    return draft
 
 
 UPLOAD_METHOD = "POST"

@@ -94,6 +94,16 @@ class SessionEnded(DomainError):
         self.actual_status = actual_status
 
 
+class InvalidChannel(DomainError):
+    """A channel the session does not declare (on the connect URL, in `join` or `subscribe`)."""
+
+    code, status = "INVALID_CHANNEL", 400
+
+    def __init__(self, channel: str, declared: list[str], field: str = "channel") -> None:
+        offered = ", ".join(declared) if declared else "none"
+        super().__init__(f"channel {channel!r} is not one of this session's channels ({offered})", field=field)
+
+
 class SessionFull(DomainError):
     code, status = "SESSION_FULL", 429
 

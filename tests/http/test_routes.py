@@ -7,7 +7,7 @@ import re
 import pytest
 
 from http_session_handler.app import app
-from http_session_handler.routing import BEARER_SCHEME, registered_routes
+from http_session_handler.routing import BEARER_SCHEME, SIGV4_SCHEME, registered_routes
 from session_schema.routes import HTTP_ROUTES, OPTIONAL_AUTH_PATHS
 
 TABLE = {(r.method, r.path) for r in HTTP_ROUTES}
@@ -17,7 +17,8 @@ SAMPLE_BODIES = {
     "POST /sessions/{sessionId}/artifacts": {"kind": "image", "contentType": "image/png", "fileName": "a.png"},
     "PATCH /sessions/{sessionId}/artifacts/{artifactId}": {"status": "processing"},
 }
-SIGNED_IN = [r for r in HTTP_ROUTES if r.auth]
+# The routes whose caller proves itself with a bearer token (the IAM route's signer: tests/http/test_broadcasts.py).
+SIGNED_IN = [r for r in HTTP_ROUTES if r.auth and r.auth_kind == "token"]
 
 
 def concrete(path: str, session_id: str) -> str:
@@ -118,7 +119,10 @@ def test_openapi_lists_every_served_route_with_its_answers_and_security(document
                     "$ref": "#/components/schemas/ErrorResponse"
                 }
             assert "422" not in responses or route.route_key == "POST /sessions"
-            if route.auth:
+            if route.auth_kind == "iam":
+                assert operation["security"] == [{SIGV4_SCHEME: []}]
+                assert "403" in responses
+            elif route.auth:
                 assert operation["security"] == [{BEARER_SCHEME: []}]
                 assert "401" in responses
             elif route.path in OPTIONAL_AUTH_PATHS:
@@ -133,6 +137,13 @@ def test_openapi_lists_every_served_route_with_its_answers_and_security(document
 def test_openapi_documents_request_bodies_and_the_bearer_scheme(document):
     schemes = document["components"]["securitySchemes"]
     assert schemes[BEARER_SCHEME]["type"] == "http" and schemes[BEARER_SCHEME]["scheme"] == "bearer"
+    assert schemes[SIGV4_SCHEME] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "x-amazon-apigateway-authtype": "awsSigv4",
+        "description": schemes[SIGV4_SCHEME]["description"],
+    }
     schemas = document["components"]["schemas"]
     create = schemas["CreateSessionRequest"]
     assert create["additionalProperties"] is False

@@ -17,7 +17,7 @@ for path in (ROOT / "lambdas", ROOT):
         sys.path.insert(0, str(path))
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from tests.support.synth import PROD_ALARM_EMAIL, Synth, synth  # noqa: E402  (after sys.path above)
+from tests.support.synth import PROD_ALARM_EMAIL, PROD_PUBLISHER_ROLES, Synth, synth  # noqa: E402  (after sys.path above)
 
 
 @pytest.fixture(scope="session")
@@ -28,5 +28,11 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 
 @pytest.fixture(scope="session")
 def prod(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    """The same app with `-c stage=prod` (retention, deletion protection), and an alarm e-mail address."""
-    return synth(tmp_path_factory.mktemp("cdk-prod"), stage="prod", alarmEmail=PROD_ALARM_EMAIL)
+    """The same app with `-c stage=prod` (retention, deletion protection), an alarm e-mail address, and two roles
+    granted the producers' publish route."""
+    return synth(
+        tmp_path_factory.mktemp("cdk-prod"),
+        stage="prod",
+        alarmEmail=PROD_ALARM_EMAIL,
+        publisherRoleArns=",".join(PROD_PUBLISHER_ROLES),
+    )

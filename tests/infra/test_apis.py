@@ -39,13 +39,15 @@ def _integration_target(synth, route: dict) -> dict:
     return synth.template["Resources"][target[len("integrations/<") : -1]]["Properties"]
 
 
-def test_every_http_route_exists_and_none_has_an_authorizer(dev):
+def test_every_http_route_exists_and_only_the_iam_route_has_an_authorizer(dev):
     """API Gateway's JWT authorizer answers a bad token with its own fixed `{"message": "Unauthorized"}`
-    (not customizable on HTTP APIs), so no route has one: the function verifies every token itself."""
+    (not customizable on HTTP APIs), so no token route has one: the function verifies every token itself. The
+    producers' publish route alone is behind AWS IAM (SigV4), which needs no Authorizer resource."""
     routes = _routes_of(dev, dev.stack.http.api)
     assert set(routes) == {route.route_key for route in HTTP_ROUTES}
     for route_key, deployed in routes.items():
-        assert deployed["AuthorizationType"] == "NONE", route_key
+        expected = "AWS_IAM" if route_key == IAM_PUBLISH else "NONE"
+        assert deployed["AuthorizationType"] == expected, route_key
         assert "AuthorizerId" not in deployed and "AuthorizationScopes" not in deployed, route_key
     assert dev.resources("AWS::ApiGatewayV2::Authorizer") == {}
 
@@ -56,7 +58,9 @@ def test_every_http_route_exists_and_none_has_an_authorizer(dev):
 # (above): "signed in" routes are refused by the handler without a valid bearer token (it then checks
 # ownership for the owner routes); "anyone" routes need no token (GET messages is "anyone while joinable,
 # owner always": the handler reads an optional token itself).
-SIGNED_IN, ANYONE = "signed in", "anyone"
+SIGNED_IN, ANYONE, SIGNED_BY_AWS = "signed in", "anyone", "SigV4-signed by a granted AWS role"
+IAM_PUBLISH = "POST /iam/sessions/{sessionId}/broadcasts"
+IAM_PUBLISH_PATH = "POST/iam/sessions/*/broadcasts"  # its execute-api resource: any session, this route only
 CONTRACT_HTTP_ROUTES: dict[str, str] = {
     "POST /sessions": SIGNED_IN,
     "GET /sessions": SIGNED_IN,
@@ -66,6 +70,8 @@ CONTRACT_HTTP_ROUTES: dict[str, str] = {
     "GET /sessions/{sessionId}/messages": ANYONE,
     "POST /sessions/{sessionId}/messages": SIGNED_IN,  # owner
     "GET /sessions/{sessionId}/events": ANYONE,  # the stream (the owner always, anyone while joinable)
+    "POST /sessions/{sessionId}/broadcasts": SIGNED_IN,  # owner ("Channels": Publishing)
+    IAM_PUBLISH: SIGNED_BY_AWS,  # its twin for producers inside the AWS account
     "POST /sessions/{sessionId}/artifacts": SIGNED_IN,  # owner
     "GET /sessions/{sessionId}/artifacts": SIGNED_IN,  # owner
     "PATCH /sessions/{sessionId}/artifacts/{artifactId}": SIGNED_IN,  # owner
@@ -79,7 +85,10 @@ CONTRACT_HTTP_ROUTES: dict[str, str] = {
 
 def test_http_routes_are_the_contract_s_and_the_table_marks_who_may_call(dev):
     assert set(_routes_of(dev, dev.stack.http.api)) == set(CONTRACT_HTTP_ROUTES)
-    assert {r.route_key: SIGNED_IN if r.auth else ANYONE for r in HTTP_ROUTES} == CONTRACT_HTTP_ROUTES
+    kinds = {
+        r.route_key: SIGNED_BY_AWS if r.auth_kind == "iam" else SIGNED_IN if r.auth else ANYONE for r in HTTP_ROUTES
+    }
+    assert kinds == CONTRACT_HTTP_ROUTES
 
 
 @pytest.mark.parametrize("route_key", sorted(CONTRACT_HTTP_ROUTES))
@@ -90,7 +99,7 @@ def test_signed_in_routes_still_need_a_token_end_to_end(handlers, route_key):
     method, path = route_key.split(" ", 1)
     concrete = path.replace("{sessionId}", session_id).replace("{artifactId}", "art_01JABCDEFGHJKMNPQRSTVWXYZ0")
     answer = handlers.http(method, concrete, body={} if method in ("POST", "PATCH") else None)
-    if CONTRACT_HTTP_ROUTES[route_key] == SIGNED_IN:
+    if CONTRACT_HTTP_ROUTES[route_key] in (SIGNED_IN, SIGNED_BY_AWS):  # the IAM route: no signer, no caller
         assert answer.status == 401, answer.raw_body
         assert answer.error["code"] == "UNAUTHORIZED" and answer.error["message"] and answer.error["requestId"]
     else:
@@ -186,3 +195,66 @@ def test_websocket_logging_role_is_configured_for_the_account(dev):
     role_id = dev.logical_id(dev.stack.ws.account_role)
     assert account["Properties"]["CloudWatchRoleArn"] == get_att(role_id)
     assert dev.template["Resources"][role_id]["DeletionPolicy"] == "Retain"
+
+
+def _policies_granting_invoke(synth) -> dict[str, dict]:
+    return {
+        logical_id: resource["Properties"]
+        for logical_id, resource in synth.resources("AWS::IAM::Policy").items()
+        if any(s["Action"] == "execute-api:Invoke" for s in resource["Properties"]["PolicyDocument"]["Statement"])
+    }
+
+
+def _function_variables(synth) -> dict:
+    function = synth.template["Resources"][synth.logical_id(synth.stack.functions[HTTP_FUNCTION])]
+    return function["Properties"]["Environment"]["Variables"]
+
+
+def test_without_publisher_roles_nobody_is_granted_the_iam_route(dev):
+    assert _policies_granting_invoke(dev) == {}
+    assert _function_variables(dev)["PUBLISHER_ROLE_ARNS"] == ""
+
+
+def test_the_context_s_publisher_roles_may_invoke_exactly_the_iam_route_and_the_handler_admits_them(prod):
+    """`-c publisherRoleArns=...` (the prod synth names two): each role gets execute-api:Invoke on that one route
+    of this API's stage, nothing else, and the function's PUBLISHER_ROLE_ARNS lists them for its own check."""
+    from tests.support.synth import PROD_PUBLISHER_ROLES
+
+    api = f"<{prod.logical_id(prod.stack.http.api)}>"
+    route_arn = f"arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:{api}/$default/{IAM_PUBLISH_PATH}"
+    policies = _policies_granting_invoke(prod)
+    granted_roles = sorted(role for props in policies.values() for role in props["Roles"])
+    assert granted_roles == sorted(arn.rsplit("/", 1)[-1] for arn in PROD_PUBLISHER_ROLES)
+    for props in policies.values():
+        (statement,) = props["PolicyDocument"]["Statement"]
+        assert statement["Effect"] == "Allow" and flatten(statement["Resource"]) == route_arn
+    assert _function_variables(prod)["PUBLISHER_ROLE_ARNS"] == ",".join(PROD_PUBLISHER_ROLES)
+
+
+def test_grant_publish_grants_a_role_of_the_app_the_route_and_the_handler_s_check(tmp_path):
+    """`stack.grant_publish(role)` after the stack is built: the role's policy allows invoking the IAM route, and
+    the function's PUBLISHER_ROLE_ARNS (resolved at synth) names the role."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_iam as iam
+
+    from infra.build import build_app
+    from tests.support.synth import ROOT
+
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    app = cdk.App(context=context, outdir=str(tmp_path))
+    stack = build_app(app)
+    role = iam.Role(stack, "CaptionsJob", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"))
+    stack.grant_publish(role)
+    template = app.synth().get_stack_by_name(stack.stack_name).template
+    role_id = stack.resolve(stack.get_logical_id(role.node.default_child))
+    (policy,) = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::IAM::Policy" and r["Properties"]["Roles"] == [{"Ref": role_id}]
+    ]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "execute-api:Invoke"
+    assert flatten(statement["Resource"]).endswith(f"/$default/{IAM_PUBLISH_PATH}")
+    http_function = stack.resolve(stack.get_logical_id(stack.functions[HTTP_FUNCTION].node.default_child))
+    variables = template["Resources"][http_function]["Properties"]["Environment"]["Variables"]
+    assert flatten(variables["PUBLISHER_ROLE_ARNS"]) == f"<{role_id}.Arn>"

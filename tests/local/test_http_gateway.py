@@ -1,5 +1,6 @@
-"""The local HTTP gateway's pieces: route matching from HTTP_ROUTES, the v2 event, no authorizer (every
-request reaches the handler, which verifies tokens itself), one request ID for event and response header,
+"""The local HTTP gateway's pieces: route matching from HTTP_ROUTES, the v2 event, no authorizer on a token route
+(every request reaches the handler, which verifies tokens itself), API Gateway's IAM authorizer on the IAM route
+(SigV4 verified against `python -m local credentials`), one request ID for event and response header,
 responses, CORS, JWKS. Handlers here are recording fakes, not the real ones."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from session_schema.routes import HTTP_ROUTES, HttpRoute
 from local.apigw.http_api_events import RouteMatch, RouteTable, build_http_event, new_request_id, response_from_result
 from local.lambda_service.lambda_pools import HandlerSpec
 from tests.support.local_stack import running_local_stack
+from tests.support.sigv4 import printed_credentials, signed_post
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -206,9 +208,9 @@ def _concrete(route: HttpRoute) -> str:
     return route.path.replace("{sessionId}", "quiet-river-482").replace("{artifactId}", "art_1")
 
 
-@pytest.mark.parametrize("route", HTTP_ROUTES, ids=lambda r: r.route_key)
-def test_every_route_reaches_the_handler_with_its_authorization_header_and_no_authorizer(gateway, route) -> None:
-    """No JWT authorizer in front of any route, as deployed: the handler gets every request, whatever its
+@pytest.mark.parametrize("route", [r for r in HTTP_ROUTES if r.auth_kind == "token"], ids=lambda r: r.route_key)
+def test_every_token_route_reaches_the_handler_with_its_authorization_header_and_no_authorizer(gateway, route) -> None:
+    """No JWT authorizer in front of any token route, as deployed: the handler gets every request, whatever its
     token (none, garbage, valid), with the header as sent and no `requestContext.authorizer`."""
     stack, urls, recorder = gateway
     recorder.take()
@@ -341,3 +343,72 @@ def test_body_limit(gateway) -> None:
     assert json.loads(response.read()) == {"message": "Request Entity Too Large"}
     conn.close()
     assert recorder.take() == []
+
+
+# -- the IAM route: API Gateway's IAM authorizer --------------------------------------------------------------
+
+IAM_PATH = "/iam/sessions/quiet-river-482/broadcasts"
+PUBLISH_BODY = {"events": [{"data": "hello"}]}
+
+
+def _credentials(stack: Any, role: str = "local-publisher") -> dict[str, str]:
+    return printed_credentials(stack.state_dir, role)
+
+
+def test_local_credentials_are_stable_per_state_dir_and_name_their_role(gateway, tmp_path) -> None:
+    stack, _, _ = gateway
+    printed = _credentials(stack)
+    assert printed == _credentials(stack)
+    assert set(printed) == {"accessKeyId", "secretAccessKey", "region", "roleArn"}
+    assert printed["roleArn"] == "arn:aws:iam::123456789012:role/local-publisher"
+    assert _credentials(stack, "other-role")["accessKeyId"] != printed["accessKeyId"]
+    assert printed_credentials(tmp_path)["accessKeyId"] != printed["accessKeyId"]  # another state dir
+
+
+def test_a_request_signed_with_local_credentials_reaches_the_handler_with_its_signer(gateway) -> None:
+    """botocore signs, the gateway verifies, and the handler gets the signer in `requestContext.authorizer.iam`
+    with the fields API Gateway's IAM authorizer fills (a session of the role the credentials stand for)."""
+    stack, urls, recorder = gateway
+    recorder.take()
+    credentials = _credentials(stack)
+    response = signed_post(urls.http + IAM_PATH, PUBLISH_BODY, credentials)
+    assert response.status_code == 200, response.text
+    (event,) = recorder.take()
+    assert event["routeKey"] == "POST /iam/sessions/{sessionId}/broadcasts"
+    iam = event["requestContext"]["authorizer"]["iam"]
+    assert set(iam) == {"accessKey", "accountId", "callerId", "cognitoIdentity", "principalOrgId", "userArn", "userId"}
+    assert iam["accessKey"] == credentials["accessKeyId"] and iam["accountId"] == "123456789012"
+    assert iam["userArn"] == "arn:aws:sts::123456789012:assumed-role/local-publisher/local"
+    assert json.loads(event["body"]) == PUBLISH_BODY
+
+
+def test_the_iam_route_refuses_what_api_gateway_refuses_before_the_handler(gateway) -> None:
+    from local.iam.sigv4_check import INVALID_KEY, SIGNATURE_MISMATCH
+
+    stack, urls, recorder = gateway
+    recorder.take()
+    url = urls.http + IAM_PATH
+    credentials = _credentials(stack)
+    wrong_secret = {**credentials, "secretAccessKey": credentials["secretAccessKey"][::-1]}
+    unknown_key = {**credentials, "accessKeyId": "AKIAUNKNOWNUNKNOWN00"}
+    refusals = {
+        "unsigned": (requests.post(url, json=PUBLISH_BODY, timeout=10), "Forbidden"),
+        "a bearer token": (
+            requests.post(url, json=PUBLISH_BODY, headers={"Authorization": f"Bearer {stack.mint('a')}"}, timeout=10),
+            None,
+        ),
+        "wrong secret": (signed_post(url, PUBLISH_BODY, wrong_secret), SIGNATURE_MISMATCH),
+        "unknown key": (signed_post(url, PUBLISH_BODY, unknown_key), INVALID_KEY),
+        "another body": (signed_post(url, PUBLISH_BODY, credentials, data=b'{"events":[{"data":"evil"}]}'), None),
+        "another region": (signed_post(url, PUBLISH_BODY, {**credentials, "region": "eu-west-1"}), None),
+        "stale date": (signed_post(url, PUBLISH_BODY, credentials, headers={"X-Amz-Date": "20200101T000000Z"}), None),
+    }
+    for case, (response, message) in refusals.items():
+        assert response.status_code == 403, (case, response.text)
+        body = response.json()
+        assert set(body) == {"message"}, case
+        if message is not None:
+            assert body["message"] == message, case
+    assert refusals["another body"][0].json()["message"] == SIGNATURE_MISMATCH
+    assert refusals["stale date"][0].json()["message"].startswith("Signature expired: 20200101T000000Z")
+    assert recorder.take() == []  # none reached the handler

@@ -20,6 +20,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 LAYER_DIR = ROOT / "build" / "layer"
 PROD_ALARM_EMAIL = "oncall@example.com"
+# -c publisherRoleArns of the prod synth: a role with a path (its sessions' ARNs drop it) and one without.
+PROD_PUBLISHER_ROLES = (
+    "arn:aws:iam::111122223333:role/pipelines/captions",
+    "arn:aws:iam::111122223333:role/translate",
+)
 
 
 @dataclass
