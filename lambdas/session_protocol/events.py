@@ -173,6 +173,7 @@ ERROR_CODES: dict[str, str] = {
     "SESSION_PAUSED": "a broadcast while the session is paused (no `seq` is used up)",
     "SESSION_MUTED": "a broadcast while the session is muted (no `seq` is used up)",
     "INVALID_TRANSITION": "the status cannot move that way (e.g. `pause` twice); `from` and `to` name both",
+    "INVALID_CHANNEL": "a channel the session does not declare; `field` names the input",
     "CONNECTION_NOT_FOUND": "this connection is no longer registered: reconnect",
     "CONFLICT": "the session kept changing under this action: retry",
     "RATE_LIMITED": "this connection sent more than its budget (`retryAfterMs` says when to retry), or the table"

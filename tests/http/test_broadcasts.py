@@ -74,6 +74,30 @@ def test_the_owner_publishes_five_events_a_v2_listener_gets_one_batch_frame_a_v1
     assert [event["seq"] for event in kept.body["items"]] == [1, 2, 3, 4, 5]
 
 
+def test_a_publish_of_k_events_is_one_transaction_on_the_stream_head_after_what_it_holds(api):
+    """The k events are numbered from the head and kept with its move in ONE TransactWriteItems (the stream's
+    publish): no seq is claimed without its event, and they follow whatever the stream already holds."""
+    from collections import Counter
+
+    sid = api.create("alice")["sessionId"]
+    assert api.http("POST", f"/sessions/{sid}/broadcasts", user="alice", body=_events(2)).status == 201
+    counted: Counter = Counter()
+
+    def count(model, **kwargs):
+        counted[model.name] += 1
+
+    client_events = api.runtime.store.client.meta.events
+    client_events.register("before-call.dynamodb", count, unique_id="publish-request-counter")
+    try:
+        answer = api.http("POST", f"/sessions/{sid}/broadcasts", user="alice", body=_events(25))
+    finally:
+        client_events.unregister("before-call.dynamodb", unique_id="publish-request-counter")
+    assert answer.status == 201, answer.raw_body
+    assert [item["seq"] for item in answer.body["items"]] == list(range(3, 28))
+    assert counted["TransactWriteItems"] == 1 and counted["UpdateItem"] == 0 and counted["PutItem"] == 0
+    assert api.session(sid).seq == 27
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
