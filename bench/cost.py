@@ -173,10 +173,13 @@ class CostBench:
         self._batch_route: bool | None = None
 
     def measure(self, w: Workload) -> Measurement:
+        from session_protocol import versions
+
         from .requests import OWNER
 
         session_id = self.bench.session(max_listeners=w.listeners)
-        self.bench.add_listeners(session_id, w.listeners)
+        # Listeners on today's clients, which declare the current protocol (v=2: several events in one frame).
+        self.bench.add_listeners(session_id, w.listeners, protocol_version=versions.CURRENT)
         speaker = self.bench.connect(session_id, user=OWNER)
         data = {"text": "x" * max(0, w.payload_bytes - len('{"text":""}'))}
         self._publish(session_id, speaker, w, data)  # warms the handlers (first-call imports and caches)

@@ -128,8 +128,9 @@ class Bench:
         )
         return session.sessionId
 
-    def add_listeners(self, session_id: str, count: int) -> None:
+    def add_listeners(self, session_id: str, count: int, protocol_version: int = 1) -> None:
         """Set-up, not measured: the items `$connect` writes, batch-written through the codec, and the count.
+        `protocol_version`: what the listeners' connect URL declared (`v`; 1 without one).
 
         (One `$connect` transaction per listener would do the same, but moto copies the whole table for
         each transaction, which makes 1,000 of them take minutes.)
@@ -148,6 +149,7 @@ class Bench:
                 role="listener",
                 connectedAt=now,
                 expiresAt=now // 1000 + 3600,
+                protocolVersion=protocol_version,
             )
             items += [codec.encode(connection), codec.encode_connection_lookup(connection)]
         for start in range(0, len(items), 25):
