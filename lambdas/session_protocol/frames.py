@@ -28,14 +28,33 @@ from pydantic import (
 
 from session_schema.errors import DomainError, InvalidAction, ValidationFailed
 from session_schema.json_types import INTEGRAL
-from session_schema.models import SEQ_MAX, CursorToken, Epoch, EpochMs, MessageText
+from session_schema.models import EPOCH_MS_LIMIT, SEQ_MAX, CursorToken, Epoch, EpochMs, MessageText
 from session_store.store import MAX_PAGE
 
 from . import events
 from .encoding import encode_payload
 from .registry import ActionRegistry
 
-BROADCAST_DATA_MAX_BYTES = 32 * 1024  # the API Gateway WebSocket frame limit
+FRAME_MAX_BYTES = 32 * 1024  # the API Gateway WebSocket frame limit: what a listener is sent must fit one
+CHANNEL_NAME_MAX = 32  # the contract's longest channel name
+# The bytes a `broadcast` event adds around its data at its largest: the biggest seq and time, and the
+# `"channel"` member of the longest name (JSON escapes nothing in a name the channel pattern allows).
+_CHANNEL_MEMBER_BYTES = len(b',"channel":""') + CHANNEL_NAME_MAX
+
+
+def broadcast_size(data: JsonValue) -> int:
+    """The encoded size of `data` as the `broadcast` event listeners get, at its largest."""
+    largest = events.broadcast(data, ts=EPOCH_MS_LIMIT - 1, seq=SEQ_MAX)
+    return len(encode_payload(largest)) + _CHANNEL_MEMBER_BYTES
+
+
+def require_broadcast_fits(data: JsonValue) -> JsonValue:
+    """`data` when its `broadcast` event fits one frame (so every listener can be sent it); ValueError otherwise,
+    naming both sizes. The limit is on the event as sent, not on `data` alone: data of 32 KB would not fit."""
+    size = broadcast_size(data)
+    if size > FRAME_MAX_BYTES:
+        raise ValueError(f"is {size} bytes once wrapped in its broadcast event; at most {FRAME_MAX_BYTES}")
+    return data
 HISTORY_DEFAULT_LIMIT = 50
 
 
@@ -85,7 +104,7 @@ class PingFrame(Frame):
 
 @ws_action(answers=(events.BroadcastSentEvent,), speaker_only=True)
 class BroadcastFrame(Frame):
-    """send `data` (any JSON, up to 32 KB) to every listener"""
+    """send `data` (any JSON; its `broadcast` event at most 32 KB) to every listener"""
 
     action: Literal["broadcast"]
     data: JsonValue
@@ -93,10 +112,7 @@ class BroadcastFrame(Frame):
     @field_validator("data")
     @classmethod
     def _fits_a_frame(cls, value: JsonValue) -> JsonValue:
-        size = len(encode_payload(value))
-        if size > BROADCAST_DATA_MAX_BYTES:
-            raise ValueError(f"is {size} bytes; at most {BROADCAST_DATA_MAX_BYTES} bytes")
-        return value
+        return require_broadcast_fits(value)
 
 
 @ws_action(answers=(events.MessageEvent,), speaker_only=True)

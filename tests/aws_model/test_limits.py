@@ -37,11 +37,11 @@ def test_a_frame_fits_a_message_and_timeouts_nest():
 
 
 def test_the_code_builds_on_the_same_numbers():
-    from session_protocol.frames import BROADCAST_DATA_MAX_BYTES
+    from session_protocol.frames import FRAME_MAX_BYTES
     from session_runtime.shards import ShardJob
     from session_schema.functions import FUNCTIONS
 
-    assert BROADCAST_DATA_MAX_BYTES == limits.WEBSOCKET_FRAME.value
+    assert FRAME_MAX_BYTES == limits.WEBSOCKET_FRAME.value
     # a shard job carries up to two events, each at most a WebSocket message, in one asynchronous invoke
     most_payloads = ShardJob.model_fields["payloads"].metadata[-1].max_length
     assert most_payloads * limits.WEBSOCKET_MESSAGE.value <= limits.ASYNC_PAYLOAD.value

@@ -119,7 +119,7 @@ def test_a_malformed_publish_is_a_validation_error_naming_the_field_and_publishe
 
 
 def test_the_largest_data_that_fits_a_frame_once_wrapped_is_accepted(api, management):
-    from http_session_handler.broadcast_schemas import wrapped_size
+    from session_protocol.frames import broadcast_size as wrapped_size
 
     sid = api.create("alice")["sessionId"]
     _register(api, sid, "listener", 1)

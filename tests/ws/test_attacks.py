@@ -90,18 +90,27 @@ def test_a_frame_cannot_name_another_session_or_connection(handlers: Handlers) -
 # -- oversize input --------------------------------------------------------------------------------------
 
 
-def test_broadcast_data_over_32_kb_is_refused_and_costs_no_sequence_number(handlers: Handlers) -> None:
+def test_a_broadcast_whose_event_would_exceed_a_frame_is_refused_and_costs_no_sequence_number(
+    handlers: Handlers,
+) -> None:
+    """The bound is the `broadcast` event as listeners get it (32 KB with its type, seq, time and channel), not
+    the data alone: 32 KB of data would make an event no listener can be sent."""
+    from session_protocol.frames import FRAME_MAX_BYTES, broadcast_size
+
     session_id = handlers.create(OWNER)["sessionId"]
     speaker = handlers.connected(session_id, user=OWNER)
     listener = handlers.connected(session_id)
-    fits = "x" * (32 * 1024 - 2)  # the JSON string with its quotes is exactly 32 KB
-    for too_big in (fits + "x", "x" * (32 * 1024 + 1)):  # one byte over, and more
+    fits = "x" * (FRAME_MAX_BYTES - broadcast_size(""))  # its event at its largest is exactly 32 KB
+    assert broadcast_size(fits) == FRAME_MAX_BYTES
+    for too_big in (fits + "x", "x" * (32 * 1024 - 2)):  # one byte over, and data of 32 KB as JSON
         answer = handlers.act(speaker, "broadcast", data=too_big)
         assert (answer["type"], answer["code"], answer["field"]) == ("error", "VALIDATION_ERROR", "data")
     assert handlers.management.types_sent_to(listener) == []
     sent = handlers.act(speaker, "broadcast", data=fits)
     assert sent["type"] == "broadcastSent" and sent["seq"] == 1
-    assert [m["data"] for m in handlers.received(listener, "broadcast")] == [fits]
+    received = handlers.received(listener, "broadcast")
+    assert [m["data"] for m in received] == [fits]
+    assert len(json.dumps(received[0], separators=(",", ":")).encode()) <= FRAME_MAX_BYTES
 
 
 def test_an_oversize_ws_message_text_is_refused_and_stores_nothing(handlers: Handlers) -> None:
