@@ -39,10 +39,19 @@ def _hand_written(source: str) -> list[str]:
     """Expression parameters passed by hand (as keywords or dict keys) and string constants that read as
     expression text (a placeholder beside an operator, or an attribute function)."""
     found = []
-    for node in ast.walk(ast.parse(source)):
+    tree = ast.parse(source)
+    docstrings = {  # prose, never sent: an ARN such as arn:aws:sts::<account>:assumed-role reads like a placeholder
+        id(body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and (body := node.body)
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+    }
+    for node in ast.walk(tree):
         if isinstance(node, ast.keyword) and node.arg in PARAMETERS:
             found.append(node.arg)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
             if node.value in PARAMETERS or _EXPRESSION_TEXT.search(node.value):
                 found.append(node.value)
     return found
@@ -63,6 +72,7 @@ def test_no_module_but_the_builder_writes_an_expression(path: Path) -> None:
         'condition = "attribute_not_exists(PK)"',
         'condition = f"#status IN ({names})"',
         'text = "listenerCount < :max"',
+        'def f():\n    """A docstring."""\n    return "listenerCount < :max"',
     ],
 )
 def test_the_check_catches_a_hand_written_expression(source: str) -> None:
