@@ -30,6 +30,7 @@ pytestmark = pytest.mark.e2e
 SEATS = 4
 SWEEP_INTERVAL = 2.0
 GRACE = "1"  # GHOST_GRACE_SECONDS: the ghosts are older than this when the restarted stack sweeps
+HANDSHAKE_WINDOW_MAX = 29  # HANDSHAKE_WINDOW_SECONDS at its largest (API Gateway's integration timeout)
 
 
 async def _join_status(url: str) -> int:
@@ -47,7 +48,9 @@ def _listener_count(stack, session_id: str) -> int:
 
 def test_a_crash_with_the_table_intact_frees_every_ghost_seat_within_one_sweep() -> None:
     names = {"table_name": f"ghosts-{uuid.uuid4().hex[:8]}", "bucket_name": f"ghosts-{uuid.uuid4().hex[:8]}"}
-    overrides = {"GHOST_GRACE_SECONDS": GRACE}
+    # The widest handshake window, so the join refused as full does not free the ghosts itself (the second
+    # test's case) unless the machine is so slow that they are past it by then: this test is the sweep's.
+    overrides = {"GHOST_GRACE_SECONDS": GRACE, "HANDSHAKE_WINDOW_SECONDS": str(HANDSHAKE_WINDOW_MAX)}
     with OtherDynamoDb() as table:
         # The first stack: a full session (its speaker and every seat taken), then a crash: every socket dies
         # without a close and no $disconnect runs, but the table keeps every record.
@@ -61,6 +64,7 @@ def test_a_crash_with_the_table_intact_frees_every_ghost_seat_within_one_sweep()
                 assert await _join_status(ws_url(first, session_id)) == 429  # full
 
             asyncio.run(fill())
+            filled_at = time.monotonic()
             assert _listener_count(first, session_id) == SEATS
             for connection_id in first.live_connections():
                 assert first.sever_connection(connection_id)
@@ -70,6 +74,7 @@ def test_a_crash_with_the_table_intact_frees_every_ghost_seat_within_one_sweep()
         ) as second:
             started = time.monotonic()
             assert _listener_count(second, session_id) == SEATS
+            ghosts_young = time.monotonic() - filled_at < HANDSHAKE_WINDOW_MAX - 1
             refused = asyncio.run(_join_status(ws_url(second, session_id)))
             freed_after = None
             while time.monotonic() - started < 3 * SWEEP_INTERVAL + 10:
@@ -84,7 +89,9 @@ def test_a_crash_with_the_table_intact_frees_every_ghost_seat_within_one_sweep()
                 timeout=10,
             ).json()
     print(f"ghost seats freed {freed_after:.1f} s after the restart (sweep every {SWEEP_INTERVAL} s)")
-    assert refused == 429  # before the sweep: refused as full while ghosts held every seat
+    # Before the sweep: refused as full while ghosts held every seat (ghosts already past the handshake window
+    # would have been freed by that join itself).
+    assert refused == 429 or not ghosts_young
     # Every ghost seat freed by the first sweep that ran (the first one is SWEEP_INTERVAL after start).
     assert freed_after is not None and freed_after < 2 * SWEEP_INTERVAL + 3, freed_after
     assert joined == 101  # the join refused as full now gets a seat
