@@ -76,6 +76,7 @@ def document(app: ApiGatewayResolver, settings: Settings) -> dict[str, Any]:
     for operations in doc.get("paths", {}).values():
         for operation in operations.values():
             _no_null_body(operation)
+            _gateway_refusal_on_signed_routes(operation)
             responses = operation.get("responses", {})
             for code, answer in list(responses.items()):
                 text = json.dumps(answer, allow_nan=False)
@@ -96,3 +97,23 @@ def document(app: ApiGatewayResolver, settings: Settings) -> dict[str, Any]:
         if name in schemas and f"#/components/schemas/{name}" not in text:
             del schemas[name]
     return doc
+
+
+# API Gateway refuses an unsigned or wrongly signed request to a SigV4 route itself, before the function, with
+# its own body: the document states both 403 bodies a caller can get there.
+_GATEWAY_MESSAGE = {
+    "type": "object",
+    "required": ["message"],
+    "properties": {"message": {"type": "string"}},
+    "additionalProperties": False,
+    "description": "API Gateway's own refusal of a request whose SigV4 signature it did not accept",
+}
+
+
+def _gateway_refusal_on_signed_routes(operation: dict[str, Any]) -> None:
+    if not any(SIGV4_SCHEME in requirement for requirement in operation.get("security", [])):
+        return
+    answer = operation.get("responses", {}).get("403")
+    content = (answer or {}).get("content", {}).get("application/json")
+    if content is not None and "schema" in content:
+        content["schema"] = {"anyOf": [content["schema"], _GATEWAY_MESSAGE]}

@@ -58,6 +58,11 @@ def test_schemathesis_with_all_checks_finds_no_failure(stack, signed_in, tmp_pat
         "1",
         "--request-timeout",
         "15",
+        # The SigV4 twin of the publish route: API Gateway's IAM authorization refuses an unsigned request
+        # itself, 403 {"message": "Forbidden"} (no HTTP API can make it the 401 a missing bearer token gets), and
+        # schemathesis cannot sign; tests/e2e/test_http_publish_e2e.py covers it signed, unsigned and mis-signed.
+        "--exclude-path",
+        "/iam/sessions/{sessionId}/broadcasts",
     ]
     if signed_in:
         command += ["--header", f"Authorization: Bearer {stack.mint('schemathesis-user')}"]

@@ -12,7 +12,7 @@ UNNEEDED = ("requirements-dev.txt", "requirements-local.txt", "requirements-emul
 
 
 def test_synth_installs_the_cdk_only_and_prints_the_template() -> None:
-    command = ["make", "-n", "-B", "synth"]
+    command = ["make", "--no-print-directory", "-n", "-B", "synth"]  # no "Entering directory" under make test
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     commands = result.stdout
