@@ -6,11 +6,11 @@ this API accepts is always one the store can write and `storage.artifact_object_
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
-from session_schema.artifact_kinds import ARTIFACT_CONTENT_TYPES, content_type_problem, kind_problem
+from session_schema.artifact_kinds import ArtifactKinds
 from session_schema.json_types import INTEGRAL
 from session_schema.models import ArtifactError, ArtifactKind, ContentType, FileName
 from session_schema.views import ArtifactStatusValue, ArtifactView
@@ -19,50 +19,39 @@ from .schemas import Page, RequestBody, ResponseBody
 
 
 class CreateArtifactRequest(RequestBody):
-    # The document says what `_allowed_for_kind` enforces: each kind's own content types.
-    model_config = ConfigDict(
-        json_schema_extra={
-            "allOf": [
-                {
-                    "if": {"properties": {"kind": {"const": kind}}},
-                    "then": {"properties": {"contentType": {"enum": list(types)}}},
-                }
-                for kind, types in ARTIFACT_CONTENT_TYPES.items()
-            ]
-        }
-    )
-
-    kind: ArtifactKind = Field(
-        description="what the file is: a path segment",
-        json_schema_extra={"enum": list(ARTIFACT_CONTENT_TYPES)},
-    )
-    contentType: ContentType = Field(
-        description="the MIME type the upload must be sent with; each kind allows its own: "
-        + "; ".join(f"{kind}: {', '.join(types)}" for kind, types in ARTIFACT_CONTENT_TYPES.items())
-    )
+    # The kinds and each kind's content types are the deployment's (settings ARTIFACT_KINDS): the handler checks
+    # them (`declared_kind_problem`) and the served document states them (openapi.py), not this class.
+    kind: ArtifactKind = Field(description="what the file is: one of the deployment's declared kinds")
+    contentType: ContentType = Field(description="the MIME type the upload must be sent with; each kind allows its own")
     fileName: FileName = Field(description="the file's name, kept as the last segment of the object key")
     sizeBytes: Annotated[int, Field(ge=1), INTEGRAL] | None = Field(
         None,
         description="optional: the exact size of the file. Given, the upload must be exactly this size and a size "
-        "over MAX_UPLOAD_BYTES is refused here; omitted, the upload may be 1..MAX_UPLOAD_BYTES bytes",
+        "over the kind's maximum (MAX_UPLOAD_BYTES unless declared) is refused here; omitted, the upload may be 1 "
+        "byte to that maximum",
     )
 
-    @field_validator("kind")
-    @classmethod
-    def _declared_kind(cls, kind: str) -> str:
-        problem = kind_problem(kind)
-        if problem:
-            raise ValueError(problem)
-        return kind
 
-    @field_validator("contentType")
-    @classmethod
-    def _allowed_for_kind(cls, content_type: str, info: ValidationInfo) -> str:
-        kind = info.data.get("kind")  # absent when `kind` itself failed: that error is the one reported
-        problem = content_type_problem(kind, content_type) if isinstance(kind, str) else None
-        if problem:
-            raise ValueError(problem)
-        return content_type
+def declared_kind_problem(body: CreateArtifactRequest, kinds: ArtifactKinds) -> tuple[str, str] | None:
+    """(field, why) when the deployment's declaration refuses the body's kind or its content type, else None."""
+    problem = kinds.kind_problem(body.kind)
+    if problem:
+        return "kind", problem
+    problem = kinds.content_type_problem(body.kind, body.contentType)
+    return ("contentType", problem) if problem else None
+
+
+def document_kinds(schema: dict[str, Any], kinds: ArtifactKinds) -> None:
+    """State the deployment's kinds in the served `CreateArtifactRequest` schema: the kind enum, and per kind its
+    content types, so a request generated from the document is one the API accepts."""
+    schema["properties"]["kind"]["enum"] = kinds.names
+    schema["allOf"] = [
+        {
+            "if": {"properties": {"kind": {"const": kind.name}}},
+            "then": {"properties": {"contentType": {"enum": list(kind.contentTypes)}}},
+        }
+        for kind in kinds
+    ]
 
 
 class UpdateArtifactRequest(RequestBody):

@@ -43,6 +43,7 @@ from .artifact_schemas import (
     CreateArtifactRequest,
     CreatedArtifact,
     UpdateArtifactRequest,
+    declared_kind_problem,
 )
 from .identity import HttpCaller, owned_session, readable_session, signed_in
 from .params import DEFAULT_LIMIT, Cursor, Limit, SessionIdPath
@@ -65,7 +66,8 @@ ArtifactIdPath = Annotated[str, Path(pattern=ARTIFACT_ID_PATTERN, description="`
     description=(
         "Owner only; allowed on ended sessions too (recordings are often uploaded after the end). Creates the "
         "artifact with status `pending` and answers a presigned S3 POST (`upload`) for the key "
-        "`<ownerId>/<sessionId>/<kind>/<artifactId>/<fileName>`: send `upload.fields`, then the file as the "
+        "`<ownerId>/<sessionId>/<kind>/<artifactId>/<fileName>`; `kind` is one of the deployment's declared kinds "
+        "and `contentType` one of that kind's (the document lists them). Send `upload.fields`, then the file as the "
         "`file` part, as multipart/form-data to `upload.url` before `upload.expiresAt`. S3 refuses another "
         "key, another Content-Type than `contentType`, an empty file, and one over `upload.maxBytes`."
     ),
@@ -77,8 +79,12 @@ def create_artifact(
 ) -> Response[CreatedArtifact]:
     runtime = get_runtime()
     settings = runtime.settings
-    if body.sizeBytes is not None and body.sizeBytes > settings.max_upload_bytes:
-        raise ValidationFailed("sizeBytes", f"must be at most {settings.max_upload_bytes} bytes")
+    refused = declared_kind_problem(body, settings.artifact_kinds)
+    if refused:
+        raise ValidationFailed(*refused)
+    max_bytes = settings.max_upload_bytes_of(body.kind)
+    if body.sizeBytes is not None and body.sizeBytes > max_bytes:
+        raise ValidationFailed("sizeBytes", f"must be at most {max_bytes} bytes")
     session = owned_session(sessionId, caller)
     artifact, upload = use_cases.create_artifact(
         runtime,

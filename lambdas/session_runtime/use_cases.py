@@ -171,7 +171,7 @@ def _presigned_upload(runtime: Runtime, artifact: Artifact, size_bytes: int | No
     """A presigned POST whose policy allows exactly this key, this Content-Type and this size range (exactly
     `size_bytes`, else 1..MAX_UPLOAD_BYTES), for UPLOAD_URL_EXPIRY_SECONDS."""
     settings = runtime.settings
-    low, high = (size_bytes, size_bytes) if size_bytes is not None else (1, settings.max_upload_bytes)
+    low, high = (size_bytes, size_bytes) if size_bytes is not None else (1, settings.max_upload_bytes_of(artifact.kind))
     expires_in = settings.upload_url_expiry_seconds
     post = runtime.s3.generate_presigned_post(
         Bucket=settings.artifacts_bucket,

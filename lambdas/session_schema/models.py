@@ -8,6 +8,7 @@ from typing import Annotated, ClassVar, Final, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from . import keys
+from .artifact_kinds import CONTENT_TYPE_PATTERN, KIND_PATTERN
 from .cursor import MAX_CURSOR_LENGTH
 from .ids import EPOCH_PATTERN, SESSION_ID_PATTERN
 from .status import ArtifactStatus, SessionStatus, is_joinable
@@ -235,8 +236,8 @@ class StreamEvent(Record):
     expiresAt: int  # epoch seconds (DynamoDB TTL); a reader also treats an item past it as gone
 
 
-ArtifactKind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
-ContentType = Annotated[str, StringConstraints(pattern=r"^[a-z]+/[A-Za-z0-9.+\-]{1,100}$")]
+ArtifactKind = Annotated[str, StringConstraints(pattern=KIND_PATTERN)]
+ContentType = Annotated[str, StringConstraints(pattern=CONTENT_TYPE_PATTERN)]
 FileName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._\- ]{0,254}$")]
 
 

@@ -18,7 +18,8 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from session_schema.artifact_kinds import ARTIFACT_CONTENT_TYPES
+from http_session_handler import app, openapi
+from session_schema.artifact_kinds import DEFAULT_KINDS, parse_kinds
 from session_schema.cursor import decode_cursor, encode_cursor
 from session_schema.errors import ArtifactNotFound
 from session_schema.status import ArtifactStatus
@@ -236,17 +237,50 @@ def test_a_bad_field_is_a_validation_error_naming_it_and_creates_nothing(api, fi
 
 def test_every_declared_kind_accepts_each_of_its_content_types_and_names_them_when_refusing(api):
     sid = api.create("alice")["sessionId"]
-    for kind, content_types in ARTIFACT_CONTENT_TYPES.items():
-        for content_type in content_types:
+    for declared in DEFAULT_KINDS:
+        for content_type in declared.contentTypes:
             created = api.http(
                 "POST",
                 f"/sessions/{sid}/artifacts",
                 user="alice",
-                body={"kind": kind, "contentType": content_type, "fileName": "a.bin"},
+                body={"kind": declared.name, "contentType": content_type, "fileName": "a.bin"},
             )
-            assert created.status == 201, (kind, content_type, created.raw_body)
+            assert created.status == 201, (declared.name, content_type, created.raw_body)
     refused = api.http("POST", f"/sessions/{sid}/artifacts", user="alice", body=PNG | {"contentType": "text/html"})
     assert "image/png" in refused.error["message"] and "text/html" in refused.error["message"]
+
+
+REFERENCE_FRAMES = {"kind": "reference-frames", "contentType": "image/png", "fileName": "angle 1.png"}
+
+
+def test_the_default_declaration_refuses_reference_frames_naming_the_declared_kinds(api):
+    sid = api.create("alice")["sessionId"]
+    refused = api.http("POST", f"/sessions/{sid}/artifacts", user="alice", body=REFERENCE_FRAMES)
+    assert refused.status == 400 and refused.error["field"] == "kind", refused.raw_body
+    assert "image, frames, recording, transcript" in refused.error["message"]
+
+
+def test_a_deployment_declaring_reference_frames_accepts_them_within_its_own_types_and_size(api, s3):
+    declared = '[{"name": "reference-frames", "contentTypes": ["image/png"], "maxBytes": 5, "processor": "stager"}]'
+    api.runtime.settings = api.runtime.settings.model_copy(update={"artifact_kinds": parse_kinds(declared)})
+    sid = api.create("alice")["sessionId"]
+    created = api.http("POST", f"/sessions/{sid}/artifacts", user="alice", body=REFERENCE_FRAMES)
+    assert created.status == 201, created.raw_body
+    assert created.body["artifact"]["objectKey"].startswith(f"alice/{sid}/reference-frames/")
+    assert created.body["upload"]["maxBytes"] == 5  # the kind's own maximum, not MAX_UPLOAD_BYTES
+    assert upload(s3, created.body["upload"], b"123456")[1].startswith("EntityTooLarge:")
+    jpeg = api.http(
+        "POST", f"/sessions/{sid}/artifacts", user="alice", body=REFERENCE_FRAMES | {"contentType": "image/jpeg"}
+    )
+    assert (jpeg.status, jpeg.error["field"]) == (400, "contentType") and "image/png" in jpeg.error["message"]
+    image = api.http("POST", f"/sessions/{sid}/artifacts", user="alice", body=PNG)  # not declared here any more
+    assert (image.status, image.error["field"]) == (400, "kind") and "reference-frames" in image.error["message"]
+    too_big = api.http("POST", f"/sessions/{sid}/artifacts", user="alice", body=REFERENCE_FRAMES | {"sizeBytes": 6})
+    assert (too_big.status, too_big.error["field"]) == (400, "sizeBytes")
+    schemas = openapi.document(app.app, api.runtime.settings)["components"]["schemas"]  # served once per process
+    document = schemas["CreateArtifactRequest"]
+    assert document["properties"]["kind"]["enum"] == ["reference-frames"]
+    assert document["allOf"][0]["then"]["properties"]["contentType"]["enum"] == ["image/png"]
 
 
 def test_missing_and_unknown_fields_are_validation_errors(api):
