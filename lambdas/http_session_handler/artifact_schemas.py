@@ -55,7 +55,7 @@ def document_kinds(schema: dict[str, Any], kinds: ArtifactKinds) -> None:
 
 
 class UpdateArtifactRequest(RequestBody):
-    """A status change along `pending -> processing -> completed|failed`, `pending -> failed`."""
+    """A status change along `pending -> processing -> completed|failed`, `pending -> completed|failed`."""
 
     # The document says what the validator below enforces: an `error` (not null) only with `status: failed`.
     model_config = ConfigDict(
@@ -70,12 +70,33 @@ class UpdateArtifactRequest(RequestBody):
         None, description="why processing failed; only with `status: failed`"
     )
 
+    processor: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = Field(
+        None, description="what processed it (a pipeline, a model ID); only with `status: completed` or `failed`"
+    )
+    processingMs: Annotated[int, Field(ge=0), INTEGRAL] | None = Field(
+        None,
+        description="how long processing took, as the processor measured it (else the time since `processing`); "
+        "only with `status: completed` or `failed`",
+    )
+
     @field_validator("error")
     @classmethod
     def _only_when_failed(cls, error: str | None, info: ValidationInfo) -> str | None:
         if error is not None and info.data.get("status", "failed") != "failed":
             raise ValueError("is only allowed with status failed")
         return error
+
+    @field_validator("processor", "processingMs")
+    @classmethod
+    def _only_when_finishing(cls, value: object, info: ValidationInfo) -> object:
+        if value is not None and info.data.get("status", "completed") not in ("completed", "failed"):
+            raise ValueError("is only allowed with status completed or failed")
+        return value
+
+    def processing(self) -> dict[str, object]:
+        """The processing facts this change records (none given: none)."""
+        given = {"processor": self.processor, "processingMs": self.processingMs}
+        return {name: value for name, value in given.items() if value is not None}
 
 
 class UploadView(ResponseBody):
@@ -96,3 +117,9 @@ class CreatedArtifact(ResponseBody):
 
 class ArtifactPage(Page[ArtifactView]):
     pass
+
+
+class DeletionUnderway(ResponseBody):
+    """A DELETE that removed part of a large subtree: repeat it to delete the rest (the artifact goes last)."""
+
+    deleted: int = Field(description="results deleted by this request (objects and records)")

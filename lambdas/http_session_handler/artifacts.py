@@ -12,7 +12,7 @@ Rules:
 - The upload is a presigned S3 POST, not a PUT: its signed policy pins the exact key, the declared
   `Content-Type` and a `content-length-range` (1..MAX_UPLOAD_BYTES, or exactly `sizeBytes` when given), and
   it expires after UPLOAD_URL_EXPIRY_SECONDS. A presigned PUT cannot bound the size of what is sent.
-- Status moves follow `pending -> processing -> completed|failed`, `pending -> failed` (409
+- Status moves follow `pending -> processing -> completed|failed`, `pending -> completed|failed` (409
   INVALID_TRANSITION naming both states otherwise, also for a repeat of the same state); `error` is only
   accepted with `failed`. Each change is sent to every connection of the session as `artifactUpdated`,
   after the write (a failed send is logged and counted, never turned into an error answer).
@@ -42,6 +42,7 @@ from .artifact_schemas import (
     ArtifactPage,
     CreateArtifactRequest,
     CreatedArtifact,
+    DeletionUnderway,
     UpdateArtifactRequest,
     declared_kind_problem,
 )
@@ -77,6 +78,13 @@ def create_artifact(
     body: CreateArtifactRequest,
     caller: Annotated[HttpCaller, Depends(signed_in)],
 ) -> Response[CreatedArtifact]:
+    return _create(sessionId, body, caller, parent_id=None)
+
+
+def _create(
+    session_id: str, body: CreateArtifactRequest, caller: HttpCaller, *, parent_id: str | None
+) -> Response[CreatedArtifact]:
+    """A root artifact, or (with `parent_id`) a result of that artifact: its record and presigned upload."""
     runtime = get_runtime()
     settings = runtime.settings
     refused = declared_kind_problem(body, settings.artifact_kinds)
@@ -85,7 +93,8 @@ def create_artifact(
     max_bytes = settings.max_upload_bytes_of(body.kind)
     if body.sizeBytes is not None and body.sizeBytes > max_bytes:
         raise ValidationFailed("sizeBytes", f"must be at most {max_bytes} bytes")
-    session = owned_session(sessionId, caller)
+    session = owned_session(session_id, caller)
+    parent = None if parent_id is None else runtime.store.get_artifact(session.sessionId, parent_id)
     artifact, upload = use_cases.create_artifact(
         runtime,
         session,
@@ -93,16 +102,73 @@ def create_artifact(
         content_type=body.contentType,
         file_name=body.fileName,
         size_bytes=body.sizeBytes,
+        parent=parent,
     )
     metrics.add_metric(name="ArtifactCreated", unit=MetricUnit.Count, value=1)
     logger.info(
-        "artifact created", extra={"artifactId": artifact.artifactId, "kind": body.kind, "ended": not session.joinable}
+        "artifact created",
+        extra={
+            "artifactId": artifact.artifactId,
+            "parentId": parent_id,
+            "kind": body.kind,
+            "ended": not session.joinable,
+        },
     )
     return Response(
         status_code=201,
         content_type=content_types.APPLICATION_JSON,
         body=answer_as(CreatedArtifact, {"artifact": artifact.view(), "upload": upload}),
     )
+
+
+@api_route(
+    router,
+    "POST /sessions/{sessionId}/artifacts/{artifactId}/results",
+    summary="Add a result to an artifact (a derived artifact) and get a presigned upload for it",
+    status=201,
+    model=CreatedArtifact,
+    errors=(403, 404),
+    tags=TAGS,
+    description=(
+        "Owner only; same body and answer as `POST .../artifacts`. The result has `parentId` (the artifact of "
+        "the path, itself a root or a result: chained edits form a tree) and is stored under its parent's "
+        "prefix: `<parent's key without its file name>/<artifactId>/<fileName>`. An unknown artifact is 404 "
+        "ARTIFACT_NOT_FOUND; a chain so deep its key would pass S3's 1,024 bytes is 400 on `fileName`."
+    ),
+)
+def create_result(
+    sessionId: SessionIdPath,  # noqa: N803
+    artifactId: ArtifactIdPath,  # noqa: N803
+    body: CreateArtifactRequest,
+    caller: Annotated[HttpCaller, Depends(signed_in)],
+) -> Response[CreatedArtifact]:
+    return _create(sessionId, body, caller, parent_id=artifactId)
+
+
+@api_route(
+    router,
+    "GET /sessions/{sessionId}/artifacts/{artifactId}/results",
+    summary="An artifact's results, newest first",
+    model=ArtifactPage,
+    errors=(404,),
+    tags=TAGS,
+    description=(
+        "Owner only (another user's session answers 404 SESSION_NOT_FOUND). The artifact's own results (each "
+        "lists its own in turn), newest first, paginated like `GET /sessions`; a page may hold fewer than "
+        "`limit` items and still have a `nextCursor`."
+    ),
+)
+def list_results(
+    sessionId: SessionIdPath,  # noqa: N803
+    artifactId: ArtifactIdPath,  # noqa: N803
+    caller: Annotated[HttpCaller, Depends(signed_in)],
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> ArtifactPage:
+    sid = readable_session(sessionId, caller, owner_only=True).sessionId
+    store = get_runtime().store
+    page = store.list_results(store.get_artifact(sid, artifactId), limit=limit, cursor=cursor)
+    return answer_as(ArtifactPage, {"items": [a.view() for a in page.items], "nextCursor": page.next_cursor})
 
 
 @api_route(
@@ -136,9 +202,11 @@ def list_artifacts(
     errors=(403, 404, 409, 415),
     tags=TAGS,
     description=(
-        "Owner only. `status` moves `pending -> processing -> completed|failed` or `pending -> failed`; any other "
+        "Owner only. `status` moves `pending -> processing -> completed|failed` or `pending -> completed|failed`; "
+        "any other "
         "move (a repeat included) is 409 INVALID_TRANSITION naming both states. `error` is accepted only with "
-        "`failed`. `processingStartedAt`, `completedAt` and `processingMs` are recorded. Every change is sent to "
+        "`failed`. `processingStartedAt`, `completedAt` and `processingMs` are recorded (a completing or failing move "
+        "may give `processingMs` as measured and the `processor`). Every change is sent to "
         "the session's connections as `artifactUpdated`. An unknown artifact is 404 ARTIFACT_NOT_FOUND."
     ),
 )
@@ -152,7 +220,7 @@ def update_artifact(
     runtime = get_runtime()
     session = owned_session(sessionId, caller)
     before, after = use_cases.change_artifact_status(
-        runtime, session.sessionId, artifactId, target, runtime.fanout, error=body.error
+        runtime, session.sessionId, artifactId, target, runtime.fanout, error=body.error, processing=body.processing()
     )
     logger.info(
         "artifact status changed",
@@ -169,24 +237,31 @@ def update_artifact(
 @api_route(
     router,
     "DELETE /sessions/{sessionId}/artifacts/{artifactId}",
-    summary="Delete an artifact and its stored object",
+    summary="Delete an artifact, its results (at every depth) and their stored objects",
     status=204,
     errors=(403, 404),
     tags=TAGS,
+    other_responses={202: ("part of a large subtree was deleted: repeat the DELETE for the rest", DeletionUnderway)},
     description=(
-        "Owner only. Deletes the stored object, then the record. Repeatable: deleting an artifact that is "
-        "already gone is 204 again (404 only for an unknown session)."
+        "Owner only. Deletes the stored objects, then the records: the artifact's results deepest first, the "
+        f"artifact last. At most {use_cases.SUBTREE_DELETE_BATCH} results a request: a larger tree answers 202 "
+        "and the next DELETE continues. Repeatable: deleting an artifact that is already gone is 204 again "
+        "(404 only for an unknown session)."
     ),
 )
 def delete_artifact(
     sessionId: SessionIdPath,  # noqa: N803
     artifactId: ArtifactIdPath,  # noqa: N803
     caller: Annotated[HttpCaller, Depends(signed_in)],
-) -> None:
+) -> Response[DeletionUnderway | None]:
     session = owned_session(sessionId, caller)
-    artifact = use_cases.delete_artifact(get_runtime(), session.sessionId, artifactId)
+    artifact, done = use_cases.delete_artifact(get_runtime(), session.sessionId, artifactId)
     if artifact is None:
         logger.info("artifact already gone", extra={"artifactId": artifactId})
+    elif not done:
+        logger.info("artifact subtree partly deleted", extra={"artifactId": artifactId})
+        body = answer_as(DeletionUnderway, {"deleted": use_cases.SUBTREE_DELETE_BATCH})
+        return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=body)
     else:
         logger.info("artifact deleted", extra={"artifactId": artifactId, "status": artifact.status.value})
-    return Response(status_code=204)  # type: ignore[return-value]  # Powertools: `-> None` documents "no body"
+    return Response(status_code=204)

@@ -65,6 +65,8 @@ HTTP_ROUTES: tuple[HttpRoute, ...] = (
     HttpRoute("GET", "/sessions/{sessionId}/artifacts", auth=True, operation_id="listArtifacts"),
     HttpRoute("PATCH", "/sessions/{sessionId}/artifacts/{artifactId}", auth=True, operation_id="updateArtifact"),
     HttpRoute("DELETE", "/sessions/{sessionId}/artifacts/{artifactId}", auth=True, operation_id="deleteArtifact"),
+    HttpRoute("POST", "/sessions/{sessionId}/artifacts/{artifactId}/results", auth=True, operation_id="createResult"),
+    HttpRoute("GET", "/sessions/{sessionId}/artifacts/{artifactId}/results", auth=True, operation_id="listResults"),
     HttpRoute("GET", "/health", auth=False, operation_id="getHealth"),
     HttpRoute("GET", "/openapi.json", auth=False, operation_id="getOpenApiDocument"),
     HttpRoute("GET", "/asyncapi.json", auth=False, operation_id="getAsyncApiDocument"),

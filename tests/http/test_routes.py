@@ -111,6 +111,9 @@ def test_openapi_lists_every_served_route_with_its_answers_and_security(document
             route = by_key[f"{method.upper()} {path}"]
             responses = operation["responses"]
             successes = [code for code in responses if code.startswith("2")]
+            if route.route_key == "DELETE /sessions/{sessionId}/artifacts/{artifactId}":  # 202: a large subtree
+                assert "schema" in responses.pop("202")["content"]["application/json"]
+                successes.remove("202")
             assert len(successes) == 1, (route.route_key, responses.keys())
             if successes[0] != "204":
                 assert "schema" in responses[successes[0]]["content"]["application/json"], route.route_key

@@ -76,6 +76,8 @@ CONTRACT_HTTP_ROUTES: dict[str, str] = {
     "GET /sessions/{sessionId}/artifacts": SIGNED_IN,  # owner
     "PATCH /sessions/{sessionId}/artifacts/{artifactId}": SIGNED_IN,  # owner
     "DELETE /sessions/{sessionId}/artifacts/{artifactId}": SIGNED_IN,  # owner
+    "POST /sessions/{sessionId}/artifacts/{artifactId}/results": SIGNED_IN,  # owner
+    "GET /sessions/{sessionId}/artifacts/{artifactId}/results": SIGNED_IN,  # owner
     "GET /health": ANYONE,
     "GET /openapi.json": ANYONE,
     "GET /asyncapi.json": ANYONE,  # "Clients and documents": the WebSocket API's AsyncAPI document
