@@ -220,7 +220,7 @@ def update_artifact(
     runtime = get_runtime()
     session = owned_session(sessionId, caller)
     before, after = use_cases.change_artifact_status(
-        runtime, session.sessionId, artifactId, target, runtime.fanout, error=body.error, processing=body.processing()
+        runtime, session.sessionId, artifactId, target, runtime.fanout, error=body.error, facts=body.processing()
     )
     logger.info(
         "artifact status changed",

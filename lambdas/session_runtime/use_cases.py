@@ -206,21 +206,22 @@ def change_artifact_status(
     runtime: Runtime,
     session_id: str,
     artifact_id: str,
-    target: ArtifactStatus,
+    target: ArtifactStatus | None,
     audience: Fanout,
     *,
     error: str | None = None,
-    processing: Mapping[str, Any] | None = None,
+    facts: Mapping[str, Any] | None = None,
 ) -> tuple[Artifact, Artifact]:
-    """An artifact's lifecycle move, published on the session's stream in the same write: (before, after),
-    everyone told. A move its status refused meanwhile is judged again from the artifact found. `processing`:
-    what a completing move records of its processing (`processor`, `processingMs`)."""
+    """An artifact's lifecycle move and/or other `facts` (a completing move's `processor` and `processingMs`,
+    an upload's facts), published on the session's stream in the same write: (before, after), everyone told of
+    a change (none: after == before). A move its status refused meanwhile is judged again from the artifact
+    found."""
     store = runtime.store
     current = store.get_artifact(session_id, artifact_id)
     for _ in range(stream.MAX_PUBLISH_ATTEMPTS):
         try:
             return current, stream.publish(
-                store, session_id, _artifact_draft(runtime, current, target, error, processing), audience
+                store, session_id, _artifact_draft(runtime, current, target, error, facts), audience
             ).result
         except ItemRefused as refused:
             current = store.refused_artifact(session_id, artifact_id, refused)

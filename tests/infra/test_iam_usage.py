@@ -53,6 +53,7 @@ from infra.functions import (
     HTTP_FUNCTION,
     LIFECYCLE_EVENTS_FUNCTION,
     SWEEP_FUNCTION,
+    UPLOAD_FUNCTION,
 )
 from infra.permissions import CONNECTION_METHODS, FUNCTION_ACTIONS
 
@@ -127,7 +128,11 @@ class Usage:
         if context.get("is_presign_request") and model.name == "CreateBucket":
             self.record({"s3:PutObject"})  # generate_presigned_post builds its URL from CreateBucket's model
         else:
-            self.record({f"s3:{model.name}"})
+            # DeleteObjects is authorized key by key as s3:DeleteObject (there is no s3:DeleteObjects action).
+            self.record({_S3_ACTIONS.get(model.name, f"s3:{model.name}")})
+
+
+_S3_ACTIONS = {"DeleteObjects": "s3:DeleteObject"}
 
     def on_events(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         buses = {entry.get("EventBusName") for entry in params.get("Entries", [])}
@@ -343,8 +348,32 @@ def _run_lifecycle_events(handlers) -> None:
     assert answer == {"batchItemFailures": []}
 
 
+def _run_upload_function(handlers, s3) -> None:
+    """S3's notifications of a PNG (completed) and of HTML sent as a PNG (failed), told to the session."""
+    from local.s3 import Stored, event_of
+    from tests.http.test_artifacts import upload
+    from tests.support.http_events import FakeLambdaContext
+    from tests.support.images import png
+
+    sid = handlers.create_session(owner="owner-1").sessionId
+    handlers.connected(sid, user="owner-1")
+    handlers.management.gone.add(handlers.connected(sid))  # its post fails with 410: unregistered
+    records = []
+    for content in (png(2, 2), b"<html></html>"):
+        body = {"kind": "image", "contentType": "image/png", "fileName": "slide.png"}
+        created = handlers.http("POST", f"/sessions/{sid}/artifacts", user="owner-1", body=body).body
+        assert upload(s3, created["upload"], content)[0] == 204
+        key = created["artifact"]["objectKey"]
+        etag = s3.head_object(Bucket=handlers.runtime.settings.artifacts_bucket, Key=key)["ETag"].strip('"')
+        stored = Stored(handlers.runtime.settings.artifacts_bucket, key, len(content), etag)
+        records += event_of(stored, "ObjectCreated:Post")["Records"]
+    function = importlib.import_module(FUNCTION_SPECS[UPLOAD_FUNCTION].handler.rsplit(".", 1)[0]).handler
+    outcomes = function({"Records": records}, FakeLambdaContext(function_name="live-sessions-upload"))
+    assert outcomes == {"completed": 1, "failed": 1}
+
+
 @pytest.fixture
-def used(usage, runtime, issuer) -> Usage:
+def used(usage, runtime, issuer, s3) -> Usage:
     from tests.support.handlers import Handlers
 
     handlers = Handlers(runtime, issuer)  # after `usage`: on the recording management API
@@ -358,6 +387,7 @@ def used(usage, runtime, issuer) -> Usage:
         _run_sweep(handlers)
     _run_fanout_worker(handlers)
     _run_lifecycle_events(handlers)
+    _run_upload_function(handlers, s3)
     assert set(usage.actions) == set(FUNCTION_SPECS), "the run must exercise every function"
     assert usage.foreign == [], "handlers touch only the stack's table, bucket and cursor secret"
     return usage
@@ -384,6 +414,7 @@ def test_the_run_reaches_what_each_function_is_for(used):
     assert {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:PutItem"} <= used.actions[SWEEP_FUNCTION]
     assert used.methods[SWEEP_FUNCTION] == {"POST", "DELETE", "GET"}
     assert {"dynamodb:Query", "dynamodb:DeleteItem"} <= used.actions[FANOUT_WORKER_FUNCTION]
+    assert {"s3:GetObject", "dynamodb:UpdateItem", "dynamodb:PutItem"} <= used.actions[UPLOAD_FUNCTION]
     assert all("lambda:InvokeFunction" in used.actions[name] for name in (HTTP_FUNCTION, CONNECTION_FUNCTION))
     assert all("secretsmanager:GetSecretValue" in used.actions[name] for name in (HTTP_FUNCTION, CONNECTION_FUNCTION))
     assert used.actions[LIFECYCLE_EVENTS_FUNCTION] == {"events:PutEvents"}
