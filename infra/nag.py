@@ -42,7 +42,8 @@ REASONS: dict[str, str] = {
     ),
     "IAM5-artifact-objects": (
         "Artifact object keys (<ownerId>/<sessionId>/<kind>/...) are created at runtime, so the statement "
-        "names `<bucket ARN>/*`: objects of this one bucket only, PutObject (presigned uploads) and DeleteObject only."
+        "names `<bucket ARN>/*`: objects of this one bucket only; PutObject (presigned uploads), DeleteObject and "
+        "GetObject (shared downloads, the upload check's ranged read), per function in infra/permissions.py."
     ),
     "IAM5-connections": (
         "WebSocket connection IDs are assigned by API Gateway at runtime, so `@connections/*` is the narrowest "

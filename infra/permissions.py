@@ -77,8 +77,9 @@ FUNCTION_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "table": _TABLE_READ_WRITE,
         # PutObject: a presigned POST is signed with the function's role, so S3 authorizes the upload as a
         # PutObject by that role (the policy then pins key, Content-Type and size). DeleteObject: DELETE of an
-        # artifact removes its object. No GetObject: the handler never reads an object and serves no downloads.
-        "artifacts": ("s3:PutObject", "s3:DeleteObject"),
+        # artifact removes its subtree's objects (DeleteObjects). GetObject: a shared artifact's download is a
+        # presigned GET signed with the role (the handler itself never reads an object).
+        "artifacts": ("s3:PutObject", "s3:DeleteObject", "s3:GetObject"),
         "connections": _MANAGE_CONNECTIONS,  # broadcasts, artifactUpdated, sessionEnded
         "worker": _INVOKE_WORKER,
         "cursor_key": _READ_CURSOR_KEY,  # GET /sessions, messages and artifacts page

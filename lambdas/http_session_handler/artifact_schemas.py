@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from session_schema.artifact_kinds import ArtifactKinds
+from session_schema.errors import ValidationFailed
 from session_schema.json_types import INTEGRAL
 from session_schema.models import ArtifactError, ArtifactKind, ContentType, FileName
-from session_schema.views import ArtifactStatusValue, ArtifactView
+from session_schema.views import ArtifactPublicView, ArtifactStatusValue, ArtifactView
 
 from .schemas import Page, RequestBody, ResponseBody
 
@@ -54,18 +55,37 @@ def document_kinds(schema: dict[str, Any], kinds: ArtifactKinds) -> None:
     ]
 
 
-class UpdateArtifactRequest(RequestBody):
-    """A status change along `pending -> processing -> completed|failed`, `pending -> completed|failed`."""
+_FINISHING = ("completed", "failed")  # the moves that may record `processor` and `processingMs`
 
-    # The document says what the validator below enforces: an `error` (not null) only with `status: failed`.
+
+class UpdateArtifactRequest(RequestBody):
+    """A status change along `pending -> processing -> completed|failed`, `pending -> completed|failed`, and/or
+    sharing the artifact with the session's listeners."""
+
+    # The document says what the validators below enforce: `status` or `shared` (or both); an `error` (not null)
+    # only with `status: failed`; `processor` and `processingMs` only with `status: completed` or `failed`.
     model_config = ConfigDict(
         json_schema_extra={
-            "if": {"properties": {"status": {"not": {"const": "failed"}}}},
-            "then": {"properties": {"error": {"type": "null"}}},
+            "anyOf": [{"required": ["status"]}, {"required": ["shared"]}],
+            "allOf": [
+                {
+                    "if": {"not": {"required": ["status"], "properties": {"status": {"const": "failed"}}}},
+                    "then": {"properties": {"error": {"type": "null"}}},
+                },
+                {
+                    "if": {"not": {"required": ["status"], "properties": {"status": {"enum": list(_FINISHING)}}}},
+                    "then": {"properties": {"processor": {"type": "null"}, "processingMs": {"type": "null"}}},
+                },
+            ],
         }
     )
 
-    status: ArtifactStatusValue
+    status: ArtifactStatusValue | None = Field(None, description="the lifecycle move (none: sharing alone)")
+    shared: bool | None = Field(
+        None,
+        description="`true`: listeners see the artifact's public view and may download it while the session is "
+        "joinable; `false`: only its ID and status",
+    )
     error: Annotated[ArtifactError, StringConstraints(min_length=1)] | None = Field(
         None, description="why processing failed; only with `status: failed`"
     )
@@ -79,23 +99,29 @@ class UpdateArtifactRequest(RequestBody):
         "only with `status: completed` or `failed`",
     )
 
+    @model_validator(mode="after")
+    def _status_or_shared(self) -> UpdateArtifactRequest:
+        if self.status is None and self.shared is None:
+            raise ValidationFailed("status", "give `status`, `shared` or both")
+        return self
+
     @field_validator("error")
     @classmethod
     def _only_when_failed(cls, error: str | None, info: ValidationInfo) -> str | None:
-        if error is not None and info.data.get("status", "failed") != "failed":
+        if error is not None and info.data.get("status") != "failed":
             raise ValueError("is only allowed with status failed")
         return error
 
     @field_validator("processor", "processingMs")
     @classmethod
     def _only_when_finishing(cls, value: object, info: ValidationInfo) -> object:
-        if value is not None and info.data.get("status", "completed") not in ("completed", "failed"):
+        if value is not None and info.data.get("status") not in _FINISHING:
             raise ValueError("is only allowed with status completed or failed")
         return value
 
-    def processing(self) -> dict[str, object]:
-        """The processing facts this change records (none given: none)."""
-        given = {"processor": self.processor, "processingMs": self.processingMs}
+    def facts(self) -> dict[str, object]:
+        """What this change records besides the status move (none given: none)."""
+        given = {"processor": self.processor, "processingMs": self.processingMs, "shared": self.shared}
         return {name: value for name, value in given.items() if value is not None}
 
 
@@ -117,6 +143,17 @@ class CreatedArtifact(ResponseBody):
 
 class ArtifactPage(Page[ArtifactView]):
     pass
+
+
+class SharedArtifactPage(Page[ArtifactPublicView]):
+    """The shared artifacts, as a listener sees them (no storage path)."""
+
+
+class ArtifactDownload(ResponseBody):
+    """A presigned S3 GET of the artifact's object."""
+
+    url: str
+    expiresAt: int = Field(description="epoch ms after which S3 refuses the URL")
 
 
 class DeletionUnderway(ResponseBody):

@@ -33,21 +33,23 @@ from aws_lambda_powertools.metrics import MetricUnit
 from session_runtime import use_cases
 from session_runtime.observability import logger, metrics
 from session_runtime.runtime import get_runtime
-from session_schema.errors import ValidationFailed
+from session_schema.errors import ArtifactNotFound, Unauthorized, ValidationFailed
 from session_schema.models import ARTIFACT_ID_PATTERN
 from session_schema.status import ArtifactStatus
 from session_schema.views import ArtifactView
 
 from .artifact_schemas import (
+    ArtifactDownload,
     ArtifactPage,
     CreateArtifactRequest,
     CreatedArtifact,
     DeletionUnderway,
+    SharedArtifactPage,
     UpdateArtifactRequest,
     declared_kind_problem,
 )
-from .identity import HttpCaller, owned_session, readable_session, signed_in
-from .params import DEFAULT_LIMIT, Cursor, Limit, SessionIdPath
+from .identity import HttpCaller, current_caller, is_owner, owned_session, readable_session, signed_in
+from .params import DEFAULT_LIMIT, Cursor, Limit, SessionIdPath, SharedOnly
 from .routing import answer_as, api_route
 
 router = Router()
@@ -174,24 +176,60 @@ def list_results(
 @api_route(
     router,
     "GET /sessions/{sessionId}/artifacts",
-    summary="A session's artifacts, newest first",
-    model=ArtifactPage,
+    summary="A session's artifacts (roots: results are listed under each), newest first",
+    model=ArtifactPage | SharedArtifactPage,
     errors=(404,),
     tags=TAGS,
     description=(
-        "Owner only (another user's session answers 404 SESSION_NOT_FOUND, as any private view); an ended "
-        "session's artifacts stay readable. Paginated like `GET /sessions`."
+        "The owner's listing (signed in; another user's session answers 404 SESSION_NOT_FOUND, as any private "
+        "view); an ended session's artifacts stay readable. With `shared=true`, the artifacts shared with "
+        "listeners, for anyone while the session is joinable (their public views; the owner's views to the "
+        "owner). Paginated like `GET /sessions`; a `shared=true` page may hold fewer than `limit` items and "
+        "still have a `nextCursor`."
     ),
 )
 def list_artifacts(
     sessionId: SessionIdPath,  # noqa: N803
-    caller: Annotated[HttpCaller, Depends(signed_in)],
+    caller: Annotated[HttpCaller | None, Depends(current_caller)],
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> ArtifactPage:
-    sid = readable_session(sessionId, caller, owner_only=True).sessionId  # an ended session's artifacts too
-    page = get_runtime().store.list_artifacts(sid, limit=limit, cursor=cursor)
-    return answer_as(ArtifactPage, {"items": [a.view() for a in page.items], "nextCursor": page.next_cursor})
+    shared: SharedOnly = False,
+) -> ArtifactPage | SharedArtifactPage:
+    if not shared and caller is None:
+        raise Unauthorized("sign in to list a session's artifacts (anyone may list `shared=true`)")
+    session = readable_session(sessionId, caller, owner_only=not shared)  # an ended session's too, to its owner
+    page = get_runtime().store.list_artifacts(session.sessionId, limit=limit, cursor=cursor, shared_only=shared)
+    if is_owner(session, caller):
+        return answer_as(ArtifactPage, {"items": [a.view() for a in page.items], "nextCursor": page.next_cursor})
+    items = [a.public_view() for a in page.items]
+    return answer_as(SharedArtifactPage, {"items": items, "nextCursor": page.next_cursor})
+
+
+@api_route(
+    router,
+    "GET /sessions/{sessionId}/artifacts/{artifactId}/download",
+    summary="A short-lived download URL of an artifact",
+    model=ArtifactDownload,
+    errors=(404,),
+    tags=TAGS,
+    description=(
+        "For anyone while the session is joinable and the artifact is shared (the owner: always): a presigned "
+        "S3 GET of its object, valid for DOWNLOAD_URL_EXPIRY_SECONDS. Minted per request and never sent in a "
+        "stream event (a replayed frame would hand out an expired URL). Otherwise 404 ARTIFACT_NOT_FOUND (404 "
+        "SESSION_NOT_FOUND for a session the caller may not read)."
+    ),
+)
+def download_artifact(
+    sessionId: SessionIdPath,  # noqa: N803
+    artifactId: ArtifactIdPath,  # noqa: N803
+    caller: Annotated[HttpCaller | None, Depends(current_caller)],
+) -> ArtifactDownload:
+    runtime = get_runtime()
+    session = readable_session(sessionId, caller)  # the owner always, anyone while joinable
+    artifact = runtime.store.get_artifact(session.sessionId, artifactId)
+    if not is_owner(session, caller) and not artifact.shared:
+        raise ArtifactNotFound(artifactId)  # an unshared artifact is one listeners do not know of
+    return answer_as(ArtifactDownload, use_cases.download(runtime, artifact))
 
 
 @api_route(
@@ -216,11 +254,11 @@ def update_artifact(
     body: UpdateArtifactRequest,
     caller: Annotated[HttpCaller, Depends(signed_in)],
 ) -> ArtifactView:
-    target = ArtifactStatus(body.status)
+    target = None if body.status is None else ArtifactStatus(body.status)
     runtime = get_runtime()
     session = owned_session(sessionId, caller)
     before, after = use_cases.change_artifact_status(
-        runtime, session.sessionId, artifactId, target, runtime.fanout, error=body.error, facts=body.processing()
+        runtime, session.sessionId, artifactId, target, runtime.fanout, error=body.error, facts=body.facts()
     )
     logger.info(
         "artifact status changed",

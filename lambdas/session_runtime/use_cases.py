@@ -32,6 +32,7 @@ from session_store.stream_log import ItemRefused
 
 from . import stream
 from .fanout import Fanout
+from .observability import logger
 from .runtime import Runtime
 from .stream import Published
 
@@ -212,20 +213,43 @@ def change_artifact_status(
     error: str | None = None,
     facts: Mapping[str, Any] | None = None,
 ) -> tuple[Artifact, Artifact]:
-    """An artifact's lifecycle move and/or other `facts` (a completing move's `processor` and `processingMs`,
-    an upload's facts), published on the session's stream in the same write: (before, after), everyone told of
-    a change (none: after == before). A move its status refused meanwhile is judged again from the artifact
-    found."""
+    """An artifact's lifecycle move and/or other `facts` (`shared`, a completing move's `processor` and
+    `processingMs`, an upload's facts), published on the session's stream in the same write: (before, after),
+    everyone told of a change (none: after == before). A move its status refused meanwhile is judged again from
+    the artifact found.
+
+    Who is told what: the kept event is the listeners' (`events.artifact_updated`: of an unshared artifact only
+    its ID and status). Shared, it goes to everyone; unshared, to the listeners, and the speaker gets the public
+    view in a post of its own (live only: a replay gives it the kept frame)."""
     store = runtime.store
     current = store.get_artifact(session_id, artifact_id)
     for _ in range(stream.MAX_PUBLISH_ATTEMPTS):
+        shared = bool((facts or {}).get("shared", current.shared))
         try:
-            return current, stream.publish(
-                store, session_id, _artifact_draft(runtime, current, target, error, facts), audience
-            ).result
+            published = stream.publish(
+                store,
+                session_id,
+                _artifact_draft(runtime, current, target, error, facts),
+                audience,
+                listeners_only=not shared,
+            )
         except ItemRefused as refused:
             current = store.refused_artifact(session_id, artifact_id, refused)
+            continue
+        after = published.result
+        speaker = published.after.speakerConnectionId
+        if published.frames and not shared and speaker is not None:
+            _tell_speaker(audience, speaker, events.artifact_updated_for_speaker(after, published.after.seq))
+        return current, after
     raise ConcurrentUpdate(f"artifact {artifact_id}")
+
+
+def _tell_speaker(audience: Fanout, connection_id: str, frame: dict[str, Any]) -> None:
+    """The speaker's own post of an unshared artifact's change; like the fan-out, never raised (the write is done)."""
+    try:
+        audience.send_to(connection_id, frame)
+    except Exception:  # noqa: BLE001 - the change happened; the speaker recovers it from its listing
+        logger.exception("could not tell the speaker of an artifact change", extra={"connectionId": connection_id})
 
 
 def _artifact_draft(
@@ -243,6 +267,17 @@ def _artifact_draft(
         return stream.Draft([events.artifact_updated(after, head.seq + 1)], change, after)
 
     return draft
+
+
+def download(runtime: Runtime, artifact: Artifact) -> dict[str, Any]:
+    """A presigned GET of the artifact's object for DOWNLOAD_URL_EXPIRY_SECONDS: {url, expiresAt}."""
+    expires_in = runtime.settings.download_url_expiry_seconds
+    url = runtime.s3.generate_presigned_url(
+        "get_object",
+        Params={"Bucket": runtime.settings.artifacts_bucket, "Key": artifact.objectKey},
+        ExpiresIn=expires_in,
+    )
+    return {"url": url, "expiresAt": runtime.store.clock() + expires_in * 1000}
 
 
 SUBTREE_DELETE_BATCH = 500  # results one DELETE removes at most (objects and records); a larger tree takes more

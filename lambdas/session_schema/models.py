@@ -269,13 +269,18 @@ class Artifact(Record):
     parentId: RecordId | None = None
     rootId: RecordId | None = None
     processor: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    # Shared with listeners by its owner (PATCH): they see its public view and may download it while the
+    # session is joinable; unshared, they learn only its ID and status.
+    shared: bool = False
 
     # The public view has no storage path (it carries the owner's ID); the owner's adds it.
     PUBLIC_FIELDS = (
         "artifactId", "sessionId", "kind", "contentType", "fileName", "status", "error",
         "createdAt", "updatedAt", "processingStartedAt", "completedAt", "processingMs",
-        "uploadedAt", "sizeBytes", "width", "height", "parentId", "processor",
+        "uploadedAt", "sizeBytes", "width", "height", "parentId", "processor", "shared",
     )  # fmt: skip
+    # What a listener sees of an artifact its owner has not shared: that it exists and where it is.
+    GLIMPSE_FIELDS: ClassVar[tuple[str, ...]] = ("artifactId", "status", "shared")
     OWNER_FIELDS = (*PUBLIC_FIELDS, "objectKey", "etag")
 
     @model_validator(mode="after")
@@ -303,6 +308,10 @@ class Artifact(Record):
     def public_view(self) -> dict[str, object]:
         """What every connection of the session may see."""
         return self.view_of(self.PUBLIC_FIELDS)
+
+    def listener_view(self) -> dict[str, object]:
+        """What a listener sees: the public view when shared, else only its ID, status and `shared: false`."""
+        return self.view_of(self.PUBLIC_FIELDS if self.shared else self.GLIMPSE_FIELDS)
 
 
 class IdempotencyRecord(Record):

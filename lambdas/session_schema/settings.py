@@ -99,6 +99,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("IDEMPOTENCY_TTL_SECONDS", "idempotency_ttl_seconds", "how long an Idempotency-Key is remembered", "86400"),
     Setting("UPLOAD_URL_EXPIRY_SECONDS", "upload_url_expiry_seconds", "lifetime of a presigned upload URL", "300"),
+    Setting(
+        "DOWNLOAD_URL_EXPIRY_SECONDS",
+        "download_url_expiry_seconds",
+        "lifetime of a shared artifact's presigned download URL (minted per request, never kept in the stream)",
+        "60",
+    ),
     Setting("MAX_UPLOAD_BYTES", "max_upload_bytes", "largest artifact upload the presigned URL accepts", "26214400"),
     Setting(
         "ARTIFACT_KINDS",
@@ -195,6 +201,7 @@ class Settings(BaseModel):
     stream_max_events: int = Field(ge=1)
     idempotency_ttl_seconds: int = Field(ge=60)
     upload_url_expiry_seconds: int = Field(ge=1, le=3600)
+    download_url_expiry_seconds: int = Field(ge=1, le=3600)
     max_upload_bytes: int = Field(ge=1)
     artifact_kinds: ArtifactKinds = DEFAULT_KINDS
     fanout_concurrency: int = Field(ge=1, le=128)

@@ -635,7 +635,10 @@ class SessionStore(StreamLog, ArtifactTree):
             raise
         return artifact
 
-    def list_artifacts(self, session_id: str, *, limit: int, cursor: str | None) -> Page[Artifact]:
+    def list_artifacts(
+        self, session_id: str, *, limit: int, cursor: str | None, shared_only: bool = False
+    ) -> Page[Artifact]:
+        """A session's root artifacts newest first (`shared_only`: those shared with listeners)."""
         return self._page(
             SESSION_ARTIFACTS,
             keys.session_partition(session_id),
@@ -643,6 +646,7 @@ class SessionStore(StreamLog, ArtifactTree):
             limit=limit,
             cursor=cursor,
             newest_first=True,
+            only=ex.field(Artifact, "shared").eq(True) if shared_only else None,
         )
 
     @_upgrades_legacy_items

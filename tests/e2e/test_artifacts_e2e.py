@@ -127,3 +127,78 @@ def test_a_declared_processor_kind_is_accepted_and_goes_to_processing(stack: Loc
         await speaker.close()
 
     asyncio.run(scenario())
+
+
+def test_a_shared_slide_reaches_listeners_who_download_exactly_its_bytes_and_an_unshared_one_only_its_status(
+    stack: LocalStack,
+) -> None:
+    owner = stack.mint("artifact-owner")
+    session_id = http(stack, "POST", "/sessions", owner, json={"title": "Talk"}).json()["sessionId"]
+    slide_bytes, notes_bytes = png(1280, 720), png(16, 16)
+
+    async def scenario() -> None:
+        listener = await join(stack, session_id)
+        slide = create(stack, owner, session_id, fileName="slide-7.png")
+        slide_id = slide["artifact"]["artifactId"]
+        shared = http(stack, "PATCH", f"/sessions/{session_id}/artifacts/{slide_id}", owner, json={"shared": True})
+        assert shared.status_code == 200
+        told = (await next_of_type(listener, "artifactUpdated"))["artifact"]
+        assert told["shared"] is True and told["fileName"] == "slide-7.png" and "url" not in told
+        await send_form(slide["upload"], slide_bytes)
+        done = (await next_of_type(listener, "artifactUpdated", timeout=20))["artifact"]
+        assert (done["artifactId"], done["status"], done["width"]) == (slide_id, "completed", 1280)
+        link = http(stack, "GET", f"/sessions/{session_id}/artifacts/{slide_id}/download")  # no token
+        assert link.status_code == 200, link.text
+        downloaded = await asyncio.to_thread(requests.get, link.json()["url"], timeout=15)
+        assert downloaded.status_code == 200 and downloaded.content == slide_bytes
+        listed = http(stack, "GET", f"/sessions/{session_id}/artifacts", params={"shared": "true"}).json()
+        assert [a["artifactId"] for a in listed["items"]] == [slide_id]
+
+        notes = create(stack, owner, session_id, fileName="speaker-notes.png")
+        await send_form(notes["upload"], notes_bytes)
+        glimpse = (await next_of_type(listener, "artifactUpdated", timeout=20))["artifact"]
+        assert glimpse == {"artifactId": notes["artifact"]["artifactId"], "status": "completed", "shared": False}
+        hidden = http(stack, "GET", f"/sessions/{session_id}/artifacts/{notes['artifact']['artifactId']}/download")
+        assert hidden.status_code == 404
+        await listener.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_result_tree_lists_and_deletes_with_every_object_under_the_parents_prefix(stack: LocalStack) -> None:
+    assert stack.urls is not None
+    owner = stack.mint("artifact-owner")
+    session_id = http(stack, "POST", "/sessions", owner, json={"title": "Staging"}).json()["sessionId"]
+    s3 = dynamodb.client("s3", stack.urls.s3)
+
+    async def scenario() -> None:
+        photo = create(stack, owner, session_id, fileName="room.png")
+        photo_id = photo["artifact"]["artifactId"]
+        staged = http(
+            stack,
+            "POST",
+            f"/sessions/{session_id}/artifacts/{photo_id}/results",
+            owner,
+            json={"kind": "image", "contentType": "image/png", "fileName": "staged.png"},
+        ).json()
+        staged_id = staged["artifact"]["artifactId"]
+        edit = http(
+            stack,
+            "POST",
+            f"/sessions/{session_id}/artifacts/{staged_id}/results",
+            owner,
+            json={"kind": "image", "contentType": "image/png", "fileName": "edit.png"},
+        ).json()
+        for created in (photo, staged, edit):
+            await send_form(created["upload"], png(3, 3))
+        prefix = photo["artifact"]["objectKey"].rsplit("/", 1)[0] + "/"
+        under = s3.list_objects_v2(Bucket=stack.bucket_name, Prefix=prefix)["Contents"]
+        assert sorted(o["Key"] for o in under) == sorted(c["artifact"]["objectKey"] for c in (photo, staged, edit))
+        results = http(stack, "GET", f"/sessions/{session_id}/artifacts/{photo_id}/results", owner).json()
+        assert [a["artifactId"] for a in results["items"]] == [staged_id]
+        assert http(stack, "DELETE", f"/sessions/{session_id}/artifacts/{photo_id}", owner).status_code == 204
+        assert "Contents" not in s3.list_objects_v2(Bucket=stack.bucket_name, Prefix=prefix)
+        gone = http(stack, "GET", f"/sessions/{session_id}/artifacts/{staged_id}/results", owner)
+        assert gone.status_code == 404 and gone.json()["error"]["code"] == "ARTIFACT_NOT_FOUND"
+
+    asyncio.run(scenario())

@@ -49,6 +49,7 @@ ARTIFACT_FIELDS = {
     "height",
     "parentId",
     "processor",
+    "shared",
 }
 UPLOAD_FIELDS = {"method", "url", "fields", "headers", "expiresAt", "maxBytes"}
 PNG = {"kind": "image", "contentType": "image/png", "fileName": "slide 1.png"}
@@ -442,16 +443,25 @@ def test_each_status_change_reaches_every_connection_of_the_session_as_artifact_
     assert not management.sent  # registering an upload is not a status change
 
     processing = patch(api, sid, aid, status="processing").body
+    shared = patch(api, sid, aid, shared=True).body
     completed = patch(api, sid, aid, status="completed").body
-    public = [{k: v for k, v in view.items() if k not in ("objectKey", "etag")} for view in (processing, completed)]
+    views = (processing, shared, completed)
+    public = [{k: v for k, v in view.items() if k not in ("objectKey", "etag")} for view in views]
     expected = [{"type": "artifactUpdated", "artifact": view, "seq": n} for n, view in enumerate(public, 1)]
+    assert management.sent["speaker-1"] == expected
+    # Listeners: of an unshared artifact only that it exists and its status; once shared, its public view.
+    glimpse = {"artifactId": aid, "status": "processing", "shared": False}
+    assert management.sent["listener-1"] == [
+        {"type": "artifactUpdated", "artifact": glimpse, "seq": 1},
+        *expected[1:],
+    ]
     for conn in ("speaker-1", "listener-1"):
-        assert management.sent[conn] == expected
-        # the storage path starts with the owner's ID, which listeners never see
-        assert all("objectKey" not in m["artifact"] for m in management.sent[conn])
+        # the storage path starts with the owner's ID, which listeners never see; no URL is ever pushed
+        assert all("objectKey" not in m["artifact"] and "url" not in m["artifact"] for m in management.sent[conn])
     assert "listener-other" not in management.sent
     assert patch(api, sid, aid, status="failed").status == 409
-    assert len(management.sent["listener-1"]) == 2  # a refused move tells nobody anything
+    assert patch(api, sid, aid, shared=True).status == 200  # already shared: nothing changes
+    assert len(management.sent["listener-1"]) == 3  # a refused move or a repeat tells nobody anything
 
 
 def test_a_failed_fanout_still_answers_the_change_it_made(api, management, monkeypatch, logs):

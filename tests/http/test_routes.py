@@ -77,8 +77,15 @@ def test_anonymous_routes_need_no_identity(api):
     assert api.http("GET", "/health").status == 200
     assert api.http("GET", "/openapi.json").status == 200
     session = api.create("alice")
+    sid = session["sessionId"]
+    png = {"kind": "image", "contentType": "image/png", "fileName": "slide.png"}
+    artifact = api.http("POST", f"/sessions/{sid}/artifacts", user="alice", body=png).body["artifact"]["artifactId"]
+    api.http("PATCH", f"/sessions/{sid}/artifacts/{artifact}", user="alice", body={"shared": True})
+    # Anyone reads what is shared with listeners: the shared listing, and a shared artifact's download.
+    query = {"/sessions/{sessionId}/artifacts": {"shared": "true"}}
     for path in OPTIONAL_AUTH_PATHS:
-        assert api.http("GET", concrete(path, session["sessionId"])).status == 200
+        url = concrete(path, sid).replace("art_01JABCDEFGHJKMNPQRSTVWXYZ0", artifact)
+        assert api.http("GET", url, query=query.get(path, {})).status == 200, path
 
 
 def test_unknown_route_is_404_not_found_and_wrong_method_is_405_with_allow(api):

@@ -321,8 +321,8 @@ def test_only_the_http_and_upload_functions_touch_the_bucket_and_only_its_object
     assert with_s3 == {"HttpSessionFunction", "UploadFunction"}
     s3 = _by_service(_role_statements(dev, "HttpSessionFunction"))["s3"]
     assert all(r.endswith("/*") for r in s3["resources"])
-    # Signing presigned uploads needs PutObject, deleting an artifact DeleteObject.
-    assert s3["actions"] == {"s3:PutObject", "s3:DeleteObject"}
+    # Signing presigned uploads needs PutObject, deleting an artifact DeleteObject, a shared download GetObject.
+    assert s3["actions"] == {"s3:PutObject", "s3:DeleteObject", "s3:GetObject"}
     # The upload function reads an object's first bytes, nothing else.
     uploads = _by_service(_role_statements(dev, "UploadFunction"))["s3"]
     assert uploads["actions"] == {"s3:GetObject"} and all(r.endswith("/*") for r in uploads["resources"])

@@ -131,13 +131,13 @@ class Usage:
             # DeleteObjects is authorized key by key as s3:DeleteObject (there is no s3:DeleteObjects action).
             self.record({_S3_ACTIONS.get(model.name, f"s3:{model.name}")})
 
-
-_S3_ACTIONS = {"DeleteObjects": "s3:DeleteObject"}
-
     def on_events(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         buses = {entry.get("EventBusName") for entry in params.get("Entries", [])}
         self.foreign += [f"{model.name} on bus {bus}" for bus in buses if bus != self.bus]
         self.record({f"events:{model.name}"})
+
+
+_S3_ACTIONS = {"DeleteObjects": "s3:DeleteObject"}
 
 
 class RecordingManagementApi:
@@ -272,6 +272,11 @@ def _run_http_routes(handlers) -> None:
     artifact = ok(http("POST", f"/sessions/{sid}/artifacts", user="owner-1", body=png), 201)["artifact"]["artifactId"]
     ok(http("GET", f"/sessions/{sid}/artifacts", user="owner-1"), 200)
     ok(http("PATCH", f"/sessions/{sid}/artifacts/{artifact}", user="owner-1", body={"status": "processing"}), 200)
+    ok(http("PATCH", f"/sessions/{sid}/artifacts/{artifact}", user="owner-1", body={"shared": True}), 200)
+    ok(http("GET", f"/sessions/{sid}/artifacts", query={"shared": "true"}), 200)
+    ok(http("GET", f"/sessions/{sid}/artifacts/{artifact}/download"), 200)  # a presigned GET
+    ok(http("POST", f"/sessions/{sid}/artifacts/{artifact}/results", user="owner-1", body=png), 201)
+    ok(http("GET", f"/sessions/{sid}/artifacts/{artifact}/results", user="owner-1"), 200)
     ok(http("DELETE", f"/sessions/{sid}/artifacts/{artifact}", user="owner-1"), 204)
     ok(http("DELETE", f"/sessions/{sid}", user="owner-1"), 204)  # listeners told sessionEnded and closed
     assert listener in handlers.management.closed and speaker not in handlers.management.closed
@@ -385,9 +390,9 @@ def used(usage, runtime, issuer, s3) -> Usage:
         _run_http_routes(handlers)
         _run_websocket_routes(handlers)
         _run_sweep(handlers)
+        _run_upload_function(handlers, s3)
     _run_fanout_worker(handlers)
     _run_lifecycle_events(handlers)
-    _run_upload_function(handlers, s3)
     assert set(usage.actions) == set(FUNCTION_SPECS), "the run must exercise every function"
     assert usage.foreign == [], "handlers touch only the stack's table, bucket and cursor secret"
     return usage
@@ -409,7 +414,7 @@ def test_every_call_a_handler_makes_is_granted_to_its_function_and_every_grant_i
 
 def test_the_run_reaches_what_each_function_is_for(used):
     # A sanity floor, so that a run that silently stopped exercising a route cannot pass by granting less.
-    assert {"s3:PutObject", "s3:DeleteObject", "dynamodb:PutItem"} <= used.actions[HTTP_FUNCTION]
+    assert {"s3:PutObject", "s3:DeleteObject", "s3:GetObject", "dynamodb:PutItem"} <= used.actions[HTTP_FUNCTION]
     assert {"dynamodb:PutItem", "dynamodb:UpdateItem"} <= used.actions[CONNECTION_FUNCTION]
     assert {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:PutItem"} <= used.actions[SWEEP_FUNCTION]
     assert used.methods[SWEEP_FUNCTION] == {"POST", "DELETE", "GET"}
