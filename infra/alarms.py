@@ -215,8 +215,8 @@ def build_alarms(
             upload_failures.metric_approximate_number_of_messages_visible(
                 period=PERIOD, statistic=cloudwatch.Stats.MAXIMUM
             ),
-            "an upload notification failed past Lambda's retries: the sweep reconciles its artifact; the record is in"
-            " the dead-letter queue",
+            "an upload notification failed past Lambda's retries: its artifact stays pending; the record is in the"
+            " dead-letter queue",
         )
     )
     if not config.is_emulated:

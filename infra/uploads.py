@@ -1,7 +1,6 @@
 """The artifacts bucket tells the upload function of every object stored in it (an S3 event notification), so
 an artifact's upload is confirmed by storage, not by the client (session_runtime/uploads.py). S3 invokes it
-asynchronously: a failed invocation is retried and then kept in a dead-letter queue (an alarm watches it), and
-an artifact whose notification was lost for good is reconciled by the sweep."""
+asynchronously: a failed invocation is retried and then kept in a dead-letter queue (an alarm watches it)."""
 
 from __future__ import annotations
 

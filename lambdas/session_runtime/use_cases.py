@@ -32,7 +32,6 @@ from session_store.stream_log import ItemRefused
 
 from . import stream
 from .fanout import Fanout
-from .observability import logger
 from .runtime import Runtime
 from .stream import Published
 
@@ -237,19 +236,11 @@ def change_artifact_status(
             current = store.refused_artifact(session_id, artifact_id, refused)
             continue
         after = published.result
-        speaker = published.after.speakerConnectionId
-        if published.frames and not shared and speaker is not None:
-            _tell_speaker(audience, speaker, events.artifact_updated_for_speaker(after, published.after.seq))
+        if published.frames and not shared:
+            for_speaker = events.artifact_updated_for_speaker(after, published.after.seq)
+            stream.tell_speaker(audience, published.after, for_speaker)
         return current, after
     raise ConcurrentUpdate(f"artifact {artifact_id}")
-
-
-def _tell_speaker(audience: Fanout, connection_id: str, frame: dict[str, Any]) -> None:
-    """The speaker's own post of an unshared artifact's change; like the fan-out, never raised (the write is done)."""
-    try:
-        audience.send_to(connection_id, frame)
-    except Exception:  # noqa: BLE001 - the change happened; the speaker recovers it from its listing
-        logger.exception("could not tell the speaker of an artifact change", extra={"connectionId": connection_id})
 
 
 def _artifact_draft(

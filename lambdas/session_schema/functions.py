@@ -145,8 +145,7 @@ FUNCTIONS: tuple[FunctionDeclaration, ...] = (
         # Uploads arrive at the rate owners upload; past it S3's asynchronous invocations wait in Lambda's queue.
         reserved_concurrency=10,
         # S3 delivers at least once and Lambda retries a failed invocation twice; each step is conditional, so a
-        # repeat changes nothing. Past the retries the record goes to the dead-letter queue (and the sweep HEADs
-        # the object of an artifact left pending).
+        # repeat changes nothing. Past the retries the record goes to the dead-letter queue.
         async_invoke=AsyncInvoke(retry_attempts=2, max_event_age_seconds=6 * 3600),
     ),
 )

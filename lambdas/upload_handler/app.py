@@ -4,7 +4,7 @@ same records) invokes it for each stored object, and each record confirms its ar
 
 A record whose confirmation fails raises after the others were tried, so Lambda retries the invocation (every
 step is conditional: the records already confirmed change nothing the second time) and, past its retries,
-keeps it in the dead-letter queue; the sweep reconciles an artifact left pending.
+keeps it in the dead-letter queue (its records can be sent to the function again once the cause is fixed).
 """
 
 from __future__ import annotations

@@ -362,16 +362,20 @@ def _run_upload_function(handlers, s3) -> None:
 
     sid = handlers.create_session(owner="owner-1").sessionId
     handlers.connected(sid, user="owner-1")
-    handlers.management.gone.add(handlers.connected(sid))  # its post fails with 410: unregistered
+    handlers.connected(sid)
     records = []
     for content in (png(2, 2), b"<html></html>"):
         body = {"kind": "image", "contentType": "image/png", "fileName": "slide.png"}
         created = handlers.http("POST", f"/sessions/{sid}/artifacts", user="owner-1", body=body).body
+        path = f"/sessions/{sid}/artifacts/{created['artifact']['artifactId']}"
+        if content.startswith(b"\x89PNG"):  # shared: its confirmation goes to everyone (a sharded fan-out too)
+            assert handlers.http("PATCH", path, user="owner-1", body={"shared": True}).status == 200
         assert upload(s3, created["upload"], content)[0] == 204
         key = created["artifact"]["objectKey"]
         etag = s3.head_object(Bucket=handlers.runtime.settings.artifacts_bucket, Key=key)["ETag"].strip('"')
         stored = Stored(handlers.runtime.settings.artifacts_bucket, key, len(content), etag)
         records += event_of(stored, "ObjectCreated:Post")["Records"]
+    handlers.management.gone.add(handlers.connected(sid))  # its post fails with 410: unregistered
     function = importlib.import_module(FUNCTION_SPECS[UPLOAD_FUNCTION].handler.rsplit(".", 1)[0]).handler
     outcomes = function({"Records": records}, FakeLambdaContext(function_name="live-sessions-upload"))
     assert outcomes == {"completed": 1, "failed": 1}
