@@ -29,15 +29,7 @@ CHANGE_DRAFTS = (
     r"\bartifact_change\(",
 )
 HANDLERS = ("connection_handler", "http_session_handler")
-STREAM_EVENTS = (
-    "broadcast",
-    "message",
-    "session_updated",
-    "session_ended",
-    "session_change",
-    "artifact_updated",
-    "artifact_updated_for_speaker",
-)
+STREAM_EVENTS = ("broadcast", "message", "session_updated", "session_ended", "session_change", "artifact_updated")
 
 
 def _modules() -> list[Path]:
