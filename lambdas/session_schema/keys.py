@@ -285,7 +285,9 @@ class ConnectionScope:
         channel's) in each partition. `legacy`: also the connections code before channels registered (the deploy
         window: they are on no channel, so a channel's fan-out never reads them)."""
         whole = self.whole_session
-        prefixes = [channel_prefix(None), *map(channel_prefix, self.channels)] if whole else [channel_prefix(self.channel)]
+        prefixes = (
+            [channel_prefix(None), *map(channel_prefix, self.channels)] if whole else [channel_prefix(self.channel)]
+        )
         ranges: list[ConnectionRange] = []
         for p in range(self.partitions):
             partition = connections_partition(self.session_id, p)

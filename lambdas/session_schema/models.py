@@ -185,6 +185,10 @@ class Session(Record):
         """the session's channels in declared order, each with its listeners (`[]` when it declares none)"""
         return [ChannelView(name=name, listenerCount=self.channelCounts.get(name, 0)) for name in self.channels]
 
+    def connection_scope(self) -> keys.ConnectionScope:
+        """Every connection of the session, where its connection items are (`.of_channel(c)`: one channel's)."""
+        return keys.ConnectionScope(self.sessionId, self.connectionPartitions, channels=tuple(self.channels))
+
     def declares(self, channel: str | None) -> bool:
         """Whether a connection may be on `channel` (None: on no channel, always)."""
         return channel is None or channel in self.channels

@@ -176,7 +176,9 @@ def _update_expression(
     clauses = []
     sets = [f"{r.name(Attr((n,)))} = {r.operand(Raw(av))}" for n, av in change.set.items()]
     # A number inside a map (ADD takes top-level attributes only): an entry not there yet counts from 0.
-    sets += [f"{r.name(a)} = if_not_exists({r.name(a)}, {r.operand(0)}) + {r.operand(v)}" for a, v in increments.items()]
+    sets += [
+        f"{r.name(a)} = if_not_exists({r.name(a)}, {r.operand(0)}) + {r.operand(v)}" for a, v in increments.items()
+    ]
     if sets:
         clauses.append("SET " + ", ".join(sets))
     if change.remove:
@@ -196,8 +198,9 @@ def params(
     projection: Sequence[Attr] = (),
 ) -> dict[str, Any]:
     """The expression parameters of one request (UpdateExpression with SET / REMOVE from a codec change and
-    numeric ADDs and `increments` of numbers inside maps, ConditionExpression, KeyConditionExpression, ProjectionExpression) and the names and values
-    they use; the attribute maps are left out when empty (DynamoDB refuses empty ones)."""
+    numeric ADDs and `increments` of numbers inside maps, ConditionExpression, KeyConditionExpression,
+    ProjectionExpression) and the names and values they use; the attribute maps are left out when empty
+    (DynamoDB refuses empty ones)."""
     r = _Render()
     request: dict[str, Any] = {}
     if update is not None or add or increments:

@@ -143,13 +143,16 @@ class SessionStore(StreamLog):
         max_listeners: int,
         idempotency_key: str | None = None,
         idempotency_ttl_seconds: int = 86400,
+        channels: Sequence[str] = (),
     ) -> tuple[Session, bool]:
         """Create a session with a fresh human-readable ID. (session, created?) — False for a replay.
 
         The ID is claimed by a conditional put and regenerated on collision: never read-then-write.
         With an Idempotency-Key, the session and the key are written in one transaction.
         """
-        payload = {"title": title, "sourceLanguage": source_language, "maxListeners": max_listeners}
+        payload: dict[str, Any] = {"title": title, "sourceLanguage": source_language, "maxListeners": max_listeners}
+        if channels:  # only then: keys remembered before channels keep their hash
+            payload["channels"] = list(channels)
         digest = request_hash(payload)
         for _ in range(MAX_CREATE_ATTEMPTS):
             now = self.clock()
@@ -163,6 +166,8 @@ class SessionStore(StreamLog):
                 updatedAt=now,
                 speakerlessSince=now,
                 epoch=new_epoch(),
+                channels=list(channels),
+                channelCounts=dict.fromkeys(channels, 0),  # the map the joins' counts move entries of
             )
             put = self._new_item(codec.encode(session))
             if idempotency_key is None:
@@ -293,13 +298,21 @@ class SessionStore(StreamLog):
         return HeadChange(condition, sets, removes)
 
     def session_update(
-        self, head: Session, *, title: str | None = None, muted: bool | None = None, speaker: str | None = None
+        self,
+        head: Session,
+        *,
+        title: str | None = None,
+        muted: bool | None = None,
+        speaker: str | None = None,
+        channels: Sequence[str] | None = None,
     ) -> HeadChange | None:
-        """Change title and/or muted of a joinable session (`speaker` as in `status_change`). Asking only for the
-        `muted` the session already has changes nothing: None (no event, no seq used)."""
+        """Change title, muted and/or the declared channels of a joinable session (`speaker` as in
+        `status_change`). Asking only for the `muted` the session already has changes nothing: None (no event, no
+        seq used). `channels` replaces the list, with its counts (a removed channel keeps its count until its
+        listeners are moved), only while the counts are still the head's (a join meanwhile: drafted again)."""
         self._require_joinable(head)
         self._require_speaker(head, speaker)
-        if title is None and muted is not None and head.muted == muted:
+        if title is None and channels is None and muted is not None and head.muted == muted:
             return None
         sets: dict[str, Any] = {"updatedAt": self.clock()}
         if title is not None:
@@ -307,7 +320,14 @@ class SessionStore(StreamLog):
         if muted is not None:
             sets["muted"] = muted
         condition = self._as_speaker(ex.JOINABLE, speaker)
-        if title is None and muted is not None:  # only a change of `muted` is a change
+        if channels is not None:
+            counted = {name: count for name, count in head.channelCounts.items() if count > 0}
+            sets |= {
+                "channels": list(channels),
+                "channelCounts": counted | {n: head.channelCounts.get(n, 0) for n in channels},
+            }
+            condition &= _CHANNEL_COUNTS.absent() | _CHANNEL_COUNTS.eq(head.channelCounts)
+        if title is None and channels is None and muted is not None:  # only a change of `muted` is a change
             condition &= (_MUTED.absent() | _MUTED.ne(True)) if muted else _MUTED.eq(True)
         return HeadChange(condition, sets)
 
@@ -519,7 +539,11 @@ class SessionStore(StreamLog):
         actions: list[dict[str, Any]] = [
             {"Delete": {**self._existing(old_key), "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
             {"Put": self._new_item(codec.encode(moved))},
-            {"Update": self._update_request(keys.connection_lookup_key(connection.connectionId), lookup, ex.ITEM_EXISTS)},
+            {
+                "Update": self._update_request(
+                    keys.connection_lookup_key(connection.connectionId), lookup, ex.ITEM_EXISTS
+                )
+            },
             {"Update": self._update_request(session_key, codec.Changes(), condition, increments=counts)},
         ]
         if channel is not None:
@@ -541,6 +565,21 @@ class SessionStore(StreamLog):
                 raise InvalidChannel(str(channel), session.channels) from None
             raise ConcurrentUpdate(f"session {connection.sessionId}") from None
         return moved
+
+    def channel_publish_check(self, session: Session, channel: str, *, speaker: str | None = None) -> ex.Condition:
+        """Judge a publish to `channel` at the session read (raising the refusal it explains: ended, paused,
+        muted, not the speaker, INVALID_CHANNEL), and say what its transaction must still find on the session item:
+        the same, so a session that changed meanwhile refuses it (append_channel_events) and no seq is used up."""
+        self._require_joinable(session)
+        self._require_speaker(session, speaker)
+        if not session.declares(channel):
+            raise InvalidChannel(channel, session.channels)
+        if session.status is SessionStatus.PAUSED:
+            raise SessionPaused(session.sessionId)
+        if session.muted:
+            raise SessionMuted(session.sessionId)
+        live = ex.SESSION_STATUS.eq(SessionStatus.ACTIVE) & (_MUTED.absent() | _MUTED.eq(False))
+        return self._as_speaker(live & _declares(channel), speaker)
 
     def read_channel_head(self, session_id: str, channel: str) -> int:
         """The seq of a channel stream's latest event (0 before any), strongly consistent."""
@@ -751,6 +790,54 @@ class SessionStore(StreamLog):
         numbered = message.model_copy(update={"seq": head.seq + 1})
         put = {"Put": self._new_item(codec.encode(numbered))}
         return numbered, HeadChange(self._as_speaker(ex.JOINABLE, speaker), items=(put,))
+
+    def append_channel_events(
+        self,
+        session: Session,
+        channel: str,
+        head_seq: int,
+        frames: Sequence[Mapping[str, Any]],
+        condition: ex.Condition,
+    ) -> int:
+        """Number and keep events of one channel's stream in ONE transaction: its head moves from `head_seq` to
+        `head_seq + len(frames)` only while it is still `head_seq`, each event is kept under its seq, and the
+        session item is only checked (`condition`: live, the speaker's), never written (the hot item stays cool).
+        Each frame carries its seq (head_seq + 1, + 2, ...). The new head. ChannelMoved: another publish took the
+        seq (read it again); ConditionFailed with the session item: `condition` refused."""
+        first = head_seq + 1
+        if not frames or [int(frame["seq"]) for frame in frames] != list(range(first, first + len(frames))):
+            raise ValueError(f"events must carry the seqs from {first} on, in order")
+        session_id = session.sessionId
+        after = ChannelHead(sessionId=session_id, channel=channel, seq=head_seq + len(frames))
+        head = {
+            "TableName": self.table_name,
+            "Key": codec.serialize_key(keys.channel_head_key(session_id, channel)),
+            **ex.params(update=codec.changes(after, ChannelHead.model_fields), condition=_head_at(head_seq)),
+        }
+        check = {
+            "TableName": self.table_name,
+            "Key": codec.serialize_key(keys.session_key(session_id)),
+            **ex.params(condition=ex.ITEM_EXISTS & condition),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        now = self.clock()
+        kept = [
+            {"Put": self._new_item(codec.encode(self._stream_event(session_id, int(f["seq"]), f, now, channel)))}
+            for f in frames
+            if self.stream_window_seconds
+        ]
+        try:
+            self._transact([{"ConditionCheck": check}, {"Update": head}, *kept])
+        except ClientError as error:
+            reasons = _cancellation_reasons(error)
+            if reasons is None:
+                raise
+            if _failed(reasons, 0):
+                raise _ConditionFailed(reasons[0].get("Item")) from None
+            if _failed(reasons, 1):
+                raise ChannelMoved(channel) from None
+            raise
+        return after.seq
 
     def list_messages(
         self, session_id: str, *, since: int = 0, limit: int, cursor: str | None, max_bytes: int | None = None
