@@ -96,8 +96,10 @@ class UpdateSessionRequest(RequestBody):
 
     @model_validator(mode="after")
     def _not_empty(self) -> UpdateSessionRequest:
-        if self.status is None and self.title_change is None and self.muted is None:
-            raise ValueError("give at least one of status, title, muted")
+        if self.status is None and self.title_change is None and self.muted is None and self.channels is None:
+            raise ValueError("give at least one of status, title, muted, channels")
+        if self.status is not None and self.channels is not None:
+            raise ValueError("change `channels` in a PATCH without `status` (a status change moves no listener)")
         return self
 
 
