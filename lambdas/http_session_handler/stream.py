@@ -14,8 +14,8 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from session_runtime.runtime import get_runtime
-from session_schema.ids import EPOCH_PATTERN
 from session_schema.errors import InvalidChannel
+from session_schema.ids import EPOCH_PATTERN
 from session_schema.models import CHANNEL_PATTERN, SEQ_MAX
 
 from .identity import HttpCaller, current_caller, readable_session
@@ -54,7 +54,8 @@ Epoch = Annotated[
         "were pushed, and `missing` the seqs among them that will never come (skip them); ask again from "
         "`nextSinceSeq` until it is null. `recovered: false`: they cannot be "
         "replayed (another epoch, or older than the stream window): reset from `session`, whose `seq` is the "
-        "new baseline. With `channel`, the same for that channel's own stream. Anyone may read while the session is joinable, its owner always."
+        "new baseline. With `channel`, the same for that channel's own stream. Anyone may read while the "
+        "session is joinable, its owner always."
     ),
 )
 def list_events(

@@ -10,6 +10,7 @@ import pytest
 
 from session_schema import codec, keys
 from session_schema.models import Connection
+
 from tests.support.ws_events import message_event, new_connection_id
 
 CHANNELS = ["en", "es", "fr"]
