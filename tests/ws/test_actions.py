@@ -27,6 +27,7 @@ def test_join_answers_role_public_view_and_connection_id_and_is_idempotent(ws, l
         "maxListeners": stored.maxListeners,
         "seq": 0,
         "epoch": stored.epoch,
+        "channels": [],
     }
     assert ws.act(live.speaker, "join")["role"] == "speaker"
     counts = ws.received(live.speaker, "listenerCount")
@@ -200,8 +201,18 @@ def test_actions_on_an_unregistered_connection_are_refused(ws, live):
 
 
 NO_ACTION_BODIES = [
-    "not json", "", "[1, 2]", '"join"', "null", "{}", '{"action": 7}', '{"action": null}',
-    '{"action": "dance"}', '{"action": "JOIN"}', '{"x": NaN}', "{" * 100_000,
+    "not json",
+    "",
+    "[1, 2]",
+    '"join"',
+    "null",
+    "{}",
+    '{"action": 7}',
+    '{"action": null}',
+    '{"action": "dance"}',
+    '{"action": "JOIN"}',
+    '{"x": NaN}',
+    "{" * 100_000,
 ]
 
 
