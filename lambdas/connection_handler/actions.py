@@ -20,7 +20,6 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from session_protocol import events, frames
-from session_protocol.batch import Outgoing
 from session_runtime import channels, connection_lifecycle, metric_names, stream, use_cases
 from session_runtime.fanout import Fanout
 from session_runtime.observability import logger, metrics
@@ -116,8 +115,7 @@ def _recover(
 
     session, replayed = stream.resume(runtime.store, runtime.fanout, caller.connection, since_seq, epoch, joined)
     if replayed >= 0 and missed and missed[0].recovered:
-        kept = Outgoing.kept(event.frame.encode() for event in missed[0].events)
-        runtime.fanout.send_all_to(connection_id, kept, caller.connection.protocolVersion)
+        stream.replay(runtime.fanout, caller.connection, missed[0].events)
     metrics.add_metric(name="RecoveredEvents", unit=MetricUnit.Count, value=max(replayed, 0))
     logger.info("join recovered", extra={"sinceSeq": since_seq, "events": replayed})
     return session

@@ -220,6 +220,12 @@ def _send(fanout: Fanout, connection: Connection, kept: list[StreamEvent]) -> in
     return len(page)
 
 
+def replay(fanout: Fanout, connection: Connection, kept: list[StreamEvent]) -> int:
+    """Post events a recovery read to one connection, as `resume` does (a channel's stream, after `resume` replayed
+    the session's): how many (-1: the connection is gone)."""
+    return _send(fanout, connection, kept)
+
+
 def session_draft(head: Session, change: HeadChange | None) -> Draft[None]:
     """The draft of a change of the session's own state at `head` (None: nothing to change): `sessionUpdated`,
     and `sessionEnded` after it when the change ends the session, each with the view as of its own seq."""
