@@ -168,3 +168,35 @@ def test_new_connection_items_are_under_the_channel_in_the_session_partition_wit
     assert codec.deserialize(lookup)[codec.CONNECTION_KEY_ATTRIBUTE][keys.SK] == f"C#fr#{listener}"
     gone = ws.store.client.get_item(TableName=ws.store.table_name, Key=codec.serialize_key(key))
     assert "Item" not in gone
+
+
+def test_a_batch_publish_numbers_each_event_in_its_own_stream_in_the_order_given(ws, talk):
+    session_id, _ = talk
+    es, fr = on(ws, session_id, "es"), on(ws, session_id, "fr")
+    body = {
+        "events": [
+            {"data": "a", "channel": "es"},
+            {"data": "b"},
+            {"data": "c", "channel": "es"},
+            {"data": "d", "channel": "fr"},
+        ]
+    }
+    answer = ws.http("POST", f"/sessions/{session_id}/broadcasts", user="owner-1", body=body)
+    assert answer.status == 201, answer.raw_body
+    assert answer.body["items"] == [
+        {"channel": "es", "seq": 1},
+        {"channel": None, "seq": ws.session(session_id).seq},
+        {"channel": "es", "seq": 2},
+        {"channel": "fr", "seq": 1},
+    ]
+    # Each stream's events in its own order (streams are published one after the other).
+    assert [(c, s, d) for c, s, d in broadcasts(ws, es) if c == "es"] == [("es", 1, "a"), ("es", 2, "c")]
+    assert sorted(d for *_, d in broadcasts(ws, es)) == ["a", "b", "c"]
+    assert sorted(d for *_, d in broadcasts(ws, fr)) == ["b", "d"]
+    refused = ws.http(
+        "POST",
+        f"/sessions/{session_id}/broadcasts",
+        user="owner-1",
+        body={"events": [{"data": 1}, {"data": 2, "channel": "de"}]},
+    )
+    assert refused.status == 400 and refused.body["error"]["field"] == "events[1].channel"
