@@ -65,7 +65,8 @@ def publish_broadcasts(
     description=(
         "For producers inside the AWS account: the request is signed with SigV4 (service `execute-api`) by a role"
         " the deployment granted (`-c publisherRoleArns`, `grant_publish`); API Gateway answers an unsigned or"
-        ' wrongly signed request 403 `{"message": ...}`, the API a signer it does not grant 403 FORBIDDEN.' + _REFUSALS
+        ' wrongly signed request 403 `{"message": ...}`, the API a signer it does not grant 403 FORBIDDEN.'
+        + _REFUSALS
     ),
 )
 def publish_broadcasts_signed(

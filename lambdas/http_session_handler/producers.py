@@ -49,7 +49,9 @@ def _role_identity(arn: str) -> tuple[str, str, str] | None:
 
 def is_granted(principal_arn: str, granted: tuple[str, ...]) -> bool:
     signer = _role_identity(principal_arn)
-    return any(principal_arn == arn or (signer is not None and signer == _role_identity(arn)) for arn in granted)
+    return any(
+        principal_arn == arn or (signer is not None and signer == _role_identity(arn)) for arn in granted
+    )
 
 
 def require_granted(producer: Producer, granted: tuple[str, ...]) -> Producer:

@@ -39,7 +39,9 @@ ARTIFACT_TRANSITIONS: dict[ArtifactStatus, frozenset[ArtifactStatus]] = {
 }
 
 JOINABLE: frozenset[SessionStatus] = frozenset({SessionStatus.ACTIVE, SessionStatus.PAUSED})
-FINAL_ARTIFACT_STATES: frozenset[ArtifactStatus] = frozenset(s for s, nxt in ARTIFACT_TRANSITIONS.items() if not nxt)
+FINAL_ARTIFACT_STATES: frozenset[ArtifactStatus] = frozenset(
+    s for s, nxt in ARTIFACT_TRANSITIONS.items() if not nxt
+)
 
 S = TypeVar("S", SessionStatus, ArtifactStatus)
 

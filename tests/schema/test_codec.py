@@ -94,6 +94,7 @@ def test_a_session_stored_without_an_epoch_reads_with_the_same_derived_one_every
     def legacy(session_id: str, created_at: int) -> dict:
         return {"PK": f"SESSION#{session_id}", "SK": "META", "ownerId": "u", "createdAt": created_at}
 
+
     first = codec.decode_as(codec.serialize(legacy("quiet-river-482", 5)), Session)
     again = codec.decode_as(codec.serialize(legacy("quiet-river-482", 5)), Session)
     other = codec.decode_as(codec.serialize(legacy("quiet-river-483", 5)), Session)

@@ -67,12 +67,8 @@ class Cli:
         self._err = self.err_path.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "local", *args],
-            cwd=REPO,
-            env=cli_env(),
-            text=True,
-            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-            stdout=self._out,
-            stderr=self._err,
+            cwd=REPO, env=cli_env(), text=True,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL, stdout=self._out, stderr=self._err,
             **popen,
         )
 

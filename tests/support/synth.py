@@ -88,10 +88,13 @@ def synth(outdir: Path, **context: Any) -> Synth:
     return Synth(stack=stack, template=artifact.template, template_path=template_path, report_path=report_path)
 
 
+
+
 def violations(synth: Synth) -> list[str]:
     """The cdk-nag findings of a synth's validation report, one line each (rule, severity, constructs)."""
     return [
-        f"{v['ruleName']} ({v['severity']}): " + ", ".join(c["constructPath"] for c in v.get("violatingConstructs", []))
+        f"{v['ruleName']} ({v['severity']}): "
+        + ", ".join(c["constructPath"] for c in v.get("violatingConstructs", []))
         for report in synth.validation_report["pluginReports"]
         for v in report.get("violations", [])
     ]

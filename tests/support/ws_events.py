@@ -42,7 +42,9 @@ def _connection(connection_id: str, connected_ago_ms: int = 0) -> ConnectionFact
     return facts
 
 
-def connect_event(connection_id: str, query: dict[str, str] | None = None, connected_ago_ms: int = 0) -> dict[str, Any]:
+def connect_event(
+    connection_id: str, query: dict[str, str] | None = None, connected_ago_ms: int = 0
+) -> dict[str, Any]:
     """A CONNECT event; `connected_ago_ms`: how long before now the client opened the socket (`connectedAt`)."""
     path = f"/?{urlencode(query)}" if query else "/"
     return build_connect_event(_connection(connection_id, connected_ago_ms), path, _HANDSHAKE_HEADERS)
