@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from session_protocol import events, frames
-from session_runtime import connection_lifecycle, metric_names, stream, use_cases
+from session_runtime import channels, connection_lifecycle, metric_names, stream, use_cases
 from session_runtime.fanout import Fanout
 from session_runtime.observability import logger, metrics
 from session_runtime.runtime import Runtime
@@ -62,31 +63,59 @@ def ping(runtime: Runtime, frame: frames.PingFrame) -> Answer:
 
 @DISPATCH.action(frames.JoinFrame)
 def join(runtime: Runtime, caller: ConnectionCaller, frame: frames.JoinFrame) -> Answer | None:
-    """`joined`; with `sinceSeq`, also what the connection missed (see `_recover`)."""
+    """`joined`; with `channel`, on that channel first; with `sinceSeq`, also what the connection missed (see
+    `_recover`), of its channel's stream too with `channelSinceSeq`."""
+    channel_since = frame.channel_resume_point()
+    if frame.names_channel and frame.channel != caller.connection.channel:
+        caller = ConnectionCaller(channels.subscribe(runtime, caller.connection, frame.channel)[0])
     resume = frame.resume_point()
     if resume is None:
         session = connection_lifecycle.join(runtime, caller.connection)
-        return events.joined(caller.connection.role, session, caller.connection_id)
-    session = _recover(runtime, caller, *resume, frame.id)
+        position = channels.channel_stream(runtime, caller.connection)
+        return events.joined(caller.connection.role, session, caller.connection_id, channel_stream=position)
+    session = _recover(runtime, caller, *resume, frame.id, channel_since)
     connection_lifecycle.join(runtime, caller.connection, session)  # the count told, as for any join
     return None
 
 
-def _recover(runtime: Runtime, caller: ConnectionCaller, since_seq: int, epoch: str, client_id: str | None) -> Session:
+@DISPATCH.action(frames.SubscribeFrame)
+def subscribe(runtime: Runtime, caller: ConnectionCaller, frame: frames.SubscribeFrame) -> Answer:
+    return channels.subscribe(runtime, caller.connection, frame.channel)[1]
+
+
+def _recover(
+    runtime: Runtime,
+    caller: ConnectionCaller,
+    since_seq: int,
+    epoch: str,
+    client_id: str | None,
+    channel_since: int | None = None,
+) -> Session:
     """`joined {recovered, missing}`, then every kept stream event after `since_seq`, each as the frame it was
-    when pushed, then live events: strictly increasing seqs (session_runtime/stream.py `resume`).
+    when pushed, then live events: strictly increasing seqs (session_runtime/stream.py `resume`). With
+    `channel_since`, then what the connection missed of its channel's own stream after it (live events of the
+    channel may come before them: clients put each stream's events in seq order).
 
     All of it is posted to the connection during this invocation, `joined` first, and the route response is
     empty: API Gateway sends a route response only after the invocation returns, so answering `joined` that
     way would put it after the events it announces. One Query per page of events.
     """
     role, connection_id = caller.connection.role, caller.connection_id
+    position = channels.channel_stream(runtime, caller.connection)
+    missed: list[Recovery] = []
 
     def joined(session: Session, recovery: Recovery) -> Answer:
-        answer = events.joined(role, session, connection_id, recovered=recovery.recovered, missing=recovery.missing)
+        if position is not None and channel_since is not None:
+            missed.append(channels.recover_channel(runtime, session, position[0], channel_since, epoch))
+        recovered = recovery.recovered and all(channel.recovered for channel in missed)
+        answer = events.joined(
+            role, session, connection_id, recovered=recovered, missing=recovery.missing, channel_stream=position
+        )
         return responses.with_client_id(answer, client_id)
 
     session, replayed = stream.resume(runtime.store, runtime.fanout, caller.connection, since_seq, epoch, joined)
+    if replayed >= 0 and missed and missed[0].recovered:
+        stream.replay(runtime.fanout, caller.connection, missed[0].events)
     metrics.add_metric(name="RecoveredEvents", unit=MetricUnit.Count, value=max(replayed, 0))
     logger.info("join recovered", extra={"sinceSeq": since_seq, "events": replayed})
     return session
@@ -121,7 +150,9 @@ def history(runtime: Runtime, caller: ConnectionCaller, frame: frames.HistoryFra
 def broadcast(runtime: Runtime, caller: ConnectionCaller, frame: frames.BroadcastFrame) -> Answer:
     # Published only while the session is active and unmuted (judged at the head, held in the write): a paused or
     # muted session refuses the broadcast instead of leaving a gap in `seq`. Its event is kept by the write that
-    # numbers it, before it is sent, so anyone who got it can resume after it.
+    # numbers it, before it is sent, so anyone who got it can resume after it. To a channel: in its own stream.
+    if frame.channel is not None:
+        return _broadcast_to_channel(runtime, caller, frame.channel, frame.data)
     published = use_cases.broadcast(runtime, caller.session_id, frame.data, caller.connection_id)
     # The dashboard's fan-out latency: from the event kept to the last listener's post answered.
     metrics.add_metric(name=metric_names.BROADCAST_FANOUT_MS, unit=MetricUnit.Milliseconds, value=published.tell_ms)
@@ -129,6 +160,20 @@ def broadcast(runtime: Runtime, caller: ConnectionCaller, frame: frames.Broadcas
     delivered = published.told.sent if published.told is not None else 0
     metrics.add_metric(name="BroadcastDeliveries", unit=MetricUnit.Count, value=delivered)
     return events.broadcast_sent(published.after.seq, published.result, delivered)
+
+
+def _broadcast_to_channel(runtime: Runtime, caller: ConnectionCaller, channel: str, data: Any) -> Answer:
+    """A broadcast to one channel's listeners, in that channel's own stream."""
+    ts = runtime.store.clock()
+    published = channels.publish_to_channel(
+        runtime,
+        caller.session_id,
+        channel,
+        lambda seq: [events.broadcast(data, ts, seq, channel)],
+        speaker=caller.connection_id,
+    )
+    metrics.add_metric(name=metric_names.BROADCASTS, unit=MetricUnit.Count, value=1)
+    return events.broadcast_sent(published.seq, ts, published.told.sent, channel)
 
 
 @DISPATCH.action(frames.SendMessageFrame)

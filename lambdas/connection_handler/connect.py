@@ -8,6 +8,7 @@ listener.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,8 +18,9 @@ from session_protocol import versions
 from session_runtime import connection_lifecycle
 from session_runtime.observability import logger, metrics
 from session_runtime.runtime import Runtime
-from session_schema.errors import InvalidSessionId
+from session_schema.errors import InvalidSessionId, ValidationFailed
 from session_schema.ids import normalize_session_id
+from session_schema.models import CHANNEL_PATTERN
 
 from . import responses
 
@@ -41,6 +43,17 @@ def protocol_version_of(event: Mapping[str, Any]) -> int:
     return versions.declared(_query(event).get(versions.QUERY_PARAMETER))
 
 
+def channel_of(event: Mapping[str, Any]) -> str | None:
+    """The channel the connect URL asks for (`&channel=`), or None; VALIDATION_ERROR naming `channel` when it is
+    not a channel name (whether the session declares it is the registration's check: INVALID_CHANNEL)."""
+    raw = _query(event).get("channel")
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str) or not re.fullmatch(CHANNEL_PATTERN, raw):
+        raise ValidationFailed("channel", f"is a channel name matching {CHANNEL_PATTERN}")
+    return raw
+
+
 def handshake_of(event: Mapping[str, Any]) -> connection_lifecycle.Handshake:
     context = event["requestContext"]
     token = _query(event).get("token")
@@ -50,6 +63,7 @@ def handshake_of(event: Mapping[str, Any]) -> connection_lifecycle.Handshake:
         token=token if isinstance(token, str) and token else None,
         connected_at=context.get("connectedAt"),
         protocol_version=protocol_version_of(event),
+        channel=channel_of(event),
     )
 
 

@@ -45,6 +45,7 @@ def run(runtime: Runtime, job: ShardJob) -> dict[str, Any]:
         close=is_listener if job.closeListeners else None,
         shard=(job.shard, job.shards),
         read_whole=True,  # a raise after some posts would have Lambda's retry of the whole shard repeat them
+        scope=job.scope,
     )
     presence.after_fanout(runtime.fanout, job.sessionId, result)
     return {"sent": result.sent, "gone": len(result.gone), "failed": len(result.failed)}

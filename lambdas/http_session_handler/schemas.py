@@ -13,7 +13,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from session_schema.json_types import INTEGRAL
-from session_schema.models import TITLE_MAX, MessageText, SourceLanguage, Title, VisibleTitle
+from session_schema.models import MAX_CHANNELS, TITLE_MAX, ChannelList, MessageText, SourceLanguage, Title, VisibleTitle
 
 # The views both APIs send are the schema module's (re-exported: the route modules import them from here).
 from session_schema.views import ErrorDetail as ErrorDetail
@@ -39,6 +39,12 @@ class ResponseBody(BaseModel):
 # ------------------------------------------------------------------ requests
 
 
+_CHANNELS_DOC = (
+    f"up to {MAX_CHANNELS} unique channel names (`^[a-z0-9][a-z0-9._-]{{0,31}}$`): tracks listeners choose "
+    "between (one per language, say); each has its own stream."
+)
+
+
 class CreateSessionRequest(RequestBody):
     """Every field is optional; an empty body (or none) creates a session with the defaults."""
 
@@ -47,6 +53,7 @@ class CreateSessionRequest(RequestBody):
     maxListeners: Annotated[int, Field(ge=1), INTEGRAL] | None = Field(
         None, description="1..MAX_LISTENERS_LIMIT (a deployment setting); default DEFAULT_MAX_LISTENERS"
     )
+    channels: ChannelList | None = Field(None, description=_CHANNELS_DOC)
 
 
 # PATCH fields whose `null` is a change (JSON Merge Patch's "remove"): `"title": null` clears the title.
@@ -71,9 +78,14 @@ class UpdateSessionRequest(RequestBody):
     title: VisibleTitle | None = Field(
         None,
         description=f"a new title with a visible character, up to {TITLE_MAX} characters; `null` clears it "
-        "(no title, as a session created without one); \"\" and invisible-only text are refused",
+        '(no title, as a session created without one); "" and invisible-only text are refused',
     )
     muted: bool | None = None
+    channels: ChannelList | None = Field(
+        None,
+        description=f"replaces the list; {_CHANNELS_DOC.removeprefix('up to ')} The listeners of a removed channel "
+        "are moved to no channel and told (`subscribed` with `channel: null`).",
+    )
 
     @property
     def title_change(self) -> str | None:
@@ -84,8 +96,10 @@ class UpdateSessionRequest(RequestBody):
 
     @model_validator(mode="after")
     def _not_empty(self) -> UpdateSessionRequest:
-        if self.status is None and self.title_change is None and self.muted is None:
-            raise ValueError("give at least one of status, title, muted")
+        if self.status is None and self.title_change is None and self.muted is None and self.channels is None:
+            raise ValueError("give at least one of status, title, muted, channels")
+        if self.status is not None and self.channels is not None:
+            raise ValueError("change `channels` in a PATCH without `status` (a status change moves no listener)")
         return self
 
 

@@ -65,6 +65,7 @@ def create_session(
         max_listeners=max_listeners,
         idempotency_key=idempotency_key,
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
+        channels=body.channels or (),
     )
     logger.append_keys(sessionId=session.sessionId)
     if created:
@@ -118,7 +119,7 @@ def get_session(
     tags=TAGS,
     description=(
         "Owner only. `status` moves `active <-> paused` or to `ended` (409 INVALID_TRANSITION otherwise, "
-        "naming both states); `title`/`muted` change a joinable session (410 once ended); `\"title\": null` "
+        'naming both states); `title`/`muted` change a joinable session (410 once ended); `"title": null` '
         "clears the title (an empty or invisible-only title is refused). Every change is "
         "sent to connected clients as `sessionUpdated` (`sessionEnded`, then listeners disconnected, on end)."
     ),
@@ -141,7 +142,7 @@ def update_session(
     else:
         # asking for the `muted` it already has is no change: no one is told
         before, after = use_cases.update_session(
-            runtime, sid, runtime.fanout, title=body.title_change, muted=body.muted
+            runtime, sid, runtime.fanout, title=body.title_change, muted=body.muted, channels=body.channels
         )
     return answer_as(SessionOwnerView, after.owner_view())
 

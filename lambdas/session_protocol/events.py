@@ -14,7 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pydantic.json_schema import SkipJsonSchema
 
-from session_schema.models import Artifact, Message, Role, Session
+from session_schema.models import Artifact, ChannelName, Epoch, Message, Role, Session
 from session_schema.views import ArtifactPublicView, MessageView, SessionPublicView
 
 from . import versions
@@ -51,6 +51,14 @@ class Event(BaseModel):
         return {"type": self.type, **body}
 
 
+class ChannelPosition(BaseModel):
+    """Where a channel's own stream is: the seq of its latest event (0 before any)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    channel: ChannelName
+    seq: int = Field(ge=0)
+
+
 class JoinedEvent(Event):
     """The answer to `join`: who this connection is, and the session as anyone may see it."""
 
@@ -58,6 +66,11 @@ class JoinedEvent(Event):
     role: Role
     session: SessionPublicView
     connectionId: str
+    channelStream: ChannelPosition | SkipJsonSchema[None] = Field(
+        None,
+        description="present when the connection is on a channel: that channel's stream as of this answer (its own "
+        "gap-free seqs, beside `session.seq` of the session-wide stream)",
+    )
     recovered: bool | SkipJsonSchema[None] = Field(
         None,
         description=(
@@ -93,15 +106,34 @@ class BroadcastEvent(Event):
     data: JsonValue = Field(description="what the speaker sent (any JSON)")
     ts: int = Field(description="when the server sent it, epoch ms")
     seq: StreamSeq
+    channel: ChannelName | SkipJsonSchema[None] = Field(
+        None,
+        description="present on a channel's event (to its listeners only): `seq` is then its place in that "
+        "channel's own gap-free stream; absent, in the session's stream",
+    )
 
 
 class BroadcastSentEvent(Event):
     """The speaker's answer to `broadcast`: its sequence number and how many listeners it reached."""
 
     type: Literal["broadcastSent"] = "broadcastSent"
-    seq: int = Field(ge=1)
+    seq: int = Field(ge=1, description="its place in its stream (the channel's, when `channel` is given)")
     ts: int
     delivered: int = Field(ge=0)
+    channel: ChannelName | SkipJsonSchema[None] = Field(
+        None, description="the channel whose stream it went to; absent: the session's stream"
+    )
+
+
+class SubscribedEvent(Event):
+    """The answer to `subscribe` (and to a `join` that names a channel it was not on); also pushed when the
+    session stopped offering the connection's channel (`channel: null`). From this answer on the connection
+    gets every event of `channel` after `seq` and none of its old channel's."""
+
+    type: Literal["subscribed"] = "subscribed"
+    channel: ChannelName | None = Field(description="the connection's channel now; null: none")
+    seq: int = Field(ge=0, description="the channel stream's position as of the switch (0 when `channel` is null)")
+    epoch: Epoch = Field(description="the session's epoch (one for all its streams)")
 
 
 class MessageEvent(MessageView, Event):
@@ -144,6 +176,9 @@ class ListenerCountEvent(Event):
     type: Literal["listenerCount"] = "listenerCount"
     sessionId: str
     listenerCount: int = Field(ge=0)
+    channels: dict[str, int] | SkipJsonSchema[None] = Field(
+        None, description="when the session declares channels: the listeners of each, by name"
+    )
 
 
 class SpeakerDisconnectedEvent(Event):
@@ -221,6 +256,7 @@ EVENT_MODELS: tuple[type[Event], ...] = (
     SessionUpdatedEvent,
     SessionEndedEvent,
     ListenerCountEvent,
+    SubscribedEvent,
     SpeakerDisconnectedEvent,
     ArtifactUpdatedEvent,
     ErrorEvent,
@@ -231,9 +267,16 @@ SINCE: dict[str, int] = {model.model_fields["type"].default: model.since for mod
 
 
 def joined(
-    role: Role, session: Session, connection_id: str, recovered: bool | None = None, missing: list[int] | None = None
+    role: Role,
+    session: Session,
+    connection_id: str,
+    recovered: bool | None = None,
+    missing: list[int] | None = None,
+    channel_stream: tuple[str, int] | None = None,
 ) -> dict[str, Any]:
     fields: dict[str, Any] = {"role": role, "session": session.public_view(), "connectionId": connection_id}
+    if channel_stream is not None:
+        fields["channelStream"] = {"channel": channel_stream[0], "seq": channel_stream[1]}
     if recovered is not None:
         fields["recovered"] = recovered
     if recovered and missing:
@@ -245,13 +288,19 @@ def pong(ts: int) -> dict[str, Any]:
     return PongEvent(ts=ts).dump()
 
 
-def broadcast(data: Any, ts: int, seq: int) -> dict[str, Any]:
-    return BroadcastEvent(data=data, ts=ts, seq=seq).dump()
+def broadcast(data: Any, ts: int, seq: int, channel: str | None = None) -> dict[str, Any]:
+    on_channel = {"channel": channel} if channel is not None else {}
+    return BroadcastEvent.model_validate({"data": data, "ts": ts, "seq": seq, **on_channel}).dump()
 
 
-def broadcast_sent(seq: int, ts: int, delivered: int) -> dict[str, Any]:
-    """The speaker's answer to a broadcast: its sequence number and how many listeners it reached."""
-    return BroadcastSentEvent(seq=seq, ts=ts, delivered=delivered).dump()
+def broadcast_sent(seq: int, ts: int, delivered: int, channel: str | None = None) -> dict[str, Any]:
+    """The speaker's answer to a broadcast: its stream and sequence number, and how many listeners it reached."""
+    on_channel = {"channel": channel} if channel is not None else {}
+    return BroadcastSentEvent.model_validate({"seq": seq, "ts": ts, "delivered": delivered, **on_channel}).dump()
+
+
+def subscribed(channel: str | None, seq: int, epoch: str) -> dict[str, Any]:
+    return SubscribedEvent(channel=channel, seq=seq, epoch=epoch).dump()
 
 
 def message(msg: Message) -> dict[str, Any]:
@@ -281,7 +330,9 @@ def session_change(session: Session) -> list[dict[str, Any]]:
 
 
 def listener_count(session: Session) -> dict[str, Any]:
-    return ListenerCountEvent(sessionId=session.sessionId, listenerCount=session.listenerCount).dump()
+    channels = {"channels": {c.name: c.listenerCount for c in session.channelListeners}} if session.channels else {}
+    counts = {"sessionId": session.sessionId, "listenerCount": session.listenerCount, **channels}
+    return ListenerCountEvent.model_validate(counts).dump()
 
 
 def speaker_disconnected(session_id: str) -> dict[str, Any]:

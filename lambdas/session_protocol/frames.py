@@ -28,7 +28,7 @@ from pydantic import (
 
 from session_schema.errors import DomainError, InvalidAction, ValidationFailed
 from session_schema.json_types import INTEGRAL
-from session_schema.models import EPOCH_MS_LIMIT, SEQ_MAX, CursorToken, Epoch, EpochMs, MessageText
+from session_schema.models import EPOCH_MS_LIMIT, SEQ_MAX, ChannelName, CursorToken, Epoch, EpochMs, MessageText
 from session_store.store import MAX_PAGE
 
 from . import events
@@ -83,6 +83,25 @@ class JoinFrame(Frame):
     # Resume: the last stream seq this client saw, and the epoch it saw it in (both, or neither).
     sinceSeq: Annotated[int, Field(ge=0, le=SEQ_MAX), INTEGRAL] | None = None
     epoch: Epoch | None = None
+    # The channel to be on (null: none; absent: stay where the connect URL put it), and with a resume, the last
+    # seq seen of that channel's own stream.
+    channel: ChannelName | None = None
+    channelSinceSeq: Annotated[int, Field(ge=0, le=SEQ_MAX), INTEGRAL] | None = None
+
+    @property
+    def names_channel(self) -> bool:
+        """Whether the frame says which channel to be on (`"channel": null` included)."""
+        return "channel" in self.model_fields_set
+
+    def channel_resume_point(self) -> int | None:
+        """`channelSinceSeq` of a resuming join on a channel; VALIDATION_ERROR without its channel and resume."""
+        if self.channelSinceSeq is None:
+            return None
+        if self.channel is None:
+            raise ValidationFailed("channelSinceSeq", "is the position in a channel's stream: give `channel` too")
+        if self.resume_point() is None:
+            raise ValidationFailed("channelSinceSeq", "resumes with `sinceSeq` and `epoch`")
+        return self.channelSinceSeq
 
     def resume_point(self) -> tuple[int, str] | None:
         """(sinceSeq, epoch) of a resuming join, None for a fresh one; VALIDATION_ERROR when only one is given."""
@@ -95,6 +114,17 @@ class JoinFrame(Frame):
         return self.sinceSeq, self.epoch
 
 
+# Answers only the connection that asks (no table read of the session beyond the switch's transaction), so pushed
+# `subscribed` frames reach only connections that chose a channel: no protocol version gates it.
+@ws_action(answers=(events.SubscribedEvent,), reads=1)
+class SubscribeFrame(Frame):
+    """be on `channel` (a name the session declares, or null for none): its events from the answer on, and none
+    of the old channel's"""
+
+    action: Literal["subscribe"]
+    channel: ChannelName | None
+
+
 @ws_action(answers=(events.PongEvent,))
 class PingFrame(Frame):
     """keep the connection alive (API Gateway drops one idle for 10 minutes)"""
@@ -104,10 +134,11 @@ class PingFrame(Frame):
 
 @ws_action(answers=(events.BroadcastSentEvent,), speaker_only=True)
 class BroadcastFrame(Frame):
-    """send `data` (any JSON; its `broadcast` event at most 32 KB) to every listener"""
+    """send `data` (any JSON; its `broadcast` event at most 32 KB) to every listener, or to those of `channel`"""
 
     action: Literal["broadcast"]
     data: JsonValue
+    channel: ChannelName | None = None  # only that channel's listeners, in its own stream; none: every listener
 
     @field_validator("data")
     @classmethod

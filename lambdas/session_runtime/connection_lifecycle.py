@@ -39,6 +39,7 @@ class Handshake:
     token: str | None
     connected_at: int | None  # API Gateway's requestContext.connectedAt (epoch ms), when it says
     protocol_version: int = 1  # the WebSocket protocol version the connect URL declared (session_protocol.versions)
+    channel: str | None = None  # the channel the connect URL asks for (`&channel=`)
 
 
 def connect(runtime: Runtime, handshake: Handshake) -> Connection:
@@ -47,18 +48,16 @@ def connect(runtime: Runtime, handshake: Handshake) -> Connection:
     if user_id is not None:
         speaker = _connection(runtime, handshake, "speaker", user_id)
         try:
-            runtime.store.register_connection(speaker, owner_id=user_id)
-            return speaker
+            return runtime.store.register_connection(speaker, owner_id=user_id)
         except NotOwner:
             pass  # someone else's session: a signed-in listener
     listener = _connection(runtime, handshake, "listener", user_id)
     try:
-        runtime.store.register_connection(listener)
+        return runtime.store.register_connection(listener)
     except SessionFull:
         if not free_ghost_seats(runtime, handshake.session_id):
             raise
-        runtime.store.register_connection(listener)  # once: a seat was just freed
-    return listener
+        return runtime.store.register_connection(listener)  # once: a seat was just freed
 
 
 def _connection(runtime: Runtime, handshake: Handshake, role: Role, user_id: str | None) -> Connection:
@@ -72,6 +71,7 @@ def _connection(runtime: Runtime, handshake: Handshake, role: Role, user_id: str
         connectedAt=connected_at if isinstance(connected_at, int) and connected_at > 0 else now,
         expiresAt=now // 1000 + runtime.settings.connection_ttl_seconds,
         protocolVersion=handshake.protocol_version,
+        channel=handshake.channel,
     )
 
 

@@ -39,6 +39,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from session_protocol.batch import Outgoing
 from session_protocol.encoding import encode_payload
+from session_schema.keys import ConnectionScope
 from session_schema.models import ConnectionTarget
 from session_store.store import SessionStore
 
@@ -61,6 +62,8 @@ def query_count(items: int) -> int:
     if items < FIRST_QUERY_PAGE:
         return 1
     return 1 + (items - FIRST_QUERY_PAGE) // QUERY_PAGE + 1
+
+
 _STRIKES_KEPT = 10_000  # connections with strikes remembered per environment, at most
 
 
@@ -179,10 +182,11 @@ class Fanout:
         close: Callable[[ConnectionTarget], bool] | None = None,
         shard: tuple[int, int] | None = None,
         size: int | None = None,
+        scope: ConnectionScope | None = None,
     ) -> FanoutResult:
         """`send_many` of `payload` (and `then`, after it)."""
         payloads = [payload] if then is None else [payload, then]
-        return self.send_many(session_id, payloads, only=only, close=close, shard=shard, size=size)
+        return self.send_many(session_id, payloads, only=only, close=close, shard=shard, size=size, scope=scope)
 
     def send_many(
         self,
@@ -194,11 +198,13 @@ class Fanout:
         shard: tuple[int, int] | None = None,
         size: int | None = None,
         read_whole: bool = False,
+        scope: ConnectionScope | None = None,
     ) -> FanoutResult:
         """Post `payloads` in that order to every connection of a session (those `only` selects), in `batch`
         frames to the connections whose protocol version has them; then close those `close` selects. With
-        `shard=(k, n)`, only the connections of shard k of n (session_schema.keys.connection_shard_range; a
-        fan-out worker serves one shard).
+        `shard=(k, n)`, only the connections of shard k of n (session_schema.keys.ConnectionScope.ranges; a
+        fan-out worker serves one shard). `scope`: whose connections are read (one channel's: a Query of that
+        channel's range only); None, the whole session in one partition.
 
         `size`: the session's connections as the caller knows them (its listenerCount, plus the speaker).
         Past the dispatcher's threshold the fan-out is sharded (session_runtime/shards.py): this call serves
@@ -218,11 +224,17 @@ class Fanout:
                 len(payloads) <= MAX_EVENTS_PER_JOB and only in (None, is_listener) and close in (None, is_listener)
             )
             if shards > 1 and shardable:
-                return self._send_sharded(session_id, payloads, only, close, shards)
-        # Each stream event's seq: a connection a recovery holds, or replayed past it, skips it (`takes`).
-        seqs = tuple(seq if isinstance(seq := payload.get("seq"), int) else None for payload in payloads)
+                return self._send_sharded(session_id, payloads, only, close, shards, scope)
+        # Each session-stream event's seq: a connection a recovery holds, or replayed past it, skips it (`takes`).
+        # A channel's event carries its seq in that channel's stream, which a recovery does not hold: None.
+        seqs = tuple(
+            seq if isinstance(seq := payload.get("seq"), int) and "channel" not in payload else None
+            for payload in payloads
+        )
         with subsegment("fanout"):  # one trace segment per fan-out, none per post
-            result = loop.run(self._send(session_id, Outgoing.of(payloads), only, close, shard, seqs, read_whole))
+            result = loop.run(
+                self._send(session_id, Outgoing.of(payloads), only, close, shard, seqs, read_whole, scope)
+            )
         if result.gone or result.failed:
             logger.info(
                 "fan-out finished",
@@ -246,9 +258,11 @@ class Fanout:
         only: Callable[[ConnectionTarget], bool] | None,
         close: Callable[[ConnectionTarget], bool] | None,
         shards: int,
+        scope: ConnectionScope | None,
     ) -> FanoutResult:
         assert self.dispatcher is not None
         job = ShardJob(
+            **ShardJob.scope_fields(scope or ConnectionScope(session_id)),
             sessionId=session_id,
             shard=0,
             shards=shards,
@@ -265,7 +279,7 @@ class Fanout:
             else:
                 served_here.append(k)
         for k in served_here:
-            result.add(self.send_many(session_id, payloads, only=only, close=close, shard=(k, shards)))
+            result.add(self.send_many(session_id, payloads, only=only, close=close, shard=(k, shards), scope=scope))
         return result
 
     # -- on the loop ------------------------------------------------------------------------------------------
@@ -279,6 +293,7 @@ class Fanout:
         shard: tuple[int, int] | None,
         seqs: tuple[int | None, ...],
         read_whole: bool = False,
+        scope: ConnectionScope | None = None,
     ) -> FanoutResult:
         calls = asyncio.Semaphore(self.concurrency)
         outcomes: list[tuple[ConnectionTarget, Outcome]] = []  # filled in read order (index = read order)
@@ -311,7 +326,7 @@ class Fanout:
         now = int(time.time() * 1000)  # against a hold's `heldUntil`, set with the store's clock (wall time)
         by_shard = {} if shard is None else {"shard": shard}
         read = self.store.iter_connection_targets(
-            session_id, page_size=QUERY_PAGE, first_page_size=FIRST_QUERY_PAGE, **by_shard
+            session_id, page_size=QUERY_PAGE, first_page_size=FIRST_QUERY_PAGE, scope=scope, **by_shard
         )
         # The first page is read inline (nothing is in flight yet for a helper thread to overlap with); a shard a
         # worker serves is read whole first: a read that fails raises with nothing sent, so Lambda's retry of the

@@ -24,7 +24,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from session_schema.keys import MAX_CONNECTION_SHARDS
+from session_schema.keys import MAX_CONNECTION_SHARDS, ConnectionScope
 
 from . import metric_names
 from .observability import logger, metrics
@@ -45,6 +45,25 @@ class ShardJob(BaseModel):
     listenersOnly: bool = False
     closeListeners: bool = False
     excludedConnectionId: str | None = None  # the caller, who got the event as its answer
+    # Whose connections (keys.ConnectionScope): the whole session's, or one channel's, over its partitions.
+    channel: str | None = None
+    wholeSession: bool = True
+    partitions: int = Field(1, ge=1)
+    channels: list[str] = Field(default_factory=list, max_length=64)
+
+    @property
+    def scope(self) -> ConnectionScope:
+        return ConnectionScope(self.sessionId, self.partitions, self.channel, self.wholeSession, tuple(self.channels))
+
+    @staticmethod
+    def scope_fields(scope: ConnectionScope) -> dict[str, Any]:
+        """The job's fields that carry `scope`."""
+        return {
+            "channel": scope.channel,
+            "wholeSession": scope.whole_session,
+            "partitions": scope.partitions,
+            "channels": list(scope.channels),
+        }
 
 
 def shard_count(connections: int, threshold: int) -> int:

@@ -165,7 +165,7 @@ def resume(
     it from the last one replayed; events kept meanwhile are replayed first. So it gets strictly increasing seqs
     and no live event inside the replay. (the head, the events replayed; -1: the connection is gone)."""
     session_id, connection_id = connection.sessionId, connection.connectionId
-    if not store.hold_connection(session_id, connection_id, for_ms=HOLD_MS):
+    if not store.hold_connection(connection, for_ms=HOLD_MS):
         raise ConnectionNotFound()
     head: Session | None = None
     try:
@@ -182,7 +182,7 @@ def resume(
         for _ in range(MAX_RELEASE_ATTEMPTS):
             if replayed < 0:
                 return head, replayed
-            moved = store.release_connection(last, connection_id)
+            moved = store.release_connection(last, connection)
             if moved is None:
                 return head, replayed
             tail = recover_all(store, moved, last.seq, moved.epoch)
@@ -190,11 +190,11 @@ def resume(
             replayed, last = (-1 if sent < 0 else replayed + sent), moved
         logger.warning("the stream kept moving: released without the last check", extra={"seq": last.seq})
         metrics.add_metric(name="RecoveryReleasedUnchecked", unit=MetricUnit.Count, value=1)
-        store.release_connection_now(session_id, connection_id, last.seq + 1)
+        store.release_connection_now(connection, last.seq + 1)
         return head, replayed
     except BaseException:
         # Never leave it deaf: live from the head read (a gap the client sees by seq and resumes across).
-        store.release_connection_now(session_id, connection_id, head.seq + 1 if head else 0)
+        store.release_connection_now(connection, head.seq + 1 if head else 0)
         raise
 
 
@@ -218,6 +218,12 @@ def _send(fanout: Fanout, connection: Connection, kept: list[StreamEvent]) -> in
     if not fanout.send_all_to(connection.connectionId, page, connection.protocolVersion):
         return -1
     return len(page)
+
+
+def replay(fanout: Fanout, connection: Connection, kept: list[StreamEvent]) -> int:
+    """Post events a recovery read to one connection, as `resume` does (a channel's stream, after `resume` replayed
+    the session's): how many (-1: the connection is gone)."""
+    return _send(fanout, connection, kept)
 
 
 def session_draft(head: Session, change: HeadChange | None) -> Draft[None]:

@@ -30,6 +30,7 @@ from session_schema.status import ArtifactStatus, SessionStatus
 from session_schema.storage import artifact_object_key
 from session_store.stream_log import ItemRefused
 
+from . import channels as channel_list
 from . import stream
 from .fanout import Fanout
 from .runtime import Runtime
@@ -78,16 +79,21 @@ def update_session(
     title: str | None = None,
     muted: bool | None = None,
     speaker: str | None = None,
+    channels: list[str] | None = None,
 ) -> tuple[Session, Session]:
-    """Title and/or muted of a joinable session, published: (before, after), everyone told of a change (a
-    repeated mute is none)."""
+    """Title, muted and/or the declared channels of a joinable session, published: (before, after), everyone told
+    of a change (a repeated mute is none); the listeners of a removed channel are then moved to none and told
+    (`subscribed`, channel null)."""
     store = runtime.store
 
     def draft(head: Session) -> stream.Draft[None]:
-        change = store.session_update(head, title=title, muted=muted, speaker=speaker)
+        change = store.session_update(head, title=title, muted=muted, speaker=speaker, channels=channels)
         return stream.session_draft(head, change)
 
-    return _states(stream.publish(store, session_id, draft, audience))
+    before, after = _states(stream.publish(store, session_id, draft, audience))
+    for removed in [name for name in before.channels if name not in after.channels]:
+        channel_list.unsubscribe_all(runtime, after, removed)
+    return before, after
 
 
 def post_message(

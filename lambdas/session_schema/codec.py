@@ -26,6 +26,7 @@ from .ids import legacy_epoch
 from .models import (
     SCHEMA_VERSION,
     Artifact,
+    ChannelHead,
     Connection,
     ConnectionTarget,
     IdempotencyRecord,
@@ -50,9 +51,12 @@ KIND_OF: dict[type[Record], str] = {
     Artifact: "artifact",
     IdempotencyRecord: "idempotency",
     StreamEvent: "streamEvent",
+    ChannelHead: "channelHead",
 }
 MODEL_OF: dict[str, type[Record]] = {kind: model for model, kind in KIND_OF.items()}
-_KEY_ATTRIBUTES = frozenset(keys.TABLE.key_attributes()) | {keys.KIND_ATTRIBUTE}
+# Where a lookup item says its connection item is: derived from the connection's own fields, never a field.
+CONNECTION_KEY_ATTRIBUTE = "connectionKey"
+_KEY_ATTRIBUTES = frozenset(keys.TABLE.key_attributes()) | {keys.KIND_ATTRIBUTE, CONNECTION_KEY_ATTRIBUTE}
 LEGACY_WRAPPER = "Data"  # the map older code kept an item's fields in
 LEGACY_DEFAULT_MAX_LISTENERS = 100  # what the old code enforced when it stored no limit
 
@@ -66,7 +70,7 @@ def key_of(record: Record) -> dict[str, str]:
         case Session():
             return keys.session_key(record.sessionId)
         case Connection():
-            return keys.connection_key(record.sessionId, record.connectionId)
+            return connection_item_key(record)
         case Message():
             return keys.message_key(record.sessionId, record.createdAt, record.messageId)
         case Artifact():
@@ -74,8 +78,20 @@ def key_of(record: Record) -> dict[str, str]:
         case IdempotencyRecord():
             return keys.idempotency_key(record.ownerId, record.key)
         case StreamEvent():
+            if record.channel is not None:
+                return keys.channel_event_key(record.sessionId, record.channel, record.seq)
             return keys.stream_event_key(record.sessionId, record.seq)
+        case ChannelHead():
+            return keys.channel_head_key(record.sessionId, record.channel)
     raise TypeError(f"not a record: {type(record).__name__}")
+
+
+def connection_item_key(connection: Connection) -> dict[str, str]:
+    """Where a connection's item in its session is: under its partition and channel, or (registered by code before
+    channels: no `partition`) under the old key."""
+    if connection.partition is None:
+        return keys.legacy_connection_key(connection.sessionId, connection.connectionId)
+    return keys.connection_key(connection.sessionId, connection.connectionId, connection.channel, connection.partition)
 
 
 def _index_keys(record: Record) -> dict[str, str]:
@@ -113,6 +129,8 @@ def encode_connection_lookup(connection: Connection) -> Item:
     document = to_document(connection)
     document.update(keys.connection_lookup_key(connection.connectionId))
     document.update(keys.connected_index_key(connection.connectionId, connection.connectedAt))
+    if connection.partition is not None:  # absent: the old key (items older code wrote have none)
+        document[CONNECTION_KEY_ATTRIBUTE] = connection_item_key(connection)
     return serialize(document)
 
 
@@ -168,6 +186,18 @@ def speaker_leaves(session_id: str, now_ms: int) -> Changes:
     """The speaker connection leaving a joinable session: its speakerless clock starts now, indexed in GSI2."""
     index = keys.speakerless_index_key(session_id, now_ms)
     return Changes(set={"speakerlessSince": value(now_ms), **serialize(index)}, remove=["speakerConnectionId"])
+
+
+def connection_moves(moved: Connection) -> Changes:
+    """A connection's lookup item, pointed at where `moved` (another channel, or the new keys) puts its item."""
+    change = Changes(
+        set={"partition": value(moved.partition), CONNECTION_KEY_ATTRIBUTE: value(connection_item_key(moved))}
+    )
+    if moved.channel is None:
+        change.remove.append("channel")
+    else:
+        change.set["channel"] = value(moved.channel)
+    return change
 
 
 def changes(after: Record, fields: Iterable[str]) -> Changes:
@@ -230,13 +260,15 @@ def _kind_of(document: Mapping[str, Any]) -> str | None:
     pk, sk = str(document.get(keys.PK, "")), str(document.get(keys.SK, ""))
     if pk.startswith(keys.IDEMPOTENCY_PREFIX):
         return "idempotency"
-    if pk.startswith(keys.CONN_PREFIX) or sk.startswith(keys.CONN_PREFIX):
+    if pk.startswith((keys.CONN_PREFIX, keys.CONNS_PREFIX)) or sk.startswith(keys.CONN_PREFIX):
         return "connection"
+    if sk.startswith(keys.HEAD_PREFIX):
+        return "channelHead"
     if sk.startswith(keys.MSG_PREFIX):
         return "message"
     if sk.startswith(keys.ART_PREFIX):
         return "artifact"
-    if sk.startswith(keys.EVT_PREFIX):
+    if sk.startswith((keys.EVT_PREFIX, keys.CEV_PREFIX)):
         return "streamEvent"
     if pk.startswith(keys.SESSION_PREFIX) and sk == keys.META:
         return "session"
@@ -314,10 +346,11 @@ def decode_target(item: Mapping[str, AttributeValue]) -> ConnectionTarget:
     whole Connection record per listener."""
     sort_key = item.get(keys.SK, {}).get("S", "")
     role = item.get("role") or item.get(LEGACY_WRAPPER, {}).get("M", {}).get("role") or {}
-    if not sort_key.startswith(keys.CONN_PREFIX):
-        raise CorruptRecord(f"not a connection item: {sort_key!r}")
     try:
-        connection_id = sort_key.removeprefix(keys.CONN_PREFIX)
+        connection_id = keys.connection_id_of_sort_key(sort_key)
+    except ValueError as error:
+        raise CorruptRecord(str(error)) from None
+    try:
         live = {name: item[name]["N"] for name in ("liveFromSeq", "heldUntil") if "N" in item.get(name, {})}
         version = {"protocolVersion": item["protocolVersion"].get("N")} if "protocolVersion" in item else {}
         target = {"connectionId": connection_id, "role": role.get("S"), **version, **live}

@@ -6,8 +6,13 @@ pair starts with a kind-specific prefix. The CDK stack and the local stack both 
 
 Access patterns:
   session by ID                      PK=SESSION#<id>        SK=META
-  a session's connections            PK=SESSION#<id>        SK=CONN#<connectionId>
-  a connection by connection ID      PK=CONN#<connectionId> SK=META
+  a session's connections            PK=CONNS#<id>#<p>      SK=C#<channel>#<connectionId>  (C##<id>: no channel)
+                                     (p = hash(connectionId) mod the session's connectionPartitions; a channel's
+                                     connections are one begins_with range per partition, the session's are C#)
+  ... as registered before channels  PK=SESSION#<id>        SK=CONN#<connectionId>  (read until they expire)
+  a connection by connection ID      PK=CONN#<connectionId> SK=META  (carries connectionKey: where the other is)
+  a channel's stream head            PK=SESSION#<id>        SK=HEAD#<channel>
+  a channel's stream events by seq   PK=SESSION#<id>        SK=CEV#<channel>#<seq:015>
   a session's messages by time       PK=SESSION#<id>        SK=MSG#<ms:013>#<messageId>
   a session's artifacts newest first PK=SESSION#<id>        SK=ART#<artifactId, time-sortable>
   a session's stream events by seq   PK=SESSION#<id>        SK=EVT#<seq:015>
@@ -36,6 +41,10 @@ KIND_ATTRIBUTE = "entity"  # which record an item holds (artifacts have a field 
 
 SESSION_PREFIX = "SESSION#"
 CONN_PREFIX = "CONN#"
+CONNS_PREFIX = "CONNS#"
+CONNECTION_SK_PREFIX = "C#"  # every connection of a session (in each of its partitions)
+HEAD_PREFIX = "HEAD#"
+CEV_PREFIX = "CEV#"
 MSG_PREFIX = "MSG#"
 ART_PREFIX = "ART#"
 EVT_PREFIX = "EVT#"
@@ -176,32 +185,120 @@ def session_id_of_partition(partition: str) -> str:
     return partition.removeprefix(SESSION_PREFIX)
 
 
-def connection_key(session_id: str, connection_id: str) -> dict[str, str]:
+def legacy_connection_key(session_id: str, connection_id: str) -> dict[str, str]:
+    """Where code before channels kept a connection item (read by the fan-out until such items expire)."""
     return {PK: SESSION_PREFIX + session_id, SK: CONN_PREFIX + connection_id}
 
 
+def connection_partition_of(connection_id: str, partitions: int) -> int:
+    """Which of a session's `partitions` connection partitions holds a connection: stable, spread evenly."""
+    return int.from_bytes(hashlib.sha256(connection_id.encode()).digest()[:4], "big") % partitions
+
+
+def connections_partition(session_id: str, partition: int) -> str:
+    return f"{CONNS_PREFIX}{session_id}#{partition}"
+
+
+def channel_prefix(channel: str | None) -> str:
+    """The SK prefix of a channel's connections (None: those on no channel)."""
+    return f"{CONNECTION_SK_PREFIX}{channel or ''}#"
+
+
+def connection_key(session_id: str, connection_id: str, channel: str | None, partition: int) -> dict[str, str]:
+    return {PK: connections_partition(session_id, partition), SK: channel_prefix(channel) + connection_id}
+
+
+def connection_id_of_sort_key(sort_key: str) -> str:
+    """The connection ID a connection item's SK ends with (either key generation)."""
+    if sort_key.startswith(CONN_PREFIX):
+        return sort_key.removeprefix(CONN_PREFIX)
+    if not sort_key.startswith(CONNECTION_SK_PREFIX) or sort_key.count("#") < 2:
+        raise ValueError(f"not a connection item: {sort_key!r}")
+    return sort_key.split("#", 2)[2]
+
+
+def channel_of_sort_key(sort_key: str) -> str | None:
+    """The channel a connection item's SK names (None: no channel, or an item from before channels)."""
+    if not sort_key.startswith(CONNECTION_SK_PREFIX):
+        return None
+    return sort_key.split("#", 2)[1] or None
+
+
 # A large session's fan-out is split into shards that read only their own connections, with no Scan and no
-# coordinator: a shard is a contiguous range of the connection SK, by the connection ID's first character.
-# API Gateway's IDs are base64 of random bytes, so their first character is uniform over this alphabet
-# (in DynamoDB's byte order) and the shards are even. Any other ID still falls in exactly one shard.
+# coordinator: a shard is a contiguous range of the connection SK after a prefix (a channel's, or those on no
+# channel), by the connection ID's first character. API Gateway's IDs are base64 of random bytes, so their
+# first character is uniform over this alphabet (in DynamoDB's byte order) and the shards are even. Any other
+# ID still falls in exactly one shard.
 CONNECTION_ID_ALPHABET = "".join(sorted("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"))
 MAX_CONNECTION_SHARDS = len(CONNECTION_ID_ALPHABET)
 
 
-def connection_shard_range(session_id: str, shard: int, shards: int) -> tuple[str, str]:
-    """SK bounds [low, high) of shard `shard` of `shards` of a session's connections. Every SK starting
-    with CONN# is in exactly one shard (the first starts at CONN#, the last ends where CONN# ends)."""
+def shard_range(prefix: str, shard: int, shards: int) -> tuple[str, str]:
+    """SK bounds [low, high) of shard `shard` of `shards` of the keys starting with `prefix` (which ends with
+    `#`): every such SK is in exactly one shard (the first starts at `prefix`, the last ends where it ends)."""
     if not 0 <= shard < shards <= MAX_CONNECTION_SHARDS:
         raise ValueError(f"shard {shard} of {shards}: at most {MAX_CONNECTION_SHARDS} shards")
 
     def bound(k: int) -> str:
         if k == 0:
-            return CONN_PREFIX
+            return prefix
         if k == shards:
-            return CONN_PREFIX[:-1] + chr(ord(CONN_PREFIX[-1]) + 1)  # just past every CONN#... key
-        return CONN_PREFIX + CONNECTION_ID_ALPHABET[k * len(CONNECTION_ID_ALPHABET) // shards]
+            return prefix[:-1] + chr(ord(prefix[-1]) + 1)  # just past every key with the prefix
+        return prefix + CONNECTION_ID_ALPHABET[k * len(CONNECTION_ID_ALPHABET) // shards]
 
     return bound(shard), bound(shard + 1)
+
+
+def connection_shard_range(session_id: str, shard: int, shards: int) -> tuple[str, str]:
+    """`shard_range` of the connection items as code before channels kept them (`CONN#` in the session)."""
+    return shard_range(CONN_PREFIX, shard, shards)
+
+
+@dataclass(frozen=True)
+class ConnectionRange:
+    """One Query of a fan-out's read: a partition, and an SK prefix or [low, high) range in it."""
+
+    partition: str
+    prefix: str
+    bounds: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class ConnectionScope:
+    """Whose connections a fan-out reads: a session's (spread over `partitions`), all of them (`channel` None and
+    `whole_session`), or one channel's (`channel`; with `channel` None and not `whole_session`: those on no
+    channel). `channels`: the session's declared channels, which a sharded read of the whole session slices."""
+
+    session_id: str
+    partitions: int = 1
+    channel: str | None = None
+    whole_session: bool = True
+    channels: tuple[str, ...] = ()
+
+    def of_channel(self, channel: str | None) -> ConnectionScope:
+        """The same session's connections on `channel` only."""
+        return ConnectionScope(self.session_id, self.partitions, channel, False, self.channels)
+
+    def ranges(self, shard: tuple[int, int] | None = None, *, legacy: bool = False) -> list[ConnectionRange]:
+        """The Queries that read exactly these connections: one range per partition unsharded; sharded, shard k of
+        n reads slice k of each prefix (a channel's; the whole session's: those on no channel and each declared
+        channel's) in each partition. `legacy`: also the connections code before channels registered (the deploy
+        window: they are on no channel, so a channel's fan-out never reads them)."""
+        whole = self.whole_session
+        prefixes = (
+            [channel_prefix(None), *map(channel_prefix, self.channels)] if whole else [channel_prefix(self.channel)]
+        )
+        ranges: list[ConnectionRange] = []
+        for p in range(self.partitions):
+            partition = connections_partition(self.session_id, p)
+            if shard is None:
+                ranges.append(ConnectionRange(partition, CONNECTION_SK_PREFIX if whole else prefixes[0]))
+            else:
+                ranges += [ConnectionRange(partition, prefix, shard_range(prefix, *shard)) for prefix in prefixes]
+        if legacy and (whole or self.channel is None):
+            bounds = None if shard is None else connection_shard_range(self.session_id, *shard)
+            ranges.append(ConnectionRange(session_partition(self.session_id), CONN_PREFIX, bounds))
+        return ranges
 
 
 def connection_lookup_key(connection_id: str) -> dict[str, str]:
@@ -231,6 +328,20 @@ def stream_range(from_seq: int, to_seq: int | None = None) -> tuple[str, str]:
     """Inclusive SK bounds for a session's stream events with `from_seq` <= seq (<= `to_seq`)."""
     high = "9" * SEQ_DIGITS if to_seq is None else f"{to_seq:0{SEQ_DIGITS}d}"
     return f"{EVT_PREFIX}{from_seq:0{SEQ_DIGITS}d}", f"{EVT_PREFIX}{high}"
+
+
+def channel_head_key(session_id: str, channel: str) -> dict[str, str]:
+    return {PK: SESSION_PREFIX + session_id, SK: HEAD_PREFIX + channel}
+
+
+def channel_event_key(session_id: str, channel: str, seq: int) -> dict[str, str]:
+    return {PK: SESSION_PREFIX + session_id, SK: f"{CEV_PREFIX}{channel}#{seq:0{SEQ_DIGITS}d}"}
+
+
+def channel_stream_range(channel: str, from_seq: int, to_seq: int | None = None) -> tuple[str, str]:
+    """Inclusive SK bounds for a channel's stream events with `from_seq` <= seq (<= `to_seq`)."""
+    high = "9" * SEQ_DIGITS if to_seq is None else f"{to_seq:0{SEQ_DIGITS}d}"
+    return f"{CEV_PREFIX}{channel}#{from_seq:0{SEQ_DIGITS}d}", f"{CEV_PREFIX}{channel}#{high}"
 
 
 def artifact_key(session_id: str, artifact_id: str) -> dict[str, str]:

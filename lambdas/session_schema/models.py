@@ -41,9 +41,24 @@ CursorToken = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CURS
 SOURCE_LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 SOURCE_LANGUAGE_MAX = 64
 SourceLanguage = Annotated[str, StringConstraints(pattern=SOURCE_LANGUAGE_PATTERN, max_length=SOURCE_LANGUAGE_MAX)]
-ChannelName = SourceLanguage  # a channel is a language a session is heard in (`es`, `pt-BR`)
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:\-]{1,128}$"
 IdempotencyKey = Annotated[str, StringConstraints(pattern=IDEMPOTENCY_KEY_PATTERN)]
+# A channel of a session (a language, a camera angle): part of connection and stream keys, so never `#`.
+CHANNEL_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,31}$"
+ChannelName = Annotated[str, StringConstraints(pattern=CHANNEL_PATTERN)]
+MAX_CHANNELS = 32
+MAX_CONNECTION_PARTITIONS = 64
+
+
+def _unique(names: list[str]) -> list[str]:
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"names a channel twice: {', '.join(repeated)}")
+    return names
+
+
+# A session's declared channels, in the order they are shown.
+ChannelList = Annotated[list[ChannelName], Field(max_length=MAX_CHANNELS), AfterValidator(_unique)]
 ARTIFACT_ERROR_MAX = 1000
 ArtifactError = Annotated[str, StringConstraints(max_length=ARTIFACT_ERROR_MAX)]
 
@@ -103,10 +118,22 @@ class Record(BaseModel):
     # fields' own types and descriptions; `view_of` builds the answer. A new field is shown by naming it here.
     PUBLIC_FIELDS: ClassVar[tuple[str, ...]] = ()
     OWNER_FIELDS: ClassVar[tuple[str, ...]] = ()
+    # A view name shown from a property rather than the stored field of that name: {view name: property}.
+    SHOWN_AS: ClassVar[dict[str, str]] = {}
 
     def view_of(self, names: tuple[str, ...]) -> dict[str, object]:
-        data = self.model_dump(mode="json", include=set(names) & set(type(self).model_fields))
-        return {name: data[name] if name in data else getattr(self, name) for name in names}
+        shown = type(self).SHOWN_AS
+        fields = (set(names) - set(shown)) & set(type(self).model_fields)
+        data = self.model_dump(mode="json", include=fields)
+        return {name: data[name] if name in data else getattr(self, shown.get(name, name)) for name in names}
+
+
+class ChannelView(BaseModel):
+    """A channel of a session as anyone may see it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: ChannelName
+    listenerCount: Annotated[int, Field(ge=0)]
 
 
 class Session(Record):
@@ -131,14 +158,18 @@ class Session(Record):
     updatedAt: EpochMs
     endedAt: EpochMs | None = None
     expiresAt: int | None = None  # epoch seconds (DynamoDB TTL), set once ended
-    # Written by the channels work (absent until then, and never written empty): the channels a session
-    # offers, and its listeners per channel. The lifecycle events read them (Channel Occupied/Vacated).
-    channels: list[ChannelName] | None = None
-    channelCounts: dict[ChannelName, Annotated[int, Field(ge=0)]] | None = None
+    channels: ChannelList = []
+    # Listeners per channel, moved by the same conditional writes as `listenerCount` (join, leave, switch); it
+    # may keep a removed channel's entry until its listeners are moved. Lifecycle events read it cross zero.
+    channelCounts: dict[str, Annotated[int, Field(ge=0)]] = {}
+    # How many partition keys the session's connection items are spread over (keys.connection_partition_of).
+    connectionPartitions: Annotated[int, Field(ge=1, le=MAX_CONNECTION_PARTITIONS)] = 1
 
     PUBLIC_FIELDS = (
         "sessionId", "title", "status", "listenerCount", "muted", "createdAt", "maxListeners", "seq", "epoch",
+        "channels",
     )  # fmt: skip
+    SHOWN_AS = {"channels": "channelListeners"}
     OWNER_FIELDS = (*PUBLIC_FIELDS, "ownerId", "sourceLanguage", "speakerConnected", "updatedAt", "endedAt")
 
     @property
@@ -148,6 +179,19 @@ class Session(Record):
     @property
     def joinable(self) -> bool:
         return is_joinable(self.status)
+
+    @property
+    def channelListeners(self) -> list[ChannelView]:  # noqa: N802 - a view's field name
+        """the session's channels in declared order, each with its listeners (`[]` when it declares none)"""
+        return [ChannelView(name=name, listenerCount=self.channelCounts.get(name, 0)) for name in self.channels]
+
+    def connection_scope(self) -> keys.ConnectionScope:
+        """Every connection of the session, where its connection items are (`.of_channel(c)`: one channel's)."""
+        return keys.ConnectionScope(self.sessionId, self.connectionPartitions, channels=tuple(self.channels))
+
+    def declares(self, channel: str | None) -> bool:
+        """Whether a connection may be on `channel` (None: on no channel, always)."""
+        return channel is None or channel in self.channels
 
     def messages_readable_by(self, user_id: str | None) -> bool:
         """Anyone while joinable (listeners catch up), the owner always: once ended, a private view.
@@ -202,6 +246,10 @@ class Connection(Record):
     # while its replay runs, until when that hold lasts (epoch ms).
     liveFromSeq: int | None = None
     heldUntil: int | None = None
+    channel: ChannelName | None = None  # the one channel whose events it gets besides the session-wide ones
+    # Which of its session's connection partitions holds its item (keys.connection_key); None: registered by code
+    # before channels, under keys.legacy_connection_key.
+    partition: Annotated[int, Field(ge=0, lt=MAX_CONNECTION_PARTITIONS)] | None = None
 
 
 class Message(Record):
@@ -229,10 +277,19 @@ class StreamEvent(Record):
     bytes every live connection got, without re-encoding them."""
 
     sessionId: SessionId
+    channel: ChannelName | None = None  # None: the session stream; else that channel's own stream
     seq: Annotated[int, Field(ge=1, le=SEQ_MAX)]
     frame: Annotated[str, StringConstraints(min_length=2)]
     createdAt: EpochMs
     expiresAt: int  # epoch seconds (DynamoDB TTL); a reader also treats an item past it as gone
+
+
+class ChannelHead(Record):
+    """The head of one channel's stream: the seq of its latest event (0 before any). Same `epoch` as its session."""
+
+    sessionId: SessionId
+    channel: ChannelName
+    seq: Annotated[int, Field(ge=0, le=SEQ_MAX)] = 0
 
 
 ArtifactKind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
@@ -295,4 +352,4 @@ class IdempotencyRecord(Record):
     expiresAt: int
 
 
-AnyRecord = Session | Connection | Message | Artifact | IdempotencyRecord | StreamEvent
+AnyRecord = Session | Connection | Message | Artifact | IdempotencyRecord | StreamEvent | ChannelHead

@@ -145,6 +145,7 @@ class WebSocketRoute:
 # answers, its cost); tests/ws/test_protocol_registry.py checks this list is exactly the declared actions.
 WS_ACTIONS: tuple[str, ...] = (
     "join",
+    "subscribe",
     "ping",
     "broadcast",
     "sendMessage",

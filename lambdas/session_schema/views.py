@@ -42,9 +42,9 @@ def derive_view(model: type[Record], names: tuple[str, ...], *, name: str, doc: 
     and docstring. The record's `view_of(names)` builds the answer this model checks."""
     definitions: dict[str, Any] = {}
     for field_name in names:
-        info = model.model_fields.get(field_name)
+        info = model.model_fields.get(field_name) if field_name not in model.SHOWN_AS else None
         if info is None:
-            getter = getattr(model, field_name).fget
+            getter = getattr(model, model.SHOWN_AS.get(field_name, field_name)).fget
             definitions[field_name] = (get_type_hints(getter)["return"], Field(description=getter.__doc__))
             continue
         annotation = _wire_type(info.annotation)

@@ -129,13 +129,14 @@ class Table:
         change: codec.Changes,
         condition: ex.Condition,
         add: Mapping[ex.Attr, int] | None = None,
+        increments: Mapping[ex.Attr, int] | None = None,
     ) -> dict[str, Any]:
-        """The UpdateItem (or transaction Update) of `change` plus numeric ADDs, conditional on the item existing
-        and `condition`; a refusal hands back the item (ALL_OLD)."""
+        """The UpdateItem (or transaction Update) of `change` plus numeric ADDs (and `increments` of numbers in
+        maps), conditional on the item existing and `condition`; a refusal hands back the item (ALL_OLD)."""
         return {
             "TableName": self.table_name,
             "Key": codec.serialize_key(key),
-            **ex.params(update=change, add=add, condition=ex.ITEM_EXISTS & condition),
+            **ex.params(update=change, add=add, increments=increments, condition=ex.ITEM_EXISTS & condition),
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
 

@@ -25,7 +25,7 @@ from session_schema.status import SessionStatus, is_joinable
 DECLARED: frozenset[str] = (
     frozenset(name for model in codec.MODEL_OF.values() for name in model.model_fields)
     | frozenset(keys.TABLE.key_attributes())
-    | {keys.KIND_ATTRIBUTE, codec.LEGACY_WRAPPER}
+    | {keys.KIND_ATTRIBUTE, codec.LEGACY_WRAPPER, codec.CONNECTION_KEY_ATTRIBUTE}
 )
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 
@@ -48,7 +48,10 @@ class _Render:
         self.values: dict[str, codec.AttributeValue] = {}
 
     def name(self, attribute: Attr) -> str:
-        return ".".join(self._name(part, attribute.checked) for part in attribute.path)
+        last_named = len(attribute.path) - attribute.map_keys
+        return ".".join(
+            self._name(part, attribute.checked and index < last_named) for index, part in enumerate(attribute.path)
+        )
 
     def _name(self, name: str, checked: bool) -> str:
         if checked and name not in DECLARED:
@@ -91,6 +94,7 @@ class Attr:
 
     path: tuple[str, ...]
     checked: bool = True  # False only for `stored` names
+    map_keys: int = 0  # the last parts of `path` that are keys inside a map (data, not attribute names)
 
     @property
     def name(self) -> str:
@@ -99,6 +103,13 @@ class Attr:
 
     def dot(self, child: Attr) -> Attr:
         return Attr(self.path + child.path, self.checked and child.checked)
+
+    def entry(self, key: str) -> Attr:
+        """The entry `key` of this map attribute (`channelCounts.es`)."""
+        return Attr((*self.path, key), self.checked, self.map_keys + 1)
+
+    def contains(self, operand: Operand) -> Condition:
+        return Condition(lambda r: f"contains({r.name(self)}, {r.operand(operand)})")
 
     def _compare(self, operator: str, operand: Operand) -> Condition:
         return Condition(lambda r: f"{r.name(self)} {operator} {r.operand(operand)}")
@@ -159,10 +170,16 @@ def every(conditions: Iterable[Condition]) -> Condition:
     return Condition(lambda r: " AND ".join(part.render(r) for part in parts))
 
 
-def _update_expression(r: _Render, change: codec.Changes, add: Mapping[Attr, int]) -> str:
+def _update_expression(
+    r: _Render, change: codec.Changes, add: Mapping[Attr, int], increments: Mapping[Attr, int]
+) -> str:
     clauses = []
-    if change.set:
-        sets = (f"{r.name(Attr((n,)))} = {r.operand(Raw(av))}" for n, av in change.set.items())
+    sets = [f"{r.name(Attr((n,)))} = {r.operand(Raw(av))}" for n, av in change.set.items()]
+    # A number inside a map (ADD takes top-level attributes only): an entry not there yet counts from 0.
+    sets += [
+        f"{r.name(a)} = if_not_exists({r.name(a)}, {r.operand(0)}) + {r.operand(v)}" for a, v in increments.items()
+    ]
+    if sets:
         clauses.append("SET " + ", ".join(sets))
     if change.remove:
         clauses.append("REMOVE " + ", ".join(r.name(Attr((n,))) for n in change.remove))
@@ -175,17 +192,19 @@ def params(
     *,
     update: codec.Changes | None = None,
     add: Mapping[Attr, int] | None = None,
+    increments: Mapping[Attr, int] | None = None,
     condition: Condition | None = None,
     key_condition: Condition | None = None,
     projection: Sequence[Attr] = (),
 ) -> dict[str, Any]:
     """The expression parameters of one request (UpdateExpression with SET / REMOVE from a codec change and
-    numeric ADDs, ConditionExpression, KeyConditionExpression, ProjectionExpression) and the names and values
-    they use; the attribute maps are left out when empty (DynamoDB refuses empty ones)."""
+    numeric ADDs and `increments` of numbers inside maps, ConditionExpression, KeyConditionExpression,
+    ProjectionExpression) and the names and values they use; the attribute maps are left out when empty
+    (DynamoDB refuses empty ones)."""
     r = _Render()
     request: dict[str, Any] = {}
-    if update is not None or add:
-        request["UpdateExpression"] = _update_expression(r, update or codec.Changes(), add or {})
+    if update is not None or add or increments:
+        request["UpdateExpression"] = _update_expression(r, update or codec.Changes(), add or {}, increments or {})
     if condition is not None:
         request["ConditionExpression"] = condition.render(r)
     if key_condition is not None:

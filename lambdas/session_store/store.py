@@ -22,7 +22,10 @@ from botocore.exceptions import ClientError
 from session_schema import codec, keys
 from session_schema.errors import (
     ArtifactNotFound,
+    ConcurrentUpdate,
+    ConnectionNotFound,
     IdempotencyKeyReused,
+    InvalidChannel,
     NotCurrentSpeaker,
     SessionEnded,
     SessionFull,
@@ -35,6 +38,7 @@ from session_schema.ids import new_epoch, new_record_id, new_session_id
 from session_schema.models import (
     MESSAGE_ID_PREFIX,
     Artifact,
+    ChannelHead,
     Connection,
     ConnectionTarget,
     IdempotencyRecord,
@@ -68,7 +72,22 @@ _SPEAKER = ex.field(Session, "speakerConnectionId")
 _SPEAKERLESS_SINCE = ex.field(Session, "speakerlessSince")
 _KEY_EXPIRES = ex.field(IdempotencyRecord, "expiresAt")
 _ARTIFACT_STATUS = ex.field(Artifact, "status")
+_CHANNELS = ex.field(Session, "channels")
+_CHANNEL_COUNTS = ex.field(Session, "channelCounts")
+_PARTITIONS = ex.field(Session, "connectionPartitions")
+_HEAD_SEQ = ex.field(ChannelHead, "seq")
+# The deploy window of the connection keys (docs/data-model.md): fan-outs also read where code before channels
+# registered connections, until those have expired (CONNECTION_TTL_SECONDS). A later deploy sets it False.
+READ_LEGACY_CONNECTION_KEYS = True
 PING_SESSION_ID = "~ping"  # never a session ID: see ping()
+
+
+class ChannelMoved(Exception):
+    """A channel's stream head is no longer the seq read: read it again."""
+
+    def __init__(self, channel: str) -> None:
+        super().__init__(f"channel {channel} moved")
+        self.channel = channel
 
 
 class NotOwner(Exception):
@@ -84,6 +103,27 @@ def _registered_as(item: _OldItem | None, connection: Connection) -> bool:
     if not item:
         return False
     return codec.decode_as(item, Connection) == connection
+
+
+def _partitions_are(partitions: int) -> ex.Condition:
+    """The session spreads its connections over `partitions` (a session older code wrote: one)."""
+    equal = _PARTITIONS.eq(partitions)
+    return (_PARTITIONS.absent() | equal) if partitions == 1 else equal
+
+
+def _head_at(seq: int) -> ex.Condition:
+    """A channel stream's head is at `seq` (its item is written by the first publish: none means 0)."""
+    return _HEAD_SEQ.eq(seq) if seq else ex.NEW_ITEM | _HEAD_SEQ.eq(0)
+
+
+def _declares(channel: str | None) -> ex.Condition:
+    """The session declares `channel` (no channel: always true, said as "the session exists")."""
+    return ex.ITEM_EXISTS if channel is None else _CHANNELS.contains(channel)
+
+
+def _channel_counts(moves: Mapping[str | None, int]) -> dict[ex.Attr, int]:
+    """The `channelCounts` entries to move (a connection on no channel moves none)."""
+    return {_CHANNEL_COUNTS.entry(channel): by for channel, by in moves.items() if channel is not None and by}
 
 
 def request_hash(payload: Mapping[str, Any]) -> str:
@@ -103,13 +143,16 @@ class SessionStore(StreamLog):
         max_listeners: int,
         idempotency_key: str | None = None,
         idempotency_ttl_seconds: int = 86400,
+        channels: Sequence[str] = (),
     ) -> tuple[Session, bool]:
         """Create a session with a fresh human-readable ID. (session, created?) — False for a replay.
 
         The ID is claimed by a conditional put and regenerated on collision: never read-then-write.
         With an Idempotency-Key, the session and the key are written in one transaction.
         """
-        payload = {"title": title, "sourceLanguage": source_language, "maxListeners": max_listeners}
+        payload: dict[str, Any] = {"title": title, "sourceLanguage": source_language, "maxListeners": max_listeners}
+        if channels:  # only then: keys remembered before channels keep their hash
+            payload["channels"] = list(channels)
         digest = request_hash(payload)
         for _ in range(MAX_CREATE_ATTEMPTS):
             now = self.clock()
@@ -123,6 +166,8 @@ class SessionStore(StreamLog):
                 updatedAt=now,
                 speakerlessSince=now,
                 epoch=new_epoch(),
+                channels=list(channels),
+                channelCounts=dict.fromkeys(channels, 0),  # the map the joins' counts move entries of
             )
             put = self._new_item(codec.encode(session))
             if idempotency_key is None:
@@ -253,13 +298,21 @@ class SessionStore(StreamLog):
         return HeadChange(condition, sets, removes)
 
     def session_update(
-        self, head: Session, *, title: str | None = None, muted: bool | None = None, speaker: str | None = None
+        self,
+        head: Session,
+        *,
+        title: str | None = None,
+        muted: bool | None = None,
+        speaker: str | None = None,
+        channels: Sequence[str] | None = None,
     ) -> HeadChange | None:
-        """Change title and/or muted of a joinable session (`speaker` as in `status_change`). Asking only for the
-        `muted` the session already has changes nothing: None (no event, no seq used)."""
+        """Change title, muted and/or the declared channels of a joinable session (`speaker` as in
+        `status_change`). Asking only for the `muted` the session already has changes nothing: None (no event, no
+        seq used). `channels` replaces the list, with its counts (a removed channel keeps its count until its
+        listeners are moved), only while the counts are still the head's (a join meanwhile: drafted again)."""
         self._require_joinable(head)
         self._require_speaker(head, speaker)
-        if title is None and muted is not None and head.muted == muted:
+        if title is None and channels is None and muted is not None and head.muted == muted:
             return None
         sets: dict[str, Any] = {"updatedAt": self.clock()}
         if title is not None:
@@ -267,7 +320,14 @@ class SessionStore(StreamLog):
         if muted is not None:
             sets["muted"] = muted
         condition = self._as_speaker(ex.JOINABLE, speaker)
-        if title is None and muted is not None:  # only a change of `muted` is a change
+        if channels is not None:
+            counted = {name: count for name, count in head.channelCounts.items() if count > 0}
+            sets |= {
+                "channels": list(channels),
+                "channelCounts": counted | {n: head.channelCounts.get(n, 0) for n in channels},
+            }
+            condition &= _CHANNEL_COUNTS.absent() | _CHANNEL_COUNTS.eq(head.channelCounts)
+        if title is None and channels is None and muted is not None:  # only a change of `muted` is a change
             condition &= (_MUTED.absent() | _MUTED.ne(True)) if muted else _MUTED.eq(True)
         return HeadChange(condition, sets)
 
@@ -293,29 +353,48 @@ class SessionStore(StreamLog):
     # ------------------------------------------------------------ connections
 
     @_upgrades_legacy_items
-    def register_connection(self, connection: Connection, *, owner_id: str | None = None) -> None:
-        """Register a connection in one transaction with its session's check and count.
+    def register_connection(self, connection: Connection, *, owner_id: str | None = None) -> Connection:
+        """Register a connection in one transaction with its session's check and count: the connection as
+        registered (in the partition its session spreads it to, `Connection.partition`).
 
-        Listener: the session must exist, be joinable and have room; `listenerCount` goes up by one.
-        Speaker (`owner_id` given): the session must exist, be joinable and belong to `owner_id`.
-        Either way the session is listed for the sweep's check of its connections (`lastRegisteredAt`).
-        A refusal comes from the transaction's cancellation (the old session item), with no extra read.
+        Listener: the session must exist, be joinable and have room; `listenerCount` goes up by one, and so does
+        its channel's entry in `channelCounts`. Speaker (`owner_id` given): the session must exist, be joinable
+        and belong to `owner_id`. A channel must be one the session declares (InvalidChannel), checked in the
+        same write. Either way the session is listed for the sweep's check of its connections
+        (`lastRegisteredAt`). A refusal comes from the transaction's cancellation (the old session item), with no
+        extra read; a session spread over more partitions than guessed (`connectionPartitions`) is written again
+        in the right one.
 
         Repeatable: a cancellation that shows this very connection already registered (its two items there,
         as this call writes them) is its own earlier commit, and succeeds. DynamoDB already answers a retried
         transaction with the same ClientRequestToken so; this covers a retry that arrives with another one.
         """
+        partitions = 1  # the default; a session spread wider says so in the refusal
+        while True:
+            placed = connection.model_copy(
+                update={"partition": keys.connection_partition_of(connection.connectionId, partitions)}
+            )
+            found = self._register(placed, owner_id, partitions)
+            if found is None:
+                return placed
+            partitions = found.connectionPartitions
+
+    def _register(self, connection: Connection, owner_id: str | None, partitions: int) -> Session | None:
+        """One try of `register_connection`, guessing the session's `partitions`: None when registered, the
+        session found when it has another number of partitions."""
         now = self.clock()
         session_key = keys.session_key(connection.sessionId)
+        condition = ex.JOINABLE & _partitions_are(partitions) & _declares(connection.channel)
         if connection.role == "speaker":
             changes = codec.speaker_joins(connection.sessionId, connection.connectionId, now)
-            update = self._update_request(session_key, changes, ex.JOINABLE & _OWNER.eq(owner_id))
+            update = self._update_request(session_key, changes, condition & _OWNER.eq(owner_id))
         else:
             update = self._update_request(
                 session_key,
                 codec.connection_registers(connection.sessionId, now),
-                ex.JOINABLE & (_LISTENERS.absent() | _LISTENERS.lt(_MAX_LISTENERS)),
+                condition & (_LISTENERS.absent() | _LISTENERS.lt(_MAX_LISTENERS)),
                 add={_LISTENERS: 1},
+                increments=_channel_counts({connection.channel: 1}),
             )
         item = {**self._new_item(codec.encode(connection)), "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
         try:
@@ -326,15 +405,20 @@ class SessionStore(StreamLog):
                     {"Put": self._new_item(codec.encode_connection_lookup(connection))},
                 ]
             )
+            return None
         except ClientError as error:
             reasons = _cancellation_reasons(error)
             if reasons is None:
                 raise
             if _failed(reasons, 1) and _failed(reasons, 2) and _registered_as(reasons[1].get("Item"), connection):
-                return  # committed before: a retry of this registration
+                return None  # committed before: a retry of this registration
             if not _failed(reasons, 0):
                 raise
             session = self._joinable_session(connection.sessionId, reasons[0].get("Item"))
+            if session.connectionPartitions != partitions:
+                return session
+            if not session.declares(connection.channel):
+                raise InvalidChannel(str(connection.channel), session.channels) from None
             if connection.role == "speaker":
                 raise NotOwner(session) from None
             raise SessionFull(session.sessionId, session.maxListeners) from None
@@ -344,7 +428,9 @@ class SessionStore(StreamLog):
         return codec.decode_as(item, Connection) if item else None
 
     def _connection_in_session(self, session_id: str, connection_id: str) -> Connection | None:
-        item = self._get_item(keys.connection_key(session_id, connection_id), consistent=True)
+        """A connection item whose lookup is gone, where code before channels kept it (a half registration
+        under the new keys is the sweep's: without its lookup nothing says which channel's range holds it)."""
+        item = self._get_item(keys.legacy_connection_key(session_id, connection_id), consistent=True)
         return codec.decode_as(item, Connection) if item else None
 
     def unregister_connection(
@@ -378,7 +464,7 @@ class SessionStore(StreamLog):
         sweep's count repair then counts the items that are left)."""
         connection_id = connection.connectionId
         deletes = [
-            {"Delete": self._existing(keys.connection_key(connection.sessionId, connection_id))},
+            {"Delete": self._existing(codec.connection_item_key(connection))},
             {"Delete": self._existing(keys.connection_lookup_key(connection_id), must_exist=False)},
         ]
         session_key = keys.session_key(connection.sessionId)
@@ -389,7 +475,16 @@ class SessionStore(StreamLog):
                 _SPEAKER.eq(connection_id) & ex.JOINABLE,
             )
         else:
-            session_update = self._update_request(session_key, codec.Changes(), _LISTENERS.gt(0), add={_LISTENERS: -1})
+            counted = _LISTENERS.gt(0)
+            if connection.channel is not None:
+                counted &= _CHANNEL_COUNTS.entry(connection.channel).gt(0)
+            session_update = self._update_request(
+                session_key,
+                codec.Changes(),
+                counted,
+                add={_LISTENERS: -1},
+                increments=_channel_counts({connection.channel: -1}),
+            )
         try:
             self._transact([*deletes, {"Update": session_update}])
             return connection
@@ -413,6 +508,92 @@ class SessionStore(StreamLog):
             return None
         return connection
 
+    @_upgrades_legacy_items
+    def switch_channel(self, connection: Connection, channel: str | None, *, head_seq: int) -> Connection:
+        """Move a registered connection to `channel` (None: to no channel) in ONE transaction: its item under the
+        old channel deleted, its item under the new one put, its lookup pointed there, the counts moved, only while
+        the session declares the channel (InvalidChannel) and the new channel's head is still `head_seq`
+        (ChannelMoved: read it again). So there is no moment in which the connection is on neither channel, and
+        every event of the new channel after `head_seq` is sent to it. The connection as it is now; unchanged when
+        already there. ConnectionNotFound when it is gone (or moved meanwhile: the caller reads it again).
+
+        A connection registered by code before channels moves to the new keys (partition 0 of a one-partition
+        session: the only kind older code registered)."""
+        if connection.channel == channel and connection.partition is not None:
+            return connection
+        old_key = codec.connection_item_key(connection)
+        found = self._get_item(old_key, consistent=True)  # the item, with what a recovery set on it
+        if found is None:
+            raise ConnectionNotFound()
+        current = codec.decode_as(found, Connection)
+        partition = current.partition if current.partition is not None else 0
+        moved = current.model_copy(update={"channel": channel, "partition": partition})
+        lookup = codec.connection_moves(moved)
+        session_key = keys.session_key(connection.sessionId)
+        condition = ex.JOINABLE & _declares(channel)
+        if current.partition is None:
+            condition &= _partitions_are(1)
+        counts = _channel_counts({current.channel: -1, channel: 1}) if current.role == "listener" else {}
+        if current.channel is not None and counts:
+            condition &= _CHANNEL_COUNTS.entry(current.channel).gt(0)
+        actions: list[dict[str, Any]] = [
+            {"Delete": {**self._existing(old_key), "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+            {"Put": self._new_item(codec.encode(moved))},
+            {
+                "Update": self._update_request(
+                    keys.connection_lookup_key(connection.connectionId), lookup, ex.ITEM_EXISTS
+                )
+            },
+            {"Update": self._update_request(session_key, codec.Changes(), condition, increments=counts)},
+        ]
+        if channel is not None:
+            actions.append({"ConditionCheck": self._head_check(connection.sessionId, channel, head_seq)})
+        try:
+            self._transact(actions)
+        except ClientError as error:
+            reasons = _cancellation_reasons(error)
+            if reasons is None:
+                raise
+            if _failed(reasons, 0) or _failed(reasons, 1) or _failed(reasons, 2):
+                raise ConnectionNotFound() from None
+            if channel is not None and _failed(reasons, 4):
+                raise ChannelMoved(channel) from None
+            if not _failed(reasons, 3):
+                raise
+            session = self._joinable_session(connection.sessionId, reasons[3].get("Item"))
+            if not session.declares(channel):
+                raise InvalidChannel(str(channel), session.channels) from None
+            raise ConcurrentUpdate(f"session {connection.sessionId}") from None
+        return moved
+
+    def channel_publish_check(self, session: Session, channel: str, *, speaker: str | None = None) -> ex.Condition:
+        """Judge a publish to `channel` at the session read (raising the refusal it explains: ended, paused,
+        muted, not the speaker, INVALID_CHANNEL), and say what its transaction must still find on the session item:
+        the same, so a session that changed meanwhile refuses it (append_channel_events) and no seq is used up."""
+        self._require_joinable(session)
+        self._require_speaker(session, speaker)
+        if not session.declares(channel):
+            raise InvalidChannel(channel, session.channels)
+        if session.status is SessionStatus.PAUSED:
+            raise SessionPaused(session.sessionId)
+        if session.muted:
+            raise SessionMuted(session.sessionId)
+        live = ex.SESSION_STATUS.eq(SessionStatus.ACTIVE) & (_MUTED.absent() | _MUTED.eq(False))
+        return self._as_speaker(live & _declares(channel), speaker)
+
+    def read_channel_head(self, session_id: str, channel: str) -> int:
+        """The seq of a channel stream's latest event (0 before any), strongly consistent."""
+        item = self._get_item(keys.channel_head_key(session_id, channel), consistent=True)
+        return codec.decode_as(item, ChannelHead).seq if item else 0
+
+    def _head_check(self, session_id: str, channel: str, seq: int) -> dict[str, Any]:
+        """A transaction's ConditionCheck that a channel stream's head is still at `seq`."""
+        return {
+            "TableName": self.table_name,
+            "Key": codec.serialize_key(keys.channel_head_key(session_id, channel)),
+            **ex.params(condition=_head_at(seq)),
+        }
+
     def _delete_if_there(self, key: Mapping[str, str]) -> bool:
         try:
             self.client.delete_item(**self._existing(key))
@@ -423,11 +604,17 @@ class SessionStore(StreamLog):
         return True
 
     def iter_connections(
-        self, session_id: str, *, page_size: int | None = None, shard: tuple[int, int] | None = None
+        self,
+        session_id: str,
+        *,
+        page_size: int | None = None,
+        shard: tuple[int, int] | None = None,
+        scope: keys.ConnectionScope | None = None,
     ) -> Iterator[Connection]:
-        """Every connection of a session: a Query on its partition, page by page (never a Scan). With
-        `shard=(k, n)`, only shard k of n (keys.connection_shard_range): the n shards read each once."""
-        for item in self._connection_items(session_id, page_size, shard):
+        """Every connection of a session (or of `scope`: one channel's): a Query per partition, page by page (never
+        a Scan). With `shard=(k, n)`, only shard k of n (keys.ConnectionScope.ranges): the n shards read each once.
+        Without a `scope`, a session spread over one partition (keynote sessions pass theirs)."""
+        for item in self._connection_items(scope or keys.ConnectionScope(session_id), page_size, shard):
             yield codec.decode_as(item, Connection)
 
     def oldest_listeners(self, session_id: str, count: int, *, sample: int = MAX_PAGE) -> list[Connection]:
@@ -444,18 +631,19 @@ class SessionStore(StreamLog):
         page_size: int | None = None,
         first_page_size: int | None = None,
         shard: tuple[int, int] | None = None,
+        scope: keys.ConnectionScope | None = None,
     ) -> Iterator[ConnectionTarget]:
         """The same connections as `iter_connections`, as a fan-out needs them (ID and role): the Query
         projects only those attributes, so each page is smaller and each item cheaper to decode. With
         `first_page_size`, the first Query asks for that many (a fan-out posts to them sooner), the next ones for
         `page_size`."""
-        items = self._connection_items(session_id, page_size, shard, ex.TARGET_PROJECTION, first_page_size)
-        for item in items:
+        read = scope or keys.ConnectionScope(session_id)
+        for item in self._connection_items(read, page_size, shard, ex.TARGET_PROJECTION, first_page_size):
             yield codec.decode_target(item)
 
     def _connection_items(
         self,
-        session_id: str,
+        scope: keys.ConnectionScope,
         page_size: int | None,
         shard: tuple[int, int] | None,
         projection: Sequence[ex.Attr] = (),
@@ -464,19 +652,20 @@ class SessionStore(StreamLog):
         extra: dict[str, Any] = {"Limit": page_size} if page_size else {}
         if first_page_size:
             extra = {"Limit": first_page_size, "next_limit": page_size}
-        in_session = ex.PK.eq(keys.session_partition(session_id))
-        condition = in_session & ex.SK.begins_with(keys.CONN_PREFIX)
-        high = None
-        if shard is not None:
-            low, high = keys.connection_shard_range(session_id, *shard)
-            condition = in_session & ex.SK.between(low, high)
-        # Strongly consistent: a fan-out right after `end` must see every listener registered before it.
-        for item in self._query_items(
-            ConsistentRead=True, **extra, **ex.params(key_condition=condition, projection=projection)
-        ):
-            # BETWEEN includes its high bound: an SK equal to it is the next shard's (a one-character ID).
-            if high is None or item.get(keys.SK, {}).get("S") != high:
-                yield item
+        for read in scope.ranges(shard, legacy=READ_LEGACY_CONNECTION_KEYS):
+            in_partition = ex.PK.eq(read.partition)
+            if read.bounds is None:
+                condition, high = in_partition & ex.SK.begins_with(read.prefix), None
+            else:
+                low, high = read.bounds
+                condition = in_partition & ex.SK.between(low, high)
+            # Strongly consistent: a fan-out right after `end` must see every listener registered before it.
+            for item in self._query_items(
+                ConsistentRead=True, **extra, **ex.params(key_condition=condition, projection=projection)
+            ):
+                # BETWEEN includes its high bound: an SK equal to it is the next shard's (a one-character ID).
+                if high is None or item.get(keys.SK, {}).get("S") != high:
+                    yield item
 
     def count_listeners(self, session_id: str) -> int:
         return sum(1 for c in self.iter_connections(session_id) if c.role == "listener")
@@ -536,7 +725,7 @@ class SessionStore(StreamLog):
 
     def without_connection_item(self, lookups: Sequence[Connection]) -> list[Connection]:
         """The lookup items among `lookups` whose connection item is gone: half registrations the other way."""
-        return self._missing(lookups, lambda c: keys.connection_key(c.sessionId, c.connectionId))
+        return self._missing(lookups, codec.connection_item_key)
 
     def _missing(
         self, connections: Sequence[Connection], key_of: Callable[[Connection], dict[str, str]]
@@ -601,6 +790,54 @@ class SessionStore(StreamLog):
         numbered = message.model_copy(update={"seq": head.seq + 1})
         put = {"Put": self._new_item(codec.encode(numbered))}
         return numbered, HeadChange(self._as_speaker(ex.JOINABLE, speaker), items=(put,))
+
+    def append_channel_events(
+        self,
+        session: Session,
+        channel: str,
+        head_seq: int,
+        frames: Sequence[Mapping[str, Any]],
+        condition: ex.Condition,
+    ) -> int:
+        """Number and keep events of one channel's stream in ONE transaction: its head moves from `head_seq` to
+        `head_seq + len(frames)` only while it is still `head_seq`, each event is kept under its seq, and the
+        session item is only checked (`condition`: live, the speaker's), never written (the hot item stays cool).
+        Each frame carries its seq (head_seq + 1, + 2, ...). The new head. ChannelMoved: another publish took the
+        seq (read it again); ConditionFailed with the session item: `condition` refused."""
+        first = head_seq + 1
+        if not frames or [int(frame["seq"]) for frame in frames] != list(range(first, first + len(frames))):
+            raise ValueError(f"events must carry the seqs from {first} on, in order")
+        session_id = session.sessionId
+        after = ChannelHead(sessionId=session_id, channel=channel, seq=head_seq + len(frames))
+        head = {
+            "TableName": self.table_name,
+            "Key": codec.serialize_key(keys.channel_head_key(session_id, channel)),
+            **ex.params(update=codec.changes(after, ChannelHead.model_fields), condition=_head_at(head_seq)),
+        }
+        check = {
+            "TableName": self.table_name,
+            "Key": codec.serialize_key(keys.session_key(session_id)),
+            **ex.params(condition=ex.ITEM_EXISTS & condition),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        now = self.clock()
+        kept = [
+            {"Put": self._new_item(codec.encode(self._stream_event(session_id, int(f["seq"]), f, now, channel)))}
+            for f in frames
+            if self.stream_window_seconds
+        ]
+        try:
+            self._transact([{"ConditionCheck": check}, {"Update": head}, *kept])
+        except ClientError as error:
+            reasons = _cancellation_reasons(error)
+            if reasons is None:
+                raise
+            if _failed(reasons, 0):
+                raise _ConditionFailed(reasons[0].get("Item")) from None
+            if _failed(reasons, 1):
+                raise ChannelMoved(channel) from None
+            raise
+        return after.seq
 
     def list_messages(
         self, session_id: str, *, since: int = 0, limit: int, cursor: str | None, max_bytes: int | None = None

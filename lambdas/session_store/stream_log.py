@@ -163,28 +163,45 @@ class StreamLog(Table):
             raise
         return change.applied_to(head, len(frames))
 
-    def _stream_event(self, session_id: str, seq: int, frame: Mapping[str, Any], now: int) -> StreamEvent:
+    def _stream_event(
+        self, session_id: str, seq: int, frame: Mapping[str, Any], now: int, channel: str | None = None
+    ) -> StreamEvent:
         return StreamEvent(
             sessionId=session_id,
+            channel=channel,
             seq=seq,
             frame=encode_json(frame),
             createdAt=now,
             expiresAt=now // 1000 + self.stream_window_seconds,
         )
 
-    def recover(self, session: Session, since_seq: int, epoch: str, *, limit: int = MAX_PAGE) -> Recovery:
+    def recover(
+        self,
+        session: Session,
+        since_seq: int,
+        epoch: str,
+        *,
+        limit: int = MAX_PAGE,
+        channel: str | None = None,
+        channel_seq: int = 0,
+    ) -> Recovery:
         """What a client that has seen every event up to `since_seq` (of `epoch`) missed: a page of kept events
         in seq order, or `recovered=False` when that is not possible (another epoch, further back than the
         window or the count cap, ahead of the session, or a hole that may still be filled). One consistent Query
-        a page; none when up to date.
+        a page; none when up to date. `channel`: of that channel's own stream instead, whose head is
+        `channel_seq` (read_channel_head); its events were all kept by the one write that numbered them.
 
         The Query starts at `since_seq` itself: that event still being kept proves nothing between it and the
         first one returned expired. Events past their TTL that DynamoDB has not removed yet count as gone."""
-        if epoch != session.epoch or since_seq > session.seq or session.seq - since_seq > self.stream_max_events:
+        head = session.seq if channel is None else channel_seq
+        if epoch != session.epoch or since_seq > head or head - since_seq > self.stream_max_events:
             return NOT_RECOVERED
-        if since_seq == session.seq:
+        if since_seq == head:
             return Recovery(True, [], None)
-        low, high = keys.stream_range(max(since_seq, 1), session.seq)
+        if channel is None:
+            low, high = keys.stream_range(max(since_seq, 1), head)
+        else:
+            low, high = keys.channel_stream_range(channel, max(since_seq, 1), head)
         response = self.client.query(
             TableName=self.table_name,
             **ex.params(key_condition=ex.PK.eq(keys.session_partition(session.sessionId)) & ex.SK.between(low, high)),
@@ -201,8 +218,8 @@ class StreamLog(Table):
             return NOT_RECOVERED
         after = [e for e in kept if e.seq > since_seq][:limit]
         reached = after[-1].seq if after else since_seq
-        more = reached < session.seq and (bool(response.get("LastEvaluatedKey")) or len(after) == limit)
-        if not more and reached < session.seq:
+        more = reached < head and (bool(response.get("LastEvaluatedKey")) or len(after) == limit)
+        if not more and reached < head:
             return NOT_RECOVERED  # seqs past the last kept event: nothing later proves them lost for good
         missing: list[int] = []
         previous = since_seq
@@ -216,14 +233,14 @@ class StreamLog(Table):
 
     # ------------------------------------------------------------ recovering connections
 
-    def hold_connection(self, session_id: str, connection_id: str, *, for_ms: int) -> bool:
+    def hold_connection(self, connection: Connection, *, for_ms: int) -> bool:
         """Keep live stream events from a connection while a recovery replays to it (fan-outs skip a connection
         whose `liveFromSeq` is above the event's seq), for `for_ms` at most (a recovery that dies never releases
         it). False: the connection is not registered."""
         held = {_LIVE_FROM.name: HELD, _HELD_UNTIL.name: self.clock() + for_ms}
         try:
             self._update_item(
-                keys.connection_key(session_id, connection_id),
+                codec.connection_item_key(connection),
                 codec.partial_changes(Connection, held),
                 ex.ITEM_EXISTS,
                 returns="UPDATED_NEW",
@@ -232,12 +249,12 @@ class StreamLog(Table):
             return False
         return True
 
-    def release_connection(self, head: Session, connection_id: str) -> Session | None:
+    def release_connection(self, head: Session, connection: Connection) -> Session | None:
         """Let live events from `head.seq + 1` on reach a held connection, only while the session's seq is still
         `head.seq` (one transaction): None when released, else the session as found (replay up to it, then
         release again). ConnectionNotFound when the connection is gone, SessionNotFound when the session is."""
         release = self._update_request(
-            keys.connection_key(head.sessionId, connection_id),
+            codec.connection_item_key(connection),
             codec.partial_changes(Connection, {_LIVE_FROM.name: head.seq + 1}, (_HELD_UNTIL.name,)),
             ex.ITEM_EXISTS,
         )
@@ -261,12 +278,12 @@ class StreamLog(Table):
             return codec.decode_as(found, Session)
         return None
 
-    def release_connection_now(self, session_id: str, connection_id: str, live_from_seq: int) -> None:
+    def release_connection_now(self, connection: Connection, live_from_seq: int) -> None:
         """Let live events from `live_from_seq` on reach a held connection, whatever the session's seq (a
         recovery that could not catch the head, or failed: late live events beat a deaf connection)."""
         try:
             self._update_item(
-                keys.connection_key(session_id, connection_id),
+                codec.connection_item_key(connection),
                 codec.partial_changes(Connection, {_LIVE_FROM.name: live_from_seq}, (_HELD_UNTIL.name,)),
                 ex.ITEM_EXISTS,
                 returns="UPDATED_NEW",

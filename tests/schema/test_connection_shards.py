@@ -17,23 +17,26 @@ ids = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size
 )
 
 
-@given(ids, st.integers(min_value=1, max_value=keys.MAX_CONNECTION_SHARDS))
-def test_every_connection_is_in_exactly_one_shard(connection_id, shards):
-    sk = keys.connection_key("quiet-river-482", connection_id)[keys.SK]
-    owners = []
-    for shard in range(shards):
-        low, high = keys.connection_shard_range("quiet-river-482", shard, shards)
-        if low <= sk < high:
-            owners.append(shard)
-    assert len(owners) == 1
+@given(ids, st.integers(min_value=1, max_value=keys.MAX_CONNECTION_SHARDS), st.sampled_from([None, "es", "pt-br"]))
+def test_every_connection_is_in_exactly_one_shard(connection_id, shards, channel):
+    for sk, prefix in (
+        (keys.legacy_connection_key("quiet-river-482", connection_id)[keys.SK], keys.CONN_PREFIX),
+        (keys.connection_key("quiet-river-482", connection_id, channel, 0)[keys.SK], keys.channel_prefix(channel)),
+    ):
+        owners = []
+        for shard in range(shards):
+            low, high = keys.shard_range(prefix, shard, shards)
+            if low <= sk < high:
+                owners.append(shard)
+        assert len(owners) == 1
 
 
 def test_api_gateway_ids_spread_evenly():
     shards = 8
     counts = [0] * shards
     for _ in range(8000):
-        sk = keys.connection_key("s", base64.b64encode(os.urandom(11)).decode())[keys.SK]
-        counts[next(k for k in range(shards) if sk < keys.connection_shard_range("s", k, shards)[1])] += 1
+        sk = keys.connection_key("s", base64.b64encode(os.urandom(11)).decode(), "es", 0)[keys.SK]
+        counts[next(k for k in range(shards) if sk < keys.shard_range(keys.channel_prefix("es"), k, shards)[1])] += 1
     assert max(counts) < 1.25 * min(counts)
 
 

@@ -17,8 +17,7 @@ def _listener(store, session_id: str, n: int, connected_at: int) -> Connection:
         connectedAt=connected_at,
         expiresAt=connected_at // 1000 + 10_800,
     )
-    store.register_connection(connection)
-    return connection
+    return store.register_connection(connection)  # as registered: in its partition
 
 
 def _session(store, max_listeners: int = 10) -> str:
@@ -41,7 +40,7 @@ def test_repair_sets_the_count_to_the_registered_listeners(store, ddb):
     sid = _session(store)
     for n in range(3):
         _listener(store, sid, n, 1_000 + n)
-    ddb.delete_item(TableName=TABLE_NAME, Key=codec.serialize_key(keys.connection_key(sid, "conn-0")))
+    ddb.delete_item(TableName=TABLE_NAME, Key=codec.serialize_key(keys.connection_key(sid, "conn-0", None, 0)))
     assert store.repair_listener_count(sid) == (3, 2)
     assert store.get_session(sid).listenerCount == 2
     assert store.repair_listener_count(sid) is None  # right now: no write
@@ -50,7 +49,7 @@ def test_repair_sets_the_count_to_the_registered_listeners(store, ddb):
 def test_repair_loses_cleanly_to_a_join_between_its_read_and_its_write(store, ddb, monkeypatch):
     sid = _session(store)
     _listener(store, sid, 0, 1_000)
-    ddb.delete_item(TableName=TABLE_NAME, Key=codec.serialize_key(keys.connection_key(sid, "conn-0")))
+    ddb.delete_item(TableName=TABLE_NAME, Key=codec.serialize_key(keys.connection_key(sid, "conn-0", None, 0)))
     counted = store.count_listeners
 
     def count_then_a_join(session_id: str) -> int:

@@ -46,7 +46,9 @@ def test_records_written_by_each_writer_read_back_equal_from_each_reader(
     connection = Connection(
         connectionId=f"conn{n}", sessionId=session.sessionId, role=role, userId=owner, connectedAt=n, expiresAt=n + 1
     )
-    store.register_connection(connection, owner_id=owner if role == "speaker" else None)
+    registered = store.register_connection(connection, owner_id=owner if role == "speaker" else None)
+    assert registered == connection.model_copy(update={"partition": 0})  # a session of one partition
+    connection = registered
     assert store.get_connection(connection.connectionId) == connection
     assert list(store.iter_connections(session.sessionId)) == [connection]
     # The fan-out's reader (a projection of the item) agrees on the two fields it reads.

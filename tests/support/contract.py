@@ -4,7 +4,7 @@ a model change that drops or adds a field of a view fails the tests that compare
 import re
 
 PUBLIC_FIELDS = frozenset(
-    {"sessionId", "title", "status", "listenerCount", "muted", "createdAt", "maxListeners", "seq", "epoch"}
+    {"sessionId", "title", "status", "listenerCount", "muted", "createdAt", "maxListeners", "seq", "epoch", "channels"}
 )
 OWNER_FIELDS = PUBLIC_FIELDS | {"ownerId", "sourceLanguage", "speakerConnected", "updatedAt", "endedAt"}
 

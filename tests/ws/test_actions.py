@@ -27,6 +27,7 @@ def test_join_answers_role_public_view_and_connection_id_and_is_idempotent(ws, l
         "maxListeners": stored.maxListeners,
         "seq": 0,
         "epoch": stored.epoch,
+        "channels": [],
     }
     assert ws.act(live.speaker, "join")["role"] == "speaker"
     counts = ws.received(live.speaker, "listenerCount")

@@ -106,7 +106,7 @@ def test_a_count_no_leave_decremented_is_repaired_to_the_number_registered(ws, l
     listener = ws.connected(live.session_id)
     # Records TTL-deleted (or lost) without their leave: two seats counted, one listener registered.
     ghost = ws.connected(live.session_id)
-    for key in (keys.connection_key(live.session_id, ghost), keys.connection_lookup_key(ghost)):
+    for key in (keys.connection_key(live.session_id, ghost, None, 0), keys.connection_lookup_key(ghost)):
         ddb.delete_item(TableName=ws.runtime.settings.table_name, Key=codec.serialize_key(key))
     assert ws.session(live.session_id).listenerCount == 2
     with _past_grace(ws):
@@ -120,7 +120,7 @@ def test_a_count_no_leave_decremented_is_repaired_to_the_number_registered(ws, l
 def test_a_speakerless_session_with_no_connection_left_is_repaired_too(ws, ddb):
     session = ws.create_session(owner="owner-1")
     ghost = ws.connected(session.sessionId)
-    for key in (keys.connection_key(session.sessionId, ghost), keys.connection_lookup_key(ghost)):
+    for key in (keys.connection_key(session.sessionId, ghost, None, 0), keys.connection_lookup_key(ghost)):
         ddb.delete_item(TableName=ws.runtime.settings.table_name, Key=codec.serialize_key(key))
     summary = ws.sweep()
     assert summary["repaired"] == {session.sessionId: (1, 0)}
@@ -157,7 +157,8 @@ def test_a_connection_item_without_its_lookup_is_removed_by_one_sweep_and_its_se
 def test_a_lookup_without_its_connection_item_is_removed_by_one_sweep(ws, live, ddb, management):
     half = ws.connected(live.session_id)
     ddb.delete_item(
-        TableName=ws.runtime.settings.table_name, Key=codec.serialize_key(keys.connection_key(live.session_id, half))
+        TableName=ws.runtime.settings.table_name,
+        Key=codec.serialize_key(keys.connection_key(live.session_id, half, None, 0)),
     )
     management.gone.add(half)
     with _past_grace(ws):
@@ -170,7 +171,8 @@ def test_a_lookup_without_its_connection_item_is_removed_by_one_sweep(ws, live, 
 def test_a_live_socket_registered_by_its_lookup_only_is_closed_so_its_client_reconnects(ws, live, ddb, management):
     deaf = ws.connected(live.session_id)
     ddb.delete_item(
-        TableName=ws.runtime.settings.table_name, Key=codec.serialize_key(keys.connection_key(live.session_id, deaf))
+        TableName=ws.runtime.settings.table_name,
+        Key=codec.serialize_key(keys.connection_key(live.session_id, deaf, None, 0)),
     )
     with _past_grace(ws):
         summary = ws.sweep()

@@ -153,11 +153,11 @@ def test_events_published_while_a_resume_replays_come_after_it_in_order_and_once
     real_release = store.release_connection
     racing = {"left": 2}
 
-    def release_while_the_speaker_broadcasts(head, connection_id):
+    def release_while_the_speaker_broadcasts(head, connection):
         if racing["left"]:
             racing["left"] -= 1
             ws.act(live.speaker, "broadcast", data="meanwhile")  # its fan-out skips the held connection
-        return real_release(head, connection_id)
+        return real_release(head, connection)
 
     store.release_connection = release_while_the_speaker_broadcasts
     back = ws.connected(live.session_id)
@@ -265,8 +265,8 @@ def test_each_event_of_one_send_skips_a_connection_whose_replay_carries_it(ws, l
     released_v2 = ws.connect(live.session_id, v="2").connection_id
     held = ws.connected(live.session_id)
     for connection_id in (released_v1, released_v2):
-        store.release_connection_now(live.session_id, connection_id, 5)
-    assert store.hold_connection(live.session_id, held, for_ms=WRITER_LIFETIME_MS)
+        store.release_connection_now(store.get_connection(connection_id), 5)
+    assert store.hold_connection(store.get_connection(held), for_ms=WRITER_LIFETIME_MS)
     published = [{"type": "broadcast", "data": n, "ts": 1, "seq": n} for n in (4, 5, 6)]
 
     result = ws.runtime.fanout.send_many(live.session_id, published, close=is_listener)  # as an end does

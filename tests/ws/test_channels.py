@@ -1,0 +1,202 @@
+"""Channels: a channel's events reach only its listeners, in the channel's own gap-free stream; session-wide
+events reach everyone once; `subscribe` moves a connection in one transaction; counts per channel stay exact;
+connections registered under the keys older code used keep receiving session-wide events."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from session_schema import codec, keys
+from session_schema.models import Connection
+
+from tests.support.ws_events import message_event, new_connection_id
+
+CHANNELS = ["en", "es", "fr"]
+
+
+@pytest.fixture
+def talk(ws):
+    body = ws.create(user="owner-1", title="Talk", channels=CHANNELS)
+    speaker = ws.connected(body["sessionId"], user="owner-1")
+    return body["sessionId"], speaker
+
+
+def on(ws, session_id, channel):
+    handshake = ws.connect(session_id, channel=channel)
+    assert handshake.status == 200, handshake.error
+    return handshake.connection_id
+
+
+def broadcasts(ws, connection_id):
+    return [(m.get("channel"), m["seq"], m["data"]) for m in ws.received(connection_id, "broadcast")]
+
+
+def test_a_channel_broadcast_reaches_only_its_listeners_and_a_session_wide_one_everyone_once(ws, talk):
+    session_id, speaker = talk
+    listeners = {channel: [on(ws, session_id, channel) for _ in range(2)] for channel in CHANNELS}
+    nowhere = ws.connected(session_id)
+    sent = ws.act(speaker, "broadcast", data="hola", channel="es")
+    assert sent["channel"] == "es" and sent["seq"] == 1 and sent["delivered"] == 2
+    ws.act(speaker, "broadcast", data="hola 2", channel="es")
+    ws.act(speaker, "broadcast", data="bonjour", channel="fr")
+    everyone = ws.act(speaker, "broadcast", data="all")
+    assert "channel" not in everyone
+    for listener in listeners["es"]:
+        assert broadcasts(ws, listener) == [("es", 1, "hola"), ("es", 2, "hola 2"), (None, everyone["seq"], "all")]
+    for listener in listeners["fr"]:
+        assert broadcasts(ws, listener) == [("fr", 1, "bonjour"), (None, everyone["seq"], "all")]
+    for listener in [*listeners["en"], nowhere]:
+        assert broadcasts(ws, listener) == [(None, everyone["seq"], "all")]
+
+
+def test_an_undeclared_channel_is_refused_at_the_handshake_and_in_actions(ws, talk):
+    session_id, speaker = talk
+    refused = ws.connect(session_id, channel="de")
+    assert refused.status == 400 and refused.code == "INVALID_CHANNEL"
+    assert ws.connect(session_id, channel="Not A Name").code == "VALIDATION_ERROR"
+    listener = ws.connected(session_id)
+    answer = ws.act(listener, "subscribe", channel="de")
+    assert answer["type"] == "error" and answer["code"] == "INVALID_CHANNEL" and answer["field"] == "channel"
+    assert ws.act(speaker, "broadcast", data=1, channel="de")["code"] == "INVALID_CHANNEL"
+    assert ws.session(session_id).listenerCount == 1
+
+
+def test_subscribe_moves_the_connection_in_one_step_and_answers_the_new_streams_position(ws, talk):
+    session_id, speaker = talk
+    listener = on(ws, session_id, "es")
+    ws.act(speaker, "broadcast", data="fr 1", channel="fr")
+    answer = ws.act(listener, "subscribe", channel="fr")
+    assert answer == {"type": "subscribed", "channel": "fr", "seq": 1, "epoch": ws.session(session_id).epoch}
+    ws.act(speaker, "broadcast", data="es after", channel="es")
+    ws.act(speaker, "broadcast", data="fr 2", channel="fr")
+    assert broadcasts(ws, listener) == [("fr", 2, "fr 2")]
+    counts = ws.session(session_id).channelCounts
+    assert counts["es"] == 0 and counts["fr"] == 1
+    assert ws.act(listener, "subscribe", channel=None) == {
+        "type": "subscribed",
+        "channel": None,
+        "seq": 0,
+        "epoch": ws.session(session_id).epoch,
+    }
+    assert ws.session(session_id).channelCounts["fr"] == 0
+
+
+def test_per_channel_counts_stay_exact_through_churn_and_reach_the_speaker(ws, talk):
+    session_id, speaker = talk
+    connected = [on(ws, session_id, CHANNELS[i % 3]) for i in range(9)]
+    ws.act(connected[0], "subscribe", channel="fr")
+    ws.act(connected[1], "subscribe", channel=None)
+    for gone in connected[5:8]:
+        ws.disconnect(gone)
+    remaining = Counter(c.channel for c in ws.store.iter_connections(session_id) if c.role == "listener")
+    session = ws.session(session_id)
+    assert session.channelCounts == {name: remaining.get(name, 0) for name in CHANNELS}
+    assert session.listenerCount == 6
+    last = ws.received(speaker, "listenerCount")[-1]
+    assert last["channels"] == session.channelCounts
+    public = ws.http("GET", f"/sessions/{session_id}").body["channels"]
+    assert public == [{"name": n, "listenerCount": session.channelCounts[n]} for n in CHANNELS]
+
+
+def test_a_channel_recovery_replays_the_missed_events_of_that_channel(ws, talk):
+    session_id, speaker = talk
+    listener = on(ws, session_id, "es")
+    ws.act(speaker, "broadcast", data="es 1", channel="es")
+    epoch = ws.session(session_id).epoch
+    for n in (2, 3):
+        ws.act(speaker, "broadcast", data=f"es {n}", channel="es")
+    back = ws.connected(session_id)
+    frame = {"action": "join", "sinceSeq": 0, "epoch": epoch, "channel": "es", "channelSinceSeq": 1}
+    assert ws.websocket(message_event(back, frame, "join")) == {"statusCode": 200}
+    got = ws.received(back)
+    assert got[0]["type"] == "joined" and got[0]["recovered"] is True
+    assert got[0]["channelStream"] == {"channel": "es", "seq": 3}
+    assert [(m["channel"], m["seq"]) for m in got[1:] if m["type"] == "broadcast"] == [("es", 2), ("es", 3)]
+    page = ws.http("GET", f"/sessions/{session_id}/events", query={"channel": "es", "sinceSeq": "1"})
+    assert [e["seq"] for e in page.body["items"]] == [2, 3], page.raw_body
+    assert listener
+
+
+def test_patch_replaces_the_channels_and_moves_the_listeners_of_a_removed_one_to_none(ws, talk):
+    session_id, _ = talk
+    listener = on(ws, session_id, "fr")
+    answer = ws.http("PATCH", f"/sessions/{session_id}", user="owner-1", body={"channels": ["en", "de"]})
+    assert answer.status == 200, answer.raw_body
+    assert [c["name"] for c in answer.body["channels"]] == ["en", "de"]
+    assert ws.received(listener, "subscribed")[-1]["channel"] is None
+    assert ws.store.get_connection(listener).channel is None
+    assert ws.session(session_id).listenerCount == 1
+    bad = ws.http("PATCH", f"/sessions/{session_id}", user="owner-1", body={"channels": ["en", "en"]})
+    assert bad.status == 400 and bad.body["error"]["field"] == "channels"
+
+
+def test_a_connection_registered_under_the_old_keys_keeps_receiving_and_leaves_cleanly(ws, talk):
+    session_id, speaker = talk
+    old_id = new_connection_id()
+    old = Connection(connectionId=old_id, sessionId=ws.session(session_id).sessionId, role="listener",
+                     connectedAt=1, expiresAt=ws.store.clock() // 1000 + 3600)  # fmt: skip
+    item = codec.encode(old)
+    assert item[keys.PK]["S"] == keys.session_partition(session_id)  # what code before channels wrote
+    lookup = codec.encode_connection_lookup(old)
+    assert codec.CONNECTION_KEY_ATTRIBUTE not in lookup
+    for written in (item, lookup):
+        ws.store.client.put_item(TableName=ws.store.table_name, Item=written)
+    ws.act(speaker, "broadcast", data="all")
+    assert [m["data"] for m in ws.received(old_id, "broadcast")] == ["all"]
+    ws.act(speaker, "broadcast", data="es only", channel="es")
+    assert [m["data"] for m in ws.received(old_id, "broadcast")] == ["all"]
+    ws.disconnect(old_id)
+    assert ws.store.get_connection(old_id) is None
+    assert old_id not in [c.connectionId for c in ws.store.iter_connections(session_id)]
+
+
+def test_new_connection_items_are_under_the_channel_in_the_session_partition_with_their_lookup_pointing_there(ws, talk):
+    session_id, _ = talk
+    listener = on(ws, session_id, "es")
+    key = keys.connection_key(session_id, listener, "es", 0)
+    assert key == {keys.PK: f"CONNS#{session_id}#0", keys.SK: f"C#es#{listener}"}
+    lookup = ws.store.client.get_item(
+        TableName=ws.store.table_name, Key=codec.serialize_key(keys.connection_lookup_key(listener))
+    )["Item"]
+    assert codec.deserialize(lookup)[codec.CONNECTION_KEY_ATTRIBUTE] == key
+    ws.act(listener, "subscribe", channel="fr")
+    lookup = ws.store.client.get_item(
+        TableName=ws.store.table_name, Key=codec.serialize_key(keys.connection_lookup_key(listener))
+    )["Item"]
+    assert codec.deserialize(lookup)[codec.CONNECTION_KEY_ATTRIBUTE][keys.SK] == f"C#fr#{listener}"
+    gone = ws.store.client.get_item(TableName=ws.store.table_name, Key=codec.serialize_key(key))
+    assert "Item" not in gone
+
+
+def test_a_batch_publish_numbers_each_event_in_its_own_stream_in_the_order_given(ws, talk):
+    session_id, _ = talk
+    es, fr = on(ws, session_id, "es"), on(ws, session_id, "fr")
+    body = {
+        "events": [
+            {"data": "a", "channel": "es"},
+            {"data": "b"},
+            {"data": "c", "channel": "es"},
+            {"data": "d", "channel": "fr"},
+        ]
+    }
+    answer = ws.http("POST", f"/sessions/{session_id}/broadcasts", user="owner-1", body=body)
+    assert answer.status == 201, answer.raw_body
+    assert answer.body["items"] == [
+        {"channel": "es", "seq": 1},
+        {"channel": None, "seq": ws.session(session_id).seq},
+        {"channel": "es", "seq": 2},
+        {"channel": "fr", "seq": 1},
+    ]
+    # Each stream's events in its own order (streams are published one after the other).
+    assert [(c, s, d) for c, s, d in broadcasts(ws, es) if c == "es"] == [("es", 1, "a"), ("es", 2, "c")]
+    assert sorted(d for *_, d in broadcasts(ws, es)) == ["a", "b", "c"]
+    assert sorted(d for *_, d in broadcasts(ws, fr)) == ["b", "d"]
+    refused = ws.http(
+        "POST",
+        f"/sessions/{session_id}/broadcasts",
+        user="owner-1",
+        body={"events": [{"data": 1}, {"data": 2, "channel": "de"}]},
+    )
+    assert refused.status == 400 and refused.body["error"]["field"] == "events[1].channel"
