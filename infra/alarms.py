@@ -123,6 +123,7 @@ def build_alarms(
     sweep_failures: sqs.IQueue,
     fanout_shard_failures: sqs.IQueue,
     lifecycle: LifecycleEvents,
+    upload_failures: sqs.IQueue,
 ) -> list[cloudwatch.Alarm]:
     alarms: list[cloudwatch.Alarm] = []
     for name, function in functions.items():
@@ -207,6 +208,17 @@ def build_alarms(
         )
     )
     alarms += _lifecycle_alarms(scope, lifecycle)
+    alarms.append(
+        _alarm(
+            scope,
+            "UploadNotificationFailed",
+            upload_failures.metric_approximate_number_of_messages_visible(
+                period=PERIOD, statistic=cloudwatch.Stats.MAXIMUM
+            ),
+            "an upload notification failed past Lambda's retries: its artifact stays pending; the record is in the"
+            " dead-letter queue",
+        )
+    )
     if not config.is_emulated:
         # Emulated: left out. It is a metric-math alarm (one sum over the operations), and the emulator's
         # CloudFormation refuses `Properties.Metrics`, failing the whole deploy (infra/emulator.py).

@@ -6,6 +6,8 @@
                                             # that endpoint; see infra/emulator.py and `python -m infra.emulate`
     cdk synth -c settings='{"FANOUT_CONCURRENCY": "32"}'
                                             # override "config" settings (declared in session_schema.settings)
+    cdk synth -c artifactKinds=kinds.json   # the deployment's artifact kinds (session_schema/artifact_kinds.py);
+                                            # default: the default kinds
     cdk synth -c alarmEmail=ops@example.com # optional: subscribe this address to the stack's alarm topic
     cdk synth -c alarmTopicArn=arn:aws:sns:...   # optional: notify an existing SNS topic instead of creating one
     cdk synth -c apigwAccountRole=false     # the account already has an API Gateway CloudWatch role
@@ -35,6 +37,7 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_logs as logs
 from constructs import Node
 
+from session_schema.artifact_kinds import load_kinds_file
 from session_schema.settings import SETTINGS_BY_ENV
 
 from infra.stack_name import DEFAULT_STAGE, stack_name
@@ -162,6 +165,14 @@ def _role_arns(value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(arns))
 
 
+def _artifact_kinds(path: Any) -> dict[str, str]:
+    """`-c artifactKinds=<file>` as the ARTIFACT_KINDS setting the functions read (checked here: synth fails on a
+    bad declaration, not the first upload)."""
+    if path in (None, ""):
+        return {}
+    return {"ARTIFACT_KINDS": load_kinds_file(str(path)).to_setting()}
+
+
 def _email(value: Any) -> str | None:
     if value in (None, ""):
         return None
@@ -193,7 +204,8 @@ def load_config(node: Node) -> StackConfig:
     return StackConfig(
         stage=stage,
         emulator_endpoint=emulated,
-        setting_overrides=_setting_overrides(node.try_get_context("settings")),
+        setting_overrides=_setting_overrides(node.try_get_context("settings"))
+        | _artifact_kinds(node.try_get_context("artifactKinds")),
         alarm_topic_arn=node.try_get_context("alarmTopicArn") or None,
         alarm_email=_email(node.try_get_context("alarmEmail")),
         apigw_account_role=_bool(node.try_get_context("apigwAccountRole"), default=True),

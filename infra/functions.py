@@ -19,6 +19,7 @@ from session_schema.functions import FUNCTIONS
 from session_schema.functions import HTTP_FUNCTION as HTTP_FUNCTION
 from session_schema.functions import LIFECYCLE_EVENTS_FUNCTION as LIFECYCLE_EVENTS_FUNCTION
 from session_schema.functions import SWEEP_FUNCTION as SWEEP_FUNCTION
+from session_schema.functions import UPLOAD_FUNCTION as UPLOAD_FUNCTION
 
 from infra import bytecode
 from infra.config import StackConfig
@@ -42,7 +43,6 @@ POWERTOOLS_VERSION = "3.37.0"
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python312-arm64"
 POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/arm64/python3.12/{POWERTOOLS_VERSION}"
-
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,8 @@ REASONS: dict[str, str] = {
     ),
     "IAM5-artifact-objects": (
         "Artifact object keys (<ownerId>/<sessionId>/<kind>/...) are created at runtime, so the statement "
-        "names `<bucket ARN>/*`: objects of this one bucket only, PutObject (presigned uploads) and DeleteObject only."
+        "names `<bucket ARN>/*`: objects of this one bucket only; PutObject (presigned uploads), DeleteObject and "
+        "GetObject (shared downloads, the upload check's ranged read), per function in infra/permissions.py."
     ),
     "IAM5-connections": (
         "WebSocket connection IDs are assigned by API Gateway at runtime, so `@connections/*` is the narrowest "
@@ -85,6 +86,15 @@ REASONS: dict[str, str] = {
         "AmazonAPIGatewayPushToCloudWatchLogs is the AWS-documented policy for the account-level API "
         "Gateway logging role (required for WebSocket stage logs); it only writes CloudWatch Logs."
     ),
+    "IAM4-bucket-notifications": (
+        "CDK's own BucketNotificationsHandler (a singleton custom resource that sets the artifacts bucket's event "
+        "notification at deploy time) uses AWSLambdaBasicExecutionRole, which only writes CloudWatch Logs; "
+        "CloudFormation cannot set a notification to a function that reads the bucket's name without it."
+    ),
+    "IAM5-bucket-notifications": (
+        "The BucketNotificationsHandler's s3:PutBucketNotification grant is CDK's own, attached at deploy time by "
+        "its custom resource; it runs only during deployments and only sets notifications."
+    ),
     "COG2": (
         "MFA is OPTIONAL with TOTP available; requiring it for every speaker is an onboarding decision "
         "left to the operator (set mfa=Mfa.REQUIRED in infra/auth.py)."
@@ -118,6 +128,10 @@ REASONS: dict[str, str] = {
     "SQS3-fanout": (
         "This queue is itself the dead-letter queue (the fan-out worker's async on-failure destination); a queue "
         "behind it would only move the same records once more, and the FanoutShardFailed alarm watches this one."
+    ),
+    "SQS3-uploads": (
+        "This queue is itself the dead-letter queue (the upload function's async on-failure destination); a queue "
+        "behind it would only move the same records once more, and the UploadNotificationFailed alarm watches it."
     ),
 }
 
@@ -204,3 +218,9 @@ def acknowledge_findings(stack: LiveSessionsStack) -> None:
     if stack.lifecycle.webhook is not None:
         acknowledge(stack.lifecycle.webhook.failures, "SQS3", "SQS3-webhook")
         acknowledge(stack.lifecycle.webhook.key, "SMG4", "SMG4-webhook")
+    acknowledge(stack.upload_failures, "SQS3", "SQS3-uploads")
+    for child in stack.node.children:  # CDK's singleton that sets the artifacts bucket's notification
+        if child.node.id.startswith("BucketNotificationsHandler"):
+            managed = "arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+            acknowledge(child, "IAM4", "IAM4-bucket-notifications", f"Policy::{managed}")
+            acknowledge(child, "IAM5", "IAM5-bucket-notifications", "Resource::*")

@@ -38,6 +38,7 @@ from infra.functions import (
     HTTP_FUNCTION,
     LIFECYCLE_EVENTS_FUNCTION,
     SWEEP_FUNCTION,
+    UPLOAD_FUNCTION,
 )
 
 # Single-item CRUD, Query (base table and GSIs) and transactions. There is NO `dynamodb:TransactWriteItems`
@@ -67,6 +68,8 @@ CONNECTION_METHODS: dict[str, tuple[str, ...]] = {
     SWEEP_FUNCTION: ("POST", "DELETE", "GET"),
     # POST: its shard's posts; DELETE: closing listeners after an end.
     FANOUT_WORKER_FUNCTION: ("POST", "DELETE"),
+    # POST: artifactUpdated to the session's connections (an ended session's listeners are already closed).
+    UPLOAD_FUNCTION: ("POST",),
 }
 
 FUNCTION_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -74,8 +77,9 @@ FUNCTION_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "table": _TABLE_READ_WRITE,
         # PutObject: a presigned POST is signed with the function's role, so S3 authorizes the upload as a
         # PutObject by that role (the policy then pins key, Content-Type and size). DeleteObject: DELETE of an
-        # artifact removes its object. No GetObject: the handler never reads an object and serves no downloads.
-        "artifacts": ("s3:PutObject", "s3:DeleteObject"),
+        # artifact removes its subtree's objects (DeleteObjects). GetObject: a shared artifact's download is a
+        # presigned GET signed with the role (the handler itself never reads an object).
+        "artifacts": ("s3:PutObject", "s3:DeleteObject", "s3:GetObject"),
         "connections": _MANAGE_CONNECTIONS,  # broadcasts, artifactUpdated, sessionEnded
         "worker": _INVOKE_WORKER,
         "cursor_key": _READ_CURSOR_KEY,  # GET /sessions, messages and artifacts page
@@ -107,6 +111,15 @@ FUNCTION_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     # The records arrive in the event; the images are the whole item: no table read, only the bus.
     LIFECYCLE_EVENTS_FUNCTION: {"bus": ("events:PutEvents",)},
+    UPLOAD_FUNCTION: {
+        # GetItem: the artifact and the session's head; a transaction of UpdateItem (the artifact, the head) and
+        # PutItem (the kept artifactUpdated); Query: the fan-out's connections; DeleteItem: a gone one unregistered.
+        "table": _TABLE_READ_WRITE,
+        # GetObject: one ranged read of the object's first bytes (its type and a still image's size).
+        "artifacts": ("s3:GetObject",),
+        "connections": _MANAGE_CONNECTIONS,
+        "worker": _INVOKE_WORKER,
+    },
 }
 
 # The stream reads Lambda's event source mapping makes with the function's role (the actions Lambda checks the

@@ -23,6 +23,7 @@ from infra.functions import (
     HTTP_FUNCTION,
     LIFECYCLE_EVENTS_FUNCTION,
     SWEEP_FUNCTION,
+    UPLOAD_FUNCTION,
     build_functions,
     dispatch_shards_to,
     set_environment,
@@ -35,6 +36,7 @@ from infra.publishers import Publishers
 from infra.schedule import build_sweep_schedule
 from infra.storage import build_storage
 from infra.table import build_table
+from infra.uploads import notify_uploads
 from infra.websocket_api import build_websocket_api
 
 # Feature flags this stack relies on, set on the stack node (before any child exists) so the behaviour
@@ -101,6 +103,7 @@ class LiveSessionsStack(Stack):
         self.sweep = build_sweep_schedule(self, config, self.functions[SWEEP_FUNCTION])
         self.sweep_rule = self.sweep.rule
         self.fanout_shard_failures = build_fanout_worker_failures(self, config, self.functions[FANOUT_WORKER_FUNCTION])
+        self.upload_failures = notify_uploads(self, config, self.storage.artifacts, self.functions[UPLOAD_FUNCTION])
         self.alarm_topic = build_alarm_topic(self, config)
         handler_metrics = HandlerMetrics(
             self.function_environment["POWERTOOLS_METRICS_NAMESPACE"],
@@ -118,6 +121,7 @@ class LiveSessionsStack(Stack):
             sweep_failures=self.sweep.failures,
             fanout_shard_failures=self.fanout_shard_failures,
             lifecycle=self.lifecycle,
+            upload_failures=self.upload_failures,
         )
         self.dashboard = build_dashboard(
             self, config, handler_metrics=handler_metrics, functions=self.functions, http=self.http, ws=self.ws
@@ -148,6 +152,10 @@ class LiveSessionsStack(Stack):
             "FanoutShardFailuresQueueUrl": (
                 self.fanout_shard_failures.queue_url,
                 "fan-out shards that failed past Lambda's retries (dead-letter queue)",
+            ),
+            "UploadNotificationFailuresQueueUrl": (
+                self.upload_failures.queue_url,
+                "upload notifications that failed past Lambda's retries (dead-letter queue)",
             ),
             "ArtifactsBucketName": (self.storage.artifacts.bucket_name, "S3 bucket for session artifacts"),
             "LifecycleEventBusName": (self.lifecycle.bus.event_bus_name, "EventBridge bus of the lifecycle events"),

@@ -48,6 +48,18 @@ def _settings_overrides(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+def _artifact_kinds(path: str | None) -> dict[str, str]:
+    """`--artifact-kinds <file>`: the declaration `cdk synth -c artifactKinds=<file>` deploys, as its setting."""
+    from session_schema.artifact_kinds import load_kinds_file
+
+    if path is None:
+        return {}
+    try:
+        return {"ARTIFACT_KINDS": load_kinds_file(path).to_setting()}
+    except ValueError as error:
+        raise SystemExit(f"--artifact-kinds: {error}") from None
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -86,7 +98,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         sweep_interval=args.sweep_interval or None,
         idle_timeout=args.idle_timeout,
         max_connection_seconds=args.max_connection_seconds,
-        settings_overrides=_settings_overrides(args.env),
+        settings_overrides=_artifact_kinds(args.artifact_kinds) | _settings_overrides(args.env),
         concurrency=args.concurrency,
         dev_logs=args.dev_logs,
         webhook_url=args.webhook,
@@ -342,6 +354,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         metavar="N",
         help="at most N worker processes per function (default: each function's declared reserved concurrency)",
+    )
+    serve.add_argument(
+        "--artifact-kinds",
+        metavar="FILE",
+        help="the deployment's artifact kinds, a JSON file (as `cdk synth -c artifactKinds=FILE`); default: the"
+        " default kinds",
     )
     serve.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="override a declared setting")
     serve.add_argument("--dev-logs", action="store_true", help="pretty-print the handlers' logs (POWERTOOLS_DEV)")

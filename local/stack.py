@@ -10,6 +10,7 @@ HTTP server, every worker process and the embedded services.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -29,6 +30,7 @@ from session_schema.functions import (
     HTTP_FUNCTION,
     LIFECYCLE_EVENTS_FUNCTION,
     SWEEP_FUNCTION,
+    UPLOAD_FUNCTION,
 )
 from session_schema.lifecycle import STREAM_FILTER_PATTERNS, STREAM_VIEW_TYPE
 from session_schema.settings import stack_environment
@@ -57,6 +59,7 @@ from .lambda_service import (
     PoolSettings,
     worker_environment,
 )
+from .s3 import NOTIFY_ENVIRONMENT
 
 logger = logging.getLogger("local.stack")
 
@@ -188,7 +191,10 @@ class LocalStack:
         # Which credentials the handlers sign DynamoDB requests with (their environment, below).
         self.dynamodb_access = access = dynamodb.dynamodb_access(self.dynamodb_endpoint)
         # The embedded moto and every function's template start at once: their imports run in parallel.
-        self._moto = dynamodb.EmbeddedMoto(patches=self.moto_patches)
+        # S3's event notification: each stored object is told to the upload function through the Invoke API.
+        invoke = f"http://{public_host(self.host)}:{http_port}{LAMBDA_PREFIX}/2015-03-31/functions/{UPLOAD_FUNCTION}"
+        notify = {NOTIFY_ENVIRONMENT: json.dumps({"bucket": self.bucket_name, "invokeUrl": f"{invoke}/invocations"})}
+        self._moto = dynamodb.EmbeddedMoto(patches=self.moto_patches, environment=notify)
         s3_endpoint = self._moto.start()
         # Another DynamoDB (e.g. DynamoDB Local), or the embedded one; S3 is always the embedded moto.
         ddb_endpoint = self.dynamodb_endpoint or s3_endpoint

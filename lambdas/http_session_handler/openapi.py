@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn,
 
 from session_schema.settings import Settings
 
+from .artifact_schemas import document_kinds
 from .routing import BEARER_SCHEME, SIGV4_SCHEME
 
 TITLE = "Live Sessions API"
@@ -92,6 +93,7 @@ def document(app: ApiGatewayResolver, settings: Settings) -> dict[str, Any]:
                     }
     schemas = doc.get("components", {}).get("schemas", {})
     _state_setting_maxima(schemas, settings)
+    document_kinds(schemas["CreateArtifactRequest"], settings.artifact_kinds)
     text = json.dumps(doc.get("paths", {}), allow_nan=False)
     for name in _POWERTOOLS_ONLY_SCHEMAS:
         if name in schemas and f"#/components/schemas/{name}" not in text:

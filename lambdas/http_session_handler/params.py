@@ -29,6 +29,9 @@ Cursor = Annotated[
     str | None,
     Query(min_length=1, max_length=MAX_CURSOR_LENGTH, description="`nextCursor` of the previous page"),
 ]
+SharedOnly = Annotated[
+    bool, Query(description="`true`: only the artifacts shared with listeners (anyone may list them while joinable)")
+]
 Since = Annotated[int, Query(ge=0, lt=EPOCH_MS_LIMIT, description="only messages created after this time (epoch ms)")]
 IdempotencyKey = Annotated[
     str | None,

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pydantic.json_schema import SkipJsonSchema
 
 from session_schema.models import Artifact, ChannelName, Epoch, Message, Role, Session
-from session_schema.views import ArtifactPublicView, MessageView, SessionPublicView
+from session_schema.views import ArtifactGlimpse, ArtifactPublicView, MessageView, SessionPublicView
 
 from . import versions
 
@@ -189,11 +189,14 @@ class SpeakerDisconnectedEvent(Event):
 
 
 class ArtifactUpdatedEvent(Event):
-    """An artifact of the session changed status, to every connection."""
+    """An artifact of the session changed (its status, its upload, its sharing), to every connection. Listeners
+    get the public view of a shared artifact, and only `{artifactId, status, shared: false}` of an unshared one
+    (that frame is the one kept for replays); the speaker gets the public view either way. Never a URL: a
+    download is minted on request (`GET .../artifacts/{artifactId}/download`)."""
 
     type: Literal["artifactUpdated"] = "artifactUpdated"
     stream = True
-    artifact: ArtifactPublicView
+    artifact: ArtifactPublicView | ArtifactGlimpse
     seq: StreamSeq
 
 
@@ -340,6 +343,12 @@ def speaker_disconnected(session_id: str) -> dict[str, Any]:
 
 
 def artifact_updated(artifact: Artifact, seq: int) -> dict[str, Any]:
+    """The frame listeners get (and the one kept in the stream): see ArtifactUpdatedEvent."""
+    return ArtifactUpdatedEvent.model_validate({"artifact": artifact.listener_view(), "seq": seq}).dump()
+
+
+def artifact_updated_for_speaker(artifact: Artifact, seq: int) -> dict[str, Any]:
+    """The same change as the speaker sees it: the artifact's public view, shared or not (live only)."""
     return ArtifactUpdatedEvent.model_validate({"artifact": artifact.public_view(), "seq": seq}).dump()
 
 

@@ -141,6 +141,20 @@ def _tell(audience: Fanout, session: Session, frames: list[Frame], listeners_onl
         return None
 
 
+def tell_speaker(fanout: Fanout, session: Session, frame: Frame) -> None:
+    """The speaker's own, fuller copy of a kept event the listeners got in a narrower form (an unshared artifact:
+    they get its ID and status, the speaker its public view): posted live after the publish, never kept (a
+    replay gives the speaker the kept frame). Never raised, as `_tell`."""
+    speaker = session.speakerConnectionId
+    if speaker is None:
+        return
+    try:
+        fanout.send_to(speaker, frame)
+    except Exception:  # noqa: BLE001 - the write is done; see the module docstring
+        logger.exception("could not tell the speaker", extra={"sessionId": session.sessionId})
+        metrics.add_metric(name=metric_names.NOTIFY_FAILED, unit=MetricUnit.Count, value=1)
+
+
 def answer_caller(fanout: Fanout, connection_id: str, frames: list[Frame]) -> Frame:
     """The caller of a change gets its events as everyone else did (it was left out of the fan-out): all but the
     last posted now, the last as the action's answer (an end: `sessionUpdated`, then `sessionEnded`)."""

@@ -11,11 +11,11 @@ apart: the same write, the same TTL, and everyone told by the same rule exactly 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from session_protocol import events
-from session_schema.errors import ArtifactNotFound, ConcurrentUpdate
+from session_schema.errors import ArtifactNotFound, ConcurrentUpdate, ValidationFailed
 from session_schema.ids import new_record_id
 from session_schema.models import (
     ARTIFACT_ID_PREFIX,
@@ -27,7 +27,7 @@ from session_schema.models import (
     Session,
 )
 from session_schema.status import ArtifactStatus, SessionStatus
-from session_schema.storage import artifact_object_key
+from session_schema.storage import OBJECT_KEY_MAX_BYTES, artifact_object_key, result_object_key
 from session_store.stream_log import ItemRefused
 
 from . import channels as channel_list
@@ -151,11 +151,21 @@ def create_artifact(
     content_type: ContentType,
     file_name: FileName,
     size_bytes: int | None,
+    parent: Artifact | None = None,
 ) -> tuple[Artifact, dict[str, Any]]:
-    """Register a `pending` artifact of `session` under its one storage key, with the presigned upload for it:
-    (artifact, upload). No one is told: an artifact is announced when its status changes."""
+    """Register a `pending` artifact of `session` under its one storage key (a result of `parent`: under the
+    parent's prefix), with the presigned upload for it: (artifact, upload). No one is told: an artifact is
+    announced when its status changes."""
     now = runtime.store.clock()
     artifact_id = new_record_id(ARTIFACT_ID_PREFIX, now)
+    parent_id = root_id = None
+    if parent is not None:
+        parent_id, root_id = parent.artifactId, parent.rootId or parent.artifactId
+        object_key = result_object_key(parent.objectKey, artifact_id, file_name)
+        if len(object_key.encode()) > OBJECT_KEY_MAX_BYTES:  # a chain this deep no longer fits S3's keys
+            raise ValidationFailed("fileName", f"the result's object key would exceed {OBJECT_KEY_MAX_BYTES} bytes")
+    else:
+        object_key = artifact_object_key(session.ownerId, session.sessionId, kind, artifact_id, file_name)
     artifact = Artifact(
         artifactId=artifact_id,
         sessionId=session.sessionId,
@@ -163,10 +173,12 @@ def create_artifact(
         kind=kind,
         contentType=content_type,
         fileName=file_name,
-        objectKey=artifact_object_key(session.ownerId, session.sessionId, kind, artifact_id, file_name),
+        objectKey=object_key,
         status=ArtifactStatus.PENDING,
         createdAt=now,
         updatedAt=now,
+        parentId=parent_id,
+        rootId=root_id,
     )
     upload = _presigned_upload(runtime, artifact, size_bytes, now)  # signing is local: nothing to undo
     runtime.store.create_artifact(artifact)
@@ -177,7 +189,7 @@ def _presigned_upload(runtime: Runtime, artifact: Artifact, size_bytes: int | No
     """A presigned POST whose policy allows exactly this key, this Content-Type and this size range (exactly
     `size_bytes`, else 1..MAX_UPLOAD_BYTES), for UPLOAD_URL_EXPIRY_SECONDS."""
     settings = runtime.settings
-    low, high = (size_bytes, size_bytes) if size_bytes is not None else (1, settings.max_upload_bytes)
+    low, high = (size_bytes, size_bytes) if size_bytes is not None else (1, settings.max_upload_bytes_of(artifact.kind))
     expires_in = settings.upload_url_expiry_seconds
     post = runtime.s3.generate_presigned_post(
         Bucket=settings.artifacts_bucket,
@@ -200,44 +212,96 @@ def change_artifact_status(
     runtime: Runtime,
     session_id: str,
     artifact_id: str,
-    target: ArtifactStatus,
+    target: ArtifactStatus | None,
     audience: Fanout,
     *,
     error: str | None = None,
+    facts: Mapping[str, Any] | None = None,
 ) -> tuple[Artifact, Artifact]:
-    """An artifact's lifecycle move, published on the session's stream in the same write: (before, after),
-    everyone told. A move its status refused meanwhile is judged again from the artifact found."""
+    """An artifact's lifecycle move and/or other `facts` (`shared`, a completing move's `processor` and
+    `processingMs`, an upload's facts), published on the session's stream in the same write: (before, after),
+    everyone told of a change (none: after == before). A move its status refused meanwhile is judged again from
+    the artifact found.
+
+    Who is told what: the kept event is the listeners' (`events.artifact_updated`: of an unshared artifact only
+    its ID and status). Shared, it goes to everyone; unshared, to the listeners, and the speaker gets the public
+    view in a post of its own (live only: a replay gives it the kept frame)."""
     store = runtime.store
     current = store.get_artifact(session_id, artifact_id)
     for _ in range(stream.MAX_PUBLISH_ATTEMPTS):
+        shared = bool((facts or {}).get("shared", current.shared))
         try:
-            return current, stream.publish(
-                store, session_id, _artifact_draft(runtime, current, target, error), audience
-            ).result
+            published = stream.publish(
+                store,
+                session_id,
+                _artifact_draft(runtime, current, target, error, facts),
+                audience,
+                listeners_only=not shared,
+            )
         except ItemRefused as refused:
             current = store.refused_artifact(session_id, artifact_id, refused)
+            continue
+        after = published.result
+        if published.frames and not shared:
+            for_speaker = events.artifact_updated_for_speaker(after, published.after.seq)
+            stream.tell_speaker(audience, published.after, for_speaker)
+        return current, after
     raise ConcurrentUpdate(f"artifact {artifact_id}")
 
 
 def _artifact_draft(
-    runtime: Runtime, current: Artifact, target: ArtifactStatus, error: str | None
+    runtime: Runtime,
+    current: Artifact,
+    target: ArtifactStatus | None,
+    error: str | None,
+    facts: Mapping[str, Any] | None,
 ) -> Callable[[Session], stream.Draft[Artifact]]:
     def draft(head: Session) -> stream.Draft[Artifact]:
-        after, change = runtime.store.artifact_change(current, target, error=error)
+        changed = runtime.store.artifact_change(current, target, error=error, facts=facts)
+        if changed is None:
+            return stream.unchanged(current)
+        after, change = changed
         return stream.Draft([events.artifact_updated(after, head.seq + 1)], change, after)
 
     return draft
 
 
-def delete_artifact(runtime: Runtime, session_id: str, artifact_id: str) -> Artifact | None:
-    """Delete an artifact's stored object, then its record: the artifact deleted, or None when it was already
-    gone. No one is told (as on creation)."""
+def download(runtime: Runtime, artifact: Artifact) -> dict[str, Any]:
+    """A presigned GET of the artifact's object for DOWNLOAD_URL_EXPIRY_SECONDS: {url, expiresAt}."""
+    expires_in = runtime.settings.download_url_expiry_seconds
+    url = runtime.s3.generate_presigned_url(
+        "get_object",
+        Params={"Bucket": runtime.settings.artifacts_bucket, "Key": artifact.objectKey},
+        ExpiresIn=expires_in,
+    )
+    return {"url": url, "expiresAt": runtime.store.clock() + expires_in * 1000}
+
+
+SUBTREE_DELETE_BATCH = 500  # results one DELETE removes at most (objects and records); a larger tree takes more
+
+
+def delete_artifact(runtime: Runtime, session_id: str, artifact_id: str) -> tuple[Artifact | None, bool]:
+    """Delete an artifact and its subtree of results, objects before records: (the artifact, whether it is gone).
+    Bounded: at most SUBTREE_DELETE_BATCH results a call, deepest first, the artifact itself last, so a call
+    that stops (the bound, a crash) leaves a smaller tree whose every result still has its parent, and the next
+    call resumes. (None, True) when it was already gone. No one is told (as on creation)."""
+    store = runtime.store
     try:
-        artifact = runtime.store.get_artifact(session_id, artifact_id)
+        artifact = store.get_artifact(session_id, artifact_id)
     except ArtifactNotFound:
-        return None
-    # The object first: if this fails the record is still there, so a retry finds the key again.
-    # (S3 answers a delete of a missing key with success, so a retry after a half-done delete works.)
-    runtime.s3.delete_object(Bucket=runtime.settings.artifacts_bucket, Key=artifact.objectKey)
-    runtime.store.delete_artifact(session_id, artifact_id)
-    return artifact
+        return None, True
+    below = store.subtree_below(artifact, at_most=SUBTREE_DELETE_BATCH)
+    done = len(below) < SUBTREE_DELETE_BATCH
+    doomed = [*below, artifact] if done else below
+    # Objects first: if this fails the records are still there, so a retry finds the keys again. (S3 answers a
+    # delete of a missing key with success, so a retry after a half-done delete works.)
+    keys_to_delete = [{"Key": doomed_one.objectKey} for doomed_one in doomed]
+    for start in range(0, len(keys_to_delete), 1000):  # DeleteObjects takes 1,000 keys a request
+        answer = runtime.s3.delete_objects(
+            Bucket=runtime.settings.artifacts_bucket, Delete={"Objects": keys_to_delete[start : start + 1000]}
+        )
+        refused = answer.get("Errors") or []  # DeleteObjects answers 200 and lists each key it could not delete
+        if refused:
+            raise RuntimeError(f"S3 kept {len(refused)} object(s), e.g. {refused[0].get('Code')}")
+    store.delete_artifacts(doomed)
+    return artifact, done

@@ -74,7 +74,7 @@ def key_of(record: Record) -> dict[str, str]:
         case Message():
             return keys.message_key(record.sessionId, record.createdAt, record.messageId)
         case Artifact():
-            return keys.artifact_key(record.sessionId, record.artifactId)
+            return keys.artifact_key(record.sessionId, record.artifactId, record.rootId)
         case IdempotencyRecord():
             return keys.idempotency_key(record.ownerId, record.key)
         case StreamEvent():
@@ -266,7 +266,7 @@ def _kind_of(document: Mapping[str, Any]) -> str | None:
         return "channelHead"
     if sk.startswith(keys.MSG_PREFIX):
         return "message"
-    if sk.startswith(keys.ART_PREFIX):
+    if sk.startswith((keys.ART_PREFIX, keys.ARC_PREFIX)):
         return "artifact"
     if sk.startswith((keys.EVT_PREFIX, keys.CEV_PREFIX)):
         return "streamEvent"

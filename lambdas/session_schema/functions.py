@@ -63,6 +63,7 @@ CONNECTION_FUNCTION = "ConnectionFunction"
 SWEEP_FUNCTION = "SweepFunction"
 FANOUT_WORKER_FUNCTION = "FanoutWorkerFunction"
 LIFECYCLE_EVENTS_FUNCTION = "LifecycleEventsFunction"
+UPLOAD_FUNCTION = "UploadFunction"
 
 FUNCTIONS: tuple[FunctionDeclaration, ...] = (
     FunctionDeclaration(
@@ -132,6 +133,20 @@ FUNCTIONS: tuple[FunctionDeclaration, ...] = (
         # so this only caps a table with many shards.
         reserved_concurrency=5,
         stream_source=StreamSource(),
+    ),
+    FunctionDeclaration(
+        name=UPLOAD_FUNCTION,
+        handler="upload_handler.app.handler",
+        description="S3 event notification: an artifact's object landed; record it and move the artifact on",
+        # One ranged GET of the header bytes, a conditional write and a fan-out to the session: the fan-out is
+        # the CPU, as in the handlers' own (same one vCPU, so a slide reaches a full session as fast).
+        memory_mb=1769,
+        timeout_seconds=60,
+        # Uploads arrive at the rate owners upload; past it S3's asynchronous invocations wait in Lambda's queue.
+        reserved_concurrency=10,
+        # S3 delivers at least once and Lambda retries a failed invocation twice; each step is conditional, so a
+        # repeat changes nothing. Past the retries the record goes to the dead-letter queue.
+        async_invoke=AsyncInvoke(retry_attempts=2, max_event_age_seconds=6 * 3600),
     ),
 )
 

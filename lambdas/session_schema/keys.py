@@ -14,7 +14,8 @@ Access patterns:
   a channel's stream head            PK=SESSION#<id>        SK=HEAD#<channel>
   a channel's stream events by seq   PK=SESSION#<id>        SK=CEV#<channel>#<seq:015>
   a session's messages by time       PK=SESSION#<id>        SK=MSG#<ms:013>#<messageId>
-  a session's artifacts newest first PK=SESSION#<id>        SK=ART#<artifactId, time-sortable>
+  a session's artifacts newest first PK=SESSION#<id>        SK=ART#<artifactId, time-sortable>  (roots)
+  an artifact's results (its tree)   PK=SESSION#<id>        SK=ARC#<rootId>#<artifactId>  (every depth)
   a session's stream events by seq   PK=SESSION#<id>        SK=EVT#<seq:015>
   a user's sessions newest first     GSI1 GSI1PK=USER#<ownerId>   GSI1SK=SESSION#<ms:013>#<id>
   joinable sessions with no speaker  GSI2 GSI2PK=SPEAKERLESS#<shard> GSI2SK=<since ms:013>#<id>  (sparse)
@@ -47,6 +48,7 @@ HEAD_PREFIX = "HEAD#"
 CEV_PREFIX = "CEV#"
 MSG_PREFIX = "MSG#"
 ART_PREFIX = "ART#"
+ARC_PREFIX = "ARC#"  # results (child artifacts) of a root: a root's whole subtree is one begins_with range
 EVT_PREFIX = "EVT#"
 SEQ_DIGITS = 15  # zero-padded so the sort key orders events by seq
 MS_DIGITS = 13  # epoch ms, zero-padded so sort keys order by time (`<ms:013>` above)
@@ -344,8 +346,16 @@ def channel_stream_range(channel: str, from_seq: int, to_seq: int | None = None)
     return f"{CEV_PREFIX}{channel}#{from_seq:0{SEQ_DIGITS}d}", f"{CEV_PREFIX}{channel}#{high}"
 
 
-def artifact_key(session_id: str, artifact_id: str) -> dict[str, str]:
-    return {PK: SESSION_PREFIX + session_id, SK: ART_PREFIX + artifact_id}
+def artifact_key(session_id: str, artifact_id: str, root_id: str | None = None) -> dict[str, str]:
+    """A root artifact's key, or (with `root_id`) the key of a result in that root's tree."""
+    if root_id is None or root_id == artifact_id:
+        return {PK: SESSION_PREFIX + session_id, SK: ART_PREFIX + artifact_id}
+    return {PK: SESSION_PREFIX + session_id, SK: f"{ARC_PREFIX}{root_id}#{artifact_id}"}
+
+
+def results_prefix(root_id: str) -> str:
+    """The SK prefix of every result in `root_id`'s tree, whatever its depth."""
+    return f"{ARC_PREFIX}{root_id}#"
 
 
 def idempotency_key(owner_id: str, key: str) -> dict[str, str]:

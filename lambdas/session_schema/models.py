@@ -8,10 +8,11 @@ from typing import Annotated, ClassVar, Final, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from . import keys
+from .artifact_kinds import CONTENT_TYPE_PATTERN, KIND_PATTERN
 from .cursor import MAX_CURSOR_LENGTH
 from .ids import EPOCH_PATTERN, SESSION_ID_PATTERN
 from .status import ArtifactStatus, SessionStatus, is_joinable
-from .storage import artifact_object_key
+from .storage import artifact_object_key, is_result_object_key
 
 SCHEMA_VERSION: Final = 1
 
@@ -292,8 +293,8 @@ class ChannelHead(Record):
     seq: Annotated[int, Field(ge=0, le=SEQ_MAX)] = 0
 
 
-ArtifactKind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
-ContentType = Annotated[str, StringConstraints(pattern=r"^[a-z]+/[A-Za-z0-9.+\-]{1,100}$")]
+ArtifactKind = Annotated[str, StringConstraints(pattern=KIND_PATTERN)]
+ContentType = Annotated[str, StringConstraints(pattern=CONTENT_TYPE_PATTERN)]
 FileName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._\- ]{0,254}$")]
 
 
@@ -315,18 +316,43 @@ class Artifact(Record):
     processingMs: Annotated[int, Field(ge=0)] | None = None
     # When its upload was confirmed (written by the artifacts work; absent until then): `Artifact Uploaded`.
     uploadedAt: EpochMs | None = None
+    # What storage reported of the stored object (session_runtime/uploads.py), and a still image's size read
+    # from its header bytes (session_schema/file_header.py): absent until the upload is confirmed.
+    sizeBytes: Annotated[int, Field(ge=0)] | None = None
+    etag: Annotated[str, StringConstraints(max_length=128)] | None = None
+    width: Annotated[int, Field(ge=1)] | None = None
+    height: Annotated[int, Field(ge=1)] | None = None
+    # A result (`POST .../results`): its parent, and the root of its tree (its item is `ARC#<rootId>#<id>`).
+    parentId: RecordId | None = None
+    rootId: RecordId | None = None
+    processor: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    # Shared with listeners by its owner (PATCH): they see its public view and may download it while the
+    # session is joinable; unshared, they learn only its ID and status.
+    shared: bool = False
 
     # The public view has no storage path (it carries the owner's ID); the owner's adds it.
     PUBLIC_FIELDS = (
         "artifactId", "sessionId", "kind", "contentType", "fileName", "status", "error",
         "createdAt", "updatedAt", "processingStartedAt", "completedAt", "processingMs",
+        "uploadedAt", "sizeBytes", "width", "height", "parentId", "processor", "shared",
     )  # fmt: skip
-    OWNER_FIELDS = (*PUBLIC_FIELDS, "objectKey")
+    # What a listener sees of an artifact its owner has not shared: that it exists and where it is.
+    GLIMPSE_FIELDS: ClassVar[tuple[str, ...]] = ("artifactId", "status", "shared")
+    OWNER_FIELDS = (*PUBLIC_FIELDS, "objectKey", "etag")
 
     @model_validator(mode="after")
     def _object_key_is_derived(self) -> Artifact:
         # The `<userId>/<requestId>/...` bug: a stored path that is not the one derived from this
         # record's own owner and session would send reads, deletes and uploads somewhere else.
+        if (self.parentId is None) != (self.rootId is None):
+            raise ValueError("a result has both parentId and rootId, a root neither")
+        if self.parentId is not None and self.rootId is not None:
+            derived = is_result_object_key(
+                self.objectKey, self.ownerId, self.sessionId, self.rootId, self.parentId, self.artifactId, self.fileName
+            )
+            if not derived:
+                raise ValueError(f"objectKey {self.objectKey!r} is not a result key derived under {self.parentId}")
+            return self
         expected = artifact_object_key(self.ownerId, self.sessionId, self.kind, self.artifactId, self.fileName)
         if self.objectKey != expected:
             raise ValueError(f"objectKey {self.objectKey!r} is not the derived {expected!r}")
@@ -339,6 +365,10 @@ class Artifact(Record):
     def public_view(self) -> dict[str, object]:
         """What every connection of the session may see."""
         return self.view_of(self.PUBLIC_FIELDS)
+
+    def listener_view(self) -> dict[str, object]:
+        """What a listener sees: the public view when shared, else only its ID, status and `shared: false`."""
+        return self.view_of(self.PUBLIC_FIELDS if self.shared else self.GLIMPSE_FIELDS)
 
 
 class IdempotencyRecord(Record):

@@ -62,9 +62,14 @@ HTTP_ROUTES: tuple[HttpRoute, ...] = (
         auth_kind="iam",
     ),
     HttpRoute("POST", "/sessions/{sessionId}/artifacts", auth=True, operation_id="createArtifact"),
-    HttpRoute("GET", "/sessions/{sessionId}/artifacts", auth=True, operation_id="listArtifacts"),
+    HttpRoute("GET", "/sessions/{sessionId}/artifacts", auth=False, operation_id="listArtifacts"),
     HttpRoute("PATCH", "/sessions/{sessionId}/artifacts/{artifactId}", auth=True, operation_id="updateArtifact"),
     HttpRoute("DELETE", "/sessions/{sessionId}/artifacts/{artifactId}", auth=True, operation_id="deleteArtifact"),
+    HttpRoute("POST", "/sessions/{sessionId}/artifacts/{artifactId}/results", auth=True, operation_id="createResult"),
+    HttpRoute("GET", "/sessions/{sessionId}/artifacts/{artifactId}/results", auth=True, operation_id="listResults"),
+    HttpRoute(
+        "GET", "/sessions/{sessionId}/artifacts/{artifactId}/download", auth=False, operation_id="downloadArtifact"
+    ),
     HttpRoute("GET", "/health", auth=False, operation_id="getHealth"),
     HttpRoute("GET", "/openapi.json", auth=False, operation_id="getOpenApiDocument"),
     HttpRoute("GET", "/asyncapi.json", auth=False, operation_id="getAsyncApiDocument"),
@@ -130,7 +135,13 @@ def match_route(method: str, raw_path: str, routes: Iterable[HttpRoute] = HTTP_R
 # sees more): the handler verifies the bearer token when one is sent (an invalid one is 401), and treats
 # a request without an Authorization header as anonymous.
 OPTIONAL_AUTH_PATHS: frozenset[str] = frozenset(
-    {"/sessions/{sessionId}", "/sessions/{sessionId}/messages", "/sessions/{sessionId}/events"}
+    {
+        "/sessions/{sessionId}",
+        "/sessions/{sessionId}/messages",
+        "/sessions/{sessionId}/events",
+        "/sessions/{sessionId}/artifacts",  # the owner's listing; `?shared=true` for anyone
+        "/sessions/{sessionId}/artifacts/{artifactId}/download",  # the owner's always; a shared one for anyone
+    }
 )
 
 

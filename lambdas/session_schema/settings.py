@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .artifact_kinds import DEFAULT_KINDS, ArtifactKinds, parse_kinds
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,20 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("IDEMPOTENCY_TTL_SECONDS", "idempotency_ttl_seconds", "how long an Idempotency-Key is remembered", "86400"),
     Setting("UPLOAD_URL_EXPIRY_SECONDS", "upload_url_expiry_seconds", "lifetime of a presigned upload URL", "300"),
+    Setting(
+        "DOWNLOAD_URL_EXPIRY_SECONDS",
+        "download_url_expiry_seconds",
+        "lifetime of a shared artifact's presigned download URL (minted per request, never kept in the stream)",
+        "60",
+    ),
     Setting("MAX_UPLOAD_BYTES", "max_upload_bytes", "largest artifact upload the presigned URL accepts", "26214400"),
+    Setting(
+        "ARTIFACT_KINDS",
+        "artifact_kinds",
+        "the deployment's artifact kinds (session_schema/artifact_kinds.py): a JSON list of {name, contentTypes,"
+        " maxBytes?, processor?}; empty: the default kinds. The stack sets it from `-c artifactKinds=<file>`",
+        "",
+    ),
     Setting("FANOUT_CONCURRENCY", "fanout_concurrency", "parallel post_to_connection calls per fan-out", "16"),
     Setting(
         "FANOUT_POST_TIMEOUT_MS",
@@ -186,7 +201,9 @@ class Settings(BaseModel):
     stream_max_events: int = Field(ge=1)
     idempotency_ttl_seconds: int = Field(ge=60)
     upload_url_expiry_seconds: int = Field(ge=1, le=3600)
+    download_url_expiry_seconds: int = Field(ge=1, le=3600)
     max_upload_bytes: int = Field(ge=1)
+    artifact_kinds: ArtifactKinds = DEFAULT_KINDS
     fanout_concurrency: int = Field(ge=1, le=128)
     fanout_post_timeout_ms: int = Field(ge=50, le=20_000)
     fanout_strikes_to_close: int = Field(ge=1, le=100)
@@ -202,6 +219,16 @@ class Settings(BaseModel):
     metrics_namespace: str
     log_level: str
     trace_disabled: bool
+
+    @field_validator("artifact_kinds", mode="before")
+    @classmethod
+    def _declared_kinds(cls, value: object) -> object:
+        return parse_kinds(value) if isinstance(value, str) else value
+
+    def max_upload_bytes_of(self, kind: str) -> int:
+        """The largest upload of `kind`: its declared maximum, else MAX_UPLOAD_BYTES."""
+        declared = self.artifact_kinds.get(kind)
+        return declared.maxBytes if declared is not None and declared.maxBytes is not None else self.max_upload_bytes
 
     @property
     def publisher_roles(self) -> tuple[str, ...]:

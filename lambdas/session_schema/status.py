@@ -32,7 +32,8 @@ SESSION_TRANSITIONS: dict[SessionStatus, frozenset[SessionStatus]] = {
 }
 
 ARTIFACT_TRANSITIONS: dict[ArtifactStatus, frozenset[ArtifactStatus]] = {
-    ArtifactStatus.PENDING: frozenset({ArtifactStatus.PROCESSING, ArtifactStatus.FAILED}),
+    # pending -> completed: the upload of a kind with no processor, confirmed by storage (session_runtime/uploads.py).
+    ArtifactStatus.PENDING: frozenset({ArtifactStatus.PROCESSING, ArtifactStatus.COMPLETED, ArtifactStatus.FAILED}),
     ArtifactStatus.PROCESSING: frozenset({ArtifactStatus.COMPLETED, ArtifactStatus.FAILED}),
     ArtifactStatus.COMPLETED: frozenset(),
     ArtifactStatus.FAILED: frozenset(),

@@ -69,6 +69,8 @@ if TYPE_CHECKING:  # the derived models, as the type checker sees them
 
     class ArtifactView(View): ...
 
+    class ArtifactGlimpse(View): ...
+
 else:
     SessionPublicView = derive_view(
         Session, Session.PUBLIC_FIELDS, name="SessionPublicView", doc="What anyone may see of a session."
@@ -85,6 +87,12 @@ else:
     )
     ArtifactView = derive_view(
         Artifact, Artifact.OWNER_FIELDS, name="ArtifactView", doc="What the owner sees of an artifact."
+    )
+    ArtifactGlimpse = derive_view(
+        Artifact,
+        Artifact.GLIMPSE_FIELDS,
+        name="ArtifactGlimpse",
+        doc="What a listener sees of an artifact its owner has not shared (`shared: false`).",
     )
 
 

@@ -224,11 +224,13 @@ class Table:
         newest_first: bool,
         sort_range: tuple[str, str] | None = None,
         max_bytes: int | None = None,
+        only: ex.Condition | None = None,
     ) -> Page[T]:
         """One page of a listing. Asks for one item more than `limit` to know whether a next page exists.
 
         With `max_bytes`, the page also stops before the item that would take the items' JSON past it
-        (always keeping one), and the cursor continues from there."""
+        (always keeping one), and the cursor continues from there. With `only` (a filter), a page may hold fewer
+        items than `limit`, or none, and still have a cursor: DynamoDB read that far and found no more."""
         limit = max(1, min(limit, MAX_PAGE))
         sort_attr = ex.key(spec.sort_attr)
         in_partition = ex.key(spec.partition_attr).eq(partition)
@@ -238,7 +240,7 @@ class Table:
             condition = in_partition & sort_attr.begins_with(spec.sort_prefix)
         request: dict[str, Any] = {
             "TableName": self.table_name,
-            **ex.params(key_condition=condition),
+            **ex.params(key_condition=condition, filter_condition=only),
             "ScanIndexForward": not newest_first,
             "Limit": limit + 1,
         }
@@ -259,14 +261,17 @@ class Table:
         response = self.client.query(**request)
         raw_items = response.get("Items", [])
         # DynamoDB also stops at 1 MB per page: then fewer items come back, with a LastEvaluatedKey.
-        has_more = len(raw_items) > limit or bool(response.get("LastEvaluatedKey") and raw_items)
+        has_more = len(raw_items) > limit or bool(response.get("LastEvaluatedKey") and (raw_items or only))
         raw_items = raw_items[:limit]
         if max_bytes is not None:
             fitting = items_within(raw_items, max_bytes)
             has_more = has_more or fitting < len(raw_items)
             raw_items = raw_items[:fitting]
         next_cursor = None
-        if has_more:
+        if has_more and not raw_items:  # a filtered page that kept nothing: continue where DynamoDB stopped
+            last_key = codec.deserialize(response["LastEvaluatedKey"])
+            next_cursor = encode_cursor(self.cursor_seal, last_key, partition=in_listing, sort_prefix=by_prefix)
+        elif has_more:
             last = codec.deserialize(raw_items[-1])
             last_key = {name: last[name] for name in spec.cursor_attributes}
             next_cursor = encode_cursor(self.cursor_seal, last_key, partition=in_listing, sort_prefix=by_prefix)

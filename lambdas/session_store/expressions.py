@@ -195,12 +195,13 @@ def params(
     increments: Mapping[Attr, int] | None = None,
     condition: Condition | None = None,
     key_condition: Condition | None = None,
+    filter_condition: Condition | None = None,
     projection: Sequence[Attr] = (),
 ) -> dict[str, Any]:
     """The expression parameters of one request (UpdateExpression with SET / REMOVE from a codec change and
     numeric ADDs and `increments` of numbers inside maps, ConditionExpression, KeyConditionExpression,
-    ProjectionExpression) and the names and values they use; the attribute maps are left out when empty
-    (DynamoDB refuses empty ones)."""
+    FilterExpression, ProjectionExpression) and the names and values they use; the attribute maps are left out
+    when empty (DynamoDB refuses empty ones)."""
     r = _Render()
     request: dict[str, Any] = {}
     if update is not None or add or increments:
@@ -209,6 +210,8 @@ def params(
         request["ConditionExpression"] = condition.render(r)
     if key_condition is not None:
         request["KeyConditionExpression"] = key_condition.render(r)
+    if filter_condition is not None:
+        request["FilterExpression"] = filter_condition.render(r)
     if projection:
         request["ProjectionExpression"] = ", ".join(r.name(a) for a in projection)
     if r.names:

@@ -48,6 +48,7 @@ from session_schema.models import (
 from session_schema.status import ArtifactStatus, SessionStatus, legal_sources, require_transition
 
 from . import expressions as ex
+from .artifact_tree import ArtifactTree
 from .aws_errors import is_condition_failure as _is_condition_failure
 from .dynamo import MAX_PAGE as MAX_PAGE
 from .dynamo import SESSION_ARTIFACTS, SESSION_MESSAGES, USER_SESSIONS, Page
@@ -79,6 +80,7 @@ _HEAD_SEQ = ex.field(ChannelHead, "seq")
 # The deploy window of the connection keys (docs/data-model.md): fan-outs also read where code before channels
 # registered connections, until those have expired (CONNECTION_TTL_SECONDS). A later deploy sets it False.
 READ_LEGACY_CONNECTION_KEYS = True
+_ARTIFACT_ETAG = ex.field(Artifact, "etag")
 PING_SESSION_ID = "~ping"  # never a session ID: see ping()
 
 
@@ -131,7 +133,7 @@ def request_hash(payload: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-class SessionStore(StreamLog):
+class SessionStore(StreamLog, ArtifactTree):
     # ------------------------------------------------------------ sessions
 
     def create_session(
@@ -870,13 +872,10 @@ class SessionStore(StreamLog):
             raise
         return artifact
 
-    def get_artifact(self, session_id: str, artifact_id: str) -> Artifact:
-        item = self._get_item(keys.artifact_key(session_id, artifact_id), consistent=True)
-        if item is None:
-            raise ArtifactNotFound(artifact_id)
-        return codec.decode_as(item, Artifact)
-
-    def list_artifacts(self, session_id: str, *, limit: int, cursor: str | None) -> Page[Artifact]:
+    def list_artifacts(
+        self, session_id: str, *, limit: int, cursor: str | None, shared_only: bool = False
+    ) -> Page[Artifact]:
+        """A session's root artifacts newest first (`shared_only`: those shared with listeners)."""
         return self._page(
             SESSION_ARTIFACTS,
             keys.session_partition(session_id),
@@ -884,17 +883,35 @@ class SessionStore(StreamLog):
             limit=limit,
             cursor=cursor,
             newest_first=True,
+            only=ex.field(Artifact, "shared").eq(True) if shared_only else None,
         )
 
     @_upgrades_legacy_items
     def artifact_change(
-        self, current: Artifact, target: ArtifactStatus, *, error: str | None = None
-    ) -> tuple[Artifact, HeadChange]:
+        self,
+        current: Artifact,
+        target: ArtifactStatus | None,
+        *,
+        error: str | None = None,
+        facts: Mapping[str, Any] | None = None,
+    ) -> tuple[Artifact, HeadChange] | None:
         """Move an artifact along its lifecycle in the publish's write, conditional on the status it came from:
-        (after, change). A refusal is ItemRefused; `refused_artifact` reads the artifact it found."""
-        require_transition(current.status, target)
+        (after, change). A refusal is ItemRefused; `refused_artifact` reads the artifact it found.
+
+        `facts` are other fields written in the same change (`target` None: the facts alone): `shared`, a
+        completing PATCH's `processor`, or what storage reported of the uploaded object (`etag`, `sizeBytes`...),
+        then also conditional on the etag found. None: nothing to change (the same object notified again, a
+        repeated `shared`), so nothing is written or told."""
+        upload = facts is not None and "etag" in facts
+        if upload and facts is not None and current.etag == facts["etag"]:
+            return None
+        if target is None and all(getattr(current, name) == value for name, value in (facts or {}).items()):
+            return None
         now = self.clock()
-        update: dict[str, Any] = {"status": target, "updatedAt": now}
+        update: dict[str, Any] = {"updatedAt": now}
+        if target is not None:
+            require_transition(current.status, target)
+            update["status"] = target
         if target is ArtifactStatus.PROCESSING:
             update["processingStartedAt"] = now
         if target in (ArtifactStatus.COMPLETED, ArtifactStatus.FAILED):
@@ -903,9 +920,13 @@ class SessionStore(StreamLog):
             update["processingMs"] = max(0, now - started) if started is not None else None
         if target is ArtifactStatus.FAILED:
             update["error"] = error or "processing failed"
+        update |= facts or {}  # a processingMs the processor measured wins over the one derived here
         after = current.model_copy(update=update)
         change = codec.changes(after, list(update))
-        request = self._update_request(codec.key_of(after), change, _ARTIFACT_STATUS.eq(current.status))
+        condition = _ARTIFACT_STATUS.eq(current.status)
+        if upload:
+            condition &= _ARTIFACT_ETAG.absent() if current.etag is None else _ARTIFACT_ETAG.eq(current.etag)
+        request = self._update_request(codec.key_of(after), change, condition)
         return after, HeadChange(items=({"Update": request},))
 
     def refused_artifact(self, session_id: str, artifact_id: str, refused: ItemRefused) -> Artifact:
@@ -918,11 +939,6 @@ class SessionStore(StreamLog):
         except LegacyItemUpgraded:
             return self.get_artifact(session_id, artifact_id)
         return codec.decode_as(refused.item, Artifact)
-
-    def delete_artifact(self, session_id: str, artifact_id: str) -> None:
-        self.client.delete_item(
-            TableName=self.table_name, Key=codec.serialize_key(keys.artifact_key(session_id, artifact_id))
-        )
 
     # ------------------------------------------------------------ plumbing
 

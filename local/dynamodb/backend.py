@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -118,8 +119,15 @@ class EmbeddedMoto:
     write and transaction is atomic, as DynamoDB guarantees.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, patches: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        patches: tuple[str, ...] = (),
+        environment: Mapping[str, str] | None = None,
+    ) -> None:
         self._host, self._port, self._patches = host, port, patches
+        self._environment = dict(environment or {})  # added to its process's (local/s3's notifications)
         self._process: subprocess.Popen[bytes] | None = None
         self.url = ""
 
@@ -131,7 +139,7 @@ class EmbeddedMoto:
 
         listener = socket.create_server((self._host, self._port), backlog=1024)
         host, port = listener.getsockname()[:2]
-        env = dict(os.environ)
+        env = dict(os.environ) | self._environment
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), str(LAMBDAS_DIR), env.get("PYTHONPATH")]))
         command = [sys.executable, "-m", "local.dynamodb.moto_process", str(listener.fileno()), *self._patches]
         try:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import signal
 import sys
 
 from moto.server import ThreadedMotoServer
 
-from local.s3 import enforce_post_policy, known_secret_keys
+from local.s3 import bucket_of, enforce_post_policy, known_secret_keys, notify_from_environment
 
 from .backend import _serialized
 from .moto_idempotency import honour_client_request_tokens
@@ -35,7 +36,9 @@ class SerializedMotoServer(ThreadedMotoServer):
         from werkzeug.serving import make_server
 
         # Uploads are judged by their signed policy before moto stores them (local/s3), outside the lock.
-        app = enforce_post_policy(_serialized(DomainDispatcherApplication(create_backend_app)), known_secret_keys)
+        # Then each object stored is told to the upload function, as S3's event notification (local/s3).
+        served = _serialized(DomainDispatcherApplication(create_backend_app))
+        app = enforce_post_policy(notify_from_environment(served, os.environ, bucket_of), known_secret_keys)
         # The stack's socket, listening with a backlog of 1024 (werkzeug's 128 drops the SYNs of dozens of
         # execution environments connecting at once).
         self._server = make_server("127.0.0.1", 0, app, True, request_handler=MotoRequestHandler, fd=self.fd)

@@ -118,7 +118,7 @@ def _condition_refusal(conditions: Iterable[Any], values: Mapping[str, str], siz
     return None
 
 
-def _bucket_of(environ: Mapping[str, Any]) -> str:
+def bucket_of(environ: Mapping[str, Any]) -> str:
     """Path-style `/<bucket>` (what boto3 presigns for an endpoint URL), else the virtual host's first label."""
     path = str(environ.get("PATH_INFO", "")).strip("/")
     if path:
@@ -142,7 +142,7 @@ def enforce_post_policy(app: WsgiApp, secret_keys: Callable[[], Mapping[str, str
         _, form, files = parse_form_data({**environ, "wsgi.input": io.BytesIO(body)})
         upload = files.get("file")
         size = len(upload.read()) if upload is not None else 0
-        refusal = post_policy_refusal(_bucket_of(environ), form.to_dict(), size, secret_keys())
+        refusal = post_policy_refusal(bucket_of(environ), form.to_dict(), size, secret_keys())
         if refusal is None:
             environ["wsgi.input"] = io.BytesIO(body)  # moto reads the form again
             return app(environ, start_response)

@@ -16,9 +16,9 @@ from urllib.parse import urlparse
 
 import pytest
 import requests
-from botocore.exceptions import ClientError
 
-from session_schema.artifact_kinds import ARTIFACT_CONTENT_TYPES
+from http_session_handler import app, openapi
+from session_schema.artifact_kinds import DEFAULT_KINDS, parse_kinds
 from session_schema.cursor import decode_cursor, encode_cursor
 from session_schema.errors import ArtifactNotFound
 from session_schema.status import ArtifactStatus
@@ -42,11 +42,25 @@ ARTIFACT_FIELDS = {
     "processingStartedAt",
     "completedAt",
     "processingMs",
+    "uploadedAt",
+    "sizeBytes",
+    "etag",
+    "width",
+    "height",
+    "parentId",
+    "processor",
+    "shared",
 }
 UPLOAD_FIELDS = {"method", "url", "fields", "headers", "expiresAt", "maxBytes"}
 PNG = {"kind": "image", "contentType": "image/png", "fileName": "slide 1.png"}
 # The contract's lifecycle, spelled here independently of session_schema.status.
-LEGAL = {("pending", "processing"), ("processing", "completed"), ("processing", "failed"), ("pending", "failed")}
+LEGAL = {
+    ("pending", "processing"),
+    ("pending", "completed"),  # an upload of a kind with no processor, confirmed (by storage or the owner)
+    ("processing", "completed"),
+    ("processing", "failed"),
+    ("pending", "failed"),
+}
 STATES = ("pending", "processing", "completed", "failed")
 # How to bring a new (pending) artifact to each state by legal moves.
 PATH_TO = {"pending": [], "processing": ["processing"], "completed": ["processing", "completed"], "failed": ["failed"]}
@@ -236,17 +250,50 @@ def test_a_bad_field_is_a_validation_error_naming_it_and_creates_nothing(api, fi
 
 def test_every_declared_kind_accepts_each_of_its_content_types_and_names_them_when_refusing(api):
     sid = api.create("alice")["sessionId"]
-    for kind, content_types in ARTIFACT_CONTENT_TYPES.items():
-        for content_type in content_types:
+    for declared in DEFAULT_KINDS:
+        for content_type in declared.contentTypes:
             created = api.http(
                 "POST",
                 f"/sessions/{sid}/artifacts",
                 user="alice",
-                body={"kind": kind, "contentType": content_type, "fileName": "a.bin"},
+                body={"kind": declared.name, "contentType": content_type, "fileName": "a.bin"},
             )
-            assert created.status == 201, (kind, content_type, created.raw_body)
+            assert created.status == 201, (declared.name, content_type, created.raw_body)
     refused = api.http("POST", f"/sessions/{sid}/artifacts", user="alice", body=PNG | {"contentType": "text/html"})
     assert "image/png" in refused.error["message"] and "text/html" in refused.error["message"]
+
+
+REFERENCE_FRAMES = {"kind": "reference-frames", "contentType": "image/png", "fileName": "angle 1.png"}
+
+
+def test_the_default_declaration_refuses_reference_frames_naming_the_declared_kinds(api):
+    sid = api.create("alice")["sessionId"]
+    refused = api.http("POST", f"/sessions/{sid}/artifacts", user="alice", body=REFERENCE_FRAMES)
+    assert refused.status == 400 and refused.error["field"] == "kind", refused.raw_body
+    assert "image, frames, recording, transcript" in refused.error["message"]
+
+
+def test_a_deployment_declaring_reference_frames_accepts_them_within_its_own_types_and_size(api, s3):
+    declared = '[{"name": "reference-frames", "contentTypes": ["image/png"], "maxBytes": 5, "processor": "stager"}]'
+    api.runtime.settings = api.runtime.settings.model_copy(update={"artifact_kinds": parse_kinds(declared)})
+    sid = api.create("alice")["sessionId"]
+    created = api.http("POST", f"/sessions/{sid}/artifacts", user="alice", body=REFERENCE_FRAMES)
+    assert created.status == 201, created.raw_body
+    assert created.body["artifact"]["objectKey"].startswith(f"alice/{sid}/reference-frames/")
+    assert created.body["upload"]["maxBytes"] == 5  # the kind's own maximum, not MAX_UPLOAD_BYTES
+    assert upload(s3, created.body["upload"], b"123456")[1].startswith("EntityTooLarge:")
+    jpeg = api.http(
+        "POST", f"/sessions/{sid}/artifacts", user="alice", body=REFERENCE_FRAMES | {"contentType": "image/jpeg"}
+    )
+    assert (jpeg.status, jpeg.error["field"]) == (400, "contentType") and "image/png" in jpeg.error["message"]
+    image = api.http("POST", f"/sessions/{sid}/artifacts", user="alice", body=PNG)  # not declared here any more
+    assert (image.status, image.error["field"]) == (400, "kind") and "reference-frames" in image.error["message"]
+    too_big = api.http("POST", f"/sessions/{sid}/artifacts", user="alice", body=REFERENCE_FRAMES | {"sizeBytes": 6})
+    assert (too_big.status, too_big.error["field"]) == (400, "sizeBytes")
+    schemas = openapi.document(app.app, api.runtime.settings)["components"]["schemas"]  # served once per process
+    document = schemas["CreateArtifactRequest"]
+    assert document["properties"]["kind"]["enum"] == ["reference-frames"]
+    assert document["allOf"][0]["then"]["properties"]["contentType"]["enum"] == ["image/png"]
 
 
 def test_missing_and_unknown_fields_are_validation_errors(api):
@@ -396,16 +443,25 @@ def test_each_status_change_reaches_every_connection_of_the_session_as_artifact_
     assert not management.sent  # registering an upload is not a status change
 
     processing = patch(api, sid, aid, status="processing").body
+    shared = patch(api, sid, aid, shared=True).body
     completed = patch(api, sid, aid, status="completed").body
-    public = [{k: v for k, v in view.items() if k != "objectKey"} for view in (processing, completed)]
+    views = (processing, shared, completed)
+    public = [{k: v for k, v in view.items() if k not in ("objectKey", "etag")} for view in views]
     expected = [{"type": "artifactUpdated", "artifact": view, "seq": n} for n, view in enumerate(public, 1)]
+    assert management.sent["speaker-1"] == expected
+    # Listeners: of an unshared artifact only that it exists and its status; once shared, its public view.
+    glimpse = {"artifactId": aid, "status": "processing", "shared": False}
+    assert management.sent["listener-1"] == [
+        {"type": "artifactUpdated", "artifact": glimpse, "seq": 1},
+        *expected[1:],
+    ]
     for conn in ("speaker-1", "listener-1"):
-        assert management.sent[conn] == expected
-        # the storage path starts with the owner's ID, which listeners never see
-        assert all("objectKey" not in m["artifact"] for m in management.sent[conn])
+        # the storage path starts with the owner's ID, which listeners never see; no URL is ever pushed
+        assert all("objectKey" not in m["artifact"] and "url" not in m["artifact"] for m in management.sent[conn])
     assert "listener-other" not in management.sent
     assert patch(api, sid, aid, status="failed").status == 409
-    assert len(management.sent["listener-1"]) == 2  # a refused move tells nobody anything
+    assert patch(api, sid, aid, shared=True).status == 200  # already shared: nothing changes
+    assert len(management.sent["listener-1"]) == 3  # a refused move or a repeat tells nobody anything
 
 
 def test_a_failed_fanout_still_answers_the_change_it_made(api, management, monkeypatch, logs):
@@ -506,15 +562,16 @@ def test_when_the_object_cannot_be_deleted_the_record_stays_for_a_retry(api, s3,
     created = create_artifact(api, sid)
     aid = created["artifact"]["artifactId"]
     assert upload(s3, created["upload"], b"png")[0] == 204
-    real_delete = s3.delete_object
+    real_delete = s3.delete_objects
 
-    def denied(**kwargs):
-        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "DeleteObject")
+    def denied(**kwargs):  # S3 answers DeleteObjects 200 and names each key it refused
+        keys = [o["Key"] for o in kwargs["Delete"]["Objects"]]
+        return {"Errors": [{"Key": key, "Code": "AccessDenied", "Message": "Access Denied"} for key in keys]}
 
-    monkeypatch.setattr(s3, "delete_object", denied)
+    monkeypatch.setattr(s3, "delete_objects", denied)
     answer = api.http("DELETE", f"/sessions/{sid}/artifacts/{aid}", user="alice")
     assert answer.status == 500 and answer.error["code"] == "INTERNAL_ERROR" and "AccessDenied" not in answer.raw_body
     assert api.store.get_artifact(sid, aid).artifactId == aid
-    monkeypatch.setattr(s3, "delete_object", real_delete)
+    monkeypatch.setattr(s3, "delete_objects", real_delete)
     assert api.http("DELETE", f"/sessions/{sid}/artifacts/{aid}", user="alice").status == 204
     assert bucket_keys(s3) == []

@@ -61,6 +61,7 @@ def test_every_http_route_exists_and_only_the_iam_route_has_an_authorizer(dev):
 SIGNED_IN, ANYONE, SIGNED_BY_AWS = "signed in", "anyone", "SigV4-signed by a granted AWS role"
 IAM_PUBLISH = "POST /iam/sessions/{sessionId}/broadcasts"
 IAM_PUBLISH_PATH = "POST/iam/sessions/*/broadcasts"  # its execute-api resource: any session, this route only
+SHARED = "anyone, for what the owner shared"  # public routes (no authorizer), the rest the owner's
 CONTRACT_HTTP_ROUTES: dict[str, str] = {
     "POST /sessions": SIGNED_IN,
     "GET /sessions": SIGNED_IN,
@@ -73,9 +74,12 @@ CONTRACT_HTTP_ROUTES: dict[str, str] = {
     "POST /sessions/{sessionId}/broadcasts": SIGNED_IN,  # owner ("Channels": Publishing)
     IAM_PUBLISH: SIGNED_BY_AWS,  # its twin for producers inside the AWS account
     "POST /sessions/{sessionId}/artifacts": SIGNED_IN,  # owner
-    "GET /sessions/{sessionId}/artifacts": SIGNED_IN,  # owner
+    "GET /sessions/{sessionId}/artifacts": SHARED,  # the owner's; `shared=true` for anyone while joinable
     "PATCH /sessions/{sessionId}/artifacts/{artifactId}": SIGNED_IN,  # owner
     "DELETE /sessions/{sessionId}/artifacts/{artifactId}": SIGNED_IN,  # owner
+    "POST /sessions/{sessionId}/artifacts/{artifactId}/results": SIGNED_IN,  # owner
+    "GET /sessions/{sessionId}/artifacts/{artifactId}/results": SIGNED_IN,  # owner
+    "GET /sessions/{sessionId}/artifacts/{artifactId}/download": SHARED,  # a shared one, while joinable
     "GET /health": ANYONE,
     "GET /openapi.json": ANYONE,
     "GET /asyncapi.json": ANYONE,  # "Clients and documents": the WebSocket API's AsyncAPI document
@@ -88,7 +92,7 @@ def test_http_routes_are_the_contract_s_and_the_table_marks_who_may_call(dev):
     kinds = {
         r.route_key: SIGNED_BY_AWS if r.auth_kind == "iam" else SIGNED_IN if r.auth else ANYONE for r in HTTP_ROUTES
     }
-    assert kinds == CONTRACT_HTTP_ROUTES
+    assert kinds == {key: ANYONE if who == SHARED else who for key, who in CONTRACT_HTTP_ROUTES.items()}
 
 
 @pytest.mark.parametrize("route_key", sorted(CONTRACT_HTTP_ROUTES))
@@ -102,6 +106,9 @@ def test_signed_in_routes_still_need_a_token_end_to_end(handlers, route_key):
     if CONTRACT_HTTP_ROUTES[route_key] in (SIGNED_IN, SIGNED_BY_AWS):  # the IAM route: no signer, no caller
         assert answer.status == 401, answer.raw_body
         assert answer.error["code"] == "UNAUTHORIZED" and answer.error["message"] and answer.error["requestId"]
+    elif CONTRACT_HTTP_ROUTES[route_key] == SHARED:  # nothing shared here: the owner's alone (sharing: tests/http)
+        assert answer.status in (401, 404), answer.raw_body
+        assert answer.error["code"] in ("UNAUTHORIZED", "ARTIFACT_NOT_FOUND") and answer.error["requestId"]
     else:
         assert answer.status == 200, answer.raw_body
 

@@ -66,3 +66,24 @@ def test_config_settings_can_be_tuned_but_stack_settings_cannot():
 def test_powertools_layer_version_can_be_pinned_from_context():
     assert _config().powertools_layer_version is None
     assert _config(powertoolsLayerVersion="41").powertools_layer_version == 41
+
+
+def test_artifact_kinds_come_from_the_declaration_file_the_handlers_read(tmp_path):
+    from session_schema.settings import load_settings
+
+    assert load_settings(stack_environment(STACK_VALUES, _config().environment_overrides())).artifact_kinds.names == [
+        "image",
+        "frames",
+        "recording",
+        "transcript",
+    ]
+    declared = tmp_path / "kinds.json"
+    declared.write_text('[{"name": "reference-frames", "contentTypes": ["image/png"], "processor": "stager"}]')
+    env = stack_environment(STACK_VALUES, _config(artifactKinds=str(declared)).environment_overrides())
+    kinds = load_settings(env).artifact_kinds
+    assert kinds.names == ["reference-frames"] and kinds.kinds[0].processor == "stager"
+    declared.write_text('[{"name": "page", "contentTypes": ["text/html"]}]')  # served back as a page: never
+    with pytest.raises(ValueError, match="(?s)kinds.json.*text/html"):
+        _config(artifactKinds=str(declared))
+    with pytest.raises(ValueError, match="missing.json"):
+        _config(artifactKinds=str(tmp_path / "missing.json"))

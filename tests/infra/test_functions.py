@@ -145,6 +145,7 @@ def test_function_code_ships_unchecked_bytecode_for_lambdas_python(dev):
         "session_runtime",
         "session_schema",
         "session_store",
+        "upload_handler",
     }
     assert not [p for p in asset.rglob("*") if p.name == "tests" or p.name.startswith("requirements")]
     for source in sources:
@@ -244,6 +245,7 @@ MANAGEMENT_METHODS = {
     "ConnectionFunction": ("POST", "DELETE"),
     "SweepFunction": ("POST", "DELETE", "GET"),
     "FanoutWorkerFunction": ("POST", "DELETE"),  # its shard's posts, and closing listeners after an end
+    "UploadFunction": ("POST",),  # artifactUpdated to the session (its listeners are never closed from there)
 }
 
 _SERVICE_OF_KIND = {
@@ -292,6 +294,7 @@ def test_role_grants_exactly_the_declared_actions_on_the_declared_resources(dev,
         "SweepFunction": dev.stack.sweep.failures,
         "FanoutWorkerFunction": dev.stack.fanout_shard_failures,
         "LifecycleEventsFunction": dev.stack.lifecycle.failures,  # the event source mapping's on-failure destination
+        "UploadFunction": dev.stack.upload_failures,
     }
     if name in failures:
         # Lambda sends a failed run's record to the function's dead-letter queue with the function's role (CDK's
@@ -313,13 +316,24 @@ def test_no_wildcard_actions_and_star_resource_only_for_xray(dev, name):
             assert set(as_list(statement["Action"])) <= no_resource_level, statement
 
 
-def test_only_the_http_function_touches_the_bucket_and_only_its_objects(dev):
+def test_only_the_http_and_upload_functions_touch_the_bucket_and_only_its_objects(dev):
     with_s3 = {name for name in FUNCTIONS if "s3" in _by_service(_role_statements(dev, name))}
-    assert with_s3 == {"HttpSessionFunction"}
+    assert with_s3 == {"HttpSessionFunction", "UploadFunction"}
     s3 = _by_service(_role_statements(dev, "HttpSessionFunction"))["s3"]
     assert all(r.endswith("/*") for r in s3["resources"])
-    # Signing presigned uploads needs PutObject, deleting an artifact DeleteObject; nothing reads objects.
-    assert s3["actions"] == {"s3:PutObject", "s3:DeleteObject"}
+    # Signing presigned uploads needs PutObject, deleting an artifact DeleteObject, a shared download GetObject.
+    assert s3["actions"] == {"s3:PutObject", "s3:DeleteObject", "s3:GetObject"}
+    # The upload function reads an object's first bytes, nothing else.
+    uploads = _by_service(_role_statements(dev, "UploadFunction"))["s3"]
+    assert uploads["actions"] == {"s3:GetObject"} and all(r.endswith("/*") for r in uploads["resources"])
+
+
+def test_every_object_created_in_the_artifacts_bucket_invokes_the_upload_function(dev):
+    (notification,) = dev.resources("Custom::S3BucketNotifications").values()
+    (config,) = notification["Properties"]["NotificationConfiguration"]["LambdaFunctionConfigurations"]
+    assert config["Events"] == ["s3:ObjectCreated:*"]
+    assert config["LambdaFunctionArn"] == get_att(dev.logical_id(dev.stack.functions["UploadFunction"]), "Arn")
+    assert notification["Properties"]["BucketName"] == ref(dev.logical_id(dev.stack.storage.artifacts))
 
 
 def test_the_sweep_role_has_only_what_ending_and_fanning_out_needs(dev):

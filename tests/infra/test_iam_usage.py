@@ -53,6 +53,7 @@ from infra.functions import (
     HTTP_FUNCTION,
     LIFECYCLE_EVENTS_FUNCTION,
     SWEEP_FUNCTION,
+    UPLOAD_FUNCTION,
 )
 from infra.permissions import CONNECTION_METHODS, FUNCTION_ACTIONS
 
@@ -127,12 +128,16 @@ class Usage:
         if context.get("is_presign_request") and model.name == "CreateBucket":
             self.record({"s3:PutObject"})  # generate_presigned_post builds its URL from CreateBucket's model
         else:
-            self.record({f"s3:{model.name}"})
+            # DeleteObjects is authorized key by key as s3:DeleteObject (there is no s3:DeleteObjects action).
+            self.record({_S3_ACTIONS.get(model.name, f"s3:{model.name}")})
 
     def on_events(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         buses = {entry.get("EventBusName") for entry in params.get("Entries", [])}
         self.foreign += [f"{model.name} on bus {bus}" for bus in buses if bus != self.bus]
         self.record({f"events:{model.name}"})
+
+
+_S3_ACTIONS = {"DeleteObjects": "s3:DeleteObject"}
 
 
 class RecordingManagementApi:
@@ -267,6 +272,11 @@ def _run_http_routes(handlers) -> None:
     artifact = ok(http("POST", f"/sessions/{sid}/artifacts", user="owner-1", body=png), 201)["artifact"]["artifactId"]
     ok(http("GET", f"/sessions/{sid}/artifacts", user="owner-1"), 200)
     ok(http("PATCH", f"/sessions/{sid}/artifacts/{artifact}", user="owner-1", body={"status": "processing"}), 200)
+    ok(http("PATCH", f"/sessions/{sid}/artifacts/{artifact}", user="owner-1", body={"shared": True}), 200)
+    ok(http("GET", f"/sessions/{sid}/artifacts", query={"shared": "true"}), 200)
+    ok(http("GET", f"/sessions/{sid}/artifacts/{artifact}/download"), 200)  # a presigned GET
+    ok(http("POST", f"/sessions/{sid}/artifacts/{artifact}/results", user="owner-1", body=png), 201)
+    ok(http("GET", f"/sessions/{sid}/artifacts/{artifact}/results", user="owner-1"), 200)
     ok(http("DELETE", f"/sessions/{sid}/artifacts/{artifact}", user="owner-1"), 204)
     ok(http("DELETE", f"/sessions/{sid}", user="owner-1"), 204)  # listeners told sessionEnded and closed
     assert listener in handlers.management.closed and speaker not in handlers.management.closed
@@ -343,8 +353,36 @@ def _run_lifecycle_events(handlers) -> None:
     assert answer == {"batchItemFailures": []}
 
 
+def _run_upload_function(handlers, s3) -> None:
+    """S3's notifications of a PNG (completed) and of HTML sent as a PNG (failed), told to the session."""
+    from local.s3 import Stored, event_of
+    from tests.http.test_artifacts import upload
+    from tests.support.http_events import FakeLambdaContext
+    from tests.support.images import png
+
+    sid = handlers.create_session(owner="owner-1").sessionId
+    handlers.connected(sid, user="owner-1")
+    handlers.connected(sid)
+    records = []
+    for content in (png(2, 2), b"<html></html>"):
+        body = {"kind": "image", "contentType": "image/png", "fileName": "slide.png"}
+        created = handlers.http("POST", f"/sessions/{sid}/artifacts", user="owner-1", body=body).body
+        path = f"/sessions/{sid}/artifacts/{created['artifact']['artifactId']}"
+        if content.startswith(b"\x89PNG"):  # shared: its confirmation goes to everyone (a sharded fan-out too)
+            assert handlers.http("PATCH", path, user="owner-1", body={"shared": True}).status == 200
+        assert upload(s3, created["upload"], content)[0] == 204
+        key = created["artifact"]["objectKey"]
+        etag = s3.head_object(Bucket=handlers.runtime.settings.artifacts_bucket, Key=key)["ETag"].strip('"')
+        stored = Stored(handlers.runtime.settings.artifacts_bucket, key, len(content), etag)
+        records += event_of(stored, "ObjectCreated:Post")["Records"]
+    handlers.management.gone.add(handlers.connected(sid))  # its post fails with 410: unregistered
+    function = importlib.import_module(FUNCTION_SPECS[UPLOAD_FUNCTION].handler.rsplit(".", 1)[0]).handler
+    outcomes = function({"Records": records}, FakeLambdaContext(function_name="live-sessions-upload"))
+    assert outcomes == {"completed": 1, "failed": 1}
+
+
 @pytest.fixture
-def used(usage, runtime, issuer) -> Usage:
+def used(usage, runtime, issuer, s3) -> Usage:
     from tests.support.handlers import Handlers
 
     handlers = Handlers(runtime, issuer)  # after `usage`: on the recording management API
@@ -356,6 +394,7 @@ def used(usage, runtime, issuer) -> Usage:
         _run_http_routes(handlers)
         _run_websocket_routes(handlers)
         _run_sweep(handlers)
+        _run_upload_function(handlers, s3)
     _run_fanout_worker(handlers)
     _run_lifecycle_events(handlers)
     assert set(usage.actions) == set(FUNCTION_SPECS), "the run must exercise every function"
@@ -379,11 +418,12 @@ def test_every_call_a_handler_makes_is_granted_to_its_function_and_every_grant_i
 
 def test_the_run_reaches_what_each_function_is_for(used):
     # A sanity floor, so that a run that silently stopped exercising a route cannot pass by granting less.
-    assert {"s3:PutObject", "s3:DeleteObject", "dynamodb:PutItem"} <= used.actions[HTTP_FUNCTION]
+    assert {"s3:PutObject", "s3:DeleteObject", "s3:GetObject", "dynamodb:PutItem"} <= used.actions[HTTP_FUNCTION]
     assert {"dynamodb:PutItem", "dynamodb:UpdateItem"} <= used.actions[CONNECTION_FUNCTION]
     assert {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:PutItem"} <= used.actions[SWEEP_FUNCTION]
     assert used.methods[SWEEP_FUNCTION] == {"POST", "DELETE", "GET"}
     assert {"dynamodb:Query", "dynamodb:DeleteItem"} <= used.actions[FANOUT_WORKER_FUNCTION]
+    assert {"s3:GetObject", "dynamodb:UpdateItem", "dynamodb:PutItem"} <= used.actions[UPLOAD_FUNCTION]
     assert all("lambda:InvokeFunction" in used.actions[name] for name in (HTTP_FUNCTION, CONNECTION_FUNCTION))
     assert all("secretsmanager:GetSecretValue" in used.actions[name] for name in (HTTP_FUNCTION, CONNECTION_FUNCTION))
     assert used.actions[LIFECYCLE_EVENTS_FUNCTION] == {"events:PutEvents"}

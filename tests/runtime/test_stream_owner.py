@@ -29,7 +29,15 @@ CHANGE_DRAFTS = (
     r"\bartifact_change\(",
 )
 HANDLERS = ("connection_handler", "http_session_handler")
-STREAM_EVENTS = ("broadcast", "message", "session_updated", "session_ended", "session_change", "artifact_updated")
+STREAM_EVENTS = (
+    "broadcast",
+    "message",
+    "session_updated",
+    "session_ended",
+    "session_change",
+    "artifact_updated",
+    "artifact_updated_for_speaker",
+)
 
 
 def _modules() -> list[Path]:

@@ -16,7 +16,7 @@ from session_schema.models import Connection
 from session_schema.status import ArtifactStatus
 
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
-HANDLERS = ("http_session_handler", "connection_handler")
+HANDLERS = ("http_session_handler", "connection_handler", "upload_handler")
 CALLERS = sorted(p for folder in HANDLERS for p in (LAMBDAS / folder).glob("*.py"))
 
 
@@ -91,11 +91,11 @@ def test_deleting_an_artifact_removes_its_object_then_its_record_and_again_is_no
     )
     bucket = runtime.settings.artifacts_bucket
     runtime.s3.put_object(Bucket=bucket, Key=artifact.objectKey, Body=b"png")
-    assert use_cases.delete_artifact(runtime, session.sessionId, artifact.artifactId) == artifact
+    assert use_cases.delete_artifact(runtime, session.sessionId, artifact.artifactId) == (artifact, True)
     assert runtime.s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
     with pytest.raises(ArtifactNotFound):
         runtime.store.get_artifact(session.sessionId, artifact.artifactId)
-    assert use_cases.delete_artifact(runtime, session.sessionId, artifact.artifactId) is None
+    assert use_cases.delete_artifact(runtime, session.sessionId, artifact.artifactId) == (None, True)
     assert runtime.management.sent == {}  # nobody is told of a deletion
 
 
@@ -108,7 +108,7 @@ def test_an_artifact_whose_object_cannot_be_deleted_keeps_its_record_for_a_retry
     def refused(**_: object) -> None:
         raise RuntimeError("S3 refused")
 
-    monkeypatch.setattr(runtime.s3, "delete_object", refused)
+    monkeypatch.setattr(runtime.s3, "delete_objects", refused)
     with pytest.raises(RuntimeError):
         use_cases.delete_artifact(runtime, session.sessionId, artifact.artifactId)
     assert runtime.store.get_artifact(session.sessionId, artifact.artifactId) == artifact  # the key is still known

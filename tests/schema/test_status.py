@@ -15,6 +15,7 @@ from session_schema.status import ArtifactStatus, SessionStatus, is_joinable, is
 CONTRACT_SESSION_MOVES = {("active", "paused"), ("paused", "active"), ("active", "ended"), ("paused", "ended")}
 CONTRACT_ARTIFACT_MOVES = {
     ("pending", "processing"),
+    ("pending", "completed"),  # a kind with no processor: the upload confirmed (issue 33)
     ("processing", "completed"),
     ("processing", "failed"),
     ("pending", "failed"),

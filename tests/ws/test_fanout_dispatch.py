@@ -149,7 +149,9 @@ def test_a_message_and_an_artifact_change_are_sharded_too_and_reach_everyone_onc
     assert [(job["shard"], job["shards"], job["payloads"][0]["type"]) for job in jobs] == [
         (k, 3, kind) for kind in ("message", "message", "artifactUpdated") for k in (1, 2)
     ]
-    assert {job["listenersOnly"] for job in jobs} == {False}  # the speaker's connection is in a shard too
+    # The speaker's connection is in a message's shards too; an unshared artifact's change goes to the listeners
+    # in shards and to the speaker in its own fuller post.
+    assert [job["listenersOnly"] for job in jobs] == [False, False, False, False, True, True]
     assert [job.get("excludedConnectionId") for job in jobs] == [None, None, live.speaker, live.speaker, None, None]
     for job in jobs:
         ws.fanout_worker(job)

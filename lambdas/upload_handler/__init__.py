@@ -1,0 +1,1 @@
+"""The upload function: S3's event notifications of the artifacts bucket (session_runtime/uploads.py)."""
