@@ -19,6 +19,7 @@ from pydantic.json_schema import models_json_schema
 
 from session_schema.errors import (
     DomainError,
+    InvalidChannel,
     InvalidSessionId,
     RateLimited,
     ServiceUnavailable,
@@ -29,6 +30,7 @@ from session_schema.errors import (
     ValidationFailed,
 )
 from session_schema.ids import SESSION_ID_INPUT_PATTERN
+from session_schema.models import CHANNEL_PATTERN
 from session_schema.routes import WS_ROUTE_SELECTION_EXPRESSION
 
 from . import events, frames, versions
@@ -61,12 +63,15 @@ HANDSHAKE_REFUSALS: tuple[type[DomainError], ...] = (
     SessionNotFound,
     SessionEnded,
     SessionFull,
+    InvalidChannel,
     ValidationFailed,
     RateLimited,
     ServiceUnavailable,
 )
 _REFUSAL_MEANINGS: dict[str, str] = {
-    "VALIDATION_ERROR": "`v` is not a protocol version (a positive integer); do not retry",
+    "VALIDATION_ERROR": "`v` is not a protocol version (a positive integer), or `channel` not a channel name; do not"
+    " retry",
+    "INVALID_CHANNEL": "`channel` is not one of the session's channels (its `channels`); do not retry",
     "INVALID_SESSION_ID": "`sessionId` is missing or not a session ID; do not retry",
     "UNAUTHORIZED": "a `token` was given and failed verification (expired, forged, another issuer): never a silent"
     " listener; get a fresh token and connect again, or connect without one to listen anonymously",
@@ -156,7 +161,8 @@ def _handshake() -> dict[str, Any]:
         "description": "A refused `$connect` is this HTTP status with the HTTP API's error body "
         "(`ErrorResponse`); in a browser it is only a close 1006, so a client learns the code from "
         "`GET /sessions/{sessionId}` (404: SESSION_NOT_FOUND; status `ended`: SESSION_ENDED; "
-        "listenerCount >= maxListeners: SESSION_FULL; a malformed ID: INVALID_SESSION_ID; a token given: check it, "
+        "listenerCount >= maxListeners: SESSION_FULL; a malformed ID: INVALID_SESSION_ID; a `channel` not among its "
+        "`channels`: INVALID_CHANNEL; a token given: check it, "
         "an expired or forged one is UNAUTHORIZED; otherwise transient).",
         "payload": {"$ref": SCHEMAS + "ErrorResponse"},
         "refusals": [
@@ -192,6 +198,11 @@ def _channel(messages: dict[str, Any]) -> dict[str, Any]:
                         "token": {
                             "type": "string",
                             "description": "a Cognito ID or access token (JWT); the owner's makes the speaker",
+                        },
+                        "channel": {
+                            "type": "string",
+                            "pattern": CHANNEL_PATTERN,
+                            "description": "the channel to be on from the start (one the session declares)",
                         },
                         versions.QUERY_PARAMETER: {
                             "type": "string",

@@ -188,7 +188,7 @@ def test_the_connect_url_documents_the_query_the_handshake_reads(document):
     from session_schema.ids import SESSION_ID_INPUT_PATTERN
 
     query = document["channels"]["session"]["bindings"]["ws"]["query"]
-    assert query["required"] == ["sessionId"] and set(query["properties"]) == {"sessionId", "token", "v"}
+    assert query["required"] == ["sessionId"] and set(query["properties"]) == {"sessionId", "token", "v", "channel"}
     assert query["properties"]["sessionId"]["pattern"] == SESSION_ID_INPUT_PATTERN
 
 
@@ -236,7 +236,8 @@ def test_every_answer_and_push_of_a_whole_session_conforms(document, handlers):
 
 
 @pytest.mark.parametrize(
-    "case", ["INVALID_SESSION_ID", "SESSION_NOT_FOUND", "SESSION_ENDED", "SESSION_FULL", "VALIDATION_ERROR"]
+    "case",
+    ["INVALID_SESSION_ID", "SESSION_NOT_FOUND", "SESSION_ENDED", "SESSION_FULL", "VALIDATION_ERROR", "INVALID_CHANNEL"],
 )
 def test_every_refused_handshake_is_a_documented_status_and_body(document, handlers, case):
     refusals = {r["code"]: r["status"] for r in document["channels"]["session"]["x-handshake"]["refusals"]}
@@ -246,6 +247,7 @@ def test_every_refused_handshake_is_a_documented_status_and_body(document, handl
     if case == "SESSION_FULL":
         handlers.connected(session_id)
     target = {"INVALID_SESSION_ID": "not an id!", "SESSION_NOT_FOUND": "quiet-river-000"}.get(case, session_id)
-    handshake = handlers.connect(target, **({"v": "two"} if case == "VALIDATION_ERROR" else {}))
+    query = {"VALIDATION_ERROR": {"v": "two"}, "INVALID_CHANNEL": {"channel": "de"}}.get(case, {})
+    handshake = handlers.connect(target, **query)
     assert (handshake.status, handshake.code) == (refusals[case], case)
     _schema_check(document, "ErrorResponse", {"error": handshake.error})
