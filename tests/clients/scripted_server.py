@@ -25,9 +25,13 @@ SAFETY_TIMEOUT = 20.0  # a case that never reaches its end fails here instead of
 
 
 def frame(spec: Any) -> Any:
-    """A bare number n is the broadcast of seq n; a `session` is merged over the default view; batches nest."""
+    """A bare number n is the broadcast of seq n, "es:n" that of seq n in channel es's stream; a `session` is merged
+    over the default view; batches nest."""
     if isinstance(spec, int):
         return {"type": "broadcast", "data": spec, "ts": 1, "seq": spec}
+    if isinstance(spec, str):
+        channel, seq = spec.split(":")
+        return {"type": "broadcast", "data": spec, "ts": 1, "seq": int(seq), "channel": channel}
     if isinstance(spec, dict):
         built = dict(spec)
         if isinstance(built.get("session"), dict):
@@ -107,6 +111,8 @@ class ScriptedServer:
         for name, value in (step.get("expect") or {}).items():
             if received.get(name) != value:
                 self.problems.append(f"{action} carried {name}={received.get(name)!r}, not {value!r}")
+        for spec in step.get("before", []):  # frames that overtake the answer
+            await ws.send(json.dumps(frame(spec)))
         answer = self._joined(step["join"]) if "join" in step else frame(step.get("answer"))
         if answer is not None:
             if "type" in answer:
@@ -121,7 +127,7 @@ class ScriptedServer:
 
 @dataclass
 class AppSaw:
-    delivered: list[int] = field(default_factory=list)
+    delivered: list[int | str] = field(default_factory=list)  # "es:n": seq n of channel es's stream
     resets: int = 0
     closed: str | None = None
     closed_by_itself = False  # before the test closed it
@@ -156,6 +162,7 @@ async def run_case(case: dict[str, Any]) -> tuple[ScriptedServer, AppSaw]:
             f"ws://127.0.0.1:{port}",
             TABLE["session"]["sessionId"],
             token=_token_source(app.get("token")),
+            channel=app.get("channel"),
             backoff=BackoffOptions(initial=options["backoffInitialMs"] / 1000, max=options["backoffMaxMs"] / 1000),
             full_backoff=BackoffOptions(
                 initial=options["fullBackoffInitialMs"] / 1000, max=options["fullBackoffMaxMs"] / 1000
@@ -171,8 +178,9 @@ async def run_case(case: dict[str, Any]) -> tuple[ScriptedServer, AppSaw]:
                 async for event in live:
                     if event["type"] == "reset":
                         saw.resets += 1
-                    elif isinstance(event.get("seq"), int):
-                        saw.delivered.append(event["seq"])
+                    elif isinstance(event.get("seq"), int) and event["type"] != "subscribed":
+                        on_channel = event.get("channel") if event["type"] == "broadcast" else None
+                        saw.delivered.append(f"{on_channel}:{event['seq']}" if on_channel else event["seq"])
             except LiveSessionError as error:
                 saw.closed = error.code
             else:

@@ -24,10 +24,13 @@
  * - API Gateway's integration error (no `type`, no `id`) fails every action in flight with
  *   OutcomeUnknownError; none is sent again by the client;
  * - `batch` frames are unpacked, each event taken as if it came alone; `joined.missing` seqs are skipped;
- * - an action whose encoded frame exceeds API Gateway's 32 KB is refused with FrameTooLargeError, unsent.
+ * - an action whose encoded frame exceeds API Gateway's 32 KB is refused with FrameTooLargeError, unsent;
+ * - channels (channels.ts): on one (`channel`, `subscribe()`), the client follows the channel's own stream beside
+ *   the session's, in order and once each, and re-joins with both positions; `publish()` over HTTP.
  */
 
 import { backoffDelay, type BackoffOptions } from "./backoff.js";
+import { ChannelTrack, isChannelEvent, publishBody, type ChannelEvent, type PublishAnswer, type PublishEvent } from "./channels.js";
 import { Emitter } from "./emitter.js";
 import {
   ActionError,
@@ -61,6 +64,7 @@ import {
   type SessionUpdatedEvent,
   type SessionView,
   type StreamEvent,
+  type SubscribedEvent,
 } from "./protocol.js";
 import { readHandshakeRefusal, RefusalLookup, type HandshakeResponse } from "./refusal.js";
 import { StreamOrderer } from "./stream.js";
@@ -105,10 +109,13 @@ export interface ResetEvent {
   reason: "notRecovered" | "epochChanged";
 }
 
-/** A position in a session's stream that a later client can resume from (e.g. kept in localStorage). */
+/** A position in a session's stream that a later client can resume from (e.g. kept in localStorage); on a
+ * channel, also the channel and the position in its own stream. */
 export interface StreamPosition {
   seq: number;
   epoch: string;
+  channel?: string;
+  channelSeq?: number;
 }
 
 export type LiveSessionEvents = { [T in ServerEventType]: EventOf<T> } & {
@@ -132,6 +139,9 @@ export interface LiveSessionOptions {
   fetch?: FetchLike;
   /** Resume from a position a previous client saved (its `position`). */
   resume?: StreamPosition;
+  /** The channel to be on from the handshake (`&channel=`; default: the `resume` position's, else none). A
+   * channel the session does not declare is refused INVALID_CHANNEL. */
+  channel?: string | null;
   /** A ping this often while connected (default 240 000: well inside API Gateway's 10-minute idle timeout). */
   keepaliveMs?: number;
   /** A ping unanswered this long means the link is dead: reconnect (default 20 000). */
@@ -187,6 +197,7 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
   private readonly options: LiveSessionOptions;
   private readonly WebSocketCtor: WebSocketConstructor;
   private readonly orderer: StreamOrderer<StreamEvent>;
+  private readonly track: ChannelTrack;
   private readonly refusals: RefusalLookup;
 
   private currentState: ConnectionState = "idle";
@@ -208,8 +219,8 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
   private keepaliveTimer: ReturnType<typeof setInterval> | null = null;
   private gapTimer: ReturnType<typeof setTimeout> | null = null;
   private recovering = false;
-  // `position.seq` when a gap was last asked for: no progress since then means the hole will not fill.
-  private gapAskedAt: number | null = null;
+  // Both streams' positions when a gap was last asked for: no progress since then means the hole will not fill.
+  private gapAskedAt: string | null = null;
   // The connection the keepalive and the renewal run for (a gap's re-join on it starts neither again).
   private servedConnection: WebSocketLike | null = null;
   private wake: (() => void) | null = null;
@@ -235,10 +246,14 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
       ...(options.fetch ? { fetch: options.fetch } : {}),
     });
     this.orderer = new StreamOrderer((event) => this.deliver(event), options.maxBuffered ?? 256);
+    const resume = options.resume;
+    const channel = options.channel ?? resume?.channel ?? null;
+    const channelSeq = resume?.channel === channel ? resume?.channelSeq : undefined;
+    this.track = new ChannelTrack((event) => this.deliver(event), options.maxBuffered ?? 256, channel, channelSeq);
     this.refusals = new RefusalLookup(this.api, this.sessionId, options.refusalCacheMs ?? 10_000);
-    if (options.resume) {
-      this.orderer.last = options.resume.seq;
-      this.epoch = options.resume.epoch;
+    if (resume) {
+      this.orderer.last = resume.seq;
+      this.epoch = resume.epoch;
     }
   }
 
@@ -259,14 +274,29 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
     return this.connection;
   }
 
-  /** Where this client is in the session's stream; pass it as `resume` to a later client. */
+  /** Where this client is in the session's stream (and its channel's); pass it as `resume` to a later client. */
   get position(): StreamPosition | null {
-    return this.orderer.last !== null && this.epoch !== null ? { seq: this.orderer.last, epoch: this.epoch } : null;
+    if (this.orderer.last === null || this.epoch === null) return null;
+    const { channel, orderer } = this.track;
+    const onChannel = channel !== null && orderer.last !== null ? { channel, channelSeq: orderer.last } : {};
+    return { seq: this.orderer.last, epoch: this.epoch, ...onChannel };
   }
 
-  /** Stream events delivered, duplicates dropped, events that came ahead of a gap, seqs skipped (never to come). */
+  /** The channel this client is on (null: none). */
+  get channel(): string | null {
+    return this.track.channel;
+  }
+
+  /** Stream events delivered, duplicates dropped, events that came ahead of a gap, seqs skipped (never to
+   * come): of both streams together. */
   get stats(): Readonly<{ delivered: number; duplicates: number; outOfOrder: number; skipped: number }> {
-    return this.orderer.stats;
+    const [session, channel] = [this.orderer.stats, this.track.orderer.stats];
+    return {
+      delivered: session.delivered + channel.delivered,
+      duplicates: session.duplicates + channel.duplicates,
+      outOfOrder: session.outOfOrder + channel.outOfOrder,
+      skipped: session.skipped + channel.skipped,
+    };
   }
 
   /** Opens the connection and joins; resolves with the first `joined`. Retryable failures are retried
@@ -296,8 +326,26 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
     return this.request("history", fields);
   }
 
-  broadcast(data: unknown): Promise<BroadcastSentEvent> {
-    return this.request("broadcast", { data });
+  /** To every listener, or with `channel` to that channel's listeners only (in its own stream). */
+  broadcast(data: unknown, options: { channel?: string } = {}): Promise<BroadcastSentEvent> {
+    return this.request("broadcast", options.channel !== undefined ? { data, channel: options.channel } : { data });
+  }
+
+  /** Moves this connection to `channel` (null: to none) in one step; resolves with `subscribed`, the new channel
+   * stream's position: from it on every event of that channel comes, none of the old one's. */
+  subscribe(channel: string | null): Promise<SubscribedEvent> {
+    return this.request("subscribe", { channel });
+  }
+
+  /** Publishes over HTTP (`POST /sessions/{id}/broadcasts`, the owner's token): one event or a list of up to
+   * 25 (`{data, channel?}`), those without their own `channel` to `options.channel` (none: everyone); resolves
+   * with each one's stream and seq. Not retried by the client (a second try publishes twice). */
+  async publish(events: PublishEvent | readonly PublishEvent[], options: { channel?: string | null } = {}): Promise<PublishAnswer> {
+    const answer = await this.api.publishEvents(this.sessionId, publishBody(events, options.channel).events);
+    // Channel events go to listeners only: the speaker's own are seen here, or its channel stream would wait for them.
+    if (this.joinedAs === "speaker") for (const item of answer.items) this.track.markOwn(item.channel, item.seq);
+    this.watchGap();
+    return answer;
   }
 
   sendMessage(text: string): Promise<MessageEvent> {
@@ -330,6 +378,7 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
     if (action === "join") throw new TypeError("join is the client's own: use connect()");
     const outgoing = this.encode(action, fields);
     if (this.currentState !== "connected" || this.renewing) await this.whenConnected();
+    if (action === "subscribe") this.track.switching((fields as ActionFields["subscribe"]).channel);
     return (await this.transmit(outgoing, this.options.requestTimeoutMs ?? 30_000)) as ActionAnswers[A];
   }
 
@@ -350,7 +399,11 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
       } catch (error) {
         if (this.closing) return;
         failure = asLiveSessionError(error);
-        if (failure.code === "UNAUTHORIZED" && (await this.freshToken())) {
+        if (failure.code === "INVALID_CHANNEL" && this.everJoined && this.epoch !== null && this.track.channel !== null) {
+          // The session stopped offering the channel while this client was away: on none from now, as the
+          // server moves the listeners it can reach, and told the same way.
+          this.emitFrame(this.track.dropped(this.epoch));
+        } else if (failure.code === "UNAUTHORIZED" && (await this.freshToken())) {
           // a new token from the provider: worth another handshake (after the usual backoff)
         } else if (!failure.retryable) {
           this.finish(failure.code, failure);
@@ -395,6 +448,7 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
     const ws = await this.open(await this.handshakeToken());
     const dropped = new Promise<CloseInfo>((resolve) => (this.socketDropped = resolve));
     this.orderer.hold();
+    this.track.hold();
     try {
       await this.join();
     } catch (error) {
@@ -404,10 +458,11 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
     return dropped;
   }
 
-  /** `join`, resuming from the stream position when there is one; resolves once `joined` is taken in. */
+  /** `join`, resuming from the stream positions when there are some; resolves once `joined` is taken in. */
   private join(): Promise<ServerEvent> {
     const position = this.position;
-    return this.send("join", position ? { sinceSeq: position.seq, epoch: position.epoch } : {}, this.options.requestTimeoutMs ?? 30_000);
+    const resume = position ? { sinceSeq: position.seq, epoch: position.epoch } : {};
+    return this.send("join", { ...resume, ...this.track.joinFields(position !== null) }, this.options.requestTimeoutMs ?? 30_000);
   }
 
   /** The token for the next handshake: one fetched ahead (renewal, after UNAUTHORIZED), else a fresh one. */
@@ -428,6 +483,8 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
     url.searchParams.set("sessionId", this.sessionId);
     if (token) url.searchParams.set("token", token);
     url.searchParams.set("v", String(PROTOCOL_VERSION));
+    const channel = this.track.channel;
+    if (channel !== null) url.searchParams.set("channel", channel);
     const ws = new this.WebSocketCtor(url.toString());
     this.ws = ws;
     const answer: { refusal?: Promise<RefusedError> } = {};
@@ -457,7 +514,7 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
       } catch {
         // not open: nothing to close
       }
-      if (error === HANDSHAKE_FAILED) throw await (answer.refusal ?? this.refusals.explain(token));
+      if (error === HANDSHAKE_FAILED) throw await (answer.refusal ?? this.refusals.explain(token, channel));
       throw error;
     }
     ws.onmessage = (event) => this.onFrame(event.data);
@@ -563,8 +620,9 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
   }
 
   private onEvent(frame: ServerEvent): void {
-    // `joined` is taken in before its answer settles `connect()`, so the app's view is ready by then.
+    // `joined` and `subscribed` are taken in before their answers settle, so the app's view is ready by then.
     if (frame.type === "joined") this.onJoined(frame);
+    if (frame.type === "subscribed") this.onSubscribed(frame);
     const id = "id" in frame ? frame.id : undefined;
     const pending = typeof id === "string" ? this.takePending(id) : undefined;
     if (pending) {
@@ -584,7 +642,9 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
       return;
     }
     if (frame.type === "broadcastSent" && typeof frame.seq === "number") {
-      this.orderer.markSeen(frame.seq); // the speaker's own broadcast is never pushed to it: no gap
+      // The speaker's own broadcast is never pushed to it: no gap (in the stream it went to).
+      if (frame.channel === undefined) this.orderer.markSeen(frame.seq);
+      else this.track.markOwn(frame.channel, frame.seq);
       this.watchGap();
     }
     if (frame.type === "error" && pending) return; // the action's promise carries it
@@ -600,7 +660,9 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
     this.everJoined = true;
     if (this.currentState !== "connected") this.setState("connected", { attempt: 0 });
     this.emitFrame(joined);
-    if (resumed && joined.recovered === true && !epochChanged) {
+    const continues = resumed && joined.recovered === true && !epochChanged;
+    this.track.joined(joined.channelStream, continues);
+    if (continues) {
       this.orderer.skip(joined.missing ?? []);
       this.orderer.release();
     } else {
@@ -619,13 +681,18 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
     this.watchGap();
   }
 
+  private onSubscribed(subscribed: SubscribedEvent): void {
+    this.track.subscribed(subscribed);
+    this.watchGap();
+  }
+
   private acceptStream(event: StreamEvent): void {
-    const result = this.orderer.push(event);
+    const result = isChannelEvent(event) ? this.track.push(event) : this.orderer.push(event);
     if (result === "overflow") void this.recover();
     else this.watchGap();
   }
 
-  private deliver(event: StreamEvent): void {
+  private deliver(event: StreamEvent | ChannelEvent): void {
     if (event.type === "sessionUpdated" || event.type === "sessionEnded") this.view = event.session;
     this.emitFrame(event);
     if (event.type === "sessionEnded" && !this.ended) {
@@ -645,8 +712,12 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
 
   // -- gaps -----------------------------------------------------------------------------------------------------
 
+  private get hasGap(): boolean {
+    return this.orderer.hasGap || this.track.orderer.hasGap;
+  }
+
   private watchGap(): void {
-    if (!this.orderer.hasGap) {
+    if (!this.hasGap) {
       if (this.gapTimer) clearTimeout(this.gapTimer);
       this.gapTimer = null;
       this.gapAskedAt = null;
@@ -666,10 +737,11 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
     if (this.gapTimer) clearTimeout(this.gapTimer);
     this.gapTimer = null;
     const ws = this.ws;
-    if (!ws || !this.orderer.hasGap) return;
-    const last = this.orderer.last;
-    if (last !== null && this.gapAskedAt === last) {
+    if (!ws || !this.hasGap) return;
+    const last = `${this.orderer.last}/${this.track.orderer.last}`;
+    if (this.gapAskedAt === last) {
       this.orderer.skipGap();
+      this.track.orderer.skipGap();
       this.gapAskedAt = null;
       this.watchGap();
       return;

@@ -10,6 +10,7 @@ export const FATAL_REFUSALS: ReadonlySet<string> = new Set([
   "INVALID_SESSION_ID",
   "SESSION_NOT_FOUND",
   "SESSION_ENDED",
+  "INVALID_CHANNEL", // a channel the session does not declare
   "VALIDATION_ERROR", // a connect URL the server cannot read (a malformed `v`): retrying sends it again
 ]);
 

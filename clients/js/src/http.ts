@@ -3,6 +3,7 @@
  * stream (`GET /sessions/{id}/events`, what the WebSocket client uses to fill a gap).
  */
 
+import type { PublishAnswer, PublishEvent } from "./channels.js";
 import { HttpError } from "./errors.js";
 import type { SessionView, StreamEvent } from "./protocol.js";
 
@@ -18,6 +19,8 @@ export interface CreateSessionBody {
   title?: string;
   sourceLanguage?: string;
   maxListeners?: number;
+  /** Up to 32 channel names (`^[a-z0-9][a-z0-9._-]{0,31}$`). */
+  channels?: string[];
 }
 
 export interface EventsPage {
@@ -60,11 +63,19 @@ export class HttpApi {
     return this.call("DELETE", `/sessions/${encodeURIComponent(sessionId)}`);
   }
 
-  events(sessionId: string, sinceSeq: number, epoch?: string, limit?: number): Promise<EventsPage> {
+  /** A page of the session's stream after `sinceSeq`; with `channel`, of that channel's own stream. */
+  events(sessionId: string, sinceSeq: number, epoch?: string, limit?: number, channel?: string): Promise<EventsPage> {
     const query = new URLSearchParams({ sinceSeq: String(sinceSeq) });
     if (epoch !== undefined) query.set("epoch", epoch);
     if (limit !== undefined) query.set("limit", String(limit));
+    if (channel !== undefined) query.set("channel", channel);
     return this.call("GET", `/sessions/${encodeURIComponent(sessionId)}/events?${query}`);
+  }
+
+  /** `POST /sessions/{id}/broadcasts` (the owner's token): 1 to 25 events, each to its channel or to everyone,
+   * published in order; the answer gives each one's stream and seq. Not retried: a second try publishes twice. */
+  publishEvents(sessionId: string, events: PublishEvent[]): Promise<PublishAnswer> {
+    return this.call("POST", `/sessions/${encodeURIComponent(sessionId)}/broadcasts`, { events });
   }
 
   /** One call; a non-2xx answer is an HttpError with the contract's code (status 0: no answer at all). */

@@ -9,6 +9,8 @@ export type {
   WebSocketConstructor,
   WebSocketLike,
 } from "./client.js";
+export { ChannelTrack, isChannelEvent } from "./channels.js";
+export type { ChannelEvent, PublishAnswer, PublishEvent } from "./channels.js";
 export { HttpApi } from "./http.js";
 export type { CreateSessionBody, EventsPage, FetchLike, HttpApiOptions, TokenSource } from "./http.js";
 export {

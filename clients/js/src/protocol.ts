@@ -28,8 +28,16 @@ export interface SessionView {
   /** The stream's epoch: a saved `seq` means something only with the same epoch. */
   epoch: string;
   maxListeners: number;
+  /** The session's channels in declared order, each with its listeners (`[]` when it declares none). */
+  channels: ChannelCount[];
   /** The owner's view adds more (ownerId, sourceLanguage, updatedAt, ...). */
   [field: string]: unknown;
+}
+
+/** A channel of the session and how many listeners are on it. */
+export interface ChannelCount {
+  name: string;
+  listenerCount: number;
 }
 
 export interface MessageView {
@@ -58,7 +66,10 @@ export interface BroadcastEvent extends Answer {
   type: "broadcast";
   data: unknown;
   ts: number;
+  /** Its place in the session's stream, or with `channel` in that channel's own stream. */
   seq: number;
+  /** A channel's event (to its listeners only); absent: a session-wide one. */
+  channel?: string;
 }
 
 export interface MessageEvent extends Answer, MessageView {
@@ -97,6 +108,22 @@ export interface JoinedEvent extends Answer {
   recovered?: boolean;
   /** (v2) Seqs of the replayed range that will never come (claimed by a writer that died): skipped, not waited for. */
   missing?: number[];
+  /** When the connection is on a channel: that channel's stream position as of this answer. */
+  channelStream?: ChannelStreamPosition;
+}
+
+export interface ChannelStreamPosition {
+  channel: string;
+  seq: number;
+}
+
+/** The answer to `subscribe` (also pushed with `channel: null` when the session stopped offering the connection's
+ * channel): from here on every event of `channel` after `seq`, none of the old channel's. */
+export interface SubscribedEvent extends Answer {
+  type: "subscribed";
+  channel: string | null;
+  seq: number;
+  epoch: string;
 }
 
 export interface PongEvent extends Answer {
@@ -115,12 +142,16 @@ export interface BroadcastSentEvent extends Answer {
   seq: number;
   ts: number;
   delivered: number;
+  /** The channel whose stream it went to (`seq` is there); absent: the session's stream. */
+  channel?: string;
 }
 
 export interface ListenerCountEvent extends Answer {
   type: "listenerCount";
   sessionId: string;
   listenerCount: number;
+  /** When the session declares channels: the listeners of each, by name. */
+  channels?: Record<string, number>;
 }
 
 export interface SpeakerDisconnectedEvent extends Answer {
@@ -150,6 +181,7 @@ export type ServerEvent =
   | HistoryEvent
   | BroadcastSentEvent
   | ListenerCountEvent
+  | SubscribedEvent
   | SpeakerDisconnectedEvent
   | ErrorEvent;
 
@@ -171,10 +203,11 @@ export type EventOf<T extends ServerEventType> = Extract<ServerEvent, { type: T 
 // -- actions: client -> server ----------------------------------------------------------------------------------
 
 export interface ActionFields {
-  join: { sinceSeq?: number; epoch?: string };
+  join: { sinceSeq?: number; epoch?: string; channel?: string | null; channelSinceSeq?: number };
+  subscribe: { channel: string | null };
   ping: Record<never, never>;
   history: { since?: number; limit?: number; cursor?: string };
-  broadcast: { data: unknown };
+  broadcast: { data: unknown; channel?: string };
   sendMessage: { text: string };
   pause: Record<never, never>;
   resume: Record<never, never>;
@@ -189,6 +222,7 @@ export type ActionFrame<A extends ActionName> = { action: A; id?: string } & Act
 /** The answer each action gets on success (an `error` frame otherwise). */
 export interface ActionAnswers {
   join: JoinedEvent;
+  subscribe: SubscribedEvent;
   ping: PongEvent;
   history: HistoryEvent;
   broadcast: BroadcastSentEvent;
@@ -210,6 +244,7 @@ type OptionalKeys<T> = Exclude<KnownKeys<T>, RequiredKeys<T>>;
 /** Every action and the fields it must carry (the compiler checks each is a required field of its type). */
 export const ACTIONS: { readonly [A in ActionName]: readonly RequiredKeys<ActionFrame<A>>[] } = {
   join: ["action"],
+  subscribe: ["action", "channel"],
   ping: ["action"],
   history: ["action"],
   broadcast: ["action", "data"],
@@ -233,16 +268,18 @@ export const EVENTS: { readonly [T in ServerEventType]: readonly RequiredKeys<Ev
   sessionEnded: ["type", "session", "seq"],
   artifactUpdated: ["type", "artifact", "seq"],
   listenerCount: ["type", "sessionId", "listenerCount"],
+  subscribed: ["type", "channel", "seq", "epoch"],
   speakerDisconnected: ["type", "sessionId"],
   error: ["type", "code", "message"],
 };
 
 /** Every optional field of each action (the server's frames allow no others). */
 export const ACTION_OPTIONAL: { readonly [A in ActionName]: readonly OptionalKeys<ActionFrame<A>>[] } = {
-  join: ["id", "sinceSeq", "epoch"],
+  join: ["id", "sinceSeq", "epoch", "channel", "channelSinceSeq"],
+  subscribe: ["id"],
   ping: ["id"],
   history: ["id", "since", "limit", "cursor"],
-  broadcast: ["id"],
+  broadcast: ["id", "channel"],
   sendMessage: ["id"],
   pause: ["id"],
   resume: ["id"],
@@ -261,16 +298,17 @@ export const V2_OPTIONAL: { readonly joined: readonly OptionalKeys<JoinedEvent>[
 
 /** Every optional field of each server frame (`id`: the answered action's). */
 export const EVENT_OPTIONAL: { readonly [T in ServerEventType]: readonly OptionalKeys<EventOf<T>>[] } = {
-  joined: ["id", "recovered"],
+  joined: ["id", "recovered", "channelStream"],
   pong: ["id"],
   history: ["id"],
-  broadcastSent: ["id"],
-  broadcast: ["id"],
+  broadcastSent: ["id", "channel"],
+  broadcast: ["id", "channel"],
   message: ["id"],
   sessionUpdated: ["id"],
   sessionEnded: ["id"],
   artifactUpdated: ["id"],
-  listenerCount: ["id"],
+  listenerCount: ["id", "channels"],
+  subscribed: ["id"],
   speakerDisconnected: ["id"],
   error: ["id", "field", "from", "to", "retryAfterMs", "validActions"],
 };
@@ -286,6 +324,7 @@ export const SESSION_VIEW_FIELDS: readonly RequiredKeys<SessionView>[] = [
   "seq",
   "epoch",
   "maxListeners",
+  "channels",
 ];
 
 const STREAM_TYPES: ReadonlySet<string> = new Set<StreamEvent["type"]>([
@@ -302,5 +341,7 @@ export function isStreamEvent(event: ServerEvent): event is StreamEvent {
 
 /** A client request ID, as the server accepts it. */
 export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+/** A channel's name, as sessions declare them (the contract's "Channels"). */
+export const CHANNEL_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,31}$/;
 /** `adjective-noun-NNN` (session_schema/ids.py). */
 export const SESSION_ID_PATTERN = /^[a-z]{3,8}-[a-z]{3,8}-[0-9]{3}$/;

@@ -11,15 +11,20 @@
 
 import { HttpError, RefusedError } from "./errors.js";
 import { retryAfterMs, type HttpApi } from "./http.js";
-import { SESSION_ID_PATTERN } from "./protocol.js";
+import { CHANNEL_NAME_PATTERN, SESSION_ID_PATTERN, type SessionView } from "./protocol.js";
 
-export async function diagnoseRefusal(api: HttpApi, sessionId: string, token?: string): Promise<RefusedError> {
+export async function diagnoseRefusal(api: HttpApi, sessionId: string, token?: string, channel?: string | null): Promise<RefusedError> {
   if (!SESSION_ID_PATTERN.test(sessionId)) {
     return new RefusedError("INVALID_SESSION_ID", `${JSON.stringify(sessionId)} is not a session ID (adjective-noun-NNN)`, 400);
+  }
+  if (typeof channel === "string" && !CHANNEL_NAME_PATTERN.test(channel)) {
+    return new RefusedError("VALIDATION_ERROR", `channel ${JSON.stringify(channel)} is not a channel name (${CHANNEL_NAME_PATTERN.source})`, 400);
   }
   try {
     const session = await api.getSession(sessionId, token);
     if (session.status === "ended") return new RefusedError("SESSION_ENDED", `session ${sessionId} has ended`, 410);
+    const undeclared = channelRefusal(session, channel);
+    if (undeclared) return undeclared;
     if (typeof session.maxListeners === "number" && session.listenerCount >= session.maxListeners) {
       return new RefusedError("SESSION_FULL", `session ${sessionId} has ${session.listenerCount} of ${session.maxListeners} listeners`, 429);
     }
@@ -40,9 +45,17 @@ export async function diagnoseRefusal(api: HttpApi, sessionId: string, token?: s
   }
 }
 
-/** `diagnoseRefusal`, its answer reused for `ttlMs` while the token is the same. */
+/** INVALID_CHANNEL when the handshake asked for a channel the session does not declare (`session.channels`). */
+function channelRefusal(session: SessionView, channel: string | null | undefined): RefusedError | undefined {
+  if (typeof channel !== "string") return undefined;
+  const declared = (session.channels ?? []).map((offered) => offered.name);
+  if (declared.includes(channel)) return undefined;
+  return new RefusedError("INVALID_CHANNEL", `channel ${JSON.stringify(channel)} is not one of this session's channels (${declared.join(", ") || "none"})`, 400);
+}
+
+/** `diagnoseRefusal`, its answer reused for `ttlMs` while the token and the channel are the same. */
 export class RefusalLookup {
-  private last: { at: number; token: string | undefined; refusal: RefusedError } | null = null;
+  private last: { at: number; token: string | undefined; channel: string | null; refusal: RefusedError } | null = null;
 
   constructor(
     private readonly api: HttpApi,
@@ -51,11 +64,11 @@ export class RefusalLookup {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async explain(token: string | undefined): Promise<RefusedError> {
+  async explain(token: string | undefined, channel: string | null = null): Promise<RefusedError> {
     const last = this.last;
-    if (last && last.token === token && this.now() - last.at < this.ttlMs) return last.refusal;
-    const refusal = await diagnoseRefusal(this.api, this.sessionId, token);
-    this.last = { at: this.now(), token, refusal };
+    if (last && last.token === token && last.channel === channel && this.now() - last.at < this.ttlMs) return last.refusal;
+    const refusal = await diagnoseRefusal(this.api, this.sessionId, token, channel);
+    this.last = { at: this.now(), token, channel, refusal };
     return refusal;
   }
 }

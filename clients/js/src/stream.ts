@@ -63,6 +63,15 @@ export class StreamOrderer<E extends Sequenced> {
     this.drain();
   }
 
+  /** Another stream takes this one's place (a channel switch): what was held of the old one is forgotten,
+   * delivery resumes after `baseline` (held until `release` when `baseline` is null). Stats go on counting. */
+  restart(baseline: number | null): void {
+    this.ahead.clear();
+    this.skipped.clear();
+    this.last = baseline;
+    this.holding = baseline === null;
+  }
+
   push(event: E): PushResult {
     return this.accept(event.seq, event);
   }

@@ -26,6 +26,7 @@ export function view(overrides: Partial<SessionView> = {}): SessionView {
     seq: 0,
     epoch: "e1",
     maxListeners: 10,
+    channels: [],
     ...overrides,
   };
 }

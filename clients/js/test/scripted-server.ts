@@ -10,12 +10,14 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 
-export type Spec = number | Record<string, unknown> | null;
+export type Spec = number | string | Record<string, unknown> | null;
 export interface Step {
   join?: Record<string, unknown>;
   expect?: Record<string, unknown> | null;
   push?: Spec[];
   await?: string;
+  /** Frames pushed after the awaited action arrives and before its answer (they overtake it). */
+  before?: Spec[];
   answer?: Spec;
   drop?: boolean;
 }
@@ -40,7 +42,7 @@ export interface Table {
 export interface Case {
   name: string;
   server: Script[];
-  app?: { token?: string | string[]; calls?: Call[] };
+  app?: { token?: string | string[]; channel?: string; calls?: Call[] };
   expect: Record<string, unknown>;
 }
 export interface Call {
@@ -52,9 +54,14 @@ export interface Call {
 
 type Frame = Record<string, unknown>;
 
-/** A bare number n is the broadcast of seq n; a `session` is merged over the default view; batches nest. */
+/** A bare number n is the broadcast of seq n, "es:n" that of seq n in channel es's stream; a `session` is merged
+ * over the default view; batches nest. */
 export function frame(table: Table, spec: Spec): Frame | null {
   if (typeof spec === "number") return { type: "broadcast", data: spec, ts: 1, seq: spec };
+  if (typeof spec === "string") {
+    const [channel, seq] = spec.split(":");
+    return { type: "broadcast", data: spec, ts: 1, seq: Number(seq), channel };
+  }
   if (spec === null) return null;
   const built: Frame = { ...spec };
   if (typeof built["session"] === "object" && built["session"] !== null) built["session"] = { ...table.session, ...built["session"] };
@@ -167,6 +174,7 @@ export class ScriptedServer {
       for (const [name, value] of Object.entries(step.expect ?? {})) {
         if ((received[name] ?? null) !== value) this.problems.push(`${action} carried ${name}=${JSON.stringify(received[name])}, not ${JSON.stringify(value)}`);
       }
+      for (const spec of step.before ?? []) ws.send(JSON.stringify(frame(this.table, spec))); // overtaking the answer
       const answer = step.join ? this.joined(step.join) : frame(this.table, step.answer ?? null);
       if (answer) {
         if ("type" in answer) answer["id"] = received["id"];

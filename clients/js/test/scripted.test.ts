@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 import WebSocket from "ws";
 
-import { isStreamEvent, LiveSession, LiveSessionError, type StateChange, type WebSocketConstructor } from "../src/index.js";
+import { isChannelEvent, isStreamEvent, LiveSession, LiveSessionError, type StateChange, type WebSocketConstructor } from "../src/index.js";
 import { ScriptedServer, type Call, type Case, type Table } from "./scripted-server.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../.."); // .test-build/test -> clients/js
@@ -20,7 +20,8 @@ const TABLE_FILE = process.env["LIVE_SESSIONS_SCRIPTED_CASES"] ?? path.join(ROOT
 const SAFETY_TIMEOUT_MS = 20_000; // a case that never reaches its end fails here instead of hanging the suite
 
 interface AppSaw {
-  delivered: number[];
+  /** Seqs of the session stream; "es:n" for seq n of channel es's stream. */
+  delivered: (number | string)[];
   resets: number;
   closed: string | null;
   closedByItself: boolean;
@@ -52,6 +53,7 @@ async function runCase(table: Table, scripted: Case): Promise<{ server: Scripted
     httpUrl: `http://${address}`,
     sessionId: String(table.session["sessionId"]),
     ...(token !== undefined ? { token } : {}),
+    ...(scripted.app?.channel !== undefined ? { channel: scripted.app.channel } : {}),
     WebSocket: WebSocket as unknown as WebSocketConstructor,
     backoff,
     fullBackoff: { initialMs: options.fullBackoffInitialMs, maxMs: options.fullBackoffMaxMs },
@@ -60,7 +62,9 @@ async function runCase(table: Table, scripted: Case): Promise<{ server: Scripted
     keepaliveMs: 3_600_000,
   });
   const saw: AppSaw = { delivered: [], resets: 0, closed: null, closedByItself: false, states: [], calls: [] };
-  live.on("event", (event) => isStreamEvent(event) && saw.delivered.push(event.seq));
+  live.on("event", (event) => {
+    if (isStreamEvent(event)) saw.delivered.push(isChannelEvent(event) ? `${event.channel}:${event.seq}` : event.seq);
+  });
   live.on("reset", () => (saw.resets += 1));
   live.on("state", (change) => {
     saw.states.push(change);

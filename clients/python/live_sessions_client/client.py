@@ -19,7 +19,9 @@ TypeScript client's `client.ts` (same names, snake_case; the same rules: clients
   connection; `batch` frames are unpacked; the connect URL declares protocol version 2 (`&v=2`);
 - every action carries an `id`; its answer (or `error`) settles that call; API Gateway's integration-error
   frame fails every call in flight with OutcomeUnknownError; nothing is ever sent twice by the client;
-- anything unforeseen ends the client and is raised by the `async for`, never a silent stop.
+- anything unforeseen ends the client and is raised by the `async for`, never a silent stop;
+- channels (channels.py): on one (`channel`, `subscribe()`), the client follows the channel's own stream beside the
+  session's, in order and once each, and re-joins with both positions; `publish()` over HTTP.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from . import errors
 from .backoff import BackoffOptions, retry_delay
+from .channels import ChannelTrack, PublishAnswer, PublishEvent, is_channel_event, publish_body
 from .errors import (
     ActionError,
     ClosedError,
@@ -66,6 +69,7 @@ from .protocol import (
     SessionEndedEvent,
     SessionUpdatedEvent,
     SessionView,
+    SubscribedEvent,
     is_integration_error,
     is_stream_event,
 )
@@ -101,10 +105,13 @@ class ResetEvent(TypedDict):
 
 @dataclass(frozen=True)
 class StreamPosition:
-    """A position in a session's stream that a later client can resume from."""
+    """A position in a session's stream that a later client can resume from; on a channel, also the channel and
+    the position in its own stream."""
 
     seq: int
     epoch: str
+    channel: str | None = None
+    channel_seq: int | None = None
 
 
 @dataclass
@@ -125,13 +132,18 @@ class _Link:
     reader: asyncio.Task[Any] | None = None
 
 
-def connect_url(ws_url: str, session_id: str, token: str | None = None, version: int = PROTOCOL_VERSION) -> str:
-    """The connect URL: `?sessionId=<id>[&token=<JWT>]&v=<protocol version>`, after any query `ws_url` has."""
+def connect_url(
+    ws_url: str, session_id: str, token: str | None = None, version: int = PROTOCOL_VERSION, channel: str | None = None
+) -> str:
+    """The connect URL: `?sessionId=<id>[&token=<JWT>]&v=<protocol version>[&channel=<name>]`, after any query
+    `ws_url` has."""
     parts = urlsplit(ws_url)
     query: dict[str, str] = {"sessionId": session_id}
     if token:
         query["token"] = token
     query["v"] = str(version)
+    if channel is not None:
+        query["channel"] = channel
     extra = "&".join(p for p in (parts.query, urlencode(query)) if p)
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", extra, ""))
 
@@ -145,6 +157,7 @@ class LiveSession:
         token: TokenSource = None,
         http_url: str | None = None,
         resume: StreamPosition | None = None,
+        channel: str | None = None,
         keepalive: float | None = 240.0,
         pong_timeout: float = 20.0,
         request_timeout: float = 30.0,
@@ -161,6 +174,8 @@ class LiveSession:
         """`token`: the session owner's joins as the speaker, none (or anyone else's) as a listener; a string, or
         a function (plain or async) asked for a fresh one before every handshake. `http_url`: the HTTP API's
         URL, for `api` (create, get, end, events, publish). `resume`: a `position` a previous client saved.
+        `channel`: the channel to be on from the handshake (`&channel=`; default: the `resume` position's, else
+        none); one the session does not declare is refused INVALID_CHANNEL.
         `keepalive`: a `ping` this often (API Gateway closes a connection idle for 10 minutes; its own
         ping/pong control frames do not count). `backoff`: the retry schedule of a failed handshake or a drop;
         `full_backoff` the one while the session is full (SESSION_FULL; default 10 s doubling up to 5 minutes),
@@ -187,6 +202,9 @@ class LiveSession:
         self._epoch: str | None = None
         if resume is not None:
             self._orderer.last, self._epoch = resume.seq, resume.epoch
+        on = channel if channel is not None else (resume.channel if resume else None)
+        channel_seq = resume.channel_seq if resume is not None and resume.channel == on else None
+        self._track = ChannelTrack(self._deliver, max_buffered, on, channel_seq)
         self._state: ConnectionState = "idle"
         self._link: _Link | None = None
         self._view: SessionView | None = None
@@ -202,7 +220,8 @@ class LiveSession:
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._gap_task: asyncio.Task[None] | None = None
-        self._gap_tried_at: int | None = None  # `last` when a gap was last asked for: no progress since means skip it
+        # Both streams' `last` when a gap was last asked for: no progress since means skip it.
+        self._gap_tried_at: tuple[int | None, int | None] | None = None
         self._refused_token: str | None = None  # the token a 401 refused: the provider must give another one
         self._connect_url = ""
         self.reconnects = 0
@@ -230,9 +249,19 @@ class LiveSession:
 
     @property
     def position(self) -> StreamPosition | None:
-        """Where this client is in the session's stream; pass it as `resume` to a later client."""
+        """Where this client is in the session's stream (and its channel's); pass it as `resume` to a later client."""
         last = self._orderer.last
-        return StreamPosition(last, self._epoch) if last is not None and self._epoch is not None else None
+        if last is None or self._epoch is None:
+            return None
+        channel, channel_seq = self._track.channel, self._track.orderer.last
+        if channel is None or channel_seq is None:
+            return StreamPosition(last, self._epoch)
+        return StreamPosition(last, self._epoch, channel, channel_seq)
+
+    @property
+    def channel(self) -> str | None:
+        """The channel this client is on (None: none)."""
+        return self._track.channel
 
     @property
     def last_seq(self) -> int | None:
@@ -240,8 +269,15 @@ class LiveSession:
 
     @property
     def stats(self) -> StreamStats:
-        """Stream events delivered, duplicates dropped, events that came ahead of a gap, seqs skipped."""
-        return self._orderer.stats
+        """Stream events delivered, duplicates dropped, events that came ahead of a gap, seqs skipped: of both
+        streams together."""
+        session, channel = self._orderer.stats, self._track.orderer.stats
+        return StreamStats(
+            session.delivered + channel.delivered,
+            session.duplicates + channel.duplicates,
+            session.out_of_order + channel.out_of_order,
+            session.skipped + channel.skipped,
+        )
 
     # -- opening and closing ----------------------------------------------------------------------------------
 
@@ -281,8 +317,28 @@ class LiveSession:
         fields = {"since": since, "limit": limit, "cursor": cursor}
         return cast(HistoryEvent, await self.request("history", **{k: v for k, v in fields.items() if v is not None}))
 
-    async def broadcast(self, data: Any) -> BroadcastSentEvent:
-        return cast(BroadcastSentEvent, await self.request("broadcast", data=data))
+    async def broadcast(self, data: Any, *, channel: str | None = None) -> BroadcastSentEvent:
+        """To every listener, or with `channel` to that channel's listeners only (in its own stream)."""
+        on_channel = {"channel": channel} if channel is not None else {}
+        return cast(BroadcastSentEvent, await self.request("broadcast", data=data, **on_channel))
+
+    async def subscribe(self, channel: str | None) -> SubscribedEvent:
+        """Moves this connection to `channel` (None: to none) in one step; returns `subscribed`, the new channel
+        stream's position: from it on every event of that channel comes, none of the old one's."""
+        return cast(SubscribedEvent, await self.request("subscribe", channel=channel))
+
+    async def publish(self, events: PublishEvent | list[PublishEvent], *, channel: str | None = None) -> PublishAnswer:
+        """Publishes over HTTP (`POST /sessions/{id}/broadcasts`, the owner's token; needs `http_url`): one event
+        or a list of up to 25 (`{"data", "channel"?}`), those without their own `channel` to `channel` (none:
+        everyone); returns each one's stream and seq. Not retried by the client (a second try publishes twice)."""
+        if self.api is None:
+            raise ValueError("publish() needs the HTTP API: LiveSession(..., http_url=...)")
+        answer = await self.api.publish_events(self.session_id, publish_body(events, channel)["events"])
+        if self.role == "speaker":  # channel events go to listeners only: the speaker's own are seen here
+            for item in answer["items"]:
+                self._track.mark_own(item["channel"], item["seq"])
+            self._watch_gap()
+        return answer
 
     async def send_message(self, text: str) -> MessageEvent:
         return cast(MessageEvent, await self.request("sendMessage", text=text))
@@ -307,6 +363,8 @@ class LiveSession:
         if action == "join":
             raise ValueError("join is the client's own: use connect()")
         link = await self._when_connected()
+        if action == "subscribe":
+            self._track.switching(fields["channel"])
         return await self._send(link.ws, action, fields, self._request_timeout)
 
     # -- events -----------------------------------------------------------------------------------------------
@@ -347,7 +405,9 @@ class LiveSession:
                 failure: LiveSessionError = await self._stay_connected(link)
             except LiveSessionError as error:
                 failure = error
-                if not error.retryable and not self._is_closed():
+                if self._channel_withdrawn(error):
+                    pass  # on none from now: the next handshake asks for no channel
+                elif not error.retryable and not self._is_closed():
                     self._finish(error.code, error)
             if self._is_closed():
                 return
@@ -361,10 +421,21 @@ class LiveSession:
             self._set_state("reconnecting", attempt=attempt, retry_in=delay, error=failure)
             await self._sleep(delay)
 
+    def _channel_withdrawn(self, error: LiveSessionError) -> bool:
+        """INVALID_CHANNEL on a reconnect: the session stopped offering the channel while this client was away. It
+        goes on with none, told as the server tells the listeners it can reach (`subscribed`, channel None)."""
+        if error.code != "INVALID_CHANNEL" or not self._ever_joined or self._epoch is None:
+            return False
+        if self._track.channel is None:
+            return False
+        self._queue.put_nowait(self._track.dropped(self._epoch))
+        return True
+
     async def _open_and_join(self) -> _Link:
         again = self._ever_joined
         link = self._adopt(await self._open())
         self._orderer.hold()
+        self._track.hold()
         try:
             await self._join(link.ws)
         except LiveSessionError:
@@ -375,7 +446,8 @@ class LiveSession:
 
     async def _join(self, ws: ClientConnection, *, resume: bool = True) -> dict[str, Any]:
         position = self.position if resume else None
-        fields = {"sinceSeq": position.seq, "epoch": position.epoch} if position else {}
+        fields: dict[str, Any] = {"sinceSeq": position.seq, "epoch": position.epoch} if position else {}
+        fields.update(self._track.join_fields(position is not None))
         return await self._send(ws, "join", fields, self._request_timeout)
 
     async def _stay_connected(self, link: _Link) -> LiveSessionError:
@@ -430,7 +502,7 @@ class LiveSession:
             raise RefusedError(
                 "UNAUTHORIZED", "the token was refused and the provider has no fresh one", 401, retryable=False
             )
-        self._connect_url = connect_url(self.ws_url, self.session_id, token)
+        self._connect_url = connect_url(self.ws_url, self.session_id, token, channel=self._track.channel)
         try:
             ws = await self._open_once()
         except InvalidStatus as refused:
@@ -543,9 +615,12 @@ class LiveSession:
 
     def _on_event(self, ws: ClientConnection, frame: dict[str, Any]) -> None:
         kind = frame["type"]
-        # `joined` is taken in before its answer returns, so the app's view is ready by then.
+        # `joined` and `subscribed` are taken in before their answers return, so the app's view is ready by then.
         if kind == "joined":
             self._on_joined(cast(JoinedEvent, frame))
+        elif kind == "subscribed":
+            self._track.subscribed(cast(SubscribedEvent, frame))
+            self._watch_gap()
         request_id = frame.get("id")
         pending = self._pending.pop(request_id, None) if isinstance(request_id, str) else None
         if pending is not None:
@@ -562,7 +637,11 @@ class LiveSession:
             self._accept_stream(frame)  # an answer that is a stream event (sendMessage's) is in the stream too
             return
         if kind == "broadcastSent" and isinstance(frame.get("seq"), int):
-            self._orderer.mark_seen(frame["seq"])  # the speaker's own broadcast is never pushed to it: no gap
+            # The speaker's own broadcast is never pushed to it: no gap (in the stream it went to).
+            if "channel" in frame:
+                self._track.mark_own(frame["channel"], frame["seq"])
+            else:
+                self._orderer.mark_seen(frame["seq"])
             self._watch_gap()
         if pending is None:
             self._queue.put_nowait(frame)
@@ -583,7 +662,9 @@ class LiveSession:
         self._ever_joined = True
         if self._state != "connected":
             self._set_state("connected", attempt=0)
-        if resumed and joined.get("recovered") is True and not epoch_changed:
+        continues = resumed and joined.get("recovered") is True and not epoch_changed
+        self._track.joined(joined.get("channelStream"), continues)
+        if continues:
             self._orderer.skip(joined.get("missing") or [])
             self._orderer.release()
         else:
@@ -605,7 +686,8 @@ class LiveSession:
         self._queue.put_nowait(ResetEvent(type="reset", session=session, reason=reason))
 
     def _accept_stream(self, event: dict[str, Any]) -> None:
-        if self._orderer.push(event) == "overflow":
+        pushed = self._track.push(event) if is_channel_event(event) else self._orderer.push(event)
+        if pushed == "overflow":
             self._start_recovery(0.0)
         else:
             self._watch_gap()
@@ -620,8 +702,12 @@ class LiveSession:
 
     # -- gaps: asked for again by re-joining with sinceSeq (PROTOCOL_NOTES.md says why) ------------------------
 
+    @property
+    def _has_gap(self) -> bool:
+        return self._orderer.has_gap or self._track.orderer.has_gap
+
     def _watch_gap(self) -> None:
-        if not self._orderer.has_gap:
+        if not self._has_gap:
             self._gap_tried_at = None
             if self._gap_task is not None and not self._gap_task.done():
                 self._gap_task.cancel()
@@ -636,13 +722,14 @@ class LiveSession:
     async def _recover(self, after: float) -> None:
         await asyncio.sleep(after)
         link = self._link
-        if link is None or not self._orderer.has_gap:
+        if link is None or not self._has_gap:
             return
-        last = self._orderer.last
-        if last is not None and self._gap_tried_at == last:
+        last = (self._orderer.last, self._track.orderer.last)
+        if self._gap_tried_at == last:
             # The server replayed and the hole is still there (an older server that cannot say `missing`):
             # hand over what follows it rather than hold it forever.
-            logger.warning("seqs %s never came; skipped", self._orderer.skip_gap())
+            skipped = (list(self._orderer.skip_gap()), list(self._track.orderer.skip_gap()))
+            logger.warning("seqs %s (session) and %s (channel) never came; skipped", *skipped)
             self._watch_gap()
             return
         self._gap_tried_at = last

@@ -9,7 +9,7 @@ from typing import Any
 # Refusals that end a join for good: the session will not become joinable by waiting (400, 404, 410); a
 # VALIDATION_ERROR is a connect URL the server cannot read (its `v`), no better on a second try.
 FATAL_REFUSALS: frozenset[str] = frozenset(
-    {"INVALID_SESSION_ID", "VALIDATION_ERROR", "SESSION_NOT_FOUND", "SESSION_ENDED"}
+    {"INVALID_SESSION_ID", "VALIDATION_ERROR", "SESSION_NOT_FOUND", "SESSION_ENDED", "INVALID_CHANNEL"}
 )
 FATAL_STATUSES: frozenset[int] = frozenset({400, 404, 410})
 # Error codes of an action's answer that another try (on this or a new connection) may cure.

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypedDict, cast
 from urllib.parse import quote, urlencode
 
+from .channels import PublishAnswer, PublishEvent
 from .errors import HttpError
 from .protocol import MessageView, SessionView, StreamEvent
 
@@ -68,9 +69,21 @@ class HttpApi:
         self.timeout = timeout
 
     async def create_session(
-        self, *, title: str | None = None, source_language: str | None = None, max_listeners: int | None = None
+        self,
+        *,
+        title: str | None = None,
+        source_language: str | None = None,
+        max_listeners: int | None = None,
+        channels: list[str] | None = None,
     ) -> SessionView:
-        body = _without_none({"title": title, "sourceLanguage": source_language, "maxListeners": max_listeners})
+        """`channels`: up to 32 names (`^[a-z0-9][a-z0-9._-]{0,31}$`) listeners choose between."""
+        fields = {
+            "title": title,
+            "sourceLanguage": source_language,
+            "maxListeners": max_listeners,
+            "channels": channels,
+        }
+        body = _without_none(fields)
         return cast(SessionView, await self.call("POST", "/sessions", body))
 
     async def get_session(self, session_id: str) -> SessionView:
@@ -83,9 +96,16 @@ class HttpApi:
         await self.call("DELETE", _session(session_id))
 
     async def events(
-        self, session_id: str, since_seq: int, *, epoch: str | None = None, limit: int | None = None
+        self,
+        session_id: str,
+        since_seq: int,
+        *,
+        epoch: str | None = None,
+        limit: int | None = None,
+        channel: str | None = None,
     ) -> EventsPage:
-        query = _query(sinceSeq=since_seq, epoch=epoch, limit=limit)
+        """A page of the session's stream after `since_seq`; with `channel`, of that channel's own stream."""
+        query = _query(sinceSeq=since_seq, epoch=epoch, limit=limit, channel=channel)
         return cast(EventsPage, await self.call("GET", _session(session_id) + "/events" + query))
 
     async def messages(
@@ -97,6 +117,12 @@ class HttpApi:
     async def publish(self, session_id: str, text: str) -> MessageView:
         """`POST /sessions/{id}/messages`: stored first, then sent to every connection (owner only)."""
         return cast(MessageView, await self.call("POST", _session(session_id) + "/messages", {"text": text}))
+
+    async def publish_events(self, session_id: str, events: list[PublishEvent]) -> PublishAnswer:
+        """`POST /sessions/{id}/broadcasts` (the owner's token): 1 to 25 events, each to its channel or to everyone,
+        published in order; the answer gives each one's stream and seq. Not retried: a second try publishes twice."""
+        path = _session(session_id) + "/broadcasts"
+        return cast(PublishAnswer, await self.call("POST", path, {"events": events}))
 
     async def call(self, method: str, path: str, body: Any = None) -> Any:
         """One call; a non-2xx answer is an HttpError with the contract's code (status 0: no answer at all)."""

@@ -23,6 +23,13 @@ SessionStatus = Literal["active", "paused", "ended"]
 JsonValue = Any  # any JSON value: the app's `data`
 
 
+class ChannelCount(TypedDict):
+    """A channel of the session and how many listeners are on it."""
+
+    name: str
+    listenerCount: int
+
+
 class SessionView(TypedDict):
     """`GET /sessions/{id}` and the `session` of `joined` / `sessionUpdated` / `sessionEnded`; the owner's
     view adds more (ownerId, sourceLanguage, updatedAt, ...)."""
@@ -36,6 +43,7 @@ class SessionView(TypedDict):
     seq: int  # the seq of the session's latest stream event (0 before any)
     epoch: str  # a saved `seq` means something only with the same epoch
     maxListeners: int
+    channels: list[ChannelCount]  # the session's channels in declared order (`[]` when it declares none)
 
 
 class MessageView(TypedDict):
@@ -58,7 +66,8 @@ class BroadcastEvent(_Answer):
     type: Literal["broadcast"]
     data: JsonValue
     ts: int
-    seq: int
+    seq: int  # its place in the session's stream, or with `channel` in that channel's own stream
+    channel: NotRequired[str]  # a channel's event (to its listeners only); absent: a session-wide one
 
 
 class MessageEvent(_Answer):
@@ -93,6 +102,11 @@ StreamEvent = BroadcastEvent | MessageEvent | SessionUpdatedEvent | SessionEnded
 # -- per-connection frames: answers and notices, no stream seq ---------------------------------------------------
 
 
+class ChannelStreamPosition(TypedDict):
+    channel: str
+    seq: int
+
+
 class JoinedEvent(_Answer):
     type: Literal["joined"]
     role: Role
@@ -100,6 +114,17 @@ class JoinedEvent(_Answer):
     connectionId: str
     recovered: NotRequired[bool]  # present when the join asked to resume: true when every missed event follows
     missing: NotRequired[list[int]]  # v2: seqs after `sinceSeq` that will never come (the server vouches)
+    channelStream: NotRequired[ChannelStreamPosition]  # on a channel: its stream's position as of this answer
+
+
+class SubscribedEvent(_Answer):
+    """The answer to `subscribe` (also pushed with `channel` None when the session stopped offering the channel):
+    from here on every event of `channel` after `seq`, none of the old channel's."""
+
+    type: Literal["subscribed"]
+    channel: str | None
+    seq: int
+    epoch: str
 
 
 class PongEvent(_Answer):
@@ -118,12 +143,14 @@ class BroadcastSentEvent(_Answer):
     seq: int
     ts: int
     delivered: int
+    channel: NotRequired[str]  # the channel whose stream it went to; absent: the session's
 
 
 class ListenerCountEvent(_Answer):
     type: Literal["listenerCount"]
     sessionId: str
     listenerCount: int
+    channels: NotRequired[dict[str, int]]  # when the session declares channels: the listeners of each
 
 
 class SpeakerDisconnectedEvent(_Answer):
@@ -163,6 +190,7 @@ ServerEvent = (
     | HistoryEvent
     | BroadcastSentEvent
     | ListenerCountEvent
+    | SubscribedEvent
     | SpeakerDisconnectedEvent
     | ErrorEvent
 )
@@ -178,6 +206,13 @@ class JoinAction(_Action):
     action: Literal["join"]
     sinceSeq: NotRequired[int]
     epoch: NotRequired[str]
+    channel: NotRequired[str | None]
+    channelSinceSeq: NotRequired[int]
+
+
+class SubscribeAction(_Action):
+    action: Literal["subscribe"]
+    channel: str | None
 
 
 class PingAction(_Action):
@@ -194,6 +229,7 @@ class HistoryAction(_Action):
 class BroadcastAction(_Action):
     action: Literal["broadcast"]
     data: JsonValue
+    channel: NotRequired[str]
 
 
 class SendMessageAction(_Action):
@@ -224,6 +260,7 @@ class EndAction(_Action):
 # The answer each action gets on success (an `error` frame otherwise).
 ACTION_ANSWERS: dict[type[_Action], type[_Answer]] = {
     JoinAction: JoinedEvent,
+    SubscribeAction: SubscribedEvent,
     PingAction: PongEvent,
     HistoryAction: HistoryEvent,
     BroadcastAction: BroadcastSentEvent,
@@ -245,6 +282,7 @@ EVENT_TYPES: tuple[type[Any], ...] = (
     SessionEndedEvent,
     ArtifactUpdatedEvent,
     ListenerCountEvent,
+    SubscribedEvent,
     SpeakerDisconnectedEvent,
     ErrorEvent,
     BatchEvent,
@@ -277,6 +315,8 @@ STREAM_TYPES: frozenset[str] = frozenset(_name(e, "type") for e in STREAM_EVENT_
 
 # A client request ID, as the server accepts it.
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+# A channel's name, as sessions declare them (the contract's "Channels").
+CHANNEL_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
 # `adjective-noun-NNN` (session_schema/ids.py).
 SESSION_ID_PATTERN = re.compile(r"^[a-z]{3,8}-[a-z]{3,8}-[0-9]{3}$")
 

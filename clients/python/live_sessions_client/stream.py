@@ -63,6 +63,13 @@ class StreamOrderer(Generic[E]):
         self._holding = False
         self._drain()
 
+    def restart(self, baseline: int | None) -> None:
+        """Another stream takes this one's place (a channel switch): what was held of the old one is forgotten,
+        delivery resumes after `baseline` (held until `release` when it is None). Stats go on counting."""
+        self._ahead.clear()
+        self.last = baseline
+        self._holding = baseline is None
+
     def push(self, event: E) -> PushResult:
         return self._accept(int(event["seq"]), event)
 
