@@ -76,6 +76,12 @@ def test_client_against_the_local_stack(js_build: None, stack: LocalStack) -> No
     node_test(stack, "stack")
 
 
+def test_client_channels_against_the_local_stack(js_build: None, stack: LocalStack) -> None:
+    """Channels with the real handlers: subscribe switches streams, a drop resumes both, publish over HTTP to a
+    channel, INVALID_CHANNEL (from the handshake, and from `session.channels` as a browser learns it)."""
+    node_test(stack, "channels")
+
+
 def test_client_protocol_matches_the_asyncapi_document(js_build: None, stack: LocalStack) -> None:
     """The client's declared actions and events, and their required fields, are the server's."""
     node_test(stack, "protocol")

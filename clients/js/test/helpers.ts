@@ -17,6 +17,7 @@ import WebSocket from "ws";
 import {
   HttpApi,
   LiveSession,
+  type CreateSessionBody,
   type LiveSessionEvents,
   type LiveSessionOptions,
   type SessionView,
@@ -38,7 +39,7 @@ export function token(user: string): string {
   return minted[user];
 }
 
-export async function createSession(owner: string, body: { title?: string; maxListeners?: number } = {}): Promise<SessionView> {
+export async function createSession(owner: string, body: CreateSessionBody = {}): Promise<SessionView> {
   return new HttpApi({ httpUrl: HTTP_URL, token: token(owner) }).createSession({ title: "js client test", ...body });
 }
 

@@ -13,6 +13,7 @@ from ._deprecated import (
     session_url,
 )
 from .backoff import BackoffOptions, backoff_delay
+from .channels import ChannelTrack, PublishAnswer, PublishedItem, PublishEvent, is_channel_event
 from .client import (
     ConnectionState,
     LiveSession,
@@ -41,6 +42,8 @@ from .protocol import (
     STREAM_TYPES,
     BroadcastEvent,
     BroadcastSentEvent,
+    ChannelCount,
+    ChannelStreamPosition,
     ErrorEvent,
     HistoryEvent,
     JoinedEvent,
@@ -53,10 +56,11 @@ from .protocol import (
     SessionView,
     SpeakerDisconnectedEvent,
     StreamEvent,
+    SubscribedEvent,
 )
 from .stream import PushResult, StreamOrderer, StreamStats
 
-__version__ = "0.2.0"  # the package's version (pyproject.toml reads it); the TypeScript client's is the same
+__version__ = "0.3.0"  # the package's version (pyproject.toml reads it); the TypeScript client's is the same
 
 
 def __getattr__(name: str) -> Any:
@@ -79,6 +83,9 @@ __all__ = [
     "BackoffOptions",
     "BroadcastEvent",
     "BroadcastSentEvent",
+    "ChannelCount",
+    "ChannelStreamPosition",
+    "ChannelTrack",
     "ClosedError",
     "ConnectionState",
     "DisconnectedError",
@@ -95,6 +102,9 @@ __all__ = [
     "MessageEvent",
     "OutcomeUnknownError",
     "PongEvent",
+    "PublishAnswer",
+    "PublishEvent",
+    "PublishedItem",
     "PushResult",
     "RefusedError",
     "ResetEvent",
@@ -108,10 +118,12 @@ __all__ = [
     "StreamOrderer",
     "StreamPosition",
     "StreamStats",
+    "SubscribedEvent",
     "TimeoutError",
     "TokenSource",
     "backoff_delay",
     "connect_url",
+    "is_channel_event",
     # deprecated, for one version
     "SessionClient",
     "StreamOrder",
