@@ -9,6 +9,7 @@
  */
 
 import { HttpApi, type LiveSession } from "../src/index.js";
+import { parseChannels } from "./channels.js";
 import { $, hint, whileBusy } from "./dom.js";
 import { refusalRow } from "./events-table.js";
 import { Pane } from "./pane.js";
@@ -134,7 +135,9 @@ async function main(): Promise<void> {
     if (problem) return;
     const api = new HttpApi({ httpUrl: currentUrls().httpUrl, token: () => token });
     const title = $<HTMLInputElement>("#title").value;
-    void whileBusy($<HTMLButtonElement>("button", createForm), () => api.createSession({ title, maxListeners })).then(
+    const channels = parseChannels($<HTMLInputElement>("#channels").value);
+    const body = { title, maxListeners, ...(channels.length > 0 ? { channels } : {}) };
+    void whileBusy($<HTMLButtonElement>("button", createForm), () => api.createSession(body)).then(
       (session) => {
         created.textContent = session.sessionId;
         listener.sessionInput.value = speaker.sessionInput.value = session.sessionId;
@@ -157,7 +160,9 @@ async function main(): Promise<void> {
       const problem = isBlank(text) ? (broadcast ? "type something to broadcast" : "a message needs visible text") : undefined;
       hint(form, problem);
       if (problem) return;
-      const run = (live: LiveSession): Promise<unknown> => (broadcast ? live.broadcast(parseData(text)) : live.sendMessage(text));
+      const channel = form.querySelector<HTMLSelectElement>("select.channel")?.value;
+      const to = channel ? { channel } : {};
+      const run = (live: LiveSession): Promise<unknown> => (broadcast ? live.broadcast(parseData(text), to) : live.sendMessage(text));
       void speaker.act(form.dataset["action"] ?? "", $<HTMLButtonElement>("button", form), run).then((sent) => {
         if (sent && input.value === text) input.value = ""; // a refused line stays, to be corrected
       });

@@ -103,7 +103,9 @@ function summarize(event: ServerEvent): string {
     case "broadcastSent":
       return `delivered to ${event.delivered}`;
     case "listenerCount":
-      return `${event.listenerCount} listening`;
+      return `${event.listenerCount} listening${event.channels ? ` (${Object.entries(event.channels).map((entry) => entry.join(" ")).join(", ")})` : ""}`;
+    case "subscribed":
+      return event.channel === null ? "on no channel" : `on ${event.channel}, after its seq ${event.seq}`;
     case "history":
       return `${event.items.length} messages`;
     case "artifactUpdated":

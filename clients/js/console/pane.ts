@@ -3,7 +3,7 @@
  * state badge and events table. Everything it learns of the session goes to the shared SessionPanel.
  */
 
-import { LiveSession, SESSION_ID_PATTERN, type SessionView } from "../src/index.js";
+import { HttpApi, LiveSession, SESSION_ID_PATTERN, type SessionView } from "../src/index.js";
 import { $, hint, whileBusy } from "./dom.js";
 import { EventsTable, eventRow, refusalRow, dataText } from "./events-table.js";
 import type { SessionPanel } from "./session-panel.js";
@@ -43,12 +43,19 @@ export class Pane {
       void this.join();
     });
     $<HTMLButtonElement>(".leave", this.root).addEventListener("click", () => this.live?.close());
+    this.channelPicker?.addEventListener("change", () => void this.switchChannel());
     this.sessionInput.addEventListener("input", () => hint(this.joinForm));
+    this.sessionInput.addEventListener("change", () => void this.lookUp());
     this.refresh();
   }
 
   get sessionInput(): HTMLInputElement {
     return $<HTMLInputElement>(".session-id", this.root);
+  }
+
+  /** The channel to listen to (the listener's pane): joined with, and switched to while connected. */
+  get channelPicker(): HTMLSelectElement | null {
+    return this.joinForm.querySelector<HTMLSelectElement>("select.channel");
   }
 
   /** The session view, when this pane is joined (or was, until the session ended). */
@@ -67,6 +74,7 @@ export class Pane {
       httpUrl,
       wsUrl,
       sessionId,
+      ...(this.channelPicker?.value ? { channel: this.channelPicker.value } : {}),
       // A listener joins anonymously; the speaker pane sends the owner's token.
       ...(this.role === "speaker" ? { token: () => this.context.token() } : {}),
     });
@@ -89,6 +97,34 @@ export class Pane {
     }
   }
 
+  /** A session ID typed in: its view (channels included, for the picker) shown before joining; a failure is
+   * left to the join to report. */
+  private async lookUp(): Promise<void> {
+    const sessionId = this.sessionInput.value.trim();
+    if (sessionIdProblem(sessionId)) return;
+    try {
+      this.context.panel.showView(await new HttpApi({ httpUrl: this.context.urls().httpUrl }).getSession(sessionId));
+    } catch {
+      // not there (yet): the join says why
+    }
+  }
+
+  /** A channel picked while connected: `subscribe`, its answer shown as an event, a refusal as a problem row. */
+  private async switchChannel(): Promise<void> {
+    const live = this.live;
+    const picker = this.channelPicker;
+    if (!live || !picker || live.state !== "connected") return;
+    picker.disabled = true;
+    try {
+      await live.subscribe(picker.value || null);
+    } catch (error) {
+      this.table.add(refusalRow("subscribe", error));
+    } finally {
+      picker.disabled = false;
+      picker.value = live.channel ?? ""; // where the client is, whatever happened
+    }
+  }
+
   private watch(live: LiveSession): void {
     const { panel } = this.context;
     live.on("state", (change) => {
@@ -104,7 +140,8 @@ export class Pane {
       this.table.add(eventRow(event));
       if (event.type === "joined" || event.type === "sessionUpdated" || event.type === "sessionEnded") panel.showView(event.session);
       if ("seq" in event && typeof event.seq === "number") panel.showSeq(live.sessionId, event.seq);
-      if (event.type === "listenerCount") panel.showListenerCount(event.sessionId, event.listenerCount);
+      if (event.type === "listenerCount") panel.showListenerCount(event.sessionId, event.listenerCount, event.channels);
+      if (event.type === "subscribed" && this.channelPicker) this.channelPicker.value = event.channel ?? "";
       this.refresh();
     });
     live.on("reset", (reset) => {

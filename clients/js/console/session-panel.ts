@@ -9,9 +9,10 @@
  */
 
 import type { SessionView } from "../src/index.js";
+import { channelCountsText, offerChannels, withCounts } from "./channels.js";
 import { $ } from "./dom.js";
 
-type Shown = Pick<SessionView, "sessionId" | "title" | "status" | "seq" | "epoch" | "listenerCount" | "maxListeners" | "muted">;
+type Shown = Pick<SessionView, "sessionId" | "title" | "status" | "seq" | "epoch" | "listenerCount" | "maxListeners" | "muted" | "channels">;
 
 export class SessionPanel {
   private shown: Shown | null = null;
@@ -28,7 +29,10 @@ export class SessionPanel {
   /** A whole view: another session's replaces what is shown. */
   showView(view: SessionView): void {
     const seq = this.shown?.sessionId === view.sessionId && view.epoch === this.shown.epoch ? Math.max(this.shown.seq, view.seq) : view.seq;
-    this.shown = { ...view, seq };
+    const names = (shown: Shown | null): string => (shown?.channels ?? []).map((channel) => channel.name).join();
+    const offered = names(this.shown) !== names(view) || this.shown?.sessionId !== view.sessionId;
+    this.shown = { ...view, seq, channels: view.channels ?? [] };
+    if (offered) offerChannels(this.shown.channels.map((channel) => channel.name));
     this.render();
   }
 
@@ -39,9 +43,9 @@ export class SessionPanel {
     this.render();
   }
 
-  showListenerCount(sessionId: string, listenerCount: number): void {
+  showListenerCount(sessionId: string, listenerCount: number, channels?: Record<string, number>): void {
     if (this.shown?.sessionId !== sessionId) return;
-    this.shown = { ...this.shown, listenerCount };
+    this.shown = { ...this.shown, listenerCount, channels: withCounts(this.shown.channels, channels) };
     this.render();
   }
 
@@ -55,6 +59,7 @@ export class SessionPanel {
       seq: String(shown.seq),
       epoch: shown.epoch,
       listeners: `${shown.listenerCount} of ${shown.maxListeners}`,
+      channels: channelCountsText(shown.channels),
     };
     for (const [name, value] of Object.entries(fields)) $<HTMLElement>(`[data-field="${name}"]`, this.panel).textContent = value;
     this.panel.dataset["status"] = shown.status;

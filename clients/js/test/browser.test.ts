@@ -146,6 +146,43 @@ describe("the console in Chromium", () => {
     assert.equal(await page.getByTestId("listener-log").locator("tr.problem").count(), 1);
   });
 
+  it("channels: created with the session, picked when listening, broadcast to one, counted per channel", async () => {
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on("pageerror", (error) => problems.push(String(error)));
+    await page.goto(`${HTTP_URL}/console/?${new URLSearchParams({ token: token("alice") })}`);
+    await page.locator("body[data-ready=true]").waitFor();
+    await page.getByTestId("create-channels").fill("es, fr");
+    await button(page, "Create session").click();
+    await page.getByTestId("session-channels").filter({ hasText: "es 0 · fr 0" }).waitFor();
+
+    await page.getByTestId("listener-channel").selectOption("es");
+    await button(page, "Join").click();
+    await page.getByTestId("listener-state").filter({ hasText: "connected as listener" }).waitFor();
+    await button(page, "Join as speaker").click();
+    await page.getByTestId("speaker-state").filter({ hasText: "connected as speaker" }).waitFor();
+    await page.getByTestId("session-channels").filter({ hasText: "es 1 · fr 0" }).waitFor();
+
+    // To another channel: not heard; to the listener's: heard, with its channel in the table.
+    await page.getByTestId("speaker-channel").selectOption("fr");
+    await page.getByTestId("speaker-broadcast").fill("bonjour");
+    await button(page, "Broadcast").click();
+    await rows(page, "speaker-log", "broadcastSent").filter({ hasText: "delivered to 0" }).waitFor();
+    await page.getByTestId("speaker-channel").selectOption("es");
+    await page.getByTestId("speaker-broadcast").fill("hola");
+    await button(page, "Broadcast").click();
+    const heard = rows(page, "listener-log", "broadcast");
+    await heard.filter({ hasText: "hola" }).waitFor();
+    assert.equal(await heard.count(), 1);
+    assert.equal(await heard.locator(".channel").innerText(), "es");
+
+    // Switched while connected: `subscribed`, and the counts follow.
+    await page.getByTestId("listener-channel").selectOption("fr");
+    await rows(page, "listener-log", "subscribed").waitFor();
+    await page.getByTestId("session-channels").filter({ hasText: "es 0 · fr 1" }).waitFor();
+    assert.deepEqual(problems, []);
+  });
+
   for (const width of [1280, 420]) {
     it(`debugs a session from start to end at ${width} px wide`, async () => {
       const alice = token("alice");
