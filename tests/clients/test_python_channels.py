@@ -5,10 +5,11 @@ listeners with each event's stream and seq. One stack for the module."""
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
-import boto3
 import pytest
 from live_sessions_client import BackoffOptions, HttpApi, LiveSession, RefusedError
 
@@ -73,15 +74,14 @@ def test_subscribe_switches_a_listener_from_one_channels_stream_to_another(stack
     _run(scenario)
 
 
-def test_a_listener_on_a_channel_resumes_both_streams_after_a_drop(stack) -> None:
-    management = boto3.client(
-        "apigatewaymanagementapi",
-        endpoint_url=stack.urls.callback,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+def _server_closes(stack: Any, connection_id: str) -> None:
+    """What API Gateway's management API does to end a connection: DELETE @connections/{id} (the local stack's)."""
+    url = f"{stack.urls.http}/_connections/@connections/{quote(connection_id, safe='')}"
+    with urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=WAIT) as answer:
+        assert answer.status == 204
 
+
+def test_a_listener_on_a_channel_resumes_both_streams_after_a_drop(stack) -> None:
     async def scenario() -> None:
         _, speaker, listener = await _talk(stack)
         live = listener(channel="es")
@@ -98,7 +98,7 @@ def test_a_listener_on_a_channel_resumes_both_streams_after_a_drop(stack) -> Non
             return await handshake()
 
         live._open_once = held_handshake  # type: ignore[method-assign]
-        await asyncio.to_thread(management.delete_connection, ConnectionId=live.connection_id)
+        await asyncio.to_thread(_server_closes, stack, live.connection_id)
         await speaker.broadcast("es 2", channel="es")
         everyone = await speaker.broadcast("all")
         await speaker.broadcast("es 3", channel="es")
