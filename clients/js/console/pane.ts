@@ -139,7 +139,8 @@ export class Pane {
     live.on("event", (event) => {
       this.table.add(eventRow(event));
       if (event.type === "joined" || event.type === "sessionUpdated" || event.type === "sessionEnded") panel.showView(event.session);
-      if ("seq" in event && typeof event.seq === "number") panel.showSeq(live.sessionId, event.seq);
+      // The session stream's seq only: a frame naming a channel (its events, `subscribed`) counts in that channel's.
+      if ("seq" in event && typeof event.seq === "number" && !("channel" in event)) panel.showSeq(live.sessionId, event.seq);
       if (event.type === "listenerCount") panel.showListenerCount(event.sessionId, event.listenerCount, event.channels);
       if (event.type === "subscribed" && this.channelPicker) this.channelPicker.value = event.channel ?? "";
       this.refresh();

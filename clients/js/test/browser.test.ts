@@ -175,6 +175,7 @@ describe("the console in Chromium", () => {
     await heard.filter({ hasText: "hola" }).waitFor();
     assert.equal(await heard.count(), 1);
     assert.equal(await heard.locator(".channel").innerText(), "es");
+    assert.equal(await text(page, "session-seq"), "0", "a channel's seqs are not the session stream's");
 
     // Switched while connected: `subscribed`, and the counts follow.
     await page.getByTestId("listener-channel").selectOption("fr");
