@@ -5,7 +5,8 @@ and serves until its stdin closes.
 A presigned POST upload that its policy does not allow is refused as S3 refuses it (local/s3); every
 request is applied one at a time (backend._serialized: moto's backends are not thread-safe), a
 transaction backs up only the items it names (moto_transactions.py), a Query reads only its partition
-(moto_query.py), and results are answered as plain JSON (moto_json.py).
+(moto_query.py), results are answered as plain JSON (moto_json.py), and with `--aws-limits` each partition and
+item serves at most DynamoDB's units per second (moto_throttle.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .moto_idempotency import honour_client_request_tokens
 from .moto_json import answer_with_json
 from .moto_query import speed_up_queries
 from .moto_streams import forget_used_shard_iterators
+from .moto_throttle import throttle_from_environment
 from .moto_transactions import back_up_only_touched_items
 
 
@@ -56,6 +58,7 @@ def main(argv: list[str]) -> None:
     forget_used_shard_iterators()  # the stream poller's GetRecords would otherwise pile up iterators
     speed_up_queries()  # every fan-out is a Query: keep its cost off the table's size too
     answer_with_json()  # and off moto's generic serializer (slow per item)
+    throttle_from_environment(os.environ)  # `serve --aws-limits`: per-partition and per-item throughput
     for name in patches:
         module, _, function = name.rpartition(".")
         getattr(importlib.import_module(module), function)()
