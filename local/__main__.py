@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import console
 from . import stack as stack_module
+from .aws_limits import AwsLimits
 from .iam import PUBLISHER_ROLE
 from .speak_lines import commands_help
 
@@ -67,6 +68,20 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
+    return value
+
+
+def _aws_limits(args: argparse.Namespace) -> AwsLimits | None:
+    scale, concurrency = args.aws_limits_scale, args.aws_limits_concurrency_scale
+    if not args.aws_limits and scale is None and concurrency is None:
+        return None
+    return AwsLimits(scale=scale or 1.0, concurrency_scale=concurrency or 1.0)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -102,6 +117,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         dev_logs=args.dev_logs,
         webhook_url=args.webhook,
+        aws_limits=_aws_limits(args),
     )
     try:
         urls = local.start()
@@ -365,6 +381,25 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--dev-logs", action="store_true", help="pretty-print the handlers' logs (POWERTOOLS_DEV)")
     serve.add_argument(
         "--webhook", metavar="URL", help="POST every lifecycle event to URL, as an EventBridge API destination would"
+    )
+    serve.add_argument(
+        "--aws-limits",
+        action="store_true",
+        help=f"enforce AWS's quotas (aws_model/limits.py): {AwsLimits().describe()} (default: off, limitless)",
+    )
+    serve.add_argument(
+        "--aws-limits-scale",
+        type=_positive_float,
+        metavar="F",
+        help=f"multiply every rate by F so a few clients reach them; implies --aws-limits (default 1; e.g. 0.01:"
+        f" {AwsLimits(0.01).describe()})",
+    )
+    serve.add_argument(
+        "--aws-limits-concurrency-scale",
+        type=_positive_float,
+        metavar="F",
+        help="multiply Lambda's Region concurrency by F (default 1: handlers run longer here than on Lambda, so a"
+        " concurrency scaled with the rates would throttle what AWS serves); implies --aws-limits",
     )
     serve.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     serve.set_defaults(func=cmd_serve)

@@ -1,9 +1,13 @@
 """AWS's quotas, enforced by the local stack when asked (`serve --aws-limits`, `LocalStack(aws_limits=...)`).
 
 Off by default: the local stack is limitless unless told. On, every figure comes from `aws_model/limits.py`
-(the one declared table), multiplied by `scale` so that tests reach a quota with a handful of clients (0.01:
-5 new WebSocket connections per second, 10 write and 30 read units per second per partition). A concurrency
-never scales below one execution environment.
+(the one declared table), each rate multiplied by `scale` so that tests reach a quota with a handful of clients
+(0.01: 5 new WebSocket connections per second, 10 write and 30 read units per second per partition).
+
+Lambda's concurrency has its own factor, `concurrency_scale` (default 1: not scaled). Concurrency is a rate times
+a duration: scaling the rates scales the concurrency a load needs only if each invocation lasts as long here as
+on Lambda, and here it lasts longer (a few shared cores run the handlers, the embedded DynamoDB and the clients),
+so a scaled-down Region would throttle loads AWS serves. Ask for it to see the Region's cap bind (never below one).
 
 What each service does with them:
 - the embedded DynamoDB throttles per partition-key value and per item (local/dynamodb/moto_throttle.py);
@@ -35,18 +39,20 @@ class AwsLimits:
     """The quotas the stack enforces: AWS's defaults times `scale` (0 < scale)."""
 
     scale: float = 1.0
+    concurrency_scale: float = 1.0
 
     def __post_init__(self) -> None:
-        if not self.scale > 0 or not math.isfinite(self.scale):
-            raise ValueError(f"aws limits scale must be a positive number, not {self.scale!r}")
+        for name, value in (("scale", self.scale), ("concurrency_scale", self.concurrency_scale)):
+            if not value > 0 or not math.isfinite(value):
+                raise ValueError(f"aws limits {name} must be a positive number, not {value!r}")
 
     def rate(self, limit: Limit) -> float:
         """A per-second quota, scaled (fractions stay: a bucket refills at that rate)."""
         return float(limit.value) * self.scale
 
     def count(self, limit: Limit) -> int:
-        """A count (concurrent executions), scaled, never below one."""
-        return max(1, round(float(limit.value) * self.scale))
+        """A concurrency, times `concurrency_scale`, never below one."""
+        return max(1, round(float(limit.value) * self.concurrency_scale))
 
     # -- the figures each service reads --------------------------------------------------------------------
 
@@ -77,7 +83,7 @@ class AwsLimits:
     # -- across the process boundary -----------------------------------------------------------------------
 
     def to_environment(self) -> dict[str, str]:
-        return {ENVIRONMENT_VARIABLE: json.dumps({"scale": self.scale})}
+        return {ENVIRONMENT_VARIABLE: json.dumps({"scale": self.scale, "concurrency_scale": self.concurrency_scale})}
 
     @classmethod
     def from_environment(cls, environment: Mapping[str, str]) -> AwsLimits | None:
@@ -85,14 +91,16 @@ class AwsLimits:
         raw = environment.get(ENVIRONMENT_VARIABLE)
         if not raw:
             return None
-        return cls(scale=float(json.loads(raw)["scale"]))
+        settings = json.loads(raw)
+        return cls(scale=float(settings["scale"]), concurrency_scale=float(settings.get("concurrency_scale", 1.0)))
 
     def describe(self) -> str:
         """One line for the stack's start-up log."""
         return (
-            f"AWS limits x{self.scale:g}: {self.new_connections_per_second:g} new WebSocket connections/s, "
-            f"{self.partition_write_units:g} WCU / {self.partition_read_units:g} RCU per partition and per item "
-            f"per second, Lambda concurrency {self.region_concurrency} per Region"
+            f"{self.new_connections_per_second:g} new WebSocket connections/s (then 429), "
+            f"{self.partition_write_units:g} WCU / {self.partition_read_units:g} RCU a second per partition-key value "
+            f"and per item (then ThrottlingException), {self.region_concurrency} concurrent Lambda executions per "
+            "Region (then TooManyRequestsException)"
         )
 
 

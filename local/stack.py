@@ -36,6 +36,7 @@ from session_schema.lifecycle import STREAM_FILTER_PATTERNS, STREAM_VIEW_TYPE
 from session_schema.settings import stack_environment
 
 from . import dynamodb, secretsmanager
+from .aws_limits import AwsLimits, TokenBucket
 from .apigw import (
     CONNECTIONS_PREFIX,
     ISSUER_PREFIX,
@@ -57,6 +58,7 @@ from .lambda_service import (
     HandlerSpec,
     LambdaApi,
     PoolSettings,
+    RegionConcurrency,
     worker_environment,
 )
 from .s3 import NOTIFY_ENVIRONMENT
@@ -108,6 +110,9 @@ class LocalStack:
     The table's stream feeds the lifecycle events function (local/dynamodb_streams/), which puts on the
     stack's bus (local/eventbridge/): `events()` lists what was put; `webhook_url` receives each as an
     EventBridge API destination would.
+    `aws_limits` (None: limitless, the default) makes the stack enforce AWS's quotas, scaled
+    (local/aws_limits.py): the embedded DynamoDB throttles hot partitions and items, the WebSocket gateway
+    refuses new connections past the account's rate, and Lambda throttles past the Region's concurrency at once.
     """
 
     def __init__(
@@ -132,6 +137,7 @@ class LocalStack:
         moto_patches: tuple[str, ...] = (),
         dev_logs: bool = False,
         webhook_url: str | None = None,
+        aws_limits: AwsLimits | None = None,
     ) -> None:
         self.host = host
         self.http_port = http_port
@@ -147,7 +153,11 @@ class LocalStack:
         self.table_name = table_name
         self.bucket_name = bucket_name
         self.moto_patches = moto_patches
-        self.pool_settings = PoolSettings(concurrency, function_timeout, throttle_wait, worker_output)
+        self.aws_limits = aws_limits
+        region = RegionConcurrency(aws_limits.region_concurrency) if aws_limits else None
+        # With AWS's limits Lambda's own behaviour: a throttle is immediate (no local queueing for a worker).
+        wait = 0.0 if aws_limits else throttle_wait
+        self.pool_settings = PoolSettings(concurrency, function_timeout, wait, worker_output, region)
         self.dev_logs = dev_logs
         self.webhook_url = webhook_url
 
@@ -194,7 +204,8 @@ class LocalStack:
         # S3's event notification: each stored object is told to the upload function through the Invoke API.
         invoke = f"http://{public_host(self.host)}:{http_port}{LAMBDA_PREFIX}/2015-03-31/functions/{UPLOAD_FUNCTION}"
         notify = {NOTIFY_ENVIRONMENT: json.dumps({"bucket": self.bucket_name, "invokeUrl": f"{invoke}/invocations"})}
-        self._moto = dynamodb.EmbeddedMoto(patches=self.moto_patches, environment=notify)
+        limits = self.aws_limits.to_environment() if self.aws_limits else {}
+        self._moto = dynamodb.EmbeddedMoto(patches=self.moto_patches, environment=notify | limits)
         s3_endpoint = self._moto.start()
         # Another DynamoDB (e.g. DynamoDB Local), or the embedded one; S3 is always the embedded moto.
         ddb_endpoint = self.dynamodb_endpoint or s3_endpoint
@@ -223,6 +234,10 @@ class LocalStack:
             "your AWS credentials" if access.user_credentials else "local credentials",
             access.region,
         )
+        if self.aws_limits is not None:
+            logger.info("AWS limits x%g: %s", self.aws_limits.scale, self.aws_limits.describe())
+            if self.dynamodb_endpoint:
+                logger.warning("--aws-limits: %s throttles as it does; only the embedded DynamoDB is limited here", ddb_endpoint)
         dynamodb.ensure_bucket(s3_endpoint, self.bucket_name, access.region)
         # One secret per state directory: cursors survive a restart (handlers read it on their first page).
         secretsmanager.ensure_cursor_secret(s3_endpoint, secretsmanager.cursor_secret(self.state_dir), access.region)
@@ -236,6 +251,7 @@ class LocalStack:
             idle_timeout=self.idle_timeout,
             max_connection_seconds=self.max_connection_seconds,
             management_socket=management_socket,
+            connect_rate=TokenBucket(self.aws_limits.new_connections_per_second) if self.aws_limits else None,
         )
         ws_port = self._ws.start()
         self.handler_status = functions.start()

@@ -7,7 +7,9 @@ functions in local/apigw/ws_api_events.py; this module runs the connections:
 - each frame is routed by `$request.body.action` against `session_schema.routes.WS_ROUTES` (unknown,
   missing or unparsable -> `$default`) and the route's response, if any, is sent back;
 - a closed connection runs `$disconnect` with a DISCONNECT event (close code and reason included);
-- API Gateway's limits: 32 KB frames, 128 KB messages, the idle timeout and the maximum duration;
+- API Gateway's limits: 32 KB frames, 128 KB messages, the idle timeout and the maximum duration; with
+  `--aws-limits`, the account's new connections per second too: a handshake past it is refused 429 before
+  `$connect` runs (`connect_rate`, a token bucket: local/aws_limits.py), as API Gateway throttles it;
 - the live connections form the registry behind the `@connections` management endpoint (POST sends a
   frame, DELETE closes, GET describes; anything unknown or closed is gone: 410);
 - a client that does not read: API Gateway holds a bounded buffer per connection and answers a post to a
@@ -37,6 +39,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from local.aws_limits import TokenBucket
 from local.lambda_service import TIMEOUT_SECONDS as INTEGRATION_TIMEOUT_SECONDS
 from local.lambda_service import FunctionError, HandlerUnavailable, Throttled, WorkerCrashed
 
@@ -65,6 +68,8 @@ MESSAGE_MAX_BYTES = 128 * 1024  # ... and messages up to 128 KB
 CLIENT_BUFFER_BYTES = 128 * 1024  # queued for a client that is not reading; a post beyond it is 429
 SOCKET_SEND_BUFFER_BYTES = 64 * 1024  # fixed (not autotuned to MBs), so "not reading" is noticed like on AWS
 SEND_TIMEOUT_SECONDS = 5.0  # how long a management call from another thread may wait for the loop to run it
+# API Gateway's body for a request it throttles itself (no integration runs).
+THROTTLED_BODY = '{"message": "Too Many Requests"}'
 
 Invoke = Callable[[Mapping[str, Any]], Any]
 
@@ -199,8 +204,11 @@ class WsGateway:
         idle_timeout: float = 600,
         max_connection_seconds: float = 7200,
         management_socket: socket.socket | None = None,
+        connect_rate: TokenBucket | None = None,
     ) -> None:
         self.host = host
+        self.connect_rate = connect_rate  # None: no quota on new connections (the default, limitless)
+        self.connects_throttled = 0
         self.requested_port = port
         self._management_socket = management_socket  # bound by the stack (its port is in WS_CALLBACK_URL)
         self.registry = registry
@@ -284,6 +292,10 @@ class WsGateway:
     # -- handshake -----------------------------------------------------------------------------------------
 
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if self.connect_rate is not None and not self.connect_rate.take():
+            self.connects_throttled += 1
+            logger.info("WS connect %s -> 429 throttled (new connections per second)", urlsplit(request.path).path)
+            return handshake_refusal(429, THROTTLED_BODY)
         peer = connection.remote_address or ("127.0.0.1", 0)
         conn = LiveConnection(
             connection_id=new_connection_id(),

@@ -62,9 +62,10 @@ class _Queued:
     last_error: Exception | None = None
 
 
-def _error(status: int, error_type: str, message: str) -> HttpResponse:
+def _error(status: int, error_type: str, message: str, *, reason: str | None = None) -> HttpResponse:
     headers = [("x-amzn-errortype", error_type), ("x-amzn-requestid", str(uuid.uuid4()))]
-    return HttpResponse.json(status, {"Type": "User", "message": message}, headers)
+    body = {"Type": "User", "message": message} | ({"Reason": reason} if reason else {})
+    return HttpResponse.json(status, body, headers)
 
 
 def _function_name(raw: str) -> str:
@@ -106,7 +107,7 @@ class LambdaApi:
         try:
             result = self._invoke(name, event)
         except Throttled as error:
-            return _error(429, "TooManyRequestsException", str(error))
+            return _error(429, "TooManyRequestsException", str(error), reason=error.reason)
         except (FunctionError, WorkerCrashed, HandlerUnavailable) as error:
             error_type = getattr(error, "error_type", "Runtime.ExitError" if isinstance(error, WorkerCrashed) else "")
             payload = {"errorType": error_type or type(error).__name__, "errorMessage": str(error)}

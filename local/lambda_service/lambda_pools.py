@@ -4,7 +4,8 @@ Each function declared in session_schema.functions gets a pool of worker process
 a worker imports the handler once, serves one event at a time and keeps its module state between events,
 as a warm Lambda does. An event goes to an idle worker, or to a new one while the pool is below the
 function's concurrency (its declared reserved concurrency unless overridden); beyond that it waits up to
-`throttle_wait` seconds and is then throttled. Events and results cross the process boundary as JSON.
+`throttle_wait` seconds and is then throttled. With AWS's limits on (`--aws-limits`) the wait is none, as on
+Lambda, and the Region's concurrency (`RegionConcurrency`) caps every function's invocations together. Events and results cross the process boundary as JSON.
 A worker that dies mid-invocation, or runs past the function's timeout (and is killed for it), is
 replaced; its event fails as a crashed integration (`WorkerCrashed`). The gateways turn these errors into
 what API Gateway answers (local/README.md, "Faults").
@@ -74,7 +75,35 @@ class WorkerCrashed(RuntimeError):
 
 
 class Throttled(RuntimeError):
-    """Every execution environment the function may have was busy for the whole wait."""
+    """Every execution environment the function may have was busy for the whole wait. `reason`: Lambda's
+    TooManyRequestsException `Reason` (its reserved concurrency, or the Region's)."""
+
+    def __init__(self, message: str, reason: str = "ReservedFunctionConcurrentInvocationLimitExceeded") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class RegionConcurrency:
+    """The account's concurrent executions in the Region, shared by every function (`--aws-limits`): an
+    invocation past it is throttled at once, whatever its function's reserved concurrency, as Lambda does."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._running = 0
+        self._lock = threading.Lock()
+
+    def enter(self, function: str) -> None:
+        with self._lock:
+            if self._running >= self.limit:
+                raise Throttled(
+                    f"{function}: the Region's {self.limit} concurrent executions are in use",
+                    "ConcurrentInvocationLimitExceeded",
+                )
+            self._running += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self._running -= 1
 
 
 class LambdaContext:
@@ -136,6 +165,7 @@ class PoolSettings:
     timeout_seconds: float | None = None
     throttle_wait: float = THROTTLE_WAIT_SECONDS
     output: int | None = None  # a file descriptor for the workers' stdout and stderr (None: this process's)
+    region: RegionConcurrency | None = None  # `--aws-limits`: the Region's concurrency across every function
 
 
 class Function(Protocol):
@@ -217,6 +247,7 @@ class ProcessPool:
         self.limit = max(1, settings.concurrency or declared.reserved_concurrency)
         self.timeout_seconds = settings.timeout_seconds or float(declared.timeout_seconds)
         self.throttle_wait = settings.throttle_wait
+        self._region = settings.region
         self._environment = dict(environment)
         self._output = settings.output
         self._template: _Template | None = None
@@ -426,6 +457,15 @@ class ProcessPool:
     # -- one invocation --------------------------------------------------------------------------------
 
     def invoke(self, event: Mapping[str, Any]) -> Any:
+        if self._region is None:
+            return self._invoke(event)
+        self._region.enter(self.name)
+        try:
+            return self._invoke(event)
+        finally:
+            self._region.leave()
+
+    def _invoke(self, event: Mapping[str, Any]) -> Any:
         request_id = str(uuid.uuid4())
         payload = json.dumps(
             {"requestId": request_id, "remainingMs": int(self.timeout_seconds * 1000), "event": event}

@@ -1,0 +1,234 @@
+"""AWS's limits, enforced by the local stack (`LocalStack(aws_limits=...)`, `serve --aws-limits`), at a small scale
+(0.01: 5 new WebSocket connections a second, 10 write and 30 read units a second per partition-key value): what
+DynamoDB answers a hot partition reaches the handlers in DynamoDB's shape and is classified as a throttle; a join
+storm past both quotas is admitted in full with no client seeing more than a retried 429, the count exact; a
+broadcast while the session's partition is read hot still reaches every listener, every event in order.
+
+One stack for the module (its buckets refill within a second, so tests do not disturb one another)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from live_sessions_client import BackoffOptions, LiveSession, RefusedError, StateChange
+
+from local import dynamodb
+from local.aws_limits import AwsLimits
+from local.stack import LocalStack
+from tests.support.local_stack import create_session, http, running_local_stack
+
+pytestmark = pytest.mark.e2e
+
+SCALE = 0.01
+LIMITS = AwsLimits(SCALE)
+STORM = 16  # listeners joining at once: past the 5 connections a second and the session partition's 10 WCU
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    with running_local_stack(aws_limits=LIMITS) as local:
+        yield local
+
+
+def _client(stack: LocalStack, config: Config) -> Any:
+    import boto3
+
+    assert stack.urls is not None
+    session = boto3.session.Session(region_name=dynamodb.REGION, **dynamodb.FAKE_CREDENTIALS)
+    return session.client("dynamodb", endpoint_url=stack.urls.dynamodb, config=config)
+
+
+def _until_throttled(call: Any, attempts: int = 200) -> ClientError:
+    for _ in range(attempts):
+        try:
+            call()
+        except ClientError as error:
+            return error
+    raise AssertionError(f"not throttled in {attempts} calls")
+
+
+# -- what the handlers see -------------------------------------------------------------------------------
+
+
+def test_a_hot_partition_is_throttled_in_dynamodbs_shape_and_the_store_reads_it_as_a_throttle(stack):
+    from session_schema.errors import RateLimited
+    from session_store.aws_errors import aws_refusal
+    from session_store.dynamo import Table
+
+    ddb = _client(stack, Config(retries={"total_max_attempts": 1}))
+    partition = {"S": "SESSION#hot-write-1"}
+
+    def put(partition: dict[str, str] = partition) -> None:
+        # 20 KB: 20 write units, two seconds of this partition's at this scale, so it stays hot a while
+        ddb.put_item(TableName=stack.table_name, Item={"PK": partition, "SK": {"S": "X"}, "pad": {"S": "x" * 20_000}})
+
+    error = _until_throttled(put)
+    assert error.response["Error"]["Code"] == "ThrottlingException"
+    assert "Throughput exceeds the current capacity of your table or index" in error.response["Error"]["Message"]
+    assert error.response["throttlingReasons"] == [
+        {
+            "reason": "TableWriteKeyRangeThroughputExceeded",
+            "resource": f"arn:aws:dynamodb:{dynamodb.REGION}:123456789012:table/{stack.table_name}",
+        }
+    ]
+    assert isinstance(aws_refusal(error), RateLimited)  # past botocore's retry: 429 RATE_LIMITED to the caller
+
+    def query() -> None:
+        ddb.query(
+            TableName=stack.table_name,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": partition},
+            ConsistentRead=True,
+        )
+
+    reads = _until_throttled(query)
+    assert [r["reason"] for r in reads.response["throttlingReasons"]] == ["TableReadKeyRangeThroughputExceeded"]
+
+    # A transaction touching the hot partition is cancelled, ThrottlingError at that action, and nothing applied.
+    partition = {"S": "SESSION#hot-write-2"}
+    _until_throttled(lambda: put(partition))
+    cold = {"PK": {"S": "SESSION#cold-1"}, "SK": {"S": "X"}}
+    items = [
+        {"Put": {"TableName": stack.table_name, "Item": cold}},
+        {"Put": {"TableName": stack.table_name, "Item": {"PK": partition, "SK": {"S": "Y"}}}},
+    ]
+    with pytest.raises(ClientError) as cancelled:
+        ddb.transact_write_items(TransactItems=items)
+    assert cancelled.value.response["Error"]["Code"] == "TransactionCanceledException"
+    assert [r["Code"] for r in cancelled.value.response["CancellationReasons"]] == ["None", "ThrottlingError"]
+    assert "Item" not in ddb.get_item(TableName=stack.table_name, Key=cold, ConsistentRead=True)
+    with pytest.raises(RateLimited):  # the store's transactions answer it RATE_LIMITED (botocore does not retry it)
+        Table(stack.table_name, ddb)._transact(items)
+
+
+# -- a join storm ------------------------------------------------------------------------------------------
+
+
+class Listener(LiveSession):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.states: list[StateChange] = []
+        self.events: list[dict[str, Any]] = []
+        super().__init__(*args, on_state=self.states.append, backoff=BackoffOptions(0.2, 2.0), keepalive=None, **kwargs)
+
+    def errors(self) -> list[BaseException]:
+        return [change.error for change in self.states if change.error is not None]
+
+    async def collect(self) -> None:
+        async for event in self:
+            if event.get("type") == "broadcast":
+                self.events.append(event)
+
+
+def _listener_count(stack: LocalStack, session_id: str, token: str) -> int:
+    response = http(stack, "GET", f"/sessions/{session_id}", token)
+    assert response.status_code == 200, response.text
+    count: int = response.json()["listenerCount"]
+    return count
+
+
+def test_a_join_storm_past_the_quotas_is_admitted_in_full_with_only_retried_429s(stack):
+    owner = stack.mint("storm-owner")
+    session_id = create_session(stack, owner, maxListeners=STORM + 5)
+    assert stack.urls is not None
+
+    async def storm() -> list[Listener]:
+        listeners = [Listener(stack.urls.ws, session_id) for _ in range(STORM)]
+        await asyncio.wait_for(asyncio.gather(*(listener.connect() for listener in listeners)), 120)
+        return listeners
+
+    async def run() -> tuple[list[Listener], int]:
+        listeners = await storm()
+        count = await asyncio.to_thread(_listener_count, stack, session_id, owner)
+        for listener in listeners:
+            await listener.close()
+        return listeners, count
+
+    throttled_before = stack._ws.connects_throttled if stack._ws else 0  # noqa: SLF001 - the gateway's own count
+    listeners, count = asyncio.run(run())
+    errors = [error for listener in listeners for error in listener.errors()]
+    assert all(isinstance(e, RefusedError) and e.status == 429 and e.retryable for e in errors), errors
+    assert errors, "the storm never met a quota: nothing was shown"
+    assert stack._ws is not None and stack._ws.connects_throttled > throttled_before  # noqa: SLF001
+    assert count == STORM  # every join counted once, none lost to a throttled transaction
+
+
+# -- a broadcast while the session's partition is read hot --------------------------------------------------
+
+
+def _read_hot(stack: LocalStack, session_id: str, stop: threading.Event, throttled: list[ClientError]) -> None:
+    """Keep the session's partition over its read units: another reader of the whole partition, which holds a
+    40 KB item (10 read units a Query, strongly consistent: a third of the partition's second) every 0.1 s."""
+    ddb = _client(stack, Config(retries={"total_max_attempts": 1}))
+    while not stop.wait(0.1):
+        try:
+            ddb.query(
+                TableName=stack.table_name,
+                KeyConditionExpression="PK = :pk",
+                ExpressionAttributeValues={":pk": {"S": f"SESSION#{session_id}"}},
+                ConsistentRead=True,
+            )
+        except ClientError as error:
+            throttled.append(error)
+
+
+def test_a_broadcast_while_reads_are_throttled_reaches_every_listener_in_order(stack):
+    owner = stack.mint("hot-read-owner")
+    session_id = create_session(stack, owner, maxListeners=10)
+    assert stack.urls is not None
+    events = 4
+
+    throttled: list[ClientError] = []
+    retried: list[BaseException] = []
+
+    pad = {"PK": {"S": f"SESSION#{session_id}"}, "SK": {"S": "PAD#reads"}, "pad": {"S": "x" * 40_000}}
+    _client(stack, Config(retries={"total_max_attempts": 10})).put_item(TableName=stack.table_name, Item=pad)
+
+    async def run() -> tuple[list[Listener], list[int]]:
+        listeners = [Listener(stack.urls.ws, session_id) for _ in range(4)]
+        for listener in listeners:
+            await listener.connect()
+        readers = [asyncio.create_task(listener.collect()) for listener in listeners]
+        stop = threading.Event()
+        hot = threading.Thread(target=_read_hot, args=(stack, session_id, stop, throttled), daemon=True)
+        hot.start()
+        seqs: list[int] = []
+        async with LiveSession(stack.urls.ws, session_id, token=owner, keepalive=None) as speaker:
+            for n in range(events):
+                seqs.append(await _broadcast_retrying(speaker, n, retried))
+        stop.set()
+        hot.join()
+        deadline = time.monotonic() + 30
+        while any(len(listener.events) < len(seqs) for listener in listeners) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        for listener in listeners:
+            await listener.close()
+        for task in readers:
+            task.cancel()
+        return listeners, seqs
+
+    listeners, seqs = asyncio.run(run())
+    assert throttled, "the partition's reads were never throttled"  # the speaker may or may not have met one: `retried`
+    for listener in listeners:
+        assert [e["seq"] for e in listener.events] == seqs  # every event once, in order
+
+
+async def _broadcast_retrying(speaker: LiveSession, data: Any, retried: list[BaseException]) -> int:
+    """What an app does with a RATE_LIMITED broadcast: try again after a moment."""
+    from live_sessions_client import LiveSessionError
+
+    for _ in range(30):
+        try:
+            return int((await speaker.broadcast(data))["seq"])
+        except LiveSessionError as error:
+            if not error.retryable:
+                raise
+            retried.append(error)
+            await asyncio.sleep(0.3)
+    raise AssertionError("the broadcast never got through")
