@@ -20,7 +20,7 @@ Needs `lambdas/` on the import path (pytest and `python -m bench` put it there).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,7 +138,7 @@ def _index_names() -> list[str]:
     return [index.name for index in keys.TABLE.indexes]
 
 
-def _query_pages(items: list[Item], first_page: int, page: int) -> OperationUnits:
+def _query_pages(items: Sequence[Item], first_page: int, page: int) -> OperationUnits:
     """The strongly consistent Query pages reading `items` (one partition's range): a first page of
     `first_page`, then `page`s; a page filled to its Limit is followed by one more Query."""
     total = Units()

@@ -112,9 +112,7 @@ class TokenBucket:
     charge it afterwards, into debt if it cost more: a bucket in debt refuses until it has refilled. Over any
     stretch the units served stay within `rate` per second plus one request's overshoot. Thread-safe."""
 
-    def __init__(
-        self, rate: float, capacity: float | None = None, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, rate: float, capacity: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         if rate <= 0:
             raise ValueError(f"a token bucket needs a positive rate, not {rate!r}")
         self.rate = rate

@@ -36,7 +36,6 @@ from session_schema.lifecycle import STREAM_FILTER_PATTERNS, STREAM_VIEW_TYPE
 from session_schema.settings import stack_environment
 
 from . import dynamodb, secretsmanager
-from .aws_limits import AwsLimits, TokenBucket
 from .apigw import (
     CONNECTIONS_PREFIX,
     ISSUER_PREFIX,
@@ -47,6 +46,7 @@ from .apigw import (
     WsGateway,
     bind_management_socket,
 )
+from .aws_limits import AwsLimits, TokenBucket
 from .cognito import DEFAULT_AUDIENCE, LocalIssuer, record_served
 from .dynamodb_streams import StreamPoller, stream_arn_of
 from .eventbridge import LocalEventBus
@@ -237,7 +237,9 @@ class LocalStack:
         if self.aws_limits is not None:
             logger.info("AWS limits x%g: %s", self.aws_limits.scale, self.aws_limits.describe())
             if self.dynamodb_endpoint:
-                logger.warning("--aws-limits: %s throttles as it does; only the embedded DynamoDB is limited here", ddb_endpoint)
+                logger.warning(
+                    "--aws-limits: %s throttles as it does; only the embedded DynamoDB is limited here", ddb_endpoint
+                )
         dynamodb.ensure_bucket(s3_endpoint, self.bucket_name, access.region)
         # One secret per state directory: cursors survive a restart (handlers read it on their first page).
         secretsmanager.ensure_cursor_secret(s3_endpoint, secretsmanager.cursor_secret(self.state_dir), access.region)

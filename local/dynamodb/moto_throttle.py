@@ -199,7 +199,9 @@ def accesses(operation: str, params: Mapping[str, Any], tables: _Tables) -> list
         return [_write(tables, params["TableName"], params.get("Key"), params.get("Item"), False)]
     if operation == "BatchWriteItem":
         return [
-            _write(tables, table, (r.get("DeleteRequest") or {}).get("Key"), (r.get("PutRequest") or {}).get("Item"), False)
+            _write(
+                tables, table, (r.get("DeleteRequest") or {}).get("Key"), (r.get("PutRequest") or {}).get("Item"), False
+            )
             for table, requests in params["RequestItems"].items()
             for r in requests
         ]
@@ -337,7 +339,9 @@ def throttled_response(
 ) -> tuple[int, dict[str, str], str]:
     headers = {"Content-Type": "application/x-amz-json-1.0"}
     if operation.startswith("Transact"):
-        reasons = [{"Code": "ThrottlingError", "Message": THROTTLED_MESSAGE} if r else {"Code": "None"} for r in refusals]
+        reasons = [
+            {"Code": "ThrottlingError", "Message": THROTTLED_MESSAGE} if r else {"Code": "None"} for r in refusals
+        ]
         codes = ", ".join(reason["Code"] for reason in reasons)
         body = {
             "__type": _ERROR_PREFIX + "TransactionCanceledException",

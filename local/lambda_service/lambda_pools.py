@@ -5,10 +5,10 @@ a worker imports the handler once, serves one event at a time and keeps its modu
 as a warm Lambda does. An event goes to an idle worker, or to a new one while the pool is below the
 function's concurrency (its declared reserved concurrency unless overridden); beyond that it waits up to
 `throttle_wait` seconds and is then throttled. With AWS's limits on (`--aws-limits`) the wait is none, as on
-Lambda, and the Region's concurrency (`RegionConcurrency`) caps every function's invocations together. Events and results cross the process boundary as JSON.
-A worker that dies mid-invocation, or runs past the function's timeout (and is killed for it), is
-replaced; its event fails as a crashed integration (`WorkerCrashed`). The gateways turn these errors into
-what API Gateway answers (local/README.md, "Faults").
+Lambda, and the Region's concurrency (`RegionConcurrency`) caps every function's invocations together.
+Events and results cross the process boundary as JSON. A worker that dies mid-invocation, or runs past the
+function's timeout (and is killed for it), is replaced; its event fails as a crashed integration
+(`WorkerCrashed`). The gateways turn these errors into what API Gateway answers (local/README.md, "Faults").
 
 Handlers given as callables instead of dotted names (gateway tests only) run in the calling thread, in
 this process: there is no isolation between concurrent calls of those.
