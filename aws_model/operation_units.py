@@ -54,23 +54,45 @@ class SessionOperationUnits:
     listeners: int
 
 
-def operation_units(listeners: int, *, first_page: int = FIRST_PAGE, page: int = PAGE) -> SessionOperationUnits:
-    """The units of one join, one leave and one broadcast's connection reads, in a session of `listeners`."""
+def operation_units(
+    listeners: int,
+    *,
+    partitions: int = 1,
+    legacy_reads: bool | None = None,
+    first_page: int = FIRST_PAGE,
+    page: int = PAGE,
+) -> SessionOperationUnits:
+    """The units of one join, one leave and one broadcast's connection reads, in a session of `listeners` whose
+    connections are spread over `partitions` connection partitions (`Session.connectionPartitions`).
+    `legacy_reads`: the fan-out also reads the range where code before channels kept connections, in the
+    session's own partition: one more Query, finding none (default: as the store does,
+    `session_store.store.READ_LEGACY_CONNECTION_KEYS`)."""
     from session_schema import codec, keys
 
     schema = KeySchema(keys.PK, keys.SK, tuple((i.partition_key, i.sort_key) for i in keys.TABLE.indexes))
-    session = _session(listeners)
+    session = _session(listeners, partitions)
     joined = session.model_copy(update={"listenerCount": listeners + 1, "lastRegisteredAt": NOW_MS})
-    connection = _connection(session.sessionId, "listener-0")
+    connection = _connection(session.sessionId, "listener-0", partitions)
     items = [codec.encode(connection), codec.encode_connection_lookup(connection)]
     join = _writes(schema, [(codec.encode(session), codec.encode(joined))] + [(None, item) for item in items])
     leave = _writes(schema, [(codec.encode(joined), codec.encode(session))] + [(item, None) for item in items])
-    connections = [codec.encode(_connection(session.sessionId, f"listener-{n}")) for n in range(listeners)]
-    reads = _query_pages(connections, first_page, page)
+    by_partition: dict[int, list[Item]] = {p: [] for p in range(partitions)}
+    for n in range(listeners):
+        listener = _connection(session.sessionId, f"listener-{n}", partitions)
+        by_partition[listener.partition].append(codec.encode(listener))
+    reads = OperationUnits(Units())
+    for p, connections in by_partition.items():
+        reads = _merge(
+            reads, _query_pages(keys.connections_partition(session.sessionId, p), connections, first_page, page)
+        )
+    if legacy_reads is None:
+        from session_store.store import READ_LEGACY_CONNECTION_KEYS as legacy_reads
+    if legacy_reads:
+        reads = _merge(reads, _query_pages(keys.session_partition(session.sessionId), [], first_page, page))
     return SessionOperationUnits(join=join, leave=leave, broadcast_reads=reads, listeners=listeners)
 
 
-def _session(listeners: int) -> Any:
+def _session(listeners: int, partitions: int) -> Any:
     from session_schema.ids import new_epoch
     from session_schema.models import Session
 
@@ -85,10 +107,11 @@ def _session(listeners: int) -> Any:
         createdAt=NOW_MS,
         updatedAt=NOW_MS,
         lastRegisteredAt=NOW_MS,
+        connectionPartitions=partitions,
     )
 
 
-def _connection(session_id: str, name: str) -> Any:
+def _connection(session_id: str, name: str, partitions: int) -> Any:
     """A listener's connection, with an API Gateway-shaped ID (12 base64 characters and `=`)."""
     import base64
     import hashlib
@@ -103,7 +126,7 @@ def _connection(session_id: str, name: str) -> Any:
         role="listener",
         connectedAt=NOW_MS,
         expiresAt=NOW_MS // 1000 + 3 * 3600,
-        partition=keys.connection_partition_of(connection_id, 1),
+        partition=keys.connection_partition_of(connection_id, partitions),
     )
 
 
@@ -138,7 +161,7 @@ def _index_names() -> list[str]:
     return [index.name for index in keys.TABLE.indexes]
 
 
-def _query_pages(items: Sequence[Item], first_page: int, page: int) -> OperationUnits:
+def _query_pages(partition: str, items: Sequence[Item], first_page: int, page: int) -> OperationUnits:
     """The strongly consistent Query pages reading `items` (one partition's range): a first page of
     `first_page`, then `page`s; a page filled to its Limit is followed by one more Query."""
     total = Units()
@@ -149,7 +172,14 @@ def _query_pages(items: Sequence[Item], first_page: int, page: int) -> Operation
         if len(chunk) < limit:
             break
         start, limit = start + limit, page
-    return OperationUnits(total, {_partition(items[0]) if items else "none": total})
+    return OperationUnits(total, {partition: total})
+
+
+def _merge(a: OperationUnits, b: OperationUnits) -> OperationUnits:
+    by_partition = dict(a.by_partition)
+    for partition, units in b.by_partition.items():
+        _add(by_partition, partition, units)
+    return OperationUnits(a.total + b.total, by_partition)
 
 
 def _add(by_partition: dict[str, Units], partition: str, units: Units) -> None:

@@ -18,7 +18,16 @@ def test_a_broadcasts_reads_grow_with_its_listeners_by_their_items_whole_size():
     small, large = operation_units(100), operation_units(10_000)
     assert large.broadcast_reads.total.read > 50 * small.broadcast_reads.total.read
     # at least the items' whole size in 4 KB units, strongly consistent (one partition: 10,000 reads)
-    (partition,) = large.broadcast_reads.by_partition
-    assert partition.startswith("CONNS#quiet-river-482")
-    assert large.broadcast_reads.total.read >= capacity.read_units(10_000 * 180, "strong")
-    assert operation_units(0).broadcast_reads.total.read == 1  # one Query that finds nothing still costs a unit
+    assert large.broadcast_reads.by_partition["CONNS#quiet-river-482#0"].read >= capacity.read_units(10_000 * 180)
+    # every range read costs at least a unit, found or not: the connections' partition and the legacy range
+    assert operation_units(0, legacy_reads=True).broadcast_reads.by_partition == {
+        "CONNS#quiet-river-482#0": capacity.Units(read=1.0),
+        "SESSION#quiet-river-482": capacity.Units(read=1.0),
+    }
+    assert operation_units(0, legacy_reads=False).broadcast_reads.total.read == 1
+
+
+def test_spreading_connections_over_partitions_divides_the_hottest_partitions_reads_not_the_total():
+    one, eight = operation_units(10_000), operation_units(10_000, partitions=8)
+    assert eight.broadcast_reads.hottest.read < one.broadcast_reads.hottest.read / 6
+    assert eight.broadcast_reads.total.read >= one.broadcast_reads.total.read
