@@ -238,3 +238,69 @@ async def _broadcast_retrying(speaker: LiveSession, data: Any, retried: list[Bas
             retried.append(error)
             await asyncio.sleep(0.3)
     raise AssertionError("the broadcast never got through")
+
+
+# -- Lambda's Region concurrency -----------------------------------------------------------------------------
+
+
+def test_past_the_regions_concurrency_lambda_throttles_at_once_each_invocation_type_as_lambda_does():
+    """A Region of one concurrent execution (`concurrency_scale`): while one invocation runs, a synchronous invoke
+    through Lambda's Invoke API is refused 429 TooManyRequestsException with its Reason at once (no local wait),
+    an HTTP API request gets API Gateway's 500, and an asynchronous one is queued and runs once there is room."""
+    import json
+
+    import boto3
+    import requests
+
+    from session_schema.functions import HTTP_FUNCTION
+
+    from local.lambda_service.lambda_pools import HandlerSpec
+
+    one = AwsLimits(SCALE, concurrency_scale=1 / 1000)
+    handlers = HandlerSpec(http="tests.support.lambda_faults.http", sweep=None)
+    with running_local_stack(aws_limits=one, handlers=handlers) as local:
+        assert local.urls is not None
+        lambda_api = boto3.client(
+            "lambda",
+            endpoint_url=f"{local.urls.http}/_lambda",
+            region_name=dynamodb.REGION,
+            config=Config(retries={"total_max_attempts": 1}),
+            **dynamodb.FAKE_CREDENTIALS,
+        )
+        slow = threading.Thread(
+            target=requests.get,
+            args=(local.urls.http + "/health",),
+            kwargs={"headers": {"x-test-sleep": "3"}, "timeout": 30},
+        )
+        slow.start()
+        assert local.functions is not None
+        deadline = time.monotonic() + 10
+        while not local.functions.pool(HTTP_FUNCTION).busy_pids():
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        started = time.monotonic()
+        with pytest.raises(ClientError) as throttled:
+            lambda_api.invoke(FunctionName=HTTP_FUNCTION, Payload=b"{}")
+        assert time.monotonic() - started < 2  # at once: Lambda does not queue a synchronous invoke
+        assert throttled.value.response["Error"]["Code"] == "TooManyRequestsException"
+        assert throttled.value.response["Reason"] == "ConcurrentInvocationLimitExceeded"
+        answer = requests.get(local.urls.http + "/health", timeout=30)
+        assert (answer.status_code, answer.json()) == (500, {"message": "Internal Server Error"})
+        queued = lambda_api.invoke(
+            FunctionName=HTTP_FUNCTION, InvocationType="Event", Payload=json.dumps({"headers": {}}).encode()
+        )
+        assert queued["StatusCode"] == 202
+        slow.join()
+        assert local.lambda_api is not None
+        deadline = time.monotonic() + 20
+        while local.lambda_api.counts.get("Throttled", 0) == 0 or _busy(local):
+            assert time.monotonic() < deadline, local.lambda_api.counts
+            time.sleep(0.05)
+        assert local.lambda_api.failures == []  # retried, not dropped
+
+
+def _busy(local: LocalStack) -> bool:
+    from session_schema.functions import HTTP_FUNCTION
+
+    assert local.functions is not None
+    return bool(local.functions.pool(HTTP_FUNCTION).busy_pids())
