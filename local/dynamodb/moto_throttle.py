@@ -87,11 +87,14 @@ class PartitionThrottle:
         self._partitions: dict[tuple[Partition, Kind], TokenBucket] = {}
         self._items: dict[tuple[str, str, Kind], TokenBucket] = {}
         self.throttled = 0  # requests refused, for tests and logs
+        self._pruned_at = float("-inf")
 
     def _bucket(self, store: dict[Any, TokenBucket], key: Any, rate: float) -> TokenBucket:
         bucket = store.get(key)
         if bucket is None:
-            if len(store) > _IDLE_BUCKETS:
+            now = self._clock()
+            if len(store) > _IDLE_BUCKETS and now - self._pruned_at >= 1.0:  # at most once a second: O(n) each
+                self._pruned_at = now
                 for stale in [k for k, b in store.items() if b.seconds_until(b.capacity) == 0]:
                     del store[stale]
             bucket = store[key] = TokenBucket(rate, clock=self._clock)
@@ -403,6 +406,12 @@ def throttle_partitions(limits: AwsLimits) -> PartitionThrottle:
 
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
     return _throttle
+
+
+def stop_throttling() -> None:
+    """Limitless again (the patch stays and passes every request through): for tests running moto in-process."""
+    global _throttle
+    _throttle = None
 
 
 def _arn(region: str, account: str, partition: Partition) -> str:
