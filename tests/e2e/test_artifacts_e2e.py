@@ -55,6 +55,19 @@ def create(stack: LocalStack, owner: str, session_id: str, **body: Any) -> dict[
     return answer
 
 
+async def bus_event(stack: LocalStack, detail_type: str, artifact_id: str, timeout: float = 30) -> dict[str, Any]:
+    """The first event of `detail_type` for `artifact_id` the stack's lifecycle-events function put on its bus
+    (what `python -m local events` prints); fails the test when none comes within `timeout`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        for event in stack.events():
+            if event["detail-type"] == detail_type and event["detail"].get("artifactId") == artifact_id:
+                return event
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"no {detail_type} for {artifact_id} within {timeout} s: {stack.events()[-5:]}")
+        await asyncio.sleep(0.1)
+
+
 async def send_form(upload: dict[str, Any], content: bytes) -> None:
     sent = await asyncio.to_thread(
         requests.post, upload["url"], data=upload["fields"], files={"file": ("f", content)}, timeout=15
@@ -111,7 +124,9 @@ def test_a_png_whose_bytes_are_html_fails_with_the_reason(stack: LocalStack) -> 
     asyncio.run(scenario())
 
 
-def test_a_declared_processor_kind_is_accepted_and_goes_to_processing(stack: LocalStack) -> None:
+def test_a_declared_processor_kind_is_accepted_goes_to_processing_and_is_announced_uploaded(
+    stack: LocalStack,
+) -> None:
     owner = stack.mint("artifact-owner")
     session_id = http(stack, "POST", "/sessions", owner, json={"title": "Staging"}).json()["sessionId"]
 
@@ -121,7 +136,11 @@ def test_a_declared_processor_kind_is_accepted_and_goes_to_processing(stack: Loc
         await send_form(created["upload"], png(64, 48))
         update = (await next_of_type(speaker, "artifactUpdated", timeout=20))["artifact"]
         assert (update["status"], update["width"], update["height"]) == ("processing", 64, 48)
-        path = f"/sessions/{session_id}/artifacts/{created['artifact']['artifactId']}"
+        artifact_id = created["artifact"]["artifactId"]
+        announced = await bus_event(stack, "Artifact Uploaded", artifact_id)
+        assert (announced["detail"]["sessionId"], announced["detail"]["kind"]) == (session_id, "reference-frames")
+        assert announced["detail"]["uploadedAt"] == update["uploadedAt"]
+        path = f"/sessions/{session_id}/artifacts/{artifact_id}"
         done = http(stack, "PATCH", path, owner, json={"status": "completed"})
         assert done.status_code == 200 and done.json()["processingMs"] >= 0
         await speaker.close()

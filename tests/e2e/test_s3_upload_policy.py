@@ -93,3 +93,16 @@ def test_an_expired_policy_is_refused(stack: LocalStack) -> None:
     response = requests.post(form["url"], data=form["fields"], files={"file": ("x.png", b"png")}, timeout=15)
     assert error_of(response) == (403, "AccessDenied", "Invalid according to Policy: Policy expired.")
     assert "alice/expired.png" not in keys(stack)
+
+
+def test_the_default_declaration_refuses_the_seeds_reference_frames_naming_the_declared_kinds(
+    stack: LocalStack,
+) -> None:
+    # This module's stack declares no kinds (the default); test_artifacts_e2e.py's declares reference-frames.
+    owner = stack.mint("alice")
+    session_id = http(stack, "POST", "/sessions", owner, json={"title": "Staging"}).json()["sessionId"]
+    body = PNG | {"kind": "reference-frames", "fileName": "angle-1.png"}
+    refused = http(stack, "POST", f"/sessions/{session_id}/artifacts", owner, json=body)
+    assert refused.status_code == 400, refused.text
+    error = refused.json()["error"]
+    assert error["field"] == "kind" and "image, frames, recording, transcript" in error["message"]
