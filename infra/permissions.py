@@ -102,6 +102,10 @@ FUNCTION_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         # tell listeners the session ended, then disconnect them; ask which connections are ghosts
         "connections": _MANAGE_CONNECTIONS,
         "worker": _INVOKE_WORKER,
+        # GetObject: an upload whose notification never came, a HEAD of its object (authorized as GetObject) and
+        # the upload function's ranged read of its first bytes (session_runtime/upload_reconciliation.py).
+        # DeleteObject: an ended session's objects at the end of its retention (session_runtime/session_purge.py).
+        "artifacts": ("s3:GetObject", "s3:DeleteObject"),
     },
     FANOUT_WORKER_FUNCTION: {
         # Query: its shard's connections; a gone connection's unregister (GetItem + a transaction of

@@ -22,7 +22,7 @@ from session_runtime.powertools_compat import Encoder, install_request_validatio
 from session_runtime.runtime import get_runtime
 from session_schema.ids import normalize_session_id
 
-from . import artifacts, broadcasts, error_answers, messages, meta, sessions, stream
+from . import artifacts, broadcasts, error_answers, messages, meta, session_data, sessions, stream
 from .routing import api_route, methods_for_path
 from .validation import RequestValidation
 
@@ -42,7 +42,7 @@ def create_app() -> APIGatewayHttpResolver:
         response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR,
     )
     install_request_validation(resolver, RequestValidation())  # identity first, JSON-only bodies
-    for module in (sessions, messages, broadcasts, stream, artifacts, meta):
+    for module in (sessions, messages, broadcasts, stream, artifacts, session_data, meta):
         resolver.include_router(module.router)
 
     cache: dict[str, Any] = {}  # the routes are fixed once built: one document per process

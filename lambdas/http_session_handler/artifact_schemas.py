@@ -60,13 +60,13 @@ _FINISHING = ("completed", "failed")  # the moves that may record `processor` an
 
 class UpdateArtifactRequest(RequestBody):
     """A status change along `pending -> processing -> completed|failed`, `pending -> completed|failed`, and/or
-    sharing the artifact with the session's listeners."""
+    sharing the artifact with the session's listeners, and/or keeping it past the session's retention."""
 
     # The document says what the validators below enforce: `status` or `shared` (or both); an `error` (not null)
     # only with `status: failed`; `processor` and `processingMs` only with `status: completed` or `failed`.
     model_config = ConfigDict(
         json_schema_extra={
-            "anyOf": [{"required": ["status"]}, {"required": ["shared"]}],
+            "anyOf": [{"required": ["status"]}, {"required": ["shared"]}, {"required": ["keep"]}],
             "allOf": [
                 {
                     "if": {"not": {"required": ["status"], "properties": {"status": {"const": "failed"}}}},
@@ -86,6 +86,12 @@ class UpdateArtifactRequest(RequestBody):
         description="`true`: listeners see the artifact's public view and may download it while the session is "
         "joinable; `false`: only its ID and status",
     )
+    keep: bool | None = Field(
+        None,
+        description="`true`: the artifact (a root, with its results) outlives the session's retention "
+        "(ENDED_SESSION_TTL_DAYS after it ended); the session then stays, holding only its kept artifacts, until "
+        "`DELETE /sessions/{sessionId}/data`. Roots only: a result follows its root",
+    )
     error: Annotated[ArtifactError, StringConstraints(min_length=1)] | None = Field(
         None, description="why processing failed; only with `status: failed`"
     )
@@ -101,8 +107,8 @@ class UpdateArtifactRequest(RequestBody):
 
     @model_validator(mode="after")
     def _status_or_shared(self) -> UpdateArtifactRequest:
-        if self.status is None and self.shared is None:
-            raise ValidationFailed("status", "give `status`, `shared` or both")
+        if self.status is None and self.shared is None and self.keep is None:
+            raise ValidationFailed("status", "give `status`, `shared`, `keep` or several")
         return self
 
     @field_validator("error")
@@ -121,7 +127,12 @@ class UpdateArtifactRequest(RequestBody):
 
     def facts(self) -> dict[str, object]:
         """What this change records besides the status move (none given: none)."""
-        given = {"processor": self.processor, "processingMs": self.processingMs, "shared": self.shared}
+        given = {
+            "processor": self.processor,
+            "processingMs": self.processingMs,
+            "shared": self.shared,
+            "keep": self.keep,
+        }
         return {name: value for name, value in given.items() if value is not None}
 
 

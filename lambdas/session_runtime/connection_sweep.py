@@ -21,6 +21,11 @@ speakerless sessions ended.
    still being speakerless since before the cutoff (one write that loses cleanly to a speaker who reconnects
    meanwhile); an ended session's connections are told `sessionEnded` and its listeners closed, exactly like an
    `end` from the speaker.
+5. Uploads whose storage notification never came: pending artifacts past UPLOAD_NOTIFICATION_GRACE_SECONDS are
+   recorded from a HEAD of their object, or failed once their upload form has expired
+   (upload_reconciliation.py).
+6. Retention: ended sessions whose retention ends have their data purged, objects too, but for the artifacts
+   their owner keeps (session_purge.py).
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ from session_schema.status import SessionStatus
 from . import connection_lifecycle, presence, use_cases
 from .observability import logger, metrics
 from .runtime import Runtime
+from .session_purge import retire_expired_sessions
+from .upload_reconciliation import reconcile_unconfirmed_uploads
 
 
 def sweep_ghosts(runtime: Runtime) -> tuple[dict[str, Any], set[str]]:
@@ -139,6 +146,8 @@ def sweep(runtime: Runtime) -> dict[str, Any]:
     half_registered, occupied = sweep_half_registrations(runtime)
     repaired = repair_counts(runtime, seen | occupied | {s.sessionId for s in speakerless})
     ended = end_speakerless(runtime, speakerless, cutoff)
+    uploads = reconcile_unconfirmed_uploads(runtime)
+    retired = retire_expired_sessions(runtime)
     metrics.add_metric(name="GhostConnections", unit=MetricUnit.Count, value=ghosts["ghosts"])
     metrics.add_metric(
         name="HalfRegistrations", unit=MetricUnit.Count, value=half_registered + ghosts["halfRegistered"]
@@ -146,4 +155,6 @@ def sweep(runtime: Runtime) -> dict[str, Any]:
     metrics.add_metric(name="ListenerCountsRepaired", unit=MetricUnit.Count, value=len(repaired))
     metrics.add_metric(name="SweptSessions", unit=MetricUnit.Count, value=len(ended["ended"]))
     ghosts["halfRegistered"] += half_registered
-    return {"cutoff": cutoff, **ended, **ghosts, "repaired": repaired}
+    metrics.add_metric(name="UploadsReconciled", unit=MetricUnit.Count, value=sum(uploads.values()))
+    metrics.add_metric(name="SessionsRetired", unit=MetricUnit.Count, value=retired["retired"])
+    return {"cutoff": cutoff, **ended, **ghosts, "repaired": repaired, "uploads": uploads, "retention": retired}

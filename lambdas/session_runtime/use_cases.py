@@ -228,6 +228,8 @@ def change_artifact_status(
     view in a post of its own (live only: a replay gives it the kept frame)."""
     store = runtime.store
     current = store.get_artifact(session_id, artifact_id)
+    if facts is not None and "keep" in facts and current.rootId is not None:
+        raise ValidationFailed("keep", f"keep the root of this result's tree ({current.rootId}): a tree is kept whole")
     for _ in range(stream.MAX_PUBLISH_ATTEMPTS):
         shared = bool((facts or {}).get("shared", current.shared))
         try:
@@ -293,15 +295,18 @@ def delete_artifact(runtime: Runtime, session_id: str, artifact_id: str) -> tupl
     below = store.subtree_below(artifact, at_most=SUBTREE_DELETE_BATCH)
     done = len(below) < SUBTREE_DELETE_BATCH
     doomed = [*below, artifact] if done else below
-    # Objects first: if this fails the records are still there, so a retry finds the keys again. (S3 answers a
-    # delete of a missing key with success, so a retry after a half-done delete works.)
-    keys_to_delete = [{"Key": doomed_one.objectKey} for doomed_one in doomed]
-    for start in range(0, len(keys_to_delete), 1000):  # DeleteObjects takes 1,000 keys a request
-        answer = runtime.s3.delete_objects(
-            Bucket=runtime.settings.artifacts_bucket, Delete={"Objects": keys_to_delete[start : start + 1000]}
-        )
+    # Objects first: if this fails the records are still there, so a retry finds the keys again.
+    delete_objects(runtime, [doomed_one.objectKey for doomed_one in doomed])
+    store.delete_artifacts(doomed)
+    return artifact, done
+
+
+def delete_objects(runtime: Runtime, object_keys: Sequence[str]) -> None:
+    """Delete these objects of the artifacts bucket (S3 answers a delete of a missing key with success, so a
+    retry after a half-done delete works); raises when S3 kept any."""
+    for start in range(0, len(object_keys), 1000):  # DeleteObjects takes 1,000 keys a request
+        batch = [{"Key": key} for key in object_keys[start : start + 1000]]
+        answer = runtime.s3.delete_objects(Bucket=runtime.settings.artifacts_bucket, Delete={"Objects": batch})
         refused = answer.get("Errors") or []  # DeleteObjects answers 200 and lists each key it could not delete
         if refused:
             raise RuntimeError(f"S3 kept {len(refused)} object(s), e.g. {refused[0].get('Code')}")
-    store.delete_artifacts(doomed)
-    return artifact, done

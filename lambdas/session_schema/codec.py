@@ -35,7 +35,7 @@ from .models import (
     Session,
     StreamEvent,
 )
-from .status import SessionStatus
+from .status import ArtifactStatus, SessionStatus
 
 AttributeValue = dict[str, Any]
 Item = dict[str, AttributeValue]
@@ -99,9 +99,16 @@ def _index_keys(record: Record) -> dict[str, str]:
         index = keys.user_sessions_index_key(record.ownerId, record.createdAt, record.sessionId)
         if record.joinable and record.speakerlessSince is not None and record.speakerConnectionId is None:
             index |= keys.speakerless_index_key(record.sessionId, record.speakerlessSince)
+        if record.status is SessionStatus.ENDED and record.expiresAt is not None:
+            # Listed for the sweep, which purges its data (objects too) when its retention ends.
+            index |= keys.retiring_index_key(record.sessionId, record.expiresAt)
         if record.lastRegisteredAt is not None:
             index |= keys.occupied_index_key(record.sessionId)
         return index
+    if isinstance(record, Artifact) and record.status is ArtifactStatus.PENDING and record.etag is None:
+        # Listed for the sweep until storage confirms its upload (or the sweep fails it): any status move or
+        # a recorded etag takes it out (`_DERIVED`).
+        return keys.awaiting_upload_index_key(record.sessionId, record.artifactId, record.createdAt)
     return {}
 
 
@@ -150,14 +157,17 @@ class Changes:
     remove: list[str] = field(default_factory=list)
 
 
-# Index keys and TTL derive from fields; changing a field must rewrite what derives from it. The speakerless
-# index (GSI2 of a session) derives from these three, by the rule `_index_keys` applies.
-_SPEAKERLESS_INDEX = (keys.GSI2PK, keys.GSI2SK)
+# Index keys and TTL derive from fields; changing a field must rewrite what derives from it. GSI2 derives from
+# these: a session's speakerless index from its status, speaker and clock, an artifact's awaiting-upload index
+# from its status and etag, by the rules `_index_keys` applies.
+_GSI2_KEYS = (keys.GSI2PK, keys.GSI2SK)
 _OCCUPIED_INDEX = (keys.GSI3PK, keys.GSI3SK)
 _DERIVED: dict[str, tuple[str, ...]] = {
-    "status": _SPEAKERLESS_INDEX,
-    "speakerlessSince": _SPEAKERLESS_INDEX,
-    "speakerConnectionId": _SPEAKERLESS_INDEX,
+    "status": _GSI2_KEYS,
+    "speakerlessSince": _GSI2_KEYS,
+    "speakerConnectionId": _GSI2_KEYS,
+    "etag": _GSI2_KEYS,
+    "expiresAt": _GSI2_KEYS,
     "lastRegisteredAt": _OCCUPIED_INDEX,
 }
 
@@ -178,7 +188,7 @@ def speaker_joins(session_id: str, connection_id: str, now_ms: int) -> Changes:
     registers = connection_registers(session_id, now_ms)
     return Changes(
         set={"speakerConnectionId": value(connection_id), **registers.set},
-        remove=["speakerlessSince", *_SPEAKERLESS_INDEX],
+        remove=["speakerlessSince", *_GSI2_KEYS],
     )
 
 
@@ -216,6 +226,23 @@ def changes(after: Record, fields: Iterable[str]) -> Changes:
         else:
             result.remove.append(name)
     return result
+
+
+def with_derived_keys(change: Changes, after: Record) -> Changes:
+    """`change` (a `partial_changes`), with the index keys derived from the fields it sets or removes brought to
+    what `after` (the record as the write leaves it) derives: SET when it has them, else REMOVE."""
+    touched = [*change.set, *change.remove]
+    derived = dict.fromkeys(name for touched_name in touched for name in _DERIVED.get(touched_name, ()))
+    if not derived:
+        return change
+    target = _index_keys(after)
+    for name in derived:
+        if name in target:
+            change.set[name] = value(target[name])
+            change.remove = [removed for removed in change.remove if removed != name]
+        elif name not in change.remove:
+            change.remove.append(name)
+    return change
 
 
 def partial_changes(model: type[Record], values: Mapping[str, Any], remove: Iterable[str] = ()) -> Changes:

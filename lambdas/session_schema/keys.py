@@ -21,6 +21,12 @@ Access patterns:
   joinable sessions with no speaker  GSI2 GSI2PK=SPEAKERLESS#<shard> GSI2SK=<since ms:013>#<id>  (sparse)
   registered connections by age      GSI2 GSI2PK=CONNECTED#<shard>   GSI2SK=<connectedAt ms:013>#<connectionId>
                                      (the lookup items; the sweep asks API Gateway which are still there)
+  artifacts awaiting their upload    GSI2 GSI2PK=AWAITING_UPLOAD#<shard>
+                                          GSI2SK=<createdAt ms:013>#<sessionId>#<artifactId>
+                                     (sparse: pending artifacts only; the sweep confirms or fails those whose
+                                     storage notification never came)
+  ended sessions by retention end    GSI2 GSI2PK=RETIRING#<shard> GSI2SK=<expiresAt ms:013>#<sessionId>  (sparse:
+                                     ended sessions with an expiry; the sweep purges their data, objects too)
   sessions that had a connection     GSI3 GSI3PK=OCCUPIED#<shard>    GSI3SK=<sessionId>  (sparse, keys only)
                                      (set by every registration, cleared by the sweep once it finds none:
                                      the sweep's list of sessions whose connections it checks for halves)
@@ -59,6 +65,10 @@ META = "META"
 SPEAKERLESS_SHARDS = 8  # spreads the sweep's index over partitions instead of one hot key
 CONNECTED_PREFIX = "CONNECTED#"
 CONNECTED_SHARDS = 16  # every connect and leave writes this index: spread wider than the speakerless one
+AWAITING_UPLOAD_PREFIX = "AWAITING_UPLOAD#"
+AWAITING_UPLOAD_SHARDS = 4  # one entry per artifact between its create and its upload: a light index
+RETIRING_PREFIX = "RETIRING#"
+RETIRING_SHARDS = 4  # one entry per ended session until the sweep purges it
 OCCUPIED_PREFIX = "OCCUPIED#"
 OCCUPIED_SHARDS = 8  # one entry per session, written when a session first gets a connection after a sweep
 
@@ -170,6 +180,34 @@ def connected_index_key(connection_id: str, connected_at: int) -> dict[str, str]
 
 def connected_before(cutoff: int) -> str:
     """Upper bound (exclusive) on GSI2SK for connections registered before `cutoff` ms."""
+    return _ms(cutoff)
+
+
+def awaiting_upload_partition(shard: int) -> str:
+    return f"{AWAITING_UPLOAD_PREFIX}{shard}"
+
+
+def awaiting_upload_index_key(session_id: str, artifact_id: str, created_at: int) -> dict[str, str]:
+    shard = hashlib.sha256(artifact_id.encode()).digest()[0] % AWAITING_UPLOAD_SHARDS
+    return {GSI2PK: awaiting_upload_partition(shard), GSI2SK: f"{_ms(created_at)}#{session_id}#{artifact_id}"}
+
+
+def awaiting_upload_before(cutoff: int) -> str:
+    """Upper bound (exclusive) on GSI2SK for artifacts created before `cutoff` ms and still awaiting upload."""
+    return _ms(cutoff)
+
+
+def retiring_partition(shard: int) -> str:
+    return f"{RETIRING_PREFIX}{shard}"
+
+
+def retiring_index_key(session_id: str, expires_at_seconds: int) -> dict[str, str]:
+    shard = hashlib.sha256(session_id.encode()).digest()[0] % RETIRING_SHARDS
+    return {GSI2PK: retiring_partition(shard), GSI2SK: f"{_ms(expires_at_seconds * 1000)}#{session_id}"}
+
+
+def retiring_before(cutoff: int) -> str:
+    """Upper bound (exclusive) on GSI2SK for ended sessions whose retention ends before `cutoff` ms."""
     return _ms(cutoff)
 
 

@@ -329,6 +329,9 @@ class Artifact(Record):
     # Shared with listeners by its owner (PATCH): they see its public view and may download it while the
     # session is joinable; unshared, they learn only its ID and status.
     shared: bool = False
+    # Kept by its owner past the session's retention (a root: its whole tree with it): the session then stays,
+    # with only its kept artifacts, until the owner deletes its data (session_runtime/session_purge.py).
+    keep: bool = False
 
     # The public view has no storage path (it carries the owner's ID); the owner's adds it.
     PUBLIC_FIELDS = (
@@ -338,7 +341,7 @@ class Artifact(Record):
     )  # fmt: skip
     # What a listener sees of an artifact its owner has not shared: that it exists and where it is.
     GLIMPSE_FIELDS: ClassVar[tuple[str, ...]] = ("artifactId", "status", "shared")
-    OWNER_FIELDS = (*PUBLIC_FIELDS, "objectKey", "etag")
+    OWNER_FIELDS = (*PUBLIC_FIELDS, "objectKey", "etag", "keep")
 
     @model_validator(mode="after")
     def _object_key_is_derived(self) -> Artifact:

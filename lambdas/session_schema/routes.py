@@ -48,6 +48,7 @@ HTTP_ROUTES: tuple[HttpRoute, ...] = (
     HttpRoute("GET", "/sessions/{sessionId}", auth=False, operation_id="getSession"),
     HttpRoute("PATCH", "/sessions/{sessionId}", auth=True, operation_id="updateSession"),
     HttpRoute("DELETE", "/sessions/{sessionId}", auth=True, operation_id="endSession"),
+    HttpRoute("DELETE", "/sessions/{sessionId}/data", auth=True, operation_id="deleteSessionData"),
     HttpRoute("GET", "/sessions/{sessionId}/messages", auth=False, operation_id="listMessages"),
     HttpRoute("POST", "/sessions/{sessionId}/messages", auth=True, operation_id="postMessage"),
     HttpRoute("GET", "/sessions/{sessionId}/events", auth=False, operation_id="listEvents"),

@@ -150,6 +150,13 @@ SETTINGS: tuple[Setting, ...] = (
         "60",
     ),
     Setting(
+        "UPLOAD_NOTIFICATION_GRACE_SECONDS",
+        "upload_notification_grace_seconds",
+        "the sweep checks storage itself for a pending artifact created longer ago than this (its notification"
+        " never came), and fails one with no object this long after its upload form expired",
+        "300",
+    ),
+    Setting(
         "HANDSHAKE_WINDOW_SECONDS",
         "handshake_window_seconds",
         "API Gateway's integration timeout, the longest a $connect runs: until it returns, a post to the connection"
@@ -210,6 +217,7 @@ class Settings(BaseModel):
     fanout_shard_threshold: int = Field(ge=1)
     fanout_worker_function: str = ""
     ghost_grace_seconds: int = Field(ge=0, le=7200)
+    upload_notification_grace_seconds: int = Field(ge=0, le=86400)
     handshake_window_seconds: int = Field(ge=0, le=29)
     action_burst: int = Field(ge=1, le=10_000)
     action_rate_per_second: float = Field(gt=0, le=10_000)

@@ -58,6 +58,7 @@ from .dynamo import cancellation_reasons as _cancellation_reasons
 from .dynamo import failed as _failed
 from .legacy import LegacyItemUpgraded
 from .legacy import upgrades_legacy_items as _upgrades_legacy_items
+from .session_data import SessionData
 from .stream_log import HeadChange, ItemRefused, StreamLog
 
 MAX_CREATE_ATTEMPTS = 8
@@ -133,7 +134,7 @@ def request_hash(payload: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-class SessionStore(StreamLog, ArtifactTree):
+class SessionStore(StreamLog, ArtifactTree, SessionData):
     # ------------------------------------------------------------ sessions
 
     def create_session(
@@ -885,6 +886,13 @@ class SessionStore(StreamLog, ArtifactTree):
             newest_first=True,
             only=ex.field(Artifact, "shared").eq(True) if shared_only else None,
         )
+
+    def iter_awaiting_upload(self, cutoff_ms: int) -> Iterator[Artifact]:
+        """Artifacts created before `cutoff_ms` that are still pending with no upload recorded (the sweep's
+        list of uploads whose storage notification may never have come)."""
+        before = keys.awaiting_upload_before(cutoff_ms)
+        for shard in range(keys.AWAITING_UPLOAD_SHARDS):
+            yield from self._query_gsi2_before(Artifact, keys.awaiting_upload_partition(shard), before)
 
     @_upgrades_legacy_items
     def artifact_change(

@@ -136,9 +136,11 @@ class StreamLog(Table):
         seen = _at(head.seq)
         condition = seen if change.condition is None else seen & change.condition
         after = {**change.sets, _SEQ.name: head.seq + len(frames)}
-        claim = self._update_request(
-            keys.session_key(head.sessionId), codec.partial_changes(Session, after, change.removes), condition
+        # Index keys follow the fields they derive from (an end lists the session for its retention's end).
+        update = codec.with_derived_keys(
+            codec.partial_changes(Session, after, change.removes), change.applied_to(head, len(frames))
         )
+        claim = self._update_request(keys.session_key(head.sessionId), update, condition)
         now = self.clock()
         kept = [
             {"Put": self._new_item(codec.encode(self._stream_event(head.sessionId, int(frame["seq"]), frame, now)))}

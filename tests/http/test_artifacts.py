@@ -50,6 +50,7 @@ ARTIFACT_FIELDS = {
     "parentId",
     "processor",
     "shared",
+    "keep",
 }
 UPLOAD_FIELDS = {"method", "url", "fields", "headers", "expiresAt", "maxBytes"}
 PNG = {"kind": "image", "contentType": "image/png", "fileName": "slide 1.png"}
@@ -446,7 +447,7 @@ def test_each_status_change_reaches_every_connection_of_the_session_as_artifact_
     shared = patch(api, sid, aid, shared=True).body
     completed = patch(api, sid, aid, status="completed").body
     views = (processing, shared, completed)
-    public = [{k: v for k, v in view.items() if k not in ("objectKey", "etag")} for view in views]
+    public = [{k: v for k, v in view.items() if k not in ("objectKey", "etag", "keep")} for view in views]
     expected = [{"type": "artifactUpdated", "artifact": view, "seq": n} for n, view in enumerate(public, 1)]
     assert management.sent["speaker-1"] == expected
     # Listeners: of an unshared artifact only that it exists and its status; once shared, its public view.

@@ -68,6 +68,7 @@ CONTRACT_HTTP_ROUTES: dict[str, str] = {
     "GET /sessions/{sessionId}": ANYONE,
     "PATCH /sessions/{sessionId}": SIGNED_IN,  # owner
     "DELETE /sessions/{sessionId}": SIGNED_IN,  # owner
+    "DELETE /sessions/{sessionId}/data": SIGNED_IN,  # owner: everything the session holds (retention)
     "GET /sessions/{sessionId}/messages": ANYONE,
     "POST /sessions/{sessionId}/messages": SIGNED_IN,  # owner
     "GET /sessions/{sessionId}/events": ANYONE,  # the stream (the owner always, anyone while joinable)

@@ -316,9 +316,9 @@ def test_no_wildcard_actions_and_star_resource_only_for_xray(dev, name):
             assert set(as_list(statement["Action"])) <= no_resource_level, statement
 
 
-def test_only_the_http_and_upload_functions_touch_the_bucket_and_only_its_objects(dev):
+def test_only_the_http_upload_and_sweep_functions_touch_the_bucket_and_only_its_objects(dev):
     with_s3 = {name for name in FUNCTIONS if "s3" in _by_service(_role_statements(dev, name))}
-    assert with_s3 == {"HttpSessionFunction", "UploadFunction"}
+    assert with_s3 == {"HttpSessionFunction", "UploadFunction", "SweepFunction"}
     s3 = _by_service(_role_statements(dev, "HttpSessionFunction"))["s3"]
     assert all(r.endswith("/*") for r in s3["resources"])
     # Signing presigned uploads needs PutObject, deleting an artifact DeleteObject, a shared download GetObject.
@@ -326,6 +326,10 @@ def test_only_the_http_and_upload_functions_touch_the_bucket_and_only_its_object
     # The upload function reads an object's first bytes, nothing else.
     uploads = _by_service(_role_statements(dev, "UploadFunction"))["s3"]
     assert uploads["actions"] == {"s3:GetObject"} and all(r.endswith("/*") for r in uploads["resources"])
+    # The sweep reads an upload whose notification never came, and deletes an ended session's objects when its
+    # retention ends.
+    sweep = _by_service(_role_statements(dev, "SweepFunction"))["s3"]
+    assert sweep["actions"] == {"s3:GetObject", "s3:DeleteObject"} and all(r.endswith("/*") for r in sweep["resources"])
 
 
 def test_every_object_created_in_the_artifacts_bucket_invokes_the_upload_function(dev):

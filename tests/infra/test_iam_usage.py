@@ -137,7 +137,7 @@ class Usage:
         self.record({f"events:{model.name}"})
 
 
-_S3_ACTIONS = {"DeleteObjects": "s3:DeleteObject"}
+_S3_ACTIONS = {"DeleteObjects": "s3:DeleteObject", "HeadObject": "s3:GetObject"}
 
 
 class RecordingManagementApi:
@@ -305,11 +305,22 @@ def _run_websocket_routes(handlers) -> None:
     assert listener in handlers.management.closed and gone not in handlers.listeners(sid)
 
 
-def _run_sweep(handlers) -> None:
+def _upload_never_notified(handlers, s3, sid: str) -> None:
+    """A PNG uploaded with its form whose storage notification never reached the upload function."""
+    from tests.http.test_artifacts import upload
+    from tests.support.images import png
+
+    body = {"kind": "image", "contentType": "image/png", "fileName": "slide.png"}
+    created = handlers.http("POST", f"/sessions/{sid}/artifacts", user="owner-1", body=body).body
+    assert upload(s3, created["upload"], png(2, 2))[0] == 204
+
+
+def _run_sweep(handlers, s3) -> None:
     store = handlers.store
     real = store.clock
     store.clock = lambda: real() - 3_600_000  # speakerless for an hour
     sid = handlers.create_session(owner="owner-1").sessionId
+    _upload_never_notified(handlers, s3, sid)  # an hour ago too: past the grace, the sweep asks S3
     store.clock = real
     listener, gone = handlers.connected(sid), handlers.connected(sid)
     handlers.management.gone.add(gone)  # a ghost: the sweep's GET finds it gone
@@ -318,9 +329,14 @@ def _run_sweep(handlers) -> None:
     from tests.support.http_events import FakeLambdaContext
 
     summary = sweep({"detail-type": "Scheduled Event"}, FakeLambdaContext(function_name="live-sessions-sweep"))
-    store.clock = real
     assert summary["ghosts"] == 1
     assert summary["ended"] == [sid]
+    assert summary["uploads"] == {"completed": 1}
+    # Past the ended session's retention: its data goes, the uploaded object with it.
+    store.clock = lambda: real() + handlers.runtime.settings.ended_session_ttl_days * 86_400_000
+    summary = sweep({"detail-type": "Scheduled Event"}, FakeLambdaContext(function_name="live-sessions-sweep"))
+    store.clock = real
+    assert summary["retention"]["retired"] >= 1
     assert listener in handlers.management.closed and gone not in handlers.listeners(sid)
 
 
@@ -393,7 +409,7 @@ def used(usage, runtime, issuer, s3) -> Usage:
         dispatcher.threshold = threshold
         _run_http_routes(handlers)
         _run_websocket_routes(handlers)
-        _run_sweep(handlers)
+        _run_sweep(handlers, s3)
         _run_upload_function(handlers, s3)
     _run_fanout_worker(handlers)
     _run_lifecycle_events(handlers)
