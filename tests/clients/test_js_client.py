@@ -82,6 +82,11 @@ def test_client_channels_against_the_local_stack(js_build: None, stack: LocalSta
     node_test(stack, "channels")
 
 
+def test_artifacts_client_against_the_local_stack(js_build: None, stack: LocalStack) -> None:
+    # upload with the presigned form, the state storage confirmed, sharing, a listener's download, deletes
+    node_test(stack, "artifacts")
+
+
 def test_client_protocol_matches_the_asyncapi_document(js_build: None, stack: LocalStack) -> None:
     """The client's declared actions and events, and their required fields, are the server's."""
     node_test(stack, "protocol")

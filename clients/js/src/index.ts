@@ -12,6 +12,16 @@ export type {
 export { ChannelTrack, isChannelEvent } from "./channels.js";
 export type { ChannelEvent, PublishAnswer, PublishEvent } from "./channels.js";
 export { HttpApi } from "./http.js";
+export { Artifacts } from "./artifacts.js";
+export type {
+  ArtifactStatus,
+  ArtifactsPage,
+  CreateArtifactBody,
+  CreatedArtifact,
+  DownloadLink,
+  UpdateArtifactBody,
+  UploadForm,
+} from "./artifacts.js";
 export type { CreateSessionBody, EventsPage, FetchLike, HttpApiOptions, TokenSource } from "./http.js";
 export {
   ActionError,

@@ -12,6 +12,7 @@ from ._deprecated import (
     deprecated,
     session_url,
 )
+from .artifacts import Artifacts
 from .backoff import BackoffOptions, backoff_delay
 from .channels import ChannelTrack, PublishAnswer, PublishedItem, PublishEvent, is_channel_event
 from .client import (
@@ -80,6 +81,7 @@ __all__ = [
     "PROTOCOL_VERSION",
     "STREAM_TYPES",
     "ActionError",
+    "Artifacts",
     "BackoffOptions",
     "BroadcastEvent",
     "BroadcastSentEvent",
