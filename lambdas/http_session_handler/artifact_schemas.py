@@ -88,9 +88,9 @@ class UpdateArtifactRequest(RequestBody):
     )
     keep: bool | None = Field(
         None,
-        description="`true`: the artifact (a root, with its results) outlives the session's retention "
-        "(ENDED_SESSION_TTL_DAYS after it ended); the session then stays, holding only its kept artifacts, until "
-        "`DELETE /sessions/{sessionId}/data`. Roots only: a result follows its root",
+        description="`true`: the artifact and its whole tree (its root and every result: none is left without "
+        "its parent) outlive the session's retention (ENDED_SESSION_TTL_DAYS after it ended); the session then "
+        "stays, holding only its kept trees, until `DELETE /sessions/{sessionId}/data`",
     )
     error: Annotated[ArtifactError, StringConstraints(min_length=1)] | None = Field(
         None, description="why processing failed; only with `status: failed`"

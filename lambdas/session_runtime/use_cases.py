@@ -228,8 +228,6 @@ def change_artifact_status(
     view in a post of its own (live only: a replay gives it the kept frame)."""
     store = runtime.store
     current = store.get_artifact(session_id, artifact_id)
-    if facts is not None and "keep" in facts and current.rootId is not None:
-        raise ValidationFailed("keep", f"keep the root of this result's tree ({current.rootId}): a tree is kept whole")
     for _ in range(stream.MAX_PUBLISH_ATTEMPTS):
         shared = bool((facts or {}).get("shared", current.shared))
         try:

@@ -329,8 +329,9 @@ class Artifact(Record):
     # Shared with listeners by its owner (PATCH): they see its public view and may download it while the
     # session is joinable; unshared, they learn only its ID and status.
     shared: bool = False
-    # Kept by its owner past the session's retention (a root: its whole tree with it): the session then stays,
-    # with only its kept artifacts, until the owner deletes its data (session_runtime/session_purge.py).
+    # Kept by its owner past the session's retention, with its whole tree (a result without its parent would be
+    # an orphan): the session then stays, holding only its kept trees, until the owner deletes its data
+    # (session_runtime/session_purge.py).
     keep: bool = False
 
     # The public view has no storage path (it carries the owner's ID); the owner's adds it.

@@ -39,12 +39,11 @@ class SessionItems:
 
 class SessionData(Table):
     def kept_roots(self, session_id: str) -> set[str]:
-        """The IDs of the session's root artifacts its owner keeps (each keeps its tree)."""
-        query = ex.params(
-            key_condition=_PK.eq(keys.SESSION_PREFIX + session_id) & _SK.begins_with(keys.ART_PREFIX),
-            filter_condition=_KEEP.eq(True),
-        )
-        return {artifact.artifactId for artifact in self._query_all(Artifact, ConsistentRead=True, **query)}
+        """The root IDs of the session's trees its owner keeps: an artifact kept anywhere in a tree keeps it whole
+        (a result without its parent would be an orphan)."""
+        query = ex.params(key_condition=_PK.eq(keys.SESSION_PREFIX + session_id), filter_condition=_KEEP.eq(True))
+        kept = self._query_all(Artifact, ConsistentRead=True, **query)  # only artifacts have `keep`
+        return {artifact.rootId or artifact.artifactId for artifact in kept}
 
     def session_items(self, session_id: str, *, at_most: int, spare: set[str] | None = None) -> SessionItems:
         """Up to `at_most` of the session's items other than the session item, in key order (a root's results

@@ -114,9 +114,14 @@ def test_an_ended_session_with_nothing_kept_is_gone_at_the_end_of_its_retention(
     assert api.http("GET", f"/sessions/{sid}", user="alice").status == 404
 
 
-def test_keep_is_for_a_tree_whole_so_a_result_is_refused_naming_its_root(api, s3):
+def test_a_kept_result_keeps_its_whole_tree(api, s3):
     sid = api.create("alice")["sessionId"]
     photo = confirmed(api, s3, sid)
     staged = result_of(api, s3, sid, photo["artifactId"])
-    refused = patch(api, sid, staged["artifactId"], keep=True)
-    assert (refused.status, refused.error["field"]) == (400, "keep") and photo["artifactId"] in refused.error["message"]
+    assert patch(api, sid, staged["artifactId"], keep=True).body["keep"] is True
+    assert api.http("DELETE", f"/sessions/{sid}", user="alice").status == 204
+    with later(api, retention_seconds(api)):
+        assert api.sweep()["retention"]["retired"] == 1
+    assert sorted(bucket_keys(s3)) == sorted([photo["objectKey"], staged["objectKey"]])
+    listed = api.http("GET", f"/sessions/{sid}/artifacts/{photo['artifactId']}/results", user="alice").body["items"]
+    assert [a["artifactId"] for a in listed] == [staged["artifactId"]]
