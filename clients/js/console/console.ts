@@ -9,6 +9,7 @@
  */
 
 import { HttpApi, type LiveSession } from "../src/index.js";
+import { ArtifactsPanel } from "./artifacts-panel.js";
 import { parseChannels } from "./channels.js";
 import { $, hint, whileBusy } from "./dom.js";
 import { refusalRow } from "./events-table.js";
@@ -110,7 +111,13 @@ async function main(): Promise<void> {
     $<HTMLElement>(".role-note", speakerRoot).hidden = !asListener;
   };
 
-  const context = { urls: currentUrls, token: () => token, panel, changed: refreshControls };
+  const artifacts = new ArtifactsPanel($<HTMLElement>("#artifacts"), {
+    httpUrl: () => currentUrls().httpUrl,
+    token: () => token,
+    sessionId: () => panel.sessionId,
+  });
+  const artifactsChanged = (): void => void artifacts.refresh();
+  const context = { urls: currentUrls, token: () => token, panel, changed: refreshControls, artifactsChanged };
   const listener = new Pane("listener", context);
   const speaker = (speakerPane = new Pane("speaker", context));
   refreshControls();
@@ -142,6 +149,7 @@ async function main(): Promise<void> {
         created.textContent = session.sessionId;
         listener.sessionInput.value = speaker.sessionInput.value = session.sessionId;
         panel.showView(session);
+        artifactsChanged();
       },
       (error: unknown) => {
         created.textContent = refusalRow("create", error).summary;

@@ -14,6 +14,8 @@ export interface PaneContext {
   panel: SessionPanel;
   /** Called after anything that may change which controls apply (state, session view). */
   changed: () => void;
+  /** Called when an artifact of the session changed (`artifactUpdated`): the artifacts list is read again. */
+  artifactsChanged?: () => void;
 }
 
 /** Why a session ID cannot be joined, before anything is sent (undefined: it can be tried). */
@@ -143,6 +145,7 @@ export class Pane {
       if ("seq" in event && typeof event.seq === "number" && !("channel" in event)) panel.showSeq(live.sessionId, event.seq);
       if (event.type === "listenerCount") panel.showListenerCount(event.sessionId, event.listenerCount, event.channels);
       if (event.type === "subscribed" && this.channelPicker) this.channelPicker.value = event.channel ?? "";
+      if (event.type === "artifactUpdated" || event.type === "joined") this.context.artifactsChanged?.();
       this.refresh();
     });
     live.on("reset", (reset) => {

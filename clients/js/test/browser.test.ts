@@ -184,6 +184,32 @@ describe("the console in Chromium", () => {
     assert.deepEqual(problems, []);
   });
 
+  it("the owner uploads an artifact with the form, sees it completed and shares it; a listener downloads it", async () => {
+    const owner = await context.newPage();
+    await owner.goto(`${HTTP_URL}/console/?${new URLSearchParams({ token: token("alice") })}`);
+    await owner.locator("body[data-ready=true]").waitFor();
+    await button(owner, "Create session").click();
+    const sessionId = await owner.getByTestId("created").filter({ hasText: SESSION_ID }).innerText();
+    await button(owner, "Join").click(); // a listener pane: each artifactUpdated reads the list again
+    await owner.getByTestId("listener-state").filter({ hasText: "connected as listener" }).waitFor();
+
+    const slide = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52, 0, 0, 0, 9, 0, 0, 0, 4, 8, 6, 0, 0, 0]);
+    await owner.getByTestId("artifact-file").setInputFiles({ name: "slide.png", mimeType: "image/png", buffer: slide });
+    await button(owner, "Upload").click();
+    const row = owner.getByTestId("artifact-list").locator('tr[data-status="completed"]');
+    await row.filter({ hasText: "slide.png" }).waitFor();
+    await row.getByRole("button", { name: "Share" }).click();
+    await row.getByRole("button", { name: "Unshare" }).waitFor();
+
+    const listener = await context.newPage(); // no token: what a listener sees
+    await listener.goto(`${HTTP_URL}/console/?${new URLSearchParams({ session: sessionId, join: "listener" })}`);
+    await listener.getByTestId("artifacts-status").filter({ hasText: "1 shared artifact(s)" }).waitFor();
+    const popup = listener.waitForEvent("popup");
+    await listener.getByTestId("artifact-list").getByRole("button", { name: "Download" }).click();
+    const downloaded = await context.request.get((await popup).url());
+    assert.deepEqual(Buffer.from(await downloaded.body()), slide);
+  });
+
   for (const width of [1280, 420]) {
     it(`debugs a session from start to end at ${width} px wide`, async () => {
       const alice = token("alice");
