@@ -67,6 +67,8 @@ def _at_least_one_field_given(schema: dict[str, Any]) -> None:
         {"required": [name]} if name in _NULL_CLEARS else {"required": [name], "properties": {name: not_null}}
         for name in schema["properties"]
     ]
+    # ... and that `_not_empty` refuses a status change and a channel change in one PATCH.
+    schema["not"] = {"required": ["status", "channels"]}
 
 
 class UpdateSessionRequest(RequestBody):

@@ -59,7 +59,11 @@ def _unique(names: list[str]) -> list[str]:
 
 
 # A session's declared channels, in the order they are shown.
-ChannelList = Annotated[list[ChannelName], Field(max_length=MAX_CHANNELS), AfterValidator(_unique)]
+ChannelList = Annotated[
+    list[ChannelName],
+    Field(max_length=MAX_CHANNELS, json_schema_extra={"uniqueItems": True}),  # the document says what _unique checks
+    AfterValidator(_unique),
+]
 ARTIFACT_ERROR_MAX = 1000
 ArtifactError = Annotated[str, StringConstraints(max_length=ARTIFACT_ERROR_MAX)]
 
