@@ -1,0 +1,266 @@
+"""Channels through the local stack, with real sockets and a real SigV4-signed producer (botocore signs with what
+`python -m local credentials` prints, the local gateway verifies): a channel's events reach only its listeners, a
+session-wide one everyone once, each stream gap-free; a listener switching channels while a producer publishes
+gets none of its old channel after `subscribed` and every event of its new one; per-channel recovery after a
+drop; per-channel counts exact after churn, after a crash (ghosts freed by the sweep) and after records deleted
+without their leave (repaired by the sweep); a removed channel's listeners moved to none and told."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from local.dynamodb.backend import client as aws_client
+from local.stack import LocalStack
+from session_schema import keys
+from tests.support.local_stack import create_session, http, open_ws, running_local_stack, ws_url
+from tests.support.sigv4 import printed_credentials, signed_post
+
+pytestmark = pytest.mark.e2e
+
+CHANNELS = ["en", "es", "fr"]
+Frame = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def stack():
+    # Every connection is old enough for the sweep to ask about (the crash tests run it by hand).
+    with running_local_stack(settings_overrides={"GHOST_GRACE_SECONDS": "0"}) as local:
+        yield local
+
+
+@pytest.fixture
+def talk(stack: LocalStack) -> tuple[str, str]:
+    """A session declaring en, es, fr, and its owner's token."""
+    token = stack.mint("owner")
+    return create_session(stack, token, channels=CHANNELS), token
+
+
+class Client:
+    """One raw WebSocket connection and every frame it has received, in order."""
+
+    def __init__(self, ws: Any, joined: Frame) -> None:
+        self.ws, self.joined, self.frames = ws, joined, [joined]
+
+    @property
+    def connection_id(self) -> str:
+        return str(self.joined["connectionId"])
+
+    async def act(self, action: str, **fields: Any) -> Frame:
+        """Send an action with an `id` and wait for its answer (frames before it are kept)."""
+        frame_id = f"{action}-{time.monotonic_ns()}"
+        await self.ws.send(json.dumps({"action": action, "id": frame_id, **fields}))
+        while True:
+            frame = await self._recv(10)
+            if frame.get("id") == frame_id:
+                return frame
+
+    async def drain(self, quiet: float = 0.6) -> list[Frame]:
+        """Every frame until none comes for `quiet` seconds: all received so far."""
+        try:
+            while True:
+                await self._recv(quiet)
+        except TimeoutError:
+            return self.frames
+
+    async def _recv(self, timeout: float) -> Frame:
+        frame: Frame = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+        self.frames.append(frame)
+        return frame
+
+    def broadcasts(self) -> list[tuple[str | None, int, Any]]:
+        return [(f.get("channel"), f["seq"], f["data"]) for f in self.frames if f["type"] == "broadcast"]
+
+
+async def connect(stack: LocalStack, session_id: str, *, token: str | None = None, **join: Any) -> Client:
+    """A connection that has joined (`join`'s fields: channel, sinceSeq, channelSinceSeq, epoch)."""
+    ws = await open_ws(ws_url(stack, session_id, token))
+    await ws.send(json.dumps({"action": "join", **join}))
+    while True:
+        frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        if frame["type"] == "joined":
+            return Client(ws, frame)
+
+
+def public_counts(stack: LocalStack, session_id: str) -> tuple[int, dict[str, int]]:
+    view = http(stack, "GET", f"/sessions/{session_id}").json()
+    return view["listenerCount"], {c["name"]: c["listenerCount"] for c in view["channels"]}
+
+
+def owner_publish(stack: LocalStack, token: str, session_id: str, *events: tuple[str | None, Any]) -> list[Frame]:
+    body = {"events": [{"data": data, **({"channel": channel} if channel else {})} for channel, data in events]}
+    answer = http(stack, "POST", f"/sessions/{session_id}/broadcasts", token, json=body)
+    assert answer.status_code == 201, answer.text
+    items: list[Frame] = answer.json()["items"]
+    return items
+
+
+def consecutive(seqs: list[int]) -> bool:
+    return seqs == list(range(seqs[0], seqs[0] + len(seqs))) if seqs else True
+
+
+def session_seqs(client: Client) -> list[int]:
+    """The session stream's seqs this connection received (events with a seq and no channel)."""
+    return [f["seq"] for f in client.frames[1:] if "seq" in f and f.get("channel") is None]
+
+
+def test_a_channel_broadcast_reaches_only_its_listeners_and_a_session_wide_one_everyone_once(stack, talk) -> None:
+    session_id, token = talk
+
+    async def scenario() -> None:
+        speaker = await connect(stack, session_id, token=token)
+        listeners = {c: await connect(stack, session_id, channel=c) for c in CHANNELS}
+        es_too = await connect(stack, session_id, channel="es")
+        nowhere = await connect(stack, session_id)
+        sent = [
+            await speaker.act("broadcast", data="hola", channel="es"),
+            await speaker.act("broadcast", data="hola 2", channel="es"),
+            await speaker.act("broadcast", data="bonjour", channel="fr"),
+            await speaker.act("broadcast", data="everyone"),
+            await speaker.act("broadcast", data="hello", channel="en"),
+        ]
+        assert [(s["type"], s.get("channel"), s["seq"]) for s in sent[:3]] == [
+            ("broadcastSent", "es", 1), ("broadcastSent", "es", 2), ("broadcastSent", "fr", 1)
+        ]  # fmt: skip
+        wide = sent[3]["seq"]
+        expected = {
+            "es": [("es", 1, "hola"), ("es", 2, "hola 2"), (None, wide, "everyone")],
+            "fr": [("fr", 1, "bonjour"), (None, wide, "everyone")],
+            "en": [(None, wide, "everyone"), ("en", 1, "hello")],
+        }
+        for channel, client in [*listeners.items(), ("es", es_too)]:
+            await client.drain()
+            assert client.broadcasts() == expected[channel], channel
+            stream = [seq for ch, seq, _ in client.broadcasts() if ch == channel]
+            assert stream[0] == 1 and consecutive(stream), (channel, stream)
+            assert session_seqs(client) == [wide] and wide == client.joined["session"]["seq"] + 1
+        await nowhere.drain()
+        assert nowhere.broadcasts() == [(None, wide, "everyone")]
+        assert sent[4]["delivered"] == 1 and sent[3]["delivered"] == 5
+        assert public_counts(stack, session_id) == (5, {"en": 1, "es": 2, "fr": 1})
+        for client in [speaker, *listeners.values(), es_too, nowhere]:
+            await client.ws.close()
+
+    asyncio.run(scenario())
+
+
+RATE = 20  # publishes per second, alternately to es and fr
+PUBLISHES = 40
+
+
+def _produce(url: str, credentials: dict[str, str], answers: list[Frame], started: threading.Event) -> None:
+    """A producer in the AWS account: one SigV4-signed POST per event, alternately to es and fr, at RATE."""
+    for n in range(PUBLISHES):
+        channel = "es" if n % 2 == 0 else "fr"
+        answer = signed_post(url, {"events": [{"data": {"n": n}, "channel": channel}]}, credentials)
+        assert answer.status_code == 201, answer.text
+        answers.extend(answer.json()["items"])
+        started.set()
+        time.sleep(1 / RATE)
+
+
+def test_a_listener_switching_from_es_to_fr_while_a_signed_producer_publishes_gets_no_es_after_subscribed_and_all_fr(
+    stack, talk
+) -> None:
+    session_id, _ = talk
+    assert stack.urls is not None
+    url = f"{stack.urls.http}/iam/sessions/{session_id}/broadcasts"
+    answers: list[Frame] = []
+    started = threading.Event()
+
+    async def scenario() -> tuple[Client, Frame]:
+        listener = await connect(stack, session_id, channel="es")
+        producer = threading.Thread(target=_produce, args=(url, printed_credentials(stack.state_dir), answers, started))
+        producer.start()
+        await asyncio.to_thread(started.wait, 20)
+        await asyncio.sleep(PUBLISHES / RATE / 3)  # a third of the way through
+        subscribed = await listener.act("subscribe", channel="fr")
+        await asyncio.to_thread(producer.join, 60)
+        await listener.drain()
+        await listener.ws.close()
+        return listener, subscribed
+
+    listener, subscribed = asyncio.run(scenario())
+    assert subscribed["type"] == "subscribed" and subscribed["channel"] == "fr", subscribed
+    switch = listener.frames.index(subscribed)
+    before = [(ch, seq) for ch, seq, _ in _broadcasts(listener.frames[:switch])]
+    after = [(ch, seq) for ch, seq, _ in _broadcasts(listener.frames[switch + 1 :])]
+    last_fr = max(a["seq"] for a in answers if a["channel"] == "fr")
+    assert {ch for ch, _ in before} <= {"es"} and consecutive([seq for _, seq in before])
+    assert 0 < subscribed["seq"] < last_fr, "the switch happened while fr was being published"
+    assert after == [("fr", seq) for seq in range(subscribed["seq"] + 1, last_fr + 1)], after
+    assert len(answers) == PUBLISHES
+
+
+def _broadcasts(frames: list[Frame]) -> list[tuple[str | None, int, Any]]:
+    return [(f.get("channel"), f["seq"], f["data"]) for f in frames if f["type"] == "broadcast"]
+
+
+def test_an_unsigned_a_wrongly_signed_and_an_ungranted_publish_to_a_channel_are_403_and_publish_nothing(
+    stack, talk
+) -> None:
+    session_id, token = talk
+    assert stack.urls is not None
+    url = f"{stack.urls.http}/iam/sessions/{session_id}/broadcasts"
+    body = {"events": [{"data": "x", "channel": "es"}]}
+    publisher = printed_credentials(stack.state_dir)
+    unsigned = http(stack, "POST", f"/iam/sessions/{session_id}/broadcasts", json=body)
+    wrong = signed_post(url, body, {**publisher, "secretAccessKey": "not-" + publisher["secretAccessKey"]})
+    tampered = signed_post(url, body, publisher, data=json.dumps({"events": [{"data": "y", "channel": "es"}]}))
+    not_granted = signed_post(url, body, printed_credentials(stack.state_dir, "someone-else"))
+    assert (unsigned.status_code, wrong.status_code, tampered.status_code) == (403, 403, 403)
+    assert not_granted.status_code == 403 and not_granted.json()["error"]["code"] == "FORBIDDEN"
+    published = signed_post(url, body, publisher)
+    assert published.status_code == 201 and published.json() == {"items": [{"channel": "es", "seq": 1}]}
+    events = http(stack, "GET", f"/sessions/{session_id}/events", token, params={"channel": "es", "sinceSeq": 0})
+    assert [e["data"] for e in events.json()["items"]] == ["x"], "none of the refused ones was published"
+
+
+DROP_SECONDS = 5.0
+
+
+def test_a_listener_dropped_for_five_seconds_recovers_both_its_streams_and_nothing_of_another_channel(
+    stack, talk
+) -> None:
+    session_id, token = talk
+
+    async def scenario() -> None:
+        listener = await connect(stack, session_id, channel="fr")
+        epoch = listener.joined["session"]["epoch"]
+        await asyncio.to_thread(owner_publish, stack, token, session_id, ("fr", "fr 1"), (None, "all 1"))
+        await listener.drain()
+        seen_session, seen_fr = session_seqs(listener)[-1], listener.broadcasts()[0][1]
+        assert stack.sever_connection(listener.connection_id)  # no close, no $disconnect: the network died
+        missed: list[Frame] = []
+        deadline = time.monotonic() + DROP_SECONDS
+        n = 0
+        while time.monotonic() < deadline:
+            n += 1
+            published = (("fr", f"fr +{n}"), ("es", f"es +{n}"), (None, f"all +{n}"))
+            missed += await asyncio.to_thread(owner_publish, stack, token, session_id, *published)
+            await asyncio.sleep(0.5)
+        back = await connect(
+            stack, session_id, channel="fr", sinceSeq=seen_session, channelSinceSeq=seen_fr, epoch=epoch
+        )
+        await back.drain()
+        assert back.joined["recovered"] is True
+        fr_head = max(m["seq"] for m in missed if m["channel"] == "fr")
+        assert back.joined["channelStream"] == {"channel": "fr", "seq": fr_head}
+        got = back.broadcasts()
+        fr = [(seq, data) for ch, seq, data in got if ch == "fr"]
+        wide = [(seq, data) for ch, seq, data in got if ch is None]
+        assert [seq for seq, _ in fr] == list(range(seen_fr + 1, fr_head + 1))
+        assert [data for _, data in fr] == [f"fr +{i}" for i in range(1, n + 1)]
+        assert [seq for seq, _ in wide] == [m["seq"] for m in missed if m["channel"] is None]
+        assert consecutive([seq for seq, _ in wide]) and wide[0][0] == seen_session + 1
+        assert not [c for c, _, _ in got if c == "es"]
+        polled = http(stack, "GET", f"/sessions/{session_id}/events", params={"channel": "fr", "sinceSeq": seen_fr})
+        assert [(e["seq"], e["data"]) for e in polled.json()["items"]] == fr
+        await back.ws.close()
+
+    asyncio.run(scenario())
