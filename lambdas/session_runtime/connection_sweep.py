@@ -14,9 +14,10 @@ speakerless sessions ended.
    since the sweep last found it empty (GSI3, keys only) has its connection items checked against their lookups
    (BatchGetItem); a connection item without its lookup is removed with its effect on the session. A session
    found with no connection at all leaves that list (a conditional write that loses to a registration).
-3. Counts. Each session seen gets its `listenerCount` set to the number of listener connections registered, by
-   a write conditional on the count it read (store.repair_listener_count): this catches what no leave
-   decremented (a crash between writes, records TTL deleted).
+3. Counts. Each session seen gets its `listenerCount` set to the number of listener connections registered, and
+   each entry of its `channelCounts` to the number on that channel, by one write conditional on the counts it
+   read (store.repair_listener_count): this catches what no leave decremented (a crash between writes, records
+   TTL deleted).
 4. Speakerless sessions past SPEAKERLESS_TIMEOUT_SECONDS are ended. Each end is conditional on the session
    still being speakerless since before the cutoff (one write that loses cleanly to a speaker who reconnects
    meanwhile); an ended session's connections are told `sessionEnded` and its listeners closed, exactly like an

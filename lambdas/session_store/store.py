@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import islice
 from typing import Any
@@ -127,6 +128,18 @@ def _declares(channel: str | None) -> ex.Condition:
 def _channel_counts(moves: Mapping[str | None, int]) -> dict[ex.Attr, int]:
     """The `channelCounts` entries to move (a connection on no channel moves none)."""
     return {_CHANNEL_COUNTS.entry(channel): by for channel, by in moves.items() if channel is not None and by}
+
+
+def _registered_per_channel(session: Session, listeners: Sequence[Connection]) -> dict[str, int]:
+    """`channelCounts` as the registered `listeners` make it: every declared channel, and any other a listener is
+    still on (a removed channel's, until its listeners are moved)."""
+    counted = Counter(c.channel for c in listeners if c.channel is not None)
+    return dict.fromkeys(session.channels, 0) | dict(counted)
+
+
+def _occupied(counts: Mapping[str, int]) -> dict[str, int]:
+    """The channels with listeners: two count maps that differ only in zero entries count the same."""
+    return {name: count for name, count in counts.items() if count}
 
 
 def request_hash(payload: Mapping[str, Any]) -> str:
@@ -673,6 +686,11 @@ class SessionStore(StreamLog, ArtifactTree, SessionData):
     def count_listeners(self, session_id: str) -> int:
         return sum(1 for c in self.iter_connections(session_id) if c.role == "listener")
 
+    def registered_listeners(self, session: Session) -> list[Connection]:
+        """Every listener connection registered to `session`, in all its partitions and channels."""
+        registered = self.iter_connections(session.sessionId, scope=session.connection_scope())
+        return [c for c in registered if c.role == "listener"]
+
     def iter_connections_registered_before(self, cutoff_ms: int) -> Iterator[Connection]:
         """Every connection registered before `cutoff_ms`, from GSI2's CONNECTED# partitions (oldest first in
         each shard): the sweep's list of connections to ask API Gateway about."""
@@ -681,13 +699,14 @@ class SessionStore(StreamLog, ArtifactTree, SessionData):
             yield from self._query_gsi2_before(Connection, keys.connected_partition(shard), before)
 
     def repair_listener_count(self, session_id: str) -> tuple[int, int] | None:
-        """Make a joinable session's `listenerCount` the number of listener connections registered to it.
+        """Make a joinable session's `listenerCount` the number of listener connections registered to it, and each
+        entry of its `channelCounts` the number registered on that channel.
 
-        Returns (was, now) when it wrote, None when the count was right, the session is not joinable, or the
-        count moved between the read and the write. The write is conditional on the count read: any join or
-        leave meanwhile moves the count with its own connection item (one transaction), so a count that is
-        still the one read means the registered set counted is still the right number; one that moved is
-        left to the next sweep.
+        Returns (was, now) of `listenerCount` when it wrote (equal when only a channel's count was wrong), None
+        when the counts were right, the session is not joinable, or a count moved between the read and the write.
+        The write is conditional on the counts read: any join, leave or switch meanwhile moves them with its own
+        connection item (one transaction), so counts that are still the ones read mean the registered set counted
+        is still the right one; counts that moved are left to the next sweep.
         """
         try:
             session = self.get_session(session_id, consistent=True)
@@ -695,23 +714,29 @@ class SessionStore(StreamLog, ArtifactTree, SessionData):
             return None
         if not session.joinable:
             return None
-        registered = self.count_listeners(session_id)
-        if registered == session.listenerCount:
+        listeners = self.registered_listeners(session)
+        per_channel = _registered_per_channel(session, listeners)
+        values: dict[str, Any] = {}
+        if len(listeners) != session.listenerCount:
+            values[_LISTENERS.name] = len(listeners)
+        if _occupied(per_channel) != _occupied(session.channelCounts):
+            values[_CHANNEL_COUNTS.name] = per_channel
+        if not values:
             return None
+        condition = _LISTENERS.eq(session.listenerCount) & (
+            _CHANNEL_COUNTS.absent() | _CHANNEL_COUNTS.eq(session.channelCounts)
+        )
         try:
             self.client.update_item(
                 TableName=self.table_name,
                 Key=codec.serialize_key(keys.session_key(session_id)),
-                **ex.params(
-                    update=codec.partial_changes(Session, {_LISTENERS.name: registered}),
-                    condition=_LISTENERS.eq(session.listenerCount),
-                ),
+                **ex.params(update=codec.partial_changes(Session, values), condition=condition),
             )
         except ClientError as error:
             if _is_condition_failure(error):
                 return None
             raise
-        return session.listenerCount, registered
+        return session.listenerCount, len(listeners)
 
     def iter_sessions_with_connections(self) -> Iterator[str]:
         """The IDs of sessions a connection registered to since the sweep last found them empty (GSI3, keys only):

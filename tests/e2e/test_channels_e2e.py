@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
+from session_schema import keys
+
 from local.dynamodb.backend import client as aws_client
 from local.stack import LocalStack
-from session_schema import keys
 from tests.support.local_stack import create_session, http, open_ws, running_local_stack, ws_url
 from tests.support.sigv4 import printed_credentials, signed_post
 
@@ -77,9 +78,12 @@ class Client:
         return [(f.get("channel"), f["seq"], f["data"]) for f in self.frames if f["type"] == "broadcast"]
 
 
-async def connect(stack: LocalStack, session_id: str, *, token: str | None = None, **join: Any) -> Client:
-    """A connection that has joined (`join`'s fields: channel, sinceSeq, channelSinceSeq, epoch)."""
-    ws = await open_ws(ws_url(stack, session_id, token))
+async def connect(
+    stack: LocalStack, session_id: str, *, token: str | None = None, on_url: str | None = None, **join: Any
+) -> Client:
+    """A connection that has joined (`join`'s fields: channel, sinceSeq, channelSinceSeq, epoch); `on_url`: the
+    channel named on the connect URL instead."""
+    ws = await open_ws(ws_url(stack, session_id, token) + (f"&channel={on_url}" if on_url else ""))
     await ws.send(json.dumps({"action": "join", **join}))
     while True:
         frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
@@ -262,5 +266,109 @@ def test_a_listener_dropped_for_five_seconds_recovers_both_its_streams_and_nothi
         polled = http(stack, "GET", f"/sessions/{session_id}/events", params={"channel": "fr", "sinceSeq": seen_fr})
         assert [(e["seq"], e["data"]) for e in polled.json()["items"]] == fr
         await back.ws.close()
+
+    asyncio.run(scenario())
+
+
+async def speaker_hears(speaker: Client, total: int, channels: dict[str, int], timeout: float = 10) -> None:
+    """Wait for the speaker's `listenerCount` (conflated: the state after the last change comes within seconds)
+    to say these counts; fail the test with the last one heard otherwise."""
+    deadline = time.monotonic() + timeout
+    last: Frame | None = None
+    while time.monotonic() < deadline:
+        heard = [f for f in speaker.frames if f["type"] == "listenerCount"]
+        last = heard[-1] if heard else None
+        if last is not None and (last["listenerCount"], last.get("channels")) == (total, channels):
+            return
+        try:
+            await speaker._recv(max(0.05, deadline - time.monotonic()))
+        except TimeoutError:
+            break
+    pytest.fail(f"the speaker last heard {last}, not {total} {channels}")
+
+
+def test_per_channel_counts_stay_exact_through_churn_and_after_a_crash_the_sweep_frees_the_ghosts(stack, talk):
+    session_id, token = talk
+
+    async def scenario() -> None:
+        speaker = await connect(stack, session_id, token=token)
+        a, b, c = [await connect(stack, session_id, on_url="es") for _ in range(3)]
+        d, e = [await connect(stack, session_id, channel="fr") for _ in range(2)]
+        f, g = await connect(stack, session_id, on_url="en"), await connect(stack, session_id)
+        assert (await b.act("subscribe", channel="fr"))["channel"] == "fr"
+        assert (await e.act("subscribe", channel=None))["channel"] is None
+        assert (await d.act("subscribe", channel="en"))["channel"] == "en"
+        await c.ws.close()
+        h = await connect(stack, session_id, channel="es")
+        assert (await h.act("subscribe", channel="es"))["channel"] == "es"  # already there: nothing moves
+        expected = (7, {"en": 2, "es": 2, "fr": 1})  # a h on es, b on fr, d f on en, e g on none
+        await speaker_hears(speaker, *expected)
+        assert public_counts(stack, session_id) == expected
+        # A crash: a (es) and b (fr) vanish without a close or $disconnect; their records keep their seats until
+        # the sweep asks the gateway about them.
+        assert stack.sever_connection(a.connection_id) and stack.sever_connection(b.connection_id)
+        assert public_counts(stack, session_id) == expected
+        await asyncio.to_thread(stack.run_sweep)
+        after = (5, {"en": 2, "es": 1, "fr": 0})
+        assert public_counts(stack, session_id) == after
+        await speaker_hears(speaker, *after)
+        for client in (speaker, d, e, f, g, h):
+            await client.ws.close()
+
+    asyncio.run(scenario())
+
+
+def test_counts_left_wrong_by_records_deleted_without_their_leave_are_repaired_by_the_sweep(stack, talk):
+    session_id, token = talk
+    assert stack.urls is not None
+    table = aws_client("dynamodb", stack.urls.dynamodb)
+
+    async def scenario() -> None:
+        speaker = await connect(stack, session_id, token=token)
+        es = [await connect(stack, session_id, channel="es") for _ in range(2)]
+        fr = await connect(stack, session_id, channel="fr")
+        await speaker_hears(speaker, 3, {"en": 0, "es": 2, "fr": 1})
+        # A crash between writes (or DynamoDB's TTL) took both records of an es listener without the leave that
+        # moves the counts: its socket is still open, but nothing registers it.
+        gone = es[0].connection_id
+        for key in (keys.connection_key(session_id, gone, "es", 0), keys.connection_lookup_key(gone)):
+            table.delete_item(TableName=stack.table_name, Key={k: {"S": v} for k, v in key.items()})
+        assert public_counts(stack, session_id) == (3, {"en": 0, "es": 2, "fr": 1})
+        await asyncio.to_thread(stack.run_sweep)
+        assert public_counts(stack, session_id) == (2, {"en": 0, "es": 1, "fr": 1})
+        await speaker_hears(speaker, 2, {"en": 0, "es": 1, "fr": 1})
+        for client in (speaker, *es, fr):
+            await client.ws.close()
+
+    asyncio.run(scenario())
+
+
+def test_removing_a_channel_with_listeners_moves_them_to_none_and_tells_them(stack, talk):
+    session_id, token = talk
+
+    async def scenario() -> None:
+        leaving = [await connect(stack, session_id, channel="fr") for _ in range(2)]
+        staying = await connect(stack, session_id, channel="es")
+        path = f"/sessions/{session_id}"
+        patched = await asyncio.to_thread(http, stack, "PATCH", path, token, json={"channels": ["en", "es", "de"]})
+        assert patched.status_code == 200, patched.text
+        assert patched.json()["channels"] == [
+            {"name": "en", "listenerCount": 0}, {"name": "es", "listenerCount": 1}, {"name": "de", "listenerCount": 0}
+        ]  # fmt: skip
+        for client in leaving:
+            told = [f for f in await client.drain() if f["type"] == "subscribed"]
+            assert [(t["channel"], t["epoch"]) for t in told] == [(None, client.joined["session"]["epoch"])]
+        await staying.drain()
+        assert not [f for f in staying.frames if f["type"] == "subscribed"]
+        assert public_counts(stack, session_id) == (3, {"en": 0, "es": 1, "de": 0})
+        # The moved listeners are on no channel: a session-wide event reaches them, es's only its listener.
+        await asyncio.to_thread(owner_publish, stack, token, session_id, ("es", "es only"), (None, "everyone"))
+        for client in leaving:
+            await client.drain()
+            assert [data for _, _, data in client.broadcasts()] == ["everyone"]
+        await staying.drain()
+        assert [data for _, _, data in staying.broadcasts()] == ["es only", "everyone"]
+        for client in (*leaving, staying):
+            await client.ws.close()
 
     asyncio.run(scenario())

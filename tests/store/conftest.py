@@ -4,6 +4,7 @@ meet DynamoDB, across every operation and refusal these tests drive."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,9 +14,14 @@ from session_store.legacy import KNOWN_ATTRIBUTES
 
 
 def _named(params: Any) -> Iterator[str]:
-    """The attribute names of every ExpressionAttributeNames in a request (transaction parts included)."""
+    """The attribute names of every ExpressionAttributeNames in a request (transaction parts included); a name
+    used only after a dot is a map's entry (`#channelCounts.#es`), data rather than an attribute."""
     if isinstance(params, dict):
-        yield from params.get("ExpressionAttributeNames", {}).values()
+        expressions = " ".join(v for k, v in params.items() if k.endswith("Expression") and isinstance(v, str))
+        for placeholder, name in params.get("ExpressionAttributeNames", {}).items():
+            as_entry = re.findall(r"\.?" + re.escape(placeholder) + r"\b", expressions)
+            if not as_entry or not all(use.startswith(".") for use in as_entry):
+                yield name
         for value in params.values():
             yield from _named(value)
     elif isinstance(params, list):
