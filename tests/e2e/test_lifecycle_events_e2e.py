@@ -135,3 +135,71 @@ def test_a_status_change_whose_writer_died_right_after_its_write_is_still_announ
     assert answer.status_code >= 500, "the worker died before it could answer"
     (updated,) = [e for e in webhook.wait_for(session_id, "Session Updated") if e["detail-type"] == "Session Updated"]
     assert assert_envelope_matches(updated)["changes"] == {"status": {"from": "active", "to": "paused"}}
+
+
+def test_a_channel_sessions_life_reaches_the_webhook_with_channel_occupied_and_vacated_in_order(
+    stack, webhook: Webhook
+) -> None:
+    """The issue's order: created, first listener on es, pause, last listener leaves, end; and a switch between
+    channels announces the new channel occupied before the old one vacated, the session staying occupied."""
+    owner = stack.mint("alice")
+    session_id = create_session(stack, owner, title="Translated", channels=["en", "es"])
+
+    async def life() -> None:
+        listener = await open_ws(ws_url(stack, session_id) + "&channel=es")
+        webhook.wait_for(session_id, "Channel Occupied")
+        assert _status(stack, owner, session_id, "paused").status_code == 200
+        webhook.wait_for(session_id, "Session Updated")
+        await listener.close()
+        webhook.wait_for(session_id, "Session Vacated")
+
+    asyncio.run(life())
+    assert http(stack, "DELETE", f"/sessions/{session_id}", owner).status_code == 204
+    events = webhook.wait_for(session_id, "Session Ended")
+    assert [e["detail-type"] for e in events] == [
+        "Session Created",
+        "Session Occupied",
+        "Channel Occupied",
+        "Session Updated",
+        "Channel Vacated",
+        "Session Vacated",
+        "Session Ended",
+    ]
+    details = [assert_envelope_matches(e) for e in events]
+    assert details[0]["channels"] == ["en", "es"]
+    assert [(d["channel"], d["listenerCount"]) for d in (details[2], details[4])] == [("es", 1), ("es", 0)]
+    assert details[3]["changes"] == {"status": {"from": "active", "to": "paused"}}
+    assert len({d["id"] for d in details}) == len(details)
+
+
+def test_a_listener_switching_channels_announces_the_new_one_occupied_then_the_old_one_vacated(
+    stack, webhook: Webhook
+) -> None:
+    owner = stack.mint("alice")
+    session_id = create_session(stack, owner, channels=["en", "es"])
+
+    async def switch() -> None:
+        listener = await open_ws(ws_url(stack, session_id) + "&channel=es")
+        await listener.send(json.dumps({"action": "subscribe", "channel": "en"}))
+        assert json.loads(await asyncio.wait_for(listener.recv(), 10))["type"] == "subscribed"
+        webhook.wait_for(session_id, "Channel Vacated")
+        await listener.close()
+        webhook.wait_for(session_id, "Session Vacated")
+
+    asyncio.run(switch())
+    events = webhook.of_session(session_id)
+    told = [(e["detail-type"], e["detail"].get("channel")) for e in events]
+    assert told == [
+        ("Session Created", None),
+        ("Session Occupied", None),
+        ("Channel Occupied", "es"),
+        ("Channel Occupied", "en"),  # the switch: one record, the new channel first
+        ("Channel Vacated", "es"),
+        ("Channel Vacated", "en"),  # the leave: the channel, then the session
+        ("Session Vacated", None),
+    ]
+    for event in events:
+        assert_envelope_matches(event)
+    # The local bus was put the same events, in the same order (what `python -m local events` prints).
+    put = [e for e in stack.events() if e["detail"]["sessionId"] == session_id]
+    assert [(e["detail-type"], e["detail"].get("channel")) for e in put] == told
