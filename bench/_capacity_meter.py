@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -31,6 +32,8 @@ class CapacityMeter:
         self.schema = schema
         self.units = Units()
         self.requests = 0
+        self.by_operation: dict[str, Units] = {}  # the same units by DynamoDB operation (Query: a fan-out's reads)
+        self.requests_by_operation: Counter[str] = Counter()
         self.excluded_cpu = 0.0  # seconds: moto serving, and this meter's own reads
         self._on = False
         self._local = threading.local()
@@ -43,6 +46,7 @@ class CapacityMeter:
     @contextmanager
     def metering(self) -> Iterator[None]:
         self.units, self.requests, self.excluded_cpu = Units(), 0, 0.0
+        self.by_operation, self.requests_by_operation = {}, Counter()
         self._on = True
         try:
             yield
@@ -68,6 +72,8 @@ class CapacityMeter:
             with self._lock:
                 self.units += units
                 self.requests += 1
+                self.by_operation[model.name] = self.by_operation.get(model.name, Units()) + units
+                self.requests_by_operation[model.name] += 1
 
     @contextmanager
     def _own_time(self) -> Iterator[None]:
