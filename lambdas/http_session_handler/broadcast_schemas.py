@@ -7,17 +7,15 @@ VALIDATION_ERROR naming `events[i].data`.
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from pydantic import Field, JsonValue, StringConstraints, field_validator
+from pydantic import Field, JsonValue, field_validator
 
 from session_protocol.frames import require_broadcast_fits
+from session_schema.models import ChannelName
 
 from .schemas import RequestBody, ResponseBody
 
 MAX_EVENTS_PER_PUBLISH = 25  # a DynamoDB transaction holds 100 items: the head, and each event's kept item
-CHANNEL_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,31}$"  # the contract's channel name
-ChannelName = Annotated[str, StringConstraints(pattern=CHANNEL_PATTERN)]
+
 
 class PublishEvent(RequestBody):
     data: JsonValue = Field(description="any JSON; at most 32 KB once wrapped in its `broadcast` event")
