@@ -75,7 +75,7 @@ class Client:
         return frame
 
     def broadcasts(self) -> list[tuple[str | None, int, Any]]:
-        return [(f.get("channel"), f["seq"], f["data"]) for f in self.frames if f["type"] == "broadcast"]
+        return _broadcasts(self.frames)
 
 
 async def connect(
@@ -89,6 +89,17 @@ async def connect(
         frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
         if frame["type"] == "joined":
             return Client(ws, frame)
+
+
+def _broadcasts(frames: list[Frame]) -> list[tuple[str | None, int, Any]]:
+    """(channel, seq, data) of each `broadcast` among `frames`."""
+    return [(f.get("channel"), f["seq"], f["data"]) for f in frames if f["type"] == "broadcast"]
+
+
+def iam_url(stack: LocalStack, session_id: str) -> str:
+    """The producers' route, as a signed request names it (the whole URL is signed)."""
+    assert stack.urls is not None
+    return f"{stack.urls.http}/iam/sessions/{session_id}/broadcasts"
 
 
 def public_counts(stack: LocalStack, session_id: str) -> tuple[int, dict[str, int]]:
@@ -172,8 +183,7 @@ def test_a_listener_switching_from_es_to_fr_while_a_signed_producer_publishes_ge
     stack, talk
 ) -> None:
     session_id, _ = talk
-    assert stack.urls is not None
-    url = f"{stack.urls.http}/iam/sessions/{session_id}/broadcasts"
+    url = iam_url(stack, session_id)
     answers: list[Frame] = []
     started = threading.Event()
 
@@ -201,16 +211,11 @@ def test_a_listener_switching_from_es_to_fr_while_a_signed_producer_publishes_ge
     assert len(answers) == PUBLISHES
 
 
-def _broadcasts(frames: list[Frame]) -> list[tuple[str | None, int, Any]]:
-    return [(f.get("channel"), f["seq"], f["data"]) for f in frames if f["type"] == "broadcast"]
-
-
 def test_an_unsigned_a_wrongly_signed_and_an_ungranted_publish_to_a_channel_are_403_and_publish_nothing(
     stack, talk
 ) -> None:
     session_id, token = talk
-    assert stack.urls is not None
-    url = f"{stack.urls.http}/iam/sessions/{session_id}/broadcasts"
+    url = iam_url(stack, session_id)
     body = {"events": [{"data": "x", "channel": "es"}]}
     publisher = printed_credentials(stack.state_dir)
     unsigned = http(stack, "POST", f"/iam/sessions/{session_id}/broadcasts", json=body)

@@ -93,12 +93,12 @@ def _status(stack: Any, token: str, session_id: str, status: str, **headers: str
     return http(stack, "PATCH", f"/sessions/{session_id}", token, json={"status": status}, headers=headers)
 
 
-def test_a_sessions_life_reaches_the_webhook_in_order_each_matching_its_schema(stack, webhook: Webhook) -> None:
-    owner = stack.mint("alice")
-    session_id = create_session(stack, owner, title="Launch")
+def _live_pause_leave_end(stack: Any, webhook: Webhook, owner: str, session_id: str, url: str) -> list[dict[str, Any]]:
+    """A listener connects at `url`, the owner pauses, the listener leaves, the owner ends the session (each step
+    once the webhook has the event of the one before): the session's events then."""
 
     async def life() -> None:
-        listener = await open_ws(ws_url(stack, session_id))
+        listener = await open_ws(url)
         webhook.wait_for(session_id, "Session Occupied")
         assert _status(stack, owner, session_id, "paused").status_code == 200
         webhook.wait_for(session_id, "Session Updated")
@@ -107,7 +107,13 @@ def test_a_sessions_life_reaches_the_webhook_in_order_each_matching_its_schema(s
 
     asyncio.run(life())
     assert http(stack, "DELETE", f"/sessions/{session_id}", owner).status_code == 204
-    events = webhook.wait_for(session_id, "Session Ended")
+    return webhook.wait_for(session_id, "Session Ended")
+
+
+def test_a_sessions_life_reaches_the_webhook_in_order_each_matching_its_schema(stack, webhook: Webhook) -> None:
+    owner = stack.mint("alice")
+    session_id = create_session(stack, owner, title="Launch")
+    events = _live_pause_leave_end(stack, webhook, owner, session_id, ws_url(stack, session_id))
     assert [e["detail-type"] for e in events] == [
         "Session Created",
         "Session Occupied",
@@ -144,18 +150,7 @@ def test_a_channel_sessions_life_reaches_the_webhook_with_channel_occupied_and_v
     channels announces the new channel occupied before the old one vacated, the session staying occupied."""
     owner = stack.mint("alice")
     session_id = create_session(stack, owner, title="Translated", channels=["en", "es"])
-
-    async def life() -> None:
-        listener = await open_ws(ws_url(stack, session_id) + "&channel=es")
-        webhook.wait_for(session_id, "Channel Occupied")
-        assert _status(stack, owner, session_id, "paused").status_code == 200
-        webhook.wait_for(session_id, "Session Updated")
-        await listener.close()
-        webhook.wait_for(session_id, "Session Vacated")
-
-    asyncio.run(life())
-    assert http(stack, "DELETE", f"/sessions/{session_id}", owner).status_code == 204
-    events = webhook.wait_for(session_id, "Session Ended")
+    events = _live_pause_leave_end(stack, webhook, owner, session_id, ws_url(stack, session_id) + "&channel=es")
     assert [e["detail-type"] for e in events] == [
         "Session Created",
         "Session Occupied",
