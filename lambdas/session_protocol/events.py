@@ -126,9 +126,11 @@ class BroadcastSentEvent(Event):
 
 
 class SubscribedEvent(Event):
-    """The answer to `subscribe` (and to a `join` that names a channel it was not on); also pushed when the
-    session stopped offering the connection's channel (`channel: null`). From this answer on the connection
-    gets every event of `channel` after `seq` and none of its old channel's."""
+    """The answer to `subscribe` (a `join` that names a channel answers `joined` with `channelStream`); also pushed
+    when the session stopped offering the connection's channel (`channel: null`). From this answer on the
+    connection gets every event of `channel` after `seq`, and no fan-out of its old channel that starts later
+    reads it (one that read the connections just before the switch may still deliver: clients drop events of a
+    channel they are no longer on)."""
 
     type: Literal["subscribed"] = "subscribed"
     channel: ChannelName | None = Field(description="the connection's channel now; null: none")
