@@ -11,6 +11,7 @@ import asyncio
 import json
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -61,8 +62,21 @@ class Client:
             if frame.get("id") == frame_id:
                 return frame
 
+    async def until(self, done: Callable[[Client], bool], timeout: float = 20) -> None:
+        """Read until `done(self)` (fails the test, naming what came, after `timeout` seconds)."""
+        deadline = time.monotonic() + timeout
+        while not done(self):
+            try:
+                await self._recv(max(0.01, deadline - time.monotonic()))
+            except TimeoutError:
+                pytest.fail(f"not done within {timeout} s; received {self.frames}")
+
+    async def got(self, count: int) -> None:
+        """Read until `count` broadcasts have come."""
+        await self.until(lambda c: len(c.broadcasts()) >= count)
+
     async def drain(self, quiet: float = 0.6) -> list[Frame]:
-        """Every frame until none comes for `quiet` seconds: all received so far."""
+        """Every frame until none comes for `quiet` seconds (what came besides what was waited for): all so far."""
         try:
             while True:
                 await self._recv(quiet)
@@ -149,11 +163,13 @@ def test_a_channel_broadcast_reaches_only_its_listeners_and_a_session_wide_one_e
             "en": [(None, wide, "everyone"), ("en", 1, "hello")],
         }
         for channel, client in [*listeners.items(), ("es", es_too)]:
+            await client.got(len(expected[channel]))
             await client.drain()
             assert client.broadcasts() == expected[channel], channel
             stream = [seq for ch, seq, _ in client.broadcasts() if ch == channel]
             assert stream[0] == 1 and consecutive(stream), (channel, stream)
             assert session_seqs(client) == [wide] and wide == client.joined["session"]["seq"] + 1
+        await nowhere.got(1)
         await nowhere.drain()
         assert nowhere.broadcasts() == [(None, wide, "everyone")]
         assert sent[4]["delivered"] == 1 and sent[3]["delivered"] == 5
@@ -195,6 +211,8 @@ def test_a_listener_switching_from_es_to_fr_while_a_signed_producer_publishes_ge
         await asyncio.sleep(PUBLISHES / RATE / 3)  # a third of the way through
         subscribed = await listener.act("subscribe", channel="fr")
         await asyncio.to_thread(producer.join, 60)
+        last_fr = max(a["seq"] for a in answers if a["channel"] == "fr")
+        await listener.until(lambda c: ("fr", last_fr) in [(ch, seq) for ch, seq, _ in c.broadcasts()])
         await listener.drain()
         await listener.ws.close()
         return listener, subscribed
@@ -242,7 +260,7 @@ def test_a_listener_dropped_for_five_seconds_recovers_both_its_streams_and_nothi
         listener = await connect(stack, session_id, channel="fr")
         epoch = listener.joined["session"]["epoch"]
         await asyncio.to_thread(owner_publish, stack, token, session_id, ("fr", "fr 1"), (None, "all 1"))
-        await listener.drain()
+        await listener.got(2)
         seen_session, seen_fr = session_seqs(listener)[-1], listener.broadcasts()[0][1]
         assert stack.sever_connection(listener.connection_id)  # no close, no $disconnect: the network died
         missed: list[Frame] = []
@@ -256,6 +274,8 @@ def test_a_listener_dropped_for_five_seconds_recovers_both_its_streams_and_nothi
         back = await connect(
             stack, session_id, channel="fr", sinceSeq=seen_session, channelSinceSeq=seen_fr, epoch=epoch
         )
+        missed_here = sum(1 for m in missed if m["channel"] in (None, "fr"))
+        await back.got(missed_here)
         await back.drain()
         assert back.joined["recovered"] is True
         fr_head = max(m["seq"] for m in missed if m["channel"] == "fr")
@@ -361,6 +381,7 @@ def test_removing_a_channel_with_listeners_moves_them_to_none_and_tells_them(sta
             {"name": "en", "listenerCount": 0}, {"name": "es", "listenerCount": 1}, {"name": "de", "listenerCount": 0}
         ]  # fmt: skip
         for client in leaving:
+            await client.until(lambda c: any(f["type"] == "subscribed" for f in c.frames))
             told = [f for f in await client.drain() if f["type"] == "subscribed"]
             assert [(t["channel"], t["epoch"]) for t in told] == [(None, client.joined["session"]["epoch"])]
         await staying.drain()
@@ -369,8 +390,10 @@ def test_removing_a_channel_with_listeners_moves_them_to_none_and_tells_them(sta
         # The moved listeners are on no channel: a session-wide event reaches them, es's only its listener.
         await asyncio.to_thread(owner_publish, stack, token, session_id, ("es", "es only"), (None, "everyone"))
         for client in leaving:
+            await client.got(1)
             await client.drain()
             assert [data for _, _, data in client.broadcasts()] == ["everyone"]
+        await staying.got(2)
         await staying.drain()
         assert [data for _, _, data in staying.broadcasts()] == ["es only", "everyone"]
         for client in (*leaving, staying):
