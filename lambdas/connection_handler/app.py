@@ -16,6 +16,7 @@ from session_protocol import frames
 from session_runtime import metric_names
 from session_runtime.observability import count_by, logger, metrics, tracer
 from session_runtime.runtime import Runtime, get_runtime
+from session_runtime.timeouts import retrying_throttles
 from session_schema.errors import DomainError, Forbidden, RateLimited, SessionEnded
 from session_store.aws_errors import aws_refusal
 
@@ -133,8 +134,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         function_request_id=getattr(context, "aws_request_id", None),
     )
     runtime = get_runtime()
-    if route_key == "$connect":
-        return _connect(runtime, event, request_id)
-    if route_key == "$disconnect":
-        return _disconnect(runtime, event)
-    return _message(runtime, event, route_key, connection_id)
+    with retrying_throttles(context):
+        if route_key == "$connect":
+            return _connect(runtime, event, request_id)
+        if route_key == "$disconnect":
+            return _disconnect(runtime, event)
+        return _message(runtime, event, route_key, connection_id)

@@ -30,6 +30,7 @@ from session_runtime.fanout import is_listener
 from session_runtime.observability import logger, metrics
 from session_runtime.runtime import Runtime, get_runtime
 from session_runtime.shards import ShardJob
+from session_runtime.timeouts import retrying_throttles
 
 __all__ = ["ShardJob", "handler", "run"]
 
@@ -56,7 +57,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     job = ShardJob.model_validate(event)
     logger.append_keys(sessionId=job.sessionId, shard=job.shard, shards=job.shards)
     try:
-        return run(get_runtime(), job)
+        with retrying_throttles(context):
+            return run(get_runtime(), job)
     except Exception:
         metrics.add_metric(name=metric_names.FANOUT_SHARD_FAILED, unit=MetricUnit.Count, value=1)
         logger.exception("a fan-out shard failed; Lambda retries it")

@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from session_runtime.observability import logger, metrics, tracer
 from session_runtime.powertools_compat import Encoder, install_request_validation
 from session_runtime.runtime import get_runtime
+from session_runtime.timeouts import retrying_throttles
 from session_schema.ids import normalize_session_id
 
 from . import artifacts, broadcasts, error_answers, messages, meta, session_data, sessions, stream
@@ -71,6 +72,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if isinstance(raw_id, str):
         logger.append_keys(sessionId=normalize_session_id(raw_id) or raw_id[:64])
     tracer.put_annotation("routeKey", str(route_key))
-    response = app.resolve(event, context)
+    with retrying_throttles(context):
+        response = app.resolve(event, context)
     logger.info("answered", extra={"routeKey": route_key, "status": int(response.get("statusCode", 0))})
     return response

@@ -2,6 +2,10 @@
 has. The WebSocket handlers parse an event, call one of these and answer; the sweep (connection_sweep.py) uses
 the same leave.
 
+Throttled registrations and unregistrations are tried again within the invocation's time
+(session_store/throttle_retry.py): a client sees a slower handshake, not a 429, and a `$disconnect`, which API
+Gateway never retries, frees its seat now rather than at the sweep.
+
 - connect: a token that is given must verify (401 UNAUTHORIZED otherwise: never a silent demotion); the owner's
   token registers the speaker, another user's or none a listener. A listener refused as full first frees the
   seats of the session's oldest listeners API Gateway no longer has, then tries once more.
@@ -20,6 +24,7 @@ from botocore.exceptions import ClientError
 from session_schema.errors import SessionEnded, SessionFull
 from session_schema.models import Connection, Role, Session
 from session_store.store import NotOwner
+from session_store.throttle_retry import retry_throttled
 
 from . import presence
 from .observability import logger
@@ -48,16 +53,16 @@ def connect(runtime: Runtime, handshake: Handshake) -> Connection:
     if user_id is not None:
         speaker = _connection(runtime, handshake, "speaker", user_id)
         try:
-            return runtime.store.register_connection(speaker, owner_id=user_id)
+            return retry_throttled(lambda: runtime.store.register_connection(speaker, owner_id=user_id))
         except NotOwner:
             pass  # someone else's session: a signed-in listener
     listener = _connection(runtime, handshake, "listener", user_id)
     try:
-        return runtime.store.register_connection(listener)
+        return retry_throttled(lambda: runtime.store.register_connection(listener))
     except SessionFull:
         if not free_ghost_seats(runtime, handshake.session_id):
             raise
-        return runtime.store.register_connection(listener)  # once: a seat was just freed
+        return retry_throttled(lambda: runtime.store.register_connection(listener))  # once: a seat was just freed
 
 
 def _connection(runtime: Runtime, handshake: Handshake, role: Role, user_id: str | None) -> Connection:
@@ -91,7 +96,8 @@ def join(runtime: Runtime, connection: Connection, session: Session | None = Non
 
 def leave(runtime: Runtime, connection_id: str) -> Connection | None:
     """A `$disconnect`: the connection unregistered and its leave told; None when it was already unregistered."""
-    connection = runtime.store.unregister_connection(connection_id)
+    # Retried here: API Gateway never retries a `$disconnect`, and a seat left counted stays taken until the sweep.
+    connection = retry_throttled(lambda: runtime.store.unregister_connection(connection_id))
     if connection is not None:
         presence.connection_left(runtime.fanout, connection)
     return connection

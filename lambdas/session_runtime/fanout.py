@@ -41,9 +41,10 @@ from session_protocol.batch import Outgoing
 from session_protocol.encoding import encode_payload
 from session_schema.keys import ConnectionScope
 from session_schema.models import ConnectionTarget
+from session_store.aws_errors import is_throttle
 from session_store.store import SessionStore
 
-from . import loop
+from . import loop, metric_names
 from .observability import logger, metrics, subsegment
 from .shards import MAX_EVENTS_PER_JOB, ShardDispatcher, ShardJob, shard_count
 
@@ -220,10 +221,7 @@ class Fanout:
         """
         if shard is None and size is not None and self.dispatcher is not None:
             shards = shard_count(size, self.dispatcher.threshold)
-            shardable = (
-                len(payloads) <= MAX_EVENTS_PER_JOB and only in (None, is_listener) and close in (None, is_listener)
-            )
-            if shards > 1 and shardable:
+            if shards > 1 and _shardable(payloads, only, close):
                 return self._send_sharded(session_id, payloads, only, close, shards, scope)
         # Each session-stream event's seq: a connection a recovery holds, or replayed past it, skips it (`takes`).
         # A channel's event carries its seq in that channel's stream, which a recovery does not hold: None.
@@ -231,10 +229,18 @@ class Fanout:
             seq if isinstance(seq := payload.get("seq"), int) and "channel" not in payload else None
             for payload in payloads
         )
-        with subsegment("fanout"):  # one trace segment per fan-out, none per post
-            result = loop.run(
-                self._send(session_id, Outgoing.of(payloads), only, close, shard, seqs, read_whole, scope)
-            )
+        try:
+            with subsegment("fanout"):  # one trace segment per fan-out, none per post
+                result = loop.run(
+                    self._send(session_id, Outgoing.of(payloads), only, close, shard, seqs, read_whole, scope)
+                )
+        except Exception as error:
+            if read_whole or not is_throttle(error) or not _shardable(payloads, only, close):
+                raise
+            job = self._job(session_id, payloads, only, close, shard or (0, 1), scope)
+            if not self._hand_over(job):
+                raise
+            return FanoutResult(remote_shards=1)
         if result.gone or result.failed:
             logger.info(
                 "fan-out finished",
@@ -261,16 +267,7 @@ class Fanout:
         scope: ConnectionScope | None,
     ) -> FanoutResult:
         assert self.dispatcher is not None
-        job = ShardJob(
-            **ShardJob.scope_fields(scope or ConnectionScope(session_id)),
-            sessionId=session_id,
-            shard=0,
-            shards=shards,
-            payloads=list(payloads),
-            listenersOnly=only is is_listener,
-            closeListeners=close is is_listener,
-            excludedConnectionId=self.excluded,
-        )
+        job = self._job(session_id, payloads, only, close, (0, shards), scope)
         result = FanoutResult()
         served_here = [0]
         for k in range(1, shards):
@@ -281,6 +278,41 @@ class Fanout:
         for k in served_here:
             result.add(self.send_many(session_id, payloads, only=only, close=close, shard=(k, shards), scope=scope))
         return result
+
+    def _job(
+        self,
+        session_id: str,
+        payloads: Sequence[dict[str, Any]],
+        only: Callable[[ConnectionTarget], bool] | None,
+        close: Callable[[ConnectionTarget], bool] | None,
+        shard: tuple[int, int],
+        scope: ConnectionScope | None,
+    ) -> ShardJob:
+        """Shard `shard` (k, n) of this fan-out, as the fan-out worker takes it."""
+        return ShardJob(
+            **ShardJob.scope_fields(scope or ConnectionScope(session_id)),
+            sessionId=session_id,
+            shard=shard[0],
+            shards=shard[1],
+            payloads=list(payloads),
+            listenersOnly=only is is_listener,
+            closeListeners=close is is_listener,
+            excludedConnectionId=self.excluded,
+        )
+
+    def _hand_over(self, job: ShardJob) -> bool:
+        """A fan-out whose connection reads stayed throttled past this invocation's patience: handed to the fan-out
+        worker, whose failures Lambda retries and keeps (infra/fanout_worker.py), rather than reaching no one.
+        The connections posted before the throttled page get the events again (clients drop a `seq` they have).
+        False: no worker, or the invoke failed (the caller raises)."""
+        if self.dispatcher is None or not self.dispatcher.dispatch(job):
+            return False
+        logger.warning(
+            "connection reads stayed throttled; the fan-out is handed to the worker",
+            extra={"sessionId": job.sessionId, "shard": job.shard, "shards": job.shards},
+        )
+        metrics.add_metric(name=metric_names.FANOUT_HANDED_OVER, unit=MetricUnit.Count, value=1)
+        return True
 
     # -- on the loop ------------------------------------------------------------------------------------------
 
@@ -464,3 +496,12 @@ class Fanout:
             logger.warning(
                 "could not unregister a gone connection", extra={"connectionId": connection_id, "error": repr(error)}
             )
+
+
+def _shardable(
+    payloads: Sequence[dict[str, Any]],
+    only: Callable[[ConnectionTarget], bool] | None,
+    close: Callable[[ConnectionTarget], bool] | None,
+) -> bool:
+    """Whether the fan-out worker can take this send (ShardJob): at most its events, and a selection it can name."""
+    return len(payloads) <= MAX_EVENTS_PER_JOB and only in (None, is_listener) and close in (None, is_listener)

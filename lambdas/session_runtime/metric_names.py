@@ -23,6 +23,7 @@ BROADCAST_FANOUT_MS: Final = "BroadcastFanoutMs"  # one broadcast's fan-out, seq
 FANOUT_FAILED: Final = "FanoutFailed"  # posts that failed (not 410) after their retries
 FANOUT_DISPATCH_FAILED: Final = "FanoutDispatchFailed"  # a shard's async invoke failed (the caller served it)
 FANOUT_SHARD_FAILED: Final = "FanoutShardFailed"  # a fan-out worker could not serve its shard (Lambda retries)
+FANOUT_HANDED_OVER: Final = "FanoutHandedOver"  # a fan-out whose reads stayed throttled, handed to the worker
 NOTIFY_FAILED: Final = "NotifyFailed"  # a state change's fan-out that failed as a whole
 SLOW_CONSUMER_CLOSED: Final = "SlowConsumerClosed"
 RATE_LIMITED_ACTIONS: Final = "RateLimitedActions"

@@ -16,14 +16,19 @@ integration timeout, so the client got the gateway's own `{"message": ...}` body
   transaction well under a second, so 2 s of read timeout cuts off only a call that is not coming back.
 - One retry, not botocore's 10 for DynamoDB: a throttle that survives it is answered 429 RATE_LIMITED
   quickly and the client retries (the contract's clients retry 429 and 5xx with backoff), which costs the
-  stage less than a function that sleeps through backoffs while holding a connection.
+  stage less than a function that sleeps through backoffs while holding a connection. The exceptions are the
+  calls whose caller cannot retry or must not see a throttle (a `$connect`, a `$disconnect`, a fan-out's reads):
+  they back off in the function, until THROTTLE_RETRY_MARGIN_SECONDS before its timeout (`retrying_throttles`).
 """
 
 from __future__ import annotations
 
-from typing import Final
+from contextlib import AbstractContextManager
+from typing import Any, Final
 
 from botocore.config import Config
+
+from session_store import throttle_retry
 
 CONNECT_TIMEOUT_SECONDS: Final = 1.0
 READ_TIMEOUT_SECONDS: Final = 2.0
@@ -38,3 +43,12 @@ AWS_CLIENT_CONFIG: Final = Config(
     read_timeout=READ_TIMEOUT_SECONDS,
     retries={"total_max_attempts": ATTEMPTS, "mode": "standard"},
 )
+
+# What an invocation keeps back from its retries of throttles (session_store/throttle_retry.py): the last try, at
+# worst one call's time, and the answer after it.
+THROTTLE_RETRY_MARGIN_SECONDS: Final = WORST_CALL_SECONDS + 1.0
+
+
+def retrying_throttles(context: Any) -> AbstractContextManager[None]:
+    """Every handler's invocation: throttles retried until the margin before the function's timeout."""
+    return throttle_retry.invocation(context, margin_seconds=THROTTLE_RETRY_MARGIN_SECONDS)

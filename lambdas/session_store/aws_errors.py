@@ -13,6 +13,10 @@ THROTTLING_CODES = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "Throttling"}
 )
 
+# A transaction's cancellation reasons that mean a throttled part (TransactionCanceledException: botocore does not
+# retry it).
+THROTTLE_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"})
+
 # botocore's failures of a call that got no answer: a read or connect timeout, a refused or dropped connection.
 UNANSWERED_CALL_ERRORS: tuple[type[Exception], ...] = (BotocoreConnectionError, HTTPClientError)
 
@@ -21,6 +25,19 @@ def is_condition_failure(error: ClientError) -> bool:
     """A conditional write refused (not a transaction: see dynamo.cancellation_reasons)."""
     failed: bool = error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"  # untyped error
     return failed
+
+
+def is_throttle(error: BaseException) -> bool:
+    """A call DynamoDB (or another AWS service) throttled: a throttling error code, a transaction cancelled for a
+    throttled part, or the store's RATE_LIMITED for one (dynamo.Table._transact). Worth trying again later."""
+    if isinstance(error, RateLimited):
+        return True
+    if not isinstance(error, ClientError):
+        return False
+    if error.response.get("Error", {}).get("Code") in THROTTLING_CODES:
+        return True
+    reasons = error.response.get("CancellationReasons") or []
+    return any(reason.get("Code") in THROTTLE_REASONS for reason in reasons)
 
 
 def aws_refusal(error: Exception) -> DomainError | None:

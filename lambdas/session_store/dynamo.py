@@ -23,15 +23,15 @@ from session_schema.errors import ConcurrentUpdate, RateLimited
 from session_schema.models import Record
 
 from . import expressions as ex
-from .aws_errors import is_condition_failure
+from .aws_errors import THROTTLE_REASONS, is_condition_failure
 from .legacy import upgrade_if_legacy
+from .throttle_retry import retry_throttled
 
 T = TypeVar("T", bound=Record)
 # The item a refused write hands back (ALL_OLD, or a cancellation reason's `Item`); `None` when there was none.
 OldItem: TypeAlias = Mapping[str, codec.AttributeValue]
 MAX_PAGE = 100
 MAX_CONFLICT_ATTEMPTS = 4  # DynamoDB cancels a transaction that meets another on the same item
-THROTTLE_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"})
 
 
 def now_ms() -> int:
@@ -199,12 +199,15 @@ class Table:
         for item in self._query_items(**query):
             yield codec.decode_as(item, model)
 
-    def _query_items(self, *, next_limit: int | None = None, **query: Any) -> Iterator[codec.Item]:
+    def _query_items(
+        self, *, next_limit: int | None = None, patient: bool = False, **query: Any
+    ) -> Iterator[codec.Item]:
         """Every raw item of a Query, following LastEvaluatedKey through each 1 MB page (`next_limit`: the
-        Limit of the pages after the first, whose Limit is the query's; none: the query's Limit throughout)."""
+        Limit of the pages after the first, whose Limit is the query's; none: the query's Limit throughout).
+        `patient`: a throttled page is tried again while the invocation has time (throttle_retry.py)."""
         request = {"TableName": self.table_name, **query}
         while True:
-            response = self.client.query(**request)
+            response = retry_throttled(lambda: self.client.query(**request)) if patient else self.client.query(**request)
             yield from response.get("Items", [])
             last = response.get("LastEvaluatedKey")
             if not last:

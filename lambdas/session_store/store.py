@@ -676,8 +676,9 @@ class SessionStore(StreamLog, ArtifactTree, SessionData):
                 low, high = read.bounds
                 condition = in_partition & ex.SK.between(low, high)
             # Strongly consistent: a fan-out right after `end` must see every listener registered before it.
+            # Patient: a fan-out that gave up on a throttled page would reach none of the connections after it.
             for item in self._query_items(
-                ConsistentRead=True, **extra, **ex.params(key_condition=condition, projection=projection)
+                ConsistentRead=True, patient=True, **extra, **ex.params(key_condition=condition, projection=projection)
             ):
                 # BETWEEN includes its high bound: an SK equal to it is the next shard's (a one-character ID).
                 if high is None or item.get(keys.SK, {}).get("S") != high:

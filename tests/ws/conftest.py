@@ -4,11 +4,14 @@ the DynamoDB requests counted."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.support.handlers import Handlers, Live
+from tests.support.http_events import FakeLambdaContext
 
 
 @pytest.fixture
@@ -36,3 +39,52 @@ def dynamodb_requests(ws) -> Iterator[Counter]:
     events.register("before-call.dynamodb", count, unique_id="ws-dynamodb-request-counter")
     yield counter
     events.unregister("before-call.dynamodb", unique_id="ws-dynamodb-request-counter")
+
+
+@pytest.fixture
+def invocations_lasting(monkeypatch) -> Callable[[float], None]:
+    """Give each handler invocation `seconds` to retry throttles in (session_store/throttle_retry.py): 0, none."""
+
+    def last(seconds: float) -> None:
+        from session_runtime.timeouts import THROTTLE_RETRY_MARGIN_SECONDS
+
+        remaining_ms = int((THROTTLE_RETRY_MARGIN_SECONDS + seconds) * 1000)
+        monkeypatch.setattr(FakeLambdaContext, "get_remaining_time_in_millis", lambda self: remaining_ms)
+
+    return last
+
+
+@pytest.fixture
+def throttle(ws, monkeypatch) -> Callable[..., list[str]]:
+    """`throttle(operation, times=None)`: the store client's `operation` (query, transact_write_items, ...) is
+    throttled as DynamoDB does past botocore's retry, `times` times (None: until the test ends), then answers.
+    Returns the list of the calls it throttled (their operation names)."""
+    client = ws.runtime.store.client
+
+    def install(operation: str, times: int | None = None) -> list[str]:
+        original = getattr(client, operation)
+        refused: list[str] = []
+
+        def throttled(**kwargs: Any) -> Any:
+            if times is None or len(refused) < times:
+                refused.append(operation)
+                raise _throttle_error(operation)
+            return original(**kwargs)
+
+        monkeypatch.setattr(client, operation, throttled)
+        return refused
+
+    return install
+
+
+def _throttle_error(operation: str) -> ClientError:
+    if operation == "transact_write_items":  # a transaction is cancelled, its throttled part named
+        return ClientError(
+            {
+                "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+                "CancellationReasons": [{"Code": "ThrottlingError"}, {"Code": "None"}, {"Code": "None"}],
+            },
+            "TransactWriteItems",
+        )
+    error = {"Code": "ThrottlingException", "Message": "Throughput exceeds the current capacity of your table or index."}
+    return ClientError({"Error": error}, operation)

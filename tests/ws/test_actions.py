@@ -269,9 +269,14 @@ def test_an_unexpected_failure_answers_internal_error_without_internals(ws, live
     assert "secret" not in answer["message"]
 
 
-def test_a_throttled_table_is_rate_limited_for_actions_and_handshakes_never_internal(ws, live, monkeypatch):
-    """DynamoDB throttling past botocore's retries: the client is told to retry later, on both paths."""
+def test_a_throttled_table_is_rate_limited_for_actions_and_handshakes_never_internal(
+    ws, live, monkeypatch, invocations_lasting
+):
+    """DynamoDB throttling past botocore's retries (and a handshake's own, for as long as its invocation has time:
+    none here): the client is told to retry later, on both paths."""
     from botocore.exceptions import ClientError
+
+    invocations_lasting(0)
 
     def throttled(**kwargs):
         error = {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}

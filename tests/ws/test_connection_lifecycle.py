@@ -75,3 +75,27 @@ CONNECTION_WRITES = [
 def test_no_handler_module_writes_connections_itself(pattern: str) -> None:
     found = [f"{p.parent.name}/{p.name}" for p in HANDLER_MODULES if re.search(pattern, p.read_text(encoding="utf-8"))]
     assert found == [], f"{pattern} in {found}: call session_runtime.connection_lifecycle instead"
+
+
+def test_a_throttled_join_is_retried_in_the_handler_and_admitted_once(ws, live, throttle):
+    """A `$connect` whose registration DynamoDB throttles is tried again within the invocation: the client sees a
+    slower handshake, not a 429, and the seat is counted once."""
+    refused = throttle("transact_write_items", times=3)
+    handshake = ws.connect(live.session_id)
+    assert handshake.status == 200, handshake
+    assert len(refused) == 3
+    assert ws.listeners(live.session_id) == [handshake.connection_id]
+    assert ws.listener_count(live.session_id) == 1
+
+
+def test_a_throttled_disconnect_still_frees_the_seat_without_the_sweep(ws, live, throttle):
+    """API Gateway never retries a `$disconnect`: its handler retries a throttled unregistration itself, so the
+    seat is free and the count exact at once (the sweep is only the backstop)."""
+    listener = ws.connected(live.session_id)
+    staying = ws.connected(live.session_id)
+    refused = throttle("transact_write_items", times=3)
+    assert ws.disconnect(listener)["statusCode"] == 200
+    assert len(refused) == 3
+    assert ws.listeners(live.session_id) == [staying]
+    assert ws.listener_count(live.session_id) == 1
+    assert ws.received(live.speaker, "listenerCount")[-1]["listenerCount"] == 1  # and the speaker was told

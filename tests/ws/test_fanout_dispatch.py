@@ -172,3 +172,41 @@ def test_a_message_and_an_artifact_change_below_the_threshold_invoke_no_worker(w
     assert client.invokes == []
     for connection in listeners:
         assert ws.management.types_sent_to(connection) == ["message", "message", "artifactUpdated"]
+
+
+def test_connection_reads_throttled_for_a_while_are_retried_and_the_broadcast_served_here(ws, live, throttle):
+    listeners = [ws.connected(live.session_id) for _ in range(3)]
+    client = LambdaClient()
+    _shard_by(ws, client, threshold=100)
+    refused = throttle("query", times=3)
+    answer = ws.act(live.speaker, "broadcast", data={"caption": "hi"})
+    assert answer["type"] == "broadcastSent" and answer["delivered"] == len(listeners)
+    assert len(refused) == 3 and client.invokes == []
+    assert _broadcasts(ws, listeners) == Counter(dict.fromkeys(listeners, 1))
+
+
+def test_a_fanout_whose_reads_stay_throttled_is_handed_to_the_worker_never_dropped(
+    ws, live, throttle, invocations_lasting, monkeypatch
+):
+    """Reads throttled past the invocation's patience: the fan-out goes to the worker (Lambda retries its
+    failures and keeps the last in the dead-letter queue), which reaches every listener once, in order."""
+    listeners = [ws.connected(live.session_id) for _ in range(3)]
+    client = LambdaClient()
+    _shard_by(ws, client, threshold=100)
+    invocations_lasting(0.2)
+    throttle("query")
+    first = ws.act(live.speaker, "broadcast", data={"n": 1})
+    second = ws.act(live.speaker, "broadcast", data={"n": 2})
+    assert first["type"] == second["type"] == "broadcastSent"
+    assert _broadcasts(ws, listeners) == Counter()  # no one yet
+    jobs = [invoke["job"] for invoke in client.invokes]
+    assert [(job["shard"], job["shards"], job["payloads"][0]["seq"]) for job in jobs] == [
+        (0, 1, first["seq"]),
+        (0, 1, second["seq"]),
+    ]
+    monkeypatch.undo()  # the partition cooled down
+    for job in jobs:  # what Lambda does with them (its retries, had a worker's reads still been throttled)
+        ws.fanout_worker(job)
+    for listener in listeners:
+        assert [m["seq"] for m in ws.received(listener, "broadcast")] == [first["seq"], second["seq"]]
+    assert ws.received(live.speaker, "broadcast") == []
