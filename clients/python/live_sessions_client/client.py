@@ -291,13 +291,15 @@ class LiveSession:
         return await asyncio.shield(self._first_join)
 
     async def close(self) -> None:
-        """Closes for good: calls in flight raise ClosedError, no reconnect; the `async for` ends."""
-        self._finish("client")
+        """Closes for good: calls in flight raise ClosedError, no reconnect; the `async for` ends; the socket is
+        closed (its close handshake, bounded by the socket's close timeout) before this returns."""
         current = asyncio.current_task()
-        tasks = [task for task in self._tasks if task is not current]
-        for task in tasks:
+        running = [task for task in self._tasks if task is not current]
+        self._finish("client")  # starts the socket's close: a task of its own, not cancelled with the others
+        for task in running:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*running, return_exceptions=True)
+        await asyncio.gather(*(task for task in self._tasks if task is not current), return_exceptions=True)
 
     async def __aenter__(self) -> LiveSession:
         await self.connect()
