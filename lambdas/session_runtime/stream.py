@@ -7,6 +7,8 @@ from it and keeps them with the change in ONE transaction conditional on the seq
 hands back the head it met and is drafted again, a bounded number of times with jitter. Then it tells the
 audience (the fan-out) and presence. Telling is never raised: the change happened, so the caller's answer must
 say so (a client retrying a write that succeeded would duplicate it); a listener that missed it recovers it.
+(A fan-out whose connection reads stay throttled is not dropped: session_runtime/fanout.py hands it to the
+fan-out worker.)
 
 `resume` is its twin for a resuming `join`: the connection is held out of live fan-outs, its missed events are
 posted in seq order, and it is released only while the head is still the last event replayed (else the tail

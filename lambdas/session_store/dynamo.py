@@ -206,8 +206,12 @@ class Table:
         Limit of the pages after the first, whose Limit is the query's; none: the query's Limit throughout).
         `patient`: a throttled page is tried again while the invocation has time (throttle_retry.py)."""
         request = {"TableName": self.table_name, **query}
+
+        def query_page() -> Any:
+            return self.client.query(**request)
+
         while True:
-            response = retry_throttled(lambda: self.client.query(**request)) if patient else self.client.query(**request)
+            response = retry_throttled(query_page) if patient else query_page()
             yield from response.get("Items", [])
             last = response.get("LastEvaluatedKey")
             if not last:

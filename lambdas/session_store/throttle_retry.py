@@ -48,7 +48,7 @@ def invocation(context: Any, *, margin_seconds: float) -> Iterator[None]:
 
 def backoff(attempt: int, *, rng: Callable[[], float] = random.random) -> float:
     """The wait before try `attempt + 2` (attempt 0: after the first throttle): half fixed, half jitter."""
-    ceiling = min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2**attempt)
+    ceiling = min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2.0**attempt)
     return ceiling / 2 + rng() * ceiling / 2
 
 

@@ -17,16 +17,7 @@ from session_store.store import SessionStore
 
 from tests.support.aws import TABLE_NAME, fixed_cursor_seal
 from tests.support.stream_writes import append_message
-
-
-def cancelled(*codes: str) -> ClientError:
-    return ClientError(
-        {
-            "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
-            "CancellationReasons": [{"Code": code} for code in codes],
-        },
-        "TransactWriteItems",
-    )
+from tests.support.throttles import cancelled
 
 
 class Interfering:

@@ -13,19 +13,7 @@ from session_store import throttle_retry
 from session_store.aws_errors import is_throttle
 from session_store.throttle_retry import invocation, retry_throttled
 
-
-def throttled(code: str = "ThrottlingException") -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": "slow down"}}, "Query")
-
-
-def cancelled(*codes: str) -> ClientError:
-    return ClientError(
-        {
-            "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
-            "CancellationReasons": [{"Code": code} for code in codes],
-        },
-        "TransactWriteItems",
-    )
+from tests.support.throttles import cancelled, throttled
 
 
 class Clock:
@@ -68,13 +56,13 @@ def retry(call: Failing, clock: Clock) -> str:
 
 
 def test_what_counts_as_a_throttle():
-    assert is_throttle(throttled("ThrottlingException"))
-    assert is_throttle(throttled("ProvisionedThroughputExceededException"))
+    assert is_throttle(throttled(code="ThrottlingException"))
+    assert is_throttle(throttled(code="ProvisionedThroughputExceededException"))
     assert is_throttle(cancelled("None", "ThrottlingError"))
     assert is_throttle(RateLimited())
     assert not is_throttle(cancelled("ConditionalCheckFailed", "None"))
     assert not is_throttle(cancelled("TransactionConflict"))
-    assert not is_throttle(throttled("ValidationException"))
+    assert not is_throttle(throttled(code="ValidationException"))
     assert not is_throttle(SessionFull("s", 1))
 
 

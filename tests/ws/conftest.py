@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from tests.support.handlers import Handlers, Live
 from tests.support.http_events import FakeLambdaContext
+from tests.support.throttles import cancelled, throttled
 
 
 @pytest.fixture
@@ -65,26 +65,15 @@ def throttle(ws, monkeypatch) -> Callable[..., list[str]]:
         original = getattr(client, operation)
         refused: list[str] = []
 
-        def throttled(**kwargs: Any) -> Any:
+        def refuse(**kwargs: Any) -> Any:
             if times is None or len(refused) < times:
                 refused.append(operation)
-                raise _throttle_error(operation)
+                # a transaction is cancelled, its throttled part named
+                transaction = operation == "transact_write_items"
+                raise cancelled("ThrottlingError", "None", "None") if transaction else throttled(operation)
             return original(**kwargs)
 
-        monkeypatch.setattr(client, operation, throttled)
+        monkeypatch.setattr(client, operation, refuse)
         return refused
 
     return install
-
-
-def _throttle_error(operation: str) -> ClientError:
-    if operation == "transact_write_items":  # a transaction is cancelled, its throttled part named
-        return ClientError(
-            {
-                "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
-                "CancellationReasons": [{"Code": "ThrottlingError"}, {"Code": "None"}, {"Code": "None"}],
-            },
-            "TransactWriteItems",
-        )
-    error = {"Code": "ThrottlingException", "Message": "Throughput exceeds the current capacity of your table or index."}
-    return ClientError({"Error": error}, operation)
