@@ -13,8 +13,10 @@ new ones from plain values (`Item.project`), so nothing of the stored items is s
 
 A projection (`Item.project`) turned the whole item into plain Python and back to pick a few attributes;
 it now does that to the attributes the projection's paths start with only (moto's `find_nested_key`
-looks nothing else up), and not at all where the values it picks are strings or booleans (the round trip
-leaves them as they are): the same result for a fraction of the work.
+looks nothing else up), and not at all where the values it picks are strings, booleans or numbers (the round
+trip leaves the first two as they are and respells a number as boto3's Decimal context does): the same result
+for a fraction of the work. A connection item's projection holds a number (its protocol version): without
+numbers, every item of a fan-out's read took the round trip.
 
 Thread-safe (the narrowing is per thread), for moto's internals at the version requirements-dev.txt
 pins. Applied once per process.
@@ -27,6 +29,8 @@ import functools
 import re
 import threading
 from typing import Any
+
+from boto3.dynamodb.types import DYNAMODB_CONTEXT
 
 # While a table's Query runs in this thread: .partition = (table, hash key), .projected = no copy needed.
 _narrowed = threading.local()
@@ -125,9 +129,10 @@ def _pruning_project(original: Any, item_type: type) -> Any:
 
 def _direct_projection(item: Any, paths: list[list[str]]) -> dict[str, Any] | None:
     """The projected attributes as DynamoDB JSON, when every path is plain names (through maps) and every
-    value it reaches is a string or a boolean: moto's round trip through plain Python leaves those as they
-    are (a number is respelled, a set reordered), so this is its answer without the round trip. None when
-    any path or value is of another kind: moto's own projection answers then."""
+    value it reaches is a string, a boolean or a number: moto's round trip through plain Python leaves the first
+    two as they are and respells a number the one way `_plain_value` does (a set it reorders), so this is its
+    answer without the round trip. None when any path or value is of another kind: moto's own projection
+    answers then."""
     result: dict[str, Any] = {}
     for path in paths:
         if any("[" in name for name in path):
@@ -141,12 +146,23 @@ def _direct_projection(item: Any, paths: list[list[str]]) -> dict[str, Any] | No
             node = node.value.get(name)
         if node is None:
             continue  # nothing to project: moto's projection leaves it out too
-        if not (node.type == "S" and isinstance(node.value, str)) and not (
-            node.type == "BOOL" and isinstance(node.value, bool)
-        ):
+        value = _plain_value(node.type, node.value)
+        if value is None:
             return None
         target = result
         for name in path[:-1]:
             target = target.setdefault(name, {"M": {}})["M"]
-        target[path[-1]] = {node.type: node.value}
+        target[path[-1]] = {node.type: value}
     return result
+
+
+def _plain_value(kind: str, value: Any) -> Any:
+    """A projected string, boolean or number as moto's round trip writes it; None for any other kind."""
+    if kind == "S" and isinstance(value, str) or kind == "BOOL" and isinstance(value, bool):
+        return value
+    if kind == "N" and isinstance(value, str):
+        try:  # boto3's deserializer reads it into this context's Decimal, its serializer writes str() of that
+            return str(DYNAMODB_CONTEXT.create_decimal(value))
+        except ArithmeticError:
+            return None
+    return None

@@ -139,6 +139,23 @@ def test_every_query_answers_as_moto_does(ddb: Any, stored: list[dict[str, Any]]
     ddb.delete_table(TableName=table)
 
 
+def test_projected_numbers_are_spelled_as_moto_spells_them(ddb: Any) -> None:
+    """Numbers are projected without moto's round trip too (every connection's protocol version is one): each
+    spelling comes back as that round trip writes it."""
+    table = _new_table(ddb)
+    spellings = ["1", "007", "10.0", "1e2", "-2.25", "0.50", "-0", "12345678901234567890123456789012345678"]
+    for index, number in enumerate(spellings):
+        item = {"a": {"N": number}, "role": {"S": "listener"}, "Data": {"M": {"role": {"N": number}}}}
+        ddb.put_item(TableName=table, Item={"PK": {"S": "p0"}, "SK": {"S": f"k{index}"}, **item})
+    for projection in ("a", "#sk, #role, a", "#data.#role, a"):
+        query = {"pk": "p0", "key": ("PK = :pk", {}), "forward": True, "limit": None, "projection": projection}
+        plain = _answer(ddb, table, query | {"filter": None})
+        with _patched():
+            fast = _answer(ddb, table, query | {"filter": None})
+        assert fast == plain, projection
+    ddb.delete_table(TableName=table)
+
+
 def test_the_patch_narrows_a_table_query_to_its_partition(ddb: Any) -> None:
     """Not a tautology of the test above: with the patch, moto's Query no longer reads other partitions."""
     from moto.dynamodb.models.table import Table

@@ -27,7 +27,7 @@ values = st.recursive(
     ),
     max_leaves=6,
 )
-# A connection's role as stored (a string), or anything: strings and booleans are projected without moto's
+# A connection's role as stored (a string), or anything: strings, booleans and numbers are projected without moto's
 # round trip through plain Python (local/dynamodb/moto_query.py), everything else through it.
 roles = st.one_of(
     st.sampled_from(["listener", "speaker"]).map(lambda r: {"S": r}), st.booleans().map(lambda b: {"BOOL": b}), values
