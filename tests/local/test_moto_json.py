@@ -5,8 +5,10 @@ serialized both ways and compared; and the JSON path is the one taken for the re
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
@@ -21,6 +23,7 @@ from tests.support.aws import create_pk_sk_table
 from tests.support.dynamodb_items import items
 
 TABLE = "t"
+_tables = itertools.count()
 _original = DynamoResult.execute_result
 
 
@@ -88,3 +91,64 @@ def test_every_answer_is_the_document_moto_writes(ddb: Any, stored: list[dict[st
     fast = {name for name, json_path in answered if json_path}
     assert {"GetItem", "Query", "PutItem", "BatchGetItem", "TransactGetItems", "UpdateItem"} <= fast
     assert ("DeleteItem", False) in answered  # its result carries a key the output shape has not
+
+
+def _records_context() -> Any:
+    from moto.core.serialize import get_serializer_class
+    from moto.core.utils import get_service_model
+
+    service = get_service_model("dynamodbstreams")
+    serializer = get_serializer_class("dynamodbstreams", service.protocol)
+    return SimpleNamespace(
+        service_model=service,
+        operation_model=service.operation_model("GetRecords"),
+        serializer_class=serializer,
+        response=None,
+    )
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stored=items)
+def test_stream_records_are_the_document_moto_writes(ddb: Any, stored: list[dict[str, Any]]) -> None:
+    """GetRecords answered as JSON (the stream poller's every call): the records of puts, overwrites and deletes
+    of generated items are the document moto's serializer writes; a batch holding binary is left to moto."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.responses import ActionResult
+    from moto.dynamodb.models import dynamodb_backends
+
+    from local.dynamodb.moto_json import stream_records_body
+
+    table = f"records{next(_tables)}"
+    create_pk_sk_table(ddb, table)
+    ddb.update_table(
+        TableName=table, StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    )
+    for item in stored:
+        ddb.put_item(TableName=table, Item=item)
+    ddb.put_item(TableName=table, Item={**stored[0], "seq": {"N": "7"}})
+    ddb.delete_item(TableName=table, Key={"PK": stored[1]["PK"], "SK": stored[1]["SK"]})
+    shard = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].get_table(table).stream_shard
+    context = _records_context()
+    answered = []
+    for start in range(0, len(shard.items), 5):  # batches of five records, as pages of GetRecords
+        result = {"NextShardIterator": "next", "Records": shard.get(shard.starting_sequence_number + start, 5)}
+        _status, _headers, body = ActionResult(result).execute_result(context)  # type: ignore[arg-type]
+        fast = stream_records_body(result, context)
+        if fast is not None:
+            assert json.loads(fast) == json.loads(body)
+        answered.append(fast is not None)
+        binary = any(kind in ("B", "BS") for r in result["Records"] for kind in _kinds(r["dynamodb"]))
+        assert (fast is None) == binary
+    assert answered
+    ddb.delete_table(TableName=table)
+
+
+def _kinds(value: Any) -> Iterator[str]:
+    """Every key of every map in `value` (attribute value types among them)."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield key
+            yield from _kinds(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _kinds(inner)
