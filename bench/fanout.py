@@ -411,14 +411,15 @@ class _Connections:
 
 class _ShardedConnections:
     """An in-memory store of one session's connections that reads a shard as the table's Query would:
-    the SK range of session_schema.keys.connection_shard_range, in SK order."""
+    the SK range of session_schema.keys.connection_shard_range (over the connection keys it ranges, the ones
+    before channels), in SK order."""
 
     def __init__(self, ids: list[str]) -> None:
         from session_schema import keys
         from session_schema.models import Connection
 
         self.keys = keys
-        self.by_sk = sorted((keys.connection_key("bench-fan-001", i)[keys.SK], i) for i in ids)
+        self.by_sk = sorted((keys.legacy_connection_key("bench-fan-001", i)[keys.SK], i) for i in ids)
         self.model = Connection
 
     def iter_connection_targets(self, session_id: str, *, shard: tuple[int, int] | None = None, **_: Any) -> Any:
