@@ -122,7 +122,7 @@ def runtime(settings_env, ddb, s3, issuer, aws_clients):
     from session_runtime.auth import TokenVerifier, clear_jwks_cache
     from session_runtime.runtime import build_runtime, get_runtime
 
-    from tests.support.fakes import FakeManagementApi
+    from tests.support.fakes import FakeManagementApi, TrailingNotices
 
     clear_jwks_cache()
     rt = build_runtime()
@@ -132,6 +132,7 @@ def runtime(settings_env, ddb, s3, issuer, aws_clients):
     rt.s3 = s3
     rt.management = rt.connections = FakeManagementApi()  # boto3's odd call and the lean post path alike
     rt.verifier = TokenVerifier(ISSUER_URL, AUDIENCE, issuer.jwks_url, fetch_jwks=lambda url: issuer.jwks())
+    rt.notice_scheduler = TrailingNotices(rt)  # the notice queue: trailing notices handled at once
     with get_runtime.override(rt):
         yield rt
 

@@ -20,11 +20,27 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from session_protocol import events, frames
-from session_runtime import channels, connection_lifecycle, metric_names, stream, use_cases
+from session_runtime import (
+    channels,
+    connection_lifecycle,
+    metric_names,
+    moderation,
+    presence,
+    reactions,
+    stream,
+    use_cases,
+)
 from session_runtime.fanout import Fanout
 from session_runtime.observability import logger, metrics
 from session_runtime.runtime import Runtime
-from session_schema.errors import ConnectionNotFound, Forbidden, SessionNotFound
+from session_schema.errors import (
+    ConnectionNotFound,
+    Forbidden,
+    InvalidChannel,
+    NotCurrentSpeaker,
+    SessionNotFound,
+    ValidationFailed,
+)
 from session_schema.models import Connection, Session
 from session_schema.status import SessionStatus
 from session_store.stream_log import Recovery
@@ -70,11 +86,11 @@ def join(runtime: Runtime, caller: ConnectionCaller, frame: frames.JoinFrame) ->
         caller = ConnectionCaller(channels.subscribe(runtime, caller.connection, frame.channel)[0])
     resume = frame.resume_point()
     if resume is None:
-        session = connection_lifecycle.join(runtime, caller.connection)
+        session = connection_lifecycle.join(runtime, caller.connection, name=frame.name)
         position = channels.channel_stream(runtime, caller.connection)
         return events.joined(caller.connection.role, session, caller.connection_id, channel_stream=position)
     session = _recover(runtime, caller, *resume, frame.id, channel_since)
-    connection_lifecycle.join(runtime, caller.connection, session)  # the count told, as for any join
+    connection_lifecycle.join(runtime, caller.connection, session, name=frame.name)  # told, as for any join
     return None
 
 
@@ -143,7 +159,62 @@ def history(runtime: Runtime, caller: ConnectionCaller, frame: frames.HistoryFra
     return events.history(page.items, page.next_cursor)
 
 
+@DISPATCH.action(frames.PresenceFrame)
+def presence_members(runtime: Runtime, caller: ConnectionCaller, frame: frames.PresenceFrame) -> Answer:
+    """A page of members and the count (of `channel`): the speaker always, listeners when `presence` is public."""
+    session = runtime.store.get_session(caller.session_id, consistent=True)
+    if caller.connection.role != "speaker" and session.presence != "public":
+        raise Forbidden("only the speaker may list who is here in this session")
+    if not session.declares(frame.channel):
+        raise InvalidChannel(str(frame.channel), session.channels)
+    page = runtime.store.list_members(caller.session_id, limit=frame.limit, cursor=frame.cursor, channel=frame.channel)
+    if frame.channel is not None:
+        count = session.channelCounts.get(frame.channel, 0)
+    else:
+        count = session.listenerCount + (1 if session.speakerConnectionId is not None else 0)
+    return events.presence([member.view() for member in page.items], count, page.next_cursor)
+
+
+@DISPATCH.action(frames.SetPresenceFrame)
+def set_presence(runtime: Runtime, caller: ConnectionCaller, frame: frames.SetPresenceFrame) -> Answer:
+    """This connection's presence data (null clears it), told to the presence audience as an update."""
+    text = None if frame.data is None else frames.presence_data_text(frame.data)
+    member = runtime.store.update_member(caller.session_id, caller.connection_id, data=text)
+    if member is None:
+        raise ConnectionNotFound()
+    session = runtime.store.get_session(caller.session_id)
+    presence.changed(session, caller.connection_id, presence.UPDATED)
+    return events.presence_set(member.view())
+
+
+@DISPATCH.action(frames.ReactFrame)
+def react(runtime: Runtime, caller: ConnectionCaller, frame: frames.ReactFrame) -> Answer | None:
+    """Counted into the session's reactions (sent added up, at most once a second); answered only with an `id`."""
+    if caller.connection.role != "listener":
+        raise Forbidden("only listeners react")
+    reactions.react(runtime, caller.connection, frame.reaction)
+    return events.reacted(frame.reaction) if frame.id is not None else None
+
+
 # ------------------------------------------------------------------ speaker only
+
+
+@DISPATCH.action(frames.KickFrame)
+def kick(runtime: Runtime, caller: ConnectionCaller, frame: frames.KickFrame) -> Answer:
+    """Remove a listener: with `ban`, its user (or display name) kept out first; then it is told `kicked`, closed
+    and unregistered at once (its leave told as any leave)."""
+    session = runtime.store.get_session(caller.session_id, consistent=True)
+    if session.speakerConnectionId != caller.connection_id:
+        raise NotCurrentSpeaker()
+    target = runtime.store.get_connection(frame.connectionId)
+    if target is None or target.sessionId != caller.session_id or target.role != "listener":
+        raise ValidationFailed("connectionId", "is not a listener connected to this session")
+    if frame.ban:
+        moderation.ban(runtime, session, target)
+    moderation.remove(runtime, target, banned=frame.ban)
+    return events.kicked(caller.session_id, target.connectionId, frame.ban)
+
+
 
 
 @DISPATCH.action(frames.BroadcastFrame)

@@ -87,6 +87,9 @@ def _message(runtime: Runtime, event: Mapping[str, Any], route_key: str, connect
     # Before anything that costs a request; the read cost is the one its action declares (0 for $default).
     wait_ms = runtime.action_budget.charge(connection_id, reads=frames.ACTIONS.reads(route_key))
     if wait_ms is not None:
+        if route_key == "react":  # a reaction past the budget is dropped and counted: never an error storm
+            metrics.add_metric(name=metric_names.REACTIONS_DROPPED, unit=MetricUnit.Count, value=1)
+            return responses.answered()
         return _over_budget(event, route_key, wait_ms)
     client_id: str | None = None  # the frame's `id`, echoed in its direct answer
     try:

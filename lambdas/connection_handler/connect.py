@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import TypeAdapter, ValidationError
 
 from session_protocol import versions
 from session_runtime import connection_lifecycle
@@ -20,7 +21,7 @@ from session_runtime.observability import logger, metrics
 from session_runtime.runtime import Runtime
 from session_schema.errors import InvalidSessionId, ValidationFailed
 from session_schema.ids import normalize_session_id
-from session_schema.models import CHANNEL_PATTERN
+from session_schema.models import CHANNEL_PATTERN, DisplayName
 
 from . import responses
 
@@ -54,6 +55,22 @@ def channel_of(event: Mapping[str, Any]) -> str | None:
     return raw
 
 
+_DISPLAY_NAME: TypeAdapter[str] = TypeAdapter(DisplayName)
+
+
+def name_of(event: Mapping[str, Any]) -> str | None:
+    """The display name the connect URL gives (`&name=`), or None; VALIDATION_ERROR naming `name` when it is not
+    1 to 64 printable characters."""
+    raw = _query(event).get("name")
+    if raw is None:
+        return None
+    try:
+        return _DISPLAY_NAME.validate_python(raw)
+    except ValidationError as error:
+        message = error.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
+        raise ValidationFailed("name", message) from None
+
+
 def handshake_of(event: Mapping[str, Any]) -> connection_lifecycle.Handshake:
     context = event["requestContext"]
     token = _query(event).get("token")
@@ -64,6 +81,7 @@ def handshake_of(event: Mapping[str, Any]) -> connection_lifecycle.Handshake:
         connected_at=context.get("connectedAt"),
         protocol_version=protocol_version_of(event),
         channel=channel_of(event),
+        name=name_of(event),
     )
 
 

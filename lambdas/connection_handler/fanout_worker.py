@@ -25,7 +25,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from session_runtime import metric_names, presence
+from session_runtime import conflation, metric_names, presence
 from session_runtime.fanout import is_listener
 from session_runtime.observability import logger, metrics
 from session_runtime.runtime import Runtime, get_runtime
@@ -52,8 +52,19 @@ def run(runtime: Runtime, job: ShardJob) -> dict[str, Any]:
     return {"sent": result.sent, "gone": len(result.gone), "failed": len(result.failed)}
 
 
+def trailing_notices(runtime: Runtime, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The notice queue's messages (SQS): each slot's trailing notice (session_runtime/conflation.py). A failure
+    raises, so SQS delivers the batch again after its visibility timeout (a repeat finds nothing pending)."""
+    notices = conflation.trailing_notices(records)
+    for notice in notices:
+        runtime.notices.trailing(notice)
+    return {"notices": len(notices)}
+
+
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if "Records" in event:
+        return trailing_notices(get_runtime(), event["Records"])
     job = ShardJob.model_validate(event)
     logger.append_keys(sessionId=job.sessionId, shard=job.shard, shards=job.shards)
     try:

@@ -13,7 +13,16 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from session_schema.json_types import INTEGRAL
-from session_schema.models import MAX_CHANNELS, TITLE_MAX, ChannelList, MessageText, SourceLanguage, Title, VisibleTitle
+from session_schema.models import (
+    MAX_CHANNELS,
+    TITLE_MAX,
+    Audience,
+    ChannelList,
+    MessageText,
+    SourceLanguage,
+    Title,
+    VisibleTitle,
+)
 
 # The views both APIs send are the schema module's (re-exported: the route modules import them from here).
 from session_schema.views import ErrorDetail as ErrorDetail
@@ -45,6 +54,12 @@ _CHANNELS_DOC = (
 )
 
 
+_PRESENCE_DOC = (
+    "who may list the members (`presence`) and hears `presenceChanged`: `speaker` (the default) or `public` (everyone)"
+)
+_REACTIONS_DOC = "who hears the aggregated `reactions`: `speaker` (the default) or `public` (everyone)"
+
+
 class CreateSessionRequest(RequestBody):
     """Every field is optional; an empty body (or none) creates a session with the defaults."""
 
@@ -54,6 +69,8 @@ class CreateSessionRequest(RequestBody):
         None, description="1..MAX_LISTENERS_LIMIT (a deployment setting); default DEFAULT_MAX_LISTENERS"
     )
     channels: ChannelList | None = Field(None, description=_CHANNELS_DOC)
+    presence: Audience | None = Field(None, description=_PRESENCE_DOC)
+    reactions: Audience | None = Field(None, description=_REACTIONS_DOC)
 
 
 # PATCH fields whose `null` is a change (JSON Merge Patch's "remove"): `"title": null` clears the title.
@@ -88,6 +105,8 @@ class UpdateSessionRequest(RequestBody):
         description=f"replaces the list; {_CHANNELS_DOC.removeprefix('up to ')} The listeners of a removed channel "
         "are moved to no channel and told (`subscribed` with `channel: null`).",
     )
+    presence: Audience | None = Field(None, description=_PRESENCE_DOC)
+    reactions: Audience | None = Field(None, description=_REACTIONS_DOC)
 
     @property
     def title_change(self) -> str | None:
@@ -98,8 +117,9 @@ class UpdateSessionRequest(RequestBody):
 
     @model_validator(mode="after")
     def _not_empty(self) -> UpdateSessionRequest:
-        if self.status is None and self.title_change is None and self.muted is None and self.channels is None:
-            raise ValueError("give at least one of status, title, muted, channels")
+        changes = (self.status, self.title_change, self.muted, self.channels, self.presence, self.reactions)
+        if all(change is None for change in changes):
+            raise ValueError("give at least one of status, title, muted, channels, presence, reactions")
         if self.status is not None and self.channels is not None:
             raise ValueError("change `channels` in a PATCH without `status` (a status change moves no listener)")
         return self

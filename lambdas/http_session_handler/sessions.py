@@ -66,6 +66,7 @@ def create_session(
         idempotency_key=idempotency_key,
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
         channels=body.channels or (),
+        audiences=audiences_of(body),
     )
     logger.append_keys(sessionId=session.sessionId)
     if created:
@@ -110,6 +111,12 @@ def get_session(
     return answer_as(SessionPublicView, session.public_view())
 
 
+def audiences_of(body: CreateSessionRequest | UpdateSessionRequest) -> dict[str, str]:
+    """The presence and reactions settings a create or update gives (who hears them)."""
+    given = {"presence": body.presence, "reactions": body.reactions}
+    return {name: value for name, value in given.items() if value is not None}
+
+
 @api_route(
     router,
     "PATCH /sessions/{sessionId}",
@@ -132,6 +139,11 @@ def update_session(
     runtime = get_runtime()
     session = owned_session(sessionId, caller)
     sid = session.sessionId
+    audiences = audiences_of(body)
+    if audiences:
+        session = runtime.store.set_audiences(sid, caller.user_id, audiences)
+        if body.status is None and body.title_change is None and body.muted is None and body.channels is None:
+            return answer_as(SessionOwnerView, session.owner_view())
     if body.status is not None:
         # One conditional write for the status and any title/muted with it: a refused move changes nothing.
         target = SessionStatus(body.status)

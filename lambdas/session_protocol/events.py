@@ -202,6 +202,79 @@ class ArtifactUpdatedEvent(Event):
     seq: StreamSeq
 
 
+class PresenceMemberView(BaseModel):
+    """A connection as presence shows it (`userId` only for a signed-in one; `name` and `data` when it gave them)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    connectionId: str
+    role: Role
+    userId: str | SkipJsonSchema[None] = None
+    name: str | SkipJsonSchema[None] = None
+    channel: ChannelName | SkipJsonSchema[None] = None
+    joinedAt: int = Field(description="when it connected, epoch ms")
+    data: JsonValue | SkipJsonSchema[None] = Field(None, description="what it set with `setPresence` (JSON, <= 1 KB)")
+
+
+class PresenceEvent(Event):
+    """The answer to `presence`: one page of the session's members (of `channel` when asked) and their count."""
+
+    type: Literal["presence"] = "presence"
+    members: list[PresenceMemberView]
+    count: int = Field(ge=0, description="the session's connections (the speaker's included), or the channel's")
+    nextCursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+
+
+class PresenceChangedEvent(Event):
+    """Who joined, left or changed their presence since the last notice, to the speaker (to everyone when the
+    session's `presence` is `public`): at most one a second, the last one within 2 s of the last change. Past
+    PRESENCE_MEMBERS_MAX connections the lists are left out: the counts only. Not a stream event (no `seq`)."""
+
+    type: Literal["presenceChanged"] = "presenceChanged"
+    since = versions.PRESENCE
+    id: SkipJsonSchema[None] = None
+    joined: list[PresenceMemberView] | SkipJsonSchema[None] = None
+    left: list[str] | SkipJsonSchema[None] = Field(None, description="connection IDs")
+    updated: list[PresenceMemberView] | SkipJsonSchema[None] = None
+    count: int = Field(ge=0, description="the session's connections now (the speaker's included)")
+    channels: dict[str, int] = Field(description="the listeners of each declared channel, by name")
+
+
+class PresenceSetEvent(Event):
+    """The answer to `setPresence`: the connection as presence now shows it."""
+
+    type: Literal["presenceSet"] = "presenceSet"
+    member: PresenceMemberView
+
+
+class ReactionsEvent(Event):
+    """Listeners' reactions, added up, to the speaker (to everyone when the session's `reactions` is `public`): at
+    most one a second. Not a stream event (no `seq`)."""
+
+    type: Literal["reactions"] = "reactions"
+    since = versions.PRESENCE
+    id: SkipJsonSchema[None] = None
+    counts: dict[str, int] = Field(description="each reaction and how many times it was sent")
+    from_: int = Field(alias="from", description="the earliest reaction counted, epoch ms")
+    to: int = Field(description="when they were counted, epoch ms")
+
+
+class ReactedEvent(Event):
+    """The answer to a `react` that carried an `id` (one without is not answered)."""
+
+    type: Literal["reacted"] = "reacted"
+    reaction: str
+
+
+class KickedEvent(Event):
+    """To a listener the speaker removed, before its connection is closed; and the speaker's answer to `kick`."""
+
+    type: Literal["kicked"] = "kicked"
+    since = versions.PRESENCE
+    sessionId: str
+    connectionId: str = Field(description="the connection removed")
+    banned: bool = Field(description="its user (or name) is kept out of the session for its duration")
+
+
 # The codes an `error` event carries, and when. tests/ws checks every domain error's code is listed here
 # or is one the WebSocket API never answers with.
 ERROR_CODES: dict[str, str] = {
@@ -266,6 +339,12 @@ EVENT_MODELS: tuple[type[Event], ...] = (
     ArtifactUpdatedEvent,
     ErrorEvent,
     BatchEvent,
+    PresenceEvent,
+    PresenceChangedEvent,
+    PresenceSetEvent,
+    ReactionsEvent,
+    ReactedEvent,
+    KickedEvent,
 )
 # The version that introduced each kind, by its `type`.
 SINCE: dict[str, int] = {model.model_fields["type"].default: model.since for model in EVENT_MODELS}
@@ -356,3 +435,37 @@ def artifact_updated_for_speaker(artifact: Artifact, seq: int) -> dict[str, Any]
 
 def error(code: str, message: str, **details: Any) -> dict[str, Any]:
     return ErrorEvent.model_validate({"code": code, "message": message, **details}).dump()
+
+
+def presence(members: list[dict[str, Any]], count: int, next_cursor: str | None) -> dict[str, Any]:
+    return PresenceEvent.model_validate({"members": members, "count": count, "nextCursor": next_cursor}).dump()
+
+
+def presence_changed(
+    count: int,
+    channels: dict[str, int],
+    *,
+    joined: list[dict[str, Any]] | None = None,
+    left: list[str] | None = None,
+    updated: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A presence notice; without the lists (None), the counts only."""
+    lists = {"joined": joined, "left": left, "updated": updated}
+    fields = {name: value for name, value in lists.items() if value is not None}
+    return PresenceChangedEvent.model_validate({**fields, "count": count, "channels": channels}).dump()
+
+
+def presence_set(member: dict[str, Any]) -> dict[str, Any]:
+    return PresenceSetEvent.model_validate({"member": member}).dump()
+
+
+def reactions(counts: dict[str, int], from_ms: int, to_ms: int) -> dict[str, Any]:
+    return ReactionsEvent.model_validate({"counts": counts, "from": from_ms, "to": to_ms}).dump()
+
+
+def reacted(reaction: str) -> dict[str, Any]:
+    return ReactedEvent(reaction=reaction).dump()
+
+
+def kicked(session_id: str, connection_id: str, banned: bool) -> dict[str, Any]:
+    return KickedEvent(sessionId=session_id, connectionId=connection_id, banned=banned).dump()

@@ -14,6 +14,7 @@ import binascii
 import json
 import math
 import re
+import unicodedata
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -28,7 +29,20 @@ from pydantic import (
 
 from session_schema.errors import DomainError, InvalidAction, ValidationFailed
 from session_schema.json_types import INTEGRAL
-from session_schema.models import EPOCH_MS_LIMIT, SEQ_MAX, ChannelName, CursorToken, Epoch, EpochMs, MessageText
+from session_schema.models import (
+    EPOCH_MS_LIMIT,
+    PRESENCE_DATA_MAX_BYTES,
+    REACTION_EMOJI_MAX,
+    REACTION_WORD_PATTERN,
+    SEQ_MAX,
+    ChannelName,
+    ConnectionId,
+    CursorToken,
+    DisplayName,
+    Epoch,
+    EpochMs,
+    MessageText,
+)
 from session_store.store import MAX_PAGE
 
 from . import events
@@ -87,6 +101,7 @@ class JoinFrame(Frame):
     # seq seen of that channel's own stream.
     channel: ChannelName | None = None
     channelSinceSeq: Annotated[int, Field(ge=0, le=SEQ_MAX), INTEGRAL] | None = None
+    name: DisplayName | None = None  # the display name presence shows (absent: keep the connect URL's, if any)
 
     @property
     def names_channel(self) -> bool:
@@ -198,6 +213,86 @@ class EndFrame(Frame):
     """end the session: everyone is told, the listeners are disconnected"""
 
     action: Literal["end"]
+
+
+PRESENCE_PAGE_DEFAULT = 100
+
+
+@ws_action(answers=(events.PresenceEvent,), reads=1)
+class PresenceFrame(Frame):
+    """the session's members (of `channel` when given), a page at a time, and their count: the speaker always,
+    listeners when the session's `presence` is `public`"""
+
+    action: Literal["presence"]
+    channel: ChannelName | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE), INTEGRAL] = PRESENCE_PAGE_DEFAULT
+    cursor: CursorToken | None = None
+
+
+def presence_data_text(data: JsonValue) -> str:
+    """`data` as the compact JSON text kept for it; ValueError past PRESENCE_DATA_MAX_BYTES."""
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    size = len(text.encode())
+    if size > PRESENCE_DATA_MAX_BYTES:
+        raise ValueError(f"is {size} bytes of JSON; at most {PRESENCE_DATA_MAX_BYTES}")
+    return text
+
+
+@ws_action(answers=(events.PresenceSetEvent,))
+class SetPresenceFrame(Frame):
+    """set this connection's presence `data` (any JSON up to 1 KB, such as {"hand": true}); null clears it"""
+
+    action: Literal["setPresence"]
+    data: JsonValue
+
+    @field_validator("data")
+    @classmethod
+    def _fits(cls, value: JsonValue) -> JsonValue:
+        presence_data_text(value)
+        return value
+
+
+_REACTION_WORD = re.compile(REACTION_WORD_PATTERN)
+# What an emoji is made of: symbols, their modifiers (skin tones), combining marks (keycaps), the zero-width joiner
+# and variation selectors; at least one symbol.
+_EMOJI_PARTS = frozenset({"So", "Sk", "Mn", "Me"})
+_JOINERS = frozenset({"\u200d", "\ufe0f", "\ufe0e"})
+
+
+def is_reaction(value: str) -> bool:
+    """An emoji (one short sequence of symbol characters) or 1 to 32 of [a-z0-9_:+-]."""
+    if _REACTION_WORD.fullmatch(value):
+        return True
+    if not 1 <= len(value) <= REACTION_EMOJI_MAX:
+        return False
+    categories = [unicodedata.category(c) for c in value]
+    parts_ok = all(cat in _EMOJI_PARTS or c in _JOINERS for c, cat in zip(value, categories, strict=True))
+    return parts_ok and "So" in categories
+
+
+@ws_action(answers=(events.ReactedEvent,))
+class ReactFrame(Frame):
+    """react (an emoji, or 1 to 32 of [a-z0-9_:+-]): added up and sent to the speaker at most once a second;
+    answered only when the frame carries an `id`"""
+
+    action: Literal["react"]
+    reaction: str
+
+    @field_validator("reaction")
+    @classmethod
+    def _a_reaction(cls, value: str) -> str:
+        if not is_reaction(value):
+            raise ValueError("is an emoji or 1 to 32 of [a-z0-9_:+-]")
+        return value
+
+
+@ws_action(answers=(events.KickedEvent,), speaker_only=True)
+class KickFrame(Frame):
+    """remove a listener (told `kicked`, then closed); `ban` keeps its user, or its name, out for the session"""
+
+    action: Literal["kick"]
+    connectionId: ConnectionId
+    ban: bool = False
 
 
 def _constant(name: str) -> float:

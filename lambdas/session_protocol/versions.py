@@ -8,6 +8,7 @@ receive the recovery in that frame again and loop: so a newer kind is never sent
 
 - 1: the frames of the first clients (a connect URL without `v`).
 - 2: `batch` (several events in one frame) and `joined.missing` (seqs a recovery will never bring).
+- 3: the pushed presence frames: `presenceChanged`, `reactions`, `kicked`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from session_schema.errors import ValidationFailed
 FIRST = 1  # a connection that declared none
 BATCH = 2  # `batch` frames
 MISSING_SEQS = 2  # `joined.missing`
-CURRENT = 2  # the newest this server speaks: a client declaring a later one gets this one's frames
+PRESENCE = 3  # pushed presence frames (`presenceChanged`, `reactions`, `kicked`)
+CURRENT = 3  # the newest this server speaks: a client declaring a later one gets this one's frames
 QUERY_PARAMETER = "v"
 _DIGITS_MAX = 4
 

@@ -91,8 +91,8 @@ def subscribe(runtime: Runtime, connection: Connection, channel: str | None) -> 
         except ChannelMoved:
             continue
         session = store.get_session(connection.sessionId, consistent=True)
-        if moved.role == "listener" and moved.channel != connection.channel:
-            presence.listener_count_to_speaker(runtime.fanout, session)
+        if moved.channel != connection.channel:
+            presence.changed(session, moved.connectionId, presence.MOVED)
         return moved, events.subscribed(channel, head, session.epoch)
     raise ConcurrentUpdate(f"channel {channel} of session {connection.sessionId}")
 

@@ -45,6 +45,7 @@ class Handshake:
     connected_at: int | None  # API Gateway's requestContext.connectedAt (epoch ms), when it says
     protocol_version: int = 1  # the WebSocket protocol version the connect URL declared (session_protocol.versions)
     channel: str | None = None  # the channel the connect URL asks for (`&channel=`)
+    name: str | None = None  # the display name the connect URL gives (`&name=`), shown by presence
 
 
 def connect(runtime: Runtime, handshake: Handshake) -> Connection:
@@ -53,16 +54,16 @@ def connect(runtime: Runtime, handshake: Handshake) -> Connection:
     if user_id is not None:
         speaker = _connection(runtime, handshake, "speaker", user_id)
         try:
-            return retry_throttled(lambda: runtime.store.register_connection(speaker, owner_id=user_id))
+            return retry_throttled(lambda: runtime.store.register_connection(speaker, owner_id=user_id, name=handshake.name))
         except NotOwner:
             pass  # someone else's session: a signed-in listener
     listener = _connection(runtime, handshake, "listener", user_id)
     try:
-        return retry_throttled(lambda: runtime.store.register_connection(listener))
+        return retry_throttled(lambda: runtime.store.register_connection(listener, name=handshake.name))
     except SessionFull:
         if not free_ghost_seats(runtime, handshake.session_id):
             raise
-        return retry_throttled(lambda: runtime.store.register_connection(listener))  # once: a seat was just freed
+        return retry_throttled(lambda: runtime.store.register_connection(listener, name=handshake.name))  # once: a seat was just freed
 
 
 def _connection(runtime: Runtime, handshake: Handshake, role: Role, user_id: str | None) -> Connection:
@@ -80,17 +81,20 @@ def _connection(runtime: Runtime, handshake: Handshake, role: Role, user_id: str
     )
 
 
-def join(runtime: Runtime, connection: Connection, session: Session | None = None) -> Session:
-    """The session the connection joins, still joinable (SessionEnded otherwise); a listener's join tells the
-    speaker the count. The speaker's own count is in its `joined` (the session's view): a post now would reach
-    it before that answer, which API Gateway sends only after the invocation returns. `session`: already read
-    (a resuming join reads it after holding its connection: session_runtime/stream.py `resume`)."""
+def join(
+    runtime: Runtime, connection: Connection, session: Session | None = None, *, name: str | None = None
+) -> Session:
+    """The session the connection joins, still joinable (SessionEnded otherwise); the join is a presence change
+    (with `name`, the display name it gives), whose notice tells the speaker the count (conflated:
+    session_runtime/conflation.py). `session`: already read (a resuming join reads it after holding its
+    connection: session_runtime/stream.py `resume`)."""
     if session is None:
         session = runtime.store.get_session(connection.sessionId, consistent=True)
     if not session.joinable:
         raise SessionEnded(session.sessionId, session.status.value)
-    if connection.role == "listener":
-        presence.listener_count_to_speaker(runtime.fanout, session)
+    if name is not None:
+        runtime.store.update_member(connection.sessionId, connection.connectionId, name=name)
+    presence.changed(session, connection.connectionId, presence.JOINED)
     return session
 
 

@@ -23,6 +23,7 @@ from session_schema.settings import Settings, load_settings
 from session_store.store import SessionStore
 
 from .budget import ActionBudget, Limits
+from .conflation import Conflation, Scheduler, SqsScheduler
 from .fanout import Fanout, Strikes
 from .management_api import ManagementApi
 from .shards import ShardDispatcher
@@ -90,6 +91,40 @@ class Runtime:
             strikes=strikes,
             dispatcher=dispatcher,
             handshake_window_ms=settings.handshake_window_seconds * 1000,
+        )
+
+    @cached_property
+    def notice_scheduler(self) -> Scheduler | None:
+        """Where trailing notices wait out their second (the notice queue); None when the deployment has none."""
+        url = self.settings.notice_queue_url
+        if not url:
+            return None
+        client = self._client("sqs")
+        return SqsScheduler(url, client)
+
+    def _client(self, service: str) -> Callable[[], Any]:
+        """A boto3 client made on first use and kept."""
+
+        def made() -> Any:
+            if service not in self._clients:
+                self._clients[service] = boto3.client(service, config=AWS_CLIENT_CONFIG)
+            return self._clients[service]
+
+        return made
+
+    @cached_property
+    def notices(self) -> Conflation:
+        """Conflated presence and reaction notices (session_runtime/conflation.py), each kind sent by its module."""
+        from . import presence, reactions
+
+        members_max = self.settings.presence_members_max
+        return Conflation(
+            self.store,
+            self.notice_scheduler,
+            {
+                "presence": lambda sid, pending, since, now: presence.send_notice(self.fanout, sid, pending, members_max),
+                "reactions": lambda sid, pending, since, now: reactions.send_notice(self.fanout, sid, pending, since, now),
+            },
         )
 
     @cached_property

@@ -26,11 +26,14 @@ from .ids import legacy_epoch
 from .models import (
     SCHEMA_VERSION,
     Artifact,
+    Ban,
     ChannelHead,
     Connection,
     ConnectionTarget,
     IdempotencyRecord,
     Message,
+    NoticeSlot,
+    PresenceMember,
     Record,
     Session,
     StreamEvent,
@@ -52,6 +55,9 @@ KIND_OF: dict[type[Record], str] = {
     IdempotencyRecord: "idempotency",
     StreamEvent: "streamEvent",
     ChannelHead: "channelHead",
+    PresenceMember: "presenceMember",
+    Ban: "ban",
+    NoticeSlot: "noticeSlot",
 }
 MODEL_OF: dict[str, type[Record]] = {kind: model for model, kind in KIND_OF.items()}
 # Where a lookup item says its connection item is: derived from the connection's own fields, never a field.
@@ -83,6 +89,12 @@ def key_of(record: Record) -> dict[str, str]:
             return keys.stream_event_key(record.sessionId, record.seq)
         case ChannelHead():
             return keys.channel_head_key(record.sessionId, record.channel)
+        case PresenceMember():
+            return keys.member_key(record.sessionId, record.connectionId)
+        case Ban():
+            return keys.ban_key(record.sessionId, record.subject)
+        case NoticeSlot():
+            return keys.notice_key(record.sessionId, record.kind)
     raise TypeError(f"not a record: {type(record).__name__}")
 
 

@@ -49,6 +49,13 @@ class Forbidden(DomainError):
     code, status = "FORBIDDEN", 403
 
 
+class Banned(Forbidden):
+    """A listener whose signed-in user or display name the session's speaker banned (`kick {ban: true}`)."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"you were removed from session {session_id} by its speaker")
+
+
 class NotCurrentSpeaker(Forbidden):
     """A speaker action from an owner connection that another one of the owner's connections replaced."""
 

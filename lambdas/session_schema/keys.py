@@ -58,6 +58,10 @@ ARC_PREFIX = "ARC#"  # results (child artifacts) of a root: a root's whole subtr
 EVT_PREFIX = "EVT#"
 SEQ_DIGITS = 15  # zero-padded so the sort key orders events by seq
 MS_DIGITS = 13  # epoch ms, zero-padded so sort keys order by time (`<ms:013>` above)
+PRESENCE_PREFIX = "PRESENCE#"  # a session's presence partition: its members and its bans
+MEMBER_PREFIX = "M#"
+BAN_PREFIX = "BAN#"
+NOTICE_PREFIX = "NOTICE#"  # a session's conflation slots
 USER_PREFIX = "USER#"
 IDEMPOTENCY_PREFIX = "IDEMPOTENCY#"
 SPEAKERLESS_PREFIX = "SPEAKERLESS#"
@@ -398,3 +402,22 @@ def results_prefix(root_id: str) -> str:
 
 def idempotency_key(owner_id: str, key: str) -> dict[str, str]:
     return {PK: f"{IDEMPOTENCY_PREFIX}{owner_id}#{key}", SK: META}
+
+
+def presence_partition(session_id: str) -> str:
+    return PRESENCE_PREFIX + session_id
+
+
+def member_key(session_id: str, connection_id: str) -> dict[str, str]:
+    return {PK: presence_partition(session_id), SK: MEMBER_PREFIX + connection_id}
+
+
+def ban_key(session_id: str, subject: str) -> dict[str, str]:
+    """A ban of `subject` (`user:<userId>` or `name:<display name>`) from a session."""
+    return {PK: presence_partition(session_id), SK: BAN_PREFIX + subject}
+
+
+def notice_key(session_id: str, kind: str) -> dict[str, str]:
+    """The conflation slot of one kind of notice (`presence`, `reactions`) of a session: one per session and kind,
+    as one slot gates every recipient of that kind (the speaker, or everyone when the session makes it public)."""
+    return {PK: NOTICE_PREFIX + session_id, SK: kind}

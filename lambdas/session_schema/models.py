@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, ClassVar, Final, Literal
 
@@ -133,6 +134,29 @@ class Record(BaseModel):
         return {name: data[name] if name in data else getattr(self, shown.get(name, name)) for name in names}
 
 
+# Presence (docs/websocket-api.md, Presence and reactions): a display name a connection gives, and the JSON it sets.
+PRESENCE_NAME_MAX = 64
+PRESENCE_DATA_MAX_BYTES = 1024
+# A reaction: one emoji (a short run of symbol characters and their joiners/modifiers) or a word of [a-z0-9_:+-].
+REACTION_WORD_PATTERN = r"^[a-z0-9_:+\-]{1,32}$"
+REACTION_EMOJI_MAX = 16  # characters: a family or flag emoji is a sequence of several code points
+Audience = Literal["speaker", "public"]  # who hears presence notices / reactions: the speaker only, or everyone
+
+
+def _printable(value: str) -> str:
+    if not value.isprintable():
+        raise ValueError("must not contain control or other non-printable characters")
+    if not value.strip():
+        raise ValueError("must contain a visible character")
+    return value
+
+
+# A connection's display name: 1 to 64 printable characters (no control characters, not only spaces).
+DisplayName = Annotated[
+    str, StringConstraints(min_length=1, max_length=PRESENCE_NAME_MAX), AfterValidator(_printable)
+]
+
+
 class ChannelView(BaseModel):
     """A channel of a session as anyone may see it."""
 
@@ -169,13 +193,19 @@ class Session(Record):
     channelCounts: dict[str, Annotated[int, Field(ge=0)]] = {}
     # How many partition keys the session's connection items are spread over (keys.connection_partition_of).
     connectionPartitions: Annotated[int, Field(ge=1, le=MAX_CONNECTION_PARTITIONS)] = 1
+    # Who may list the members and hears `presenceChanged` ("speaker": the speaker only; "public": everyone), and
+    # who hears the aggregated `reactions`.
+    presence: Annotated[Audience, Field(description="who may list members and hears presenceChanged")] = "speaker"
+    reactions: Annotated[Audience, Field(description="who hears the aggregated reactions")] = "speaker"
 
     PUBLIC_FIELDS = (
         "sessionId", "title", "status", "listenerCount", "muted", "createdAt", "maxListeners", "seq", "epoch",
         "channels",
     )  # fmt: skip
     SHOWN_AS = {"channels": "channelListeners"}
-    OWNER_FIELDS = (*PUBLIC_FIELDS, "ownerId", "sourceLanguage", "speakerConnected", "updatedAt", "endedAt")
+    OWNER_FIELDS = (
+        *PUBLIC_FIELDS, "ownerId", "sourceLanguage", "speakerConnected", "updatedAt", "endedAt", "presence", "reactions"
+    )
 
     @property
     def speakerConnected(self) -> bool:  # noqa: N802 - a view's field name
@@ -255,6 +285,58 @@ class Connection(Record):
     # Which of its session's connection partitions holds its item (keys.connection_key); None: registered by code
     # before channels, under keys.legacy_connection_key.
     partition: Annotated[int, Field(ge=0, lt=MAX_CONNECTION_PARTITIONS)] | None = None
+
+
+class PresenceMember(Record):
+    """A connection as presence shows it: written in its registration's transaction, deleted with it, so the member
+    list is one key range of its own (`PRESENCE#<id>`), never in the items a fan-out reads. `data` is kept as the
+    JSON text the connection set (at most 1 KB), so no number changes on its way through DynamoDB."""
+
+    sessionId: SessionId
+    connectionId: ConnectionId
+    role: Role
+    userId: UserId | None = None
+    name: DisplayName | None = None
+    channel: ChannelName | None = None
+    joinedAt: EpochMs
+    data: Annotated[str, StringConstraints(max_length=PRESENCE_DATA_MAX_BYTES)] | None = None
+    expiresAt: int  # epoch seconds (DynamoDB TTL): the connection's own
+
+    PUBLIC_FIELDS = ("connectionId", "role", "userId", "name", "channel", "joinedAt")
+
+    def view(self) -> dict[str, object]:
+        """The member as `presence` and `presenceChanged` show it: absent fields left out, `data` as JSON."""
+        shown: dict[str, object] = {k: v for k, v in self.view_of(self.PUBLIC_FIELDS).items() if v is not None}
+        if self.data is not None:
+            shown["data"] = json.loads(self.data)
+        return shown
+
+
+class Ban(Record):
+    """A signed-in user or a display name kept out of a session by its speaker (`kick {ban: true}`), until the
+    session's own records expire."""
+
+    sessionId: SessionId
+    subject: Annotated[str, StringConstraints(min_length=1, max_length=200)]  # `user:<userId>` or `name:<name>`
+    createdAt: EpochMs
+    expiresAt: int
+
+
+NOTICE_KINDS = ("presence", "reactions")
+
+
+class NoticeSlot(Record):
+    """The conflation slot of one kind of notice of one session (session_runtime/conflation.py): when one was last
+    sent, whether a trailing one is scheduled, and what changed since (connection IDs -> change for presence,
+    reaction -> count for reactions). Never on the session item."""
+
+    sessionId: SessionId
+    kind: Literal["presence", "reactions"]
+    sentAt: EpochMs | None = None
+    trailingDue: EpochMs | None = None
+    pending: dict[str, Annotated[int, Field(ge=0)]] = {}
+    pendingSince: EpochMs | None = None
+    expiresAt: int | None = None
 
 
 class Message(Record):
@@ -390,4 +472,7 @@ class IdempotencyRecord(Record):
     expiresAt: int
 
 
-AnyRecord = Session | Connection | Message | Artifact | IdempotencyRecord | StreamEvent | ChannelHead
+AnyRecord = (
+    Session | Connection | Message | Artifact | IdempotencyRecord | StreamEvent | ChannelHead | PresenceMember | Ban
+    | NoticeSlot
+)

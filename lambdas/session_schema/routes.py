@@ -167,6 +167,10 @@ WS_ACTIONS: tuple[str, ...] = (
     "mute",
     "unmute",
     "end",
+    "presence",
+    "setPresence",
+    "react",
+    "kick",
 )
 
 WS_ROUTE_SELECTION_EXPRESSION = "$request.body.action"

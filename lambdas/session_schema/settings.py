@@ -164,6 +164,20 @@ SETTINGS: tuple[Setting, ...] = (
         " longer ago than this, and a full session's join probes only those",
         "29",
     ),
+    Setting(
+        "PRESENCE_MEMBERS_MAX",
+        "presence_members_max",
+        "past this many connections a session's presenceChanged notices carry the counts only (no members)",
+        "100",
+    ),
+    # Set by the deployment from the notice queue it creates (infra/notices.py); empty: trailing notices are not
+    # scheduled (a change within a second of the last notice then waits for the next change).
+    Setting(
+        "NOTICE_QUEUE_URL",
+        "notice_queue_url",
+        "SQS queue of trailing presence and reaction notices (session_runtime/conflation.py); empty: none",
+        "",
+    ),
     # A connection's action budget (session_runtime/budget.py): token buckets per execution environment.
     Setting("ACTION_BURST", "action_burst", "frames a connection may send at once (every action)", "200"),
     Setting("ACTION_RATE_PER_SECOND", "action_rate_per_second", "frames per second a connection keeps", "100"),
@@ -219,6 +233,8 @@ class Settings(BaseModel):
     ghost_grace_seconds: int = Field(ge=0, le=7200)
     upload_notification_grace_seconds: int = Field(ge=0, le=86400)
     handshake_window_seconds: int = Field(ge=0, le=29)
+    presence_members_max: int = Field(ge=0, le=1000)
+    notice_queue_url: str = ""
     action_burst: int = Field(ge=1, le=10_000)
     action_rate_per_second: float = Field(gt=0, le=10_000)
     read_burst: int = Field(ge=1, le=10_000)

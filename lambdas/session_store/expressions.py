@@ -171,10 +171,18 @@ def every(conditions: Iterable[Condition]) -> Condition:
 
 
 def _update_expression(
-    r: _Render, change: codec.Changes, add: Mapping[Attr, int], increments: Mapping[Attr, int]
+    r: _Render,
+    change: codec.Changes,
+    add: Mapping[Attr, int],
+    increments: Mapping[Attr, int],
+    assign: Mapping[Attr, Operand],
+    defaults: Mapping[Attr, Operand],
 ) -> str:
     clauses = []
     sets = [f"{r.name(Attr((n,)))} = {r.operand(Raw(av))}" for n, av in change.set.items()]
+    # Values at paths (an entry of a map), and attributes set only when absent (a map its entries go into).
+    sets += [f"{r.name(a)} = {r.operand(v)}" for a, v in assign.items()]
+    sets += [f"{r.name(a)} = if_not_exists({r.name(a)}, {r.operand(v)})" for a, v in defaults.items()]
     # A number inside a map (ADD takes top-level attributes only): an entry not there yet counts from 0.
     sets += [
         f"{r.name(a)} = if_not_exists({r.name(a)}, {r.operand(0)}) + {r.operand(v)}" for a, v in increments.items()
@@ -193,19 +201,23 @@ def params(
     update: codec.Changes | None = None,
     add: Mapping[Attr, int] | None = None,
     increments: Mapping[Attr, int] | None = None,
+    assign: Mapping[Attr, Operand] | None = None,
+    defaults: Mapping[Attr, Operand] | None = None,
     condition: Condition | None = None,
     key_condition: Condition | None = None,
     filter_condition: Condition | None = None,
     projection: Sequence[Attr] = (),
 ) -> dict[str, Any]:
     """The expression parameters of one request (UpdateExpression with SET / REMOVE from a codec change and
-    numeric ADDs and `increments` of numbers inside maps, ConditionExpression, KeyConditionExpression,
+    numeric ADDs, `increments` of numbers inside maps, `assign` of values at paths, `defaults` set when absent, ConditionExpression, KeyConditionExpression,
     FilterExpression, ProjectionExpression) and the names and values they use; the attribute maps are left out
     when empty (DynamoDB refuses empty ones)."""
     r = _Render()
     request: dict[str, Any] = {}
-    if update is not None or add or increments:
-        request["UpdateExpression"] = _update_expression(r, update or codec.Changes(), add or {}, increments or {})
+    if update is not None or add or increments or assign or defaults:
+        request["UpdateExpression"] = _update_expression(
+            r, update or codec.Changes(), add or {}, increments or {}, assign or {}, defaults or {}
+        )
     if condition is not None:
         request["ConditionExpression"] = condition.render(r)
     if key_condition is not None:

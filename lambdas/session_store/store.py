@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from session_schema import codec, keys
 from session_schema.errors import (
     ArtifactNotFound,
+    Banned,
     ConcurrentUpdate,
     ConnectionNotFound,
     IdempotencyKeyReused,
@@ -44,6 +45,7 @@ from session_schema.models import (
     ConnectionTarget,
     IdempotencyRecord,
     Message,
+    PresenceMember,
     Session,
 )
 from session_schema.status import ArtifactStatus, SessionStatus, legal_sources, require_transition
@@ -58,6 +60,7 @@ from .dynamo import OldItem as _OldItem
 from .dynamo import cancellation_reasons as _cancellation_reasons
 from .dynamo import failed as _failed
 from .legacy import LegacyItemUpgraded
+from .presence_store import PresenceStore
 from .legacy import upgrades_legacy_items as _upgrades_legacy_items
 from .session_data import SessionData
 from .stream_log import HeadChange, ItemRefused, StreamLog
@@ -147,7 +150,13 @@ def request_hash(payload: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-class SessionStore(StreamLog, ArtifactTree, SessionData):
+def ban_subjects(user_id: str | None, name: str | None) -> list[str]:
+    """What a ban keeps out, of a connection: its signed-in user, and its display name."""
+    subjects = [f"user:{user_id}"] if user_id is not None else []
+    return subjects + ([f"name:{name}"] if name is not None else [])
+
+
+class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
     # ------------------------------------------------------------ sessions
 
     def create_session(
@@ -160,6 +169,7 @@ class SessionStore(StreamLog, ArtifactTree, SessionData):
         idempotency_key: str | None = None,
         idempotency_ttl_seconds: int = 86400,
         channels: Sequence[str] = (),
+        audiences: Mapping[str, str] | None = None,
     ) -> tuple[Session, bool]:
         """Create a session with a fresh human-readable ID. (session, created?) — False for a replay.
 
@@ -169,6 +179,8 @@ class SessionStore(StreamLog, ArtifactTree, SessionData):
         payload: dict[str, Any] = {"title": title, "sourceLanguage": source_language, "maxListeners": max_listeners}
         if channels:  # only then: keys remembered before channels keep their hash
             payload["channels"] = list(channels)
+        audiences = dict(audiences or {})  # `presence`, `reactions` when given (the same rule for the hash)
+        payload |= audiences
         digest = request_hash(payload)
         for _ in range(MAX_CREATE_ATTEMPTS):
             now = self.clock()
@@ -184,6 +196,7 @@ class SessionStore(StreamLog, ArtifactTree, SessionData):
                 epoch=new_epoch(),
                 channels=list(channels),
                 channelCounts=dict.fromkeys(channels, 0),  # the map the joins' counts move entries of
+                **audiences,
             )
             put = self._new_item(codec.encode(session))
             if idempotency_key is None:
@@ -347,6 +360,17 @@ class SessionStore(StreamLog, ArtifactTree, SessionData):
             condition &= (_MUTED.absent() | _MUTED.ne(True)) if muted else _MUTED.eq(True)
         return HeadChange(condition, sets)
 
+    def set_audiences(self, session_id: str, owner_id: str, audiences: Mapping[str, str]) -> Session:
+        """Who hears presence and reactions (`presence`, `reactions`: `speaker` or `public`) of a joinable session of
+        `owner_id`: the session as it is now. Not a stream event: neither is in the public view."""
+        change = codec.partial_changes(Session, audiences)
+        try:
+            item = self._update_item(keys.session_key(session_id), change, ex.JOINABLE & _OWNER.eq(owner_id))
+        except _ConditionFailed as refused:
+            session = self._joinable_session(session_id, refused.item)
+            raise NotOwner(session) from None
+        return codec.decode_as(item, Session)
+
     def broadcast_change(self, head: Session, *, speaker: str | None = None) -> HeadChange:
         """A broadcast: only while the session is active and not muted (SessionPaused / SessionMuted, the
         session's state in the same write), so a refused broadcast never uses up a seq. `speaker` as in
@@ -369,7 +393,9 @@ class SessionStore(StreamLog, ArtifactTree, SessionData):
     # ------------------------------------------------------------ connections
 
     @_upgrades_legacy_items
-    def register_connection(self, connection: Connection, *, owner_id: str | None = None) -> Connection:
+    def register_connection(
+        self, connection: Connection, *, owner_id: str | None = None, name: str | None = None
+    ) -> Connection:
         """Register a connection in one transaction with its session's check and count: the connection as
         registered (in the partition its session spreads it to, `Connection.partition`).
 
@@ -390,12 +416,14 @@ class SessionStore(StreamLog, ArtifactTree, SessionData):
             placed = connection.model_copy(
                 update={"partition": keys.connection_partition_of(connection.connectionId, partitions)}
             )
-            found = self._register(placed, owner_id, partitions)
+            found = self._register(placed, owner_id, partitions, name)
             if found is None:
                 return placed
             partitions = found.connectionPartitions
 
-    def _register(self, connection: Connection, owner_id: str | None, partitions: int) -> Session | None:
+    def _register(
+        self, connection: Connection, owner_id: str | None, partitions: int, name: str | None = None
+    ) -> Session | None:
         """One try of `register_connection`, guessing the session's `partitions`: None when registered, the
         session found when it has another number of partitions."""
         now = self.clock()
@@ -413,12 +441,25 @@ class SessionStore(StreamLog, ArtifactTree, SessionData):
                 increments=_channel_counts({connection.channel: 1}),
             )
         item = {**self._new_item(codec.encode(connection)), "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+        member = PresenceMember(
+            sessionId=connection.sessionId,
+            connectionId=connection.connectionId,
+            role=connection.role,
+            userId=connection.userId,
+            name=name,
+            channel=connection.channel,
+            joinedAt=connection.connectedAt,
+            expiresAt=connection.expiresAt,
+        )
+        bans = [] if connection.role == "speaker" else ban_subjects(connection.userId, name)
         try:
             self._transact(
                 [
                     {"Update": update},
                     {"Put": item},
                     {"Put": self._new_item(codec.encode_connection_lookup(connection))},
+                    {"Put": self.member_put(member)},
+                    *({"ConditionCheck": check} for check in self.bans_check(connection.sessionId, bans)),
                 ]
             )
             return None
@@ -428,6 +469,8 @@ class SessionStore(StreamLog, ArtifactTree, SessionData):
                 raise
             if _failed(reasons, 1) and _failed(reasons, 2) and _registered_as(reasons[1].get("Item"), connection):
                 return None  # committed before: a retry of this registration
+            if any(_failed(reasons, 4 + k) for k in range(len(bans))):
+                raise Banned(connection.sessionId) from None
             if not _failed(reasons, 0):
                 raise
             session = self._joinable_session(connection.sessionId, reasons[0].get("Item"))
@@ -501,8 +544,9 @@ class SessionStore(StreamLog, ArtifactTree, SessionData):
                 add={_LISTENERS: -1},
                 increments=_channel_counts({connection.channel: -1}),
             )
+        member = self.member_delete(connection.sessionId, connection_id)
         try:
-            self._transact([*deletes, {"Update": session_update}])
+            self._transact([*deletes, {"Update": session_update}, {"Delete": member}])
             return connection
         except ClientError as error:
             reasons = _cancellation_reasons(error)
@@ -517,7 +561,7 @@ class SessionStore(StreamLog, ArtifactTree, SessionData):
             self._upgrade_if_legacy(reasons[2].get("Item"))
         # The session part does not apply (session gone or ended, speaker replaced): just the records.
         try:
-            self._transact(deletes)
+            self._transact([*deletes, {"Delete": member}])
         except ClientError as error:
             if _cancellation_reasons(error) is None:
                 raise
@@ -580,6 +624,8 @@ class SessionStore(StreamLog, ArtifactTree, SessionData):
             if not session.declares(channel):
                 raise InvalidChannel(str(channel), session.channels) from None
             raise ConcurrentUpdate(f"session {connection.sessionId}") from None
+        # Presence follows (not in the switch's transaction: a connection registered before presence has no member).
+        self.update_member(connection.sessionId, connection.connectionId, channel=channel)
         return moved
 
     def channel_publish_check(self, session: Session, channel: str, *, speaker: str | None = None) -> ex.Condition:

@@ -57,3 +57,26 @@ class FakeManagementApi:
 
     def types_sent_to(self, connection_id: str) -> list[str]:
         return [m.get("type") for m in self.sent.get(connection_id, [])]
+
+
+class TrailingNotices:
+    """The notice queue, in tests: each trailing notice is recorded (`scheduled`) and, when `immediate`, handled at
+    once as if its delay had passed (the slot claimed at the time it was due), so a test sees every notice without
+    waiting; with `immediate=False` a test delivers them itself (`deliver_all`)."""
+
+    def __init__(self, runtime: Any, *, immediate: bool = True) -> None:
+        self.runtime = runtime
+        self.immediate = immediate
+        self.scheduled: list[tuple[Any, int]] = []
+
+    def schedule(self, notice: Any, delay_seconds: int) -> None:
+        self.scheduled.append((notice, delay_seconds))
+        if self.immediate:
+            self.runtime.notices.trailing(notice)
+
+    def deliver_all(self) -> int:
+        """Handle every recorded notice not yet handled, in order: how many."""
+        waiting, self.scheduled = self.scheduled, []
+        for notice, _ in waiting:
+            self.runtime.notices.trailing(notice)
+        return len(waiting)

@@ -196,10 +196,12 @@ def test_the_connect_url_documents_the_query_the_handshake_reads(document):
 
 
 def test_every_message_says_which_protocol_version_introduced_it(document):
-    from session_protocol.versions import BATCH, FIRST
+    from session_protocol.versions import BATCH, FIRST, PRESENCE
 
     introduced = {key: m["x-protocol-version"] for key, m in document["channels"]["session"]["messages"].items()}
     assert introduced.pop("batch") == BATCH
+    for pushed in ("presenceChanged", "reactions", "kicked"):
+        assert introduced.pop(pushed) == PRESENCE, pushed
     assert set(introduced.values()) == {FIRST}
 
 

@@ -23,6 +23,7 @@ SPEAKER_FRAMES = {
     "mute": {},
     "unmute": {},
     "end": {},
+    "kick": {"connectionId": "AAAAAAAAAAAAAAAA"},
 }
 
 

@@ -1,0 +1,195 @@
+"""The store's presence operations: members (`PRESENCE#<id>` / `M#<connectionId>`), bans (`BAN#<subject>` in the same
+partition) and the conflation slots of notices (`NOTICE#<id>` / `<kind>`).
+
+None of these items is the session item or a connection item: the fan-out's Query never reads a member's name or
+data, and the writes at presence rate (a member's data, a slot's pending changes) keep off the session item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from session_schema import codec, keys
+from session_schema.models import SCHEMA_VERSION, Ban, NoticeSlot, PresenceMember
+
+from . import expressions as ex
+from .aws_errors import is_condition_failure
+from .dynamo import ListingSpec, Page, Table
+
+SESSION_MEMBERS = ListingSpec(None, keys.PK, keys.SK, keys.MEMBER_PREFIX)
+_MEMBER_CHANNEL = ex.field(PresenceMember, "channel")
+_PENDING = ex.field(NoticeSlot, "pending")
+_SENT_AT = ex.field(NoticeSlot, "sentAt")
+_TRAILING_DUE = ex.field(NoticeSlot, "trailingDue")
+_PENDING_SINCE = ex.field(NoticeSlot, "pendingSince")
+_UNSET: Any = object()
+
+
+def _is_missing_map(error: ClientError) -> bool:
+    """DynamoDB's refusal of a path into a map attribute the item does not have yet."""
+    return error.response.get("Error", {}).get("Code") == "ValidationException"
+
+
+class PresenceStore(Table):
+    # ------------------------------------------------------------ members and bans
+
+    def member_put(self, member: PresenceMember) -> dict[str, Any]:
+        """The transaction Put of a member (with its connection's registration); overwrites a stale one."""
+        return {"TableName": self.table_name, "Item": codec.encode(member)}
+
+    def member_delete(self, session_id: str, connection_id: str) -> dict[str, Any]:
+        """The transaction Delete of a member (with its connection's leave); nothing there is fine."""
+        return self._existing(keys.member_key(session_id, connection_id), must_exist=False)
+
+    def bans_check(self, session_id: str, subjects: Sequence[str]) -> list[dict[str, Any]]:
+        """Transaction ConditionChecks that none of `subjects` is banned from the session."""
+        return [
+            {
+                "TableName": self.table_name,
+                "Key": codec.serialize_key(keys.ban_key(session_id, subject)),
+                **ex.params(condition=ex.PK.absent()),
+            }
+            for subject in subjects
+        ]
+
+    def ban(self, ban: Ban) -> None:
+        """Keep `ban.subject` out of its session (a repeat renews it)."""
+        self.client.put_item(TableName=self.table_name, Item=codec.encode(ban))
+
+    def update_member(
+        self, session_id: str, connection_id: str, *, name: Any = _UNSET, data: Any = _UNSET, channel: Any = _UNSET
+    ) -> PresenceMember | None:
+        """Set a registered member's `name`, `data` (JSON text) or `channel` (None removes it): the member as it is
+        now, or None when it is not registered (gone, or registered before presence)."""
+        given = {"name": name, "data": data, "channel": channel}
+        values = {field: value for field, value in given.items() if value is not _UNSET and value is not None}
+        removed = [field for field, value in given.items() if value is None]
+        change = codec.partial_changes(PresenceMember, values, removed)
+        try:
+            response = self.client.update_item(
+                TableName=self.table_name,
+                Key=codec.serialize_key(keys.member_key(session_id, connection_id)),
+                **ex.params(update=change, condition=ex.ITEM_EXISTS),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                return None
+            raise
+        return codec.decode_as(response["Attributes"], PresenceMember)
+
+    def get_member(self, session_id: str, connection_id: str) -> PresenceMember | None:
+        item = self._get_item(keys.member_key(session_id, connection_id), consistent=True)
+        return codec.decode_as(item, PresenceMember) if item else None
+
+    def list_members(
+        self, session_id: str, *, limit: int, cursor: str | None, channel: str | None = None
+    ) -> Page[PresenceMember]:
+        """One page of a session's members in connection-ID order (`channel`: only those on it)."""
+        only = _MEMBER_CHANNEL.eq(channel) if channel is not None else None
+        return self._page(
+            SESSION_MEMBERS,
+            keys.presence_partition(session_id),
+            PresenceMember,
+            limit=limit,
+            cursor=cursor,
+            newest_first=False,
+            only=only,
+        )
+
+    def all_members(self, session_id: str) -> dict[str, PresenceMember]:
+        """Every member of a session by connection ID (for a notice: only below PRESENCE_MEMBERS_MAX)."""
+        query = ex.params(key_condition=ex.PK.eq(keys.presence_partition(session_id)) & ex.SK.begins_with(keys.MEMBER_PREFIX))
+        members = self._query_all(PresenceMember, ConsistentRead=True, **query)
+        return {member.connectionId: member for member in members}
+
+    # ------------------------------------------------------------ notice slots (session_runtime/conflation.py)
+
+    def note_change(
+        self,
+        session_id: str,
+        kind: str,
+        entries: Mapping[str, int],
+        *,
+        now: int,
+        expires_at: int,
+        add: bool = False,
+        keep: bool = False,
+    ) -> NoticeSlot:
+        """Record changes in a slot's `pending`, each entry set (with `add`: added to; with `keep`: set only where
+        none pends): the slot as it is now."""
+        base = codec.partial_changes(
+            NoticeSlot, {"sessionId": session_id, "kind": kind, "schemaVersion": SCHEMA_VERSION, "expiresAt": expires_at}
+        )
+        base.set[keys.KIND_ATTRIBUTE] = codec.value(codec.KIND_OF[NoticeSlot])
+        paths = {_PENDING.entry(key): amount for key, amount in entries.items()}
+        request = {"TableName": self.table_name, "Key": codec.serialize_key(keys.notice_key(session_id, kind))}
+        changes = ex.params(
+            update=base,
+            increments=paths if add else None,
+            assign=paths if not add and not keep else None,
+            defaults={_PENDING_SINCE: now, **(paths if keep and not add else {})},
+        )
+        try:
+            response = self.client.update_item(**request, **changes, ReturnValues="ALL_NEW")
+        except ClientError as error:
+            if not _is_missing_map(error):
+                raise
+            # The first change since the last notice took `pending` away: make the map, then put the entries in.
+            self.client.update_item(**request, **ex.params(update=base, defaults={_PENDING: {}}))
+            response = self.client.update_item(**request, **changes, ReturnValues="ALL_NEW")
+        return codec.decode_as(response["Attributes"], NoticeSlot)
+
+    def claim_notice(self, session_id: str, kind: str, *, now: int, interval_ms: int) -> tuple[bool, NoticeSlot | None]:
+        """Take the pending changes of a slot to send them, when none was sent within `interval_ms` and there are
+        some: (True, the slot as it was, pending included). Else (False, the slot as found; None: no slot)."""
+        change = codec.partial_changes(NoticeSlot, {"sentAt": now}, remove=["pending", "pendingSince"])
+        due = _SENT_AT.absent() | _SENT_AT.lt(now - interval_ms + 1)
+        try:
+            response = self.client.update_item(
+                TableName=self.table_name,
+                Key=codec.serialize_key(keys.notice_key(session_id, kind)),
+                **ex.params(update=change, condition=_PENDING.exists() & due),
+                ReturnValues="ALL_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+            found = error.response.get("Item")
+            return False, codec.decode_as(found, NoticeSlot) if found else None
+        return True, codec.decode_as(response["Attributes"], NoticeSlot)
+
+    def schedule_notice(self, session_id: str, kind: str, *, due: int, replacing: int | None, stale_before: int) -> bool:
+        """Mark a trailing notice due at `due` (epoch ms) as scheduled, unless one is already (another than
+        `replacing`, and not older than `stale_before`: one whose message never came is replaced). True: the
+        caller schedules it."""
+        condition = _TRAILING_DUE.absent() | _TRAILING_DUE.lt(stale_before)
+        if replacing is not None:
+            condition = condition | _TRAILING_DUE.eq(replacing)
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=codec.serialize_key(keys.notice_key(session_id, kind)),
+                **ex.params(update=codec.partial_changes(NoticeSlot, {"trailingDue": due}), condition=ex.ITEM_EXISTS & condition),
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def trailing_done(self, session_id: str, kind: str, due: int) -> None:
+        """The trailing notice due at `due` came: the slot no longer waits for it (unless another replaced it)."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=codec.serialize_key(keys.notice_key(session_id, kind)),
+                **ex.params(update=codec.partial_changes(NoticeSlot, {}, remove=["trailingDue"]), condition=_TRAILING_DUE.eq(due)),
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
