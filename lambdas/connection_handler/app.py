@@ -83,11 +83,14 @@ def _over_budget(event: Mapping[str, Any], route_key: str, wait_ms: int) -> dict
     return responses.answer(responses.error_event(RateLimited(wait_ms)), client_id)
 
 
+_REACT = frames.ACTIONS.of_frame(frames.ReactFrame).name
+
+
 def _message(runtime: Runtime, event: Mapping[str, Any], route_key: str, connection_id: str) -> dict[str, Any]:
     # Before anything that costs a request; the read cost is the one its action declares (0 for $default).
     wait_ms = runtime.action_budget.charge(connection_id, reads=frames.ACTIONS.reads(route_key))
     if wait_ms is not None:
-        if route_key == "react":  # a reaction past the budget is dropped and counted: never an error storm
+        if route_key == _REACT:  # a reaction past the budget is dropped and counted: never an error storm
             metrics.add_metric(name=metric_names.REACTIONS_DROPPED, unit=MetricUnit.Count, value=1)
             return responses.answered()
         return _over_budget(event, route_key, wait_ms)

@@ -1,7 +1,7 @@
 """Conflated notices: at most one of a kind per session a second, and the state after the last change sent
 within a bounded delay, with no process living between Lambda invocations.
 
-Each kind of notice of a session (`presence`, `reactions`) has a slot item (`NOTICE#<id>` / `<kind>`, never the
+Each kind of notice of a session (`members`: presence and listenerCount; `reactions`) has a slot item (`NOTICE#<id>` / `<kind>`, never the
 session item). A change is recorded in the slot's `pending` map by one UpdateItem (a connection's change for
 presence, a count ADDed for reactions: exact, whichever execution environment writes it). Then:
 
@@ -39,7 +39,7 @@ INTERVAL_MS = 1000  # at most one notice of a kind per session in this long
 STALE_TRAILING_MS = 10_000  # a trailing notice this overdue never came: another may be scheduled
 SLOT_TTL_SECONDS = 3 * 3600  # a slot outlives any connection of its session (API Gateway's 2 h cap)
 
-NoticeKind = Literal["presence", "reactions"]
+NoticeKind = Literal["members", "reactions"]
 # Sends a claimed notice: (session ID, the pending changes taken, since when they pend (epoch ms), now).
 Deliver = Callable[[str, dict[str, int], int, int], None]
 
@@ -81,13 +81,13 @@ class Conflation:
         store: SessionStore,
         scheduler: Scheduler | None,
         deliver: Mapping[str, Deliver],
-        *,
-        clock: Callable[[], int] | None = None,
     ) -> None:
         self.store = store
         self.scheduler = scheduler  # None: nothing trails (a change within the second waits for the next change)
         self.deliver = deliver
-        self.clock = clock or store.clock
+
+    def clock(self) -> int:
+        return self.store.clock()
 
     def changed(
         self, session_id: str, kind: NoticeKind, entries: Mapping[str, int], *, add: bool = False, keep: bool = False

@@ -84,8 +84,8 @@ def _connection(runtime: Runtime, handshake: Handshake, role: Role, user_id: str
 def join(
     runtime: Runtime, connection: Connection, session: Session | None = None, *, name: str | None = None
 ) -> Session:
-    """The session the connection joins, still joinable (SessionEnded otherwise); the join is a presence change
-    (with `name`, the display name it gives), whose notice tells the speaker the count (conflated:
+    """The session the connection joins, still joinable (SessionEnded otherwise); a listener's join is a presence
+    change (with `name`, the display name it gives), whose notice tells the speaker the count (conflated:
     session_runtime/conflation.py). `session`: already read (a resuming join reads it after holding its
     connection: session_runtime/stream.py `resume`)."""
     if session is None:
@@ -94,7 +94,9 @@ def join(
         raise SessionEnded(session.sessionId, session.status.value)
     if name is not None:
         runtime.store.update_member(connection.sessionId, connection.connectionId, name=name)
-    presence.changed(session, connection.connectionId, presence.JOINED)
+    if connection.role == "listener":
+        # Not the speaker's own: a post now would reach it before its `joined`, which carries the count.
+        presence.changed(session, connection.connectionId, presence.JOINED)
     return session
 
 

@@ -39,7 +39,7 @@ def changed(session: Session, connection_id: str, change: int) -> None:
     runtime = get_runtime()
     large = _connections(session) > runtime.settings.presence_members_max
     entry = COUNTS_ONLY if large else connection_id
-    runtime.notices.changed(session.sessionId, "presence", {entry: change}, keep=change == UPDATED and not large)
+    runtime.notices.changed(session.sessionId, "members", {entry: change}, keep=change == UPDATED and not large)
 
 
 def left(fanout: Fanout, session_id: str, connection_ids: Sequence[str]) -> Session | None:

@@ -122,7 +122,7 @@ class Runtime:
             self.store,
             self.notice_scheduler,
             {
-                "presence": lambda sid, pending, since, now: presence.send_notice(self.fanout, sid, pending, members_max),
+                "members": lambda sid, pending, since, now: presence.send_notice(self.fanout, sid, pending, members_max),
                 "reactions": lambda sid, pending, since, now: reactions.send_notice(self.fanout, sid, pending, since, now),
             },
         )

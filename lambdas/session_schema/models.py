@@ -322,7 +322,7 @@ class Ban(Record):
     expiresAt: int
 
 
-NOTICE_KINDS = ("presence", "reactions")
+NOTICE_KINDS = ("members", "reactions")
 
 
 class NoticeSlot(Record):
@@ -331,7 +331,7 @@ class NoticeSlot(Record):
     reaction -> count for reactions). Never on the session item."""
 
     sessionId: SessionId
-    kind: Literal["presence", "reactions"]
+    kind: Literal["members", "reactions"]
     sentAt: EpochMs | None = None
     trailingDue: EpochMs | None = None
     pending: dict[str, Annotated[int, Field(ge=0)]] = {}

@@ -136,6 +136,10 @@ class Attr:
     def begins_with(self, prefix: Operand) -> Condition:
         return Condition(lambda r: f"begins_with({r.name(self)}, {r.operand(prefix)})")
 
+    def size_gt(self, operand: Operand) -> Condition:
+        """The attribute's size (a map's entries, a string's length) is more than `operand`."""
+        return Condition(lambda r: f"size({r.name(self)}) > {r.operand(operand)}")
+
     def exists(self) -> Condition:
         return Condition(lambda r: f"attribute_exists({r.name(self)})")
 

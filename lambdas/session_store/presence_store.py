@@ -138,21 +138,27 @@ class PresenceStore(Table):
         except ClientError as error:
             if not _is_missing_map(error):
                 raise
-            # The first change since the last notice took `pending` away: make the map, then put the entries in.
-            self.client.update_item(**request, **ex.params(update=base, defaults={_PENDING: {}}))
-            response = self.client.update_item(**request, **changes, ReturnValues="ALL_NEW")
+            # A new slot has no `pending` map yet: put the map with the entries, unless another writer just did.
+            first = ex.params(update=base, assign={_PENDING: dict(entries)}, defaults={_PENDING_SINCE: now}, condition=_PENDING.absent())
+            try:
+                response = self.client.update_item(**request, **first, ReturnValues="ALL_NEW")
+            except ClientError as refused:
+                if not is_condition_failure(refused):
+                    raise
+                response = self.client.update_item(**request, **changes, ReturnValues="ALL_NEW")
         return codec.decode_as(response["Attributes"], NoticeSlot)
 
     def claim_notice(self, session_id: str, kind: str, *, now: int, interval_ms: int) -> tuple[bool, NoticeSlot | None]:
         """Take the pending changes of a slot to send them, when none was sent within `interval_ms` and there are
         some: (True, the slot as it was, pending included). Else (False, the slot as found; None: no slot)."""
-        change = codec.partial_changes(NoticeSlot, {"sentAt": now}, remove=["pending", "pendingSince"])
+        # `pending` emptied, not removed: the next change puts its entry straight in (no map to make first).
+        change = codec.partial_changes(NoticeSlot, {"sentAt": now, "pending": {}}, remove=["pendingSince"])
         due = _SENT_AT.absent() | _SENT_AT.lt(now - interval_ms + 1)
         try:
             response = self.client.update_item(
                 TableName=self.table_name,
                 Key=codec.serialize_key(keys.notice_key(session_id, kind)),
-                **ex.params(update=change, condition=_PENDING.exists() & due),
+                **ex.params(update=change, condition=_PENDING.size_gt(0) & due),
                 ReturnValues="ALL_OLD",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )

@@ -79,7 +79,7 @@ def test_only_the_current_speaker_connection_may_act_as_the_speaker(ws, live, su
 
     listener = ws.connected(live.session_id)
     second_tab = ws.connected(live.session_id, user=live.owner)
-    fields = {"broadcast": {"data": 1}, "sendMessage": {"text": "hi"}}
+    fields = {"broadcast": {"data": 1}, "sendMessage": {"text": "hi"}, "kick": {"connectionId": listener}}
     for action in sorted(ACTIONS.speaker_only):
         with subtests.test(action=action):
             refused = ws.act(live.speaker, action, **fields.get(action, {}))
