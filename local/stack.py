@@ -49,6 +49,7 @@ from .apigw import (
 from .aws_limits import AwsLimits, TokenBucket
 from .cognito import DEFAULT_AUDIENCE, LocalIssuer, record_served
 from .dynamodb_streams import StreamPoller, stream_arn_of
+from .sqs import DelayQueue, SqsEndpoint
 from .eventbridge import LocalEventBus
 from .iam import PUBLISHER_ROLE, CredentialStore
 from .lambda_service import (
@@ -68,6 +69,7 @@ logger = logging.getLogger("local.stack")
 TABLE_NAME = "live-sessions-local"
 BUCKET_NAME = "live-sessions-artifacts-local"
 EVENT_BUS_NAME = "live-sessions-local"
+NOTICE_QUEUE_NAME = "live-sessions-notices-local"  # the trailing presence and reaction notices (local/sqs/)
 METRICS_NAMESPACE = "LiveSessionsLocal"
 DEFAULT_STATE_DIR = ".local-state"
 
@@ -174,6 +176,8 @@ class LocalStack:
         self._moto: dynamodb.EmbeddedMoto | None = None
         self.bus: LocalEventBus | None = None
         self.stream_poller: StreamPoller | None = None
+        self._sqs: SqsEndpoint | None = None
+        self.notice_queue: DelayQueue | None = None
         self.dynamodb_access = dynamodb.dynamodb_access(None)
         self._sweeper: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -217,11 +221,13 @@ class LocalStack:
             self.state_dir, EVENT_BUS_NAME, host=public_host(self.host), region=access.region, webhook=self.webhook_url
         )
         self.bus.start()
+        self.notice_queue = self._start_notice_queue(access.region)
         environment = self.handler_environment(
             callback=callback, issuer=issuer, ddb_endpoint=ddb_endpoint, s3_endpoint=s3_endpoint
         )
         environment["AWS_ENDPOINT_URL_LAMBDA"] = f"http://{public_host(self.host)}:{http_port}{LAMBDA_PREFIX}"
         environment["AWS_ENDPOINT_URL_EVENTBRIDGE"] = self.bus.url
+        environment["AWS_ENDPOINT_URL_SQS"] = f"http://{public_host(self.host)}:{self._sqs.port}"
         self.functions = functions = Functions(self.handlers, self._worker_environment(environment), self.pool_settings)
         functions.spawn()
         self._moto.wait_ready()
@@ -312,6 +318,9 @@ class LocalStack:
         if self.bus is not None:
             self.bus.stop()
             self.bus = None
+        if self._sqs is not None:
+            self._sqs.stop()
+            self._sqs = None
         if self._temp_state:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 
@@ -367,6 +376,7 @@ class LocalStack:
             {
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "FANOUT_WORKER_FUNCTION": FANOUT_WORKER_FUNCTION,
+                "NOTICE_QUEUE_URL": self.notice_queue_url,
                 # The role `python -m local credentials` stands for by default, as -c publisherRoleArns grants one.
                 "PUBLISHER_ROLE_ARNS": self.credentials.for_role(PUBLISHER_ROLE).role_arn,
                 **self.settings_overrides,
@@ -402,6 +412,25 @@ class LocalStack:
         if not self.dynamodb_access.user_credentials:
             scrubbed += self._SCRUBBED_CREDENTIALS
         return worker_environment(handler_environment, scrubbed)
+
+    def _start_notice_queue(self, region: str) -> DelayQueue:
+        """The notice queue (local/sqs/) and its event source mapping: each message, after its delay, to the fan-out
+        worker function's own execution environments, as on AWS."""
+
+        def invoke(event: Mapping[str, Any]) -> Any:
+            if self.functions is None:
+                raise RuntimeError("the stack is stopping")
+            return self.functions.invoke(FANOUT_WORKER_FUNCTION, event)
+
+        queue = DelayQueue(f"arn:aws:sqs:{region}:000000000000:{NOTICE_QUEUE_NAME}", invoke)
+        self._sqs = SqsEndpoint(self.host, {NOTICE_QUEUE_NAME: queue})
+        self._sqs.start()
+        return queue
+
+    @property
+    def notice_queue_url(self) -> str:
+        port = self._sqs.port if self._sqs is not None else 0
+        return f"http://{public_host(self.host)}:{port}/000000000000/{NOTICE_QUEUE_NAME}"
 
     def _start_stream_poller(self, ddb_endpoint: str, access: dynamodb.DynamoDbAccess) -> StreamPoller | None:
         """The event source mapping's stand-in: the table's stream into the lifecycle events function."""
