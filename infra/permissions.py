@@ -10,6 +10,7 @@ what the handlers call) on exactly these resources:
   "connections"  `arn:aws:execute-api:<region>:<account>:<wsApiId>/<stage>/<method>/@connections/*` for each
                  of the function's CONNECTION_METHODS
   "bus"          the stack's lifecycle events bus (PutEvents)
+  "notices"      the notice queue (infra/notices.py): trailing presence and reaction notices
 
 What Lambda itself does with a function's role is declared apart, in `EVENT_SOURCE_ACTIONS`: the event source
 mapping reads the table's stream with the role of the function it invokes (no handler calls these).
@@ -31,6 +32,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sqs as sqs
 
 from infra.functions import (
     CONNECTION_FUNCTION,
@@ -61,6 +63,9 @@ _INVOKE_WORKER = ("lambda:InvokeFunction",)
 # The functions that seal and open pagination cursors read the secret they are sealed with (no DescribeSecret:
 # GetSecretValue alone). The key is the secret's own, aws/secretsmanager: no kms:Decrypt grant is needed.
 _READ_CURSOR_KEY = ("secretsmanager:GetSecretValue",)
+# Every function that records presence changes (a join, a leave however found, a reaction) may schedule a
+# trailing notice on the notice queue (session_runtime/conflation.py).
+_SEND_NOTICES = ("sqs:SendMessage",)
 CONNECTION_METHODS: dict[str, tuple[str, ...]] = {
     HTTP_FUNCTION: ("POST", "DELETE"),
     CONNECTION_FUNCTION: ("POST", "DELETE"),
@@ -83,12 +88,15 @@ FUNCTION_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "connections": _MANAGE_CONNECTIONS,  # broadcasts, artifactUpdated, sessionEnded
         "worker": _INVOKE_WORKER,
         "cursor_key": _READ_CURSOR_KEY,  # GET /sessions, messages and artifacts page
+        "notices": _SEND_NOTICES,  # a fan-out that finds connections gone records their leaves
     },
     CONNECTION_FUNCTION: {
-        "table": _TABLE_READ_WRITE,
+        # ConditionCheckItem: a listener's registration checks its user and name are not banned (in its transaction)
+        "table": (*_TABLE_READ_WRITE, "dynamodb:ConditionCheckItem"),
         "connections": _MANAGE_CONNECTIONS,
         "worker": _INVOKE_WORKER,
-        "cursor_key": _READ_CURSOR_KEY,  # the `history` action pages
+        "cursor_key": _READ_CURSOR_KEY,  # the `history` and `presence` actions page
+        "notices": _SEND_NOTICES,
     },
     SWEEP_FUNCTION: {
         "table": (
@@ -106,12 +114,14 @@ FUNCTION_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         # the upload function's ranged read of its first bytes (session_runtime/upload_reconciliation.py).
         # DeleteObject: an ended session's objects at the end of its retention (session_runtime/session_purge.py).
         "artifacts": ("s3:GetObject", "s3:DeleteObject"),
+        "notices": _SEND_NOTICES,  # the connections it finds gone are leaves
     },
     FANOUT_WORKER_FUNCTION: {
         # Query: its shard's connections; a gone connection's unregister (GetItem + a transaction of
         # DeleteItem and UpdateItem) and the session read that tells the speaker the new count. No PutItem.
         "table": ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
         "connections": _MANAGE_CONNECTIONS,
+        "notices": _SEND_NOTICES,  # a gone connection's leave, and a trailing notice scheduled again
     },
     # The records arrive in the event; the images are the whole item: no table read, only the bus.
     LIFECYCLE_EVENTS_FUNCTION: {"bus": ("events:PutEvents",)},
@@ -123,6 +133,7 @@ FUNCTION_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "artifacts": ("s3:GetObject",),
         "connections": _MANAGE_CONNECTIONS,
         "worker": _INVOKE_WORKER,
+        "notices": _SEND_NOTICES,
     },
 }
 
@@ -131,8 +142,11 @@ FUNCTION_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
 # the one action besides X-Ray's (acknowledged in infra/nag.py); the others name this table's stream only.
 STREAM_READ = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
 STREAM_LIST = ("dynamodb:ListStreams",)
+# The notice queue's messages, received by the mapping with the fan-out worker's role.
+NOTICE_QUEUE_READ = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
 EVENT_SOURCE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     LIFECYCLE_EVENTS_FUNCTION: {"stream": STREAM_READ, "streams": STREAM_LIST},
+    FANOUT_WORKER_FUNCTION: {"notice_queue": NOTICE_QUEUE_READ},
 }
 
 
@@ -163,6 +177,7 @@ def attach_permissions(
     ws_stage_name: str,
     worker: lambda_.IFunction,
     bus: events.IEventBus,
+    notices: sqs.IQueue,
 ) -> None:
     missing = set(FUNCTION_ACTIONS) ^ set(functions)
     if missing:
@@ -176,6 +191,8 @@ def attach_permissions(
             "worker": [worker.function_arn],
             "cursor_key": [cursor_key.secret_arn],
             "bus": [bus.event_bus_arn],
+            "notices": [notices.queue_arn],
+            "notice_queue": [notices.queue_arn],
             "stream": stream_resources(table),
             "streams": ["*"],
         }

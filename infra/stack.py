@@ -17,6 +17,7 @@ from infra.config import StackConfig
 from infra.cursor_key import build_cursor_key
 from infra.dashboard import build_dashboard
 from infra.fanout_worker import build_fanout_worker_failures
+from infra.notices import build_notice_queue
 from infra.functions import (
     CONNECTION_FUNCTION,
     FANOUT_WORKER_FUNCTION,
@@ -64,6 +65,7 @@ class LiveSessionsStack(Stack):
         self.lifecycle = build_lifecycle_events(
             self, config, table=self.table, function=self.functions[LIFECYCLE_EVENTS_FUNCTION]
         )
+        self.notices = build_notice_queue(self, config, self.functions[FANOUT_WORKER_FUNCTION])
         attach_permissions(
             self.functions,
             table=self.table,
@@ -73,13 +75,18 @@ class LiveSessionsStack(Stack):
             ws_stage_name=self.ws.stage.stage_name,
             worker=self.functions[FANOUT_WORKER_FUNCTION],
             bus=self.lifecycle.bus,
+            notices=self.notices.queue,
         )
         # Who may publish over the IAM route: the roles named at deploy time now, and any grant_publish later.
         self.publishers = Publishers(self, self.http.api, self.http.stage.stage_name, IAM_ROUTES)
         for index, arn in enumerate(config.publisher_role_arns):
             self.grant_publish(iam.Role.from_role_arn(self, f"Publisher{index}", arn))
         # One environment for every function, from the settings declaration (KeyError if a wire is missing).
-        overrides = {**config.environment_overrides(), "PUBLISHER_ROLE_ARNS": self.publishers.arns}
+        overrides = {
+            **config.environment_overrides(),
+            "PUBLISHER_ROLE_ARNS": self.publishers.arns,
+            "NOTICE_QUEUE_URL": self.notices.queue.queue_url,
+        }
         if config.emulator_endpoint:
             # Tokens from the emulator's Cognito carry the real issuer URL, but its keys are served by the
             # emulator (infra/emulator.py). An explicit -c settings JWKS_URL still wins.

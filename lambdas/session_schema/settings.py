@@ -170,8 +170,8 @@ SETTINGS: tuple[Setting, ...] = (
         "past this many connections a session's presenceChanged notices carry the counts only (no members)",
         "100",
     ),
-    # Set by the deployment from the notice queue it creates (infra/notices.py); empty: trailing notices are not
-    # scheduled (a change within a second of the last notice then waits for the next change).
+    # Set by the deployment from the queue it creates (infra/notices.py), never by `-c settings`. Empty: trailing
+    # notices are not scheduled, so a change within a second of the last notice waits for the next change.
     Setting(
         "NOTICE_QUEUE_URL",
         "notice_queue_url",

@@ -35,8 +35,14 @@ def test_environment_is_exactly_the_declared_settings(dev, name):
     variables = _function(dev, name)["Environment"]["Variables"]
     assert set(variables) == {setting.env for setting in SETTINGS}
     for setting in SETTINGS:
-        if setting.source == "config" and setting.env != "FANOUT_WORKER_FUNCTION":
+        if setting.source == "config" and setting.env not in ("FANOUT_WORKER_FUNCTION", "NOTICE_QUEUE_URL"):
             assert variables[setting.env] == setting.default, setting.env
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_every_function_schedules_trailing_notices_on_the_notice_queue(dev, name):
+    queue = ref(dev.logical_id(dev.stack.notices.queue))
+    assert _function(dev, name)["Environment"]["Variables"]["NOTICE_QUEUE_URL"] == queue
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
@@ -256,6 +262,9 @@ _SERVICE_OF_KIND = {
     "cursor_key": "secretsmanager",
     "bus": "events",
 }
+# The notice queue's messages, received by its event source mapping with the fan-out worker's role (the actions
+# Lambda checks the role for), besides the SendMessage the worker's own code may make: written out here too.
+NOTICE_CONSUMERS = {"FanoutWorkerFunction": {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}}
 # What Lambda's event source mapping reads with the function's role (infra/permissions.py EVENT_SOURCE_ACTIONS),
 # written out here: the table's stream, and ListStreams, which has no resource-level permission.
 STREAM_READERS = {"LifecycleEventsFunction"}
@@ -263,8 +272,19 @@ STREAM_READERS = {"LifecycleEventsFunction"}
 
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_role_grants_exactly_the_declared_actions_on_the_declared_resources(dev, name):
-    grouped = _by_service(_role_statements(dev, name))
-    declared = FUNCTION_ACTIONS[name]
+    statements = _role_statements(dev, name)
+    # The notice queue's grants apart from a dead-letter queue's (both SQS): judged by resource.
+    queue = f"<{dev.logical_id(dev.stack.notices.queue)}.Arn>"
+    on_notices = [s for s in statements if queue in {flatten(r) for r in as_list(s["Resource"])}]
+    grouped = _by_service([s for s in statements if s not in on_notices])
+    notices = _by_service(on_notices)
+    if name in NOTICE_CONSUMERS:
+        notices["sqs"]["actions"] -= NOTICE_CONSUMERS[name]
+    if "notices" in FUNCTION_ACTIONS[name]:
+        assert notices == {"sqs": {"actions": set(FUNCTION_ACTIONS[name]["notices"]), "resources": {queue}}}, name
+    else:
+        assert notices == {}, name
+    declared = {kind: actions for kind, actions in FUNCTION_ACTIONS[name].items() if kind != "notices"}
     if name in STREAM_READERS:
         assert "table" not in declared, "a stream reader's dynamodb grants are its stream's only"
         assert grouped.pop("dynamodb") == {

@@ -185,6 +185,22 @@ class InlineWorker:
         return {"StatusCode": 202}
 
 
+class RecordingNotices:
+    """The notice queue: SendMessage recorded as `sqs:SendMessage`, and the trailing notice handled at once (as the
+    queue's mapping would a second later, in the fan-out worker: outside the caller's attribution)."""
+
+    def __init__(self, usage: Usage, runtime: Any) -> None:
+        self._usage, self._runtime = usage, runtime
+
+    def schedule(self, notice: Any, delay_seconds: int) -> None:
+        self._usage.record({"sqs:SendMessage"})
+        caller, self._usage.current = self._usage.current, None
+        try:
+            self._runtime.notices.trailing(notice)
+        finally:
+            self._usage.current = caller
+
+
 def _reading_the_secret(inner: Any, usage: Usage) -> Any:
     """A seal's method that records the secret's read its function's own cold start would have made."""
 
@@ -207,6 +223,7 @@ def usage(runtime, monkeypatch) -> Usage:
     # Both the boto3 client (the odd call) and the lean post path (the fan-out's calls, boto3's names).
     runtime.management = runtime.connections = RecordingManagementApi(runtime.management, recorded)
     inline = InlineWorker(recorded, runtime)
+    runtime.notice_scheduler = RecordingNotices(recorded, runtime)
     runtime.fanout.dispatcher = ShardDispatcher(FANOUT_WORKER_FUNCTION, threshold=1, client=lambda: inline)
     # The clients are shared by the whole run (tests/conftest.py): the hooks come off again below.
     hooks = [
@@ -263,6 +280,8 @@ def _run_http_routes(handlers) -> None:
     speaker = handlers.connected(sid, user="owner-1")
     listener, gone = handlers.connected(sid), handlers.connected(sid)
     handlers.management.gone.add(gone)  # its post fails with 410: the fan-out unregisters it
+    # a second one: two leaves at once, so the second's notice trails on the notice queue (sqs:SendMessage)
+    handlers.management.gone.add(handlers.connected(sid))
     ok(http("PATCH", f"/sessions/{sid}", user="owner-1", body={"title": "Renamed", "muted": True}), 200)
     ok(http("PATCH", f"/sessions/{sid}", user="owner-1", body={"status": "paused"}), 200)
     ok(http("PATCH", f"/sessions/{sid}", user="owner-1", body={"status": "active"}), 200)
@@ -288,6 +307,7 @@ def _run_websocket_routes(handlers) -> None:
     speaker = handlers.connected(sid, user="owner-1")
     listener, gone, leaving = handlers.connected(sid), handlers.connected(sid), handlers.connected(sid)
     handlers.management.gone.add(gone)
+    handlers.act(handlers.connected(sid, user="guest"), "react", reaction="👏", id="r")  # a signed-in listener's reaction
     assert handlers.connect("quiet-river-000").status != 200  # a refused $connect
     for action in ("join", "ping", "history"):
         handlers.act(listener, action)
@@ -324,12 +344,13 @@ def _run_sweep(handlers, s3) -> None:
     store.clock = real
     listener, gone = handlers.connected(sid), handlers.connected(sid)
     handlers.management.gone.add(gone)  # a ghost: the sweep's GET finds it gone
+    handlers.management.gone.add(handlers.connected(sid))  # two: the second's notice trails
     store.clock = lambda: real() + 120_000  # both connections are past the ghost grace: the sweep asks
     sweep = importlib.import_module(FUNCTION_SPECS[SWEEP_FUNCTION].handler.rsplit(".", 1)[0]).handler
     from tests.support.http_events import FakeLambdaContext
 
     summary = sweep({"detail-type": "Scheduled Event"}, FakeLambdaContext(function_name="live-sessions-sweep"))
-    assert summary["ghosts"] == 1
+    assert summary["ghosts"] == 2
     assert summary["ended"] == [sid]
     assert summary["uploads"] == {"completed": 1}
     # Past the ended session's retention: its data goes, the uploaded object with it.
@@ -345,12 +366,13 @@ def _run_fanout_worker(handlers) -> None:
     speaker = handlers.connected(sid, user="owner-1")
     listener, gone = handlers.connected(sid), handlers.connected(sid)
     handlers.management.gone.add(gone)  # unregistered by the shard, and the speaker told the new count
+    handlers.management.gone.add(handlers.connected(sid))  # two: the second's notice trails
     worker = importlib.import_module(FUNCTION_SPECS[FANOUT_WORKER_FUNCTION].handler.rsplit(".", 1)[0]).handler
     job = {"sessionId": sid, "shard": 0, "shards": 1, "payloads": [{"type": "sessionEnded"}], "closeListeners": True}
     from tests.support.http_events import FakeLambdaContext
 
     result = worker(job, FakeLambdaContext(function_name="live-sessions-fanout-worker"))
-    assert result == {"sent": 2, "gone": 1, "failed": 0}
+    assert result == {"sent": 2, "gone": 2, "failed": 0}
     assert listener in handlers.management.closed and speaker not in handlers.management.closed
     assert gone not in handlers.listeners(sid)
 
@@ -392,6 +414,7 @@ def _run_upload_function(handlers, s3) -> None:
         stored = Stored(handlers.runtime.settings.artifacts_bucket, key, len(content), etag)
         records += event_of(stored, "ObjectCreated:Post")["Records"]
     handlers.management.gone.add(handlers.connected(sid))  # its post fails with 410: unregistered
+    handlers.management.gone.add(handlers.connected(sid))  # two: the second's notice trails
     function = importlib.import_module(FUNCTION_SPECS[UPLOAD_FUNCTION].handler.rsplit(".", 1)[0]).handler
     outcomes = function({"Records": records}, FakeLambdaContext(function_name="live-sessions-upload"))
     assert outcomes == {"completed": 1, "failed": 1}

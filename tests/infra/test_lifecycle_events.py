@@ -25,7 +25,9 @@ def webhook(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 
 
 def _mapping(synth: Synth) -> dict:
-    (mapping,) = synth.resources("AWS::Lambda::EventSourceMapping").values()
+    """The table stream's mapping (the notice queue has one too: infra/notices.py)."""
+    mappings = synth.resources("AWS::Lambda::EventSourceMapping")
+    (mapping,) = [m for key, m in mappings.items() if key == synth.logical_id(synth.stack.lifecycle.mapping)]
     return mapping["Properties"]
 
 
