@@ -17,7 +17,6 @@ from infra.config import StackConfig
 from infra.cursor_key import build_cursor_key
 from infra.dashboard import build_dashboard
 from infra.fanout_worker import build_fanout_worker_failures
-from infra.notices import build_notice_queue
 from infra.functions import (
     CONNECTION_FUNCTION,
     FANOUT_WORKER_FUNCTION,
@@ -32,6 +31,7 @@ from infra.functions import (
 from infra.http_api import IAM_ROUTES, build_http_api
 from infra.lifecycle_events import build_lifecycle_events
 from infra.nag import acknowledge_findings
+from infra.notices import build_notice_queue
 from infra.permissions import attach_permissions
 from infra.publishers import Publishers
 from infra.schedule import build_sweep_schedule

@@ -49,7 +49,6 @@ from .apigw import (
 from .aws_limits import AwsLimits, TokenBucket
 from .cognito import DEFAULT_AUDIENCE, LocalIssuer, record_served
 from .dynamodb_streams import StreamPoller, stream_arn_of
-from .sqs import DelayQueue, SqsEndpoint
 from .eventbridge import LocalEventBus
 from .iam import PUBLISHER_ROLE, CredentialStore
 from .lambda_service import (
@@ -63,6 +62,7 @@ from .lambda_service import (
     worker_environment,
 )
 from .s3 import NOTIFY_ENVIRONMENT
+from .sqs import DelayQueue, SqsEndpoint
 
 logger = logging.getLogger("local.stack")
 

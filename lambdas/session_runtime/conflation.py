@@ -1,13 +1,14 @@
 """Conflated notices: at most one of a kind per session a second, and the state after the last change sent
 within a bounded delay, with no process living between Lambda invocations.
 
-Each kind of notice of a session (`members`: presence and listenerCount; `reactions`) has a slot item (`NOTICE#<id>` / `<kind>`, never the
-session item). A change is recorded in the slot's `pending` map by one UpdateItem (a connection's change for
-presence, a count ADDed for reactions: exact, whichever execution environment writes it). Then:
+Each kind of notice of a session (`members`: presence and listenerCount; `reactions`) has a slot item
+(`NOTICE#<id>` / `<kind>`, never the session item). A change is recorded in the slot's `pending` map by one
+UpdateItem (a connection's change for presence, a count ADDed for reactions: exact, whichever execution environment
+writes it). Then:
 
 - the slot was not sent from within the last second: the writer claims it, by a conditional UpdateItem
-  (`sentAt` at least a second old, `pending` there) that sets `sentAt` and takes `pending` away, returning it
-  (ALL_OLD), and sends the notice. A claim is atomic, so two writers never both send;
+  (`sentAt` at least a second old, `pending` not empty) that sets `sentAt` and empties `pending`, returning what
+  it held (ALL_OLD), and sends the notice. A claim is atomic, so two writers never both send;
 - else a trailing notice is scheduled, once per slot (`trailingDue`, set by a conditional write), for when the
   second is over: a message on the notice queue (SQS, `DelaySeconds`), which the fan-out worker function
   receives and claims the slot with. A frozen or finished environment has nothing left to do: what it wrote is

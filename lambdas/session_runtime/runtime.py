@@ -122,8 +122,12 @@ class Runtime:
             self.store,
             self.notice_scheduler,
             {
-                "members": lambda sid, pending, since, now: presence.send_notice(self.fanout, sid, pending, members_max),
-                "reactions": lambda sid, pending, since, now: reactions.send_notice(self.fanout, sid, pending, since, now),
+                "members": lambda sid, pending, since, now: presence.send_notice(
+                    self.fanout, sid, pending, members_max
+                ),
+                "reactions": lambda sid, pending, since, now: reactions.send_notice(
+                    self.fanout, sid, pending, since, now
+                ),
             },
         )
 

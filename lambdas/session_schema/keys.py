@@ -418,6 +418,6 @@ def ban_key(session_id: str, subject: str) -> dict[str, str]:
 
 
 def notice_key(session_id: str, kind: str) -> dict[str, str]:
-    """The conflation slot of one kind of notice (`members`: presence, `reactions`) of a session: one per session and kind,
-    as one slot gates every recipient of that kind (the speaker, or everyone when the session makes it public)."""
+    """The conflation slot of one kind of notice (`members`: presence, `reactions`) of a session: one per session and
+    kind, as one slot gates every recipient of that kind (the speaker, or everyone when the session makes it public)."""
     return {PK: NOTICE_PREFIX + session_id, SK: kind}

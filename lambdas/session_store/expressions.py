@@ -213,7 +213,8 @@ def params(
     projection: Sequence[Attr] = (),
 ) -> dict[str, Any]:
     """The expression parameters of one request (UpdateExpression with SET / REMOVE from a codec change and
-    numeric ADDs, `increments` of numbers inside maps, `assign` of values at paths, `defaults` set when absent, ConditionExpression, KeyConditionExpression,
+    numeric ADDs, `increments` of numbers inside maps, `assign` of values at paths, `defaults` set when absent,
+    ConditionExpression, KeyConditionExpression,
     FilterExpression, ProjectionExpression) and the names and values they use; the attribute maps are left out
     when empty (DynamoDB refuses empty ones)."""
     r = _Render()

@@ -30,7 +30,8 @@ _UNSET: Any = object()
 
 def _is_missing_map(error: ClientError) -> bool:
     """DynamoDB's refusal of a path into a map attribute the item does not have yet."""
-    return error.response.get("Error", {}).get("Code") == "ValidationException"
+    code: object = error.response.get("Error", {}).get("Code")
+    return code == "ValidationException"
 
 
 class PresenceStore(Table):
@@ -102,7 +103,9 @@ class PresenceStore(Table):
 
     def all_members(self, session_id: str) -> dict[str, PresenceMember]:
         """Every member of a session by connection ID (for a notice: only below PRESENCE_MEMBERS_MAX)."""
-        query = ex.params(key_condition=ex.PK.eq(keys.presence_partition(session_id)) & ex.SK.begins_with(keys.MEMBER_PREFIX))
+        query = ex.params(
+            key_condition=ex.PK.eq(keys.presence_partition(session_id)) & ex.SK.begins_with(keys.MEMBER_PREFIX)
+        )
         members = self._query_all(PresenceMember, ConsistentRead=True, **query)
         return {member.connectionId: member for member in members}
 
@@ -122,7 +125,8 @@ class PresenceStore(Table):
         """Record changes in a slot's `pending`, each entry set (with `add`: added to; with `keep`: set only where
         none pends): the slot as it is now."""
         base = codec.partial_changes(
-            NoticeSlot, {"sessionId": session_id, "kind": kind, "schemaVersion": SCHEMA_VERSION, "expiresAt": expires_at}
+            NoticeSlot,
+            {"sessionId": session_id, "kind": kind, "schemaVersion": SCHEMA_VERSION, "expiresAt": expires_at},
         )
         base.set[keys.KIND_ATTRIBUTE] = codec.value(codec.KIND_OF[NoticeSlot])
         paths = {_PENDING.entry(key): amount for key, amount in entries.items()}
@@ -139,7 +143,12 @@ class PresenceStore(Table):
             if not _is_missing_map(error):
                 raise
             # A new slot has no `pending` map yet: put the map with the entries, unless another writer just did.
-            first = ex.params(update=base, assign={_PENDING: dict(entries)}, defaults={_PENDING_SINCE: now}, condition=_PENDING.absent())
+            first = ex.params(
+                update=base,
+                assign={_PENDING: dict(entries)},
+                defaults={_PENDING_SINCE: now},
+                condition=_PENDING.absent(),
+            )
             try:
                 response = self.client.update_item(**request, **first, ReturnValues="ALL_NEW")
             except ClientError as refused:
@@ -169,7 +178,9 @@ class PresenceStore(Table):
             return False, codec.decode_as(found, NoticeSlot) if found else None
         return True, codec.decode_as(response["Attributes"], NoticeSlot)
 
-    def schedule_notice(self, session_id: str, kind: str, *, due: int, replacing: int | None, stale_before: int) -> bool:
+    def schedule_notice(
+        self, session_id: str, kind: str, *, due: int, replacing: int | None, stale_before: int
+    ) -> bool:
         """Mark a trailing notice due at `due` (epoch ms) as scheduled, unless one is already (another than
         `replacing`, and not older than `stale_before`: one whose message never came is replaced). True: the
         caller schedules it."""
@@ -180,7 +191,9 @@ class PresenceStore(Table):
             self.client.update_item(
                 TableName=self.table_name,
                 Key=codec.serialize_key(keys.notice_key(session_id, kind)),
-                **ex.params(update=codec.partial_changes(NoticeSlot, {"trailingDue": due}), condition=ex.ITEM_EXISTS & condition),
+                **ex.params(
+                    update=codec.partial_changes(NoticeSlot, {"trailingDue": due}), condition=ex.ITEM_EXISTS & condition
+                ),
             )
         except ClientError as error:
             if is_condition_failure(error):
@@ -194,7 +207,10 @@ class PresenceStore(Table):
             self.client.update_item(
                 TableName=self.table_name,
                 Key=codec.serialize_key(keys.notice_key(session_id, kind)),
-                **ex.params(update=codec.partial_changes(NoticeSlot, {}, remove=["trailingDue"]), condition=_TRAILING_DUE.eq(due)),
+                **ex.params(
+                    update=codec.partial_changes(NoticeSlot, {}, remove=["trailingDue"]),
+                    condition=_TRAILING_DUE.eq(due),
+                ),
             )
         except ClientError as error:
             if not is_condition_failure(error):

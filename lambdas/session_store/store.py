@@ -60,8 +60,8 @@ from .dynamo import OldItem as _OldItem
 from .dynamo import cancellation_reasons as _cancellation_reasons
 from .dynamo import failed as _failed
 from .legacy import LegacyItemUpgraded
-from .presence_store import PresenceStore
 from .legacy import upgrades_legacy_items as _upgrades_legacy_items
+from .presence_store import PresenceStore
 from .session_data import SessionData
 from .stream_log import HeadChange, ItemRefused, StreamLog
 
@@ -196,7 +196,7 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
                 epoch=new_epoch(),
                 channels=list(channels),
                 channelCounts=dict.fromkeys(channels, 0),  # the map the joins' counts move entries of
-                **audiences,
+                **audiences,  # type: ignore[arg-type]  # `presence`, `reactions`: validated by the model
             )
             put = self._new_item(codec.encode(session))
             if idempotency_key is None:

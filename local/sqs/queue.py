@@ -90,7 +90,13 @@ class DelayQueue:
 
     def _deliver(self, record: dict[str, Any], receives: int) -> None:
         try:
-            self.invoke({"Records": [{**record, "attributes": {**record["attributes"], "ApproximateReceiveCount": str(receives)}}]})
+            self.invoke(
+                {
+                    "Records": [
+                        {**record, "attributes": {**record["attributes"], "ApproximateReceiveCount": str(receives)}}
+                    ]
+                }
+            )
             self.delivered += 1
         except Exception as error:  # noqa: BLE001 - the function failed: SQS delivers it again, then gives up
             if receives >= self.max_receives:

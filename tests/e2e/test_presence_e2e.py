@@ -66,7 +66,9 @@ def test_members_are_listed_and_set_presence_and_a_leave_reach_the_speaker(local
         assert listed["count"] == 3
         assert members[ann_id]["name"] == "Ann" and members[bob_id]["userId"] == "bob"
         await ann.send(json.dumps({"action": "setPresence", "data": {"hand": True}}))
-        await _until(speaker, "presenceChanged", lambda m, _: any(u["connectionId"] == ann_id for u in m.get("updated", [])))
+        await _until(
+            speaker, "presenceChanged", lambda m, _: any(u["connectionId"] == ann_id for u in m.get("updated", []))
+        )
         await bob.close()
         last = await _until(speaker, "presenceChanged", lambda m, _: bob_id in m.get("left", []))
         assert last[-1]["count"] == 2

@@ -307,7 +307,9 @@ def _run_websocket_routes(handlers) -> None:
     speaker = handlers.connected(sid, user="owner-1")
     listener, gone, leaving = handlers.connected(sid), handlers.connected(sid), handlers.connected(sid)
     handlers.management.gone.add(gone)
-    handlers.act(handlers.connected(sid, user="guest"), "react", reaction="👏", id="r")  # a signed-in listener's reaction
+    handlers.act(
+        handlers.connected(sid, user="guest"), "react", reaction="👏", id="r"
+    )  # a signed-in listener's reaction
     assert handlers.connect("quiet-river-000").status != 200  # a refused $connect
     for action in ("join", "ping", "history"):
         handlers.act(listener, action)

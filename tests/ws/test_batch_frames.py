@@ -71,7 +71,9 @@ def test_a_connection_that_takes_some_of_the_events_gets_those_alone_in_order():
 # ------------------------------------------------------------------ the connect URL declares the version
 
 
-@pytest.mark.parametrize(("query", "version"), [({}, 1), ({"v": "1"}, 1), ({"v": "2"}, 2), ({"v": "7"}, versions.CURRENT)])
+@pytest.mark.parametrize(
+    ("query", "version"), [({}, 1), ({"v": "1"}, 1), ({"v": "2"}, 2), ({"v": "7"}, versions.CURRENT)]
+)
 def test_the_declared_version_is_kept_on_the_connection_and_capped_at_the_server_s(ws, live, query, version):
     connection_id = ws.connect(live.session_id, **query).connection_id
     assert ws.store.get_connection(connection_id).protocolVersion == version

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from session_protocol import versions
+
 from tests.support.ws_events import message_event
 
 V = str(versions.PRESENCE)  # the protocol version that has the pushed presence frames
@@ -132,7 +133,7 @@ def test_joins_in_one_second_are_one_notice_and_the_trailing_one_is_exact(ws, ro
     assert len(ws.received(speaker, "presenceChanged")) == 1  # the first join's, at once
     assert len(ws.received(speaker, "listenerCount")) == 1
     assert len(queue.scheduled) == 1  # one trailing notice for the other eleven, however many changes
-    (notice, delay), = queue.scheduled
+    ((notice, delay),) = queue.scheduled
     assert delay == 1
     now[0] = notice.due
     queue.deliver_all()
@@ -229,7 +230,7 @@ def test_a_trailing_notice_arrives_through_the_notice_queue_event(ws, room, held
     session_id, speaker = room
     _joined(ws, session_id)
     _joined(ws, session_id)
-    (notice, _), = queue.scheduled
+    ((notice, _),) = queue.scheduled
     now[0] = notice.due
     event = {"Records": [{"eventSource": "aws:sqs", "body": notice.model_dump_json()}]}
     assert ws.fanout_worker(event) == {"notices": 1}
