@@ -119,9 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wave", type=int, default=25, help="listeners connecting at once")
     args = parser.parse_args(argv)
     _common.prepare()
-    from local.stack import LocalStack
-
     from session_protocol import versions
+
+    from local.stack import LocalStack
 
     runs: list[Run] = []
     quiet = {"POWERTOOLS_LOG_LEVEL": "WARNING"}  # a log line per frame would time the terminal
