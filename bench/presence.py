@@ -12,6 +12,7 @@ notice's delivery bound, measured), and the broadcast latency (send to a probe l
 from __future__ import annotations
 
 import argparse
+import math
 import asyncio
 import json
 import time
@@ -144,8 +145,9 @@ def main(argv: list[str] | None = None) -> int:
                 _common.percentile(run.latencies_ms, 99),
             ]
         )
-        if len(gaps) and min(gaps) < 0.9:
-            print(f"two presence notices {min(gaps) * 1000:.0f} ms apart: not conflated")
+        # Sent at most one a second; received, a post delayed on a loaded machine may land closer to the next one.
+        if len(run.notices) > math.ceil(spread) + 1:
+            print(f"{len(run.notices)} presence notices over {spread:.1f} s: not conflated")
             return 1
     print(
         _common.table(
@@ -162,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
             ],
             rows,
             notes=[
-                "notices: presenceChanged frames the speaker got during the joins; least gap: between two of them",
+                "notices: presenceChanged frames the speaker got during the joins, over that many seconds (at most one"
+                " sent a second; least gap: between two arrivals, which a post delayed by a loaded machine shortens)",
                 "last join to exact: from the last listener's `joined` to the speaker's notice counting everyone (the"
                 " trailing notice through the local notice queue: its whole-second delay, then the worker)",
                 "p50/p99: a broadcast every 100 ms during the joins, from its send to a probe listener's receipt",
