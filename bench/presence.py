@@ -12,9 +12,9 @@ notice's delivery bound, measured), and the broadcast latency (send to a probe l
 from __future__ import annotations
 
 import argparse
-import math
 import asyncio
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
