@@ -7,6 +7,7 @@ data, and the writes at presence rate (a member's data, a slot's pending changes
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -34,7 +35,34 @@ def _is_missing_map(error: ClientError) -> bool:
     return code == "ValidationException"
 
 
+class Refused(Exception):
+    """A conditional write whose condition did not hold: the item found (None: there was none)."""
+
+    def __init__(self, item: Mapping[str, Any] | None) -> None:
+        super().__init__("condition failed")
+        self.item = item
+
+
 class PresenceStore(Table):
+    def _if(
+        self, key: Mapping[str, str], change: codec.Changes, condition: ex.Condition, returns: str = "NONE"
+    ) -> dict[str, Any]:
+        """One conditional UpdateItem of a presence item: its attributes as `returns` asks; Refused (with the item
+        found) when `condition` does not hold."""
+        try:
+            response: dict[str, Any] = self.client.update_item(
+                TableName=self.table_name,
+                Key=codec.serialize_key(key),
+                **ex.params(update=change, condition=condition),
+                ReturnValues=returns,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                raise Refused(error.response.get("Item")) from None
+            raise
+        return response
+
     # ------------------------------------------------------------ members and bans
 
     def member_put(self, member: PresenceMember) -> dict[str, Any]:
@@ -70,16 +98,9 @@ class PresenceStore(Table):
         removed = [field for field, value in given.items() if value is None]
         change = codec.partial_changes(PresenceMember, values, removed)
         try:
-            response = self.client.update_item(
-                TableName=self.table_name,
-                Key=codec.serialize_key(keys.member_key(session_id, connection_id)),
-                **ex.params(update=change, condition=ex.ITEM_EXISTS),
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if is_condition_failure(error):
-                return None
-            raise
+            response = self._if(keys.member_key(session_id, connection_id), change, ex.ITEM_EXISTS, "ALL_NEW")
+        except Refused:
+            return None
         return codec.decode_as(response["Attributes"], PresenceMember)
 
     def get_member(self, session_id: str, connection_id: str) -> PresenceMember | None:
@@ -164,18 +185,9 @@ class PresenceStore(Table):
         change = codec.partial_changes(NoticeSlot, {"sentAt": now, "pending": {}}, remove=["pendingSince"])
         due = _SENT_AT.absent() | _SENT_AT.lt(now - interval_ms + 1)
         try:
-            response = self.client.update_item(
-                TableName=self.table_name,
-                Key=codec.serialize_key(keys.notice_key(session_id, kind)),
-                **ex.params(update=change, condition=_PENDING.size_gt(0) & due),
-                ReturnValues="ALL_OLD",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if not is_condition_failure(error):
-                raise
-            found = error.response.get("Item")
-            return False, codec.decode_as(found, NoticeSlot) if found else None
+            response = self._if(keys.notice_key(session_id, kind), change, _PENDING.size_gt(0) & due, "ALL_OLD")
+        except Refused as refused:
+            return False, codec.decode_as(refused.item, NoticeSlot) if refused.item else None
         return True, codec.decode_as(response["Attributes"], NoticeSlot)
 
     def schedule_notice(
@@ -187,31 +199,15 @@ class PresenceStore(Table):
         condition = _TRAILING_DUE.absent() | _TRAILING_DUE.lt(stale_before)
         if replacing is not None:
             condition = condition | _TRAILING_DUE.eq(replacing)
+        change = codec.partial_changes(NoticeSlot, {"trailingDue": due})
         try:
-            self.client.update_item(
-                TableName=self.table_name,
-                Key=codec.serialize_key(keys.notice_key(session_id, kind)),
-                **ex.params(
-                    update=codec.partial_changes(NoticeSlot, {"trailingDue": due}), condition=ex.ITEM_EXISTS & condition
-                ),
-            )
-        except ClientError as error:
-            if is_condition_failure(error):
-                return False
-            raise
+            self._if(keys.notice_key(session_id, kind), change, ex.ITEM_EXISTS & condition)
+        except Refused:
+            return False
         return True
 
     def trailing_done(self, session_id: str, kind: str, due: int) -> None:
         """The trailing notice due at `due` came: the slot no longer waits for it (unless another replaced it)."""
-        try:
-            self.client.update_item(
-                TableName=self.table_name,
-                Key=codec.serialize_key(keys.notice_key(session_id, kind)),
-                **ex.params(
-                    update=codec.partial_changes(NoticeSlot, {}, remove=["trailingDue"]),
-                    condition=_TRAILING_DUE.eq(due),
-                ),
-            )
-        except ClientError as error:
-            if not is_condition_failure(error):
-                raise
+        change = codec.partial_changes(NoticeSlot, {}, remove=["trailingDue"])
+        with contextlib.suppress(Refused):  # another trailing notice replaced it: that one's mark stays
+            self._if(keys.notice_key(session_id, kind), change, _TRAILING_DUE.eq(due))
