@@ -236,3 +236,17 @@ def test_a_trailing_notice_arrives_through_the_notice_queue_event(ws, room, held
     assert ws.fanout_worker(event) == {"notices": 1}
     assert ws.received(speaker, "presenceChanged")[-1]["count"] == 3
     assert json.loads(notice.model_dump_json())["sessionId"] == session_id
+
+
+def test_the_settings_are_taken_by_create_and_checked(ws, handlers):
+    created = handlers.http("POST", "/sessions", user="owner-2", body={"presence": "public", "reactions": "public"})
+    assert (created.status, created.body["presence"], created.body["reactions"]) == (201, "public", "public")
+    bad = handlers.http("POST", "/sessions", user="owner-2", body={"reactions": "everyone"})
+    assert (bad.status, bad.body["error"]["code"]) == (400, "VALIDATION_ERROR")
+    assert "reactions" in bad.body["error"]["message"]
+    session_id = created.body["sessionId"]
+    ws.connect(session_id, user="owner-2", v=V)
+    listener = _joined(ws, session_id)
+    other = _joined(ws, session_id)
+    ws.act(listener, "react", reaction="🎉", id="r")
+    assert ws.received(other, "reactions")[-1]["counts"] == {"🎉": 1}  # public: every connection hears them
