@@ -54,7 +54,9 @@ def connect(runtime: Runtime, handshake: Handshake) -> Connection:
     if user_id is not None:
         speaker = _connection(runtime, handshake, "speaker", user_id)
         try:
-            return retry_throttled(lambda: runtime.store.register_connection(speaker, owner_id=user_id, name=handshake.name))
+            return retry_throttled(
+                lambda: runtime.store.register_connection(speaker, owner_id=user_id, name=handshake.name)
+            )
         except NotOwner:
             pass  # someone else's session: a signed-in listener
     listener = _connection(runtime, handshake, "listener", user_id)
@@ -63,7 +65,9 @@ def connect(runtime: Runtime, handshake: Handshake) -> Connection:
     except SessionFull:
         if not free_ghost_seats(runtime, handshake.session_id):
             raise
-        return retry_throttled(lambda: runtime.store.register_connection(listener, name=handshake.name))  # once: a seat was just freed
+        return retry_throttled(
+            lambda: runtime.store.register_connection(listener, name=handshake.name)
+        )  # once: a seat was just freed
 
 
 def _connection(runtime: Runtime, handshake: Handshake, role: Role, user_id: str | None) -> Connection:
