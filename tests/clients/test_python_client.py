@@ -34,9 +34,10 @@ def test_backoff_is_exponential_capped_and_jittered() -> None:
 
 def test_connect_url_encodes_the_query_and_declares_the_protocol_version() -> None:
     assert connect_url("ws://127.0.0.1:3001", "quiet-river-482", "a.b+c") == (
-        "ws://127.0.0.1:3001/?sessionId=quiet-river-482&token=a.b%2Bc&v=2"
+        "ws://127.0.0.1:3001/?sessionId=quiet-river-482&token=a.b%2Bc&v=3"
     )
-    assert connect_url("ws://h:1/local?x=1", "s") == "ws://h:1/local?x=1&sessionId=s&v=2"
+    assert connect_url("ws://h:1/local?x=1", "s") == "ws://h:1/local?x=1&sessionId=s&v=3"
+    assert connect_url("ws://h:1", "s", name="Ada L & co") == "ws://h:1/?sessionId=s&name=Ada+L+%26+co&v=3"
 
 
 class FakeSessions:

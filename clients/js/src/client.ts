@@ -27,6 +27,9 @@
  * - an action whose encoded frame exceeds API Gateway's 32 KB is refused with FrameTooLargeError, unsent;
  * - channels (channels.ts): on one (`channel`, `subscribe()`), the client follows the channel's own stream beside
  *   the session's, in order and once each, and re-joins with both positions; `publish()` over HTTP.
+ * - presence and reactions (src/presence.ts): a display `name` on the connect URL and in `join`, `presence()`
+ *   pages, `setPresence()`, `react()` (fire-and-forget, or confirmed), the speaker's `kick()`; `kicked`
+ *   closes the client for good (no reconnect).
  */
 
 import { backoffDelay, type BackoffOptions } from "./backoff.js";
@@ -66,6 +69,19 @@ import {
   type StreamEvent,
   type SubscribedEvent,
 } from "./protocol.js";
+import {
+  checkName,
+  checkPresenceData,
+  checkReaction,
+  presenceFields,
+  presencePages,
+  type KickedEvent,
+  type KickOptions,
+  type PresenceEvent,
+  type PresenceQuery,
+  type PresenceSetEvent,
+  type ReactedEvent,
+} from "./presence.js";
 import { readHandshakeRefusal, RefusalLookup, type HandshakeResponse } from "./refusal.js";
 import { StreamOrderer } from "./stream.js";
 
@@ -99,7 +115,7 @@ export interface StateChange {
   retryInMs?: number;
   /** Why the last attempt failed, or why the client closed (absent for `close()` and a session's end). */
   error?: LiveSessionError;
-  /** When closed: "client" (close()), "ended" (sessionEnded), or the error's code. */
+  /** When closed: "client" (close()), "ended" (sessionEnded), "kicked" (the speaker removed it), or the error's code. */
   reason?: string;
 }
 
@@ -131,6 +147,9 @@ export interface LiveSessionOptions {
   /** The HTTP API's URL: refusal reasons come from it (and `api`'s calls). */
   httpUrl: string;
   sessionId: string;
+  /** A display name (1 to 64 characters, no control character) others see in presence; sent on the connect
+   * URL and in every `join`. An invalid one throws ValidationError here. */
+  name?: string;
   /** The session owner's token joins as the speaker; none (or anyone else's) as a listener. A function is a
    * token provider: called for a fresh token before every handshake (each reconnect, each renewal). */
   token?: TokenSource;
@@ -190,6 +209,11 @@ const CLOSE_KEEPALIVE = 4002;
 const CLOSE_NOT_FOUND = 4003;
 const CLOSE_RENEW = 4004;
 const FULL_BACKOFF: BackoffOptions = { initialMs: 10_000, maxMs: 300_000 };
+// Why calls still in flight fail when the client closes for a reason of the session's, not the app's.
+const CLOSED_BECAUSE: Readonly<Record<string, string>> = {
+  ended: "the session ended",
+  kicked: "the speaker removed this connection from the session",
+};
 
 export class LiveSession extends Emitter<LiveSessionEvents> {
   readonly sessionId: string;
@@ -237,6 +261,7 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
     super();
     this.options = options;
     this.sessionId = options.sessionId;
+    if (options.name !== undefined) checkName(options.name);
     const ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!ctor) throw new TypeError("no WebSocket in this runtime: pass options.WebSocket (in Node 20: the ws package)");
     this.WebSocketCtor = ctor;
@@ -372,6 +397,52 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
     return this.request("end", {});
   }
 
+  // -- presence, reactions, moderation (src/presence.ts) ---------------------------------------------------------
+
+  /** One page of who is connected (the speaker; listeners too when the session's presence is public). */
+  presence(query: PresenceQuery = {}): Promise<PresenceEvent> {
+    return this.request("presence", presenceFields(query));
+  }
+
+  /** Every page of `presence`, asked for one at a time as the loop wants them. */
+  presencePages(query: PresenceQuery = {}): AsyncGenerator<PresenceEvent, void, undefined> {
+    return presencePages((page) => this.presence(page), query);
+  }
+
+  /** Sets this connection's presence data (any JSON up to 1 KB; bigger, or not JSON: ValidationError, unsent). */
+  async setPresence(data: unknown): Promise<PresenceSetEvent> {
+    return this.request("setPresence", { data: checkPresenceData(data) });
+  }
+
+  /** A listener's reaction. Fire-and-forget: sent without an `id` if connected now (true), else dropped (false):
+   * a reaction is of its moment, never queued. With `{confirm: true}`: sent with an `id`, resolves with the
+   * answer (waiting through a reconnect like any action). A malformed reaction throws ValidationError (confirmed:
+   * rejects with it). */
+  react(reaction: string): boolean;
+  react(reaction: string, options: { confirm: true }): Promise<ReactedEvent>;
+  react(reaction: string, options: { confirm?: boolean }): boolean | Promise<ReactedEvent>;
+  react(reaction: string, options: { confirm?: boolean } = {}): boolean | Promise<ReactedEvent> {
+    if (options.confirm === true) return this.confirmedReact(reaction);
+    checkReaction(reaction);
+    const ws = this.ws;
+    if (!ws || this.currentState !== "connected") return false;
+    try {
+      ws.send(this.encode("react", { reaction }, false).text);
+      return true;
+    } catch {
+      return false; // the link is going: its close is handled there
+    }
+  }
+
+  private async confirmedReact(reaction: string): Promise<ReactedEvent> {
+    return this.request("react", { reaction: checkReaction(reaction) });
+  }
+
+  /** The speaker removes a listener (told `kicked`, then closed); `ban` keeps its user (or name) out. */
+  kick(connectionId: string, options: KickOptions = {}): Promise<KickedEvent> {
+    return this.request("kick", { connectionId, ...(options.ban === true ? { ban: true } : {}) });
+  }
+
   /** Sends an action once connected (waiting through a reconnect) and resolves with its answer. A frame
    * over API Gateway's 32 KB rejects at once with FrameTooLargeError. */
   async request<A extends ActionName>(action: A, fields: ActionFields[A]): Promise<ActionAnswers[A]> {
@@ -462,7 +533,8 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
   private join(): Promise<ServerEvent> {
     const position = this.position;
     const resume = position ? { sinceSeq: position.seq, epoch: position.epoch } : {};
-    return this.send("join", { ...resume, ...this.track.joinFields(position !== null) }, this.options.requestTimeoutMs ?? 30_000);
+    const name = this.options.name !== undefined ? { name: this.options.name } : {};
+    return this.send("join", { ...resume, ...this.track.joinFields(position !== null), ...name }, this.options.requestTimeoutMs ?? 30_000);
   }
 
   /** The token for the next handshake: one fetched ahead (renewal, after UNAUTHORIZED), else a fresh one. */
@@ -482,6 +554,7 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
     const url = new URL(this.options.wsUrl);
     url.searchParams.set("sessionId", this.sessionId);
     if (token) url.searchParams.set("token", token);
+    if (this.options.name !== undefined) url.searchParams.set("name", this.options.name);
     url.searchParams.set("v", String(PROTOCOL_VERSION));
     const channel = this.track.channel;
     if (channel !== null) url.searchParams.set("channel", channel);
@@ -544,10 +617,11 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
     this.onSocketClosed(ws, { code, reason, ...(error ? { error } : {}) });
   }
 
-  /** The action as it goes on the wire, with its request id; refused here when over the frame limit. */
-  private encode(action: ActionName, fields: object): { action: ActionName; id: string; text: string } {
+  /** The action as it goes on the wire, with its request id (unless `answered` is false: no answer is wanted);
+   * refused here when over the frame limit. */
+  private encode(action: ActionName, fields: object, answered = true): { action: ActionName; id: string; text: string } {
     const id = `${this.requestPrefix}${++this.requestCounter}`;
-    const text = JSON.stringify({ action, ...fields, id });
+    const text = JSON.stringify(answered ? { action, ...fields, id } : { action, ...fields });
     const size = utf8.encode(text).length;
     if (size > MAX_FRAME_BYTES) throw new FrameTooLargeError(action, size);
     return { action, id, text };
@@ -649,6 +723,8 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
     }
     if (frame.type === "error" && pending) return; // the action's promise carries it
     this.emitFrame(frame);
+    // `kicked` is also the speaker's answer to its own `kick`: only the one naming this connection ends it.
+    if (frame.type === "kicked" && !pending && frame.connectionId === this.connection) this.endFor("kicked");
   }
 
   private onJoined(joined: JoinedEvent): void {
@@ -695,14 +771,19 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
   private deliver(event: StreamEvent | ChannelEvent): void {
     if (event.type === "sessionUpdated" || event.type === "sessionEnded") this.view = event.session;
     this.emitFrame(event);
-    if (event.type === "sessionEnded" && !this.ended) {
-      this.ended = true;
-      // Listeners are closed by the server; the speaker's connection has nothing left to do either.
-      queueMicrotask(() => {
-        this.closing = true;
-        this.finish("ended");
-      });
-    }
+    // Listeners are closed by the server; the speaker's connection has nothing left to do either.
+    if (event.type === "sessionEnded") this.endFor("ended");
+  }
+
+  /** The session is over for this client (it ended, or the speaker removed this connection): once the app has
+   * the frame that says so, close without reconnecting. */
+  private endFor(reason: "ended" | "kicked"): void {
+    if (this.ended) return;
+    this.ended = true;
+    queueMicrotask(() => {
+      this.closing = true;
+      this.finish(reason);
+    });
   }
 
   private emitFrame(frame: ServerEvent): void {
@@ -834,10 +915,10 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
   private finish(reason: string, error?: LiveSessionError): void {
     if (this.currentState === "closed") return;
     this.closing = true;
-    const closed = error ?? new ClosedError(reason === "ended" ? "the session ended" : "the client was closed");
+    const closed = error ?? new ClosedError(CLOSED_BECAUSE[reason] ?? "the client was closed");
     this.failInFlight(() => closed);
     const ws = this.ws;
-    if (ws) this.abandon(ws, 1000, reason === "ended" ? "session ended" : "client closed");
+    if (ws) this.abandon(ws, 1000, reason === "client" ? "client closed" : (CLOSED_BECAUSE[reason] ?? reason));
     this.stopTimers();
     this.wake?.();
     for (const waiter of this.connectedWaiters.splice(0)) waiter.reject(closed);

@@ -11,6 +11,7 @@ export const FATAL_REFUSALS: ReadonlySet<string> = new Set([
   "SESSION_NOT_FOUND",
   "SESSION_ENDED",
   "INVALID_CHANNEL", // a channel the session does not declare
+  "FORBIDDEN", // 403: the speaker banned this user (or name) from the session (`kick {ban}`)
   "VALIDATION_ERROR", // a connect URL the server cannot read (a malformed `v`): retrying sends it again
 ]);
 
@@ -119,6 +120,17 @@ export class FrameTooLargeError extends LiveSessionError {
     readonly size: number,
   ) {
     super("FRAME_TOO_LARGE", `${action} encodes to ${size} bytes; API Gateway's WebSocket frame limit is ${MAX_FRAME_BYTES} bytes`, false);
+  }
+}
+
+/** An argument the server would refuse, caught before anything is sent (VALIDATION_ERROR naming the field). */
+export class ValidationError extends LiveSessionError {
+  override name = "ValidationError";
+  constructor(
+    readonly field: string,
+    problem: string,
+  ) {
+    super("VALIDATION_ERROR", `${field} ${problem}`, false);
   }
 }
 

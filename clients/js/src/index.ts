@@ -35,9 +35,32 @@ export {
   OutcomeUnknownError,
   RefusedError,
   TimeoutError,
+  ValidationError,
 } from "./errors.js";
 export { backoffDelay } from "./backoff.js";
 export type { BackoffOptions } from "./backoff.js";
 export { StreamOrderer } from "./stream.js";
 export type { PushResult, Sequenced } from "./stream.js";
 export * from "./protocol.js";
+export {
+  checkName,
+  checkPresenceData,
+  checkReaction,
+  NAME_MAX_CHARS,
+  PRESENCE_DATA_MAX_BYTES,
+  REACTION_EMOJI_MAX_CHARS,
+  REACTION_MAX_CHARS,
+  REACTION_WORD_PATTERN,
+} from "./presence.js";
+export type {
+  KickedEvent,
+  KickOptions,
+  PresenceChangedEvent,
+  PresenceEvent,
+  PresenceFrame,
+  PresenceMember,
+  PresenceQuery,
+  PresenceSetEvent,
+  ReactedEvent,
+  ReactionsEvent,
+} from "./presence.js";

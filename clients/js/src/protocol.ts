@@ -6,11 +6,22 @@
  * served document, so a rename or a new required field on either side fails `make test`.
  */
 
+import type {
+  KickedEvent,
+  PresenceChangedEvent,
+  PresenceEvent,
+  PresenceQuery,
+  PresenceSetEvent,
+  ReactedEvent,
+  ReactionsEvent,
+} from "./presence.js";
+
 /**
- * The protocol version this client declares on the connect URL (`&v=2`): it understands `batch` frames and
- * `joined.missing`. The server sends a frame kind newer than a client's version never to that client.
+ * The protocol version this client declares on the connect URL (`&v=3`): it understands `batch` frames and
+ * `joined.missing` (2), and the pushed presence frames `presenceChanged`, `reactions`, `kicked` (3). The server
+ * sends a frame kind newer than a client's version never to that client.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 export type Role = "speaker" | "listener";
 export type SessionStatus = "active" | "paused" | "ended";
@@ -183,7 +194,13 @@ export type ServerEvent =
   | ListenerCountEvent
   | SubscribedEvent
   | SpeakerDisconnectedEvent
-  | ErrorEvent;
+  | ErrorEvent
+  | PresenceEvent
+  | PresenceChangedEvent
+  | ReactionsEvent
+  | KickedEvent
+  | PresenceSetEvent
+  | ReactedEvent;
 
 export type ServerEventType = ServerEvent["type"];
 
@@ -203,7 +220,7 @@ export type EventOf<T extends ServerEventType> = Extract<ServerEvent, { type: T 
 // -- actions: client -> server ----------------------------------------------------------------------------------
 
 export interface ActionFields {
-  join: { sinceSeq?: number; epoch?: string; channel?: string | null; channelSinceSeq?: number };
+  join: { sinceSeq?: number; epoch?: string; channel?: string | null; channelSinceSeq?: number; name?: string };
   subscribe: { channel: string | null };
   ping: Record<never, never>;
   history: { since?: number; limit?: number; cursor?: string };
@@ -214,6 +231,10 @@ export interface ActionFields {
   mute: Record<never, never>;
   unmute: Record<never, never>;
   end: Record<never, never>;
+  presence: PresenceQuery;
+  setPresence: { data: unknown };
+  react: { reaction: string };
+  kick: { connectionId: string; ban?: boolean };
 }
 
 export type ActionName = keyof ActionFields;
@@ -232,6 +253,10 @@ export interface ActionAnswers {
   mute: SessionUpdatedEvent;
   unmute: SessionUpdatedEvent;
   end: SessionEndedEvent;
+  presence: PresenceEvent;
+  setPresence: PresenceSetEvent;
+  react: ReactedEvent;
+  kick: KickedEvent;
 }
 
 // -- the declared table the drift test compares with the server's document --------------------------------------
@@ -254,6 +279,10 @@ export const ACTIONS: { readonly [A in ActionName]: readonly RequiredKeys<Action
   mute: ["action"],
   unmute: ["action"],
   end: ["action"],
+  presence: ["action"],
+  setPresence: ["action", "data"],
+  react: ["action", "reaction"],
+  kick: ["action", "connectionId"],
 };
 
 /** Every frame the server sends and the fields this client relies on being there. */
@@ -271,11 +300,17 @@ export const EVENTS: { readonly [T in ServerEventType]: readonly RequiredKeys<Ev
   subscribed: ["type", "channel", "seq", "epoch"],
   speakerDisconnected: ["type", "sessionId"],
   error: ["type", "code", "message"],
+  presence: ["type", "members", "count", "nextCursor"],
+  reactions: ["type", "counts", "from", "to"],
+  presenceChanged: ["type", "count", "channels"],
+  kicked: ["type", "sessionId", "connectionId", "banned"],
+  presenceSet: ["type", "member"],
+  reacted: ["type", "reaction"],
 };
 
 /** Every optional field of each action (the server's frames allow no others). */
 export const ACTION_OPTIONAL: { readonly [A in ActionName]: readonly OptionalKeys<ActionFrame<A>>[] } = {
-  join: ["id", "sinceSeq", "epoch", "channel", "channelSinceSeq"],
+  join: ["id", "sinceSeq", "epoch", "channel", "channelSinceSeq", "name"],
   subscribe: ["id"],
   ping: ["id"],
   history: ["id", "since", "limit", "cursor"],
@@ -286,6 +321,10 @@ export const ACTION_OPTIONAL: { readonly [A in ActionName]: readonly OptionalKey
   mute: ["id"],
   unmute: ["id"],
   end: ["id"],
+  presence: ["id", "channel", "limit", "cursor"],
+  setPresence: ["id"],
+  react: ["id"],
+  kick: ["id", "ban"],
 };
 
 /**
@@ -311,7 +350,31 @@ export const EVENT_OPTIONAL: { readonly [T in ServerEventType]: readonly Optiona
   subscribed: ["id"],
   speakerDisconnected: ["id"],
   error: ["id", "field", "from", "to", "retryAfterMs", "validActions"],
+  presence: ["id"],
+  presenceChanged: ["joined", "left", "updated"],
+  reactions: [],
+  kicked: ["id"],
+  presenceSet: ["id"],
+  reacted: ["id"],
 };
+
+/**
+ * Presence, reactions and `kick` (src/presence.ts), declared by this client ahead of the server's document: each
+ * frame (`presence`, ...) and field (`join.name`) here may be absent from `/asyncapi.json` until the server
+ * declares it, and is held to the server's declaration from then on (test/protocol.test.ts).
+ */
+export const AHEAD_OF_SERVER: ReadonlySet<string> = new Set([
+  "presence",
+  "setPresence",
+  "react",
+  "kick",
+  "presenceChanged",
+  "reactions",
+  "kicked",
+  "presenceSet",
+  "reacted",
+  "join.name",
+]);
 
 /** The public session view's fields this client reads (seq/epoch for resume, maxListeners for SESSION_FULL). */
 export const SESSION_VIEW_FIELDS: readonly RequiredKeys<SessionView>[] = [

@@ -208,13 +208,13 @@ describe("refusal retries", () => {
   });
 });
 
-describe("protocol version 2", () => {
+describe("protocol versions 2 and 3", () => {
   it("declares its version on the connect URL", async () => {
     const server = new FakeServer();
     const live = make(server);
     await live.connect();
     assert.equal(new URL(server.last.url).searchParams.get("v"), String(PROTOCOL_VERSION));
-    assert.equal(PROTOCOL_VERSION, 2);
+    assert.equal(PROTOCOL_VERSION, 3);
   });
 
   it("unpacks a batch: each event goes through the same order and de-duplication", async () => {

@@ -16,12 +16,15 @@ TypeScript client's `client.ts` (same names, snake_case; the same rules: clients
   `sinceSeq` + `epoch`: the server replays what was missed (`recovered: true`, skipping the seqs it lists in
   `missing`), or says it cannot and the app gets a `reset` event with the current session view;
 - a gap in the stream that does not fill within `gap_timeout` is asked for again the same way, on the same
-  connection; `batch` frames are unpacked; the connect URL declares protocol version 2 (`&v=2`);
+  connection; `batch` frames are unpacked; the connect URL declares protocol version 3 (`&v=3`);
 - every action carries an `id`; its answer (or `error`) settles that call; API Gateway's integration-error
   frame fails every call in flight with OutcomeUnknownError; nothing is ever sent twice by the client;
 - anything unforeseen ends the client and is raised by the `async for`, never a silent stop;
 - channels (channels.py): on one (`channel`, `subscribe()`), the client follows the channel's own stream beside the
   session's, in order and once each, and re-joins with both positions; `publish()` over HTTP.
+- presence and reactions (live_sessions_client.presence): a display `name` on the connect URL and in `join`,
+  `presence()` pages, `set_presence()`, `react()` (fire-and-forget, or confirmed), the speaker's `kick()`;
+  `kicked` ends the client for good (no reconnect), as `sessionEnded` does.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypedDict, cast
+from types import EllipsisType
+from typing import Any, Literal, TypedDict, cast, overload
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection
@@ -57,14 +61,19 @@ from .errors import (
     RefusedError,
 )
 from .http import HttpApi, TokenSource, resolve_token, retry_after_seconds
+from .presence import check_name, check_presence_data, check_reaction, presence_fields, presence_pages
 from .protocol import (
     MAX_FRAME_BYTES,
     PROTOCOL_VERSION,
     BroadcastSentEvent,
     HistoryEvent,
     JoinedEvent,
+    KickedEvent,
     MessageEvent,
     PongEvent,
+    PresenceEvent,
+    PresenceSetEvent,
+    ReactedEvent,
     Role,
     SessionEndedEvent,
     SessionUpdatedEvent,
@@ -81,6 +90,8 @@ API_GATEWAY_MAX_CONNECTION_SECONDS = 7200
 # While the session is full, a seat frees when a listener leaves: minutes, not the seconds of a transient fault.
 FULL_BACKOFF = BackoffOptions(initial=10.0, max=300.0)
 ConnectionState = Literal["idle", "connecting", "connected", "reconnecting", "closed"]
+# Why calls still in flight fail when the client closes for a reason of the session's, not the app's.
+_CLOSED_BECAUSE = {"ended": "the session ended", "kicked": "the speaker removed this connection from the session"}
 _END = object()
 
 
@@ -91,7 +102,7 @@ class StateChange:
     attempt: int  # consecutive failed attempts so far (0 once connected)
     retry_in: float | None = None  # while reconnecting: seconds until the next attempt
     error: BaseException | None = None  # why the last attempt failed, or why the client closed
-    reason: str | None = None  # when closed: "client" (close()), "ended" (sessionEnded), or the error's code
+    reason: str | None = None  # when closed: "client" (close()), "ended" (sessionEnded), "kicked", or the error's code
 
 
 class ResetEvent(TypedDict):
@@ -133,14 +144,21 @@ class _Link:
 
 
 def connect_url(
-    ws_url: str, session_id: str, token: str | None = None, version: int = PROTOCOL_VERSION, channel: str | None = None
+    ws_url: str,
+    session_id: str,
+    token: str | None = None,
+    version: int = PROTOCOL_VERSION,
+    channel: str | None = None,
+    name: str | None = None,
 ) -> str:
-    """The connect URL: `?sessionId=<id>[&token=<JWT>]&v=<protocol version>[&channel=<name>]`, after any query
-    `ws_url` has."""
+    """The connect URL: `?sessionId=<id>[&token=<JWT>][&name=<display name>]&v=<protocol version>[&channel=<name>]`,
+    after any query `ws_url` has."""
     parts = urlsplit(ws_url)
     query: dict[str, str] = {"sessionId": session_id}
     if token:
         query["token"] = token
+    if name is not None:
+        query["name"] = name
     query["v"] = str(version)
     if channel is not None:
         query["channel"] = channel
@@ -155,6 +173,7 @@ class LiveSession:
         session_id: str,
         *,
         token: TokenSource = None,
+        name: str | None = None,
         http_url: str | None = None,
         resume: StreamPosition | None = None,
         channel: str | None = None,
@@ -172,7 +191,9 @@ class LiveSession:
         random: Callable[[], float] = _random.random,
     ) -> None:
         """`token`: the session owner's joins as the speaker, none (or anyone else's) as a listener; a string, or
-        a function (plain or async) asked for a fresh one before every handshake. `http_url`: the HTTP API's
+        a function (plain or async) asked for a fresh one before every handshake. `name`: a display name (1 to 64
+        characters, no control character) others see in presence, sent on the connect URL and in every `join`
+        (an invalid one raises ValidationError here). `http_url`: the HTTP API's
         URL, for `api` (create, get, end, events, publish). `resume`: a `position` a previous client saved.
         `channel`: the channel to be on from the handshake (`&channel=`; default: the `resume` position's, else
         none); one the session does not declare is refused INVALID_CHANNEL.
@@ -186,6 +207,7 @@ class LiveSession:
         self.session_id = session_id
         self.api = HttpApi(http_url, token) if http_url else None
         self._token = token
+        self.name = None if name is None else check_name(name)
         self._keepalive = keepalive
         self._pong_timeout = pong_timeout
         self._request_timeout = request_timeout
@@ -360,6 +382,58 @@ class LiveSession:
     async def end(self) -> SessionEndedEvent:
         return cast(SessionEndedEvent, await self.request("end"))
 
+    # -- presence, reactions, moderation (live_sessions_client.presence) -------------------------------------
+
+    async def presence(
+        self, *, channel: str | None | EllipsisType = ..., limit: int | None = None, cursor: str | None = None
+    ) -> PresenceEvent:
+        """One page of who is connected (the speaker; listeners too when the session's presence is public).
+        `channel`: that channel's members only (None: the main stream's); left out: everyone."""
+        fields = presence_fields(channel=channel, limit=limit, cursor=cursor)
+        return cast(PresenceEvent, await self.request("presence", **fields))
+
+    def presence_pages(
+        self, *, channel: str | None | EllipsisType = ..., limit: int | None = None, cursor: str | None = None
+    ) -> AsyncIterator[PresenceEvent]:
+        """Every page of `presence`, asked for one at a time as the `async for` wants them."""
+
+        async def page(at: str | None) -> PresenceEvent:
+            return await self.presence(channel=channel, limit=limit, cursor=at)
+
+        return presence_pages(page, cursor)
+
+    async def set_presence(self, data: Any) -> PresenceSetEvent:
+        """Sets this connection's presence data (any JSON up to 1 KB; bigger, or not JSON: ValidationError, unsent)."""
+        return cast(PresenceSetEvent, await self.request("setPresence", data=check_presence_data(data)))
+
+    @overload
+    async def react(self, reaction: str) -> bool: ...
+    @overload
+    async def react(self, reaction: str, *, confirm: Literal[True]) -> ReactedEvent: ...
+    @overload
+    async def react(self, reaction: str, *, confirm: bool) -> bool | ReactedEvent: ...
+    async def react(self, reaction: str, *, confirm: bool = False) -> bool | ReactedEvent:
+        """A listener's reaction. Fire-and-forget: sent without an `id` if connected now (True), else dropped
+        (False): a reaction is of its moment, never queued; no answer is awaited. `confirm=True`: sent with an
+        `id`, returns the answer (waiting through a reconnect like any action). A malformed reaction raises
+        ValidationError."""
+        check_reaction(reaction)
+        if confirm:
+            return cast(ReactedEvent, await self.request("react", reaction=reaction))
+        link = self._link
+        if link is None or not self._connected.is_set() or self._is_closed():
+            return False
+        try:
+            await link.ws.send(json.dumps({"action": "react", "reaction": reaction}, separators=(",", ":")))
+        except ConnectionClosed:
+            return False  # the link is going: its drop is handled there
+        return True
+
+    async def kick(self, connection_id: str, *, ban: bool = False) -> KickedEvent:
+        """The speaker removes a listener (told `kicked`, then closed); `ban` keeps its user (or name) out."""
+        fields: dict[str, Any] = {"connectionId": connection_id, **({"ban": True} if ban else {})}
+        return cast(KickedEvent, await self.request("kick", **fields))
+
     async def request(self, action: str, **fields: Any) -> dict[str, Any]:
         """Sends an action once connected (waiting through a reconnect) and returns its answer."""
         if action == "join":
@@ -450,6 +524,8 @@ class LiveSession:
         position = self.position if resume else None
         fields: dict[str, Any] = {"sinceSeq": position.seq, "epoch": position.epoch} if position else {}
         fields.update(self._track.join_fields(position is not None))
+        if self.name is not None:
+            fields["name"] = self.name
         return await self._send(ws, "join", fields, self._request_timeout)
 
     async def _stay_connected(self, link: _Link) -> LiveSessionError:
@@ -504,7 +580,9 @@ class LiveSession:
             raise RefusedError(
                 "UNAUTHORIZED", "the token was refused and the provider has no fresh one", 401, retryable=False
             )
-        self._connect_url = connect_url(self.ws_url, self.session_id, token, channel=self._track.channel)
+        self._connect_url = connect_url(
+            self.ws_url, self.session_id, token, channel=self._track.channel, name=self.name
+        )
         try:
             ws = await self._open_once()
         except InvalidStatus as refused:
@@ -647,6 +725,10 @@ class LiveSession:
             self._watch_gap()
         if pending is None:
             self._queue.put_nowait(frame)
+        if kind == "kicked" and pending is None and frame.get("connectionId") == self.connection_id:
+            # The speaker removed this connection; the server closes it. Reconnecting would undo the kick. (`kicked`
+            # is also the speaker's answer to its own `kick`: only the one naming this connection ends it.)
+            asyncio.get_running_loop().call_soon(self._finish, "kicked")
 
     def _fail_in_flight(self, ws: ClientConnection, request_id: object) -> None:
         """API Gateway's integration error names no action: every one in flight on `ws` may or may not have
@@ -810,8 +892,7 @@ class LiveSession:
             return
         self._failure = error
         if error is None:
-            why = "the session ended" if reason == "ended" else "the client was closed"
-            closed: LiveSessionError = ClosedError(why)
+            closed: LiveSessionError = ClosedError(_CLOSED_BECAUSE.get(reason, "the client was closed"))
         else:
             closed = self._closed_error()
         for pending in self._pending.values():
@@ -819,7 +900,7 @@ class LiveSession:
         self._pending.clear()
         link = self._link
         if link is not None:
-            self._abandon(link.ws, 1000, "session ended" if reason == "ended" else "client closed")
+            self._abandon(link.ws, 1000, "client closed" if reason == "client" else _CLOSED_BECAUSE.get(reason, reason))
         self._wake.set()
         self._connected.set()  # wakes callers waiting for a connection: they find it closed
         if self._first_join is not None and not self._first_join.done():

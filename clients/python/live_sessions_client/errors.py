@@ -6,12 +6,13 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-# Refusals that end a join for good: the session will not become joinable by waiting (400, 404, 410); a
-# VALIDATION_ERROR is a connect URL the server cannot read (its `v`), no better on a second try.
+# Refusals that end a join for good: the session will not become joinable by waiting (400, 404, 410), or the
+# speaker banned this user or name (403 FORBIDDEN, `kick {ban}`); a VALIDATION_ERROR is a connect URL the server
+# cannot read (its `v`, a `name`), no better on a second try.
 FATAL_REFUSALS: frozenset[str] = frozenset(
-    {"INVALID_SESSION_ID", "VALIDATION_ERROR", "SESSION_NOT_FOUND", "SESSION_ENDED", "INVALID_CHANNEL"}
+    {"INVALID_SESSION_ID", "VALIDATION_ERROR", "SESSION_NOT_FOUND", "SESSION_ENDED", "INVALID_CHANNEL", "FORBIDDEN"}
 )
-FATAL_STATUSES: frozenset[int] = frozenset({400, 404, 410})
+FATAL_STATUSES: frozenset[int] = frozenset({400, 403, 404, 410})
 # Error codes of an action's answer that another try (on this or a new connection) may cure.
 RETRYABLE_ACTION_ERRORS: frozenset[str] = frozenset({"RATE_LIMITED", "INTERNAL_ERROR", "CONNECTION_NOT_FOUND"})
 # Actions that change nothing, so that sending one twice is harmless (`broadcast`, `sendMessage` are not).
@@ -112,6 +113,14 @@ class FrameTooLargeError(LiveSessionError):
         super().__init__("FRAME_TOO_LARGE", f"{action} is {size} bytes; API Gateway's frame limit is {limit}", False)
         self.size = size
         self.limit = limit
+
+
+class ValidationError(LiveSessionError):
+    """An argument the server would refuse, caught before anything is sent (VALIDATION_ERROR naming the field)."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__("VALIDATION_ERROR", f"{field} {problem}", False)
+        self.field = field
 
 
 class ClosedError(LiveSessionError):

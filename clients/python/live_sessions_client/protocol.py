@@ -10,10 +10,11 @@ compares them with the served document, so a rename or a new required field on e
 import re
 from typing import Any, Literal, NotRequired, TypedDict, get_args, get_type_hints
 
-# Version 2 understands `batch` frames and `joined.missing` (declared on the connect URL as `&v=2`).
-PROTOCOL_VERSION = 2
+# Version 2 understands `batch` frames and `joined.missing`; 3 the pushed presence frames (`presenceChanged`,
+# `reactions`, `kicked`). Declared on the connect URL as `&v=3`.
+PROTOCOL_VERSION = 3
 # What each version added, so a test can tell "the server does not document it yet" from "they disagree".
-INTRODUCED_IN: dict[str, int] = {"batch": 2, "joined.missing": 2}
+INTRODUCED_IN: dict[str, int] = {"batch": 2, "joined.missing": 2, "presenceChanged": 3, "reactions": 3, "kicked": 3}
 
 # API Gateway refuses a WebSocket frame larger than this: checked before sending, never found out by a drop.
 MAX_FRAME_BYTES = 32 * 1024
@@ -175,6 +176,74 @@ ErrorEvent = TypedDict(
 )
 
 
+# -- presence, reactions, moderation (contract: "Presence and reactions"; checks in live_sessions_client.presence) --
+# Not stream events: no `seq`, never replayed. The TypeScript client declares them in `presence.ts`.
+
+
+class PresenceMember(TypedDict):
+    """One connection as presence lists it (`userId` only for a signed-in connection)."""
+
+    connectionId: str
+    role: Role
+    joinedAt: int
+    userId: NotRequired[str]
+    name: NotRequired[str]
+    channel: NotRequired[str | None]  # absent (or None) on the session's main stream
+    data: NotRequired[JsonValue]  # what it set with `set_presence`
+
+
+class PresenceEvent(_Answer):
+    """The answer to `presence`: one page of members, the count of all, the cursor of the next page."""
+
+    type: Literal["presence"]
+    members: list[PresenceMember]
+    count: int
+    nextCursor: str | None
+
+
+class PresenceChangedEvent(TypedDict):
+    """Who joined, left (connection IDs) or changed their data since the last notice, conflated (at most one a
+    second; the state after the last change within 2 s); past PRESENCE_MEMBERS_MAX connections, counts only."""
+
+    type: Literal["presenceChanged"]
+    count: int  # the session's connections now (the speaker's included)
+    channels: dict[str, int]  # the listeners of each declared channel, by name
+    joined: NotRequired[list[PresenceMember]]
+    left: NotRequired[list[str]]
+    updated: NotRequired[list[PresenceMember]]
+
+
+# The functional form: `from` is a Python keyword. Reactions added up since the last notice: each reaction and how
+# many times it was sent, the earliest counted (`from`) and when they were counted (`to`), epoch ms.
+ReactionsEvent = TypedDict(
+    "ReactionsEvent", {"type": Literal["reactions"], "counts": dict[str, int], "from": int, "to": int}
+)
+
+
+class KickedEvent(_Answer):
+    """To a listener the speaker removed (the server then closes it; the client does not reconnect), and the
+    speaker's answer to `kick`."""
+
+    type: Literal["kicked"]
+    sessionId: str
+    connectionId: str  # the connection removed
+    banned: bool  # its user (or name) is also kept out of the session for its duration
+
+
+class PresenceSetEvent(_Answer):
+    """The answer to `setPresence`: this connection as presence now shows it."""
+
+    type: Literal["presenceSet"]
+    member: PresenceMember
+
+
+class ReactedEvent(_Answer):
+    """The answer to a `react` that carried an `id`."""
+
+    type: Literal["reacted"]
+    reaction: str
+
+
 class BatchEvent(TypedDict):
     """v2: several events for this connection in one frame (a replay, a burst), each exactly as it would be
     alone, in seq order; the client unpacks it, so the app never sees a batch."""
@@ -193,6 +262,12 @@ ServerEvent = (
     | SubscribedEvent
     | SpeakerDisconnectedEvent
     | ErrorEvent
+    | PresenceEvent
+    | PresenceChangedEvent
+    | ReactionsEvent
+    | KickedEvent
+    | PresenceSetEvent
+    | ReactedEvent
 )
 
 # -- actions: client -> server --------------------------------------------------------------------------------
@@ -208,6 +283,7 @@ class JoinAction(_Action):
     epoch: NotRequired[str]
     channel: NotRequired[str | None]
     channelSinceSeq: NotRequired[int]
+    name: NotRequired[str]  # a display name others see in presence (also on the connect URL)
 
 
 class SubscribeAction(_Action):
@@ -257,6 +333,46 @@ class EndAction(_Action):
     action: Literal["end"]
 
 
+class PresenceAction(_Action):
+    action: Literal["presence"]
+    channel: NotRequired[str | None]
+    limit: NotRequired[int]
+    cursor: NotRequired[str]
+
+
+class SetPresenceAction(_Action):
+    action: Literal["setPresence"]
+    data: JsonValue
+
+
+class ReactAction(_Action):
+    action: Literal["react"]
+    reaction: str
+
+
+class KickAction(_Action):
+    action: Literal["kick"]
+    connectionId: str
+    ban: NotRequired[bool]
+
+
+# Presence, reactions and `kick`, declared by this client ahead of the server's document: each frame (and field,
+# `join.name`) may be absent from `/asyncapi.json` until the server declares it, and is held to it from then on.
+AHEAD_OF_SERVER: frozenset[str] = frozenset(
+    {
+        "presence",
+        "setPresence",
+        "react",
+        "kick",
+        "presenceChanged",
+        "reactions",
+        "kicked",
+        "presenceSet",
+        "reacted",
+        "join.name",
+    }
+)
+
 # The answer each action gets on success (an `error` frame otherwise).
 ACTION_ANSWERS: dict[type[_Action], type[_Answer]] = {
     JoinAction: JoinedEvent,
@@ -270,6 +386,10 @@ ACTION_ANSWERS: dict[type[_Action], type[_Answer]] = {
     MuteAction: SessionUpdatedEvent,
     UnmuteAction: SessionUpdatedEvent,
     EndAction: SessionEndedEvent,
+    PresenceAction: PresenceEvent,
+    SetPresenceAction: PresenceSetEvent,
+    ReactAction: ReactedEvent,
+    KickAction: KickedEvent,
 }
 EVENT_TYPES: tuple[type[Any], ...] = (
     JoinedEvent,
@@ -286,6 +406,12 @@ EVENT_TYPES: tuple[type[Any], ...] = (
     SpeakerDisconnectedEvent,
     ErrorEvent,
     BatchEvent,
+    PresenceEvent,
+    PresenceChangedEvent,
+    ReactionsEvent,
+    KickedEvent,
+    PresenceSetEvent,
+    ReactedEvent,
 )
 STREAM_EVENT_TYPES: tuple[type[Any], ...] = get_args(StreamEvent)
 
