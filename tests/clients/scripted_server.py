@@ -133,6 +133,7 @@ class AppSaw:
     closed_by_itself = False  # before the test closed it
     states: list[StateChange] = field(default_factory=list)
     call_results: list[Any] = field(default_factory=list)
+    pushed: list[dict[str, Any]] = field(default_factory=list)  # the frames given to the app that are not stream events
 
 
 def _token_source(spec: Any) -> Any:
@@ -163,6 +164,7 @@ async def run_case(case: dict[str, Any]) -> tuple[ScriptedServer, AppSaw]:
             TABLE["session"]["sessionId"],
             token=_token_source(app.get("token")),
             channel=app.get("channel"),
+            name=app.get("name"),
             backoff=BackoffOptions(initial=options["backoffInitialMs"] / 1000, max=options["backoffMaxMs"] / 1000),
             full_backoff=BackoffOptions(
                 initial=options["fullBackoffInitialMs"] / 1000, max=options["fullBackoffMaxMs"] / 1000
@@ -181,14 +183,22 @@ async def run_case(case: dict[str, Any]) -> tuple[ScriptedServer, AppSaw]:
                     elif isinstance(event.get("seq"), int) and event["type"] != "subscribed":
                         on_channel = event.get("channel") if event["type"] == "broadcast" else None
                         saw.delivered.append(f"{on_channel}:{event['seq']}" if on_channel else event["seq"])
+                    else:
+                        saw.pushed.append(event)
             except LiveSessionError as error:
                 saw.closed = error.code
             else:
-                saw.closed = "ended"
+                saw.closed = saw.states[-1].reason if saw.states and saw.states[-1].reason else "ended"
 
         async def call(spec: dict[str, Any]) -> None:
+            method = getattr(live, spec["call"])
+            args = [_argument(arg) for arg in spec.get("args", [])]
+            kwargs = {name: _argument(value) for name, value in spec.get("kwargs", {}).items()}
             try:
-                answer = await getattr(live, spec["call"])(*map(_argument, spec["args"]))
+                if spec.get("collect"):
+                    answer: Any = {"items": len([item async for item in method(*args, **kwargs)])}
+                else:
+                    answer = await method(*args, **kwargs)
             except LiveSessionError as error:
                 saw.call_results.append((spec, "raised", error.code))
             else:

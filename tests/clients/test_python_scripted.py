@@ -38,6 +38,12 @@ def test_scripted_case(case: dict[str, Any]) -> None:
     for spec, outcome, value in saw.call_results:
         if "raises" in spec:
             assert (outcome, value) == ("raised", spec["raises"]), spec["call"]
-        else:
+        elif isinstance(spec["returns"], dict):
             assert outcome == "returned" and spec["returns"].items() <= value.items(), (spec["call"], value)
+        else:
+            assert (outcome, value) == ("returned", spec["returns"]), spec["call"]
     assert len(saw.call_results) == len(case.get("app", {}).get("calls", []))
+    if "pushed" in expect:
+        assert len(saw.pushed) == len(expect["pushed"]), saw.pushed
+        for fields, frame in zip(expect["pushed"], saw.pushed, strict=True):
+            assert fields.items() <= frame.items(), frame

@@ -42,13 +42,17 @@ export interface Table {
 export interface Case {
   name: string;
   server: Script[];
-  app?: { token?: string | string[]; channel?: string; calls?: Call[] };
+  app?: { token?: string | string[]; channel?: string; name?: string; calls?: Call[] };
   expect: Record<string, unknown>;
 }
 export interface Call {
   call: string;
-  args: unknown[];
-  returns?: Record<string, unknown>;
+  args?: unknown[];
+  /** Python's keyword arguments: this client's trailing options object (keys in camelCase). */
+  kwargs?: Record<string, unknown>;
+  /** The call returns an async iterator: its value is `{items: <how many it yielded>}`. */
+  collect?: boolean;
+  returns?: Record<string, unknown> | boolean;
   raises?: string;
 }
 
@@ -172,7 +176,7 @@ export class ScriptedServer {
       const action = step.join ? "join" : String(step.await);
       const received = await box(action).next();
       for (const [name, value] of Object.entries(step.expect ?? {})) {
-        if ((received[name] ?? null) !== value) this.problems.push(`${action} carried ${name}=${JSON.stringify(received[name])}, not ${JSON.stringify(value)}`);
+        if (JSON.stringify(received[name] ?? null) !== JSON.stringify(value)) this.problems.push(`${action} carried ${name}=${JSON.stringify(received[name])}, not ${JSON.stringify(value)}`);
       }
       for (const spec of step.before ?? []) ws.send(JSON.stringify(frame(this.table, spec))); // overtaking the answer
       const answer = step.join ? this.joined(step.join) : frame(this.table, step.answer ?? null);

@@ -27,6 +27,8 @@ interface AppSaw {
   closedByItself: boolean;
   states: StateChange[];
   calls: { spec: Call; outcome: "raised" | "returned"; value: unknown }[];
+  /** The frames given to the app that are not stream events, nor answers to its calls (nor `joined`). */
+  pushed: Record<string, unknown>[];
 }
 
 /** A string token, or a provider giving each of a list in turn (then the last again). */
@@ -42,6 +44,21 @@ const argument = (spec: unknown): unknown =>
 /** The table names calls as the Python client does (`send_message`); this client's are camelCase. */
 const methodName = (call: string): string => call.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());
 
+/** A call's arguments: the positional ones, then Python's keyword arguments as one options object. */
+function callArguments(spec: Call): unknown[] {
+  const args = (spec.args ?? []).map(argument);
+  if (!spec.kwargs) return args;
+  return [...args, Object.fromEntries(Object.entries(spec.kwargs).map(([name, value]) => [methodName(name), argument(value)]))];
+}
+
+/** What a call gives: its answer, or for an async iterator (`collect`) how many items it yielded. */
+async function outcomeOf(spec: Call, result: unknown): Promise<unknown> {
+  if (!spec.collect) return await result;
+  let items = 0;
+  for await (const _ of result as AsyncIterable<unknown>) items += 1;
+  return { items };
+}
+
 async function runCase(table: Table, scripted: Case): Promise<{ server: ScriptedServer; saw: AppSaw }> {
   const server = new ScriptedServer(table, scripted.server);
   const address = await server.listen();
@@ -54,6 +71,7 @@ async function runCase(table: Table, scripted: Case): Promise<{ server: Scripted
     sessionId: String(table.session["sessionId"]),
     ...(token !== undefined ? { token } : {}),
     ...(scripted.app?.channel !== undefined ? { channel: scripted.app.channel } : {}),
+    ...(scripted.app?.name !== undefined ? { name: scripted.app.name } : {}),
     WebSocket: WebSocket as unknown as WebSocketConstructor,
     backoff,
     fullBackoff: { initialMs: options.fullBackoffInitialMs, maxMs: options.fullBackoffMaxMs },
@@ -61,9 +79,11 @@ async function runCase(table: Table, scripted: Case): Promise<{ server: Scripted
     requestTimeoutMs: options.requestTimeoutMs,
     keepaliveMs: 3_600_000,
   });
-  const saw: AppSaw = { delivered: [], resets: 0, closed: null, closedByItself: false, states: [], calls: [] };
+  const saw: AppSaw = { delivered: [], resets: 0, closed: null, closedByItself: false, states: [], calls: [], pushed: [] };
   live.on("event", (event) => {
     if (isStreamEvent(event)) saw.delivered.push(isChannelEvent(event) ? `${event.channel}:${event.seq}` : event.seq);
+    // Python hands answers to their caller only; this client also emits them as events: not pushed frames.
+    else if (event.type !== "joined" && !("id" in event && typeof event.id === "string")) saw.pushed.push(event as unknown as Record<string, unknown>);
   });
   live.on("reset", () => (saw.resets += 1));
   live.on("state", (change) => {
@@ -74,10 +94,10 @@ async function runCase(table: Table, scripted: Case): Promise<{ server: Scripted
   const finished = (): boolean =>
     "closed" in expect ? saw.closed !== null : saw.delivered.length >= ((expect["delivered"] as number[] | undefined)?.length ?? 0) && server.done;
   const call = async (spec: Call): Promise<void> => {
-    const method = (live as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)[methodName(spec.call)];
+    const method = (live as unknown as Record<string, (...args: unknown[]) => unknown>)[methodName(spec.call)];
     assert.ok(method, `LiveSession has ${methodName(spec.call)}`);
     try {
-      saw.calls.push({ spec, outcome: "returned", value: await method.apply(live, spec.args.map(argument)) });
+      saw.calls.push({ spec, outcome: "returned", value: await outcomeOf(spec, method.apply(live, callArguments(spec))) });
     } catch (error) {
       saw.calls.push({ spec, outcome: "raised", value: error instanceof LiveSessionError ? error.code : String(error) });
     }
@@ -126,12 +146,20 @@ function check(scripted: Case, server: ScriptedServer, saw: AppSaw): void {
   }
   for (const { spec, outcome, value } of saw.calls) {
     if (spec.raises !== undefined) assert.deepEqual([outcome, value], ["raised", spec.raises], spec.call);
+    else if (typeof spec.returns !== "object") assert.deepEqual([outcome, value], ["returned", spec.returns], spec.call);
     else {
       assert.equal(outcome, "returned", `${spec.call}: ${String(value)}`);
       for (const [name, field] of Object.entries(spec.returns ?? {})) assert.deepEqual((value as Record<string, unknown>)[name], field, `${spec.call}.${name}`);
     }
   }
   assert.equal(saw.calls.length, scripted.app?.calls?.length ?? 0, "every call settled");
+  const pushed = expect["pushed"] as Record<string, unknown>[] | undefined;
+  if (pushed) {
+    assert.equal(saw.pushed.length, pushed.length, JSON.stringify(saw.pushed));
+    pushed.forEach((fields, index) => {
+      for (const [name, value] of Object.entries(fields)) assert.deepEqual(saw.pushed[index]?.[name], value, `pushed[${index}].${name}`);
+    });
+  }
 }
 
 describe("a refused handshake in Node (ws shows its HTTP answer)", () => {
