@@ -66,14 +66,15 @@ def node_test(stack: LocalStack, *files: str, timeout: float = 120, **extra_env:
 def test_client_rules(js_build: None, stack: LocalStack) -> None:
     """Seq order, de-duplication, gap recovery, resume, refusal reasons, request IDs, keepalive, backoff;
     CONNECTION_NOT_FOUND as a drop, the integration error, token renewal, Retry-After, batch, missing, the
-    frame limit; the scripted-server table both clients run (tests/clients/scripted_cases.json); and no runtime
-    dependency (the browser bundle imports nothing)."""
-    node_test(stack, "client.unit", "crashproof.unit", "scripted", "package")
+    frame limit; the scripted-server table both clients run (tests/clients/scripted_cases.json) and its presence
+    checks; and no runtime dependency (the browser bundle imports nothing)."""
+    node_test(stack, "client.unit", "crashproof.unit", "presence.unit", "scripted", "package")
 
 
 def test_client_against_the_local_stack(js_build: None, stack: LocalStack) -> None:
-    """Join, broadcast, pause, end, reconnect and resume, refusal codes: with the real handlers."""
-    node_test(stack, "stack")
+    """Join, broadcast, pause, end, reconnect and resume, refusal codes; presence, reactions and kick: with the
+    real handlers."""
+    node_test(stack, "stack", "presence.stack")
 
 
 def test_client_channels_against_the_local_stack(js_build: None, stack: LocalStack) -> None:
