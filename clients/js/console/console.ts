@@ -14,6 +14,8 @@ import { parseChannels } from "./channels.js";
 import { $, hint, whileBusy } from "./dom.js";
 import { refusalRow } from "./events-table.js";
 import { Pane } from "./pane.js";
+import { PresenceList } from "./presence-list.js";
+import { ReactionsBoard, wireReactButtons } from "./reactions.js";
 import { SessionPanel } from "./session-panel.js";
 
 interface Config {
@@ -100,8 +102,35 @@ async function main(): Promise<void> {
   const sayButtons = [...speakerRoot.querySelectorAll<HTMLButtonElement>("form.say button")];
   const controlButtons = [...speakerRoot.querySelectorAll<HTMLButtonElement>(".controls button")];
   let speakerPane: Pane | undefined; // read by refreshControls, which the panes call from their constructors
+  let listenerPane: Pane | undefined;
+  const listenerRoot = $<HTMLElement>("#listener");
+  const listenerButtons = [...listenerRoot.querySelectorAll<HTMLButtonElement>(".react button, form.presence-data button")];
+
+  const speaking = (sessionId: string): boolean => {
+    const live = speakerPane?.live;
+    return live?.state === "connected" && live.role === "speaker" && live.sessionId === sessionId;
+  };
+  const presence = new PresenceList($<HTMLElement>("#presence"), {
+    canKick: speaking,
+    kick: (member, ban, button) =>
+      void speakerPane?.act(ban ? "kick (ban)" : "kick", button, (live) => live.kick(member.connectionId, { ban })).then((done) => {
+        if (done) presence.removed(member.connectionId); // gone now: its presenceChanged may come a second later
+      }),
+  });
+  const board = new ReactionsBoard($<HTMLElement>(".reactions", speakerRoot));
+  // Each connection a pane makes: its members loaded on every join (a reconnect may have missed notices), kept
+  // live from presenceChanged; reactions on the speaker's board.
+  const opened = (pane: Pane, live: LiveSession): void => {
+    if (pane.role === "speaker") board.clear();
+    live.on("joined", () => void presence.load(live));
+    live.on("presenceChanged", (event) => presence.apply(live.sessionId, event));
+    if (pane.role === "speaker") live.on("reactions", (event) => board.add(event));
+  };
 
   const refreshControls = (): void => {
+    presence.refresh();
+    const listening = listenerPane?.live?.state === "connected";
+    for (const button of listenerButtons) button.disabled = !listening || button.getAttribute("aria-busy") === "true";
     const live = speakerPane?.live ?? null;
     const allowed = allowedControls(live);
     const busy = (button: HTMLButtonElement): boolean => button.getAttribute("aria-busy") === "true";
@@ -117,8 +146,8 @@ async function main(): Promise<void> {
     sessionId: () => panel.sessionId,
   });
   const artifactsChanged = (): void => void artifacts.refresh();
-  const context = { urls: currentUrls, token: () => token, panel, changed: refreshControls, artifactsChanged };
-  const listener = new Pane("listener", context);
+  const context = { urls: currentUrls, token: () => token, panel, changed: refreshControls, artifactsChanged, opened };
+  const listener = (listenerPane = new Pane("listener", context));
   const speaker = (speakerPane = new Pane("speaker", context));
   refreshControls();
 
@@ -176,6 +205,16 @@ async function main(): Promise<void> {
       });
     });
   }
+  wireReactButtons(listenerRoot, () => listener.live);
+  const presenceForm = $<HTMLFormElement>("form.presence-data", listenerRoot);
+  presenceForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = $<HTMLInputElement>("input", presenceForm).value;
+    const problem = isBlank(text) ? 'type JSON such as {"hand": true} (null clears it)' : undefined;
+    hint(presenceForm, problem);
+    if (problem) return;
+    void listener.act("setPresence", $<HTMLButtonElement>("button", presenceForm), (live) => live.setPresence(parseData(text)));
+  });
   for (const button of controlButtons) {
     const action = button.dataset["action"] as Control;
     button.addEventListener("click", () => void speaker.act(action, button, (live) => live[action]()));

@@ -4,8 +4,9 @@
  * as problems, one row per refusal.
  */
 
-import { ActionError, HttpError, LiveSessionError, RefusedError, type ServerEvent } from "../src/index.js";
+import { ActionError, HttpError, LiveSessionError, RefusedError, type PresenceChangedEvent, type ServerEvent } from "../src/index.js";
 import { element } from "./dom.js";
+import { countsText } from "./reactions.js";
 
 export interface Row {
   type: string;
@@ -114,9 +115,28 @@ function summarize(event: ServerEvent): string {
       return "the speaker left";
     case "error":
       return `${event.code}: ${event.message}${event.field ? ` (field ${event.field})` : ""}`;
+    case "presence":
+      return `${event.members.length} of ${event.count} members${event.nextCursor ? ", more" : ""}`;
+    case "presenceChanged":
+      return presenceChangedText(event);
+    case "presenceSet":
+      return `data ${dataText(event.member.data ?? null)}`;
+    case "reactions":
+      return countsText(event.counts);
+    case "reacted":
+      return event.reaction;
+    case "kicked":
+      return `${event.connectionId} removed${event.banned ? " and banned" : ""}`;
     default:
       return ""; // pong, and any frame newer than this page: its raw JSON says it all
   }
+}
+
+function presenceChangedText(event: PresenceChangedEvent): string {
+  const count = `${event.count} connected`;
+  if (!event.joined && !event.left && !event.updated) return `${count} (counts only)`;
+  const changes = [`+${event.joined?.length ?? 0}`, `-${event.left?.length ?? 0}`, `~${event.updated?.length ?? 0}`];
+  return `${changes.join(" ")}, ${count}`;
 }
 
 function pretty(raw: unknown): string {

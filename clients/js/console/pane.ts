@@ -3,7 +3,7 @@
  * state badge and events table. Everything it learns of the session goes to the shared SessionPanel.
  */
 
-import { HttpApi, LiveSession, SESSION_ID_PATTERN, type SessionView } from "../src/index.js";
+import { checkName, HttpApi, LiveSession, SESSION_ID_PATTERN, ValidationError, type SessionView } from "../src/index.js";
 import { $, hint, whileBusy } from "./dom.js";
 import { EventsTable, eventRow, refusalRow, dataText } from "./events-table.js";
 import type { SessionPanel } from "./session-panel.js";
@@ -16,6 +16,8 @@ export interface PaneContext {
   changed: () => void;
   /** Called when an artifact of the session changed (`artifactUpdated`): the artifacts list is read again. */
   artifactsChanged?: () => void;
+  /** Called with each new connection the pane makes, before it connects (presence and reactions listen to it). */
+  opened?: (pane: Pane, live: LiveSession) => void;
 }
 
 /** Why a session ID cannot be joined, before anything is sent (undefined: it can be tried). */
@@ -23,6 +25,17 @@ export function sessionIdProblem(sessionId: string): string | undefined {
   if (sessionId === "") return "enter a session ID to join";
   if (!SESSION_ID_PATTERN.test(sessionId)) return `"${sessionId}" is not a session ID (they look like quiet-river-482)`;
   return undefined;
+}
+
+/** Why a display name cannot be used (undefined: none given, or a good one). */
+export function nameProblem(name: string): string | undefined {
+  if (name === "") return undefined;
+  try {
+    checkName(name);
+    return undefined;
+  } catch (error) {
+    return error instanceof ValidationError ? error.message.replace(/^VALIDATION_ERROR: /, "") : String(error);
+  }
 }
 
 export class Pane {
@@ -67,7 +80,8 @@ export class Pane {
 
   async join(): Promise<void> {
     const sessionId = this.sessionInput.value.trim();
-    const problem = sessionIdProblem(sessionId);
+    const name = this.joinForm.querySelector<HTMLInputElement>("input.name")?.value.trim() ?? "";
+    const problem = sessionIdProblem(sessionId) ?? nameProblem(name);
     hint(this.joinForm, problem);
     if (problem) return;
     this.live?.close();
@@ -77,11 +91,13 @@ export class Pane {
       wsUrl,
       sessionId,
       ...(this.channelPicker?.value ? { channel: this.channelPicker.value } : {}),
+      ...(name ? { name } : {}),
       // A listener joins anonymously; the speaker pane sends the owner's token.
       ...(this.role === "speaker" ? { token: () => this.context.token() } : {}),
     });
     this.live = live;
     this.watch(live);
+    this.context.opened?.(this, live);
     // A refusal is reported once, by the `state` event that carries it; the rejection repeats it.
     await whileBusy($<HTMLButtonElement>("button[type=submit]", this.joinForm), () => live.connect().catch(() => undefined), () => this.refresh());
   }
@@ -133,7 +149,8 @@ export class Pane {
       if (this.live !== live) return;
       const retry = change.retryInMs !== undefined ? ` (next try in ${Math.round(change.retryInMs)} ms)` : "";
       const role = change.state === "connected" && live.role ? ` as ${live.role}` : "";
-      this.badge.textContent = `${change.state}${role}${retry}`;
+      const why = change.state === "closed" && change.reason && change.reason !== "client" ? ` (${change.reason})` : "";
+      this.badge.textContent = `${change.state}${role}${retry}${why}`;
       this.badge.dataset["state"] = change.state;
       if (change.error) this.table.add(refusalRow(change.state === "closed" ? "join" : "connection", change.error));
       this.refresh();

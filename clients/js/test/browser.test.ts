@@ -210,6 +210,47 @@ describe("the console in Chromium", () => {
     assert.deepEqual(Buffer.from(await downloaded.body()), slide);
   });
 
+  it("who is connected, with name and data; a listener's reaction on the speaker's board; a ban from the list", async (t) => {
+    const document = (await (await fetch(`${HTTP_URL}/asyncapi.json`)).json()) as { operations: Record<string, unknown> };
+    if (!("presence" in document.operations)) return t.skip("the server has no presence action yet (issue 27's server side)");
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on("pageerror", (error) => problems.push(String(error)));
+    await page.goto(`${HTTP_URL}/console/?${new URLSearchParams({ token: token("alice") })}`);
+    await page.locator("body[data-ready=true]").waitFor();
+    await button(page, "Create session").click();
+    await page.getByTestId("created").filter({ hasText: SESSION_ID }).waitFor();
+
+    // A named listener sets its data; on a speaker-only session it may not list the members itself.
+    await page.getByTestId("listener-name").fill("Ada");
+    await button(page, "Join").click();
+    await page.getByTestId("listener-state").filter({ hasText: "connected as listener" }).waitFor();
+    await page.getByTestId("presence-status").filter({ hasText: "the member list is the speaker's" }).waitFor();
+    await page.getByTestId("listener-presence-data").fill('{"hand": true}');
+    await button(page, "Set presence").click();
+    await rows(page, "listener-log", "presenceSet").waitFor();
+
+    // The speaker's pane lists it, with its data and the buttons to remove it.
+    await button(page, "Join as speaker").click();
+    await page.getByTestId("speaker-state").filter({ hasText: "connected as speaker" }).waitFor();
+    const ada = page.getByTestId("presence-members").locator("li", { hasText: "Ada" });
+    await ada.waitFor();
+    assert.deepEqual([await ada.locator(".role").innerText(), await ada.locator(".data").innerText()], ["listener", '{"hand":true}']);
+
+    // A reaction from the listener's pane reaches the speaker's board.
+    await button(page, "👏").click();
+    await page.getByTestId("reactions-tally").filter({ hasText: "👏 1" }).waitFor();
+
+    // Ban: the listener is told and closed for good, the list drops it, the speaker stays.
+    await ada.getByRole("button", { name: "Ban", exact: true }).click();
+    await page.getByTestId("listener-state").filter({ hasText: "closed (kicked)" }).waitFor();
+    await rows(page, "listener-log", "kicked").waitFor();
+    await ada.waitFor({ state: "detached" });
+    assert.equal(await text(page, "speaker-state"), "connected as speaker");
+    await page.screenshot({ path: path.join(screenshots, "console-presence.png"), fullPage: true });
+    assert.deepEqual(problems, []);
+  });
+
   for (const width of [1280, 420]) {
     it(`debugs a session from start to end at ${width} px wide`, async () => {
       const alice = token("alice");
