@@ -124,6 +124,7 @@ def build_alarms(
     fanout_shard_failures: sqs.IQueue,
     lifecycle: LifecycleEvents,
     upload_failures: sqs.IQueue,
+    notice_failures: sqs.IQueue,
 ) -> list[cloudwatch.Alarm]:
     alarms: list[cloudwatch.Alarm] = []
     for name, function in functions.items():
@@ -217,6 +218,17 @@ def build_alarms(
             ),
             "an upload notification failed past Lambda's retries: its artifact stays pending; the record is in the"
             " dead-letter queue",
+        )
+    )
+    alarms.append(
+        _alarm(
+            scope,
+            "NoticeDeliveryFailed",
+            notice_failures.metric_approximate_number_of_messages_visible(
+                period=PERIOD, statistic=cloudwatch.Stats.MAXIMUM
+            ),
+            "a trailing presence or reactions notice failed past its receives (its slot schedules another at the"
+            " next change; repeated, the notice path is broken)",
         )
     )
     if not config.is_emulated:

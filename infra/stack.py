@@ -129,6 +129,7 @@ class LiveSessionsStack(Stack):
             fanout_shard_failures=self.fanout_shard_failures,
             lifecycle=self.lifecycle,
             upload_failures=self.upload_failures,
+            notice_failures=self.notices.failures,
         )
         self.dashboard = build_dashboard(
             self, config, handler_metrics=handler_metrics, functions=self.functions, http=self.http, ws=self.ws

@@ -58,6 +58,28 @@ def test_api_and_table_alarms(dev):
     assert throttles, "no DynamoDB ThrottledRequests alarm"
 
 
+def test_every_dead_letter_queue_is_watched_by_an_alarm(dev):
+    """A record that lands in a dead-letter queue is work the system gave up on: someone must be told."""
+    dead_letter_queues = {
+        props["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for props in (q["Properties"] for q in dev.resources("AWS::SQS::Queue").values())
+        if "RedrivePolicy" in props
+    }
+    for name, props in dev.resources("AWS::Lambda::EventSourceMapping").items():
+        target = props["Properties"].get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        if isinstance(target, dict) and "Fn::GetAtt" in target:
+            dead_letter_queues.add(target["Fn::GetAtt"][0])
+    watched = {
+        d["Value"]["Fn::GetAtt"][0]
+        for alarm in _alarms(dev)
+        if alarm.get("Namespace") == "AWS/SQS"
+        for d in alarm.get("Dimensions", [])
+        if d["Name"] == "QueueName" and isinstance(d["Value"], dict) and "Fn::GetAtt" in d["Value"]
+    }
+    assert dead_letter_queues, "no dead-letter queue found: the test reads the template wrong"
+    assert dead_letter_queues <= watched, dead_letter_queues - watched
+
+
 def test_outputs_for_clients_and_tooling(dev):
     outputs = dev.template["Outputs"]
     assert REQUIRED_OUTPUTS <= set(outputs)
