@@ -245,7 +245,14 @@ def cmd_listen(args: argparse.Namespace) -> int:
     from live_sessions_client import LiveSession, LiveSessionError
 
     async def main() -> int:
-        live = LiveSession(args.ws_url, args.session_id, token=args.token, on_state=_print_trouble)
+        live = LiveSession(
+            args.ws_url,
+            args.session_id,
+            token=args.token,
+            channel=args.channel,
+            name=args.name,
+            on_state=_print_trouble,
+        )
         try:
             _print(await live.connect())
             async for message in live:
@@ -324,7 +331,7 @@ def cmd_speak(args: argparse.Namespace) -> int:
                     await asyncio.wait({printing}, timeout=0.5)  # let the last answers arrive
                     break
                 try:
-                    action = parse_line(line, message=args.message)
+                    action = parse_line(line, message=args.message, channel=args.channel)
                 except UnknownCommand as unknown:
                     print(unknown, file=sys.stderr, flush=True)  # nothing sent: the speaker retypes it
                     continue
@@ -431,6 +438,10 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument("session_id")
     listen.add_argument("--ws-url", default="ws://127.0.0.1:3001")
     listen.add_argument("--token", help="a token (the owner's token joins as the speaker)")
+    listen.add_argument(
+        "--channel", help="listen on this channel (one the session declares): its events and the session's"
+    )
+    listen.add_argument("--name", help="a display name others see in presence (1 to 64 characters)")
     listen.set_defaults(func=cmd_listen)
 
     speak = sub.add_parser(
@@ -444,6 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
     speak.add_argument("--ws-url", default="ws://127.0.0.1:3001")
     speak.add_argument("--token", required=True, help="the session owner's token")
     speak.add_argument("--message", action="store_true", help="store each line (sendMessage) instead of broadcasting")
+    speak.add_argument("--channel", help="broadcast each line to this channel only (one the session declares)")
     speak.set_defaults(func=cmd_speak)
 
     events = sub.add_parser("events", help="print the lifecycle events the running stack put (one JSON per line)")

@@ -29,8 +29,8 @@ def commands_help() -> str:
     width = max(len(name) for name in COMMANDS) + 1
     listed = "\n".join(f"  /{name:<{width}} {what}" for name, what in COMMANDS.items())
     return (
-        "Each line of stdin is broadcast: a line that parses as JSON as that JSON (e.g. {\"slide\": 3}), any other\n"
-        "line as {\"text\": line}; with --message, each line is a stored message instead. Empty lines are skipped.\n"
+        'Each line of stdin is broadcast: a line that parses as JSON as that JSON (e.g. {"slide": 3}), any other\n'
+        'line as {"text": line}; with --message, each line is a stored message instead. Empty lines are skipped.\n'
         f"Commands:\n{listed}\n"
         "  //text    sends a line that starts with a slash (/text)"
     )
@@ -48,8 +48,9 @@ class Action:
     fields: dict[str, object] = field(default_factory=dict)
 
 
-def parse_line(line: str, *, message: bool = False) -> Action | None:
-    """The action a line asks for; None for an empty line; UnknownCommand for a `/word` that is not one."""
+def parse_line(line: str, *, message: bool = False, channel: str | None = None) -> Action | None:
+    """The action a line asks for; None for an empty line; UnknownCommand for a `/word` that is not one.
+    `channel`: a broadcast goes to that channel's listeners only (commands and messages are session-wide)."""
     text = line.rstrip("\r\n")
     if not text.strip():
         return None
@@ -62,7 +63,10 @@ def parse_line(line: str, *, message: bool = False) -> Action | None:
         text = text[1:]
     if message:
         return Action("sendMessage", {"text": text})
-    return Action("broadcast", {"data": _data(text)})
+    fields: dict[str, object] = {"data": _data(text)}
+    if channel is not None:
+        fields["channel"] = channel
+    return Action("broadcast", fields)
 
 
 def _data(text: str) -> object:

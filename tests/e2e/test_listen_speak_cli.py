@@ -152,3 +152,27 @@ def test_listen_to_an_ended_session_is_refused(stack: LocalStack, clis: Any) -> 
     assert listener.wait() == 1, listener
     assert listener.stdout == ""
     assert "refused" in listener.stderr and "SESSION_ENDED" in listener.stderr, listener
+
+
+def test_a_listener_on_a_channel_gets_that_channels_lines_and_the_sessions(stack: LocalStack, clis: Any) -> None:
+    assert stack.urls is not None
+    token = stack.mint("carol")
+    session_id = create_session(stack, token, title="cli", channels=["en", "es"])
+    ws = ["--ws-url", stack.urls.ws]
+
+    spanish = clis("listen-es", "listen", session_id, "--channel", "es", "--name", "Ana", *ws)
+    spanish.wait_until(_joined("listener"), "joined line")
+    speaker_es = clis("speak-es", "speak", session_id, "--token", token, "--channel", "es", *ws, stdin=True)
+    speaker_es.wait_until(_joined("speaker"), "joined line")
+    speaker_es.write("hola\n")
+    speaker_es.close_stdin()
+    assert speaker_es.wait() == 0, speaker_es
+    speaker_en = clis("speak-en", "speak", session_id, "--token", token, "--channel", "en", *ws, stdin=True)
+    speaker_en.wait_until(_joined("speaker"), "joined line")
+    speaker_en.write("hello\n/end\n")  # `en` is not the listener's channel; the end is session-wide
+    assert speaker_en.wait() == 0, speaker_en
+    assert spanish.wait() == 0, spanish
+
+    broadcasts = [m for m in spanish.json_lines() if m["type"] == "broadcast"]
+    assert [(m["data"], m.get("channel")) for m in broadcasts] == [({"text": "hola"}, "es")], spanish
+    assert spanish.json_lines()[-1]["type"] == "sessionEnded", spanish

@@ -52,3 +52,9 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     for command in COMMANDS:
         assert f"/{command} " in shown, command
     assert '{"slide": 3}' in shown
+
+
+def test_a_channel_broadcast_names_its_channel_and_commands_and_messages_stay_session_wide() -> None:
+    assert parse_line("hola\n", channel="es") == Action("broadcast", {"data": {"text": "hola"}, "channel": "es"})
+    assert parse_line("/pause\n", channel="es") == Action("pause")
+    assert parse_line("hola\n", message=True, channel="es") == Action("sendMessage", {"text": "hola"})
