@@ -65,7 +65,7 @@ def test_every_dead_letter_queue_is_watched_by_an_alarm(dev):
         for props in (q["Properties"] for q in dev.resources("AWS::SQS::Queue").values())
         if "RedrivePolicy" in props
     }
-    for name, props in dev.resources("AWS::Lambda::EventSourceMapping").items():
+    for props in dev.resources("AWS::Lambda::EventSourceMapping").values():
         target = props["Properties"].get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
         if isinstance(target, dict) and "Fn::GetAtt" in target:
             dead_letter_queues.add(target["Fn::GetAtt"][0])

@@ -16,7 +16,12 @@ from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[2]
 # aws_model (the AWS limits and prices as data) is the project's own too: `serve --aws-limits` reads it.
-LOCAL_CODE = [ROOT / "local", ROOT / "lambdas", ROOT / "aws_model", ROOT / "clients" / "python" / "live_sessions_client"]
+LOCAL_CODE = [
+    ROOT / "local",
+    ROOT / "lambdas",
+    ROOT / "aws_model",
+    ROOT / "clients" / "python" / "live_sessions_client",
+]
 OWN_PACKAGES = {"local", "aws_model"} | {p.name for p in (ROOT / "lambdas").iterdir() if p.is_dir()}
 
 
