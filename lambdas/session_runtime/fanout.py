@@ -205,7 +205,7 @@ class Fanout:
         frames to the connections whose protocol version has them; then close those `close` selects. With
         `shard=(k, n)`, only the connections of shard k of n (session_schema.keys.ConnectionScope.ranges; a
         fan-out worker serves one shard). `scope`: whose connections are read (one channel's: a Query of that
-        channel's range only); None, the whole session in one partition.
+        channel's range only); None, the whole session (every partition: its layout read from the session item).
 
         `size`: the session's connections as the caller knows them (its listenerCount, plus the speaker).
         Past the dispatcher's threshold the fan-out is sharded (session_runtime/shards.py): this call serves
@@ -290,7 +290,7 @@ class Fanout:
     ) -> ShardJob:
         """Shard `shard` (k, n) of this fan-out, as the fan-out worker takes it."""
         return ShardJob(
-            **ShardJob.scope_fields(scope or ConnectionScope(session_id)),
+            **ShardJob.scope_fields(scope or self.store.scope_of(session_id)),
             sessionId=session_id,
             shard=shard[0],
             shards=shard[1],

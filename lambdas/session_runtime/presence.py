@@ -156,6 +156,7 @@ def speaker_left(fanout: Fanout, session: Session) -> None:
             events.speaker_disconnected(session.sessionId),
             only=is_listener,
             size=session.listenerCount,
+            scope=session.connection_scope(),
         )
 
 

@@ -136,7 +136,8 @@ def _tell(audience: Fanout, session: Session, frames: list[Frame], listeners_onl
     close = None if session.joinable else is_listener
     size = session.listenerCount + (0 if listeners_only else 1)
     try:
-        return presence.send_many(audience, session.sessionId, frames, only=only, close=close, size=size)
+        scope = session.connection_scope()  # every partition of the session (no read: the head holds its layout)
+        return presence.send_many(audience, session.sessionId, frames, only=only, close=close, size=size, scope=scope)
     except Exception:  # noqa: BLE001 - the write is done; see the module docstring
         logger.exception("could not notify connections", extra={"sessionId": session.sessionId})
         metrics.add_metric(name=metric_names.NOTIFY_FAILED, unit=MetricUnit.Count, value=1)

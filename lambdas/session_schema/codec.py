@@ -35,6 +35,7 @@ from .models import (
     NoticeSlot,
     PresenceMember,
     Record,
+    SeatShard,
     Session,
     StreamEvent,
 )
@@ -58,6 +59,7 @@ KIND_OF: dict[type[Record], str] = {
     PresenceMember: "presenceMember",
     Ban: "ban",
     NoticeSlot: "noticeSlot",
+    SeatShard: "seatShard",
 }
 MODEL_OF: dict[str, type[Record]] = {kind: model for model, kind in KIND_OF.items()}
 # Where a lookup item says its connection item is: derived from the connection's own fields, never a field.
@@ -95,6 +97,8 @@ def key_of(record: Record) -> dict[str, str]:
             return keys.ban_key(record.sessionId, record.subject)
         case NoticeSlot():
             return keys.notice_key(record.sessionId, record.kind)
+        case SeatShard():
+            return keys.seat_shard_key(record.sessionId, record.shard)
     raise TypeError(f"not a record: {type(record).__name__}")
 
 
@@ -299,6 +303,8 @@ def _kind_of(document: Mapping[str, Any]) -> str | None:
     pk, sk = str(document.get(keys.PK, "")), str(document.get(keys.SK, ""))
     if pk.startswith(keys.IDEMPOTENCY_PREFIX):
         return "idempotency"
+    if pk.startswith(keys.SEATS_PREFIX):
+        return "seatShard"
     if pk.startswith((keys.CONN_PREFIX, keys.CONNS_PREFIX)) or sk.startswith(keys.CONN_PREFIX):
         return "connection"
     if sk.startswith(keys.HEAD_PREFIX):

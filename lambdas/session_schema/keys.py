@@ -31,6 +31,7 @@ Access patterns:
                                      (set by every registration, cleared by the sweep once it finds none:
                                      the sweep's list of sessions whose connections it checks for halves)
   an idempotent create               PK=IDEMPOTENCY#<ownerId>#<key> SK=META
+  a keynote session's seat shard     PK=SEATS#<id>#<k>      SK=META  (its share of the seats and counts: layout.py)
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ BAN_PREFIX = "BAN#"
 NOTICE_PREFIX = "NOTICE#"  # a session's conflation slots
 USER_PREFIX = "USER#"
 IDEMPOTENCY_PREFIX = "IDEMPOTENCY#"
+SEATS_PREFIX = "SEATS#"
 SPEAKERLESS_PREFIX = "SPEAKERLESS#"
 META = "META"
 SPEAKERLESS_SHARDS = 8  # spreads the sweep's index over partitions instead of one hot key
@@ -398,6 +400,11 @@ def artifact_key(session_id: str, artifact_id: str, root_id: str | None = None) 
 def results_prefix(root_id: str) -> str:
     """The SK prefix of every result in `root_id`'s tree, whatever its depth."""
     return f"{ARC_PREFIX}{root_id}#"
+
+
+def seat_shard_key(session_id: str, shard: int) -> dict[str, str]:
+    """Seat shard `shard` of a keynote session (its own partition key: joins spread over the shards)."""
+    return {PK: f"{SEATS_PREFIX}{session_id}#{shard}", SK: META}
 
 
 def idempotency_key(owner_id: str, key: str) -> dict[str, str]:

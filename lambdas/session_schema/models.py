@@ -12,6 +12,7 @@ from . import keys
 from .artifact_kinds import CONTENT_TYPE_PATTERN, KIND_PATTERN
 from .cursor import MAX_CURSOR_LENGTH
 from .ids import EPOCH_PATTERN, SESSION_ID_PATTERN
+from .layout import MAX_CONNECTION_PARTITIONS, MAX_SEAT_SHARDS
 from .status import ArtifactStatus, SessionStatus, is_joinable
 from .storage import artifact_object_key, is_result_object_key
 
@@ -49,7 +50,6 @@ IdempotencyKey = Annotated[str, StringConstraints(pattern=IDEMPOTENCY_KEY_PATTER
 CHANNEL_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,31}$"
 ChannelName = Annotated[str, StringConstraints(pattern=CHANNEL_PATTERN)]
 MAX_CHANNELS = 32
-MAX_CONNECTION_PARTITIONS = 64
 
 
 def _unique(names: list[str]) -> list[str]:
@@ -152,9 +152,7 @@ def _printable(value: str) -> str:
 
 
 # A connection's display name: 1 to 64 printable characters (no control characters, not only spaces).
-DisplayName = Annotated[
-    str, StringConstraints(min_length=1, max_length=PRESENCE_NAME_MAX), AfterValidator(_printable)
-]
+DisplayName = Annotated[str, StringConstraints(min_length=1, max_length=PRESENCE_NAME_MAX), AfterValidator(_printable)]
 
 
 class ChannelView(BaseModel):
@@ -197,6 +195,10 @@ class Session(Record):
     # who hears the aggregated `reactions`.
     presence: Annotated[Audience, Field(description="who may list members and hears presenceChanged")] = "speaker"
     reactions: Annotated[Audience, Field(description="who hears the aggregated reactions")] = "speaker"
+    # How many seat shards (SeatShard) hold the seats and counts of a keynote session, set at creation and never
+    # changed; 0 (and sessions older code wrote): `listenerCount` and `channelCounts` above hold them. The store
+    # sums the shards into those two fields on read, so every reader sees one session.
+    seatShards: Annotated[int, Field(ge=0, le=MAX_SEAT_SHARDS)] = 0
 
     PUBLIC_FIELDS = (
         "sessionId", "title", "status", "listenerCount", "muted", "createdAt", "maxListeners", "seq", "epoch",
@@ -204,7 +206,14 @@ class Session(Record):
     )  # fmt: skip
     SHOWN_AS = {"channels": "channelListeners"}
     OWNER_FIELDS = (
-        *PUBLIC_FIELDS, "ownerId", "sourceLanguage", "speakerConnected", "updatedAt", "endedAt", "presence", "reactions"
+        *PUBLIC_FIELDS,
+        "ownerId",
+        "sourceLanguage",
+        "speakerConnected",
+        "updatedAt",
+        "endedAt",
+        "presence",
+        "reactions",
     )
 
     @property
@@ -285,6 +294,24 @@ class Connection(Record):
     # Which of its session's connection partitions holds its item (keys.connection_key); None: registered by code
     # before channels, under keys.legacy_connection_key.
     partition: Annotated[int, Field(ge=0, lt=MAX_CONNECTION_PARTITIONS)] | None = None
+    # The seat shard holding a listener's seat in a keynote session (None: its seat is on the session item).
+    seat: Annotated[int, Field(ge=0, lt=MAX_SEAT_SHARDS)] | None = None
+
+
+class SeatShard(Record):
+    """One shard of a keynote session's seats (keys.seat_shard_key): `capacity` seats of `maxListeners` (the shards'
+    capacities add up to it), `count` of them taken, the listeners per channel, and the session's declared
+    `channels` and whether it is `closed` (ended), so a join's transaction judges everything on this item alone and
+    never writes the session item."""
+
+    sessionId: SessionId
+    shard: Annotated[int, Field(ge=0, lt=MAX_SEAT_SHARDS)]
+    capacity: Annotated[int, Field(ge=0)]
+    count: Annotated[int, Field(ge=0)] = 0
+    channels: ChannelList = []
+    channelCounts: dict[str, Annotated[int, Field(ge=0)]] = {}
+    closed: bool = False
+    expiresAt: int | None = None  # epoch seconds (DynamoDB TTL), set with `closed`, as its session's
 
 
 class PresenceMember(Record):
@@ -473,6 +500,15 @@ class IdempotencyRecord(Record):
 
 
 AnyRecord = (
-    Session | Connection | Message | Artifact | IdempotencyRecord | StreamEvent | ChannelHead | PresenceMember | Ban
+    Session
+    | Connection
+    | Message
+    | Artifact
+    | IdempotencyRecord
+    | StreamEvent
+    | ChannelHead
+    | PresenceMember
+    | Ban
     | NoticeSlot
+    | SeatShard
 )

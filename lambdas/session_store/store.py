@@ -20,7 +20,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from session_schema import codec, keys
+from session_schema import codec, keys, layout
 from session_schema.errors import (
     ArtifactNotFound,
     Banned,
@@ -46,6 +46,7 @@ from session_schema.models import (
     IdempotencyRecord,
     Message,
     PresenceMember,
+    SeatShard,
     Session,
 )
 from session_schema.status import ArtifactStatus, SessionStatus, legal_sources, require_transition
@@ -62,11 +63,11 @@ from .dynamo import failed as _failed
 from .legacy import LegacyItemUpgraded
 from .legacy import upgrades_legacy_items as _upgrades_legacy_items
 from .presence_store import PresenceStore
+from .seat_ledger import channel_moves
 from .session_data import SessionData
 from .stream_log import HeadChange, ItemRefused, StreamLog
 
 MAX_CREATE_ATTEMPTS = 8
-BATCH_GET_MAX = 100  # DynamoDB's BatchGetItem limit
 MAX_TRANSITION_ATTEMPTS = 4
 # The attributes the operations' conditions name (the codec's changes name the ones they write).
 _LISTENERS = ex.field(Session, "listenerCount")
@@ -81,6 +82,7 @@ _ARTIFACT_STATUS = ex.field(Artifact, "status")
 _CHANNELS = ex.field(Session, "channels")
 _CHANNEL_COUNTS = ex.field(Session, "channelCounts")
 _PARTITIONS = ex.field(Session, "connectionPartitions")
+_SEAT_SHARDS = ex.field(Session, "seatShards")
 _HEAD_SEQ = ex.field(ChannelHead, "seq")
 # The deploy window of the connection keys (docs/data-model.md): fan-outs also read where code before channels
 # registered connections, until those have expired (CONNECTION_TTL_SECONDS). A later deploy sets it False.
@@ -105,17 +107,26 @@ class NotOwner(Exception):
         self.session = session
 
 
-def _registered_as(item: _OldItem | None, connection: Connection) -> bool:
-    """Whether a refused put's item is `connection` exactly as this registration writes it."""
+def _registered_as(item: _OldItem | None, connection: Connection) -> Connection | None:
+    """The connection a refused put found, when it is `connection` exactly as this registration writes it (its seat
+    may be on another shard: an earlier try of the same registration found the first ones full)."""
     if not item:
-        return False
-    return codec.decode_as(item, Connection) == connection
+        return None
+    found = codec.decode_as(item, Connection)
+    return found if found == connection.model_copy(update={"seat": found.seat}) else None
 
 
 def _partitions_are(partitions: int) -> ex.Condition:
     """The session spreads its connections over `partitions` (a session older code wrote: one)."""
     equal = _PARTITIONS.eq(partitions)
     return (_PARTITIONS.absent() | equal) if partitions == 1 else equal
+
+
+def _layout_is(partitions: int, seat_shards: int) -> ex.Condition:
+    """The session is laid out so: `partitions` connection partitions, `seat_shards` seat shards (none: its seats
+    are on its own item, as on every session older code wrote)."""
+    shards = (_SEAT_SHARDS.absent() | _SEAT_SHARDS.eq(0)) if not seat_shards else _SEAT_SHARDS.eq(seat_shards)
+    return _partitions_are(partitions) & shards
 
 
 def _head_at(seq: int) -> ex.Condition:
@@ -126,11 +137,6 @@ def _head_at(seq: int) -> ex.Condition:
 def _declares(channel: str | None) -> ex.Condition:
     """The session declares `channel` (no channel: always true, said as "the session exists")."""
     return ex.ITEM_EXISTS if channel is None else _CHANNELS.contains(channel)
-
-
-def _channel_counts(moves: Mapping[str | None, int]) -> dict[ex.Attr, int]:
-    """The `channelCounts` entries to move (a connection on no channel moves none)."""
-    return {_CHANNEL_COUNTS.entry(channel): by for channel, by in moves.items() if channel is not None and by}
 
 
 def _registered_per_channel(session: Session, listeners: Sequence[Connection]) -> dict[str, int]:
@@ -170,11 +176,15 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
         idempotency_ttl_seconds: int = 86400,
         channels: Sequence[str] = (),
         audiences: Mapping[str, str] | None = None,
+        seat_shards: int | None = None,
+        connection_partitions: int | None = None,
     ) -> tuple[Session, bool]:
         """Create a session with a fresh human-readable ID. (session, created?) — False for a replay.
 
         The ID is claimed by a conditional put and regenerated on collision: never read-then-write.
-        With an Idempotency-Key, the session and the key are written in one transaction.
+        With an Idempotency-Key, the session and the key are written in one transaction; a keynote session's seat
+        shards too (`seat_shards`: how many; None: as `layout.seat_shards_for(max_listeners)` sizes them; its
+        `connection_partitions` likewise from `layout.connection_partitions_for`).
         """
         payload: dict[str, Any] = {"title": title, "sourceLanguage": source_language, "maxListeners": max_listeners}
         if channels:  # only then: keys remembered before channels keep their hash
@@ -182,6 +192,10 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
         audiences = dict(audiences or {})  # `presence`, `reactions` when given (the same rule for the hash)
         payload |= audiences
         digest = request_hash(payload)
+        shards = layout.seat_shards_for(max_listeners) if seat_shards is None else seat_shards
+        partitions = (
+            layout.connection_partitions_for(max_listeners) if connection_partitions is None else connection_partitions
+        )
         for _ in range(MAX_CREATE_ATTEMPTS):
             now = self.clock()
             session = Session(
@@ -195,11 +209,16 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
                 speakerlessSince=now,
                 epoch=new_epoch(),
                 channels=list(channels),
-                channelCounts=dict.fromkeys(channels, 0),  # the map the joins' counts move entries of
+                # the map the joins' counts move entries of (a keynote session's: on its seat shards)
+                channelCounts={} if shards else dict.fromkeys(channels, 0),
+                seatShards=shards,
+                connectionPartitions=partitions,
+                # A keynote session's joins never write its item, so it is on the sweep's list from the start.
+                lastRegisteredAt=now if shards else None,
                 **audiences,  # type: ignore[arg-type]  # `presence`, `reactions`: validated by the model
             )
             put = self._new_item(codec.encode(session))
-            if idempotency_key is None:
+            if idempotency_key is None and not shards:
                 try:
                     self.client.put_item(**put)
                     return session, True
@@ -207,38 +226,35 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
                     if _is_condition_failure(error):
                         continue  # the ID is taken: draw another
                     raise
-            record = IdempotencyRecord(
-                ownerId=owner_id,
-                key=idempotency_key,
-                sessionId=session.sessionId,
-                requestHash=digest,
-                createdAt=now,
-                expiresAt=now // 1000 + idempotency_ttl_seconds,
-            )
-            try:
-                self._transact(
-                    [
-                        {"Put": put},
-                        {
-                            "Put": {
-                                "TableName": self.table_name,
-                                "Item": codec.encode(record),
-                                # A key past its TTL but not yet swept by DynamoDB counts as free.
-                                **ex.params(condition=ex.NEW_ITEM | _KEY_EXPIRES.lt(now // 1000)),
-                                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                            }
-                        },
-                    ]
+            actions: list[dict[str, Any]] = [{"Put": put}]
+            if idempotency_key is not None:
+                record = IdempotencyRecord(
+                    ownerId=owner_id,
+                    key=idempotency_key,
+                    sessionId=session.sessionId,
+                    requestHash=digest,
+                    createdAt=now,
+                    expiresAt=now // 1000 + idempotency_ttl_seconds,
                 )
+                idempotent = {
+                    "TableName": self.table_name,
+                    "Item": codec.encode(record),
+                    # A key past its TTL but not yet swept by DynamoDB counts as free.
+                    **ex.params(condition=ex.NEW_ITEM | _KEY_EXPIRES.lt(now // 1000)),
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+                actions.append({"Put": idempotent})
+            try:
+                self._transact([*actions, *self.new_seat_shards(session)])
                 return session, True
             except ClientError as error:
                 reasons = _cancellation_reasons(error)
                 if reasons is None:
                     raise
-                if _failed(reasons, 1):
+                if idempotency_key is not None and _failed(reasons, 1):
                     return self._replay(owner_id, idempotency_key, digest, reasons[1].get("Item")), False
-                if _failed(reasons, 0):
-                    continue
+                if any(_failed(reasons, i) for i in range(len(reasons))):
+                    continue  # the ID is taken (its session or a seat shard under it): draw another
                 raise
         raise SessionIdExhausted("no free session ID after several attempts")
 
@@ -255,10 +271,14 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
         return self.get_session(record.sessionId, consistent=True)
 
     def get_session(self, session_id: str, *, consistent: bool = False) -> Session:
-        item = self._get_item(keys.session_key(session_id), consistent=consistent)
+        """The session, with a keynote session's seat shards summed into its counts (`with_seats`)."""
+        item = self._session_item(session_id, consistent=consistent)
         if item is None:
             raise SessionNotFound(session_id)
-        return codec.decode_as(item, Session)
+        return self.with_seats(codec.decode_as(item, Session))
+
+    def _session_item(self, session_id: str, *, consistent: bool = True) -> codec.Item | None:
+        return self._get_item(keys.session_key(session_id), consistent=consistent)
 
     def ping(self) -> None:
         """One cheap read that proves the table answers (health checks). Raises whatever the client raises.
@@ -273,7 +293,8 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
         )
 
     def list_user_sessions(self, owner_id: str, *, limit: int, cursor: str | None) -> Page[Session]:
-        return self._page(
+        """The owner's sessions newest first (a keynote session's counts summed from its seat shards)."""
+        page = self._page(
             USER_SESSIONS,
             keys.user_sessions_partition(owner_id),
             Session,
@@ -281,6 +302,7 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
             cursor=cursor,
             newest_first=True,
         )
+        return Page([self.with_seats(session) for session in page.items], page.next_cursor)
 
     # ------------------------------------------------------------ changes published on the session's stream
     # Each judges a change against the head a publish read (raising the refusal it explains) and says what the
@@ -321,10 +343,12 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
         if muted is not None:
             sets["muted"] = muted
         removes: tuple[str, ...] = ()
+        closes: tuple[dict[str, Any], ...] = ()
         if target is SessionStatus.ENDED:
             sets |= {"endedAt": now, "expiresAt": now // 1000 + ended_ttl_days * 86400}
             removes = ("speakerlessSince",)
-        return HeadChange(condition, sets, removes)
+            closes = self.seats_closed(head, sets["expiresAt"])  # no join seats anyone from the end's commit on
+        return HeadChange(condition, sets, removes, closes)
 
     def session_update(
         self,
@@ -349,7 +373,11 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
         if muted is not None:
             sets["muted"] = muted
         condition = self._as_speaker(ex.JOINABLE, speaker)
-        if channels is not None:
+        declared: tuple[dict[str, Any], ...] = ()
+        if channels is not None and head.seatShards:  # a keynote session's counts are on its shards: only the list
+            sets["channels"] = list(channels)
+            declared = self.seats_declare(head, channels)
+        elif channels is not None:
             counted = {name: count for name, count in head.channelCounts.items() if count > 0}
             sets |= {
                 "channels": list(channels),
@@ -358,7 +386,7 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
             condition &= _CHANNEL_COUNTS.absent() | _CHANNEL_COUNTS.eq(head.channelCounts)
         if title is None and channels is None and muted is not None:  # only a change of `muted` is a change
             condition &= (_MUTED.absent() | _MUTED.ne(True)) if muted else _MUTED.eq(True)
-        return HeadChange(condition, sets)
+        return HeadChange(condition, sets, items=declared)
 
     def set_audiences(self, session_id: str, owner_id: str, audiences: Mapping[str, str]) -> Session:
         """Who hears presence and reactions (`presence`, `reactions`: `speaker` or `public`) of a joinable session of
@@ -411,24 +439,28 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
         as this call writes them) is its own earlier commit, and succeeds. DynamoDB already answers a retried
         transaction with the same ClientRequestToken so; this covers a retry that arrives with another one.
         """
-        partitions = 1  # the default; a session spread wider says so in the refusal
+        partitions, seat_shards = self.known_layout(connection.sessionId)  # a wrong guess is refused, then learnt
         while True:
             placed = connection.model_copy(
                 update={"partition": keys.connection_partition_of(connection.connectionId, partitions)}
             )
-            found = self._register(placed, owner_id, partitions, name)
-            if found is None:
-                return placed
-            partitions = found.connectionPartitions
+            if seat_shards and connection.role == "listener":
+                registered = self._take_seat(placed, seat_shards, name)
+            else:
+                registered = self._register(placed, owner_id, partitions, seat_shards, name)
+            if isinstance(registered, Connection):
+                return registered
+            self.learn_layout(registered)
+            partitions, seat_shards = registered.connectionPartitions, registered.seatShards
 
     def _register(
-        self, connection: Connection, owner_id: str | None, partitions: int, name: str | None = None
-    ) -> Session | None:
-        """One try of `register_connection`, guessing the session's `partitions`: None when registered, the
-        session found when it has another number of partitions."""
+        self, connection: Connection, owner_id: str | None, partitions: int, seat_shards: int, name: str | None = None
+    ) -> Connection | Session:
+        """One try of `register_connection` through the session item, guessing the session's layout: the connection
+        when registered, the session found when its layout is another."""
         now = self.clock()
         session_key = keys.session_key(connection.sessionId)
-        condition = ex.JOINABLE & _partitions_are(partitions) & _declares(connection.channel)
+        condition = ex.JOINABLE & _layout_is(partitions, seat_shards) & _declares(connection.channel)
         if connection.role == "speaker":
             changes = codec.speaker_joins(connection.sessionId, connection.connectionId, now)
             update = self._update_request(session_key, changes, condition & _OWNER.eq(owner_id))
@@ -438,8 +470,53 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
                 codec.connection_registers(connection.sessionId, now),
                 condition & (_LISTENERS.absent() | _LISTENERS.lt(_MAX_LISTENERS)),
                 add={_LISTENERS: 1},
-                increments=_channel_counts({connection.channel: 1}),
+                increments=channel_moves({connection.channel: 1}),
             )
+        refused = self._register_with(connection, update, name)
+        if refused is None:
+            return connection
+        if isinstance(refused, Connection):
+            return refused
+        session = self._joinable_session(connection.sessionId, refused.get("Item"))
+        if (session.connectionPartitions, session.seatShards) != (partitions, seat_shards):
+            return session
+        if not session.declares(connection.channel):
+            raise InvalidChannel(str(connection.channel), session.channels) from None
+        if connection.role == "speaker":
+            raise NotOwner(session) from None
+        raise SessionFull(session.sessionId, session.maxListeners) from None
+
+    def _take_seat(self, connection: Connection, seat_shards: int, name: str | None = None) -> Connection | Session:
+        """A listener's registration in a keynote session: one transaction claims a seat on one seat shard (its
+        hashed one first, then the next while they are full) with the connection's two items; the session item is
+        neither read nor written. The connection as registered (`seat`: its shard); the session found when it
+        turns out not to be sharded so (no such shard). SessionFull once every shard is full: the shards'
+        capacities add up to `maxListeners`, so exactly that many listeners are ever seated."""
+        for shard in layout.try_order(connection.connectionId, seat_shards):
+            seated = connection.model_copy(update={"seat": shard})
+            refused = self._register_with(seated, self.seat_claim(seated), name)
+            if refused is None:
+                return seated
+            if isinstance(refused, Connection):
+                return refused
+            found = refused.get("Item")
+            if not found:  # no such shard: the session is gone, or laid out otherwise than guessed
+                return self._joinable_session(connection.sessionId, self._session_item(connection.sessionId))
+            shard_found = codec.decode_as(found, SeatShard)
+            if shard_found.closed:
+                self._joinable_session(connection.sessionId, self._session_item(connection.sessionId))
+            if connection.channel is not None and connection.channel not in shard_found.channels:
+                raise InvalidChannel(connection.channel, shard_found.channels)
+        full = self._joinable_session(connection.sessionId, self._session_item(connection.sessionId))
+        raise SessionFull(full.sessionId, full.maxListeners)
+
+    def _register_with(
+        self, connection: Connection, update: dict[str, Any], name: str | None = None
+    ) -> Connection | dict[str, Any] | None:
+        """The transaction of a registration: `update` (the seat: on the session item or a shard) and the
+        connection's two items. None when it committed; the connection as registered when an earlier commit of this
+        very registration is found (a retry; its seat may be on another shard); else the refusal's reason for
+        `update` (with the item found)."""
         item = {**self._new_item(codec.encode(connection)), "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
         member = PresenceMember(
             sessionId=connection.sessionId,
@@ -467,20 +544,16 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
             reasons = _cancellation_reasons(error)
             if reasons is None:
                 raise
-            if _failed(reasons, 1) and _failed(reasons, 2) and _registered_as(reasons[1].get("Item"), connection):
-                return None  # committed before: a retry of this registration
+            if _failed(reasons, 1) and _failed(reasons, 2):
+                earlier = _registered_as(reasons[1].get("Item"), connection)
+                if earlier is not None:
+                    return earlier  # committed before: a retry of this registration
             if any(_failed(reasons, 4 + k) for k in range(len(bans))):
                 raise Banned(connection.sessionId) from None
             if not _failed(reasons, 0):
                 raise
-            session = self._joinable_session(connection.sessionId, reasons[0].get("Item"))
-            if session.connectionPartitions != partitions:
-                return session
-            if not session.declares(connection.channel):
-                raise InvalidChannel(str(connection.channel), session.channels) from None
-            if connection.role == "speaker":
-                raise NotOwner(session) from None
-            raise SessionFull(session.sessionId, session.maxListeners) from None
+            reason: dict[str, Any] = reasons[0]
+            return reason
 
     def get_connection(self, connection_id: str) -> Connection | None:
         item = self._get_item(keys.connection_lookup_key(connection_id), consistent=True)
@@ -533,6 +606,8 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
                 codec.speaker_leaves(connection.sessionId, self.clock()),
                 _SPEAKER.eq(connection_id) & ex.JOINABLE,
             )
+        elif connection.seat is not None:
+            session_update = self.seat_release(connection)  # a keynote session's: its seat shard, not the session
         else:
             counted = _LISTENERS.gt(0)
             if connection.channel is not None:
@@ -542,7 +617,7 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
                 codec.Changes(),
                 counted,
                 add={_LISTENERS: -1},
-                increments=_channel_counts({connection.channel: -1}),
+                increments=channel_moves({connection.channel: -1}),
             )
         member = self.member_delete(connection.sessionId, connection_id)
         try:
@@ -593,7 +668,7 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
         condition = ex.JOINABLE & _declares(channel)
         if current.partition is None:
             condition &= _partitions_are(1)
-        counts = _channel_counts({current.channel: -1, channel: 1}) if current.role == "listener" else {}
+        counts = channel_moves({current.channel: -1, channel: 1}) if current.role == "listener" else {}
         if current.channel is not None and counts:
             condition &= _CHANNEL_COUNTS.entry(current.channel).gt(0)
         actions: list[dict[str, Any]] = [
@@ -606,6 +681,8 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
             },
             {"Update": self._update_request(session_key, codec.Changes(), condition, increments=counts)},
         ]
+        if current.seat is not None:  # a keynote session's listener: its counts are on its seat shard
+            actions[3] = {"Update": self.seat_switch(current, channel)}
         if channel is not None:
             actions.append({"ConditionCheck": self._head_check(connection.sessionId, channel, head_seq)})
         try:
@@ -620,7 +697,18 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
                 raise ChannelMoved(channel) from None
             if not _failed(reasons, 3):
                 raise
-            session = self._joinable_session(connection.sessionId, reasons[3].get("Item"))
+            found = reasons[3].get("Item")
+            if current.seat is not None and found:
+                shard = codec.decode_as(found, SeatShard)
+                if shard.closed:
+                    self._joinable_session(connection.sessionId, self._session_item(connection.sessionId))
+                declared = channel is None or channel in shard.channels
+                raise (
+                    ConcurrentUpdate(f"session {connection.sessionId}")
+                    if declared
+                    else InvalidChannel(str(channel), shard.channels)
+                ) from None
+            session = self._joinable_session(connection.sessionId, found)
             if not session.declares(channel):
                 raise InvalidChannel(str(channel), session.channels) from None
             raise ConcurrentUpdate(f"session {connection.sessionId}") from None
@@ -675,9 +763,15 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
     ) -> Iterator[Connection]:
         """Every connection of a session (or of `scope`: one channel's): a Query per partition, page by page (never
         a Scan). With `shard=(k, n)`, only shard k of n (keys.ConnectionScope.ranges): the n shards read each once.
-        Without a `scope`, a session spread over one partition (keynote sessions pass theirs)."""
-        for item in self._connection_items(scope or keys.ConnectionScope(session_id), page_size, shard):
+        Without a `scope`, the session's own (`scope_of`: one read of its item; callers holding it pass it)."""
+        for item in self._connection_items(scope or self.scope_of(session_id), page_size, shard):
             yield codec.decode_as(item, Connection)
+
+    def scope_of(self, session_id: str) -> keys.ConnectionScope:
+        """Where every connection of a session is (all its partitions, its channels' ranges), from its item; a
+        session that is gone: its one partition of old (what is left of it there)."""
+        item = self._session_item(session_id)
+        return codec.decode_as(item, Session).connection_scope() if item else keys.ConnectionScope(session_id)
 
     def oldest_listeners(self, session_id: str, count: int, *, sample: int = MAX_PAGE) -> list[Connection]:
         """The `count` longest registered listeners among the first `sample` connections of a session: one
@@ -699,7 +793,7 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
         projects only those attributes, so each page is smaller and each item cheaper to decode. With
         `first_page_size`, the first Query asks for that many (a fan-out posts to them sooner), the next ones for
         `page_size`."""
-        read = scope or keys.ConnectionScope(session_id)
+        read = scope or self.scope_of(session_id)
         for item in self._connection_items(read, page_size, shard, ex.TARGET_PROJECTION, first_page_size):
             yield codec.decode_target(item)
 
@@ -761,6 +855,8 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
             return None
         if not session.joinable:
             return None
+        if session.seatShards:  # a keynote session's counts are on its seat shards, each set to its own listeners
+            return self.repair_seats(session, self.registered_listeners(session))
         listeners = self.registered_listeners(session)
         per_channel = _registered_per_channel(session, listeners)
         values: dict[str, Any] = {}
@@ -810,21 +906,8 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
 
     def _existing_keys(self, wanted: Sequence[Mapping[str, str]]) -> set[tuple[str, str]]:
         """Which of `wanted` exist, as (PK, SK): consistent BatchGetItems of 100 keys, reading the keys only."""
-        found: set[tuple[str, str]] = set()
-        for start in range(0, len(wanted), BATCH_GET_MAX):
-            request: dict[str, Any] = {
-                self.table_name: {
-                    "Keys": [codec.serialize_key(k) for k in wanted[start : start + BATCH_GET_MAX]],
-                    "ConsistentRead": True,
-                    **ex.params(projection=[ex.PK, ex.SK]),
-                }
-            }
-            while request:
-                response = self.client.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self.table_name, []):
-                    found.add((item[keys.PK]["S"], item[keys.SK]["S"]))
-                request = response.get("UnprocessedKeys") or {}
-        return found
+        items = self._batch_get(wanted, projection=[ex.PK, ex.SK])
+        return {(item[keys.PK]["S"], item[keys.SK]["S"]) for item in items}
 
     def forget_if_empty(self, session_id: str) -> bool:
         """Take a session off the sweep's list when it has no connection registered and counts none (or has
@@ -832,7 +915,8 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
         speaker). True when it was taken off."""
         if next(self.iter_connections(session_id, page_size=1), None) is not None:
             return False
-        empty = _LISTENERS.absent() | _LISTENERS.eq(0)
+        # A keynote session's joins never write its item (nothing would put it back on the list): kept until ended.
+        empty = (_LISTENERS.absent() | _LISTENERS.eq(0)) & (_SEAT_SHARDS.absent() | _SEAT_SHARDS.eq(0))
         condition = ex.SESSION_STATUS.eq(SessionStatus.ENDED) | (empty & _SPEAKER.absent())
         try:
             self._update_item(keys.session_key(session_id), codec.sweep_found_no_connection(), condition)

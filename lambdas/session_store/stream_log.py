@@ -27,9 +27,10 @@ from session_schema.functions import FUNCTIONS
 from session_schema.models import SEQ_MAX, Connection, Session, StreamEvent
 
 from . import expressions as ex
-from .dynamo import MAX_PAGE, ConditionFailed, Table, now_ms
+from .dynamo import MAX_PAGE, ConditionFailed, now_ms
 from .dynamo import cancellation_reasons as _cancellation_reasons
 from .dynamo import failed as _failed
+from .seat_ledger import SeatLedger
 
 _SEQ = ex.field(Session, "seq")
 _LIVE_FROM = ex.field(Connection, "liveFromSeq")
@@ -100,7 +101,7 @@ def _at(seq: int) -> ex.Condition:
     return _SEQ.eq(seq) if seq else _SEQ.absent() | _SEQ.eq(0)
 
 
-class StreamLog(Table):
+class StreamLog(SeatLedger):
     def __init__(
         self,
         table_name: str,
@@ -116,11 +117,12 @@ class StreamLog(Table):
         self.stream_max_events = stream_max_events
 
     def read_head(self, session_id: str) -> Session:
-        """The session item, strongly consistent: the head a publish numbers its events from."""
+        """The session item, strongly consistent: the head a publish numbers its events from (a keynote session's
+        seat shards summed into its counts, which its events show)."""
         item = self._get_item(keys.session_key(session_id), consistent=True)
         if item is None:
             raise SessionNotFound(session_id)
-        return codec.decode_as(item, Session)
+        return self.with_seats(codec.decode_as(item, Session))
 
     def append(self, head: Session, frames: Sequence[Mapping[str, Any]], change: HeadChange, *, token: str) -> Session:
         """Number `frames` (each carrying its `seq`: head.seq + 1, + 2, ...) and keep them, with `change`, in one
@@ -158,7 +160,7 @@ class StreamLog(Table):
                 if not found:
                     raise SessionNotFound(head.sessionId) from None
                 self._upgrade_if_legacy(found)
-                raise StreamMoved(codec.decode_as(found, Session)) from None
+                raise StreamMoved(self.with_seats(codec.decode_as(found, Session))) from None
             for index in range(len(change.items)):
                 if _failed(reasons, 1 + index):
                     raise ItemRefused(index, reasons[1 + index].get("Item")) from None

@@ -7,6 +7,7 @@ import itertools
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from session_schema import keys
 from session_schema.models import Artifact, Connection
 from session_schema.storage import artifact_object_key
 
@@ -47,7 +48,11 @@ def test_records_written_by_each_writer_read_back_equal_from_each_reader(
         connectionId=f"conn{n}", sessionId=session.sessionId, role=role, userId=owner, connectedAt=n, expiresAt=n + 1
     )
     registered = store.register_connection(connection, owner_id=owner if role == "speaker" else None)
-    assert registered == connection.model_copy(update={"partition": 0})  # a session of one partition
+    # In the partition its ID hashes to; a keynote session's listener holds its seat on one of its seat shards.
+    seated = session.seatShards > 0 and role == "listener"
+    assert (registered.seat is not None) == seated
+    partition = keys.connection_partition_of(connection.connectionId, session.connectionPartitions)
+    assert registered == connection.model_copy(update={"partition": partition, "seat": registered.seat})
     connection = registered
     assert store.get_connection(connection.connectionId) == connection
     assert list(store.iter_connections(session.sessionId)) == [connection]
