@@ -54,7 +54,11 @@ def _handshake_answer(status: int, code: str, message: str, request_id: str | No
 
 
 def handshake_refused(error: DomainError, request_id: str | None) -> dict[str, Any]:
-    return _handshake_answer(error.status, error.code, error.message, request_id, **error.details())
+    """A refused handshake; with `Retry-After` when the refusal says when to try again (a full session)."""
+    refused = _handshake_answer(error.status, error.code, error.message, request_id, **error.details())
+    if error.retry_after_seconds is not None:
+        refused["headers"] = {"Retry-After": str(error.retry_after_seconds)}
+    return refused
 
 
 def handshake_failed(request_id: str | None) -> dict[str, Any]:

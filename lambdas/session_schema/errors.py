@@ -12,6 +12,7 @@ class DomainError(Exception):
 
     code: str = "INTERNAL_ERROR"
     status: int = 500
+    retry_after_seconds: int | None = None  # when to try again (a `Retry-After`), for refusals that pass
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -116,6 +117,21 @@ class SessionFull(DomainError):
 
     def __init__(self, session_id: str, max_listeners: int) -> None:
         super().__init__(f"session {session_id} is full ({max_listeners} listeners)")
+        self.retry_after_seconds = full_retry_after_seconds(max_listeners)
+
+
+# A seat frees only when a listener leaves, and everyone refused retries: the larger the session, the more wait,
+# so the refusal's Retry-After spreads their retries over the time API Gateway takes to admit as many new
+# connections as the session has seats (500 a second per account and Region by default): 30 s to 5 minutes.
+FULL_RETRY_AFTER_MIN_SECONDS = 30
+FULL_RETRY_AFTER_MAX_SECONDS = 300
+CONNECTS_PER_SECOND = 500
+
+
+def full_retry_after_seconds(max_listeners: int) -> int:
+    """The `Retry-After` of a full session's refusal, sized to the session."""
+    spread = -(-max_listeners // CONNECTS_PER_SECOND)
+    return max(FULL_RETRY_AFTER_MIN_SECONDS, min(FULL_RETRY_AFTER_MAX_SECONDS, spread))
 
 
 class IdempotencyKeyReused(DomainError):

@@ -178,8 +178,15 @@ def integration_error_reply(event: Mapping[str, Any]) -> str:
 CONNECT_FAILED_BODY = json.dumps({"message": "Internal server error"}, allow_nan=False)
 
 
-def handshake_refusal(status: int, body: str | None) -> Response:
-    """The HTTP answer to a handshake whose `$connect` returned a non-2xx status."""
+def result_retry_after(result: Any) -> str | None:
+    """The `Retry-After` header a handler's result sets (a full session's refused handshake), or None."""
+    headers = result.get("headers") if isinstance(result, Mapping) else None
+    value = headers.get("Retry-After") if isinstance(headers, Mapping) else None
+    return str(value) if value is not None else None
+
+
+def handshake_refusal(status: int, body: str | None, retry_after: str | None = None) -> Response:
+    """The HTTP answer to a handshake whose `$connect` returned a non-2xx status (with its `Retry-After`)."""
     payload = (body or "").encode()
     content_type = "application/json" if payload[:1] in (b"{", b"[") else "text/plain; charset=utf-8"
     try:
@@ -187,4 +194,6 @@ def handshake_refusal(status: int, body: str | None) -> Response:
     except ValueError:
         phrase = "Error"
     headers = Headers([("Connection", "close"), ("Content-Length", str(len(payload))), ("Content-Type", content_type)])
+    if retry_after is not None:
+        headers["Retry-After"] = retry_after
     return Response(status, phrase, headers, payload)

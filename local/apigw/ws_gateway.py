@@ -56,6 +56,7 @@ from .ws_api_events import (
     handshake_refusal,
     integration_error_reply,
     result_body,
+    result_retry_after,
     result_status,
     route_reply,
     select_route,
@@ -307,10 +308,10 @@ class WsGateway:
         started = time.monotonic()
         try:
             result = await self._run_handler(build_connect_event(conn, request.path, request.headers.raw_items()))
-            status, body = result_status(result), result_body(result)
+            status, body, retry_after = result_status(result), result_body(result), result_retry_after(result)
         except Exception as error:  # noqa: BLE001 - a crash in $connect is a 500 handshake on API Gateway
             logger.error("$connect failed: %r", error, exc_info=not _quiet(error))
-            status, body = 500, CONNECT_FAILED_BODY
+            status, body, retry_after = 500, CONNECT_FAILED_BODY, None
         path = urlsplit(request.path)
         if not 200 <= status < 300:
             self.registry.remove(conn.connection_id)
@@ -322,7 +323,7 @@ class WsGateway:
                 (time.monotonic() - started) * 1000,
                 (body or "")[:200],
             )
-            return handshake_refusal(status, body)
+            return handshake_refusal(status, body, retry_after)
         conn.state = "accepted"
         connection.local_conn = conn  # type: ignore[attr-defined]
         reaper = asyncio.get_running_loop().create_task(self._reap_if_never_opened(conn, connection))

@@ -32,7 +32,7 @@
  *   closes the client for good (no reconnect).
  */
 
-import { backoffDelay, type BackoffOptions } from "./backoff.js";
+import { backoffDelay, reconnectSpreadMs, renewalDelayMs, type BackoffOptions } from "./backoff.js";
 import { ChannelTrack, isChannelEvent, publishBody, type ChannelEvent, type PublishAnswer, type PublishEvent } from "./channels.js";
 import { Emitter } from "./emitter.js";
 import {
@@ -498,7 +498,10 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
     const full = failure.code === "SESSION_FULL";
     const delay = backoffDelay(attempt - 1, full ? (this.options.fullBackoff ?? FULL_BACKOFF) : this.options.backoff, this.options.random);
     const floor = failure instanceof RefusedError ? (failure.retryAfterMs ?? 0) : 0;
-    return Math.max(delay, floor);
+    // After a drop, maybe everyone's: the first retry also waits a random part of the session's reconnect time.
+    const random = this.options.random ?? Math.random;
+    const spread = failure.code === "CONNECTION_LOST" && attempt === 1 ? random() * reconnectSpreadMs(this.view?.listenerCount ?? 0) : 0;
+    return Math.max(delay, floor, spread);
   }
 
   /** After UNAUTHORIZED: asks the token provider again; true when it gave a token other than the refused one. */
@@ -861,7 +864,8 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
   private scheduleRenewal(): void {
     const ws = this.ws;
     if (this.renewTimer) clearTimeout(this.renewTimer);
-    this.renewTimer = setTimeout(() => void this.renew(ws), this.options.renewAfterMs ?? 6_900_000);
+    const after = renewalDelayMs(this.options.renewAfterMs ?? 6_900_000, this.options.random); // joiners of one moment renew apart
+    this.renewTimer = setTimeout(() => void this.renew(ws), after);
     (this.renewTimer as { unref?: () => void }).unref?.();
   }
 

@@ -32,3 +32,22 @@ def retry_delay(
 ) -> float:
     """The backoff step, but never sooner than the server's `Retry-After`."""
     return max(backoff_delay(attempt, options, random), retry_after or 0.0)
+
+
+# A session's listeners that all dropped at once (a deploy, a network blip) spread their first reconnect over the
+# time API Gateway takes to admit them all (500 new connections a second per account and Region by default), at
+# most 5 minutes; a renewal ahead of the 2-hour cap happens at a random point of the last fifth of `renew_after`,
+# so listeners who joined together do not all renew together.
+RECONNECT_RATE = 500.0
+RECONNECT_SPREAD_MAX = 300.0
+RENEW_JITTER = 0.2
+
+
+def reconnect_spread(listeners: int) -> float:
+    """Seconds over which the listeners of a session of `listeners` spread their first reconnect after a drop."""
+    return min(RECONNECT_SPREAD_MAX, max(0, listeners) / RECONNECT_RATE)
+
+
+def renewal_delay(renew_after: float, random: Callable[[], float] = _random.random) -> float:
+    """When to renew one connection: `renew_after`, less up to a fifth of it at random."""
+    return renew_after * (1 - RENEW_JITTER * random())

@@ -49,7 +49,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from . import errors
-from .backoff import BackoffOptions, retry_delay
+from .backoff import BackoffOptions, reconnect_spread, renewal_delay, retry_delay
 from .channels import ChannelTrack, PublishAnswer, PublishEvent, is_channel_event, publish_body
 from .errors import (
     ActionError,
@@ -200,8 +200,10 @@ class LiveSession:
         `keepalive`: a `ping` this often (API Gateway closes a connection idle for 10 minutes; its own
         ping/pong control frames do not count). `backoff`: the retry schedule of a failed handshake or a drop;
         `full_backoff` the one while the session is full (SESSION_FULL; default 10 s doubling up to 5 minutes),
-        both never sooner than a `Retry-After`. `renew_after`: a new connection is opened (with a fresh token)
-        this long after this one, before API Gateway's 2-hour cap (default 1 h 55 min). `max_attempts`:
+        both never sooner than a `Retry-After`; after a drop, the first retry also waits a random part of the time
+        the session's listeners take to reconnect (backoff.reconnect_spread). `renew_after`: a new connection is
+        opened (with a fresh token) this long after this one, less up to a fifth at random (joiners of one moment
+        renew apart), before API Gateway's 2-hour cap (default 1 h 55 min). `max_attempts`:
         consecutive failed attempts before giving up (default: never give up on a retryable failure)."""
         self.ws_url = ws_url
         self.session_id = session_id
@@ -494,6 +496,9 @@ class LiveSession:
                 return
             schedule = self._full_backoff if failure.code == "SESSION_FULL" else self._backoff
             delay = retry_delay(attempt - 1, schedule, getattr(failure, "retry_after", None), self._random)
+            if failure.code == "CONNECTION_LOST" and attempt == 1:  # maybe everyone dropped: spread the comeback
+                listeners = (self.joined or {}).get("session", {}).get("listenerCount", 0)
+                delay = max(delay, self._random() * reconnect_spread(int(listeners)))
             self._set_state("reconnecting", attempt=attempt, retry_in=delay, error=failure)
             await self._sleep(delay)
 
@@ -530,7 +535,7 @@ class LiveSession:
 
     async def _stay_connected(self, link: _Link) -> LiveSessionError:
         """Until the socket drops; renews it ahead of API Gateway's 2-hour cap (make before break)."""
-        renew = self._renew_after
+        renew = None if self._renew_after is None else renewal_delay(self._renew_after, self._random)
         while True:
             wait = None if renew is None else max(0.0, link.opened_at + renew - time.monotonic())
             with contextlib.suppress(builtins.TimeoutError):
