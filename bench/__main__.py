@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from bench import _common, _figures
 
-BENCHMARKS = ("requests", "races", "cost", "channels", "coldstart", "fanout", "presence")  # cheapest first
+BENCHMARKS = ("requests", "races", "cost", "keynote", "channels", "coldstart", "fanout", "presence")  # cheapest first
 WRITE_DOCS = "--write-docs"
 
 

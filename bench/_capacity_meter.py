@@ -108,6 +108,13 @@ class CapacityMeter:
             return capacity.write(old, new, self.schema, condition_failed=failed)
         if operation == "TransactWriteItems":
             return self._transaction(params, before, failed)
+        if operation == "BatchGetItem":  # each item rounded on its own
+            total = Units()
+            for table, request in params["RequestItems"].items():
+                read: Consistency = "strong" if request.get("ConsistentRead") else "eventual"
+                for key in request["Keys"]:
+                    total += capacity.get_item(self._get(table, key), read)
+            return total
         if operation == "TransactGetItems":
             total = Units()
             for action in params["TransactItems"]:
