@@ -497,7 +497,8 @@ class LiveSession:
             schedule = self._full_backoff if failure.code == "SESSION_FULL" else self._backoff
             delay = retry_delay(attempt - 1, schedule, getattr(failure, "retry_after", None), self._random)
             if failure.code == "CONNECTION_LOST" and attempt == 1:  # maybe everyone dropped: spread the comeback
-                listeners = (self.joined or {}).get("session", {}).get("listenerCount", 0)
+                session = self.joined.get("session") if self.joined else None
+                listeners = session.get("listenerCount", 0) if isinstance(session, dict) else 0
                 delay = max(delay, self._random() * reconnect_spread(int(listeners)))
             self._set_state("reconnecting", attempt=attempt, retry_in=delay, error=failure)
             await self._sleep(delay)
