@@ -263,6 +263,7 @@ def measure(bench: Bench, sizes: tuple[int, ...] = BROADCAST_SIZES) -> list[list
 
     # -- broadcasts to N listeners ---------------------------------------------------------------------
     from session_runtime import fanout
+    from session_store import store
 
     for n in sizes:
         big = bench.session(max_listeners=n)
@@ -274,8 +275,11 @@ def measure(bench: Bench, sizes: tuple[int, ...] = BROADCAST_SIZES) -> list[list
                     answer = bench.act(caster, "broadcast", data={"n": 1})
                 assert answer.get("delivered") == n, answer
                 queries = counted["Query"]
-                # N listeners and the speaker (fanout.query_count: a last full page costs one more Query).
-                assert queries == fanout.query_count(n + 1), (n, forced, queries)
+                # N listeners and the speaker (fanout.query_count: a last full page costs one more Query), all in
+                # the session's one partition; then one Query of the range code before channels registered
+                # connections in, read during its deploy window (docs/data-model.md), empty here.
+                legacy = 1 if store.READ_LEGACY_CONNECTION_KEYS else 0
+                assert queries == fanout.query_count(n + 1) + legacy, (n, forced, queries)
                 limits = f"Limit={FORCED_PAGE}" if forced else f"Limit={fanout.FIRST_QUERY_PAGE}, {fanout.QUERY_PAGE}"
                 rows.append(
                     [
