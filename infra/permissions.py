@@ -11,6 +11,9 @@ what the handlers call) on exactly these resources:
                  of the function's CONNECTION_METHODS
   "bus"          the stack's lifecycle events bus (PutEvents)
   "notices"      the notice queue (infra/notices.py): trailing presence and reaction notices
+  "occupancy_read" / "occupancy_write"
+                 the table ARN, under the conditions of `KIND_CONDITIONS`: the lifecycle events function's reads of
+                 a keynote session's item and seat shards, and its one write, the session's occupancy item
 
 What Lambda itself does with a function's role is declared apart, in `EVENT_SOURCE_ACTIONS`: the event source
 mapping reads the table's stream with the role of the function it invokes (no handler calls these).
@@ -33,6 +36,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
+
+from session_schema import keys
+from session_schema.models import SessionOccupancy
 
 from infra.functions import (
     CONNECTION_FUNCTION,
@@ -123,8 +129,14 @@ FUNCTION_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "connections": _MANAGE_CONNECTIONS,
         "notices": _SEND_NOTICES,  # a gone connection's leave, and a trailing notice scheduled again
     },
-    # The records arrive in the event; the images are the whole item: no table read, only the bus.
-    LIFECYCLE_EVENTS_FUNCTION: {"bus": ("events:PutEvents",)},
+    # The records arrive in the event; the images are the whole item. Only a keynote session's seat shard crossing
+    # zero is read further: the session and its shards (GetItem, BatchGetItem), and its occupancy item moved
+    # (UpdateItem), both under KIND_CONDITIONS (session_store/occupancy_ledger.py).
+    LIFECYCLE_EVENTS_FUNCTION: {
+        "bus": ("events:PutEvents",),
+        "occupancy_read": ("dynamodb:GetItem", "dynamodb:BatchGetItem"),
+        "occupancy_write": ("dynamodb:UpdateItem",),
+    },
     UPLOAD_FUNCTION: {
         # GetItem: the artifact and the session's head; a transaction of UpdateItem (the artifact, the head) and
         # PutItem (the kept artifactUpdated); Query: the fan-out's connections; DeleteItem: a gone one unregistered.
@@ -147,6 +159,24 @@ NOTICE_QUEUE_READ = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAtt
 EVENT_SOURCE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     LIFECYCLE_EVENTS_FUNCTION: {"stream": STREAM_READ, "streams": STREAM_LIST},
     FANOUT_WORKER_FUNCTION: {"notice_queue": NOTICE_QUEUE_READ},
+}
+
+
+# IAM cannot name a sort key, so the occupancy item (SK=OCCUPANCY in the session's partition, for the session's
+# stream order) is told apart by its attributes: the write may set only the occupancy item's attribute names in
+# session partitions (those a session item shares: the kind tag, schema version, session ID and owner, which the
+# write sets to the session's own), never return an item's other attributes, and is an UpdateItem only (a PutItem
+# could replace a session item whole).
+_OCCUPANCY_ATTRIBUTES = sorted({keys.PK, keys.SK, keys.KIND_ATTRIBUTE, *SessionOccupancy.model_fields})
+KIND_CONDITIONS: dict[str, dict[str, dict[str, list[str]]]] = {
+    "occupancy_read": {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{keys.SESSION_PREFIX}*", f"{keys.SEATS_PREFIX}*"]}
+    },
+    "occupancy_write": {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{keys.SESSION_PREFIX}*"]},
+        "ForAllValues:StringEquals": {"dynamodb:Attributes": _OCCUPANCY_ATTRIBUTES},
+        "StringEqualsIfExists": {"dynamodb:ReturnValues": ["NONE"]},
+    },
 }
 
 
@@ -195,11 +225,16 @@ def attach_permissions(
             "notice_queue": [notices.queue_arn],
             "stream": stream_resources(table),
             "streams": ["*"],
+            "occupancy_read": [table.table_arn],
+            "occupancy_write": [table.table_arn],
         }
         declared = {**FUNCTION_ACTIONS[name], **EVENT_SOURCE_ACTIONS.get(name, {})}
         for kind, actions in declared.items():
             sid = kind.title().replace("_", "") + "Access"  # TableAccess, CursorKeyAccess...
-            function.add_to_role_policy(iam.PolicyStatement(actions=list(actions), resources=resources[kind], sid=sid))
+            statement = iam.PolicyStatement(
+                actions=list(actions), resources=resources[kind], sid=sid, conditions=KIND_CONDITIONS.get(kind)
+            )
+            function.add_to_role_policy(statement)
 
 
 def stream_resources(table: dynamodb.ITable) -> list[str]:

@@ -6,6 +6,10 @@ Records are handled in stream order. The answer names the first record not wholl
 before is not put again and a session's events keep their order. A record the schema cannot read stops the
 batch at itself; after the mapping's retries (splitting the batch to isolate it) its pointers go to the
 dead-letter queue, for `lifecycle_events.redrive` once the cause is fixed.
+
+A keynote session's seat shard crossing zero (`crossing_of`) settles that session's occupancy item first
+(session_store/occupancy_ledger.py); a settle that fails stops the batch at its record like an unreadable one,
+and its retry finds the item already moved if the write got through.
 """
 
 from __future__ import annotations
@@ -20,11 +24,12 @@ from session_runtime.observability import logger
 from session_runtime.timeouts import AWS_CLIENT_CONFIG
 from session_schema.errors import CorruptRecord
 from session_schema.settings import load_settings
+from session_store.occupancy_ledger import OccupancyLedger
 
-from .mapping import LifecycleEvent, StreamRecord, events_of
+from .mapping import LifecycleEvent, StreamRecord, crossing_of, events_of
 from .publisher import Publisher
 
-__all__ = ["handler", "process", "publisher"]
+__all__ = ["handler", "ledger", "process", "publisher"]
 
 
 @lru_cache(maxsize=1)
@@ -33,21 +38,37 @@ def publisher() -> Publisher:
     return Publisher(boto3.client("events", config=AWS_CLIENT_CONFIG), load_settings().event_bus_name)
 
 
+@lru_cache(maxsize=1)
+def ledger() -> OccupancyLedger:
+    """The keynote sessions' occupancy items (one client per execution environment). Tests call `cache_clear()`."""
+    return OccupancyLedger(load_settings().table_name, boto3.client("dynamodb", config=AWS_CLIENT_CONFIG))
+
+
 def _failure(record: StreamRecord) -> dict[str, Any]:
     return {"batchItemFailures": [{"itemIdentifier": record["dynamodb"]["SequenceNumber"]}]}
 
 
-def process(records: Sequence[StreamRecord], bus: Publisher) -> dict[str, Any]:
+def process(
+    records: Sequence[StreamRecord], bus: Publisher, occupancy: OccupancyLedger | None = None
+) -> dict[str, Any]:
     events: list[LifecycleEvent] = []
     owners: list[int] = []  # the record each event comes from
     unreadable: int | None = None
     for index, record in enumerate(records):
         try:
             announced = events_of(record)
+            crossed = crossing_of(record)
         except CorruptRecord:
             logger.exception("a stream record the schema cannot read", extra={"eventID": record.get("eventID")})
             unreadable = index
             break
+        if crossed is not None:
+            try:
+                (occupancy or ledger()).settle(crossed)
+            except Exception:  # noqa: BLE001 - any failure (throttled, occupancy lost): retried from this record
+                logger.exception("a keynote session's occupancy not settled", extra={"sessionId": crossed})
+                unreadable = index
+                break
         events += announced
         owners += [index] * len(announced)
     failed = bus.put(events)

@@ -5,6 +5,9 @@ difference that matters becomes an event. A record announces nothing when:
   * it is a removal (an ended session's TTL deletion, marked as the service's own, or any other delete);
   * its images decode to the same record (the migration's canonical rewrite of a legacy item, a seq move);
   * it changes nothing an event is about (a speaker joining, a stream publish's seq).
+A keynote session (seats on seat shards) is occupied and vacated by its occupancy item, never by its session
+item's counts: a seat shard's record announces nothing itself, but when its counts cross zero (`crossing_of`) the
+function settles the occupancy item (session_store/occupancy_ledger.py), whose own record is then announced.
 Within one record the events come in the order a listener would tell them: created, occupied (session,
 then channels), updated, vacated (channels, then session), ended.
 """
@@ -15,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from session_schema import codec
+from session_schema import codec, keys
 from session_schema.errors import CorruptRecord
 from session_schema.lifecycle import (
     TTL_PRINCIPAL,
@@ -31,7 +34,7 @@ from session_schema.lifecycle import (
     SessionEnded,
     SessionUpdated,
 )
-from session_schema.models import Artifact, Record, Session
+from session_schema.models import Artifact, Record, SeatShard, Session, SessionOccupancy
 from session_schema.status import SessionStatus
 
 StreamRecord = Mapping[str, Any]  # one element of the event source mapping's `Records`
@@ -54,7 +57,9 @@ class _Stamp:
     sequence_number: str
     at: int
 
-    def fields(self, detail_type: DetailType, record: Session | Artifact, *qualifiers: str) -> dict[str, Any]:
+    def fields(
+        self, detail_type: DetailType, record: Session | Artifact | SessionOccupancy, *qualifiers: str
+    ) -> dict[str, Any]:
         slug = "-".join(detail_type.value.lower().split())
         return {
             "id": ":".join((self.event_id, slug, *qualifiers)),
@@ -92,10 +97,29 @@ def events_of(record: StreamRecord) -> list[LifecycleEvent]:
         return _session_events(stamp, _as(old, Session), new)
     if isinstance(new, Artifact):
         return _artifact_events(stamp, _as(old, Artifact), new)
-    return []  # another kind (the filter lets none through): nothing to announce
+    if isinstance(new, SessionOccupancy):
+        return _occupancy_events(stamp, _as(old, SessionOccupancy), new)
+    return []  # a seat shard (see `crossing_of`), another kind (the filter lets none through): nothing to announce
 
 
-def _as(record: Record | None, model: type[Session] | type[Artifact]) -> Any:
+def crossing_of(record: StreamRecord) -> str | None:
+    """The session whose occupancy item to settle, when this record is a seat shard's count (its total or a
+    channel's) crossing zero; None for any other record."""
+    if record.get("eventName") != "MODIFY" or not record["dynamodb"]["Keys"][keys.PK]["S"].startswith(
+        keys.SEATS_PREFIX
+    ):
+        return None
+    stream = record["dynamodb"]
+    new = codec.decode_as(stream["NewImage"], SeatShard)
+    old = codec.decode_as(stream["OldImage"], SeatShard)
+    channels = set(old.channelCounts) | set(new.channelCounts)
+    crossed = (old.count == 0) != (new.count == 0) or any(
+        (old.channelCounts.get(name, 0) == 0) != (new.channelCounts.get(name, 0) == 0) for name in channels
+    )
+    return new.sessionId if crossed else None
+
+
+def _as(record: Record | None, model: type[Session] | type[Artifact] | type[SessionOccupancy]) -> Any:
     return record if isinstance(record, model) else None
 
 
@@ -136,33 +160,63 @@ def _session_events(stamp: _Stamp, old: Session | None, new: Session) -> list[Li
                 createdAt=new.createdAt,
             ),
         )
-    was = old.listenerCount if old is not None else 0
-    was_per_channel = (old.channelCounts if old is not None else None) or {}
-    now_per_channel = new.channelCounts or {}
+    changes = _session_changes(old, new) if old is not None else None
+    updated = (
+        [
+            LifecycleEvent(
+                DetailType.SESSION_UPDATED,
+                SessionUpdated(**stamp.fields(DetailType.SESSION_UPDATED, new), changes=changes),
+            )
+        ]
+        if changes is not None
+        else []
+    )
+    if new.seatShards:  # a keynote session: its occupancy item announces occupied/vacated
+        events += updated
+    else:
+        was = (old.listenerCount, old.channelCounts or {}) if old is not None else (0, {})
+        events += _occupancy_moves(stamp, new, was, (new.listenerCount, new.channelCounts or {}), updated)
+    if old is not None and old.status != SessionStatus.ENDED and new.status == SessionStatus.ENDED:
+        add(DetailType.SESSION_ENDED, SessionEnded(**stamp.fields(DetailType.SESSION_ENDED, new), endedAt=new.endedAt))
+    return events
+
+
+def _occupancy_events(stamp: _Stamp, old: SessionOccupancy | None, new: SessionOccupancy) -> list[LifecycleEvent]:
+    was = (old.occupiedListeners, old.occupiedChannels) if old is not None else (0, {})
+    return _occupancy_moves(stamp, new, was, (new.occupiedListeners, new.occupiedChannels), [])
+
+
+Counts = tuple[int, Mapping[str, int]]  # a session's listeners, and per channel
+
+
+def _occupancy_moves(
+    stamp: _Stamp, record: Session | SessionOccupancy, was: Counts, now: Counts, between: list[LifecycleEvent]
+) -> list[LifecycleEvent]:
+    """Occupied (session, then channels), `between`, vacated (channels, then session): the counts crossing zero."""
+    (was_total, was_per_channel), (now_total, now_per_channel) = was, now
+    events: list[LifecycleEvent] = []
 
     def occupancy(detail_type: DetailType) -> None:
-        add(detail_type, Occupancy(**stamp.fields(detail_type, new), listenerCount=new.listenerCount))
+        events.append(
+            LifecycleEvent(detail_type, Occupancy(**stamp.fields(detail_type, record), listenerCount=now_total))
+        )
 
     def channel(detail_type: DetailType, name: str) -> None:
         count = now_per_channel.get(name, 0)
-        add(detail_type, ChannelOccupancy(**stamp.fields(detail_type, new, name), channel=name, listenerCount=count))
+        detail = ChannelOccupancy(**stamp.fields(detail_type, record, name), channel=name, listenerCount=count)
+        events.append(LifecycleEvent(detail_type, detail))
 
-    if was == 0 < new.listenerCount:
+    if was_total == 0 < now_total:
         occupancy(DetailType.SESSION_OCCUPIED)
     for name in sorted(now_per_channel):
         if was_per_channel.get(name, 0) == 0 < now_per_channel[name]:
             channel(DetailType.CHANNEL_OCCUPIED, name)
-    changes = _session_changes(old, new) if old is not None else None
-    if changes is not None:
-        updated = SessionUpdated(**stamp.fields(DetailType.SESSION_UPDATED, new), changes=changes)
-        add(DetailType.SESSION_UPDATED, updated)
+    events += between
     for name in sorted(was_per_channel):
         if was_per_channel[name] > 0 == now_per_channel.get(name, 0):
             channel(DetailType.CHANNEL_VACATED, name)
-    if was > 0 == new.listenerCount:
+    if was_total > 0 == now_total:
         occupancy(DetailType.SESSION_VACATED)
-    if old is not None and old.status != SessionStatus.ENDED and new.status == SessionStatus.ENDED:
-        add(DetailType.SESSION_ENDED, SessionEnded(**stamp.fields(DetailType.SESSION_ENDED, new), endedAt=new.endedAt))
     return events
 
 

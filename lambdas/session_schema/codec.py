@@ -37,6 +37,7 @@ from .models import (
     Record,
     SeatShard,
     Session,
+    SessionOccupancy,
     StreamEvent,
 )
 from .status import ArtifactStatus, SessionStatus
@@ -60,6 +61,7 @@ KIND_OF: dict[type[Record], str] = {
     Ban: "ban",
     NoticeSlot: "noticeSlot",
     SeatShard: "seatShard",
+    SessionOccupancy: "occupancy",
 }
 MODEL_OF: dict[str, type[Record]] = {kind: model for model, kind in KIND_OF.items()}
 # Where a lookup item says its connection item is: derived from the connection's own fields, never a field.
@@ -99,6 +101,8 @@ def key_of(record: Record) -> dict[str, str]:
             return keys.notice_key(record.sessionId, record.kind)
         case SeatShard():
             return keys.seat_shard_key(record.sessionId, record.shard)
+        case SessionOccupancy():
+            return keys.occupancy_key(record.sessionId)
     raise TypeError(f"not a record: {type(record).__name__}")
 
 
@@ -307,6 +311,8 @@ def _kind_of(document: Mapping[str, Any]) -> str | None:
         return "seatShard"
     if pk.startswith((keys.CONN_PREFIX, keys.CONNS_PREFIX)) or sk.startswith(keys.CONN_PREFIX):
         return "connection"
+    if sk == keys.OCCUPANCY:
+        return "occupancy"
     if sk.startswith(keys.HEAD_PREFIX):
         return "channelHead"
     if sk.startswith(keys.MSG_PREFIX):

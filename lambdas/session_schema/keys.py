@@ -32,6 +32,9 @@ Access patterns:
                                      the sweep's list of sessions whose connections it checks for halves)
   an idempotent create               PK=IDEMPOTENCY#<ownerId>#<key> SK=META
   a keynote session's seat shard     PK=SEATS#<id>#<k>      SK=META  (its share of the seats and counts: layout.py)
+  a keynote session's occupancy      PK=SESSION#<id>        SK=OCCUPANCY  (whether its shards, summed, have
+                                     listeners, and on which channels: written by the lifecycle events function
+                                     only; in the session's partition so its stream records keep the session's order)
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ NOTICE_PREFIX = "NOTICE#"  # a session's conflation slots
 USER_PREFIX = "USER#"
 IDEMPOTENCY_PREFIX = "IDEMPOTENCY#"
 SEATS_PREFIX = "SEATS#"
+OCCUPANCY = "OCCUPANCY"
 SPEAKERLESS_PREFIX = "SPEAKERLESS#"
 META = "META"
 SPEAKERLESS_SHARDS = 8  # spreads the sweep's index over partitions instead of one hot key
@@ -405,6 +409,11 @@ def results_prefix(root_id: str) -> str:
 def seat_shard_key(session_id: str, shard: int) -> dict[str, str]:
     """Seat shard `shard` of a keynote session (its own partition key: joins spread over the shards)."""
     return {PK: f"{SEATS_PREFIX}{session_id}#{shard}", SK: META}
+
+
+def occupancy_key(session_id: str) -> dict[str, str]:
+    """A keynote session's occupancy item (lambdas/lifecycle_events/occupancy.py)."""
+    return {PK: SESSION_PREFIX + session_id, SK: OCCUPANCY}
 
 
 def idempotency_key(owner_id: str, key: str) -> dict[str, str]:

@@ -200,6 +200,29 @@ STREAM_FILTER_PATTERNS: tuple[dict[str, Any], ...] = (
         "eventName": _WRITES,
         "dynamodb": {"Keys": {keys.SK: {"S": [{"prefix": keys.ART_PREFIX}]}}},
     },
+    {  # a keynote session's occupancy item: its occupied/vacated transitions
+        "eventName": _WRITES,
+        "dynamodb": {"Keys": {keys.SK: {"S": [keys.OCCUPANCY]}}},
+    },
+    # A keynote session's seat shard whose listener count leaves or reaches zero. A channel's crossing cannot be
+    # told apart here (channelCounts is a map keyed by the session's own channel names, which a pattern cannot
+    # range over), so while any channel is declared every count change passes, and the function's pure check
+    # (mapping.crossing_of) drops those that cross nothing before any read.
+    {
+        "eventName": ["MODIFY"],
+        "dynamodb": {
+            "Keys": {keys.PK: {"S": [{"prefix": keys.SEATS_PREFIX}]}},
+            "NewImage": {"channels": {"L": {"S": [{"exists": True}]}}},
+        },
+    },
+    {
+        "eventName": ["MODIFY"],
+        "dynamodb": {"Keys": {keys.PK: {"S": [{"prefix": keys.SEATS_PREFIX}]}}, "NewImage": {"count": {"N": ["0"]}}},
+    },
+    {
+        "eventName": ["MODIFY"],
+        "dynamodb": {"Keys": {keys.PK: {"S": [{"prefix": keys.SEATS_PREFIX}]}}, "OldImage": {"count": {"N": ["0"]}}},
+    },
 )
 
 # The table's stream (the CDK stack's and the local stack's): both images, so a change can say from what to what.

@@ -314,6 +314,26 @@ class SeatShard(Record):
     expiresAt: int | None = None  # epoch seconds (DynamoDB TTL), set with `closed`, as its session's
 
 
+class SessionOccupancy(Record):
+    """Whether a keynote session (seats on seat shards) has listeners, and on which channels, as the lifecycle events
+    function last read its shards (keys.occupancy_key). Written only when that changes (a conditional write on
+    `occupancyVersion`), so its stream records are exactly the session's occupied/vacated transitions.
+    `occupiedChannels` names only the channels with listeners. Its own attribute names (no session field's) are
+    the only ones the events function's role may write (infra/permissions.py)."""
+
+    sessionId: SessionId
+    ownerId: UserId
+    occupiedListeners: Annotated[int, Field(ge=0)] = 0
+    occupiedChannels: dict[str, Annotated[int, Field(gt=0)]] = {}
+    occupancyVersion: Annotated[int, Field(ge=1)] = 1
+
+    def same_occupancy(self, other: SessionOccupancy) -> bool:
+        """Occupied alike, on the same channels (the counts themselves may differ)."""
+        return (self.occupiedListeners > 0) == (other.occupiedListeners > 0) and set(self.occupiedChannels) == set(
+            other.occupiedChannels
+        )
+
+
 class PresenceMember(Record):
     """A connection as presence shows it: written in its registration's transaction, deleted with it, so the member
     list is one key range of its own (`PRESENCE#<id>`), never in the items a fan-out reads. `data` is kept as the

@@ -1,6 +1,7 @@
 """Lambda's event filtering (the EventBridge pattern syntax) on a stream record, for the patterns the stack
 declares: a field's pattern is a list of alternatives, each a value (equal), `{"prefix": s}` or
-`{"exists": bool}`; nested objects match nested fields; a record matches when any pattern does."""
+`{"exists": bool}`; nested objects match nested fields, through arrays as EventBridge flattens them (a field of
+an array's objects matches when one element's does); a record matches when any pattern does."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ def _alternative(rule: Any, value: Any) -> bool:
 
 
 def _matches(pattern: Mapping[str, Any], document: Any) -> bool:
+    if isinstance(document, list):
+        return any(_matches(pattern, element) for element in document)
     for name, rule in pattern.items():
         value = document.get(name, _ABSENT) if isinstance(document, Mapping) else _ABSENT
         if isinstance(rule, Mapping):

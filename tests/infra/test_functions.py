@@ -20,7 +20,7 @@ from infra.functions import (
     powertools_layer_arn,
 )
 from infra.nag import flatten
-from infra.permissions import FUNCTION_ACTIONS
+from infra.permissions import FUNCTION_ACTIONS, KIND_CONDITIONS
 from tests.support.cfn_expr import as_list, get_att, ref
 
 FUNCTIONS = sorted(FUNCTION_SPECS)
@@ -276,7 +276,6 @@ def test_role_grants_exactly_the_declared_actions_on_the_declared_resources(dev,
     # The notice queue's grants apart from a dead-letter queue's (both SQS): judged by resource.
     queue = f"<{dev.logical_id(dev.stack.notices.queue)}.Arn>"
     on_notices = [s for s in statements if queue in {flatten(r) for r in as_list(s["Resource"])}]
-    grouped = _by_service([s for s in statements if s not in on_notices])
     notices = _by_service(on_notices)
     if name in NOTICE_CONSUMERS:
         notices["sqs"]["actions"] -= NOTICE_CONSUMERS[name]
@@ -285,6 +284,13 @@ def test_role_grants_exactly_the_declared_actions_on_the_declared_resources(dev,
     else:
         assert notices == {}, name
     declared = {kind: actions for kind, actions in FUNCTION_ACTIONS[name].items() if kind != "notices"}
+    conditioned = [s for s in statements if "Condition" in s]
+    assert [s.get("Sid") for s in conditioned] == [
+        kind.title().replace("_", "") + "Access" for kind in declared if kind in KIND_CONDITIONS
+    ], name
+    grouped = _by_service([s for s in statements if s not in on_notices and s not in conditioned])
+    for kind in [kind for kind in declared if kind in KIND_CONDITIONS]:
+        _assert_occupancy_statement(dev, conditioned, kind, declared.pop(kind))
     if name in STREAM_READERS:
         assert "table" not in declared, "a stream reader's dynamodb grants are its stream's only"
         assert grouped.pop("dynamodb") == {
@@ -325,6 +331,37 @@ def test_role_grants_exactly_the_declared_actions_on_the_declared_resources(dev,
             "resources": {queue},
         }
     assert set(grouped) <= {"dynamodb", "s3", "execute-api", "lambda", "secretsmanager", "events", "logs", "xray"}, name
+
+
+# Written out here, not read from infra.permissions: a keynote session's reads (its item, its seat shards) and the
+# occupancy item's write, told apart by IAM conditions (a sort key cannot be named in IAM).
+OCCUPANCY_CONDITIONS = {
+    "occupancy_read": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["SESSION#*", "SEATS#*"]}},
+    "occupancy_write": {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["SESSION#*"]},
+        "ForAllValues:StringEquals": {
+            "dynamodb:Attributes": [
+                "PK", "SK", "entity", "occupancyVersion", "occupiedChannels", "occupiedListeners", "ownerId",
+                "schemaVersion", "sessionId",
+            ]
+        },
+        "StringEqualsIfExists": {"dynamodb:ReturnValues": ["NONE"]},
+    },
+}  # fmt: skip
+
+
+def _assert_occupancy_statement(dev, statements: list[dict], kind: str, actions: tuple[str, ...]) -> None:
+    (statement,) = [s for s in statements if s["Sid"] == kind.title().replace("_", "") + "Access"]
+    assert set(as_list(statement["Action"])) == set(actions)
+    assert {flatten(r) for r in as_list(statement["Resource"])} == {f"<{dev.logical_id(dev.stack.table)}.Arn>"}
+    assert statement["Condition"] == OCCUPANCY_CONDITIONS[kind]
+
+
+def test_only_the_lifecycle_function_reads_keynote_seats_and_writes_occupancy_under_conditions(dev):
+    for name in FUNCTIONS:
+        has = {kind for kind in FUNCTION_ACTIONS[name] if kind in KIND_CONDITIONS}
+        assert has == ({"occupancy_read", "occupancy_write"} if name == "LifecycleEventsFunction" else set()), name
+    assert "dynamodb:PutItem" not in FUNCTION_ACTIONS["LifecycleEventsFunction"]["occupancy_write"]
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)

@@ -43,6 +43,7 @@ import boto3
 import botocore.session
 import pytest
 
+from lifecycle_events.app import ledger as lifecycle_ledger
 from lifecycle_events.app import publisher as lifecycle_publisher
 from session_runtime.shards import ShardDispatcher
 
@@ -219,6 +220,7 @@ def usage(runtime, monkeypatch) -> Usage:
         settings.table_name, settings.artifacts_bucket, settings.cursor_key_secret, settings.event_bus_name
     )
     lifecycle_publisher.cache_clear()
+    lifecycle_ledger.cache_clear()
     boto3.client("events").create_event_bus(Name=settings.event_bus_name)
     # Both the boto3 client (the odd call) and the lean post path (the fan-out's calls, boto3's names).
     runtime.management = runtime.connections = RecordingManagementApi(runtime.management, recorded)
@@ -231,6 +233,7 @@ def usage(runtime, monkeypatch) -> Usage:
         (runtime.s3.meta.events, "before-parameter-build.s3", recorded.on_s3),
         (runtime.secrets.meta.events, "before-parameter-build.secrets-manager", recorded.on_secretsmanager),
         (lifecycle_publisher().client.meta.events, "before-parameter-build.events", recorded.on_events),
+        (lifecycle_ledger().client.meta.events, "before-parameter-build.dynamodb", recorded.on_dynamodb),
     ]
     seal = runtime.cursor_seal
     for method in ("seal", "open"):
@@ -259,6 +262,7 @@ def usage(runtime, monkeypatch) -> Usage:
         for events, event_name, _ in hooks:
             events.unregister(event_name, unique_id=f"iam-usage-{event_name}")
         lifecycle_publisher.cache_clear()
+        lifecycle_ledger.cache_clear()
 
 
 def _run_http_routes(handlers) -> None:
@@ -381,13 +385,21 @@ def _run_fanout_worker(handlers) -> None:
 
 def _run_lifecycle_events(handlers) -> None:
     """The stream's records of a session's life (built from the store's own records, as the stream would carry
-    them): the function reads nothing, it puts what they announce."""
+    them): the function puts what they announce; and a keynote session's first listener taking a
+    seat on a shard: the function reads the session and its shards and moves its occupancy item."""
+    from session_schema.layout import SEATS_PER_SHARD
+
     from tests.support.http_events import FakeLambdaContext
     from tests.support.stream_records import stream_record
 
     created = handlers.create_session(owner="owner-1")
     joined = created.model_copy(update={"listenerCount": 1})
-    records = [stream_record(None, created), stream_record(created, joined)]
+    keynote = handlers.create_session(owner="owner-1", max_listeners=SEATS_PER_SHARD + 1)
+    empty = handlers.store.seat_shards(keynote)
+    handlers.connected(keynote.sessionId)
+    seated = handlers.store.seat_shards(keynote)
+    (crossing,) = [stream_record(old, new) for old, new in zip(empty, seated, strict=True) if old != new]
+    records = [stream_record(None, created), stream_record(created, joined), crossing]
     events = importlib.import_module(FUNCTION_SPECS[LIFECYCLE_EVENTS_FUNCTION].handler.rsplit(".", 1)[0]).handler
     answer = events({"Records": records}, FakeLambdaContext(function_name="live-sessions-lifecycle-events"))
     assert answer == {"batchItemFailures": []}
@@ -467,4 +479,9 @@ def test_the_run_reaches_what_each_function_is_for(used):
     assert {"s3:GetObject", "dynamodb:UpdateItem", "dynamodb:PutItem"} <= used.actions[UPLOAD_FUNCTION]
     assert all("lambda:InvokeFunction" in used.actions[name] for name in (HTTP_FUNCTION, CONNECTION_FUNCTION))
     assert all("secretsmanager:GetSecretValue" in used.actions[name] for name in (HTTP_FUNCTION, CONNECTION_FUNCTION))
-    assert used.actions[LIFECYCLE_EVENTS_FUNCTION] == {"events:PutEvents"}
+    assert used.actions[LIFECYCLE_EVENTS_FUNCTION] == {
+        "events:PutEvents",
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:UpdateItem",
+    }

@@ -79,7 +79,11 @@ def test_the_function_puts_on_the_stacks_bus_and_reads_only_its_tables_stream(de
     for action in ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"):
         assert {r for a, r in granted if a == action} == {stream}, action
     assert {r for a, r in granted if a == "dynamodb:ListStreams"} == {"*"}  # no resource-level permission
-    assert not {a for a, _ in granted if a in ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem")}
+    assert not {a for a, _ in granted if a in ("dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem")}
+    # Its table reads and its one write (a keynote session's occupancy item) only under conditions: the statements
+    # themselves are checked in test_functions.py (OCCUPANCY_CONDITIONS).
+    table_actions = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"}
+    assert all("Condition" in s for s in statements if set(as_list(s["Action"])) & table_actions)
 
 
 def test_failed_batches_alarm_at_once_and_again_before_the_stream_forgets_them(dev):
