@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from session_schema import codec, keys
+from session_schema import codec
 from session_schema.errors import CorruptRecord
 from session_schema.lifecycle import (
     TTL_PRINCIPAL,
@@ -38,6 +38,7 @@ from session_schema.models import Artifact, Record, SeatShard, Session, SessionO
 from session_schema.status import SessionStatus
 
 StreamRecord = Mapping[str, Any]  # one element of the event source mapping's `Records`
+Counts = tuple[int, Mapping[str, int]]  # listeners, and per channel
 
 
 @dataclass(frozen=True)
@@ -103,20 +104,32 @@ def events_of(record: StreamRecord) -> list[LifecycleEvent]:
 
 
 def crossing_of(record: StreamRecord) -> str | None:
-    """The session whose occupancy item to settle, when this record is a seat shard's count (its total or a
-    channel's) crossing zero; None for any other record."""
-    if record.get("eventName") != "MODIFY" or not record["dynamodb"]["Keys"][keys.PK]["S"].startswith(
-        keys.SEATS_PREFIX
-    ):
+    """The keynote session whose occupancy item to settle, when this record is one of its counts (a seat shard's
+    total or a channel's, or the session item's own, which code before seat shards may move during a deploy)
+    crossing zero; None for any other record."""
+    if record.get("eventName") != "MODIFY" or is_service_removal(record):
         return None
     stream = record["dynamodb"]
-    new = codec.decode_as(stream["NewImage"], SeatShard)
-    old = codec.decode_as(stream["OldImage"], SeatShard)
-    channels = set(old.channelCounts) | set(new.channelCounts)
-    crossed = (old.count == 0) != (new.count == 0) or any(
-        (old.channelCounts.get(name, 0) == 0) != (new.channelCounts.get(name, 0) == 0) for name in channels
+    if "OldImage" not in stream or "NewImage" not in stream:
+        return None
+    old, new = _counts(codec.decode(stream["OldImage"])), _counts(codec.decode(stream["NewImage"]))
+    if old is None or new is None:
+        return None
+    (was_total, was_per_channel), (now_total, now_per_channel) = old[1], new[1]
+    crossed = (was_total == 0) != (now_total == 0) or any(
+        (was_per_channel.get(name, 0) == 0) != (now_per_channel.get(name, 0) == 0)
+        for name in {*was_per_channel, *now_per_channel}
     )
-    return new.sessionId if crossed else None
+    return new[0] if crossed else None
+
+
+def _counts(record: Record) -> tuple[str, Counts] | None:
+    """(session ID, counts) of a keynote session's count holder: a seat shard, or its session item."""
+    if isinstance(record, SeatShard):
+        return record.sessionId, (record.count, record.channelCounts)
+    if isinstance(record, Session) and record.seatShards:
+        return record.sessionId, (record.listenerCount, record.channelCounts or {})
+    return None
 
 
 def _as(record: Record | None, model: type[Session] | type[Artifact] | type[SessionOccupancy]) -> Any:
@@ -184,9 +197,6 @@ def _session_events(stamp: _Stamp, old: Session | None, new: Session) -> list[Li
 def _occupancy_events(stamp: _Stamp, old: SessionOccupancy | None, new: SessionOccupancy) -> list[LifecycleEvent]:
     was = (old.occupiedListeners, old.occupiedChannels) if old is not None else (0, {})
     return _occupancy_moves(stamp, new, was, (new.occupiedListeners, new.occupiedChannels), [])
-
-
-Counts = tuple[int, Mapping[str, int]]  # a session's listeners, and per channel
 
 
 def _occupancy_moves(

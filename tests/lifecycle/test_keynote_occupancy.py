@@ -192,3 +192,15 @@ def test_the_occupancy_write_stays_inside_what_the_role_allows(hall: Keynote) ->
     names = set(write["Key"]) | set(write.get("ExpressionAttributeNames", {}).values())
     assert names <= set(conditions["ForAllValues:StringEquals"]["dynamodb:Attributes"])
     assert write["Key"]["PK"]["S"].startswith(keys.SESSION_PREFIX) and "ReturnValues" not in write
+
+
+def test_a_listener_old_code_seats_on_the_keynote_session_item_is_counted(hall: Keynote) -> None:
+    """During a deploy, code before seat shards may seat a keynote listener on the session item: its count crossing
+    zero settles the occupancy too, with the session item's counts summed in."""
+    seated = keynote(listenerCount=1, channelCounts={"es": 1, "fr": 0})
+    hall.ddb.put_item(TableName=TABLE_NAME, Item=codec.encode(seated))
+    assert crossing_of(stream_record(keynote(), seated)) == SID
+    assert hall.process(stream_record(keynote(), seated)) == ["Session Occupied", "Channel Occupied"]
+    assert crossing_of(stream_record(keynote(), keynote(muted=True))) is None
+    small = Session(sessionId=SID, ownerId=OWNER, maxListeners=10, epoch="ep1", createdAt=1, updatedAt=1)
+    assert crossing_of(stream_record(small, small.model_copy(update={"listenerCount": 1}))) is None  # as before
