@@ -198,3 +198,31 @@ def test_a_listener_switching_channels_announces_the_new_one_occupied_then_the_o
     # The local bus was put the same events, in the same order (what `python -m local events` prints).
     put = [e for e in stack.events() if e["detail"]["sessionId"] == session_id]
     assert [(e["detail-type"], e["detail"].get("channel")) for e in put] == told
+
+
+def test_a_keynote_sessions_listeners_on_seat_shards_occupy_and_vacate_it_once(stack, webhook: Webhook) -> None:
+    """A session above the seat-shard threshold (its seats on SEATS#<id>#<k>, not the session item): listeners
+    joining and leaving across shards announce each transition once, through the occupancy item."""
+    from session_schema.layout import SEATS_PER_SHARD
+
+    owner = stack.mint("alice")
+    session_id = create_session(stack, owner, maxListeners=SEATS_PER_SHARD * 2, channels=["en", "es"])
+    url = ws_url(stack, session_id) + "&channel=es"
+
+    async def crowd() -> None:
+        listeners = await asyncio.gather(*(open_ws(url) for _ in range(3)))  # hashed over the session's shards
+        webhook.wait_for(session_id, "Channel Occupied")
+        await asyncio.gather(*(listener.close() for listener in listeners))
+        webhook.wait_for(session_id, "Session Vacated")
+
+    asyncio.run(crowd())
+    events = webhook.of_session(session_id)
+    assert [(e["detail-type"], e["detail"].get("channel")) for e in events] == [
+        ("Session Created", None),
+        ("Session Occupied", None),
+        ("Channel Occupied", "es"),
+        ("Channel Vacated", "es"),
+        ("Session Vacated", None),
+    ]
+    details = [assert_envelope_matches(e) for e in events]
+    assert details[1]["listenerCount"] >= 1 and details[4]["listenerCount"] == 0
