@@ -1,7 +1,7 @@
 """README's "Try it" runs as pasted: its shell blocks, run by bash against a local stack, do what they say.
 
 The blocks are read from README.md itself, so an edit that breaks them fails here. They run in a scratch
-folder laid out like the repository root (`.venv`, `local`, `lambdas` linked in), with the stack's state
+folder laid out like the repository root (`.venv`, `local`, `lambdas`, `aws_model` linked in), with the stack's state
 in that folder's `.local-state`, so a developer's own `make dev` is never touched. Only what cannot run
 unattended is changed: the stack's free ports replace 3000/3001 (and `--ws-url` is added), `listen` runs
 in the background, and `speak` reads one line from its standard input instead of a keyboard.
@@ -36,7 +36,7 @@ def _edit(line_from: str, line_to: str, block: str) -> str:
 
 
 def test_readme_try_it_runs_as_pasted(tmp_path: Path) -> None:
-    for name in (".venv", "local", "lambdas"):
+    for name in (".venv", "local", "lambdas", "aws_model"):
         (tmp_path / name).symlink_to(REPO / name)
     blocks = _try_it_blocks()
     assert len(blocks) == 4 and "make dev" in blocks[0], "terminal 1, 2, 3 and 3 again"
