@@ -117,8 +117,9 @@ CHECK_PATHS := tests/schema tests/store tests/runtime tests/http tests/ws tests/
 check: $(VENV)/.installed $(ASYNCAPI_CHECK)/node_modules/.installed ## the fast tier of the tests, while editing (docs/testing.md)
 	$(call PYTEST,$(CHECK_PATHS) -q -m "not slow" -n 2)
 
+# --durations: the 25 slowest tests after the summary, so a run that nears the 15-minute goal says where the time went.
 test: install ## install what is missing, then run every test
-	$(call PYTEST)
+	$(call PYTEST,--durations=25)
 
 e2e: install ## the end-to-end tests only: real sockets through the local stack, the CLIs, the browser
 	$(call PYTEST,-m e2e)

@@ -122,8 +122,10 @@ class SessionFull(DomainError):
 
 # A seat frees only when a listener leaves, and everyone refused retries: the larger the session, the more wait,
 # so the refusal's Retry-After spreads their retries over the time API Gateway takes to admit as many new
-# connections as the session has seats (500 a second per account and Region by default): 30 s to 5 minutes.
-FULL_RETRY_AFTER_MIN_SECONDS = 30
+# connections as the session has seats (500 a second per account and Region by default): 10 s to 5 minutes. The
+# floor is where both clients' own full-session schedule starts: a small session full of ghost seats after a crash
+# frees them within seconds (the join's ghost repair), and its listeners should not wait longer than they would.
+FULL_RETRY_AFTER_MIN_SECONDS = 10
 FULL_RETRY_AFTER_MAX_SECONDS = 300
 CONNECTS_PER_SECOND = 500
 
