@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from session_schema.errors import (
+    Banned,
     DomainError,
     InvalidChannel,
     InvalidSessionId,
@@ -60,6 +61,7 @@ PUSHED: dict[type[events.Event], str] = {
 HANDSHAKE_REFUSALS: tuple[type[DomainError], ...] = (
     InvalidSessionId,
     Unauthorized,
+    Banned,
     SessionNotFound,
     SessionEnded,
     SessionFull,
@@ -75,6 +77,8 @@ _REFUSAL_MEANINGS: dict[str, str] = {
     "INVALID_SESSION_ID": "`sessionId` is missing or not a session ID; do not retry",
     "UNAUTHORIZED": "a `token` was given and failed verification (expired, forged, another issuer): never a silent"
     " listener; get a fresh token and connect again, or connect without one to listen anonymously",
+    "FORBIDDEN": "the session's speaker removed this user (or this name) with `kick {ban: true}`: out for the"
+    " session's duration; do not retry",
     "SESSION_NOT_FOUND": "no such session; do not retry",
     "SESSION_ENDED": "the session has ended; do not retry",
     "SESSION_FULL": "the session has `maxListeners` listeners; retry with backoff",

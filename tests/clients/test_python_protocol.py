@@ -4,7 +4,7 @@ read off its TypedDicts) against the AsyncAPI document the server generates from
 clients/js/test/protocol.test.ts: a message renamed, added or dropped, a required field changed on either side,
 or an optional field one side sends or reads that the other does not know, fails here. Frames and fields of a
 newer protocol version than the server documents yet (`INTRODUCED_IN`), and those the client declares ahead of
-the server (`AHEAD_OF_SERVER`: presence, reactions, `kick`), may be absent, never different."""
+the server (`AHEAD_OF_SERVER`, empty now), may be absent, never different."""
 
 from __future__ import annotations
 
@@ -90,9 +90,7 @@ def test_the_handshake_refusals_the_client_stops_on_are_exactly_the_400_403_404_
     refusals = [r for channel in document["channels"].values() for r in channel["x-handshake"]["refusals"]]
     assert refusals, "the document lists the refused handshakes"
     final = {r["code"] for r in refusals if r["status"] in (400, 403, 404, 410)}
-    # A ban's 403 (presence, AHEAD_OF_SERVER) may be absent from the document until the server declares it.
-    ahead = set() if any(r["status"] == 403 for r in refusals) else {"FORBIDDEN"}
-    assert final == FATAL_REFUSALS - ahead
+    assert final == FATAL_REFUSALS
 
 
 def test_the_session_view_carries_what_resume_reads(document) -> None:

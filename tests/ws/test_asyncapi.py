@@ -178,6 +178,7 @@ def test_every_error_code_the_websocket_api_answers_is_documented(document):
     handshake = {(r["status"], r["code"]) for r in document["channels"]["session"]["x-handshake"]["refusals"]}
     assert {
         (400, "INVALID_SESSION_ID"),
+        (403, "FORBIDDEN"),  # a banned user or name (kick {ban: true})
         (404, "SESSION_NOT_FOUND"),
         (410, "SESSION_ENDED"),
         (429, "SESSION_FULL"),

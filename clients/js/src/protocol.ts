@@ -359,22 +359,11 @@ export const EVENT_OPTIONAL: { readonly [T in ServerEventType]: readonly Optiona
 };
 
 /**
- * Presence, reactions and `kick` (src/presence.ts), declared by this client ahead of the server's document: each
- * frame (`presence`, ...) and field (`join.name`) here may be absent from `/asyncapi.json` until the server
- * declares it, and is held to the server's declaration from then on (test/protocol.test.ts).
+ * Frames (`presence`, ...) and fields (`join.name`) this client declares ahead of the server's document: each may
+ * be absent from `/asyncapi.json` until the server declares it, and is held to the server's declaration from then
+ * on (test/protocol.test.ts). None now: the server declares presence, reactions and `kick` (protocol version 3).
  */
-export const AHEAD_OF_SERVER: ReadonlySet<string> = new Set([
-  "presence",
-  "setPresence",
-  "react",
-  "kick",
-  "presenceChanged",
-  "reactions",
-  "kicked",
-  "presenceSet",
-  "reacted",
-  "join.name",
-]);
+export const AHEAD_OF_SERVER: ReadonlySet<string> = new Set<string>([]);
 
 /** The public session view's fields this client reads (seq/epoch for resume, maxListeners for SESSION_FULL). */
 export const SESSION_VIEW_FIELDS: readonly RequiredKeys<SessionView>[] = [

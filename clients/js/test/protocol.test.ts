@@ -121,9 +121,7 @@ describe("the client's protocol matches GET /asyncapi.json", () => {
     const refusals = Object.values(doc.channels).flatMap((channel) => channel["x-handshake"]?.refusals ?? []);
     assert.ok(refusals.length > 0, "the document lists the refused handshakes");
     const final = refusals.filter((refusal) => [400, 403, 404, 410].includes(refusal.status)).map((refusal) => refusal.code);
-    // A ban's 403 (presence, AHEAD_OF_SERVER) may be absent from the document until the server declares it.
-    const ahead = refusals.some((refusal) => refusal.status === 403) ? [] : ["FORBIDDEN"];
-    assert.deepEqual(sorted([...new Set(final)]), sorted([...FATAL_REFUSALS].filter((code) => !ahead.includes(code))));
+    assert.deepEqual(sorted([...new Set(final)]), sorted([...FATAL_REFUSALS]));
   });
 
   it("the session view carries what resume and refusal reasons read (seq, epoch, maxListeners)", () => {

@@ -356,22 +356,10 @@ class KickAction(_Action):
     ban: NotRequired[bool]
 
 
-# Presence, reactions and `kick`, declared by this client ahead of the server's document: each frame (and field,
-# `join.name`) may be absent from `/asyncapi.json` until the server declares it, and is held to it from then on.
-AHEAD_OF_SERVER: frozenset[str] = frozenset(
-    {
-        "presence",
-        "setPresence",
-        "react",
-        "kick",
-        "presenceChanged",
-        "reactions",
-        "kicked",
-        "presenceSet",
-        "reacted",
-        "join.name",
-    }
-)
+# Frames (and fields, `join.name`) this client declares ahead of the server's document: each may be absent from
+# `/asyncapi.json` until the server declares it, and is held to it from then on. None now: the server declares
+# presence, reactions and `kick` (protocol version 3).
+AHEAD_OF_SERVER: frozenset[str] = frozenset()
 
 # The answer each action gets on success (an `error` frame otherwise).
 ACTION_ANSWERS: dict[type[_Action], type[_Answer]] = {
