@@ -44,6 +44,7 @@ from session_schema.errors import (
 from session_schema.models import Connection, Session
 from session_schema.status import SessionStatus
 from session_store.stream_log import Recovery
+from session_store.throttle_retry import retry_throttled
 
 from . import responses
 from .dispatch import Answer, Dispatch
@@ -80,7 +81,13 @@ def ping(runtime: Runtime, frame: frames.PingFrame) -> Answer:
 @DISPATCH.action(frames.JoinFrame)
 def join(runtime: Runtime, caller: ConnectionCaller, frame: frames.JoinFrame) -> Answer | None:
     """`joined`; with `channel`, on that channel first; with `sinceSeq`, also what the connection missed (see
-    `_recover`), of its channel's stream too with `channelSinceSeq`."""
+    `_recover`), of its channel's stream too with `channelSinceSeq`. A throttle is retried here, with the
+    invocation's time (a join is idempotent; a replay repeated in part carries seqs the client drops): a join storm
+    into one session keeps its partitions hot, and a client must see a slower `joined`, never RATE_LIMITED."""
+    return retry_throttled(lambda: _join(runtime, caller, frame))
+
+
+def _join(runtime: Runtime, caller: ConnectionCaller, frame: frames.JoinFrame) -> Answer | None:
     channel_since = frame.channel_resume_point()
     if frame.names_channel and frame.channel != caller.connection.channel:
         caller = ConnectionCaller(channels.subscribe(runtime, caller.connection, frame.channel)[0])
