@@ -25,6 +25,9 @@ _OPERATIONS = (
     "batch_write_item",
     "batch_get_item",
 )
+# moto's request handlers that read an item and then write it in two backend calls (ReturnValues ALL_OLD, put_item's
+# old item): under the same lock, or another thread's write lands between the two and the old item returned misses it.
+_HANDLER_OPERATIONS = ("put_item", "update_item", "delete_item")
 _lock = threading.RLock()
 _applied = False
 
@@ -34,6 +37,7 @@ def make_moto_dynamodb_atomic() -> None:
     if _applied:
         return
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
 
     from .moto_idempotency import honour_client_request_tokens
     from .moto_transactions import back_up_only_touched_items
@@ -41,4 +45,5 @@ def make_moto_dynamodb_atomic() -> None:
     back_up_only_touched_items()  # first, so that its backup is taken inside the lock below
     honour_client_request_tokens()
     serialize_methods(DynamoDBBackend, _OPERATIONS, _lock)
+    serialize_methods(DynamoHandler, _HANDLER_OPERATIONS, _lock)
     _applied = True
