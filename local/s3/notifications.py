@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import threading
+import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -61,15 +62,24 @@ def event_of(stored: Stored, event_name: str, now: datetime | None = None) -> di
     }
 
 
-def _invoke_async(invoke_url: str, event: Mapping[str, Any]) -> None:
-    request = urllib.request.Request(  # noqa: S310 - the local stack's own http:// Invoke API
-        invoke_url, data=json.dumps(event).encode(), method="POST", headers={"X-Amz-Invocation-Type": "Event"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
-            answer.read()
-    except OSError:
-        logger.exception("could not tell the upload function of %s", event["Records"][0]["s3"]["object"]["key"])
+NOTIFY_ATTEMPTS = 5  # S3 retries a notification it could not deliver; the upload function ignores a repeat
+
+
+def _invoke_async(invoke_url: str, event: Mapping[str, Any], *, pause: Callable[[float], None] = time.sleep) -> None:
+    body = json.dumps(event).encode()
+    for attempt in range(1, NOTIFY_ATTEMPTS + 1):
+        request = urllib.request.Request(  # noqa: S310 - the local stack's own http:// Invoke API
+            invoke_url, data=body, method="POST", headers={"X-Amz-Invocation-Type": "Event"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+                answer.read()
+            return
+        except OSError:
+            if attempt == NOTIFY_ATTEMPTS:
+                logger.exception("could not tell the upload function of %s", event["Records"][0]["s3"]["object"]["key"])
+                return
+            pause(min(2.0**attempt, 10.0))  # a busy local Lambda service: again, as S3 does, a little later
 
 
 def _stored_by(environ: Mapping[str, Any], body: bytes, bucket: str) -> tuple[Stored, str] | None:

@@ -23,6 +23,7 @@ export class ArtifactsPanel {
   private readonly form: HTMLFormElement;
   private readonly list: HTMLTableSectionElement;
   private readonly status: HTMLElement;
+  private reads = 0; // refreshes started: only the latest one started renders
 
   constructor(
     private readonly root: HTMLElement,
@@ -47,20 +48,24 @@ export class ArtifactsPanel {
   async refresh(): Promise<void> {
     const sessionId = this.context.sessionId();
     if (!sessionId) return;
+    // Reads overlap (an upload's own, an artifactUpdated's): one started earlier can answer later with an older
+    // list (the upload's `pending` after the event's `completed`), so only the latest read started is shown.
+    const read = ++this.reads;
+    const latest = () => read === this.reads;
     let owner = this.context.token() !== undefined;
     let items: ArtifactView[];
     try {
       items = (await this.artifacts(owner).list(sessionId)).items;
     } catch (error) {
-      if (!(error instanceof HttpError) || ![401, 403, 404].includes(error.status)) return this.show(error);
+      if (!(error instanceof HttpError) || ![401, 403, 404].includes(error.status)) return latest() ? this.show(error) : undefined;
       owner = false; // not this session's owner: what it shares, as any listener sees it
       try {
         items = (await this.artifacts(false).list(sessionId, { shared: true })).items;
       } catch (shared) {
-        return this.show(shared);
+        return latest() ? this.show(shared) : undefined;
       }
     }
-    this.render(sessionId, items, owner);
+    if (latest()) this.render(sessionId, items, owner);
   }
 
   private async upload(): Promise<void> {

@@ -195,11 +195,28 @@ describe("the console in Chromium", () => {
 
     const slide = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52, 0, 0, 0, 9, 0, 0, 0, 4, 8, 6, 0, 0, 0]);
     await owner.getByTestId("artifact-file").setInputFiles({ name: "slide.png", mimeType: "image/png", buffer: slide });
+    // The list read right after the upload answers late (read at once, shown 3 s later), as on a loaded machine, after
+    // the artifactUpdated's read: the older list (`pending`) must not replace the newer one.
+    let lateAnswerShown!: () => void;
+    const lateAnswer = new Promise<void>((resolve) => (lateAnswerShown = resolve));
+    let held = false;
+    await owner.route(/\/sessions\/[^/]+\/artifacts(\?|$)/, async (route) => {
+      if (held || route.request().method() !== "GET") return route.continue();
+      held = true;
+      const answer = await route.fetch();
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      await route.fulfill({ response: answer });
+      lateAnswerShown();
+    });
     await button(owner, "Upload").click();
     const row = owner.getByTestId("artifact-list").locator('tr[data-status="completed"]');
     // Completed by the upload function, which the local S3's notification starts cold here (its first environment):
     // on a loaded 2-core CI machine that alone can pass the default 10 s.
     await row.filter({ hasText: "slide.png" }).waitFor({ timeout: 30_000 });
+    await lateAnswer;
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the late answer's turn to render, if it were shown
+    assert.equal(await row.filter({ hasText: "slide.png" }).count(), 1, "a late, older list replaced the newer one");
+    await owner.unroute(/\/sessions\/[^/]+\/artifacts(\?|$)/);
     await row.getByRole("button", { name: "Share" }).click();
     await row.getByRole("button", { name: "Unshare" }).waitFor();
 
