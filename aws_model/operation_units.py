@@ -73,13 +73,13 @@ def operation_units(
     session = _session(listeners, partitions)
     joined = session.model_copy(update={"listenerCount": listeners + 1, "lastRegisteredAt": NOW_MS})
     connection = _connection(session.sessionId, "listener-0", partitions)
-    items = [codec.encode(connection), codec.encode_connection_lookup(connection)]
+    items = [codec.encode(connection.entry()), codec.encode(connection)]
     join = _writes(schema, [(codec.encode(session), codec.encode(joined))] + [(None, item) for item in items])
     leave = _writes(schema, [(codec.encode(joined), codec.encode(session))] + [(item, None) for item in items])
     by_partition: dict[int, list[Item]] = {p: [] for p in range(partitions)}
     for n in range(listeners):
         listener = _connection(session.sessionId, f"listener-{n}", partitions)
-        by_partition[listener.partition].append(codec.encode(listener))
+        by_partition[listener.partition].append(codec.encode(listener.entry()))
     reads = OperationUnits(Units())
     for p, connections in by_partition.items():
         reads = _merge(

@@ -108,7 +108,7 @@ class ChannelsBench:
                     expiresAt=now // 1000 + 3600, protocolVersion=versions.CURRENT, channel=channel, partition=0,
                 )  # fmt: skip
                 channel_of[connection.connectionId] = channel
-                items += [codec.encode(connection), codec.encode_connection_lookup(connection)]
+                items += [codec.encode(connection.entry()), codec.encode(connection)]
         table_name = self.cost.table_name
         for start in range(0, len(items), 25):
             batch = [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]

@@ -150,8 +150,9 @@ class Bench:
                 connectedAt=now,
                 expiresAt=now // 1000 + 3600,
                 protocolVersion=protocol_version,
+                partition=0,  # the one partition of a session of this size
             )
-            items += [codec.encode(connection), codec.encode_connection_lookup(connection)]
+            items += [codec.encode(connection.entry()), codec.encode(connection)]
         for start in range(0, len(items), 25):
             self.ddb.batch_write_item(
                 RequestItems={TABLE_NAME: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]}
@@ -320,8 +321,9 @@ def connection_item_bytes() -> int:
         role="listener",
         connectedAt=now,
         expiresAt=now // 1000,
+        partition=0,
     )
-    return item_size(codec.encode(connection))
+    return item_size(codec.encode(connection.entry()))
 
 
 def main(argv: list[str] | None = None) -> int:

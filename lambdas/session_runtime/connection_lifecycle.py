@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from session_schema.errors import SessionEnded, SessionFull
-from session_schema.models import Connection, Role, Session
+from session_schema.models import Connection, ConnectionEntry, Role, Session
 from session_store.store import NotOwner
 from session_store.throttle_retry import retry_throttled
 
@@ -113,7 +113,7 @@ def leave(runtime: Runtime, connection_id: str) -> Connection | None:
     return connection
 
 
-def remove(runtime: Runtime, connection: Connection) -> bool:
+def remove(runtime: Runtime, connection: ConnectionEntry) -> bool:
     """A connection found gone, or half registered, by the sweep or a join: unregistered (whichever of its two
     items are left) and its leave told. False when someone else unregistered it first."""
     if runtime.store.unregister(connection) is None:
@@ -142,8 +142,7 @@ def free_ghost_seats(runtime: Runtime, session_id: str) -> int:
     """Ask API Gateway about the session's oldest listeners (past their handshake: a 410 before `$connect` has
     returned says nothing) and unregister the gone ones: how many seats were freed."""
     past_handshake = runtime.store.clock() - runtime.settings.handshake_window_seconds * 1000
-    oldest = runtime.store.oldest_listeners(session_id, GHOST_PROBES)
-    candidates = [c for c in oldest if c.connectedAt <= past_handshake]
+    candidates = runtime.store.oldest_listeners(session_id, GHOST_PROBES, registered_by=past_handshake)
     if not candidates:
         return 0
     with ThreadPoolExecutor(len(candidates), thread_name_prefix="ghost-seats") as pool:

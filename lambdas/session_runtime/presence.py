@@ -21,7 +21,7 @@ from typing import Any
 
 from session_protocol import events
 from session_schema.errors import SessionNotFound
-from session_schema.models import Connection, Session
+from session_schema.models import ConnectionEntry, Session
 
 from .fanout import Fanout, FanoutResult, is_listener
 from .observability import logger
@@ -138,7 +138,7 @@ def after_fanout(fanout: Fanout, session_id: str, result: FanoutResult | None) -
         logger.exception("could not tell of the connections a fan-out found gone")
 
 
-def connection_left(fanout: Fanout, connection: Connection) -> None:
+def connection_left(fanout: Fanout, connection: ConnectionEntry) -> None:
     """An unregistered connection's leave, told to whom it concerns (a `$disconnect`, or the sweep finding a
     connection API Gateway no longer has): a presence change (the speaker hears the new count); the current
     speaker's also to the listeners, unless another connection of the owner took over meanwhile."""

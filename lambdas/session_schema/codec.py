@@ -29,6 +29,7 @@ from .models import (
     Ban,
     ChannelHead,
     Connection,
+    ConnectionEntry,
     ConnectionTarget,
     IdempotencyRecord,
     Message,
@@ -52,6 +53,7 @@ _deserializer = TypeDeserializer()
 KIND_OF: dict[type[Record], str] = {
     Session: "session",
     Connection: "connection",
+    ConnectionEntry: "connectionEntry",
     Message: "message",
     Artifact: "artifact",
     IdempotencyRecord: "idempotency",
@@ -75,11 +77,14 @@ LEGACY_DEFAULT_MAX_LISTENERS = 100  # what the old code enforced when it stored 
 
 
 def key_of(record: Record) -> dict[str, str]:
-    """Primary key of the item a record is stored as (for connections: the item in the session)."""
+    """Primary key of the item a record is stored as (a connection whole: its lookup item; its entry: the item in its
+    session's connection partition)."""
     match record:
         case Session():
             return keys.session_key(record.sessionId)
         case Connection():
+            return keys.connection_lookup_key(record.connectionId)
+        case ConnectionEntry():
             return connection_item_key(record)
         case Message():
             return keys.message_key(record.sessionId, record.createdAt, record.messageId)
@@ -106,7 +111,7 @@ def key_of(record: Record) -> dict[str, str]:
     raise TypeError(f"not a record: {type(record).__name__}")
 
 
-def connection_item_key(connection: Connection) -> dict[str, str]:
+def connection_item_key(connection: ConnectionEntry) -> dict[str, str]:
     """Where a connection's item in its session is: under its partition and channel, or (registered by code before
     channels: no `partition`) under the old key."""
     if connection.partition is None:
@@ -125,6 +130,9 @@ def _index_keys(record: Record) -> dict[str, str]:
         if record.lastRegisteredAt is not None:
             index |= keys.occupied_index_key(record.sessionId)
         return index
+    if isinstance(record, Connection):
+        # Listed by age for the sweep that finds the ones API Gateway no longer has (ghosts).
+        return keys.connected_index_key(record.connectionId, record.connectedAt)
     if isinstance(record, Artifact) and record.status is ArtifactStatus.PENDING and record.etag is None:
         # Listed for the sweep until storage confirms its upload (or the sweep fails it): any status move or
         # a recorded etag takes it out (`_DERIVED`).
@@ -133,9 +141,19 @@ def _index_keys(record: Record) -> dict[str, str]:
 
 
 def to_document(record: Record) -> dict[str, Any]:
-    """The canonical item as plain Python values (keys included)."""
+    """The canonical item as plain Python values (keys included). A record whose keys say some of its fields
+    (`Record.KEY_FIELDS`) is written compact: the keys and the fields that differ from their defaults, nothing else
+    (`normalize` reads the rest back)."""
+    said_by_keys = type(record).KEY_FIELDS
+    if said_by_keys:
+        body = record.model_dump(mode="json", exclude_defaults=True, exclude=set(said_by_keys))
+        return {**key_of(record), **body}
     body = record.model_dump(mode="json", exclude_none=True)
-    return {**key_of(record), **_index_keys(record), keys.KIND_ATTRIBUTE: KIND_OF[type(record)], **body}
+    document = {**key_of(record), **_index_keys(record), keys.KIND_ATTRIBUTE: KIND_OF[type(record)], **body}
+    if isinstance(record, Connection) and record.partition is not None:
+        # Where its entry is (absent: the old key; lookups older code wrote have none).
+        document[CONNECTION_KEY_ATTRIBUTE] = connection_item_key(record)
+    return document
 
 
 def serialize(document: Mapping[str, Any]) -> Item:
@@ -150,14 +168,15 @@ def encode(record: Record) -> Item:
     return serialize(to_document(record))
 
 
-def encode_connection_lookup(connection: Connection) -> Item:
-    """The second item of a connection, found by connection ID alone (`$disconnect` knows nothing else), and
-    listed by age in GSI2 for the sweep that finds the ones API Gateway no longer has (ghosts)."""
-    document = to_document(connection)
-    document.update(keys.connection_lookup_key(connection.connectionId))
-    document.update(keys.connected_index_key(connection.connectionId, connection.connectedAt))
-    if connection.partition is not None:  # absent: the old key (items older code wrote have none)
-        document[CONNECTION_KEY_ATTRIBUTE] = connection_item_key(connection)
+def legacy_connection_item(connection: Connection) -> Item:
+    """A connection's item in its session as code before compact entries wrote it: the whole record, tagged, under
+    `connection_item_key`. Never written any more; read (normalized to its entry) until such items expire, and
+    canonical under the key older code still (code before channels) kept connections at."""
+    document = {
+        **connection_item_key(connection),
+        keys.KIND_ATTRIBUTE: KIND_OF[Connection],
+        **connection.model_dump(mode="json", exclude_none=True),
+    }
     return serialize(document)
 
 
@@ -218,7 +237,7 @@ def speaker_leaves(session_id: str, now_ms: int) -> Changes:
     return Changes(set={"speakerlessSince": value(now_ms), **serialize(index)}, remove=["speakerConnectionId"])
 
 
-def connection_moves(moved: Connection) -> Changes:
+def connection_moves(moved: ConnectionEntry) -> Changes:
     """A connection's lookup item, pointed at where `moved` (another channel, or the new keys) puts its item."""
     change = Changes(
         set={"partition": value(moved.partition), CONNECTION_KEY_ATTRIBUTE: value(connection_item_key(moved))}
@@ -301,10 +320,12 @@ def _plain(v: Any) -> Any:
 
 
 def _kind_of(document: Mapping[str, Any]) -> str | None:
+    pk, sk = str(document.get(keys.PK, "")), str(document.get(keys.SK, ""))
+    if pk.startswith(keys.CONNS_PREFIX):  # compact (no tag), or whole as code before compact entries wrote it
+        return "connectionEntry"
     kind = document.get(keys.KIND_ATTRIBUTE)
     if isinstance(kind, str) and kind in MODEL_OF:
         return kind
-    pk, sk = str(document.get(keys.PK, "")), str(document.get(keys.SK, ""))
     if pk.startswith(keys.IDEMPOTENCY_PREFIX):
         return "idempotency"
     if pk.startswith(keys.SEATS_PREFIX):
@@ -348,6 +369,8 @@ def normalize(document: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     if isinstance(fields.get("status"), str):
         fields["status"] = fields["status"].lower()
     fields.setdefault("schemaVersion", SCHEMA_VERSION)
+    if kind == "connectionEntry":
+        fields = _entry_fields(raw, fields)
     if kind == "session":
         fields.setdefault("maxListeners", LEGACY_DEFAULT_MAX_LISTENERS)
         if "createdAt" in fields:
@@ -355,6 +378,21 @@ def normalize(document: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
             if isinstance(fields.get("sessionId"), str) and isinstance(fields["createdAt"], int):
                 fields.setdefault("epoch", legacy_epoch(fields["sessionId"], fields["createdAt"]))
     return kind, fields
+
+
+def _entry_fields(raw: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A connection entry's fields: what its keys say, and of its attributes the entry's own (an item code before
+    compact entries wrote holds the whole connection: the rest is on its lookup item)."""
+    try:
+        session_id, partition = keys.connections_partition_parts(str(raw.get(keys.PK, "")))
+        sort_key = str(raw.get(keys.SK, ""))
+        connection_id = keys.connection_id_of_sort_key(sort_key)
+    except ValueError as error:
+        raise CorruptRecord(str(error)) from None
+    channel = keys.channel_of_sort_key(sort_key)
+    own = {name: v for name, v in fields.items() if name in ConnectionEntry.model_fields}
+    said = {"sessionId": session_id, "partition": partition, "connectionId": connection_id}
+    return {**own, **said, **({"channel": channel} if channel is not None else {})}
 
 
 def from_document(document: Mapping[str, Any]) -> Record:
@@ -377,11 +415,21 @@ def decode_as(item: Mapping[str, AttributeValue], model: type[R]) -> R:
     return record
 
 
-def canonical_item(item: Mapping[str, AttributeValue]) -> Item:
-    """What `encode` writes today for the record a stored item (of any shape) holds."""
+def decode_entry(item: Mapping[str, AttributeValue]) -> ConnectionEntry:
+    """A connection's entry from its item in its session, whichever shape wrote it: compact, whole (code before
+    compact entries), or under the key of code before channels."""
     record = decode(item)
-    if isinstance(record, Connection) and str(item.get(keys.PK, {}).get("S", "")).startswith(keys.CONN_PREFIX):
-        return encode_connection_lookup(record)
+    if not isinstance(record, ConnectionEntry):  # a Connection is one too (an item under the old key)
+        raise CorruptRecord(f"expected a connection's entry, found a {type(record).__name__}")
+    return record.entry()
+
+
+def canonical_item(item: Mapping[str, AttributeValue]) -> Item:
+    """What `encode` writes today for the record a stored item (of any shape) holds; a connection item under the
+    key of code before channels stays there, whole (it is read there until it expires)."""
+    record = decode(item)
+    if isinstance(record, Connection) and str(item.get(keys.PK, {}).get("S", "")).startswith(keys.SESSION_PREFIX):
+        return legacy_connection_item(record)
     return encode(record)
 
 

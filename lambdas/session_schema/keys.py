@@ -249,6 +249,14 @@ def connections_partition(session_id: str, partition: int) -> str:
     return f"{CONNS_PREFIX}{session_id}#{partition}"
 
 
+def connections_partition_parts(partition_key: str) -> tuple[str, int]:
+    """(session ID, partition) a connection partition's PK names (`connections_partition`'s inverse)."""
+    session_id, _, partition = partition_key.removeprefix(CONNS_PREFIX).rpartition("#")
+    if not partition_key.startswith(CONNS_PREFIX) or not session_id or not partition.isdecimal():
+        raise ValueError(f"not a connection partition: {partition_key!r}")
+    return session_id, int(partition)
+
+
 def channel_prefix(channel: str | None) -> str:
     """The SK prefix of a channel's connections (None: those on no channel)."""
     return f"{CONNECTION_SK_PREFIX}{channel or ''}#"

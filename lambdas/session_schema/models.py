@@ -126,6 +126,10 @@ class Record(BaseModel):
     OWNER_FIELDS: ClassVar[tuple[str, ...]] = ()
     # A view name shown from a property rather than the stored field of that name: {view name: property}.
     SHOWN_AS: ClassVar[dict[str, str]] = {}
+    # The fields its item's keys say. A record that names any is written compact (session_schema.codec): its keys
+    # and the other fields that differ from their defaults, no kind tag, no `schemaVersion`; decode reads the
+    # named fields back from the keys.
+    KEY_FIELDS: ClassVar[tuple[str, ...]] = ()
 
     def view_of(self, names: tuple[str, ...]) -> dict[str, object]:
         shown = type(self).SHOWN_AS
@@ -276,12 +280,19 @@ class ConnectionTarget(BaseModel):
         return self.heldUntil is not None and now_ms > self.heldUntil
 
 
-class Connection(Record):
+class ConnectionEntry(Record):
+    """A connection as its session lists it: the item under its session's connection partition
+    (`CONNS#<sessionId>#<p>` / `C#<channel>#<connectionId>`) that every fan-out Queries, strongly consistent.
+    DynamoDB bills a Query by the whole items it reads, attribute names included, so this item holds only what its
+    readers need and its keys do not say: `KEY_FIELDS` are read back from the keys, defaults (a version-1
+    connection's version) from the model, and neither kind tag nor `schemaVersion` is written (the key prefix says
+    what it is). The rest of the connection (who, since when) is on its lookup item only (`Connection`)."""
+
+    KEY_FIELDS: ClassVar[tuple[str, ...]] = ("sessionId", "connectionId", "channel", "partition")
+
     connectionId: ConnectionId
     sessionId: SessionId
     role: Role
-    userId: UserId | None = None
-    connectedAt: EpochMs
     expiresAt: int  # epoch seconds (DynamoDB TTL): a connection API Gateway dropped silently still goes
     # The WebSocket protocol version its connect URL declared (`&v=`, session_protocol/versions.py); items
     # written before versions existed read as 1, the version of the clients that wrote them.
@@ -296,6 +307,21 @@ class Connection(Record):
     partition: Annotated[int, Field(ge=0, lt=MAX_CONNECTION_PARTITIONS)] | None = None
     # The seat shard holding a listener's seat in a keynote session (None: its seat is on the session item).
     seat: Annotated[int, Field(ge=0, lt=MAX_SEAT_SHARDS)] | None = None
+
+    def entry(self) -> ConnectionEntry:
+        """The connection as its session's partition lists it (of a `Connection`: without what only its lookup
+        item holds)."""
+        return ConnectionEntry.model_validate(self.model_dump(include=set(ConnectionEntry.model_fields)))
+
+
+class Connection(ConnectionEntry):
+    """A connection, whole: its lookup item (`CONN#<connectionId>` / `META`, found by connection ID alone, as
+    `$disconnect` knows nothing else). Its entry in its session (`entry()`) is the part every fan-out reads."""
+
+    KEY_FIELDS = ()
+
+    userId: UserId | None = None
+    connectedAt: EpochMs
 
 
 class SeatShard(Record):
@@ -522,6 +548,7 @@ class IdempotencyRecord(Record):
 AnyRecord = (
     Session
     | Connection
+    | ConnectionEntry
     | Message
     | Artifact
     | IdempotencyRecord

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from session_schema import codec, keys
-from session_schema.models import Connection, Record, Session
+from session_schema.models import ConnectionEntry, Record, Session
 from session_schema.status import SessionStatus, is_joinable
 
 # Every attribute a writer of this table sets (the records' fields, the keys, the kind tag), and the wrapper
@@ -250,12 +250,12 @@ JOINABLE = SESSION_STATUS.is_in(s for s in SessionStatus if is_joinable(s))
 # What a fan-out reads of a connection item: its sort key (the connection ID) and its role, also where a legacy
 # item keeps it inside its `Data` wrapper (codec.decode_target reads it), the protocol version it declared (what
 # frames it is sent), and from which seq it takes live events. A fraction of the item.
-_ROLE = field(Connection, "role")
+_ROLE = field(ConnectionEntry, "role")
 TARGET_PROJECTION: tuple[Attr, ...] = (
     SK,
     _ROLE,
     Attr((codec.LEGACY_WRAPPER,)).dot(_ROLE),
-    field(Connection, "protocolVersion"),
-    field(Connection, "liveFromSeq"),
-    field(Connection, "heldUntil"),
+    field(ConnectionEntry, "protocolVersion"),
+    field(ConnectionEntry, "liveFromSeq"),
+    field(ConnectionEntry, "heldUntil"),
 )

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from session_schema import codec, keys, layout
-from session_schema.models import Connection, SeatShard, Session
+from session_schema.models import ConnectionEntry, SeatShard, Session
 
 from . import expressions as ex
 from .dynamo import ConditionFailed, Table
@@ -111,7 +111,7 @@ class SeatLedger(Table):
         ]
         return [{"Put": self._new_item(codec.encode(shard))} for shard in shards]
 
-    def seat_claim(self, connection: Connection) -> dict[str, Any]:
+    def seat_claim(self, connection: ConnectionEntry) -> dict[str, Any]:
         """Take a seat on `connection.seat`'s shard: only while it is open, has a seat left and declares the
         connection's channel (a refusal hands back the shard: which of the three it was)."""
         condition = (_CLOSED.absent() | _CLOSED.eq(False)) & _COUNT.lt(_CAPACITY)
@@ -119,14 +119,14 @@ class SeatLedger(Table):
             condition &= _SHARD_CHANNELS.contains(connection.channel)
         return self._seat_update(connection, condition, 1)
 
-    def seat_release(self, connection: Connection) -> dict[str, Any]:
+    def seat_release(self, connection: ConnectionEntry) -> dict[str, Any]:
         """Give `connection`'s seat back (never below zero)."""
         counted = _COUNT.gt(0)
         if connection.channel is not None:
             counted &= _SHARD_CHANNEL_COUNTS.entry(connection.channel).gt(0)
         return self._seat_update(connection, counted, -1)
 
-    def seat_switch(self, connection: Connection, channel: str | None) -> dict[str, Any]:
+    def seat_switch(self, connection: ConnectionEntry, channel: str | None) -> dict[str, Any]:
         """Move `connection`'s seat from its channel's count to `channel`'s, while the shard is open and declares
         `channel`."""
         condition = _CLOSED.absent() | _CLOSED.eq(False)
@@ -139,7 +139,7 @@ class SeatLedger(Table):
             self._seat_key(connection), codec.Changes(), condition, increments=channel_moves(moves)
         )
 
-    def _seat_update(self, connection: Connection, condition: ex.Condition, by: int) -> dict[str, Any]:
+    def _seat_update(self, connection: ConnectionEntry, condition: ex.Condition, by: int) -> dict[str, Any]:
         return self._update_request(
             self._seat_key(connection),
             codec.Changes(),
@@ -149,7 +149,7 @@ class SeatLedger(Table):
         )
 
     @staticmethod
-    def _seat_key(connection: Connection) -> dict[str, str]:
+    def _seat_key(connection: ConnectionEntry) -> dict[str, str]:
         if connection.seat is None:
             raise ValueError(f"connection {connection.connectionId} holds no seat on a shard")
         return keys.seat_shard_key(connection.sessionId, connection.seat)
@@ -171,7 +171,7 @@ class SeatLedger(Table):
 
     # ------------------------------------------------------------ the sweep's repair
 
-    def repair_seats(self, session: Session, listeners: Iterable[Connection]) -> tuple[int, int] | None:
+    def repair_seats(self, session: Session, listeners: Iterable[ConnectionEntry]) -> tuple[int, int] | None:
         """Set each shard's counts to the listener connections registered on it (`listeners`: every one of the
         session's, read after the shards): (was, now) in total when some shard was written, else None. Each write is
         conditional on the counts read, so a join or leave meanwhile (it moves them) leaves that shard to the next

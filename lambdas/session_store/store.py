@@ -16,7 +16,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -42,6 +42,7 @@ from session_schema.models import (
     Artifact,
     ChannelHead,
     Connection,
+    ConnectionEntry,
     ConnectionTarget,
     IdempotencyRecord,
     Message,
@@ -89,6 +90,7 @@ _HEAD_SEQ = ex.field(ChannelHead, "seq")
 READ_LEGACY_CONNECTION_KEYS = True
 _ARTIFACT_ETAG = ex.field(Artifact, "etag")
 PING_SESSION_ID = "~ping"  # never a session ID: see ping()
+C = TypeVar("C", bound=ConnectionEntry)  # a connection whole (from its lookup item) or its entry (from its session)
 
 
 class ChannelMoved(Exception):
@@ -108,8 +110,8 @@ class NotOwner(Exception):
 
 
 def _registered_as(item: _OldItem | None, connection: Connection) -> Connection | None:
-    """The connection a refused put found, when it is `connection` exactly as this registration writes it (its seat
-    may be on another shard: an earlier try of the same registration found the first ones full)."""
+    """The connection a refused put of its lookup item found, when it is `connection` exactly as this registration
+    writes it (its seat may be on another shard: an earlier try of the same registration found the first ones full)."""
     if not item:
         return None
     found = codec.decode_as(item, Connection)
@@ -139,7 +141,7 @@ def _declares(channel: str | None) -> ex.Condition:
     return ex.ITEM_EXISTS if channel is None else _CHANNELS.contains(channel)
 
 
-def _registered_per_channel(session: Session, listeners: Sequence[Connection]) -> dict[str, int]:
+def _registered_per_channel(session: Session, listeners: Sequence[ConnectionEntry]) -> dict[str, int]:
     """`channelCounts` as the registered `listeners` make it: every declared channel, and any other a listener is
     still on (a removed channel's, until its listeners are moved)."""
     counted = Counter(c.channel for c in listeners if c.channel is not None)
@@ -517,7 +519,8 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
         connection's two items. None when it committed; the connection as registered when an earlier commit of this
         very registration is found (a retry; its seat may be on another shard); else the refusal's reason for
         `update` (with the item found)."""
-        item = {**self._new_item(codec.encode(connection)), "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+        # The lookup item is the whole connection: a refusal that finds it as this registration writes it is a retry.
+        lookup = {**self._new_item(codec.encode(connection)), "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
         member = PresenceMember(
             sessionId=connection.sessionId,
             connectionId=connection.connectionId,
@@ -533,8 +536,8 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
             self._transact(
                 [
                     {"Update": update},
-                    {"Put": item},
-                    {"Put": self._new_item(codec.encode_connection_lookup(connection))},
+                    {"Put": self._new_item(codec.encode(connection.entry()))},
+                    {"Put": lookup},
                     {"Put": self.member_put(member)},
                     *({"ConditionCheck": check} for check in self.bans_check(connection.sessionId, bans)),
                 ]
@@ -545,7 +548,7 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
             if reasons is None:
                 raise
             if _failed(reasons, 1) and _failed(reasons, 2):
-                earlier = _registered_as(reasons[1].get("Item"), connection)
+                earlier = _registered_as(reasons[2].get("Item"), connection)
                 if earlier is not None:
                     return earlier  # committed before: a retry of this registration
             if any(_failed(reasons, 4 + k) for k in range(len(bans))):
@@ -589,7 +592,7 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
         return self.unregister(connection)
 
     @_upgrades_legacy_items
-    def unregister(self, connection: Connection) -> Connection | None:
+    def unregister(self, connection: C) -> C | None:
         """`unregister_connection` of a connection record already read (from either of its two items): the
         connection, or None when someone else unregistered it first. Half registrations go too: a connection
         item without its lookup with its effect on the session; a lookup without its connection item alone (the
@@ -644,7 +647,7 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
         return connection
 
     @_upgrades_legacy_items
-    def switch_channel(self, connection: Connection, channel: str | None, *, head_seq: int) -> Connection:
+    def switch_channel(self, connection: C, channel: str | None, *, head_seq: int) -> C:
         """Move a registered connection to `channel` (None: to no channel) in ONE transaction: its item under the
         old channel deleted, its item under the new one put, its lookup pointed there, the counts moved, only while
         the session declares the channel (InvalidChannel) and the new channel's head is still `head_seq`
@@ -657,12 +660,13 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
         if connection.channel == channel and connection.partition is not None:
             return connection
         old_key = codec.connection_item_key(connection)
-        found = self._get_item(old_key, consistent=True)  # the item, with what a recovery set on it
+        found = self._get_item(old_key, consistent=True)  # the entry, with what a recovery set on it
         if found is None:
             raise ConnectionNotFound()
-        current = codec.decode_as(found, Connection)
+        current = codec.decode_entry(found)
         partition = current.partition if current.partition is not None else 0
-        moved = current.model_copy(update={"channel": channel, "partition": partition})
+        stored = {name: getattr(current, name) for name in ConnectionEntry.model_fields}
+        moved = connection.model_copy(update={**stored, "channel": channel, "partition": partition})
         lookup = codec.connection_moves(moved)
         session_key = keys.session_key(connection.sessionId)
         condition = ex.JOINABLE & _declares(channel)
@@ -673,7 +677,7 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
             condition &= _CHANNEL_COUNTS.entry(current.channel).gt(0)
         actions: list[dict[str, Any]] = [
             {"Delete": {**self._existing(old_key), "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
-            {"Put": self._new_item(codec.encode(moved))},
+            {"Put": self._new_item(codec.encode(moved.entry()))},
             {
                 "Update": self._update_request(
                     keys.connection_lookup_key(connection.connectionId), lookup, ex.ITEM_EXISTS
@@ -760,12 +764,13 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
         page_size: int | None = None,
         shard: tuple[int, int] | None = None,
         scope: keys.ConnectionScope | None = None,
-    ) -> Iterator[Connection]:
-        """Every connection of a session (or of `scope`: one channel's): a Query per partition, page by page (never
-        a Scan). With `shard=(k, n)`, only shard k of n (keys.ConnectionScope.ranges): the n shards read each once.
-        Without a `scope`, the session's own (`scope_of`: one read of its item; callers holding it pass it)."""
+    ) -> Iterator[ConnectionEntry]:
+        """Every connection of a session (or of `scope`: one channel's), as its session lists it (`ConnectionEntry`:
+        what only its lookup item holds is not read): a Query per partition, page by page (never a Scan). With
+        `shard=(k, n)`, only shard k of n (keys.ConnectionScope.ranges): the n shards read each once. Without a
+        `scope`, the session's own (`scope_of`: one read of its item; callers holding it pass it)."""
         for item in self._connection_items(scope or self.scope_of(session_id), page_size, shard):
-            yield codec.decode_as(item, Connection)
+            yield codec.decode_entry(item)
 
     def scope_of(self, session_id: str) -> keys.ConnectionScope:
         """Where every connection of a session is (all its partitions, its channels' ranges), from its item; a
@@ -773,12 +778,19 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
         item = self._session_item(session_id)
         return codec.decode_as(item, Session).connection_scope() if item else keys.ConnectionScope(session_id)
 
-    def oldest_listeners(self, session_id: str, count: int, *, sample: int = MAX_PAGE) -> list[Connection]:
-        """The `count` longest registered listeners among the first `sample` connections of a session: one
-        Query page, bounded however large the session (what a full session's join asks API Gateway about)."""
+    def oldest_listeners(
+        self, session_id: str, count: int, *, registered_by: int, sample: int = MAX_PAGE
+    ) -> list[ConnectionEntry]:
+        """Of the `count` longest registered listeners among the first `sample` connections of a session, those that
+        connected by `registered_by` (epoch ms): one Query page, bounded however large the session, and one read of
+        their `count` lookup items, which alone say when they connected (what a full session's join asks API Gateway
+        about). The page ranks them by `expiresAt`, which their registrations set from the time they registered. A
+        listener whose lookup is gone is a half registration TTL left behind: registered long ago."""
         first = islice(self.iter_connections(session_id, page_size=sample), sample)
-        listeners = [c for c in first if c.role == "listener"]
-        return sorted(listeners, key=lambda c: c.connectedAt)[:count]
+        oldest = sorted((c for c in first if c.role == "listener"), key=lambda c: c.expiresAt)[:count]
+        lookups = self._batch_get([keys.connection_lookup_key(c.connectionId) for c in oldest])
+        connected = {c.connectionId: c.connectedAt for c in (codec.decode_as(i, Connection) for i in lookups)}
+        return [c for c in oldest if connected.get(c.connectionId, registered_by) <= registered_by]
 
     def iter_connection_targets(
         self,
@@ -827,7 +839,7 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
     def count_listeners(self, session_id: str) -> int:
         return sum(1 for c in self.iter_connections(session_id) if c.role == "listener")
 
-    def registered_listeners(self, session: Session) -> list[Connection]:
+    def registered_listeners(self, session: Session) -> list[ConnectionEntry]:
         """Every listener connection registered to `session`, in all its partitions and channels."""
         registered = self.iter_connections(session.sessionId, scope=session.connection_scope())
         return [c for c in registered if c.role == "listener"]
@@ -890,7 +902,7 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
             ):
                 yield keys.session_id_of_partition(item[keys.PK]["S"])
 
-    def without_lookup(self, connections: Sequence[Connection]) -> list[Connection]:
+    def without_lookup(self, connections: Sequence[ConnectionEntry]) -> list[ConnectionEntry]:
         """The connection items among `connections` whose lookup item is gone: half registrations."""
         return self._missing(connections, lambda c: keys.connection_lookup_key(c.connectionId))
 
@@ -898,9 +910,7 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
         """The lookup items among `lookups` whose connection item is gone: half registrations the other way."""
         return self._missing(lookups, codec.connection_item_key)
 
-    def _missing(
-        self, connections: Sequence[Connection], key_of: Callable[[Connection], dict[str, str]]
-    ) -> list[Connection]:
+    def _missing(self, connections: Sequence[C], key_of: Callable[[C], dict[str, str]]) -> list[C]:
         there = self._existing_keys([key_of(c) for c in connections])
         return [c for c in connections if (key_of(c)[keys.PK], key_of(c)[keys.SK]) not in there]
 

@@ -24,7 +24,7 @@ from session_schema import codec, keys
 from session_schema.cursor import CursorSeal
 from session_schema.errors import ConnectionNotFound, SessionNotFound
 from session_schema.functions import FUNCTIONS
-from session_schema.models import SEQ_MAX, Connection, Session, StreamEvent
+from session_schema.models import SEQ_MAX, ConnectionEntry, Session, StreamEvent
 
 from . import expressions as ex
 from .dynamo import MAX_PAGE, ConditionFailed, now_ms
@@ -33,8 +33,8 @@ from .dynamo import failed as _failed
 from .seat_ledger import SeatLedger
 
 _SEQ = ex.field(Session, "seq")
-_LIVE_FROM = ex.field(Connection, "liveFromSeq")
-_HELD_UNTIL = ex.field(Connection, "heldUntil")
+_LIVE_FROM = ex.field(ConnectionEntry, "liveFromSeq")
+_HELD_UNTIL = ex.field(ConnectionEntry, "heldUntil")
 # A connection's `liveFromSeq` while a recovery replays to it: above every seq, so no live event is sent to it.
 HELD = SEQ_MAX + 1
 # No writer lives longer than the longest function timeout: a seq claimed by older code (claim, then keep) and
@@ -237,7 +237,7 @@ class StreamLog(SeatLedger):
 
     # ------------------------------------------------------------ recovering connections
 
-    def hold_connection(self, connection: Connection, *, for_ms: int) -> bool:
+    def hold_connection(self, connection: ConnectionEntry, *, for_ms: int) -> bool:
         """Keep live stream events from a connection while a recovery replays to it (fan-outs skip a connection
         whose `liveFromSeq` is above the event's seq), for `for_ms` at most (a recovery that dies never releases
         it). False: the connection is not registered."""
@@ -245,7 +245,7 @@ class StreamLog(SeatLedger):
         try:
             self._update_item(
                 codec.connection_item_key(connection),
-                codec.partial_changes(Connection, held),
+                codec.partial_changes(ConnectionEntry, held),
                 ex.ITEM_EXISTS,
                 returns="UPDATED_NEW",
             )
@@ -253,13 +253,13 @@ class StreamLog(SeatLedger):
             return False
         return True
 
-    def release_connection(self, head: Session, connection: Connection) -> Session | None:
+    def release_connection(self, head: Session, connection: ConnectionEntry) -> Session | None:
         """Let live events from `head.seq + 1` on reach a held connection, only while the session's seq is still
         `head.seq` (one transaction): None when released, else the session as found (replay up to it, then
         release again). ConnectionNotFound when the connection is gone, SessionNotFound when the session is."""
         release = self._update_request(
             codec.connection_item_key(connection),
-            codec.partial_changes(Connection, {_LIVE_FROM.name: head.seq + 1}, (_HELD_UNTIL.name,)),
+            codec.partial_changes(ConnectionEntry, {_LIVE_FROM.name: head.seq + 1}, (_HELD_UNTIL.name,)),
             ex.ITEM_EXISTS,
         )
         check = {
@@ -282,13 +282,13 @@ class StreamLog(SeatLedger):
             return codec.decode_as(found, Session)
         return None
 
-    def release_connection_now(self, connection: Connection, live_from_seq: int) -> None:
+    def release_connection_now(self, connection: ConnectionEntry, live_from_seq: int) -> None:
         """Let live events from `live_from_seq` on reach a held connection, whatever the session's seq (a
         recovery that could not catch the head, or failed: late live events beat a deaf connection)."""
         try:
             self._update_item(
                 codec.connection_item_key(connection),
-                codec.partial_changes(Connection, {_LIVE_FROM.name: live_from_seq}, (_HELD_UNTIL.name,)),
+                codec.partial_changes(ConnectionEntry, {_LIVE_FROM.name: live_from_seq}, (_HELD_UNTIL.name,)),
                 ex.ITEM_EXISTS,
                 returns="UPDATED_NEW",
             )

@@ -36,7 +36,7 @@ def test_only_session_and_artifact_writes_pass_the_stacks_filters():
     }
     blocked = {
         "connection": stream_record(None, connection),
-        "connection lookup": stream_record(None, codec.encode_connection_lookup(connection)),
+        "connection lookup": stream_record(None, codec.encode(connection)),
         "message": stream_record(None, message),
         "stream event": stream_record(None, event),
         "session removed": stream_record(SESSION, None, ttl=True),

@@ -6,6 +6,7 @@ import re
 
 from hypothesis import strategies as st
 
+from session_schema.layout import MAX_CONNECTION_PARTITIONS, MAX_SEAT_SHARDS
 from session_schema.models import INVISIBLE, Artifact, Connection, IdempotencyRecord, Message, Session
 from session_schema.status import ArtifactStatus, SessionStatus
 from session_schema.storage import artifact_object_key
@@ -104,6 +105,24 @@ idempotency_records = st.builds(
     requestHash=st.from_regex(r"\A[0-9a-f]{64}\Z"),
     createdAt=ms,
     expiresAt=st.integers(0, 2**40),
+)
+
+# A connection as registered today: in one of its session's partitions, maybe on a channel, maybe seated on a seat
+# shard, maybe marked by a recovering join.
+placed_connections = st.builds(
+    Connection,
+    connectionId=connection_ids,
+    sessionId=session_ids,
+    role=st.sampled_from(["speaker", "listener"]),
+    userId=st.none() | user_ids,
+    connectedAt=ms,
+    expiresAt=st.integers(0, 2**40),
+    protocolVersion=st.integers(1, 9999),
+    liveFromSeq=st.none() | st.integers(0, 2**53),
+    heldUntil=st.none() | ms,
+    channel=st.none() | st.from_regex(r"\A[a-z0-9][a-z0-9._-]{0,31}\Z"),
+    partition=st.integers(0, MAX_CONNECTION_PARTITIONS - 1),
+    seat=st.none() | st.integers(0, MAX_SEAT_SHARDS - 1),
 )
 
 any_record = st.one_of(sessions(), connections, messages, artifacts(), idempotency_records)

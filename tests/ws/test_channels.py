@@ -137,9 +137,9 @@ def test_a_connection_registered_under_the_old_keys_keeps_receiving_and_leaves_c
     old_id = new_connection_id()
     old = Connection(connectionId=old_id, sessionId=ws.session(session_id).sessionId, role="listener",
                      connectedAt=1, expiresAt=ws.store.clock() // 1000 + 3600)  # fmt: skip
-    item = codec.encode(old)
+    item = codec.legacy_connection_item(old)
     assert item[keys.PK]["S"] == keys.session_partition(session_id)  # what code before channels wrote
-    lookup = codec.encode_connection_lookup(old)
+    lookup = codec.encode(old)
     assert codec.CONNECTION_KEY_ATTRIBUTE not in lookup
     for written in (item, lookup):
         ws.store.client.put_item(TableName=ws.store.table_name, Item=written)
