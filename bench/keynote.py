@@ -1,9 +1,11 @@
 """`python -m bench keynote`: what one session and one Region serve at AWS's default quotas, before and after the
-keynote redesign (seat shards, connection partitions), in one run.
+keynote redesign (seat shards, connection partitions, compact connection entries), in one run.
 
 Measured: real connection, session and seat-shard items written by the real store (against moto) for `--listeners`
-listeners in each layout, their DynamoDB units computed from item sizes (aws_model/capacity.py, through the cost
-bench's meter: moto's own consumed capacity is a constant). Simulated: everything at keynote scale, from those
+listeners in each layout (before: each connection's entry in its session then rewritten whole, as the code before
+compact entries wrote it, and read by today's fan-out as such entries are in a deploy's first two hours), their
+DynamoDB units computed from item sizes (aws_model/capacity.py, through the cost bench's meter: moto's own consumed
+capacity is a constant). Simulated: everything at keynote scale, from those
 per-operation costs and the declared quotas (aws_model/limits.py): joins a second per session and per Region, a
 100,000-listener reconnect storm draining (clients as they were, and with the session-sized spread and the full
 session's Retry-After), read units per broadcast at 10,000 and 100,000 listeners, the largest session and broadcast
@@ -38,10 +40,11 @@ class Layout:
     name: str
     seat_shards: int | None  # None: as the store sizes it
     partitions: int | None
+    whole_entries: bool = False  # each connection's entry in its session holds the whole connection (the old shape)
 
 
-BEFORE = Layout("before: seats on the session item, 1 connection partition", 0, 1)
-AFTER = Layout("after: seat shards, connection partitions (sized by maxListeners)", None, None)
+BEFORE = Layout("before: seats on the session item, 1 connection partition, whole connection entries", 0, 1, True)
+AFTER = Layout("after: seat shards, connection partitions (sized by maxListeners), compact entries", None, None)
 
 
 @dataclass(frozen=True)
@@ -102,8 +105,9 @@ def measure(layout: Layout, listeners: int, rng: random.Random) -> Measured:
             protocolVersion=2,
         )
 
-    store.register_connection(listener())  # learns the session's layout, as a warm environment has
-    seat = store.register_connection(listener()).seat  # the hot item: the session item, or the seat shard it took
+    joined = [store.register_connection(listener())]  # learns the session's layout, as a warm environment has
+    joined.append(store.register_connection(listener()))
+    seat = joined[-1].seat  # the hot item: the session item, or the seat shard it took
     hot_key = keys.session_key(session.sessionId) if seat is None else keys.seat_shard_key(session.sessionId, seat)
 
     def hot_item() -> Any:
@@ -114,7 +118,7 @@ def measure(layout: Layout, listeners: int, rng: random.Random) -> Measured:
     if seat is not None:  # the next join onto that very shard
         while layout_seat(one, session.seatShards) != seat:
             one = listener()
-    joined = [store.register_connection(one)]
+    joined.append(store.register_connection(one))
     new = hot_item()
     hot_write = capacity.write(old, new, transactional=True).write
     hot_index_write = capacity.write(old, new, schema, transactional=True).write - hot_write
@@ -123,8 +127,10 @@ def measure(layout: Layout, listeners: int, rng: random.Random) -> Measured:
             joined.append(store.register_connection(listener()))
     join = _per(meter.units, listeners - 3)
     with meter.metering():
-        store.unregister(joined[-1])
+        store.unregister(joined.pop())
     leave = meter.units
+    if layout.whole_entries:  # set-up, not metered: the entries as the code before compact entries wrote them
+        _rewrite_whole(ddb, joined)
     scope = session.connection_scope()
     with meter.metering():
         targets = store.iter_connection_targets(
@@ -159,6 +165,16 @@ def measure(layout: Layout, listeners: int, rng: random.Random) -> Measured:
         broadcast_reads,
         publish,
     )
+
+
+def _rewrite_whole(ddb: Any, connections: list[Any]) -> None:
+    """Each connection's entry in its session put again whole (session_schema.codec.legacy_connection_item)."""
+    from session_schema import codec
+
+    items = [codec.legacy_connection_item(connection) for connection in connections]
+    for start in range(0, len(items), 25):
+        batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+        ddb.batch_write_item(RequestItems={TABLE_NAME: batch})
 
 
 def layout_seat(connection: Any, shards: int) -> int:
@@ -271,8 +287,10 @@ def report(before: Measured, after: Measured, listeners: int, storm_size: int) -
         ["listeners", "layout", "partitions", "RCU per broadcast", "RCU on the busiest partition",
          "broadcasts/s the partitions allow"],
         rows,
-        ["after: partitions as the store sizes them for that many listeners (layout.connection_partitions_for); "
-         "DynamoDB bills a Query by whole items, so the total is the same: the partitions spread it",
+        ["before: one partition, each entry the whole connection (as the code before compact entries wrote it); "
+         "after: partitions as the store sizes them for that many listeners (layout.connection_partitions_for), "
+         "each entry compact (what the fan-out and the sweep read; the rest on the lookup item). DynamoDB bills a "
+         "Query by whole items: the compact entries cut the total, the partitions spread it",
          "eventually consistent reads would halve it; not taken: the fan-out after an end must see every "
          "listener registered before it (no test shows an eventually consistent read loses none)"],
     ))  # fmt: skip
