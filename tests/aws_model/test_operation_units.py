@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from session_schema import codec
+from session_schema.models import Connection
+
 from aws_model import capacity
 from aws_model.operation_units import operation_units
 
@@ -15,10 +18,15 @@ def test_a_join_and_a_leave_cost_the_same_transactional_writes_and_the_session_i
 
 
 def test_a_broadcasts_reads_grow_with_its_listeners_by_their_items_whole_size():
-    small, large = operation_units(100), operation_units(10_000)
+    # (without the deploy window's Query of the old range: one unit, however many listeners)
+    small, large = operation_units(100, legacy_reads=False), operation_units(10_000, legacy_reads=False)
     assert large.broadcast_reads.total.read > 50 * small.broadcast_reads.total.read
-    # at least the items' whole size in 4 KB units, strongly consistent (one partition: 10,000 reads)
-    assert large.broadcast_reads.by_partition["CONNS#quiet-river-482#0"].read >= capacity.read_units(10_000 * 180)
+    # at least the entries' whole size in 4 KB units, strongly consistent (one partition: 10,000 reads)
+    entry = Connection(
+        connectionId="A" * 16, sessionId="quiet-river-482", role="listener", connectedAt=0, expiresAt=10**9, partition=0
+    ).entry()
+    whole_entries = 10_000 * capacity.item_size(codec.encode(entry))
+    assert large.broadcast_reads.by_partition["CONNS#quiet-river-482#0"].read >= capacity.read_units(whole_entries)
     # every range read costs at least a unit, found or not: the connections' partition and the legacy range
     assert operation_units(0, legacy_reads=True).broadcast_reads.by_partition == {
         "CONNS#quiet-river-482#0": capacity.Units(read=1.0),
