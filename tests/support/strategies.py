@@ -51,15 +51,15 @@ def sessions(draw) -> Session:
     )
 
 
-connections = st.builds(
-    Connection,
-    connectionId=connection_ids,
-    sessionId=session_ids,
-    role=st.sampled_from(["speaker", "listener"]),
-    userId=st.none() | user_ids,
-    connectedAt=ms,
-    expiresAt=st.integers(0, 2**40),
-)
+_CONNECTION_FIELDS = {
+    "connectionId": connection_ids,
+    "sessionId": session_ids,
+    "role": st.sampled_from(["speaker", "listener"]),
+    "userId": st.none() | user_ids,
+    "connectedAt": ms,
+    "expiresAt": st.integers(0, 2**40),
+}
+connections = st.builds(Connection, **_CONNECTION_FIELDS)
 
 messages = st.builds(
     Message,
@@ -111,12 +111,7 @@ idempotency_records = st.builds(
 # shard, maybe marked by a recovering join.
 placed_connections = st.builds(
     Connection,
-    connectionId=connection_ids,
-    sessionId=session_ids,
-    role=st.sampled_from(["speaker", "listener"]),
-    userId=st.none() | user_ids,
-    connectedAt=ms,
-    expiresAt=st.integers(0, 2**40),
+    **_CONNECTION_FIELDS,
     protocolVersion=st.integers(1, 9999),
     liveFromSeq=st.none() | st.integers(0, 2**53),
     heldUntil=st.none() | ms,
