@@ -1,12 +1,15 @@
 """The one codec between records and DynamoDB items.
 
-`encode` writes the canonical shape only: keys derived from `keys`, a `kind` tag, the model's fields.
+`encode` writes the canonical shape only: keys derived from `keys`, a `kind` tag, the model's fields; a record whose
+keys say some of its fields (a connection's entry in its session, which every fan-out reads) compact: its keys and
+the fields that differ from their defaults.
 `decode` reads canonical items and every legacy shape older code wrote, normalizing them:
   * an item whose fields sit inside a `Data` map is unwrapped;
   * `requestId` where `sessionId` belongs is renamed;
   * `isActive: true/false` without `status` becomes `status: active/ended`;
   * a missing `schemaVersion` is the current one;
-  * a session without a stream `epoch` gets one derived from its ID and creation time (stable across reads).
+  * a session without a stream `epoch` gets one derived from its ID and creation time (stable across reads);
+  * a connection's entry written whole (code before compact entries) keeps only the entry's own fields.
 Nothing else in the code base reads or builds an item.
 """
 
@@ -170,8 +173,8 @@ def encode(record: Record) -> Item:
 
 def legacy_connection_item(connection: Connection) -> Item:
     """A connection's item in its session as code before compact entries wrote it: the whole record, tagged, under
-    `connection_item_key`. Never written any more; read (normalized to its entry) until such items expire, and
-    canonical under the key older code still (code before channels) kept connections at."""
+    `connection_item_key`. Never written any more (tests and benches write it as the old code did); read, normalized
+    to its entry, until such items expire; still the canonical shape under the key code before channels used."""
     document = {
         **connection_item_key(connection),
         keys.KIND_ATTRIBUTE: KIND_OF[Connection],

@@ -57,6 +57,7 @@ def test_every_writer_of_an_entry_is_read_back_equal_by_every_reader(connection:
     entry = connection.entry()
     registered = codec.encode(entry)  # `$connect`, a channel switch's put
     assert _reads(registered) == _expected(entry)
+    assert codec.is_canonical(registered)  # `make migrate` leaves it as it is
     # A recovering join's hold, its release (stream_log.py): SET and REMOVE on the entry, never a rewrite.
     held_until = data.draw(st.integers(0, 10**12))
     held = _applied(registered, codec.partial_changes(ConnectionEntry, {"liveFromSeq": 2**53, "heldUntil": held_until}))
