@@ -55,6 +55,9 @@ from infra.functions import (
 # UpdateItem that claims its stream seq.)
 _TABLE_READ_WRITE = (
     "dynamodb:GetItem",
+    # A keynote session is read with its seat shards (one BatchGetItem: session_store/seat_ledger.py) by every
+    # function that reads a session to publish to it or to admit a listener.
+    "dynamodb:BatchGetItem",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
@@ -74,7 +77,8 @@ _READ_CURSOR_KEY = ("secretsmanager:GetSecretValue",)
 _SEND_NOTICES = ("sqs:SendMessage",)
 CONNECTION_METHODS: dict[str, tuple[str, ...]] = {
     HTTP_FUNCTION: ("POST", "DELETE"),
-    CONNECTION_FUNCTION: ("POST", "DELETE"),
+    # GET: a full session's join asks API Gateway about its oldest listeners (ghost seats: connection_lifecycle.py).
+    CONNECTION_FUNCTION: ("POST", "DELETE", "GET"),
     # GET: the sweep asks API Gateway whether each registered connection still exists (410: a ghost).
     SWEEP_FUNCTION: ("POST", "DELETE", "GET"),
     # POST: its shard's posts; DELETE: closing listeners after an end.
@@ -125,7 +129,14 @@ FUNCTION_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     FANOUT_WORKER_FUNCTION: {
         # Query: its shard's connections; a gone connection's unregister (GetItem + a transaction of
         # DeleteItem and UpdateItem) and the session read that tells the speaker the new count. No PutItem.
-        "table": ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
+        # BatchGetItem: a keynote session's seat shards, read with it.
+        "table": (
+            "dynamodb:Query",
+            "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+        ),
         "connections": _MANAGE_CONNECTIONS,
         "notices": _SEND_NOTICES,  # a gone connection's leave, and a trailing notice scheduled again
     },

@@ -245,10 +245,11 @@ def _expected_resources(synth, kind: str, name: str) -> set[str]:
 
 
 # Written out here, not read from infra.permissions: the handlers post to connections and delete them
-# (session_runtime.fanout); only the sweep asks whether one exists (get_connection: GET), to find ghosts.
+# (session_runtime.fanout); the sweep and a full session's join ask whether one exists (get_connection: GET),
+# to find ghosts.
 MANAGEMENT_METHODS = {
     "HttpSessionFunction": ("POST", "DELETE"),
-    "ConnectionFunction": ("POST", "DELETE"),
+    "ConnectionFunction": ("POST", "DELETE", "GET"),
     "SweepFunction": ("POST", "DELETE", "GET"),
     "FanoutWorkerFunction": ("POST", "DELETE"),  # its shard's posts, and closing listeners after an end
     "UploadFunction": ("POST",),  # artifactUpdated to the session (its listeners are never closed from there)

@@ -265,7 +265,7 @@ def usage(runtime, monkeypatch) -> Usage:
         lifecycle_ledger.cache_clear()
 
 
-def _run_http_routes(handlers) -> None:
+def _run_http_routes(handlers, max_listeners: int) -> None:
     def ok(answer, *statuses: int) -> Any:
         assert answer.status in statuses, answer.raw_body
         return answer.body
@@ -275,7 +275,9 @@ def _run_http_routes(handlers) -> None:
     ok(http("GET", "/openapi.json"), 200)
     ok(http("GET", "/asyncapi.json"), 200)
     ok(http("GET", "/lifecycle-events.json"), 200)
-    sid = ok(http("POST", "/sessions", user="owner-1", body={"title": "Talk"}), 201)["sessionId"]
+    sid = ok(http("POST", "/sessions", user="owner-1", body={"title": "Talk", "maxListeners": max_listeners}), 201)[
+        "sessionId"
+    ]
     ok(http("POST", "/sessions", user="owner-1", body={}, headers={"Idempotency-Key": "create-1"}), 201)
     page = ok(http("GET", "/sessions", user="owner-1", query={"limit": "1"}), 200)
     ok(http("GET", "/sessions", user="owner-1", query={"limit": "1", "cursor": page["nextCursor"]}), 200)
@@ -306,8 +308,8 @@ def _run_http_routes(handlers) -> None:
     assert gone not in handlers.listeners(sid)
 
 
-def _run_websocket_routes(handlers) -> None:
-    sid = handlers.create_session(owner="owner-1").sessionId
+def _run_websocket_routes(handlers, max_listeners: int) -> None:
+    sid = handlers.create_session(owner="owner-1", max_listeners=max_listeners).sessionId
     speaker = handlers.connected(sid, user="owner-1")
     listener, gone, leaving = handlers.connected(sid), handlers.connected(sid), handlers.connected(sid)
     handlers.management.gone.add(gone)
@@ -341,11 +343,11 @@ def _upload_never_notified(handlers, s3, sid: str) -> None:
     assert upload(s3, created["upload"], png(2, 2))[0] == 204
 
 
-def _run_sweep(handlers, s3) -> None:
+def _run_sweep(handlers, s3, max_listeners: int) -> None:
     store = handlers.store
     real = store.clock
     store.clock = lambda: real() - 3_600_000  # speakerless for an hour
-    sid = handlers.create_session(owner="owner-1").sessionId
+    sid = handlers.create_session(owner="owner-1", max_listeners=max_listeners).sessionId
     _upload_never_notified(handlers, s3, sid)  # an hour ago too: past the grace, the sweep asks S3
     store.clock = real
     listener, gone = handlers.connected(sid), handlers.connected(sid)
@@ -367,8 +369,8 @@ def _run_sweep(handlers, s3) -> None:
     assert listener in handlers.management.closed and gone not in handlers.listeners(sid)
 
 
-def _run_fanout_worker(handlers) -> None:
-    sid = handlers.create_session(owner="owner-1").sessionId
+def _run_fanout_worker(handlers, max_listeners: int) -> None:
+    sid = handlers.create_session(owner="owner-1", max_listeners=max_listeners).sessionId
     speaker = handlers.connected(sid, user="owner-1")
     listener, gone = handlers.connected(sid), handlers.connected(sid)
     handlers.management.gone.add(gone)  # unregistered by the shard, and the speaker told the new count
@@ -381,6 +383,17 @@ def _run_fanout_worker(handlers) -> None:
     assert result == {"sent": 2, "gone": 2, "failed": 0}
     assert listener in handlers.management.closed and speaker not in handlers.management.closed
     assert gone not in handlers.listeners(sid)
+
+
+def _run_full_session(handlers) -> None:
+    """A join to a full session whose only seat is a ghost's (its socket gone, its `$disconnect` never came): the
+    connection function asks API Gateway about it (GET), frees its seat and seats the newcomer."""
+    sid = handlers.create_session(owner="owner-1", max_listeners=1).sessionId
+    ghost = handlers.connected(sid)  # registered past its handshake (the Handlers' default)
+    handlers.management.gone.add(ghost)
+    newcomer = handlers.connect(sid)
+    assert newcomer.status == 200, newcomer.error
+    assert ghost not in handlers.listeners(sid)
 
 
 def _run_lifecycle_events(handlers) -> None:
@@ -405,14 +418,14 @@ def _run_lifecycle_events(handlers) -> None:
     assert answer == {"batchItemFailures": []}
 
 
-def _run_upload_function(handlers, s3) -> None:
+def _run_upload_function(handlers, s3, max_listeners: int) -> None:
     """S3's notifications of a PNG (completed) and of HTML sent as a PNG (failed), told to the session."""
     from local.s3 import Stored, event_of
     from tests.http.test_artifacts import upload
     from tests.support.http_events import FakeLambdaContext
     from tests.support.images import png
 
-    sid = handlers.create_session(owner="owner-1").sessionId
+    sid = handlers.create_session(owner="owner-1", max_listeners=max_listeners).sessionId
     handlers.connected(sid, user="owner-1")
     handlers.connected(sid)
     records = []
@@ -439,16 +452,20 @@ def used(usage, runtime, issuer, s3) -> Usage:
     from tests.support.handlers import Handlers
 
     handlers = Handlers(runtime, issuer)  # after `usage`: on the recording management API
-    # Twice: small sessions served by the caller alone, then every fan-out sharded (each shard run by the
-    # worker at once; the caller serves shard 0, which may hold none of a small session's connections).
+    # Three times: small sessions served by the caller alone, then every fan-out sharded (each shard run by the
+    # worker at once; the caller serves shard 0, which may hold none of a small session's connections), then
+    # keynote sessions (seats on seat shards, read with the session: session_store/seat_ledger.py).
+    from session_schema.layout import SEATS_PER_SHARD
+
     dispatcher = runtime.fanout.dispatcher
-    for threshold in (1_000_000, 1):
+    for threshold, max_listeners in ((1_000_000, 100), (1, 100), (1_000_000, SEATS_PER_SHARD + 1)):
         dispatcher.threshold = threshold
-        _run_http_routes(handlers)
-        _run_websocket_routes(handlers)
-        _run_sweep(handlers, s3)
-        _run_upload_function(handlers, s3)
-    _run_fanout_worker(handlers)
+        _run_http_routes(handlers, max_listeners)
+        _run_websocket_routes(handlers, max_listeners)
+        _run_sweep(handlers, s3, max_listeners)
+        _run_upload_function(handlers, s3, max_listeners)
+        _run_fanout_worker(handlers, max_listeners)
+    _run_full_session(handlers)
     _run_lifecycle_events(handlers)
     assert set(usage.actions) == set(FUNCTION_SPECS), "the run must exercise every function"
     assert usage.foreign == [], "handlers touch only the stack's table, bucket and cursor secret"
@@ -460,13 +477,20 @@ def _granted(name: str) -> set[str]:
 
 
 def test_every_call_a_handler_makes_is_granted_to_its_function_and_every_grant_is_used(used):
+    problems: dict[str, dict[str, Any]] = {}  # every function's, at once: one run says all that is wrong
     for name in FUNCTION_SPECS:
         granted = _granted(name)
-        assert used.actions[name] - granted == set(), f"{name} calls what its role does not allow"
-        assert granted - used.actions[name] == set(), f"{name} is granted what none of its routes calls"
+        found = {
+            "calls what its role does not allow": sorted(used.actions[name] - granted),
+            "is granted what none of its routes calls": sorted(granted - used.actions[name]),
+        }
         if "connections" in FUNCTION_ACTIONS[name]:
             # Exactly the granted methods: none missing, none granted that the function never calls.
-            assert used.methods[name] == set(CONNECTION_METHODS[name]), f"{name}: @connections methods"
+            found["@connections methods called, not granted"] = sorted(used.methods[name] - set(CONNECTION_METHODS[name]))
+            found["@connections methods granted, not called"] = sorted(set(CONNECTION_METHODS[name]) - used.methods[name])
+        if any(found.values()):
+            problems[name] = {what: which for what, which in found.items() if which}
+    assert problems == {}
 
 
 def test_the_run_reaches_what_each_function_is_for(used):
