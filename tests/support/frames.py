@@ -6,9 +6,19 @@ import json
 
 from hypothesis import strategies as st
 
+from session_protocol.frames import ACTIONS
 from session_schema.routes import WS_ACTIONS
 
-ANSWERS = {"joined", "pong", "history", "error"}  # what a listener may be answered
+
+def _answer_types(*, speaker: bool) -> frozenset[str]:
+    """What a frame may be answered with: `error`, or a declared answer of an action the role may send (the
+    registry's, so a new action's answer is known here the day it is declared)."""
+    declared = (answer for spec in ACTIONS if speaker or not spec.speaker_only for answer in spec.answers)
+    return frozenset({"error", *(model.model_fields["type"].default for model in declared)})
+
+
+ANSWERS = _answer_types(speaker=False)  # what a listener may be answered
+SPEAKER_ANSWERS = _answer_types(speaker=True)
 LISTENER_ERRORS = {"INVALID_ACTION", "VALIDATION_ERROR", "FORBIDDEN"}  # ... and the refusals among them
 
 json_values = st.recursive(
