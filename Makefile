@@ -117,9 +117,20 @@ CHECK_PATHS := tests/schema tests/store tests/runtime tests/http tests/ws tests/
 check: $(VENV)/.installed $(ASYNCAPI_CHECK)/node_modules/.installed ## the fast tier of the tests, while editing (docs/testing.md)
 	$(call PYTEST,$(CHECK_PATHS) -q -m "not slow" -n 2)
 
-# --durations: the 25 slowest tests after the summary, so a run that nears the 15-minute goal says where the time went.
+# Every test in two passes, both always run (the exit code is the first failure's):
+# 1. the tests that start no local stack (every test but the `e2e` and `emulator` ones) on two workers, one file per
+#    worker at a time (module fixtures stay in one process): CPU-bound, they use both cores;
+# 2. the end-to-end and emulator tests one after another: each module starts its own stack (several processes
+#    whose timings the tests observe), so two of them at once on two cores would make each other's timing.
+# --durations: the slowest tests of each pass, so a run that nears the 15-minute goal says where the time went.
+TEST_UNITS := -m "not e2e and not emulator" -n 2 --dist loadfile --durations=10
+TEST_STACKS := -m "e2e or emulator" --durations=20
+
 test: install ## install what is missing, then run every test
-	$(call PYTEST,--durations=25)
+	@( $(call PYTEST,$(TEST_UNITS)) ); units=$$?; \
+	( $(call PYTEST,$(TEST_STACKS)) ); stacks=$$?; \
+	echo "make test: units pass rc=$$units, stacks pass rc=$$stacks"; \
+	if [ $$units -ne 0 ]; then exit $$units; fi; exit $$stacks
 
 e2e: install ## the end-to-end tests only: real sockets through the local stack, the CLIs, the browser
 	$(call PYTEST,-m e2e)
