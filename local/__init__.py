@@ -16,3 +16,7 @@ LAMBDAS_DIR = REPO_ROOT / "lambdas"
 
 if str(LAMBDAS_DIR) not in sys.path:
     sys.path.insert(0, str(LAMBDAS_DIR))
+
+# How often the stack's http.server threads look for a stop (the standard library's 0.5 s would add half a second,
+# per server, to every stack's stop: the tests start and stop dozens of stacks).
+SHUTDOWN_POLL_SECONDS = 0.05

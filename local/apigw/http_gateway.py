@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from local import SHUTDOWN_POLL_SECONDS
 from local.console import console_response, is_console_path
 from local.iam import LocalIdentity, Refusal, verify_sigv4
 from local.lambda_service import FunctionError, HandlerUnavailable, Throttled, WorkerCrashed
@@ -271,7 +272,12 @@ class HttpGateway:
 
     def start(self, config: GatewayConfig) -> None:
         self._server.config = config
-        self._thread = threading.Thread(target=self._server.serve_forever, name="http-gateway", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
+            name="http-gateway",
+            daemon=True,
+        )
         self._thread.start()
 
     def stop(self) -> None:

@@ -26,6 +26,8 @@ from typing import Any
 
 import requests
 
+from local import SHUTDOWN_POLL_SECONDS
+
 logger = logging.getLogger("local.events")
 
 EVENTS_FILE = "events.jsonl"
@@ -70,7 +72,14 @@ class LocalEventBus:
     def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text("")  # this run's bus: what an earlier run put is not this run's
-        self._threads = [threading.Thread(target=self._server.serve_forever, name="event-bus", daemon=True)]
+        self._threads = [
+            threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
+                name="event-bus",
+                daemon=True,
+            )
+        ]
         if self.webhook:
             self._threads.append(threading.Thread(target=self._deliver, name="webhook", daemon=True))
         for thread in self._threads:

@@ -560,5 +560,6 @@ class Functions:
 
     def stop(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
-        for function in self.functions.values():
-            function.stop()
+        # Every function at once: each waits for its template process to exit.
+        with ThreadPoolExecutor(max(1, len(self.functions)), thread_name_prefix="stop-functions") as stopping:
+            list(stopping.map(lambda function: function.stop(), self.functions.values()))

@@ -21,6 +21,8 @@ from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from local import SHUTDOWN_POLL_SECONDS
+
 logger = logging.getLogger("local.sqs")
 
 Invoke = Callable[[Mapping[str, Any]], Any]
@@ -112,7 +114,12 @@ class SqsEndpoint:
     def __init__(self, host: str, queues: Mapping[str, DelayQueue]) -> None:
         self.queues = dict(queues)  # by queue name (the last part of its URL)
         self._server = ThreadingHTTPServer((host, 0), self._handler_class())
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-sqs-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
+            name="local-sqs-http",
+            daemon=True,
+        )
 
     @property
     def port(self) -> int:
