@@ -27,9 +27,10 @@ from typing import Any
 
 from aws_model import capacity, limits
 
-from . import _common
+from . import _common, _keynote_listeners
 
-SMOKE_ARGS = ["--listeners", "30", "--storm", "2000"]  # tests/bench: every benchmark runs once at a tiny size
+# tests/bench: every benchmark runs once at a tiny size (the real phase too: 20 listeners, 10 admitted a second)
+SMOKE_ARGS = ["--listeners", "30", "--storm", "2000", "--real-listeners", "20", "--aws-limits-scale", "0.02"]
 TABLE_NAME = "keynote-bench"
 SIZES = (10_000, 100_000)
 FIRST_PAGE, PAGE = 100, 1000  # the fan-out's Query Limits (session_runtime/fanout.py)
@@ -346,6 +347,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench keynote")
     parser.add_argument("--listeners", type=int, default=2000, help="real connection items per layout")
     parser.add_argument("--storm", type=int, default=100_000, help="listeners reconnecting at once")
+    parser.add_argument(
+        "--real-listeners", type=int, default=300, help="real WebSocket listeners in the join storm (0: skip it)"
+    )
+    parser.add_argument(
+        "--aws-limits-scale", type=float, default=0.05, help="the local stack's AWS limits, scaled (serve's flag)"
+    )
     args = parser.parse_args(argv)
     _common.prepare()
     from moto import mock_aws
@@ -356,4 +363,20 @@ def main(argv: list[str] | None = None) -> int:
         after = measure(AFTER, args.listeners, rng)
     assert after.join_hot_write <= before.join_hot_write, "a join writes a smaller hot item after"
     print(report(before, after, args.listeners, args.storm))
-    return 0
+    if args.real_listeners <= 0:
+        return 0
+    # After moto's in-process mock is gone: the stack's own clients must reach its services.
+    real = _keynote_listeners.run(args.real_listeners, args.aws_limits_scale)
+    drained, refused = storm(real.listeners, real.gateway_rate, lambda r: 0.0, _client_backoff())
+    print(_keynote_listeners.table(real, drained, refused, args.storm))
+    for problem in real.problems:
+        print(f"real listeners: {problem}")
+    return 1 if real.problems else 0
+
+
+def _client_backoff() -> Callable[[int, random.Random], float]:
+    """The Python client's own retry schedule after its `attempt`-th failed handshake (client.py: the delay
+    after failure n is backoff_delay(n - 1), its default options)."""
+    from live_sessions_client.backoff import BackoffOptions, backoff_delay
+
+    return lambda attempt, rng: backoff_delay(attempt - 1, BackoffOptions(), rng.random)

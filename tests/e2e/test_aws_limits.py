@@ -19,12 +19,13 @@ from typing import Any
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from live_sessions_client import BackoffOptions, LiveSession, RefusedError, StateChange
+from live_sessions_client import BackoffOptions, LiveSession, RefusedError
 
 from local import dynamodb
 from local.aws_limits import AwsLimits
 from local.stack import LocalStack
-from tests.support.local_stack import create_session, http, running_local_stack
+from tests.support.listeners import RecordingListener
+from tests.support.local_stack import create_session, listener_count, running_local_stack, settled_listener_count
 
 pytestmark = pytest.mark.e2e
 
@@ -113,35 +114,9 @@ def test_a_hot_partition_is_throttled_in_dynamodbs_shape_and_the_store_reads_it_
 # -- a join storm ------------------------------------------------------------------------------------------
 
 
-class Listener(LiveSession):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.states: list[StateChange] = []
-        self.events: list[dict[str, Any]] = []
-        super().__init__(*args, on_state=self.states.append, backoff=BackoffOptions(0.2, 2.0), keepalive=None, **kwargs)
-
-    def errors(self) -> list[BaseException]:
-        return [change.error for change in self.states if change.error is not None]
-
-    async def collect(self) -> None:
-        async for event in self:
-            if event.get("type") == "broadcast":
-                self.events.append(event)
-
-
-def _listener_count(stack: LocalStack, session_id: str, token: str) -> int:
-    response = http(stack, "GET", f"/sessions/{session_id}", token)
-    assert response.status_code == 200, response.text
-    count: int = response.json()["listenerCount"]
-    return count
-
-
-def _settled_count(stack: LocalStack, session_id: str, token: str, expected: int) -> int:
-    """The session's listenerCount once the gateway has run every `$disconnect` (it runs them after the socket
-    closed): `expected`, or what it still is after 30 s."""
-    deadline = time.monotonic() + 30
-    while (count := _listener_count(stack, session_id, token)) != expected and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return count
+def _listener(stack: LocalStack, session_id: str) -> RecordingListener:
+    assert stack.urls is not None
+    return RecordingListener(stack.urls.ws, session_id, backoff=BackoffOptions(0.2, 2.0))
 
 
 # A keynote's seats are on seat shards (above 1,000 listeners: session_schema/layout.py), its joins never write the
@@ -155,16 +130,16 @@ def test_a_join_storm_past_the_quotas_is_admitted_in_full_the_counts_exact_after
     session_id = create_session(stack, owner, maxListeners=max_listeners)
     assert stack.urls is not None
 
-    async def storm() -> list[Listener]:
-        listeners = [Listener(stack.urls.ws, session_id) for _ in range(STORM)]
+    async def storm() -> list[RecordingListener]:
+        listeners = [_listener(stack, session_id) for _ in range(STORM)]
         await asyncio.wait_for(asyncio.gather(*(listener.connect() for listener in listeners)), 120)
         return listeners
 
-    async def run() -> tuple[list[Listener], int, int]:
+    async def run() -> tuple[list[RecordingListener], int, int]:
         listeners = await storm()
-        count = await asyncio.to_thread(_listener_count, stack, session_id, owner)
+        count = await asyncio.to_thread(listener_count, stack, session_id, owner)
         await asyncio.gather(*(listener.close() for listener in listeners))  # the leaves, at once too
-        left = await asyncio.to_thread(_settled_count, stack, session_id, owner, 0)
+        left = await asyncio.to_thread(settled_listener_count, stack, session_id, owner, 0)
         return listeners, count, left
 
     throttled_before = stack._ws.connects_throttled if stack._ws else 0  # noqa: SLF001 - the gateway's own count
@@ -212,8 +187,8 @@ def test_broadcasts_while_reads_are_throttled_reach_every_listener_every_event_i
     pad = {"PK": {"S": f"SESSION#{session_id}"}, "SK": {"S": "PAD#reads"}, "pad": {"S": "x" * 40_000}}
     _client(stack, Config(retries={"total_max_attempts": 10})).put_item(TableName=stack.table_name, Item=pad)
 
-    async def run() -> tuple[list[Listener], list[int]]:
-        listeners = [Listener(stack.urls.ws, session_id) for _ in range(4)]
+    async def run() -> tuple[list[RecordingListener], list[int]]:
+        listeners = [_listener(stack, session_id) for _ in range(4)]
         for listener in listeners:
             await listener.connect()
         readers = [asyncio.create_task(listener.collect()) for listener in listeners]

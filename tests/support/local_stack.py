@@ -68,3 +68,22 @@ async def next_of_type(ws: Any, kind: str, timeout: float = 10.0) -> dict[str, A
         message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic())))
         if message.get("type") == kind:
             return message
+
+
+def listener_count(local: LocalStack, session_id: str, token: str) -> int:
+    """The session's `listenerCount` as its owner reads it (`GET /sessions/{id}`)."""
+    response = http(local, "GET", f"/sessions/{session_id}", token)
+    assert response.status_code == 200, response.text
+    count: int = response.json()["listenerCount"]
+    return count
+
+
+def settled_listener_count(local: LocalStack, session_id: str, token: str, expected: int) -> int:
+    """The session's listenerCount once the gateway has run every `$disconnect` (it runs them after the socket
+    closed): `expected`, or what it still is after 30 s."""
+    import time
+
+    deadline = time.monotonic() + 30
+    while (count := listener_count(local, session_id, token)) != expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return count
