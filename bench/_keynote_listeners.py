@@ -13,8 +13,12 @@ stack does not expose: not measured here.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,8 +43,11 @@ class RealRun:
     count_after_joins: int = -1
     delivered_once: int = 0  # listeners handed the broadcast exactly once
     latencies_ms: list[float] = field(default_factory=list)
-    left_seconds: float = 0.0  # from the leaves' start to listenerCount 0
+    left_seconds: float = 0.0  # from the leaves' start to listenerCount settled
     count_after_leaves: int = -1
+    count_after_sweep: int = -1  # after one sweep run, when leaves were lost (-1: not needed)
+    lambda_throttles: Counter[str] = field(default_factory=Counter)  # by route: invocations Lambda refused
+    client_errors: Counter[str] = field(default_factory=Counter)  # by code: retried failures besides the 429s
     load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before and after
     problems: list[str] = field(default_factory=list)
 
@@ -65,13 +72,38 @@ def run(listeners: int, scale: float) -> RealRun:
         connection_partitions_for(MAX_LISTENERS),
     )
     load_before = os.getloadavg()[0]
-    quiet = {"POWERTOOLS_LOG_LEVEL": "WARNING"}  # a log line per $connect would time the terminal
-    with running_local_stack(aws_limits=limits, settings_overrides=quiet) as stack:
+    # No log line per $connect (it would time the terminal); the sweep, run only by this phase, may free any
+    # seat a lost `$disconnect` left (no grace: every listener has left by then).
+    settings = {"POWERTOOLS_LOG_LEVEL": "WARNING", "GHOST_GRACE_SECONDS": "0"}
+    with running_local_stack(aws_limits=limits, settings_overrides=settings) as stack, _lambda_throttles(result):
         owner = stack.mint("keynote-speaker", ttl_seconds=7200)
         session_id = create_session(stack, owner, maxListeners=MAX_LISTENERS)
         asyncio.run(_storm(stack, session_id, owner, result))
     result.load = (load_before, os.getloadavg()[0])
     return result
+
+
+@contextmanager
+def _lambda_throttles(result: RealRun) -> Iterator[None]:
+    """Count the invocations the stack's Lambda refused (a function's reserved concurrency or the Region's), by
+    route, from the WebSocket gateway's error log (local/apigw/ws_gateway.py: one record per failed route), and
+    keep those records off the terminal: the table shows them."""
+    from local.lambda_service.lambda_pools import Throttled
+
+    def count(record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if not any(isinstance(arg, Throttled) for arg in args):
+            return True
+        route = str(record.msg).split(" failed", 1)[0]  # "$connect", "$disconnect" or "route %s"
+        result.lambda_throttles[route % args[0] if "%s" in route else route] += 1
+        return False
+
+    gateway = logging.getLogger("local.ws")
+    gateway.addFilter(count)
+    try:
+        yield
+    finally:
+        gateway.removeFilter(count)
 
 
 async def _storm(stack: Any, session_id: str, owner: str, result: RealRun) -> None:
@@ -87,11 +119,11 @@ async def _storm(stack: Any, session_id: str, owner: str, result: RealRun) -> No
     await asyncio.wait_for(asyncio.gather(*(listener.connect() for listener in crowd)), JOIN_TIMEOUT_SECONDS)
     result.joined_seconds = time.monotonic() - started
     result.gateway_429s = stack._ws.connects_throttled - refused_before  # noqa: SLF001
-    errors = [error for listener in crowd for error in listener.errors()]
-    unexpected = [e for e in errors if not (isinstance(e, RefusedError) and e.status == 429 and e.retryable)]
-    unexpected += [e for e in errors if isinstance(e, RefusedError) and e.code == "RATE_LIMITED"]
-    if unexpected:  # only the gateway's connection-rate 429 may reach a client: DynamoDB's are the handlers'
-        result.problems.append(f"clients saw errors other than API Gateway's 429: {unexpected[:3]}")
+    for error in (error for listener in crowd for error in listener.errors()):
+        if isinstance(error, RefusedError) and error.code == "RATE_LIMITED":  # DynamoDB's: the handlers' to retry
+            result.problems.append(f"a client saw DynamoDB's throttle: {error}")
+        elif not (isinstance(error, RefusedError) and error.status == 429):
+            result.client_errors[getattr(error, "code", type(error).__name__)] += 1
     result.count_after_joins = await asyncio.to_thread(listener_count, stack, session_id, owner)
 
     readers = [asyncio.create_task(listener.collect()) for listener in crowd]
@@ -111,13 +143,16 @@ async def _storm(stack: Any, session_id: str, owner: str, result: RealRun) -> No
     await asyncio.gather(*readers, return_exceptions=True)
     result.count_after_leaves = await asyncio.to_thread(settled_listener_count, stack, session_id, owner, 0)
     result.left_seconds = time.monotonic() - started
+    if result.count_after_leaves:  # leaves lost (a `$disconnect` API Gateway could not run): the sweep's to free
+        await asyncio.to_thread(stack.run_sweep)
+        result.count_after_sweep = await asyncio.to_thread(listener_count, stack, session_id, owner)
 
     if result.count_after_joins != result.listeners:
         result.problems.append(f"listenerCount {result.count_after_joins} after {result.listeners} joins")
     if result.delivered_once != result.listeners:
         result.problems.append(f"{result.delivered_once} of {result.listeners} listeners got the broadcast once")
-    if result.count_after_leaves != 0:
-        result.problems.append(f"listenerCount {result.count_after_leaves} after every listener left")
+    if result.count_after_leaves != 0 and result.count_after_sweep != 0:
+        result.problems.append(f"listenerCount {result.count_after_sweep} after every listener left and a sweep")
 
 
 def table(real: RealRun, simulated_seconds: float, simulated_refusals: int, storm_size: int) -> str:
@@ -131,8 +166,11 @@ def table(real: RealRun, simulated_seconds: float, simulated_refusals: int, stor
         ["listenerCount after the joins", real.count_after_joins, real.listeners],
         ["listeners that got the broadcast exactly once", real.delivered_once, real.listeners],
         ["broadcast latency p50 / p99, ms", f"{p50:,.0f} / {p99:,.0f}", "-"],
-        ["time until listenerCount was 0 after all left, s", real.left_seconds, "-"],
+        ["Lambda throttles (ConnectionFunction's reserved concurrency)", _listed(real.lambda_throttles), 0],
+        ["failures the clients retried besides the 429s", _listed(real.client_errors), 0],
+        ["time until listenerCount settled after all left, s", real.left_seconds, "-"],
         ["listenerCount after the leaves", real.count_after_leaves, 0],
+        ["listenerCount after one sweep", "-" if real.count_after_sweep < 0 else real.count_after_sweep, 0],
     ]
     equivalent = real.listeners / real.scale
     notes = [
@@ -142,15 +180,20 @@ def table(real: RealRun, simulated_seconds: float, simulated_refusals: int, stor
         f"({real.seat_shards} seat shards, {real.partitions} connection partitions); {_common.machine()}; "
         f"load average {real.load[0]:.1f} -> {real.load[1]:.1f}",
         "every listener connects at once (the Python client, its default backoff: 0.5 s doubling to 30 s, half "
-        "jittered; no first-join spread); a client sees only API Gateway's connection-rate 429 and retries it, "
-        "DynamoDB's throttles are retried inside the handlers (the embedded DynamoDB counts them in its own "
-        "process, which the stack does not expose)",
+        "jittered; no first-join spread); API Gateway's connection-rate 429 is retried by the clients, DynamoDB's "
+        "throttles inside the handlers (no client sees one; the embedded DynamoDB counts them in its own process, "
+        "which the stack does not expose)",
         "simulated: the storm model above (a token bucket at the gateway's rate, refused attempts retried with "
         "the same backoff) for this storm at this scale; it counts refused attempts, the gateway counts 429s",
         f"the same limits model as the simulated {storm_size:,}-listener storm, scaled: every rate times "
         f"{real.scale:g}, so {real.listeners} listeners here drain as about {equivalent:,.0f} would at AWS's "
         "default quota (the time to drain is listeners / rate; the client's backoff steps are not scaled)",
         "latency: from the speaker's send to each listener's receipt, all listeners in this process",
+        "Lambda throttles: invocations the stack's Lambda refused, by route (its concurrency is not scaled: "
+        "`--aws-limits-concurrency-scale` 1); a throttled `$connect` is API Gateway's 500 to the client (retried), "
+        "a throttled route's request is OUTCOME_UNKNOWN to the client (it reconnects), a throttled `$disconnect` is "
+        "lost (API Gateway does not retry it): its seat stays counted until the sweep frees it (the sweep row, run "
+        "only then)",
     ]
     if real.problems:
         notes.append("**problems**: " + "; ".join(real.problems))
@@ -161,3 +204,7 @@ def table(real: RealRun, simulated_seconds: float, simulated_refusals: int, stor
         rows,
         notes,
     )
+
+
+def _listed(counts: Counter[str]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in sorted(counts.items())) or "0"
