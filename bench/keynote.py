@@ -9,8 +9,9 @@ capacity is a constant). Simulated: everything at keynote scale, from those
 per-operation costs and the declared quotas (aws_model/limits.py): joins a second per session and per Region, a
 100,000-listener reconnect storm draining (clients as they were, and with the session-sized spread and the full
 session's Retry-After), read units per broadcast at 10,000 and 100,000 listeners, the largest session and broadcast
-rate one Region serves, and the ceiling after that. The local stack's enforcement of the limits (`serve
---aws-limits`) is another branch's: this run models them, it does not meet them.
+rate one Region serves, and the ceiling after that. Met: a join storm of `--real-listeners` real WebSocket
+listeners through the local stack with the limits on, scaled (`serve --aws-limits`; bench/_keynote_listeners.py),
+next to the same storm simulated at that scale.
 """
 
 from __future__ import annotations
