@@ -16,7 +16,16 @@ it now does that to the attributes the projection's paths start with only (moto'
 looks nothing else up), and not at all where the values it picks are strings, booleans or numbers (the round
 trip leaves the first two as they are and respells a number as boto3's Decimal context does): the same result
 for a fraction of the work. A connection item's projection holds a number (its protocol version): without
-numbers, every item of a fan-out's read took the round trip.
+numbers, every item of a fan-out's read took the round trip. The projected item is built without moto's
+per-attribute size check (a projection is part of an item that passed it when stored), as moto's own
+`Item.__deepcopy__` builds its copies.
+
+moto measures every item a Query (or Scan) walks twice against the 1 MB page limit (`Item.size`), wrapping each
+map value in a new DynamoType on the way: the larger part of a fan-out's Query. `Item.size` here adds up the
+strings, numbers, booleans and nulls at the top of an item itself, by moto's own rules for them, and leaves
+every other value (sets, lists, maps, binary) to moto's `DynamoType.size` (tests/local/test_moto_query.py
+compares both over generated items). A string's `DynamoType.cast_value` (what moto sorts and compares sort keys by,
+several times per item a Query walks) is its value at once, as moto's answers it after testing the other kinds.
 
 Thread-safe (the narrowing is per thread), for moto's internals at the version requirements-dev.txt
 pins. Applied once per process.
@@ -50,7 +59,7 @@ def replacements() -> list[tuple[Any, str, Any]]:
     """(owner, attribute, replacement) for each piece of moto this changes, wrapping moto's current ones:
     `speed_up_queries` sets them; the equivalence test sets them for its own duration only."""
     from moto.dynamodb.models import table as table_module
-    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
     from moto.dynamodb.models.table import Table
 
     return [
@@ -58,6 +67,8 @@ def replacements() -> list[tuple[Any, str, Any]]:
         (Table, "all_items", _narrowed_all_items(Table.all_items)),
         (table_module, "copy", _CopyUnlessProjected()),
         (Item, "project", _pruning_project(Item.project, Item)),
+        (Item, "size", _item_size),
+        (DynamoType, "cast_value", _string_cast_first(DynamoType.cast_value)),
     ]
 
 
@@ -116,7 +127,7 @@ def _pruning_project(original: Any, item_type: type) -> Any:
     def project(self: Any, projection_expressions: list[list[str]]) -> Any:
         direct = _direct_projection(self, projection_expressions)
         if direct is not None:
-            return item_type(hash_key=self.hash_key, range_key=self.range_key, attrs=direct)
+            return _unchecked_item(item_type, self, direct)
         # moto's `find_nested_key` looks up a path's first element, or the attribute before its list index.
         heads = {path[0] for path in projection_expressions}
         heads |= {m.group(1) for head in heads if (m := _LIST_ELEMENT.match(head))}
@@ -125,6 +136,49 @@ def _pruning_project(original: Any, item_type: type) -> Any:
         return original(pruned, projection_expressions)
 
     return project
+
+
+def _string_cast_first(original: property) -> property:
+    moto_cast = original.fget
+    assert moto_cast is not None
+
+    def cast_value(self: Any) -> Any:
+        return self.value if self.type == "S" else moto_cast(self)
+
+    return property(cast_value)
+
+
+def _unchecked_item(item_type: type, stored: Any, attrs: dict[str, Any]) -> Any:
+    """`Item(hash_key, range_key, attrs)` without LimitedSizeDict's size check on each attribute set (it sums the
+    whole item's size again per attribute): `attrs` is a projection of `stored`, which passed that check."""
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+
+    item = item_type.__new__(item_type)
+    item.hash_key, item.range_key = stored.hash_key, stored.range_key
+    checked = LimitedSizeDict.__new__(LimitedSizeDict)
+    for name, value in attrs.items():
+        dict.__setitem__(checked, name, DynamoType(value))
+    item.attrs = checked
+    return item
+
+
+def _item_size(item: Any) -> int:
+    """moto's `Item.size` (its attribute names' UTF-8 bytes plus each value's `DynamoType.size`), with the values
+    that need no recursion measured here by the same rules: a string its UTF-8 bytes, a number the length of its
+    spelling, a boolean or null 1."""
+    total = 0
+    for name, value in item.attrs.items():
+        kind, plain = value.type, value.value
+        total += len(name) if name.isascii() else len(name.encode())  # isascii() reads a flag: no copy
+        if kind == "S" and type(plain) is str:
+            total += len(plain) if plain.isascii() else len(plain.encode())
+        elif kind == "N":
+            total += len(str(plain))
+        elif (kind == "BOOL" or kind == "NULL") and type(plain) is bool:
+            total += 1
+        else:
+            total += value.size()
+    return total
 
 
 def _direct_projection(item: Any, paths: list[list[str]]) -> dict[str, Any] | None:

@@ -178,3 +178,17 @@ def test_the_patch_narrows_a_table_query_to_its_partition(ddb: Any) -> None:
             )
     assert [i["SK"]["S"] for i in answer["Items"]] == ["a", "b"]
     assert seen == [["p0/a", "p0/b"]]
+
+
+@settings(max_examples=60, deadline=None)
+@given(stored=items)
+def test_an_item_measures_as_moto_measures_it(stored: list[dict[str, Any]]) -> None:
+    """The page size limit counts `Item.size`: the patch's sum is moto's for every kind of value (and a name or a
+    string beyond ASCII)."""
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.models.utilities import bytesize
+
+    for attributes in [*stored, {"PK": {"S": "p0"}, "SK": {"S": "é"}, "nämé": {"S": "日本"}, "n": {"N": "-0.50"}}]:
+        item = Item(hash_key=None, range_key=None, attrs=attributes)  # type: ignore[arg-type]
+        moto_size = sum(bytesize(name) + value.size() for name, value in item.attrs.items())  # moto's Item.size
+        assert moto_query._item_size(item) == moto_size
