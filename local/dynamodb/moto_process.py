@@ -5,8 +5,9 @@ and serves until its stdin closes.
 A presigned POST upload that its policy does not allow is refused as S3 refuses it (local/s3); every
 request is applied one at a time (backend._serialized: moto's backends are not thread-safe), a
 transaction backs up only the items it names (moto_transactions.py), a Query reads only its partition
-(moto_query.py), results are answered as plain JSON (moto_json.py), and with `--aws-limits` each partition and
-item serves at most DynamoDB's units per second (moto_throttle.py).
+(moto_query.py), results are answered as plain JSON (moto_json.py), a client's connection stays open between
+its requests (keep_alive.py), and with `--aws-limits` each partition and item serves at most DynamoDB's units per
+second (moto_throttle.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from moto.server import ThreadedMotoServer
 from local.s3 import bucket_of, enforce_post_policy, known_secret_keys, notify_from_environment
 
 from .backend import _serialized
+from .keep_alive import KeepAliveRequestHandler
 from .moto_idempotency import honour_client_request_tokens
 from .moto_json import answer_with_json
 from .moto_query import speed_up_queries
@@ -34,7 +36,7 @@ class SerializedMotoServer(ThreadedMotoServer):
     fd: int
 
     def _server_entry(self) -> None:  # ThreadedMotoServer's, on the given socket, with the app behind one lock
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server
 
         # Uploads are judged by their signed policy before moto stores them (local/s3), outside the lock.
@@ -43,7 +45,8 @@ class SerializedMotoServer(ThreadedMotoServer):
         app = enforce_post_policy(notify_from_environment(served, os.environ, bucket_of), known_secret_keys)
         # The stack's socket, listening with a backlog of 1024 (werkzeug's 128 drops the SYNs of dozens of
         # execution environments connecting at once).
-        self._server = make_server("127.0.0.1", 0, app, True, request_handler=MotoRequestHandler, fd=self.fd)
+        # Connections kept open between requests (keep_alive.py): werkzeug closes each one after its answer.
+        self._server = make_server("127.0.0.1", 0, app, True, request_handler=KeepAliveRequestHandler, fd=self.fd)
         self._server_ready_event.set()
         self._server.serve_forever()
 
