@@ -40,10 +40,12 @@ def make_moto_dynamodb_atomic() -> None:
     from moto.dynamodb.responses import DynamoHandler
 
     from .moto_idempotency import honour_client_request_tokens
+    from .moto_streams import stream_one_record_per_update
     from .moto_transactions import back_up_only_touched_items
 
     back_up_only_touched_items()  # first, so that its backup is taken inside the lock below
     honour_client_request_tokens()
+    stream_one_record_per_update()  # before the lock too, so that it runs inside it
     serialize_methods(DynamoDBBackend, _OPERATIONS, _lock)
     serialize_methods(DynamoHandler, _HANDLER_OPERATIONS, _lock)
     _applied = True

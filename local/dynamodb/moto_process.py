@@ -27,7 +27,7 @@ from .keep_alive import KeepAliveRequestHandler
 from .moto_idempotency import honour_client_request_tokens
 from .moto_json import answer_with_json
 from .moto_query import speed_up_queries
-from .moto_streams import forget_used_shard_iterators
+from .moto_streams import forget_used_shard_iterators, stream_one_record_per_update
 from .moto_throttle import throttle_from_environment
 from .moto_transactions import back_up_only_touched_items
 
@@ -59,6 +59,7 @@ def main(argv: list[str]) -> None:
     back_up_only_touched_items()  # every join is a transaction: keep its cost off the table's size
     honour_client_request_tokens()  # a retried, committed transaction succeeds without applying again
     forget_used_shard_iterators()  # the stream poller's GetRecords would otherwise pile up iterators
+    stream_one_record_per_update()  # an UpdateItem creating its item: one INSERT, not a keys-alone one before it
     speed_up_queries()  # every fan-out is a Query: keep its cost off the table's size too
     answer_with_json()  # and off moto's generic serializer (slow per item)
     throttle_from_environment(os.environ)  # `serve --aws-limits`: per-partition and per-item throughput

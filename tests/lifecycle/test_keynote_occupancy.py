@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import boto3
 import pytest
 
 from lifecycle_events.app import process
 from lifecycle_events.mapping import crossing_of, events_of
 from lifecycle_events.publisher import Publisher
+from lifecycle_events.stream_batches import lambda_record
 from session_schema import codec, keys
-from session_schema.lifecycle import STREAM_FILTER_PATTERNS
+from session_schema.lifecycle import STREAM_FILTER_PATTERNS, STREAM_VIEW_TYPE
 from session_schema.models import SeatShard, Session, SessionOccupancy
 from session_store.occupancy_ledger import OccupancyLedger
 
@@ -204,3 +206,36 @@ def test_a_listener_old_code_seats_on_the_keynote_session_item_is_counted(hall: 
     assert crossing_of(stream_record(keynote(), keynote(muted=True))) is None
     small = Session(sessionId=SID, ownerId=OWNER, maxListeners=10, epoch="ep1", createdAt=1, updatedAt=1)
     assert crossing_of(stream_record(small, small.model_copy(update={"listenerCount": 1}))) is None  # as before
+
+
+def test_the_occupancy_items_creation_streams_one_whole_insert_that_the_function_announces(aws: None) -> None:
+    """The settle creates the occupancy item with an UpdateItem. The table's stream (moto's, as the local stack serves
+    it) carries it as DynamoDB does: one INSERT of the whole item, announced with nothing failed. moto used to stream
+    an INSERT of the keys alone first (the empty item it puts before applying an update), which the function could
+    not read: the batch failed at it, and a keynote join storm's retries gave up the records after it."""
+    ddb = boto3.client("dynamodb")
+    table = "keynote-stream"
+    spec = {"StreamEnabled": True, "StreamViewType": STREAM_VIEW_TYPE}
+    ddb.create_table(**keys.TABLE.create_table_kwargs(table), StreamSpecification=spec)
+    for item in (keynote(), shard(0), shard(1), shard(0, es=1)):  # the last: a first listener on shard 0
+        ddb.put_item(TableName=table, Item=codec.encode(item))
+    arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    streams = boto3.client("dynamodbstreams", endpoint_url="https://streams.dynamodb.us-east-1.amazonaws.com")
+    (stream_shard,) = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+
+    def delivered() -> list[dict[str, Any]]:
+        """Every record so far that the mapping's filter lets through, as Lambda delivers it."""
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=stream_shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        records = [lambda_record(r, arn) for r in streams.get_records(ShardIterator=iterator)["Records"]]
+        return [r for r in records if matches_any(STREAM_FILTER_PATTERNS, r)]
+
+    events, ledger = FakeEvents(), OccupancyLedger(table, ddb)
+    first = delivered()  # the session's INSERT, shard 0's crossing (which settles the occupancy item)
+    assert process(first, Publisher(events, "bus"), ledger) == {"batchItemFailures": []}
+    settled = delivered()[len(first) :]
+    assert process(settled, Publisher(events, "bus"), ledger) == {"batchItemFailures": []}
+    assert [(r["eventName"], r["dynamodb"]["Keys"]["SK"]["S"]) for r in settled] == [("INSERT", keys.OCCUPANCY)]
+    assert codec.decode(settled[0]["dynamodb"]["NewImage"]) == ledger._occupancy(SID)
+    assert events.put == ["Session Created", "Session Occupied", "Channel Occupied"]

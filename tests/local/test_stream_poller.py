@@ -141,3 +141,26 @@ def test_a_cancelled_transaction_leaves_no_stream_records(aws):
     iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")
     records = streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
     assert [r["eventName"] for r in records] == ["INSERT"], "only the committed write"
+
+
+def test_an_update_that_fails_after_moto_created_its_item_leaves_no_item_and_no_record(aws):
+    """moto puts an update's new item (its keys alone) before applying the update; one refused then (too large) must
+    leave the table and its stream as DynamoDB does, untouched (local/dynamodb/moto_streams.py)."""
+    from local.dynamodb import make_moto_dynamodb_atomic
+
+    make_moto_dynamodb_atomic()
+    ddb = boto3.client("dynamodb")
+    spec = {"StreamEnabled": True, "StreamViewType": STREAM_VIEW_TYPE}
+    ddb.create_table(**TABLE.create_table_kwargs("streamed"), StreamSpecification=spec)
+    key = {"PK": {"S": "SESSION#big-hall-123"}, "SK": {"S": "OCCUPANCY"}}
+    with pytest.raises(ddb.exceptions.ClientError, match="maximum allowed size"):
+        ddb.update_item(
+            TableName="streamed", Key=key, UpdateExpression="SET big = :big",
+            ExpressionAttributeValues={":big": {"S": "x" * 500_000}},
+        )  # fmt: skip
+    assert "Item" not in ddb.get_item(TableName="streamed", Key=key)
+    arn = ddb.describe_table(TableName="streamed")["Table"]["LatestStreamArn"]
+    streams = boto3.client("dynamodbstreams", endpoint_url="https://streams.dynamodb.us-east-1.amazonaws.com")
+    (shard,) = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")
+    assert streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"] == []
