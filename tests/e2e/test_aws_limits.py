@@ -126,7 +126,10 @@ def test_a_join_storm_past_the_quotas_is_admitted_in_full_the_counts_exact_after
     """No client sees a DynamoDB throttle (RATE_LIMITED): the handlers retry them; the only refusals are API
     Gateway's connection-rate 429 (no body code), which clients retry as they would against AWS. The leaves of
     the storm are as hot: each `$disconnect` is retried in its handler, so the count is 0 without the sweep."""
-    owner = stack.mint("storm-owner")
+    # An owner per case: a storm into a session whose seats are on its item also writes that item's copy in its
+    # owner's index partition (GSI1), which stays over its scaled units for a while after; the next case's
+    # `POST /sessions` by the same owner would be answered 429, as it would on AWS.
+    owner = stack.mint(f"storm-owner-{max_listeners}")
     session_id = create_session(stack, owner, maxListeners=max_listeners)
     assert stack.urls is not None
 
