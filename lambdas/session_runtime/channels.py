@@ -15,11 +15,11 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from session_protocol import events
 from session_schema.errors import ConcurrentUpdate, ConnectionNotFound
-from session_schema.models import ConnectionEntry, Session
+from session_schema.models import AnyConnection, ConnectionEntry, Session
 from session_store.dynamo import ConditionFailed
 from session_store.store import ChannelMoved
 from session_store.stream_log import Recovery
@@ -30,7 +30,6 @@ from .runtime import Runtime
 
 MAX_ATTEMPTS = 8
 RETRY_JITTER_SECONDS = 0.005  # a lost race waits up to this (doubling per attempt) before its next try
-C = TypeVar("C", bound=ConnectionEntry)  # a connection whole (the caller's) or as its session lists it
 Frame = dict[str, Any]
 
 
@@ -80,7 +79,7 @@ def publish_to_channel(
     raise ConcurrentUpdate(f"channel {channel} of session {session_id}")
 
 
-def subscribe(runtime: Runtime, connection: C, channel: str | None) -> tuple[C, Frame]:
+def subscribe(runtime: Runtime, connection: AnyConnection, channel: str | None) -> tuple[AnyConnection, Frame]:
     """Move `connection` to `channel` (None: to none) and the answer: `subscribed` with the new channel stream's
     position. The switch is one transaction conditional on that position (read again when a publish took it
     meanwhile), so every later event of the channel reaches the connection. The speaker hears the new counts."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, ClassVar, Final, Literal
+from typing import Annotated, ClassVar, Final, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -322,6 +322,11 @@ class Connection(ConnectionEntry):
 
     userId: UserId | None = None
     connectedAt: EpochMs
+
+
+# A connection whole (read from its lookup item) or as its session lists it (its entry): what code that takes either
+# hands back.
+AnyConnection = TypeVar("AnyConnection", bound=ConnectionEntry)
 
 
 class SeatShard(Record):

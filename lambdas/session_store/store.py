@@ -16,7 +16,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import islice
-from typing import Any, TypeVar
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -39,6 +39,7 @@ from session_schema.errors import (
 from session_schema.ids import new_epoch, new_record_id, new_session_id
 from session_schema.models import (
     MESSAGE_ID_PREFIX,
+    AnyConnection,
     Artifact,
     ChannelHead,
     Connection,
@@ -90,7 +91,6 @@ _HEAD_SEQ = ex.field(ChannelHead, "seq")
 READ_LEGACY_CONNECTION_KEYS = True
 _ARTIFACT_ETAG = ex.field(Artifact, "etag")
 PING_SESSION_ID = "~ping"  # never a session ID: see ping()
-C = TypeVar("C", bound=ConnectionEntry)  # a connection whole (from its lookup item) or its entry (from its session)
 
 
 class ChannelMoved(Exception):
@@ -592,7 +592,7 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
         return self.unregister(connection)
 
     @_upgrades_legacy_items
-    def unregister(self, connection: C) -> C | None:
+    def unregister(self, connection: AnyConnection) -> AnyConnection | None:
         """`unregister_connection` of a connection record already read (from either of its two items): the
         connection, or None when someone else unregistered it first. Half registrations go too: a connection
         item without its lookup with its effect on the session; a lookup without its connection item alone (the
@@ -647,7 +647,7 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
         return connection
 
     @_upgrades_legacy_items
-    def switch_channel(self, connection: C, channel: str | None, *, head_seq: int) -> C:
+    def switch_channel(self, connection: AnyConnection, channel: str | None, *, head_seq: int) -> AnyConnection:
         """Move a registered connection to `channel` (None: to no channel) in ONE transaction: its item under the
         old channel deleted, its item under the new one put, its lookup pointed there, the counts moved, only while
         the session declares the channel (InvalidChannel) and the new channel's head is still `head_seq`
@@ -910,7 +910,9 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
         """The lookup items among `lookups` whose connection item is gone: half registrations the other way."""
         return self._missing(lookups, codec.connection_item_key)
 
-    def _missing(self, connections: Sequence[C], key_of: Callable[[C], dict[str, str]]) -> list[C]:
+    def _missing(
+        self, connections: Sequence[AnyConnection], key_of: Callable[[AnyConnection], dict[str, str]]
+    ) -> list[AnyConnection]:
         there = self._existing_keys([key_of(c) for c in connections])
         return [c for c in connections if (key_of(c)[keys.PK], key_of(c)[keys.SK]) not in there]
 
