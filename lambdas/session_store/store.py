@@ -783,14 +783,14 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
     ) -> list[ConnectionEntry]:
         """Of the `count` longest registered listeners among the first `sample` connections of a session, those that
         connected by `registered_by` (epoch ms): what a full session's join asks API Gateway about. One Query page,
-        bounded however large the session, then a read of each of the `count` lookup items, which alone say when
-        they connected; the page ranks them by `expiresAt`, which their registrations set from the time they
+        bounded however large the session, then one consistent BatchGetItem of the `count` lookup items, which alone
+        say when they connected; the page ranks them by `expiresAt`, which their registrations set from the time they
         registered. A listener whose lookup is gone is a half registration TTL left behind: registered long ago."""
         first = islice(self.iter_connections(session_id, page_size=sample), sample)
         oldest = sorted((c for c in first if c.role == "listener"), key=lambda c: c.expiresAt)[:count]
-        # One GetItem each (a few): the connection function's role grants GetItem, not BatchGetItem.
-        lookups = {c.connectionId: self.get_connection(c.connectionId) for c in oldest}
-        return [c for c in oldest if (found := lookups[c.connectionId]) is None or found.connectedAt <= registered_by]
+        found = self._batch_get([keys.connection_lookup_key(c.connectionId) for c in oldest])
+        connected_at = {c.connectionId: c.connectedAt for c in (codec.decode_as(item, Connection) for item in found)}
+        return [c for c in oldest if connected_at.get(c.connectionId, registered_by) <= registered_by]
 
     def iter_connection_targets(
         self,
