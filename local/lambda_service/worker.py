@@ -134,8 +134,10 @@ def _template(control: socket.socket, target: str, function_name: str, memory_mb
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked workers are reaped by the kernel
     while True:
         message, fds, _flags, _address = socket.recv_fds(control, 16, 1)
-        if not message:  # the pool is gone: exit at once (the interpreter's teardown of the handler's imports takes
-            sys.stdout.flush()  # a second, for nothing: the template holds no state)
+        if not message:
+            # The pool is gone: exit at once. The template holds no state, and the interpreter's teardown of the
+            # handler's imports would take a second for nothing.
+            sys.stdout.flush()
             sys.stderr.flush()
             os._exit(0)
         if not fds:
