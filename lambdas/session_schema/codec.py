@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from pydantic import ValidationError
@@ -212,6 +212,17 @@ _DERIVED: dict[str, tuple[str, ...]] = {
     "expiresAt": _GSI2_KEYS,
     "lastRegisteredAt": _OCCUPIED_INDEX,
 }
+
+
+SEQ_ONLY: Final = "seqOnly"
+
+
+def session_write(change: Changes) -> Changes:
+    """`change` of the session item as written: unless it marks itself a publish that moves only `seq`, it also
+    removes that mark, so the lifecycle stream filter (lifecycle.STREAM_FILTER_PATTERNS) passes it."""
+    if SEQ_ONLY in change.set or SEQ_ONLY in change.remove:
+        return change
+    return Changes(set=dict(change.set), remove=[*change.remove, SEQ_ONLY])
 
 
 def connection_registers(session_id: str, now_ms: int) -> Changes:

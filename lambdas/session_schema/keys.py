@@ -40,6 +40,7 @@ Access patterns:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -148,6 +149,11 @@ def _ms(value: int) -> str:
 
 def session_key(session_id: str) -> dict[str, str]:
     return {PK: SESSION_PREFIX + session_id, SK: META}
+
+
+def is_session_key(key: Mapping[str, str]) -> bool:
+    """Whether `key` is a session item's (`session_key`)."""
+    return key.get(SK) == META and key.get(PK, "").startswith(SESSION_PREFIX)
 
 
 def session_partition(session_id: str) -> str:

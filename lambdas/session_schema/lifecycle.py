@@ -13,7 +13,7 @@ from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import keys
+from . import codec, keys
 from .models import ArtifactKind, ChannelName, ContentType, EpochMs, FileName, RecordId, SessionId, Title, UserId
 from .status import ArtifactStatus, SessionStatus
 
@@ -192,9 +192,12 @@ def detail_schemas() -> dict[str, Any]:
 # session's TTL deletion, an artifact deleted with its object).
 _WRITES = ["INSERT", "MODIFY"]
 STREAM_FILTER_PATTERNS: tuple[dict[str, Any], ...] = (
-    {  # session items: created, status/title/mute/channels, listener counts
+    {  # session items: created, status/title/mute/channels, listener counts; not a publish that moved only `seq`
         "eventName": _WRITES,
-        "dynamodb": {"Keys": {keys.PK: {"S": [{"prefix": keys.SESSION_PREFIX}]}, keys.SK: {"S": [keys.META]}}},
+        "dynamodb": {
+            "Keys": {keys.PK: {"S": [{"prefix": keys.SESSION_PREFIX}]}, keys.SK: {"S": [keys.META]}},
+            "NewImage": {codec.SEQ_ONLY: {"BOOL": [{"exists": False}]}},
+        },
     },
     {  # artifacts: uploaded, status changes
         "eventName": _WRITES,

@@ -203,6 +203,10 @@ class Session(Record):
     # changed; 0 (and sessions older code wrote): `listenerCount` and `channelCounts` above hold them. The store
     # sums the shards into those two fields on read, so every reader sees one session.
     seatShards: Annotated[int, Field(ge=0, le=MAX_SEAT_SHARDS)] = 0
+    # True on the item a publish left with nothing changed but `seq` (a broadcast, a message): the lifecycle
+    # events' stream filter passes no such write, so a broadcast never invokes that function. Every other write
+    # of the session item removes it (codec.session_write).
+    seqOnly: bool | None = None
 
     PUBLIC_FIELDS = (
         "sessionId", "title", "status", "listenerCount", "muted", "createdAt", "maxListeners", "seq", "epoch",

@@ -133,6 +133,8 @@ class Table:
     ) -> dict[str, Any]:
         """The UpdateItem (or transaction Update) of `change` plus numeric ADDs (and `increments` of numbers in
         maps), conditional on the item existing and `condition`; a refusal hands back the item (ALL_OLD)."""
+        if keys.is_session_key(key):
+            change = codec.session_write(change)  # every write of a session item passes the lifecycle filter
         return {
             "TableName": self.table_name,
             "Key": codec.serialize_key(key),

@@ -883,9 +883,7 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
         )
         try:
             self.client.update_item(
-                TableName=self.table_name,
-                Key=codec.serialize_key(keys.session_key(session_id)),
-                **ex.params(update=codec.partial_changes(Session, values), condition=condition),
+                **self._update_request(keys.session_key(session_id), codec.partial_changes(Session, values), condition)
             )
         except ClientError as error:
             if _is_condition_failure(error):

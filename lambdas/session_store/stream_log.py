@@ -72,9 +72,16 @@ class HeadChange:
     removes: tuple[str, ...] = ()
     items: tuple[Mapping[str, Any], ...] = ()
 
+    @property
+    def marks(self) -> dict[str, Any]:
+        """A publish that changes nothing but `seq` (a broadcast, a message) marks the item so: the lifecycle
+        events' stream filter passes no such write (codec.session_write takes the mark off every other one)."""
+        return {} if self.sets or self.removes else {codec.SEQ_ONLY: True}
+
     def applied_to(self, head: Session, events: int) -> Session:
         """The session as the write leaves it: `head` with these changes and `events` more seqs."""
-        return head.model_copy(update={**self.sets, **dict.fromkeys(self.removes), "seq": head.seq + events})
+        changed = {**self.sets, **dict.fromkeys(self.removes), codec.SEQ_ONLY: self.marks.get(codec.SEQ_ONLY)}
+        return head.model_copy(update={**changed, "seq": head.seq + events})
 
 
 @dataclass(frozen=True)
@@ -137,7 +144,7 @@ class StreamLog(SeatLedger):
             raise ValueError(f"events must carry the seqs from {first} on, in order")
         seen = _at(head.seq)
         condition = seen if change.condition is None else seen & change.condition
-        after = {**change.sets, _SEQ.name: head.seq + len(frames)}
+        after = {**change.sets, **change.marks, _SEQ.name: head.seq + len(frames)}
         # Index keys follow the fields they derive from (an end lists the session for its retention's end).
         update = codec.with_derived_keys(
             codec.partial_changes(Session, after, change.removes), change.applied_to(head, len(frames))
