@@ -6,18 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import select
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from local.eventbridge import WEBHOOK_KEY, WEBHOOK_KEY_HEADER
-from tests.support.cli import REPO, cli_env
+from tests.support.cli import REPO, cli_env, free_port
 from tests.support.local_stack import create_session, http, open_ws, running_local_stack, ws_url
 from tests.support.stream_records import assert_envelope_matches
 
@@ -229,3 +232,49 @@ def test_a_keynote_sessions_listeners_on_seat_shards_occupy_and_vacate_it_once(s
     assert details[1]["listenerCount"] >= 1 and details[4]["listenerCount"] == 0
     # Every record read, none failed past its retries (the occupancy item's creation is one readable INSERT).
     assert len(stack.stream_poller.failures) == given_up
+
+
+def test_serve_with_a_webhook_and_events_follow_as_a_user_runs_them(tmp_path: Path, webhook: Webhook) -> None:
+    """The flags themselves, as processes: `serve --webhook URL` posts a new session's Created to the URL, and
+    `local events --follow` prints it as it is put (then keeps waiting for more)."""
+    http_port, ws_port, state = free_port(), free_port(), tmp_path / "state"
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "local", "serve", "--http-port", str(http_port), "--ws-port", str(ws_port),
+             "--state-dir", str(state), "--sweep-interval", "0", "--webhook", webhook.url],
+            cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=cli_env(),
+        )  # fmt: skip
+    follower = None
+    try:
+        deadline = time.monotonic() + 60
+        while "Ctrl-C stops." not in log.read_text():
+            assert server.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.1)
+        follower = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "local", "events", "--follow", "--state-dir", str(state)],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=cli_env(), text=True,
+        )  # fmt: skip
+        token = subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "local", "token", "alice", "--http-port", str(http_port), "--state-dir", str(state)],
+            cwd=REPO, env=cli_env(), capture_output=True, text=True, check=True, timeout=60,
+        ).stdout.strip()  # fmt: skip
+        created = requests.post(
+            f"http://127.0.0.1:{http_port}/sessions", json={"title": "flags"},
+            headers={"Authorization": f"Bearer {token}"}, timeout=10,
+        )  # fmt: skip
+        assert created.status_code == 201, created.text
+        session_id = created.json()["sessionId"]
+        (posted,) = webhook.wait_for(session_id, "Session Created")
+        assert_envelope_matches(posted)
+        assert follower.stdout is not None
+        ready, _, _ = select.select([follower.stdout], [], [], 30)
+        assert ready, "`local events --follow` printed nothing within 30 s"
+        printed = json.loads(follower.stdout.readline())
+        assert printed["detail"]["id"] == posted["detail"]["id"]
+        assert follower.poll() is None, "--follow keeps waiting for more"
+    finally:
+        for process in (follower, server):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)

@@ -56,7 +56,8 @@ def test_the_mapping_filters_out_every_item_that_announces_nothing(dev):
     patterns = [json.loads(f["Pattern"]) for f in _mapping(dev)["FilterCriteria"]["Filters"]]
     assert patterns == [dict(p) for p in STREAM_FILTER_PATTERNS]
     # What reaches the function: session items and artifacts, never a stream event, a message or a connection
-    # (tests/local/test_stream_filters.py runs these patterns on records of each kind).
+    # (tests/local/test_stream_poller.py runs these patterns on records of each kind;
+    # tests/lifecycle/test_stream_filter_writes.py on the store's real writes).
     text = json.dumps(patterns)
     assert '"SESSION#"' in text and '"ART#"' in text and "EVT#" not in text and "MSG#" not in text
 
@@ -127,6 +128,14 @@ def test_the_webhook_delivers_every_event_of_the_bus_with_its_key_kept_in_secret
 
 def test_the_webhook_stack_is_nag_clean(webhook):
     assert violations(webhook) == []
+
+
+@pytest.mark.slow
+def test_the_webhook_stack_is_cfn_lint_clean(webhook):
+    """The resources only `webhookUrl` adds (rule, API destination, connection, key) are linted too."""
+    from tests.infra.test_lint import lint_findings
+
+    assert lint_findings(webhook.template_path) == []
 
 
 def test_a_webhook_url_must_be_https():

@@ -34,11 +34,14 @@ def _cfn_lint(template: Path) -> list[dict]:
     return json.loads(result.stdout or "[]")
 
 
+def lint_findings(template: Path) -> list[str]:
+    """cfn-lint's errors and warnings on `template`, one line each."""
+    findings = [f for f in _cfn_lint(template) if f["Level"] in ("Error", "Warning")]
+    return [f"{f['Rule']['Id']} {f['Message']} ({'/'.join(map(str, f['Location']['Path']))})" for f in findings]
+
+
 def test_cfn_lint_reports_no_errors_or_warnings(dev):
-    findings = [f for f in _cfn_lint(dev.template_path) if f["Level"] in ("Error", "Warning")]
-    assert findings == [], "\n".join(
-        f"{f['Rule']['Id']} {f['Message']} ({'/'.join(map(str, f['Location']['Path']))})" for f in findings
-    )
+    assert lint_findings(dev.template_path) == []
 
 
 def test_nag_no_unacknowledged_findings_in_dev(dev):
