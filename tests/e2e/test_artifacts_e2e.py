@@ -26,6 +26,7 @@ from local import dynamodb
 from local.stack import LocalStack
 from tests.support.images import png
 from tests.support.local_stack import http, next_of_type, open_ws, running_local_stack, ws_url
+from tests.support.stream_records import assert_envelope_matches
 
 pytestmark = pytest.mark.e2e
 
@@ -55,13 +56,20 @@ def create(stack: LocalStack, owner: str, session_id: str, **body: Any) -> dict[
     return answer
 
 
-async def bus_event(stack: LocalStack, detail_type: str, artifact_id: str, timeout: float = 30) -> dict[str, Any]:
-    """The first event of `detail_type` for `artifact_id` the stack's lifecycle-events function put on its bus
-    (what `python -m local events` prints); fails the test when none comes within `timeout`."""
+async def bus_event(
+    stack: LocalStack, detail_type: str, artifact_id: str, timeout: float = 30, status: str | None = None
+) -> dict[str, Any]:
+    """The first event of `detail_type` for `artifact_id` (that moved it to `status`, when given) the stack's
+    lifecycle-events function put on its bus (what `python -m local events` prints), checked against its published
+    schema; fails the test when none comes within `timeout`."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         for event in stack.events():
-            if event["detail-type"] == detail_type and event["detail"].get("artifactId") == artifact_id:
+            detail = event["detail"]
+            if event["detail-type"] != detail_type or detail.get("artifactId") != artifact_id:
+                continue
+            if status is None or detail.get("changes", {}).get("status", {}).get("to") == status:
+                assert_envelope_matches(event)
                 return event
         if asyncio.get_running_loop().time() > deadline:
             pytest.fail(f"no {detail_type} for {artifact_id} within {timeout} s: {stack.events()[-5:]}")
@@ -143,6 +151,8 @@ def test_a_declared_processor_kind_is_accepted_goes_to_processing_and_is_announc
         path = f"/sessions/{session_id}/artifacts/{artifact_id}"
         done = http(stack, "PATCH", path, owner, json={"status": "completed"})
         assert done.status_code == 200 and done.json()["processingMs"] >= 0
+        completed = await bus_event(stack, "Artifact Updated", artifact_id, status="completed")
+        assert completed["detail"]["changes"]["status"] == {"from": "processing", "to": "completed"}
         await speaker.close()
 
     asyncio.run(scenario())
