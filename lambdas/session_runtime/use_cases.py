@@ -27,7 +27,7 @@ from session_schema.models import (
     Session,
 )
 from session_schema.status import ArtifactStatus, SessionStatus
-from session_schema.storage import OBJECT_KEY_MAX_BYTES, artifact_object_key, result_object_key
+from session_schema.storage import OBJECT_KEY_MAX_BYTES, artifact_object_key
 from session_store.stream_log import ItemRefused
 
 from . import channels as channel_list
@@ -158,10 +158,10 @@ def create_artifact(
     announced when its status changes."""
     now = runtime.store.clock()
     artifact_id = new_record_id(ARTIFACT_ID_PREFIX, now)
-    parent_id = root_id = None
-    if parent is not None:
-        parent_id, root_id = parent.artifactId, parent.rootId or parent.artifactId
-        object_key = result_object_key(parent.objectKey, artifact_id, file_name)
+    lineage: dict[str, Any] = {}
+    if parent is not None:  # derived from the parent's record as read, never from a path a client could name
+        lineage = parent.result_lineage()
+        object_key = parent.result_object_key(artifact_id, file_name)
         if len(object_key.encode()) > OBJECT_KEY_MAX_BYTES:  # a chain this deep no longer fits S3's keys
             raise ValidationFailed("fileName", f"the result's object key would exceed {OBJECT_KEY_MAX_BYTES} bytes")
     else:
@@ -177,8 +177,7 @@ def create_artifact(
         status=ArtifactStatus.PENDING,
         createdAt=now,
         updatedAt=now,
-        parentId=parent_id,
-        rootId=root_id,
+        **lineage,
     )
     upload = _presigned_upload(runtime, artifact, size_bytes, now)  # signing is local: nothing to undo
     runtime.store.create_artifact(artifact)

@@ -10,6 +10,7 @@ the fields that differ from their defaults.
   * a missing `schemaVersion` is the current one;
   * a session without a stream `epoch` gets one derived from its ID and creation time (stable across reads);
   * a connection's entry written whole (code before compact entries) keeps only the entry's own fields.
+  * a result artifact written before its record carried `rootKind` and `ancestorIds` gets them from its key.
 Nothing else in the code base reads or builds an item.
 """
 
@@ -23,7 +24,7 @@ from typing import Any, Final, TypeVar
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from pydantic import ValidationError
 
-from . import keys
+from . import keys, storage
 from .errors import CorruptRecord
 from .ids import legacy_epoch
 from .models import (
@@ -385,6 +386,8 @@ def normalize(document: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     fields.setdefault("schemaVersion", SCHEMA_VERSION)
     if kind == "connectionEntry":
         fields = _entry_fields(raw, fields)
+    if kind == "artifact":
+        fields = _result_lineage(fields)
     if kind == "session":
         fields.setdefault("maxListeners", LEGACY_DEFAULT_MAX_LISTENERS)
         if "createdAt" in fields:
@@ -407,6 +410,19 @@ def _entry_fields(raw: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str
     own = {name: v for name, v in fields.items() if name in ConnectionEntry.model_fields}
     said = {"sessionId": session_id, "partition": partition, "connectionId": connection_id}
     return {**own, **said, **({"channel": channel} if channel is not None else {})}
+
+
+def _result_lineage(fields: dict[str, Any]) -> dict[str, Any]:
+    """A result written before its record carried its lineage has it read from its key: the key is then checked
+    against the lineage derived from it (owner, session, root, parent, no repeats), as before lineages existed."""
+    key = fields.get("objectKey")
+    if fields.get("parentId") is None or "ancestorIds" in fields or not isinstance(key, str):
+        return fields
+    found = storage.lineage_in_key(key)
+    if found is None:
+        return fields
+    root_kind, ancestors = found
+    return {**fields, "rootKind": fields.get("rootKind", root_kind), "ancestorIds": ancestors}
 
 
 def from_document(document: Mapping[str, Any]) -> Record:

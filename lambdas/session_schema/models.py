@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, ClassVar, Final, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Final, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -14,7 +14,7 @@ from .cursor import MAX_CURSOR_LENGTH
 from .ids import EPOCH_PATTERN, SESSION_ID_PATTERN
 from .layout import MAX_CONNECTION_PARTITIONS, MAX_SEAT_SHARDS
 from .status import ArtifactStatus, SessionStatus, is_joinable
-from .storage import artifact_object_key, is_result_object_key
+from .storage import OBJECT_KEY_MAX_BYTES, artifact_object_key
 
 SCHEMA_VERSION: Final = 1
 
@@ -473,8 +473,15 @@ class Artifact(Record):
     kind: ArtifactKind
     contentType: ContentType
     fileName: FileName
-    # Always storage.artifact_object_key(...): kept so a reader never rebuilds it differently.
-    objectKey: Annotated[str, Field(description="`<ownerId>/<sessionId>/<kind>/<artifactId>/<fileName>`")]
+    # Always storage.artifact_object_key(...) of this record (`derived_object_key`): kept so a reader never
+    # rebuilds it differently.
+    objectKey: Annotated[
+        str,
+        Field(
+            description="`<ownerId>/<sessionId>/<kind>/<artifactId>/<fileName>`; a result's under its parent's: "
+            "`<ownerId>/<sessionId>/<root kind>/<rootId>/.../<parentId>/<artifactId>/<fileName>`"
+        ),
+    ]
     status: ArtifactStatus = ArtifactStatus.PENDING
     error: ArtifactError | None = None
     createdAt: EpochMs
@@ -493,6 +500,10 @@ class Artifact(Record):
     # A result (`POST .../results`): its parent, and the root of its tree (its item is `ARC#<rootId>#<id>`).
     parentId: RecordId | None = None
     rootId: RecordId | None = None
+    # And what its key is derived from besides its own fields: its root's kind and its ancestors' IDs, root first,
+    # parent last (`result_lineage` of its parent), so the validator accepts exactly the derived key.
+    rootKind: ArtifactKind | None = None
+    ancestorIds: tuple[RecordId, ...] | None = None
     processor: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
     # Shared with listeners by its owner (PATCH): they see its public view and may download it while the
     # session is joinable; unshared, they learn only its ID and status.
@@ -516,19 +527,44 @@ class Artifact(Record):
     def _object_key_is_derived(self) -> Artifact:
         # The `<userId>/<requestId>/...` bug: a stored path that is not the one derived from this
         # record's own owner and session would send reads, deletes and uploads somewhere else.
-        if (self.parentId is None) != (self.rootId is None):
-            raise ValueError("a result has both parentId and rootId, a root neither")
-        if self.parentId is not None and self.rootId is not None:
-            derived = is_result_object_key(
-                self.objectKey, self.ownerId, self.sessionId, self.rootId, self.parentId, self.artifactId, self.fileName
-            )
-            if not derived:
-                raise ValueError(f"objectKey {self.objectKey!r} is not a result key derived under {self.parentId}")
-            return self
-        expected = artifact_object_key(self.ownerId, self.sessionId, self.kind, self.artifactId, self.fileName)
+        lineage = (self.parentId, self.rootId, self.rootKind, self.ancestorIds)
+        if self.parentId is None and any(part is not None for part in lineage):
+            raise ValueError("a root has no rootId, rootKind or ancestorIds (a result has parentId)")
+        if self.parentId is not None:
+            ancestors = self.ancestorIds or ()
+            if self.rootKind is None or not ancestors or (ancestors[0], ancestors[-1]) != (self.rootId, self.parentId):
+                raise ValueError("a result has its rootKind and ancestorIds, from rootId down to parentId")
+            if len({*ancestors, self.artifactId}) != len(ancestors) + 1:
+                raise ValueError(f"ancestorIds {list(ancestors)} repeat an ID: a tree has no cycles")
+        expected = self.derived_object_key()
         if self.objectKey != expected:
             raise ValueError(f"objectKey {self.objectKey!r} is not the derived {expected!r}")
+        if len(expected.encode()) > OBJECT_KEY_MAX_BYTES:
+            raise ValueError(f"objectKey is over S3's {OBJECT_KEY_MAX_BYTES} bytes")
         return self
+
+    def derived_object_key(self) -> str:
+        """The key storage derives for this record: a root's from its own kind, a result's from its root's kind and
+        its ancestors (so under its parent's prefix)."""
+        kind = self.rootKind or self.kind
+        ancestors = self.ancestorIds or ()
+        return artifact_object_key(self.ownerId, self.sessionId, kind, self.artifactId, self.fileName, ancestors)
+
+    def result_lineage(self) -> dict[str, Any]:
+        """What a result of this artifact carries of its place: this as parent, its root, the root's kind, and the
+        ancestors' IDs down to this one."""
+        return {
+            "parentId": self.artifactId,
+            "rootId": self.rootId or self.artifactId,
+            "rootKind": self.rootKind or self.kind,
+            "ancestorIds": (*(self.ancestorIds or ()), self.artifactId),
+        }
+
+    def result_object_key(self, artifact_id: str, file_name: str) -> str:
+        """The key of a result `artifact_id` of this artifact: under this one's prefix (storage.tree_prefix)."""
+        lineage = self.result_lineage()
+        kind, ancestors = lineage["rootKind"], lineage["ancestorIds"]
+        return artifact_object_key(self.ownerId, self.sessionId, kind, artifact_id, file_name, ancestors)
 
     def view(self) -> dict[str, object]:
         """What the owner sees."""

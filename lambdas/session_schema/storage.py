@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .ids import is_session_id
@@ -14,17 +15,17 @@ def artifact_prefix(owner_id: str, session_id: str, kind: str) -> str:
     return f"{owner_id}/{session_id}/{kind}/"
 
 
-def artifact_object_key(owner_id: str, session_id: str, kind: str, artifact_id: str, file_name: str) -> str:
-    return f"{artifact_prefix(owner_id, session_id, kind)}{artifact_id}/{file_name}"
+def artifact_object_key(
+    owner_id: str, session_id: str, kind: str, artifact_id: str, file_name: str, ancestor_ids: Sequence[str] = ()
+) -> str:
+    """A root's key, `<ownerId>/<sessionId>/<kind>/<artifactId>/<fileName>`; a result's (`kind` its root's,
+    `ancestor_ids` from its root down to its parent) `<ownerId>/<sessionId>/<root kind>/<rootId>/.../<parentId>/
+    <artifactId>/<fileName>`: under its parent's prefix, so a root's whole tree is one S3 prefix."""
+    below = "".join(f"{ancestor_id}/" for ancestor_id in ancestor_ids)
+    return f"{artifact_prefix(owner_id, session_id, kind)}{below}{artifact_id}/{file_name}"
 
 
 OBJECT_KEY_MAX_BYTES = 1024  # S3's limit on an object key (UTF-8)
-
-
-def result_object_key(parent_object_key: str, artifact_id: str, file_name: str) -> str:
-    """A result's key: under its parent's prefix (the parent's key without its file name), so a root's whole tree
-    is one S3 prefix, `<ownerId>/<sessionId>/<root kind>/<rootId>/[<id>/...]<parentId>/<artifactId>/<fileName>`."""
-    return f"{parent_object_key.rsplit('/', 1)[0]}/{artifact_id}/{file_name}"
 
 
 def tree_prefix(object_key: str) -> str:
@@ -32,19 +33,13 @@ def tree_prefix(object_key: str) -> str:
     return object_key.rsplit("/", 1)[0] + "/"
 
 
-def is_result_object_key(
-    object_key: str, owner_id: str, session_id: str, root_id: str, parent_id: str, artifact_id: str, file_name: str
-) -> bool:
-    """Whether `object_key` is one `result_object_key` derives for this result from some parent in `root_id`'s
-    tree: `<ownerId>/<sessionId>/<kind>/<rootId>/<ancestor IDs>.../<parentId>/<artifactId>/<fileName>`, with
-    `parentId` the root itself or the last ancestor."""
-    prefix = f"{owner_id}/{session_id}/"
-    if not object_key.startswith(prefix) or not object_key.endswith(f"/{parent_id}/{artifact_id}/{file_name}"):
-        return False
-    if len(object_key.encode()) > OBJECT_KEY_MAX_BYTES:
-        return False
-    kind, *ids = object_key[len(prefix) :].split("/")[:-1]  # the kind, then the artifact IDs down to this one
-    return bool(kind) and len(ids) >= 2 and ids[0] == root_id and len(set(ids)) == len(ids)
+def lineage_in_key(object_key: str) -> tuple[str, list[str]] | None:
+    """(the kind segment, the IDs between it and the artifact's own) that a result's key spells: how a result
+    written before its record carried `rootKind` and `ancestorIds` is read (codec); None for a key too short."""
+    parts = object_key.split("/")  # no segment has a `/`: user IDs, session IDs, kinds and file names exclude it
+    if len(parts) < 6:
+        return None
+    return parts[2], parts[3:-2]
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,20 @@ def test_a_result_and_a_result_of_it_are_stored_under_their_parents_prefix(api, 
     assert [a["artifactId"] for a in listed] == [photo["artifactId"]]
 
 
+def test_a_results_presigned_upload_key_is_exactly_the_one_derived_from_its_root(api):
+    """`<ownerId>/<sessionId>/<root kind>/<rootId>/.../<parentId>/<artifactId>/<fileName>`, whatever the result's own
+    kind, and the record read back carries the lineage it was derived from."""
+    sid = api.create("alice")["sessionId"]
+    photo = create_artifact(api, sid, fileName="room.png")["artifact"]["artifactId"]
+    staged = result(api, sid, photo, kind="frames", fileName="staged.png")["artifact"]["artifactId"]
+    edit = result(api, sid, staged, kind="frames", fileName="edit.png")
+    edit_id = edit["artifact"]["artifactId"]
+    derived = f"alice/{sid}/image/{photo}/{staged}/{edit_id}/edit.png"
+    assert edit["upload"]["fields"]["key"] == edit["artifact"]["objectKey"] == derived
+    stored = api.store.get_artifact(sid, edit_id)
+    assert (stored.kind, stored.rootKind, stored.ancestorIds) == ("frames", "image", (photo, staged))
+
+
 def test_results_are_listed_newest_first_one_level_at_a_time_and_paged(api, clock):
     sid = api.create("alice")["sessionId"]
     photo = create_artifact(api, sid)["artifact"]["artifactId"]

@@ -97,6 +97,33 @@ def artifacts(draw) -> Artifact:
     )
 
 
+def result_of(parent: Artifact, artifact_id: str, file_name: str, kind: str = "frames") -> Artifact:
+    """A result of `parent`, placed as `use_cases.create_artifact` places one (its lineage and key from the parent)."""
+    return Artifact(
+        artifactId=artifact_id,
+        sessionId=parent.sessionId,
+        ownerId=parent.ownerId,
+        kind=kind,
+        contentType="image/png",
+        fileName=file_name,
+        objectKey=parent.result_object_key(artifact_id, file_name),
+        createdAt=parent.createdAt,
+        updatedAt=parent.createdAt,
+        **parent.result_lineage(),
+    )
+
+
+@st.composite
+def artifact_chains(draw, max_depth: int = 6) -> list[Artifact]:
+    """A root and a chain of results below it (each the previous one's), of any depth up to `max_depth`."""
+    chain = [draw(artifacts())]
+    for _ in range(draw(st.integers(0, max_depth))):
+        artifact_id = draw(record_ids("art").filter(lambda made: made not in {a.artifactId for a in chain}))
+        file_name = draw(st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9._\- ]{0,30}\Z"))
+        chain.append(result_of(chain[-1], artifact_id, file_name, draw(st.from_regex(r"\A[a-z][a-z0-9_-]{0,10}\Z"))))
+    return chain
+
+
 idempotency_records = st.builds(
     IdempotencyRecord,
     ownerId=user_ids,
@@ -120,4 +147,6 @@ placed_connections = st.builds(
     seat=st.none() | st.integers(0, MAX_SEAT_SHARDS - 1),
 )
 
-any_record = st.one_of(sessions(), connections, messages, artifacts(), idempotency_records)
+any_record = st.one_of(
+    sessions(), connections, messages, artifacts(), artifact_chains().map(lambda chain: chain[-1]), idempotency_records
+)
