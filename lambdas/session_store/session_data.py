@@ -1,8 +1,10 @@
 """A session's data as one thing to retire: every item under its partition (`SESSION#<id>`: the session item,
-its stream events and channel heads, its messages, its artifacts and their results), a bounded number at a time,
-and the ended sessions whose retention has run out (GSI2 `RETIRING#<shard>`, by `expiresAt`).
+its stream events and channel heads, its messages, its artifacts and their results) and its moderation bans
+(`PRESENCE#<id>` / `BAN#...`: user IDs and display names, which would otherwise stay until the session's own
+expiry), a bounded number at a time, and the ended sessions whose retention has run out (GSI2 `RETIRING#<shard>`,
+by `expiresAt`).
 
-Connection, presence, seat and notice items live under keys of their own and expire by TTL within
+Connection, presence member, seat and notice items live under keys of their own and expire by TTL within
 CONNECTION_TTL_SECONDS of the session's end; they are not part of this.
 """
 
@@ -65,7 +67,21 @@ class SessionData(Table):
             found.append({keys.PK: item[keys.PK]["S"], keys.SK: sort_key})
             if len(found) == at_most:
                 break
+        if len(found) < at_most:
+            found += self._ban_keys(session_id, at_most=at_most - len(found))
         return SessionItems(found, objects, kept)
+
+    def _ban_keys(self, session_id: str, *, at_most: int) -> list[dict[str, str]]:
+        """Up to `at_most` keys of the session's bans (only the bans of its presence partition: its members go
+        with their connections)."""
+        partition = keys.presence_partition(session_id)
+        query = ex.params(key_condition=_PK.eq(partition) & _SK.begins_with(keys.BAN_PREFIX), projection=[_SK])
+        found: list[dict[str, str]] = []
+        for item in self._query_items(ConsistentRead=True, Limit=at_most, **query):
+            found.append({keys.PK: partition, keys.SK: item[keys.SK]["S"]})
+            if len(found) == at_most:
+                break
+        return found
 
     def delete_keys(self, item_keys: list[dict[str, str]]) -> None:
         """Delete these items (each its own DeleteItem: a repeat after a crash deletes nothing twice)."""

@@ -8,6 +8,7 @@ from typing import Any
 
 from session_runtime import session_purge
 from session_schema import keys
+from session_schema.models import Ban
 
 from tests.http.test_artifact_uploads import notify, uploaded
 from tests.http.test_artifacts import bucket_keys, patch
@@ -69,6 +70,37 @@ def test_the_owner_deletes_a_live_sessions_data_entirely_a_batch_a_request(api, 
     assert items_of(api, sid) == [] and bucket_keys(s3) == []
     assert api.http("GET", f"/sessions/{sid}", user="alice").status == 404
     assert api.http("DELETE", f"/sessions/{sid}/data", user="alice").status == 404
+
+
+def bans_of(api: Any, session_id: str) -> list[str]:
+    """The sort keys of the session's moderation bans (user IDs and display names)."""
+    answer = api.store.client.query(
+        TableName=api.store.table_name,
+        KeyConditionExpression="PK = :pk AND begins_with(SK, :ban)",
+        ExpressionAttributeValues={":pk": {"S": keys.presence_partition(session_id)}, ":ban": {"S": keys.BAN_PREFIX}},
+        ConsistentRead=True,
+    )
+    return [item["SK"]["S"] for item in answer["Items"]]
+
+
+def test_deleting_a_sessions_data_deletes_its_bans_a_batch_a_request(api, s3, monkeypatch):
+    """Bans hold personal data (a user's ID, a display name): they go with the session's data, bounded like the
+    rest, and before the session item, so a stopped delete resumes and finds them."""
+    monkeypatch.setattr(session_purge, "PURGE_BATCH", 2)
+    sid = api.create("alice")["sessionId"]
+    other = api.create("alice")["sessionId"]
+    confirmed(api, s3, sid)
+    for session_id, subject in [(sid, "user:bob"), (sid, "name:Heckler"), (sid, "user:carol"), (other, "user:bob")]:
+        api.store.ban(Ban(sessionId=session_id, subject=subject, createdAt=1, expiresAt=2_000_000_000))
+    assert len(bans_of(api, sid)) == 3
+
+    statuses = []
+    while (answer := api.http("DELETE", f"/sessions/{sid}/data", user="alice")).status == 202:
+        statuses.append(answer.status)
+        assert bans_of(api, sid) == [] or api.http("GET", f"/sessions/{sid}", user="alice").status == 200
+    assert answer.status == 204 and len(statuses) >= 2
+    assert bans_of(api, sid) == [] and items_of(api, sid) == [] and bucket_keys(s3) == []
+    assert bans_of(api, other) == ["BAN#user:bob"]  # another session's are its own
 
 
 def test_only_the_owner_deletes_a_sessions_data(api, s3):
