@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 KIND_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"  # a path segment of the object key
 CONTENT_TYPE_PATTERN = r"^[a-z]+/[A-Za-z0-9.+\-]{1,100}$"
@@ -103,8 +103,23 @@ def load_kinds_file(path: str | Path) -> ArtifactKinds:
     naming the file when it is not one."""
     try:
         return parse_kinds(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:  # pydantic's ValidationError is a ValueError
+    except ValidationError as error:
+        raise ValueError(f"artifact kinds file {str(path)!r}: {_problems(error)}") from error
+    except (OSError, ValueError) as error:
         raise ValueError(f"artifact kinds file {str(path)!r}: {error}") from error
+
+
+def _problems(error: ValidationError) -> str:
+    """Each fault at its place in the file (`kinds.0.contentTypes`), without pydantic's links, and without the
+    complaint an enclosing list makes about an item that already failed (its place is a prefix of the item's)."""
+    found = error.errors(include_url=False)
+    places = [tuple(problem["loc"]) for problem in found]
+    own = [
+        problem
+        for problem, place in zip(found, places, strict=True)
+        if not any(other[: len(place)] == place and other != place for other in places)
+    ]
+    return "; ".join(f"{'.'.join(map(str, p['loc']))}: {p['msg'].removeprefix('Value error, ')}" for p in own)
 
 
 _STILL_IMAGES = ("image/png", "image/jpeg", "image/webp", "image/gif")  # no image/svg+xml: it can carry script

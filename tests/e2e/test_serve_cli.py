@@ -22,7 +22,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from local import console
-from tests.support.cli import REPO, alive, descendants
+from local.cognito import LocalIssuer
+from local.stack import issuer_url
+from tests.support.cli import REPO, Cli, alive, descendants
 from tests.support.cli import cli_env as _env
 from tests.support.cli import free_port as _free_port
 
@@ -105,3 +107,70 @@ def test_serve_token_and_clean_stop(tmp_path: Path, stop_signal: signal.Signals,
         while True:
             listener.recv(timeout=5)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001, closed.value
+
+
+SEED_KINDS = [
+    {"name": "image", "contentTypes": ["image/png"]},
+    {"name": "reference-frames", "contentTypes": ["image/png"], "processor": "stager"},
+]
+
+
+def test_serve_with_an_artifact_kinds_file_accepts_the_kinds_it_declares(tmp_path: Path) -> None:
+    """`serve --artifact-kinds <file>` (as `cdk synth -c artifactKinds=<file>`): the seeds' `reference-frames` is
+    accepted, and a kind the file does not declare is refused naming the declared ones."""
+    kinds = tmp_path / "kinds.json"
+    kinds.write_text(json.dumps(SEED_KINDS))
+    http_port, ws_port, state = _free_port(), _free_port(), tmp_path / "state"
+    server = Cli(
+        tmp_path, "serve", "serve", "--http-port", str(http_port), "--ws-port", str(ws_port),
+        "--state-dir", str(state), "--sweep-interval", "0", "--artifact-kinds", str(kinds),
+        start_new_session=True,
+    )
+    try:
+        server.wait_until(lambda cli: "Ctrl-C stops." in cli.stdout, "the ready banner", timeout=90)
+        base = f"http://127.0.0.1:{http_port}"
+        token = LocalIssuer.load_or_create(state, issuer_url("127.0.0.1", http_port)).mint("alice")
+        auth = {"Authorization": f"Bearer {token}"}
+        session_id = requests.post(f"{base}/sessions", json={}, headers=auth, timeout=10).json()["sessionId"]
+
+        def create(kind: str) -> requests.Response:
+            body = {"kind": kind, "contentType": "image/png", "fileName": "frame-1.png"}
+            return requests.post(f"{base}/sessions/{session_id}/artifacts", json=body, headers=auth, timeout=10)
+
+        accepted = create("reference-frames")
+        assert accepted.status_code == 201, accepted.text
+        assert accepted.json()["artifact"]["kind"] == "reference-frames"
+        refused = create("frames")  # a default kind this deployment does not declare
+        assert refused.status_code == 400 and refused.json()["error"]["field"] == "kind"
+        assert "image, reference-frames" in refused.json()["error"]["message"]
+        server.process.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=40) == 0, server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (None, "No such file"),
+        ("[{\"name\": \"image\"", "Expecting"),
+        (json.dumps([{"name": "page", "contentTypes": ["text/html"]}]), "kinds.0: kind 'page': text/html may not be"),
+    ],
+    ids=["missing", "not-json", "active-content"],
+)
+def test_serve_with_a_bad_artifact_kinds_file_exits_naming_the_file_and_the_fault(
+    tmp_path: Path, content: str | None, said: str
+) -> None:
+    kinds = tmp_path / "kinds.json"
+    if content is not None:
+        kinds.write_text(content)
+    server = Cli(tmp_path, "serve", "serve", "--http-port", str(_free_port()), "--ws-port", str(_free_port()),
+                 "--state-dir", str(tmp_path / "state"), "--artifact-kinds", str(kinds))
+    try:
+        assert server.wait(timeout=60) == 1, server
+        assert f"--artifact-kinds: artifact kinds file {str(kinds)!r}" in server.stderr, server
+        assert said in server.stderr and "Traceback" not in server.stderr, server
+        assert "pydantic.dev" not in server.stderr and len(server.stderr.splitlines()) == 1, server  # one clear line
+        assert "Ctrl-C stops." not in server.stdout  # nothing was started
+    finally:
+        server.stop()
