@@ -176,16 +176,19 @@ def list_results(
 @api_route(
     router,
     "GET /sessions/{sessionId}/artifacts",
-    summary="A session's artifacts (roots: results are listed under each), newest first",
+    summary="A session's artifacts newest first (roots; with shared=true every shared one, results included)",
     model=ArtifactPage | SharedArtifactPage,
     errors=(404,),
     tags=TAGS,
     description=(
-        "The owner's listing (signed in; another user's session answers 404 SESSION_NOT_FOUND, as any private "
-        "view); an ended session's artifacts stay readable. With `shared=true`, the artifacts shared with "
-        "listeners, for anyone while the session is joinable (their public views; the owner's views to the "
-        "owner). Paginated like `GET /sessions`; a `shared=true` page may hold fewer than `limit` items and "
-        "still have a `nextCursor`."
+        "The owner's listing of the session's root artifacts (each one's results: `GET .../results`); signed in, "
+        "another user's session answers 404 SESSION_NOT_FOUND, as any private view; an ended session's artifacts "
+        "stay readable. With `shared=true`, every artifact shared with listeners, results included (a result "
+        "has its `parentId`; a listener cannot list a parent's results, so this is how it finds a shared one): "
+        "for anyone while the session is joinable (their public views; the owner's views to the owner); the "
+        "roots newest first, then the results, tree by tree (newest tree first), each tree's newest first. "
+        "Paginated like `GET /sessions`; a `shared=true` page may hold fewer than `limit` items and still have "
+        "a `nextCursor`."
     ),
 )
 def list_artifacts(

@@ -415,6 +415,12 @@ def artifact_key(session_id: str, artifact_id: str, root_id: str | None = None) 
     return {PK: SESSION_PREFIX + session_id, SK: f"{ARC_PREFIX}{root_id}#{artifact_id}"}
 
 
+# Every artifact of a session, its results (`ARC#`) and its roots (`ART#`), is one sort-key range: no other item's
+# key sorts between them (tests/schema/test_artifact_key_range.py), and `~` after every character of a record ID.
+ARTIFACTS_PREFIX = "AR"  # what both prefixes begin with (a listing's cursor is checked against it)
+ARTIFACTS_RANGE = (ARC_PREFIX, f"{ART_PREFIX}~")
+
+
 def results_prefix(root_id: str) -> str:
     """The SK prefix of every result in `root_id`'s tree, whatever its depth."""
     return f"{ARC_PREFIX}{root_id}#"

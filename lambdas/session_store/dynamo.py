@@ -62,6 +62,7 @@ class ListingSpec:
 USER_SESSIONS = ListingSpec(keys.GSI1, keys.GSI1PK, keys.GSI1SK, keys.SESSION_PREFIX)
 SESSION_MESSAGES = ListingSpec(None, keys.PK, keys.SK, keys.MSG_PREFIX)
 SESSION_ARTIFACTS = ListingSpec(None, keys.PK, keys.SK, keys.ART_PREFIX)
+SESSION_ARTIFACTS_AND_RESULTS = ListingSpec(None, keys.PK, keys.SK, keys.ARTIFACTS_PREFIX)
 
 
 def cancellation_reasons(error: ClientError) -> list[dict[str, Any]] | None:

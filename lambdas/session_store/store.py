@@ -57,7 +57,7 @@ from . import expressions as ex
 from .artifact_tree import ArtifactTree
 from .aws_errors import is_condition_failure as _is_condition_failure
 from .dynamo import MAX_PAGE as MAX_PAGE
-from .dynamo import SESSION_ARTIFACTS, SESSION_MESSAGES, USER_SESSIONS, Page
+from .dynamo import SESSION_ARTIFACTS, SESSION_ARTIFACTS_AND_RESULTS, SESSION_MESSAGES, USER_SESSIONS, Page
 from .dynamo import ConditionFailed as _ConditionFailed
 from .dynamo import OldItem as _OldItem
 from .dynamo import cancellation_reasons as _cancellation_reasons
@@ -1042,14 +1042,20 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
     def list_artifacts(
         self, session_id: str, *, limit: int, cursor: str | None, shared_only: bool = False
     ) -> Page[Artifact]:
-        """A session's root artifacts newest first (`shared_only`: those shared with listeners)."""
+        """A session's root artifacts newest first; `shared_only`: every artifact shared with listeners, results
+        included (a listener has no other way to them): the roots newest first, then the results of each tree,
+        the newest tree first, each tree's newest first (their keys' order: ART# sorts after ARC#)."""
+        spec, bounds = (SESSION_ARTIFACTS, None)
+        if shared_only:
+            spec, bounds = SESSION_ARTIFACTS_AND_RESULTS, keys.ARTIFACTS_RANGE
         return self._page(
-            SESSION_ARTIFACTS,
+            spec,
             keys.session_partition(session_id),
             Artifact,
             limit=limit,
             cursor=cursor,
             newest_first=True,
+            sort_range=bounds,
             only=ex.field(Artifact, "shared").eq(True) if shared_only else None,
         )
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import requests
 
-from tests.http.test_artifacts import create_artifact, patch, upload
+from tests.http.test_artifact_results import result
+from tests.http.test_artifacts import clock, create_artifact, patch, upload
 from tests.support.images import png
+
+__all__ = ["clock"]  # the store clock fixture of the artifact tests
 
 
 def test_a_shared_artifact_is_listed_and_downloadable_by_anyone_while_joinable(api, s3):
@@ -33,6 +36,53 @@ def test_a_shared_artifact_is_listed_and_downloadable_by_anyone_while_joinable(a
 
     assert patch(api, sid, slide_id, shared=False).body["shared"] is False
     assert api.http("GET", f"/sessions/{sid}/artifacts/{slide_id}/download").status == 404
+
+
+def test_a_shared_result_is_listed_with_its_parent_and_downloadable_by_listeners_but_unshared_ones_are_not(
+    api, s3, clock
+):
+    """A staging session: the raw photo stays private, its processed angle is shared. A listener finds the shared
+    result in `?shared=true` (with `parentId`), downloads it, and learns nothing of the unshared results."""
+    sid = api.create("alice")["sessionId"]
+    photo = create_artifact(api, sid, fileName="room.png")["artifact"]["artifactId"]
+    clock.tick(1000)  # artifact IDs sort by creation time
+    slide = create_artifact(api, sid, fileName="slide.png")["artifact"]["artifactId"]
+    clock.tick(1000)
+    staged = result(api, sid, photo, fileName="staged.png")
+    clock.tick(1000)
+    draft = result(api, sid, photo, fileName="draft.png")["artifact"]["artifactId"]
+    clock.tick(1000)
+    angle = result(api, sid, staged["artifact"]["artifactId"], fileName="angle.png")["artifact"]["artifactId"]
+    staged_id = staged["artifact"]["artifactId"]
+    content = png(3, 2)
+    assert upload(s3, staged["upload"], content)[0] == 204
+    for shared_one in (staged_id, angle, slide):
+        assert patch(api, sid, shared_one, shared=True).status == 200
+
+    def shared_listing(**query: str) -> list[dict[str, object]]:
+        answer = api.http("GET", f"/sessions/{sid}/artifacts", query={"shared": "true", **query})
+        assert answer.status == 200, answer.raw_body
+        return list(answer.body["items"])
+
+    listed = shared_listing()
+    # roots newest first, then the results of each tree (newest tree first), newest first
+    assert [a["artifactId"] for a in listed] == [slide, angle, staged_id]
+    assert [a.get("parentId") for a in listed] == [None, staged_id, photo]
+    assert all("objectKey" not in a for a in listed)
+    first = api.http("GET", f"/sessions/{sid}/artifacts", query={"shared": "true", "limit": "2"}).body
+    rest = shared_listing(limit="2", cursor=first["nextCursor"])
+    assert [a["artifactId"] for a in first["items"] + rest] == [slide, angle, staged_id]
+    owners = api.http("GET", f"/sessions/{sid}/artifacts", user="alice").body["items"]
+    assert [a["artifactId"] for a in owners] == [slide, photo]  # the plain listing: roots, results under each
+
+    download = api.http("GET", f"/sessions/{sid}/artifacts/{staged_id}/download")
+    assert download.status == 200 and requests.get(download.body["url"], timeout=10).content == content
+    for private in (draft, photo):
+        refused = api.http("GET", f"/sessions/{sid}/artifacts/{private}/download")
+        assert refused.status == 404 and refused.error["code"] == "ARTIFACT_NOT_FOUND"
+    for listener in (None, "bob"):  # a parent's results (shared or not) are listed to its owner only
+        hidden = api.http("GET", f"/sessions/{sid}/artifacts/{photo}/results", user=listener)
+        assert hidden.status in (401, 404), hidden.raw_body
 
 
 def test_an_ended_sessions_shared_artifacts_are_its_owners_alone(api):
