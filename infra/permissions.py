@@ -5,6 +5,8 @@ what the handlers call) on exactly these resources:
 
   "table"        the table ARN and `<table ARN>/index/*` (its GSIs)
   "artifacts"    `<bucket ARN>/*` (objects only, never the bucket itself)
+  "artifacts_listing"
+                 the bucket ARN itself, for s3:ListBucket only (ListObjectsV2 of one artifact tree's prefix)
   "cursor_key"   the cursor secret's ARN (infra/cursor_key.py): the functions whose listings page
   "worker"       the fan-out worker function's ARN (an asynchronous invoke per shard of a large fan-out)
   "connections"  `arn:aws:execute-api:<region>:<account>:<wsApiId>/<stage>/<method>/@connections/*` for each
@@ -95,6 +97,8 @@ FUNCTION_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         # artifact removes its subtree's objects (DeleteObjects). GetObject: a shared artifact's download is a
         # presigned GET signed with the role (the handler itself never reads an object).
         "artifacts": ("s3:PutObject", "s3:DeleteObject", "s3:GetObject"),
+        # ListBucket: DELETE of an artifact lists its tree's prefix, so objects no record names go too.
+        "artifacts_listing": ("s3:ListBucket",),
         "connections": _MANAGE_CONNECTIONS,  # broadcasts, artifactUpdated, sessionEnded
         "worker": _INVOKE_WORKER,
         "cursor_key": _READ_CURSOR_KEY,  # GET /sessions, messages and artifacts page
@@ -228,6 +232,7 @@ def attach_permissions(
         resources = {
             "table": table_resources(table),
             "artifacts": artifact_resources(bucket),
+            "artifacts_listing": [bucket.bucket_arn],
             "connections": connection_resources(stack, ws_api_id, ws_stage_name, CONNECTION_METHODS.get(name, ())),
             "worker": [worker.function_arn],
             "cursor_key": [cursor_key.secret_arn],

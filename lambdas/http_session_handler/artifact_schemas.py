@@ -170,4 +170,5 @@ class ArtifactDownload(ResponseBody):
 class DeletionUnderway(ResponseBody):
     """A DELETE that removed part of a large subtree: repeat it to delete the rest (the artifact goes last)."""
 
-    deleted: int = Field(description="results deleted by this request (objects and records)")
+    deleted: int = Field(description="results (their records and objects) deleted by this request")
+    objectsDeleted: int = Field(description="objects under the artifact's prefix deleted by this request")

@@ -284,10 +284,11 @@ def update_artifact(
     tags=TAGS,
     other_responses={202: ("part of a large subtree was deleted: repeat the DELETE for the rest", DeletionUnderway)},
     description=(
-        "Owner only. Deletes the stored objects, then the records: the artifact's results deepest first, the "
-        f"artifact last. At most {use_cases.SUBTREE_DELETE_BATCH} results a request: a larger tree answers 202 "
-        "and the next DELETE continues. Repeatable: deleting an artifact that is already gone is 204 again "
-        "(404 only for an unknown session)."
+        "Owner only. Deletes every stored object under the artifact's prefix (those no record names too), then "
+        "the records: the artifact's results deepest first, the artifact last. At most "
+        f"{use_cases.SUBTREE_DELETE_BATCH} objects, then {use_cases.SUBTREE_DELETE_BATCH} results, a request: a "
+        "larger tree answers 202 with what that request deleted, and the next DELETE continues. Repeatable: "
+        "deleting an artifact that is already gone is 204 again (404 only for an unknown session)."
     ),
 )
 def delete_artifact(
@@ -296,13 +297,14 @@ def delete_artifact(
     caller: Annotated[HttpCaller, Depends(signed_in)],
 ) -> Response[DeletionUnderway | None]:
     session = owned_session(sessionId, caller)
-    artifact, done = use_cases.delete_artifact(get_runtime(), session.sessionId, artifactId)
-    if artifact is None:
+    step = use_cases.delete_artifact(get_runtime(), session.sessionId, artifactId)
+    did = {"deleted": step.results, "objectsDeleted": step.objects}
+    if step.artifact is None:
         logger.info("artifact already gone", extra={"artifactId": artifactId})
-    elif not done:
-        logger.info("artifact subtree partly deleted", extra={"artifactId": artifactId})
-        body = answer_as(DeletionUnderway, {"deleted": use_cases.SUBTREE_DELETE_BATCH})
+    elif not step.done:
+        logger.info("artifact subtree partly deleted", extra={"artifactId": artifactId, **did})
+        body = answer_as(DeletionUnderway, did)
         return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=body)
     else:
-        logger.info("artifact deleted", extra={"artifactId": artifactId, "status": artifact.status.value})
+        logger.info("artifact deleted", extra={"artifactId": artifactId, "status": step.artifact.status.value})
     return Response(status_code=204)

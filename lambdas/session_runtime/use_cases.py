@@ -12,6 +12,7 @@ apart: the same write, the same TTL, and everyone told by the same rule exactly 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from session_protocol import events
@@ -27,7 +28,7 @@ from session_schema.models import (
     Session,
 )
 from session_schema.status import ArtifactStatus, SessionStatus
-from session_schema.storage import OBJECT_KEY_MAX_BYTES, artifact_object_key
+from session_schema.storage import OBJECT_KEY_MAX_BYTES, artifact_object_key, tree_prefix
 from session_store.stream_log import ItemRefused
 
 from . import channels as channel_list
@@ -276,26 +277,49 @@ def download(runtime: Runtime, artifact: Artifact) -> dict[str, Any]:
     return {"url": url, "expiresAt": runtime.store.clock() + expires_in * 1000}
 
 
-SUBTREE_DELETE_BATCH = 500  # results one DELETE removes at most (objects and records); a larger tree takes more
+SUBTREE_DELETE_BATCH = 500  # objects, then results, one DELETE removes at most; a larger tree takes more
 
 
-def delete_artifact(runtime: Runtime, session_id: str, artifact_id: str) -> tuple[Artifact | None, bool]:
-    """Delete an artifact and its subtree of results, objects before records: (the artifact, whether it is gone).
-    Bounded: at most SUBTREE_DELETE_BATCH results a call, deepest first, the artifact itself last, so a call
-    that stops (the bound, a crash) leaves a smaller tree whose every result still has its parent, and the next
-    call resumes. (None, True) when it was already gone. No one is told (as on creation)."""
+@dataclass(frozen=True)
+class SubtreeDeleted:
+    """What one bounded step of an artifact's delete did: the artifact (None: already gone), whether nothing of
+    it is left, and how many objects under its prefix and result records it deleted."""
+
+    artifact: Artifact | None
+    done: bool
+    objects: int = 0
+    results: int = 0
+
+
+def delete_artifact(runtime: Runtime, session_id: str, artifact_id: str) -> SubtreeDeleted:
+    """Delete an artifact and its subtree of results, objects before records. Bounded: a call deletes at most
+    SUBTREE_DELETE_BATCH objects (every object under the tree's prefix, those no record names too: a stray upload,
+    a processor's scratch files) and stops while more are listed; once none is left, at most SUBTREE_DELETE_BATCH
+    results, deepest first, the artifact itself last. A call that stops (the bound, a crash) leaves a smaller
+    tree whose every result still has its parent and whose artifact still names the prefix, and the next call
+    resumes. No one is told (as on creation)."""
     store = runtime.store
     try:
         artifact = store.get_artifact(session_id, artifact_id)
     except ArtifactNotFound:
-        return None, True
+        return SubtreeDeleted(None, done=True)
+    objects, more_objects = _objects_under(runtime, tree_prefix(artifact.objectKey), at_most=SUBTREE_DELETE_BATCH)
+    delete_objects(runtime, objects)
+    if more_objects:
+        return SubtreeDeleted(artifact, done=False, objects=len(objects))
     below = store.subtree_below(artifact, at_most=SUBTREE_DELETE_BATCH)
     done = len(below) < SUBTREE_DELETE_BATCH
     doomed = [*below, artifact] if done else below
-    # Objects first: if this fails the records are still there, so a retry finds the keys again.
+    # Their objects again: one uploaded since the listing (a form still valid) would be left with no record.
     delete_objects(runtime, [doomed_one.objectKey for doomed_one in doomed])
     store.delete_artifacts(doomed)
-    return artifact, done
+    return SubtreeDeleted(artifact, done=done, objects=len(objects), results=len(below))
+
+
+def _objects_under(runtime: Runtime, prefix: str, *, at_most: int) -> tuple[list[str], bool]:
+    """The first `at_most` keys stored under `prefix` (one ListObjectsV2 page), and whether more are there."""
+    page = runtime.s3.list_objects_v2(Bucket=runtime.settings.artifacts_bucket, Prefix=prefix, MaxKeys=at_most)
+    return [stored["Key"] for stored in page.get("Contents", [])], bool(page.get("IsTruncated"))
 
 
 def delete_objects(runtime: Runtime, object_keys: Sequence[str]) -> None:

@@ -141,11 +141,41 @@ def test_a_large_subtree_is_deleted_a_bounded_batch_a_request_deepest_first(api,
         chain.append(result(api, sid, chain[-1])["artifact"]["artifactId"])
     path = f"/sessions/{sid}/artifacts/{photo}"
     first = api.http("DELETE", path, user="alice")
-    assert first.status == 202 and first.body == {"deleted": 2}
+    assert first.status == 202 and first.body == {"deleted": 2, "objectsDeleted": 0}  # nothing was uploaded
     left = {a.artifactId for a in _tree(api, sid, photo)}
     assert left == set(chain[:2])  # the two deepest went first: every remaining result keeps its parent
     assert api.http("DELETE", path, user="alice").status == 204
     assert _tree(api, sid, photo) == []
+
+
+def test_deleting_an_artifact_deletes_every_object_under_its_prefix_a_bounded_page_a_request(api, s3, monkeypatch):
+    """Objects no record names (a stray upload, a processor's scratch file under the tree) go too: the tree's
+    prefix is listed a page at a time, objects first, then the records, each request reporting what it did."""
+    monkeypatch.setattr(use_cases, "SUBTREE_DELETE_BATCH", 2)
+    sid = api.create("alice")["sessionId"]
+    photo, other = create_artifact(api, sid), create_artifact(api, sid, fileName="other.png")
+    staged = result(api, sid, photo["artifact"]["artifactId"])
+    for created in (photo, other, staged):
+        assert upload(s3, created["upload"], png(1, 1))[0] == 204
+    bucket = api.runtime.settings.artifacts_bucket
+    tree = photo["artifact"]["objectKey"].rsplit("/", 1)[0]
+    orphans = [f"{tree}/scratch/frame-{n}.png" for n in range(2)] + [
+        staged["artifact"]["objectKey"].rsplit("/", 1)[0] + "/tmp.bin"
+    ]
+    for orphan in orphans:
+        s3.put_object(Bucket=bucket, Key=orphan, Body=b"x")
+    neighbour = f"{tree}x/not-in-the-tree.png"  # the same characters, but not under the tree's prefix
+    s3.put_object(Bucket=bucket, Key=neighbour, Body=b"x")
+
+    path = f"/sessions/{sid}/artifacts/{photo['artifact']['artifactId']}"
+    answers = []
+    while (answer := api.http("DELETE", path, user="alice")).status == 202:
+        answers.append(answer.body)
+        assert len(answers) < 10
+    assert answer.status == 204
+    assert sum(a["objectsDeleted"] for a in answers) >= 3 and all(a["objectsDeleted"] <= 2 for a in answers)
+    assert sorted(bucket_keys(s3)) == sorted([other["artifact"]["objectKey"], neighbour])
+    assert _tree(api, sid, photo["artifact"]["artifactId"]) == []
 
 
 def _tree(api, sid: str, root_id: str) -> list[Artifact]:

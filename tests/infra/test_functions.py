@@ -284,7 +284,14 @@ def test_role_grants_exactly_the_declared_actions_on_the_declared_resources(dev,
         assert notices == {"sqs": {"actions": set(FUNCTION_ACTIONS[name]["notices"]), "resources": {queue}}}, name
     else:
         assert notices == {}, name
-    declared = {kind: actions for kind, actions in FUNCTION_ACTIONS[name].items() if kind != "notices"}
+    # The bucket listing's grant apart from the object grants (both S3): judged by its statement's Sid.
+    listing = [s for s in statements if s.get("Sid") == "ArtifactsListingAccess"]
+    bucket = f"<{dev.logical_id(dev.stack.storage.artifacts)}.Arn>"
+    expected_listing = {"actions": set(FUNCTION_ACTIONS[name].get("artifacts_listing", ())), "resources": {bucket}}
+    assert _by_service(listing) == ({"s3": expected_listing} if expected_listing["actions"] else {}), name
+    statements = [s for s in statements if s not in listing]
+    apart = ("notices", "artifacts_listing")  # judged above
+    declared = {kind: actions for kind, actions in FUNCTION_ACTIONS[name].items() if kind not in apart}
     conditioned = [s for s in statements if "Condition" in s]
     assert [s.get("Sid") for s in conditioned] == [
         kind.title().replace("_", "") + "Access" for kind in declared if kind in KIND_CONDITIONS
@@ -377,10 +384,15 @@ def test_no_wildcard_actions_and_star_resource_only_for_xray(dev, name):
 def test_only_the_http_upload_and_sweep_functions_touch_the_bucket_and_only_its_objects(dev):
     with_s3 = {name for name in FUNCTIONS if "s3" in _by_service(_role_statements(dev, name))}
     assert with_s3 == {"HttpSessionFunction", "UploadFunction", "SweepFunction"}
-    s3 = _by_service(_role_statements(dev, "HttpSessionFunction"))["s3"]
+    http = _role_statements(dev, "HttpSessionFunction")
+    listing = [s for s in http if s.get("Sid") == "ArtifactsListingAccess"]
+    s3 = _by_service([s for s in http if s not in listing])["s3"]
     assert all(r.endswith("/*") for r in s3["resources"])
     # Signing presigned uploads needs PutObject, deleting an artifact DeleteObject, a shared download GetObject.
     assert s3["actions"] == {"s3:PutObject", "s3:DeleteObject", "s3:GetObject"}
+    # Deleting an artifact lists its tree's prefix: ListBucket, the one grant on the bucket itself.
+    bucket = f"<{dev.logical_id(dev.stack.storage.artifacts)}.Arn>"
+    assert _by_service(listing) == {"s3": {"actions": {"s3:ListBucket"}, "resources": {bucket}}}
     # The upload function reads an object's first bytes, nothing else.
     uploads = _by_service(_role_statements(dev, "UploadFunction"))["s3"]
     assert uploads["actions"] == {"s3:GetObject"} and all(r.endswith("/*") for r in uploads["resources"])

@@ -138,7 +138,7 @@ class Usage:
         self.record({f"events:{model.name}"})
 
 
-_S3_ACTIONS = {"DeleteObjects": "s3:DeleteObject", "HeadObject": "s3:GetObject"}
+_S3_ACTIONS = {"DeleteObjects": "s3:DeleteObject", "HeadObject": "s3:GetObject", "ListObjectsV2": "s3:ListBucket"}
 
 
 class RecordingManagementApi:

@@ -91,11 +91,13 @@ def test_deleting_an_artifact_removes_its_object_then_its_record_and_again_is_no
     )
     bucket = runtime.settings.artifacts_bucket
     runtime.s3.put_object(Bucket=bucket, Key=artifact.objectKey, Body=b"png")
-    assert use_cases.delete_artifact(runtime, session.sessionId, artifact.artifactId) == (artifact, True)
+    deleted = use_cases.delete_artifact(runtime, session.sessionId, artifact.artifactId)
+    assert deleted == use_cases.SubtreeDeleted(artifact, done=True, objects=1, results=0)
     assert runtime.s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
     with pytest.raises(ArtifactNotFound):
         runtime.store.get_artifact(session.sessionId, artifact.artifactId)
-    assert use_cases.delete_artifact(runtime, session.sessionId, artifact.artifactId) == (None, True)
+    again = use_cases.delete_artifact(runtime, session.sessionId, artifact.artifactId)
+    assert again == use_cases.SubtreeDeleted(None, done=True)
     assert runtime.management.sent == {}  # nobody is told of a deletion
 
 
