@@ -79,7 +79,7 @@ class ScriptedServer:
         reader = asyncio.create_task(self._read(ws, inbox))
         try:
             for step in script["steps"]:
-                if not await self._step(ws, step, inbox):
+                if not await self._step(ws, step, inbox, reader):
                     break
             if script is self.scripts[-1]:
                 self.done.set()
@@ -98,7 +98,9 @@ class ScriptedServer:
             else:
                 inbox[action["action"]].put_nowait(action)
 
-    async def _step(self, ws: ServerConnection, step: dict[str, Any], inbox: dict[str, Any]) -> bool:
+    async def _step(
+        self, ws: ServerConnection, step: dict[str, Any], inbox: dict[str, Any], reader: asyncio.Task[None]
+    ) -> bool:
         if step.get("drop"):
             ws.transport.abort()
             return False
@@ -107,7 +109,12 @@ class ScriptedServer:
                 await ws.send(json.dumps(frame(spec)))
             return True
         action = "join" if "join" in step else step["await"]
-        received = await inbox[action].get()
+        arrival = asyncio.ensure_future(inbox[action].get())
+        await asyncio.wait({arrival, reader}, return_when=asyncio.FIRST_COMPLETED)
+        if not arrival.done():  # the client closed the connection without sending it: the script ends here
+            arrival.cancel()
+            return False
+        received = arrival.result()
         for name, value in (step.get("expect") or {}).items():
             if received.get(name) != value:
                 self.problems.append(f"{action} carried {name}={received.get(name)!r}, not {value!r}")
@@ -132,6 +139,7 @@ class AppSaw:
     closed: str | None = None
     closed_by_itself = False  # before the test closed it
     states: list[StateChange] = field(default_factory=list)
+    state_errors: list[str] = field(default_factory=list)  # the error codes the state changes carried, until the end
     call_results: list[Any] = field(default_factory=list)
     pushed: list[dict[str, Any]] = field(default_factory=list)  # the frames given to the app that are not stream events
 
@@ -221,6 +229,8 @@ async def run_case(case: dict[str, Any]) -> tuple[ScriptedServer, AppSaw]:
                 while not finished():
                     await asyncio.sleep(0.01)
             saw.closed_by_itself = saw.closed is not None
+            told = [change.error for change in saw.states if change.error is not None]
+            saw.state_errors = [getattr(error, "code", repr(error)) for error in told]
         finally:
             await live.close()
             await asyncio.wait({consumer}, timeout=1)

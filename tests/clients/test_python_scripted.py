@@ -43,6 +43,8 @@ def test_scripted_case(case: dict[str, Any]) -> None:
         else:
             assert (outcome, value) == ("returned", spec["returns"]), spec["call"]
     assert len(saw.call_results) == len(case.get("app", {}).get("calls", []))
+    if "stateErrors" in expect:
+        assert saw.state_errors == expect["stateErrors"], saw.states
     if "pushed" in expect:
         assert len(saw.pushed) == len(expect["pushed"]), saw.pushed
         for fields, frame in zip(expect["pushed"], saw.pushed, strict=True):

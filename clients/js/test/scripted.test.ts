@@ -26,6 +26,8 @@ interface AppSaw {
   closed: string | null;
   closedByItself: boolean;
   states: StateChange[];
+  /** The error codes the state changes carried, until the case ended. */
+  stateErrors: string[];
   calls: { spec: Call; outcome: "raised" | "returned"; value: unknown }[];
   /** The frames given to the app that are not stream events, nor answers to its calls (nor `joined`). */
   pushed: Record<string, unknown>[];
@@ -79,7 +81,7 @@ async function runCase(table: Table, scripted: Case): Promise<{ server: Scripted
     requestTimeoutMs: options.requestTimeoutMs,
     keepaliveMs: 3_600_000,
   });
-  const saw: AppSaw = { delivered: [], resets: 0, closed: null, closedByItself: false, states: [], calls: [], pushed: [] };
+  const saw: AppSaw = { delivered: [], resets: 0, closed: null, closedByItself: false, states: [], stateErrors: [], calls: [], pushed: [] };
   live.on("event", (event) => {
     if (isStreamEvent(event)) saw.delivered.push(isChannelEvent(event) ? `${event.channel}:${event.seq}` : event.seq);
     // Python hands answers to their caller only; this client also emits them as events: not pushed frames.
@@ -110,6 +112,7 @@ async function runCase(table: Table, scripted: Case): Promise<{ server: Scripted
     if (joined) await Promise.all((scripted.app?.calls ?? []).map(call));
     while (!finished()) await new Promise((resolve) => setTimeout(resolve, 10));
     saw.closedByItself = saw.closed !== null;
+    saw.stateErrors = saw.states.flatMap((change) => (change.error ? [change.error.code] : []));
   };
   let timer: ReturnType<typeof setTimeout> | undefined;
   const stuck = new Promise<never>((_, reject) => {
@@ -153,6 +156,7 @@ function check(scripted: Case, server: ScriptedServer, saw: AppSaw): void {
     }
   }
   assert.equal(saw.calls.length, scripted.app?.calls?.length ?? 0, "every call settled");
+  if ("stateErrors" in expect) assert.deepEqual(saw.stateErrors, expect["stateErrors"], JSON.stringify(saw.states));
   const pushed = expect["pushed"] as Record<string, unknown>[] | undefined;
   if (pushed) {
     assert.equal(saw.pushed.length, pushed.length, JSON.stringify(saw.pushed));
