@@ -22,7 +22,8 @@
  *   before API Gateway's 2-hour cap, so a long talk keeps its speaker;
  * - `error CONNECTION_NOT_FOUND` (the server lost this connection) is a drop: reconnect and resume;
  * - API Gateway's integration error (no `type`, no `id`) fails every action in flight with
- *   OutcomeUnknownError; none is sent again by the client;
+ *   OutcomeUnknownError; none is sent again by the client but its own `join`, which that frame has repeated on
+ *   the same connection (JOIN_REPEATS times, after the usual backoff) before the connection is given up;
  * - `batch` frames are unpacked, each event taken as if it came alone; `joined.missing` seqs are skipped;
  * - an action whose encoded frame exceeds API Gateway's 32 KB is refused with FrameTooLargeError, unsent;
  * - channels (channels.ts): on one (`channel`, `subscribe()`), the client follows the channel's own stream beside
@@ -209,6 +210,11 @@ const CLOSE_KEEPALIVE = 4002;
 const CLOSE_NOT_FOUND = 4003;
 const CLOSE_RENEW = 4004;
 const FULL_BACKOFF: BackoffOptions = { initialMs: 10_000, maxMs: 300_000 };
+// A `join` answered with API Gateway's integration-error frame (the connection function was throttled or failed) is
+// sent again on the same connection, after the usual backoff, this many times before the connection is given up:
+// `$connect` already took this connection's seat, so a reconnect would hold a second one until the first one's
+// `$disconnect` (itself often lost in a storm) frees it. The server's join is idempotent. The twin of client.py's.
+const JOIN_REPEATS = 3;
 // Why calls still in flight fail when the client closes for a reason of the session's, not the app's.
 const CLOSED_BECAUSE: Readonly<Record<string, string>> = {
   ended: "the session ended",
@@ -250,6 +256,8 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
   private wake: (() => void) | null = null;
   private socketDropped: ((info: CloseInfo) => void) | null = null;
   private renewTimer: ReturnType<typeof setTimeout> | null = null;
+  // The waits before a join is sent again: ended early when the socket goes or the client closes.
+  private readonly joinWaits = new Set<() => void>();
   // A renewal holds new actions back until those in flight are answered, then swaps the connection.
   private renewing = false;
   private idleWaiters: (() => void)[] = [];
@@ -532,12 +540,38 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
     return dropped;
   }
 
-  /** `join`, resuming from the stream positions when there are some; resolves once `joined` is taken in. */
-  private join(): Promise<ServerEvent> {
+  /** `join`, resuming from the stream positions when there are some; resolves once `joined` is taken in.
+   * Answered with the integration-error frame, the same join (the same positions) is sent again on the same
+   * connection after the usual backoff, up to JOIN_REPEATS times; the app sees only the delay. A timeout is not
+   * repeated: no answer at all says more about the link than about the server. */
+  private async join(): Promise<ServerEvent> {
+    const ws = this.ws;
     const position = this.position;
     const resume = position ? { sinceSeq: position.seq, epoch: position.epoch } : {};
     const name = this.options.name !== undefined ? { name: this.options.name } : {};
-    return this.send("join", { ...resume, ...this.track.joinFields(position !== null), ...name }, this.options.requestTimeoutMs ?? 30_000);
+    const fields = { ...resume, ...this.track.joinFields(position !== null), ...name };
+    for (let repeats = 0; ; repeats += 1) {
+      try {
+        return await this.send("join", fields, this.options.requestTimeoutMs ?? 30_000);
+      } catch (error) {
+        if (!(error instanceof OutcomeUnknownError) || repeats === JOIN_REPEATS) throw error;
+      }
+      await this.joinWait(backoffDelay(repeats, this.options.backoff, this.options.random));
+      if (this.ws !== ws || this.closing) throw new DisconnectedError("join");
+    }
+  }
+
+  /** The wait before a join is sent again; `stopTimers` (the socket went, or the client closed) ends it early. */
+  private joinWait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.joinWaits.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.joinWaits.add(done);
+    });
   }
 
   /** The token for the next handshake: one fetched ahead (renewal, after UNAUTHORIZED), else a fresh one. */
@@ -889,6 +923,7 @@ export class LiveSession extends Emitter<LiveSessionEvents> {
     if (this.gapTimer) clearTimeout(this.gapTimer);
     if (this.renewTimer) clearTimeout(this.renewTimer);
     this.keepaliveTimer = this.gapTimer = this.renewTimer = null;
+    for (const done of [...this.joinWaits]) done();
   }
 
   private setState(state: ConnectionState, change: Omit<StateChange, "state" | "previous">): void {

@@ -76,16 +76,22 @@ describe("API Gateway's integration error", () => {
     assert.equal(server.sockets.length, 1, "the connection itself is fine");
   });
 
-  it("retries a join it hit (a join is idempotent)", async () => {
+  it("sends a join it hit again on the same connection (a join is idempotent; a new one would take a second seat)", async () => {
     const server = new FakeServer();
     server.joinDelayMs = 1_000;
     const live = make(server);
+    const states: StateChange[] = [];
+    live.on("state", (change) => states.push(change));
     const connecting = live.connect();
     await tick(10);
     server.joinDelayMs = 0;
     server.last.push(INTEGRATION_ERROR);
     await connecting;
-    assert.equal(server.sockets.length, 2);
+    assert.equal(server.sockets.length, 1);
+    const joins = server.last.sent.filter((frame) => frame.action === "join");
+    assert.equal(joins.length, 2);
+    assert.notEqual(joins[0]?.id, joins[1]?.id);
+    assert.deepEqual(states.filter((change) => change.error), [], "the app is told of no error");
   });
 });
 

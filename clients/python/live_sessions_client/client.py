@@ -18,7 +18,9 @@ TypeScript client's `client.ts` (same names, snake_case; the same rules: clients
 - a gap in the stream that does not fill within `gap_timeout` is asked for again the same way, on the same
   connection; `batch` frames are unpacked; the connect URL declares protocol version 3 (`&v=3`);
 - every action carries an `id`; its answer (or `error`) settles that call; API Gateway's integration-error
-  frame fails every call in flight with OutcomeUnknownError; nothing is ever sent twice by the client;
+  frame fails every call in flight with OutcomeUnknownError; nothing is ever sent twice by the client but its own
+  `join`, which that frame has repeated on the same connection (JOIN_REPEATS times, after the usual backoff) before
+  the connection is given up;
 - anything unforeseen ends the client and is raised by the `async for`, never a silent stop;
 - channels (channels.py): on one (`channel`, `subscribe()`), the client follows the channel's own stream beside the
   session's, in order and once each, and re-joins with both positions; `publish()` over HTTP.
@@ -89,6 +91,11 @@ logger = logging.getLogger("live_sessions_client")
 API_GATEWAY_MAX_CONNECTION_SECONDS = 7200
 # While the session is full, a seat frees when a listener leaves: minutes, not the seconds of a transient fault.
 FULL_BACKOFF = BackoffOptions(initial=10.0, max=300.0)
+# A `join` answered with API Gateway's integration-error frame (the connection function was throttled or failed) is
+# sent again on the same connection, after the usual backoff, this many times before the connection is given up:
+# `$connect` already took this connection's seat, so a reconnect would hold a second one until the first one's
+# `$disconnect` (itself often lost in a storm) frees it. The server's join is idempotent. The twin of client.ts's.
+JOIN_REPEATS = 3
 ConnectionState = Literal["idle", "connecting", "connected", "reconnecting", "closed"]
 # Why calls still in flight fail when the client closes for a reason of the session's, not the app's.
 _CLOSED_BECAUSE = {"ended": "the session ended", "kicked": "the speaker removed this connection from the session"}
@@ -519,20 +526,37 @@ class LiveSession:
         self._orderer.hold()
         self._track.hold()
         try:
-            await self._join(link.ws)
+            await self._join(link)
         except LiveSessionError:
             self._abandon(link.ws, 4000, "join failed")
             raise
         self.reconnects += again
         return link
 
-    async def _join(self, ws: ClientConnection, *, resume: bool = True) -> dict[str, Any]:
-        position = self.position if resume else None
+    async def _join(self, link: _Link) -> dict[str, Any]:
+        """`join` on `link`, resuming from the stream positions when there are some. Answered with the
+        integration-error frame, the same join (the same positions) is sent again on the same connection after the
+        usual backoff, up to JOIN_REPEATS times; the app sees only the delay. A timeout is not repeated: no answer
+        at all says more about the link than about the server."""
+        position = self.position
         fields: dict[str, Any] = {"sinceSeq": position.seq, "epoch": position.epoch} if position else {}
         fields.update(self._track.join_fields(position is not None))
         if self.name is not None:
             fields["name"] = self.name
-        return await self._send(ws, "join", fields, self._request_timeout)
+        repeats = 0
+        while True:
+            try:
+                return await self._send(link.ws, "join", fields, self._request_timeout)
+            except OutcomeUnknownError:
+                if repeats == JOIN_REPEATS:
+                    raise
+            delay = retry_delay(repeats, self._backoff, None, self._random)
+            repeats += 1
+            logger.info("join answered with an integration error; sent again in %.2f s", delay)
+            with contextlib.suppress(builtins.TimeoutError):  # a drop (or close()) ends the wait
+                await asyncio.wait_for(asyncio.shield(link.dropped), delay)
+            if link.dropped.done():
+                raise DisconnectedError("join")
 
     async def _stay_connected(self, link: _Link) -> LiveSessionError:
         """Until the socket drops; renews it ahead of API Gateway's 2-hour cap (make before break)."""
@@ -557,7 +581,7 @@ class LiveSession:
             logger.warning("renewing the connection failed: %s", error)
             return None
         try:
-            await self._join(link.ws)
+            await self._join(link)
         except LiveSessionError:
             self._abandon(link.ws, 4000, "join failed")  # the current link now: its drop reconnects
         else:
@@ -738,7 +762,7 @@ class LiveSession:
 
     def _fail_in_flight(self, ws: ClientConnection, request_id: object) -> None:
         """API Gateway's integration error names no action: every one in flight on `ws` may or may not have
-        happened. The join is the client's own and safe to repeat: its failure reconnects."""
+        happened. The join is the client's own and safe to repeat: `_join` sends it again on the same connection."""
         for key, pending in list(self._pending.items()):
             if pending.ws is ws:
                 del self._pending[key]
@@ -824,7 +848,7 @@ class LiveSession:
             return
         self._gap_tried_at = last
         try:
-            await self._join(link.ws)
+            await self._join(link)
         except LiveSessionError:
             self._abandon(link.ws, 4001, "stream gap not recovered")  # the reconnect's join resumes by seq
             return
