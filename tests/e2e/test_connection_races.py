@@ -6,14 +6,18 @@
 - a speaker reconnecting while listeners churn: every connection that got `joined` is served, no action answers
   CONNECTION_NOT_FOUND, and the count ends equal to the open listener sockets;
 - a burst of connects whose every registration commits but loses its first answer (botocore retries with the
-  same ClientRequestToken): no handshake answers 500 and no seat is left a ghost.
+  same ClientRequestToken): no handshake answers 500 and no seat is left a ghost;
+- a client whose `join` invocations fail (a throttle in a join storm: API Gateway's integration-error frame) joins
+  on the connection `$connect` registered, taking one seat, not a second one on a reconnect.
 
 `$connect` runs tests/support/lambda_faults.py's switches: a handshake can be held after its registration,
-which widens (or, with a release file, pins) the window in which posts to it are answered 410.
+which widens (or, with a release file, pins) the window in which posts to it are answered 410; a connection's
+first joins can fail as a throttled invocation does.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -24,11 +28,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from live_sessions_client import BackoffOptions, LiveSession
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from local.lambda_service.lambda_pools import HandlerSpec
 from local.stack import LocalStack
+from tests.support.lambda_faults import join_fault_plan
 from tests.support.local_stack import create_session, http, running_local_stack, ws_url
 
 pytestmark = pytest.mark.e2e
@@ -38,7 +44,16 @@ WAIT = 20.0  # seconds: the bound on every wait for something the stack must do 
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
+def join_faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The directory lambda_faults.py counts each connection's failing joins in (the workers inherit this env)."""
+    folder = tmp_path_factory.mktemp("join-faults")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TEST_JOIN_FAULTS", str(folder))
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def stack(join_faults: Path) -> Iterator[LocalStack]:
     with running_local_stack(handlers=FAULTS) as local:
         yield local
 
@@ -119,6 +134,30 @@ def test_a_post_during_the_handshake_leaves_the_young_connection_registered_and_
     assert received["data"] == "after the join" and received["seq"] > joined["session"]["seq"]
     for ws in (listener, speaker):
         ws.close()
+    assert _wait_for_count(stack, session_id, 0) == 0
+
+
+def test_a_join_whose_invocations_failed_is_sent_again_on_the_connection_connect_registered(
+    stack: LocalStack, join_faults: Path
+) -> None:
+    owner = stack.mint("alice")
+    session_id = create_session(stack, owner)
+    assert stack.urls is not None
+    failing = f"{stack.urls.ws}?testFailJoins=2"  # the client appends sessionId, v, ...
+
+    async def joined_client() -> tuple[str | None, int, int]:
+        backoff = BackoffOptions(initial=0.05, max=0.2)
+        async with asyncio.timeout(WAIT), LiveSession(failing, session_id, keepalive=None, backoff=backoff) as live:
+            count = await asyncio.to_thread(_listener_count, stack, session_id)
+            return live.connection_id, live.reconnects, count
+
+    connection_id, reconnects, count = asyncio.run(joined_client())
+    assert connection_id is not None
+    plan = join_fault_plan(join_faults, connection_id)
+    assert list(join_faults.iterdir()) == [plan]  # one $connect: the one it joined on
+    assert plan.read_text() == "0"  # both failing joins were sent (and failed)
+    assert reconnects == 0
+    assert count == 1
     assert _wait_for_count(stack, session_id, 0) == 0
 
 

@@ -10,6 +10,9 @@ name (`tests.support.lambda_faults.http`): the real handlers, behind a switch a 
 - `$connect` query parameter `testConnectSleep=S`: the real handler registers the connection, then the handshake
   is held S seconds more (API Gateway answers posts to it 410 meanwhile); `testConnectHold=PATH`: held until the
   file PATH exists (at most HOLD_LIMIT_SECONDS);
+- `$connect` query parameter `testFailJoins=N`: the connection's first N `join` frames fail as an invocation that
+  was throttled or failed does (API Gateway answers its integration-error frame; the real handler never sees them),
+  counted in the connection's file (`join_fault_plan`) in the directory `$TEST_JOIN_FAULTS`;
 - the fan-out worker: a file `fail-seq<seq>-shard<k>` holding N in the directory `$TEST_FANOUT_FAULTS`
   names makes the first N attempts of that shard of that event fail as a Query failing mid-read would
   (after its first connection); attempts are counted in files there, since each may run in another process.
@@ -23,6 +26,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from connection_handler.app import handler as connection_handler
 from connection_handler.fanout_worker import handler as fanout_worker_handler
@@ -55,10 +59,47 @@ def connection(event: dict[str, Any], context: Any) -> Any:
         frame = json.loads(body)
         time.sleep(float(frame.pop("testSleep")))
         event = {**event, "body": json.dumps(frame)}
+    context_of_request = event["requestContext"]
+    if _join_fails(context_of_request["connectionId"], body):
+        raise RuntimeError("injected: the join's invocation failed")
     answer = connection_handler(event, context)
-    if event["requestContext"].get("eventType") == "CONNECT":
-        _hold_handshake(event.get("queryStringParameters") or {})
+    if context_of_request.get("eventType") == "CONNECT":
+        query = event.get("queryStringParameters") or {}
+        _plan_join_faults(context_of_request["connectionId"], query)
+        _hold_handshake(query)
     return answer
+
+
+def join_fault_plan(folder: Path, connection_id: str) -> Path:
+    """The file counting a connection's failing joins (a connection ID may hold a `/`)."""
+    return folder / quote(connection_id, safe="")
+
+
+def _join_faults(connection_id: str) -> Path | None:
+    folder = os.environ.get("TEST_JOIN_FAULTS")
+    return join_fault_plan(Path(folder), connection_id) if folder else None
+
+
+def _plan_join_faults(connection_id: str, query: dict[str, str]) -> None:
+    plan = _join_faults(connection_id)
+    if plan is not None and "testFailJoins" in query:
+        plan.write_text(query["testFailJoins"])
+
+
+def _join_fails(connection_id: str, body: object) -> bool:
+    """True when this frame is a join its connection's plan makes fail (the plan counts it down)."""
+    plan = _join_faults(connection_id)
+    if plan is None or not plan.exists() or not isinstance(body, str):
+        return False
+    try:
+        frame = json.loads(body)
+    except ValueError:
+        return False
+    if not isinstance(frame, dict) or frame.get("action") != "join":
+        return False
+    left = int(plan.read_text())
+    plan.write_text(str(max(0, left - 1)))
+    return left > 0
 
 
 def _hold_handshake(query: dict[str, str]) -> None:
