@@ -1,7 +1,8 @@
 """Two rules of clients/PROTOCOL_NOTES.md the scripted table cannot express, against a small real server:
 
 - the renewal ahead of API Gateway's 2-hour cap opens and joins the next connection with a fresh token, and
-  closes the old one only once the actions in flight on it are answered (none fails for the swap);
+  closes the old one only once the actions in flight on it are answered (none fails for the swap); a renewal's
+  join answered with API Gateway's integration-error frame is sent again on the renewal's connection;
 - a full session's retries start from 10 s and grow toward 5 minutes by default (`full_backoff`), other
   refusals' from half a second.
 """
@@ -19,11 +20,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from live_sessions_client import ClosedError, LiveSession, StateChange
+from live_sessions_client import BackoffOptions, ClosedError, LiveSession, StateChange
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+# API Gateway's frame for a route whose invocation was throttled or failed.
+INTEGRATION_ERROR = {"message": "Internal server error", "connectionId": "c2", "requestId": "r"}
 SESSION = {"sessionId": "quiet-river-482", "status": "active", "seq": 0, "epoch": "e1", "listenerCount": 0}
 
 
@@ -96,6 +99,62 @@ def test_the_renewal_closes_the_old_connection_once_its_actions_are_answered() -
     assert server.answered_before_close
     assert server.tokens[:2] == ["token-1", "token-2"]  # the renewal's handshake asked the provider again
     assert "reconnecting" not in [change.state for change in states]
+
+
+@dataclass
+class ThrottledRenewalServer:
+    """Joins the first connection; answers the second one's first join with API Gateway's integration-error frame
+    (its invocation throttled), and joins it the second time; records how many handshakes it had seen by then."""
+
+    handshakes: int = 0
+    joins: list[dict[str, Any]] = field(default_factory=list)  # the second connection's
+    handshakes_when_joined: int | None = None
+    second_joined: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def process_request(self, connection: ServerConnection, request: Request) -> None:
+        self.handshakes += 1
+
+    async def handler(self, ws: ServerConnection) -> None:
+        number = self.handshakes
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in ws:
+                action = json.loads(raw)
+                if number == 2:
+                    self.joins.append(action)
+                if number == 2 and len(self.joins) == 1:
+                    await ws.send(json.dumps(INTEGRATION_ERROR))
+                    continue
+                joined = {"type": "joined", "role": "listener", "connectionId": f"c{number}", "session": SESSION}
+                await ws.send(json.dumps({**joined, "recovered": "sinceSeq" in action, "id": action["id"]}))
+                if number == 2:
+                    self.handshakes_when_joined = self.handshakes
+                    self.second_joined.set()
+
+
+def test_a_renewals_join_answered_with_the_integration_error_is_sent_again_on_the_renewals_connection() -> None:
+    server = ThrottledRenewalServer()
+    states: list[StateChange] = []
+
+    async def scenario() -> None:
+        async with serve(server.handler, "127.0.0.1", 0, process_request=server.process_request) as running:
+            port = running.sockets[0].getsockname()[1]
+            live = LiveSession(
+                f"ws://127.0.0.1:{port}",
+                SESSION["sessionId"],
+                keepalive=None,
+                renew_after=0.2,
+                backoff=BackoffOptions(initial=0.01, max=0.05),
+                on_state=states.append,
+            )
+            await live.connect()
+            await asyncio.wait_for(server.second_joined.wait(), 10)
+            await live.close()
+
+    asyncio.run(scenario())
+    assert server.handshakes_when_joined == 2  # no third connection for the failed join
+    assert [join["action"] for join in server.joins[:2]] == ["join", "join"]
+    assert server.joins[0].keys() - {"id"} == server.joins[1].keys() - {"id"}
+    assert [change.error for change in states if change.error is not None] == []
 
 
 @asynccontextmanager
