@@ -88,16 +88,18 @@ def join(runtime: Runtime, caller: ConnectionCaller, frame: frames.JoinFrame) ->
 
 
 def _join(runtime: Runtime, caller: ConnectionCaller, frame: frames.JoinFrame) -> Answer | None:
+    if frame.name is not None:  # first: a refused (banned) name leaves the connection as it was
+        connection_lifecycle.set_name(runtime, caller.connection, frame.name)
     channel_since = frame.channel_resume_point()
     if frame.names_channel and frame.channel != caller.connection.channel:
         caller = ConnectionCaller(channels.subscribe(runtime, caller.connection, frame.channel)[0])
     resume = frame.resume_point()
     if resume is None:
-        session = connection_lifecycle.join(runtime, caller.connection, name=frame.name)
+        session = connection_lifecycle.join(runtime, caller.connection)
         position = channels.channel_stream(runtime, caller.connection)
         return events.joined(caller.connection.role, session, caller.connection_id, channel_stream=position)
     session = _recover(runtime, caller, *resume, frame.id, channel_since)
-    connection_lifecycle.join(runtime, caller.connection, session, name=frame.name)  # told, as for any join
+    connection_lifecycle.join(runtime, caller.connection, session)  # told, as for any join
     return None
 
 

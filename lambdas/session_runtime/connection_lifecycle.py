@@ -9,6 +9,7 @@ Gateway never retries, frees its seat now rather than at the sweep.
 - connect: a token that is given must verify (401 UNAUTHORIZED otherwise: never a silent demotion); the owner's
   token registers the speaker, another user's or none a listener. A listener refused as full first frees the
   seats of the session's oldest listeners API Gateway no longer has, then tries once more.
+- set_name: the display name a `join` gives, checked against the bans.
 - join: the session is still joinable; whom it concerns hears the count (the speaker, of a listener joining; the
   speaker itself, at its own join: after its handshake, when a post can reach it).
 - leave: unregister, then tell whom it concerns (presence.connection_left).
@@ -85,19 +86,24 @@ def _connection(runtime: Runtime, handshake: Handshake, role: Role, user_id: str
     )
 
 
-def join(
-    runtime: Runtime, connection: Connection, session: Session | None = None, *, name: str | None = None
-) -> Session:
+def set_name(runtime: Runtime, connection: Connection, display_name: str) -> None:
+    """The display name a `join` gives, shown by presence. A listener's is checked against the session's bans in the
+    same write, as its registration checks the connect URL's (Banned, the connection left as it was)."""
+    store = runtime.store
+    if connection.role == "listener":
+        store.name_listener(connection.sessionId, connection.connectionId, display_name)
+    else:
+        store.update_member(connection.sessionId, connection.connectionId, name=display_name)
+
+
+def join(runtime: Runtime, connection: Connection, session: Session | None = None) -> Session:
     """The session the connection joins, still joinable (SessionEnded otherwise); a listener's join is a presence
-    change (with `name`, the display name it gives), whose notice tells the speaker the count (conflated:
-    session_runtime/conflation.py). `session`: already read (a resuming join reads it after holding its
-    connection: session_runtime/stream.py `resume`)."""
+    change, whose notice tells the speaker the count (conflated: session_runtime/conflation.py). `session`: already
+    read (a resuming join reads it after holding its connection: session_runtime/stream.py `resume`)."""
     if session is None:
         session = runtime.store.get_session(connection.sessionId, consistent=True)
     if not session.joinable:
         raise SessionEnded(session.sessionId, session.status.value)
-    if name is not None:
-        runtime.store.update_member(connection.sessionId, connection.connectionId, name=name)
     if connection.role == "listener":
         # Not the speaker's own: a post now would reach it before its `joined`, which carries the count.
         presence.changed(session, connection.connectionId, presence.JOINED)

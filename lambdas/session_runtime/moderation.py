@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from session_protocol import events
 from session_schema.models import Ban, Connection, Session
-from session_store.store import ban_subjects
+from session_store.presence_store import ban_subjects
 
 from . import connection_lifecycle
 from .runtime import Runtime

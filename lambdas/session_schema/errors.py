@@ -53,8 +53,8 @@ class Forbidden(DomainError):
 class Banned(Forbidden):
     """A listener whose signed-in user or display name the session's speaker banned (`kick {ban: true}`)."""
 
-    def __init__(self, session_id: str) -> None:
-        super().__init__(f"you were removed from session {session_id} by its speaker")
+    def __init__(self, session_id: str, *, field: str | None = None) -> None:
+        super().__init__(f"you were removed from session {session_id} by its speaker", field=field)
 
 
 class NotCurrentSpeaker(Forbidden):

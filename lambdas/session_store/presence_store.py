@@ -14,11 +14,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from session_schema import codec, keys
+from session_schema.errors import Banned
 from session_schema.models import SCHEMA_VERSION, Ban, NoticeSlot, PresenceMember
 
 from . import expressions as ex
 from .aws_errors import is_condition_failure
-from .dynamo import ListingSpec, Page, Table
+from .dynamo import ListingSpec, Page, Table, cancellation_reasons, failed
 
 SESSION_MEMBERS = ListingSpec(None, keys.PK, keys.SK, keys.MEMBER_PREFIX)
 _MEMBER_CHANNEL = ex.field(PresenceMember, "channel")
@@ -33,6 +34,12 @@ def _is_missing_map(error: ClientError) -> bool:
     """DynamoDB's refusal of a path into a map attribute the item does not have yet."""
     code: object = error.response.get("Error", {}).get("Code")
     return code == "ValidationException"
+
+
+def ban_subjects(user_id: str | None, name: str | None) -> list[str]:
+    """What a ban keeps out, of a connection: its signed-in user, and its display name."""
+    subjects = [f"user:{user_id}"] if user_id is not None else []
+    return subjects + ([f"name:{name}"] if name is not None else [])
 
 
 class Refused(Exception):
@@ -102,6 +109,27 @@ class PresenceStore(Table):
         except Refused:
             return None
         return codec.decode_as(response["Attributes"], PresenceMember)
+
+    def name_listener(self, session_id: str, connection_id: str, name: str) -> bool:
+        """Set a registered listener's display name, in one transaction with the check that the name is not banned
+        from the session (as its registration checks the name it gives): False when the member is not registered;
+        Banned (naming `name`) when the name is, the member left as it was."""
+        change = codec.partial_changes(PresenceMember, {"name": name})
+        key = codec.serialize_key(keys.member_key(session_id, connection_id))
+        update = {"TableName": self.table_name, "Key": key, **ex.params(update=change, condition=ex.ITEM_EXISTS)}
+        checks = self.bans_check(session_id, ban_subjects(None, name))
+        try:
+            self._transact([{"Update": update}, *({"ConditionCheck": check} for check in checks)])
+        except ClientError as error:
+            reasons = cancellation_reasons(error)
+            if reasons is None:
+                raise
+            if failed(reasons, 1):
+                raise Banned(session_id, field="name") from None
+            if failed(reasons, 0):
+                return False
+            raise
+        return True
 
     def get_member(self, session_id: str, connection_id: str) -> PresenceMember | None:
         item = self._get_item(keys.member_key(session_id, connection_id), consistent=True)

@@ -64,7 +64,7 @@ from .dynamo import cancellation_reasons as _cancellation_reasons
 from .dynamo import failed as _failed
 from .legacy import LegacyItemUpgraded
 from .legacy import upgrades_legacy_items as _upgrades_legacy_items
-from .presence_store import PresenceStore
+from .presence_store import PresenceStore, ban_subjects
 from .seat_ledger import channel_moves
 from .session_data import SessionData
 from .stream_log import HeadChange, ItemRefused, StreamLog
@@ -156,12 +156,6 @@ def _occupied(counts: Mapping[str, int]) -> dict[str, int]:
 def request_hash(payload: Mapping[str, Any]) -> str:
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def ban_subjects(user_id: str | None, name: str | None) -> list[str]:
-    """What a ban keeps out, of a connection: its signed-in user, and its display name."""
-    subjects = [f"user:{user_id}"] if user_id is not None else []
-    return subjects + ([f"name:{name}"] if name is not None else [])
 
 
 class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):

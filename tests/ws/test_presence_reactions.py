@@ -212,6 +212,17 @@ def test_the_speaker_kicks_and_bans_a_listener(ws, room):
     assert ws.runtime.store.get_connection(kept) is not None
 
 
+def test_a_banned_name_given_in_join_is_refused_and_the_connection_kept_as_it_was(ws, room):
+    session_id, speaker = room
+    ws.act(speaker, "kick", connectionId=_joined(ws, session_id, name="Mal"), ban=True)
+    sneaky = ws.connect(session_id, v=V).connection_id  # no name on the connect URL: nothing to check there
+    refused = ws.act(sneaky, "join", name="Mal")
+    assert (refused["type"], refused["code"], refused["field"]) == ("error", "FORBIDDEN", "name")
+    (member,) = [m for m in ws.act(speaker, "presence")["members"] if m["connectionId"] == sneaky]
+    assert "name" not in member
+    assert ws.act(sneaky, "join", name="Malcolm")["type"] == "joined"  # another name is no one's ban
+
+
 def test_a_kick_without_ban_lets_the_listener_back_and_listeners_cannot_kick(ws, room):
     session_id, speaker = room
     first = _joined(ws, session_id, user="dave")
