@@ -210,17 +210,18 @@ def react(runtime: Runtime, caller: ConnectionCaller, frame: frames.ReactFrame) 
 
 @DISPATCH.action(frames.KickFrame)
 def kick(runtime: Runtime, caller: ConnectionCaller, frame: frames.KickFrame) -> Answer:
-    """Remove a listener: with `ban`, its user (or display name) kept out first; then it is told `kicked`, closed
-    and unregistered at once (its leave told as any leave)."""
+    """Remove a listener: with `ban`, its user (or display name) kept out first, and its user's other connections
+    (or another under its name) removed with it; each is told `kicked`, closed and unregistered at once (its leave
+    told as any leave)."""
     session = runtime.store.get_session(caller.session_id, consistent=True)
     if session.speakerConnectionId != caller.connection_id:
         raise NotCurrentSpeaker()
     target = runtime.store.get_connection(frame.connectionId)
     if target is None or target.sessionId != caller.session_id or target.role != "listener":
         raise ValidationFailed("connectionId", "is not a listener connected to this session")
-    if frame.ban:
-        moderation.ban(runtime, session, target)
-    moderation.remove(runtime, target, banned=frame.ban)
+    also = moderation.ban(runtime, session, target) if frame.ban else []
+    for removed in (target, *also):
+        moderation.remove(runtime, removed, banned=frame.ban)
     return events.kicked(caller.session_id, target.connectionId, frame.ban)
 
 

@@ -23,6 +23,9 @@ from .dynamo import ListingSpec, Page, Table, cancellation_reasons, failed
 
 SESSION_MEMBERS = ListingSpec(None, keys.PK, keys.SK, keys.MEMBER_PREFIX)
 _MEMBER_CHANNEL = ex.field(PresenceMember, "channel")
+_MEMBER_ROLE = ex.field(PresenceMember, "role")
+_MEMBER_USER = ex.field(PresenceMember, "userId")
+_MEMBER_NAME = ex.field(PresenceMember, "name")
 _PENDING = ex.field(NoticeSlot, "pending")
 _SENT_AT = ex.field(NoticeSlot, "sentAt")
 _TRAILING_DUE = ex.field(NoticeSlot, "trailingDue")
@@ -157,6 +160,20 @@ class PresenceStore(Table):
         )
         members = self._query_all(PresenceMember, ConsistentRead=True, **query)
         return {member.connectionId: member for member in members}
+
+    def listeners_banned_by(self, session_id: str, user_id: str | None, name: str | None) -> list[PresenceMember]:
+        """The session's listener members that a ban of `user_id` and `name` keeps out: one strongly consistent
+        Query of the member range (every page), filtered. A ban is rare and the member list is the session's size,
+        so no index is kept for it; a registration after the ban is refused by the ban itself."""
+        matches = [field.eq(value) for field, value in ((_MEMBER_USER, user_id), (_MEMBER_NAME, name)) if value]
+        if not matches:
+            return []
+        banned = matches[0] if len(matches) == 1 else matches[0] | matches[1]
+        query = ex.params(
+            key_condition=ex.PK.eq(keys.presence_partition(session_id)) & ex.SK.begins_with(keys.MEMBER_PREFIX),
+            filter_condition=_MEMBER_ROLE.eq("listener") & banned,
+        )
+        return list(self._query_all(PresenceMember, ConsistentRead=True, **query))
 
     # ------------------------------------------------------------ notice slots (session_runtime/conflation.py)
 

@@ -212,6 +212,25 @@ def test_the_speaker_kicks_and_bans_a_listener(ws, room):
     assert ws.runtime.store.get_connection(kept) is not None
 
 
+def test_a_ban_removes_every_connection_of_the_user_and_of_the_name_at_once(ws, room):
+    session_id, speaker = room
+    kept = _joined(ws, session_id, user="carol")
+    pest = _joined(ws, session_id, user="mallory", name="Mal")
+    other_tab = _joined(ws, session_id, user="mallory")
+    namesake = _joined(ws, session_id, name="Mal")
+    answer = ws.act(speaker, "kick", connectionId=pest, ban=True)
+    assert (answer["connectionId"], answer["banned"]) == (pest, True)
+    for removed in (pest, other_tab, namesake):
+        assert ws.received(removed, "kicked")[-1] == {
+            "type": "kicked", "sessionId": session_id, "connectionId": removed, "banned": True
+        }
+        assert removed in ws.management.closed and ws.runtime.store.get_connection(removed) is None
+    assert ws.session(session_id).listenerCount == 1
+    assert ws.received(speaker, "listenerCount")[-1]["listenerCount"] == 1
+    members = ws.act(speaker, "presence")
+    assert members["count"] == 2 and {m["connectionId"] for m in members["members"]} == {speaker, kept}
+
+
 def test_a_banned_name_given_in_join_is_refused_and_the_connection_kept_as_it_was(ws, room):
     session_id, speaker = room
     ws.act(speaker, "kick", connectionId=_joined(ws, session_id, name="Mal"), ban=True)
