@@ -38,6 +38,7 @@ from session_schema.errors import (
     Forbidden,
     InvalidChannel,
     NotCurrentSpeaker,
+    RateLimited,
     SessionNotFound,
     ValidationFailed,
 )
@@ -198,10 +199,16 @@ def set_presence(runtime: Runtime, caller: ConnectionCaller, frame: frames.SetPr
 
 @DISPATCH.action(frames.ReactFrame)
 def react(runtime: Runtime, caller: ConnectionCaller, frame: frames.ReactFrame) -> Answer | None:
-    """Counted into the session's reactions (sent added up, at most once a second); answered only with an `id`."""
+    """Counted into the session's reactions (sent added up, at most once a second); answered only with an `id`.
+    One DynamoDB throttled is dropped and counted as a reaction past the budget is: silently, or RATE_LIMITED to a
+    frame with an `id` (its client asked for an answer, and retries that one)."""
     if caller.connection.role != "listener":
         raise Forbidden("only listeners react")
-    reactions.react(runtime, caller.connection, frame.reaction)
+    if not reactions.react(runtime, caller.connection, frame.reaction):
+        metrics.add_metric(name=metric_names.REACTIONS_DROPPED, unit=MetricUnit.Count, value=1)
+        if frame.id is not None:
+            raise RateLimited()
+        return None
     return events.reacted(frame.reaction) if frame.id is not None else None
 
 

@@ -72,13 +72,17 @@ def _disconnect(runtime: Runtime, event: Mapping[str, Any]) -> dict[str, Any]:
         return {"statusCode": 500}
 
 
-def _over_budget(event: Mapping[str, Any], route_key: str, wait_ms: int) -> dict[str, Any]:
-    """RATE_LIMITED with the wait, echoing the frame's `id`: parsed for that (no request), never performed.
-    Counted, not logged, so a spammer cannot make us write (and pay for) a log line per frame."""
+def _client_id(event: Mapping[str, Any], route_key: str) -> str | None:
+    """The frame's `id`: parsed for that only (no request), never performed."""
     try:
-        client_id = frames.parse_frame(route_key, event.get("body"), is_base64=bool(event.get("isBase64Encoded"))).id
+        return frames.parse_frame(route_key, event.get("body"), is_base64=bool(event.get("isBase64Encoded"))).id
     except frames.FrameRefused as bad:
-        client_id = bad.client_id
+        return bad.client_id
+
+
+def _over_budget(client_id: str | None, wait_ms: int) -> dict[str, Any]:
+    """RATE_LIMITED with the wait, echoing the frame's `id`. Counted, not logged, so a spammer cannot make us write
+    (and pay for) a log line per frame."""
     metrics.add_metric(name=metric_names.RATE_LIMITED_ACTIONS, unit=MetricUnit.Count, value=1)
     return responses.answer(responses.error_event(RateLimited(wait_ms)), client_id)
 
@@ -90,10 +94,12 @@ def _message(runtime: Runtime, event: Mapping[str, Any], route_key: str, connect
     # Before anything that costs a request; the read cost is the one its action declares (0 for $default).
     wait_ms = runtime.action_budget.charge(connection_id, reads=frames.ACTIONS.reads(route_key))
     if wait_ms is not None:
+        asked_by = _client_id(event, route_key)
         if route_key == _REACT:  # a reaction past the budget is dropped and counted: never an error storm
             metrics.add_metric(name=metric_names.REACTIONS_DROPPED, unit=MetricUnit.Count, value=1)
-            return responses.answered()
-        return _over_budget(event, route_key, wait_ms)
+            if asked_by is None:
+                return responses.answered()  # answered only when the frame asks to be (its `id`)
+        return _over_budget(asked_by, wait_ms)
     client_id: str | None = None  # the frame's `id`, echoed in its direct answer
     try:
         try:

@@ -96,8 +96,17 @@ class Conflation:
         """Record changes of a kind (`add`: counts added; `keep`: set only where none pends), then send the notice
         now if the slot allows, else make sure one trails."""
         now = self.clock()
+        self.settle(session_id, kind, self.record(session_id, kind, entries, now=now, add=add, keep=keep), now)
+
+    def record(
+        self, session_id: str, kind: NoticeKind, entries: Mapping[str, int], *, now: int, add: bool, keep: bool
+    ) -> NoticeSlot:
+        """`changed`'s first half: the changes written into the slot (the slot as it is now)."""
         expires_at = now // 1000 + SLOT_TTL_SECONDS
-        slot = self.store.note_change(session_id, kind, entries, now=now, expires_at=expires_at, add=add, keep=keep)
+        return self.store.note_change(session_id, kind, entries, now=now, expires_at=expires_at, add=add, keep=keep)
+
+    def settle(self, session_id: str, kind: NoticeKind, slot: NoticeSlot, now: int) -> None:
+        """`changed`'s second half, after `record`: the notice sent now if the slot allows, else one trailing."""
         self._settle(session_id, kind, slot, now)
 
     def trailing(self, notice: TrailingNotice) -> None:

@@ -27,7 +27,7 @@ FANOUT_HANDED_OVER: Final = "FanoutHandedOver"  # a fan-out whose reads stayed t
 NOTIFY_FAILED: Final = "NotifyFailed"  # a state change's fan-out that failed as a whole
 SLOW_CONSUMER_CLOSED: Final = "SlowConsumerClosed"
 RATE_LIMITED_ACTIONS: Final = "RateLimitedActions"
-REACTIONS_DROPPED: Final = "ReactionsDropped"  # reactions past their connection's action budget, dropped
+REACTIONS_DROPPED: Final = "ReactionsDropped"  # reactions dropped: past their connection's action budget, or throttled
 GHOST_CONNECTIONS: Final = "GhostConnections"
 LISTENER_COUNTS_REPAIRED: Final = "ListenerCountsRepaired"
 

@@ -10,6 +10,7 @@ import pytest
 
 from session_protocol import versions
 
+from tests.support.throttles import throttled
 from tests.support.ws_events import message_event
 
 V = str(versions.PRESENCE)  # the protocol version that has the pushed presence frames
@@ -193,6 +194,65 @@ def test_reactions_past_the_budget_are_dropped_not_answered_nor_counted(ws, room
     now[0] += 1000
     queue.deliver_all()
     assert sum(n["counts"].get("🔥", 0) for n in ws.received(speaker, "reactions")) == 3
+
+
+@pytest.fixture
+def counted(monkeypatch) -> list[str]:
+    """The names of the metrics the handlers add, in order."""
+    from session_runtime.observability import metrics
+
+    names: list[str] = []
+    monkeypatch.setattr(metrics, "add_metric", lambda name, **_: names.append(name))
+    return names
+
+
+def test_a_reaction_dynamodb_throttles_is_dropped_and_counted_never_an_error_storm(ws, room, throttle, counted):
+    session_id, speaker = room
+    listener = _joined(ws, session_id)
+    throttle("update_item", times=2)  # the slot's partition past its write rate
+    silent = ws.websocket(message_event(listener, {"action": "react", "reaction": "👏"}))
+    assert "body" not in silent
+    refused = ws.act(listener, "react", reaction="👏", id="r1")  # asked for an answer: told to retry
+    assert (refused["type"], refused["code"], refused["id"]) == ("error", "RATE_LIMITED", "r1")
+    assert counted.count("ReactionsDropped") == 2
+    assert ws.act(listener, "react", reaction="👏", id="r2")["type"] == "reacted"
+    assert [n["counts"] for n in ws.received(speaker, "reactions")] == [{"👏": 1}]  # the dropped ones never counted
+
+
+def test_a_reaction_counted_before_its_claim_throttled_is_sent_with_the_next_notice(
+    ws, room, held, monkeypatch, counted
+):
+    queue, now = held
+    session_id, speaker = room
+    listener = _joined(ws, session_id)
+    ws.act(listener, "react", reaction="🎉", id="first")  # the slot's first notice, sent at once
+    client = ws.runtime.store.client
+    update_item = client.update_item
+
+    def marks_throttled(**request):
+        if "ConditionExpression" in request:  # the trailing mark (and any claim): recording is an unconditional ADD
+            raise throttled("UpdateItem")
+        return update_item(**request)
+
+    monkeypatch.setattr(client, "update_item", marks_throttled)
+    assert "body" not in ws.websocket(message_event(listener, {"action": "react", "reaction": "🎉"}))
+    assert "ReactionsDropped" not in counted and queue.scheduled == []
+    monkeypatch.setattr(client, "update_item", update_item)
+    now[0] += 1000
+    ws.act(listener, "react", reaction="🎉", id="third")
+    assert [n["counts"] for n in ws.received(speaker, "reactions")] == [{"🎉": 1}, {"🎉": 2}]
+
+
+def test_a_reaction_past_the_budget_with_an_id_is_answered_rate_limited(ws, room, monkeypatch, counted):
+    from session_runtime.budget import ActionBudget, Limits
+
+    session_id, _ = room
+    listener = _joined(ws, session_id)
+    monkeypatch.setattr(ws.runtime, "action_budget", ActionBudget(Limits(1, 0.001, 10, 1), clock=lambda: 0.0))
+    assert ws.act(listener, "react", reaction="🔥", id="a")["type"] == "reacted"
+    refused = ws.act(listener, "react", reaction="🔥", id="b")
+    assert (refused["code"], refused["id"]) == ("RATE_LIMITED", "b") and refused["retryAfterMs"] > 0
+    assert counted.count("ReactionsDropped") == 1
 
 
 def test_the_speaker_kicks_and_bans_a_listener(ws, room):
