@@ -119,6 +119,23 @@ def test_set_presence_and_a_leave_reach_the_speaker(ws, room):
     assert notices[-1]["left"] == [listener] and notices[-1]["count"] == 1
 
 
+def test_with_presence_public_listeners_are_told_who_joined_and_left(ws, handlers, room):
+    session_id, speaker = room
+    token = handlers.issuer.mint("owner-1")
+    patched = handlers.http("PATCH", f"/sessions/{session_id}", token=token, body={"presence": "public"})
+    assert patched.status == 200, patched.raw_body
+    first = _joined(ws, session_id, name="Ann")
+    old_client = ws.connected(session_id)  # no `v`: its protocol has no presenceChanged
+    ws.disconnect(old_client)
+    second = _joined(ws, session_id, name="Bob")
+    told = ws.received(first, "presenceChanged")
+    assert second in {m["connectionId"] for notice in told for m in notice.get("joined", [])}
+    assert old_client in {c for notice in told for c in notice.get("left", [])}
+    assert told[-1]["count"] == 3 and ws.received(speaker, "presenceChanged")[-1] == told[-1]
+    assert ws.received(second, "presenceChanged")[-1]["count"] == 3
+    assert ws.received(old_client, "presenceChanged") == []
+
+
 def test_an_older_speaker_client_gets_no_presence_frames_but_its_listener_count(ws):
     session = ws.create_session(owner="owner-1")
     speaker = ws.connected(session.sessionId, user="owner-1")  # no `v`: protocol version 1
@@ -182,7 +199,7 @@ def test_a_reaction_is_answered_only_when_it_carries_an_id(ws, room):
     assert ws.act(listener, "react", reaction="🎉", id="r1") == {"type": "reacted", "id": "r1", "reaction": "🎉"}
 
 
-def test_reactions_past_the_budget_are_dropped_not_answered_nor_counted(ws, room, held, monkeypatch):
+def test_reactions_past_the_budget_are_dropped_not_answered_nor_counted(ws, room, held, monkeypatch, counted):
     from session_runtime.budget import ActionBudget, Limits
 
     queue, now = held
@@ -194,6 +211,7 @@ def test_reactions_past_the_budget_are_dropped_not_answered_nor_counted(ws, room
     now[0] += 1000
     queue.deliver_all()
     assert sum(n["counts"].get("🔥", 0) for n in ws.received(speaker, "reactions")) == 3
+    assert counted.count("ReactionsDropped") == 7  # what the budget dropped is counted for the operator
 
 
 @pytest.fixture
