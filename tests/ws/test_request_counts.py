@@ -69,6 +69,17 @@ EXPECTED = {
     # a leave within the second of the last notice: recorded in the slot, and a trailing notice scheduled (1
     # UpdateItem marks it; the notice queue's message, not counted here, sends it: as the join's claim and send)
     "disconnect: listener": {"GetItem": 2, "TransactWriteItems": 1, "UpdateItem": 2},
+    # Presence data: the caller, its member item updated, the session read (to size the notice), the change
+    # recorded in the members slot (its trailing notice marked by the leave already). Never the session item, nor
+    # is a reaction's write (test below).
+    "setPresence": {"GetItem": 2, "UpdateItem": 2},
+    # A reaction: the caller's connection, then its count ADDed into the session's reactions slot (a new slot: the
+    # map's path refused, then the map put), claimed (1 UpdateItem) and sent: the session read strongly and the
+    # speaker's connection (its protocol version).
+    "react (the session's first)": {"GetItem": 3, "UpdateItem": 3},
+    # within the second: the ADD, and the trailing notice marked once (1 UpdateItem); then the ADD alone
+    "react (within the second)": {"GetItem": 1, "UpdateItem": 2},
+    "react (trailing notice marked)": {"GetItem": 1, "UpdateItem": 1},
     "end": {"GetItem": 2, "TransactWriteItems": 1, "Query": FANOUT_QUERIES},
     # after `end` the session part of the leave no longer applies: the store retries with the deletes only
     "disconnect: speaker (session ended)": {"GetItem": 2, "TransactWriteItems": 2},
@@ -104,6 +115,10 @@ def test_requests_per_operation(ws, live, requests):
         "replaced speaker forbidden (pause)": lambda: ws.act(live.speaker, "pause"),
         "listener forbidden (pause)": lambda: ws.act(listener, "pause"),
         "disconnect: listener": lambda: ws.disconnect(second),
+        "setPresence": lambda: ws.act(listener, "setPresence", data={"hand": True}),
+        "react (the session's first)": lambda: ws.act(listener, "react", reaction="👏", id="1"),
+        "react (within the second)": lambda: ws.act(listener, "react", reaction="👏", id="2"),
+        "react (trailing notice marked)": lambda: ws.act(listener, "react", reaction="🎉", id="3"),
         "end": lambda: ws.act(speaker["current"], "end"),
         # the session is no longer joinable, so nobody is told (no Query)
         "disconnect: speaker (session ended)": lambda: ws.disconnect(speaker["current"]),
@@ -114,6 +129,34 @@ def test_requests_per_operation(ws, live, requests):
             operation()
         measured[name] = dict(counted)
     assert measured == EXPECTED
+
+
+WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"})
+
+
+def test_reactions_and_presence_data_never_write_the_session_item(ws, live):
+    """The issue's rule: presence and reactions write per frame only what their guarantee needs, and never the
+    session item a keynote keeps cool: only their conflation slots (`NOTICE#`) and the members (`PRESENCE#`)."""
+    written: list[str] = []
+
+    def record(params, model, **kwargs):
+        if model.name not in WRITES:
+            return
+        requests = [params, *(next(iter(item.values())) for item in params.get("TransactItems", []))]
+        written.extend(request["Key" if "Key" in request else "Item"][keys.PK]["S"] for request in requests)
+
+    events = ws.runtime.store.client.meta.events
+    listener = ws.connected(live.session_id)
+    events.register("before-parameter-build.dynamodb", record, unique_id="ws-written-partitions")
+    try:
+        for k in range(3):
+            ws.act(listener, "react", reaction="👏", id=str(k))
+            ws.act(listener, "setPresence", data={"k": k})
+    finally:
+        events.unregister("before-parameter-build.dynamodb", unique_id="ws-written-partitions")
+    sid = live.session_id
+    assert set(written) == {f"NOTICE#{sid}", f"PRESENCE#{sid}"}
+    assert keys.session_key(sid)[keys.PK] not in written
 
 
 def test_a_speaker_leaving_a_live_session_adds_one_query_for_the_listeners(ws, live, requests):
