@@ -5,8 +5,8 @@ environments. Arrival is asserted, never timing; the rate of notices is counted 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
-import math
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -18,8 +18,14 @@ from session_protocol import versions
 from tests.support.local_stack import create_session, http, next_of_type, open_ws, running_local_stack
 
 pytestmark = pytest.mark.e2e
-WAVE = 10  # listeners connecting at once
+WAVE = 25  # listeners connecting at once
 ARRIVAL = 20.0  # seconds to wait for what must arrive (a loaded machine), never asserted as a bound
+JOINERS = 500  # the issue's Show
+REACTORS = 100  # the issue's Show (a multiple of WAVE)
+# How much later one notice may arrive after its claim than another (a worker process's reads and post, the
+# gateway, this event loop, on a machine other tests load): the tolerance of the once-a-second check.
+DELIVERY_SPREAD = 0.75
+TRAILING_BOUND = 2.0  # the contract: the state after the last change reaches the speaker within 2 s
 
 
 @pytest.fixture(scope="module")
@@ -78,59 +84,90 @@ def test_members_are_listed_and_set_presence_and_a_leave_reach_the_speaker(local
     asyncio.run(scenario())
 
 
+async def _storm(
+    local: Any, session_id: str, listeners: int, speaker: tuple[Any, str], until_count: int
+) -> list[tuple[float, int]]:
+    """`listeners` joining in waves of WAVE as fast as the embedded DynamoDB takes them, while the speaker's
+    `presenceChanged` notices are stamped as they arrive: (arrival, count) of each, until one counts `until_count`
+    and TRAILING_BOUND after it (a notice still trailing the last change arrives by then); then all are severed."""
+    notices: list[tuple[float, int]] = []
+    exact = asyncio.Event()
+
+    async def read() -> None:
+        async for raw in speaker[0]:
+            message = json.loads(raw)
+            if message.get("type") == "presenceChanged":
+                notices.append((time.monotonic(), message["count"]))
+                if message["count"] == until_count:
+                    exact.set()
+
+    reader = asyncio.create_task(read())
+    joined: list[tuple[Any, str]] = []
+    for wave in range(0, listeners, WAVE):
+        size = min(WAVE, listeners - wave)
+        joined += await asyncio.gather(*(_joined(local, session_id, name=f"L{wave + k}") for k in range(size)))
+    await asyncio.wait_for(exact.wait(), ARRIVAL)
+    await asyncio.sleep(TRAILING_BOUND)
+    reader.cancel()
+    await _sever(local, [speaker, *joined])
+    return notices
+
+
+async def _sever(local: Any, connections: list[tuple[Any, str]]) -> None:
+    """Drop the connections without their `$disconnect`s (their leaves are not what a test here is about, and that
+    many would cost the module more than their joins did). The speaker's too: its leave would tell every severed
+    listener `speakerDisconnected`, each post a 410 and an unregistration."""
+    for _, connection_id in connections:
+        assert local.sever_connection(connection_id)
+    await asyncio.gather(*(ws.close() for ws, _ in connections))
+
+
 def test_listeners_joining_fast_are_told_at_most_once_a_second_and_the_last_notice_is_exact(local):
-    session_id, token = _room(local)
-    listeners = 50
+    """The issue's Show: JOINERS listeners joining as fast as the machine allows. Two notices are claimed at least a
+    second apart (session_runtime/conflation.py); their arrivals differ from their claims by at most
+    DELIVERY_SPREAD, so consecutive arrivals are at least 1 - DELIVERY_SPREAD apart and every other one at least
+    2 - DELIVERY_SPREAD. The last notice counts every listener and the speaker."""
+    token = local.mint("owner-presence")
+    warm_up = create_session(local, token, maxListeners=2 * WAVE)
+    session_id = create_session(local, token, maxListeners=JOINERS + 1)
 
     async def scenario() -> None:
-        speaker, _ = await _joined(local, session_id, token=token)
-        started = time.monotonic()
-        joined: list[tuple[Any, str]] = []
-        for wave in range(0, listeners, WAVE):  # as fast as the embedded DynamoDB takes them on a shared machine
-            size = min(WAVE, listeners - wave)
-            joined += await asyncio.gather(*(_joined(local, session_id, name=f"L{wave + k}") for k in range(size)))
-        expected = {connection_id for _, connection_id in joined}
-
-        def told(notices: list[dict[str, Any]]) -> set[str]:
-            return {m["connectionId"] for notice in notices for m in notice.get("joined", [])}
-
-        # The count is read when a notice is sent, and counts a listener from its $connect; its `joined` entry is
-        # recorded by its `join` action, a moment later: so a notice may already count one whose entry the next
-        # notice brings. What the speaker relies on is the state after the last change: every member told, and
-        # the exact count, in the end.
-        notices = await _until(
-            speaker, "presenceChanged", lambda m, seen: m["count"] == listeners + 1 and told(seen) == expected
-        )
-        elapsed = time.monotonic() - started
-        assert told(notices) == expected
-        assert len(notices) <= math.ceil(elapsed) + 1, (len(notices), elapsed)
-        for ws, _ in joined:
-            await ws.close()
-        await speaker.close()
+        # First the function's environments start (their cold starts would be in the spread measured).
+        speaker = await _joined(local, warm_up, token=token)
+        await _storm(local, warm_up, 2 * WAVE, speaker, 2 * WAVE + 1)
+        speaker = await _joined(local, session_id, token=token)
+        notices = await _storm(local, session_id, JOINERS, speaker, JOINERS + 1)
+        arrivals = [at for at, _ in notices]
+        gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+        shown = " ".join(f"{gap:.2f}:{count}" for gap, (_, count) in zip(gaps, notices[1:], strict=True))
+        assert all(gap >= 1 - DELIVERY_SPREAD for gap in gaps), shown
+        assert all(a + b >= 2 - DELIVERY_SPREAD for a, b in itertools.pairwise(gaps)), shown
+        assert notices[-1][1] == JOINERS + 1, notices  # exact: every listener and the speaker
 
     asyncio.run(scenario())
 
 
 def test_reactions_from_many_listeners_add_up_exactly(local):
+    """The issue's Show: REACTORS listeners reacting 5 times each, from the function's several environments: the
+    speaker's aggregated counts add up exactly (5 reactions each is within a connection's budget)."""
     session_id, token = _room(local)
 
     async def scenario() -> None:
-        speaker, _ = await _joined(local, session_id, token=token)
-        listeners = await asyncio.gather(*(_joined(local, session_id) for _ in range(WAVE)))
-        listeners += await asyncio.gather(*(_joined(local, session_id) for _ in range(WAVE)))
+        speaker = await _joined(local, session_id, token=token)
+        listeners: list[tuple[Any, str]] = []
+        for _ in range(0, REACTORS, WAVE):
+            listeners += await asyncio.gather(*(_joined(local, session_id) for _ in range(WAVE)))
         for _ in range(5):
             await asyncio.gather(*(ws.send(json.dumps({"action": "react", "reaction": "👏"})) for ws, _ in listeners))
         total = [0]
 
         def counted(message: dict[str, Any], _: Any) -> bool:
             total[0] += message["counts"].get("👏", 0)
-            return total[0] >= 100
+            return total[0] >= 5 * REACTORS
 
-        await _until(speaker, "reactions", counted)
-        assert total[0] == 100
-        for ws, _ in listeners:
-            await ws.close()
-        await speaker.close()
+        await _until(speaker[0], "reactions", counted)
+        assert total[0] == 5 * REACTORS
+        await _sever(local, [speaker, *listeners])
 
     asyncio.run(scenario())
 
