@@ -280,7 +280,8 @@ class KickedEvent(Event):
 ERROR_CODES: dict[str, str] = {
     "INVALID_ACTION": "the frame is not a JSON object naming a known action; `validActions` lists them",
     "VALIDATION_ERROR": "a field of the action is missing, unknown or ill-typed; `field` names it",
-    "FORBIDDEN": "a speaker action from a listener, or from an owner connection another one replaced",
+    "FORBIDDEN": "a speaker action from a listener, or from an owner connection another one replaced; a `join` whose"
+    " `name` the session's speaker banned (`field`: `name`)",
     "SESSION_NOT_FOUND": "the session is gone (or, for `history` after its end, private to its owner)",
     "SESSION_ENDED": "the session has ended",
     "SESSION_PAUSED": "a broadcast while the session is paused (no `seq` is used up)",

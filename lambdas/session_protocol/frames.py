@@ -273,7 +273,7 @@ def is_reaction(value: str) -> bool:
 @ws_action(answers=(events.ReactedEvent,))
 class ReactFrame(Frame):
     """react (an emoji, or 1 to 32 of [a-z0-9_:+-]): added up and sent to the speaker at most once a second;
-    answered only when the frame carries an `id`"""
+    answered only when the frame carries an `id` (one dropped, past the budget or throttled: RATE_LIMITED)"""
 
     action: Literal["react"]
     reaction: str
