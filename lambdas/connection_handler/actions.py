@@ -117,31 +117,27 @@ def _recover(
     client_id: str | None,
     channel_since: int | None = None,
 ) -> Session:
-    """`joined {recovered, missing}`, then every kept stream event after `since_seq`, each as the frame it was
-    when pushed, then live events: strictly increasing seqs (session_runtime/stream.py `resume`). With
-    `channel_since`, then what the connection missed of its channel's own stream after it (live events of the
-    channel may come before them: clients put each stream's events in seq order).
+    """`joined {recovered, missing, channelStream}`, then every kept stream event after `since_seq`, each as the
+    frame it was when pushed, and with `channel_since` every kept event of its channel's stream after it, then live
+    events: each stream's seqs strictly increasing (session_runtime/stream.py `resume` holds both streams).
 
     All of it is posted to the connection during this invocation, `joined` first, and the route response is
     empty: API Gateway sends a route response only after the invocation returns, so answering `joined` that
     way would put it after the events it announces. One Query per page of events.
     """
     role, connection_id = caller.connection.role, caller.connection_id
-    position = channels.channel_stream(runtime, caller.connection)
-    missed: list[Recovery] = []
 
-    def joined(session: Session, recovery: Recovery) -> Answer:
-        if position is not None and channel_since is not None:
-            missed.append(channels.recover_channel(runtime, session, position[0], channel_since, epoch))
-        recovered = recovery.recovered and all(channel.recovered for channel in missed)
+    def joined(session: Session, recovery: Recovery, channel: stream.ChannelReplay | None) -> Answer:
+        recovered = recovery.recovered and (channel is None or channel.recovery.recovered)
+        position = None if channel is None else (channel.channel, channel.head)
         answer = events.joined(
             role, session, connection_id, recovered=recovered, missing=recovery.missing, channel_stream=position
         )
         return responses.with_client_id(answer, client_id)
 
-    session, replayed = stream.resume(runtime.store, runtime.fanout, caller.connection, since_seq, epoch, joined)
-    if replayed >= 0 and missed and missed[0].recovered:
-        stream.replay(runtime.fanout, caller.connection, missed[0].events)
+    session, replayed = stream.resume(
+        runtime.store, runtime.fanout, caller.connection, since_seq, epoch, joined, channel_since
+    )
     metrics.add_metric(name="RecoveredEvents", unit=MetricUnit.Count, value=max(replayed, 0))
     logger.info("join recovered", extra={"sinceSeq": since_seq, "events": replayed})
     return session
@@ -230,8 +226,6 @@ def kick(runtime: Runtime, caller: ConnectionCaller, frame: frames.KickFrame) ->
     for removed in (target, *also):
         moderation.remove(runtime, removed, banned=frame.ban)
     return events.kicked(caller.session_id, target.connectionId, frame.ban)
-
-
 
 
 @DISPATCH.action(frames.BroadcastFrame)

@@ -6,7 +6,7 @@ session's (session-wide events) and its channel's own gap-free stream (that chan
   (one Query range per connection partition).
 - `subscribe` moves a connection to another channel (or none) in one transaction and answers with the new
   channel stream's position, from which the connection gets every event of that channel and none of its old one.
-- `recover_channel` replays what a resuming connection missed of its channel's stream.
+  (A resuming connection's channel stream is replayed with the session's: session_runtime/stream.py `resume`.)
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from session_schema.errors import ConcurrentUpdate, ConnectionNotFound
 from session_schema.models import AnyConnection, ConnectionEntry, Session
 from session_store.dynamo import ConditionFailed
 from session_store.store import ChannelMoved
-from session_store.stream_log import Recovery
 
 from . import presence
 from .fanout import FanoutResult, is_listener
@@ -117,15 +116,3 @@ def channel_stream(runtime: Runtime, connection: ConnectionEntry) -> tuple[str, 
     if connection.channel is None:
         return None
     return connection.channel, runtime.store.read_channel_head(connection.sessionId, connection.channel)
-
-
-def recover_channel(runtime: Runtime, session: Session, channel: str, since_seq: int, epoch: str) -> Recovery:
-    """Every page of what a client that saw `channel`'s stream up to `since_seq` missed, as one recovery."""
-    store = runtime.store
-    head = store.read_channel_head(session.sessionId, channel)
-    recovery = store.recover(session, since_seq, epoch, channel=channel, channel_seq=head)
-    found = list(recovery.events)
-    while recovery.recovered and recovery.next_since_seq is not None:
-        recovery = store.recover(session, recovery.next_since_seq, epoch, channel=channel, channel_seq=head)
-        found += recovery.events
-    return Recovery(recovery.recovered, found if recovery.recovered else [], None)

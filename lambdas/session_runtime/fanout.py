@@ -223,12 +223,9 @@ class Fanout:
             shards = shard_count(size, self.dispatcher.threshold)
             if shards > 1 and _shardable(payloads, only, close):
                 return self._send_sharded(session_id, payloads, only, close, shards, scope)
-        # Each session-stream event's seq: a connection a recovery holds, or replayed past it, skips it (`takes`).
-        # A channel's event carries its seq in that channel's stream, which a recovery does not hold: None.
-        seqs = tuple(
-            seq if isinstance(seq := payload.get("seq"), int) and "channel" not in payload else None
-            for payload in payloads
-        )
+        # Each stream event's place: a connection a recovery holds, or replayed past it, skips it (`takes`). A
+        # channel's event carries its seq in that channel's stream, held and released apart from the session's.
+        seqs = tuple(_stream_position(payload) for payload in payloads)
         try:
             with subsegment("fanout"):  # one trace segment per fan-out, none per post
                 result = loop.run(
@@ -323,7 +320,7 @@ class Fanout:
         only: Callable[[ConnectionTarget], bool] | None,
         close: Callable[[ConnectionTarget], bool] | None,
         shard: tuple[int, int] | None,
-        seqs: tuple[int | None, ...],
+        seqs: tuple[StreamPosition | None, ...],
         read_whole: bool = False,
         scope: ConnectionScope | None = None,
     ) -> FanoutResult:
@@ -346,9 +343,13 @@ class Fanout:
 
         def taken(connection: ConnectionTarget) -> tuple[int, ...] | None:
             """The indexes of the events `connection` takes live; None: all of them (no recovery marked it)."""
-            if connection.liveFromSeq is None:
+            if not connection.marked:
                 return None
-            return tuple(index for index, seq in enumerate(seqs) if connection.takes(seq, now))
+            return tuple(
+                index
+                for index, position in enumerate(seqs)
+                if position is None or connection.takes(position.seq, now, channel=position.channel)
+            )
 
         def wanted(connection: ConnectionTarget) -> bool:
             if connection.connectionId == self.excluded or taken(connection) == ():
@@ -496,6 +497,20 @@ class Fanout:
             logger.warning(
                 "could not unregister a gone connection", extra={"connectionId": connection_id, "error": repr(error)}
             )
+
+
+@dataclass(frozen=True)
+class StreamPosition:
+    """Where a stream event is: its seq, in the session stream or (`channel`) in its channel's."""
+
+    seq: int
+    channel: bool
+
+
+def _stream_position(payload: dict[str, Any]) -> StreamPosition | None:
+    """A payload's place in its stream (None: not a stream event)."""
+    seq = payload.get("seq")
+    return StreamPosition(seq, "channel" in payload) if isinstance(seq, int) else None
 
 
 def _shardable(

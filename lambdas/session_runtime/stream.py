@@ -169,22 +169,36 @@ def answer_caller(fanout: Fanout, connection_id: str, frames: list[Frame]) -> Fr
 # ------------------------------------------------------------------ recovery
 
 
+@dataclass(frozen=True)
+class ChannelReplay:
+    """The channel part of a resuming join: the connection's channel, its stream's head as read under the hold
+    (`joined.channelStream.seq`) and what the client missed of it (nothing asked: recovered, no events)."""
+
+    channel: str
+    head: int
+    recovery: Recovery
+
+
 def resume(
     store: SessionStore,
     fanout: Fanout,
     connection: Connection,
     since_seq: int,
     epoch: str,
-    joined: Callable[[Session, Recovery], Frame],
+    joined: Callable[[Session, Recovery, ChannelReplay | None], Frame],
+    channel_since: int | None = None,
 ) -> tuple[Session, int]:
-    """A resuming join: hold the connection out of live fan-outs, read the head (SessionEnded once it is not
-    joinable), post `joined(head, recovery)` and every kept event after `since_seq` up to the head, then release
-    it from the last one replayed; events kept meanwhile are replayed first. So it gets strictly increasing seqs
-    and no live event inside the replay. (the head, the events replayed; -1: the connection is gone)."""
-    session_id, connection_id = connection.sessionId, connection.connectionId
+    """A resuming join: hold the connection out of live fan-outs (of both its streams when it is on a channel), read
+    the heads (SessionEnded once the session is not joinable), post `joined(head, recovery, channel)`, every kept
+    event after `since_seq` up to the head and, with `channel_since`, every kept event of its channel after it up
+    to that head, then release it from the last ones replayed; events kept meanwhile are replayed first. So each
+    stream's seqs are strictly increasing and no live event comes inside the replay. (the head, the events
+    replayed; -1: the connection is gone)."""
+    session_id, connection_id, channel = connection.sessionId, connection.connectionId, connection.channel
     if not store.hold_connection(connection, for_ms=HOLD_MS):
         raise ConnectionNotFound()
     head: Session | None = None
+    channel_head: int | None = None
     try:
         head = store.read_head(session_id)  # after the hold: a later event skips the connection until released
         if not head.joinable:
@@ -193,39 +207,71 @@ def resume(
         if recovery.missing and connection.protocolVersion < versions.MISSING_SEQS:
             # A client of an older version cannot be told to skip a hole: it would resume across it forever.
             recovery = NOT_RECOVERED
-        if not fanout.send_to(connection_id, joined(head, recovery)):
+        replay_channel = None
+        if channel is not None:
+            channel_head = store.read_channel_head(session_id, channel)
+            missed = Recovery(True, [], None)
+            if channel_since is not None:
+                missed = recover_all(store, head, channel_since, epoch, channel=channel, channel_seq=channel_head)
+            replay_channel = ChannelReplay(channel, channel_head, missed)
+        if not fanout.send_to(connection_id, joined(head, recovery, replay_channel)):
             return head, -1
-        replayed, last = _send(fanout, connection, recovery.events), head
+        replayed = _send_both(fanout, connection, recovery, replay_channel.recovery if replay_channel else None)
+        last, last_channel = head, channel_head
         for _ in range(MAX_RELEASE_ATTEMPTS):
             if replayed < 0:
                 return head, replayed
-            moved = store.release_connection(last, connection)
+            moved = store.release_connection(last, connection, last_channel)
             if moved is None:
                 return head, replayed
-            tail = recover_all(store, moved, last.seq, moved.epoch)
-            sent = _send(fanout, connection, tail.events)
-            replayed, last = (-1 if sent < 0 else replayed + sent), moved
+            now, now_channel = moved
+            tail = recover_all(store, now, last.seq, now.epoch)
+            channel_tail = None
+            if channel is not None and last_channel is not None and now_channel is not None:
+                channel_tail = recover_all(
+                    store, now, last_channel, now.epoch, channel=channel, channel_seq=now_channel
+                )
+            sent = _send_both(fanout, connection, tail, channel_tail)
+            replayed, last, last_channel = (-1 if sent < 0 else replayed + sent), now, now_channel
         logger.warning("the stream kept moving: released without the last check", extra={"seq": last.seq})
         metrics.add_metric(name="RecoveryReleasedUnchecked", unit=MetricUnit.Count, value=1)
-        store.release_connection_now(connection, last.seq + 1)
+        store.release_connection_now(connection, last.seq + 1, _after(last_channel))
         return head, replayed
     except BaseException:
-        # Never leave it deaf: live from the head read (a gap the client sees by seq and resumes across).
-        store.release_connection_now(connection, head.seq + 1 if head else 0)
+        # Never leave it deaf: live from the heads read (a gap the client sees by seq and resumes across).
+        channel_from = _after(channel_head) if channel_head is not None else (0 if channel is not None else None)
+        store.release_connection_now(connection, head.seq + 1 if head else 0, channel_from)
         raise
 
 
-def recover_all(store: SessionStore, head: Session, since_seq: int, epoch: str) -> Recovery:
-    """Every page of `recover` from `since_seq` to `head`, as one recovery (its holes in `missing`)."""
-    recovery = store.recover(head, since_seq, epoch)
+def _after(seq: int | None) -> int | None:
+    return None if seq is None else seq + 1
+
+
+def recover_all(
+    store: SessionStore, head: Session, since_seq: int, epoch: str, *, channel: str | None = None, channel_seq: int = 0
+) -> Recovery:
+    """Every page of `recover` from `since_seq` to `head` (`channel`: of that channel's stream, up to its head
+    `channel_seq`), as one recovery (its holes in `missing`)."""
+    recovery = store.recover(head, since_seq, epoch, channel=channel, channel_seq=channel_seq)
     found, missing = list(recovery.events), list(recovery.missing)
     while recovery.recovered and recovery.next_since_seq is not None:
-        recovery = store.recover(head, recovery.next_since_seq, epoch)
+        recovery = store.recover(head, recovery.next_since_seq, epoch, channel=channel, channel_seq=channel_seq)
         found += recovery.events
         missing += recovery.missing
     if not recovery.recovered:
         return NOT_RECOVERED
     return Recovery(True, found, None, missing)
+
+
+def _send_both(fanout: Fanout, connection: Connection, session: Recovery, channel: Recovery | None) -> int:
+    """Post what a recovery read of the session stream, then of the channel's: how many (-1: the connection is
+    gone)."""
+    sent = _send(fanout, connection, session.events)
+    if sent < 0 or channel is None or not channel.events:
+        return sent
+    more = _send(fanout, connection, channel.events)
+    return -1 if more < 0 else sent + more
 
 
 def _send(fanout: Fanout, connection: Connection, kept: list[StreamEvent]) -> int:
@@ -235,12 +281,6 @@ def _send(fanout: Fanout, connection: Connection, kept: list[StreamEvent]) -> in
     if not fanout.send_all_to(connection.connectionId, page, connection.protocolVersion):
         return -1
     return len(page)
-
-
-def replay(fanout: Fanout, connection: Connection, kept: list[StreamEvent]) -> int:
-    """Post events a recovery read to one connection, as `resume` does (a channel's stream, after `resume` replayed
-    the session's): how many (-1: the connection is gone)."""
-    return _send(fanout, connection, kept)
 
 
 def session_draft(head: Session, change: HeadChange | None) -> Draft[None]:

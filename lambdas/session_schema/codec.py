@@ -468,6 +468,10 @@ def is_canonical(item: Mapping[str, AttributeValue]) -> bool:
     return dict(item) == canonical_item(item)
 
 
+# A recovering join's marks on a connection's entry (session_store/stream_log.py), read by the fan-out.
+_LIVE_MARKS = ("liveFromSeq", "liveFromChannelSeq", "heldUntil")
+
+
 def decode_target(item: Mapping[str, AttributeValue]) -> ConnectionTarget:
     """The fan-out's view of a connection item read with session_store.expressions.TARGET_PROJECTION: its sort
     key and its role, also where a legacy item keeps it inside its `Data` wrapper (top-level wins, as in
@@ -480,7 +484,7 @@ def decode_target(item: Mapping[str, AttributeValue]) -> ConnectionTarget:
     except ValueError as error:
         raise CorruptRecord(str(error)) from None
     try:
-        live = {name: item[name]["N"] for name in ("liveFromSeq", "heldUntil") if "N" in item.get(name, {})}
+        live = {name: item[name]["N"] for name in _LIVE_MARKS if "N" in item.get(name, {})}
         version = {"protocolVersion": item["protocolVersion"].get("N")} if "protocolVersion" in item else {}
         target = {"connectionId": connection_id, "role": role.get("S"), **version, **live}
         return ConnectionTarget.model_validate(target)

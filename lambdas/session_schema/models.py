@@ -273,13 +273,21 @@ class ConnectionTarget(BaseModel):
     role: Role
     protocolVersion: ProtocolVersion = 1
     liveFromSeq: int | None = None
+    liveFromChannelSeq: int | None = None
     heldUntil: int | None = None
 
-    def takes(self, seq: int | None, now_ms: int) -> bool:
-        """Whether a live event at `seq` (None: not a stream event) is sent to it: not while a recovery
-        replays to it, nor one its replay already carried. A hold its recovery never released (that writer
-        died) lapses at `heldUntil`: the client sees the gap by seq and resumes again."""
-        if seq is None or self.liveFromSeq is None or seq >= self.liveFromSeq:
+    @property
+    def marked(self) -> bool:
+        """Whether a recovery marked it (some live events of a stream may be kept from it)."""
+        return self.liveFromSeq is not None or self.liveFromChannelSeq is not None
+
+    def takes(self, seq: int | None, now_ms: int, *, channel: bool = False) -> bool:
+        """Whether a live event at `seq` (None: not a stream event) of the session stream (`channel`: of the
+        connection's channel's stream) is sent to it: not while a recovery replays that stream to it, nor one its
+        replay already carried. A hold its recovery never released (that writer died) lapses at `heldUntil`: the
+        client sees the gap by seq and resumes again."""
+        live_from = self.liveFromChannelSeq if channel else self.liveFromSeq
+        if seq is None or live_from is None or seq >= live_from:
             return True
         return self.heldUntil is not None and now_ms > self.heldUntil
 
@@ -301,9 +309,10 @@ class ConnectionEntry(Record):
     # The WebSocket protocol version its connect URL declared (`&v=`, session_protocol/versions.py); items
     # written before versions existed read as 1, the version of the clients that wrote them.
     protocolVersion: ProtocolVersion = 1
-    # Set by a recovering join (session_store/stream_log.py): the first stream seq fan-outs send it live, and
-    # while its replay runs, until when that hold lasts (epoch ms).
+    # Set by a recovering join (session_store/stream_log.py): the first seq of the session stream, and of its
+    # channel's stream, fan-outs send it live, and while its replay runs, until when that hold lasts (epoch ms).
     liveFromSeq: int | None = None
+    liveFromChannelSeq: int | None = None
     heldUntil: int | None = None
     channel: ChannelName | None = None  # the one channel whose events it gets besides the session-wide ones
     # Which of its session's connection partitions holds its item (keys.connection_key); None: registered by code

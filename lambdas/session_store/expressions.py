@@ -249,7 +249,7 @@ JOINABLE = SESSION_STATUS.is_in(s for s in SessionStatus if is_joinable(s))
 
 # What a fan-out reads of a connection item: its sort key (the connection ID) and its role, also where a legacy
 # item keeps it inside its `Data` wrapper (codec.decode_target reads it), the protocol version it declared (what
-# frames it is sent), and from which seq it takes live events. A fraction of the item.
+# frames it is sent), and from which seq of each stream it takes live events. A fraction of the item.
 _ROLE = field(ConnectionEntry, "role")
 TARGET_PROJECTION: tuple[Attr, ...] = (
     SK,
@@ -257,5 +257,6 @@ TARGET_PROJECTION: tuple[Attr, ...] = (
     Attr((codec.LEGACY_WRAPPER,)).dot(_ROLE),
     field(ConnectionEntry, "protocolVersion"),
     field(ConnectionEntry, "liveFromSeq"),
+    field(ConnectionEntry, "liveFromChannelSeq"),
     field(ConnectionEntry, "heldUntil"),
 )

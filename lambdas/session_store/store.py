@@ -67,7 +67,8 @@ from .legacy import upgrades_legacy_items as _upgrades_legacy_items
 from .presence_store import PresenceStore, ban_subjects
 from .seat_ledger import channel_moves
 from .session_data import SessionData
-from .stream_log import HeadChange, ItemRefused, StreamLog
+from .stream_log import ChannelMoved as ChannelMoved
+from .stream_log import HeadChange, ItemRefused, StreamLog, head_at
 
 MAX_CREATE_ATTEMPTS = 8
 MAX_TRANSITION_ATTEMPTS = 4
@@ -85,20 +86,11 @@ _CHANNELS = ex.field(Session, "channels")
 _CHANNEL_COUNTS = ex.field(Session, "channelCounts")
 _PARTITIONS = ex.field(Session, "connectionPartitions")
 _SEAT_SHARDS = ex.field(Session, "seatShards")
-_HEAD_SEQ = ex.field(ChannelHead, "seq")
 # The deploy window of the connection keys (docs/data-model.md): fan-outs also read where code before channels
 # registered connections, until those have expired (CONNECTION_TTL_SECONDS). A later deploy sets it False.
 READ_LEGACY_CONNECTION_KEYS = True
 _ARTIFACT_ETAG = ex.field(Artifact, "etag")
 PING_SESSION_ID = "~ping"  # never a session ID: see ping()
-
-
-class ChannelMoved(Exception):
-    """A channel's stream head is no longer the seq read: read it again."""
-
-    def __init__(self, channel: str) -> None:
-        super().__init__(f"channel {channel} moved")
-        self.channel = channel
 
 
 class NotOwner(Exception):
@@ -129,11 +121,6 @@ def _layout_is(partitions: int, seat_shards: int) -> ex.Condition:
     are on its own item, as on every session older code wrote)."""
     shards = (_SEAT_SHARDS.absent() | _SEAT_SHARDS.eq(0)) if not seat_shards else _SEAT_SHARDS.eq(seat_shards)
     return _partitions_are(partitions) & shards
-
-
-def _head_at(seq: int) -> ex.Condition:
-    """A channel stream's head is at `seq` (its item is written by the first publish: none means 0)."""
-    return _HEAD_SEQ.eq(seq) if seq else ex.NEW_ITEM | _HEAD_SEQ.eq(0)
 
 
 def _declares(channel: str | None) -> ex.Condition:
@@ -660,7 +647,11 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
         current = codec.decode_entry(found)
         partition = current.partition if current.partition is not None else 0
         stored = {name: getattr(current, name) for name in ConnectionEntry.model_fields}
-        moved = connection.model_copy(update={**stored, "channel": channel, "partition": partition})
+        # A recovery's mark on the old channel's stream says nothing of the new one's (whose events after `head_seq`
+        # all reach it).
+        moved = connection.model_copy(
+            update={**stored, "channel": channel, "partition": partition, "liveFromChannelSeq": None}
+        )
         lookup = codec.connection_moves(moved)
         session_key = keys.session_key(connection.sessionId)
         condition = ex.JOINABLE & _declares(channel)
@@ -728,19 +719,6 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
             raise SessionMuted(session.sessionId)
         live = ex.SESSION_STATUS.eq(SessionStatus.ACTIVE) & (_MUTED.absent() | _MUTED.eq(False))
         return self._as_speaker(live & _declares(channel), speaker)
-
-    def read_channel_head(self, session_id: str, channel: str) -> int:
-        """The seq of a channel stream's latest event (0 before any), strongly consistent."""
-        item = self._get_item(keys.channel_head_key(session_id, channel), consistent=True)
-        return codec.decode_as(item, ChannelHead).seq if item else 0
-
-    def _head_check(self, session_id: str, channel: str, seq: int) -> dict[str, Any]:
-        """A transaction's ConditionCheck that a channel stream's head is still at `seq`."""
-        return {
-            "TableName": self.table_name,
-            "Key": codec.serialize_key(keys.channel_head_key(session_id, channel)),
-            **ex.params(condition=_head_at(seq)),
-        }
 
     def _delete_if_there(self, key: Mapping[str, str]) -> bool:
         try:
@@ -975,7 +953,7 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
         head = {
             "TableName": self.table_name,
             "Key": codec.serialize_key(keys.channel_head_key(session_id, channel)),
-            **ex.params(update=codec.changes(after, ChannelHead.model_fields), condition=_head_at(head_seq)),
+            **ex.params(update=codec.changes(after, ChannelHead.model_fields), condition=head_at(head_seq)),
         }
         check = {
             "TableName": self.table_name,

@@ -24,7 +24,7 @@ from session_schema import codec, keys
 from session_schema.cursor import CursorSeal
 from session_schema.errors import ConnectionNotFound, SessionNotFound
 from session_schema.functions import FUNCTIONS
-from session_schema.models import SEQ_MAX, ConnectionEntry, Session, StreamEvent
+from session_schema.models import SEQ_MAX, ChannelHead, ConnectionEntry, Session, StreamEvent
 
 from . import expressions as ex
 from .dynamo import MAX_PAGE, ConditionFailed, now_ms
@@ -34,8 +34,11 @@ from .seat_ledger import SeatLedger
 
 _SEQ = ex.field(Session, "seq")
 _LIVE_FROM = ex.field(ConnectionEntry, "liveFromSeq")
+_LIVE_FROM_CHANNEL = ex.field(ConnectionEntry, "liveFromChannelSeq")
+_HEAD_SEQ = ex.field(ChannelHead, "seq")
 _HELD_UNTIL = ex.field(ConnectionEntry, "heldUntil")
-# A connection's `liveFromSeq` while a recovery replays to it: above every seq, so no live event is sent to it.
+# A connection's `liveFromSeq` (and `liveFromChannelSeq`) while a recovery replays to it: above every seq, so no live
+# event of that stream is sent to it.
 HELD = SEQ_MAX + 1
 # No writer lives longer than the longest function timeout: a seq claimed by older code (claim, then keep) and
 # still without an event once a later event is older than this will never get one.
@@ -49,6 +52,14 @@ class StreamMoved(Exception):
     def __init__(self, head: Session) -> None:
         super().__init__(f"stream of {head.sessionId} at {head.seq}")
         self.head = head
+
+
+class ChannelMoved(Exception):
+    """A channel's stream head is no longer the seq read: read it again."""
+
+    def __init__(self, channel: str) -> None:
+        super().__init__(f"channel {channel} moved")
+        self.channel = channel
 
 
 class ItemRefused(Exception):
@@ -103,6 +114,11 @@ def encode_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+def head_at(seq: int) -> ex.Condition:
+    """A channel stream's head is at `seq` (its item is written by the first publish: none means 0)."""
+    return _HEAD_SEQ.eq(seq) if seq else ex.NEW_ITEM | _HEAD_SEQ.eq(0)
+
+
 def _at(seq: int) -> ex.Condition:
     """The session's `seq` is `seq` (a session older code wrote may have none before its first event)."""
     return _SEQ.eq(seq) if seq else _SEQ.absent() | _SEQ.eq(0)
@@ -130,6 +146,19 @@ class StreamLog(SeatLedger):
         if item is None:
             raise SessionNotFound(session_id)
         return self.with_seats(codec.decode_as(item, Session))
+
+    def read_channel_head(self, session_id: str, channel: str) -> int:
+        """The seq of a channel stream's latest event (0 before any), strongly consistent."""
+        item = self._get_item(keys.channel_head_key(session_id, channel), consistent=True)
+        return codec.decode_as(item, ChannelHead).seq if item else 0
+
+    def _head_check(self, session_id: str, channel: str, seq: int) -> dict[str, Any]:
+        """A transaction's ConditionCheck that a channel stream's head is still at `seq`."""
+        return {
+            "TableName": self.table_name,
+            "Key": codec.serialize_key(keys.channel_head_key(session_id, channel)),
+            **ex.params(condition=head_at(seq)),
+        }
 
     def append(self, head: Session, frames: Sequence[Mapping[str, Any]], change: HeadChange, *, token: str) -> Session:
         """Number `frames` (each carrying its `seq`: head.seq + 1, + 2, ...) and keep them, with `change`, in one
@@ -246,9 +275,12 @@ class StreamLog(SeatLedger):
 
     def hold_connection(self, connection: ConnectionEntry, *, for_ms: int) -> bool:
         """Keep live stream events from a connection while a recovery replays to it (fan-outs skip a connection
-        whose `liveFromSeq` is above the event's seq), for `for_ms` at most (a recovery that dies never releases
-        it). False: the connection is not registered."""
+        whose `liveFromSeq`, or for its channel's events `liveFromChannelSeq`, is above the event's seq), both of its
+        streams when it is on a channel, for `for_ms` at most (a recovery that dies never releases it). False: the
+        connection is not registered."""
         held = {_LIVE_FROM.name: HELD, _HELD_UNTIL.name: self.clock() + for_ms}
+        if connection.channel is not None:
+            held[_LIVE_FROM_CHANNEL.name] = HELD
         try:
             self._update_item(
                 codec.connection_item_key(connection),
@@ -260,13 +292,20 @@ class StreamLog(SeatLedger):
             return False
         return True
 
-    def release_connection(self, head: Session, connection: ConnectionEntry) -> Session | None:
-        """Let live events from `head.seq + 1` on reach a held connection, only while the session's seq is still
-        `head.seq` (one transaction): None when released, else the session as found (replay up to it, then
+    def release_connection(
+        self, head: Session, connection: ConnectionEntry, channel_seq: int | None = None
+    ) -> tuple[Session, int | None] | None:
+        """Let live events from `head.seq + 1` on (and of the connection's channel from `channel_seq + 1` on) reach
+        a held connection, only while the session's seq is still `head.seq` and the channel's head still
+        `channel_seq` (one transaction): None when released, else both heads as found (replay up to them, then
         release again). ConnectionNotFound when the connection is gone, SessionNotFound when the session is."""
         release = self._update_request(
             codec.connection_item_key(connection),
-            codec.partial_changes(ConnectionEntry, {_LIVE_FROM.name: head.seq + 1}, (_HELD_UNTIL.name,)),
+            codec.partial_changes(
+                ConnectionEntry,
+                _live_from(head.seq + 1, None if channel_seq is None else channel_seq + 1),
+                (_HELD_UNTIL.name,),
+            ),
             ex.ITEM_EXISTS,
         )
         check = {
@@ -275,8 +314,12 @@ class StreamLog(SeatLedger):
             **ex.params(condition=ex.ITEM_EXISTS & _at(head.seq)),
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
+        actions: list[dict[str, Any]] = [{"Update": release}, {"ConditionCheck": check}]
+        if channel_seq is not None and connection.channel is not None:
+            channel_check = self._head_check(head.sessionId, connection.channel, channel_seq)
+            actions.append({"ConditionCheck": {**channel_check, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}})
         try:
-            self._transact([{"Update": release}, {"ConditionCheck": check}])
+            self._transact(actions)
         except ClientError as error:
             reasons = _cancellation_reasons(error)
             if reasons is None:
@@ -284,20 +327,34 @@ class StreamLog(SeatLedger):
             if _failed(reasons, 0):
                 raise ConnectionNotFound() from None
             found = reasons[1].get("Item") if _failed(reasons, 1) else None
-            if not found:
-                raise SessionNotFound(head.sessionId) if _failed(reasons, 1) else error from None
-            return codec.decode_as(found, Session)
+            if _failed(reasons, 1) and not found:
+                raise SessionNotFound(head.sessionId) from None
+            channel_found = reasons[2].get("Item") if len(actions) > 2 and _failed(reasons, 2) else None
+            if found is None and channel_found is None:
+                raise
+            session = codec.decode_as(found, Session) if found else head
+            return session, codec.decode_as(channel_found, ChannelHead).seq if channel_found else channel_seq
         return None
 
-    def release_connection_now(self, connection: ConnectionEntry, live_from_seq: int) -> None:
-        """Let live events from `live_from_seq` on reach a held connection, whatever the session's seq (a
-        recovery that could not catch the head, or failed: late live events beat a deaf connection)."""
+    def release_connection_now(
+        self, connection: ConnectionEntry, live_from_seq: int, live_from_channel_seq: int | None = None
+    ) -> None:
+        """Let live events from `live_from_seq` on (of its channel: from `live_from_channel_seq`) reach a held
+        connection, whatever the heads (a recovery that could not catch them, or failed: late live events beat a deaf
+        connection)."""
         try:
             self._update_item(
                 codec.connection_item_key(connection),
-                codec.partial_changes(ConnectionEntry, {_LIVE_FROM.name: live_from_seq}, (_HELD_UNTIL.name,)),
+                codec.partial_changes(
+                    ConnectionEntry, _live_from(live_from_seq, live_from_channel_seq), (_HELD_UNTIL.name,)
+                ),
                 ex.ITEM_EXISTS,
                 returns="UPDATED_NEW",
             )
         except ConditionFailed:
             return  # gone: nothing to release
+
+
+def _live_from(seq: int, channel_seq: int | None) -> dict[str, int]:
+    """A release's marks: the first live seq of the session stream, and of the channel's when it was held."""
+    return {_LIVE_FROM.name: seq, **({_LIVE_FROM_CHANNEL.name: channel_seq} if channel_seq is not None else {})}

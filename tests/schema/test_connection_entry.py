@@ -18,7 +18,9 @@ from aws_model.capacity import item_size
 from tests.support.strategies import placed_connections
 
 # What the fan-out's projection reads of an entry (session_store.expressions.TARGET_PROJECTION).
-TARGET_ATTRIBUTES = (keys.SK, "role", "protocolVersion", "liveFromSeq", "heldUntil", codec.LEGACY_WRAPPER)
+TARGET_ATTRIBUTES = (
+    keys.SK, "role", "protocolVersion", "liveFromSeq", "liveFromChannelSeq", "heldUntil", codec.LEGACY_WRAPPER
+)  # fmt: skip
 
 
 def _projected(item: codec.Item) -> codec.Item:
@@ -38,7 +40,8 @@ def _reads(item: codec.Item) -> list[Any]:
 
 def _expected(entry: ConnectionEntry) -> list[Any]:
     target = {"connectionId": entry.connectionId, "role": entry.role, "protocolVersion": entry.protocolVersion}
-    target |= {"liveFromSeq": entry.liveFromSeq, "heldUntil": entry.heldUntil}
+    target |= {"liveFromSeq": entry.liveFromSeq, "liveFromChannelSeq": entry.liveFromChannelSeq}
+    target |= {"heldUntil": entry.heldUntil}
     return [entry, entry, ConnectionTarget.model_validate(target)]
 
 
@@ -58,13 +61,15 @@ def test_every_writer_of_an_entry_is_read_back_equal_by_every_reader(connection:
     registered = codec.encode(entry)  # `$connect`, a channel switch's put
     assert _reads(registered) == _expected(entry)
     assert codec.is_canonical(registered)  # `make migrate` leaves it as it is
-    # A recovering join's hold, its release (stream_log.py): SET and REMOVE on the entry, never a rewrite.
-    held_until = data.draw(st.integers(0, 10**12))
-    held = _applied(registered, codec.partial_changes(ConnectionEntry, {"liveFromSeq": 2**53, "heldUntil": held_until}))
-    assert _reads(held) == _expected(entry.model_copy(update={"liveFromSeq": 2**53, "heldUntil": held_until}))
-    live_from = data.draw(st.integers(1, 10**9))
-    released = _applied(held, codec.partial_changes(ConnectionEntry, {"liveFromSeq": live_from}, ("heldUntil",)))
-    assert _reads(released) == _expected(entry.model_copy(update={"liveFromSeq": live_from, "heldUntil": None}))
+    # A recovering join's hold, its release (stream_log.py): SET and REMOVE on the entry, never a rewrite; the
+    # channel stream's mark only on a connection on a channel.
+    on_channel = ("liveFromChannelSeq",) if entry.channel is not None else ()
+    hold = {"liveFromSeq": 2**53, **dict.fromkeys(on_channel, 2**53), "heldUntil": data.draw(st.integers(0, 10**12))}
+    held = _applied(registered, codec.partial_changes(ConnectionEntry, hold))
+    assert _reads(held) == _expected(entry.model_copy(update=hold))
+    live_from = {name: data.draw(st.integers(1, 10**9)) for name in ("liveFromSeq", *on_channel)}
+    released = _applied(held, codec.partial_changes(ConnectionEntry, live_from, ("heldUntil",)))
+    assert _reads(released) == _expected(entry.model_copy(update={**live_from, "heldUntil": None}))
 
 
 @given(placed_connections, st.data())

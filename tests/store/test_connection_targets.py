@@ -11,7 +11,7 @@ from session_schema.models import Connection
 from session_store import expressions as ex
 
 
-def test_the_fan_out_query_asks_only_for_the_id_the_role_the_protocol_version_and_the_live_mark(store, ddb):
+def test_the_fan_out_query_asks_only_for_the_id_the_role_the_protocol_version_and_the_live_marks(store, ddb):
     session_id = store.create_session(owner_id="alice", title="t", source_language="en", max_listeners=10)[0].sessionId
     for i in range(3):
         store.register_connection(
@@ -25,7 +25,7 @@ def test_the_fan_out_query_asks_only_for_the_id_the_role_the_protocol_version_an
         ddb.meta.events.unregister("provide-client-params.dynamodb.Query")
     assert sorted(t.connectionId for t in targets) == ["conn0", "conn1", "conn2"]
     # One Query of the connection partition, one of the range code before channels used (the deploy window).
-    projected = ["SK", "role", "Data.role", "protocolVersion", "liveFromSeq", "heldUntil"]
+    projected = ["SK", "role", "Data.role", "protocolVersion", "liveFromSeq", "liveFromChannelSeq", "heldUntil"]
     assert [_projected(p) for p in sent] == [projected] * 2
     in_session = ex.PK.eq(keys.session_partition(session_id)) & ex.SK.begins_with(keys.CONN_PREFIX)
     query = ex.params(key_condition=in_session, projection=ex.TARGET_PROJECTION)

@@ -119,6 +119,36 @@ def test_a_channel_recovery_replays_the_missed_events_of_that_channel(ws, talk):
     assert listener
 
 
+def test_a_resuming_join_holds_its_channel_stream_too_so_its_channel_seqs_come_strictly_increasing(ws, talk):
+    """Channel events published while the resume replays (between its hold and each release check) skip the held
+    connection and come in the replay's tail; the ones after the release come live: es 1-6, in order, once."""
+    session_id, speaker = talk
+    on(ws, session_id, "es")  # a listener of es besides the resuming one
+    for n in (1, 2):
+        ws.act(speaker, "broadcast", data=f"es {n}", channel="es")
+    epoch = ws.session(session_id).epoch
+    store = ws.runtime.store
+    real_release = store.release_connection
+    racing = {"left": 2}
+
+    def release_while_es_is_published(head, connection, channel_seq=None):
+        if racing["left"]:
+            racing["left"] -= 1
+            ws.act(speaker, "broadcast", data="meanwhile", channel="es")  # its fan-out skips the held connection
+        return real_release(head, connection, channel_seq)
+
+    store.release_connection = release_while_es_is_published
+    back = on(ws, session_id, "es")
+    frame = {"action": "join", "sinceSeq": 0, "epoch": epoch, "channel": "es", "channelSinceSeq": 0}
+    assert ws.websocket(message_event(back, frame, "join")) == {"statusCode": 200}
+    del store.release_connection
+    ws.act(speaker, "broadcast", data="after", channel="es")
+    got = ws.received(back)
+    assert got[0]["type"] == "joined" and got[0]["recovered"] is True
+    assert got[0]["channelStream"] == {"channel": "es", "seq": 2}
+    assert [seq for c, seq, _ in broadcasts(ws, back) if c == "es"] == [1, 2, 3, 4, 5]
+
+
 def test_patch_replaces_the_channels_and_moves_the_listeners_of_a_removed_one_to_none(ws, talk):
     session_id, _ = talk
     listener = on(ws, session_id, "fr")

@@ -153,11 +153,11 @@ def test_events_published_while_a_resume_replays_come_after_it_in_order_and_once
     real_release = store.release_connection
     racing = {"left": 2}
 
-    def release_while_the_speaker_broadcasts(head, connection):
+    def release_while_the_speaker_broadcasts(head, connection, channel_seq=None):
         if racing["left"]:
             racing["left"] -= 1
             ws.act(live.speaker, "broadcast", data="meanwhile")  # its fan-out skips the held connection
-        return real_release(head, connection)
+        return real_release(head, connection, channel_seq)
 
     store.release_connection = release_while_the_speaker_broadcasts
     back = ws.connected(live.session_id)
