@@ -2,8 +2,8 @@
 session's (session-wide events) and its channel's own gap-free stream (that channel's events only).
 
 - `publish_to_channel` numbers and keeps a channel's events in one transaction on that channel's head (the
-  session item is only checked: live, the speaker's), then fans them out to that channel's connections only
-  (one Query range per connection partition).
+  session item is only checked: live, the speaker's) through the session's stream owner (session_runtime/stream.py),
+  then fans them out to that channel's connections only (one Query range per connection partition).
 - `subscribe` moves a connection to another channel (or none) in one transaction and answers with the new
   channel stream's position, from which the connection gets every event of that channel and none of its old one.
   (A resuming connection's channel stream is replayed with the session's: session_runtime/stream.py `resume`.)
@@ -11,24 +11,20 @@ session's (session-wide events) and its channel's own gap-free stream (that chan
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from session_protocol import events
-from session_schema.errors import ConcurrentUpdate, ConnectionNotFound
+from session_schema.errors import ConcurrentUpdate, ConnectionNotFound, InvalidChannel
 from session_schema.models import AnyConnection, ConnectionEntry, Session
-from session_store.dynamo import ConditionFailed
 from session_store.store import ChannelMoved
 
-from . import presence
-from .fanout import FanoutResult, is_listener
+from . import presence, stream
+from .fanout import FanoutResult
 from .runtime import Runtime
 
 MAX_ATTEMPTS = 8
-RETRY_JITTER_SECONDS = 0.005  # a lost race waits up to this (doubling per attempt) before its next try
 Frame = dict[str, Any]
 
 
@@ -55,27 +51,21 @@ def publish_to_channel(
     *,
     speaker: str | None = None,
 ) -> ChannelPublished:
-    """Number `draft(first seq)`'s events in `channel`'s stream and keep them (one transaction, retried on a lost
-    race), then send them to that channel's listeners. Refusals (ended, paused, muted, not the speaker,
-    INVALID_CHANNEL) come from the session read and are checked again by the write."""
+    """Number `draft(first seq)`'s events in `channel`'s stream and keep them (one transaction on its head, the
+    session item only checked; retried on a lost race: session_runtime/stream.py), then send them to that channel's
+    listeners. Refusals (ended, paused, muted, not the speaker, INVALID_CHANNEL) come from the head read and are
+    checked again by the write."""
     store = runtime.store
-    session = store.get_session(session_id, consistent=True)
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        condition = store.channel_publish_check(session, channel, speaker=speaker)
-        head = store.read_channel_head(session_id, channel)
-        frames = draft(head + 1)
-        try:
-            store.append_channel_events(session, channel, head, frames, condition)
-            scope = session.connection_scope().of_channel(channel)
-            size = session.channelCounts.get(channel, 0)
-            told = presence.send_many(runtime.fanout, session_id, frames, only=is_listener, size=size, scope=scope)
-            return ChannelPublished(session, channel, frames, told)
-        except ChannelMoved:
-            pass
-        except ConditionFailed:
-            session = store.get_session(session_id, consistent=True)  # judged again: raises what changed
-        time.sleep(random.uniform(0, RETRY_JITTER_SECONDS * 2 ** (attempt - 1)))
-    raise ConcurrentUpdate(f"channel {channel} of session {session_id}")
+
+    def drafted(head: Session) -> stream.Draft[None]:
+        if not head.declares(channel):
+            raise InvalidChannel(channel, head.channels)
+        at = store.read_channel_head(session_id, channel)
+        change = store.broadcast_change(head, speaker=speaker, channel_heads={channel: at})
+        return stream.Draft(draft(at + 1), change, None)
+
+    published = stream.publish(store, session_id, drafted, runtime.fanout, listeners_only=True)
+    return ChannelPublished(published.after, channel, published.frames, published.told or FanoutResult())
 
 
 def subscribe(runtime: Runtime, connection: AnyConnection, channel: str | None) -> tuple[AnyConnection, Frame]:

@@ -341,14 +341,15 @@ class Fanout:
                 outcome = "failed"
             outcomes[index] = (connection, outcome)
 
+        on_channels = any(position is not None and position.channel is not None for position in seqs)
+
         def taken(connection: ConnectionTarget) -> tuple[int, ...] | None:
-            """The indexes of the events `connection` takes live; None: all of them (no recovery marked it)."""
-            if not connection.marked:
+            """The indexes of the events `connection` takes live, in order: a channel's events only when it is on that
+            channel, a stream's events not below a recovery's mark; None: all of them."""
+            if not connection.marked and not on_channels:
                 return None
             return tuple(
-                index
-                for index, position in enumerate(seqs)
-                if position is None or connection.takes(position.seq, now, channel=position.channel)
+                index for index, position in enumerate(seqs) if position is None or position.reaches(connection, now)
             )
 
         def wanted(connection: ConnectionTarget) -> bool:
@@ -501,16 +502,23 @@ class Fanout:
 
 @dataclass(frozen=True)
 class StreamPosition:
-    """Where a stream event is: its seq, in the session stream or (`channel`) in its channel's."""
+    """Where a stream event is: its seq, in the session stream (`channel` None) or in that channel's."""
 
     seq: int
-    channel: bool
+    channel: str | None
+
+    def reaches(self, connection: ConnectionTarget, now_ms: int) -> bool:
+        """Whether the event is sent to `connection` live: a channel's only to that channel's connections, and not
+        while a recovery replays its stream to it (ConnectionTarget.takes)."""
+        if self.channel is not None and self.channel != connection.channel:
+            return False
+        return connection.takes(self.seq, now_ms, channel=self.channel is not None)
 
 
 def _stream_position(payload: dict[str, Any]) -> StreamPosition | None:
     """A payload's place in its stream (None: not a stream event)."""
-    seq = payload.get("seq")
-    return StreamPosition(seq, "channel" in payload) if isinstance(seq, int) else None
+    seq, channel = payload.get("seq"), payload.get("channel")
+    return StreamPosition(seq, channel if isinstance(channel, str) else None) if isinstance(seq, int) else None
 
 
 def _shardable(

@@ -34,7 +34,7 @@ from session_schema.errors import ConcurrentUpdate, ConnectionNotFound, SessionE
 from session_schema.models import Connection, Session, StreamEvent
 from session_store.legacy import LegacyItemUpgraded
 from session_store.store import SessionStore
-from session_store.stream_log import NOT_RECOVERED, HeadChange, Recovery, StreamMoved
+from session_store.stream_log import NOT_RECOVERED, ChannelMoved, HeadChange, Recovery, StreamMoved
 
 from . import metric_names, presence
 from .fanout import Fanout, FanoutResult, is_listener
@@ -94,6 +94,8 @@ def write(store: SessionStore, session_id: str, draft: Callable[[Session], Draft
             return Published(head, after, drafted.frames, drafted.result, None, attempt)
         except StreamMoved as moved:
             head = moved.head
+        except ChannelMoved:
+            pass  # drafted again: the draft reads the channel heads it writes to
         except LegacyItemUpgraded:
             head = store.read_head(session_id)
         time.sleep(random.uniform(0, min(RETRY_JITTER_CAP_SECONDS, RETRY_JITTER_SECONDS * 2 ** (attempt - 1))))
@@ -130,18 +132,49 @@ def _token(publish_id: str, head: Session) -> str:
 
 def _tell(audience: Fanout, session: Session, frames: list[Frame], listeners_only: bool) -> FanoutResult | None:
     """Every fan-out of stream events: one send of all of them, in order (in `batch` frames to the connections
-    whose protocol version has them), sized by the `listenerCount` the head read returned (and the speaker), so
-    the shard decision (session_runtime/shards.py) needs no read."""
+    whose protocol version has them), sized by the counts the head read returned (and the speaker), so the shard
+    decision (session_runtime/shards.py) needs no read. A channel's events reach only that channel's connections
+    (the fan-out sends each connection the session-wide events and its own channel's, interleaved as published);
+    a publish to channels only reads each channel's connections alone, one send per channel."""
     only = is_listener if listeners_only else None
     close = None if session.joinable else is_listener
-    size = session.listenerCount + (0 if listeners_only else 1)
+    scope = session.connection_scope()  # every partition of the session (no read: the head holds its layout)
+    by_channel = _channels_only(frames)
     try:
-        scope = session.connection_scope()  # every partition of the session (no read: the head holds its layout)
-        return presence.send_many(audience, session.sessionId, frames, only=only, close=close, size=size, scope=scope)
+        if by_channel is None:
+            size = session.listenerCount + (0 if listeners_only else 1)
+            return presence.send_many(
+                audience, session.sessionId, frames, only=only, close=close, size=size, scope=scope
+            )
+        told = FanoutResult()
+        for channel, events_of_channel in by_channel.items():
+            size = session.channelCounts.get(channel, 0)
+            told.add(
+                presence.send_many(
+                    audience,
+                    session.sessionId,
+                    events_of_channel,
+                    only=is_listener,
+                    size=size,
+                    scope=scope.of_channel(channel),
+                )
+            )
+        return told
     except Exception:  # noqa: BLE001 - the write is done; see the module docstring
         logger.exception("could not notify connections", extra={"sessionId": session.sessionId})
         metrics.add_metric(name=metric_names.NOTIFY_FAILED, unit=MetricUnit.Count, value=1)
         return None
+
+
+def _channels_only(frames: list[Frame]) -> dict[str, list[Frame]] | None:
+    """A publish's events by channel, each in order, when every one is a channel's (None: some are session-wide)."""
+    by_channel: dict[str, list[Frame]] = {}
+    for frame in frames:
+        channel = frame.get("channel")
+        if channel is None:
+            return None
+        by_channel.setdefault(channel, []).append(frame)
+    return by_channel
 
 
 def tell_speaker(fanout: Fanout, session: Session, frame: Frame) -> None:

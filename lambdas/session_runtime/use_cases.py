@@ -118,13 +118,6 @@ def broadcast(runtime: Runtime, session_id: str, data: Any, speaker: str) -> Pub
     )
 
 
-def broadcast_many(runtime: Runtime, session_id: str, data: Sequence[Any]) -> Published[int]:
-    """A publisher's (the owner's over HTTP, a producer's) 1 or more broadcasts: numbered in the order given, kept
-    in one transaction and sent in one fan-out to everyone, the speaker too (it sees what producers publish), so a
-    connection whose protocol version has `batch` frames gets them together. `after.seq` is the last one's."""
-    return stream.publish(runtime.store, session_id, _broadcasts_draft(runtime, data, None), runtime.fanout)
-
-
 def _broadcasts_draft(
     runtime: Runtime, data: Sequence[Any], speaker: str | None
 ) -> Callable[[Session], stream.Draft[int]]:

@@ -475,8 +475,8 @@ _LIVE_MARKS = ("liveFromSeq", "liveFromChannelSeq", "heldUntil")
 def decode_target(item: Mapping[str, AttributeValue]) -> ConnectionTarget:
     """The fan-out's view of a connection item read with session_store.expressions.TARGET_PROJECTION: its sort
     key and its role, also where a legacy item keeps it inside its `Data` wrapper (top-level wins, as in
-    `normalize`), and its protocol version (none on items older than versions: 1), decoded without building a
-    whole Connection record per listener."""
+    `normalize`), its protocol version (none on items older than versions: 1) and its channel (from the sort key),
+    decoded without building a whole Connection record per listener."""
     sort_key = item.get(keys.SK, {}).get("S", "")
     role = item.get("role") or item.get(LEGACY_WRAPPER, {}).get("M", {}).get("role") or {}
     try:
@@ -486,7 +486,8 @@ def decode_target(item: Mapping[str, AttributeValue]) -> ConnectionTarget:
     try:
         live = {name: item[name]["N"] for name in _LIVE_MARKS if "N" in item.get(name, {})}
         version = {"protocolVersion": item["protocolVersion"].get("N")} if "protocolVersion" in item else {}
-        target = {"connectionId": connection_id, "role": role.get("S"), **version, **live}
+        channel = keys.channel_of_sort_key(sort_key)
+        target = {"connectionId": connection_id, "role": role.get("S"), "channel": channel, **version, **live}
         return ConnectionTarget.model_validate(target)
     except ValidationError as error:
         raise CorruptRecord(f"connection {sort_key!r}: {error.errors()[0]['msg']}") from error

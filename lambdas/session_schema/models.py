@@ -264,14 +264,17 @@ ProtocolVersion = Annotated[int, Field(ge=1, le=9999)]
 
 class ConnectionTarget(BaseModel):
     """What a fan-out needs of a connection, read through a projection of its item
-    (session_store.expressions.TARGET_PROJECTION): whom to post to, its role, the protocol version it declared, and
-    the first stream seq it takes live. Not a record: nothing writes it."""
+    (session_store.expressions.TARGET_PROJECTION): whom to post to, its role, the protocol version it declared, its
+    channel, and the first seq of each stream it takes live. Not a record: nothing writes it."""
 
     model_config = ConfigDict(frozen=True)
 
     connectionId: ConnectionId
     role: Role
     protocolVersion: ProtocolVersion = 1
+    # From its sort key (which our own writes built: not validated again per connection): a channel's events go to
+    # that channel's connections only.
+    channel: str | None = None
     liveFromSeq: int | None = None
     liveFromChannelSeq: int | None = None
     heldUntil: int | None = None

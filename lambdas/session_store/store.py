@@ -41,7 +41,6 @@ from session_schema.models import (
     MESSAGE_ID_PREFIX,
     AnyConnection,
     Artifact,
-    ChannelHead,
     Connection,
     ConnectionEntry,
     ConnectionTarget,
@@ -68,7 +67,7 @@ from .presence_store import PresenceStore, ban_subjects
 from .seat_ledger import channel_moves
 from .session_data import SessionData
 from .stream_log import ChannelMoved as ChannelMoved
-from .stream_log import HeadChange, ItemRefused, StreamLog, head_at
+from .stream_log import HeadChange, ItemRefused, StreamLog
 
 MAX_CREATE_ATTEMPTS = 8
 MAX_TRANSITION_ATTEMPTS = 4
@@ -382,18 +381,27 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
             raise NotOwner(session) from None
         return codec.decode_as(item, Session)
 
-    def broadcast_change(self, head: Session, *, speaker: str | None = None) -> HeadChange:
-        """A broadcast: only while the session is active and not muted (SessionPaused / SessionMuted, the
-        session's state in the same write), so a refused broadcast never uses up a seq. `speaker` as in
-        `status_change`."""
+    def broadcast_change(
+        self, head: Session, *, speaker: str | None = None, channel_heads: Mapping[str, int] | None = None
+    ) -> HeadChange:
+        """Broadcasts: only while the session is active and not muted (SessionPaused / SessionMuted, the session's
+        state in the same write), so a refused broadcast never uses up a seq. `speaker` as in `status_change`.
+        `channel_heads`: the channel streams it also writes to, each with its head as read; each must be declared
+        (InvalidChannel), here and in the write (a PATCH that drops it meanwhile refuses the write)."""
         self._require_joinable(head)
         self._require_speaker(head, speaker)
+        heads = dict(channel_heads or {})
+        for channel in heads:
+            if not head.declares(channel):
+                raise InvalidChannel(channel, head.channels)
         if head.status is SessionStatus.PAUSED:
             raise SessionPaused(head.sessionId)
         if head.muted:
             raise SessionMuted(head.sessionId)
         live = ex.SESSION_STATUS.eq(SessionStatus.ACTIVE) & (_MUTED.absent() | _MUTED.eq(False))
-        return HeadChange(self._as_speaker(live, speaker))
+        for channel in heads:
+            live &= _declares(channel)
+        return HeadChange(self._as_speaker(live, speaker), channel_heads=heads)
 
     def iter_speakerless(self, cutoff_ms: int) -> Iterator[Session]:
         """Joinable sessions that have had no speaker since before `cutoff_ms` (the sweep's work list)."""
@@ -705,21 +713,6 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
         self.update_member(connection.sessionId, connection.connectionId, channel=channel)
         return moved
 
-    def channel_publish_check(self, session: Session, channel: str, *, speaker: str | None = None) -> ex.Condition:
-        """Judge a publish to `channel` at the session read (raising the refusal it explains: ended, paused,
-        muted, not the speaker, INVALID_CHANNEL), and say what its transaction must still find on the session item:
-        the same, so a session that changed meanwhile refuses it (append_channel_events) and no seq is used up."""
-        self._require_joinable(session)
-        self._require_speaker(session, speaker)
-        if not session.declares(channel):
-            raise InvalidChannel(channel, session.channels)
-        if session.status is SessionStatus.PAUSED:
-            raise SessionPaused(session.sessionId)
-        if session.muted:
-            raise SessionMuted(session.sessionId)
-        live = ex.SESSION_STATUS.eq(SessionStatus.ACTIVE) & (_MUTED.absent() | _MUTED.eq(False))
-        return self._as_speaker(live & _declares(channel), speaker)
-
     def _delete_if_there(self, key: Mapping[str, str]) -> bool:
         try:
             self.client.delete_item(**self._existing(key))
@@ -931,54 +924,6 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
         numbered = message.model_copy(update={"seq": head.seq + 1})
         put = {"Put": self._new_item(codec.encode(numbered))}
         return numbered, HeadChange(self._as_speaker(ex.JOINABLE, speaker), items=(put,))
-
-    def append_channel_events(
-        self,
-        session: Session,
-        channel: str,
-        head_seq: int,
-        frames: Sequence[Mapping[str, Any]],
-        condition: ex.Condition,
-    ) -> int:
-        """Number and keep events of one channel's stream in ONE transaction: its head moves from `head_seq` to
-        `head_seq + len(frames)` only while it is still `head_seq`, each event is kept under its seq, and the
-        session item is only checked (`condition`: live, the speaker's), never written (the hot item stays cool).
-        Each frame carries its seq (head_seq + 1, + 2, ...). The new head. ChannelMoved: another publish took the
-        seq (read it again); ConditionFailed with the session item: `condition` refused."""
-        first = head_seq + 1
-        if not frames or [int(frame["seq"]) for frame in frames] != list(range(first, first + len(frames))):
-            raise ValueError(f"events must carry the seqs from {first} on, in order")
-        session_id = session.sessionId
-        after = ChannelHead(sessionId=session_id, channel=channel, seq=head_seq + len(frames))
-        head = {
-            "TableName": self.table_name,
-            "Key": codec.serialize_key(keys.channel_head_key(session_id, channel)),
-            **ex.params(update=codec.changes(after, ChannelHead.model_fields), condition=head_at(head_seq)),
-        }
-        check = {
-            "TableName": self.table_name,
-            "Key": codec.serialize_key(keys.session_key(session_id)),
-            **ex.params(condition=ex.ITEM_EXISTS & condition),
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-        }
-        now = self.clock()
-        kept = [
-            {"Put": self._new_item(codec.encode(self._stream_event(session_id, int(f["seq"]), f, now, channel)))}
-            for f in frames
-            if self.stream_window_seconds
-        ]
-        try:
-            self._transact([{"ConditionCheck": check}, {"Update": head}, *kept])
-        except ClientError as error:
-            reasons = _cancellation_reasons(error)
-            if reasons is None:
-                raise
-            if _failed(reasons, 0):
-                raise _ConditionFailed(reasons[0].get("Item")) from None
-            if _failed(reasons, 1):
-                raise ChannelMoved(channel) from None
-            raise
-        return after.seq
 
     def list_messages(
         self, session_id: str, *, since: int = 0, limit: int, cursor: str | None, max_bytes: int | None = None

@@ -75,13 +75,16 @@ class ItemRefused(Exception):
 @dataclass(frozen=True)
 class HeadChange:
     """What a publish changes besides the head's `seq`, in the same transaction: `condition` it requires of the
-    session item (beside `seq` being the one read), the session fields it `sets` and `removes`, and the change's
-    own `items` (transaction actions: a message's Put, an artifact's Update)."""
+    session item (beside `seq` being the one read), the session fields it `sets` and `removes`, the change's
+    own `items` (transaction actions: a message's Put, an artifact's Update), and the channel streams it writes to
+    (`channel_heads`: each one's head as read, which the write moves only while it is still there)."""
 
     condition: ex.Condition | None = None
     sets: Mapping[str, Any] = field(default_factory=dict)
     removes: tuple[str, ...] = ()
     items: tuple[Mapping[str, Any], ...] = ()
+    # The head read of each channel stream the publish also writes to (its events carry `channel`).
+    channel_heads: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def marks(self) -> dict[str, Any]:
@@ -112,6 +115,14 @@ NOT_RECOVERED = Recovery(False, [], None)
 def encode_json(value: Any) -> str:
     """Compact JSON, never NaN or Infinity (not JSON: `JSON.parse` rejects them)."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _by_stream(frames: Sequence[Mapping[str, Any]]) -> dict[str | None, list[Mapping[str, Any]]]:
+    """A publish's events by stream (None: the session's; else the channel they carry), each in the order given."""
+    streams: dict[str | None, list[Mapping[str, Any]]] = {}
+    for frame in frames:
+        streams.setdefault(frame.get("channel"), []).append(frame)
+    return streams
 
 
 def head_at(seq: int) -> ex.Condition:
@@ -161,32 +172,43 @@ class StreamLog(SeatLedger):
         }
 
     def append(self, head: Session, frames: Sequence[Mapping[str, Any]], change: HeadChange, *, token: str) -> Session:
-        """Number `frames` (each carrying its `seq`: head.seq + 1, + 2, ...) and keep them, with `change`, in one
-        transaction that holds only while the session's `seq` is still `head.seq`: the session as written.
+        """Number `frames` and keep them, with `change`, in ONE transaction over every stream they are in: the
+        session stream's events (no `channel`) carry head.seq + 1, + 2, ... and move the session's `seq`, only while
+        it is still `head.seq`; each channel's events carry that channel's head (`change.channel_heads`) + 1, + 2, ...
+        and move its head item, only while that is still the head read. With no session event the session item is
+        only checked (`change.condition`), never written, and its `seq` may move meanwhile. So a publish is kept
+        whole or not at all, in the order given within each stream. The session as written.
 
-        `token` is the transaction's ClientRequestToken: derive it from the publish and `head.seq`, so a repeat of
+        `token` is the transaction's ClientRequestToken: derive it from the publish and the heads, so a repeat of
         this very request (botocore's retry of one that committed) succeeds without writing twice.
-        StreamMoved: the head moved or refused `change.condition` (judge it from `.head`); ItemRefused: one of
-        `change.items` refused; SessionNotFound: no session item. Nothing is written in each case."""
-        first = head.seq + 1
-        if [int(frame["seq"]) for frame in frames] != list(range(first, first + len(frames))) or not frames:
-            raise ValueError(f"events must carry the seqs from {first} on, in order")
-        seen = _at(head.seq)
-        condition = seen if change.condition is None else seen & change.condition
-        after = {**change.sets, **change.marks, _SEQ.name: head.seq + len(frames)}
-        # Index keys follow the fields they derive from (an end lists the session for its retention's end).
-        update = codec.with_derived_keys(
-            codec.partial_changes(Session, after, change.removes), change.applied_to(head, len(frames))
-        )
-        claim = self._update_request(keys.session_key(head.sessionId), update, condition)
+        StreamMoved: the session's head moved or refused `change.condition` (judge it from `.head`); ChannelMoved: a
+        channel's head moved (read it again); ItemRefused: one of `change.items` refused; SessionNotFound: no
+        session item. Nothing is written in each case."""
+        streams = _by_stream(frames)
+        numbered_from: dict[str | None, int] = {None: head.seq}
+        numbered_from.update(change.channel_heads)
+        for channel, events in streams.items():
+            first = numbered_from.get(channel, -1) + 1
+            if channel not in numbered_from or [int(f["seq"]) for f in events] != [*range(first, first + len(events))]:
+                raise ValueError(f"events of stream {channel!r} must carry the seqs from {first} on, in order")
+        if not frames:
+            raise ValueError("nothing to append")
+        session_events = len(streams.get(None, []))
+        session_action = self._session_claim(head, session_events, change)
+        heads = [
+            {"Update": self._channel_head_move(head.sessionId, channel, numbered_from[channel], len(events))}
+            for channel, events in streams.items()
+            if channel is not None
+        ]
         now = self.clock()
         kept = [
-            {"Put": self._new_item(codec.encode(self._stream_event(head.sessionId, int(frame["seq"]), frame, now)))}
-            for frame in frames
+            {"Put": self._new_item(codec.encode(self._stream_event(head.sessionId, int(f["seq"]), f, now, channel)))}
+            for channel, events in streams.items()
+            for f in events
             if self.stream_window_seconds
         ]
         try:
-            self._transact([{"Update": claim}, *map(dict, change.items), *kept], token=token)
+            self._transact([session_action, *map(dict, change.items), *heads, *kept], token=token)
         except ClientError as error:
             reasons = _cancellation_reasons(error)
             if reasons is None:
@@ -200,8 +222,45 @@ class StreamLog(SeatLedger):
             for index in range(len(change.items)):
                 if _failed(reasons, 1 + index):
                     raise ItemRefused(index, reasons[1 + index].get("Item")) from None
+            channels = [channel for channel in streams if channel is not None]
+            for n, channel in enumerate(channels, start=1 + len(change.items)):
+                if _failed(reasons, n):
+                    raise ChannelMoved(channel) from None
             raise
-        return change.applied_to(head, len(frames))
+        return change.applied_to(head, session_events)
+
+    def _session_claim(self, head: Session, events: int, change: HeadChange) -> dict[str, Any]:
+        """The session item's part of a publish: its `seq` moved by `events` (and `change` applied), only while it is
+        still `head.seq` and `change.condition` holds; with no session event, only `change.condition` checked."""
+        if not events:
+            if change.sets or change.removes:
+                raise ValueError("a publish that changes the session moves its seq")
+            condition = ex.ITEM_EXISTS if change.condition is None else ex.ITEM_EXISTS & change.condition
+            check = {
+                "TableName": self.table_name,
+                "Key": codec.serialize_key(keys.session_key(head.sessionId)),
+                **ex.params(condition=condition),
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+            return {"ConditionCheck": check}
+        seen = _at(head.seq)
+        condition = seen if change.condition is None else seen & change.condition
+        after = {**change.sets, **change.marks, _SEQ.name: head.seq + events}
+        # Index keys follow the fields they derive from (an end lists the session for its retention's end).
+        update = codec.with_derived_keys(
+            codec.partial_changes(Session, after, change.removes), change.applied_to(head, events)
+        )
+        return {"Update": self._update_request(keys.session_key(head.sessionId), update, condition)}
+
+    def _channel_head_move(self, session_id: str, channel: str, seq: int, events: int) -> dict[str, Any]:
+        """A channel stream's head moved from `seq` by `events`, only while it is still `seq` (a transaction's
+        Update; the head item is written by its stream's first publish)."""
+        after = ChannelHead(sessionId=session_id, channel=channel, seq=seq + events)
+        return {
+            "TableName": self.table_name,
+            "Key": codec.serialize_key(keys.channel_head_key(session_id, channel)),
+            **ex.params(update=codec.changes(after, ChannelHead.model_fields), condition=head_at(seq)),
+        }
 
     def _stream_event(
         self, session_id: str, seq: int, frame: Mapping[str, Any], now: int, channel: str | None = None

@@ -40,6 +40,7 @@ def _reads(item: codec.Item) -> list[Any]:
 
 def _expected(entry: ConnectionEntry) -> list[Any]:
     target = {"connectionId": entry.connectionId, "role": entry.role, "protocolVersion": entry.protocolVersion}
+    target |= {"channel": entry.channel}
     target |= {"liveFromSeq": entry.liveFromSeq, "liveFromChannelSeq": entry.liveFromChannelSeq}
     target |= {"heldUntil": entry.heldUntil}
     return [entry, entry, ConnectionTarget.model_validate(target)]

@@ -219,10 +219,10 @@ def test_a_batch_publish_numbers_each_event_in_its_own_stream_in_the_order_given
         {"channel": "es", "seq": 2},
         {"channel": "fr", "seq": 1},
     ]
-    # Each stream's events in its own order (streams are published one after the other).
-    assert [(c, s, d) for c, s, d in broadcasts(ws, es) if c == "es"] == [("es", 1, "a"), ("es", 2, "c")]
-    assert sorted(d for *_, d in broadcasts(ws, es)) == ["a", "b", "c"]
-    assert sorted(d for *_, d in broadcasts(ws, fr)) == ["b", "d"]
+    # Each connection gets the session-wide events and its own channel's, interleaved in the order published.
+    wide = ws.session(session_id).seq
+    assert broadcasts(ws, es) == [("es", 1, "a"), (None, wide, "b"), ("es", 2, "c")]
+    assert broadcasts(ws, fr) == [(None, wide, "b"), ("fr", 1, "d")]
     refused = ws.http(
         "POST",
         f"/sessions/{session_id}/broadcasts",
@@ -230,3 +230,59 @@ def test_a_batch_publish_numbers_each_event_in_its_own_stream_in_the_order_given
         body={"events": [{"data": 1}, {"data": 2, "channel": "de"}]},
     )
     assert refused.status == 400 and refused.body["error"]["field"] == "events[1].channel"
+
+
+MIXED = {"events": [{"data": "es 1", "channel": "es"}, {"data": "all"}, {"data": "es 2", "channel": "es"}]}
+
+
+def test_a_mixed_batch_reaches_a_version_1_listener_one_frame_per_event_in_the_order_published(ws, talk):
+    session_id, speaker = talk
+    es, fr = on(ws, session_id, "es"), on(ws, session_id, "fr")
+    answer = ws.http("POST", f"/sessions/{session_id}/broadcasts", user="owner-1", body=MIXED)
+    assert answer.status == 201, answer.raw_body
+    wide = ws.session(session_id).seq
+    assert answer.body["items"] == [
+        {"channel": "es", "seq": 1},
+        {"channel": None, "seq": wide},
+        {"channel": "es", "seq": 2},
+    ]
+    assert [(m["type"], m.get("channel"), m["seq"]) for m in ws.received(es) if "seq" in m] == [
+        ("broadcast", "es", 1), ("broadcast", None, wide), ("broadcast", "es", 2)
+    ]  # fmt: skip
+    assert broadcasts(ws, fr) == [(None, wide, "all")]
+    assert broadcasts(ws, speaker) == [(None, wide, "all")]  # the speaker hears what producers publish, no channel
+
+
+def test_a_mixed_batch_reaches_a_version_2_listener_in_one_batch_frame_in_the_order_published(ws, talk):
+    session_id, _ = talk
+    handshake = ws.connect(session_id, channel="es", v="2")
+    assert handshake.status == 200, handshake.error
+    answer = ws.http("POST", f"/sessions/{session_id}/broadcasts", user="owner-1", body=MIXED)
+    assert answer.status == 201, answer.raw_body
+    frames = [m for m in ws.received(handshake.connection_id) if m.get("type") in ("batch", "broadcast")]
+    assert [m["type"] for m in frames] == ["batch"]
+    wide = ws.session(session_id).seq
+    assert [(e.get("channel"), e["seq"], e["data"]) for e in frames[0]["events"]] == [
+        ("es", 1, "es 1"), (None, wide, "all"), ("es", 2, "es 2")
+    ]  # fmt: skip
+
+
+def test_a_batch_whose_write_fails_in_its_last_stream_publishes_nothing_of_it(ws, talk):
+    """One transaction over every stream the batch touches: an fr event that cannot be kept (an item already under
+    its key) cancels the es and session-wide ones too: no head moved, no event kept, nobody told."""
+    session_id, _ = talk
+    es = on(ws, session_id, "es")
+    store = ws.runtime.store
+    before = (ws.session(session_id).seq, store.read_channel_head(session_id, "es"))
+    in_the_way = {**keys.channel_event_key(session_id, "fr", 1), "note": "in the way"}
+    store.client.put_item(TableName=store.table_name, Item=codec.serialize(in_the_way))
+    body = {"events": [*MIXED["events"], {"data": "fr 1", "channel": "fr"}]}
+    answer = ws.http("POST", f"/sessions/{session_id}/broadcasts", user="owner-1", body=body)
+    assert answer.status >= 500, answer.raw_body
+    assert (ws.session(session_id).seq, store.read_channel_head(session_id, "es")) == before
+    assert store.read_channel_head(session_id, "fr") == 0
+    events = ws.http("GET", f"/sessions/{session_id}/events", query={"channel": "es", "sinceSeq": "0"})
+    assert events.body["items"] == [], "no es event kept"
+    wide = ws.http("GET", f"/sessions/{session_id}/events", query={"sinceSeq": str(before[0])})
+    assert wide.body["items"] == [], "no session-wide event kept"
+    assert broadcasts(ws, es) == []
