@@ -91,7 +91,9 @@ CONNECTION_METHODS: dict[str, tuple[str, ...]] = {
 
 FUNCTION_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     HTTP_FUNCTION: {
-        "table": _TABLE_READ_WRITE,
+        # ConditionCheckItem: a publish only to channels checks the session item (live, the channels declared) in
+        # its transaction without writing it
+        "table": (*_TABLE_READ_WRITE, "dynamodb:ConditionCheckItem"),
         # PutObject: a presigned POST is signed with the function's role, so S3 authorizes the upload as a
         # PutObject by that role (the policy then pins key, Content-Type and size). DeleteObject: DELETE of an
         # artifact removes its subtree's objects (DeleteObjects). GetObject: a shared artifact's download is a

@@ -308,6 +308,53 @@ def _run_http_routes(handlers, max_listeners: int) -> None:
     assert gone not in handlers.listeners(sid)
 
 
+def _on_channel(handlers, sid: str, channel: str) -> str:
+    handshake = handlers.connect(sid, channel=channel)
+    assert handshake.status == 200, handshake.error
+    return handshake.connection_id
+
+
+def _run_http_channel_routes(handlers, max_listeners: int) -> None:
+    """A session with channels over HTTP: both publish routes (the owner's token, a granted role's SigV4), one
+    channel's stream polled, and a PATCH that removes a channel a listener is on (moved to none, told)."""
+    from tests.http.test_broadcasts import GRANTED_SESSION, _signed
+
+    def ok(answer, *statuses: int) -> Any:
+        assert answer.status in statuses, answer.raw_body
+        return answer.body
+
+    http = handlers.http
+    body = {"title": "Channels", "maxListeners": max_listeners, "channels": ["es", "fr"]}
+    sid = ok(http("POST", "/sessions", user="owner-1", body=body), 201)["sessionId"]
+    handlers.connected(sid, user="owner-1")  # the speaker hears the counts per channel
+    es, fr = _on_channel(handlers, sid, "es"), _on_channel(handlers, sid, "fr")
+    mixed = {"events": [{"data": 1, "channel": "es"}, {"data": 2}, {"data": 3, "channel": "fr"}]}
+    ok(http("POST", f"/sessions/{sid}/broadcasts", user="owner-1", body=mixed), 201)
+    ok(handlers.http_answer(_signed(sid, {"events": [{"data": 4, "channel": "es"}]}, GRANTED_SESSION)), 201)
+    ok(http("GET", f"/sessions/{sid}/events", query={"channel": "es", "sinceSeq": "0"}), 200)
+    ok(http("PATCH", f"/sessions/{sid}", user="owner-1", body={"channels": ["fr"]}), 200)
+    assert [m["channel"] for m in handlers.received(es, "subscribed")] == [None]
+    assert handlers.received(fr, "broadcast")
+
+
+def _run_websocket_channel_routes(handlers, max_listeners: int) -> None:
+    """A session with channels over WebSocket: a switch, a channel broadcast, a resume of both streams."""
+    from tests.support.ws_events import message_event
+
+    session, _ = handlers.store.create_session(
+        owner_id="owner-1", title="Channels", source_language="en", max_listeners=max_listeners, channels=["es", "fr"]
+    )
+    sid = session.sessionId
+    speaker = handlers.connected(sid, user="owner-1")
+    es, moving = _on_channel(handlers, sid, "es"), handlers.connected(sid)
+    handlers.act(moving, "subscribe", channel="fr")
+    handlers.act(speaker, "broadcast", data=1, channel="es")
+    resume = {"action": "join", "sinceSeq": 0, "epoch": session.epoch, "channel": "es", "channelSinceSeq": 0}
+    assert handlers.websocket(message_event(es, resume, "join"))["statusCode"] == 200
+    assert [m["seq"] for m in handlers.received(es, "broadcast")] == [1, 1]  # live, then replayed
+    handlers.act(speaker, "end")
+
+
 def _run_websocket_routes(handlers, max_listeners: int) -> None:
     sid = handlers.create_session(owner="owner-1", max_listeners=max_listeners).sessionId
     speaker = handlers.connected(sid, user="owner-1")
@@ -458,10 +505,15 @@ def used(usage, runtime, issuer, s3) -> Usage:
     from session_schema.layout import SEATS_PER_SHARD
 
     dispatcher = runtime.fanout.dispatcher
+    from tests.http.test_broadcasts import GRANTED_ROLE
+
+    runtime.settings = runtime.settings.model_copy(update={"publisher_role_arns": GRANTED_ROLE})
     for threshold, max_listeners in ((1_000_000, 100), (1, 100), (1_000_000, SEATS_PER_SHARD + 1)):
         dispatcher.threshold = threshold
         _run_http_routes(handlers, max_listeners)
+        _run_http_channel_routes(handlers, max_listeners)
         _run_websocket_routes(handlers, max_listeners)
+        _run_websocket_channel_routes(handlers, max_listeners)
         _run_sweep(handlers, s3, max_listeners)
         _run_upload_function(handlers, s3, max_listeners)
         _run_fanout_worker(handlers, max_listeners)
