@@ -286,3 +286,74 @@ def test_a_batch_whose_write_fails_in_its_last_stream_publishes_nothing_of_it(ws
     wide = ws.http("GET", f"/sessions/{session_id}/events", query={"sinceSeq": str(before[0])})
     assert wide.body["items"] == [], "no session-wide event kept"
     assert broadcasts(ws, es) == []
+
+
+def _queries_during(ws, act) -> list[dict]:
+    """The parameters of every Query the handlers' store makes while `act()` runs."""
+    sent: list[dict] = []
+    events = ws.runtime.store.client.meta.events
+    events.register("provide-client-params.dynamodb.Query", lambda params, **_: sent.append(params))
+    try:
+        act()
+    finally:
+        events.unregister("provide-client-params.dynamodb.Query")
+    return sent
+
+
+def _sort_key_bounds(query: dict) -> tuple[str, list[str]]:
+    """(the partition key, the sort key values) a Query's key condition names."""
+    values = {name: value["S"] for name, value in query["ExpressionAttributeValues"].items()}
+    names = query["ExpressionAttributeNames"]
+    pk_name = next(n for n, attribute in names.items() if attribute == keys.PK)
+    condition = query["KeyConditionExpression"]
+    pk_value = next(values[v] for v in values if f"{pk_name} = {v}" in condition)
+    return pk_value, [value for name, value in values.items() if value != pk_value and name in condition]
+
+
+def test_a_channel_fan_out_queries_only_that_channels_key_range_never_the_whole_session(ws, talk):
+    session_id, speaker = talk
+    for channel in CHANNELS:
+        on(ws, session_id, channel)
+    ws.connected(session_id)  # on no channel
+    queries = _queries_during(ws, lambda: ws.act(speaker, "broadcast", data="hola", channel="es"))
+    assert queries, "the fan-out reads its connections with a Query"
+    for query in queries:
+        partition, bounds = _sort_key_bounds(query)
+        assert partition.startswith(keys.connections_partition(session_id, 0).rsplit("#", 1)[0]), query
+        assert "begins_with" in query["KeyConditionExpression"] and bounds == [keys.channel_prefix("es")], query
+
+
+def test_a_sharded_channel_broadcast_reaches_exactly_that_channels_listeners_once(ws, talk):
+    from tests.ws.test_fanout_dispatch import LambdaClient, _shard_by
+
+    session_id, speaker = talk
+    es = [on(ws, session_id, "es") for _ in range(7)]
+    others = [on(ws, session_id, "fr") for _ in range(4)] + [ws.connected(session_id) for _ in range(3)]
+    client = LambdaClient()
+    _shard_by(ws, client, threshold=3)  # 7 es listeners: 3 shards
+    sent = ws.act(speaker, "broadcast", data="hola", channel="es")
+    assert [invoke["job"]["shard"] for invoke in client.invokes] == [1, 2]
+    assert {invoke["job"]["channel"] for invoke in client.invokes} == {"es"}, client.invokes[0]["job"]
+    for invoke in client.invokes:  # what Lambda does a moment later
+        ws.fanout_worker(invoke["job"])
+    assert Counter(c for c in es for _ in broadcasts(ws, c)) == Counter(es)  # each es listener exactly once
+    assert all(broadcasts(ws, c) == [("es", sent["seq"], "hola")] for c in es)
+    assert not [c for c in [*others, speaker] if broadcasts(ws, c)]
+
+
+@pytest.mark.parametrize(
+    ("channels", "field"),
+    [
+        ([f"c{n}" for n in range(33)], "channels"),  # at most 32
+        (["es", "Not A Name"], "channels[1]"),
+        (["es", "es"], "channels"),  # each name once
+    ],
+)
+def test_too_many_or_malformed_channels_are_refused_naming_the_field_at_create_and_at_patch(ws, talk, channels, field):
+    session_id, _ = talk
+    created = ws.http("POST", "/sessions", user="owner-1", body={"title": "Talk", "channels": channels})
+    patched = ws.http("PATCH", f"/sessions/{session_id}", user="owner-1", body={"channels": channels})
+    for answer in (created, patched):
+        assert answer.status == 400, answer.raw_body
+        assert (answer.body["error"]["code"], answer.body["error"]["field"]) == ("VALIDATION_ERROR", field)
+    assert ws.session(session_id).channels == CHANNELS, "the PATCH changed nothing"
