@@ -11,6 +11,7 @@ import json
 
 import pytest
 
+from tests.support.racing_release import publishing_before_each_release
 from tests.support.ws_events import message_event
 
 STREAM_TYPES = {"broadcast", "message", "sessionUpdated", "sessionEnded", "artifactUpdated"}
@@ -149,20 +150,9 @@ def test_events_published_while_a_resume_replays_come_after_it_in_order_and_once
     each in the replay's tail, and the ones after the release live: strictly increasing seqs, none twice."""
     for n in range(3):
         ws.act(live.speaker, "broadcast", data=n)
-    store = ws.runtime.store
-    real_release = store.release_connection
-    racing = {"left": 2}
-
-    def release_while_the_speaker_broadcasts(head, connection, channel_seq=None):
-        if racing["left"]:
-            racing["left"] -= 1
-            ws.act(live.speaker, "broadcast", data="meanwhile")  # its fan-out skips the held connection
-        return real_release(head, connection, channel_seq)
-
-    store.release_connection = release_while_the_speaker_broadcasts
     back = ws.connected(live.session_id)
-    raw_act(ws, back, action="join", sinceSeq=1, epoch=ws.session(live.session_id).epoch)
-    del store.release_connection
+    with publishing_before_each_release(ws.runtime.store, lambda: ws.act(live.speaker, "broadcast", data="meanwhile")):
+        raw_act(ws, back, action="join", sinceSeq=1, epoch=ws.session(live.session_id).epoch)
     ws.act(live.speaker, "broadcast", data="after")
     got = ws.received(back)
     assert got[0]["type"] == "joined" and got[0]["recovered"] is True and got[0]["session"]["seq"] == 3
