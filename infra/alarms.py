@@ -13,7 +13,9 @@ What alarms:
 - the HTTP API's 5xx, the WebSocket API's ExecutionError, DynamoDB throttling;
 - a sweep that failed (its invocation record in the sweep's dead-letter queue, infra/schedule.py), and a
   fan-out shard that failed past Lambda's retries (in the worker's dead-letter queue, infra/fanout_worker.py),
-  and a shard the worker could not be invoked for (`FanoutDispatchFailed`).
+  and a shard the worker could not be invoked for (`FanoutDispatchFailed`);
+- a `$disconnect` whose leave kept failing (in the disconnect queue's dead-letter queue, infra/disconnect_queue.py),
+  and a message on that queue that is not a `$disconnect`'s (`BadDisconnectMessages`).
 What does not: refusals. No alarm reads 4xx or the WebSocket `IntegrationError` (which counts every refused
 `$connect`: 404 SESSION_NOT_FOUND, 410 SESSION_ENDED, 429 SESSION_FULL are integration "errors" to API
 Gateway), `JoinRefused`, `ActionsRefused`, `RateLimitedActions` or HTTP `Error` with any other code.
@@ -125,6 +127,7 @@ def build_alarms(
     lifecycle: LifecycleEvents,
     upload_failures: sqs.IQueue,
     notice_failures: sqs.IQueue,
+    disconnect_failures: sqs.IQueue,
 ) -> list[cloudwatch.Alarm]:
     alarms: list[cloudwatch.Alarm] = []
     for name, function in functions.items():
@@ -229,6 +232,26 @@ def build_alarms(
             ),
             "a trailing presence or reactions notice failed past its receives (its slot schedules another at the"
             " next change; repeated, the notice path is broken)",
+        )
+    )
+    alarms.append(
+        _alarm(
+            scope,
+            "DisconnectDeliveryFailed",
+            disconnect_failures.metric_approximate_number_of_messages_visible(
+                period=PERIOD, statistic=cloudwatch.Stats.MAXIMUM
+            ),
+            "a $disconnect's leave kept failing past the disconnect queue's receives: its seat stays counted until the"
+            " sweep frees it; the message is in the dead-letter queue",
+        )
+    )
+    alarms.append(
+        _alarm(
+            scope,
+            "BadDisconnectMessages",
+            handler_metrics.metric(metric_names.BAD_DISCONNECT_MESSAGES),
+            "the disconnect queue held a message that is not a $disconnect's (dropped): the route's request template"
+            " and session_schema/disconnect_message.py disagree",
         )
     )
     if not config.is_emulated:

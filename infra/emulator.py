@@ -19,6 +19,9 @@ template, each done where that part is built and only when `StackConfig.is_emula
   (the deploy hangs on it). The buckets are still deleted with the stack when empty;
 - no DynamoDB throttling alarm (infra/alarms.py): a metric-math alarm, which the emulator's CloudFormation
   refuses (`Properties.Metrics`); the other alarms are created as usual;
+- `$disconnect` invokes the connection function (a Lambda integration) instead of going to the disconnect queue
+  (infra/websocket_api.py): the emulator runs every WebSocket integration of type AWS as a Lambda one. The queue and
+  its mapping are deployed all the same (and receive nothing);
 - no Lambda layers (infra/functions.py): the public Powertools layer is not held by the emulator, and the
   dependency layer is built for python3.12/aarch64 while the emulator runs every Python Lambda on its own
   interpreter (the host's), importing its own site-packages. The emulator's venv (.emulator/venv,

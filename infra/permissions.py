@@ -171,11 +171,13 @@ FUNCTION_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
 # the one action besides X-Ray's (acknowledged in infra/nag.py); the others name this table's stream only.
 STREAM_READ = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
 STREAM_LIST = ("dynamodb:ListStreams",)
-# The notice queue's messages, received by the mapping with the fan-out worker's role.
-NOTICE_QUEUE_READ = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+# A queue's messages, received by its mapping with the consuming function's role: the notice queue's by the fan-out
+# worker's, the disconnect queue's (infra/disconnect_queue.py) by the connection function's.
+QUEUE_READ = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
 EVENT_SOURCE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     LIFECYCLE_EVENTS_FUNCTION: {"stream": STREAM_READ, "streams": STREAM_LIST},
-    FANOUT_WORKER_FUNCTION: {"notice_queue": NOTICE_QUEUE_READ},
+    FANOUT_WORKER_FUNCTION: {"notice_queue": QUEUE_READ},
+    CONNECTION_FUNCTION: {"disconnect_queue": QUEUE_READ},
 }
 
 
@@ -225,6 +227,7 @@ def attach_permissions(
     worker: lambda_.IFunction,
     bus: events.IEventBus,
     notices: sqs.IQueue,
+    disconnects: sqs.IQueue,
 ) -> None:
     missing = set(FUNCTION_ACTIONS) ^ set(functions)
     if missing:
@@ -241,6 +244,7 @@ def attach_permissions(
             "bus": [bus.event_bus_arn],
             "notices": [notices.queue_arn],
             "notice_queue": [notices.queue_arn],
+            "disconnect_queue": [disconnects.queue_arn],
             "stream": stream_resources(table),
             "streams": ["*"],
             "occupancy_read": [table.table_arn],

@@ -16,6 +16,7 @@ from infra.auth import build_auth
 from infra.config import StackConfig
 from infra.cursor_key import build_cursor_key
 from infra.dashboard import build_dashboard
+from infra.disconnect_queue import build_disconnect_queue
 from infra.fanout_worker import build_fanout_worker_failures
 from infra.functions import (
     CONNECTION_FUNCTION,
@@ -61,7 +62,10 @@ class LiveSessionsStack(Stack):
         self.cursor_key = build_cursor_key(self)
         self.functions = build_functions(self, config)
         self.http = build_http_api(self, config, self.functions[HTTP_FUNCTION])
-        self.ws = build_websocket_api(self, config, self.functions[CONNECTION_FUNCTION])
+        self.disconnects = build_disconnect_queue(self, config, self.functions[CONNECTION_FUNCTION])
+        self.ws = build_websocket_api(
+            self, config, self.functions[CONNECTION_FUNCTION], disconnects=self.disconnects.integration
+        )
         self.lifecycle = build_lifecycle_events(
             self, config, table=self.table, function=self.functions[LIFECYCLE_EVENTS_FUNCTION]
         )
@@ -76,6 +80,7 @@ class LiveSessionsStack(Stack):
             worker=self.functions[FANOUT_WORKER_FUNCTION],
             bus=self.lifecycle.bus,
             notices=self.notices.queue,
+            disconnects=self.disconnects.queue,
         )
         # Who may publish over the IAM route: the roles named at deploy time now, and any grant_publish later.
         self.publishers = Publishers(self, self.http.api, self.http.stage.stage_name, IAM_ROUTES)
@@ -130,6 +135,7 @@ class LiveSessionsStack(Stack):
             lifecycle=self.lifecycle,
             upload_failures=self.upload_failures,
             notice_failures=self.notices.failures,
+            disconnect_failures=self.disconnects.failures,
         )
         self.dashboard = build_dashboard(
             self, config, handler_metrics=handler_metrics, functions=self.functions, http=self.http, ws=self.ws
@@ -164,6 +170,10 @@ class LiveSessionsStack(Stack):
             "UploadNotificationFailuresQueueUrl": (
                 self.upload_failures.queue_url,
                 "upload notifications that failed past Lambda's retries (dead-letter queue)",
+            ),
+            "DisconnectFailuresQueueUrl": (
+                self.disconnects.failures.queue_url,
+                "$disconnect messages whose leave kept failing past the queue's receives (dead-letter queue)",
             ),
             "ArtifactsBucketName": (self.storage.artifacts.bucket_name, "S3 bucket for session artifacts"),
             "LifecycleEventBusName": (self.lifecycle.bus.event_bus_name, "EventBridge bus of the lifecycle events"),

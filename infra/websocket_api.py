@@ -1,4 +1,6 @@
-"""WebSocket API: every `session_schema.routes.WS_ROUTES` entry, all integrated with ConnectionFunction."""
+"""WebSocket API: every `session_schema.routes.WS_ROUTES` entry, integrated with ConnectionFunction, except
+`$disconnect`, sent to the disconnect queue (infra/disconnect_queue.py) whose mapping invokes that function. Emulated,
+`$disconnect` invokes the function too: the emulator runs every AWS integration as a Lambda one (infra/emulator.py)."""
 
 from __future__ import annotations
 
@@ -50,10 +52,13 @@ class WebSocketApiParts:
         return self.stage.callback_url
 
 
-def build_websocket_api(scope: Construct, config: StackConfig, handler: lambda_.IFunction) -> WebSocketApiParts:
+def build_websocket_api(
+    scope: Construct, config: StackConfig, handler: lambda_.IFunction, disconnects: apigwv2.WebSocketRouteIntegration
+) -> WebSocketApiParts:
     integration = integrations.WebSocketLambdaIntegration(
         "ConnectionIntegration", handler, timeout=Duration.seconds(29)
     )
+    integration_of = {} if config.is_emulated else {"$disconnect": disconnects}
 
     # Emulated: no RouteResponse resources, which the emulator's CloudFormation cannot create (it fails the
     # whole deploy); the emulator sends a route's response body back without one (infra/emulator.py).
@@ -61,7 +66,9 @@ def build_websocket_api(scope: Construct, config: StackConfig, handler: lambda_.
         return route.returns_response and not config.is_emulated
 
     def options(route: WebSocketRoute) -> apigwv2.WebSocketRouteOptions:
-        return apigwv2.WebSocketRouteOptions(integration=integration, return_response=returns_response(route))
+        return apigwv2.WebSocketRouteOptions(
+            integration=integration_of.get(route.route_key, integration), return_response=returns_response(route)
+        )
 
     built_in = {
         _BUILT_IN_ROUTE_OPTIONS[route.route_key]: options(route)

@@ -1,6 +1,7 @@
-"""The WebSocket API's Lambda handler: `$connect`, `$disconnect`, `$default` and every action route.
+"""The WebSocket API's Lambda handler: `$connect`, `$default` and every action route, and the disconnect queue's
+batches of `$disconnect`s (connection_handler/disconnect.py).
 
-Dispatch is on `requestContext.routeKey`. Every log line of an invocation carries `routeKey`,
+Dispatch is on the event's shape: SQS `Records` are the disconnect queue's; otherwise `requestContext.routeKey`. Every log line of an invocation carries `routeKey`,
 `connectionId` and (once known) `sessionId`. A frame never raises out of here: a refusal is an `error`
 event answered on the same connection, an unexpected failure an `INTERNAL_ERROR` one (no internals).
 """
@@ -22,7 +23,7 @@ from session_store.aws_errors import aws_refusal
 
 from . import actions, responses
 from .connect import on_connect
-from .disconnect import on_disconnect
+from .disconnect import on_disconnect, on_messages
 
 
 def _refusal(error: Exception) -> DomainError | None:
@@ -62,11 +63,11 @@ def _connect(runtime: Runtime, event: Mapping[str, Any], request_id: str | None)
 
 
 def _disconnect(runtime: Runtime, event: Mapping[str, Any]) -> dict[str, Any]:
-    runtime.action_budget.forget(event.get("requestContext", {}).get("connectionId") or "")
     try:
         return on_disconnect(runtime, event)
     except Exception:
-        # API Gateway ignores the answer and never retries; the record's TTL is the backstop.
+        # Only an emulated deploy invokes the route (infra/emulator.py): API Gateway ignores the answer and never
+        # retries; the sweep is the backstop.
         logger.exception("disconnect failed")
         metrics.add_metric(name=metric_names.HANDLER_ERRORS, unit=MetricUnit.Count, value=1)
         return {"statusCode": 500}
@@ -130,6 +131,10 @@ def _message(runtime: Runtime, event: Mapping[str, Any], route_key: str, connect
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if "Records" in event:  # the disconnect queue's batch (SQS events have no requestContext)
+        logger.thread_safe_clear_keys()
+        with retrying_throttles(context):
+            return on_messages(get_runtime(), event, context)
     request_context = event.get("requestContext") or {}
     route_key = request_context.get("routeKey") or "$default"
     connection_id = request_context.get("connectionId") or ""

@@ -16,6 +16,7 @@ JOIN_REFUSED: Final = "JoinRefused"  # WebSocket: a refused $connect, by REASON 
 REASON: Final = "Reason"
 CONNECTED: Final = "Connected"
 DISCONNECTED: Final = "Disconnected"
+BAD_DISCONNECT_MESSAGES: Final = "BadDisconnectMessages"  # disconnect queue messages that are not one (dropped)
 BROADCASTS: Final = "Broadcasts"
 BROADCAST_DELIVERIES: Final = "BroadcastDeliveries"
 ACTIONS_REFUSED: Final = "ActionsRefused"

@@ -47,6 +47,26 @@ class StreamSource:
 
 
 @dataclass(frozen=True)
+class QueueSource:
+    """How Lambda reads an SQS queue into a function (AWS::Lambda::EventSourceMapping with ScalingConfig), and how
+    the local stack's queue delivers it (local/sqs/queue.py). The function reports each failed record
+    (ReportBatchItemFailures), which alone is received again after the visibility timeout; a record received
+    `max_receive_count` times goes to the dead-letter queue."""
+
+    batch_size: int = 10
+    batching_window_seconds: int = 0
+    # The most batches in flight at once (SQS's MaximumConcurrency, 2 at least). At or below the function's
+    # reserved concurrency (a test checks), so the mapping alone never has its invocations throttled.
+    maximum_concurrency: int = 10
+    # A throttle (other invocations holding the function's concurrency) is retried by the mapping within the
+    # visibility timeout, which AWS advises at six times the function's timeout for that; a record still comes back
+    # after a function error or a timeout. Generous, so a record reaches the dead-letter queue only when the
+    # function keeps failing on it.
+    max_receive_count: int = 20
+    visibility_timeout_factor: int = 6
+
+
+@dataclass(frozen=True)
 class FunctionDeclaration:
     name: str  # the CDK construct ID, and the function's name in the local stack's logs
     handler: str  # module.attribute under lambdas/
@@ -56,6 +76,7 @@ class FunctionDeclaration:
     reserved_concurrency: int
     async_invoke: AsyncInvoke = AsyncInvoke()
     stream_source: StreamSource | None = None  # invoked by the table's change stream
+    queue_source: QueueSource | None = None  # invoked by an SQS queue's event source mapping
 
 
 HTTP_FUNCTION = "HttpSessionFunction"
@@ -91,6 +112,13 @@ FUNCTIONS: tuple[FunctionDeclaration, ...] = (
         timeout_seconds=25,
         # Every frame of every connection is one invocation: the busiest function, so the one capped.
         reserved_concurrency=50,
+        # The disconnect queue's consumer (infra/disconnect_queue.py): `$disconnect` is sent to SQS by API Gateway,
+        # never invoked, so a leave storm past this function's concurrency waits in the queue instead of being
+        # dropped. This function rather than one of its own: the leave is its code (connection_lifecycle.leave),
+        # with the grants it already has, and a leave's notices and fan-out are the same work as its frames'.
+        # A batch of ten leaves is ten short unregistrations; at most ten batches at once leave the frames
+        # forty of the fifty execution environments.
+        queue_source=QueueSource(batch_size=10, batching_window_seconds=1, maximum_concurrency=10),
     ),
     FunctionDeclaration(
         name=SWEEP_FUNCTION,

@@ -298,3 +298,29 @@ def _busy(local: LocalStack) -> bool:
 
     assert local.functions is not None
     return bool(local.functions.pool(HTTP_FUNCTION).busy_pids())
+
+
+# -- a leave storm past the connection function's concurrency --------------------------------------------------
+
+LEAVE_STORM = 24  # listeners leaving at once into a connection function of two execution environments
+
+
+def test_a_leave_storm_past_the_connection_functions_concurrency_loses_no_leave():
+    """Every `$disconnect` of a storm counts, none left to the sweep, though the connection function (two execution
+    environments here) throttles: API Gateway hands `$disconnect` to the disconnect queue, whose mapping retries a
+    throttled delivery (local/sqs/queue.py), instead of invoking the function itself and losing a throttled one."""
+    with running_local_stack(aws_limits=AwsLimits(0.05), concurrency=2) as local:
+        owner = local.mint("leave-storm-owner")
+        session_id = create_session(local, owner, maxListeners=LEAVE_STORM + 5)
+
+        async def run() -> tuple[int, int]:
+            listeners = [_listener(local, session_id) for _ in range(LEAVE_STORM)]
+            await asyncio.wait_for(asyncio.gather(*(listener.connect() for listener in listeners)), 120)
+            joined = await asyncio.to_thread(listener_count, local, session_id, owner)
+            await asyncio.gather(*(listener.close() for listener in listeners))  # the leaves, at once
+            left = await asyncio.to_thread(settled_listener_count, local, session_id, owner, 0)
+            return joined, left
+
+        joined, left = asyncio.run(run())
+    assert joined == LEAVE_STORM
+    assert left == 0  # every leave counted, none left to the sweep

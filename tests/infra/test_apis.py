@@ -179,9 +179,12 @@ def test_every_websocket_route_exists_with_a_response_exactly_when_declared(dev)
         assert has_response == route.returns_response, route.route_key
 
 
-def test_all_websocket_routes_go_to_the_connection_function(dev):
+def test_every_websocket_route_but_disconnect_goes_to_the_connection_function(dev):
+    """`$disconnect` goes to the disconnect queue (tests/infra/test_disconnect_queue.py)."""
     function_arn = f"<{dev.logical_id(dev.stack.functions[CONNECTION_FUNCTION])}.Arn>"
-    for route_key, route in _routes_of(dev, dev.stack.ws.api).items():
+    routes = _routes_of(dev, dev.stack.ws.api)
+    assert _integration_target(dev, routes.pop("$disconnect"))["IntegrationType"] == "AWS"
+    for route_key, route in routes.items():
         integration = _integration_target(dev, route)
         assert integration["IntegrationType"] == "AWS_PROXY", route_key
         assert function_arn in flatten(integration["IntegrationUri"]), route_key

@@ -269,6 +269,8 @@ NOTICE_CONSUMERS = {"FanoutWorkerFunction": {"sqs:ReceiveMessage", "sqs:DeleteMe
 # What Lambda's event source mapping reads with the function's role (infra/permissions.py EVENT_SOURCE_ACTIONS),
 # written out here: the table's stream, and ListStreams, which has no resource-level permission.
 STREAM_READERS = {"LifecycleEventsFunction"}
+# The disconnect queue's messages, received by its mapping with the connection function's role (infra/disconnect_queue.py).
+DISCONNECT_CONSUMERS = {"ConnectionFunction": {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}}
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
@@ -296,7 +298,11 @@ def test_role_grants_exactly_the_declared_actions_on_the_declared_resources(dev,
     assert [s.get("Sid") for s in conditioned] == [
         kind.title().replace("_", "") + "Access" for kind in declared if kind in KIND_CONDITIONS
     ], name
-    grouped = _by_service([s for s in statements if s not in on_notices and s not in conditioned])
+    disconnect_queue = f"<{dev.logical_id(dev.stack.disconnects.queue)}.Arn>"
+    on_disconnects = [s for s in statements if disconnect_queue in {flatten(r) for r in as_list(s["Resource"])}]
+    expected = {"sqs": {"actions": DISCONNECT_CONSUMERS.get(name), "resources": {disconnect_queue}}}
+    assert _by_service(on_disconnects) == (expected if name in DISCONNECT_CONSUMERS else {}), name
+    grouped = _by_service([s for s in statements if s not in on_notices + on_disconnects and s not in conditioned])
     for kind in [kind for kind in declared if kind in KIND_CONDITIONS]:
         _assert_occupancy_statement(dev, conditioned, kind, declared.pop(kind))
     if name in STREAM_READERS:
