@@ -138,11 +138,14 @@ async def _storm(stack: Any, session_id: str, owner: str, result: RealRun) -> No
         result.delivered_once += len(got) == 1
         result.latencies_ms += [(at - sent_at) * 1000 for at in got[:1]]
 
+    queued_throttles = stack.disconnect_queue.throttled
     started = time.monotonic()
     await asyncio.gather(*(listener.close() for listener in crowd))
     await asyncio.gather(*readers, return_exceptions=True)
     result.count_after_leaves = await asyncio.to_thread(settled_listener_count, stack, session_id, owner, 0)
     result.left_seconds = time.monotonic() - started
+    # A throttled `$disconnect` waits in the disconnect queue, its delivery retried (local/sqs/queue.py): counted there.
+    result.lambda_throttles["$disconnect (queued: retried)"] += stack.disconnect_queue.throttled - queued_throttles
     if result.count_after_leaves:  # leaves lost (a `$disconnect` API Gateway could not run): the sweep's to free
         await asyncio.to_thread(stack.run_sweep)
         result.count_after_sweep = await asyncio.to_thread(listener_count, stack, session_id, owner)
@@ -191,9 +194,9 @@ def table(real: RealRun, simulated_seconds: float, simulated_refusals: int, stor
         "latency: from the speaker's send to each listener's receipt, all listeners in this process",
         "Lambda throttles: invocations the stack's Lambda refused, by route (its concurrency is not scaled: "
         "`--aws-limits-concurrency-scale` 1); a throttled `$connect` is API Gateway's 500 to the client (retried), "
-        "a throttled route's request is OUTCOME_UNKNOWN to the client (it reconnects), a throttled `$disconnect` is "
-        "lost (API Gateway does not retry it): its seat stays counted until the sweep frees it (the sweep row, run "
-        "only then)",
+        "a throttled route's request is OUTCOME_UNKNOWN to the client (it reconnects); a `$disconnect` goes to the "
+        "disconnect queue (infra/disconnect_queue.py), whose mapping retries a throttled delivery, so none is lost "
+        "(the sweep row, run only if the count is not 0 after the leaves)",
     ]
     if real.problems:
         notes.append("**problems**: " + "; ".join(real.problems))

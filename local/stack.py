@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,7 @@ TABLE_NAME = "live-sessions-local"
 BUCKET_NAME = "live-sessions-artifacts-local"
 EVENT_BUS_NAME = "live-sessions-local"
 NOTICE_QUEUE_NAME = "live-sessions-notices-local"  # the trailing presence and reaction notices (local/sqs/)
+DISCONNECT_QUEUE_NAME = "live-sessions-disconnects-local"  # the WebSocket gateway's `$disconnect`s (local/sqs/)
 METRICS_NAMESPACE = "LiveSessionsLocal"
 DEFAULT_STATE_DIR = ".local-state"
 
@@ -178,6 +179,7 @@ class LocalStack:
         self.stream_poller: StreamPoller | None = None
         self._sqs: SqsEndpoint | None = None
         self.notice_queue: DelayQueue | None = None
+        self.disconnect_queue: DelayQueue | None = None
         self.dynamodb_access = dynamodb.dynamodb_access(None)
         self._sweeper: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -221,7 +223,7 @@ class LocalStack:
             self.state_dir, EVENT_BUS_NAME, host=public_host(self.host), region=access.region, webhook=self.webhook_url
         )
         self.bus.start()
-        self.notice_queue = self._start_notice_queue(access.region)
+        self.notice_queue, self.disconnect_queue = self._start_queues(access.region)
         environment = self.handler_environment(
             callback=callback, issuer=issuer, ddb_endpoint=ddb_endpoint, s3_endpoint=s3_endpoint
         )
@@ -256,6 +258,7 @@ class LocalStack:
             registry=self.registry,
             executor=functions.executor,
             invoke=lambda event: functions.invoke(CONNECTION_FUNCTION, event),
+            disconnects=self.disconnect_queue,
             idle_timeout=self.idle_timeout,
             max_connection_seconds=self.max_connection_seconds,
             management_socket=management_socket,
@@ -298,8 +301,10 @@ class LocalStack:
         """Stop everything this stack started; safe to call more than once and after a failed start."""
         self._stopping.set()
         if self._ws is not None:
-            self._ws.stop()  # closes every connection and waits for their $disconnect
+            self._ws.stop()  # closes every connection and queues their $disconnect
             self._ws = None
+        if self.disconnect_queue is not None and not self.disconnect_queue.drain(timeout=35):
+            logger.warning("some $disconnects were still queued at the stop")
         if self._sweeper is not None:
             self._sweeper.join(timeout=35)
             self._sweeper = None
@@ -413,19 +418,34 @@ class LocalStack:
             scrubbed += self._SCRUBBED_CREDENTIALS
         return worker_environment(handler_environment, scrubbed)
 
-    def _start_notice_queue(self, region: str) -> DelayQueue:
-        """The notice queue (local/sqs/) and its event source mapping: each message, after its delay, to the fan-out
-        worker function's own execution environments, as on AWS."""
+    def _start_queues(self, region: str) -> tuple[DelayQueue, DelayQueue]:
+        """The notice queue and the disconnect queue (local/sqs/), each with its event source mapping: each message,
+        after its delay, to its function's own execution environments, as on AWS: the notice queue's to the fan-out
+        worker, the disconnect queue's to the connection function (as its declared `queue_source` says)."""
 
-        def invoke(event: Mapping[str, Any]) -> Any:
-            if self.functions is None:
-                raise RuntimeError("the stack is stopping")
-            return self.functions.invoke(FANOUT_WORKER_FUNCTION, event)
+        def invoke_of(name: str) -> Callable[[Mapping[str, Any]], Any]:
+            def invoke(event: Mapping[str, Any]) -> Any:
+                if self.functions is None:
+                    raise RuntimeError("the stack is stopping")
+                return self.functions.invoke(name, event)
 
-        queue = DelayQueue(f"arn:aws:sqs:{region}:000000000000:{NOTICE_QUEUE_NAME}", invoke)
-        self._sqs = SqsEndpoint(self.host, {NOTICE_QUEUE_NAME: queue})
+            return invoke
+
+        def arn(name: str) -> str:
+            return f"arn:aws:sqs:{region}:000000000000:{name}"
+
+        notices = DelayQueue(arn(NOTICE_QUEUE_NAME), invoke_of(FANOUT_WORKER_FUNCTION))
+        source = FUNCTIONS_BY_NAME[CONNECTION_FUNCTION].queue_source
+        assert source is not None, "the connection function consumes the disconnect queue"
+        disconnects = DelayQueue(
+            arn(DISCONNECT_QUEUE_NAME),
+            invoke_of(CONNECTION_FUNCTION),
+            max_receives=source.max_receive_count,
+            max_concurrency=source.maximum_concurrency,
+        )
+        self._sqs = SqsEndpoint(self.host, {NOTICE_QUEUE_NAME: notices, DISCONNECT_QUEUE_NAME: disconnects})
         self._sqs.start()
-        return queue
+        return notices, disconnects
 
     @property
     def notice_queue_url(self) -> str:

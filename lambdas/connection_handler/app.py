@@ -1,9 +1,10 @@
 """The WebSocket API's Lambda handler: `$connect`, `$default` and every action route, and the disconnect queue's
 batches of `$disconnect`s (connection_handler/disconnect.py).
 
-Dispatch is on the event's shape: SQS `Records` are the disconnect queue's; otherwise `requestContext.routeKey`. Every log line of an invocation carries `routeKey`,
-`connectionId` and (once known) `sessionId`. A frame never raises out of here: a refusal is an `error`
-event answered on the same connection, an unexpected failure an `INTERNAL_ERROR` one (no internals).
+Dispatch is on the event's shape: SQS `Records` are the disconnect queue's; otherwise `requestContext.routeKey`.
+Every log line of an invocation carries `routeKey`, `connectionId` and (once known) `sessionId`. A frame never
+raises out of here: a refusal is an `error` event answered on the same connection, an unexpected failure an
+`INTERNAL_ERROR` one (no internals).
 """
 
 from __future__ import annotations
@@ -133,6 +134,13 @@ def _message(runtime: Runtime, event: Mapping[str, Any], route_key: str, connect
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if "Records" in event:  # the disconnect queue's batch (SQS events have no requestContext)
         logger.thread_safe_clear_keys()
+        # The route the messages stand for; each leave's line names its own connection and session.
+        logger.thread_safe_append_keys(
+            sessionId=None,
+            role=None,
+            routeKey="$disconnect",
+            function_request_id=getattr(context, "aws_request_id", None),
+        )
         with retrying_throttles(context):
             return on_messages(get_runtime(), event, context)
     request_context = event.get("requestContext") or {}

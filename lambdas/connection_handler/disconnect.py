@@ -73,4 +73,5 @@ def on_messages(runtime: Runtime, event: dict[str, Any], context: Any) -> dict[s
         leave(runtime, message)
 
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    answer = process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    return dict(answer)

@@ -50,7 +50,7 @@ def request_template() -> str:
     return "\n".join(
         (
             "#set($q = '\"')",
-            f"#set($body = \"{{{','.join(parts)}}}\")",
+            f'#set($body = "{{{",".join(parts)}}}")',
             "Action=SendMessage&MessageBody=$util.urlEncode($body)",
         )
     )

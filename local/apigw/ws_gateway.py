@@ -6,7 +6,10 @@ functions in local/apigw/ws_api_events.py; this module runs the connections:
   the handler's body (the client sees e.g. HTTP 410 with `{"error": {"code": "SESSION_ENDED"...}}`);
 - each frame is routed by `$request.body.action` against `session_schema.routes.WS_ROUTES` (unknown,
   missing or unparsable -> `$default`) and the route's response, if any, is sent back;
-- a closed connection runs `$disconnect` with a DISCONNECT event (close code and reason included);
+- a closed connection's `$disconnect` goes to the disconnect queue, as the deployed route's AWS integration sends it
+  to SQS (infra/disconnect_queue.py): the message built from the DISCONNECT event's requestContext
+  (session_schema/disconnect_message.py), which the queue's mapping hands to the connection function, a throttled
+  delivery retried (local/sqs/queue.py), never dropped as a throttled invocation by API Gateway would be;
 - API Gateway's limits: 32 KB frames, 128 KB messages, the idle timeout and the maximum duration; with
   `--aws-limits`, the account's new connections per second too: a handshake past it is refused 429 before
   `$connect` runs (`connect_rate`, a token bucket: local/aws_limits.py), as API Gateway throttles it;
@@ -32,12 +35,14 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+
+from session_schema.disconnect_message import message_body
 
 from local.aws_limits import TokenBucket
 from local.lambda_service import TIMEOUT_SECONDS as INTEGRATION_TIMEOUT_SECONDS
@@ -73,6 +78,10 @@ SEND_TIMEOUT_SECONDS = 5.0  # how long a management call from another thread may
 THROTTLED_BODY = '{"message": "Too Many Requests"}'
 
 Invoke = Callable[[Mapping[str, Any]], Any]
+
+
+class DisconnectQueue(Protocol):
+    def send(self, body: str, delay_seconds: int) -> str: ...
 
 
 def _iso(ms: int) -> str:
@@ -202,6 +211,7 @@ class WsGateway:
         registry: ConnectionRegistry,
         executor: Executor,
         invoke: Invoke,
+        disconnects: DisconnectQueue,
         idle_timeout: float = 600,
         max_connection_seconds: float = 7200,
         management_socket: socket.socket | None = None,
@@ -215,6 +225,7 @@ class WsGateway:
         self.registry = registry
         self._executor = executor
         self._invoke = invoke
+        self._disconnects = disconnects
         self.idle_timeout = idle_timeout
         self.max_connection_seconds = max_connection_seconds
         self.port = 0
@@ -276,7 +287,7 @@ class WsGateway:
         try:
             await asyncio.wait_for(self._server.wait_closed(), 35)
         except TimeoutError:
-            logger.warning("some connections did not finish $disconnect in time")
+            logger.warning("some connections did not close in time")
         for task in list(self._reapers):
             task.cancel()
 
@@ -417,10 +428,8 @@ class WsGateway:
         if conn.disconnected:
             return
         conn.disconnected = True
-        try:
-            await self._run_handler(build_disconnect_event(conn, code, reason))
-        except Exception as error:  # noqa: BLE001 - $disconnect is best effort on API Gateway too
-            logger.error("$disconnect failed for %s: %r", conn.connection_id, error, exc_info=not _quiet(error))
+        event = build_disconnect_event(conn, code, reason)
+        self._disconnects.send(message_body(event["requestContext"]), 0)
         logger.info("WS disconnect %s (code %s)", conn.connection_id, code)
 
     async def _run_handler(self, event: Mapping[str, Any]) -> Any:

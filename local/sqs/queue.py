@@ -1,10 +1,15 @@
 """A minimal SQS for the local stack: `SendMessage` (SQS's JSON protocol, which boto3 speaks) on its own port, each
 message held for its whole-second `DelaySeconds`, then handed to the queue's function as Lambda's SQS event source
-mapping would (`{"Records": [{"eventSource": "aws:sqs", "body", ...}]}`, one record a batch), in that function's
-own execution environments (the local Lambda pools). A failed invocation is delivered again after the visibility
-timeout, at most `max_receives` times (then kept in `failures`, the dead-letter queue's stand-in).
+mapping would (`{"Records": [{"eventSource": "aws:sqs", "body", ...}]}`, one record a batch: the batch size and
+window are not modelled), in that function's own execution environments (the local Lambda pools), at most
+`max_concurrency` batches at once (the mapping's MaximumConcurrency). A throttled invocation (the function's
+concurrency held by its other invocations) is retried shortly by the mapping, not counted as a receive: Lambda's
+poller retries a throttled batch within the visibility timeout. A failed invocation, or a record the function
+reports failed (`batchItemFailures`), is delivered again after the visibility timeout, at most `max_receives` times
+(then kept in `failures`, the dead-letter queue's stand-in).
 
-Only what the handlers call: no ReceiveMessage (the event source mapping is this module), no FIFO, no attributes.
+Only what the handlers and the local gateway call: no ReceiveMessage (the event source mapping is this module), no
+FIFO, no attributes.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import heapq
 import itertools
 import json
 import logging
+import random
 import threading
 import time
 import uuid
@@ -22,18 +28,26 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from local import SHUTDOWN_POLL_SECONDS
+from local.lambda_service import Throttled
 
 logger = logging.getLogger("local.sqs")
 
 Invoke = Callable[[Mapping[str, Any]], Any]
 MAX_DELAY_SECONDS = 900  # SQS's own bound
+THROTTLE_RETRY_SECONDS = 0.2  # a throttled batch is tried again after this, jittered up to twice as long
 
 
 class DelayQueue:
     """Messages waiting out their delay, then delivered to `invoke` on their own thread each."""
 
     def __init__(
-        self, arn: str, invoke: Invoke, *, visibility_timeout_seconds: float = 2.0, max_receives: int = 3
+        self,
+        arn: str,
+        invoke: Invoke,
+        *,
+        visibility_timeout_seconds: float = 2.0,
+        max_receives: int = 3,
+        max_concurrency: int | None = None,
     ) -> None:
         self.arn = arn
         self.invoke = invoke
@@ -41,6 +55,9 @@ class DelayQueue:
         self.max_receives = max_receives
         self.failures: list[dict[str, Any]] = []
         self.delivered = 0
+        self.throttled = 0  # invocations the function refused (retried by the mapping)
+        self._in_flight = threading.BoundedSemaphore(max_concurrency) if max_concurrency else None
+        self._pending = 0  # messages sent and not yet delivered or given up on
         self._heap: list[tuple[float, int, dict[str, Any], int]] = []
         self._order = itertools.count()
         self._wake = threading.Condition()
@@ -55,6 +72,18 @@ class DelayQueue:
             self._stopped = True
             self._wake.notify_all()
         self._thread.join(timeout=5)
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until every message sent so far is delivered or given up on; False if some still wait after
+        `timeout` seconds (the stack drains the disconnect queue before it stops the functions)."""
+        deadline = time.monotonic() + timeout
+        with self._wake:
+            while self._pending and not self._stopped:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._wake.wait(left)
+            return not self._pending
 
     def send(self, body: str, delay_seconds: int) -> str:
         if not 0 <= delay_seconds <= MAX_DELAY_SECONDS:
@@ -71,12 +100,19 @@ class DelayQueue:
             "eventSourceARN": self.arn,
             "awsRegion": self.arn.split(":")[3],
         }
+        with self._wake:
+            self._pending += 1
         self._push(time.monotonic() + delay_seconds, record, 0)
         return message_id
 
     def _push(self, at: float, record: dict[str, Any], receives: int) -> None:
         with self._wake:
             heapq.heappush(self._heap, (at, next(self._order), record, receives))
+            self._wake.notify_all()
+
+    def _done(self) -> None:
+        with self._wake:
+            self._pending -= 1
             self._wake.notify_all()
 
     def _run(self) -> None:
@@ -88,24 +124,47 @@ class DelayQueue:
                 if self._stopped:
                     return
                 _, _, record, receives = heapq.heappop(self._heap)
-            threading.Thread(target=self._deliver, args=(record, receives + 1), daemon=True).start()
+            threading.Thread(target=self._deliver, args=(record, receives), daemon=True).start()
 
-    def _deliver(self, record: dict[str, Any], receives: int) -> None:
+    def _deliver(self, record: dict[str, Any], received: int) -> None:
+        """One batch of one record, received for the `received + 1`th time unless the function throttles it."""
+        if self._in_flight is not None:
+            self._in_flight.acquire()
         try:
-            self.invoke(
-                {
-                    "Records": [
-                        {**record, "attributes": {**record["attributes"], "ApproximateReceiveCount": str(receives)}}
-                    ]
-                }
-            )
-            self.delivered += 1
+            receives = received + 1
+            attributes = {**record["attributes"], "ApproximateReceiveCount": str(receives)}
+            answer = self.invoke({"Records": [{**record, "attributes": attributes}]})
+        except Throttled:
+            # Lambda's poller retries a throttled batch itself, within the visibility timeout: not a receive.
+            self.throttled += 1
+            logger.debug("%s: a delivery was throttled; retried", self.arn)
+            self._push(time.monotonic() + THROTTLE_RETRY_SECONDS * (1 + random.random()), record, received)  # noqa: S311
+            return
         except Exception as error:  # noqa: BLE001 - the function failed: SQS delivers it again, then gives up
-            if receives >= self.max_receives:
-                logger.warning("a notice queue message failed %d times; kept in failures (%r)", receives, error)
-                self.failures.append(record)
-                return
-            self._push(time.monotonic() + self.visibility_timeout_seconds, record, receives)
+            self._failed(record, receives, repr(error))
+            return
+        finally:
+            if self._in_flight is not None:
+                self._in_flight.release()
+        if _reported_failed(answer, record["messageId"]):
+            self._failed(record, receives, "reported in batchItemFailures")
+            return
+        self.delivered += 1
+        self._done()
+
+    def _failed(self, record: dict[str, Any], receives: int, why: str) -> None:
+        if receives >= self.max_receives:
+            logger.warning("%s: a message failed %d times; kept in failures (%s)", self.arn, receives, why)
+            self.failures.append(record)
+            self._done()
+            return
+        self._push(time.monotonic() + self.visibility_timeout_seconds, record, receives)
+
+
+def _reported_failed(answer: Any, message_id: str) -> bool:
+    """Whether a function's answer (ReportBatchItemFailures) names the message as failed."""
+    failures = answer.get("batchItemFailures") if isinstance(answer, Mapping) else None
+    return any(isinstance(item, Mapping) and item.get("itemIdentifier") == message_id for item in failures or ())
 
 
 class SqsEndpoint:

@@ -322,5 +322,10 @@ def test_a_leave_storm_past_the_connection_functions_concurrency_loses_no_leave(
             return joined, left
 
         joined, left = asyncio.run(run())
+        queue = local.disconnect_queue
+        assert queue is not None
+        throttled, failures = queue.throttled, queue.failures
     assert joined == LEAVE_STORM
     assert left == 0  # every leave counted, none left to the sweep
+    assert throttled > 0, "the function never throttled a delivery: the storm showed nothing"
+    assert failures == []

@@ -269,7 +269,8 @@ NOTICE_CONSUMERS = {"FanoutWorkerFunction": {"sqs:ReceiveMessage", "sqs:DeleteMe
 # What Lambda's event source mapping reads with the function's role (infra/permissions.py EVENT_SOURCE_ACTIONS),
 # written out here: the table's stream, and ListStreams, which has no resource-level permission.
 STREAM_READERS = {"LifecycleEventsFunction"}
-# The disconnect queue's messages, received by its mapping with the connection function's role (infra/disconnect_queue.py).
+# The disconnect queue's messages, received by its mapping with the connection function's role
+# (infra/disconnect_queue.py).
 DISCONNECT_CONSUMERS = {"ConnectionFunction": {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}}
 
 

@@ -19,7 +19,13 @@ from typing import Any
 from session_schema.models import Connection, Session
 
 from tests.support.http_events import FakeLambdaContext, HttpAnswer, answer_of, http_event
-from tests.support.ws_events import connect_event, disconnect_event, message_event, new_connection_id
+from tests.support.ws_events import (
+    connect_event,
+    disconnect_message,
+    disconnect_queue_event,
+    message_event,
+    new_connection_id,
+)
 
 # The driver's connections opened their sockets this long ago by default: past API Gateway's handshake window
 # (the HANDSHAKE_WINDOW_SECONDS setting), as a connection that has been open a while, so a 410 for one of them
@@ -155,7 +161,12 @@ class Handlers:
         return self.send(connection_id, {"action": action, **fields})
 
     def disconnect(self, connection_id: str) -> dict[str, Any]:
-        return self.websocket(disconnect_event(connection_id))
+        """The connection's `$disconnect`, as the disconnect queue's mapping delivers it (a batch of one)."""
+        return self.disconnect_batch(disconnect_message(connection_id))
+
+    def disconnect_batch(self, *bodies: str) -> dict[str, Any]:
+        """A batch of disconnect queue messages: the function's answer (`batchItemFailures`)."""
+        return self.websocket(disconnect_queue_event(*bodies))
 
     def received(self, connection_id: str, type_: str | None = None) -> list[dict[str, Any]]:
         sent = self.management.sent.get(connection_id, [])
