@@ -1,5 +1,6 @@
 """The local WebSocket gateway's pieces: the handshake and `$connect`, route selection, route responses,
-`$disconnect`, API Gateway's limits, and the `@connections` endpoint driven by a real boto3 client."""
+`$disconnect` (through the disconnect queue), API Gateway's limits, and the `@connections` endpoint driven by a real
+boto3 client."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import pytest
 from botocore.exceptions import ClientError
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from session_schema.disconnect_message import DisconnectMessage
 
 from local.apigw.ws_api_events import select_route
 from local.apigw.ws_gateway import new_connection_id
@@ -67,6 +70,10 @@ class WsRecorder:
         )
 
     def handler(self, event: dict[str, Any], context: Any) -> Any:
+        if "Records" in event:  # the disconnect queue's batch: recorded as the `$disconnect` each message stands for
+            with self.lock:
+                self.events += [_as_disconnect(DisconnectMessage.parse(r["body"])) for r in event["Records"]]
+            return {"batchItemFailures": []}
         with self.lock:
             self.events.append(event)
         ctx = event["requestContext"]
@@ -112,6 +119,12 @@ class WsRecorder:
                         return event
             time.sleep(0.02)
         raise AssertionError("no such event arrived")
+
+
+def _as_disconnect(message: DisconnectMessage) -> dict[str, Any]:
+    """A queued `$disconnect` as the DISCONNECT event it came from (its declared fields)."""
+    context = {"eventType": "DISCONNECT", "routeKey": "$disconnect", **message.model_dump()}
+    return {"requestContext": context}
 
 
 def _fake_http(event: dict[str, Any], context: Any) -> Any:
