@@ -389,18 +389,10 @@ class _Connections:
     """A store with `n` listeners of one session and nothing else (the fan-out reads and unregisters)."""
 
     def __init__(self, n: int) -> None:
-        from session_schema.models import Connection
+        from session_schema.models import ConnectionTarget
 
-        self.connections = [
-            Connection(
-                connectionId=f"c{i:05d}AAAAAAAAA=",
-                sessionId="bench-fan-001",
-                role="listener",
-                connectedAt=1,
-                expiresAt=2,
-            )
-            for i in range(n)
-        ]
+        # What the store's fan-out read yields: a target per connection.
+        self.connections = [ConnectionTarget(connectionId=f"c{i:05d}AAAAAAAAA=", role="listener") for i in range(n)]
 
     def iter_connection_targets(self, session_id: str, **_: Any) -> Any:
         return iter(self.connections)
@@ -416,19 +408,17 @@ class _ShardedConnections:
 
     def __init__(self, ids: list[str]) -> None:
         from session_schema import keys
-        from session_schema.models import Connection
+        from session_schema.models import ConnectionTarget
 
         self.keys = keys
         self.by_sk = sorted((keys.legacy_connection_key("bench-fan-001", i)[keys.SK], i) for i in ids)
-        self.model = Connection
+        self.model = ConnectionTarget
 
     def iter_connection_targets(self, session_id: str, *, shard: tuple[int, int] | None = None, **_: Any) -> Any:
         low, high = self.keys.connection_shard_range(session_id, *shard) if shard else ("", "\uffff")
         for sk, connection_id in self.by_sk:
             if low <= sk < high:
-                yield self.model(
-                    connectionId=connection_id, sessionId=session_id, role="listener", connectedAt=1, expiresAt=2
-                )
+                yield self.model(connectionId=connection_id, role="listener")
 
     def unregister_connection(self, connection_id: str) -> None:
         raise AssertionError("the counting endpoint never answers 410")
