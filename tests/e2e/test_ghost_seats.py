@@ -66,8 +66,10 @@ def test_a_crash_with_the_table_intact_frees_every_ghost_seat_within_one_sweep()
             asyncio.run(fill())
             filled_at = time.monotonic()
             assert _listener_count(first, session_id) == SEATS
-            for connection_id in first.live_connections():
-                assert first.sever_connection(connection_id)
+            # Every open socket dies (a refused handshake's may still be leaving the gateway's list: its own
+            # teardown, not a close of a seated one; the restarted stack's count below shows no seat was freed).
+            severed = sum(first.sever_connection(connection_id) for connection_id in first.live_connections())
+            assert severed >= SEATS + 1  # the speaker and every listener
         # The restarted stack on the same table: the seats are still taken by connections nobody has.
         with running_local_stack(
             dynamodb_endpoint=table.url, settings_overrides=overrides, sweep_interval=SWEEP_INTERVAL, **names

@@ -59,7 +59,9 @@ def connection(event: dict[str, Any], context: Any) -> Any:
         frame = json.loads(body)
         time.sleep(float(frame.pop("testSleep")))
         event = {**event, "body": json.dumps(frame)}
-    context_of_request = event["requestContext"]
+    context_of_request = event.get("requestContext")
+    if context_of_request is None:  # a batch of the disconnect queue: no frame, nothing to inject
+        return connection_handler(event, context)
     if _join_fails(context_of_request["connectionId"], body):
         raise RuntimeError("injected: the join's invocation failed")
     answer = connection_handler(event, context)
