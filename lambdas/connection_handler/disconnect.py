@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from session_runtime import connection_lifecycle, metric_names
 from session_runtime.observability import logger, metrics
 from session_runtime.runtime import Runtime
-from session_schema.disconnect_message import DisconnectMessage
+from session_schema.disconnect_message import DisconnectMessage, message_body
 
 
 def leave(runtime: Runtime, message: DisconnectMessage) -> None:
@@ -40,17 +40,9 @@ def leave(runtime: Runtime, message: DisconnectMessage) -> None:
 
 
 def on_disconnect(runtime: Runtime, event: Mapping[str, Any]) -> dict[str, Any]:
-    """The `$disconnect` route's event (a Lambda integration): the same leave as a queued message's."""
-    context = event["requestContext"]
-    leave(
-        runtime,
-        DisconnectMessage(
-            connectionId=context["connectionId"],
-            disconnectStatusCode=context.get("disconnectStatusCode"),
-            disconnectReason=context.get("disconnectReason") or "",
-            requestTimeEpoch=context.get("requestTimeEpoch"),
-        ),
-    )
+    """The `$disconnect` route's event (a Lambda integration): the same leave as a queued message's, read through
+    the message the route's template would have made of it (so its close reason is decoded once, as a queued one)."""
+    leave(runtime, DisconnectMessage.parse(message_body(event["requestContext"])))
     return {"statusCode": 200}
 
 

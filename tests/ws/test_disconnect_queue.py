@@ -94,3 +94,12 @@ def test_the_routes_own_event_is_the_same_leave(ws, live):
     listener = ws.connected(live.session_id)
     assert ws.websocket(disconnect_event(listener)) == {"statusCode": 200}
     assert ws.listeners(live.session_id) == []
+
+
+def test_the_routes_own_event_reads_its_close_reason_as_given(ws, live, caplog):
+    """Read through the message the template would make (encoded, then decoded once): a `+` or `%` in the reason
+    stays what the client sent."""
+    listener = ws.connected(live.session_id)
+    assert ws.websocket(disconnect_event(listener, 1000, "50%+off")) == {"statusCode": 200}
+    (line,) = [r for r in caplog.records if r.getMessage() == "disconnected"]
+    assert line.disconnectReason == "50%+off"
