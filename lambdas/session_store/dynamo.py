@@ -112,6 +112,15 @@ class Table:
             spec |= ex.params(condition=ex.ITEM_EXISTS)
         return spec
 
+    def _check_request(self, key: Mapping[str, str], condition: ex.Condition) -> dict[str, Any]:
+        """A transaction's ConditionCheck that the item at `key` meets `condition` (a refusal hands it back)."""
+        return {
+            "TableName": self.table_name,
+            "Key": codec.serialize_key(key),
+            **ex.params(condition=condition),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+
     def _get_item(self, key: Mapping[str, str], *, consistent: bool) -> codec.Item | None:
         response = self.client.get_item(
             TableName=self.table_name, Key=codec.serialize_key(key), ConsistentRead=consistent

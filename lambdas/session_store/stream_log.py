@@ -165,11 +165,7 @@ class StreamLog(SeatLedger):
 
     def _head_check(self, session_id: str, channel: str, seq: int) -> dict[str, Any]:
         """A transaction's ConditionCheck that a channel stream's head is still at `seq`."""
-        return {
-            "TableName": self.table_name,
-            "Key": codec.serialize_key(keys.channel_head_key(session_id, channel)),
-            **ex.params(condition=head_at(seq)),
-        }
+        return self._check_request(keys.channel_head_key(session_id, channel), head_at(seq))
 
     def append(self, head: Session, frames: Sequence[Mapping[str, Any]], change: HeadChange, *, token: str) -> Session:
         """Number `frames` and keep them, with `change`, in ONE transaction over every stream they are in: the
@@ -236,13 +232,7 @@ class StreamLog(SeatLedger):
             if change.sets or change.removes:
                 raise ValueError("a publish that changes the session moves its seq")
             condition = ex.ITEM_EXISTS if change.condition is None else ex.ITEM_EXISTS & change.condition
-            check = {
-                "TableName": self.table_name,
-                "Key": codec.serialize_key(keys.session_key(head.sessionId)),
-                **ex.params(condition=condition),
-                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-            }
-            return {"ConditionCheck": check}
+            return {"ConditionCheck": self._check_request(keys.session_key(head.sessionId), condition)}
         seen = _at(head.seq)
         condition = seen if change.condition is None else seen & change.condition
         after = {**change.sets, **change.marks, _SEQ.name: head.seq + events}
@@ -367,16 +357,10 @@ class StreamLog(SeatLedger):
             ),
             ex.ITEM_EXISTS,
         )
-        check = {
-            "TableName": self.table_name,
-            "Key": codec.serialize_key(keys.session_key(head.sessionId)),
-            **ex.params(condition=ex.ITEM_EXISTS & _at(head.seq)),
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-        }
+        check = self._check_request(keys.session_key(head.sessionId), ex.ITEM_EXISTS & _at(head.seq))
         actions: list[dict[str, Any]] = [{"Update": release}, {"ConditionCheck": check}]
         if channel_seq is not None and connection.channel is not None:
-            channel_check = self._head_check(head.sessionId, connection.channel, channel_seq)
-            actions.append({"ConditionCheck": {**channel_check, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}})
+            actions.append({"ConditionCheck": self._head_check(head.sessionId, connection.channel, channel_seq)})
         try:
             self._transact(actions)
         except ClientError as error:
