@@ -34,7 +34,7 @@ from session_schema.errors import ConcurrentUpdate, ConnectionNotFound, SessionE
 from session_schema.models import Connection, Session, StreamEvent
 from session_store.legacy import LegacyItemUpgraded
 from session_store.store import SessionStore
-from session_store.stream_log import NOT_RECOVERED, ChannelMoved, HeadChange, Recovery, StreamMoved
+from session_store.stream_log import NOT_RECOVERED, ChannelMoved, HeadChange, Recovery, StreamMoved, by_stream
 
 from . import metric_names, presence
 from .fanout import Fanout, FanoutResult, is_listener
@@ -168,13 +168,10 @@ def _tell(audience: Fanout, session: Session, frames: list[Frame], listeners_onl
 
 def _channels_only(frames: list[Frame]) -> dict[str, list[Frame]] | None:
     """A publish's events by channel, each in order, when every one is a channel's (None: some are session-wide)."""
-    by_channel: dict[str, list[Frame]] = {}
-    for frame in frames:
-        channel = frame.get("channel")
-        if channel is None:
-            return None
-        by_channel.setdefault(channel, []).append(frame)
-    return by_channel
+    streams = by_stream(frames)
+    if None in streams:
+        return None
+    return {channel: events for channel, events in streams.items() if channel is not None}
 
 
 def tell_speaker(fanout: Fanout, session: Session, frame: Frame) -> None:

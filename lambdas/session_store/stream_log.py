@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -117,9 +117,12 @@ def encode_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def _by_stream(frames: Sequence[Mapping[str, Any]]) -> dict[str | None, list[Mapping[str, Any]]]:
+F = TypeVar("F", bound=Mapping[str, Any])
+
+
+def by_stream(frames: Sequence[F]) -> dict[str | None, list[F]]:
     """A publish's events by stream (None: the session's; else the channel they carry), each in the order given."""
-    streams: dict[str | None, list[Mapping[str, Any]]] = {}
+    streams: dict[str | None, list[F]] = {}
     for frame in frames:
         streams.setdefault(frame.get("channel"), []).append(frame)
     return streams
@@ -180,7 +183,7 @@ class StreamLog(SeatLedger):
         StreamMoved: the session's head moved or refused `change.condition` (judge it from `.head`); ChannelMoved: a
         channel's head moved (read it again); ItemRefused: one of `change.items` refused; SessionNotFound: no
         session item. Nothing is written in each case."""
-        streams = _by_stream(frames)
+        streams = by_stream(frames)
         numbered_from: dict[str | None, int] = {None: head.seq}
         numbered_from.update(change.channel_heads)
         for channel, events in streams.items():
