@@ -3,8 +3,8 @@ DynamoDB endpoint; the table and the bucket; the patches that keep moto's cost o
 
 Entry points for the rest of `local/` are `__all__`; the modules are this service's internals:
 `backend` (endpoints, access, the embedded moto, table and bucket), `moto_process` (the server's own
-process), `moto_query` / `moto_transactions` / `moto_idempotency` / `moto_json` (the patches), `keep_alive` (its
-connections kept open between requests), `atomic_moto` and
+process), `moto_query` / `moto_transactions` / `moto_idempotency` / `moto_json` / `moto_memory` (the patches),
+`keep_alive` (its connections kept open between requests), `atomic_moto` and
 `serialize` (moto made atomic in one process, for the tests and the benches).
 """
 

@@ -26,6 +26,7 @@ from .backend import _serialized
 from .keep_alive import KeepAliveRequestHandler
 from .moto_idempotency import honour_client_request_tokens
 from .moto_json import answer_with_json
+from .moto_memory import collect_less_often, forget_model_instances
 from .moto_query import speed_up_queries
 from .moto_streams import forget_used_shard_iterators, stream_one_record_per_update
 from .moto_throttle import throttle_from_environment
@@ -56,6 +57,7 @@ def main(argv: list[str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the terminal's group; the stack stops us
     # werkzeug logs every request moto serves at INFO: noise next to the gateway's own access log.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    forget_model_instances()  # moto would keep every Item it ever made, for a dashboard the stack never asks for
     back_up_only_touched_items()  # every join is a transaction: keep its cost off the table's size
     honour_client_request_tokens()  # a retried, committed transaction succeeds without applying again
     forget_used_shard_iterators()  # the stream poller's GetRecords would otherwise pile up iterators
@@ -69,6 +71,7 @@ def main(argv: list[str]) -> None:
     server = SerializedMotoServer(verbose=False)
     server.fd = fd
     server.start()
+    collect_less_often()
     print("ready", flush=True)
     sys.stdin.buffer.read()  # returns at EOF: the stack stopped, or its process is gone
     # The tables live in this process's memory only: nothing to save. Exit at once: stopping the server (half a
