@@ -10,8 +10,8 @@ the store performs them (docs/architecture.md, "DynamoDB requests per operation"
   item put (2 units per KB each, transactional), plus their index entries;
 - leave: the same transaction the other way (the two items deleted, count - 1);
 - broadcast reads: the fan-out's strongly consistent Queries of the N connection items (a first page of
-  `first_page`, then pages of `page`; a page filled to its Limit costs one more Query), whole items counted
-  (a projection does not reduce what DynamoDB charges).
+  `first_page`, then pages twice the one before up to `page`; a page filled to its Limit costs one more Query),
+  whole items counted (a projection does not reduce what DynamoDB charges).
 Sizes are today's items with a typical session and connection (`_session`, `_connection`): a session with a
 longer title or more channels costs a little more per write.
 
@@ -29,7 +29,7 @@ from aws_model.capacity import Item, KeySchema, Units
 
 NOW_MS = 1_800_000_000_000  # a fixed instant: sizes depend on digit counts, not on the date
 FIRST_PAGE = 100  # the fan-out's first Query page (session_runtime.fanout.FIRST_QUERY_PAGE)
-PAGE = 1000  # its next pages (session_runtime.fanout.QUERY_PAGE)
+PAGE = 1000  # its largest pages, after doubling (session_runtime.fanout.QUERY_PAGE)
 
 
 @dataclass(frozen=True)
@@ -163,7 +163,10 @@ def _index_names() -> list[str]:
 
 def _query_pages(partition: str, items: Sequence[Item], first_page: int, page: int) -> OperationUnits:
     """The strongly consistent Query pages reading `items` (one partition's range): a first page of
-    `first_page`, then `page`s; a page filled to its Limit is followed by one more Query."""
+    `first_page`, then each twice the one before up to `page` (session_store.dynamo.next_page_limit); a page filled to
+    its Limit is followed by one more Query."""
+    from session_store.dynamo import next_page_limit
+
     total = Units()
     start, limit = 0, first_page
     while True:
@@ -171,7 +174,7 @@ def _query_pages(partition: str, items: Sequence[Item], first_page: int, page: i
         total += capacity.query_page(chunk, "strong")
         if len(chunk) < limit:
             break
-        start, limit = start + limit, page
+        start, limit = start + limit, next_page_limit(limit, page)
     return OperationUnits(total, {partition: total})
 
 

@@ -34,7 +34,7 @@ from . import _common, _keynote_listeners
 SMOKE_ARGS = ["--listeners", "30", "--storm", "2000", "--real-listeners", "20", "--aws-limits-scale", "0.02"]
 TABLE_NAME = "keynote-bench"
 SIZES = (10_000, 100_000)
-FIRST_PAGE, PAGE = 100, 1000  # the fan-out's Query Limits (session_runtime/fanout.py)
+FIRST_PAGE, PAGE = 100, 1000  # the fan-out's first and largest Query Limits (session_runtime/fanout.py)
 
 
 @dataclass(frozen=True)
@@ -195,14 +195,17 @@ def _per(units: capacity.Units, n: int) -> capacity.Units:
 
 def fanout_reads(listeners: int, item_bytes: float, partitions: int) -> tuple[float, float]:
     """(read units of one broadcast's Queries in all, on the busiest partition): each partition's connections read
-    in pages of FIRST_PAGE then PAGE items (or 1 MB), each page rounded up to 4 KB, strongly consistent."""
+    in pages of FIRST_PAGE items, then each twice the one before up to PAGE items (or 1 MB), each page rounded up to
+    4 KB, strongly consistent."""
+    from session_store.dynamo import next_page_limit
+
     per_partition = math.ceil(listeners / partitions)
-    units, left, first = 0.0, per_partition, True
+    units, left, limit = 0.0, per_partition, FIRST_PAGE
     page_items = min(PAGE, int(limits.QUERY_PAGE.value // item_bytes))
     while left > 0:
-        take = min(left, FIRST_PAGE if first else page_items)
+        take = min(left, limit)
         units += capacity.read_units(math.ceil(take * item_bytes), "strong")
-        left, first = left - take, False
+        left, limit = left - take, next_page_limit(limit, page_items)
     return units * partitions, units
 
 

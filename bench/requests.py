@@ -281,7 +281,8 @@ def measure(bench: Bench, sizes: tuple[int, ...] = BROADCAST_SIZES) -> list[list
                 # connections in, read during its deploy window (docs/data-model.md), empty here.
                 legacy = 1 if store.READ_LEGACY_CONNECTION_KEYS else 0
                 assert queries == fanout.query_count(n + 1) + legacy, (n, forced, queries)
-                limits = f"Limit={FORCED_PAGE}" if forced else f"Limit={fanout.FIRST_QUERY_PAGE}, {fanout.QUERY_PAGE}"
+                growing = f"Limit={fanout.FIRST_QUERY_PAGE} doubling to {fanout.QUERY_PAGE}"
+                limits = f"Limit={FORCED_PAGE}" if forced else growing
                 rows.append(
                     [
                         f"broadcast to {n} ({limits})",
@@ -359,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
                 "unmuted) with the event kept in the same write (session_runtime/stream.py), then the connection "
                 "Query page by page; no write per listener",
                 f"a broadcast reads N + 1 connection items (the speaker's too), {FIRST_QUERY_PAGE} in its first "
-                f"Query, then {QUERY_PAGE} per Query (session_runtime/fanout.py), or {FORCED_PAGE} per Query in "
+                f"Query, then twice the Query before up to {QUERY_PAGE} (session_runtime/fanout.py), or {FORCED_PAGE} "
+                "per Query in "
                 f"the `Limit={FORCED_PAGE}` rows; a page that fills to its Limit ends with a LastEvaluatedKey and "
                 "one more Query finds the rest (or nothing)",
                 f"a connection item is ~{item_bytes} bytes (DynamoDB size): a 1 MB Query page would hold "

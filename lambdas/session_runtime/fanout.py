@@ -5,13 +5,13 @@ per event to the others (session_protocol/batch.py: each connection's frames fol
 
 Used by both handlers. The posts are coroutines on this thread's event loop (session_runtime/loop.py)
 calling the lean management API (session_runtime/management_api.py). Connections are read with a Query,
-page by page: a small first page inline (nothing is in flight yet), each next one on a helper thread while
-the page before is posted (one hand-over per page, not per connection). `concurrency` workers take the
-connections in read order, each serving one at a time: a delivery posts its connection's messages in order
-and, when the send selects it for closing, closes it too. So at most `concurrency` management API calls are
-in flight, posts stay in flight across Query pages (no page waits for its slowest post), and one slow or
-dead connection holds one worker, never the others. At most two pages are held (`read_ahead`), so reading
-ahead costs bounded memory however large the session.
+page by page: a small first page inline (nothing is in flight yet), each next one (twice the one before, up to
+QUERY_PAGE) on a helper thread while the page before is posted (one hand-over per page, not per connection).
+`concurrency` workers take the connections in read order, each serving one at a time: a delivery posts its
+connection's messages in order and, when the send selects it for closing, closes it too. So at most
+`concurrency` management API calls are in flight, posts stay in flight across Query pages (no page waits for its
+slowest post), and one slow or dead connection holds one worker, never the others. At most two pages are held
+(`read_ahead`), so reading ahead costs bounded memory however large the session.
 
 - 410 Gone: the connection is unregistered on the spot, unless it registered within the handshake window
   (`handshake_window_ms`, the HANDSHAKE_WINDOW_SECONDS setting): API Gateway answers 410 to posts before
@@ -42,6 +42,7 @@ from session_protocol.encoding import encode_payload
 from session_schema.keys import ConnectionScope
 from session_schema.models import ConnectionTarget
 from session_store.aws_errors import is_throttle
+from session_store.dynamo import next_page_limit
 from session_store.store import SessionStore
 
 from . import loop, metric_names
@@ -52,17 +53,28 @@ Outcome = Literal["sent", "gone", "failed", "throttled"]
 STRIKES_TO_CLOSE = 3
 # Connections per Query page: posts start after the first page instead of the whole session's read, and
 # one Query call stays short (a 1 MB page is ~6,000 connections). The first page is small, so the first posts
-# wait for a short Query only; the ones after it are read while the page before is posted.
+# wait for a short Query only; each next page, read while the one before is posted, is twice as large up to
+# QUERY_PAGE (100, 200, 400, 800, 1000, ...): one read of a whole QUERY_PAGE after the first 100 left every post
+# waiting for it (about 50 ms of a 2,000-listener broadcast on the local stack, bench/fanout.py).
 FIRST_QUERY_PAGE = 100
 QUERY_PAGE = 1000
 
 
+def page_limits(items: int) -> list[int]:
+    """The Limit of each Query a fan-out makes to read `items` connection items: FIRST_QUERY_PAGE, then each the
+    one before doubled, up to QUERY_PAGE; a page that fills to its Limit ends with a LastEvaluatedKey, so one more
+    Query finds the rest (or nothing)."""
+    limits, limit, left = [FIRST_QUERY_PAGE], FIRST_QUERY_PAGE, items
+    while left >= limit:
+        left -= limit
+        limit = next_page_limit(limit, QUERY_PAGE)
+        limits.append(limit)
+    return limits
+
+
 def query_count(items: int) -> int:
-    """The Queries a fan-out makes to read `items` connection items: the first page, then full pages; a page that
-    fills to its Limit ends with a LastEvaluatedKey, so one more Query finds the rest (or nothing)."""
-    if items < FIRST_QUERY_PAGE:
-        return 1
-    return 1 + (items - FIRST_QUERY_PAGE) // QUERY_PAGE + 1
+    """The Queries a fan-out makes to read `items` connection items (`page_limits`)."""
+    return len(page_limits(items))
 
 
 _STRIKES_KEPT = 10_000  # connections with strikes remembered per environment, at most
@@ -368,11 +380,13 @@ class Fanout:
         first = list(read) if read_whole else list(islice(read, FIRST_QUERY_PAGE))
         pending: Iterator[ConnectionTarget] = filter(wanted, first)
 
-        def after(page: list[ConnectionTarget], size: int) -> asyncio.Future[list[ConnectionTarget]] | None:
-            """The page after a full one, read on a helper thread while that one is posted."""
+        def after(page: list[ConnectionTarget], size: int) -> tuple[asyncio.Future[list[ConnectionTarget]], int] | None:
+            """The page after a full one (and its size: the store's next Query Limit), read on a helper thread while
+            that one is posted."""
             if len(page) < size:
                 return None
-            return running.run_in_executor(None, lambda: list(islice(read, QUERY_PAGE)))
+            following = next_page_limit(size, QUERY_PAGE)
+            return running.run_in_executor(None, lambda: list(islice(read, following))), following
 
         ahead = None if read_whole else after(first, FIRST_QUERY_PAGE)
 
@@ -386,10 +400,10 @@ class Fanout:
                 fetched = ahead
                 if fetched is None:
                     return None
-                page = await fetched
+                page = await fetched[0]
                 if ahead is fetched:  # the first worker back installs the page and asks for the next one
                     pending = filter(wanted, page)
-                    ahead = after(page, QUERY_PAGE)
+                    ahead = after(page, fetched[1])
 
         async def worker() -> None:
             while (connection := await take()) is not None:

@@ -38,6 +38,13 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def next_page_limit(limit: int, cap: int) -> int:
+    """The Limit of a growing read's next Query page: twice the page before, at most `cap`. A fan-out reads a small
+    first page, then pages that double (its posts start soon, and each next page is read while the one before is posted:
+    a page read in about the time its predecessor takes to post), then full ones."""
+    return min(2 * limit, cap)
+
+
 @dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[T]
@@ -211,12 +218,10 @@ class Table:
         for item in self._query_items(**query):
             yield codec.decode_as(item, model)
 
-    def _query_items(
-        self, *, next_limit: int | None = None, patient: bool = False, **query: Any
-    ) -> Iterator[codec.Item]:
-        """Every raw item of a Query, following LastEvaluatedKey through each 1 MB page (`next_limit`: the
-        Limit of the pages after the first, whose Limit is the query's; none: the query's Limit throughout).
-        `patient`: a throttled page is tried again while the invocation has time (throttle_retry.py)."""
+    def _query_items(self, *, grow_to: int | None = None, patient: bool = False, **query: Any) -> Iterator[codec.Item]:
+        """Every raw item of a Query, following LastEvaluatedKey through each 1 MB page (`grow_to`: each page's Limit
+        after the first is the one before it doubled, up to `grow_to` (`next_page_limit`); none: the query's Limit
+        throughout). `patient`: a throttled page is tried again while the invocation has time (throttle_retry.py)."""
         request = {"TableName": self.table_name, **query}
 
         def query_page() -> Any:
@@ -229,8 +234,8 @@ class Table:
             if not last:
                 return
             request["ExclusiveStartKey"] = last
-            if next_limit is not None:
-                request["Limit"] = next_limit
+            if grow_to is not None:
+                request["Limit"] = next_page_limit(request["Limit"], grow_to)
 
     def _page(
         self,

@@ -768,8 +768,8 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
     ) -> Iterator[ConnectionTarget]:
         """The same connections as `iter_connections`, as a fan-out needs them (ID and role): the Query
         projects only those attributes, so each page is smaller and each item cheaper to decode. With
-        `first_page_size`, the first Query asks for that many (a fan-out posts to them sooner), the next ones for
-        `page_size`."""
+        `first_page_size`, the first Query asks for that many (a fan-out posts to them sooner), each next one for twice
+        the one before, up to `page_size` (dynamo.next_page_limit)."""
         read = scope or self.scope_of(session_id)
         for item in self._connection_items(read, page_size, shard, ex.TARGET_PROJECTION, first_page_size):
             yield codec.decode_target(item)
@@ -784,7 +784,7 @@ class SessionStore(StreamLog, ArtifactTree, SessionData, PresenceStore):
     ) -> Iterator[codec.Item]:
         extra: dict[str, Any] = {"Limit": page_size} if page_size else {}
         if first_page_size:
-            extra = {"Limit": first_page_size, "next_limit": page_size}
+            extra = {"Limit": first_page_size, "grow_to": page_size}
         for read in scope.ranges(shard, legacy=READ_LEGACY_CONNECTION_KEYS):
             in_partition = ex.PK.eq(read.partition)
             if read.bounds is None:

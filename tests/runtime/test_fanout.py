@@ -253,3 +253,20 @@ def test_a_read_failing_on_a_later_page_raises_after_the_first_page_was_served(m
 class _NoClient:
     def finished_count(self) -> int:
         return 10**9  # read-ahead is not measured in this test
+
+
+@pytest.mark.parametrize(
+    ("items", "limits"),
+    [
+        (0, [100]),
+        (99, [100]),
+        (100, [100, 200]),  # a page filled to its Limit: one more Query finds nothing
+        (500, [100, 200, 400]),
+        (2_001, [100, 200, 400, 800, 1000]),
+        (3_499, [100, 200, 400, 800, 1000, 1000]),
+        (3_500, [100, 200, 400, 800, 1000, 1000, 1000]),
+    ],
+)
+def test_the_fan_out_s_query_pages_double_from_the_first_up_to_the_largest(items, limits):
+    assert fanout_module.page_limits(items) == limits
+    assert fanout_module.query_count(items) == len(limits)

@@ -70,3 +70,23 @@ def test_shards_read_through_the_projection_cover_every_connection_once(store):
         )
     read = [t.connectionId for k in range(4) for t in store.iter_connection_targets(session_id, shard=(k, 4))]
     assert sorted(read) == sorted(ids)
+
+
+def test_a_fan_out_read_asks_for_pages_that_double_from_the_first_up_to_the_largest(store, ddb):
+    """A first page of `first_page_size`, then each Query's Limit twice the one before, up to `page_size`; each page
+    continues where the one before stopped, so every connection is read once."""
+    session_id = store.create_session(owner_id="alice", title="t", source_language="en", max_listeners=100)[0].sessionId
+    for i in range(60):
+        store.register_connection(
+            Connection(connectionId=f"conn{i:02}", sessionId=session_id, role="listener", connectedAt=1, expiresAt=2)
+        )
+    sent: list[dict] = []
+    ddb.meta.events.register("provide-client-params.dynamodb.Query", lambda params, **_: sent.append(dict(params)))
+    try:
+        read = list(store.iter_connection_targets(session_id, first_page_size=3, page_size=20))
+    finally:
+        ddb.meta.events.unregister("provide-client-params.dynamodb.Query")
+    assert sorted(t.connectionId for t in read) == [f"conn{i:02}" for i in range(60)]
+    in_connections = [p for p in sent if "ExclusiveStartKey" in p or p is sent[0]]
+    # 3 + 6 + 12 + 20 + 19 = 60: the last page is not full, so no Query follows it.
+    assert [p["Limit"] for p in in_connections] == [3, 6, 12, 20, 20]
