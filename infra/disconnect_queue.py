@@ -32,7 +32,7 @@ from session_schema.disconnect_message import request_template
 from session_schema.functions import FUNCTIONS_BY_NAME
 
 from infra.config import StackConfig
-from infra.failure_queue import build_failure_queue
+from infra.consumed_queue import Consumption, build_consumed_queue
 
 SEND_MESSAGE = "sqs:SendMessage"  # the integration role's one action
 
@@ -51,26 +51,22 @@ def build_disconnect_queue(scope: Construct, config: StackConfig, consumer: lamb
     source = declared.queue_source
     if source is None:
         raise ValueError(f"{consumer.node.id} declares no queue_source (session_schema/functions.py)")
-    failures = build_failure_queue(scope, "DisconnectFailures", config)
-    queue = sqs.Queue(
+    consumed = build_consumed_queue(
         scope,
-        "DisconnectQueue",
-        encryption=sqs.QueueEncryption.SQS_MANAGED,
-        enforce_ssl=True,
-        visibility_timeout=Duration.seconds(declared.timeout_seconds * source.visibility_timeout_factor),
-        dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=source.max_receive_count, queue=failures),
-        removal_policy=config.removal_policy,
-    )
-    mapping = lambda_.EventSourceMapping(
-        scope,
+        config,
+        "Disconnect",
         "DisconnectsToConnectionFunction",
-        target=consumer,
-        event_source_arn=queue.queue_arn,
-        batch_size=source.batch_size,
-        max_batching_window=Duration.seconds(source.batching_window_seconds),
-        max_concurrency=source.maximum_concurrency,
-        report_batch_item_failures=True,
+        consumer,
+        visibility_timeout=Duration.seconds(declared.timeout_seconds * source.visibility_timeout_factor),
+        max_receive_count=source.max_receive_count,
+        consumption=Consumption(
+            batch_size=source.batch_size,
+            max_batching_window=Duration.seconds(source.batching_window_seconds),
+            max_concurrency=source.maximum_concurrency,
+            report_batch_item_failures=True,
+        ),
     )
+    queue = consumed.queue
     role = iam.Role(
         scope,
         "DisconnectIntegrationRole",
@@ -89,4 +85,6 @@ def build_disconnect_queue(scope: Construct, config: StackConfig, consumer: lamb
         template_selection_expression="\\$default",
         passthrough_behavior=apigwv2.PassthroughBehavior.NEVER,
     )
-    return DisconnectQueue(queue=queue, failures=failures, mapping=mapping, role=role, integration=integration)
+    return DisconnectQueue(
+        queue=queue, failures=consumed.failures, mapping=consumed.mapping, role=role, integration=integration
+    )
