@@ -163,18 +163,14 @@ def _index_names() -> list[str]:
 
 def _query_pages(partition: str, items: Sequence[Item], first_page: int, page: int) -> OperationUnits:
     """The strongly consistent Query pages reading `items` (one partition's range): a first page of
-    `first_page`, then each twice the one before up to `page` (session_store.dynamo.next_page_limit); a page filled to
-    its Limit is followed by one more Query."""
-    from session_store.dynamo import next_page_limit
+    `first_page`, then each twice the one before up to `page`, and one more Query after a page filled to its Limit
+    (session_store.dynamo.page_limits)."""
+    from session_store.dynamo import page_limits
 
-    total = Units()
-    start, limit = 0, first_page
-    while True:
-        chunk = items[start : start + limit]
-        total += capacity.query_page(chunk, "strong")
-        if len(chunk) < limit:
-            break
-        start, limit = start + limit, next_page_limit(limit, page)
+    total, start = Units(), 0
+    for limit in page_limits(len(items), first_page, page):
+        total += capacity.query_page(items[start : start + limit], "strong")
+        start += limit
     return OperationUnits(total, {partition: total})
 
 

@@ -41,8 +41,8 @@ from session_protocol.batch import Outgoing
 from session_protocol.encoding import encode_payload
 from session_schema.keys import ConnectionScope
 from session_schema.models import ConnectionTarget
+from session_store import dynamo
 from session_store.aws_errors import is_throttle
-from session_store.dynamo import next_page_limit
 from session_store.store import SessionStore
 
 from . import loop, metric_names
@@ -62,14 +62,8 @@ QUERY_PAGE = 1000
 
 def page_limits(items: int) -> list[int]:
     """The Limit of each Query a fan-out makes to read `items` connection items: FIRST_QUERY_PAGE, then each the
-    one before doubled, up to QUERY_PAGE; a page that fills to its Limit ends with a LastEvaluatedKey, so one more
-    Query finds the rest (or nothing)."""
-    limits, limit, left = [FIRST_QUERY_PAGE], FIRST_QUERY_PAGE, items
-    while left >= limit:
-        left -= limit
-        limit = next_page_limit(limit, QUERY_PAGE)
-        limits.append(limit)
-    return limits
+    one before doubled, up to QUERY_PAGE, and one more Query after a page filled to its Limit (dynamo.page_limits)."""
+    return dynamo.page_limits(items, FIRST_QUERY_PAGE, QUERY_PAGE)
 
 
 def query_count(items: int) -> int:
@@ -385,7 +379,7 @@ class Fanout:
             that one is posted."""
             if len(page) < size:
                 return None
-            following = next_page_limit(size, QUERY_PAGE)
+            following = dynamo.next_page_limit(size, QUERY_PAGE)
             return running.run_in_executor(None, lambda: list(islice(read, following))), following
 
         ahead = None if read_whole else after(first, FIRST_QUERY_PAGE)

@@ -45,6 +45,18 @@ def next_page_limit(limit: int, cap: int) -> int:
     return min(2 * limit, cap)
 
 
+def page_limits(items: int, first: int, cap: int) -> list[int]:
+    """The Limit of each Query of a growing read of `items` items: `first`, then each `next_page_limit` of the one
+    before; a page that fills to its Limit ends with a LastEvaluatedKey, so one more Query finds the rest (or
+    nothing)."""
+    limits, limit, left = [first], first, items
+    while left >= limit:
+        left -= limit
+        limit = next_page_limit(limit, cap)
+        limits.append(limit)
+    return limits
+
+
 @dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[T]
