@@ -12,7 +12,7 @@ import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 import boto3
@@ -190,6 +190,7 @@ def build_runtime() -> Runtime:
     return runtime
 
 
+@cache  # once per process: a test that builds runtimes again freezes nothing more
 def start_up_is_over() -> None:
     """Leave what the cold start made out of every later garbage collection (`gc.freeze`).
 
@@ -198,15 +199,8 @@ def start_up_is_over() -> None:
     listeners (bench/fanout.py), each paused broadcast late for every listener not yet reached. Frozen, a full
     collection walks only what invocations made since. Reference counting still frees frozen objects; only a
     reference cycle among them would stay, and start-up's objects are not garbage. Called once the first invocation
-    builds the runtime (every handler module and its imports are loaded by then), once per process: a test that
-    builds runtimes again freezes nothing more."""
-    global _start_up_frozen
-    if not _start_up_frozen:
-        gc.freeze()
-        _start_up_frozen = True
-
-
-_start_up_frozen = False
+    builds the runtime: every handler module and its imports are loaded by then."""
+    gc.freeze()
 
 
 get_runtime = RuntimeProvider(build_runtime)
